@@ -1,0 +1,73 @@
+"""gpuflow: a deep learning framework with a NumPy reference backend and a CUDA path,
+and a Keras-compatible API. ``import gpuflow as tf`` runs tf.keras code for every
+feature gpuflow supports.
+
+Importing never needs a GPU: the device is chosen lazily (see :mod:`gpuflow.device`).
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import dtypes
+from .dtypes import (DType, as_dtype, float16, float32, float64, int8, int16, int32, int64,  # noqa: F401
+                     uint8, bool)
+from .device import device, Device, DeviceUnavailableError  # noqa: F401
+from .tensor import Tensor, Variable, TensorShape  # noqa: F401
+from .autodiff import GradientTape, stop_recording  # noqa: F401
+from .ops.core import convert_to_tensor  # noqa: F401
+from .ops.math_ops import (  # noqa: F401
+    add, subtract, multiply, divide, truediv, floordiv, pow, negative, abs, sign, exp, log, sqrt, rsqrt, square,
+    sigmoid, tanh, maximum, minimum, matmul, reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
+    reduce_any, reduce_all, reduce_logsumexp, argmax, argmin, equal, not_equal, less, less_equal, greater,
+    greater_equal, logical_and, logical_or, logical_not, where, cast, clip_by_value, add_n, round, floor, ceil,
+    sin, cos,
+)
+from .ops.array_ops import (  # noqa: F401
+    reshape, transpose, concat, stack, unstack, squeeze, expand_dims, one_hot, broadcast_to, zeros, ones, fill,
+    zeros_like, ones_like, identity, stop_gradient, gather, shape, size, rank, tile, pad, split, range,
+)
+from . import ops, nn, random, math, linalg  # noqa: F401
+
+
+def constant(value, dtype=None, shape=None, name=None):
+    """Creates a constant tensor (``tf.constant``).
+
+    Args:
+        value: a Python scalar, nested list, NumPy array or Tensor.
+        dtype: optional dtype; the value is cast to it (Python floats default to
+            float32, ints to int32).
+        shape: optional shape; a scalar is filled to it, a value with the same
+            number of elements is reshaped to it.
+
+    Raises:
+        TypeError: for non-numeric values.
+        ValueError: if ``shape`` does not fit the value.
+    """
+    if isinstance(value, Tensor):
+        t = cast(value, dtype) if dtype is not None else value
+        t = identity(t)
+    else:
+        t = convert_to_tensor(value, dtype=dtype)
+    if shape is not None:
+        shape = tuple(int(d) for d in shape)
+        n = 1
+        for d in shape:
+            n *= d
+        if t.ndim == 0 or t._data.size == 1:
+            t = broadcast_to(reshape(t, ()), shape)
+            t = identity(t)
+        elif t._data.size == n:
+            t = reshape(t, shape)
+        else:
+            raise ValueError(f"constant: cannot fit a value of shape {tuple(t.shape)} into shape {shape}.")
+    return t
+
+
+def __getattr__(name):
+    # keras and data are imported on first use, keeping `import gpuflow` light.
+    if name in ("keras", "data"):
+        import importlib
+        mod = importlib.import_module(f".{name}", __name__)
+        globals()[name] = mod
+        return mod
+    raise AttributeError(f"module 'gpuflow' has no attribute {name!r}")

@@ -1,0 +1,60 @@
+"""The backend protocol: the array module plus the primitive kernels.
+
+Every differentiable op in :mod:`gpuflow.ops` does its array work through a
+``Backend``. Elementwise maths, reductions and matmul use ``backend.xp`` (NumPy
+or CuPy, which share one API); the hot layers go through the primitives below,
+which each backend implements in its own way (BLAS/im2col on the CPU, the
+hand-written kernels of ``cuda_kernels/`` on CUDA).
+
+Conventions for every primitive:
+    * layout is NHWC for activations and (kh, kw, in, out) for convolution
+      kernels, as Keras;
+    * ``strides`` and ``dilations`` are ``(h, w)`` int pairs;
+    * ``pads`` is ``(top, bottom, left, right)`` in pixels, already resolved
+      from Keras's "valid"/"same" by :func:`gpuflow.ops.nn_ops.conv_output_size`;
+    * arrays are float32 or float64; outputs have the dtype of the inputs.
+
+A test (tests/test_backend_protocol.py) asserts that every backend implements
+every name in :data:`PRIMITIVES`.
+"""
+from __future__ import annotations
+
+PRIMITIVES = (
+    "asarray", "to_numpy", "synchronize",
+    "random_normal", "random_uniform", "seed",
+    "conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter",
+    "max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd",
+    "dense_fwd", "dense_bwd",
+)
+
+
+class Backend:
+    """Abstract backend. Subclasses set ``name`` and ``xp`` and implement PRIMITIVES.
+
+    Primitive signatures (all arrays are backend arrays):
+
+    ``conv2d_fwd(x, w, strides, dilations, pads) -> (y, saved)``
+        x: (N, H, W, C), w: (kh, kw, C, F) -> y: (N, OH, OW, F). ``saved`` is
+        opaque backend data handed back to the two backward primitives.
+    ``conv2d_bwd_data(dy, w, x_shape, strides, dilations, pads, saved) -> dx``
+    ``conv2d_bwd_filter(x, dy, w_shape, strides, dilations, pads, saved) -> dw``
+    ``max_pool2d_fwd(x, pool_size, strides, pads) -> (y, saved)``
+        Padding counts as -inf. Ties go to the first element of the window in
+        row-major order, as TensorFlow's MaxPoolGrad does.
+    ``max_pool2d_bwd(dy, x_shape, pool_size, strides, pads, saved) -> dx``
+    ``avg_pool2d_fwd(x, pool_size, strides, pads) -> y``
+        Padding is excluded from the count, as ``tf.nn.avg_pool2d`` does.
+    ``avg_pool2d_bwd(dy, x_shape, pool_size, strides, pads) -> dx``
+    ``dense_fwd(x, w, b, relu) -> y``
+        x: (M, K), w: (K, N), b: (N,) or None -> y = relu?(x @ w + b): (M, N).
+    ``dense_bwd(dy, x, w, y, relu, need_dx) -> (dx | None, dw, db | None)``
+        With ``relu`` the mask ``y > 0`` is applied to dy first.
+    ``random_normal(shape, dtype, mean, stddev)``, ``random_uniform(shape, dtype, minval, maxval)``
+        Draw from the backend's generator, reseeded by ``seed(int)``.
+    """
+
+    name = "abstract"
+    xp = None
+
+    def __repr__(self):
+        return f"<gpuflow backend {self.name}>"

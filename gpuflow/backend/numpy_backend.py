@@ -1,0 +1,173 @@
+"""NumPy backend: the CPU reference implementation of every primitive.
+
+Convolutions are lowered to one BLAS GEMM each (im2col through a strided view;
+col2im as kh*kw strided adds), pooling is a loop over the kh*kw window offsets
+with vectorised work per offset, never a Python loop over pixels. Everything
+stays in the input dtype (float32 for Keras models).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .base import Backend
+
+
+def _pad(x, pads, value=0.0):
+    top, bottom, left, right = pads
+    if top == bottom == left == right == 0:
+        return x
+    return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def _out_size(size, k, s, d):
+    return (size - (k - 1) * d - 1) // s + 1
+
+
+def _windows(x, kh, kw, strides, dilations):
+    """A (N, OH, OW, kh, kw, C) strided view of the windows of padded x (no copy)."""
+    n, h, w, c = x.shape
+    sh, sw = strides
+    dh, dw = dilations
+    oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
+    s0, s1, s2, s3 = x.strides
+    return as_strided(x, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
+                      writeable=False)
+
+
+def _offset_view(xp_, i, j, oh, ow, strides, dilations):
+    """The (N, OH, OW, C) view of padded array xp_ seen by window offset (i, j)."""
+    sh, sw = strides
+    dh, dw = dilations
+    return xp_[:, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
+
+
+class NumpyBackend(Backend):
+    name = "numpy"
+    xp = np
+
+    def __init__(self):
+        self._rng = np.random.default_rng()
+
+    # -- arrays -------------------------------------------------------------
+    def asarray(self, value, dtype=None):
+        return np.asarray(value, dtype=dtype)
+
+    def to_numpy(self, a):
+        return np.asarray(a)
+
+    def synchronize(self):
+        pass
+
+    # -- random -------------------------------------------------------------
+    def seed(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def random_normal(self, shape, dtype, mean=0.0, stddev=1.0):
+        return self._rng.normal(mean, stddev, size=shape).astype(dtype, copy=False)
+
+    def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0):
+        if np.dtype(dtype).kind in "iu":
+            return self._rng.integers(minval, maxval, size=shape, dtype=dtype)
+        return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
+
+    # -- convolution (im2col + GEMM) ---------------------------------------
+    def conv2d_fwd(self, x, w, strides, dilations, pads):
+        kh, kw, c, f = w.shape
+        win = _windows(_pad(x, pads), kh, kw, strides, dilations)
+        n, oh, ow = win.shape[:3]
+        if kh == kw == 1:
+            cols = win.reshape(n * oh * ow, c)
+        else:
+            cols = np.ascontiguousarray(win).reshape(n * oh * ow, kh * kw * c)
+        y = cols @ w.reshape(kh * kw * c, f)
+        return y.reshape(n, oh, ow, f), cols
+
+    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
+        kh, kw, c, f = w_shape
+        cols = saved
+        if cols is None:
+            cols = self.conv2d_fwd(x, np.zeros(w_shape, x.dtype), strides, dilations, pads)[1]
+        dw = cols.T @ dy.reshape(-1, f)
+        return dw.reshape(w_shape)
+
+    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+        kh, kw, c, f = w.shape
+        n, oh, ow, _ = dy.shape
+        top, bottom, left, right = pads
+        hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
+        dcols = (dy.reshape(-1, f) @ w.reshape(kh * kw * c, f).T).reshape(n, oh, ow, kh, kw, c)
+        dxp = np.zeros((n, hp, wp, c), dtype=dy.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                _offset_view(dxp, i, j, oh, ow, strides, dilations)[...] += dcols[:, :, :, i, j, :]
+        return dxp[:, top: hp - bottom, left: wp - right, :]
+
+    # -- pooling ------------------------------------------------------------
+    def max_pool2d_fwd(self, x, pool_size, strides, pads):
+        ph, pw = pool_size
+        xp_ = _pad(x, pads, -np.inf)
+        oh = _out_size(xp_.shape[1], ph, strides[0], 1)
+        ow = _out_size(xp_.shape[2], pw, strides[1], 1)
+        y = _offset_view(xp_, 0, 0, oh, ow, strides, (1, 1)).copy()
+        arg = np.zeros(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
+        for k in range(1, ph * pw):
+            v = _offset_view(xp_, k // pw, k % pw, oh, ow, strides, (1, 1))
+            better = v > y  # strict: the first maximum of the window wins ties
+            np.copyto(y, v, where=better)
+            np.copyto(arg, k, where=better, casting="unsafe")
+        return y, arg
+
+    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
+        ph, pw = pool_size
+        top, bottom, left, right = pads
+        n, h, w, c = x_shape
+        oh, ow = dy.shape[1:3]
+        dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
+        zero = dy.dtype.type(0)
+        for k in range(ph * pw):
+            view = _offset_view(dxp, k // pw, k % pw, oh, ow, strides, (1, 1))
+            view += np.where(saved == k, dy, zero)
+        return dxp[:, top: top + h, left: left + w, :]
+
+    def avg_pool2d_fwd(self, x, pool_size, strides, pads):
+        win = _windows(_pad(x, pads), pool_size[0], pool_size[1], strides, (1, 1))
+        total = win.sum(axis=(3, 4), dtype=x.dtype)
+        return total / self._pool_counts(x.shape, pool_size, strides, pads, x.dtype)
+
+    def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
+        ph, pw = pool_size
+        top, bottom, left, right = pads
+        n, h, w, c = x_shape
+        oh, ow = dy.shape[1:3]
+        g = dy / self._pool_counts(x_shape, pool_size, strides, pads, dy.dtype)
+        dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
+        for i in range(ph):
+            for j in range(pw):
+                _offset_view(dxp, i, j, oh, ow, strides, (1, 1))[...] += g
+        return dxp[:, top: top + h, left: left + w, :]
+
+    @staticmethod
+    def _pool_counts(x_shape, pool_size, strides, pads, dtype):
+        """(1, OH, OW, 1) count of non-padding elements under each window."""
+        top, bottom, left, right = pads
+        ones = np.zeros((1, x_shape[1] + top + bottom, x_shape[2] + left + right, 1), dtype=dtype)
+        ones[:, top: top + x_shape[1], left: left + x_shape[2], :] = 1
+        return _windows(ones, pool_size[0], pool_size[1], strides, (1, 1)).sum(axis=(3, 4))
+
+    # -- dense (GEMM + bias + ReLU epilogue) -------------------------------
+    def dense_fwd(self, x, w, b, relu):
+        y = x @ w
+        if b is not None:
+            y += b
+        if relu:
+            np.maximum(y, 0, out=y)
+        return y
+
+    def dense_bwd(self, dy, x, w, y, relu, need_dx):
+        if relu:
+            dy = dy * (y > 0)
+        dw = x.T @ dy
+        db = dy.sum(axis=0)
+        dx = dy @ w.T if need_dx else None
+        return dx, dw, db

@@ -1,0 +1,185 @@
+"""Devices and the default-device rules.
+
+A :class:`Device` is ``cpu`` or ``gpu:N`` (also spelled as TensorFlow does:
+``"/CPU:0"``, ``"/device:GPU:0"``). Every tensor remembers its device; ops run
+on the device of their inputs, and new tensors are placed on the innermost
+``with gpuflow.device(...)`` scope, else on the default device.
+
+The default device is chosen once, lazily (``import gpuflow`` never touches a
+GPU):
+
+* ``GPUFLOW_DEVICE=cpu`` or ``gpu`` (or ``gpu:N``) forces a choice; a GPU asked
+  for by name that cannot start raises :class:`DeviceUnavailableError`, it never
+  falls back silently;
+* otherwise CUDA is used when CuPy imports, a device answers and gpuflow's CUDA
+  backend is available, else the CPU, and :func:`default_device_reason` (shown by
+  ``gpuflow info``) says why.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import threading
+
+__all__ = ["Device", "device", "current_device", "default_device", "default_device_reason",
+           "DeviceUnavailableError", "backend_for"]
+
+
+class DeviceUnavailableError(RuntimeError):
+    """Raised when a device asked for by name cannot be used."""
+
+
+_SPEC = re.compile(r"^/?(?:job:[^/]*/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?(cpu|gpu)(?::(\d+))?$",
+                   re.IGNORECASE)
+
+
+class Device:
+    """A compute device: ``Device("cpu")`` or ``Device("gpu:0")``.
+
+    Args:
+        spec: ``"cpu"``, ``"gpu"``, ``"gpu:N"``, or a TensorFlow device string
+            such as ``"/CPU:0"`` or ``"/device:GPU:1"`` (case-insensitive).
+
+    Raises:
+        ValueError: if ``spec`` names no device.
+    """
+
+    __slots__ = ("kind", "index")
+
+    def __init__(self, spec="cpu"):
+        if isinstance(spec, Device):
+            self.kind, self.index = spec.kind, spec.index
+            return
+        m = _SPEC.match(str(spec).strip())
+        if not m:
+            raise ValueError(f"Unknown device. Expected 'cpu', 'gpu', 'gpu:N' or a TensorFlow device "
+                             f"string like '/GPU:0'. Received: device={spec!r}")
+        self.kind = m.group(1).lower()
+        self.index = int(m.group(2) or 0)
+
+    def __eq__(self, other):
+        return isinstance(other, Device) and (self.kind, self.index) == (other.kind, other.index)
+
+    def __hash__(self):
+        return hash((self.kind, self.index))
+
+    def __str__(self):
+        return "cpu" if self.kind == "cpu" else f"gpu:{self.index}"
+
+    def __repr__(self):
+        return f"Device({str(self)!r})"
+
+
+CPU = Device("cpu")
+
+_state = threading.local()
+_default = None
+_default_reason = ""
+_backends = {}
+_lock = threading.Lock()
+
+
+def _probe_cuda():
+    """Returns (ok, reason). Never raises."""
+    try:
+        import cupy  # noqa: F401
+    except Exception as e:  # ImportError, or a broken CUDA install
+        return False, f"CuPy is not importable ({type(e).__name__}: {e})"
+    try:
+        n = cupy.cuda.runtime.getDeviceCount()
+    except Exception as e:
+        return False, f"CuPy imported but no CUDA device answered ({type(e).__name__}: {e})"
+    if n == 0:
+        return False, "CuPy imported but reports 0 CUDA devices"
+    try:
+        from .backend import cupy_backend  # noqa: F401
+    except ImportError:
+        return False, (f"CuPy sees {n} CUDA device(s), but this gpuflow build has no CUDA backend yet "
+                       "(gpuflow/backend/cupy_backend.py)")
+    return True, f"CuPy sees {n} CUDA device(s)"
+
+
+def _resolve_default():
+    global _default, _default_reason
+    with _lock:
+        if _default is not None:
+            return _default
+        env = os.environ.get("GPUFLOW_DEVICE", "").strip().lower()
+        if env in ("", "auto"):
+            ok, why = _probe_cuda()
+            _default = Device("gpu:0") if ok else CPU
+            _default_reason = (f"auto: {why}" if ok else f"auto: CPU fallback because {why}")
+        elif env == "cpu":
+            _default, _default_reason = CPU, "GPUFLOW_DEVICE=cpu"
+        else:
+            try:
+                dev = Device(env)
+            except ValueError:
+                raise ValueError(f"Unknown GPUFLOW_DEVICE. Expected 'cpu', 'gpu', 'gpu:N' or 'auto'. "
+                                 f"Received: GPUFLOW_DEVICE={env!r}") from None
+            ok, why = _probe_cuda()
+            if not ok:
+                raise DeviceUnavailableError(f"GPUFLOW_DEVICE={env} asks for a GPU, but it cannot be used: "
+                                             f"{why}. Unset GPUFLOW_DEVICE or set it to 'cpu'.")
+            _default, _default_reason = dev, f"GPUFLOW_DEVICE={env}"
+        return _default
+
+
+def default_device() -> Device:
+    """The device new tensors go to outside any ``with device(...)`` scope."""
+    return _default if _default is not None else _resolve_default()
+
+
+def default_device_reason() -> str:
+    """Why the default device was chosen (for ``gpuflow info``)."""
+    default_device()
+    return _default_reason
+
+
+def current_device() -> Device:
+    """The innermost ``with device(...)`` scope's device, else the default device."""
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else default_device()
+
+
+@contextlib.contextmanager
+def device(name):
+    """Context manager placing new tensors and ops on a device (``tf.device``).
+
+    Args:
+        name: a device spec accepted by :class:`Device`.
+
+    Raises:
+        ValueError: for an unknown spec.
+        DeviceUnavailableError: if a GPU is named and cannot be used.
+    """
+    dev = Device(name)
+    backend_for(dev)  # fail now, naming the device, rather than at the first op
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    stack.append(dev)
+    try:
+        yield dev
+    finally:
+        stack.pop()
+
+
+def backend_for(dev: Device):
+    """The backend instance that runs ops on ``dev`` (created once per device)."""
+    b = _backends.get(dev)
+    if b is not None:
+        return b
+    with _lock:
+        if dev not in _backends:
+            if dev.kind == "cpu":
+                from .backend.numpy_backend import NumpyBackend
+                _backends[dev] = NumpyBackend()
+            else:
+                ok, why = _probe_cuda()
+                if not ok:
+                    raise DeviceUnavailableError(f"Device '{dev}' cannot be used: {why}.")
+                from .backend.cupy_backend import CupyBackend  # pragma: no cover - needs a GPU
+                _backends[dev] = CupyBackend(dev.index)
+        return _backends[dev]

@@ -1,0 +1,354 @@
+"""Shape and indexing ops, and tensor creation (``tf.reshape``, ``tf.concat``, ``tf.zeros`` ...).
+
+Each differentiable op has its vjp beside it; names and arguments follow
+TensorFlow.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import dtypes as _dtypes
+from ..device import current_device, backend_for
+from ..tensor import Tensor
+from .core import convert_to_tensor, make_op, wrap, check_same_device
+
+__all__ = [
+    "reshape", "transpose", "concat", "stack", "unstack", "squeeze", "expand_dims", "one_hot",
+    "getitem", "broadcast_to", "zeros", "ones", "fill", "zeros_like", "ones_like", "identity",
+    "stop_gradient", "gather", "shape", "size", "rank", "tile", "pad", "split", "range",
+]
+
+
+def _shape_arg(shape):
+    if isinstance(shape, Tensor):
+        shape = shape.numpy().tolist()
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) if d is not None else -1 for d in shape)
+
+
+def reshape(tensor, shape, name=None):
+    """Reshapes (``tf.reshape``); one dimension may be -1.
+
+    Raises:
+        ValueError: if the element counts differ, naming both shapes.
+    """
+    x = convert_to_tensor(tensor)
+    new = _shape_arg(shape)
+    try:
+        data = x._data.reshape(new)
+    except ValueError:
+        raise ValueError(f"Cannot reshape a tensor with {x._data.size} elements to shape {new}. "
+                         f"Received: tensor.shape={tuple(x.shape)}") from None
+    old = x.shape
+    return make_op("Reshape", (x,), data, lambda g, n: (reshape(g, old),))
+
+
+def transpose(a, perm=None, name=None):
+    """Permutes axes (``tf.transpose``); ``perm`` defaults to reversing them."""
+    x = convert_to_tensor(a)
+    perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) for p in perm)
+    if sorted(p % max(x.ndim, 1) for p in perm) != list(range(x.ndim)):
+        raise ValueError(f"transpose: perm must be a permutation of 0..{x.ndim - 1}. Received: perm={perm}")
+    inv = tuple(np.argsort(perm))
+    return make_op("Transpose", (x,), x._backend.xp.transpose(x._data, perm),
+                   lambda g, n: (transpose(g, inv),))
+
+
+def _axis(axis, ndim, op):
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: axis {axis} is out of bounds. Expected an axis in [{-ndim}, {ndim}).")
+    return axis % ndim
+
+
+def concat(values, axis, name=None):
+    """Concatenates tensors along ``axis`` (``tf.concat``)."""
+    ts = [convert_to_tensor(v) for v in values]
+    if not ts:
+        raise ValueError("concat expects a non-empty list of tensors.")
+    check_same_device("concat", *ts)
+    ax = _axis(axis, ts[0].ndim, "concat")
+    sizes = [t.shape[ax] for t in ts]
+    for t in ts[1:]:
+        if t.dtype != ts[0].dtype or t.ndim != ts[0].ndim or any(
+                a != b for i, (a, b) in enumerate(zip(t.shape, ts[0].shape)) if i != ax):
+            raise ValueError(f"concat: tensors must have the same dtype, rank and shape except along axis {ax}. "
+                             f"Received: shapes {[tuple(u.shape) for u in ts]}, dtypes {[u.dtype.name for u in ts]}")
+    bounds = np.cumsum([0] + sizes)
+
+    def vjp(g, n):
+        return tuple(getitem(g, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),))
+                     if n[i] else None for i in range(len(ts)))
+    return make_op("ConcatV2", tuple(ts), ts[0]._backend.xp.concatenate([t._data for t in ts], axis=ax), vjp)
+
+
+def stack(values, axis=0, name=None):
+    """Stacks same-shape tensors along a new axis (``tf.stack``)."""
+    ts = [convert_to_tensor(v) for v in values]
+    if not ts:
+        raise ValueError("stack expects a non-empty list of tensors.")
+    ax = _axis(axis, ts[0].ndim + 1, "stack")
+    return concat([expand_dims(t, ax) for t in ts], axis=ax)
+
+
+def unstack(value, num=None, axis=0, name=None):
+    """Splits a tensor into a list along ``axis`` (``tf.unstack``)."""
+    x = convert_to_tensor(value)
+    ax = _axis(axis, x.ndim, "unstack")
+    return [squeeze(getitem(x, (slice(None),) * ax + (slice(i, i + 1),)), axis=ax) for i in range(x.shape[ax])]
+
+
+def split(value, num_or_size_splits, axis=0, name=None):
+    """Splits into equal parts or given sizes along ``axis`` (``tf.split``)."""
+    x = convert_to_tensor(value)
+    ax = _axis(axis, x.ndim, "split")
+    if isinstance(num_or_size_splits, int):
+        if x.shape[ax] % num_or_size_splits:
+            raise ValueError(f"split: dimension {x.shape[ax]} of axis {ax} is not divisible by "
+                             f"num_or_size_splits={num_or_size_splits}")
+        sizes = [x.shape[ax] // num_or_size_splits] * num_or_size_splits
+    else:
+        sizes = list(num_or_size_splits)
+    bounds = np.cumsum([0] + sizes)
+    return [getitem(x, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),)) for i in range(len(sizes))]
+
+
+def squeeze(input, axis=None, name=None):  # noqa: A002
+    """Removes size-1 axes (all, or those in ``axis``) (``tf.squeeze``).
+
+    Raises:
+        ValueError: if a listed axis does not have size 1.
+    """
+    x = convert_to_tensor(input)
+    if axis is None:
+        new = tuple(d for d in x.shape if d != 1)
+    else:
+        axes = {_axis(a, x.ndim, "squeeze") for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if x.shape[a] != 1:
+                raise ValueError(f"squeeze: cannot squeeze axis {a} of size {x.shape[a]}. "
+                                 f"Received: input.shape={tuple(x.shape)}")
+        new = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return reshape(x, new)
+
+
+def expand_dims(input, axis, name=None):  # noqa: A002
+    """Inserts a size-1 axis at ``axis`` (``tf.expand_dims``)."""
+    x = convert_to_tensor(input)
+    ax = _axis(axis, x.ndim + 1, "expand_dims")
+    new = list(x.shape)
+    new.insert(ax, 1)
+    return reshape(x, new)
+
+
+def broadcast_to(input, shape, name=None):  # noqa: A002
+    """Broadcasts to ``shape`` (``tf.broadcast_to``); the gradient sums back."""
+    from .core import unbroadcast
+    x = convert_to_tensor(input)
+    shape = _shape_arg(shape)
+    if tuple(x.shape) == shape:
+        return x
+    try:
+        data = x._backend.xp.broadcast_to(x._data, shape)
+    except ValueError:
+        raise ValueError(f"Cannot broadcast a tensor of shape {tuple(x.shape)} to shape {shape}.") from None
+    old = x.shape
+    return make_op("BroadcastTo", (x,), data, lambda g, n: (unbroadcast(g, old),))
+
+
+def tile(input, multiples, name=None):  # noqa: A002
+    """Repeats the tensor ``multiples[i]`` times along axis i (``tf.tile``)."""
+    x = convert_to_tensor(input)
+    reps = _shape_arg(multiples)
+    if len(reps) != x.ndim:
+        raise ValueError(f"tile: multiples must have one entry per axis. Expected: {x.ndim}. Received: {len(reps)}")
+
+    def vjp(g, n):
+        split_shape = []
+        for r, d in zip(reps, x.shape):
+            split_shape += [r, d]
+        from .math_ops import reduce_sum
+        return (reduce_sum(reshape(g, split_shape), axis=tuple(range(0, 2 * x.ndim, 2))),)
+    return make_op("Tile", (x,), x._backend.xp.tile(x._data, reps), vjp)
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """Pads with a constant (``tf.pad``, CONSTANT mode). ``paddings`` is (rank, 2)."""
+    x = convert_to_tensor(tensor)
+    if str(mode).upper() != "CONSTANT":
+        raise ValueError(f"pad: only mode='CONSTANT' is supported. Received: mode={mode!r}")
+    p = np.asarray(paddings if not isinstance(paddings, Tensor) else paddings.numpy(), dtype=np.int64)
+    if p.shape != (x.ndim, 2):
+        raise ValueError(f"pad: paddings must have shape ({x.ndim}, 2). Received: shape={p.shape}")
+    crop = tuple(slice(int(a), int(a) + d) for (a, _), d in zip(p, x.shape))
+    return make_op("Pad", (x,), x._backend.xp.pad(x._data, [tuple(r) for r in p.tolist()],
+                                                   constant_values=constant_values),
+                   lambda g, n: (getitem(g, crop),))
+
+
+def _index_key(key):
+    """Turns Tensors inside an index into arrays; returns the backend-ready key."""
+    if isinstance(key, tuple):
+        return tuple(_index_key(k) for k in key)
+    if isinstance(key, Tensor):
+        return key._data if key.ndim else int(key.numpy())
+    if isinstance(key, list):
+        return np.asarray(key)
+    return key
+
+
+def getitem(x, key):
+    """``x[key]`` with NumPy's basic and advanced indexing; the gradient scatters back."""
+    x = convert_to_tensor(x)
+    k = _index_key(key)
+    try:
+        data = x._data[k]
+    except IndexError as e:
+        raise IndexError(f"Index {key!r} is out of range for a tensor of shape {tuple(x.shape)}: {e}") from None
+    xp = x._backend.xp
+
+    def vjp(g, n):
+        return (_scatter_add_like(x, k, g),)
+    return make_op("StridedSlice", (x,), xp.asarray(data), vjp)
+
+
+def _scatter_add_like(x, k, g):
+    """A zeros-like-x tensor with ``g`` added at index ``k`` (differentiable in g)."""
+    xp = x._backend.xp
+    zero = xp.zeros(x._data.shape, dtype=g._data.dtype)
+    parts = k if isinstance(k, tuple) else (k,)
+    if any(hasattr(p, "shape") and getattr(p, "ndim", 0) > 0 for p in parts):
+        xp.add.at(zero, k, g._data)  # advanced index: repeated positions must accumulate
+    else:
+        zero[k] = g._data  # basic slicing never repeats a position
+    return make_op("ScatterAdd", (g,), zero, lambda gg, n: (getitem(gg, k),), like=x)
+
+
+def gather(params, indices, axis=0, batch_dims=0, name=None):
+    """Gathers slices along ``axis`` (``tf.gather``).
+
+    Raises:
+        IndexError: an index outside ``[0, params.shape[axis])``, naming it.
+    """
+    x = convert_to_tensor(params)
+    idx = convert_to_tensor(indices)
+    if not idx.dtype.is_integer:
+        raise TypeError(f"gather expects integer indices. Received: indices.dtype={idx.dtype.name}")
+    ax = _axis(axis, x.ndim, "gather")
+    ia = idx.numpy()
+    if ia.size and (ia.min() < 0 or ia.max() >= x.shape[ax]):
+        bad = ia[(ia < 0) | (ia >= x.shape[ax])].flat[0]
+        raise IndexError(f"gather: indices must be in [0, {x.shape[ax]}). Received: an index {bad}")
+    return getitem(x, (slice(None),) * ax + (idx._data,))
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    """One-hot encoding (``tf.one_hot``); out-of-range indices give all-off rows, as in TF."""
+    idx = convert_to_tensor(indices)
+    if not idx.dtype.is_integer:
+        raise TypeError(f"one_hot expects integer indices. Received: indices.dtype={idx.dtype.name}")
+    dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.float32
+    xp = idx._backend.xp
+    on = 1 if on_value is None else on_value
+    off = 0 if off_value is None else off_value
+    out = (idx._data[..., None] == xp.arange(int(depth))).astype(dt.as_numpy_dtype)
+    if on != 1 or off != 0:
+        out = xp.where(out != 0, on, off).astype(dt.as_numpy_dtype)
+    if axis is not None and axis != -1:
+        out = xp.moveaxis(out, -1, axis)
+    return wrap(out, idx)
+
+
+def identity(input, name=None):  # noqa: A002
+    """A copy on the current device (differentiable), as ``tf.identity``."""
+    x = convert_to_tensor(input)
+    dev = current_device()
+    if dev != x._device:
+        b = backend_for(dev)
+        host = x._backend.to_numpy(x._data)
+        return make_op("Identity", (x,), b.asarray(host), lambda g, n: (identity_on(g, x),),
+                       like=Tensor(b.asarray(host[:0]), dev, b))
+    return make_op("Identity", (x,), x._data.copy(), lambda g, n: (g,))
+
+
+def identity_on(g, like):
+    if g._device == like._device:
+        return g
+    return wrap(like._backend.asarray(g._backend.to_numpy(g._data)), like)
+
+
+def stop_gradient(input, name=None):  # noqa: A002
+    """The same value, cut out of the gradient computation (``tf.stop_gradient``)."""
+    x = convert_to_tensor(input)
+    return wrap(x._data, x)
+
+
+def _creation_backend():
+    dev = current_device()
+    return dev, backend_for(dev)
+
+
+def zeros(shape, dtype="float32", name=None):
+    """A tensor of zeros (``tf.zeros``)."""
+    dev, b = _creation_backend()
+    return Tensor(b.xp.zeros(_shape_arg(shape), dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), dev, b)
+
+
+def ones(shape, dtype="float32", name=None):
+    """A tensor of ones (``tf.ones``)."""
+    dev, b = _creation_backend()
+    return Tensor(b.xp.ones(_shape_arg(shape), dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), dev, b)
+
+
+def fill(dims, value, name=None):
+    """A tensor of ``dims`` filled with ``value``; the dtype is the value's (``tf.fill``)."""
+    v = convert_to_tensor(value)
+    return wrap(v._backend.xp.full(_shape_arg(dims), v._data, dtype=v._data.dtype), v)
+
+
+def zeros_like(input, dtype=None, name=None):  # noqa: A002
+    x = convert_to_tensor(input)
+    dt = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else x._data.dtype
+    return wrap(x._backend.xp.zeros(x._data.shape, dtype=dt), x)
+
+
+def ones_like(input, dtype=None, name=None):  # noqa: A002
+    x = convert_to_tensor(input)
+    dt = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else x._data.dtype
+    return wrap(x._backend.xp.ones(x._data.shape, dtype=dt), x)
+
+
+def _as_grad(g, like):
+    """Converts a user-supplied upstream gradient to ``like``'s dtype and device."""
+    g = convert_to_tensor(g, dtype=like.dtype if not isinstance(g, Tensor) else None, device=like._device)
+    if tuple(g.shape) != tuple(like.shape):
+        raise ValueError(f"output_gradients must match the target's shape. Expected: {tuple(like.shape)}. "
+                         f"Received: {tuple(g.shape)}")
+    return g
+
+
+def shape(input, out_type="int32", name=None):  # noqa: A002
+    """The shape as an int32 tensor (``tf.shape``)."""
+    x = convert_to_tensor(input)
+    return wrap(x._backend.xp.asarray(x._data.shape, dtype=_dtypes.as_dtype(out_type).as_numpy_dtype), x)
+
+
+def size(input, out_type="int32", name=None):  # noqa: A002
+    x = convert_to_tensor(input)
+    return wrap(x._backend.xp.asarray(x._data.size, dtype=_dtypes.as_dtype(out_type).as_numpy_dtype), x)
+
+
+def rank(input, name=None):  # noqa: A002
+    x = convert_to_tensor(input)
+    return wrap(x._backend.xp.asarray(x.ndim, dtype=np.int32), x)
+
+
+def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
+    """``tf.range``: values in [start, limit) by ``delta``; int32 for ints, float32 for floats."""
+    if limit is None:
+        start, limit = 0, start
+    dev, b = _creation_backend()
+    vals = np.arange(start, limit, delta)
+    dt = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else (
+        np.float32 if vals.dtype.kind == "f" else np.int32)
+    return Tensor(b.asarray(vals, dtype=dt), dev, b)

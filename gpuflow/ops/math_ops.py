@@ -1,0 +1,423 @@
+"""Elementwise maths, reductions and matmul, each with its gradient beside it.
+
+Names, arguments and dtype rules follow ``tf.math`` (e.g. ``reduce_sum(input_tensor,
+axis=None, keepdims=False)``, ``argmax`` returning int64, ``/`` on integers
+giving float64). Gradients are the textbook derivatives; reductions over ties
+(``reduce_max``/``reduce_min``) split the gradient evenly among the tied
+elements, as TensorFlow does.
+"""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from .core import binary_args, convert_to_tensor, make_op, unbroadcast, wrap
+
+__all__ = [
+    "add", "subtract", "multiply", "divide", "truediv", "floordiv", "mod", "pow", "negative", "abs",
+    "sign", "exp", "log", "log1p", "sqrt", "rsqrt", "square", "sin", "cos", "sigmoid", "tanh",
+    "maximum", "minimum", "matmul", "reduce_sum", "reduce_mean", "reduce_max", "reduce_min",
+    "reduce_prod", "reduce_any", "reduce_all", "argmax", "argmin", "equal", "not_equal", "less",
+    "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_not", "where",
+    "cast", "clip_by_value", "add_n", "reduce_logsumexp", "round", "floor", "ceil",
+]
+
+
+def _require_float(x, op):
+    if not x.dtype.is_floating:
+        raise TypeError(f"{op} expects a floating-point tensor. Received: dtype={x.dtype.name}. "
+                        f"Use gpuflow.cast(x, 'float32') first.")
+
+
+# -- binary arithmetic --------------------------------------------------------
+def add(x, y, name=None):
+    """Elementwise ``x + y`` with broadcasting (``tf.math.add``)."""
+    x, y = binary_args(x, y, "add")
+    return make_op("Add", (x, y), x._data + y._data,
+                   lambda g, n: (unbroadcast(g, x.shape) if n[0] else None,
+                                 unbroadcast(g, y.shape) if n[1] else None))
+
+
+def subtract(x, y, name=None):
+    """Elementwise ``x - y`` with broadcasting (``tf.math.subtract``)."""
+    x, y = binary_args(x, y, "subtract")
+    return make_op("Sub", (x, y), x._data - y._data,
+                   lambda g, n: (unbroadcast(g, x.shape) if n[0] else None,
+                                 unbroadcast(negative(g), y.shape) if n[1] else None))
+
+
+def multiply(x, y, name=None):
+    """Elementwise ``x * y`` with broadcasting (``tf.math.multiply``)."""
+    x, y = binary_args(x, y, "multiply")
+    return make_op("Mul", (x, y), x._data * y._data,
+                   lambda g, n: (unbroadcast(g * y, x.shape) if n[0] else None,
+                                 unbroadcast(g * x, y.shape) if n[1] else None))
+
+
+def divide(x, y, name=None):
+    """Elementwise ``x / y`` (``tf.math.divide``); integer inputs give float64, as in TensorFlow."""
+    x, y = binary_args(x, y, "divide")
+    if not x.dtype.is_floating:
+        x, y = cast(x, "float64"), cast(y, "float64")
+    return make_op("RealDiv", (x, y), x._data / y._data,
+                   lambda g, n: (unbroadcast(g / y, x.shape) if n[0] else None,
+                                 unbroadcast(negative(g) * x / square(y), y.shape) if n[1] else None))
+
+
+truediv = divide
+
+
+def floordiv(x, y, name=None):
+    """Elementwise floor division (no gradient, as in TensorFlow)."""
+    x, y = binary_args(x, y, "floordiv")
+    return make_op("FloorDiv", (x, y), x._backend.xp.floor_divide(x._data, y._data), None)
+
+
+def mod(x, y, name=None):
+    """Elementwise remainder with the sign of ``y`` (``tf.math.floormod``)."""
+    x, y = binary_args(x, y, "mod")
+    return make_op("FloorMod", (x, y), x._backend.xp.mod(x._data, y._data),
+                   lambda g, n: (unbroadcast(g, x.shape) if n[0] else None,
+                                 unbroadcast(negative(g) * floordiv(x, y), y.shape) if n[1] else None))
+
+
+def pow(x, y, name=None):  # noqa: A001 - TensorFlow's name
+    """Elementwise ``x ** y`` (``tf.math.pow``)."""
+    x, y = binary_args(x, y, "pow")
+    out = None
+
+    def vjp(g, n):
+        gx = unbroadcast(g * y * pow(x, y - 1), x.shape) if n[0] else None
+        gy = None
+        if n[1]:
+            safe = where(x > 0, x, ones_like_(x))
+            gy = unbroadcast(g * out * where(x > 0, log(safe), zeros_like_(x)), y.shape)
+        return gx, gy
+    out = make_op("Pow", (x, y), x._backend.xp.power(x._data, y._data), vjp)
+    return out
+
+
+def maximum(x, y, name=None):
+    """Elementwise maximum; on ties the gradient goes to ``x``, as TensorFlow's."""
+    x, y = binary_args(x, y, "maximum")
+    xp = x._backend.xp
+
+    def vjp(g, n):
+        mask = x >= y
+        zero = zeros_like_(g)
+        return (unbroadcast(where(mask, g, zero), x.shape) if n[0] else None,
+                unbroadcast(where(mask, zero, g), y.shape) if n[1] else None)
+    return make_op("Maximum", (x, y), xp.maximum(x._data, y._data), vjp)
+
+
+def minimum(x, y, name=None):
+    """Elementwise minimum; on ties the gradient goes to ``x``, as TensorFlow's."""
+    x, y = binary_args(x, y, "minimum")
+    xp = x._backend.xp
+
+    def vjp(g, n):
+        mask = x <= y
+        zero = zeros_like_(g)
+        return (unbroadcast(where(mask, g, zero), x.shape) if n[0] else None,
+                unbroadcast(where(mask, zero, g), y.shape) if n[1] else None)
+    return make_op("Minimum", (x, y), xp.minimum(x._data, y._data), vjp)
+
+
+def add_n(inputs, name=None):
+    """Sum of a list of same-shape tensors."""
+    total = inputs[0]
+    for t in inputs[1:]:
+        total = add(total, t)
+    return convert_to_tensor(total)
+
+
+# -- unary --------------------------------------------------------------------
+def _unary(name, tf_name, fwd, grad, floating=True, doc=""):
+    """Builds an elementwise op. ``grad(g, x, out)`` returns the input gradient."""
+    def op(x, name=None):
+        x = convert_to_tensor(x)
+        if floating:
+            _require_float(x, tf_name)
+        out = None
+        out = make_op(tf_name, (x,), fwd(x._backend.xp, x._data),
+                      None if grad is None else (lambda g, n: (grad(g, x, out),)))
+        return out
+    op.__name__ = name
+    op.__doc__ = doc or f"Elementwise ``{name}`` (``tf.math.{name}``)."
+    return op
+
+
+negative = _unary("negative", "Neg", lambda xp, a: -a, lambda g, x, o: negative(g), floating=False)
+abs = _unary("abs", "Abs", lambda xp, a: xp.abs(a), lambda g, x, o: g * sign(x), floating=False)  # noqa: A001
+sign = _unary("sign", "Sign", lambda xp, a: xp.sign(a), None, floating=False)
+exp = _unary("exp", "Exp", lambda xp, a: xp.exp(a), lambda g, x, o: g * o)
+log = _unary("log", "Log", lambda xp, a: xp.log(a), lambda g, x, o: g / x)
+log1p = _unary("log1p", "Log1p", lambda xp, a: xp.log1p(a), lambda g, x, o: g / (x + 1))
+sqrt = _unary("sqrt", "Sqrt", lambda xp, a: xp.sqrt(a), lambda g, x, o: g * 0.5 / o)
+rsqrt = _unary("rsqrt", "Rsqrt", lambda xp, a: 1 / xp.sqrt(a), lambda g, x, o: g * -0.5 * o / x)
+square = _unary("square", "Square", lambda xp, a: a * a, lambda g, x, o: g * 2 * x, floating=False)
+sin = _unary("sin", "Sin", lambda xp, a: xp.sin(a), lambda g, x, o: g * cos(x))
+cos = _unary("cos", "Cos", lambda xp, a: xp.cos(a), lambda g, x, o: negative(g * sin(x)))
+tanh = _unary("tanh", "Tanh", lambda xp, a: xp.tanh(a), lambda g, x, o: g * (1 - o * o))
+round = _unary("round", "Round", lambda xp, a: xp.round(a), None, floating=False)  # noqa: A001
+floor = _unary("floor", "Floor", lambda xp, a: xp.floor(a), None)
+ceil = _unary("ceil", "Ceil", lambda xp, a: xp.ceil(a), None)
+
+
+def _sigmoid(xp, a):
+    # Split by sign so exp never overflows: 1/(1+e^-a) for a>=0, e^a/(1+e^a) otherwise.
+    e = xp.exp(-xp.abs(a))
+    return xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
+sigmoid = _unary("sigmoid", "Sigmoid", _sigmoid, lambda g, x, o: g * o * (1 - o),
+                 doc="Elementwise logistic sigmoid ``1 / (1 + exp(-x))``, computed without overflow.")
+
+
+# -- comparison and logic (no gradient) ---------------------------------------
+def _compare(name, tf_name, fn):
+    def op(x, y, name=None):
+        x, y = binary_args(x, y, name or tf_name)
+        return make_op(tf_name, (x, y), fn(x._backend.xp, x._data, y._data), None)
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` giving a bool tensor (``tf.math.{name}``)."
+    return op
+
+
+equal = _compare("equal", "Equal", lambda xp, a, b: a == b)
+not_equal = _compare("not_equal", "NotEqual", lambda xp, a, b: a != b)
+less = _compare("less", "Less", lambda xp, a, b: a < b)
+less_equal = _compare("less_equal", "LessEqual", lambda xp, a, b: a <= b)
+greater = _compare("greater", "Greater", lambda xp, a, b: a > b)
+greater_equal = _compare("greater_equal", "GreaterEqual", lambda xp, a, b: a >= b)
+logical_and = _compare("logical_and", "LogicalAnd", lambda xp, a, b: xp.logical_and(a, b))
+logical_or = _compare("logical_or", "LogicalOr", lambda xp, a, b: xp.logical_or(a, b))
+
+
+def logical_not(x, name=None):
+    x = convert_to_tensor(x)
+    return make_op("LogicalNot", (x,), x._backend.xp.logical_not(x._data), None)
+
+
+def where(condition, x=None, y=None, name=None):
+    """``tf.where``: elementwise select with broadcasting, or the coordinates of true elements.
+
+    Args:
+        condition: bool tensor.
+        x, y: values to select from where ``condition`` is true / false; if both
+            are omitted, returns an int64 tensor (num_true, rank) of coordinates.
+    """
+    condition = convert_to_tensor(condition)
+    if condition.dtype.name != "bool":
+        raise TypeError(f"where expects a bool condition. Received: condition.dtype={condition.dtype.name}")
+    xp = condition._backend.xp
+    if x is None and y is None:
+        return wrap(xp.stack(xp.nonzero(condition._data), axis=-1).astype(np.int64), condition)
+    if x is None or y is None:
+        raise ValueError("where: x and y must both be given or both be omitted.")
+    x, y = binary_args(x, y, "where")
+    c = condition
+
+    def vjp(g, n):
+        zero = zeros_like_(g)
+        return (unbroadcast(where(c, g, zero), x.shape) if n[0] else None,
+                unbroadcast(where(c, zero, g), y.shape) if n[1] else None)
+    return make_op("Select", (x, y), xp.where(c._data, x._data, y._data), vjp)
+
+
+def cast(x, dtype, name=None):
+    """Casts to ``dtype`` (``tf.cast``); the gradient flows between floating dtypes only."""
+    from .. import dtypes
+    x = convert_to_tensor(x)
+    target = dtypes.as_dtype(dtype)
+    if target == x.dtype:
+        return x
+    src = x.dtype
+    data = x._data
+    if src.is_floating and target.is_integer:
+        data = x._backend.xp.trunc(data)  # TensorFlow truncates toward zero
+    return make_op("Cast", (x,), data.astype(target.as_numpy_dtype),
+                   lambda g, n: (cast(g, src),) if src.is_floating else (None,))
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    """Clips values to ``[clip_value_min, clip_value_max]``; the gradient is zero outside."""
+    t = convert_to_tensor(t)
+    lo, hi = binary_args(t, clip_value_min, "clip_by_value")[1], binary_args(t, clip_value_max, "clip_by_value")[1]
+    xp = t._backend.xp
+
+    def vjp(g, n):
+        inside = logical_and(t >= lo, t <= hi)
+        return (where(inside, g, zeros_like_(g)),)
+    return make_op("ClipByValue", (t,), xp.minimum(xp.maximum(t._data, lo._data), hi._data), vjp)
+
+
+# -- matmul ------------------------------------------------------------------
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
+    """Matrix product of the last two axes, batch axes broadcast (``tf.linalg.matmul``).
+
+    Args:
+        a: (..., M, K) tensor (or (..., K, M) with ``transpose_a``).
+        b: (..., K, N) tensor (or (..., N, K) with ``transpose_b``).
+
+    Raises:
+        ValueError: rank below 2 or inner dimensions that differ.
+    """
+    a, b = binary_args(a, b, "matmul")
+    if a.ndim < 2 or b.ndim < 2:
+        raise ValueError(f"matmul expects inputs of rank >= 2. Received: a.shape={tuple(a.shape)}, "
+                         f"b.shape={tuple(b.shape)}")
+    if transpose_a:
+        a = _swap_last(a)
+    if transpose_b:
+        b = _swap_last(b)
+    if a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"matmul: inner dimensions must match. Received: a.shape={tuple(a.shape)} "
+                         f"(K={a.shape[-1]}), b.shape={tuple(b.shape)} (K={b.shape[-2]})")
+
+    def vjp(g, n):
+        ga = unbroadcast(matmul(g, b, transpose_b=True), a.shape) if n[0] else None
+        gb = unbroadcast(matmul(a, g, transpose_a=True), b.shape) if n[1] else None
+        return ga, gb
+    return make_op("MatMul", (a, b), a._backend.xp.matmul(a._data, b._data), vjp)
+
+
+def _swap_last(x):
+    from .array_ops import transpose
+    perm = list(range(x.ndim))
+    perm[-1], perm[-2] = perm[-2], perm[-1]
+    return transpose(x, perm)
+
+
+# -- reductions ----------------------------------------------------------------
+def _axes(axis, ndim, op):
+    if axis is None:
+        return tuple(range(ndim))
+    axis = convert_to_tensor(axis).numpy().tolist() if not isinstance(axis, (int, list, tuple)) else axis
+    axes = (axis,) if isinstance(axis, int) else tuple(int(a) for a in axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < builtins.max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of bounds for a tensor of rank {ndim}. "
+                             f"Expected an axis in [{-ndim}, {ndim}).")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def _expand_grad(g, x, axes, keepdims):
+    from .array_ops import reshape, broadcast_to
+    if not keepdims:
+        kept = [1 if i in axes else d for i, d in enumerate(x.shape)]
+        g = reshape(g, kept)
+    return broadcast_to(g, x.shape)
+
+
+def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
+    """Sum over ``axis`` (all axes when None) (``tf.math.reduce_sum``)."""
+    x = convert_to_tensor(input_tensor)
+    axes = _axes(axis, x.ndim, "reduce_sum")
+    data = x._backend.xp.sum(x._data, axis=axes, keepdims=keepdims)
+    if x.dtype.name == "bool":
+        data = data.astype(np.int64)
+    return make_op("Sum", (x,), x._backend.xp.asarray(data, dtype=data.dtype),
+                   lambda g, n: (_expand_grad(g, x, axes, keepdims),))
+
+
+def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
+    """Mean over ``axis`` (``tf.math.reduce_mean``); integer inputs use integer division as TF."""
+    x = convert_to_tensor(input_tensor)
+    axes = _axes(axis, x.ndim, "reduce_mean")
+    count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
+    xp = x._backend.xp
+    if x.dtype.is_floating:
+        data = xp.mean(x._data, axis=axes, keepdims=keepdims, dtype=x._data.dtype)
+    else:
+        data = xp.floor_divide(xp.sum(x._data, axis=axes, keepdims=keepdims), builtins.max(count, 1))
+    data = xp.asarray(data, dtype=x._data.dtype)
+    return make_op("Mean", (x,), data, lambda g, n: (_expand_grad(g, x, axes, keepdims) / count,))
+
+
+def _reduce_extreme(fn_name, tf_name):
+    def op(input_tensor, axis=None, keepdims=False, name=None):
+        x = convert_to_tensor(input_tensor)
+        axes = _axes(axis, x.ndim, f"reduce_{fn_name}")
+        xp = x._backend.xp
+        if x._data.size == 0:
+            raise ValueError(f"reduce_{fn_name} of an empty tensor is undefined. Received: shape={tuple(x.shape)}")
+        data = xp.asarray(getattr(xp, fn_name)(x._data, axis=axes, keepdims=keepdims))
+        out = None
+
+        def vjp(g, n):
+            y = _expand_grad(out, x, axes, keepdims)
+            mask = cast(equal(x, y), x.dtype)
+            ties = _expand_grad(reduce_sum(mask, axis=axes, keepdims=keepdims), x, axes, keepdims)
+            return (_expand_grad(g, x, axes, keepdims) * mask / ties,)
+        out = make_op(tf_name, (x,), data, vjp)
+        return out
+    op.__name__ = f"reduce_{fn_name}"
+    op.__doc__ = (f"{fn_name.capitalize()} over ``axis`` (``tf.math.reduce_{fn_name}``); the gradient is "
+                  "split evenly among tied elements.")
+    return op
+
+
+reduce_max = _reduce_extreme("max", "Max")
+reduce_min = _reduce_extreme("min", "Min")
+
+
+def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
+    """Product over ``axis`` (gradient assumes no zeros in the reduced slices)."""
+    x = convert_to_tensor(input_tensor)
+    axes = _axes(axis, x.ndim, "reduce_prod")
+    out = None
+    out = make_op("Prod", (x,), x._backend.xp.asarray(x._backend.xp.prod(x._data, axis=axes, keepdims=keepdims)),
+                  lambda g, n: (_expand_grad(g * out, x, axes, keepdims) / x,))
+    return out
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably (max subtracted first)."""
+    x = convert_to_tensor(input_tensor)
+    m = reduce_max(x, axis=axis, keepdims=True)
+    from .array_ops import stop_gradient, squeeze
+    m = stop_gradient(m)
+    r = log(reduce_sum(exp(x - m), axis=axis, keepdims=True)) + m
+    if not keepdims:
+        r = squeeze(r, axis=_axes(axis, x.ndim, "reduce_logsumexp")) if x.ndim else r
+    return r
+
+
+def reduce_any(input_tensor, axis=None, keepdims=False, name=None):
+    x = convert_to_tensor(input_tensor)
+    axes = _axes(axis, x.ndim, "reduce_any")
+    return wrap(x._backend.xp.asarray(x._backend.xp.any(x._data, axis=axes, keepdims=keepdims)), x)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=False, name=None):
+    x = convert_to_tensor(input_tensor)
+    axes = _axes(axis, x.ndim, "reduce_all")
+    return wrap(x._backend.xp.asarray(x._backend.xp.all(x._data, axis=axes, keepdims=keepdims)), x)
+
+
+def argmax(input, axis=None, output_type="int64", name=None):  # noqa: A002 - TensorFlow's name
+    """Index of the largest value along ``axis`` (default 0, as ``tf.math.argmax``); first on ties."""
+    x = convert_to_tensor(input)
+    a = _axes(0 if axis is None else axis, x.ndim, "argmax")[0]
+    from .. import dtypes
+    return wrap(x._backend.xp.argmax(x._data, axis=a).astype(dtypes.as_dtype(output_type).as_numpy_dtype), x)
+
+
+def argmin(input, axis=None, output_type="int64", name=None):  # noqa: A002
+    """Index of the smallest value along ``axis`` (default 0); first on ties."""
+    x = convert_to_tensor(input)
+    a = _axes(0 if axis is None else axis, x.ndim, "argmin")[0]
+    from .. import dtypes
+    return wrap(x._backend.xp.argmin(x._data, axis=a).astype(dtypes.as_dtype(output_type).as_numpy_dtype), x)
+
+
+def zeros_like_(x):
+    return wrap(x._backend.xp.zeros_like(x._data), x)
+
+
+def ones_like_(x):
+    return wrap(x._backend.xp.ones_like(x._data), x)

@@ -1,0 +1,82 @@
+"""Random tensors (``tf.random``): ``set_seed``, ``normal``, ``uniform``, ``truncated_normal``.
+
+A global seed (``set_seed``) makes every later draw reproducible; an op-level
+``seed`` makes that one call reproducible on its own (it draws from a generator
+seeded by the pair (global seed, op seed), as TensorFlow combines the two).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes as _dtypes
+from .device import current_device, backend_for, _backends
+from .tensor import Tensor
+
+__all__ = ["set_seed", "normal", "uniform", "truncated_normal", "get_global_seed"]
+
+_global_seed = None
+
+
+def set_seed(seed):
+    """Sets the global seed of every backend's generator (``tf.random.set_seed``)."""
+    global _global_seed
+    _global_seed = int(seed)
+    backend_for(current_device())  # make sure the current device's backend exists
+    for b in list(_backends.values()):
+        b.seed(_global_seed)
+
+
+def get_global_seed():
+    return _global_seed
+
+
+def _draw(kind, shape, dtype, seed, a, b):
+    dt = _dtypes.as_dtype(dtype)
+    dev = current_device()
+    be = backend_for(dev)
+    shape = tuple(int(d) for d in (shape.numpy() if isinstance(shape, Tensor) else shape))
+    if seed is not None:
+        rng = np.random.default_rng([_global_seed or 0, int(seed)])
+        if kind == "normal":
+            host = rng.normal(a, b, size=shape)
+        elif dt.is_integer:
+            host = rng.integers(a, b, size=shape)
+        else:
+            host = rng.uniform(a, b, size=shape)
+        return Tensor(be.asarray(host, dtype=dt.as_numpy_dtype), dev, be)
+    fn = be.random_normal if kind == "normal" else be.random_uniform
+    return Tensor(fn(shape, dt.as_numpy_dtype, a, b), dev, be)
+
+
+def normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None):
+    """Samples from N(mean, stddev^2) (``tf.random.normal``)."""
+    if not _dtypes.as_dtype(dtype).is_floating:
+        raise ValueError(f"random.normal needs a floating dtype. Received: dtype={_dtypes.as_dtype(dtype).name}")
+    return _draw("normal", shape, dtype, seed, float(mean), float(stddev))
+
+
+def uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, name=None):
+    """Samples uniformly from [minval, maxval) (``tf.random.uniform``; maxval defaults to 1 for floats).
+
+    Raises:
+        ValueError: integer dtype without ``maxval``, as TensorFlow.
+    """
+    dt = _dtypes.as_dtype(dtype)
+    if maxval is None:
+        if dt.is_integer:
+            raise ValueError("random.uniform: maxval must be given for integer dtypes.")
+        maxval = 1.0
+    return _draw("uniform", shape, dtype, seed, minval, maxval)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None):
+    """Normal samples redrawn until within two standard deviations (``tf.random.truncated_normal``)."""
+    t = normal(shape, 0.0, 1.0, "float64", seed).numpy().copy()
+    rng = np.random.default_rng(None if seed is None else [_global_seed or 0, int(seed), 1])
+    bad = np.abs(t) > 2
+    while bad.any():
+        t[bad] = rng.normal(size=int(bad.sum()))
+        bad = np.abs(t) > 2
+    dev = current_device()
+    be = backend_for(dev)
+    return Tensor(be.asarray(t * stddev + mean, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), dev, be)
