@@ -114,8 +114,10 @@ class NumpyBackend(Backend):
         for k in range(1, ph * pw):
             v = _offset_view(xp_, k // pw, k % pw, oh, ow, strides, (1, 1))
             better = v > y  # strict: the first maximum of the window wins ties
-            np.copyto(y, v, where=better)
-            np.copyto(arg, k, where=better, casting="unsafe")
+            np.maximum(y, v, out=y)
+            # Branch-free argmax update: k grows each pass, so max(arg, better * k) sets arg = k
+            # exactly where this offset is better (masked copies mispredict on random data).
+            np.maximum(arg, better.view(np.uint8) * arg.dtype.type(k) if arg.dtype == np.uint8 else better * k, out=arg)
         return y, arg
 
     def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
@@ -123,11 +125,17 @@ class NumpyBackend(Backend):
         top, bottom, left, right = pads
         n, h, w, c = x_shape
         oh, ow = dy.shape[1:3]
-        dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
-        zero = dy.dtype.type(0)
+        disjoint = strides[0] >= ph and strides[1] >= pw  # each input pixel is in at most one window
+        alloc = np.empty if disjoint and not any(pads) and oh * ph == h + top + bottom and ow * pw == w + left + right \
+            else np.zeros
+        dxp = alloc((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
         for k in range(ph * pw):
             view = _offset_view(dxp, k // pw, k % pw, oh, ow, strides, (1, 1))
-            view += np.where(saved == k, dy, zero)
+            contrib = dy * (saved == k)  # multiply, not np.where: branch-free
+            if disjoint:
+                view[...] = contrib
+            else:
+                view += contrib
         return dxp[:, top: top + h, left: left + w, :]
 
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):

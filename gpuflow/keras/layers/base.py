@@ -1,0 +1,365 @@
+"""``keras.layers.Layer``, ``InputSpec`` and the symbolic ``KerasTensor``.
+
+A layer follows Keras 3's life cycle: ``__init__`` stores configuration,
+``build(input_shape)`` creates weights with ``add_weight`` on the first call,
+``call(inputs, training=None)`` computes, ``compute_output_shape`` gives shapes
+without computing. Calling a layer on a :class:`KerasTensor` (from
+``keras.Input``) builds it and returns a KerasTensor of the output shape.
+
+Layer names are unique per class as in Keras ("dense", "dense_1", ...), and
+input checks produce Keras's messages ('Input 0 of layer "dense" is
+incompatible with the layer: ...').
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import threading
+
+import numpy as np
+
+from ...tensor import Tensor, Variable
+from ...ops.core import convert_to_tensor
+from ...ops import math_ops as _m
+from ... import dtypes as _dtypes
+from .. import initializers as _init
+
+__all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids"]
+
+_uids = {}
+_ctx = threading.local()
+
+
+def to_snake_case(name):
+    """Keras's class-name to layer-name rule: ``MaxPooling2D`` -> ``max_pooling2d``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def unique_name(base):
+    """``base`` the first time, then ``base_1``, ``base_2``... (``keras.backend.get_uid``)."""
+    n = _uids.get(base, 0)
+    _uids[base] = n + 1
+    return base if n == 0 else f"{base}_{n}"
+
+
+def reset_uids():
+    """Forgets the name counters (``keras.backend.clear_session``)."""
+    _uids.clear()
+
+
+def _shape_str(shape):
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+class KerasTensor:
+    """A symbolic tensor: shape (``None`` for unknown dimensions) and dtype, no value.
+
+    Returned by ``keras.Input`` and by layers called on KerasTensors.
+    """
+
+    def __init__(self, shape, dtype="float32", name=None, history=None):
+        self.shape = tuple(None if d is None else int(d) for d in shape)
+        self.dtype = _dtypes.as_dtype(dtype).name
+        self.name = name
+        self._history = history  # (layer, inputs) that produced it; None for an Input
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<KerasTensor shape={self.shape}, dtype={self.dtype}, name={self.name}>"
+
+
+class InputSpec:
+    """Constraints on a layer's input: ``ndim``, ``min_ndim``, ``max_ndim``, ``axes`` ({axis: size})."""
+
+    def __init__(self, dtype=None, shape=None, ndim=None, max_ndim=None, min_ndim=None, axes=None,
+                 allow_last_axis_squeeze=False, name=None):
+        self.shape = shape
+        self.ndim = len(shape) if shape is not None else ndim
+        self.max_ndim, self.min_ndim = max_ndim, min_ndim
+        self.axes = dict(axes or {})
+
+
+def _training_context():
+    return getattr(_ctx, "training", None)
+
+
+class Layer:
+    """Base class of all layers (``keras.layers.Layer``).
+
+    Args:
+        trainable: whether the layer's weights are updated by training.
+        name: unique name; derived from the class name when omitted.
+        dtype: the dtype of weights and computation (float32 by default).
+        input_shape: optional shape without the batch axis (the Keras 2 style
+            of declaring a Sequential model's input; ``keras.Input`` is preferred).
+    """
+
+    _cast_inputs = True  # float/int inputs are cast to the layer dtype (False for index inputs)
+
+    def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, batch_input_shape=None,
+                 batch_size=None, input_dim=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
+        object.__setattr__(self, "_layers", [])
+        self._weights = []
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
+        self._trainable = bool(trainable)
+        self.dtype = _dtypes.as_dtype(dtype or "float32").name
+        self.built = False
+        self.input_spec = None
+        self._call_has_training = "training" in inspect.signature(self.call).parameters
+        self._call_has_mask = "mask" in inspect.signature(self.call).parameters
+        if input_dim is not None and input_shape is None:
+            input_shape = (input_dim,)
+        if batch_input_shape is not None:
+            self._batch_input_shape = tuple(batch_input_shape)
+        elif input_shape is not None:
+            shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
+            self._batch_input_shape = (batch_size,) + shape
+        else:
+            self._batch_input_shape = None
+        self._losses = []
+
+    # -- tracking ----------------------------------------------------------
+    def __setattr__(self, name, value):
+        if isinstance(value, Layer) and name != "_outer":
+            if value not in self.__dict__.get("_layers", []):
+                self.__dict__.setdefault("_layers", []).append(value)
+        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value) \
+                and not name.startswith("_"):
+            for v in value:
+                if v not in self.__dict__.setdefault("_layers", []):
+                    self._layers.append(v)
+        object.__setattr__(self, name, value)
+
+    # -- weights -----------------------------------------------------------
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none", name=None):
+        """Creates a weight Variable tracked by this layer (Keras 3 signature).
+
+        ``initializer`` defaults to glorot_uniform for float weights and zeros otherwise.
+        """
+        dtype = _dtypes.as_dtype(dtype or self.dtype)
+        shape = tuple(int(d) for d in (shape or ()))
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.is_floating else "zeros"
+        init = _init.get(initializer)
+        value = init(shape, dtype=dtype.name) if isinstance(init, _init.Initializer) else init(shape, dtype=dtype.name)
+        var = Variable(convert_to_tensor(value, dtype=dtype), trainable=trainable and self._trainable,
+                       name=name or f"variable_{len(self._weights)}", constraint=constraint)
+        var.path = f"{self.name}/{var.name}"
+        var._keras_trainable = trainable
+        if regularizer is not None:
+            raise NotImplementedError(f"Layer '{self.name}': weight regularizers are not supported yet.")
+        self._weights.append(var)
+        return var
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        value = bool(value)
+        self._trainable = value
+        for v in self._weights:
+            v.trainable = value and getattr(v, "_keras_trainable", True)
+        for layer in self._layers:
+            layer.trainable = value
+
+    @property
+    def layers(self):
+        return list(self._layers)
+
+    def _flatten_layers(self):
+        for layer in self._layers:
+            yield layer
+            yield from layer._flatten_layers()
+
+    @property
+    def weights(self):
+        """All weights: this layer's, then its sub-layers', without duplicates."""
+        out, seen = [], set()
+        for w in self._weights + [w for layer in self._layers for w in layer.weights]:
+            if id(w) not in seen:
+                seen.add(id(w))
+                out.append(w)
+        return out
+
+    @property
+    def trainable_weights(self):
+        if not self._trainable:
+            return []
+        return [w for w in self.weights if w.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        if not self._trainable:
+            return self.weights
+        return [w for w in self.weights if not w.trainable]
+
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def losses(self):
+        return list(self._losses) + [l for layer in self._layers for l in layer.losses]
+
+    def add_loss(self, loss):
+        self._losses.append(loss)
+
+    def count_params(self):
+        """Number of scalars in the weights.
+
+        Raises:
+            ValueError: if the layer is not built yet (as Keras).
+        """
+        if not self.built:
+            raise ValueError(f"You tried to call `count_params` on layer '{self.name}', but the layer isn't built. "
+                             "You can build it manually via: `layer.build(input_shape)`.")
+        return int(sum(int(np.prod(w.shape)) for w in self.weights))
+
+    def get_weights(self):
+        """The weights as a list of NumPy arrays, in ``weights`` order."""
+        return [np.array(w.numpy()) for w in self.weights]
+
+    def set_weights(self, weights):
+        """Sets the weights from a list of arrays (shapes must match, as Keras checks).
+
+        Raises:
+            ValueError: wrong count or a shape mismatch, naming the layer and both shapes.
+        """
+        params = self.weights
+        if len(params) != len(weights):
+            raise ValueError(f"You called `set_weights(weights)` on layer '{self.name}' with a weight list of length "
+                             f"{len(weights)}, but the layer was expecting {len(params)} weights.")
+        for p, w in zip(params, weights):
+            w = np.asarray(w)
+            if tuple(p.shape) != w.shape:
+                raise ValueError(f"Layer {self.name} weight shape {tuple(p.shape)} is not compatible with provided "
+                                 f"weight shape {w.shape}.")
+        for p, w in zip(params, weights):
+            p.assign(np.asarray(w, dtype=p.dtype.as_numpy_dtype))
+
+    # -- building and calling ----------------------------------------------
+    def build(self, input_shape=None):
+        self.built = True
+
+    def call(self, inputs, *args, **kwargs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        """Output shape for ``input_shape``; the default runs the layer on zeros."""
+        from ...ops.array_ops import zeros
+        concrete = tuple(1 if d is None else d for d in input_shape)
+        out = self(zeros(concrete, self.dtype))
+        return tuple(None if (d is None) else s for d, s in zip(input_shape[:1], out.shape[:1])) + tuple(out.shape[1:])
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+
+    def _assert_input_compatibility(self, shape):
+        spec = self.input_spec
+        if spec is None:
+            return
+        ndim = len(shape)
+        full = _shape_str(shape)
+        if spec.ndim is not None and ndim != spec.ndim:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected ndim={spec.ndim}, '
+                             f"found ndim={ndim}. Full shape received: {full}")
+        if spec.min_ndim is not None and ndim < spec.min_ndim:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                             f"min_ndim={spec.min_ndim}, found ndim={ndim}. Full shape received: {full}")
+        if spec.max_ndim is not None and ndim > spec.max_ndim:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                             f"max_ndim={spec.max_ndim}, found ndim={ndim}. Full shape received: {full}")
+        for axis, size in spec.axes.items():
+            if size is not None and -ndim <= axis < ndim and shape[axis] not in (size, None):
+                raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected axis '
+                                 f"{axis} of input shape to have value {size}, but received input with shape {full}")
+
+    def _convert_input(self, x):
+        if isinstance(x, Tensor):
+            if self._cast_inputs and x.dtype.name != self.dtype and (x.dtype.is_floating or x.dtype.is_integer):
+                return _m.cast(x, self.dtype)
+            return x
+        if isinstance(x, (list, tuple)) and x and isinstance(x[0], (Tensor, np.ndarray, KerasTensor)):
+            return type(x)(self._convert_input(v) for v in x)
+        arr = np.asarray(x)
+        if self._cast_inputs and arr.dtype.kind in "fiub" and arr.dtype != np.dtype(self.dtype):
+            return convert_to_tensor(arr, dtype=self.dtype)
+        return convert_to_tensor(arr)
+
+    def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
+        if _is_symbolic(inputs):
+            return self._symbolic_call(inputs, *args, training=training, **kwargs)
+        inputs = self._convert_input(inputs)
+        shape = _shape_of(inputs)
+        if not self.built:
+            self._assert_input_compatibility(shape) if not isinstance(inputs, (list, tuple)) else None
+            self._maybe_build(shape)
+        if not isinstance(inputs, (list, tuple)):
+            self._assert_input_compatibility(shape)
+        if self._call_has_training:
+            if training is None:
+                training = _training_context()
+            kwargs["training"] = training
+        if self._call_has_mask and mask is not None:
+            kwargs["mask"] = mask
+        prev = _training_context()
+        _ctx.training = training if training is not None else prev
+        try:
+            return self.call(inputs, *args, **kwargs)
+        finally:
+            _ctx.training = prev
+
+    def _symbolic_call(self, inputs, *args, training=None, **kwargs):
+        shape = _shape_of(inputs)
+        if not isinstance(inputs, (list, tuple)):
+            self._assert_input_compatibility(shape)
+        self._maybe_build(shape)
+        out_shape = self.compute_output_shape(shape)
+        if isinstance(out_shape, list):
+            return [KerasTensor(s, self.dtype, history=(self, inputs)) for s in out_shape]
+        return KerasTensor(out_shape, self.dtype, history=(self, inputs))
+
+    # -- config --------------------------------------------------------------
+    def get_config(self):
+        """Keras 3's base config: name, trainable, dtype policy."""
+        return {"name": self.name, "trainable": self._trainable,
+                "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
+                          "registered_name": None}}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        dt = config.get("dtype")
+        if isinstance(dt, dict):
+            config["dtype"] = dt.get("config", {}).get("name", "float32")
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _is_symbolic(x):
+    if isinstance(x, KerasTensor):
+        return True
+    return isinstance(x, (list, tuple)) and bool(x) and all(isinstance(v, KerasTensor) for v in x)
+
+
+def _shape_of(x):
+    if isinstance(x, (list, tuple)):
+        return [_shape_of(v) for v in x]
+    return tuple(x.shape)

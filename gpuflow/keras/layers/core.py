@@ -1,0 +1,232 @@
+"""Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout, ReLU, Softmax (Keras 3 arguments)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
+from .. import activations as _act, initializers as _init
+from .base import Layer, InputSpec, KerasTensor
+
+
+class InputLayer(Layer):
+    """The entry point of a model (``keras.layers.InputLayer``).
+
+    Args:
+        shape: input shape without the batch axis.
+        batch_size: optional fixed batch size.
+        dtype: input dtype (float32 by default).
+        batch_shape: full shape including the batch axis (instead of shape/batch_size).
+        name: layer name ("input_layer" by default).
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
+                 optional=False, name=None, input_shape=None, **kwargs):
+        if shape is None and input_shape is not None:
+            shape = input_shape
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if batch_shape is None:
+            if shape is None:
+                raise ValueError("You must pass a `shape` argument to InputLayer (or `batch_shape`).")
+            shape = (shape,) if isinstance(shape, int) else tuple(shape)
+            batch_shape = (batch_size,) + shape
+        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+        self._batch_input_shape = self.batch_shape
+        self.built = True
+        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name, history=(self, None))
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {"batch_shape": list(self.batch_shape), "dtype": self.dtype, "sparse": False, "name": self.name}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, tensor=None,
+          optional=False):
+    """A symbolic input (``keras.Input``): a KerasTensor of shape ``(batch_size, *shape)``."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name).output
+
+
+def _positive_int(value, arg, layer):
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{arg}`, expected a positive integer. "
+                         f"Received: {arg}={value}")
+    return int(value)
+
+
+class Dense(Layer):
+    """Densely-connected layer: ``activation(inputs @ kernel + bias)`` (``keras.layers.Dense``).
+
+    Input (batch, ..., input_dim) -> output (batch, ..., units); kernel
+    (input_dim, units), bias (units,). A ReLU activation runs fused into the
+    GEMM epilogue (the ``dense`` primitive).
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = _positive_int(units, "units", self)
+        self.activation = _act.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = _init.get(kernel_initializer)
+        self.bias_initializer = _init.get(bias_initializer)
+        for arg, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
+                       ("activity_regularizer", activity_regularizer), ("lora_rank", lora_rank)):
+            if v is not None:
+                raise NotImplementedError(f"Dense: `{arg}` is not supported yet. Received: {arg}={v!r}")
+        self.input_spec = InputSpec(min_ndim=2)
+
+    def build(self, input_shape):
+        input_dim = input_shape[-1]
+        if input_dim is None:
+            raise ValueError(f'Layer "{self.name}": the last dimension of the input must be known. '
+                             f"Received: input_shape={input_shape}")
+        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer)
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer) \
+            if self.use_bias else None
+        self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
+        self.built = True
+
+    def call(self, inputs):
+        fused = "relu" if self.activation is _act.relu else None
+        x = inputs
+        lead = tuple(x.shape[:-1])
+        if x.ndim != 2:
+            x = _a.reshape(x, (-1, x.shape[-1]))
+        y = _nn.fused_dense(x, self.kernel, self.bias, fused, op=f'Dense "{self.name}"')
+        if len(lead) != 1:
+            y = _a.reshape(y, lead + (self.units,))
+        return y if fused else self.activation(y)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"units": self.units, "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
+                  "kernel_initializer": _init.serialize(self.kernel_initializer),
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
+                  "bias_constraint": None})
+        return c
+
+
+class Activation(Layer):
+    """Applies an activation function (``keras.layers.Activation``)."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _act.get(activation)
+
+    def call(self, inputs):
+        return self.activation(inputs)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c["activation"] = _act.serialize(self.activation)
+        return c
+
+
+class ReLU(Layer):
+    """``keras.layers.ReLU(max_value=None, negative_slope=0.0, threshold=0.0)``."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        if max_value is not None and max_value < 0:
+            raise ValueError(f"max_value of a ReLU layer cannot be a negative value. Received: max_value={max_value}")
+        if negative_slope is None or negative_slope < 0:
+            raise ValueError(f"negative_slope of a ReLU layer cannot be a negative value. "
+                             f"Received: negative_slope={negative_slope}")
+        self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
+
+    def call(self, inputs):
+        return _act.relu(inputs, self.negative_slope, self.max_value, self.threshold)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"max_value": self.max_value, "negative_slope": self.negative_slope, "threshold": self.threshold})
+        return c
+
+
+class Softmax(Layer):
+    """``keras.layers.Softmax(axis=-1)``."""
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = axis
+
+    def call(self, inputs, mask=None):
+        return _nn.softmax(inputs, axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c["axis"] = self.axis
+        return c
+
+
+class Flatten(Layer):
+    """Flattens all axes but the batch axis (``keras.layers.Flatten``)."""
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise NotImplementedError(f"Flatten: only data_format='channels_last' is supported. "
+                                      f"Received: data_format={data_format!r}")
+        self.data_format = "channels_last"
+        self.input_spec = InputSpec(min_ndim=1)
+
+    def call(self, inputs):
+        return _a.reshape(inputs, (inputs.shape[0], -1) if inputs.ndim > 1 else (inputs.shape[0], 1))
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        n = None if any(d is None for d in rest) else int(np.prod(rest)) if rest else 1
+        return (input_shape[0], n)
+
+    def get_config(self):
+        c = super().get_config()
+        c["data_format"] = self.data_format
+        return c
+
+
+class Dropout(Layer):
+    """Randomly zeroes inputs at ``rate`` during training, scaling the rest by 1/(1-rate)
+    (``keras.layers.Dropout``); the identity at inference."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
+                             f"Received: rate={rate}")
+        self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+
+    def call(self, inputs, training=False):
+        if not training or self.rate == 0:
+            return inputs
+        if self.rate == 1:
+            return _m.multiply(inputs, 0.0)
+        shape = None
+        if self.noise_shape is not None:
+            shape = tuple(d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
+        return _nn.dropout(inputs, self.rate, noise_shape=shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
+        return c

@@ -1,0 +1,217 @@
+"""Metrics (``keras.metrics``): stateful objects with ``update_state`` / ``result`` / ``reset_state``.
+
+Metric values are computed on the host in float64 accumulators (the values are
+small: one number per sample), and ``result()`` returns a float32 scalar
+tensor, as Keras. ``"accuracy"`` in ``compile`` is resolved from the shapes of
+the targets and predictions exactly as Keras 3's ``compile_utils.get_metric``:
+binary accuracy for a last dimension of 1, sparse categorical accuracy when the
+targets have one axis fewer (or a last axis of 1), else categorical accuracy.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops.core import convert_to_tensor
+
+__all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
+           "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "binary_accuracy",
+           "categorical_accuracy", "sparse_categorical_accuracy", "accuracy"]
+
+
+def _np(x):
+    if hasattr(x, "numpy"):
+        return np.asarray(x.numpy())
+    return np.asarray(x)
+
+
+class Metric:
+    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or type(self).__name__.lower()
+        self.dtype = dtype or "float32"
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def reset_states(self):
+        self.reset_state()
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """Weighted mean of the values seen (``keras.metrics.Mean``)."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        v = _np(values).astype(np.float64)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += float(v.size)
+        else:
+            w = np.broadcast_to(_np(sample_weight).astype(np.float64).reshape(
+                _np(sample_weight).shape + (1,) * (v.ndim - _np(sample_weight).ndim)), v.shape)
+            self.total += float((v * w).sum())
+            self.count += float(w.sum())
+
+    def result(self):
+        return convert_to_tensor(self.total / self.count if self.count else 0.0, dtype=self.dtype)
+
+
+class Sum(Metric):
+    def __init__(self, name="sum", dtype=None):
+        super().__init__(name, dtype)
+        self.reset_state()
+
+    def reset_state(self):
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        v = _np(values).astype(np.float64)
+        if sample_weight is not None:
+            v = v * _np(sample_weight)
+        self.total += float(v.sum())
+
+    def result(self):
+        return convert_to_tensor(self.total, dtype=self.dtype)
+
+
+class MeanMetricWrapper(Mean):
+    """Mean of ``fn(y_true, y_pred)`` over all samples seen."""
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        super().__init__(name=name or fn.__name__, dtype=dtype)
+        self._fn = fn
+        self._fn_kwargs = kwargs
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        super().update_state(self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs), sample_weight)
+
+
+def _squeeze_true(y_true, y_pred):
+    if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1 and y_pred.shape[-1] != 1:
+        return y_true[..., 0]
+    return y_true
+
+
+def accuracy(y_true, y_pred):
+    """1.0 where ``y_true == y_pred`` exactly."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    return (y_true == y_pred.astype(y_true.dtype)).astype(np.float32)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """Mean over the last axis of ``(y_pred > threshold) == y_true``."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    if y_true.ndim == y_pred.ndim - 1:
+        y_true = y_true[..., None]
+    return np.mean((y_pred > threshold) == (y_true > 0.5), axis=-1).astype(np.float32)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """``argmax(y_true) == argmax(y_pred)`` per sample."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """``y_true == argmax(y_pred)`` per sample (integer labels)."""
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    y_true = _squeeze_true(y_true, y_pred)
+    return (y_true.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+
+
+def _mse(y_true, y_pred):
+    return np.mean((_np(y_pred) - _np(y_true)) ** 2, axis=-1)
+
+
+def _mae(y_true, y_pred):
+    return np.mean(np.abs(_np(y_pred) - _np(y_true)), axis=-1)
+
+
+class Accuracy(MeanMetricWrapper):
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name, dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name, dtype, threshold=threshold)
+        self.threshold = threshold
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name, dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name, dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(_mse, name, dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(_mae, name, dtype)
+
+
+_BY_NAME = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy, "mean_squared_error": MeanSquaredError,
+    "mse": MeanSquaredError, "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+}
+for _c in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError,
+           MeanAbsoluteError, Mean, Sum):
+    _BY_NAME[_c.__name__] = _c
+
+
+def get(identifier, y_true=None, y_pred=None):
+    """Resolves a metric identifier (``keras.metrics.get``); "accuracy"/"acc" need the shapes.
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        if y_true is None:
+            return Accuracy(name=identifier)
+        y_true_shape, y_pred_shape = tuple(y_true.shape), tuple(y_pred.shape)
+        if y_pred_shape[-1:] == (1,) or len(y_pred_shape) == 1:
+            return BinaryAccuracy(name=identifier)
+        if len(y_true_shape) < len(y_pred_shape) or (y_true_shape[-1:] == (1,) and y_pred_shape[-1] > 1):
+            return SparseCategoricalAccuracy(name=identifier)
+        return CategoricalAccuracy(name=identifier)
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier)
+        if cls is None:
+            raise ValueError(f"Could not interpret metric identifier: {identifier}. "
+                             f"Expected 'accuracy' or one of {sorted(k for k in _BY_NAME if k.islower())}")
+        return cls()
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        return MeanMetricWrapper(identifier, name=getattr(identifier, "__name__", "metric"))
+    raise ValueError(f"Could not interpret metric identifier: {identifier!r}")

@@ -1,0 +1,625 @@
+"""Models: ``Model`` (training loop, subclassing and functional API) and ``Sequential``.
+
+The training loop follows Keras 3's ``Trainer``: ``fit`` iterates epochs and
+batches, ``train_step`` runs the forward pass under a ``GradientTape``, applies
+the optimizer and returns the metric logs; ``test_step`` and ``predict_step``
+likewise. Logs are running averages over the epoch, with keys sorted (as Keras
+3's ``pythonify_logs``), and ``fit`` returns a ``History``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from ..autodiff import GradientTape
+from ..ops import array_ops as _a, math_ops as _m
+from ..ops.core import convert_to_tensor
+from ..tensor import Tensor
+from . import losses as _losses, metrics as _metrics, optimizers as _optimizers
+from .callbacks import CallbackList
+from .layers.base import Layer, KerasTensor
+from .layers.core import InputLayer
+
+__all__ = ["Model", "Sequential"]
+
+
+# -- data handling -----------------------------------------------------------------
+def _to_array(x, arg):
+    if x is None:
+        return None
+    if isinstance(x, Tensor):
+        return x.numpy()
+    if isinstance(x, (list, tuple)) and x and isinstance(x[0], (np.ndarray, Tensor)):
+        raise NotImplementedError(f"`{arg}` as a list of arrays (multi-input models) is not supported yet.")
+    if isinstance(x, dict):
+        raise NotImplementedError(f"`{arg}` as a dict is not supported yet.")
+    a = np.asarray(x)
+    if a.dtype == object:
+        raise ValueError(f"Unrecognized data type for `{arg}`: expected a NumPy array or a Tensor. "
+                         f"Received: {type(x).__name__}")
+    return a
+
+
+def _check_cardinality(**arrays):
+    sizes = {k: len(v) for k, v in arrays.items() if v is not None}
+    if len(set(sizes.values())) > 1:
+        detail = "".join(f"'{k}' sizes: {n}\n" for k, n in sizes.items())
+        raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples."
+                         + detail)
+    return next(iter(sizes.values()), 0)
+
+
+def _unpack(data):
+    if isinstance(data, tuple):
+        return (data + (None, None))[:3]
+    return data, None, None
+
+
+def _pythonify(logs):
+    out = {}
+    for k in sorted(logs):
+        v = logs[k]
+        out[k] = float(v.numpy()) if isinstance(v, Tensor) else float(v)
+    return out
+
+
+def _positive_int(value, arg):
+    if value is None:
+        return None
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    return int(value)
+
+
+class Model(Layer):
+    """A layer with training: ``compile``, ``fit``, ``evaluate``, ``predict`` (``keras.Model``).
+
+    Three ways to build one, as in Keras: subclass it and write ``call``;
+    ``Model(inputs, outputs)`` from ``keras.Input`` tensors (functional API);
+    or use :class:`Sequential`.
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs):
+            return super().__new__(Functional)
+        return super().__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        trainable = kwargs.pop("trainable", True)
+        name = kwargs.pop("name", None)
+        dtype = kwargs.pop("dtype", None)
+        super().__init__(trainable=trainable, name=name, dtype=dtype, **kwargs)
+        self.optimizer = None
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        self._loss_fn = None
+        self._metric_ids = []
+        self._compiled_metrics = None
+        self._loss_tracker = None
+
+    # -- compile -----------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
+                run_eagerly=False, steps_per_execution=1, jit_compile="auto", auto_scale_loss=True):
+        """Configures training (``keras.Model.compile``).
+
+        Args:
+            optimizer: name ("adam", "sgd", "rmsprop") or Optimizer instance.
+            loss: name, Loss instance or function ``fn(y_true, y_pred)``.
+            metrics: list of names ("accuracy" resolved from the data shapes as
+                Keras does), Metric instances or functions.
+
+        Raises:
+            ValueError: unknown optimizer, loss or metric names.
+        """
+        if isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
+            raise NotImplementedError("Multi-output losses (dict/list) and loss_weights are not supported yet.")
+        if weighted_metrics:
+            raise NotImplementedError("weighted_metrics is not supported yet.")
+        self.optimizer = _optimizers.get(optimizer)
+        self.loss = loss
+        self._loss_fn = _losses.get(loss)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
+                            f"metrics={metrics} of type {type(metrics)}")
+        self._metric_ids = list(metrics or [])
+        for m in self._metric_ids:  # fail now for unknown names, not at the first batch
+            if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
+                _metrics.get(m)
+        self._compiled_metrics = None
+        self._loss_tracker = _metrics.Mean(name="loss")
+        self.compiled = True
+
+    def _assert_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(f"You must call `compile()` before using the model for {what}.")
+
+    @property
+    def metrics(self):
+        out = []
+        if self._loss_tracker is not None:
+            out.append(self._loss_tracker)
+        out.extend(self._compiled_metrics or [])
+        return out
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
+
+    def reset_metrics(self):
+        for m in self.metrics:
+            m.reset_state()
+
+    # -- steps ---------------------------------------------------------------------
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The compiled loss plus any ``add_loss`` losses; updates the loss tracker."""
+        terms = []
+        if self._loss_fn is not None:
+            terms.append(self._loss_fn(y, y_pred, sample_weight))
+        terms.extend(convert_to_tensor(l) for l in self.losses)
+        if not terms:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        loss = terms[0]
+        for t in terms[1:]:
+            loss = loss + t
+        if self._loss_tracker is not None:
+            n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
+            self._loss_tracker.update_state(loss, sample_weight=n)
+        return loss
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """Updates the compiled metrics and returns the current logs."""
+        if self._compiled_metrics is None:
+            self._compiled_metrics = [_metrics.get(m, y, y_pred) for m in self._metric_ids]
+        for m in self._compiled_metrics:
+            m.update_state(y, y_pred, sample_weight)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        return {m.name: m.result() for m in self.metrics}
+
+    def train_step(self, data):
+        """One optimisation step on a batch ``(x, y[, sample_weight])``; returns logs."""
+        x, y, sample_weight = _unpack(data)
+        with GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self.compute_loss(x, y, y_pred, sample_weight)
+        variables = self.trainable_variables
+        grads = tape.gradient(loss, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def test_step(self, data):
+        x, y, sample_weight = _unpack(data)
+        y_pred = self(x, training=False)
+        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        return self.compute_metrics(x, y, y_pred, sample_weight)
+
+    def predict_step(self, data):
+        x, _, _ = _unpack(data)
+        return self(x, training=False)
+
+    # -- loops -----------------------------------------------------------------------
+    @staticmethod
+    def _batches(n, batch_size, order=None):
+        idx = np.arange(n) if order is None else order
+        for start in range(0, n, batch_size):
+            yield idx[start:start + batch_size]
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
+            steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
+        """Trains for ``epochs`` epochs (``keras.Model.fit``) and returns a ``History``.
+
+        Args:
+            x, y: NumPy arrays or Tensors with the same number of samples.
+            batch_size: samples per step (32 by default).
+            validation_split: fraction of the data, taken from the end before
+                shuffling, held out for validation (as Keras).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``.
+            verbose: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
+
+        Raises:
+            RuntimeError: if the model is not compiled.
+            ValueError: mismatched sample counts, bad argument values.
+
+        Warns:
+            RuntimeWarning: when the loss first becomes NaN or infinite, naming
+            the epoch and step.
+        """
+        self._assert_compiled("training")
+        if class_weight is not None:
+            raise NotImplementedError("class_weight is not supported yet.")
+        if x is None:
+            raise ValueError("fit: `x` must be given (NumPy arrays or Tensors).")
+        batch_size = _positive_int(batch_size, "batch_size") or 32
+        epochs = int(epochs)
+        if verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+        if not 0 <= validation_split < 1:
+            raise ValueError(f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}")
+        x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
+        n = _check_cardinality(x=x, y=y, sample_weight=sw)
+        if validation_data is None and validation_split:
+            split = int(math.floor(n * (1.0 - validation_split)))
+            val = (x[split:], None if y is None else y[split:], None if sw is None else sw[split:])
+            x, y, sw = x[:split], None if y is None else y[:split], None if sw is None else sw[:split]
+            n = split
+        elif validation_data is not None:
+            vx, vy, vsw = _unpack(tuple(validation_data))
+            val = (_to_array(vx, "validation_data x"), _to_array(vy, "validation_data y"),
+                   _to_array(vsw, "validation_data sample_weight"))
+            _check_cardinality(x=val[0], y=val[1], sample_weight=val[2])
+        else:
+            val = None
+        if n == 0:
+            raise ValueError("fit: the training data is empty.")
+        steps = math.ceil(n / batch_size)
+        if steps_per_epoch is not None:
+            steps = min(steps, _positive_int(steps_per_epoch, "steps_per_epoch"))
+        verbose_val = 1 if verbose == "auto" else verbose
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose_val != 0, model=self,
+                           verbose=verbose_val, epochs=epochs, steps=steps)
+        self.stop_training = False
+        self._maybe_build_from(x)
+        cbs.on_train_begin()
+        logs = {}
+        nan_reported = False
+        for epoch in range(initial_epoch, epochs):
+            self.reset_metrics()
+            cbs.on_epoch_begin(epoch)
+            order = np.random.permutation(n) if shuffle else None
+            for step, idx in enumerate(self._batches(n, batch_size, order)):
+                if step >= steps:
+                    break
+                cbs.on_train_batch_begin(step)
+                logs = _pythonify(self.train_step((x[idx], None if y is None else y[idx],
+                                                   None if sw is None else sw[idx])))
+                if not nan_reported and not math.isfinite(logs.get("loss", 0.0)):
+                    nan_reported = True
+                    warnings.warn(f"fit: the loss became {logs['loss']} at epoch {epoch + 1}, step {step + 1} "
+                                  f"(batch {step}). Check the learning rate, the inputs and the labels; "
+                                  "keras.callbacks.TerminateOnNaN stops training when this happens.",
+                                  RuntimeWarning, stacklevel=2)
+                cbs.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_loop(val, validation_batch_size or batch_size, None, validation_steps)
+                epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
+                epoch_logs = dict(sorted(epoch_logs.items()))
+            cbs.on_epoch_end(epoch, epoch_logs)
+            logs = epoch_logs
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        self.history = cbs.history
+        return cbs.history
+
+    def _maybe_build_from(self, x):
+        if not self.built:
+            self(x[:1], training=False)
+
+    def _evaluate_loop(self, data, batch_size, cbs, steps=None):
+        x, y, sw = data
+        n = len(x)
+        self.reset_metrics()
+        logs = {}
+        for step, idx in enumerate(self._batches(n, batch_size)):
+            if steps is not None and step >= steps:
+                break
+            if cbs:
+                cbs.on_test_batch_begin(step)
+            logs = _pythonify(self.test_step((x[idx], None if y is None else y[idx], None if sw is None else sw[idx])))
+            if cbs:
+                cbs.on_test_batch_end(step, logs)
+        return logs
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False, **kwargs):
+        """Loss and metrics on data (``keras.Model.evaluate``).
+
+        Returns:
+            The loss (a float) when no metrics are compiled, else the list
+            ``[loss, *metrics]`` in ``metrics_names`` order, or a dict with
+            ``return_dict=True``.
+        """
+        self._assert_compiled("evaluation")
+        batch_size = _positive_int(batch_size, "batch_size") or 32
+        x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
+        n = _check_cardinality(x=x, y=y, sample_weight=sw)
+        total = math.ceil(n / batch_size) if steps is None else min(steps, math.ceil(n / batch_size))
+        verbose_val = 1 if verbose == "auto" else verbose
+        cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
+                           steps=total)
+        cbs.on_test_begin()
+        logs = self._evaluate_loop((x, y, sw), batch_size, cbs, steps)
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        values = [logs[m.name] for m in self.metrics if m.name in logs]
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """Outputs for ``x`` as a NumPy array, computed in batches (``keras.Model.predict``)."""
+        batch_size = _positive_int(batch_size, "batch_size") or 32
+        x = _to_array(x, "x")
+        n = len(x)
+        total = math.ceil(n / batch_size) if steps is None else min(steps, math.ceil(n / batch_size))
+        verbose_val = 1 if verbose == "auto" else verbose
+        cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
+                           steps=total)
+        cbs.on_predict_begin()
+        outs = []
+        for step, idx in enumerate(self._batches(n, batch_size)):
+            if step >= total:
+                break
+            cbs.on_predict_batch_begin(step)
+            out = self.predict_step((x[idx],))
+            outs.append(out.numpy())
+            cbs.on_predict_batch_end(step, {"outputs": out})
+        cbs.on_predict_end()
+        if not outs:
+            raise ValueError("predict: the input is empty.")
+        return np.concatenate(outs, axis=0)
+
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss (and metrics)."""
+        self._assert_compiled("training")
+        self.reset_metrics()
+        logs = _pythonify(self.train_step((_to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        return logs if return_dict else self._flatten_logs(logs)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._assert_compiled("evaluation")
+        self.reset_metrics()
+        logs = _pythonify(self.test_step((_to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        return logs if return_dict else self._flatten_logs(logs)
+
+    def predict_on_batch(self, x):
+        return self.predict_step((_to_array(x, "x"),)).numpy()
+
+    def _flatten_logs(self, logs):
+        values = [logs[m.name] for m in self.metrics if m.name in logs]
+        return values[0] if len(values) == 1 else values
+
+    # -- summary ---------------------------------------------------------------------
+    def _summary_rows(self):
+        from .utils.summary_utils import format_output_shapes
+        rows = []
+        for layer in self.layers:
+            shape = getattr(layer, "_summary_output_shape", None)
+            rows.append((f"{layer.name} ({type(layer).__name__})",
+                         "?" if shape is None else format_output_shapes(shape),
+                         layer.count_params() if layer.built else "0 (unbuilt)"))
+        return rows
+
+    def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
+                layer_range=None):
+        """Prints Keras 3's summary table: layers, output shapes, parameter counts.
+
+        Totals count the optimizer's variables too once they exist, as Keras 3 does.
+        """
+        from .utils.summary_utils import print_summary
+        weights = self.weights
+        trainable = sum(int(np.prod(w.shape)) for w in self.trainable_weights)
+        non_trainable = sum(int(np.prod(w.shape)) for w in weights) - trainable
+        opt = self._optimizer_param_count()
+        print_summary(self.name, self._summary_rows(), trainable + non_trainable + (opt or 0), trainable,
+                      non_trainable, print_fn=print_fn, line_length=line_length, positions=positions,
+                      show_trainable=show_trainable, optimizer_params=opt,
+                      sequential_like=not isinstance(self, Functional) or None)
+
+    def save_weights(self, filepath, overwrite=True):
+        """Saves weights in Keras 3's ``.weights.h5`` layout (see :mod:`gpuflow.keras.saving`)."""
+        from .saving import save_weights
+        save_weights(self, filepath, overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """Loads a ``.weights.h5`` file written by gpuflow or Keras 3 into this (built) model."""
+        from .saving import load_weights
+        load_weights(self, filepath, skip_mismatch)
+
+    def _optimizer_param_count(self):
+        if self.optimizer is None or not self.optimizer.built:
+            return None
+        return sum(int(np.prod(v.shape)) for v in self.optimizer.variables)
+
+
+class Sequential(Model):
+    """A linear stack of layers (``keras.Sequential``).
+
+    Args:
+        layers: optional list of layers; a ``keras.Input`` (or ``InputLayer``) first,
+            or ``input_shape=`` on the first layer, builds the model at once.
+        name: model name ("sequential", "sequential_1", ...).
+
+    Raises:
+        ValueError: adding something that is not a layer, or a duplicate layer name.
+    """
+
+    def __init__(self, layers=None, trainable=True, name=None):
+        super().__init__(trainable=trainable, name=name)
+        self._stack = []
+        self._input_layer = None
+        for layer in layers or []:
+            self.add(layer, rebuild=False)
+        self._maybe_rebuild()
+
+    def add(self, layer, rebuild=True):
+        """Appends a layer (or a ``keras.Input``) to the stack."""
+        if isinstance(layer, KerasTensor) and layer._history and isinstance(layer._history[0], InputLayer):
+            layer = layer._history[0]
+        if not isinstance(layer, Layer):
+            raise ValueError("Only instances of `keras.Layer` can be added to a Sequential model. "
+                             f"Received: {layer} (of type {type(layer)})")
+        if isinstance(layer, InputLayer):
+            if self._stack or self._input_layer is not None:
+                raise ValueError("Sequential model: an Input or InputLayer can only be the first layer. "
+                                 f"Received: {layer.name} after {[l.name for l in self._stack]}")
+            self._input_layer = layer
+        else:
+            for existing in self._stack:
+                if existing.name == layer.name:
+                    raise ValueError(f"All layers added to a Sequential model should have unique names. Name "
+                                     f"'{layer.name}' is already the name of a layer in this model. Update the "
+                                     "`name` argument to pass a unique name.")
+            self._stack.append(layer)
+            self._layers.append(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+
+    def pop(self, rebuild=True):
+        """Removes the last layer."""
+        if not self._stack:
+            raise TypeError("There are no layers in the model.")
+        layer = self._stack.pop()
+        self._layers.remove(layer)
+        self.built = False
+        if rebuild:
+            self._maybe_rebuild()
+        return layer
+
+    @property
+    def layers(self):
+        return list(self._stack)
+
+    def _declared_input_shape(self):
+        if self._input_layer is not None:
+            return self._input_layer.batch_shape
+        if self._stack and self._stack[0]._batch_input_shape is not None:
+            return self._stack[0]._batch_input_shape
+        return None
+
+    def _maybe_rebuild(self):
+        shape = self._declared_input_shape()
+        if shape is not None and self._stack:
+            self.build(shape)
+
+    def build(self, input_shape=None):
+        """Builds every layer for ``input_shape`` (batch axis included), recording output shapes."""
+        if input_shape is None:
+            input_shape = self._declared_input_shape()
+            if input_shape is None:
+                raise ValueError("You must provide an `input_shape` argument to build a Sequential model "
+                                 "without an Input.")
+        shape = (None,) + tuple(input_shape[1:])
+        self._build_shape = shape
+        for layer in self._stack:
+            if not isinstance(layer, Model):
+                layer._assert_input_compatibility(shape)
+            layer._maybe_build(shape)
+            shape = layer.compute_output_shape(shape)
+            layer._summary_output_shape = tuple(shape)
+        self._output_shape = shape
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+        shape = tuple(input_shape)
+        for layer in self._stack:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def _maybe_build(self, input_shape):
+        if not self.built:
+            self.build(input_shape)
+
+    def call(self, inputs, training=None):
+        x = inputs
+        for layer in self._stack:
+            x = layer(x, training=training)
+        return x
+
+    @property
+    def input_shape(self):
+        return getattr(self, "_build_shape", None)
+
+    @property
+    def output_shape(self):
+        return getattr(self, "_output_shape", None)
+
+    def get_config(self):
+        layers = []
+        if self._input_layer is not None:
+            layers.append({"module": "keras.layers", "class_name": "InputLayer",
+                           "config": self._input_layer.get_config(), "registered_name": None})
+        for layer in self._stack:
+            layers.append({"module": "keras.layers", "class_name": type(layer).__name__,
+                           "config": layer.get_config(), "registered_name": None})
+        return {"name": self.name, "trainable": self.trainable, "dtype": super().get_config()["dtype"],
+                "layers": layers}
+
+
+class Functional(Model):
+    """A model defined by ``Model(inputs, outputs)`` on ``keras.Input`` tensors.
+
+    The graph is recovered from the outputs' histories and run in topological
+    order; a layer used twice (shared layer) is called once per use.
+    """
+
+    def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
+        super().__init__(name=name, trainable=trainable, **kwargs)
+        self._in_struct = inputs
+        self._out_struct = outputs
+        self._inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        self._outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+        for t in self._inputs + self._outputs:
+            if not isinstance(t, KerasTensor):
+                raise ValueError(f"Model(inputs, outputs) expects KerasTensors from keras.Input and layer calls. "
+                                 f"Received: {type(t).__name__}")
+        self._nodes = []
+        seen = set()
+        input_ids = {id(t) for t in self._inputs}
+
+        def visit(t):
+            if id(t) in seen or id(t) in input_ids:
+                return
+            seen.add(id(t))
+            if t._history is None or t._history[1] is None:
+                raise ValueError(f"Model(inputs, outputs): the output depends on an input that is not in "
+                                 f"`inputs`: {t}")
+            layer, ins = t._history[:2]
+            for i in (ins if isinstance(ins, (list, tuple)) else [ins]):
+                visit(i)
+            self._nodes.append((layer, ins, t))
+        for o in self._outputs:
+            visit(o)
+        for layer, _, out in self._nodes:
+            if layer not in self._layers:
+                self._layers.append(layer)
+            layer._summary_output_shape = out.shape
+        self.built = True
+
+    @property
+    def inputs(self):
+        return list(self._inputs)
+
+    @property
+    def outputs(self):
+        return list(self._outputs)
+
+    def call(self, inputs, training=None):
+        values = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(values) != len(self._inputs):
+            raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s). Received: {len(values)}")
+        memo = {id(k): v for k, v in zip(self._inputs, values)}
+        for layer, ins, out in self._nodes:
+            args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
+            memo[id(out)] = layer(args, training=training)
+        outs = [memo[id(o)] for o in self._outputs]
+        return outs if isinstance(self._out_struct, (list, tuple)) else outs[0]
+
+    def _convert_input(self, x):
+        if isinstance(x, (list, tuple)):
+            return [Layer._convert_input(self, v) for v in x]
+        return Layer._convert_input(self, x)
+
+    def compute_output_shape(self, input_shape):
+        shapes = [o.shape for o in self._outputs]
+        return shapes if isinstance(self._out_struct, (list, tuple)) else shapes[0]

@@ -1,0 +1,286 @@
+"""Optimizers (``keras.optimizers``): SGD, Adam, RMSprop with Keras 3's update rules and defaults.
+
+Updates are written once with the backend's array module (NumPy or CuPy) and
+run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers``):
+
+* SGD: ``m = momentum * m - lr * g``; ``w += m`` (nesterov: ``w += momentum * m - lr * g``);
+  without momentum ``w -= lr * g``.
+* Adam (Kingma & Ba 2015, with Keras's epsilon-hat placement):
+  ``alpha = lr * sqrt(1 - b2^t) / (1 - b1^t)``; ``m += (g - m)(1 - b1)``;
+  ``v += (g^2 - v)(1 - b2)``; ``w -= alpha * m / (sqrt(v) + epsilon)``.
+* RMSprop: ``v = rho v + (1 - rho) g^2``; (centered: ``a = rho a + (1 - rho) g``, ``v - a^2``);
+  ``inc = lr g / sqrt(v + epsilon)``; with momentum ``m = momentum m + inc; w -= m``, else ``w -= inc``.
+
+``clipnorm`` / ``clipvalue`` / ``global_clipnorm`` clip gradients first;
+``weight_decay`` applies decoupled decay ``w -= w * weight_decay * lr`` (as Keras 3).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Variable
+from ..ops.core import convert_to_tensor
+
+__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get"]
+
+
+class Optimizer:
+    """Base optimizer (``keras.optimizers.Optimizer``).
+
+    Args:
+        learning_rate: float, or a schedule: a callable taking the step (int) and
+            returning the rate.
+        weight_decay, clipnorm, clipvalue, global_clipnorm: as in Keras 3.
+        name: optimizer name.
+
+    Raises:
+        ValueError: more than one clipping option, or a negative learning rate.
+    """
+
+    def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
+                 use_ema=False, ema_momentum=0.99, ema_overwrite_frequency=None, loss_scale_factor=None,
+                 gradient_accumulation_steps=None, name=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Argument(s) not recognized: {kwargs}")
+        if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
+                             f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
+        if use_ema or gradient_accumulation_steps or loss_scale_factor:
+            raise NotImplementedError("use_ema, gradient_accumulation_steps and loss_scale_factor are not supported yet.")
+        self.name = name or type(self).__name__.lower()
+        self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = (
+            weight_decay, clipnorm, clipvalue, global_clipnorm)
+        self._schedule = None if isinstance(learning_rate, (int, float, np.floating, np.integer)) else learning_rate
+        if self._schedule is None and learning_rate < 0:
+            raise ValueError(f"Argument `learning_rate` must be >= 0. Received: learning_rate={learning_rate}")
+        self._learning_rate = Variable(float(learning_rate) if self._schedule is None else 0.0, trainable=False,
+                                       name="learning_rate", dtype="float32")
+        self.iterations = Variable(np.int64(0), trainable=False, name="iteration", dtype="int64")
+        self._slots = {}
+        self._slot_names = ()
+        self.built = False
+
+    # -- learning rate ---------------------------------------------------------
+    @property
+    def learning_rate(self):
+        if self._schedule is not None:
+            self._learning_rate.assign(float(self._schedule(int(self.iterations.numpy()))))
+        return self._learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        if callable(value) and not isinstance(value, (int, float)):
+            self._schedule = value
+        else:
+            self._schedule = None
+            self._learning_rate.assign(float(value))
+
+    lr = learning_rate
+
+    def _current_lr(self):
+        return float(self.learning_rate.numpy())
+
+    # -- state -----------------------------------------------------------------
+    def build(self, var_list):
+        for v in var_list:
+            if id(v) not in self._slots:
+                self._slots[id(v)] = {n: Variable(v.backend.xp.zeros_like(v._data), trainable=False,
+                                                  name=f"{v.path.replace('/', '_')}_{n}")
+                                      for n in self._slot_names}
+        self.built = True
+
+    @property
+    def variables(self):
+        out = [self.iterations, self._learning_rate]
+        for slots in self._slots.values():
+            out.extend(slots.values())
+        return out
+
+    # -- applying ----------------------------------------------------------------
+    def apply_gradients(self, grads_and_vars):
+        """Applies ``(gradient, variable)`` pairs; pairs with a None gradient are skipped."""
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            return self.iterations
+        grads = [convert_to_tensor(g, dtype=v.dtype, device=v.device)._data for g, v in pairs]
+        variables = [v for _, v in pairs]
+        for g, v in zip(grads, variables):
+            if g.shape != v._data.shape:
+                raise ValueError(f"Gradient shape {g.shape} does not match variable '{v.path}' of shape "
+                                 f"{tuple(v.shape)}.")
+        self.build(variables)
+        grads = self._clip(grads, variables)
+        lr = self._current_lr()
+        step = int(self.iterations.numpy()) + 1
+        for g, v in zip(grads, variables):
+            if self.weight_decay:
+                v._data -= v._data * (self.weight_decay * lr)
+            self.update_step(g, v, lr, step)
+            if v.constraint is not None:
+                v.assign(v.constraint(v))
+        self.iterations.assign_add(1)
+        return self.iterations
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras 3's ``optimizer.apply(grads, trainable_variables)``."""
+        return self.apply_gradients(zip(grads, trainable_variables))
+
+    def _clip(self, grads, variables):
+        xp = variables[0].backend.xp if variables else np
+        if self.clipvalue is not None:
+            grads = [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if self.clipnorm is not None:
+            out = []
+            for g in grads:
+                n = float(xp.sqrt(xp.sum(g * g)))
+                out.append(g * (self.clipnorm / n) if n > self.clipnorm else g)
+            grads = out
+        if self.global_clipnorm is not None:
+            n = math.sqrt(sum(float(xp.sum(g * g)) for g in grads))
+            if n > self.global_clipnorm:
+                grads = [g * (self.global_clipnorm / n) for g in grads]
+        return grads
+
+    def update_step(self, grad, variable, lr, step):
+        raise NotImplementedError
+
+    def get_config(self):
+        lr = self._schedule if self._schedule is not None else float(self._learning_rate.numpy())
+        if self._schedule is not None and hasattr(self._schedule, "get_config"):
+            lr = {"class_name": type(self._schedule).__name__, "config": self._schedule.get_config()}
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
+                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    @classmethod
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k not in ("use_ema", "ema_momentum", "ema_overwrite_frequency",
+                                                                "loss_scale_factor", "gradient_accumulation_steps")}
+        return cls(**config)
+
+
+class SGD(Optimizer):
+    """Gradient descent with optional (Nesterov) momentum (``keras.optimizers.SGD``)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self._slot_names = ("momentum",) if self.momentum else ()
+
+    def update_step(self, g, v, lr, step):
+        w = v._data
+        if not self.momentum:
+            w -= lr * g
+            return
+        m = self._slots[id(v)]["momentum"]._data
+        m *= self.momentum
+        m -= lr * g
+        if self.nesterov:
+            w += self.momentum * m - lr * g
+        else:
+            w += m
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"momentum": self.momentum, "nesterov": self.nesterov})
+        return c
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) as ``keras.optimizers.Adam`` (defaults lr 1e-3, betas 0.9/0.999, epsilon 1e-7)."""
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",
+                 **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+        self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        s = self._slots[id(v)]
+        m, vel = s["momentum"]._data, s["velocity"]._data
+        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        m += (g - m) * (1 - self.beta_1)
+        vel += (g * g - vel) * (1 - self.beta_2)
+        if self.amsgrad:
+            vh = s["velocity_hat"]._data
+            xp.maximum(vh, vel, out=vh)
+            denom = xp.sqrt(vh)
+        else:
+            denom = xp.sqrt(vel)
+        denom += self.epsilon
+        v._data -= (alpha * m) / denom
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon, "amsgrad": self.amsgrad})
+        return c
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, lecture 6e) as ``keras.optimizers.RMSprop`` (lr 1e-3, rho 0.9, epsilon 1e-7)."""
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop",
+                 **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self._slot_names = ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        s = self._slots[id(v)]
+        vel = s["velocity"]._data
+        vel *= self.rho
+        vel += (1 - self.rho) * g * g
+        if self.centered:
+            avg = s["average_gradient"]._data
+            avg *= self.rho
+            avg += (1 - self.rho) * g
+            denom = vel - avg * avg + self.epsilon
+        else:
+            denom = vel + self.epsilon
+        inc = lr * g / xp.sqrt(denom)
+        if self.momentum:
+            m = s["momentum"]._data
+            m *= self.momentum
+            m += inc
+            v._data -= m
+        else:
+            v._data -= inc
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon, "centered": self.centered})
+        return c
+
+
+_BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop}
+
+
+def get(identifier):
+    """Resolves an optimizer name, config dict, class or instance (``keras.optimizers.get``).
+
+    Raises:
+        ValueError: for an unknown name.
+    """
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"Could not interpret optimizer identifier: {identifier}. "
+                             f"Expected one of {sorted(_BY_NAME)}")
+        return cls()
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
+        if cls is None:
+            raise ValueError(f"Could not interpret optimizer identifier: {identifier}")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
+        return identifier()
+    raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")

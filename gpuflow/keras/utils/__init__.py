@@ -1,0 +1,13 @@
+"""``keras.utils``."""
+from .numerical_utils import to_categorical  # noqa: F401
+
+
+def set_random_seed(seed):
+    """Seeds Python's ``random``, NumPy's global generator and gpuflow's generators
+    (``keras.utils.set_random_seed``)."""
+    import random as _pyrandom
+    import numpy as _np
+    from ... import random as _gfrandom
+    _pyrandom.seed(seed)
+    _np.random.seed(seed)
+    _gfrandom.set_seed(seed)
