@@ -1,0 +1,197 @@
+"""Seconds per training epoch of the seed CNN on the CPU: gpuflow vs PyTorch vs Keras, one run.
+
+Each framework trains the same model (Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2,
+Flatten, Dense 128 relu, Dense 10; Adam lr 1e-3 eps 1e-7; softmax cross-entropy on logits; float32)
+on the same Fashion-MNIST images at the same batch size, in its own subprocess (so peak RSS is its
+own), with the same thread count. The first epoch is warm-up; the figure is the median of the
+timed epochs. A peer that is not installed is reported as "not installed", never estimated.
+
+Usage:
+    python benchmarks/bench_seed_cnn_cpu.py [--epochs 3] [--samples 60000] [--batch-size 128]
+        [--peers torch,keras] [--keras-python /path/to/venv/bin/python] [--json out.json]
+
+Layouts: gpuflow and Keras run NHWC; PyTorch runs its native NCHW (what a PyTorch user writes).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _data(samples):
+    sys.path.insert(0, ROOT)
+    from gpuflow.keras.datasets import fashion_mnist
+    (x, y), _ = fashion_mnist.load_data()
+    x = (x[:samples].astype("float32") / 255.0)[..., None]
+    return x, y[:samples].astype("int64")
+
+
+def _epoch_loop(run_epoch, epochs):
+    times = []
+    for _ in range(epochs):
+        t = time.perf_counter()
+        run_epoch()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def worker_gpuflow(args):
+    sys.path.insert(0, ROOT)
+    import gpuflow as tf
+    from gpuflow.cli import build_seed_cnn
+    keras = tf.keras
+    x, y = _data(args.samples)
+    keras.utils.set_random_seed(0)
+    model = build_seed_cnn(keras)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    times = _epoch_loop(lambda: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0), args.epochs)
+    import numpy as np
+    return {"framework": "gpuflow", "version": tf.__version__, "numpy": np.__version__, "epoch_s": times}
+
+
+def worker_torch(args):
+    import numpy as np
+    import torch
+    from torch import nn
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x, y = _data(args.samples)
+    xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    yt = torch.from_numpy(y)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def epoch():
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt), args.batch_size):
+            idx = perm[i:i + args.batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+    return {"framework": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
+            "epoch_s": _epoch_loop(epoch, args.epochs)}
+
+
+def worker_keras(args):
+    import numpy as np
+    import keras
+    import tensorflow as tf
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    x, y = _data(args.samples)
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    model = keras.Sequential([keras.Input((28, 28, 1)), L.Conv2D(32, 3, activation="relu"), L.MaxPooling2D(2),
+                              L.Conv2D(64, 3, activation="relu"), L.MaxPooling2D(2), L.Flatten(),
+                              L.Dense(128, activation="relu"), L.Dense(10)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    times = _epoch_loop(lambda: model.fit(x, y, batch_size=args.batch_size, epochs=1, verbose=0), args.epochs)
+    return {"framework": "keras", "version": keras.__version__, "tensorflow": tf.__version__, "epoch_s": times}
+
+
+WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "keras": worker_keras}
+
+
+def run_worker(name, args, python):
+    cmd = [python, os.path.abspath(__file__), "--worker", name, "--epochs", str(args.epochs), "--samples",
+           str(args.samples), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
+               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
+        if "No module named" in tail[0]:
+            return {"framework": name, "status": "not installed", "detail": tail[0]}
+        return {"framework": name, "status": "failed", "detail": tail[0]}
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["status"] = "ok"
+    timed = result["epoch_s"][1:] or result["epoch_s"]
+    result["median_epoch_s"] = statistics.median(timed)
+    result["steps_per_epoch"] = -(-args.samples // args.batch_size)
+    result["ms_per_step"] = 1000 * result["median_epoch_s"] / result["steps_per_epoch"]
+    return result
+
+
+def machine_info():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    import numpy as np
+    blas = "?"
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = f"{cfg['Build Dependencies']['blas']['name']} {cfg['Build Dependencies']['blas'].get('version', '')}"
+    except Exception:
+        pass
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu,
+            "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__, "blas": blas,
+            "git_commit": commit.stdout.strip()}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=3, help="epochs per framework; the first is warm-up")
+    p.add_argument("--samples", type=int, default=60000)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--peers", default="torch,keras")
+    p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
+                   help="Python interpreter that has tensorflow/keras (a separate venv)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        result = WORKERS[args.worker](args)
+        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return 0
+    peers = [s for s in args.peers.split(",") if s]
+    unknown = [s for s in peers if s not in WORKERS]
+    if unknown:
+        p.error(f"unknown peer(s) {unknown}; expected a subset of torch,keras")
+    info = machine_info()
+    results = []
+    for name in ["gpuflow"] + peers:
+        python = args.keras_python if name == "keras" else sys.executable
+        print(f"running {name} ...", file=sys.stderr, flush=True)
+        results.append(run_worker(name, args, python))
+    report = {"benchmark": "seed_cnn_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
+              "samples": args.samples, "epochs": args.epochs, "threads": args.threads, "results": results}
+    base = next((r for r in results if r["framework"] == "gpuflow" and r["status"] == "ok"), None)
+    print(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
+          f"{info['cpu']} ({info['cores']} cores), {info['date']}")
+    print(f"{'framework':<10} {'version':<14} {'s/epoch':>8} {'ms/step':>8} {'peak RSS MB':>12} {'vs gpuflow':>11}")
+    for r in results:
+        if r["status"] != "ok":
+            print(f"{r['framework']:<10} {r['status']}: {r.get('detail', '')}")
+            continue
+        ratio = r["median_epoch_s"] / base["median_epoch_s"] if base else float("nan")
+        print(f"{r['framework']:<10} {r['version']:<14} {r['median_epoch_s']:>8.2f} {r['ms_per_step']:>8.1f} "
+              f"{r['peak_rss_mb']:>12.0f} {ratio:>10.2f}x")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

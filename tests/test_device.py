@@ -1,0 +1,70 @@
+"""Device model: parsing, default-device rules, scopes, and refusing a GPU that is not there."""
+import subprocess
+import sys
+
+import pytest
+
+import gpuflow as tf
+from gpuflow.device import Device, DeviceUnavailableError, _probe_cuda
+
+HAS_CUDA = _probe_cuda()[0]
+
+
+@pytest.mark.parametrize("spec, kind, index", [
+    ("cpu", "cpu", 0), ("CPU:0", "cpu", 0), ("/CPU:0", "cpu", 0), ("/device:GPU:1", "gpu", 1), ("gpu", "gpu", 0),
+    ("/job:localhost/replica:0/task:0/device:GPU:0", "gpu", 0), ("gpu:3", "gpu", 3),
+])
+def test_device_parsing(spec, kind, index):
+    d = Device(spec)
+    assert (d.kind, d.index) == (kind, index)
+
+
+@pytest.mark.parametrize("spec", ["tpu", "gpu:x", "", "/CPU:0/extra"])
+def test_bad_device_spec_names_it(spec):
+    with pytest.raises(ValueError, match="Unknown device") as e:
+        Device(spec)
+    assert repr(spec) in str(e.value)
+
+
+def test_cpu_scope_places_tensors():
+    with tf.device("/CPU:0") as dev:
+        t = tf.constant([1.0, 2.0])
+    assert t.device == dev == Device("cpu")
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has a working CUDA device")
+def test_gpu_scope_without_gpu_is_an_error_not_a_fallback():
+    with pytest.raises(DeviceUnavailableError, match="gpu:0"):
+        with tf.device("/GPU:0"):
+            pass
+
+
+def _run(code, **env):
+    import os
+    full = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full)
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has a working CUDA device")
+def test_env_gpu_without_gpu_raises_clearly():
+    r = _run("import gpuflow as tf; tf.constant(1.0)", GPUFLOW_DEVICE="gpu")
+    assert r.returncode != 0
+    assert "DeviceUnavailableError" in r.stderr and "GPUFLOW_DEVICE=gpu" in r.stderr
+
+
+def test_env_cpu_is_honoured_and_explained():
+    r = _run("from gpuflow.device import default_device as dd, default_device_reason as why; print(dd(), '|', why())",
+             GPUFLOW_DEVICE="cpu")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "cpu | GPUFLOW_DEVICE=cpu"
+
+
+def test_env_unknown_value_is_rejected():
+    r = _run("import gpuflow as tf; tf.constant(1.0)", GPUFLOW_DEVICE="tpu")
+    assert r.returncode != 0 and "GPUFLOW_DEVICE" in r.stderr and "'tpu'" in r.stderr
+
+
+def test_import_does_not_touch_cuda():
+    r = _run("import sys, gpuflow; import gpuflow.keras; print('cupy' in sys.modules)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
