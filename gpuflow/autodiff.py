@@ -257,6 +257,7 @@ class GradientTape:
                 if g is None and unconnected_gradients == "zero":
                     g = array_ops.zeros_like(s)
                 result.append(g)
-        if not self._persistent:
-            self.reset()
+        if not self._persistent:  # free the recording; watched_variables() still answers, as in TensorFlow
+            self._watched.clear()
+            self._nodes.clear()
         return _pack(sources, iter(result))

@@ -91,6 +91,9 @@ def as_dtype(value) -> DType:
     """
     if isinstance(value, DType):
         return value
+    if value is None:  # np.dtype(None) would silently mean float64
+        raise TypeError("Cannot convert None to a dtype. Expected a DType, a dtype name or a NumPy dtype. "
+                        "Received: dtype=None")
     if value is float:
         return float32
     if value is int:

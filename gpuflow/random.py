@@ -72,11 +72,18 @@ def uniform(shape, minval=0, maxval=None, dtype="float32", seed=None, name=None)
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, name=None):
     """Normal samples redrawn until within two standard deviations (``tf.random.truncated_normal``)."""
     t = normal(shape, 0.0, 1.0, "float64", seed).numpy().copy()
-    rng = np.random.default_rng(None if seed is None else [_global_seed or 0, int(seed), 1])
-    bad = np.abs(t) > 2
-    while bad.any():
-        t[bad] = rng.normal(size=int(bad.sum()))
-        bad = np.abs(t) > 2
     dev = current_device()
     be = backend_for(dev)
+    if seed is None:  # redraw from the backend's generator too, so that set_seed makes the result reproducible
+        def redraw(k):
+            return be.to_numpy(be.random_normal((k,), np.float64))
+    else:
+        rng = np.random.default_rng([_global_seed or 0, int(seed), 1])
+
+        def redraw(k):
+            return rng.normal(size=k)
+    bad = np.abs(t) > 2
+    while bad.any():
+        t[bad] = redraw(int(bad.sum()))
+        bad = np.abs(t) > 2
     return Tensor(be.asarray(t * stddev + mean, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), dev, be)

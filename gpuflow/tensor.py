@@ -95,7 +95,7 @@ class Tensor:
         return a
 
     def __array__(self, dtype=None, copy=None):
-        a = self._backend.to_numpy(self._data)
+        a = self.numpy()  # read-only on the CPU: np.asarray(t) must not let anyone write into a Tensor
         if dtype is not None:
             a = a.astype(dtype, copy=False)
         return np.array(a, copy=True) if copy else a
@@ -133,7 +133,7 @@ class Tensor:
         return f"<tf.Tensor: shape={tuple(self.shape)}, dtype={self.dtype.name}, numpy={_np_repr(self.numpy())}>"
 
     def __str__(self):
-        return f"tf.Tensor({np.array2string(self.numpy())}, shape={tuple(self.shape)}, dtype={self.dtype.name})"
+        return f"tf.Tensor({_np_str(self.numpy())}, shape={tuple(self.shape)}, dtype={self.dtype.name})"
 
     # -- operators (see ops/) --------------------------------------------
     def __add__(self, o): return _m.add(self, o)
@@ -159,16 +159,26 @@ class Tensor:
     def __le__(self, o): return _m.less_equal(self, o)
     def __gt__(self, o): return _m.greater(self, o)
     def __ge__(self, o): return _m.greater_equal(self, o)
-    def __eq__(self, o): return _m.equal(self, o)
-    def __ne__(self, o): return _m.not_equal(self, o)
+    def __eq__(self, o): return False if o is None else _m.equal(self, o)  # TensorFlow: t == None is False
+    def __ne__(self, o): return True if o is None else _m.not_equal(self, o)
     def __and__(self, o): return _m.logical_and(self, o)
     def __or__(self, o): return _m.logical_or(self, o)
     def __invert__(self): return _m.logical_not(self)
     def __getitem__(self, key): return _a.getitem(self, key)
 
 
+def _multiline(text):
+    return "\n" + text if "\n" in text else text  # as TensorFlow's numpy_text
+
+
 def _np_repr(a):
-    return repr(a) if a.ndim else repr(a.item())
+    # a scalar prints in its own precision (float32 0.1 as "0.1", as TensorFlow), not as a Python float
+    return _multiline(repr(a) if a.ndim else str(a))
+
+
+def _np_str(a):
+    # str(), not array2string() or an f-string: a scalar prints as "1.0" and "0.1", not "1." or 0.100000001
+    return _multiline(str(a))
 
 
 class Variable(Tensor):
@@ -185,7 +195,7 @@ class Variable(Tensor):
     ``assign*`` write in place and are not differentiable, as in TensorFlow.
     """
 
-    __slots__ = ("trainable", "_name", "_constraint")
+    __slots__ = ("trainable", "_name", "_constraint", "path", "_keras_trainable")
 
     def __init__(self, initial_value, trainable=True, name=None, dtype=None, constraint=None):
         from .ops.core import convert_to_tensor
@@ -199,6 +209,8 @@ class Variable(Tensor):
         self.trainable = bool(trainable)
         self._name = name or "Variable"
         self._constraint = constraint
+        self.path = self._name
+        self._keras_trainable = self.trainable
 
     @property
     def name(self):
@@ -228,6 +240,10 @@ class Variable(Tensor):
     def assign_sub(self, delta, read_value=True):
         self._data -= self._check(delta, "assign_sub")
         return self
+
+    def numpy(self):
+        """A NumPy copy of the current value (a snapshot, as TensorFlow's: a later ``assign`` leaves it alone)."""
+        return np.array(self._backend.to_numpy(self._data), copy=True)
 
     def value(self):
         """A Tensor snapshot of the current value."""

@@ -48,8 +48,9 @@ def transpose(a, perm=None, name=None):
     """Permutes axes (``tf.transpose``); ``perm`` defaults to reversing them."""
     x = convert_to_tensor(a)
     perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) for p in perm)
-    if sorted(p % max(x.ndim, 1) for p in perm) != list(range(x.ndim)):
+    if any(not -x.ndim <= p < x.ndim for p in perm) or sorted(p % x.ndim for p in perm) != list(range(x.ndim)):
         raise ValueError(f"transpose: perm must be a permutation of 0..{x.ndim - 1}. Received: perm={perm}")
+    perm = tuple(p % x.ndim for p in perm)  # negative axes count from the end; the inverse needs them resolved
     inv = tuple(np.argsort(perm))
     return make_op("Transpose", (x,), x._backend.xp.transpose(x._data, perm),
                    lambda g, n: (transpose(g, inv),))
@@ -65,7 +66,7 @@ def concat(values, axis, name=None):
     """Concatenates tensors along ``axis`` (``tf.concat``)."""
     ts = [convert_to_tensor(v) for v in values]
     if not ts:
-        raise ValueError("concat expects a non-empty list of tensors.")
+        raise ValueError("concat expects a non-empty list of tensors. Received: values=[]")
     check_same_device("concat", *ts)
     ax = _axis(axis, ts[0].ndim, "concat")
     sizes = [t.shape[ax] for t in ts]
@@ -86,7 +87,7 @@ def stack(values, axis=0, name=None):
     """Stacks same-shape tensors along a new axis (``tf.stack``)."""
     ts = [convert_to_tensor(v) for v in values]
     if not ts:
-        raise ValueError("stack expects a non-empty list of tensors.")
+        raise ValueError("stack expects a non-empty list of tensors. Received: values=[]")
     ax = _axis(axis, ts[0].ndim + 1, "stack")
     return concat([expand_dims(t, ax) for t in ts], axis=ax)
 
@@ -108,7 +109,12 @@ def split(value, num_or_size_splits, axis=0, name=None):
                              f"num_or_size_splits={num_or_size_splits}")
         sizes = [x.shape[ax] // num_or_size_splits] * num_or_size_splits
     else:
-        sizes = list(num_or_size_splits)
+        sizes = [int(v) for v in num_or_size_splits]
+        if sizes.count(-1) == 1:  # one size may be -1: the rest of the axis, as tf.split
+            sizes[sizes.index(-1)] = x.shape[ax] - sum(sizes) - 1
+        if sum(sizes) != x.shape[ax] or min(sizes, default=0) < 0:
+            raise ValueError(f"split: size_splits must be non-negative and sum to the dimension of axis {ax}. "
+                             f"Expected a sum of {x.shape[ax]}. Received: num_or_size_splits={sizes}")
     bounds = np.cumsum([0] + sizes)
     return [getitem(x, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),)) for i in range(len(sizes))]
 
@@ -232,6 +238,8 @@ def gather(params, indices, axis=0, batch_dims=0, name=None):
     """
     x = convert_to_tensor(params)
     idx = convert_to_tensor(indices)
+    if batch_dims != 0:  # not implemented: refuse rather than silently gather without batching
+        raise NotImplementedError(f"gather: only batch_dims=0 is supported. Received: batch_dims={batch_dims}")
     if not idx.dtype.is_integer:
         raise TypeError(f"gather expects integer indices. Received: indices.dtype={idx.dtype.name}")
     ax = _axis(axis, x.ndim, "gather")
@@ -320,7 +328,7 @@ def ones_like(input, dtype=None, name=None):  # noqa: A002
 
 def _as_grad(g, like):
     """Converts a user-supplied upstream gradient to ``like``'s dtype and device."""
-    g = convert_to_tensor(g, dtype=like.dtype if not isinstance(g, Tensor) else None, device=like._device)
+    g = convert_to_tensor(g, dtype=like.dtype, device=like._device)  # a Tensor of another dtype is an error
     if tuple(g.shape) != tuple(like.shape):
         raise ValueError(f"output_gradients must match the target's shape. Expected: {tuple(like.shape)}. "
                          f"Received: {tuple(g.shape)}")

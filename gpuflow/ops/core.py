@@ -92,7 +92,11 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, device=None, name=None
         arr = backend.xp.asarray(value)
         target = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else arr.dtype
         return Tensor(arr.astype(target, copy=False), dev, backend)
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # NumPy >= 1.24 refuses ragged nested sequences
+        raise ValueError(f"Cannot convert a non-rectangular (ragged) sequence to a Tensor. "
+                         f"Received: {value!r:.200}") from None
     if arr.dtype == object:
         raise TypeError(f"Cannot convert {type(value).__name__} to a Tensor: it is not a (rectangular) "
                         f"array of numbers. Received: {value!r:.200}")

@@ -71,7 +71,7 @@ truediv = divide
 def floordiv(x, y, name=None):
     """Elementwise floor division (no gradient, as in TensorFlow)."""
     x, y = binary_args(x, y, "floordiv")
-    return make_op("FloorDiv", (x, y), x._backend.xp.floor_divide(x._data, y._data), None)
+    return make_op("FloorDiv", (x, y), x._backend.xp.floor_divide(x._data, y._data), _no_gradient)
 
 
 def mod(x, y, name=None):
@@ -133,15 +133,20 @@ def add_n(inputs, name=None):
 
 
 # -- unary --------------------------------------------------------------------
+def _no_gradient(g, needs):
+    """The vjp of a piecewise-constant op: no gradient (None), as TensorFlow's Floor/Round/FloorDiv."""
+    return (None,) * len(needs)
+
+
 def _unary(name, tf_name, fwd, grad, floating=True, doc=""):
-    """Builds an elementwise op. ``grad(g, x, out)`` returns the input gradient."""
+    """Builds an elementwise op. ``grad(g, x, out)`` returns the input gradient (None: no gradient)."""
     def op(x, name=None):
         x = convert_to_tensor(x)
         if floating:
             _require_float(x, tf_name)
         out = None
         out = make_op(tf_name, (x,), fwd(x._backend.xp, x._data),
-                      None if grad is None else (lambda g, n: (grad(g, x, out),)))
+                      _no_gradient if grad is None else (lambda g, n: (grad(g, x, out),)))
         return out
     op.__name__ = name
     op.__doc__ = doc or f"Elementwise ``{name}`` (``tf.math.{name}``)."
@@ -150,7 +155,7 @@ def _unary(name, tf_name, fwd, grad, floating=True, doc=""):
 
 negative = _unary("negative", "Neg", lambda xp, a: -a, lambda g, x, o: negative(g), floating=False)
 abs = _unary("abs", "Abs", lambda xp, a: xp.abs(a), lambda g, x, o: g * sign(x), floating=False)  # noqa: A001
-sign = _unary("sign", "Sign", lambda xp, a: xp.sign(a), None, floating=False)
+sign = _unary("sign", "Sign", lambda xp, a: xp.sign(a), lambda g, x, o: zeros_like_(g), floating=False)
 exp = _unary("exp", "Exp", lambda xp, a: xp.exp(a), lambda g, x, o: g * o)
 log = _unary("log", "Log", lambda xp, a: xp.log(a), lambda g, x, o: g / x)
 log1p = _unary("log1p", "Log1p", lambda xp, a: xp.log1p(a), lambda g, x, o: g / (x + 1))
@@ -215,7 +220,9 @@ def where(condition, x=None, y=None, name=None):
     if x is None and y is None:
         return wrap(xp.stack(xp.nonzero(condition._data), axis=-1).astype(np.int64), condition)
     if x is None or y is None:
-        raise ValueError("where: x and y must both be given or both be omitted.")
+        given = {k: "None" if v is None else type(v).__name__ for k, v in (("x", x), ("y", y))}
+        raise ValueError(f"where: x and y must both be given or both be omitted. Received: x={given['x']}, "
+                         f"y={given['y']}")
     x, y = binary_args(x, y, "where")
     c = condition
 
@@ -317,9 +324,9 @@ def reduce_sum(input_tensor, axis=None, keepdims=False, name=None):
     """Sum over ``axis`` (all axes when None) (``tf.math.reduce_sum``)."""
     x = convert_to_tensor(input_tensor)
     axes = _axes(axis, x.ndim, "reduce_sum")
-    data = x._backend.xp.sum(x._data, axis=axes, keepdims=keepdims)
-    if x.dtype.name == "bool":
-        data = data.astype(np.int64)
+    # NumPy would widen int32 sums to int64; TensorFlow keeps the input dtype (bool sums count in int64).
+    data = x._backend.xp.sum(x._data, axis=axes, keepdims=keepdims,
+                             dtype=np.int64 if x.dtype.name == "bool" else x._data.dtype)
     return make_op("Sum", (x,), x._backend.xp.asarray(data, dtype=data.dtype),
                    lambda g, n: (_expand_grad(g, x, axes, keepdims),))
 
@@ -332,8 +339,9 @@ def reduce_mean(input_tensor, axis=None, keepdims=False, name=None):
     xp = x._backend.xp
     if x.dtype.is_floating:
         data = xp.mean(x._data, axis=axes, keepdims=keepdims, dtype=x._data.dtype)
-    else:
-        data = xp.floor_divide(xp.sum(x._data, axis=axes, keepdims=keepdims), builtins.max(count, 1))
+    else:  # integer division truncating toward zero, as TensorFlow's (C++) mean reducer
+        total = xp.sum(x._data, axis=axes, keepdims=keepdims)
+        data = xp.sign(total) * (xp.abs(total) // builtins.max(count, 1))
     data = xp.asarray(data, dtype=x._data.dtype)
     return make_op("Mean", (x,), data, lambda g, n: (_expand_grad(g, x, axes, keepdims) / count,))
 
@@ -370,7 +378,8 @@ def reduce_prod(input_tensor, axis=None, keepdims=False, name=None):
     x = convert_to_tensor(input_tensor)
     axes = _axes(axis, x.ndim, "reduce_prod")
     out = None
-    out = make_op("Prod", (x,), x._backend.xp.asarray(x._backend.xp.prod(x._data, axis=axes, keepdims=keepdims)),
+    out = make_op("Prod", (x,), x._backend.xp.asarray(x._backend.xp.prod(x._data, axis=axes, keepdims=keepdims,
+                                                                          dtype=x._data.dtype)),
                   lambda g, n: (_expand_grad(g * out, x, axes, keepdims) / x,))
     return out
 
@@ -379,8 +388,10 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     """``log(sum(exp(x)))`` over ``axis``, computed stably (max subtracted first)."""
     x = convert_to_tensor(input_tensor)
     m = reduce_max(x, axis=axis, keepdims=True)
-    from .array_ops import stop_gradient, squeeze
-    m = stop_gradient(m)
+    from .array_ops import squeeze
+    xp = x._backend.xp
+    # a constant shift (no gradient); an all -inf slice shifts by 0, giving -inf rather than nan, as TensorFlow
+    m = wrap(xp.where(xp.isfinite(m._data), m._data, 0).astype(m._data.dtype, copy=False), m)
     r = log(reduce_sum(exp(x - m), axis=axis, keepdims=True)) + m
     if not keepdims:
         r = squeeze(r, axis=_axes(axis, x.ndim, "reduce_logsumexp")) if x.ndim else r

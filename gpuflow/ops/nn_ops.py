@@ -69,9 +69,19 @@ def selu(features, name=None):
 
 
 def softplus(features, name=None):
-    """``log(1 + exp(x))`` computed stably as ``max(x, 0) + log1p(exp(-|x|))``."""
+    """``log(1 + exp(x))`` computed stably as ``max(x, 0) + log1p(exp(-|x|))``.
+
+    ``max`` and ``-|x|`` are written as selects on ``x >= 0`` (as TensorFlow's
+    sigmoid cross-entropy does) so that the kinks cancel and the gradient at
+    ``x = 0`` is the true ``sigmoid(0) = 1/2``.
+    """
     x = _float_input(features, "softplus")
-    return M.maximum(x, 0.0) + M.log1p(M.exp(-M.abs(x)))
+    return _relu_plus_log1p_exp_neg_abs(x)
+
+
+def _relu_plus_log1p_exp_neg_abs(x):
+    cond = x >= 0
+    return M.where(cond, x, 0.0) + M.log1p(M.exp(M.where(cond, -x, x)))
 
 
 def silu(features, beta=1.0, name=None):
@@ -249,6 +259,9 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
     inputs = (x, w)
     if b is not None:
         b = convert_to_tensor(b, dtype=x.dtype)
+        if tuple(b.shape) != (w.shape[3],):
+            raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
+                             f"Received: bias.shape={tuple(b.shape)}")
         y += b._data
         inputs = (x, w, b)
     if relu_on:
@@ -259,11 +272,13 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
         gd = g._data * (y > 0) if relu_on else g._data
         gx = gw = gb = None
         if n[0]:
-            gx = make_op("Conv2DBackpropInput", (g,), be.conv2d_bwd_data(gd, w._data, x_shape, strides, dilations,
-                                                                       pads, saved), None)
+            # The inputs list what the result depends on, so that an outer tape asking for a second
+            # derivative through it gets the clear error of a non-differentiable op, not a silent None.
+            gx = make_op("Conv2DBackpropInput", (g, w), be.conv2d_bwd_data(gd, w._data, x_shape, strides,
+                                                                         dilations, pads, saved), None)
         if n[1]:
-            gw = make_op("Conv2DBackpropFilter", (g,), be.conv2d_bwd_filter(x._data, gd, w_shape, strides,
-                                                                          dilations, pads, saved), None)
+            gw = make_op("Conv2DBackpropFilter", (g, x), be.conv2d_bwd_filter(x._data, gd, w_shape, strides,
+                                                                             dilations, pads, saved), None)
         if b is not None and n[2]:
             gb = make_op("BiasAddGrad", (g,), gd.sum(axis=(0, 1, 2)), None)
         return (gx, gw, gb)[:len(inputs)]
@@ -323,12 +338,15 @@ def fused_dense(x, kernel, bias=None, activation=None, op="dense"):
     be = x._backend
     relu_on = activation == "relu"
     inputs = (x, w) if bias is None else (x, w, convert_to_tensor(bias, dtype=x.dtype))
+    if bias is not None and tuple(inputs[2].shape) != (w.shape[1],):
+        raise ValueError(f"{op}: bias must have shape (units,)=({w.shape[1]},). "
+                         f"Received: bias.shape={tuple(inputs[2].shape)}")
     y = be.dense_fwd(x._data, w._data, None if bias is None else inputs[2]._data, relu_on)
 
     def vjp(g, n):
         dx, dw, db = be.dense_bwd(g._data, x._data, w._data, y, relu_on, n[0])
-        out = [make_op("DenseBackpropInput", (g,), dx, None) if n[0] else None,
-               make_op("DenseBackpropFilter", (g,), dw, None) if n[1] else None]
+        out = [make_op("DenseBackpropInput", (g, w), dx, None) if n[0] else None,  # inputs: see fused_conv2d
+               make_op("DenseBackpropFilter", (g, x), dw, None) if n[1] else None]
         if bias is not None:
             out.append(make_op("BiasAddGrad", (g,), db, None) if n[2] else None)
         return tuple(out)
@@ -350,9 +368,13 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
         return x
     be = x._backend
     shape = tuple(x.shape) if noise_shape is None else tuple(int(d) for d in noise_shape)
-    if seed is not None:
-        be.seed(seed)
-    keep = be.random_uniform(shape, x._data.dtype) >= rate
+    if seed is not None:  # its own generator, seeded by (global seed, op seed) as gpuflow.random does;
+        from ..random import get_global_seed  # reseeding the backend's would reset every later draw
+        rng = np.random.default_rng([get_global_seed() or 0, int(seed)])
+        u = be.asarray(rng.uniform(size=shape), dtype=x._data.dtype)
+    else:
+        u = be.random_uniform(shape, x._data.dtype)
+    keep = u >= rate
     scale = x._data.dtype.type(1.0 / (1.0 - rate))
     mask = keep.astype(x._data.dtype) * scale
     return make_op("Dropout", (x,), x._data * mask, lambda g, n: (g * wrap(mask, g),))
@@ -396,10 +418,9 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     out = -picked
 
     def vjp(g, n):
-        p = xp.exp(logp)
-        flat = p.reshape(-1, c)
-        flat[xp.arange(flat.shape[0]), lab.reshape(-1)] -= 1  # softmax - one_hot
-        return (None, g[..., None] * wrap(p, g))
+        # softmax - one_hot, written with ops so that a second derivative (nested tapes) is right
+        from .array_ops import one_hot
+        return (None, g[..., None] * (softmax(logits) - one_hot(wrap(lab, labels), c, dtype=logits.dtype)))
     return make_op("SparseSoftmaxCrossEntropyWithLogits", (labels, logits), out, vjp, like=logits)
 
 
@@ -421,4 +442,4 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
     if tuple(labels.shape) != tuple(logits.shape):
         raise ValueError(f"sigmoid_cross_entropy_with_logits: labels and logits must have the same shape. "
                          f"Received: labels.shape={tuple(labels.shape)}, logits.shape={tuple(logits.shape)}")
-    return M.maximum(logits, 0.0) - logits * labels + M.log1p(M.exp(-M.abs(logits)))
+    return _relu_plus_log1p_exp_neg_abs(logits) - logits * labels

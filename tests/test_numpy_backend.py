@@ -1,0 +1,409 @@
+"""The NumPy backend's primitives against slow, obviously-correct float64 references.
+
+The references loop explicitly over output pixels (small shapes only) and
+follow TensorFlow's definitions: cross-correlation in NHWC with (kh, kw, in,
+out) filters; max pooling whose ties go to the first maximum of the window in
+row-major order and whose padding never wins; average pooling that leaves
+padding out of the count (``tf.nn.avg_pool2d``).
+"""
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow.backend.numpy_backend import NumpyBackend
+from gpuflow.ops.nn_ops import conv_output_size
+
+B = NumpyBackend()
+
+
+# -- references -------------------------------------------------------------------
+def _pad(x, pads, value):
+    t, b, l, r = pads
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def _out(size, k, s, d, before, after):
+    return (size + before + after - (k - 1) * d - 1) // s + 1
+
+
+def ref_conv2d(x, w, strides, dilations, pads):
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    xp = _pad(x.astype(np.float64), pads, 0.0)
+    oh, ow = _out(h, kh, sh, dh, pads[0], pads[1]), _out(wd, kw, sw, dw, pads[2], pads[3])
+    y = np.zeros((n, oh, ow, f))
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for o in range(f):
+                    acc = 0.0
+                    for p in range(kh):
+                        for q in range(kw):
+                            for ch in range(c):
+                                acc += xp[b, i * sh + p * dh, j * sw + q * dw, ch] * w[p, q, ch, o]
+                    y[b, i, j, o] = acc
+    return y
+
+
+def ref_conv2d_bwd(x, w, dy, strides, dilations, pads):
+    """(dx, dw) of sum(dy * conv2d(x, w)), by scattering every output pixel back."""
+    n, h, wd, c = x.shape
+    kh, kw, _, f = w.shape
+    (sh, sw), (dh, dw) = strides, dilations
+    t, _, l, _ = pads
+    xp = _pad(x.astype(np.float64), pads, 0.0)
+    dxp = np.zeros_like(xp)
+    dwt = np.zeros(w.shape)
+    for b in range(n):
+        for i in range(dy.shape[1]):
+            for j in range(dy.shape[2]):
+                for p in range(kh):
+                    for q in range(kw):
+                        r, s = i * sh + p * dh, j * sw + q * dw
+                        dxp[b, r, s, :] += w[p, q] @ dy[b, i, j]
+                        dwt[p, q] += np.outer(xp[b, r, s, :], dy[b, i, j])
+    return dxp[:, t: t + h, l: l + wd, :], dwt
+
+
+def ref_max_pool(x, k, s, pads):
+    """(y, dx-scatter function) with the first maximum of each window in row-major order."""
+    n, h, wd, c = x.shape
+    xp = _pad(x.astype(np.float64), pads, -np.inf)
+    oh, ow = _out(h, k[0], s[0], 1, pads[0], pads[1]), _out(wd, k[1], s[1], 1, pads[2], pads[3])
+    y = np.zeros((n, oh, ow, c))
+    where = {}
+    for b in range(n):
+        for i in range(oh):
+            for j in range(ow):
+                for ch in range(c):
+                    best, arg = -np.inf, None
+                    for p in range(k[0]):  # row-major; strict '>' keeps the first maximum
+                        for q in range(k[1]):
+                            v = xp[b, i * s[0] + p, j * s[1] + q, ch]
+                            if arg is None or v > best:
+                                best, arg = v, (i * s[0] + p - pads[0], j * s[1] + q - pads[2])
+                    y[b, i, j, ch] = best
+                    where[b, i, j, ch] = arg
+
+    def bwd(dy):
+        dx = np.zeros(x.shape)
+        for (b, i, j, ch), (r, q) in where.items():
+            dx[b, r, q, ch] += dy[b, i, j, ch]
+        return dx
+    return y, bwd
+
+
+def ref_avg_pool(x, k, s, pads):
+    """(y, dx-scatter function); the average is over the window's non-padding elements."""
+    n, h, wd, c = x.shape
+    oh, ow = _out(h, k[0], s[0], 1, pads[0], pads[1]), _out(wd, k[1], s[1], 1, pads[2], pads[3])
+    y = np.zeros((n, oh, ow, c))
+    cells = {}
+    for i in range(oh):
+        for j in range(ow):
+            rows = [r for r in range(i * s[0] - pads[0], i * s[0] - pads[0] + k[0]) if 0 <= r < h]
+            cols = [q for q in range(j * s[1] - pads[2], j * s[1] - pads[2] + k[1]) if 0 <= q < wd]
+            cells[i, j] = [(r, q) for r in rows for q in cols]
+            for b in range(n):
+                for ch in range(c):
+                    y[b, i, j, ch] = sum(float(x[b, r, q, ch]) for r, q in cells[i, j]) / len(cells[i, j])
+
+    def bwd(dy):
+        dx = np.zeros(x.shape)
+        for (i, j), cs in cells.items():
+            for r, q in cs:
+                dx[:, r, q, :] += dy[:, i, j, :] / len(cs)
+        return dx
+    return y, bwd
+
+
+def _same_pads(h, w, k, s, d=(1, 1)):
+    _, (t, b) = conv_output_size(h, k[0], s[0], d[0], "SAME")
+    _, (l, r) = conv_output_size(w, k[1], s[1], d[1], "SAME")
+    return (t, b, l, r)
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+# -- convolution --------------------------------------------------------------------
+CONV = [  # x shape, w shape, strides, dilations, pads
+    ((1, 5, 5, 3), (3, 3, 3, 2), (1, 1), (1, 1), (0, 0, 0, 0)),
+    ((2, 6, 7, 3), (3, 3, 3, 5), (2, 2), (1, 1), (0, 0, 0, 0)),
+    ((2, 6, 7, 3), (3, 3, 3, 5), (2, 2), (1, 1), "SAME"),
+    ((1, 7, 7, 2), (3, 3, 2, 3), (1, 1), (2, 2), (0, 0, 0, 0)),
+    ((1, 7, 6, 2), (3, 3, 2, 3), (1, 1), (2, 2), "SAME"),
+    ((1, 4, 5, 3), (1, 1, 3, 5), (1, 1), (1, 1), (0, 0, 0, 0)),
+    ((1, 5, 5, 3), (1, 1, 3, 2), (2, 2), (1, 1), (0, 0, 0, 0)),
+    ((1, 5, 5, 3), (1, 1, 3, 2), (1, 1), (1, 1), (1, 0, 0, 2)),  # 1x1 kernel with padding
+    ((1, 6, 7, 5), (2, 5, 5, 3), (1, 1), (1, 1), (0, 0, 0, 0)),
+    ((1, 6, 7, 5), (2, 5, 5, 3), (2, 1), (1, 1), "SAME"),
+    ((2, 5, 8, 1), (2, 3, 1, 1), (1, 3), (2, 1), "SAME"),
+    ((1, 5, 4, 2), (2, 2, 2, 3), (1, 1), (1, 1), (1, 2, 0, 1)),  # explicit, asymmetric
+    ((1, 5, 4, 2), (3, 2, 2, 2), (2, 2), (1, 2), (2, 0, 1, 1)),
+    ((1, 3, 3, 2), (3, 3, 2, 1), (1, 1), (1, 1), (0, 0, 0, 0)),  # one output pixel
+    ((3, 2, 2, 1), (2, 2, 1, 4), (3, 3), (1, 1), (3, 3, 3, 3)),  # pads larger than the input
+]
+
+
+def _conv_case(xs, ws, strides, dil, pads, dtype=np.float64, seed=0):
+    rng = _rng(seed)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = rng.standard_normal(ws).astype(dtype)
+    if pads == "SAME":
+        pads = _same_pads(xs[1], xs[2], ws[:2], strides, dil)
+    return x, w, pads
+
+
+@pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV, ids=[str(c) for c in CONV])
+def test_conv2d_primitives_match_reference(xs, ws, strides, dil, pads):
+    x, w, pads = _conv_case(xs, ws, strides, dil, pads)
+    y, saved = B.conv2d_fwd(x, w, strides, dil, pads)
+    ref = ref_conv2d(x, w, strides, dil, pads)
+    assert y.shape == ref.shape and y.dtype == np.float64
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
+    dy = _rng(1).standard_normal(y.shape)
+    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, strides, dil, pads)
+    for s in (saved, None):  # with the forward's saved data, and recomputing it
+        dx = B.conv2d_bwd_data(dy, w, x.shape, strides, dil, pads, s)
+        dw = B.conv2d_bwd_filter(x, dy, w.shape, strides, dil, pads, s)
+        assert dx.shape == x.shape and dw.shape == w.shape
+        np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV[:4], ids=[str(c) for c in CONV[:4]])
+def test_conv2d_primitives_keep_float32(xs, ws, strides, dil, pads):
+    x, w, pads = _conv_case(xs, ws, strides, dil, pads, dtype=np.float32)
+    y, saved = B.conv2d_fwd(x, w, strides, dil, pads)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, ref_conv2d(x, w, strides, dil, pads), rtol=1e-5, atol=1e-5)
+    dy = np.ones(y.shape, np.float32)
+    assert B.conv2d_bwd_data(dy, w, x.shape, strides, dil, pads, saved).dtype == np.float32
+    assert B.conv2d_bwd_filter(x, dy, w.shape, strides, dil, pads, saved).dtype == np.float32
+
+
+def test_conv2d_forward_does_not_write_to_its_input():
+    x, w, pads = _conv_case((1, 4, 4, 2), (1, 1, 2, 3), (1, 1), (1, 1), (0, 0, 0, 0))
+    x0 = x.copy()
+    y, saved = B.conv2d_fwd(x, w, (1, 1), (1, 1), pads)
+    B.conv2d_bwd_filter(x, np.ones_like(y), w.shape, (1, 1), (1, 1), pads, saved)
+    np.testing.assert_array_equal(x, x0)
+
+
+@pytest.mark.parametrize("padding", [
+    "VALID", "SAME", [[0, 0], [1, 2], [0, 1], [0, 0]], [[2, 0], [1, 1]], ((0, 0), (0, 0), (3, 1), (0, 0))])
+@pytest.mark.parametrize("strides", [1, 2, [1, 2, 1, 1]])
+def test_nn_conv2d_padding_forms_match_reference(padding, strides):
+    x, w, _ = _conv_case((2, 5, 6, 3), (2, 3, 3, 2), (1, 1), (1, 1), (0, 0, 0, 0))
+    s = (strides, strides) if isinstance(strides, int) else (strides[1], strides[2])
+    if isinstance(padding, str):
+        pads = (0, 0, 0, 0) if padding == "VALID" else _same_pads(5, 6, (2, 3), s)
+    else:
+        p = [tuple(r) for r in padding]
+        p = p[1:3] if len(p) == 4 else p
+        pads = (p[0][0], p[0][1], p[1][0], p[1][1])
+    y = tf.nn.conv2d(tf.constant(x), tf.constant(w), strides=strides, padding=padding)
+    np.testing.assert_allclose(y.numpy(), ref_conv2d(x, w, s, (1, 1), pads), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("size,k,s,d,out,pads", [
+    (5, 3, 1, 1, 5, (1, 1)), (6, 3, 2, 1, 3, (0, 1)), (7, 3, 2, 1, 4, (1, 1)), (5, 2, 1, 1, 5, (0, 1)),
+    (7, 3, 1, 2, 7, (2, 2)), (4, 1, 3, 1, 2, (0, 0)), (8, 2, 3, 1, 3, (0, 0)), (7, 2, 3, 1, 3, (0, 1)),
+    (1, 3, 1, 1, 1, (1, 1)), (2, 5, 1, 1, 2, (2, 2))])
+def test_same_padding_follows_tensorflow(size, k, s, d, out, pads):
+    # out = ceil(size / s); total = max((out - 1) * s + (k - 1) * d + 1 - size, 0); total // 2 before
+    assert conv_output_size(size, k, s, d, "SAME") == (out, pads)
+
+
+def _views(x):
+    """Non-contiguous views of x's values: reversed rows, a transposed copy's view, Fortran order."""
+    return [np.ascontiguousarray(x[:, ::-1])[:, ::-1],
+            np.ascontiguousarray(x.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3),
+            np.asfortranarray(x), np.repeat(x, 2, axis=3)[..., ::2]]
+
+
+@pytest.mark.parametrize("k,s,pads", [((3, 3), (1, 1), (0, 0, 0, 0)), ((1, 1), (1, 1), (0, 0, 0, 0)),
+                                      ((1, 1), (2, 2), (1, 0, 0, 1)), ((3, 2), (2, 2), (1, 1, 0, 1))])
+def test_primitives_accept_non_contiguous_inputs(k, s, pads):
+    x = _rng(4).standard_normal((2, 6, 5, 3))
+    w = _rng(5).standard_normal(k + (3, 4))
+    y, _ = B.conv2d_fwd(x, w, s, (1, 1), pads)
+    dy = _rng(6).standard_normal(y.shape)
+    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, s, (1, 1), pads)
+    for xv in _views(x):
+        assert not xv.flags.c_contiguous
+        yv, saved = B.conv2d_fwd(xv, w, s, (1, 1), pads)
+        np.testing.assert_allclose(yv, y, rtol=1e-12, atol=1e-12)
+        dy_reversed_view = np.ascontiguousarray(dy[:, ::-1])[:, ::-1]
+        np.testing.assert_allclose(B.conv2d_bwd_filter(xv, dy_reversed_view, w.shape, s, (1, 1), pads, saved),
+                                   dw_ref, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(B.conv2d_bwd_data(np.asfortranarray(dy), w, x.shape, s, (1, 1), pads, saved),
+                                   dx_ref, rtol=1e-12, atol=1e-12)
+        if max(pads[:2]) < k[0] and max(pads[2:]) < k[1]:  # pooling pads (SAME) never fill a whole window
+            np.testing.assert_array_equal(B.max_pool2d_fwd(xv, k, s, pads)[0], ref_max_pool(x, k, s, pads)[0])
+            np.testing.assert_allclose(B.avg_pool2d_fwd(xv, k, s, pads), ref_avg_pool(x, k, s, pads)[0], rtol=1e-12)
+
+
+# -- pooling ----------------------------------------------------------------------
+POOL = [  # x shape, pool, strides, pads (or SAME)
+    ((1, 4, 4, 2), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ((2, 5, 5, 3), (2, 2), (2, 2), (0, 0, 0, 0)),
+    ((2, 5, 5, 3), (2, 2), (2, 2), "SAME"),
+    ((1, 5, 6, 2), (3, 3), (1, 1), "SAME"),
+    ((1, 7, 7, 2), (3, 3), (2, 2), (0, 0, 0, 0)),
+    ((1, 7, 7, 2), (3, 3), (2, 2), "SAME"),
+    ((1, 8, 7, 1), (2, 2), (3, 3), "SAME"),
+    ((1, 7, 8, 2), (3, 3), (3, 3), "SAME"),
+    ((1, 6, 5, 2), (2, 3), (1, 2), "SAME"),
+    ((1, 4, 4, 1), (2, 2), (1, 1), (1, 1, 1, 1)),
+    ((2, 3, 3, 1), (3, 3), (1, 1), (0, 0, 0, 0)),
+]
+
+
+def _pool_case(xs, k, s, pads, seed=0, dtype=np.float64):
+    x = _rng(seed).standard_normal(xs).astype(dtype)
+    if pads == "SAME":
+        pads = _same_pads(xs[1], xs[2], k, s)
+    return x, pads
+
+
+@pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
+def test_max_pool_primitives_match_reference(xs, k, s, pads):
+    x, pads = _pool_case(xs, k, s, pads)
+    y, saved = B.max_pool2d_fwd(x, k, s, pads)
+    ref, ref_bwd = ref_max_pool(x, k, s, pads)
+    assert y.dtype == np.float64
+    np.testing.assert_array_equal(y, ref)
+    dy = _rng(1).standard_normal(y.shape)
+    np.testing.assert_allclose(B.max_pool2d_bwd(dy, x.shape, k, s, pads, saved), ref_bwd(dy), rtol=1e-12)
+
+
+@pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
+def test_avg_pool_primitives_match_reference(xs, k, s, pads):
+    x, pads = _pool_case(xs, k, s, pads)
+    y = B.avg_pool2d_fwd(x, k, s, pads)
+    ref, ref_bwd = ref_avg_pool(x, k, s, pads)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-14)
+    dy = _rng(1).standard_normal(y.shape)
+    np.testing.assert_allclose(B.avg_pool2d_bwd(dy, x.shape, k, s, pads), ref_bwd(dy), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("xs,k,s,pads", POOL[:4], ids=[str(c) for c in POOL[:4]])
+def test_pool_primitives_keep_float32(xs, k, s, pads):
+    x, pads = _pool_case(xs, k, s, pads, dtype=np.float32)
+    y, saved = B.max_pool2d_fwd(x, k, s, pads)
+    assert y.dtype == np.float32 and B.max_pool2d_bwd(np.ones_like(y), x.shape, k, s, pads, saved).dtype == np.float32
+    a = B.avg_pool2d_fwd(x, k, s, pads)
+    assert a.dtype == np.float32 and B.avg_pool2d_bwd(np.ones_like(a), x.shape, k, s, pads).dtype == np.float32
+    np.testing.assert_allclose(a, ref_avg_pool(x, k, s, pads)[0], rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
+    # A window [[a, b], [c, d]] is scanned a, b, c, d; the first of the equal maxima wins.
+    windows = {
+        (5.0, 5.0, 5.0, 5.0): 0, (1.0, 5.0, 5.0, 5.0): 1, (1.0, 2.0, 5.0, 5.0): 2, (5.0, 2.0, 5.0, 1.0): 0,
+        (0.0, 3.0, 1.0, 3.0): 1, (-1.0, -2.0, -1.0, -1.0): 0,
+    }
+    for vals, first in windows.items():
+        x = np.array(vals).reshape(1, 2, 2, 1)
+        y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
+        dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (2, 2), (2, 2), (0, 0, 0, 0), saved)
+        expected = np.zeros(4)
+        expected[first] = 1
+        np.testing.assert_array_equal(dx.reshape(4), expected, err_msg=str(vals))
+
+
+def test_max_pool_overlapping_ties_accumulate_on_one_element():
+    x = np.zeros((1, 3, 3, 1))  # all equal: every 2x2 stride-1 window picks its top-left element
+    y, saved = B.max_pool2d_fwd(x, (2, 2), (1, 1), (0, 0, 0, 0))
+    dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (2, 2), (1, 1), (0, 0, 0, 0), saved)
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])
+
+
+def test_max_pool_padding_never_wins():
+    x = -np.arange(1.0, 10.0).reshape(1, 3, 3, 1) - 100  # all negative, so a zero pad would win
+    pads = _same_pads(3, 3, (2, 2), (2, 2))
+    y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
+    np.testing.assert_array_equal(y, ref_max_pool(x, (2, 2), (2, 2), pads)[0])
+    assert np.all(y < -100)
+
+
+def test_max_pool_large_window_uses_wide_argmax():
+    # 16x16 = 256 window positions: more than a uint8 argmax can index
+    x = _rng(3).standard_normal((1, 16, 16, 2))
+    y, saved = B.max_pool2d_fwd(x, (16, 16), (16, 16), (0, 0, 0, 0))
+    np.testing.assert_array_equal(y, x.max(axis=(1, 2), keepdims=True))
+    dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (16, 16), (16, 16), (0, 0, 0, 0), saved)
+    np.testing.assert_array_equal(dx, (x == x.max(axis=(1, 2), keepdims=True)).astype(float))
+
+
+def test_avg_pool_same_padding_is_left_out_of_the_count():
+    x = np.ones((1, 3, 3, 1))
+    pads = _same_pads(3, 3, (3, 3), (1, 1))
+    assert pads == (1, 1, 1, 1)
+    np.testing.assert_array_equal(B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads), x)  # not 4/9 at the corners
+    x = np.arange(9.0).reshape(1, 3, 3, 1)
+    y = B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads)
+    assert y[0, 0, 0, 0] == np.mean([0, 1, 3, 4])
+    dx = B.avg_pool2d_bwd(np.ones((1, 3, 3, 1)), x.shape, (3, 3), (1, 1), pads)
+    assert dx[0, 0, 0, 0] == pytest.approx(1 / 4 + 1 / 6 + 1 / 6 + 1 / 9)
+
+
+# -- dense ------------------------------------------------------------------------
+@pytest.mark.parametrize("relu", [False, True])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 5, 4), (7, 2, 3)])
+def test_dense_primitives_match_reference(m, k, n, bias, relu):
+    rng = _rng(m * 100 + k * 10 + n)
+    x, w = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    b = rng.standard_normal(n) if bias else None
+    ref = np.zeros((m, n))
+    for i in range(m):
+        for j in range(n):
+            v = sum(x[i, t] * w[t, j] for t in range(k)) + (b[j] if bias else 0.0)
+            ref[i, j] = max(v, 0.0) if relu else v
+    y = B.dense_fwd(x, w, b, relu)
+    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-14)
+    dy = rng.standard_normal((m, n))
+    g = dy * (ref > 0) if relu else dy
+    dx, dw, db = B.dense_bwd(dy, x, w, y, relu, True)
+    np.testing.assert_allclose(dx, g @ w.T, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(dw, x.T @ g, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(db, g.sum(axis=0), rtol=1e-12, atol=1e-14)
+    dx, dw2, _ = B.dense_bwd(dy, x, w, y, relu, False)
+    assert dx is None
+    np.testing.assert_allclose(dw2, dw)
+
+
+def test_dense_keeps_float32():
+    x, w = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    y = B.dense_fwd(x, w, np.ones(4, np.float32), True)
+    assert y.dtype == np.float32
+    assert all(a.dtype == np.float32 for a in B.dense_bwd(np.ones_like(y), x, w, y, True, True))
+
+
+# -- arrays and random ----------------------------------------------------------
+def test_asarray_and_to_numpy():
+    a = B.asarray([1, 2], dtype=np.float32)
+    assert isinstance(a, np.ndarray) and a.dtype == np.float32
+    assert isinstance(B.to_numpy(a), np.ndarray)
+    B.synchronize()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_random_draws_are_reproducible_and_typed(dtype):
+    b = NumpyBackend()
+    b.seed(5)
+    a1, u1 = b.random_normal((3, 4), dtype, 1.0, 2.0), b.random_uniform((1000,), dtype, -2.0, 3.0)
+    b.seed(5)
+    a2, u2 = b.random_normal((3, 4), dtype, 1.0, 2.0), b.random_uniform((1000,), dtype, -2.0, 3.0)
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(u1, u2)
+    assert a1.dtype == dtype and a1.shape == (3, 4) and u1.dtype == dtype
+    assert u1.min() >= -2.0 and u1.max() < 3.0
+    i = b.random_uniform((500,), np.int32, 0, 4)
+    assert i.dtype == np.int32 and set(np.unique(i)) == {0, 1, 2, 3}
