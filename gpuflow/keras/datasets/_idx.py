@@ -212,7 +212,8 @@ def download(url, dest, sha256):
     """
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     print(f"Downloading data from {url}")
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=os.path.basename(dest) + ".", suffix=".part")
+    directory, name = os.path.split(dest)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=name + ".", suffix=".part")
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out, _open_url(url) as response:

@@ -11,9 +11,9 @@ def to_categorical(x, num_classes=None):
     Follows `keras.utils.to_categorical` (Keras 3,
     keras/src/utils/numerical_utils.py): a trailing dimension of size 1 is
     dropped, so labels of shape (n, 1) give (n, num_classes), like (n,) do.
-    Unlike Keras, the result is float32 (tf.keras's default, and the dtype
-    gpuflow computes in), and labels out of range raise instead of wrapping
-    around (Keras silently maps -1 to the last class).
+    As in Keras 3 the result is float64 (``np.zeros`` default); unlike Keras,
+    labels out of range raise instead of wrapping around (Keras silently maps
+    -1 to the last class).
 
     Args:
         x: array-like (or an object with `.numpy()`) of integer class labels in
@@ -23,7 +23,7 @@ def to_categorical(x, num_classes=None):
             inferred as `max(x) + 1`.
 
     Returns:
-        A float32 NumPy array of shape `x.shape + (num_classes,)` (with a
+        A float64 NumPy array of shape `x.shape + (num_classes,)` (with a
         trailing size-1 dimension of `x` dropped first) holding 1.0 at each
         label's class and 0.0 elsewhere.
 
@@ -37,7 +37,7 @@ def to_categorical(x, num_classes=None):
     >>> to_categorical([0, 2, 1], num_classes=3)
     array([[1., 0., 0.],
            [0., 0., 1.],
-           [0., 1., 0.]], dtype=float32)
+           [0., 1., 0.]])
     """
     if hasattr(x, "numpy") and not isinstance(x, np.ndarray):
         x = x.numpy()
@@ -92,6 +92,6 @@ def to_categorical(x, num_classes=None):
             f"x.min()={flat.min()}, x.max()={flat.max()} ({n_bad} labels out of range)"
         )
 
-    categorical = np.zeros((flat.size, num_classes), dtype=np.float32)
+    categorical = np.zeros((flat.size, num_classes))
     categorical[np.arange(flat.size), flat.astype(np.intp)] = 1.0
     return categorical.reshape(shape + (num_classes,))
