@@ -407,3 +407,27 @@ def test_random_draws_are_reproducible_and_typed(dtype):
     assert u1.min() >= -2.0 and u1.max() < 3.0
     i = b.random_uniform((500,), np.int32, 0, 4)
     assert i.dtype == np.int32 and set(np.unique(i)) == {0, 1, 2, 3}
+
+
+def test_batch_parallel_paths_match_serial(monkeypatch):
+    """The thread-split (over the batch) im2col/col2im/pooling gives the serial results exactly."""
+    import gpuflow.backend.numpy_backend as nb
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((37, 15, 13, 6)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 6, 5)).astype(np.float32)
+    be = nb.NumpyBackend()
+    args = ((1, 1), (1, 1), (1, 1, 1, 1))
+
+    def run():
+        y, saved = be.conv2d_fwd(x, w, *args)
+        dx = be.conv2d_bwd_data(y, w, x.shape, *args, saved)
+        p, arg = be.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
+        dp = be.max_pool2d_bwd(p, x.shape, (2, 2), (2, 2), (0, 0, 0, 0), arg)
+        return y, dx, p, dp
+    monkeypatch.setattr(nb, "_THREADS", 3)
+    monkeypatch.setattr(nb, "_MIN_CHUNK_ELEMS", 64)
+    parallel = run()
+    monkeypatch.setattr(nb, "_THREADS", 1)
+    serial = run()
+    for a, b in zip(parallel, serial):
+        np.testing.assert_array_equal(a, b)

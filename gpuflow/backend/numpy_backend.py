@@ -1,16 +1,45 @@
 """NumPy backend: the CPU reference implementation of every primitive.
 
-Convolutions are lowered to one BLAS GEMM each (im2col through a strided view;
-col2im as kh*kw strided adds), pooling is a loop over the kh*kw window offsets
-with vectorised work per offset, never a Python loop over pixels. Everything
-stays in the input dtype (float32 for Keras models).
+Convolutions are lowered to BLAS GEMMs (im2col through a strided view; the
+data gradient as one batched GEMM per kernel offset followed by kh*kw
+contiguous adds), pooling is a loop over the kh*kw window offsets with
+vectorised work per offset, never a Python loop over pixels. Everything stays
+in the input dtype (float32 for Keras models).
+
+BLAS already uses every core for the GEMMs; the memory-bound work around them
+(im2col copies, col2im adds, pooling) is split over the batch axis across a
+small thread pool (NumPy releases the GIL in those loops). ``GPUFLOW_NUM_THREADS``
+sets its size (default: the number of CPUs; 1 disables it).
 """
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from .base import Backend
+
+_THREADS = max(1, int(os.environ.get("GPUFLOW_NUM_THREADS", os.cpu_count() or 1)))
+_pool = None
+_MIN_CHUNK_ELEMS = 1 << 16  # below this, a thread hand-off costs more than it saves
+
+
+def _batch_parallel(fn, n, work_elems):
+    """Runs ``fn(start, stop)`` over batch chunks [start, stop) of ``range(n)``, in parallel if it pays."""
+    global _pool
+    chunks = min(_THREADS, n, max(1, work_elems // _MIN_CHUNK_ELEMS))
+    if chunks <= 1:
+        fn(0, n)
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="gpuflow-cpu")
+    bounds = [n * i // chunks for i in range(chunks + 1)]
+    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, chunks)]
+    fn(bounds[0], bounds[1])
+    for f in futures:
+        f.result()
 
 
 def _pad(x, pads, value=0.0):
@@ -77,9 +106,19 @@ class NumpyBackend(Backend):
         win = _windows(_pad(x, pads), kh, kw, strides, dilations)
         n, oh, ow = win.shape[:3]
         if kh == kw == 1:
-            cols = win.reshape(n * oh * ow, c)
+            cols = np.ascontiguousarray(win).reshape(n * oh * ow, c)
         else:
-            cols = np.ascontiguousarray(win).reshape(n * oh * ow, kh * kw * c)
+            cols6 = np.empty(win.shape, dtype=x.dtype)
+
+            def im2col(b0, b1):
+                if c < 4:  # per-offset copies: long contiguous runs instead of c-element ones
+                    for i in range(kh):
+                        for j in range(kw):
+                            cols6[b0:b1, :, :, i, j, :] = win[b0:b1, :, :, i, j, :]
+                else:
+                    cols6[b0:b1] = win[b0:b1]
+            _batch_parallel(im2col, n, cols6.size)
+            cols = cols6.reshape(n * oh * ow, kh * kw * c)
         y = cols @ w.reshape(kh * kw * c, f)
         return y.reshape(n, oh, ow, f), cols
 
@@ -96,11 +135,15 @@ class NumpyBackend(Backend):
         n, oh, ow, _ = dy.shape
         top, bottom, left, right = pads
         hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
-        dcols = (dy.reshape(-1, f) @ w.reshape(kh * kw * c, f).T).reshape(n, oh, ow, kh, kw, c)
+        # One GEMM per kernel offset, batched: (kh*kw, M, C), each slice contiguous for col2im.
+        w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
+        dcols = np.matmul(dy.reshape(1, n * oh * ow, f), w_k).reshape(kh * kw, n, oh, ow, c)
         dxp = np.zeros((n, hp, wp, c), dtype=dy.dtype)
-        for i in range(kh):
-            for j in range(kw):
-                _offset_view(dxp, i, j, oh, ow, strides, dilations)[...] += dcols[:, :, :, i, j, :]
+
+        def col2im(b0, b1):
+            for k in range(kh * kw):
+                _offset_view(dxp[b0:b1], k // kw, k % kw, oh, ow, strides, dilations)[...] += dcols[k, b0:b1]
+        _batch_parallel(col2im, n, dcols.size)
         return dxp[:, top: hp - bottom, left: wp - right, :]
 
     # -- pooling ------------------------------------------------------------
@@ -109,15 +152,21 @@ class NumpyBackend(Backend):
         xp_ = _pad(x, pads, -np.inf)
         oh = _out_size(xp_.shape[1], ph, strides[0], 1)
         ow = _out_size(xp_.shape[2], pw, strides[1], 1)
-        y = _offset_view(xp_, 0, 0, oh, ow, strides, (1, 1)).copy()
+        n, c = x.shape[0], x.shape[3]
+        y = np.empty((n, oh, ow, c), dtype=x.dtype)
         arg = np.zeros(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
-        for k in range(1, ph * pw):
-            v = _offset_view(xp_, k // pw, k % pw, oh, ow, strides, (1, 1))
-            better = v > y  # strict: the first maximum of the window wins ties
-            np.maximum(y, v, out=y)
-            # Branch-free argmax update: k grows each pass, so max(arg, better * k) sets arg = k
-            # exactly where this offset is better (masked copies mispredict on random data).
-            np.maximum(arg, better.view(np.uint8) * arg.dtype.type(k) if arg.dtype == np.uint8 else better * k, out=arg)
+
+        def pool(b0, b1):
+            xb, yb, ab = xp_[b0:b1], y[b0:b1], arg[b0:b1]
+            yb[...] = _offset_view(xb, 0, 0, oh, ow, strides, (1, 1))
+            for k in range(1, ph * pw):
+                v = _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
+                better = v > yb  # strict: the first maximum of the window wins ties
+                np.maximum(yb, v, out=yb)
+                # Branch-free argmax update: k grows each pass, so max(arg, better * k) sets arg = k
+                # exactly where this offset is better (masked copies mispredict on random data).
+                np.maximum(ab, better.view(np.uint8) * np.uint8(k) if ab.dtype == np.uint8 else better * k, out=ab)
+        _batch_parallel(pool, n, xp_[0].size * n)
         return y, arg
 
     def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
@@ -126,16 +175,20 @@ class NumpyBackend(Backend):
         n, h, w, c = x_shape
         oh, ow = dy.shape[1:3]
         disjoint = strides[0] >= ph and strides[1] >= pw  # each input pixel is in at most one window
-        alloc = np.empty if disjoint and not any(pads) and oh * ph == h + top + bottom and ow * pw == w + left + right \
-            else np.zeros
-        dxp = alloc((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
-        for k in range(ph * pw):
-            view = _offset_view(dxp, k // pw, k % pw, oh, ow, strides, (1, 1))
-            contrib = dy * (saved == k)  # multiply, not np.where: branch-free
-            if disjoint:
-                view[...] = contrib
-            else:
-                view += contrib
+        covers = oh * strides[0] == h + top + bottom and ow * strides[1] == w + left + right
+        dxp = (np.empty if disjoint and covers and ph == strides[0] and pw == strides[1] else np.zeros)(
+            (n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
+
+        def unpool(b0, b1):
+            db, sb, gb = dxp[b0:b1], saved[b0:b1], dy[b0:b1]
+            for k in range(ph * pw):
+                view = _offset_view(db, k // pw, k % pw, oh, ow, strides, (1, 1))
+                contrib = gb * (sb == k)  # multiply, not np.where: branch-free
+                if disjoint:
+                    view[...] = contrib
+                else:
+                    view += contrib
+        _batch_parallel(unpool, n, dxp.size)
         return dxp[:, top: top + h, left: left + w, :]
 
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):

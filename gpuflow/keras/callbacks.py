@@ -120,7 +120,8 @@ class ProgbarLogger(Callback):
     def _maybe_init(self):
         if self.progbar is None:
             from .utils.progbar import Progbar
-            self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step")
+            self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step",
+                                   stateless_metrics=set())  # logs arrive already averaged
 
     def _update(self, batch, logs):
         self._maybe_init()
@@ -165,10 +166,10 @@ class ProgbarLogger(Callback):
         self._reset()
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._update(batch, logs)
+        self._update(batch, None)  # predict shows no values, only the bar
 
     def on_predict_end(self, logs=None):
-        self._finalize(logs)
+        self._finalize(None)
 
     def on_train_end(self, logs=None):
         self._called_in_fit = False

@@ -1,5 +1,6 @@
 """``keras.utils``."""
 from .numerical_utils import to_categorical  # noqa: F401
+from .progbar import Progbar  # noqa: F401
 
 
 def set_random_seed(seed):
