@@ -2,18 +2,40 @@
 from __future__ import annotations
 
 from ..ops import nn_ops as _nn, math_ops as _m
+from ..ops.core import convert_to_tensor
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus", "swish", "silu",
            "leaky_relu", "relu6", "log_softmax", "exponential", "get", "serialize"]
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    """ReLU with Keras 3's optional slope, cap and threshold."""
+    """ReLU with Keras 3's optional slope, cap and threshold.
+
+    Written as Keras 3's ``activations.ReLU.static_call``: ``x`` above the
+    threshold (``relu(x)`` for a zero threshold), clipped to ``[0, max_value]``,
+    minus ``negative_slope * relu(threshold - x)``.
+    """
+    x = _float(x)
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return _nn.relu(x)
-    y = _m.where(x > threshold, x, negative_slope * (x - threshold)) if negative_slope else \
-        _m.where(x > threshold, x, _m.multiply(x, 0.0))
-    return _m.minimum(y, float(max_value)) if max_value is not None else y
+    if negative_slope != 0.0:
+        if max_value is None and threshold == 0:
+            return _nn.leaky_relu(x, negative_slope)
+        negative_part = _nn.relu(threshold - x) if threshold != 0 else _nn.relu(-x)
+    if threshold != 0:
+        y = x * _m.cast(x > threshold, x.dtype)
+    else:
+        y = _nn.relu(x)
+    if max_value is not None:
+        y = _m.clip_by_value(y, 0.0, float(max_value))
+    if negative_slope != 0.0:
+        y = y - negative_slope * negative_part
+    return y
+
+
+def _float(x):
+    x = convert_to_tensor(x)
+    return x if x.dtype.is_floating else _m.cast(x, "float32")
 
 
 def sigmoid(x):

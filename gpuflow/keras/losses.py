@@ -2,12 +2,16 @@
 
 Each loss computes a per-sample value (the mean over the last axis for
 elementwise losses), multiplies by ``sample_weight`` if given, and reduces with
-``reduction``: ``"sum_over_batch_size"`` (default: sum / number of values),
-``"sum"``, or ``"none"``. Probabilities are clipped to [1e-7, 1 - 1e-7] before
+``reduction``: ``"sum_over_batch_size"`` or ``"mean"`` (default: sum / number of
+values), ``"sum"``, ``"mean_with_sample_weight"`` (sum / sum of the sample weights),
+or ``"none"`` / ``None``. Inputs are first converted to the loss dtype (float32
+unless ``dtype`` is given), as Keras 3's ``Loss.__call__``. Probabilities are clipped to [1e-7, 1 - 1e-7] before
 logs, as Keras's backend does (epsilon 1e-7); ``from_logits=True`` uses the
 numerically stable fused forms.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..ops import math_ops as _m, nn_ops as _nn, array_ops as _a
 from ..ops.core import convert_to_tensor
@@ -18,7 +22,17 @@ __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy"
            "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "mse", "mae"]
 
 EPSILON = 1e-7
-_REDUCTIONS = ("sum_over_batch_size", "sum", "none", "mean", None, "auto")
+_REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sample_weight", "auto")
+
+
+def _to_snake_case(name):
+    from .layers.base import to_snake_case
+    return to_snake_case(name)
+
+
+def _to_dtype(x, dtype):
+    x = convert_to_tensor(x)
+    return _m.cast(x, dtype) if x.dtype.name != dtype else x
 
 
 def _pred_and_true(y_true, y_pred, true_dtype=None):
@@ -126,27 +140,39 @@ class Loss:
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"Invalid value for argument `reduction`. Expected one of {_REDUCTIONS[:4]}. "
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of {_REDUCTIONS[:6]}. "
                              f"Received: reduction={reduction!r}")
-        self.name = name
+        self.name = name or _to_snake_case(type(self).__name__)
         self.reduction = reduction
-        self.dtype = dtype
+        self.dtype = dtype or "float32"
 
     def call(self, y_true, y_pred):
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        # Keras 3 converts both to the loss dtype (float32 by default) before computing
+        y_pred = _to_dtype(y_pred, self.dtype)
+        y_true = _to_dtype(y_true, self.dtype)
         values = self.call(y_true, y_pred)
         if sample_weight is not None:
             sw = convert_to_tensor(sample_weight, dtype=values.dtype)
             while sw.ndim > values.ndim and sw.shape[-1] == 1:
                 sw = _a.squeeze(sw, -1)
+            try:
+                np.broadcast_shapes(tuple(values.shape), tuple(sw.shape))
+            except ValueError:
+                raise ValueError(f"Loss '{self.name}': `sample_weight` must match the per-sample losses. Expected "
+                                 f"shape {tuple(values.shape)}. Received: sample_weight.shape="
+                                 f"{tuple(convert_to_tensor(sample_weight).shape)}") from None
             values = values * sw
-        if self.reduction == "none":
+        if self.reduction in ("none", None) or values.ndim == 0:
             return values
         total = _m.reduce_sum(values)
         if self.reduction == "sum":
             return total
+        if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
+            denom = float(_m.reduce_sum(sw).numpy())
+            return total / denom if denom else total * 0.0
         n = max(int(values._data.size), 1)
         return total / float(n)
 

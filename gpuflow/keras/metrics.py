@@ -49,6 +49,34 @@ class Metric:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def _same_rank(y_true, y_pred):
+    """Keras's ``squeeze_or_expand_to_same_rank``: ranks that differ by a trailing size-1 axis are aligned."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        if y_pred.ndim == 1:
+            y_pred = y_pred[..., None]
+        else:
+            y_true = y_true[..., 0]
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        if y_true.ndim == 1:
+            y_true = y_true[..., None]
+        else:
+            y_pred = y_pred[..., 0]
+    return y_true, y_pred
+
+
+def _broadcast_weights(values, sample_weight):
+    """Sample weights aligned with ``values`` (trailing size-1 axes dropped, missing axes added), as Keras."""
+    w = _np(sample_weight).astype(np.float64)
+    while w.ndim > values.ndim and w.shape[-1] == 1:
+        w = w[..., 0]
+    w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
+    try:
+        return np.broadcast_to(w, values.shape)
+    except ValueError:
+        raise ValueError(f"sample_weight of shape {w.shape} cannot be broadcast to the values of shape "
+                         f"{values.shape}.") from None
+
+
 class Mean(Metric):
     """Weighted mean of the values seen (``keras.metrics.Mean``)."""
 
@@ -66,8 +94,7 @@ class Mean(Metric):
             self.total += float(v.sum())
             self.count += float(v.size)
         else:
-            w = np.broadcast_to(_np(sample_weight).astype(np.float64).reshape(
-                _np(sample_weight).shape + (1,) * (v.ndim - _np(sample_weight).ndim)), v.shape)
+            w = _broadcast_weights(v, sample_weight)
             self.total += float((v * w).sum())
             self.count += float(w.sum())
 
@@ -86,7 +113,7 @@ class Sum(Metric):
     def update_state(self, values, sample_weight=None):
         v = _np(values).astype(np.float64)
         if sample_weight is not None:
-            v = v * _np(sample_weight)
+            v = v * _broadcast_weights(v, sample_weight)
         self.total += float(v.sum())
 
     def result(self):
@@ -102,7 +129,16 @@ class MeanMetricWrapper(Mean):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        super().update_state(self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs), sample_weight)
+        """Adds ``fn(y_true, y_pred)`` for a batch.
+
+        Raises:
+            ValueError: ``y_true`` and ``y_pred`` with different batch sizes, naming the metric and both shapes.
+        """
+        y_true, y_pred = _np(y_true), _np(y_pred)
+        if y_true.ndim and y_pred.ndim and y_true.shape[0] != y_pred.shape[0]:
+            raise ValueError(f"Metric '{self.name}': y_true and y_pred must have the same batch size. "
+                             f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
+        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
 
 
 def _squeeze_true(y_true, y_pred):
@@ -118,11 +154,10 @@ def accuracy(y_true, y_pred):
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
-    """Mean over the last axis of ``(y_pred > threshold) == y_true``."""
-    y_true, y_pred = _np(y_true), _np(y_pred)
-    if y_true.ndim == y_pred.ndim - 1:
-        y_true = y_true[..., None]
-    return np.mean((y_pred > threshold) == (y_true > 0.5), axis=-1).astype(np.float32)
+    """Mean over the last axis of ``y_true == (y_pred > threshold)`` (exact comparison, as Keras 3)."""
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    y_pred = (y_pred > threshold).astype(np.float64)
+    return np.mean(y_true.astype(np.float64) == y_pred, axis=-1).astype(np.float32)
 
 
 def categorical_accuracy(y_true, y_pred):
@@ -135,15 +170,18 @@ def sparse_categorical_accuracy(y_true, y_pred):
     """``y_true == argmax(y_pred)`` per sample (integer labels)."""
     y_true, y_pred = _np(y_true), _np(y_pred)
     y_true = _squeeze_true(y_true, y_pred)
-    return (y_true.astype(np.int64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    # compared as floats, as Keras 3 (a label of 1.5 matches no class)
+    return (y_true.astype(np.float64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
 
 
 def _mse(y_true, y_pred):
-    return np.mean((_np(y_pred) - _np(y_true)) ** 2, axis=-1)
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return np.mean((y_pred - y_true) ** 2, axis=-1)
 
 
 def _mae(y_true, y_pred):
-    return np.mean(np.abs(_np(y_pred) - _np(y_true)), axis=-1)
+    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
 class Accuracy(MeanMetricWrapper):

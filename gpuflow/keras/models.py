@@ -148,6 +148,26 @@ class Model(Layer):
     def metrics_names(self):
         return [m.name for m in self.metrics]
 
+    def get_layer(self, name=None, index=None):
+        """A layer by name or by index in ``layers`` (``keras.Model.get_layer``).
+
+        Raises:
+            ValueError: neither or both given, an index out of range, or an unknown name.
+        """
+        if index is not None and name is not None:
+            raise ValueError(f"Provide only a layer name or a layer index. Received: index={index}, name={name}.")
+        if index is not None:
+            if len(self.layers) <= index:
+                raise ValueError(f"Was asked to retrieve layer at index {index} but model only has "
+                                 f"{len(self.layers)} layers.")
+            return self.layers[index]
+        if name is not None:
+            for layer in self.layers:
+                if layer.name == name:
+                    return layer
+            raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
+        raise ValueError("Provide either a layer name or layer index at `get_layer`.")
+
     def reset_metrics(self):
         for m in self.metrics:
             m.reset_state()
@@ -157,6 +177,9 @@ class Model(Layer):
         """The compiled loss plus any ``add_loss`` losses; updates the loss tracker."""
         terms = []
         if self._loss_fn is not None:
+            if y is None:
+                raise ValueError(f"The compiled loss {getattr(self._loss_fn, 'name', self._loss_fn)!r} needs targets, "
+                                 "but y=None. Pass `y` to fit/evaluate, or compile with loss=None and use add_loss().")
             terms.append(self._loss_fn(y, y_pred, sample_weight))
         terms.extend(convert_to_tensor(l) for l in self.losses)
         if not terms:
@@ -172,9 +195,15 @@ class Model(Layer):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns the current logs."""
         if self._compiled_metrics is None:
-            self._compiled_metrics = [_metrics.get(m, y, y_pred) for m in self._metric_ids]
+            self._compiled_metrics = []
+            for m in self._metric_ids:
+                metric = _metrics.get(m, y, y_pred)
+                if isinstance(m, str):  # Keras 3 logs a metric under the name it was given ("mae", "acc")
+                    metric.name = m
+                self._compiled_metrics.append(metric)
         for m in self._compiled_metrics:
-            m.update_state(y, y_pred, sample_weight)
+            # `metrics=` are unweighted in Keras 3 (sample weights go to `weighted_metrics=` only)
+            m.update_state(y, y_pred)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
@@ -261,7 +290,7 @@ class Model(Layer):
             steps = min(steps, _positive_int(steps_per_epoch, "steps_per_epoch"))
         verbose_val = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose_val != 0, model=self,
-                           verbose=verbose_val, epochs=epochs, steps=steps)
+                           verbose=verbose, epochs=epochs, steps=steps)
         self.stop_training = False
         self._maybe_build_from(x)
         cbs.on_train_begin()
@@ -289,8 +318,8 @@ class Model(Layer):
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
                 val_logs = self._evaluate_loop(val, validation_batch_size or batch_size, None, validation_steps)
+                # as Keras 3: the (sorted) training logs, then the (sorted) validation logs
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
-                epoch_logs = dict(sorted(epoch_logs.items()))
             cbs.on_epoch_end(epoch, epoch_logs)
             logs = epoch_logs
             if self.stop_training:
@@ -335,6 +364,8 @@ class Model(Layer):
         verbose_val = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
                            steps=total)
+        if n == 0:
+            raise ValueError("evaluate: the input is empty.")
         cbs.on_test_begin()
         logs = self._evaluate_loop((x, y, sw), batch_size, cbs, steps)
         cbs.on_test_end(logs)
@@ -555,6 +586,19 @@ class Sequential(Model):
         return {"name": self.name, "trainable": self.trainable, "dtype": super().get_config()["dtype"],
                 "layers": layers}
 
+    @classmethod
+    def from_config(cls, config):
+        """Rebuilds a Sequential from ``get_config()`` (layers by class name from ``keras.layers``)."""
+        from . import layers as _layers_module
+        model = cls(name=config.get("name"), trainable=config.get("trainable", True))
+        for entry in config.get("layers", []):
+            name = entry["class_name"]
+            layer_cls = getattr(_layers_module, name, None) or {"Sequential": Sequential}.get(name)
+            if layer_cls is None:
+                raise ValueError(f"Sequential.from_config: unknown layer class {name!r}. Received: {entry}")
+            model.add(layer_cls.from_config(entry["config"]))
+        return model
+
 
 class Functional(Model):
     """A model defined by ``Model(inputs, outputs)`` on ``keras.Input`` tensors.
@@ -590,6 +634,11 @@ class Functional(Model):
             self._nodes.append((layer, ins, t))
         for o in self._outputs:
             visit(o)
+        for t in self._inputs:  # Keras 3 lists a functional model's InputLayers first in `layers`
+            layer = t._history[0] if t._history else None
+            if isinstance(layer, InputLayer) and layer not in self._layers:
+                self._layers.append(layer)
+                layer._summary_output_shape = t.shape
         for layer, _, out in self._nodes:
             if layer not in self._layers:
                 self._layers.append(layer)

@@ -16,7 +16,9 @@ run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers
 """
 from __future__ import annotations
 
+import inspect
 import math
+import warnings
 
 import numpy as np
 
@@ -26,12 +28,20 @@ from ..ops.core import convert_to_tensor
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "get"]
 
 
+def _takes_an_argument(fn):
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+
+
 class Optimizer:
     """Base optimizer (``keras.optimizers.Optimizer``).
 
     Args:
         learning_rate: float, or a schedule: a callable taking the step (int) and
-            returning the rate.
+            returning the rate, or a callable with no argument returning it (as Keras).
         weight_decay, clipnorm, clipvalue, global_clipnorm: as in Keras 3.
         name: optimizer name.
 
@@ -66,7 +76,12 @@ class Optimizer:
     @property
     def learning_rate(self):
         if self._schedule is not None:
-            self._learning_rate.assign(float(self._schedule(int(self.iterations.numpy()))))
+            # a schedule takes the step (LearningRateSchedule); a plain callable with no argument gives the rate
+            if _takes_an_argument(self._schedule):
+                value = self._schedule(int(self.iterations.numpy()))
+            else:
+                value = self._schedule()
+            self._learning_rate.assign(float(value.numpy() if hasattr(value, "numpy") else value))
         return self._learning_rate
 
     @learning_rate.setter
@@ -100,10 +115,24 @@ class Optimizer:
 
     # -- applying ----------------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
-        """Applies ``(gradient, variable)`` pairs; pairs with a None gradient are skipped."""
-        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
-        if not pairs:
+        """Applies ``(gradient, variable)`` pairs; pairs with a None gradient are skipped.
+
+        Raises:
+            ValueError: every gradient is None (Keras's "No gradients provided for any variable.").
+
+        Warns:
+            UserWarning: naming the variables whose gradient is None, as Keras.
+        """
+        given = list(grads_and_vars)
+        if not given:
             return self.iterations
+        pairs = [(g, v) for g, v in given if g is not None]
+        missing = [getattr(v, "path", v.name) for g, v in given if g is None]
+        if not pairs:
+            raise ValueError(f"No gradients provided for any variable. Received variables: {missing}")
+        if missing:
+            warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. If using "
+                          "`model.compile()`, did you forget to provide a `loss` argument?", stacklevel=2)
         grads = [convert_to_tensor(g, dtype=v.dtype, device=v.device)._data for g, v in pairs]
         variables = [v for _, v in pairs]
         for g, v in zip(grads, variables):

@@ -183,9 +183,12 @@ class Layer:
 
     @property
     def weights(self):
-        """All weights: this layer's, then its sub-layers', without duplicates."""
+        """All weights without duplicates: this layer's (those created trainable first, then the others,
+        as Keras 3 tracks them), then its sub-layers'."""
         out, seen = [], set()
-        for w in self._weights + [w for layer in self._layers for w in layer.weights]:
+        own = [w for w in self._weights if getattr(w, "_keras_trainable", True)] + \
+              [w for w in self._weights if not getattr(w, "_keras_trainable", True)]
+        for w in own + [w for layer in self._layers for w in layer.weights]:
             if id(w) not in seen:
                 seen.add(id(w))
                 out.append(w)
@@ -215,7 +218,13 @@ class Layer:
         return list(self._losses) + [l for layer in self._layers for l in layer.losses]
 
     def add_loss(self, loss):
+        """Adds a scalar loss term; ``losses`` holds those of the latest outermost call only (as Keras)."""
         self._losses.append(loss)
+
+    def _clear_losses(self):
+        self._losses = []
+        for layer in self._layers:
+            layer._clear_losses()
 
     def count_params(self):
         """Number of scalars in the weights.
@@ -297,6 +306,9 @@ class Layer:
         if isinstance(x, (list, tuple)) and x and isinstance(x[0], (Tensor, np.ndarray, KerasTensor)):
             return type(x)(self._convert_input(v) for v in x)
         arr = np.asarray(x)
+        if arr.dtype.kind not in "fiub":
+            raise TypeError(f'Input 0 of layer "{self.name}" has an unsupported dtype: expected a float, int or bool '
+                            f"array. Received: dtype={arr.dtype} (shape={arr.shape})")
         if self._cast_inputs and arr.dtype.kind in "fiub" and arr.dtype != np.dtype(self.dtype):
             return convert_to_tensor(arr, dtype=self.dtype)
         return convert_to_tensor(arr)
@@ -319,10 +331,15 @@ class Layer:
             kwargs["mask"] = mask
         prev = _training_context()
         _ctx.training = training if training is not None else prev
+        depth = getattr(_ctx, "depth", 0)
+        if depth == 0:  # the outermost call starts a fresh set of add_loss terms (Keras's call context)
+            self._clear_losses()
+        _ctx.depth = depth + 1
         try:
             return self.call(inputs, *args, **kwargs)
         finally:
             _ctx.training = prev
+            _ctx.depth = depth
 
     def _symbolic_call(self, inputs, *args, training=None, **kwargs):
         shape = _shape_of(inputs)

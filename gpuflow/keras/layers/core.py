@@ -5,6 +5,7 @@ import numpy as np
 
 from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
 from .. import activations as _act, initializers as _init
+from ...ops.core import convert_to_tensor
 from .base import Layer, InputSpec, KerasTensor
 
 
@@ -144,6 +145,8 @@ class ReLU(Layer):
         if negative_slope is None or negative_slope < 0:
             raise ValueError(f"negative_slope of a ReLU layer cannot be a negative value. "
                              f"Received: negative_slope={negative_slope}")
+        if threshold is None or threshold < 0:
+            raise ValueError(f"threshold of a ReLU layer cannot be a negative value. Received: threshold={threshold}")
         self.max_value, self.negative_slope, self.threshold = max_value, negative_slope, threshold
 
     def call(self, inputs):
@@ -166,7 +169,16 @@ class Softmax(Layer):
         self.axis = axis
 
     def call(self, inputs, mask=None):
-        return _nn.softmax(inputs, axis=self.axis)
+        # as Keras 3: masked positions get -1e9 before the softmax and 0 after it
+        if mask is not None:
+            m = _m.cast(convert_to_tensor(mask), inputs.dtype)
+            inputs = inputs + (1.0 - m) * -1e9
+        if isinstance(self.axis, (tuple, list)) and len(self.axis) > 1:
+            out = _m.exp(inputs - _m.reduce_logsumexp(inputs, axis=tuple(self.axis), keepdims=True))
+        else:
+            axis = self.axis[0] if isinstance(self.axis, (tuple, list)) else self.axis
+            out = _nn.softmax(inputs, axis=axis)
+        return out * m if mask is not None else out
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -212,6 +224,8 @@ class Dropout(Layer):
             raise ValueError(f"Invalid value received for argument `rate`. Expected a float value between 0 and 1. "
                              f"Received: rate={rate}")
         self.rate, self.noise_shape, self.seed = float(rate), noise_shape, seed
+        # a seeded layer draws a reproducible sequence of masks (Keras's SeedGenerator), not one fixed mask
+        self._seed_rng = np.random.default_rng(seed) if seed is not None else None
 
     def call(self, inputs, training=False):
         if not training or self.rate == 0:
@@ -221,7 +235,8 @@ class Dropout(Layer):
         shape = None
         if self.noise_shape is not None:
             shape = tuple(d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
-        return _nn.dropout(inputs, self.rate, noise_shape=shape)
+        op_seed = None if self._seed_rng is None else int(self._seed_rng.integers(0, 2 ** 31 - 1))
+        return _nn.dropout(inputs, self.rate, noise_shape=shape, seed=op_seed)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

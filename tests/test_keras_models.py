@@ -1,0 +1,386 @@
+"""Models: Sequential (construction, names, nesting, weights), subclassed Model and
+Layer, and the functional ``Model(inputs, outputs)`` — structure and forward passes,
+not training (see test_keras_training.py)."""
+import numpy as np
+import pytest
+
+import gpuflow as tf
+
+keras = tf.keras
+layers = keras.layers
+
+
+@pytest.fixture(autouse=True)
+def _fresh_names():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+def rnd(*shape, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype("float32")
+
+
+def seed_cnn():
+    return keras.Sequential([
+        keras.Input(shape=(28, 28, 1)),
+        layers.Conv2D(32, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Conv2D(64, (3, 3), activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dense(10),
+    ])
+
+
+# -- Sequential construction ---------------------------------------------------------------
+def test_seed_cnn_params_shapes_and_names():
+    model = seed_cnn()
+    assert model.built
+    assert model.count_params() == 225_034
+    assert [l.name for l in model.layers] == ["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten",
+                                             "dense", "dense_1"]
+    assert [l.count_params() for l in model.layers] == [320, 0, 18496, 0, 0, 204928, 1290]
+    assert [tuple(w.shape) for w in model.weights] == [(3, 3, 1, 32), (32,), (3, 3, 32, 64), (64,), (1600, 128),
+                                                      (128,), (128, 10), (10,)]
+    assert model.output_shape == (None, 10)
+    assert model.name == "sequential"
+    y = model(rnd(2, 28, 28, 1))
+    assert tuple(y.shape) == (2, 10) and y.dtype.name == "float32"
+
+
+def test_layers_excludes_the_input_layer():
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(2)])
+    assert len(model.layers) == 1 and isinstance(model.layers[0], layers.Dense)
+    model2 = keras.Sequential([layers.InputLayer(shape=(4,)), layers.Dense(2)])
+    assert [type(l).__name__ for l in model2.layers] == ["Dense"] and model2.built
+
+
+def test_add_builds_like_the_list_form():
+    a = keras.Sequential([keras.Input((5,)), layers.Dense(3, activation="relu"), layers.Dense(1)])
+    b = keras.Sequential()
+    assert not b.built and b.layers == []
+    b.add(keras.Input((5,)))
+    b.add(layers.Dense(3, activation="relu"))
+    assert b.built
+    b.add(layers.Dense(1))
+    assert b.built and b.count_params() == a.count_params() == 5 * 3 + 3 + 3 + 1
+    b.set_weights(a.get_weights())
+    x = rnd(4, 5)
+    np.testing.assert_allclose(a(x).numpy(), b(x).numpy(), rtol=1e-6)
+
+
+def test_input_shape_on_first_layer():
+    model = keras.Sequential([layers.Dense(4, input_shape=(3,)), layers.Dense(2)])
+    assert model.built and model.count_params() == 3 * 4 + 4 + 4 * 2 + 2
+    assert model.input_shape == (None, 3) and model.output_shape == (None, 2)
+
+
+def test_deferred_build_on_first_call():
+    model = keras.Sequential([layers.Dense(4), layers.Dense(2)])
+    assert not model.built
+    with pytest.raises(ValueError, match="isn't built"):
+        model.count_params()
+    y = model(rnd(3, 7))
+    assert model.built and tuple(y.shape) == (3, 2) and model.count_params() == 7 * 4 + 4 + 4 * 2 + 2
+
+
+def test_calling_a_model_equals_calling_its_layers_in_order():
+    model = keras.Sequential([keras.Input((6,)), layers.Dense(5, activation="tanh"), layers.Dense(3),
+                              layers.Softmax()])
+    x = rnd(4, 6)
+    h = x
+    for layer in model.layers:
+        h = layer(h)
+    np.testing.assert_allclose(model(x).numpy(), h.numpy(), rtol=1e-6)
+    kt = model(keras.Input((6,)))
+    assert kt.shape == (None, 3)
+
+
+def test_nested_sequential():
+    inner = keras.Sequential([layers.Dense(4, activation="relu"), layers.Dense(3)], name="inner")
+    outer = keras.Sequential([keras.Input((5,)), inner, layers.Dense(1)])
+    assert outer.built and inner.built
+    assert [l.name for l in outer.layers] == ["inner", "dense_2"]
+    assert outer.count_params() == (5 * 4 + 4) + (4 * 3 + 3) + (3 + 1)
+    assert len(outer.weights) == 6
+    x = rnd(2, 5)
+    np.testing.assert_allclose(outer(x).numpy(), outer.layers[1](inner(x)).numpy(), rtol=1e-6)
+    inner.trainable = False
+    assert len(outer.trainable_weights) == 2 and len(outer.non_trainable_weights) == 4
+
+
+def test_sequential_names_and_clear_session():
+    assert keras.Sequential().name == "sequential"
+    assert keras.Sequential().name == "sequential_1"
+    assert keras.Sequential(name="net").name == "net"
+    assert [layers.Dense(1).name, layers.Dense(1).name] == ["dense", "dense_1"]
+    keras.backend.clear_session()
+    assert keras.Sequential().name == "sequential" and layers.Dense(1).name == "dense"
+
+
+def test_duplicate_layer_name_error():
+    with pytest.raises(ValueError) as e:
+        keras.Sequential([layers.Dense(2, name="fc"), layers.Dense(2, name="fc")])
+    assert "'fc'" in str(e.value) and "unique" in str(e.value)
+    model = keras.Sequential([layers.Dense(2, name="fc")])
+    with pytest.raises(ValueError, match="'fc'"):
+        model.add(layers.Dense(3, name="fc"))
+
+
+def test_add_rejects_non_layers_and_late_inputs():
+    model = keras.Sequential([layers.Dense(2)])
+    with pytest.raises(ValueError, match="Only instances of `keras.Layer`"):
+        model.add("dense")
+    with pytest.raises(ValueError, match="first layer"):
+        model.add(keras.Input((3,)))
+
+
+def test_pop():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dense(2)])
+    popped = model.pop()
+    assert popped.name == "dense_1" and [l.name for l in model.layers] == ["dense"]
+    assert model.output_shape == (None, 4)
+
+
+def test_get_layer():
+    model = seed_cnn()
+    assert model.get_layer("flatten") is model.layers[4]
+    assert model.get_layer(index=0).name == "conv2d"
+    with pytest.raises(ValueError, match="No such layer: nope"):
+        model.get_layer("nope")
+    with pytest.raises(ValueError, match="index 9"):
+        model.get_layer(index=9)
+
+
+def test_wrong_input_to_a_built_model_names_the_layer():
+    model = seed_cnn()
+    with pytest.raises(ValueError) as e:
+        model(np.zeros((2, 28, 28), "float32"))
+    assert '"conv2d"' in str(e.value) and "(2, 28, 28)" in str(e.value)
+    with pytest.raises(ValueError) as e:
+        keras.Sequential([keras.Input((1600,)), layers.Dense(128)])(np.zeros((2, 100), "float32"))
+    assert '"dense' in str(e.value) and "1600" in str(e.value) and "(2, 100)" in str(e.value)
+
+
+# -- trainable and weights ---------------------------------------------------------------------
+def test_trainable_false_moves_weights():
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4), layers.Dense(2)])
+    assert len(model.trainable_weights) == 4 and model.non_trainable_weights == []
+    model.layers[0].trainable = False
+    assert [w.path for w in model.trainable_weights] == ["dense_1/kernel", "dense_1/bias"]
+    assert [w.path for w in model.non_trainable_weights] == ["dense/kernel", "dense/bias"]
+    model.trainable = False
+    assert model.trainable_weights == [] and len(model.non_trainable_weights) == 4
+    model.trainable = True
+    assert len(model.trainable_weights) == 4
+
+
+def test_get_weights_set_weights_round_trip_and_errors():
+    model = seed_cnn()
+    weights = model.get_weights()
+    assert [w.shape for w in weights] == [tuple(v.shape) for v in model.weights]
+    new = [np.full(w.shape, 0.01, "float32") for w in weights]
+    model.set_weights(new)
+    for a, b in zip(model.get_weights(), new):
+        np.testing.assert_array_equal(a, b)
+    bad = list(new)
+    bad[4] = np.zeros((100, 128), "float32")
+    with pytest.raises(ValueError) as e:
+        model.set_weights(bad)
+    msg = str(e.value)
+    assert "(1600, 128)" in msg and "(100, 128)" in msg
+    with pytest.raises(ValueError) as e:
+        model.set_weights(new[:3])
+    assert "length 3" in str(e.value) and "expecting 8" in str(e.value)
+    for a, b in zip(model.get_weights(), new):  # a failed set_weights changes nothing
+        np.testing.assert_array_equal(a, b)
+
+
+def test_get_weights_returns_copies():
+    model = keras.Sequential([keras.Input((2,)), layers.Dense(2)])
+    w = model.get_weights()
+    w[0][...] = 123.0
+    assert not np.any(model.get_weights()[0] == 123.0)
+
+
+# -- subclassing ---------------------------------------------------------------------------------
+class MLP(keras.Model):
+    def __init__(self, hidden=8, out=3, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(hidden, activation="relu")
+        self.drop = layers.Dropout(0.5)
+        self.out = layers.Dense(out)
+
+    def call(self, x, training=False):
+        return self.out(self.drop(self.hidden(x), training=training))
+
+
+def test_subclassed_model():
+    model = MLP()
+    assert model.name == "mlp" and not model.built
+    x = rnd(4, 5)
+    y = model(x)
+    assert tuple(y.shape) == (4, 3)
+    assert [l.name for l in model.layers] == ["dense", "dropout", "dense_1"]
+    assert model.count_params() == 5 * 8 + 8 + 8 * 3 + 3
+    np.testing.assert_array_equal(model(x).numpy(), y.numpy())  # inference: no dropout
+    h = np.maximum(x @ model.hidden.get_weights()[0] + model.hidden.get_weights()[1], 0)
+    np.testing.assert_allclose(y.numpy(), h @ model.out.get_weights()[0] + model.out.get_weights()[1], rtol=1e-5,
+                               atol=1e-6)
+    assert not np.allclose(model(x, training=True).numpy(), y.numpy())
+    assert MLP(name="custom").name == "custom"
+
+
+class Affine(layers.Layer):
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform",
+                                      name="kernel")
+        self.bias = self.add_weight(shape=(self.units,), initializer="zeros", name="bias")
+        self.steps = self.add_weight(shape=(), initializer="zeros", dtype="int64", trainable=False, name="steps")
+
+    def call(self, inputs):
+        return tf.matmul(inputs, self.kernel) + self.bias
+
+
+def test_subclassed_layer_inside_sequential_and_training():
+    model = keras.Sequential([keras.Input((3,)), Affine(2), layers.Dense(1)])
+    assert [l.name for l in model.layers] == ["affine", "dense"]
+    assert len(model.trainable_weights) == 4 and len(model.non_trainable_weights) == 1
+    assert model.count_params() == 3 * 2 + 2 + 1 + 2 + 1
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    x = rnd(32, 3)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], "float32")
+    before = model.get_weights()
+    hist = model.fit(x, y, epochs=15, batch_size=8, verbose=0)
+    after = model.get_weights()
+    assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
+    assert not np.array_equal(before[0], after[0])
+    np.testing.assert_array_equal(before[2], after[2])  # the non-trainable weight is untouched
+
+
+def test_model_with_build_and_add_weight():
+    class Linear(keras.Model):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1], 1), initializer="zeros", name="w")
+
+        def call(self, x):
+            return tf.matmul(x, self.w)
+
+    model = Linear()
+    assert tuple(model(rnd(2, 4)).shape) == (2, 1)
+    assert [w.path for w in model.weights] == ["linear/w"]
+
+
+# -- functional ------------------------------------------------------------------------------------
+def test_functional_model_basics():
+    inputs = keras.Input((4,), name="features")
+    h = layers.Dense(8, activation="relu")(inputs)
+    outputs = layers.Dense(3, activation="softmax")(h)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    assert model.name == "functional"
+    assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Dense", "Dense"]
+    assert model.layers[0].name == "features"
+    assert model.count_params() == 4 * 8 + 8 + 8 * 3 + 3
+    assert model.inputs == [inputs] and model.outputs == [outputs]
+    x = rnd(5, 4)
+    y = model(x).numpy()
+    ref = model.layers[2](model.layers[1](x)).numpy()
+    np.testing.assert_allclose(y, ref, rtol=1e-6)
+    np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
+    assert model(keras.Input((4,))).shape == (None, 3)
+    assert keras.Model(inputs, outputs, name="clf").name == "clf"
+
+
+def test_functional_shared_layer_and_multiple_outputs():
+    inputs = keras.Input((3,))
+    shared = layers.Dense(3)
+    a = shared(inputs)
+    b = shared(a)
+    model = keras.Model(inputs, [a, b])
+    assert len(model.weights) == 2
+    x = rnd(2, 3)
+    ya, yb = model(x)
+    np.testing.assert_allclose(yb.numpy(), shared(shared(x)).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ya.numpy(), shared(x).numpy(), rtol=1e-6)
+
+
+def test_functional_inside_sequential_and_sequential_inside_functional():
+    inputs = keras.Input((4,))
+    block = keras.Sequential([layers.Dense(3), layers.Dense(2)])
+    model = keras.Model(inputs, block(inputs))
+    assert model.count_params() == 4 * 3 + 3 + 3 * 2 + 2
+    assert tuple(model(rnd(2, 4)).shape) == (2, 2)
+
+
+def test_functional_errors():
+    a, b = keras.Input((3,)), keras.Input((3,))
+    out = layers.Dense(2)(b)
+    with pytest.raises(ValueError, match="not in `inputs`"):
+        keras.Model(a, out)
+    with pytest.raises(ValueError, match="KerasTensors"):
+        keras.Model(a, np.zeros(3))
+    model = keras.Model(b, out)
+    with pytest.raises(ValueError) as e:
+        model(np.zeros((2, 5), "float32"))
+    assert "dense" in str(e.value) and "(2, 5)" in str(e.value)
+
+
+def test_build_with_an_explicit_input_shape():
+    model = keras.Sequential([layers.Dense(3), layers.Dense(1)])
+    model.build((None, 4))
+    assert model.built and model.count_params() == 4 * 3 + 3 + 3 + 1
+
+
+def test_sequential_config_round_trip():
+    model = keras.Sequential([keras.Input((6, 6, 2)), layers.Conv2D(3, 3, padding="same", activation="relu"),
+                              layers.MaxPooling2D(), layers.Flatten(), layers.Dropout(0.2),
+                              layers.Dense(4, activation="softmax")], name="net")
+    config = model.get_config()
+    assert config["name"] == "net"
+    assert [l["class_name"] for l in config["layers"]] == ["InputLayer", "Conv2D", "MaxPooling2D", "Flatten",
+                                                           "Dropout", "Dense"]
+    clone = keras.Sequential.from_config(config)
+    assert clone.built and [l.name for l in clone.layers] == [l.name for l in model.layers]
+    assert clone.get_config() == config
+    clone.set_weights(model.get_weights())
+    x = rnd(2, 6, 6, 2)
+    np.testing.assert_allclose(clone(x).numpy(), model(x).numpy(), rtol=1e-6)
+
+
+def test_layer_dtype_float64():
+    layer = layers.Dense(2, dtype="float64")
+    y = layer(np.ones((1, 3), "float32"))
+    assert y.dtype.name == "float64" and layer.kernel.dtype.name == "float64"
+    assert layer.get_config()["dtype"]["config"]["name"] == "float64"
+
+
+def test_add_loss_holds_the_latest_call_only():
+    class Reg(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = layers.Dense(1, kernel_initializer="ones")
+
+        def call(self, x):
+            y = self.dense(x)
+            self.add_loss(tf.reduce_mean(y * y))
+            return y
+
+    model = Reg()
+    x = np.ones((2, 3), "float32")
+    model(x)
+    model(x)
+    assert len(model.losses) == 1
+    np.testing.assert_allclose(model.losses[0].numpy(), 9.0)
+
+
+def test_incompatible_stack_fails_at_construction():
+    with pytest.raises(ValueError) as e:
+        keras.Sequential([keras.Input((28, 28)), layers.Conv2D(2, 3)])
+    msg = str(e.value)
+    assert '"conv2d"' in msg and "min_ndim=4" in msg and "(None, 28, 28)" in msg
