@@ -154,14 +154,28 @@ def test_get_layer():
         model.get_layer(index=9)
 
 
-def test_wrong_input_to_a_built_model_names_the_layer():
+def test_input_rank_standardised_like_keras():
+    """Keras 3 adds a missing trailing size-1 axis ((N, 28, 28) into Input((28, 28, 1))) and rejects the rest."""
     model = seed_cnn()
+    assert tuple(model(np.zeros((2, 28, 28), "float32")).shape) == (2, 10)
     with pytest.raises(ValueError) as e:
-        model(np.zeros((2, 28, 28), "float32"))
-    assert '"conv2d"' in str(e.value) and "(2, 28, 28)" in str(e.value)
+        model(np.zeros((2, 28), "float32"))
+    assert "(None, 28, 28, 1)" in str(e.value) and "(2, 28)" in str(e.value) and "sequential" in str(e.value)
     with pytest.raises(ValueError) as e:
         keras.Sequential([keras.Input((1600,)), layers.Dense(128)])(np.zeros((2, 100), "float32"))
-    assert '"dense' in str(e.value) and "1600" in str(e.value) and "(2, 100)" in str(e.value)
+    assert "(None, 1600)" in str(e.value) and "(2, 100)" in str(e.value)
+
+
+def test_wrong_input_to_a_layer_names_the_layer():
+    conv = layers.Conv2D(4, 3)
+    with pytest.raises(ValueError) as e:
+        conv(np.zeros((2, 28, 28), "float32"))
+    assert f'"{conv.name}"' in str(e.value) and "(2, 28, 28)" in str(e.value)
+    dense = layers.Dense(3)
+    dense(np.zeros((2, 1600), "float32"))
+    with pytest.raises(ValueError) as e:
+        dense(np.zeros((2, 100), "float32"))
+    assert f'"{dense.name}"' in str(e.value) and "1600" in str(e.value) and "(2, 100)" in str(e.value)
 
 
 # -- trainable and weights ---------------------------------------------------------------------
@@ -328,7 +342,7 @@ def test_functional_errors():
     model = keras.Model(b, out)
     with pytest.raises(ValueError) as e:
         model(np.zeros((2, 5), "float32"))
-    assert "dense" in str(e.value) and "(2, 5)" in str(e.value)
+    assert model.name in str(e.value) and "(None, 3)" in str(e.value) and "(2, 5)" in str(e.value)
 
 
 def test_build_with_an_explicit_input_shape():

@@ -73,6 +73,25 @@ def _positive_int(value, arg):
     return int(value)
 
 
+def _standardize_input(x, expected, model_name):
+    """Keras 3's functional-input standardisation: a missing or extra trailing size-1 axis is
+    added or dropped (so (N, 28, 28) images feed an Input((28, 28, 1))); any other mismatch of
+    rank or of a known dimension is an error naming the model and both shapes."""
+    if expected is None or not hasattr(x, "shape"):
+        return x
+    shape = tuple(x.shape)
+    if len(shape) == len(expected) - 1 and expected[-1] == 1:
+        x = _a.expand_dims(x, -1)
+    elif len(shape) == len(expected) + 1 and shape[-1] == 1:
+        x = _a.squeeze(x, -1)
+    got = tuple(x.shape)
+    if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected[1:], got[1:])):
+        want = "(" + ", ".join(str(d) for d in expected) + ")"
+        raise ValueError(f"Invalid input shape for model '{model_name}'. Expected shape {want}, but input has "
+                         f"incompatible shape {shape}")
+    return x
+
+
 class Model(Layer):
     """A layer with training: ``compile``, ``fit``, ``evaluate``, ``predict`` (``keras.Model``).
 
@@ -134,7 +153,7 @@ class Model(Layer):
 
     def _assert_compiled(self, what):
         if not self.compiled:
-            raise RuntimeError(f"You must call `compile()` before using the model for {what}.")
+            raise RuntimeError(f"You must call `compile()` before using the model (for {what}).")
 
     @property
     def metrics(self):
@@ -562,7 +581,7 @@ class Sequential(Model):
             self.build(input_shape)
 
     def call(self, inputs, training=None):
-        x = inputs
+        x = _standardize_input(inputs, self._declared_input_shape(), self.name)
         for layer in self._stack:
             x = layer(x, training=training)
         return x
@@ -657,7 +676,7 @@ class Functional(Model):
         values = inputs if isinstance(inputs, (list, tuple)) else [inputs]
         if len(values) != len(self._inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s). Received: {len(values)}")
-        memo = {id(k): v for k, v in zip(self._inputs, values)}
+        memo = {id(k): _standardize_input(v, k.shape, self.name) for k, v in zip(self._inputs, values)}
         for layer, ins, out in self._nodes:
             args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
             memo[id(out)] = layer(args, training=training)
