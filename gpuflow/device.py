@@ -8,6 +8,8 @@ on the device of their inputs, and new tensors are placed on the innermost
 The default device is chosen once, lazily (``import gpuflow`` never touches a
 GPU):
 
+* ``GPUFLOW_DEVICE=emulator`` runs the CUDA backend and its kernels on the CPU
+  emulator (NumPy arrays, the same ``.cu`` files and wrappers; for testing);
 * ``GPUFLOW_DEVICE=cpu`` or ``gpu`` (or ``gpu:N``) forces a choice; a GPU asked
   for by name that cannot start raises :class:`DeviceUnavailableError`, it never
   falls back silently;
@@ -30,7 +32,7 @@ class DeviceUnavailableError(RuntimeError):
     """Raised when a device asked for by name cannot be used."""
 
 
-_SPEC = re.compile(r"^/?(?:job:[^/]*/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?(cpu|gpu)(?::(\d+))?$",
+_SPEC = re.compile(r"^/?(?:job:[^/]*/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?(cpu|gpu|emulator)(?::(\d+))?$",
                    re.IGNORECASE)
 
 
@@ -53,7 +55,7 @@ class Device:
             return
         m = _SPEC.match(str(spec).strip())
         if not m:
-            raise ValueError(f"Unknown device. Expected 'cpu', 'gpu', 'gpu:N' or a TensorFlow device "
+            raise ValueError(f"Unknown device. Expected 'cpu', 'gpu', 'gpu:N', 'emulator' or a TensorFlow device "
                              f"string like '/GPU:0'. Received: device={spec!r}")
         self.kind = m.group(1).lower()
         self.index = int(m.group(2) or 0)
@@ -65,7 +67,7 @@ class Device:
         return hash((self.kind, self.index))
 
     def __str__(self):
-        return "cpu" if self.kind == "cpu" else f"gpu:{self.index}"
+        return self.kind if self.kind in ("cpu", "emulator") else f"gpu:{self.index}"
 
     def __repr__(self):
         return f"Device({str(self)!r})"
@@ -100,6 +102,18 @@ def _probe_cuda():
     return True, f"CuPy sees {n} CUDA device(s)"
 
 
+def _probe_emulator():
+    """Returns (ok, reason) for the CPU emulator of the CUDA backend. Never raises."""
+    import shutil
+    try:
+        from .backend import emulator  # noqa: F401
+    except Exception as e:
+        return False, f"the emulator package does not import ({type(e).__name__}: {e})"
+    if not (shutil.which("g++") or shutil.which("clang++")):
+        return False, "no C++ compiler (g++ or clang++) on PATH"
+    return True, "C++ compiler found"
+
+
 def _resolve_default():
     global _default, _default_reason
     with _lock:
@@ -112,11 +126,16 @@ def _resolve_default():
             _default_reason = (f"auto: {why}" if ok else f"auto: CPU fallback because {why}")
         elif env == "cpu":
             _default, _default_reason = CPU, "GPUFLOW_DEVICE=cpu"
+        elif env == "emulator":
+            ok, why = _probe_emulator()
+            if not ok:
+                raise DeviceUnavailableError(f"GPUFLOW_DEVICE=emulator cannot be used: {why}.")
+            _default, _default_reason = Device("emulator"), "GPUFLOW_DEVICE=emulator (CUDA kernels on the CPU emulator)"
         else:
             try:
                 dev = Device(env)
             except ValueError:
-                raise ValueError(f"Unknown GPUFLOW_DEVICE. Expected 'cpu', 'gpu', 'gpu:N' or 'auto'. "
+                raise ValueError(f"Unknown GPUFLOW_DEVICE. Expected 'cpu', 'gpu', 'gpu:N', 'emulator' or 'auto'. "
                                  f"Received: GPUFLOW_DEVICE={env!r}") from None
             ok, why = _probe_cuda()
             if not ok:
@@ -176,6 +195,14 @@ def backend_for(dev: Device):
             if dev.kind == "cpu":
                 from .backend.numpy_backend import NumpyBackend
                 _backends[dev] = NumpyBackend()
+            elif dev.kind == "emulator":
+                ok, why = _probe_emulator()
+                if not ok:
+                    raise DeviceUnavailableError(f"Device 'emulator' cannot be used: {why}.")
+                import numpy
+                from .backend.cupy_backend import CupyBackend
+                from .backend.kernels import emulator_loader
+                _backends[dev] = CupyBackend(xp=numpy, loader=emulator_loader, name="emulator")
             else:
                 ok, why = _probe_cuda()
                 if not ok:

@@ -1,0 +1,202 @@
+"""CUDA backend: CuPy arrays, CuPy/cuBLAS for elementwise work and matmul, and the hand-written
+kernels of ``cuda_kernels/`` for convolution, pooling and the fused dense epilogue.
+
+The backend takes its array module and kernel loader as parameters: on a GPU,
+``xp = cupy`` and kernels compile through ``cupy.RawModule``; on the CPU
+emulator (``GPUFLOW_DEVICE=emulator``), ``xp = numpy`` and the same ``.cu``
+files run through :mod:`gpuflow.backend.emulator`. Everything below this
+docstring — argument packing and launch configuration — is the code a GPU runs.
+
+Kernels are float32 (``*_f32``); other dtypes raise a TypeError naming the op.
+Launch configurations live next to each wrapper and follow the tile sizes
+stated in the kernels' comments.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Backend
+from . import kernels as _kernels
+
+# Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/*.cu).
+GEMM_TILE_M = 64          # output rows per block
+GEMM_TILE_N = 64          # output columns per block
+GEMM_THREADS = 256        # threads per block (16 x 16, each a 4 x 4 register micro-tile)
+ELEMENTWISE_THREADS = 256  # pooling and the dense backward epilogue: one thread per element
+
+
+def _cdiv(a, b):
+    return -(-a // b)
+
+
+class CupyBackend(Backend):
+    """CUDA backend (or its emulation).
+
+    Args:
+        device_index: CUDA device ordinal (GPU only).
+        xp: array module; ``cupy`` by default, ``numpy`` for the emulator.
+        loader: kernel module loader (``kernels.cupy_loader`` / ``kernels.emulator_loader``).
+        name: ``"cupy"`` or ``"emulator"``.
+    """
+
+    name = "cupy"
+
+    def __init__(self, device_index=0, xp=None, loader=None, name="cupy"):
+        self.name = name
+        self._gpu = xp is None
+        if xp is None:
+            import cupy
+            self._cuda_device = cupy.cuda.Device(device_index)
+            self._cuda_device.use()
+            xp = cupy
+        self.xp = xp
+        self.kernels = _kernels.KernelSet(loader or _kernels.cupy_loader, use_events=self._gpu)
+        self._rng = xp.random.RandomState()
+        self._dummy = xp.zeros(1, dtype=np.float32)
+
+    # -- arrays -------------------------------------------------------------
+    def asarray(self, value, dtype=None):
+        return self.xp.asarray(value, dtype=dtype)
+
+    def to_numpy(self, a):
+        return a.get() if hasattr(a, "get") and self._gpu else np.asarray(a)
+
+    def synchronize(self):
+        if self._gpu:
+            self._cuda_device.synchronize()
+
+    # -- random -------------------------------------------------------------
+    def seed(self, seed):
+        self._rng = self.xp.random.RandomState(seed)
+
+    def random_normal(self, shape, dtype, mean=0.0, stddev=1.0):
+        return self._rng.normal(mean, stddev, size=shape).astype(dtype, copy=False)
+
+    def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0):
+        if np.dtype(dtype).kind in "iu":
+            return self._rng.randint(minval, maxval, size=shape).astype(dtype, copy=False)
+        return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
+
+    # -- helpers --------------------------------------------------------------
+    def _f32(self, op, *arrays):
+        out = []
+        for a in arrays:
+            if a.dtype != np.float32:
+                raise TypeError(f"{op}: the CUDA kernels take float32. Received: dtype={a.dtype}. "
+                                "Cast with gpuflow.cast(x, 'float32') or run this op on the CPU.")
+            out.append(self.xp.ascontiguousarray(a))
+        return out
+
+    @staticmethod
+    def _conv_ints(x_shape, w_shape, y_shape, strides, dilations, pads):
+        n, h, w, c = x_shape
+        kh, kw, _, f = w_shape
+        i32 = np.int32
+        return (i32(n), i32(h), i32(w), i32(c), i32(f), i32(kh), i32(kw), i32(y_shape[1]), i32(y_shape[2]),
+                i32(strides[0]), i32(strides[1]), i32(dilations[0]), i32(dilations[1]), i32(pads[0]), i32(pads[2]))
+
+    @staticmethod
+    def _out_hw(x_shape, k, strides, dilations, pads):
+        oh = (x_shape[1] + pads[0] + pads[1] - (k[0] - 1) * dilations[0] - 1) // strides[0] + 1
+        ow = (x_shape[2] + pads[2] + pads[3] - (k[1] - 1) * dilations[1] - 1) // strides[1] + 1
+        return oh, ow
+
+    def _gemm_launch(self, filename, entry, m, n, args):
+        grid = (_cdiv(n, GEMM_TILE_N), _cdiv(m, GEMM_TILE_M), 1)
+        self.kernels.launch(filename, entry, grid, (GEMM_THREADS, 1, 1), args)
+
+    def _elementwise_launch(self, filename, entry, total, args):
+        grid = (max(1, _cdiv(total, ELEMENTWISE_THREADS)), 1, 1)
+        self.kernels.launch(filename, entry, grid, (ELEMENTWISE_THREADS, 1, 1), args)
+
+    # -- convolution: implicit GEMM --------------------------------------------
+    def conv2d_fwd(self, x, w, strides, dilations, pads):
+        x, w = self._f32("conv2d", x, w)
+        oh, ow = self._out_hw(x.shape, w.shape[:2], strides, dilations, pads)
+        y = self.xp.empty((x.shape[0], oh, ow, w.shape[3]), dtype=np.float32)
+        ints = self._conv_ints(x.shape, w.shape, y.shape, strides, dilations, pads)
+        # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
+        self._gemm_launch("conv2d.cu", "conv2d_fwd_f32", y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
+        return y, None
+
+    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+        dy, w = self._f32("conv2d backward (data)", dy, w)
+        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        ints = self._conv_ints(x_shape, w.shape, dy.shape, strides, dilations, pads)
+        # GEMM view: (N*H*W) x C, K = KH*KW*F.
+        n, h, wd, c = x_shape
+        self._gemm_launch("conv2d.cu", "conv2d_bwd_data_f32", n * h * wd, c, (dy, w, dx) + ints)
+        return dx
+
+    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
+        x, dy = self._f32("conv2d backward (filter)", x, dy)
+        dw = self.xp.empty(tuple(w_shape), dtype=np.float32)
+        ints = self._conv_ints(x.shape, w_shape, dy.shape, strides, dilations, pads)
+        # GEMM view: (KH*KW*C) x F, K = N*OH*OW.
+        kh, kw, c, f = w_shape
+        self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_f32", kh * kw * c, f, (x, dy, dw) + ints)
+        return dw
+
+    # -- pooling: one thread per output (forward) / per input element (backward) --------
+    @staticmethod
+    def _pool_ints(x_shape, y_hw, pool, strides, pads):
+        i32 = np.int32
+        n, h, w, c = x_shape
+        return (i32(n), i32(h), i32(w), i32(c), i32(y_hw[0]), i32(y_hw[1]), i32(pool[0]), i32(pool[1]),
+                i32(strides[0]), i32(strides[1]), i32(pads[0]), i32(pads[2]))
+
+    def max_pool2d_fwd(self, x, pool_size, strides, pads):
+        (x,) = self._f32("max_pool2d", x)
+        oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
+        y = self.xp.empty((x.shape[0], oh, ow, x.shape[3]), dtype=np.float32)
+        arg = self.xp.empty(y.shape, dtype=np.int32)
+        self._elementwise_launch("pool2d.cu", "max_pool2d_fwd_f32", y.size,
+                                 (x, y, arg) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
+        return y, arg
+
+    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
+        (dy,) = self._f32("max_pool2d backward", dy)
+        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        arg = self.xp.ascontiguousarray(saved)
+        self._elementwise_launch("pool2d.cu", "max_pool2d_bwd_f32", dx.size,
+                                 (dy, arg, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
+        return dx
+
+    def avg_pool2d_fwd(self, x, pool_size, strides, pads):
+        (x,) = self._f32("avg_pool2d", x)
+        oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
+        y = self.xp.empty((x.shape[0], oh, ow, x.shape[3]), dtype=np.float32)
+        self._elementwise_launch("pool2d.cu", "avg_pool2d_fwd_f32", y.size,
+                                 (x, y) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
+        return y
+
+    def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
+        (dy,) = self._f32("avg_pool2d backward", dy)
+        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        self._elementwise_launch("pool2d.cu", "avg_pool2d_bwd_f32", dx.size,
+                                 (dy, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
+        return dx
+
+    # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
+    def dense_fwd(self, x, w, b, relu):
+        arrays = self._f32("dense", x, w) + (self._f32("dense bias", b) if b is not None else [self._dummy])
+        x, w, b_arr = arrays
+        m, k = x.shape
+        n = w.shape[1]
+        y = self.xp.empty((m, n), dtype=np.float32)
+        i32 = np.int32
+        self._gemm_launch("dense.cu", "dense_bias_relu_fwd_f32", m, n,
+                          (x, w, b_arr, y, i32(m), i32(k), i32(n), i32(b is not None), i32(bool(relu))))
+        return y
+
+    def dense_bwd(self, dy, x, w, y, relu, need_dx):
+        dy, x, w, y = self._f32("dense backward", dy, x, w, y)
+        m, n = dy.shape
+        dz = self.xp.empty_like(dy)
+        db = self.xp.empty((n,), dtype=np.float32)
+        i32 = np.int32
+        self._elementwise_launch("dense.cu", "dense_bias_relu_bwd_f32", n,
+                                 (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
+        dw = self.xp.matmul(x.T, dz)  # cuBLAS
+        dx = self.xp.matmul(dz, w.T) if need_dx else None
+        return dx, dw, db
