@@ -26,7 +26,7 @@ from .ops.array_ops import (  # noqa: F401
     reshape, transpose, concat, stack, unstack, squeeze, expand_dims, one_hot, broadcast_to, zeros, ones, fill,
     zeros_like, ones_like, identity, stop_gradient, gather, shape, size, rank, tile, pad, split, range,
 )
-from . import ops, nn, random, math, linalg  # noqa: F401
+from . import ops, nn, random, math, linalg, profiler  # noqa: F401
 
 
 def constant(value, dtype=None, shape=None, name=None):
