@@ -22,7 +22,7 @@ from .callbacks import CallbackList
 from .layers.base import Layer, KerasTensor
 from .layers.core import InputLayer
 
-__all__ = ["Model", "Sequential"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json"]
 
 
 # -- data handling -----------------------------------------------------------------
@@ -463,6 +463,16 @@ class Model(Layer):
                       show_trainable=show_trainable, optimizer_params=opt,
                       sequential_like=not isinstance(self, Functional) or None)
 
+    def save(self, filepath, overwrite=True, zipped=None, **kwargs):
+        """Saves architecture, weights, compile settings and optimizer state as a Keras 3 ``.keras`` file."""
+        from .saving import save_model
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped)
+
+    def to_json(self, **kwargs):
+        """The model's architecture as Keras's JSON (``keras.models.model_from_json`` reads it)."""
+        from .saving import model_to_json
+        return model_to_json(self, **kwargs)
+
     def save_weights(self, filepath, overwrite=True):
         """Saves weights in Keras 3's ``.weights.h5`` layout (see :mod:`gpuflow.keras.saving`)."""
         from .saving import save_weights
@@ -691,3 +701,15 @@ class Functional(Model):
     def compute_output_shape(self, input_shape):
         shapes = [o.shape for o in self._outputs]
         return shapes if isinstance(self._out_struct, (list, tuple)) else shapes[0]
+
+
+def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
+    """Loads a ``.keras`` file (Keras 3 layout) or a legacy Keras 2 ``.h5`` model (``keras.models.load_model``)."""
+    from .saving import load_model as _load
+    return _load(filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode)
+
+
+def model_from_json(json_string, custom_objects=None):
+    """Rebuilds a model from :meth:`Model.to_json` output (``keras.models.model_from_json``)."""
+    from .saving import model_from_json as _from_json
+    return _from_json(json_string, custom_objects=custom_objects)
