@@ -8,6 +8,7 @@ likewise. Logs are running averages over the epoch, with keys sorted (as Keras
 """
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -71,6 +72,108 @@ def _positive_int(value, arg):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
     return int(value)
+
+
+def _is_iterable_data(x):
+    """A Dataset, generator or iterator (not an array, Tensor, list or tuple of arrays)."""
+    from ..data import Dataset
+    if isinstance(x, Dataset):
+        return True
+    return hasattr(x, "__next__") or (hasattr(x, "__iter__") and not isinstance(x, (np.ndarray, Tensor, list, tuple,
+                                                                                     dict, str)))
+
+
+class _DataAdapter:
+    """Turns the inputs of fit/evaluate/predict into batches ``(x, y, sample_weight)`` per epoch
+    (Keras 3's data adapters): arrays are sliced (shuffled each epoch when asked), a Dataset is
+    re-read each epoch, a generator is consumed where the last epoch stopped."""
+
+    def __init__(self, x, y, sample_weight, batch_size, steps, shuffle, what):
+        self._what = what
+        self._limit = steps
+        if _is_iterable_data(x):
+            if y is not None or sample_weight is not None:
+                raise ValueError(f"{what}: when `x` is a dataset or generator, `y` and `sample_weight` must not be "
+                                 "passed; the dataset yields (x, y[, sample_weight]) tuples.")
+            if batch_size is not None:
+                warnings.warn(f"{what}: `batch_size` is ignored for a dataset or generator input; batch the "
+                              "dataset itself.", stacklevel=3)
+            from ..data import Dataset
+            self._dataset = x if isinstance(x, Dataset) else None
+            self._iterator = None if self._dataset is not None else iter(x)
+            card = self._dataset._cardinality if self._dataset is not None else -2
+            self.steps = steps if steps is not None else (card if card >= 0 else None)
+            if self.steps is None and card == -1:
+                raise ValueError(f"{what}: the dataset is infinite (repeat()); pass steps_per_epoch / steps.")
+            self._peeked = None
+            self.arrays = None
+            return
+        self._dataset = self._iterator = None
+        x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
+        self.n = _check_cardinality(x=x, y=y, sample_weight=sw)
+        if self.n == 0:
+            raise ValueError(f"{what}: the input data is empty.")
+        self.arrays = (x, y, sw)
+        self.batch_size = batch_size or 32
+        self.shuffle = shuffle
+        self._set_steps()
+
+    def _set_steps(self):
+        full = math.ceil(self.n / self.batch_size)
+        self.steps = full if self._limit is None else min(full, self._limit)
+
+    def split_off(self, fraction, batch_size, steps):
+        """Holds out the last ``fraction`` of array data for validation (Keras's validation_split)."""
+        if self.arrays is None:
+            raise ValueError("`validation_split` is only supported for Tensors or NumPy arrays, not for a dataset "
+                             "or generator.")
+        split = int(math.floor(self.n * (1.0 - fraction)))
+        x, y, sw = self.arrays
+        cut = lambda a, sl: None if a is None else a[sl]  # noqa: E731
+        val = _DataAdapter(x[split:], cut(y, slice(split, None)), cut(sw, slice(split, None)),
+                           batch_size or self.batch_size, steps, False, "validation_split")
+        self.arrays = (x[:split], cut(y, slice(None, split)), cut(sw, slice(None, split)))
+        self.n = split
+        if self.n == 0:
+            raise ValueError(f"validation_split={fraction} leaves no training data.")
+        self._set_steps()
+        return val
+
+    def peek_x(self):
+        """A small batch of inputs, to build the model before training."""
+        if self.arrays is not None:
+            return self.arrays[0][:1]
+        if self._dataset is not None:
+            return _unpack(_as_tuple(next(iter(self._dataset.as_numpy_iterator()))))[0]
+        if self._peeked is None:
+            self._peeked = next(self._iterator)
+        return _unpack(_as_tuple(self._peeked))[0]
+
+    def epoch(self):
+        """The batches of one epoch."""
+        if self.arrays is not None:
+            x, y, sw = self.arrays
+            order = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
+            for step in range(self.steps):
+                idx = order[step * self.batch_size:(step + 1) * self.batch_size]
+                yield x[idx], None if y is None else y[idx], None if sw is None else sw[idx]
+            return
+        source = self._dataset.as_numpy_iterator() if self._dataset is not None else self._iterator
+        if self._peeked is not None:
+            source = itertools.chain([self._peeked], source)
+            self._peeked = None
+        for step, element in enumerate(source):
+            yield _unpack(_as_tuple(element))
+            if self._limit is not None and step + 1 >= self._limit:
+                return
+
+
+def _as_tuple(element):
+    if isinstance(element, tuple):
+        return element
+    if isinstance(element, list) and len(element) in (2, 3):
+        return tuple(element)
+    return (element,)
 
 
 def _standardize_input(x, expected, model_name):
@@ -250,23 +353,19 @@ class Model(Layer):
         return self(x, training=False)
 
     # -- loops -----------------------------------------------------------------------
-    @staticmethod
-    def _batches(n, batch_size, order=None):
-        idx = np.arange(n) if order is None else order
-        for start in range(0, n, batch_size):
-            yield idx[start:start + batch_size]
-
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         """Trains for ``epochs`` epochs (``keras.Model.fit``) and returns a ``History``.
 
         Args:
-            x, y: NumPy arrays or Tensors with the same number of samples.
-            batch_size: samples per step (32 by default).
-            validation_split: fraction of the data, taken from the end before
+            x, y: NumPy arrays or Tensors with the same number of samples; or ``x``
+                a ``gpuflow.data.Dataset`` / Python generator of ``(x, y[, sample_weight])``
+                batches (then ``y`` is not given; a dataset is re-read every epoch).
+            batch_size: samples per step for arrays (32 by default).
+            validation_split: fraction of the array data, taken from the end before
                 shuffling, held out for validation (as Keras).
-            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight)``.
+            validation_data: ``(x_val, y_val[, sample_weight])`` or a Dataset.
             verbose: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
 
         Raises:
@@ -281,50 +380,38 @@ class Model(Layer):
         if class_weight is not None:
             raise NotImplementedError("class_weight is not supported yet.")
         if x is None:
-            raise ValueError("fit: `x` must be given (NumPy arrays or Tensors).")
-        batch_size = _positive_int(batch_size, "batch_size") or 32
+            raise ValueError("fit: `x` must be given (arrays, Tensors, a Dataset or a generator).")
+        batch_size = _positive_int(batch_size, "batch_size")
         epochs = int(epochs)
         if verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
         if not 0 <= validation_split < 1:
             raise ValueError(f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}")
-        x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
-        n = _check_cardinality(x=x, y=y, sample_weight=sw)
-        if validation_data is None and validation_split:
-            split = int(math.floor(n * (1.0 - validation_split)))
-            val = (x[split:], None if y is None else y[split:], None if sw is None else sw[split:])
-            x, y, sw = x[:split], None if y is None else y[:split], None if sw is None else sw[:split]
-            n = split
-        elif validation_data is not None:
-            vx, vy, vsw = _unpack(tuple(validation_data))
-            val = (_to_array(vx, "validation_data x"), _to_array(vy, "validation_data y"),
-                   _to_array(vsw, "validation_data sample_weight"))
-            _check_cardinality(x=val[0], y=val[1], sample_weight=val[2])
-        else:
-            val = None
-        if n == 0:
-            raise ValueError("fit: the training data is empty.")
-        steps = math.ceil(n / batch_size)
-        if steps_per_epoch is not None:
-            steps = min(steps, _positive_int(steps_per_epoch, "steps_per_epoch"))
+        data = _DataAdapter(x, y, sample_weight, batch_size, _positive_int(steps_per_epoch, "steps_per_epoch"),
+                            shuffle, "fit")
+        val = None
+        if validation_data is not None:
+            vd = validation_data
+            vx, vy, vsw = (vd, None, None) if _is_iterable_data(vd) else _unpack(tuple(vd))
+            val = _DataAdapter(vx, vy, vsw, validation_batch_size or batch_size,
+                               _positive_int(validation_steps, "validation_steps"), False, "validation_data")
+        elif validation_split:
+            val = data.split_off(validation_split, validation_batch_size or batch_size, validation_steps)
         verbose_val = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose_val != 0, model=self,
-                           verbose=verbose, epochs=epochs, steps=steps)
+                           verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
-        self._maybe_build_from(x)
+        if not self.built:
+            self(data.peek_x(), training=False)
         cbs.on_train_begin()
         logs = {}
         nan_reported = False
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            order = np.random.permutation(n) if shuffle else None
-            for step, idx in enumerate(self._batches(n, batch_size, order)):
-                if step >= steps:
-                    break
+            for step, batch in enumerate(data.epoch()):
                 cbs.on_train_batch_begin(step)
-                logs = _pythonify(self.train_step((x[idx], None if y is None else y[idx],
-                                                   None if sw is None else sw[idx])))
+                logs = _pythonify(self.train_step(batch))
                 if not nan_reported and not math.isfinite(logs.get("loss", 0.0)):
                     nan_reported = True
                     warnings.warn(f"fit: the loss became {logs['loss']} at epoch {epoch + 1}, step {step + 1} "
@@ -336,7 +423,7 @@ class Model(Layer):
                     break
             epoch_logs = dict(logs)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                val_logs = self._evaluate_loop(val, validation_batch_size or batch_size, None, validation_steps)
+                val_logs = self._evaluate_loop(val, None)
                 # as Keras 3: the (sorted) training logs, then the (sorted) validation logs
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -347,28 +434,20 @@ class Model(Layer):
         self.history = cbs.history
         return cbs.history
 
-    def _maybe_build_from(self, x):
-        if not self.built:
-            self(x[:1], training=False)
-
-    def _evaluate_loop(self, data, batch_size, cbs, steps=None):
-        x, y, sw = data
-        n = len(x)
+    def _evaluate_loop(self, data, cbs):
         self.reset_metrics()
         logs = {}
-        for step, idx in enumerate(self._batches(n, batch_size)):
-            if steps is not None and step >= steps:
-                break
+        for step, batch in enumerate(data.epoch()):
             if cbs:
                 cbs.on_test_batch_begin(step)
-            logs = _pythonify(self.test_step((x[idx], None if y is None else y[idx], None if sw is None else sw[idx])))
+            logs = _pythonify(self.test_step(batch))
             if cbs:
                 cbs.on_test_batch_end(step, logs)
         return logs
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
-        """Loss and metrics on data (``keras.Model.evaluate``).
+        """Loss and metrics on data (``keras.Model.evaluate``); inputs as for :meth:`fit`.
 
         Returns:
             The loss (a float) when no metrics are compiled, else the list
@@ -376,39 +455,32 @@ class Model(Layer):
             ``return_dict=True``.
         """
         self._assert_compiled("evaluation")
-        batch_size = _positive_int(batch_size, "batch_size") or 32
-        x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
-        n = _check_cardinality(x=x, y=y, sample_weight=sw)
-        total = math.ceil(n / batch_size) if steps is None else min(steps, math.ceil(n / batch_size))
+        data = _DataAdapter(x, y, sample_weight, _positive_int(batch_size, "batch_size"),
+                            _positive_int(steps, "steps"), False, "evaluate")
         verbose_val = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
-                           steps=total)
-        if n == 0:
-            raise ValueError("evaluate: the input is empty.")
+                           steps=data.steps)
         cbs.on_test_begin()
-        logs = self._evaluate_loop((x, y, sw), batch_size, cbs, steps)
+        logs = self._evaluate_loop(data, cbs)
         cbs.on_test_end(logs)
+        if not logs:
+            raise ValueError("evaluate: the input is empty.")
         if return_dict:
             return logs
-        values = [logs[m.name] for m in self.metrics if m.name in logs]
-        return values[0] if len(values) == 1 else values
+        return self._flatten_logs(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as a NumPy array, computed in batches (``keras.Model.predict``)."""
-        batch_size = _positive_int(batch_size, "batch_size") or 32
-        x = _to_array(x, "x")
-        n = len(x)
-        total = math.ceil(n / batch_size) if steps is None else min(steps, math.ceil(n / batch_size))
+        data = _DataAdapter(x, None, None, _positive_int(batch_size, "batch_size"), _positive_int(steps, "steps"),
+                            False, "predict")
         verbose_val = 1 if verbose == "auto" else verbose
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
-                           steps=total)
+                           steps=data.steps)
         cbs.on_predict_begin()
         outs = []
-        for step, idx in enumerate(self._batches(n, batch_size)):
-            if step >= total:
-                break
+        for step, batch in enumerate(data.epoch()):
             cbs.on_predict_batch_begin(step)
-            out = self.predict_step((x[idx],))
+            out = self.predict_step(batch)
             outs.append(out.numpy())
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
