@@ -77,6 +77,7 @@ uint8 = DType(np.uint8)
 bool = DType(np.bool_)  # noqa: A001 - TensorFlow's name
 
 _SUPPORTED = {d.name: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool)}
+_BY_NP = {d._np: d for d in _SUPPORTED.values()}
 _ALIASES = {"float": float32, "double": float64, "half": float16, "int": int32, "long": int64}
 string_names = tuple(_SUPPORTED)
 
@@ -91,6 +92,10 @@ def as_dtype(value) -> DType:
     """
     if isinstance(value, DType):
         return value
+    if isinstance(value, np.dtype):  # the hot path: every Tensor.dtype lookup
+        d = _BY_NP.get(value)
+        if d is not None:
+            return d
     if value is None:  # np.dtype(None) would silently mean float64
         raise TypeError("Cannot convert None to a dtype. Expected a DType, a dtype name or a NumPy dtype. "
                         "Received: dtype=None")
