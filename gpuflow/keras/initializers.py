@@ -121,8 +121,12 @@ class VarianceScaling(_Seeded):
         ValueError: unknown ``mode`` or ``distribution``, or ``scale <= 0``.
     """
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        if input_axes is not None or output_axes is not None:
+            raise NotImplementedError("VarianceScaling: input_axes/output_axes are not supported yet. Received: "
+                                      f"input_axes={input_axes}, output_axes={output_axes}")
         if scale <= 0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -146,16 +150,17 @@ class VarianceScaling(_Seeded):
         return _random.uniform(shape, -limit, limit, dtype, seed=self.seed)
 
     def get_config(self):
-        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed}
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
+                "input_axes": None, "output_axes": None}
 
 
 def _preset(name, scale, mode, distribution):
     class _P(VarianceScaling):
-        def __init__(self, seed=None):
-            super().__init__(scale, mode, distribution, seed)
+        def __init__(self, seed=None, input_axes=None, output_axes=None):
+            super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed}
+            return {"seed": self.seed, "input_axes": None, "output_axes": None}
     _P.__name__ = _P.__qualname__ = name
     _P.__doc__ = f"VarianceScaling(scale={scale}, mode='{mode}', distribution='{distribution}') (Keras's {name})."
     return _P

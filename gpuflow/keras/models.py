@@ -551,9 +551,10 @@ class Model(Layer):
         save_weights(self, filepath, overwrite)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """Loads a ``.weights.h5`` file written by gpuflow or Keras 3 into this (built) model."""
+        """Loads weights written by gpuflow or Keras (``.weights.h5``, ``.keras``, legacy ``.h5``) into
+        this (built) model; ``by_name=True`` matches legacy ``.h5`` layers by name."""
         from .saving import load_weights
-        load_weights(self, filepath, skip_mismatch)
+        load_weights(self, filepath, skip_mismatch, by_name=kwargs.pop("by_name", False))
 
     def _optimizer_param_count(self):
         if self.optimizer is None or not self.optimizer.built:
@@ -735,14 +736,13 @@ class Functional(Model):
             self._nodes.append((layer, ins, t))
         for o in self._outputs:
             visit(o)
-        for t in self._inputs:  # Keras 3 lists a functional model's InputLayers first in `layers`
-            layer = t._history[0] if t._history else None
-            if isinstance(layer, InputLayer) and layer not in self._layers:
-                self._layers.append(layer)
-                layer._summary_output_shape = t.shape
-        for layer, _, out in self._nodes:
+        from .saving import _graph  # Keras 3's map_graph: layers by depth, InputLayers first
+        for layer in _graph(self)[0]:
             if layer not in self._layers:
                 self._layers.append(layer)
+        for t in self._inputs:
+            t._history[0]._summary_output_shape = t.shape
+        for layer, _, out in self._nodes:
             layer._summary_output_shape = out.shape
         self.built = True
 

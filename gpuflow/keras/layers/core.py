@@ -21,7 +21,10 @@ class InputLayer(Layer):
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
-                 optional=False, name=None, input_shape=None, **kwargs):
+                 optional=False, name=None, input_shape=None, ragged=False, **kwargs):
+        if sparse or ragged or optional or input_tensor is not None:
+            raise NotImplementedError("InputLayer: sparse, ragged and optional inputs and input_tensor are not "
+                                      "supported yet.")
         if shape is None and input_shape is not None:
             shape = input_shape
         super().__init__(name=name, dtype=dtype, **kwargs)
