@@ -76,6 +76,7 @@ CONV_CASES = [
     (2, 10, 11, 6, 65, 2, 5, 2, 1, "VALID"),
     (2, 7, 7, 3, 4, 3, 3, 2, 1, "VALID"),
     (1, 13, 13, 32, 64, 3, 3, 1, 1, "VALID"),
+    (4, 18, 18, 3, 5, 3, 3, 1, 1, "VALID"),  # K = N*OH*OW = 1024: the split-K filter gradient
 ]
 
 

@@ -18,11 +18,15 @@ import numpy as np
 from .base import Backend
 from . import kernels as _kernels
 
-# Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/*.cu).
+# Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/gemm_tile.cuh).
 GEMM_TILE_M = 64          # output rows per block
 GEMM_TILE_N = 64          # output columns per block
 GEMM_THREADS = 256        # threads per block (16 x 16, each a 4 x 4 register micro-tile)
-ELEMENTWISE_THREADS = 256  # pooling and the dense backward epilogue: one thread per element
+MAX_GRID_Y = 65535        # CUDA's limit; the fwd / bwd-data / dense kernels loop over extra row tiles
+ELEMENTWISE_THREADS = 256  # pooling: one thread per output (forward) or input element (backward)
+DENSE_BWD_COLUMNS = 32    # dense_bias_relu_bwd_f32: each block owns 32 columns
+SPLITK_TARGET_BLOCKS = 3 * 132  # about 3 resident blocks per SM on an H100 (132 SMs)
+SPLITK_MIN_K = 512        # keep at least 32 K-slices of 16 per split
 
 
 def _cdiv(a, b):
@@ -101,8 +105,9 @@ class CupyBackend(Backend):
         ow = (x_shape[2] + pads[2] + pads[3] - (k[1] - 1) * dilations[1] - 1) // strides[1] + 1
         return oh, ow
 
-    def _gemm_launch(self, filename, entry, m, n, args):
-        grid = (_cdiv(n, GEMM_TILE_N), _cdiv(m, GEMM_TILE_M), 1)
+    def _gemm_launch(self, filename, entry, m, n, args, splits=1, cap_rows=True):
+        rows = _cdiv(m, GEMM_TILE_M)
+        grid = (_cdiv(n, GEMM_TILE_N), min(rows, MAX_GRID_Y) if cap_rows else rows, splits)
         self.kernels.launch(filename, entry, grid, (GEMM_THREADS, 1, 1), args)
 
     def _elementwise_launch(self, filename, entry, total, args):
@@ -132,9 +137,22 @@ class CupyBackend(Backend):
         x, dy = self._f32("conv2d backward (filter)", x, dy)
         dw = self.xp.empty(tuple(w_shape), dtype=np.float32)
         ints = self._conv_ints(x.shape, w_shape, dy.shape, strides, dilations, pads)
-        # GEMM view: (KH*KW*C) x F, K = N*OH*OW.
+        # GEMM view: (KH*KW*C) x F, K = N*OH*OW. Few output tiles and a long K: split K over
+        # blockIdx.z into a workspace, then reduce the partials in a fixed order (deterministic).
         kh, kw, c, f = w_shape
-        self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_f32", kh * kw * c, f, (x, dy, dw) + ints)
+        m, k = kh * kw * c, dy.shape[0] * dy.shape[1] * dy.shape[2]
+        tiles = _cdiv(m, GEMM_TILE_M) * _cdiv(f, GEMM_TILE_N)
+        splits = max(1, min(_cdiv(SPLITK_TARGET_BLOCKS, tiles), _cdiv(k, SPLITK_MIN_K)))
+        if splits == 1:
+            self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_f32", m, f, (x, dy, dw) + ints, cap_rows=False)
+            return dw
+        k_chunk = _cdiv(_cdiv(k, splits), 16) * 16
+        splits = _cdiv(k, k_chunk)
+        ws = self.xp.empty((splits, m, f), dtype=np.float32)
+        self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_splitk_f32", m, f, (x, dy, ws) + ints + (np.int32(k_chunk),),
+                          splits=splits, cap_rows=False)
+        self._elementwise_launch("conv2d.cu", "splitk_reduce_f32", m * f,
+                                 (ws, dw, np.int32(splits), np.int32(m * f)))
         return dw
 
     # -- pooling: one thread per output (forward) / per input element (backward) --------
@@ -195,8 +213,8 @@ class CupyBackend(Backend):
         dz = self.xp.empty_like(dy)
         db = self.xp.empty((n,), dtype=np.float32)
         i32 = np.int32
-        self._elementwise_launch("dense.cu", "dense_bias_relu_bwd_f32", n,
-                                 (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
+        self.kernels.launch("dense.cu", "dense_bias_relu_bwd_f32", (_cdiv(n, DENSE_BWD_COLUMNS), 1, 1),
+                            (GEMM_THREADS, 1, 1), (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
         dw = self.xp.matmul(x.T, dz)  # cuBLAS
         dx = self.xp.matmul(dz, w.T) if need_dx else None
         return dx, dw, db

@@ -34,8 +34,21 @@ def kernel_dir():
                             f"{[c for c in candidates if c]}. Set GPUFLOW_KERNEL_DIR to the folder.")
 
 
+def _headers_hash():
+    """SHA-1 of the shared headers: CuPy's disk cache keys on the source text and options only, not on
+    files pulled in through -I (cupy/cupy#7934), so a header edit must change the options."""
+    import hashlib
+    h = hashlib.sha1()
+    folder = kernel_dir()
+    for name in sorted(os.listdir(folder)):
+        if name.endswith(".cuh"):
+            with open(os.path.join(folder, name), "rb") as f:
+                h.update(name.encode() + b"\0" + f.read())
+    return h.hexdigest()[:16]
+
+
 def _options():
-    return ("-std=c++17", f"-I{kernel_dir()}")
+    return ("-std=c++17", f"-I{kernel_dir()}", f"-DGPUFLOW_HEADERS_SHA1={_headers_hash()}")
 
 
 def cupy_loader(code, name):

@@ -1,0 +1,83 @@
+"""Compiles cuda_kernels/*.cu with NVRTC for sm_80 and sm_90 (no GPU needed).
+
+Needs the ``cuda-bindings`` and ``nvidia-cuda-nvrtc`` wheels (the ``test`` extra); skips with the
+reason when they are missing. Asserts that every entry point the Python wrappers launch exists for
+both architectures, that no kernel spills registers at sm_90, and that a compile error is reported
+with its file and line.
+"""
+from __future__ import annotations
+
+import pytest
+
+from gpuflow.backend import nvrtc_check
+
+ARCHS = ("sm_80", "sm_90")
+
+
+def _nvrtc_or_skip():
+    try:
+        nvrtc_check.nvrtc_version()
+    except nvrtc_check.NvrtcUnavailableError as e:
+        pytest.skip(f"NVRTC not available, kernel compile check skipped: {e}")
+
+
+@pytest.fixture(scope="module")
+def records():
+    _nvrtc_or_skip()
+    return nvrtc_check.check_all(ARCHS)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_entry_point_compiles(records, arch):
+    found = {(r["file"], r["kernel"]) for r in records if r["arch"] == arch}
+    expected = {(f, k) for f, names in nvrtc_check.EXPECTED_ENTRY_POINTS.items() for k in names}
+    missing = sorted(expected - found)
+    assert not missing, f"entry points missing from the {arch} build: {missing}"
+    for r in records:
+        assert r["registers"] is not None and r["registers"] > 0, r
+
+
+def test_no_register_spills_at_sm90(records):
+    spills = [r for r in records if r["arch"] == "sm_90" and (r["spill_stores"] or r["spill_loads"])]
+    assert not spills, "kernels spill registers at sm_90:\n" + nvrtc_check.format_table(spills)
+
+
+def test_gemm_kernels_fit_their_launch_bounds(records):
+    """The occupancy stated in the kernels' comments: conv GEMMs <= 80 registers, dense <= 64, 17,408 B smem."""
+    limits = {"conv2d_fwd_f32": 80, "conv2d_bwd_data_f32": 80, "conv2d_bwd_filter_f32": 80,
+              "conv2d_bwd_filter_splitk_f32": 80, "dense_bias_relu_fwd_f32": 64}
+    for r in records:
+        if r["kernel"] in limits:
+            assert r["registers"] <= limits[r["kernel"]], r
+            assert r["shared_bytes"] == 17408, r
+
+
+def test_compile_error_names_file_and_line(tmp_path):
+    _nvrtc_or_skip()
+    bad = tmp_path / "broken.cu"
+    bad.write_text('#include "common.cuh"\n'
+                   'extern "C" __global__ void broken_f32(float* y) {\n'
+                   '    y[0] = undefined_name;\n'
+                   '}\n')
+    with pytest.raises(nvrtc_check.NvrtcCompileError) as info:
+        nvrtc_check.compile_source(str(bad), "sm_90", include_dirs=[nvrtc_check.default_kernel_dir()])
+    msg = str(info.value)
+    assert f"{bad}:3:" in msg and "undefined_name" in msg, msg
+
+
+def test_parse_ptxas_log():
+    log = """ptxas info    : 0 bytes gmem
+ptxas info    : Compiling entry function 'k_a' for 'sm_90'
+ptxas info    : Function properties for k_a
+ptxas         .     8 bytes stack frame, 4 bytes spill stores, 12 bytes spill loads
+ptxas info    : Used 80 registers, used 1 barriers, 17408 bytes smem
+ptxas info    : Compiling entry function 'k_b' for 'sm_80'
+ptxas info    : Function properties for k_b
+ptxas         .     0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+ptxas info    : Used 32 registers, 360 bytes cmem[0]
+"""
+    a, b = nvrtc_check.parse_ptxas_log(log)
+    assert a == dict(kernel="k_a", arch="sm_90", registers=80, spill_stores=4, spill_loads=12, stack_bytes=8,
+                     shared_bytes=17408)
+    assert b == dict(kernel="k_b", arch="sm_80", registers=32, spill_stores=0, spill_loads=0, stack_bytes=0,
+                     shared_bytes=0)
