@@ -11,6 +11,7 @@ module per ``.cu`` file and records launches for :mod:`gpuflow.profiler`.
 from __future__ import annotations
 
 import os
+import sys
 
 from .. import profiler
 
@@ -26,7 +27,8 @@ def kernel_dir():
     candidates = [os.environ.get("GPUFLOW_KERNEL_DIR"),
                   os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cuda_kernels"),
                   os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "cuda_kernels")]
+                               "cuda_kernels"),
+                  os.path.join(sys.prefix, "share", "gpuflow", "cuda_kernels")]
     for c in candidates:
         if c and os.path.isfile(os.path.join(c, "common.cuh")):
             return c
