@@ -521,6 +521,37 @@ def test_second_derivatives(fn, inputs, kw):
     check_double_backward(fn, *inputs, **kw)
 
 
+# -- ops added for the Keras layers of issue 5 ----------------------------------------------------
+LAYER_OPS = [
+    case("erf", nn_ops.erf, rand(30, low=-3.5, high=3.5)),
+    case("gelu", nn_ops.gelu, rand(3, 5, low=-4, high=4)),
+    case("gelu_approximate", lambda x: nn_ops.gelu(x, approximate=True), rand(3, 5, low=-4, high=4)),
+    case("conv2d_transpose_valid_s2", lambda x, w: nn_ops.conv2d_transpose(x, w, (2, 7, 7, 5), 2, "VALID"),
+         rand(2, 3, 3, 3), rand(3, 2, 5, 3)),
+    case("conv2d_transpose_same_s23", lambda x, w: nn_ops.conv2d_transpose(x, w, (1, 6, 9, 2), (2, 3), "SAME"),
+         rand(1, 3, 3, 4), rand(3, 3, 2, 4)),
+    case("conv2d_transpose_dilated", lambda x, w: nn_ops.conv2d_transpose(x, w, (1, 5, 5, 2), 1, "SAME", dilations=2),
+         rand(1, 5, 5, 3), rand(2, 3, 2, 3)),
+    case("depthwise_conv2d", lambda x, w: nn_ops.depthwise_conv2d(x, w, 2, "SAME"), rand(2, 5, 4, 3),
+         rand(3, 2, 3, 2)),
+    case("separable_conv2d", lambda x, d, p: nn_ops.separable_conv2d(x, d, p, 1, "VALID", dilations=2),
+         rand(1, 6, 5, 2), rand(2, 2, 2, 2), rand(1, 1, 4, 3)),
+    case("moments", lambda x: list(nn_ops.moments(x, [0, 2])), rand(3, 2, 4)),
+    case("batch_normalization", lambda x, m, v, b, g: nn_ops.batch_normalization(x, m, v, b, g, 1e-3),
+         rand(4, 3), rand(3), pos(3), rand(3), rand(3)),
+]
+
+
+@pytest.mark.parametrize("fn,inputs,kw", LAYER_OPS)
+def test_layer_ops(fn, inputs, kw):
+    run(fn, inputs, kw)
+
+
+def test_erf_and_gelu_second_derivatives():
+    check_double_backward(nn_ops.erf, rand(6, low=-2, high=2))
+    check_double_backward(nn_ops.gelu, rand(6, low=-2, high=2))
+
+
 # -- coverage: every public op is either gradient-checked above or has no gradient ------------
 GRADIENT_CHECKED = {
     # math_ops
@@ -535,7 +566,8 @@ GRADIENT_CHECKED = {
     "relu", "relu6", "softmax", "log_softmax", "conv2d", "max_pool2d", "avg_pool2d", "dropout", "bias_add",
     "sparse_softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits",
     "sigmoid_cross_entropy_with_logits", "fused_conv2d", "fused_dense", "leaky_relu", "elu", "selu", "softplus",
-    "silu", "swish",
+    "silu", "swish", "erf", "gelu", "conv2d_transpose", "depthwise_conv2d", "separable_conv2d", "moments",
+    "batch_normalization",
 }
 NO_GRADIENT = {  # integer/bool results, piecewise-constant ops (checked above to give None or zeros), creation
     "floordiv", "sign", "round", "floor", "ceil", "reduce_any", "reduce_all", "argmax", "argmin", "equal",

@@ -5,7 +5,8 @@ from ..ops import nn_ops as _nn, math_ops as _m
 from ..ops.core import convert_to_tensor
 
 __all__ = ["relu", "sigmoid", "tanh", "softmax", "linear", "elu", "selu", "softplus", "swish", "silu",
-           "leaky_relu", "relu6", "log_softmax", "exponential", "get", "serialize"]
+           "leaky_relu", "relu6", "log_softmax", "exponential", "gelu", "softsign", "hard_sigmoid", "hard_silu",
+           "hard_swish", "mish", "log_sigmoid", "celu", "hard_tanh", "tanh_shrink", "glu", "get", "serialize"]
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -89,9 +90,83 @@ def exponential(x):
     return _m.exp(x)
 
 
+def gelu(x, approximate=False):
+    """Gaussian error linear unit, Keras 3's ``keras.activations.gelu(x, approximate=False)``.
+
+    ``approximate=False``: ``0.5 * x * (1 + erf(x / sqrt(2)))`` with gpuflow's float64-accurate
+    :func:`gpuflow.ops.nn_ops.erf`; ``approximate=True``: the tanh form of Hendrycks & Gimpel 2016.
+    """
+    return _nn.gelu(_float(x), approximate=approximate)
+
+
+def softsign(x):
+    """``x / (1 + |x|)``."""
+    x = _float(x)
+    return x / (1.0 + _m.abs(x))
+
+
+def hard_sigmoid(x):
+    """Keras 3's piecewise-linear sigmoid: ``relu6(x + 3) / 6`` (0 below -3, 1 above 3)."""
+    x = _float(x)
+    return _nn.relu6(x + 3.0) / 6.0
+
+
+def hard_silu(x):
+    """``x * hard_sigmoid(x)`` (also called hard_swish)."""
+    x = _float(x)
+    return x * hard_sigmoid(x)
+
+
+hard_swish = hard_silu
+
+
+def mish(x):
+    """``x * tanh(softplus(x))`` (Misra 2019)."""
+    x = _float(x)
+    return x * _m.tanh(_nn.softplus(x))
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed stably."""
+    return -_nn.softplus(-_float(x))
+
+
+def celu(x, alpha=1.0):
+    """``max(x, 0) + alpha * (exp(min(x, 0) / alpha) - 1)`` (Barron 2017), as Keras's TensorFlow backend."""
+    x = _float(x)
+    return _m.maximum(x, 0.0) + alpha * (_m.exp(_m.minimum(x, 0.0) / alpha) - 1.0)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return _m.clip_by_value(_float(x), -1.0, 1.0)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    x = _float(x)
+    return x - _m.tanh(x)
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: the two halves ``a, b`` of ``x`` along ``axis`` give ``a * sigmoid(b)``.
+
+    Raises:
+        ValueError: if the size of ``axis`` is odd (Keras's message).
+    """
+    from ..ops import array_ops as _a
+    x = _float(x)
+    if x.shape[axis] % 2 != 0:
+        raise ValueError(f"axis size must be divisible by 2. Received: x.shape={tuple(x.shape)} with axis={axis}")
+    a, b = _a.split(x, 2, axis=axis)
+    return a * _m.sigmoid(b)
+
+
 _BY_NAME = {f.__name__: f for f in (relu, sigmoid, tanh, softmax, log_softmax, linear, elu, selu, softplus, silu,
-                                    leaky_relu, relu6, exponential)}
+                                    leaky_relu, relu6, exponential, gelu, softsign, hard_sigmoid, hard_silu, mish,
+                                    log_sigmoid, celu, hard_tanh, tanh_shrink, glu)}
 _BY_NAME["swish"] = silu
+_BY_NAME["hard_swish"] = hard_silu
 
 
 def get(identifier):

@@ -24,6 +24,7 @@ __all__ = [
     "dropout", "bias_add", "sparse_softmax_cross_entropy_with_logits",
     "softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits", "conv_output_size",
     "fused_conv2d", "fused_dense", "leaky_relu", "elu", "selu", "softplus", "silu", "swish",
+    "erf", "gelu", "conv2d_transpose", "depthwise_conv2d", "separable_conv2d", "moments", "batch_normalization",
 ]
 
 sigmoid = M.sigmoid
@@ -443,3 +444,264 @@ def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
         raise ValueError(f"sigmoid_cross_entropy_with_logits: labels and logits must have the same shape. "
                          f"Received: labels.shape={tuple(labels.shape)}, logits.shape={tuple(logits.shape)}")
     return _relu_plus_log1p_exp_neg_abs(logits) - logits * labels
+
+
+# -- erf and gelu ------------------------------------------------------------------
+# erf(x) for |x| < 1: the Maclaurin series erf(x) = 2/sqrt(pi) * sum_n (-1)^n x^(2n+1) / (n! (2n+1)),
+# 18 terms (truncation error < 2e-17 there; the coefficients are exact closed forms).
+_ERF_TAYLOR = tuple(2.0 / np.sqrt(np.pi) * (-1) ** k / (float(np.prod(np.arange(1, k + 1, dtype=np.float64)))
+                                                    * (2 * k + 1)) for k in range(18))
+# erf(x) = 1 - exp(-x^2) * erfcx(x) for 1 <= |x|, with erfcx(x) = exp(x^2) erfc(x) evaluated as a Chebyshev series
+# in t = (x - 2.5) / (x + 2.5) over x in [1, 6] (|x| > 6 is clamped to 6: erfc(6) < 2.2e-17, below half an ulp of
+# 1). The coefficients are gpuflow's own: the degree-14 Chebyshev interpolant
+# (numpy.polynomial.chebyshev.chebinterpolate) of erfcx computed with Python's math.erfc and math.exp in float64.
+# Against math.erf on a dense grid the float64 result is within 4e-16 everywhere (tests/test_keras_layers_extra.py).
+_ERFCX_K = 2.5
+_ERFCX_T0, _ERFCX_T1 = (1.0 - _ERFCX_K) / (1.0 + _ERFCX_K), (6.0 - _ERFCX_K) / (6.0 + _ERFCX_K)
+_ERFCX_CHEB = (
+    0.23691061469353178, -0.1650418481783353, 0.023116459358180408, -0.002358737071787187,
+    0.0001534454308997013, -2.9480756022999543e-06, -4.491871315672376e-07, 2.9334392979511275e-08,
+    1.6933263291551981e-09, -1.8746776816088348e-10, -1.0733214143854309e-11, 1.1720087863172542e-12,
+    9.955184824643007e-14, -6.251480814493485e-15, -1.1990408665951691e-15,
+)
+
+
+def _erf_array(xp, a):
+    """erf of a float array through ``xp`` alone (any backend), computed in float64.
+
+    float32 inputs use shorter series (11 Taylor terms, Chebyshev degree 9: absolute error
+    < 2e-9, far below float32's resolution); float64 inputs use all terms (error < 4e-16).
+    """
+    full = a.dtype == np.float64
+    n_taylor, n_cheb = (18, 15) if full else (11, 10)
+    x = a.astype(np.float64, copy=False)
+    ax = xp.abs(x)
+    out = xp.empty_like(x)
+    small = ax < 1.0
+    xs = x[small]
+    s = xs * xs
+    p = xp.full_like(s, _ERF_TAYLOR[n_taylor - 1])
+    for c in _ERF_TAYLOR[n_taylor - 2::-1]:
+        p = p * s + c
+    out[small] = xs * p
+    big = ~small
+    xb = ax[big]
+    xc = xp.minimum(xb, 6.0)
+    t = (xc - _ERFCX_K) / (xc + _ERFCX_K)
+    u = (2.0 * t - _ERFCX_T0 - _ERFCX_T1) / (_ERFCX_T1 - _ERFCX_T0)
+    b1 = xp.zeros_like(u)  # Clenshaw's recurrence for sum_k c_k T_k(u)
+    b2 = xp.zeros_like(u)
+    for c in _ERFCX_CHEB[n_cheb - 1:0:-1]:
+        b1, b2 = 2.0 * u * b1 - b2 + c, b1
+    erfcx = u * b1 - b2 + _ERFCX_CHEB[0]
+    out[big] = xp.sign(x[big]) * (1.0 - xp.exp(-xb * xb) * erfcx)
+    return out.astype(a.dtype, copy=False)
+
+
+def erf(x, name=None):
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, elementwise (``tf.math.erf``).
+
+    Evaluated with gpuflow's own approximation (see ``_erf_array``): a Maclaurin series for
+    ``|x| < 1`` and a Chebyshev series of ``exp(x^2) erfc(x)`` for ``|x| >= 1``, in float64; the
+    result is within 4e-16 of ``math.erf`` for float64 inputs, and within one float32 ulp for
+    float32 inputs (error < 2e-9 before the final rounding). Gradient ``2/sqrt(pi) * exp(-x^2)``.
+
+    Raises:
+        TypeError: for a non-floating input.
+    """
+    x = _float_input(x, "erf")
+    return make_op("Erf", (x,), _erf_array(x._backend.xp, x._data),
+                   lambda g, n: (g * (2.0 / np.sqrt(np.pi)) * M.exp(-M.square(x)),))
+
+
+def gelu(features, approximate=False, name=None):
+    """Gaussian error linear unit (``tf.nn.gelu``; Hendrycks & Gimpel 2016).
+
+    ``approximate=False`` (the default of ``tf.nn.gelu`` and of ``keras.activations.gelu``):
+    ``0.5 * x * (1 + erf(x / sqrt(2)))`` with :func:`erf`. ``approximate=True``:
+    ``0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))``.
+    """
+    x = _float_input(features, "gelu")
+    if approximate:
+        return 0.5 * x * (1.0 + M.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1.0 + erf(x / 1.4142135623730951))
+
+
+# -- transposed and depthwise convolution ---------------------------------------------------
+def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",  # noqa: A002
+                     dilations=None, name=None):
+    """The transpose (gradient) of :func:`conv2d` with respect to its input (``tf.nn.conv2d_transpose``).
+
+    ``y = conv2d_transpose(x, w, output_shape)`` is the unique linear map with
+    ``<conv2d(z, w), x> = <z, y>`` for every z of ``output_shape``: each input pixel scatters
+    ``x[n, i, j, :] @ w[a, b].T`` to output pixel ``(i*s + a*d - pad_top, j*s + b*d - pad_left)``.
+    The forward pass is the backend's ``conv2d_bwd_data`` primitive; the gradient with respect to
+    the input is :func:`conv2d` of the upstream gradient (itself differentiable), and the gradient
+    with respect to the filters is ``conv2d_bwd_filter`` with the roles of input and upstream
+    gradient swapped. No primitive of its own.
+
+    Args:
+        input: (N, H, W, in_channels) float tensor.
+        filters: (kh, kw, out_channels, in_channels) tensor, TensorFlow's (and Keras's) layout.
+        output_shape: (N, OH, OW, out_channels), a sequence or 1-D tensor.
+        strides, dilations: int, pair, or [1, s, s, 1].
+        padding: ``"SAME"``, ``"VALID"`` or explicit [[0,0],[t,b],[l,r],[0,0]], the padding of the
+            convolution this op transposes, resolved on ``output_shape`` with TensorFlow's rules.
+
+    Returns:
+        (N, OH, OW, out_channels) tensor of the input's dtype.
+
+    Raises:
+        ValueError: wrong ranks, a channel mismatch, or an ``output_shape`` from which the
+            convolution would not give the input's spatial size (the check TensorFlow makes).
+    """
+    op = "conv2d_transpose"
+    x = _float_input(input, op)
+    _check_nhwc(x, op, data_format)
+    w = convert_to_tensor(filters)
+    if w.dtype != x.dtype:
+        raise TypeError(f"{op}: filters must have the input's dtype. Received: input.dtype={x.dtype.name}, "
+                        f"filters.dtype={w.dtype.name}")
+    check_same_device(op, x, w)
+    if w.ndim != 4 or w.shape[3] != x.shape[3]:
+        raise ValueError(f"{op}: filters must have shape (kh, kw, out_channels, in_channels={x.shape[3]}). "
+                         f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
+    if hasattr(output_shape, "numpy"):
+        output_shape = output_shape.numpy().tolist()
+    out_shape = tuple(int(d) for d in output_shape)
+    if len(out_shape) != 4 or out_shape[0] != x.shape[0] or out_shape[3] != w.shape[2]:
+        raise ValueError(f"{op}: output_shape must be (batch={x.shape[0]}, height, width, "
+                         f"out_channels={w.shape[2]}). Received: output_shape={out_shape}")
+    strides = _pair(strides, "strides", op)
+    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
+    if min(strides) < 1 or min(dilations) < 1:
+        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    (ih, iw), pads = _spatial(out_shape, w.shape[:2], strides, dilations, padding, op)
+    if (ih, iw) != tuple(x.shape[1:3]):
+        raise ValueError(f"{op}: a convolution of output_shape={out_shape} with a {w.shape[0]}x{w.shape[1]} kernel, "
+                         f"strides={strides}, dilations={dilations} and padding={padding!r} gives spatial size "
+                         f"{(ih, iw)}, not the input's {tuple(x.shape[1:3])}. Received: input.shape={tuple(x.shape)}")
+    be = x._backend
+    y = be.conv2d_bwd_data(x._data, w._data, out_shape, strides, dilations, pads, None)
+    explicit = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]]
+    w_shape = tuple(w.shape)
+
+    def vjp(g, n):
+        gx = fused_conv2d(g, w, None, strides, explicit, dilations, op=f"{op} (gradient)") if n[0] else None
+        gw = make_op("Conv2DTransposeBackpropFilter", (g, x), be.conv2d_bwd_filter(
+            g._data, x._data, w_shape, strides, dilations, pads, None), None) if n[1] else None
+        return gx, gw
+    return make_op("Conv2DTranspose", (x, w), y, vjp)
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):  # noqa: A002
+    """Depthwise 2-D convolution (``tf.nn.depthwise_conv2d``): each input channel convolved with its own filters.
+
+    ``out[n, i, j, c * M + m] = sum_{a, b} x_pad[n, i*sh + a*dh, j*sw + b*dw, c] * filter[a, b, c, m]``.
+
+    Written with ops only (no primitive of its own), so it runs and differentiates on every
+    backend: one strided slice of the padded input per kernel offset, multiplied by that
+    offset's (C, M) filter slice and accumulated. Cost: kh*kw elementwise multiply-adds over the
+    (N, OH, OW, C, M) output (the true FLOP count of a depthwise convolution, 2*kh*kw*N*OH*OW*C*M),
+    as ~5*kh*kw separate ops, with memory traffic of ~3 output-sized arrays per offset.
+
+    Args:
+        input: (N, H, W, C) float tensor.
+        filter: (kh, kw, C, M) tensor (M = channel multiplier).
+        strides, dilations: int, pair or [1, s, s, 1] (any combination is accepted).
+        padding: ``"SAME"``, ``"VALID"`` or explicit [[0,0],[t,b],[l,r],[0,0]].
+
+    Returns:
+        (N, OH, OW, C * M) tensor.
+
+    Raises:
+        ValueError: wrong ranks or a channel mismatch.
+    """
+    op = "depthwise_conv2d"
+    x = _float_input(input, op)
+    _check_nhwc(x, op, data_format)
+    w = convert_to_tensor(filter)
+    if w.dtype != x.dtype:
+        raise TypeError(f"{op}: filter must have the input's dtype. Received: input.dtype={x.dtype.name}, "
+                        f"filter.dtype={w.dtype.name}")
+    check_same_device(op, x, w)
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"{op}: filter must have shape (kh, kw, in_channels={x.shape[3]}, channel_multiplier). "
+                         f"Received: filter.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
+    strides = _pair(strides, "strides", op)
+    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
+    if min(strides) < 1 or min(dilations) < 1:
+        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    kh, kw, c, mult = (int(d) for d in w.shape)
+    (oh, ow), (pt, pb, pl, pr) = _spatial(x.shape, (kh, kw), strides, dilations, padding, op)
+    from .array_ops import pad as _pad
+    xp_ = _pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) if (pt or pb or pl or pr) else x
+    (sh, sw), (dh, dw) = strides, dilations
+    n = x.shape[0]
+    out = None
+    for a in range(kh):
+        for b in range(kw):
+            win = getitem(xp_, (slice(None), slice(a * dh, a * dh + (oh - 1) * sh + 1, sh),
+                                slice(b * dw, b * dw + (ow - 1) * sw + 1, sw), slice(None)))
+            wk = getitem(w, (a, b))  # (C, M)
+            if mult == 1:
+                term = win * reshape(wk, (c,))
+            else:
+                term = reshape(win, (n, oh, ow, c, 1)) * wk
+            out = term if out is None else out + term
+    return out if mult == 1 else reshape(out, (n, oh, ow, c * mult))
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding, data_format=None,  # noqa: A002
+                     dilations=None, name=None):
+    """Depthwise convolution followed by a 1x1 convolution (``tf.nn.separable_conv2d``).
+
+    Args:
+        input: (N, H, W, C); depthwise_filter: (kh, kw, C, M); pointwise_filter: (1, 1, C*M, F).
+
+    Returns:
+        (N, OH, OW, F) tensor.
+    """
+    y = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    p = convert_to_tensor(pointwise_filter)
+    if p.ndim != 4 or p.shape[:2] != (1, 1) or p.shape[2] != y.shape[3]:
+        raise ValueError(f"separable_conv2d: pointwise_filter must have shape (1, 1, {y.shape[3]}, filters). "
+                         f"Received: pointwise_filter.shape={tuple(p.shape)}")
+    return fused_conv2d(y, p, None, 1, "VALID", 1, None, op="separable_conv2d")
+
+
+# -- normalization ---------------------------------------------------------------------------
+def moments(x, axes, shift=None, keepdims=False, name=None):
+    """Mean and (biased) variance over ``axes`` (``tf.nn.moments``).
+
+    As TensorFlow: ``variance = mean((x - stop_gradient(mean))^2)``, which has the same gradient
+    as the textbook formula (the derivative of the variance through the mean is zero).
+
+    Returns:
+        ``(mean, variance)``.
+    """
+    from .array_ops import stop_gradient, squeeze
+    x = _float_input(x, "moments")
+    axes = [axes] if isinstance(axes, int) else list(axes)
+    mean = M.reduce_mean(x, axis=axes, keepdims=True)
+    variance = M.reduce_mean(M.square(x - stop_gradient(mean)), axis=axes, keepdims=True)
+    if not keepdims:
+        mean, variance = squeeze(mean, axis=axes), squeeze(variance, axis=axes)
+    return mean, variance
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """``(x - mean) * scale / sqrt(variance + eps) + offset`` (``tf.nn.batch_normalization``).
+
+    Computed as TensorFlow does: ``inv = rsqrt(variance + eps) * scale``, then
+    ``x * inv + (offset - mean * inv)``. ``offset``/``scale`` may be None; all parameters
+    broadcast against ``x``.
+    """
+    x = _float_input(x, "batch_normalization")
+    inv = M.rsqrt(M.add(convert_to_tensor(variance, dtype=x.dtype), variance_epsilon))
+    if scale is not None:
+        inv = inv * convert_to_tensor(scale, dtype=x.dtype)
+    shift = -convert_to_tensor(mean, dtype=x.dtype) * inv
+    if offset is not None:
+        shift = convert_to_tensor(offset, dtype=x.dtype) + shift
+    return x * inv + shift

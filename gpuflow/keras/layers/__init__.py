@@ -3,5 +3,20 @@ from .base import Layer, InputSpec, KerasTensor  # noqa: F401
 from .core import InputLayer, Input, Dense, Activation, ReLU, Softmax, Flatten, Dropout  # noqa: F401
 from .conv import Conv2D  # noqa: F401
 from .pooling import MaxPooling2D, AveragePooling2D, MaxPool2D, AvgPool2D  # noqa: F401
+from .pooling_global import (  # noqa: F401
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalAvgPool1D,
+    GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D)
+from .reshaping import Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D  # noqa: F401
+from .merging import (  # noqa: F401
+    Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, add, subtract, multiply, average, maximum,
+    minimum, concatenate)
+from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
+from .embedding import Embedding  # noqa: F401
+from .rnn import (  # noqa: F401
+    RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, Bidirectional, TimeDistributed)
+from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
+from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D  # noqa: F401
+from .activation_layers import LeakyReLU, ELU  # noqa: F401
+from .preprocessing import Rescaling  # noqa: F401
 
 Convolution2D = Conv2D

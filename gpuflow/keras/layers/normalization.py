@@ -1,0 +1,221 @@
+"""``keras.layers.BatchNormalization`` and ``keras.layers.LayerNormalization`` (Keras 3 semantics).
+
+Both are written with gpuflow ops (:func:`gpuflow.ops.nn_ops.moments` and
+:func:`gpuflow.ops.nn_ops.batch_normalization`, TensorFlow's formulas), so they run and
+differentiate on every backend.
+"""
+from __future__ import annotations
+
+from ... import autodiff
+from ...ops import nn_ops as _nn, array_ops as _a
+from .. import initializers as _init
+from .base import Layer, InputSpec
+
+
+def _no_regularizer(layer_cls, **kw):
+    for arg, v in kw.items():
+        if v is not None:
+            raise NotImplementedError(f"{layer_cls}: `{arg}` is not supported yet. Received: {arg}={v!r}")
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature of ``axis`` with batch statistics in training and moving statistics
+    in inference (``keras.layers.BatchNormalization``; Ioffe & Szegedy 2015).
+
+    Training (``training=True`` and the layer trainable): ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta``
+    with the mean and (biased) variance of the batch over every axis but ``axis``, and the moving
+    statistics updated in place, as Keras 3: ``moving = moving * momentum + batch * (1 - momentum)``.
+    Inference, or a frozen layer (``trainable=False``, as Keras 3 for transfer learning): the
+    moving statistics replace the batch's.
+
+    Weights, in Keras's order: ``gamma`` (if ``scale``), ``beta`` (if ``center``), then the
+    non-trainable ``moving_mean`` and ``moving_variance``, each of shape (channels,).
+
+    Args:
+        axis: the feature axis (an int, -1 by default: channels_last).
+        momentum: moving-average momentum (0.99).
+        epsilon: added to the variance (1e-3).
+        center, scale: whether to learn ``beta`` / ``gamma``.
+
+    Raises:
+        ValueError: an ``axis`` out of range or of unknown size; an input of another rank or
+            feature size than the layer was built for.
+        NotImplementedError: ``renorm=True``, ``synchronized=True`` or regularizers.
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
+                 renorm_momentum=0.99, synchronized=False, **kwargs):
+        super().__init__(**kwargs)
+        _no_regularizer("BatchNormalization", beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                        beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
+                        renorm_clipping=renorm_clipping)
+        if renorm:
+            raise NotImplementedError("BatchNormalization: renorm=True is not supported yet.")
+        if synchronized:
+            raise NotImplementedError("BatchNormalization: synchronized=True is not supported (single device).")
+        if isinstance(axis, (list, tuple)):
+            if len(axis) != 1:
+                raise ValueError(f"BatchNormalization: `axis` must be a single integer. Received: axis={axis}")
+            axis = axis[0]
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = _init.get(beta_initializer)
+        self.gamma_initializer = _init.get(gamma_initializer)
+        self.moving_mean_initializer = _init.get(moving_mean_initializer)
+        self.moving_variance_initializer = _init.get(moving_variance_initializer)
+        self.synchronized, self.renorm, self.renorm_momentum = False, False, renorm_momentum
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"Axis {self.axis} is out of bounds for input shape {tuple(input_shape)}. "
+                             f"Received: axis={self.axis} (layer '{self.name}')")
+        size = input_shape[self.axis]
+        if size is None:
+            raise ValueError(f"BatchNormalization '{self.name}': the size of axis {self.axis} must be known. "
+                             f"Received: input_shape={tuple(input_shape)}")
+        shape = (size,)
+        if self.scale:
+            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer)
+        self.moving_mean = self.add_weight(shape=shape, name="moving_mean", initializer=self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
+                                               initializer=self.moving_variance_initializer, trainable=False)
+        self.input_spec = InputSpec(ndim=rank, axes={self.axis: size})
+        self._reduction_axes = [i for i in range(rank) if i != self.axis % rank]
+        self._param_shape = [1] * rank
+        self._param_shape[self.axis % rank] = size
+        self.built = True
+
+    def _param(self, v, last):
+        return v if (v is None or last) else _a.reshape(v, self._param_shape)
+
+    def call(self, inputs, training=None):
+        last = self.axis % inputs.ndim == inputs.ndim - 1
+        if training and self.trainable:
+            mean, variance = _nn.moments(inputs, self._reduction_axes)
+            with autodiff.stop_recording():  # the moving statistics are state, not part of the gradient
+                m = self.momentum
+                self.moving_mean.assign(self.moving_mean.value() * m + mean * (1.0 - m))
+                self.moving_variance.assign(self.moving_variance.value() * m + variance * (1.0 - m))
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        return _nn.batch_normalization(inputs, self._param(mean, last), self._param(variance, last),
+                                       self._param(self.beta, last), self._param(self.gamma, last), self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        if not -len(input_shape) <= self.axis < len(input_shape):
+            raise ValueError(f"Axis {self.axis} is out of bounds for input shape {tuple(input_shape)}. "
+                             f"Received: axis={self.axis}")
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon, "center": self.center,
+                  "scale": self.scale, "beta_initializer": _init.serialize(self.beta_initializer),
+                  "gamma_initializer": _init.serialize(self.gamma_initializer),
+                  "moving_mean_initializer": _init.serialize(self.moving_mean_initializer),
+                  "moving_variance_initializer": _init.serialize(self.moving_variance_initializer),
+                  "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
+                  "gamma_constraint": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
+                  "renorm_momentum": self.renorm_momentum})
+        return c
+
+
+class LayerNormalization(Layer):
+    """Normalizes each example over ``axis`` (``keras.layers.LayerNormalization``; Ba et al. 2016).
+
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the mean and biased variance of
+    each example over ``axis`` (an int or a list of ints, -1 by default), computed as Keras 3's
+    ``ops.layer_normalization``. ``gamma`` and ``beta`` have the shape of the normalized axes.
+    As Keras, ``axis`` becomes a sorted list once the layer is built.
+
+    Raises:
+        ValueError: an axis out of range.
+        TypeError: an ``axis`` that is neither an int nor a list of ints (Keras's message).
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, rms_scaling=False, **kwargs):
+        super().__init__(**kwargs)
+        _no_regularizer("LayerNormalization", beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                        beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        if isinstance(axis, (list, tuple)):
+            self.axis = [int(a) for a in axis]
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError(f"Expected an int or a list/tuple of ints for the argument 'axis', but received: {axis!r}")
+        self.epsilon = float(epsilon)
+        self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
+        self.beta_initializer = _init.get(beta_initializer)
+        self.gamma_initializer = _init.get(gamma_initializer)
+        self.gamma = self.beta = None
+
+    def _axes(self, rank):
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        for a in axes:
+            if not -rank <= a < rank:
+                raise ValueError(f"Axis {a} is out of bounds for input of rank {rank}. Received: axis={self.axis} "
+                                 f"(layer '{self.name}')")
+        return sorted(a % rank for a in axes)
+
+    def build(self, input_shape):
+        rank = len(input_shape)
+        axes = self._axes(rank)
+        self.axis = sorted(self.axis) if isinstance(self.axis, list) else [self.axis]
+        shape = tuple(input_shape[a] for a in axes)
+        if None in shape:
+            raise ValueError(f"LayerNormalization '{self.name}': the normalized axes must have known sizes. "
+                             f"Received: input_shape={tuple(input_shape)}, axis={self.axis}")
+        if self.scale or self.rms_scaling:
+            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer)
+        if self.center and not self.rms_scaling:
+            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer)
+        self.built = True
+
+    def call(self, inputs):
+        rank = inputs.ndim
+        axes = self._axes(rank)
+        bshape = [1] * rank
+        for a in axes:
+            bshape[a] = inputs.shape[a]
+
+        def bc(v):
+            if v is None or axes == [rank - 1]:
+                return v
+            return _a.reshape(v, bshape)
+        from ...ops import math_ops as _m
+        if self.rms_scaling:  # Keras 3's (deprecated) rms_scaling: x * rsqrt(var + eps) * gamma
+            _, variance = _nn.moments(inputs, axes, keepdims=True)
+            out = inputs * _m.rsqrt(variance + self.epsilon)
+            return out * bc(self.gamma) if self.gamma is not None else out
+        mean, variance = _nn.moments(inputs, axes, keepdims=True)
+        inv = _m.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            inv = inv * bc(self.gamma)
+        res = -mean * inv
+        if self.beta is not None:
+            res = res + bc(self.beta)
+        return inputs * inv + res
+
+    def compute_output_shape(self, input_shape):
+        self._axes(len(input_shape))
+        return tuple(input_shape)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                  "rms_scaling": self.rms_scaling, "beta_initializer": _init.serialize(self.beta_initializer),
+                  "gamma_initializer": _init.serialize(self.gamma_initializer), "beta_regularizer": None,
+                  "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None})
+        return c
