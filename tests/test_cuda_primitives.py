@@ -25,7 +25,9 @@ REF = NumpyBackend()
 def _backends():
     params = []
     ok, why = _probe_emulator()
-    params.append(pytest.param("emulator", marks=() if ok else pytest.mark.skip(reason=f"emulator: {why}")))
+    skip = () if ok else pytest.mark.skip(reason=f"emulator: {why}")
+    params.append(pytest.param("emulator", marks=skip))
+    params.append(pytest.param("emulator-bounds", marks=skip))  # AddressSanitizer on every launch
     ok, why = _probe_cuda()
     params.append(pytest.param("gpu", marks=() if ok else pytest.mark.skip(reason=f"no CUDA device: {why}")))
     return params
@@ -48,6 +50,9 @@ def make_backend(kind):
 @pytest.fixture(params=_backends())
 def be(request, monkeypatch):
     monkeypatch.setenv("GPUFLOW_EMU_SCHEDULE", "shuffle")
+    if request.param == "emulator-bounds":
+        monkeypatch.setenv("GPUFLOW_EMU_BOUNDS", "1")
+        return make_backend("emulator")
     return make_backend(request.param)
 
 
