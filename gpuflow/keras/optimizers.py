@@ -313,3 +313,6 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
+
+
+from . import schedules  # noqa: E402,F401  (keras.optimizers.schedules)

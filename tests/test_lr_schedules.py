@@ -1,0 +1,42 @@
+"""Learning-rate schedules follow Keras 3's formulas and drive the optimizer step by step."""
+import math
+
+import numpy as np
+import pytest
+
+import gpuflow as tf
+
+schedules = tf.keras.optimizers.schedules
+
+
+def test_exponential_decay():
+    s = schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    assert s(0) == pytest.approx(0.1) and s(10) == pytest.approx(0.05) and s(5) == pytest.approx(0.1 * 0.5 ** 0.5)
+    st = schedules.ExponentialDecay(0.1, 10, 0.5, staircase=True)
+    assert st(9) == pytest.approx(0.1) and st(10) == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="decay_steps"):
+        schedules.ExponentialDecay(0.1, 0, 0.5)
+
+
+def test_piecewise_constant():
+    s = schedules.PiecewiseConstantDecay([10, 20], [1.0, 0.5, 0.1])
+    assert [s(i) for i in (0, 10, 11, 20, 21)] == [1.0, 1.0, 0.5, 0.5, 0.1]
+    with pytest.raises(ValueError, match="1 less"):
+        schedules.PiecewiseConstantDecay([10], [1.0])
+
+
+def test_cosine_decay_with_warmup():
+    s = schedules.CosineDecay(1.0, decay_steps=100, alpha=0.1)
+    assert s(0) == pytest.approx(1.0) and s(100) == pytest.approx(0.1) and s(1000) == pytest.approx(0.1)
+    assert s(50) == pytest.approx(0.9 * 0.5 * (1 + math.cos(math.pi / 2)) + 0.1)
+    w = schedules.CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=10)
+    assert w(5) == pytest.approx(0.5) and w(10) == pytest.approx(1.0)
+
+
+def test_optimizer_follows_the_schedule():
+    opt = tf.keras.optimizers.SGD(schedules.PiecewiseConstantDecay([0], [1.0, 0.5]))
+    v = tf.Variable([1.0])
+    for _ in range(2):
+        opt.apply_gradients([(tf.constant([1.0]), v)])
+    np.testing.assert_allclose(v.numpy(), [1.0 - 1.0 - 0.5])
+    assert opt.get_config()["learning_rate"]["class_name"] == "PiecewiseConstantDecay"
