@@ -40,3 +40,15 @@ def test_optimizer_follows_the_schedule():
         opt.apply_gradients([(tf.constant([1.0]), v)])
     np.testing.assert_allclose(v.numpy(), [1.0 - 1.0 - 0.5])
     assert opt.get_config()["learning_rate"]["class_name"] == "PiecewiseConstantDecay"
+
+
+def test_schedule_survives_save_and_load(tmp_path):
+    pytest.importorskip("h5py")
+    k = tf.keras
+    m = k.Sequential([k.Input((3,)), k.layers.Dense(2)])
+    m.compile(k.optimizers.Adam(schedules.ExponentialDecay(0.01, 10, 0.9)), "mse")
+    m.fit(np.ones((8, 3), "float32"), np.ones((8, 2), "float32"), verbose=0)
+    m.save(tmp_path / "m.keras")
+    opt = k.models.load_model(tmp_path / "m.keras").optimizer
+    assert isinstance(opt._schedule, schedules.ExponentialDecay) and opt._schedule.get_config()["decay_steps"] == 10
+    assert int(opt.iterations.numpy()) == 1

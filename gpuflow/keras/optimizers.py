@@ -178,7 +178,8 @@ class Optimizer:
     def get_config(self):
         lr = self._schedule if self._schedule is not None else float(self._learning_rate.numpy())
         if self._schedule is not None and hasattr(self._schedule, "get_config"):
-            lr = {"class_name": type(self._schedule).__name__, "config": self._schedule.get_config()}
+            lr = {"module": "keras.optimizers.schedules", "class_name": type(self._schedule).__name__,
+                  "config": self._schedule.get_config(), "registered_name": None}
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,

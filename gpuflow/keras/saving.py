@@ -192,7 +192,8 @@ def _tables():
     classes_by = {
         "layers": {n: c for n, c in classes(L, Layer).items() if not issubclass(c, Model)},
         "models": {"Sequential": Sequential, "Functional": Functional, "Model": Model},
-        "optimizers": classes(O, O.Optimizer),
+        "optimizers": {**classes(O, O.Optimizer),
+                       **classes(O.schedules, O.schedules.LearningRateSchedule)},
         "losses": classes(LO, LO.Loss),
         "metrics": classes(M, M.Metric),
         "initializers": classes(I, I.Initializer),
