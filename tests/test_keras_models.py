@@ -398,3 +398,21 @@ def test_incompatible_stack_fails_at_construction():
         keras.Sequential([keras.Input((28, 28)), layers.Conv2D(2, 3)])
     msg = str(e.value)
     assert '"conv2d"' in msg and "min_ndim=4" in msg and "(None, 28, 28)" in msg
+
+
+def test_multi_input_fit_and_multi_output_layer_in_a_functional_model():
+    """Encoder/decoder style: LSTM(return_state=True) feeds its states to a second LSTM; two inputs."""
+    enc_in, dec_in = keras.Input((5, 3)), keras.Input((6, 2))
+    _, h, c = layers.LSTM(4, return_state=True)(enc_in)
+    seq = layers.LSTM(4, return_sequences=True)(dec_in, initial_state=[h, c])
+    model = keras.Model([enc_in, dec_in], layers.Dense(1)(seq))
+    rng = np.random.default_rng(0)
+    xe, xd = rng.standard_normal((16, 5, 3)).astype("float32"), rng.standard_normal((16, 6, 2)).astype("float32")
+    y = rng.standard_normal((16, 6, 1)).astype("float32")
+    model.compile(optimizer="adam", loss="mse")
+    hist = model.fit([xe, xd], y, batch_size=8, epochs=3, verbose=0, validation_split=0.25)
+    assert sorted(hist.history) == ["loss", "val_loss"]
+    assert model.predict([xe, xd], verbose=0).shape == (16, 6, 1)
+    assert np.isfinite(model.train_on_batch([xe[:4], xd[:4]], y[:4]))
+    with pytest.raises(ValueError, match="cardinality"):
+        model.fit([xe, xd[:15]], y, verbose=0)

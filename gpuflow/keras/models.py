@@ -28,12 +28,14 @@ __all__ = ["Model", "Sequential", "load_model", "model_from_json"]
 
 # -- data handling -----------------------------------------------------------------
 def _to_array(x, arg):
-    if x is None:
-        return None
+    if x is None or isinstance(x, _Inputs):
+        return x
     if isinstance(x, Tensor):
         return x.numpy()
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], (np.ndarray, Tensor)):
-        raise NotImplementedError(f"`{arg}` as a list of arrays (multi-input models) is not supported yet.")
+        parts = [_to_array(a, f"{arg}[{i}]") for i, a in enumerate(x)]
+        _check_cardinality(**{f"{arg}[{i}]": a for i, a in enumerate(parts)})
+        return _Inputs(parts)
     if isinstance(x, dict):
         raise NotImplementedError(f"`{arg}` as a dict is not supported yet.")
     a = np.asarray(x)
@@ -41,6 +43,23 @@ def _to_array(x, arg):
         raise ValueError(f"Unrecognized data type for `{arg}`: expected a NumPy array or a Tensor. "
                          f"Received: {type(x).__name__}")
     return a
+
+
+class _Inputs:
+    """Several arrays (one per model input) sliced together along the sample axis."""
+
+    def __init__(self, arrays):
+        self.arrays = arrays
+
+    def __getitem__(self, key):
+        return _Inputs([a[key] for a in self.arrays])
+
+    def __len__(self):
+        return len(self.arrays[0])
+
+
+def _plain(x):
+    return list(x.arrays) if isinstance(x, _Inputs) else x
 
 
 def _check_cardinality(**arrays):
@@ -142,7 +161,7 @@ class _DataAdapter:
     def peek_x(self):
         """A small batch of inputs, to build the model before training."""
         if self.arrays is not None:
-            return self.arrays[0][:1]
+            return _plain(self.arrays[0][:1])
         if self._dataset is not None:
             return _unpack(_as_tuple(next(iter(self._dataset.as_numpy_iterator()))))[0]
         if self._peeked is None:
@@ -156,7 +175,7 @@ class _DataAdapter:
             order = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
             for step in range(self.steps):
                 idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-                yield x[idx], None if y is None else y[idx], None if sw is None else sw[idx]
+                yield _plain(x[idx]), None if y is None else _plain(y[idx]), None if sw is None else sw[idx]
             return
         source = self._dataset.as_numpy_iterator() if self._dataset is not None else self._iterator
         if self._peeked is not None:
@@ -492,17 +511,17 @@ class Model(Layer):
         """One training step on one batch; returns the loss (and metrics)."""
         self._assert_compiled("training")
         self.reset_metrics()
-        logs = _pythonify(self.train_step((_to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        logs = _pythonify(self.train_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("evaluation")
         self.reset_metrics()
-        logs = _pythonify(self.test_step((_to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict_on_batch(self, x):
-        return self.predict_step((_to_array(x, "x"),)).numpy()
+        return self.predict_step((_plain(_to_array(x, "x")),)).numpy()
 
     def _flatten_logs(self, logs):
         values = [logs[m.name] for m in self.metrics if m.name in logs]
@@ -759,9 +778,14 @@ class Functional(Model):
         if len(values) != len(self._inputs):
             raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s). Received: {len(values)}")
         memo = {id(k): _standardize_input(v, k.shape, self.name) for k, v in zip(self._inputs, values)}
+        calls = {}  # one call per (layer, inputs): a multi-output layer's KerasTensors share it
         for layer, ins, out in self._nodes:
-            args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
-            memo[id(out)] = layer(args, training=training)
+            key = (id(layer), id(ins))
+            if key not in calls:
+                args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
+                calls[key] = layer(args, training=training)
+            index = out._history[2] if len(out._history) > 2 else None
+            memo[id(out)] = calls[key] if index is None else calls[key][index]
         outs = [memo[id(o)] for o in self._outputs]
         return outs if isinstance(self._out_struct, (list, tuple)) else outs[0]
 

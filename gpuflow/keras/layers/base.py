@@ -348,7 +348,7 @@ class Layer:
         self._maybe_build(shape)
         out_shape = self.compute_output_shape(shape)
         if isinstance(out_shape, list):
-            return [KerasTensor(s, self.dtype, history=(self, inputs)) for s in out_shape]
+            return [KerasTensor(s, self.dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
         return KerasTensor(out_shape, self.dtype, history=(self, inputs))
 
     # -- config --------------------------------------------------------------
