@@ -1,12 +1,16 @@
-"""The ``gpuflow`` command: ``gpuflow train`` (the seed CNN on Fashion-MNIST) and ``gpuflow info``.
+"""The ``gpuflow`` command: ``gpuflow train`` (the seed CNN on Fashion-MNIST), ``gpuflow info``,
+``gpuflow bench ops|model`` (speed against PyTorch and Keras, see :mod:`gpuflow.bench`) and
+``gpuflow parity`` (the CUDA backend against the NumPy reference, see :mod:`gpuflow.parity`).
 
-Bad arguments exit with status 2 and a one-line error, as argparse does.
+Bad arguments exit with status 2 and a one-line error, as argparse does. ``bench`` and ``parity``
+print just that line (their usage is long; ``--help`` shows it).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
+import shlex
 import sys
 import time
 
@@ -106,8 +110,320 @@ def cmd_info(args):
     return 0
 
 
-def make_parser():
-    p = argparse.ArgumentParser(prog="gpuflow", description="gpuflow: train the seed CNN, show device info.")
+# -- bench and parity ----------------------------------------------------------------------------
+class _OneLineParser(argparse.ArgumentParser):
+    """Errors as one line, ``gpuflow bench ops: error: ...``, exit status 2 (argparse's status)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _non_negative_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return v
+
+
+def _shape_arg(text):
+    from .bench.specs import parse_shape, ShapeError
+    try:
+        return parse_shape(text)
+    except ShapeError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _ops_arg(text):
+    from .bench.specs import parse_ops
+    try:
+        return parse_ops(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _peers_arg(text):
+    names = [t.strip().lower() for t in str(text).split(",") if t.strip()]
+    if names in ([], ["none"]):
+        return []
+    aliases = {"torch": "torch", "pytorch": "torch", "keras": "keras", "tensorflow": "keras", "tf": "keras"}
+    bad = [n for n in names if n not in aliases]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown peer {bad[0]!r}; expected a comma-separated subset of "
+                                         "torch,keras (or none)")
+    out = []
+    for n in names:
+        if aliases[n] not in out:
+            out.append(aliases[n])
+    return out
+
+
+def _check_device(parser, device):
+    """Exits 2 with the reason when ``device`` cannot be used here."""
+    from .device import _probe_cuda, _probe_emulator
+    if device == "gpu":
+        ok, why = _probe_cuda()
+    elif device == "emulator":
+        ok, why = _probe_emulator()
+    else:
+        return
+    if not ok:
+        parser.error(f"--device {device} cannot be used here: {why}")
+
+
+def _apply_threads(threads):
+    """One intra-op thread count for gpuflow's NumPy backend, NumPy's BLAS and the peers."""
+    from .bench import env
+    threads = threads or env.default_threads()
+    os.environ["GPUFLOW_NUM_THREADS"] = str(threads)  # read when the NumPy backend loads (not yet loaded)
+    env.set_blas_threads(threads)
+    return threads
+
+
+def _check_keras_python(parser, args):
+    if "keras" in args.peers and not (os.path.isfile(args.keras_python) and os.access(args.keras_python, os.X_OK)):
+        parser.error(f"--keras-python {args.keras_python}: no such executable")
+
+
+def _settings(args, threads, **extra):
+    return {"device": args.device, "dtype": args.dtype, "threads": threads, "warmup": args.warmup,
+            "repeat": args.repeat, "max_time_s": args.max_time, "tf32": args.tf32 == "on",
+            "torch_layout": args.torch_layout, "peers": list(args.peers), "seed": args.seed, **extra}
+
+
+def _emit(doc, args):
+    from .bench import report
+    if args.json:
+        try:
+            report.write_json(doc, args.json)
+        except ValueError as e:  # a document that does not match the schema is a bug: say so loudly
+            print(f"gpuflow bench: internal error: {e}", file=sys.stderr)
+            return 1
+    if args.json != "-":
+        print(report.render(doc, markdown=args.markdown))
+        if args.json:
+            print(f"\nwrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench_ops(args):
+    parser = args._parser
+    from .bench.specs import OPS, standard_shapes
+    _check_device(parser, args.device)
+    _check_keras_python(parser, args)
+    ops = args.op or list(OPS)
+    if args.shape:
+        shapes = args.shape
+        if args.op:
+            kinds = {s.kind for s in shapes}
+            missing = [o for o in ops if OPS[o][0] not in kinds]
+            if missing:
+                parser.error(f"no --shape fits op {missing[0]} (it takes a {OPS[missing[0]][0]} shape); "
+                             "give one, or leave that op out of --op")
+        shape_set = "custom"
+    else:
+        shape_set = "tiny" if args.device == "emulator" else ("quick" if args.quick else "standard")
+        shapes = standard_shapes(shape_set, args.device)
+    cases = [(op, s) for op in ops for s in shapes if OPS[op][0] == s.kind]
+    if not cases:
+        parser.error("no --shape fits any op given by --op")
+    threads = _apply_threads(args.threads)
+    from .bench import env, ops as ops_suite, report
+    from .bench.progress import Progress
+    max_time = args.max_time if args.max_time is not None else (0.5 if args.quick else 2.0)
+    n_peer_steps = len(cases) * (1 + ("torch" in args.peers)) + ("keras" in args.peers)
+    progress = Progress(n_peer_steps + 1, enabled=not args.no_progress, title="bench ops: ")
+    try:
+        environment = env.capture(args.device, threads)
+        results, peers, peak = ops_suite.run_ops(
+            cases, device=args.device, dtype=args.dtype, peers=args.peers, keras_python=args.keras_python,
+            warmup=args.warmup, repeat=args.repeat, max_time=max_time, tf32=args.tf32 == "on", threads=threads,
+            layout=args.torch_layout, progress=progress, seed=args.seed, quick=args.quick)
+    finally:
+        progress.close()
+    args.max_time = max_time
+    doc = report.make_document("ops", args._command, environment, _settings(args, threads, shape_set=shape_set),
+                               peers, results, peak=peak)
+    rc = _emit(doc, args)
+    failed = [r for r in results if r["framework"] == "gpuflow" and r["status"] != "ok"]
+    for r in failed:
+        print(f"gpuflow bench ops: {r['op']} {r['shape']} {r['status']}: {r.get('detail', '')}", file=sys.stderr)
+    return rc or (1 if failed else 0)
+
+
+def cmd_bench_model(args):
+    parser = args._parser
+    _check_device(parser, args.device)
+    _check_keras_python(parser, args)
+    spec = args.model or "seed"
+    if spec != "seed":
+        if not os.path.exists(spec):
+            parser.error(f"--model {spec}: no such file")
+        if not spec.endswith((".keras", ".h5", ".hdf5", ".py")) and not os.path.isdir(spec):
+            parser.error(f"--model {spec}: expected a .keras or .h5 model file, or a .py file defining build_model()")
+    threads = _apply_threads(args.threads)
+    from .bench import env, model as model_suite, report
+    from .bench.progress import Progress
+    max_time = args.max_time if args.max_time is not None else 10.0
+    progress = Progress(2 + len(args.peers), enabled=not args.no_progress, title="bench model: ")
+    try:
+        environment = env.capture(args.device, threads)
+        rows, peers, info, data = model_suite.run_model(
+            spec, device=args.device, peers=args.peers, keras_python=args.keras_python, batch_size=args.batch_size,
+            warmup=args.warmup, repeat=args.repeat, max_time=max_time, epochs=args.epochs, samples=args.samples,
+            data=args.data, threads=threads, tf32=args.tf32 == "on", layout=args.torch_layout, seed=args.seed,
+            progress=progress)
+    except model_suite.ModelSpecError as e:
+        progress.close()
+        parser.error(str(e))
+    finally:
+        progress.close()
+    args.max_time = max_time
+    doc = report.make_document("model", args._command, environment, _settings(args, threads), peers, rows,
+                               model=info, data=data)
+    rc = _emit(doc, args)
+    if rows[0]["status"] != "ok":
+        print(f"gpuflow bench model: gpuflow {rows[0]['status']}: {rows[0].get('detail', '')}", file=sys.stderr)
+        return rc or 1
+    return rc
+
+
+def cmd_parity(args):
+    parser = args._parser
+    from . import parity
+    from .device import DeviceUnavailableError, _probe_cuda, _probe_emulator
+    device = args.device
+    if device == "auto":
+        ok_gpu, why_gpu = _probe_cuda()
+        ok_emu, why_emu = _probe_emulator()
+        if not (ok_gpu or ok_emu):
+            parser.error(f"no CUDA backend to check: gpu: {why_gpu}; emulator: {why_emu}")
+        device = "gpu" if ok_gpu else "emulator"
+    if args.model and not os.path.exists(args.model):
+        parser.error(f"--model {args.model}: no such file")
+    try:
+        runner = parity.runner_for(device)
+    except DeviceUnavailableError as e:
+        parser.error(str(e))
+    from .bench.model import ModelSpecError
+    try:
+        build = parity.model_builder(args.model)
+    except ModelSpecError as e:
+        parser.error(str(e))
+    name = os.path.basename(args.model) if args.model else "seed CNN"
+    print(f"gpuflow parity — {name}, batch {args.batch_size}, seed {args.seed}: cpu (NumPy reference) vs {device}",
+          flush=True)
+    report = parity.run_parity(build, reference="cpu", other=runner, batch_size=args.batch_size, seed=args.seed,
+                               rtol=args.tolerance, atol=args.atol)
+    print("pass when max|other - ref| <= atol + rtol * max|ref|, per tensor (float32 tolerance)\n")
+    print(report.table())
+    print()
+    print(report.verdict())
+    if args.json:
+        parity.write_json(report, args.json)
+    return 0 if report.passed else 1
+
+
+def _add_common_bench_args(p, default_peers="torch,keras"):
+    p.add_argument("--device", choices=["cpu", "gpu", "emulator"], default="cpu",
+                   help="gpuflow's device: cpu (NumPy backend), gpu (CUDA kernels), emulator (CUDA kernels on the "
+                        "CPU emulator); peers run on the CPU or the GPU to match (default cpu)")
+    p.add_argument("--peers", type=_peers_arg, default=_peers_arg(default_peers), metavar="LIST",
+                   help=f"peers measured in the same run: a subset of torch,keras, or none (default {default_peers})")
+    p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
+                   metavar="PATH", help="Python interpreter with Keras/TensorFlow (a separate virtual environment; "
+                                        "default: $GPUFLOW_BENCH_KERAS_PYTHON, else this Python)")
+    p.add_argument("--repeat", type=_positive_int, default=None,
+                   help="timed samples per measurement (default: adaptive, within --max-time)")
+    p.add_argument("--warmup", type=_non_negative_int, default=None,
+                   help="untimed calls first (default: time-boxed, 1 to 3)")
+    p.add_argument("--max-time", type=_positive_float, default=None, metavar="SECONDS",
+                   help="time budget per measurement for the adaptive modes")
+    p.add_argument("--threads", type=_positive_int, default=None,
+                   help="intra-op threads for every framework (default: the CPUs this process may use)")
+    p.add_argument("--tf32", choices=["on", "off"], default="off",
+                   help="allow TF32 in PyTorch's cuDNN/cuBLAS and TensorFlow on a GPU (default off: gpuflow's "
+                        "kernels are plain FP32); stated in the output")
+    p.add_argument("--torch-layout", choices=["channels_last", "nchw"], default="channels_last",
+                   help="PyTorch's memory layout (default channels_last, i.e. NHWC like gpuflow)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and weights (default 0)")
+    p.add_argument("--json", metavar="FILE", default=None,
+                   help="write the result as JSON (gpuflow/bench/result.schema.json); '-' writes it to stdout "
+                        "instead of the table")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+
+
+def _add_bench_and_parity(sub, argv):
+    command = "gpuflow " + shlex.join(argv)
+    b = sub.add_parser("bench", help="compare speed with PyTorch and Keras: ops or a whole model",
+                       description="Benchmarks against PyTorch and Keras, measured in the same run.")
+    b.__class__ = _OneLineParser
+    bsub = b.add_subparsers(dest="suite", required=True, metavar="{ops,model}", parser_class=_OneLineParser)
+    o = bsub.add_parser("ops", help="conv2d fwd/bwd, pooling fwd/bwd, fused Dense+ReLU fwd/bwd, matmul",
+                        description="Each op at standard shapes (or --shape): median time, GFLOP/s, GB/s, fraction "
+                                    "of the roofline, and the ratio to each peer.")
+    o.add_argument("--op", type=_ops_arg, default=None, metavar="OPS",
+                   help="comma-separated ops or families (conv2d, pool, max_pool, avg_pool, dense, all); "
+                        "default all")
+    o.add_argument("--shape", type=_shape_arg, action="append", default=None, metavar="SPEC",
+                   help="a shape to run instead of the standard set (repeatable): 'NxHxWxC->F KxK [sS] "
+                        "[same|valid]' (conv), 'NxHxWxC KxK [sS] [same|valid]' (pool), 'MxK->N' (dense), "
+                        "'MxKxN' (matmul)")
+    o.add_argument("--quick", action="store_true",
+                   help="the seed CNN's shapes only and a 0.5 s budget per measurement")
+    o.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default float32")
+    _add_common_bench_args(o)
+    o.set_defaults(func=cmd_bench_ops, _parser=o, _command=command)
+    m = bsub.add_parser("model", help="a whole training step and epoch: the seed CNN, a .keras file or a .py file",
+                        description="Seconds per training step and per epoch, samples/s, peak memory and accuracy.")
+    m.add_argument("--model", default=None, metavar="FILE",
+                   help="a .keras/.h5 model, or a .py file defining build_model(keras) (default: the seed CNN)")
+    m.add_argument("--batch-size", type=_positive_int, default=128, help="default 128")
+    m.add_argument("--epochs", type=_non_negative_int, default=0,
+                   help="full epochs to time and train before measuring test accuracy (default 0: step timing "
+                        "only, epoch time estimated)")
+    m.add_argument("--samples", type=_positive_int, default=None,
+                   help="training samples per epoch (default 60000, all of Fashion-MNIST)")
+    m.add_argument("--data", choices=["auto", "fashion_mnist", "synthetic"], default="auto",
+                   help="auto: Fashion-MNIST when it fits the model and is installed, else synthetic")
+    m.add_argument("--dtype", choices=["float32"], default="float32", help="float32 (the only one for models)")
+    _add_common_bench_args(m)
+    m.set_defaults(func=cmd_bench_model, _parser=m, _command=command)
+    p = sub.add_parser("parity", help="check the CUDA backend (GPU or emulator) against the NumPy reference, "
+                                      "layer by layer",
+                       description="Runs a model forward and backward on the NumPy reference and on the CUDA "
+                                   "backend with the same inputs and weights; exits 1 naming the first layer past "
+                                   "the tolerance.")
+    p.__class__ = _OneLineParser
+    p.add_argument("--model", default=None, metavar="FILE",
+                   help="a .keras/.h5 model, or a .py file defining build_model(keras) (default: the seed CNN)")
+    p.add_argument("--device", choices=["auto", "gpu", "emulator"], default="auto",
+                   help="the CUDA backend to check (default: gpu if one answers, else the emulator)")
+    p.add_argument("--tolerance", type=_positive_float, default=1e-4, metavar="RTOL",
+                   help="relative tolerance against the largest reference magnitude of each tensor (default 1e-4)")
+    p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="default 4")
+    p.add_argument("--seed", type=int, default=0, help="seed of the input, the loss projection (default 0)")
+    p.add_argument("--json", metavar="FILE", default=None, help="also write the comparison as JSON")
+    p.set_defaults(func=cmd_parity, _parser=p)
+
+
+def make_parser(argv=None):
+    p = argparse.ArgumentParser(prog="gpuflow", description="gpuflow: train the seed CNN, show device info, "
+                                "benchmark against PyTorch and Keras, check the CUDA backend's parity.")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the seed CNN on Fashion-MNIST and report test accuracy")
     t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (default 10)")
@@ -123,11 +439,12 @@ def make_parser():
     t.set_defaults(func=cmd_train)
     i = sub.add_parser("info", help="show the backend, device and versions in use")
     i.set_defaults(func=cmd_info)
+    _add_bench_and_parity(sub, list(sys.argv[1:] if argv is None else argv))
     return p
 
 
 def main(argv=None):
-    args = make_parser().parse_args(argv)
+    args = make_parser(argv).parse_args(argv)
     return args.func(args)
 
 

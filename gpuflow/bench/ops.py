@@ -1,0 +1,216 @@
+"""The ops suite of ``gpuflow bench ops``: each backend primitive against the same op in PyTorch
+(and TensorFlow, for the Keras peer), on the same inputs, shapes, dtype and threads.
+
+gpuflow is measured through its backend primitives (``conv2d_fwd``, ``max_pool2d_bwd``,
+``dense_fwd`` ...), the calls a training step makes, with the arguments a training step passes
+(the backward passes get the forward's saved buffers, e.g. the CPU backend's im2col matrix).
+Every (op, shape) is measured for gpuflow and then at once for PyTorch in the same process,
+so both see the same machine state; the Keras peer runs in its own interpreter afterwards
+(see :mod:`gpuflow.bench.peers`).
+"""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+
+from . import env as _env
+from . import peaks as _peaks
+from .specs import OPS, op_work
+from .timing import measure, WallClock, CupyEventClock
+
+__all__ = ["make_inputs", "GpuflowOps", "run_ops", "TENSOR_OPS"]
+
+# Ops whose peer implementation runs on Tensor Cores when TF32 is allowed (cuDNN conv, cuBLAS GEMM).
+TENSOR_OPS = {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_relu_fwd", "dense_relu_bwd", "matmul"}
+
+
+def make_inputs(op, shape, dtype="float32", seed=0):
+    """The NumPy inputs of one (op, shape), the same for every framework.
+
+    Keys: conv: x (NHWC), w (kh, kw, C, F), dy (N, OH, OW, F); pool: x, dy; dense: x (M, K),
+    w (K, N), b (N,), dy (M, N); matmul: a (M, K), b (K, N).
+    """
+    rng = np.random.default_rng(seed)
+    kind = OPS[op][0]
+
+    def r(*shape_, scale=1.0):
+        return (rng.standard_normal(shape_, dtype=np.float32) * scale).astype(dtype, copy=False)
+    if kind == "conv":
+        fan_in = shape.kh * shape.kw * shape.c
+        return {"x": r(*shape.x_shape), "w": r(*shape.w_shape, scale=fan_in ** -0.5), "dy": r(*shape.y_shape)}
+    if kind == "pool":
+        return {"x": r(*shape.x_shape), "dy": r(*shape.y_shape)}
+    if kind == "dense":
+        return {"x": r(shape.m, shape.k), "w": r(shape.k, shape.n, scale=shape.k ** -0.5), "b": r(shape.n, scale=0.1),
+                "dy": r(shape.m, shape.n)}
+    return {"a": r(shape.m, shape.k), "b": r(shape.k, shape.n)}
+
+
+class GpuflowOps:
+    """gpuflow's backend primitives on a device ("cpu", "gpu" or "emulator")."""
+
+    framework = "gpuflow"
+
+    def __init__(self, device):
+        from ..device import Device, backend_for
+        self.device = device
+        self.be = backend_for(Device("gpu:0" if device == "gpu" else device))
+        self.clock = CupyEventClock() if device == "gpu" else WallClock(self.be.synchronize)
+
+    def info(self):
+        import gpuflow
+        return {"status": "ok", "version": gpuflow.__version__, "backend": self.be.name}
+
+    def precision(self, op, dtype):
+        return "fp64" if dtype == "float64" else "fp32"
+
+    def prepare(self, op, shape, data):
+        """A zero-argument callable running ``op`` once on device copies of ``data``."""
+        be = self.be
+        d = {k: be.asarray(v) for k, v in data.items()}
+        kind = OPS[op][0]
+        if kind == "conv":
+            strides, dil, pads = (shape.sh, shape.sw), (1, 1), shape.pads
+            x, w, dy = d["x"], d["w"], d["dy"]
+            if op == "conv2d_fwd":
+                return lambda: be.conv2d_fwd(x, w, strides, dil, pads)
+            saved = be.conv2d_fwd(x, w, strides, dil, pads)[1]  # what a training step hands backward
+            if op == "conv2d_bwd_data":
+                return lambda: be.conv2d_bwd_data(dy, w, shape.x_shape, strides, dil, pads, saved)
+            return lambda: be.conv2d_bwd_filter(x, dy, shape.w_shape, strides, dil, pads, saved)
+        if kind == "pool":
+            k, s, pads = (shape.kh, shape.kw), (shape.sh, shape.sw), shape.pads
+            x, dy = d["x"], d["dy"]
+            if op == "max_pool_fwd":
+                return lambda: be.max_pool2d_fwd(x, k, s, pads)
+            if op == "max_pool_bwd":
+                saved = be.max_pool2d_fwd(x, k, s, pads)[1]
+                return lambda: be.max_pool2d_bwd(dy, shape.x_shape, k, s, pads, saved)
+            if op == "avg_pool_fwd":
+                return lambda: be.avg_pool2d_fwd(x, k, s, pads)
+            return lambda: be.avg_pool2d_bwd(dy, shape.x_shape, k, s, pads)
+        if kind == "dense":
+            x, w, b, dy = d["x"], d["w"], d["b"], d["dy"]
+            if op == "dense_relu_fwd":
+                return lambda: be.dense_fwd(x, w, b, True)
+            y = be.dense_fwd(x, w, b, True)
+            return lambda: be.dense_bwd(dy, x, w, y, True, True)
+        a, b = d["a"], d["b"]
+        return lambda: be.xp.matmul(a, b)
+
+
+def _row(op, shape, dtype, framework, flops, nbytes):
+    return {"op": op, "shape": str(shape), "kind": OPS[op][0], "dtype": dtype, "framework": framework,
+            "flops": int(flops), "bytes": int(nbytes), "status": "ok"}
+
+
+def finish_row(row, stats, peak, precision):
+    """Adds the timing statistics and the derived rates to a result row."""
+    row.update(stats)
+    row["precision"] = precision
+    med = stats["median_s"]
+    row["gflops"] = row["flops"] / med / 1e9 if med > 0 else None
+    row["gbs"] = row["bytes"] / med / 1e9 if med > 0 else None
+    frac, bound = _peaks.roofline(row["flops"], row["bytes"], med, peak, precision)
+    row["roofline_fraction"], row["bound"] = frac, bound
+    return row
+
+
+def _failed(row, status, exc):
+    row["status"] = status
+    row["detail"] = f"{type(exc).__name__}: {exc}".strip()[:500]
+    return row
+
+
+def run_ops(cases, *, device="cpu", dtype="float32", peers=(), keras_python=None, warmup=None, repeat=None,
+            max_time=2.0, tf32=False, threads=None, layout="channels_last", progress=None, seed=0, quick=False):
+    """Runs the ops suite.
+
+    Args:
+        cases: list of (op, shape).
+        peers: names among "torch", "keras".
+
+    Returns:
+        (results, peers_info, peak): result rows (one per case and measured framework), the
+        status and versions of each peer, and the peak used for the roofline.
+    """
+    from . import peers as _peers
+    threads = threads or _env.default_threads()
+    if progress is not None:
+        progress.step("measuring the peak" + (" (GEMM, copy)" if device != "gpu" else ""))
+    if device == "gpu":
+        name = _env.gpu_info(0)["name"]
+        peak = _peaks.gpu_peak(name) or {"label": name, "source": "unknown", "fp32_gflops": None,
+                                         "tf32_gflops": None, "fp64_gflops": None, "bandwidth_gbs": None}
+    else:
+        peak = _peaks.measure_cpu_peak(dtype, threads, quick=quick)
+        if device == "emulator":
+            peak["label"] = "CPU (measured; the emulator runs on it)"
+    impls = [GpuflowOps(device)]
+    peers_info = {}
+    for name in peers:
+        if name == "torch":
+            try:
+                impls.append(_peers.TorchOps(device, dtype, threads, tf32, layout))
+                peers_info["torch"] = impls[-1].info()
+            except _peers.PeerUnavailable as e:
+                peers_info["torch"] = {"status": e.status, "detail": str(e)}
+    timing = dict(warmup=warmup, repeat=repeat, max_time=max_time)
+    results = []
+    for op, shape in cases:
+        flops, nbytes = op_work(op, shape, dtype)
+        data = make_inputs(op, shape, dtype, seed)
+        for impl in impls:
+            if progress is not None:
+                progress.step(f"{op} {shape} · {impl.framework}")
+            row = _row(op, shape, dtype, impl.framework, flops, nbytes)
+            try:
+                fn = impl.prepare(op, shape, data)
+            except _peers.Unsupported as e:
+                results.append(_failed(row, "unsupported", e))
+                continue
+            except Exception as e:  # a failing op is a result, not the end of the run
+                results.append(_failed(row, "failed", e))
+                continue
+            try:
+                on_sample = (lambda i, n: progress.note(f"sample {i}" + (f"/{n}" if n else ""))) if progress else None
+                stats = measure(fn, clock=impl.clock, on_sample=on_sample, **timing)
+                results.append(finish_row(row, stats, peak, impl.precision(op, dtype)))
+            except Exception as e:
+                results.append(_failed(row, "failed", e))
+            del fn
+            gc.collect()
+        del data
+    if "keras" in peers:
+        if progress is not None:
+            progress.step("keras (TensorFlow) in its own interpreter")
+        job = {"kind": "ops", "cases": [[op, str(shape)] for op, shape in cases], "device": device, "dtype": dtype,
+               "threads": threads, "tf32": tf32, "seed": seed, **timing}
+        out = _peers.run_worker("keras", keras_python, job, threads=threads, device=device, progress=progress)
+        peers_info["keras"] = out.get("info") or {"status": out.get("status", "failed"), "detail": out.get("detail")}
+        if out.get("status") == "ok":
+            for (op, shape), r in zip(cases, out["rows"]):
+                flops, nbytes = op_work(op, shape, dtype)
+                row = _row(op, shape, dtype, "keras", flops, nbytes)
+                if r.get("status") != "ok":
+                    row.update(status=r.get("status", "failed"), detail=r.get("detail"))
+                    results.append(row)
+                else:
+                    results.append(finish_row(row, r["stats"], peak, r["precision"]))
+    _add_ratios(results)
+    order = {"gpuflow": 0, "torch": 1, "keras": 2}
+    index = {(op, str(s)): i for i, (op, s) in enumerate(cases)}
+    results.sort(key=lambda r: (index[(r["op"], r["shape"])], order.get(r["framework"], 9)))
+    return results, peers_info, peak
+
+
+def _add_ratios(results):
+    """``ratio_gpuflow_over_peer``: gpuflow's median time / the peer's (above 1: gpuflow slower)."""
+    base = {(r["op"], r["shape"]): r["median_s"] for r in results
+            if r["framework"] == "gpuflow" and r["status"] == "ok"}
+    for r in results:
+        g = base.get((r["op"], r["shape"]))
+        r["ratio_gpuflow_over_peer"] = (g / r["median_s"] if r["framework"] != "gpuflow" and r["status"] == "ok"
+                                        and g and r["median_s"] else None)
+
