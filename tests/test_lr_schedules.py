@@ -52,3 +52,15 @@ def test_schedule_survives_save_and_load(tmp_path):
     opt = k.models.load_model(tmp_path / "m.keras").optimizer
     assert isinstance(opt._schedule, schedules.ExponentialDecay) and opt._schedule.get_config()["decay_steps"] == 10
     assert int(opt.iterations.numpy()) == 1
+
+
+def test_adamw_is_adam_plus_decoupled_decay():
+    k = tf.keras
+    g = np.array([0.5, -1.0], "float32")
+    a, w = tf.Variable([1.0, 2.0]), tf.Variable([1.0, 2.0])
+    k.optimizers.Adam(0.1).apply_gradients([(tf.constant(g), a)])
+    opt = k.optimizers.get("adamw")
+    opt.learning_rate = 0.1
+    opt.apply_gradients([(tf.constant(g), w)])
+    np.testing.assert_allclose(w.numpy(), a.numpy() - np.array([1.0, 2.0]) * 0.004 * 0.1, rtol=1e-6)
+    assert opt.get_config()["weight_decay"] == 0.004
