@@ -165,3 +165,31 @@ def test_float64_is_refused_with_a_clear_error(be):
 def test_every_primitive_is_implemented(be):
     for name in PRIMITIVES:
         assert callable(getattr(be, name)), name
+
+
+def test_cuda_out_of_memory_names_the_op_bytes_and_remedy():
+    """CuPy's OutOfMemoryError from an allocation is re-raised naming the op, the bytes and free memory."""
+    from gpuflow.backend.cupy_backend import CupyBackend, ResourceExhaustedError
+
+    class OutOfMemoryError(Exception):  # CuPy's class name; no GPU needed for the check
+        pass
+
+    class FakeXP:
+        float32 = np.float32
+
+        class cuda:
+            class runtime:
+                @staticmethod
+                def memGetInfo():
+                    return 3 * 2**20, 80 * 2**30
+
+        @staticmethod
+        def empty(shape, dtype):
+            raise OutOfMemoryError("out of memory to allocate")
+
+    be = CupyBackend.__new__(CupyBackend)
+    be.xp = FakeXP
+    with pytest.raises(ResourceExhaustedError) as e:
+        be._empty((128, 26, 26, 32), np.float32, "conv2d")
+    msg = str(e.value)
+    assert "conv2d" in msg and str(128 * 26 * 26 * 32 * 4) in msg and "3 MiB free" in msg and "batch_size" in msg

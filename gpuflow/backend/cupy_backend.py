@@ -29,6 +29,10 @@ SPLITK_TARGET_BLOCKS = 3 * 132  # about 3 resident blocks per SM on an H100 (132
 SPLITK_MIN_K = 512        # keep at least 32 K-slices of 16 per split
 
 
+class ResourceExhaustedError(MemoryError):
+    """The device ran out of memory (TensorFlow's ResourceExhaustedError); the message names the op."""
+
+
 def _cdiv(a, b):
     return -(-a // b)
 
@@ -82,6 +86,25 @@ class CupyBackend(Backend):
         return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
     # -- helpers --------------------------------------------------------------
+    def _empty(self, shape, dtype, op):
+        """``xp.empty`` that turns a CUDA out-of-memory error into one naming the op, the bytes asked
+        for and the free memory, with the usual remedy."""
+        try:
+            return self.xp.empty(tuple(shape), dtype=dtype)
+        except Exception as e:
+            if type(e).__name__ != "OutOfMemoryError":
+                raise
+            need = int(np.prod(shape)) * np.dtype(dtype).itemsize
+            free = total = None
+            try:
+                free, total = self.xp.cuda.runtime.memGetInfo()
+            except Exception:
+                pass
+            where = f"{free / 2**20:.0f} MiB free of {total / 2**20:.0f} MiB" if free is not None else "free memory unknown"
+            raise ResourceExhaustedError(
+                f"{op}: CUDA out of memory allocating {need} bytes ({need / 2**20:.1f} MiB) for shape "
+                f"{tuple(shape)}; {where} on the device. Try a smaller batch_size.") from e
+
     def _f32(self, op, *arrays):
         out = []
         for a in arrays:
@@ -118,7 +141,7 @@ class CupyBackend(Backend):
     def conv2d_fwd(self, x, w, strides, dilations, pads):
         x, w = self._f32("conv2d", x, w)
         oh, ow = self._out_hw(x.shape, w.shape[:2], strides, dilations, pads)
-        y = self.xp.empty((x.shape[0], oh, ow, w.shape[3]), dtype=np.float32)
+        y = self._empty((x.shape[0], oh, ow, w.shape[3]), np.float32, "conv2d")
         ints = self._conv_ints(x.shape, w.shape, y.shape, strides, dilations, pads)
         # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
         self._gemm_launch("conv2d.cu", "conv2d_fwd_f32", y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
@@ -126,7 +149,7 @@ class CupyBackend(Backend):
 
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
         dy, w = self._f32("conv2d backward (data)", dy, w)
-        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        dx = self._empty(tuple(x_shape), np.float32, "conv2d backward (data)")
         ints = self._conv_ints(x_shape, w.shape, dy.shape, strides, dilations, pads)
         # GEMM view: (N*H*W) x C, K = KH*KW*F.
         n, h, wd, c = x_shape
@@ -135,7 +158,7 @@ class CupyBackend(Backend):
 
     def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
         x, dy = self._f32("conv2d backward (filter)", x, dy)
-        dw = self.xp.empty(tuple(w_shape), dtype=np.float32)
+        dw = self._empty(tuple(w_shape), np.float32, "conv2d backward (filter)")
         ints = self._conv_ints(x.shape, w_shape, dy.shape, strides, dilations, pads)
         # GEMM view: (KH*KW*C) x F, K = N*OH*OW. Few output tiles and a long K: split K over
         # blockIdx.z into a workspace, then reduce the partials in a fixed order (deterministic).
@@ -148,7 +171,7 @@ class CupyBackend(Backend):
             return dw
         k_chunk = _cdiv(_cdiv(k, splits), 16) * 16
         splits = _cdiv(k, k_chunk)
-        ws = self.xp.empty((splits, m, f), dtype=np.float32)
+        ws = self._empty((splits, m, f), np.float32, "conv2d backward (filter, split-K workspace)")
         self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_splitk_f32", m, f, (x, dy, ws) + ints + (np.int32(k_chunk),),
                           splits=splits, cap_rows=False)
         self._elementwise_launch("conv2d.cu", "splitk_reduce_f32", m * f,
@@ -166,15 +189,15 @@ class CupyBackend(Backend):
     def max_pool2d_fwd(self, x, pool_size, strides, pads):
         (x,) = self._f32("max_pool2d", x)
         oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
-        y = self.xp.empty((x.shape[0], oh, ow, x.shape[3]), dtype=np.float32)
-        arg = self.xp.empty(y.shape, dtype=np.int32)
+        y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "max_pool2d")
+        arg = self._empty(y.shape, np.int32, "max_pool2d")
         self._elementwise_launch("pool2d.cu", "max_pool2d_fwd_f32", y.size,
                                  (x, y, arg) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
         return y, arg
 
     def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
         (dy,) = self._f32("max_pool2d backward", dy)
-        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        dx = self._empty(tuple(x_shape), np.float32, "max_pool2d backward")
         arg = self.xp.ascontiguousarray(saved)
         self._elementwise_launch("pool2d.cu", "max_pool2d_bwd_f32", dx.size,
                                  (dy, arg, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
@@ -183,14 +206,14 @@ class CupyBackend(Backend):
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):
         (x,) = self._f32("avg_pool2d", x)
         oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
-        y = self.xp.empty((x.shape[0], oh, ow, x.shape[3]), dtype=np.float32)
+        y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "avg_pool2d")
         self._elementwise_launch("pool2d.cu", "avg_pool2d_fwd_f32", y.size,
                                  (x, y) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
         return y
 
     def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
         (dy,) = self._f32("avg_pool2d backward", dy)
-        dx = self.xp.empty(tuple(x_shape), dtype=np.float32)
+        dx = self._empty(tuple(x_shape), np.float32, "avg_pool2d backward")
         self._elementwise_launch("pool2d.cu", "avg_pool2d_bwd_f32", dx.size,
                                  (dy, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
         return dx
@@ -201,7 +224,7 @@ class CupyBackend(Backend):
         x, w, b_arr = arrays
         m, k = x.shape
         n = w.shape[1]
-        y = self.xp.empty((m, n), dtype=np.float32)
+        y = self._empty((m, n), np.float32, "dense")
         i32 = np.int32
         self._gemm_launch("dense.cu", "dense_bias_relu_fwd_f32", m, n,
                           (x, w, b_arr, y, i32(m), i32(k), i32(n), i32(b is not None), i32(bool(relu))))
@@ -210,8 +233,8 @@ class CupyBackend(Backend):
     def dense_bwd(self, dy, x, w, y, relu, need_dx):
         dy, x, w, y = self._f32("dense backward", dy, x, w, y)
         m, n = dy.shape
-        dz = self.xp.empty_like(dy)
-        db = self.xp.empty((n,), dtype=np.float32)
+        dz = self._empty(dy.shape, np.float32, "dense backward")
+        db = self._empty((n,), np.float32, "dense backward")
         i32 = np.int32
         self.kernels.launch("dense.cu", "dense_bias_relu_bwd_f32", (_cdiv(n, DENSE_BWD_COLUMNS), 1, 1),
                             (GEMM_THREADS, 1, 1), (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
