@@ -193,3 +193,22 @@ def test_cuda_out_of_memory_names_the_op_bytes_and_remedy():
         be._empty((128, 26, 26, 32), np.float32, "conv2d")
     msg = str(e.value)
     assert "conv2d" in msg and str(128 * 26 * 26 * 32 * 4) in msg and "3 MiB free" in msg and "batch_size" in msg
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 4, 4, 65)])
+@pytest.mark.parametrize("bias, relu", [(True, True), (False, True), (True, False)])
+def test_bias_act_primitives(be, shape, bias, relu):
+    rng = np.random.default_rng(len(shape) * 7 + shape[-1])
+    y = rng.standard_normal(shape).astype(np.float32)
+    b = rng.standard_normal(shape[-1]).astype(np.float32) if bias else None
+    want = REF.bias_act_fwd(y.copy(), b, relu)
+    got = be.bias_act_fwd(dev(be, y.copy()), None if b is None else dev(be, b), relu)
+    close(host(be, got), want, "bias_act_fwd")
+    dy = rng.standard_normal(shape).astype(np.float32)
+    wz, wb = REF.bias_act_bwd(dy, want, relu, bias)
+    gz, gb = be.bias_act_bwd(dev(be, dy), got, relu, bias)
+    close(host(be, gz), wz, "bias_act_bwd dz")
+    if bias:
+        close(host(be, gb), wb, "bias_act_bwd db")
+    else:
+        assert gb is None

@@ -24,7 +24,7 @@ PRIMITIVES = (
     "random_normal", "random_uniform", "seed",
     "conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter",
     "max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd",
-    "dense_fwd", "dense_bwd",
+    "dense_fwd", "dense_bwd", "bias_act_fwd", "bias_act_bwd",
 )
 
 
@@ -49,6 +49,11 @@ class Backend:
         x: (M, K), w: (K, N), b: (N,) or None -> y = relu?(x @ w + b): (M, N).
     ``dense_bwd(dy, x, w, y, relu, need_dx) -> (dx | None, dw, db | None)``
         With ``relu`` the mask ``y > 0`` is applied to dy first.
+    ``bias_act_fwd(y, b, relu) -> y``
+        The epilogue of a convolution, in place on its fresh output: ``y += b`` (b: (F,) or None over
+        the last axis), then ReLU if ``relu``.
+    ``bias_act_bwd(dy, y, relu, need_db) -> (dz, db | None)``
+        ``dz = dy * (y > 0)`` if ``relu`` else ``dy``; ``db`` sums dz over all axes but the last.
     ``random_normal(shape, dtype, mean, stddev)``, ``random_uniform(shape, dtype, minval, maxval)``
         Draw from the backend's generator, reseeded by ``seed(int)``.
     """

@@ -218,6 +218,25 @@ class CupyBackend(Backend):
                                  (dy, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
         return dx
 
+    # -- convolution epilogue: CuPy ufuncs forward, our dense backward kernel (same (M, F) layout) ---
+    def bias_act_fwd(self, y, b, relu):
+        if b is not None:
+            y += b
+        if relu:
+            self.xp.maximum(y, 0, out=y)
+        return y
+
+    def bias_act_bwd(self, dy, y, relu, need_db):
+        dy, y = self._f32("bias/ReLU backward", dy, y)
+        f = dy.shape[-1]
+        m = dy.size // f
+        dz = self._empty(dy.shape, np.float32, "bias/ReLU backward")
+        db = self._empty((f,), np.float32, "bias/ReLU backward")
+        i32 = np.int32
+        self.kernels.launch("dense.cu", "dense_bias_relu_bwd_f32", (_cdiv(f, DENSE_BWD_COLUMNS), 1, 1),
+                            (GEMM_THREADS, 1, 1), (dy, y, dz, db, i32(m), i32(f), i32(bool(need_db)), i32(bool(relu))))
+        return dz, (db if need_db else None)
+
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
     def dense_fwd(self, x, w, b, relu):
         arrays = self._f32("dense", x, w) + (self._f32("dense bias", b) if b is not None else [self._dummy])

@@ -216,19 +216,41 @@ class NumpyBackend(Backend):
         ones[:, top: top + x_shape[1], left: left + x_shape[2], :] = 1
         return _windows(ones, pool_size[0], pool_size[1], strides, (1, 1)).sum(axis=(3, 4))
 
-    # -- dense (GEMM + bias + ReLU epilogue) -------------------------------
-    def dense_fwd(self, x, w, b, relu):
-        y = x @ w
-        if b is not None:
-            y += b
-        if relu:
-            np.maximum(y, 0, out=y)
+    # -- dense (GEMM + bias + ReLU epilogue) and the convolution epilogue ----------------
+    def bias_act_fwd(self, y, b, relu):
+        f = y.shape[-1]
+        y2 = y.reshape(-1, f)
+
+        def epilogue(r0, r1):
+            rows = y2[r0:r1]
+            if b is not None:
+                rows += b
+            if relu:
+                np.maximum(rows, 0, out=rows)
+        _batch_parallel(epilogue, y2.shape[0], y.size)
         return y
 
-    def dense_bwd(self, dy, x, w, y, relu, need_dx):
+    def bias_act_bwd(self, dy, y, relu, need_db):
+        f = dy.shape[-1]
+        dy2 = dy.reshape(-1, f)
         if relu:
-            dy = dy * (y > 0)
-        dw = x.T @ dy
-        db = dy.sum(axis=0)
-        dx = dy @ w.T if need_dx else None
+            dz = np.empty_like(dy2)
+            y2 = y.reshape(-1, f)
+
+            def mask(r0, r1):
+                np.multiply(dy2[r0:r1], y2[r0:r1] > 0, out=dz[r0:r1])
+            _batch_parallel(mask, dz.shape[0], dz.size)
+        else:
+            dz = dy2
+        # ones @ dz: a BLAS GEMV on every core, ~3x faster here than a NumPy sum over the rows.
+        db = np.ones(dz.shape[0], dtype=dz.dtype) @ dz if need_db else None
+        return dz.reshape(dy.shape), db
+
+    def dense_fwd(self, x, w, b, relu):
+        return self.bias_act_fwd(x @ w, b, relu)
+
+    def dense_bwd(self, dy, x, w, y, relu, need_dx):
+        dz, db = self.bias_act_bwd(dy, y, relu, True)
+        dw = x.T @ dz
+        dx = dz @ w.T if need_dx else None
         return dx, dw, db

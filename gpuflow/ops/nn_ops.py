@@ -263,14 +263,13 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
         if tuple(b.shape) != (w.shape[3],):
             raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
                              f"Received: bias.shape={tuple(b.shape)}")
-        y += b._data
         inputs = (x, w, b)
-    if relu_on:
-        be.xp.maximum(y, 0, out=y)
+    if b is not None or relu_on:
+        be.bias_act_fwd(y, None if b is None else b._data, relu_on)
     x_shape, w_shape = tuple(x.shape), tuple(w.shape)
 
     def vjp(g, n):
-        gd = g._data * (y > 0) if relu_on else g._data
+        gd, db = be.bias_act_bwd(g._data, y, relu_on, b is not None and n[2])
         gx = gw = gb = None
         if n[0]:
             # The inputs list what the result depends on, so that an outer tape asking for a second
@@ -281,7 +280,7 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
             gw = make_op("Conv2DBackpropFilter", (g, x), be.conv2d_bwd_filter(x._data, gd, w_shape, strides,
                                                                              dilations, pads, saved), None)
         if b is not None and n[2]:
-            gb = make_op("BiasAddGrad", (g,), gd.sum(axis=(0, 1, 2)), None)
+            gb = make_op("BiasAddGrad", (g,), db, None)
         return (gx, gw, gb)[:len(inputs)]
     return make_op("Conv2D", inputs, y, vjp)
 
