@@ -107,6 +107,14 @@ def cmd_info(args):
         print(f"Default device: unavailable ({e})")
     ok, why = dev_mod._probe_cuda()
     print(f"CUDA: {'available' if ok else 'not available'} ({why})")
+    if ok:
+        import cupy
+        rt = cupy.cuda.runtime
+        name = rt.getDeviceProperties(0)["name"]
+        print(f"GPU 0: {name.decode() if isinstance(name, bytes) else name}; CUDA runtime {rt.runtimeGetVersion()}, "
+              f"driver {rt.driverGetVersion()}; CuPy {cupy.__version__}")
+    ok, why = dev_mod._probe_emulator()
+    print(f"Emulator (GPUFLOW_DEVICE=emulator): {'available' if ok else 'not available'} ({why})")
     return 0
 
 
