@@ -416,3 +416,17 @@ def test_multi_input_fit_and_multi_output_layer_in_a_functional_model():
     assert np.isfinite(model.train_on_batch([xe[:4], xd[:4]], y[:4]))
     with pytest.raises(ValueError, match="cardinality"):
         model.fit([xe, xd[:15]], y, verbose=0)
+
+
+def test_functional_summary_has_keras_connected_to_column_only_for_branching_graphs():
+    a, b = keras.Input((3,), name="in_a"), keras.Input((2,), name="in_b")
+    d = layers.Dense(4, name="proj")
+    out = layers.Dense(1, name="head")(layers.Concatenate(name="cat")([d(a), b]))
+    lines = []
+    keras.Model([a, b], out).summary(print_fn=lines.append)
+    text = "".join(lines)
+    assert "Connected to" in text and "proj[0][0]" in text and "in_b[0][0]" in text and "cat[0][0]" in text
+    i = keras.Input((3,))
+    lines = []
+    keras.Model(i, layers.Dense(2)(layers.Dense(4)(i))).summary(print_fn=lines.append)
+    assert "Connected to" not in "".join(lines)

@@ -552,7 +552,7 @@ class Model(Layer):
         print_summary(self.name, self._summary_rows(), trainable + non_trainable + (opt or 0), trainable,
                       non_trainable, print_fn=print_fn, line_length=line_length, positions=positions,
                       show_trainable=show_trainable, optimizer_params=opt,
-                      sequential_like=not isinstance(self, Functional) or None)
+                      sequential_like=not isinstance(self, Functional) or self._sequential_like())
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves architecture, weights, compile settings and optimizer state as a Keras 3 ``.keras`` file."""
@@ -793,6 +793,30 @@ class Functional(Model):
         if isinstance(x, (list, tuple)):
             return [Layer._convert_input(self, v) for v in x]
         return Layer._convert_input(self, x)
+
+    def _sequential_like(self):
+        """Keras 3's test for printing a functional model as a plain stack: one input, one output,
+        every layer called once on one tensor, and no tensor feeding two layers."""
+        if len(self._inputs) != 1 or len(self._outputs) != 1:
+            return False
+        consumers, layers_seen = {}, set()
+        for layer, ins, _ in self._nodes:
+            if isinstance(ins, (list, tuple)) or id(layer) in layers_seen:
+                return False
+            layers_seen.add(id(layer))
+            consumers[id(ins)] = consumers.get(id(ins), 0) + 1
+        return all(c == 1 for c in consumers.values())
+
+    def _summary_rows(self):
+        rows = super()._summary_rows()
+        if self._sequential_like():
+            return rows
+        inbound = {}
+        for layer, ins, _ in self._nodes:
+            srcs = ins if isinstance(ins, (list, tuple)) else [ins]
+            names = [f"{t._history[0].name}[0][{t._history[2] if len(t._history) > 2 else 0}]" for t in srcs]
+            inbound.setdefault(id(layer), []).extend(names)
+        return [row + (", ".join(inbound.get(id(layer), [])) or "-",) for row, layer in zip(rows, self.layers)]
 
     def compute_output_shape(self, input_shape):
         shapes = [o.shape for o in self._outputs]
