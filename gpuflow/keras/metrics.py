@@ -15,7 +15,7 @@ from ..ops.core import convert_to_tensor
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "binary_accuracy",
-           "categorical_accuracy", "sparse_categorical_accuracy", "accuracy"]
+           "categorical_accuracy", "sparse_categorical_accuracy", "accuracy", "Precision", "Recall", "AUC"]
 
 
 def _np(x):
@@ -215,13 +215,140 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(_mae, name, dtype)
 
 
+def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
+    t, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+    if t.shape != p.shape and t.size == p.size:
+        t = t.reshape(p.shape)
+    if t.shape != p.shape:
+        raise ValueError(f"{name}: y_true and y_pred must have the same shape. Received: y_true.shape={t.shape}, "
+                         f"y_pred.shape={p.shape}")
+    w = None if sample_weight is None else np.broadcast_to(
+        _np(sample_weight).astype(np.float64).reshape(_np(sample_weight).shape + (1,) * (p.ndim - _np(sample_weight).ndim)),
+        p.shape)
+    if class_id is not None:
+        t, p = t[..., class_id], p[..., class_id]
+        w = None if w is None else w[..., class_id]
+    return t.ravel() > 0.5, p.ravel(), (np.ones(p.size) if w is None else w.ravel())
+
+
+class _ConfusionMetric(Metric):
+    """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive)."""
+
+    def __init__(self, thresholds, class_id, name, dtype):
+        super().__init__(name, dtype)
+        self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, dtype=np.float64))
+        self._single = thresholds is None or np.ndim(thresholds) == 0
+        self.class_id = class_id
+        self.reset_state()
+
+    def reset_state(self):
+        n = len(self.thresholds)
+        self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name)
+        pred = p[None, :] > self.thresholds[:, None]
+        self.tp += (pred & t) @ w
+        self.fp += (pred & ~t) @ w
+        self.fn += (~pred & t) @ w
+        self.tn += (~pred & ~t) @ w
+
+    def _out(self, values):
+        return convert_to_tensor(values[0] if self._single else values, dtype=self.dtype)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"thresholds": self.thresholds.tolist() if not self._single else float(self.thresholds[0]),
+                  "class_id": self.class_id})
+        return c
+
+
+def _ratio(a, b):
+    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+
+
+class Precision(_ConfusionMetric):
+    """TP / (TP + FP) at ``thresholds`` (default 0.5), 0 when nothing is predicted positive (``keras.metrics.Precision``)."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
+        if top_k is not None:
+            raise NotImplementedError("Precision(top_k=...) is not supported yet.")
+        super().__init__(thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._out(_ratio(self.tp, self.tp + self.fp))
+
+
+class Recall(_ConfusionMetric):
+    """TP / (TP + FN) at ``thresholds`` (default 0.5) (``keras.metrics.Recall``)."""
+
+    def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
+        if top_k is not None:
+            raise NotImplementedError("Recall(top_k=...) is not supported yet.")
+        super().__init__(thresholds, class_id, name, dtype)
+
+    def result(self):
+        return self._out(_ratio(self.tp, self.tp + self.fn))
+
+
+class AUC(_ConfusionMetric):
+    """Area under the ROC or PR curve from confusion counts at ``num_thresholds`` thresholds
+    (``keras.metrics.AUC``, summation_method="interpolation"): the trapezoidal rule for ROC, and
+    Davis & Goadrich's (2006) precision-recall interpolation for PR, as Keras computes them.
+    Thresholds are Keras's: ``i / (num_thresholds - 1)`` for the inner ones, and -1e-7 and 1 + 1e-7."""
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc", dtype=None,
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        if curve not in ("ROC", "PR"):
+            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["ROC", "PR"]')
+        if summation_method != "interpolation" or multi_label or label_weights is not None:
+            raise NotImplementedError("AUC: only summation_method='interpolation' and single-label data are "
+                                      "supported yet.")
+        if num_thresholds <= 1:
+            raise ValueError(f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}")
+        eps = 1e-7
+        inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] if thresholds is None \
+            else sorted(thresholds)
+        self.num_thresholds = len(inner) + 2
+        self.curve, self.summation_method, self.from_logits = curve, summation_method, from_logits
+        super().__init__([0.0 - eps] + list(inner) + [1.0 + eps], None, name, dtype)
+        self._single = False
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.from_logits:
+            y_pred = 1 / (1 + np.exp(-_np(y_pred).astype(np.float64)))
+        super().update_state(y_true, y_pred, sample_weight)
+
+    def result(self):
+        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
+        if self.curve == "ROC":
+            tpr, fpr = _ratio(tp, tp + fn), _ratio(fp, fp + tn)
+            return convert_to_tensor(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2), dtype=self.dtype)
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = np.maximum(p[:-1] - p[1:], 0)
+        slope = _ratio(dtp, dp)
+        intercept = tp[1:] - slope * p[1:]
+        both = (p[:-1] > 0) & (p[1:] > 0)
+        ratio = np.where(both, _ratio(p[:-1], np.maximum(p[1:], 0)), 1.0)
+        inc = _ratio(slope * (dtp + intercept * np.log(np.where(ratio > 0, ratio, 1.0))), np.maximum(tp[1:] + fn[1:], 0))
+        return convert_to_tensor(np.sum(inc), dtype=self.dtype)
+
+    def get_config(self):
+        c = Metric.get_config(self)
+        c.update({"num_thresholds": self.num_thresholds, "curve": self.curve,
+                  "summation_method": self.summation_method, "from_logits": self.from_logits})
+        return c
+
+
 _BY_NAME = {
     "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
     "sparse_categorical_accuracy": SparseCategoricalAccuracy, "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError, "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+    "precision": Precision, "recall": Recall, "auc": AUC,
 }
 for _c in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError,
-           MeanAbsoluteError, Mean, Sum):
+           MeanAbsoluteError, Mean, Sum, Precision, Recall, AUC):
     _BY_NAME[_c.__name__] = _c
 
 
