@@ -133,3 +133,35 @@ def test_custom_callback_sees_every_hook_in_order():
     m.fit(x, y, epochs=1, batch_size=8, verbose=0, validation_split=0.5, callbacks=[Recorder()])
     assert calls[0] == "on_train_begin" and calls[-1] == "on_train_end"
     assert calls.count("on_train_batch_end") == 1 and "on_epoch_end" in calls
+
+
+def _read_events(folder):
+    """Scalars from TFRecord event files (length, crc, Event proto, crc), parsed with tensorboardX's protos."""
+    import os
+    import struct
+    from tensorboardX.proto import event_pb2
+    out = {}
+    for name in os.listdir(folder):
+        data = open(os.path.join(folder, name), "rb").read()
+        i = 0
+        while i < len(data):
+            (n,) = struct.unpack("<Q", data[i:i + 8])
+            ev = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+            i += 12 + n + 4
+            for v in ev.summary.value:
+                out.setdefault(v.tag, []).append((ev.step, v.simple_value))
+    return out
+
+
+def test_tensorboard_writes_keras_scalar_layout(tmp_path):
+    pytest.importorskip("tensorboardX")
+    m = small_model()
+    x, y = data()
+    m.fit(x, y, epochs=2, batch_size=16, verbose=0, validation_split=0.25,
+          callbacks=[keras.callbacks.TensorBoard(tmp_path, update_freq="batch")])
+    train, val = _read_events(tmp_path / "train"), _read_events(tmp_path / "validation")
+    assert [s for s, _ in train["epoch_loss"]] == [0, 1] and len(val["epoch_loss"]) == 2
+    assert "epoch_learning_rate" in train and len(train["batch_loss"]) == 6  # 48 samples / 16, two epochs
+    assert train["epoch_loss"][1][1] == pytest.approx(m.history.history["loss"][1], rel=1e-6)
+    with pytest.raises(NotImplementedError):
+        keras.callbacks.TensorBoard(tmp_path, histogram_freq=1)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "TerminateOnNaN", "LambdaCallback", "EarlyStopping",
-           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "ModelCheckpoint"]
+           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "ModelCheckpoint", "TensorBoard"]
 
 
 class Callback:
@@ -431,3 +431,69 @@ class ModelCheckpoint(_Monitor):
             self.model.save_weights(path, overwrite=True)
         else:
             self.model.save(path, overwrite=True)
+
+
+class TensorBoard(Callback):
+    """Writes logs as TensorBoard event files (``keras.callbacks.TensorBoard``, the scalar parts).
+
+    Like Keras 3: training scalars go to ``<log_dir>/train`` and validation scalars to
+    ``<log_dir>/validation``, named ``epoch_<metric>`` each epoch (``val_`` stripped) and
+    ``batch_<metric>`` every ``update_freq`` batches when ``update_freq`` is "batch" or an int; the
+    learning rate is logged as ``epoch_learning_rate``. The files are written by ``tensorboardX``, a
+    well-kept event-file writer, installed with ``pip install 'gpuflow[tensorboard]'``; TensorBoard
+    itself reads them. Graphs, histograms, images and profiling are not written.
+
+    Raises:
+        ImportError: tensorboardX is not installed (with the install command).
+        NotImplementedError: histogram_freq, write_images, embeddings_freq or profile_batch asked for.
+    """
+
+    def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
+                 write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
+                 embeddings_metadata=None):
+        super().__init__()
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError:
+            raise ImportError("keras.callbacks.TensorBoard writes event files with tensorboardX: "
+                              "pip install 'gpuflow[tensorboard]' (or pip install tensorboardX).") from None
+        if histogram_freq or write_images or embeddings_freq or profile_batch:
+            raise NotImplementedError("TensorBoard: histograms, images, embeddings and profiling are not supported "
+                                      "yet; scalars are.")
+        if update_freq != "epoch" and update_freq != "batch" and not (isinstance(update_freq, int) and update_freq > 0):
+            raise ValueError(f"update_freq must be 'epoch', 'batch' or a positive int. Received: {update_freq!r}")
+        self.log_dir = str(log_dir)
+        self.update_freq = 1 if update_freq == "batch" else update_freq
+        self._writers = {}
+        self._step = 0
+
+    def _writer(self, name):
+        if name not in self._writers:
+            import os
+            from tensorboardX import SummaryWriter
+            self._writers[name] = SummaryWriter(os.path.join(self.log_dir, name))
+        return self._writers[name]
+
+    def on_train_begin(self, logs=None):
+        self._step = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._step += 1
+        if self.update_freq != "epoch" and self._step % self.update_freq == 0:
+            for k, v in (logs or {}).items():
+                self._writer("train").add_scalar(f"batch_{k}", float(v), self._step)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.model is not None and getattr(self.model, "optimizer", None) is not None:
+            logs.setdefault("learning_rate", float(self.model.optimizer.learning_rate.numpy()))
+        for k, v in logs.items():
+            which, name = ("validation", k[4:]) if k.startswith("val_") else ("train", k)
+            self._writer(which).add_scalar(f"epoch_{name}", float(v), epoch)
+        for w in self._writers.values():
+            w.flush()
+
+    def on_train_end(self, logs=None):
+        for w in self._writers.values():
+            w.close()
+        self._writers = {}
