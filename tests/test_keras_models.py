@@ -430,3 +430,30 @@ def test_functional_summary_has_keras_connected_to_column_only_for_branching_gra
     lines = []
     keras.Model(i, layers.Dense(2)(layers.Dense(4)(i))).summary(print_fn=lines.append)
     assert "Connected to" not in "".join(lines)
+
+
+def test_keras_guide_custom_train_step_on_a_functional_subclass():
+    """The 'customizing fit' guide of Keras 3: a Model subclass built functional-style, a train_step that
+    unpacks (x, y), calls compute_loss and updates every metric in self.metrics."""
+    class CustomModel(keras.Model):
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                y_pred = self(x, training=True)
+                loss = self.compute_loss(y=y, y_pred=y_pred)
+            grads = tape.gradient(loss, self.trainable_variables)
+            self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+            for metric in self.metrics:
+                if metric.name == "loss":
+                    metric.update_state(loss)
+                else:
+                    metric.update_state(y, y_pred)
+            return {m.name: m.result() for m in self.metrics}
+
+    inputs = keras.Input(shape=(32,))
+    model = CustomModel(inputs, layers.Dense(1)(inputs))
+    assert isinstance(model, CustomModel) and tuple(model(np.zeros((2, 32), "float32")).shape) == (2, 1)
+    model.compile(optimizer="adam", loss="mse", metrics=["mae"])
+    x, y = np.random.default_rng(0).random((64, 32)).astype("float32"), np.zeros((64, 1), "float32")
+    hist = model.fit(x, y, epochs=2, verbose=0)
+    assert sorted(hist.history) == ["loss", "mae"] and hist.history["loss"][1] < hist.history["loss"][0]

@@ -78,11 +78,14 @@ def _unpack(data):
 
 
 def _pythonify(logs):
-    out = {}
-    for k in sorted(logs):
-        v = logs[k]
-        out[k] = float(v.numpy()) if isinstance(v, Tensor) else float(v)
-    return out
+    """Logs as sorted Python floats; nested dicts (a ``compile_metrics`` result) are flattened, as Keras 3."""
+    flat = {}
+    for k, v in logs.items():
+        if isinstance(v, dict):
+            flat.update(v)
+        else:
+            flat[k] = v
+    return {k: float(flat[k].numpy()) if isinstance(flat[k], Tensor) else float(flat[k]) for k in sorted(flat)}
 
 
 def _positive_int(value, arg):
@@ -175,14 +178,15 @@ class _DataAdapter:
             order = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
             for step in range(self.steps):
                 idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-                yield _plain(x[idx]), None if y is None else _plain(y[idx]), None if sw is None else sw[idx]
+                batch = (_plain(x[idx]), None if y is None else _plain(y[idx]), None if sw is None else sw[idx])
+                yield batch[:3 if sw is not None else 2 if y is not None else 1]
             return
         source = self._dataset.as_numpy_iterator() if self._dataset is not None else self._iterator
         if self._peeked is not None:
             source = itertools.chain([self._peeked], source)
             self._peeked = None
         for step, element in enumerate(source):
-            yield _unpack(_as_tuple(element))
+            yield _as_tuple(element)
             if self._limit is not None and step + 1 >= self._limit:
                 return
 
@@ -214,6 +218,42 @@ def _standardize_input(x, expected, model_name):
     return x
 
 
+class _CompileMetrics(_metrics.Metric):
+    """Keras 3's ``compile_metrics``: the ``metrics=`` of compile as one Metric, built on the first batch
+    (``"accuracy"`` needs the shapes), each logged under the name it was given ("mae", "acc")."""
+
+    def __init__(self, identifiers):
+        super().__init__(name="compile_metrics")
+        self._ids = list(identifiers)
+        self.metrics = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if self.metrics is None:
+            self.metrics = []
+            for m in self._ids:
+                metric = _metrics.get(m, y_true, y_pred)
+                if isinstance(m, str):
+                    metric.name = m
+                self.metrics.append(metric)
+        for m in self.metrics:
+            m.update_state(y_true, y_pred, sample_weight)
+
+    def names(self):
+        if self.metrics is None:
+            return [m if isinstance(m, str) else getattr(m, "name", "metric") for m in self._ids]
+        return [m.name for m in self.metrics]
+
+    def result(self):
+        return {m.name: m.result() for m in self.metrics or []}
+
+    def reset_state(self):
+        for m in self.metrics or []:
+            m.reset_state()
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
 class Model(Layer):
     """A layer with training: ``compile``, ``fit``, ``evaluate``, ``predict`` (``keras.Model``).
 
@@ -223,8 +263,17 @@ class Model(Layer):
     """
 
     def __new__(cls, *args, **kwargs):
-        if cls is Model and (args or "inputs" in kwargs):
-            return super().__new__(Functional)
+        if (args or "inputs" in kwargs) and not issubclass(cls, (Functional, Sequential)):
+            if cls is Model:
+                return super().__new__(Functional)
+            # A subclass called functional-style, ``MyModel(inputs, outputs)`` (Keras's "customizing
+            # fit" pattern): its methods (train_step...) over a Functional graph, as Keras injects it.
+            functional_cls = _FUNCTIONAL_SUBCLASSES.get(cls)
+            if functional_cls is None:
+                functional_cls = _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional),
+                                                                    {"__module__": cls.__module__,
+                                                                     "__qualname__": cls.__qualname__})
+            return super().__new__(functional_cls)
         return super().__new__(cls)
 
     def __init__(self, *args, **kwargs):
@@ -269,7 +318,7 @@ class Model(Layer):
         for m in self._metric_ids:  # fail now for unknown names, not at the first batch
             if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
                 _metrics.get(m)
-        self._compiled_metrics = None
+        self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
         self.compiled = True
 
@@ -282,7 +331,8 @@ class Model(Layer):
         out = []
         if self._loss_tracker is not None:
             out.append(self._loss_tracker)
-        out.extend(self._compiled_metrics or [])
+        if self._compiled_metrics is not None:
+            out.append(self._compiled_metrics)
         return out
 
     @property
@@ -315,7 +365,7 @@ class Model(Layer):
 
     # -- steps ---------------------------------------------------------------------
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The compiled loss plus any ``add_loss`` losses; updates the loss tracker."""
+        """The compiled loss plus any ``add_loss`` losses (the loss tracker is updated by the step, as Keras 3)."""
         terms = []
         if self._loss_fn is not None:
             if y is None:
@@ -328,27 +378,30 @@ class Model(Layer):
         loss = terms[0]
         for t in terms[1:]:
             loss = loss + t
+        return loss
+
+    def _track_loss(self, loss, y_pred):
         if self._loss_tracker is not None:
             n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
             self._loss_tracker.update_state(loss, sample_weight=n)
-        return loss
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns the current logs."""
-        if self._compiled_metrics is None:
-            self._compiled_metrics = []
-            for m in self._metric_ids:
-                metric = _metrics.get(m, y, y_pred)
-                if isinstance(m, str):  # Keras 3 logs a metric under the name it was given ("mae", "acc")
-                    metric.name = m
-                self._compiled_metrics.append(metric)
-        for m in self._compiled_metrics:
+        if self._compiled_metrics is not None:
             # `metrics=` are unweighted in Keras 3 (sample weights go to `weighted_metrics=` only)
-            m.update_state(y, y_pred)
+            self._compiled_metrics.update_state(y, y_pred)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
-        return {m.name: m.result() for m in self.metrics}
+        """The current value of every metric; the compiled ones listed individually, as Keras 3."""
+        logs = {}
+        for m in self.metrics:
+            r = m.result()
+            if isinstance(r, dict):
+                logs.update(r)
+            else:
+                logs[m.name] = r
+        return logs
 
     def train_step(self, data):
         """One optimisation step on a batch ``(x, y[, sample_weight])``; returns logs."""
@@ -356,6 +409,7 @@ class Model(Layer):
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+        self._track_loss(loss, y_pred)
         variables = self.trainable_variables
         grads = tape.gradient(loss, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
@@ -364,7 +418,7 @@ class Model(Layer):
     def test_step(self, data):
         x, y, sample_weight = _unpack(data)
         y_pred = self(x, training=False)
-        self.compute_loss(x, y, y_pred, sample_weight, training=False)
+        self._track_loss(self.compute_loss(x, y, y_pred, sample_weight, training=False), y_pred)
         return self.compute_metrics(x, y, y_pred, sample_weight)
 
     def predict_step(self, data):
@@ -524,7 +578,8 @@ class Model(Layer):
         return self.predict_step((_plain(_to_array(x, "x")),)).numpy()
 
     def _flatten_logs(self, logs):
-        values = [logs[m.name] for m in self.metrics if m.name in logs]
+        names = ["loss"] + (self._compiled_metrics.names() if self._compiled_metrics is not None else [])
+        values = [logs[n] for n in names if n in logs]
         return values[0] if len(values) == 1 else values
 
     # -- summary ---------------------------------------------------------------------
