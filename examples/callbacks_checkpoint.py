@@ -9,7 +9,7 @@ then reloads the best checkpoint with keras.models.load_model and resumes traini
 Run:  python examples/callbacks_checkpoint.py [--quick] [--outdir DIR]
 Only the import differs from TensorFlow: `import gpuflow as tf`.
 Quick mode (`--quick` or GPUFLOW_EXAMPLE_QUICK=1) shrinks the data and epochs for tests.
-Files (checkpoint, CSV log) go to --outdir, else $GPUFLOW_EXAMPLE_OUTDIR, else ./callbacks_example_output.
+Files (checkpoint, CSV log, TensorBoard logs) go to --outdir, else $GPUFLOW_EXAMPLE_OUTDIR, else ./callbacks_example_output.
 """
 import csv
 import os
@@ -66,6 +66,11 @@ callbacks = [
     keras.callbacks.CSVLogger(csv_path),
     keras.callbacks.LearningRateScheduler(schedule),
 ]
+try:  # TensorBoard's event files are written by the optional tensorboardX (pip install 'gpuflow[tensorboard]')
+    callbacks.append(keras.callbacks.TensorBoard(log_dir=os.path.join(OUTDIR, "logs")))
+    print(f"TensorBoard logs: {os.path.join(OUTDIR, 'logs')} (view with: tensorboard --logdir ...)")
+except ImportError as e:
+    print(f"TensorBoard skipped: {e}")
 history = model.fit(x_train, y_train, batch_size=32, epochs=MAX_EPOCHS, validation_data=(x_val, y_val),
                     callbacks=callbacks, verbose=2)
 epochs_run = len(history.history["loss"])
