@@ -457,3 +457,27 @@ def test_keras_guide_custom_train_step_on_a_functional_subclass():
     x, y = np.random.default_rng(0).random((64, 32)).astype("float32"), np.zeros((64, 1), "float32")
     hist = model.fit(x, y, epochs=2, verbose=0)
     assert sorted(hist.history) == ["loss", "mae"] and hist.history["loss"][1] < hist.history["loss"][0]
+
+
+def test_two_output_model_with_loss_dict_and_weights():
+    i = keras.Input((4,))
+    h = layers.Dense(8, activation="relu")(i)
+    model = keras.Model(i, [layers.Dense(1, name="reg")(h), layers.Dense(3, name="cls")(h)])
+    model.compile("adam", loss={"reg": "mse", "cls": keras.losses.SparseCategoricalCrossentropy(from_logits=True)},
+                  loss_weights={"reg": 0.5})
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 4)).astype("float32")
+    y1, y2 = x.sum(1, keepdims=True), (x[:, 0] * 3).astype("int64")
+    h = model.fit(x, [y1, y2], epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    preds = model.predict(x, verbose=0)
+    assert isinstance(preds, list) and [p.shape for p in preds] == [(64, 1), (64, 3)]
+    # the total is the weighted sum of the per-output losses
+    mse = float(np.mean((preds[0] - y1) ** 2))
+    p = np.exp(preds[1] - preds[1].max(1, keepdims=True))
+    ce = float(np.mean(-np.log((p / p.sum(1, keepdims=True))[np.arange(64), y2])))
+    assert model.evaluate(x, [y1, y2], batch_size=64, verbose=0) == pytest.approx(0.5 * mse + ce, rel=1e-4)
+    with pytest.raises(ValueError, match="unknown outputs"):
+        model.compile("adam", loss={"nope": "mse"})
+    with pytest.raises(ValueError, match="one entry per output"):
+        model.compile("adam", loss=["mse"])

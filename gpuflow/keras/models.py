@@ -218,6 +218,59 @@ def _standardize_input(x, expected, model_name):
     return x
 
 
+class _MultiOutputLoss:
+    """``compile(loss=[...] or {...}, loss_weights=...)`` for a model with several outputs: the total loss is
+    ``sum(weight_i * loss_i(y_i, y_pred_i))`` over the outputs that have a loss (Keras's rule); a dict is keyed
+    by output layer name.
+
+    Raises:
+        ValueError: a list of the wrong length, a dict key that names no output, or a model with one output.
+    """
+
+    def __init__(self, model, loss, loss_weights):
+        outputs = getattr(model, "_outputs", None)
+        names = [o._history[0].name for o in outputs] if outputs else []
+        n = len(names)
+
+        def per_output(value, what, default):
+            if value is None:
+                return [default] * n
+            if isinstance(value, dict):
+                unknown = sorted(set(value) - set(names))
+                if unknown:
+                    raise ValueError(f"compile: `{what}` names unknown outputs {unknown}. Expected keys among "
+                                     f"the output layer names {names}.")
+                return [value.get(k, None if what == "loss" else default) for k in names]
+            if isinstance(value, (list, tuple)):
+                if len(value) != n:
+                    raise ValueError(f"compile: `{what}` must have one entry per output. Expected: {n} "
+                                     f"(outputs {names}). Received: {len(value)}")
+                return list(value)
+            return [value] * n
+        if n < 2 and isinstance(loss, (list, tuple, dict)) and len(loss) != max(n, 1):
+            raise ValueError(f"compile: a list/dict `loss` needs a model with that many outputs. Received "
+                             f"{len(loss)} losses for {max(n, 1)} output(s).")
+        self.names = names or ["output"]
+        self.fns = [None if l is None else _losses.get(l) for l in per_output(loss, "loss", None)] if n else \
+            [_losses.get(loss[0] if isinstance(loss, (list, tuple)) else loss)]
+        self.weights = per_output(loss_weights, "loss_weights", 1.0) if n else [
+            (loss_weights[0] if isinstance(loss_weights, (list, tuple)) else loss_weights) or 1.0]
+        self.name = "loss"
+
+    def __call__(self, y, y_pred, sample_weight=None):
+        ys = y if isinstance(y, (list, tuple)) else [y]
+        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        if len(ys) != len(preds):
+            raise ValueError(f"The model has {len(preds)} output(s) but {len(ys)} target array(s) were given.")
+        total = None
+        for fn, w, t, p in zip(self.fns, self.weights, ys, preds):
+            if fn is None:
+                continue
+            term = fn(t, p, sample_weight) * float(w)
+            total = term if total is None else total + term
+        return total
+
+
 class _CompileMetrics(_metrics.Metric):
     """Keras 3's ``compile_metrics``: the ``metrics=`` of compile as one Metric, built on the first batch
     (``"accuracy"`` needs the shapes), each logged under the name it was given ("mae", "acc")."""
@@ -304,13 +357,19 @@ class Model(Layer):
         Raises:
             ValueError: unknown optimizer, loss or metric names.
         """
-        if isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
-            raise NotImplementedError("Multi-output losses (dict/list) and loss_weights are not supported yet.")
         if weighted_metrics:
             raise NotImplementedError("weighted_metrics is not supported yet.")
+        # Resolve everything first, so a failing compile leaves the model as it was.
+        if isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
+            if metrics:
+                raise NotImplementedError("compile: metrics for a model with several outputs (one list per output) "
+                                          "are not supported yet; compile without `metrics`.")
+            loss_fn = _MultiOutputLoss(self, loss, loss_weights)
+        else:
+            loss_fn = _losses.get(loss)
         self.optimizer = _optimizers.get(optimizer)
         self.loss = loss
-        self._loss_fn = _losses.get(loss)
+        self._loss_fn = loss_fn
         if metrics is not None and not isinstance(metrics, (list, tuple)):
             raise TypeError(f"Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
                             f"metrics={metrics} of type {type(metrics)}")
@@ -382,6 +441,8 @@ class Model(Layer):
 
     def _track_loss(self, loss, y_pred):
         if self._loss_tracker is not None:
+            if isinstance(y_pred, (list, tuple)):
+                y_pred = y_pred[0]
             n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
             self._loss_tracker.update_state(loss, sample_weight=n)
 
@@ -554,11 +615,13 @@ class Model(Layer):
         for step, batch in enumerate(data.epoch()):
             cbs.on_predict_batch_begin(step)
             out = self.predict_step(batch)
-            outs.append(out.numpy())
+            outs.append([o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy())
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
         if not outs:
             raise ValueError("predict: the input is empty.")
+        if isinstance(outs[0], list):  # several outputs: a list of arrays, as Keras
+            return [np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0]))]
         return np.concatenate(outs, axis=0)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -575,7 +638,8 @@ class Model(Layer):
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict_on_batch(self, x):
-        return self.predict_step((_plain(_to_array(x, "x")),)).numpy()
+        out = self.predict_step((_plain(_to_array(x, "x")),))
+        return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
     def _flatten_logs(self, logs):
         names = ["loss"] + (self._compiled_metrics.names() if self._compiled_metrics is not None else [])
