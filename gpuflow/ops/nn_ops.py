@@ -209,6 +209,35 @@ def _check_nhwc(x, op, data_format):
                          f"Received: shape={tuple(x.shape)}")
 
 
+def _conv_operands(x, w, op, data_format, name):
+    """The float NHWC input and a filter tensor of the same dtype and device, as every convolution needs.
+
+    Raises:
+        TypeError: a non-float input or a filter of another dtype. ValueError: not rank 4, or another device.
+    """
+    x = _float_input(x, op)
+    _check_nhwc(x, op, data_format)
+    w = convert_to_tensor(w)
+    if w.dtype != x.dtype:
+        raise TypeError(f"{op}: {name} must have the input's dtype. Received: input.dtype={x.dtype.name}, "
+                        f"{name}.dtype={w.dtype.name}")
+    check_same_device(op, x, w)
+    return x, w
+
+
+def _strides_dilations(strides, dilations, op):
+    """``(h, w)`` strides and dilations (dilations default to 1), each at least 1.
+
+    Raises:
+        ValueError: a value below 1, naming the op and both pairs.
+    """
+    strides = _pair(strides, "strides", op)
+    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
+    if min(strides) < 1 or min(dilations) < 1:
+        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    return strides, dilations
+
+
 def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilations=None, name=None):  # noqa: A002
     """2-D convolution (``tf.nn.conv2d``; strictly cross-correlation, as TF and Keras).
 
@@ -239,20 +268,11 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
         x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None; activation: None or "relu".
         op: the name used in error messages (a layer passes its own).
     """
-    x = _float_input(x, op)
-    _check_nhwc(x, op, data_format)
-    w = convert_to_tensor(w)
-    if w.dtype != x.dtype:
-        raise TypeError(f"{op}: filters must have the input's dtype. Received: input.dtype={x.dtype.name}, "
-                        f"filters.dtype={w.dtype.name}")
-    check_same_device(op, x, w)
+    x, w = _conv_operands(x, w, op, data_format, "filters")
     if w.ndim != 4 or w.shape[2] != x.shape[3]:
         raise ValueError(f"{op}: filters must have shape (kh, kw, in_channels={x.shape[3]}, out_channels). "
                          f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
-    strides = _pair(strides, "strides", op)
-    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
-    if min(strides) < 1 or min(dilations) < 1:
-        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    strides, dilations = _strides_dilations(strides, dilations, op)
     _, pads = _spatial(x.shape, w.shape[:2], strides, dilations, padding, op)
     be = x._backend
     y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads)
@@ -555,13 +575,7 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
             convolution would not give the input's spatial size (the check TensorFlow makes).
     """
     op = "conv2d_transpose"
-    x = _float_input(input, op)
-    _check_nhwc(x, op, data_format)
-    w = convert_to_tensor(filters)
-    if w.dtype != x.dtype:
-        raise TypeError(f"{op}: filters must have the input's dtype. Received: input.dtype={x.dtype.name}, "
-                        f"filters.dtype={w.dtype.name}")
-    check_same_device(op, x, w)
+    x, w = _conv_operands(input, filters, op, data_format, "filters")
     if w.ndim != 4 or w.shape[3] != x.shape[3]:
         raise ValueError(f"{op}: filters must have shape (kh, kw, out_channels, in_channels={x.shape[3]}). "
                          f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
@@ -571,10 +585,7 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
     if len(out_shape) != 4 or out_shape[0] != x.shape[0] or out_shape[3] != w.shape[2]:
         raise ValueError(f"{op}: output_shape must be (batch={x.shape[0]}, height, width, "
                          f"out_channels={w.shape[2]}). Received: output_shape={out_shape}")
-    strides = _pair(strides, "strides", op)
-    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
-    if min(strides) < 1 or min(dilations) < 1:
-        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    strides, dilations = _strides_dilations(strides, dilations, op)
     (ih, iw), pads = _spatial(out_shape, w.shape[:2], strides, dilations, padding, op)
     if (ih, iw) != tuple(x.shape[1:3]):
         raise ValueError(f"{op}: a convolution of output_shape={out_shape} with a {w.shape[0]}x{w.shape[1]} kernel, "
@@ -617,20 +628,11 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
         ValueError: wrong ranks or a channel mismatch.
     """
     op = "depthwise_conv2d"
-    x = _float_input(input, op)
-    _check_nhwc(x, op, data_format)
-    w = convert_to_tensor(filter)
-    if w.dtype != x.dtype:
-        raise TypeError(f"{op}: filter must have the input's dtype. Received: input.dtype={x.dtype.name}, "
-                        f"filter.dtype={w.dtype.name}")
-    check_same_device(op, x, w)
+    x, w = _conv_operands(input, filter, op, data_format, "filter")
     if w.ndim != 4 or w.shape[2] != x.shape[3]:
         raise ValueError(f"{op}: filter must have shape (kh, kw, in_channels={x.shape[3]}, channel_multiplier). "
                          f"Received: filter.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
-    strides = _pair(strides, "strides", op)
-    dilations = _pair(1 if dilations is None else dilations, "dilations", op)
-    if min(strides) < 1 or min(dilations) < 1:
-        raise ValueError(f"{op}: strides and dilations must be >= 1. Received: strides={strides}, dilations={dilations}")
+    strides, dilations = _strides_dilations(strides, dilations, op)
     kh, kw, c, mult = (int(d) for d in w.shape)
     (oh, ow), (pt, pb, pl, pr) = _spatial(x.shape, (kh, kw), strides, dilations, padding, op)
     from .array_ops import pad as _pad
