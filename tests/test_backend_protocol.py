@@ -1,7 +1,7 @@
 """Every backend implements every primitive of gpuflow.backend.base.PRIMITIVES.
 
 The backends are discovered, not listed: every module of gpuflow/backend/
-(except base, kernels, nvrtc_check and the emulator package) is imported and each
+(except base, kernels, nvrtc_check, cpu_runtime and the emulator package) is imported and each
 ``Backend`` subclass it defines is checked. A backend module that fails to
 import is a failure, never a skip (backends import CuPy lazily, so importing
 one must work without a GPU). The NumPy backend must always be among them.
@@ -16,7 +16,7 @@ import gpuflow.backend as backend_pkg
 from gpuflow.backend.base import PRIMITIVES, Backend
 from gpuflow.backend.numpy_backend import NumpyBackend
 
-_NOT_BACKENDS = {"base", "kernels", "emulator", "nvrtc_check"}
+_NOT_BACKENDS = {"base", "kernels", "emulator", "nvrtc_check", "cpu_runtime"}
 
 
 def _backend_modules():

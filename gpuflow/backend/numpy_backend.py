@@ -6,10 +6,16 @@ contiguous adds), pooling is a loop over the kh*kw window offsets with
 vectorised work per offset, never a Python loop over pixels. Everything stays
 in the input dtype (float32 for Keras models).
 
-BLAS already uses every core for the GEMMs; the memory-bound work around them
-(im2col copies, col2im adds, pooling) is split over the batch axis across a
-small thread pool (NumPy releases the GIL in those loops). ``GPUFLOW_NUM_THREADS``
-sets its size (default: the number of CPUs; 1 disables it).
+Parallelism is over the batch: each primitive splits the batch into one shard
+per thread and every thread runs the whole pipeline on its shard (im2col, its
+own GEMM, the epilogue), with BLAS on one thread (:mod:`.cpu_runtime`, which also
+keeps freed memory for reuse instead of page-faulting it back every step). The
+memory-bound work is then parallel too, each shard stays in its core's cache,
+and BLAS's idle workers do not spin on the cores the shards need. Reductions
+over the batch (filter and bias gradients) sum one partial per shard. NumPy
+releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS`` sets the number
+of threads (default: the number of CPUs; 1 runs everything on the caller's
+thread with BLAS's own threading).
 """
 from __future__ import annotations
 
@@ -19,27 +25,31 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import cpu_runtime
 from .base import Backend
 
 _THREADS = max(1, int(os.environ.get("GPUFLOW_NUM_THREADS", os.cpu_count() or 1)))
 _pool = None
-_MIN_CHUNK_ELEMS = 1 << 16  # below this, a thread hand-off costs more than it saves
+_MIN_SHARD_WORK = 1 << 16  # elements (or multiply-adds) below which a thread hand-off costs more than it saves
 
 
-def _batch_parallel(fn, n, work_elems):
-    """Runs ``fn(start, stop)`` over batch chunks [start, stop) of ``range(n)``, in parallel if it pays."""
+def _batch_parallel(fn, n, work):
+    """Runs ``fn(start, stop)`` over batch shards [start, stop) of ``range(n)`` and returns their results.
+
+    ``work`` (elements touched or multiply-adds) decides how many shards pay for their hand-off; with more
+    than one, BLAS runs single-threaded inside them.
+    """
     global _pool
-    chunks = min(_THREADS, n, max(1, work_elems // _MIN_CHUNK_ELEMS))
-    if chunks <= 1:
-        fn(0, n)
-        return
+    shards = min(_THREADS, n, max(1, work // _MIN_SHARD_WORK))
+    if shards <= 1:
+        return [fn(0, n)]
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="gpuflow-cpu")
-    bounds = [n * i // chunks for i in range(chunks + 1)]
-    futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, chunks)]
-    fn(bounds[0], bounds[1])
-    for f in futures:
-        f.result()
+    bounds = [n * i // shards for i in range(shards + 1)]
+    with cpu_runtime.single_threaded():
+        futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, shards)]
+        first = fn(bounds[0], bounds[1])
+        return [first] + [f.result() for f in futures]
 
 
 def _pad(x, pads, value=0.0):
@@ -76,6 +86,7 @@ class NumpyBackend(Backend):
     xp = np
 
     def __init__(self):
+        cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
 
     # -- arrays -------------------------------------------------------------
@@ -101,33 +112,50 @@ class NumpyBackend(Backend):
         return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
     # -- convolution (im2col + GEMM) ---------------------------------------
+    @staticmethod
+    def _im2col_shard(cols6, win, b0, b1):
+        """Copies the windows of samples [b0, b1) into the (N, OH, OW, kh, kw, C) im2col buffer."""
+        kh, kw, c = win.shape[3:]
+        if c < 4:  # per-offset copies: long contiguous runs instead of c-element ones
+            for i in range(kh):
+                for j in range(kw):
+                    cols6[b0:b1, :, :, i, j, :] = win[b0:b1, :, :, i, j, :]
+        else:
+            cols6[b0:b1] = win[b0:b1]
+
     def conv2d_fwd(self, x, w, strides, dilations, pads):
         kh, kw, c, f = w.shape
         win = _windows(_pad(x, pads), kh, kw, strides, dilations)
         n, oh, ow = win.shape[:3]
-        if kh == kw == 1:
-            cols = np.ascontiguousarray(win).reshape(n * oh * ow, c)
-        else:
-            cols6 = np.empty(win.shape, dtype=x.dtype)
+        rows, k = oh * ow, kh * kw * c
+        cols6 = np.empty(win.shape, dtype=x.dtype)
+        cols = cols6.reshape(n * rows, k)
+        y = np.empty((n * rows, f), dtype=x.dtype)
+        w2 = w.reshape(k, f)
 
-            def im2col(b0, b1):
-                if c < 4:  # per-offset copies: long contiguous runs instead of c-element ones
-                    for i in range(kh):
-                        for j in range(kw):
-                            cols6[b0:b1, :, :, i, j, :] = win[b0:b1, :, :, i, j, :]
-                else:
-                    cols6[b0:b1] = win[b0:b1]
-            _batch_parallel(im2col, n, cols6.size)
-            cols = cols6.reshape(n * oh * ow, kh * kw * c)
-        y = cols @ w.reshape(kh * kw * c, f)
+        def shard(b0, b1):  # im2col then GEMM on the same samples, while they are in this core's cache
+            self._im2col_shard(cols6, win, b0, b1)
+            np.matmul(cols[b0 * rows: b1 * rows], w2, out=y[b0 * rows: b1 * rows])
+        _batch_parallel(shard, n, n * rows * k * (f + 1))
         return y.reshape(n, oh, ow, f), cols
 
     def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
         kh, kw, c, f = w_shape
         cols = saved
         if cols is None:
-            cols = self.conv2d_fwd(x, np.zeros(w_shape, x.dtype), strides, dilations, pads)[1]
-        dw = cols.T @ dy.reshape(-1, f)
+            win = _windows(_pad(x, pads), kh, kw, strides, dilations)
+            cols6 = np.empty(win.shape, dtype=x.dtype)
+            _batch_parallel(lambda b0, b1: self._im2col_shard(cols6, win, b0, b1), x.shape[0], cols6.size)
+            cols = cols6.reshape(-1, kh * kw * c)
+        n = dy.shape[0]
+        rows = dy.shape[1] * dy.shape[2]
+        dy2 = dy.reshape(n * rows, f)
+        # One partial filter gradient per batch shard, summed: dW = sum_b cols_b^T @ dy_b.
+        partials = _batch_parallel(lambda b0, b1: cols[b0 * rows: b1 * rows].T @ dy2[b0 * rows: b1 * rows],
+                                   n, cols.size * f)
+        dw = partials[0]
+        for p in partials[1:]:
+            dw += p
         return dw.reshape(w_shape)
 
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
@@ -137,13 +165,16 @@ class NumpyBackend(Backend):
         hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
         # One GEMM per kernel offset, batched: (kh*kw, M, C), each slice contiguous for col2im.
         w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
-        dcols = np.matmul(dy.reshape(1, n * oh * ow, f), w_k).reshape(kh * kw, n, oh, ow, c)
-        dxp = np.zeros((n, hp, wp, c), dtype=dy.dtype)
+        dy2 = dy.reshape(1, n * oh * ow, f)
+        dxp = np.empty((n, hp, wp, c), dtype=dy.dtype)
 
-        def col2im(b0, b1):
+        def shard(b0, b1):
+            dcols = np.matmul(dy2[:, b0 * oh * ow: b1 * oh * ow], w_k).reshape(kh * kw, b1 - b0, oh, ow, c)
+            db = dxp[b0:b1]
+            db[...] = 0
             for k in range(kh * kw):
-                _offset_view(dxp[b0:b1], k // kw, k % kw, oh, ow, strides, dilations)[...] += dcols[k, b0:b1]
-        _batch_parallel(col2im, n, dcols.size)
+                _offset_view(db, k // kw, k % kw, oh, ow, strides, dilations)[...] += dcols[k]
+        _batch_parallel(shard, n, n * oh * ow * kh * kw * c * (f + 1))
         return dxp[:, top: hp - bottom, left: wp - right, :]
 
     # -- pooling ------------------------------------------------------------
@@ -233,24 +264,43 @@ class NumpyBackend(Backend):
     def bias_act_bwd(self, dy, y, relu, need_db):
         f = dy.shape[-1]
         dy2 = dy.reshape(-1, f)
-        if relu:
-            dz = np.empty_like(dy2)
-            y2 = y.reshape(-1, f)
+        dz = np.empty_like(dy2) if relu else dy2
+        y2 = y.reshape(-1, f) if relu else None
 
-            def mask(r0, r1):
+        def shard(r0, r1):
+            if relu:
                 np.multiply(dy2[r0:r1], y2[r0:r1] > 0, out=dz[r0:r1])
-            _batch_parallel(mask, dz.shape[0], dz.size)
-        else:
-            dz = dy2
-        # ones @ dz: a BLAS GEMV on every core, ~3x faster here than a NumPy sum over the rows.
-        db = np.ones(dz.shape[0], dtype=dz.dtype) @ dz if need_db else None
+            # ones @ dz: a BLAS GEMV, ~3x faster here than a NumPy sum over the rows.
+            return np.ones(r1 - r0, dtype=dz.dtype) @ dz[r0:r1] if need_db else None
+        partials = _batch_parallel(shard, dz.shape[0], dz.size)
+        db = None
+        if need_db:
+            db = partials[0]
+            for p in partials[1:]:
+                db += p
         return dz.reshape(dy.shape), db
 
     def dense_fwd(self, x, w, b, relu):
-        return self.bias_act_fwd(x @ w, b, relu)
+        y = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
+
+        def shard(r0, r1):
+            np.matmul(x[r0:r1], w, out=y[r0:r1])
+            if b is not None:
+                y[r0:r1] += b
+            if relu:
+                np.maximum(y[r0:r1], 0, out=y[r0:r1])
+        _batch_parallel(shard, x.shape[0], x.shape[0] * w.shape[0] * w.shape[1])
+        return y
 
     def dense_bwd(self, dy, x, w, y, relu, need_dx):
         dz, db = self.bias_act_bwd(dy, y, relu, True)
-        dw = x.T @ dz
-        dx = dz @ w.T if need_dx else None
+        m, (k, units) = x.shape[0], w.shape
+        partials = _batch_parallel(lambda r0, r1: x[r0:r1].T @ dz[r0:r1], m, m * k * units)
+        dw = partials[0]
+        for p in partials[1:]:
+            dw += p
+        dx = None
+        if need_dx:
+            dx = np.empty((m, k), dtype=dz.dtype)
+            _batch_parallel(lambda r0, r1: np.matmul(dz[r0:r1], w.T, out=dx[r0:r1]), m, m * k * units)
         return dx, dw, db

@@ -1,0 +1,142 @@
+"""Process settings the NumPy backend needs to be fast: BLAS threads and freed-memory reuse.
+
+**BLAS threads.** 
+The NumPy backend parallelises each primitive over the batch axis: every
+thread runs the whole pipeline (im2col, GEMM, epilogue) on its own shard, so
+the memory-bound work is parallel too and each shard stays in that core's
+cache. BLAS must then run single-threaded inside the shards. Left at its
+default, OpenBLAS's worker threads also busy-wait (about 2**28 cycles) after
+every GEMM and take the cores the shards need; on a 2-core machine that made a
+training step of the seed CNN about 1.5x slower.
+
+:func:`single_threaded` sets the BLAS to one thread for the duration of a
+``with`` block and restores the previous count on exit, so NumPy code outside
+gpuflow keeps its usual threading. It controls the OpenBLAS that NumPy's
+wheels bundle (``scipy_openblas`` symbols, or a plain ``libopenblas``); with
+another BLAS (MKL, Accelerate) it does nothing and gpuflow still computes the
+same results, only with the two thread pools competing.
+
+**Freed memory.** A training step allocates and frees the same large arrays
+(im2col buffers, activations, gradients: about 100 MB for the seed CNN) every
+step. glibc returns freed blocks of that size to the OS and the next step
+page-faults them back in, zeroed (about 7,000 faults and 12 ms of a 60 ms step
+measured here). :func:`keep_freed_memory` raises glibc's mmap threshold to its
+maximum (32 MiB) and its trim threshold to 2 GiB with ``mallopt``, so those
+blocks are reused from the heap instead, as PyTorch's and TensorFlow's caching
+allocators reuse theirs. The cost: the process keeps up to its peak heap
+(RSS stays near the peak once reached). ``GPUFLOW_MALLOC_TUNING=0`` leaves
+glibc's defaults; on other C libraries it does nothing.
+"""
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import threading
+
+import numpy as np
+
+# (set, get) symbol pairs: NumPy >= 2 wheels bundle scipy-openblas (ILP64 "64_" suffix or LP64).
+_SYMBOLS = (
+    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+    ("openblas_set_num_threads", "openblas_get_num_threads"),
+)
+
+
+def _candidate_libraries():
+    """Paths of OpenBLAS shared libraries mapped into this process or shipped next to NumPy."""
+    paths = []
+    try:
+        with open("/proc/self/maps") as f:
+            paths += [line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line]
+    except OSError:  # not Linux
+        pass
+    site = os.path.dirname(os.path.dirname(np.__file__))
+    for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*", "scipy_openblas*/lib/*openblas*"):
+        paths += glob.glob(os.path.join(site, pattern))
+    return list(dict.fromkeys(paths))
+
+
+def _find_controls():
+    for path in _candidate_libraries():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _SYMBOLS:
+            if hasattr(lib, set_name) and hasattr(lib, get_name):
+                set_fn, get_fn = getattr(lib, set_name), getattr(lib, get_name)
+                set_fn.argtypes, set_fn.restype = [ctypes.c_int], None
+                get_fn.argtypes, get_fn.restype = [], ctypes.c_int
+                return set_fn, get_fn
+    return None
+
+
+_controls = _find_controls()
+_lock = threading.Lock()
+_depth = 0
+_saved = None
+
+
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
+_MMAP_THRESHOLD_MAX = 32 << 20  # glibc's cap on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX)
+_TRIM_THRESHOLD = (2 << 30) - 1  # mallopt takes an int
+_malloc_tuned = None
+
+
+def keep_freed_memory():
+    """Tunes glibc malloc to reuse freed large blocks (see the module docstring); True if it did.
+
+    Idempotent; a no-op returning False off glibc or with ``GPUFLOW_MALLOC_TUNING=0``.
+    """
+    global _malloc_tuned
+    if _malloc_tuned is None:
+        _malloc_tuned = False
+        if os.environ.get("GPUFLOW_MALLOC_TUNING", "1") != "0":
+            try:
+                mallopt = ctypes.CDLL(None).mallopt
+            except (OSError, AttributeError):  # not glibc (macOS, Windows, musl without mallopt)
+                mallopt = None
+            if mallopt is not None:
+                mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+                _malloc_tuned = bool(mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
+                                     and mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+    return _malloc_tuned
+
+
+def available():
+    """Whether NumPy's BLAS thread count can be controlled (an OpenBLAS was found)."""
+    return _controls is not None
+
+
+def get_num_threads():
+    """NumPy's BLAS thread count, or None when it cannot be read."""
+    return _controls[1]() if _controls else None
+
+
+class single_threaded:
+    """``with single_threaded():`` runs BLAS on one thread inside the block (re-entrant, thread-safe)."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        global _depth, _saved
+        if _controls is not None:
+            with _lock:
+                if _depth == 0:
+                    _saved = _controls[1]()
+                    if _saved != 1:
+                        _controls[0](1)
+                _depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        global _depth
+        if _controls is not None:
+            with _lock:
+                _depth -= 1
+                if _depth == 0 and _saved != 1:
+                    _controls[0](_saved)
+        return False
