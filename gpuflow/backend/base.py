@@ -33,9 +33,10 @@ class Backend:
 
     Primitive signatures (all arrays are backend arrays):
 
-    ``conv2d_fwd(x, w, strides, dilations, pads) -> (y, saved)``
+    ``conv2d_fwd(x, w, strides, dilations, pads, b=None, relu=False) -> (y, saved)``
         x: (N, H, W, C), w: (kh, kw, C, F) -> y: (N, OH, OW, F). ``saved`` is
-        opaque backend data handed back to the two backward primitives.
+        opaque backend data handed back to the two backward primitives. ``b``
+        (F,) and ``relu`` are the epilogue of ``bias_act_fwd``, fused.
     ``conv2d_bwd_data(dy, w, x_shape, strides, dilations, pads, saved) -> dx``
     ``conv2d_bwd_filter(x, dy, w_shape, strides, dilations, pads, saved) -> dw``
     ``max_pool2d_fwd(x, pool_size, strides, pads) -> (y, saved)``

@@ -138,13 +138,15 @@ class CupyBackend(Backend):
         self.kernels.launch(filename, entry, grid, (ELEMENTWISE_THREADS, 1, 1), args)
 
     # -- convolution: implicit GEMM --------------------------------------------
-    def conv2d_fwd(self, x, w, strides, dilations, pads):
+    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
         x, w = self._f32("conv2d", x, w)
         oh, ow = self._out_hw(x.shape, w.shape[:2], strides, dilations, pads)
         y = self._empty((x.shape[0], oh, ow, w.shape[3]), np.float32, "conv2d")
         ints = self._conv_ints(x.shape, w.shape, y.shape, strides, dilations, pads)
         # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
         self._gemm_launch("conv2d.cu", "conv2d_fwd_f32", y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
+        if b is not None or relu:
+            self.bias_act_fwd(y, b, relu)
         return y, None
 
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):

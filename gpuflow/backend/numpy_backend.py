@@ -81,6 +81,27 @@ def _offset_view(xp_, i, j, oh, ow, strides, dilations):
     return xp_[:, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
 
 
+def _epilogue(y2, b, relu):
+    """``apply(b0, b1)``: ``y += b`` then ReLU, in place, on samples [b0, b1) of y2.
+
+    y2 is a (N, P) view of the output, one row per sample (P a multiple of F = len(b)). The bias is tiled to
+    a whole row, so NumPy's inner loops run over P elements instead of F (its per-inner-loop overhead is
+    ~30 ns), and the ReLU is a ``maximum`` against a zero row: NumPy's SIMD loop for two contiguous operands
+    is ~3x faster here than the one for an array and a scalar.
+    """
+    p = y2.shape[1]
+    bias = None if b is None else np.tile(b.astype(y2.dtype, copy=False), p // b.shape[0])
+    zeros = np.zeros(p, dtype=y2.dtype) if relu else None
+
+    def apply(b0, b1):
+        rows = y2[b0:b1]
+        if bias is not None:
+            rows += bias
+        if relu:
+            np.maximum(rows, zeros, out=rows)
+    return apply
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     xp = np
@@ -123,7 +144,7 @@ class NumpyBackend(Backend):
         else:
             cols6[b0:b1] = win[b0:b1]
 
-    def conv2d_fwd(self, x, w, strides, dilations, pads):
+    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
         kh, kw, c, f = w.shape
         win = _windows(_pad(x, pads), kh, kw, strides, dilations)
         n, oh, ow = win.shape[:3]
@@ -132,10 +153,13 @@ class NumpyBackend(Backend):
         cols = cols6.reshape(n * rows, k)
         y = np.empty((n * rows, f), dtype=x.dtype)
         w2 = w.reshape(k, f)
+        epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
 
-        def shard(b0, b1):  # im2col then GEMM on the same samples, while they are in this core's cache
+        def shard(b0, b1):  # im2col, GEMM and epilogue on the same samples, while they are in this core's cache
             self._im2col_shard(cols6, win, b0, b1)
             np.matmul(cols[b0 * rows: b1 * rows], w2, out=y[b0 * rows: b1 * rows])
+            if epilogue:
+                epilogue(b0, b1)
         _batch_parallel(shard, n, n * rows * k * (f + 1))
         return y.reshape(n, oh, ow, f), cols
 
@@ -150,13 +174,15 @@ class NumpyBackend(Backend):
         n = dy.shape[0]
         rows = dy.shape[1] * dy.shape[2]
         dy2 = dy.reshape(n * rows, f)
-        # One partial filter gradient per batch shard, summed: dW = sum_b cols_b^T @ dy_b.
-        partials = _batch_parallel(lambda b0, b1: cols[b0 * rows: b1 * rows].T @ dy2[b0 * rows: b1 * rows],
+        # One partial filter gradient per batch shard, summed: dW = sum_b cols_b^T @ dy_b, computed as
+        # (dy_b^T @ cols_b)^T, which BLAS runs up to 1.6x faster for conv1's K=9 here.
+        partials = _batch_parallel(lambda b0, b1: dy2[b0 * rows: b1 * rows].T @ cols[b0 * rows: b1 * rows],
                                    n, cols.size * f)
         dw = partials[0]
         for p in partials[1:]:
             dw += p
-        return dw.reshape(w_shape)
+        dw = dw.T
+        return np.ascontiguousarray(dw).reshape(w_shape)
 
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
         kh, kw, c, f = w.shape
@@ -249,16 +275,8 @@ class NumpyBackend(Backend):
 
     # -- dense (GEMM + bias + ReLU epilogue) and the convolution epilogue ----------------
     def bias_act_fwd(self, y, b, relu):
-        f = y.shape[-1]
-        y2 = y.reshape(-1, f)
-
-        def epilogue(r0, r1):
-            rows = y2[r0:r1]
-            if b is not None:
-                rows += b
-            if relu:
-                np.maximum(rows, 0, out=rows)
-        _batch_parallel(epilogue, y2.shape[0], y.size)
+        n = y.shape[0] if y.ndim > 1 else 1
+        _batch_parallel(_epilogue(y.reshape(n, -1), b, relu), n, y.size)
         return y
 
     def bias_act_bwd(self, dy, y, relu, need_db):
@@ -282,13 +300,11 @@ class NumpyBackend(Backend):
 
     def dense_fwd(self, x, w, b, relu):
         y = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
+        epilogue = _epilogue(y, b, relu)
 
         def shard(r0, r1):
             np.matmul(x[r0:r1], w, out=y[r0:r1])
-            if b is not None:
-                y[r0:r1] += b
-            if relu:
-                np.maximum(y[r0:r1], 0, out=y[r0:r1])
+            epilogue(r0, r1)
         _batch_parallel(shard, x.shape[0], x.shape[0] * w.shape[0] * w.shape[1])
         return y
 

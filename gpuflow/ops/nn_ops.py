@@ -275,7 +275,6 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
     strides, dilations = _strides_dilations(strides, dilations, op)
     _, pads = _spatial(x.shape, w.shape[:2], strides, dilations, padding, op)
     be = x._backend
-    y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads)
     relu_on = activation == "relu"
     inputs = (x, w)
     if b is not None:
@@ -284,8 +283,7 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
             raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
                              f"Received: bias.shape={tuple(b.shape)}")
         inputs = (x, w, b)
-    if b is not None or relu_on:
-        be.bias_act_fwd(y, None if b is None else b._data, relu_on)
+    y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads, None if b is None else b._data, relu_on)
     x_shape, w_shape = tuple(x.shape), tuple(w.shape)
 
     def vjp(g, n):
