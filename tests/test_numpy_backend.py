@@ -317,6 +317,20 @@ def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
         np.testing.assert_array_equal(dx.reshape(4), expected, err_msg=str(vals))
 
 
+@pytest.mark.parametrize("xs,pads", [((3, 6, 6, 4), (0, 0, 0, 0)), ((2, 7, 9, 3), (0, 0, 0, 0)),
+                                     ((2, 7, 9, 3), "SAME"), ((1, 2, 3, 70), (0, 0, 0, 0))])
+def test_max_pool_2x2_path_routes_ties_like_the_reference(xs, pads):
+    # Small integers: most windows hold tied maxima, across rows, columns and diagonals.
+    x = _rng(5).integers(-2, 3, xs).astype(np.float32)
+    if pads == "SAME":
+        pads = _same_pads(xs[1], xs[2], (2, 2), (2, 2))
+    y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
+    ref, ref_bwd = ref_max_pool(x, (2, 2), (2, 2), pads)
+    np.testing.assert_array_equal(y, ref)
+    dy = _rng(6).standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(B.max_pool2d_bwd(dy, x.shape, (2, 2), (2, 2), pads, saved), ref_bwd(dy))
+
+
 def test_max_pool_overlapping_ties_accumulate_on_one_element():
     x = np.zeros((1, 3, 3, 1))  # all equal: every 2x2 stride-1 window picks its top-left element
     y, saved = B.max_pool2d_fwd(x, (2, 2), (1, 1), (0, 0, 0, 0))
