@@ -107,6 +107,14 @@ def test_conv2d_primitives(be, case):
           REF.conv2d_bwd_data(dy, k, x.shape, *args, saved), "conv2d_bwd_data")
     close(host(be, be.conv2d_bwd_filter(dev(be, x), dev(be, dy), k.shape, *args)),
           REF.conv2d_bwd_filter(x, dy, k.shape, *args, saved), "conv2d_bwd_filter")
+    b = rng.standard_normal(f).astype(np.float32)
+    want_y, _ = REF.conv2d_fwd(x, k, *args, b, True)
+    got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), *args, dev(be, b), True)
+    close(host(be, got_y), want_y, "conv2d_fwd (bias, relu)")
+    want = REF.conv2d_bwd(dy, x, k, want_y, True, True, True, True, *args)
+    got = be.conv2d_bwd(dev(be, dy), dev(be, x), dev(be, k), got_y, True, True, True, True, *args)
+    for name, g, w_ in zip(("dx", "dw", "db"), got, want):
+        close(host(be, g), w_, f"conv2d_bwd {name}")
 
 
 # (N, H, W, C, pool, stride, padding)

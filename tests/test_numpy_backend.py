@@ -174,6 +174,34 @@ def test_conv2d_primitives_match_reference(xs, ws, strides, dil, pads):
         np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [None, 1, 2])
+@pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV, ids=[str(c) for c in CONV])
+def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, strides, dil, pads, block):
+    """conv2d_fwd with its bias/ReLU epilogue and conv2d_bwd (mask, db, dW, dx in one sweep), also when the
+    batch is walked in blocks of 1 or 2 samples (the cache blocking of big batches)."""
+    import gpuflow.backend.numpy_backend as nb
+    if block is not None:
+        monkeypatch.setattr(nb, "_block", lambda sample_bytes: block)
+    x, w, pads = _conv_case(xs, ws, strides, dil, pads)
+    b = _rng(2).standard_normal(ws[3])
+    y, saved = B.conv2d_fwd(x, w, strides, dil, pads, b, True)
+    z = ref_conv2d(x, w, strides, dil, pads) + b
+    np.testing.assert_allclose(y, np.maximum(z, 0), rtol=1e-12, atol=1e-12)
+    dy = _rng(1).standard_normal(y.shape)
+    dz = dy * (z > 0)
+    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dz, strides, dil, pads)
+    dx, dw, db = B.conv2d_bwd(dy, x, w, y, True, True, True, True, strides, dil, pads, saved)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, dz.reshape(-1, ws[3]).sum(0), rtol=1e-12, atol=1e-12)
+    only_dw = B.conv2d_bwd(dy, x, w, y, True, False, True, False, strides, dil, pads, saved)
+    assert only_dw[0] is None and only_dw[2] is None
+    np.testing.assert_allclose(only_dw[1], dw_ref, rtol=1e-12, atol=1e-12)
+    only_dx = B.conv2d_bwd(dy, None, w, y, True, True, False, False, strides, dil, pads, saved, x_shape=x.shape)
+    assert only_dx[1] is None and only_dx[2] is None
+    np.testing.assert_allclose(only_dx[0], dx_ref, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV[:4], ids=[str(c) for c in CONV[:4]])
 def test_conv2d_primitives_keep_float32(xs, ws, strides, dil, pads):
     x, w, pads = _conv_case(xs, ws, strides, dil, pads, dtype=np.float32)

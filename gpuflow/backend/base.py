@@ -22,7 +22,7 @@ from __future__ import annotations
 PRIMITIVES = (
     "asarray", "to_numpy", "synchronize",
     "random_normal", "random_uniform", "seed",
-    "conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter",
+    "conv2d_fwd", "conv2d_bwd", "conv2d_bwd_data", "conv2d_bwd_filter",
     "max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd",
     "dense_fwd", "dense_bwd", "bias_act_fwd", "bias_act_bwd",
 )
@@ -37,6 +37,12 @@ class Backend:
         x: (N, H, W, C), w: (kh, kw, C, F) -> y: (N, OH, OW, F). ``saved`` is
         opaque backend data handed back to the two backward primitives. ``b``
         (F,) and ``relu`` are the epilogue of ``bias_act_fwd``, fused.
+    ``conv2d_bwd(dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
+    x_shape=None) -> (dx | None, dw | None, db | None)``
+        The backward pass of ``y = relu?(conv2d(x, w) + b)`` (the op Keras's Conv2D runs): with ``relu``
+        the mask ``y > 0`` is applied to dy first, as ``bias_act_bwd``; ``db`` sums over all axes but the
+        last. Only the requested gradients are computed. ``x`` may be None when ``need_dw`` is false, with
+        ``x_shape`` giving the input shape.
     ``conv2d_bwd_data(dy, w, x_shape, strides, dilations, pads, saved) -> dx``
     ``conv2d_bwd_filter(x, dy, w_shape, strides, dilations, pads, saved) -> dw``
     ``max_pool2d_fwd(x, pool_size, strides, pads) -> (y, saved)``

@@ -149,6 +149,14 @@ class CupyBackend(Backend):
             self.bias_act_fwd(y, b, relu)
         return y, None
 
+    def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
+                   x_shape=None):
+        dz, db = self.bias_act_bwd(dy, y, relu, need_db) if relu or need_db else (dy, None)
+        x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
+        dx = self.conv2d_bwd_data(dz, w, x_shape, strides, dilations, pads, saved) if need_dx else None
+        dw = self.conv2d_bwd_filter(x, dz, w.shape, strides, dilations, pads, saved) if need_dw else None
+        return dx, dw, db
+
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
         dy, w = self._f32("conv2d backward (data)", dy, w)
         dx = self._empty(tuple(x_shape), np.float32, "conv2d backward (data)")

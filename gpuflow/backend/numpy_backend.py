@@ -52,6 +52,12 @@ def _batch_parallel(fn, n, work):
         return [first] + [f.result() for f in futures]
 
 
+def _block(sample_bytes, target=1 << 20):
+    """Samples per block so that a block's working set (``sample_bytes`` per sample) is about ``target``
+    bytes, the size of this machine class's per-core L2 cache (at least 1)."""
+    return max(1, target // max(1, sample_bytes))
+
+
 def _pad(x, pads, value=0.0):
     top, bottom, left, right = pads
     if top == bottom == left == right == 0:
@@ -132,76 +138,115 @@ class NumpyBackend(Backend):
             return self._rng.integers(minval, maxval, size=shape, dtype=dtype)
         return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
-    # -- convolution (im2col + GEMM) ---------------------------------------
+    # -- convolution (blocked im2col + GEMM) ----------------------------------
     @staticmethod
-    def _im2col_shard(cols6, win, b0, b1):
-        """Copies the windows of samples [b0, b1) into the (N, OH, OW, kh, kw, C) im2col buffer."""
+    def _conv_plan(x, kh, kw, strides, dilations, pads):
+        """Window view, output size and im2col block size (samples) of a convolution over x."""
+        xp_ = _pad(x, pads)
+        win = _windows(xp_, kh, kw, strides, dilations)
+        n, oh, ow, _, _, c = win.shape
+        direct = kh == kw == 1 and tuple(strides) == (1, 1) and xp_ is x and x.flags.c_contiguous
+        return win, n, oh * ow, kh * kw * c, direct
+
+    @staticmethod
+    def _cols(win, c0, c1, scratch, direct):
+        """The (rows, K) im2col matrix of samples [c0, c1), copied into ``scratch`` (a view of x if direct)."""
+        if direct:  # a 1x1 stride-1 convolution: x already is the im2col matrix
+            return win[c0:c1].reshape(-1, win.shape[-1])
+        buf = scratch[: c1 - c0]
         kh, kw, c = win.shape[3:]
         if c < 4:  # per-offset copies: long contiguous runs instead of c-element ones
             for i in range(kh):
                 for j in range(kw):
-                    cols6[b0:b1, :, :, i, j, :] = win[b0:b1, :, :, i, j, :]
+                    buf[:, :, :, i, j, :] = win[c0:c1, :, :, i, j, :]
         else:
-            cols6[b0:b1] = win[b0:b1]
+            buf[...] = win[c0:c1]
+        return buf.reshape(-1, kh * kw * c)
 
     def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
         kh, kw, c, f = w.shape
-        win = _windows(_pad(x, pads), kh, kw, strides, dilations)
-        n, oh, ow = win.shape[:3]
-        rows, k = oh * ow, kh * kw * c
-        cols6 = np.empty(win.shape, dtype=x.dtype)
-        cols = cols6.reshape(n * rows, k)
+        win, n, rows, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
         y = np.empty((n * rows, f), dtype=x.dtype)
         w2 = w.reshape(k, f)
         epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
+        block = _block(rows * (k + f) * x.itemsize)
 
-        def shard(b0, b1):  # im2col, GEMM and epilogue on the same samples, while they are in this core's cache
-            self._im2col_shard(cols6, win, b0, b1)
-            np.matmul(cols[b0 * rows: b1 * rows], w2, out=y[b0 * rows: b1 * rows])
-            if epilogue:
-                epilogue(b0, b1)
+        def shard(b0, b1):  # per block: im2col, GEMM and epilogue while the block is in this core's cache
+            scratch = None if direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dtype=x.dtype)
+            for c0 in range(b0, b1, block):
+                c1 = min(b1, c0 + block)
+                np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=y[c0 * rows: c1 * rows])
+                if epilogue:
+                    epilogue(c0, c1)
         _batch_parallel(shard, n, n * rows * k * (f + 1))
-        return y.reshape(n, oh, ow, f), cols
+        # Nothing is saved: the filter gradient redoes the (cheap, cache-resident) im2col block by block
+        # rather than reading back an im2col matrix kh*kw times the size of x from memory.
+        return y.reshape(n, *win.shape[1:3], f), None
 
-    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
-        kh, kw, c, f = w_shape
-        cols = saved
-        if cols is None:
-            win = _windows(_pad(x, pads), kh, kw, strides, dilations)
-            cols6 = np.empty(win.shape, dtype=x.dtype)
-            _batch_parallel(lambda b0, b1: self._im2col_shard(cols6, win, b0, b1), x.shape[0], cols6.size)
-            cols = cols6.reshape(-1, kh * kw * c)
-        n = dy.shape[0]
-        rows = dy.shape[1] * dy.shape[2]
-        dy2 = dy.reshape(n * rows, f)
-        # One partial filter gradient per batch shard, summed: dW = sum_b cols_b^T @ dy_b, computed as
-        # (dy_b^T @ cols_b)^T, which BLAS runs up to 1.6x faster for conv1's K=9 here.
-        partials = _batch_parallel(lambda b0, b1: dy2[b0 * rows: b1 * rows].T @ cols[b0 * rows: b1 * rows],
-                                   n, cols.size * f)
-        dw = partials[0]
-        for p in partials[1:]:
-            dw += p
-        dw = dw.T
-        return np.ascontiguousarray(dw).reshape(w_shape)
-
-    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+    def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
+                   x_shape=None):
+        """One blocked sweep over the batch: per block of samples, in cache, ``dz = dy * (y > 0)`` (if relu),
+        the bias gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and
+        the data gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when
+        ``need_dw`` is false; ``x_shape`` then gives the input shape."""
         kh, kw, c, f = w.shape
         n, oh, ow, _ = dy.shape
+        rows = oh * ow
+        x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
         top, bottom, left, right = pads
         hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
-        # One GEMM per kernel offset, batched: (kh*kw, M, C), each slice contiguous for col2im.
-        w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
-        dy2 = dy.reshape(1, n * oh * ow, f)
-        dxp = np.empty((n, hp, wp, c), dtype=dy.dtype)
+        dy2 = dy.reshape(n * rows, f)
+        y2 = y.reshape(n * rows, f) if relu else None
+        if need_dw:
+            win, _, _, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
+        if need_dx:
+            w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
+            dxp = np.empty((n, hp, wp, c), dtype=dy.dtype)
+        per_sample = rows * (f + (kh * kw * c if need_dw or need_dx else 0)) * dy.itemsize
+        block = _block(per_sample)
 
         def shard(b0, b1):
-            dcols = np.matmul(dy2[:, b0 * oh * ow: b1 * oh * ow], w_k).reshape(kh * kw, b1 - b0, oh, ow, c)
-            db = dxp[b0:b1]
-            db[...] = 0
-            for k in range(kh * kw):
-                _offset_view(db, k // kw, k % kw, oh, ow, strides, dilations)[...] += dcols[k]
-        _batch_parallel(shard, n, n * oh * ow * kh * kw * c * (f + 1))
-        return dxp[:, top: hp - bottom, left: wp - right, :]
+            dw_t = np.zeros((f, kh * kw * c), dtype=dy.dtype) if need_dw else None  # dW^T, (F, K)
+            db = np.zeros(f, dtype=dy.dtype) if need_db else None
+            scratch = None if not need_dw or direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dy.dtype)
+            for c0 in range(b0, b1, block):
+                c1 = min(b1, c0 + block)
+                dz = dy2[c0 * rows: c1 * rows]
+                if relu:
+                    dz = dz * (y2[c0 * rows: c1 * rows] > 0)
+                if need_db:
+                    db += np.ones(dz.shape[0], dtype=dz.dtype) @ dz  # a BLAS GEMV: ~3x a NumPy row sum here
+                if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
+                    dw_t += dz.T @ self._cols(win, c0, c1, scratch, direct)
+                if need_dx:
+                    dcols = np.matmul(dz[None], w_k).reshape(kh * kw, c1 - c0, oh, ow, c)
+                    dblock = dxp[c0:c1]
+                    dblock[...] = 0
+                    for j in range(kh * kw):
+                        _offset_view(dblock, j // kw, j % kw, oh, ow, strides, dilations)[...] += dcols[j]
+            return dw_t, db
+        partials = _batch_parallel(shard, n, n * rows * (f + 1) * kh * kw * c * (int(need_dw) + int(need_dx)))
+        dw = db = dx = None
+        if need_dw:
+            dw = partials[0][0]
+            for p in partials[1:]:
+                dw += p[0]
+            dw = np.ascontiguousarray(dw.T).reshape(w.shape)
+        if need_db:
+            db = partials[0][1]
+            for p in partials[1:]:
+                db += p[1]
+        if need_dx:
+            dx = dxp[:, top: hp - bottom, left: wp - right, :]
+        return dx, dw, db
+
+    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
+        w = np.empty(w_shape, dtype=dy.dtype)  # only its shape is read when need_dx is false
+        return self.conv2d_bwd(dy, x, w, None, False, False, True, False, strides, dilations, pads)[1]
+
+    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+        return self.conv2d_bwd(dy, None, w, None, False, True, False, False, strides, dilations, pads,
+                               x_shape=x_shape)[0]
 
     # -- pooling ------------------------------------------------------------
     def max_pool2d_fwd(self, x, pool_size, strides, pads):

@@ -284,21 +284,16 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
                              f"Received: bias.shape={tuple(b.shape)}")
         inputs = (x, w, b)
     y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads, None if b is None else b._data, relu_on)
-    x_shape, w_shape = tuple(x.shape), tuple(w.shape)
 
     def vjp(g, n):
-        gd, db = be.bias_act_bwd(g._data, y, relu_on, b is not None and n[2])
-        gx = gw = gb = None
-        if n[0]:
-            # The inputs list what the result depends on, so that an outer tape asking for a second
-            # derivative through it gets the clear error of a non-differentiable op, not a silent None.
-            gx = make_op("Conv2DBackpropInput", (g, w), be.conv2d_bwd_data(gd, w._data, x_shape, strides,
-                                                                         dilations, pads, saved), None)
-        if n[1]:
-            gw = make_op("Conv2DBackpropFilter", (g, x), be.conv2d_bwd_filter(x._data, gd, w_shape, strides,
-                                                                             dilations, pads, saved), None)
-        if b is not None and n[2]:
-            gb = make_op("BiasAddGrad", (g,), db, None)
+        need_db = b is not None and n[2]
+        dx, dw, db = be.conv2d_bwd(g._data, x._data, w._data, y, relu_on, n[0], n[1], need_db, strides,
+                                   dilations, pads, saved)
+        # The inputs list what each result depends on, so that an outer tape asking for a second
+        # derivative through it gets the clear error of a non-differentiable op, not a silent None.
+        gx = make_op("Conv2DBackpropInput", (g, w), dx, None) if n[0] else None
+        gw = make_op("Conv2DBackpropFilter", (g, x), dw, None) if n[1] else None
+        gb = make_op("BiasAddGrad", (g,), db, None) if need_db else None
         return (gx, gw, gb)[:len(inputs)]
     return make_op("Conv2D", inputs, y, vjp)
 
