@@ -3,14 +3,23 @@
 Each framework trains the same model (Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2,
 Flatten, Dense 128 relu, Dense 10; Adam lr 1e-3 eps 1e-7; softmax cross-entropy on logits; float32)
 on the same Fashion-MNIST images at the same batch size, in its own subprocess (so peak RSS is its
-own), with the same thread count. The first epoch is warm-up; the figure is the median of the
-timed epochs. A peer that is not installed is reported as "not installed", never estimated.
+own), with the same thread count. The first epoch of each process is warm-up; the figure is the
+median of the timed epochs. A peer that is not installed is reported as "not installed", never
+estimated.
+
+Shared machines drift: a neighbour's load can slow every framework by 20-50 % for minutes. With
+``--rounds R`` the frameworks run R times, interleaved (gpuflow, torch, keras, gpuflow, ...), so each
+is measured across the same stretch of time; the figure is then the median over all rounds' timed
+epochs, and each round's medians are kept in the JSON.
 
 Usage:
     python benchmarks/bench_seed_cnn_cpu.py [--epochs 3] [--samples 60000] [--batch-size 128]
-        [--peers torch,keras] [--keras-python /path/to/venv/bin/python] [--json out.json]
+        [--rounds 1] [--peers torch,torch-cl,keras] [--keras-python /path/to/venv/bin/python]
+        [--json out.json]
 
-Layouts: gpuflow and Keras run NHWC; PyTorch runs its native NCHW (what a PyTorch user writes).
+Layouts: gpuflow and Keras run NHWC. ``torch`` runs PyTorch's default NCHW (what a PyTorch user
+writes); ``torch-cl`` the same model and data in ``channels_last`` memory format, which PyTorch's
+CPU convolutions run faster.
 """
 from __future__ import annotations
 
@@ -61,7 +70,7 @@ def worker_gpuflow(args):
     return {"framework": "gpuflow", "version": tf.__version__, "numpy": np.__version__, "epoch_s": times}
 
 
-def worker_torch(args):
+def worker_torch(args, channels_last=False):
     import numpy as np
     import torch
     from torch import nn
@@ -72,6 +81,9 @@ def worker_torch(args):
     yt = torch.from_numpy(y)
     model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(),
                           nn.MaxPool2d(2), nn.Flatten(), nn.Linear(1600, 128), nn.ReLU(), nn.Linear(128, 10))
+    if channels_last:
+        xt = xt.contiguous(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = nn.CrossEntropyLoss()
 
@@ -83,8 +95,8 @@ def worker_torch(args):
             loss = loss_fn(model(xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-    return {"framework": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
-            "epoch_s": _epoch_loop(epoch, args.epochs)}
+    return {"framework": "pytorch-channels_last" if channels_last else "pytorch", "version": torch.__version__,
+            "threads": torch.get_num_threads(), "epoch_s": _epoch_loop(epoch, args.epochs)}
 
 
 def worker_keras(args):
@@ -104,7 +116,8 @@ def worker_keras(args):
     return {"framework": "keras", "version": keras.__version__, "tensorflow": tf.__version__, "epoch_s": times}
 
 
-WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "keras": worker_keras}
+WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "torch-cl": lambda a: worker_torch(a, True),
+           "keras": worker_keras}
 
 
 def run_worker(name, args, python):
@@ -120,10 +133,22 @@ def run_worker(name, args, python):
         return {"framework": name, "status": "failed", "detail": tail[0]}
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["status"] = "ok"
-    timed = result["epoch_s"][1:] or result["epoch_s"]
+    return result
+
+
+def merge_rounds(runs, args):
+    """One result per framework from its R interleaved runs: median over every run's timed epochs."""
+    ok = [r for r in runs if r["status"] == "ok"]
+    if not ok:
+        return runs[0]
+    result = dict(ok[-1])
+    timed = [t for r in ok for t in (r["epoch_s"][1:] or r["epoch_s"])]
+    result["epoch_s"] = [r["epoch_s"] for r in ok]
+    result["round_median_epoch_s"] = [statistics.median(r["epoch_s"][1:] or r["epoch_s"]) for r in ok]
     result["median_epoch_s"] = statistics.median(timed)
     result["steps_per_epoch"] = -(-args.samples // args.batch_size)
     result["ms_per_step"] = 1000 * result["median_epoch_s"] / result["steps_per_epoch"]
+    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
     return result
 
 
@@ -153,7 +178,8 @@ def main():
     p.add_argument("--samples", type=int, default=60000)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--peers", default="torch,keras")
+    p.add_argument("--peers", default="torch,torch-cl,keras")
+    p.add_argument("--rounds", type=int, default=1, help="interleaved repetitions of the whole comparison")
     p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
                    help="Python interpreter that has tensorflow/keras (a separate venv)")
     p.add_argument("--json", default=None)
@@ -167,26 +193,34 @@ def main():
     peers = [s for s in args.peers.split(",") if s]
     unknown = [s for s in peers if s not in WORKERS]
     if unknown:
-        p.error(f"unknown peer(s) {unknown}; expected a subset of torch,keras")
+        p.error(f"unknown peer(s) {unknown}; expected a subset of {','.join(n for n in WORKERS if n != 'gpuflow')}")
+    if args.rounds < 1:
+        p.error(f"--rounds must be >= 1, got {args.rounds}")
     info = machine_info()
-    results = []
-    for name in ["gpuflow"] + peers:
-        python = args.keras_python if name == "keras" else sys.executable
-        print(f"running {name} ...", file=sys.stderr, flush=True)
-        results.append(run_worker(name, args, python))
+    names = ["gpuflow"] + peers
+    runs = {name: [] for name in names}
+    for r in range(args.rounds):
+        for name in names:
+            python = args.keras_python if name == "keras" else sys.executable
+            print(f"round {r + 1}/{args.rounds}: running {name} ...", file=sys.stderr, flush=True)
+            runs[name].append(run_worker(name, args, python))
+    results = [merge_rounds(runs[name], args) for name in names]
     report = {"benchmark": "seed_cnn_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
-              "samples": args.samples, "epochs": args.epochs, "threads": args.threads, "results": results}
+              "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
+              "results": results}
     base = next((r for r in results if r["framework"] == "gpuflow" and r["status"] == "ok"), None)
     print(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
-          f"{info['cpu']} ({info['cores']} cores), {info['date']}")
-    print(f"{'framework':<10} {'version':<14} {'s/epoch':>8} {'ms/step':>8} {'peak RSS MB':>12} {'vs gpuflow':>11}")
+          f"{args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} cores), {info['date']}")
+    print(f"{'framework':<22} {'version':<12} {'s/epoch':>8} {'ms/step':>8} {'rounds s/epoch':>22} "
+          f"{'peak RSS MB':>12} {'vs gpuflow':>11}")
     for r in results:
         if r["status"] != "ok":
-            print(f"{r['framework']:<10} {r['status']}: {r.get('detail', '')}")
+            print(f"{r['framework']:<22} {r['status']}: {r.get('detail', '')}")
             continue
         ratio = r["median_epoch_s"] / base["median_epoch_s"] if base else float("nan")
-        print(f"{r['framework']:<10} {r['version']:<14} {r['median_epoch_s']:>8.2f} {r['ms_per_step']:>8.1f} "
-              f"{r['peak_rss_mb']:>12.0f} {ratio:>10.2f}x")
+        rounds = " ".join(f"{t:.2f}" for t in r["round_median_epoch_s"])
+        print(f"{r['framework']:<22} {r['version']:<12} {r['median_epoch_s']:>8.2f} {r['ms_per_step']:>8.1f} "
+              f"{rounds:>22} {r['peak_rss_mb']:>12.0f} {ratio:>10.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)

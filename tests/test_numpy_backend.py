@@ -202,6 +202,21 @@ def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, 
     np.testing.assert_allclose(only_dx[0], dx_ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("zero_rows,zero_cols", [(1, 0), (0, 2), (2, 1), (99, 99)])
+def test_conv2d_backward_with_trailing_zero_gradient_rows_matches_reference(zero_rows, zero_cols):
+    """What a floor-mode pooling leaves: the last rows/columns of dy are zero and are cropped before the GEMMs."""
+    x, w, pads = _conv_case((3, 9, 8, 4), (3, 2, 4, 5), (2, 1), (1, 2), "SAME")
+    y, _ = B.conv2d_fwd(x, w, (2, 1), (1, 2), pads)
+    dy = _rng(4).standard_normal(y.shape)
+    dy[:, y.shape[1] - min(zero_rows, y.shape[1] - 1):] = 0
+    dy[:, :, y.shape[2] - min(zero_cols, y.shape[2] - 1):] = 0
+    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, (2, 1), (1, 2), pads)
+    dx, dw, db = B.conv2d_bwd(dy, x, w, y, False, True, True, True, (2, 1), (1, 2), pads)
+    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, dy.sum((0, 1, 2)), rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV[:4], ids=[str(c) for c in CONV[:4]])
 def test_conv2d_primitives_keep_float32(xs, ws, strides, dil, pads):
     x, w, pads = _conv_case(xs, ws, strides, dil, pads, dtype=np.float32)

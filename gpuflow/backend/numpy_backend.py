@@ -59,6 +59,16 @@ def _block(sample_bytes, target=2 << 20):
     return max(1, target // max(1, sample_bytes))
 
 
+def _nonzero_extent(dy):
+    """``(oh, ow)`` of NHWC dy once its trailing all-zero rows, then columns, are cropped (at least 1 each)."""
+    oh, ow = dy.shape[1], dy.shape[2]
+    while oh > 1 and not dy[:, oh - 1].any():
+        oh -= 1
+    while ow > 1 and not dy[:, :oh, ow - 1].any():
+        ow -= 1
+    return oh, ow
+
+
 def _pad(x, pads, value=0.0):
     top, bottom, left, right = pads
     if top == bottom == left == right == 0:
@@ -189,17 +199,22 @@ class NumpyBackend(Backend):
         """One blocked sweep over the batch: per block of samples, in cache, ``dz = dy * (y > 0)`` (if relu),
         the bias gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and
         the data gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when
-        ``need_dw`` is false; ``x_shape`` then gives the input shape."""
+        ``need_dw`` is false; ``x_shape`` then gives the input shape.
+
+        Trailing output rows and columns whose gradient is zero for every sample and channel are left out
+        of the GEMMs: a floor-mode pooling after the convolution (MaxPooling2D(2) on an odd size, as the seed
+        CNN's 11x11 -> 5x5) never reads them, so their gradient is exactly zero (17 % of conv2's GEMM work).
+        """
         kh, kw, c, f = w.shape
-        n, oh, ow, _ = dy.shape
+        n = dy.shape[0]
+        oh, ow = _nonzero_extent(dy)
         rows = oh * ow
         x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
         top, bottom, left, right = pads
         hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
-        dy2 = dy.reshape(n * rows, f)
-        y2 = y.reshape(n * rows, f) if relu else None
         if need_dw:
             win, _, _, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
+            win = win[:, :oh, :ow]
         if need_dx:
             w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
             dxp = np.empty((n, hp, wp, c), dtype=dy.dtype)
@@ -212,9 +227,8 @@ class NumpyBackend(Backend):
             scratch = None if not need_dw or direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dy.dtype)
             for c0 in range(b0, b1, block):
                 c1 = min(b1, c0 + block)
-                dz = dy2[c0 * rows: c1 * rows]
-                if relu:
-                    dz = dz * (y2[c0 * rows: c1 * rows] > 0)
+                dz = dy[c0:c1, :oh, :ow]  # the whole block when nothing was cropped
+                dz = (dz * (y[c0:c1, :oh, :ow] > 0) if relu else np.ascontiguousarray(dz)).reshape(-1, f)
                 if need_db:
                     db += np.ones(dz.shape[0], dtype=dz.dtype) @ dz  # a BLAS GEMV: ~3x a NumPy row sum here
                 if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
