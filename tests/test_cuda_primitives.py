@@ -115,6 +115,16 @@ def test_conv2d_primitives(be, case):
     got = be.conv2d_bwd(dev(be, dy), dev(be, x), dev(be, k), got_y, True, True, True, True, *args)
     for name, g, w_ in zip(("dx", "dw", "db"), got, want):
         close(host(be, g), w_, f"conv2d_bwd {name}")
+    if min(want_y.shape[1:3]) >= 2:  # Conv2D + MaxPooling2D(2), fused
+        want_p, want_saved = REF.conv2d_maxpool_fwd(x, k, b, True, *args, (2, 2))
+        got_p, got_saved = be.conv2d_maxpool_fwd(dev(be, x), dev(be, k), dev(be, b), True, *args, (2, 2))
+        close(host(be, got_p), want_p, "conv2d_maxpool_fwd")
+        dp = rng.standard_normal(want_p.shape).astype(np.float32)
+        want = REF.conv2d_maxpool_bwd(dp, x, k, want_p, want_saved, True, True, True, True, *args, (2, 2))
+        got = be.conv2d_maxpool_bwd(dev(be, dp), dev(be, x), dev(be, k), got_p, got_saved, True, True, True, True,
+                                    *args, (2, 2))
+        for name, g, w_ in zip(("dx", "dw", "db"), got, want):
+            close(host(be, g), w_, f"conv2d_maxpool_bwd {name}")
 
 
 # (N, H, W, C, pool, stride, padding)

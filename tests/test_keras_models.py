@@ -481,3 +481,73 @@ def test_two_output_model_with_loss_dict_and_weights():
         model.compile("adam", loss={"nope": "mse"})
     with pytest.raises(ValueError, match="one entry per output"):
         model.compile("adam", loss=["mse"])
+
+
+# -- Conv2D + MaxPooling2D fusion in Sequential ---------------------------------------------------
+def _spy_fused(monkeypatch):
+    from gpuflow.ops import nn_ops
+    calls = []
+    original = nn_ops.fused_conv2d_maxpool
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("op"))
+        return original(*args, **kwargs)
+    monkeypatch.setattr(nn_ops, "fused_conv2d_maxpool", spy)
+    return calls
+
+
+def _conv_pool_model(pool=None, activation="relu"):
+    keras = tf.keras
+    tf.keras.utils.set_random_seed(1)
+    return keras.Sequential([keras.Input((9, 9, 2)), keras.layers.Conv2D(4, 3, activation=activation),
+                             pool or keras.layers.MaxPooling2D(2), keras.layers.Flatten(), keras.layers.Dense(3)])
+
+
+def _step(model, x, y):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.square(model(x) - y))
+    return model(x).numpy(), [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+
+
+def test_sequential_fuses_conv2d_and_max_pooling_with_the_same_results(monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((5, 9, 9, 2)).astype(np.float32)
+    y = rng.standard_normal((5, 3)).astype(np.float32)
+    calls = _spy_fused(monkeypatch)
+    fused_out, fused_grads = _step(_conv_pool_model(), x, y)
+    assert calls and "MaxPooling2D" in calls[0]
+    calls.clear()
+    monkeypatch.setenv("GPUFLOW_FUSION", "0")
+    out, grads = _step(_conv_pool_model(), x, y)
+    assert not calls
+    np.testing.assert_allclose(fused_out, out, rtol=1e-6, atol=1e-6)
+    for a, b in zip(fused_grads, grads):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("pool, activation", [
+    (lambda L: L.MaxPooling2D(2, strides=1), "relu"),          # overlapping windows
+    (lambda L: L.MaxPooling2D(2, padding="same"), "relu"),     # padded
+    (lambda L: L.AveragePooling2D(2), "relu"),                 # not a max
+    (lambda L: L.MaxPooling2D(2), "tanh"),                     # an activation that does not commute with max
+])
+def test_sequential_does_not_fuse_other_patterns(monkeypatch, pool, activation):
+    calls = _spy_fused(monkeypatch)
+    model = _conv_pool_model(pool(tf.keras.layers), activation)
+    model(np.zeros((1, 9, 9, 2), np.float32))
+    assert not calls
+
+
+def test_sequential_does_not_fuse_a_traced_or_subclassed_layer(monkeypatch):
+    calls = _spy_fused(monkeypatch)
+    model = _conv_pool_model()
+    conv = model.layers[0]
+    conv.call = type(conv).call.__get__(conv)  # what gpuflow.parity does to trace a layer
+    model(np.zeros((1, 9, 9, 2), np.float32))
+    assert not calls
+
+    class MyConv(tf.keras.layers.Conv2D):
+        pass
+    model = tf.keras.Sequential([tf.keras.Input((9, 9, 2)), MyConv(4, 3), tf.keras.layers.MaxPooling2D(2)])
+    model(np.zeros((1, 9, 9, 2), np.float32))
+    assert not calls

@@ -202,6 +202,39 @@ def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, 
     np.testing.assert_allclose(only_dx[0], dx_ref, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [None, 1, 3])
+@pytest.mark.parametrize("relu,bias", [(True, True), (False, True), (True, False)])
+@pytest.mark.parametrize("xs,ws,strides,dil,pads,pool", [
+    ((3, 8, 8, 2), (3, 3, 2, 4), (1, 1), (1, 1), (0, 0, 0, 0), (2, 2)),
+    ((2, 13, 13, 3), (3, 3, 3, 5), (1, 1), (1, 1), (0, 0, 0, 0), (2, 2)),  # 11x11 -> 5x5: the last row is left out
+    ((2, 9, 10, 1), (3, 2, 1, 3), (2, 1), (1, 2), "SAME", (2, 3)),
+    ((1, 6, 6, 2), (1, 1, 2, 2), (1, 1), (1, 1), (0, 0, 0, 0), (3, 3)),
+])
+def test_conv2d_maxpool_matches_conv_then_pool(monkeypatch, xs, ws, strides, dil, pads, pool, relu, bias, block):
+    """The fused primitives against the unfused ones on integer data (ties, zeros after the ReLU)."""
+    import gpuflow.backend.numpy_backend as nb
+    if block is not None:
+        monkeypatch.setattr(nb, "_block", lambda sample_bytes: block)
+    rng = _rng(8)
+    x = rng.integers(-2, 3, xs).astype(np.float64)
+    w = rng.integers(-1, 2, ws).astype(np.float64)
+    b = rng.integers(-1, 2, ws[3]).astype(np.float64) if bias else None
+    if pads == "SAME":
+        pads = _same_pads(xs[1], xs[2], ws[:2], strides, dil)
+    z, _ = B.conv2d_fwd(x, w, strides, dil, pads, b, relu)
+    want_y, arg = B.max_pool2d_fwd(z, pool, pool, (0, 0, 0, 0))
+    y, saved = B.conv2d_maxpool_fwd(x, w, b, relu, strides, dil, pads, pool)
+    np.testing.assert_array_equal(y, want_y)
+    dy = rng.standard_normal(y.shape)
+    dz = B.max_pool2d_bwd(dy, z.shape, pool, pool, (0, 0, 0, 0), arg)
+    want = B.conv2d_bwd(dz, x, w, z, relu, True, True, bias, strides, dil, pads)
+    got = B.conv2d_maxpool_bwd(dy, x, w, y, saved, relu, True, True, bias, strides, dil, pads, pool)
+    for g, e in zip(got, want):
+        assert (g is None) == (e is None)
+        if g is not None:
+            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("zero_rows,zero_cols", [(1, 0), (0, 2), (2, 1), (99, 99)])
 def test_conv2d_backward_with_trailing_zero_gradient_rows_matches_reference(zero_rows, zero_cols):
     """What a floor-mode pooling leaves: the last rows/columns of dy are zero and are cropped before the GEMMs."""

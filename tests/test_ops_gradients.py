@@ -421,6 +421,50 @@ def test_fused_conv2d(xs, ws, strides, padding, bias, activation):
                                                          activation=activation), *inputs)
 
 
+CONV_POOL = [((2, 6, 6, 3), (3, 3, 3, 2), 1, "VALID", 2), ((1, 7, 8, 2), (2, 2, 2, 3), 1, "SAME", (2, 3)),
+             ((2, 9, 7, 1), (3, 2, 1, 2), (2, 1), "SAME", 2), ((1, 5, 5, 2), (1, 1, 2, 2), 1, "VALID", 5)]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("xs,ws,strides,padding,pool", CONV_POOL, ids=[str(c) for c in CONV_POOL])
+def test_fused_conv2d_maxpool(xs, ws, strides, padding, pool, bias, activation):
+    inputs = [rand(*xs), rand(*ws, seed=1)] + ([rand(ws[-1], seed=2)] if bias else [])
+    check_gradients(lambda x, w, *b: nn_ops.fused_conv2d_maxpool(x, w, b[0] if b else None, strides, padding,
+                                                                 activation=activation, pool_size=pool), *inputs)
+
+
+@pytest.mark.parametrize("activation", [None, "relu"])
+@pytest.mark.parametrize("xs,ws,strides,padding,pool", CONV_POOL, ids=[str(c) for c in CONV_POOL])
+def test_fused_conv2d_maxpool_equals_conv_then_pool(xs, ws, strides, padding, pool, activation):
+    """The fused op and the two ops it replaces give the same output and gradients, ties included."""
+    rng = np.random.default_rng(3)
+    x = tf.constant(rng.integers(-2, 3, xs).astype(np.float32))  # small integers: many tied maxima and zeros
+    w = tf.constant(rng.integers(-1, 2, ws).astype(np.float32))
+    b = tf.constant(rng.integers(-1, 2, ws[-1]).astype(np.float32))
+    results, upstream = [], None
+    for fused in (True, False):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w, b])
+            if fused:
+                y = nn_ops.fused_conv2d_maxpool(x, w, b, strides, padding, activation=activation, pool_size=pool)
+            else:
+                z = nn_ops.fused_conv2d(x, w, b, strides, padding, activation=activation)
+                y = nn.max_pool2d(z, pool, pool, "VALID")
+            if upstream is None:
+                upstream = tf.constant(rng.standard_normal(tuple(y.shape)).astype(np.float32))
+            loss = tf.reduce_sum(y * upstream)
+        results.append([y.numpy()] + [g.numpy() for g in tape.gradient(loss, [x, w, b])])
+    for got, want in zip(*results):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-5)
+
+
+def test_fused_conv2d_maxpool_rejects_a_window_larger_than_the_conv_output():
+    with pytest.raises(ValueError, match=r"pool_size=\(3, 3\).*output \(height, width\)=\(2, 2\)"):
+        nn_ops.fused_conv2d_maxpool(np.zeros((1, 4, 4, 1), np.float32), np.zeros((3, 3, 1, 1), np.float32),
+                                    pool_size=3)
+
+
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("m,k,n", [(1, 3, 2), (4, 5, 3), (3, 1, 1)])

@@ -23,6 +23,7 @@ PRIMITIVES = (
     "asarray", "to_numpy", "synchronize",
     "random_normal", "random_uniform", "seed",
     "conv2d_fwd", "conv2d_bwd", "conv2d_bwd_data", "conv2d_bwd_filter",
+    "conv2d_maxpool_fwd", "conv2d_maxpool_bwd",
     "max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd",
     "dense_fwd", "dense_bwd", "bias_act_fwd", "bias_act_bwd",
 )
@@ -44,6 +45,12 @@ class Backend:
         last. Only the requested gradients are computed. ``x`` may be None when ``need_dw`` is false, with
         ``x_shape`` giving the input shape.
     ``conv2d_bwd_data(dy, w, x_shape, strides, dilations, pads, saved) -> dx``
+    ``conv2d_maxpool_fwd(x, w, b, relu, strides, dilations, pads, pool) -> (y, saved)``
+        ``y = max_pool2d(relu?(conv2d(x, w) + b), pool, strides=pool, VALID)``: Keras's Conv2D followed
+        by MaxPooling2D(pool), one op. The conv output is never materialised as a whole.
+    ``conv2d_maxpool_bwd(dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
+    pool) -> (dx | None, dw | None, db | None)``
+        Its backward pass; y is the pooled output (the ReLU mask of each window's winner is ``y > 0``).
     ``conv2d_bwd_filter(x, dy, w_shape, strides, dilations, pads, saved) -> dw``
     ``max_pool2d_fwd(x, pool_size, strides, pads) -> (y, saved)``
         Padding counts as -inf. Ties go to the first element of the window in

@@ -157,6 +157,18 @@ class CupyBackend(Backend):
         dw = self.conv2d_bwd_filter(x, dz, w.shape, strides, dilations, pads, saved) if need_dw else None
         return dx, dw, db
 
+    # -- convolution + max pooling: composed from the kernels above ------------------
+    def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
+        z, _ = self.conv2d_fwd(x, w, strides, dilations, pads, b, relu)
+        y, arg = self.max_pool2d_fwd(z, pool, pool, (0, 0, 0, 0))
+        return y, (arg, tuple(z.shape))
+
+    def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
+                           pool):
+        arg, z_shape = saved
+        dz = self.max_pool2d_bwd(dy * (y > 0) if relu else dy, z_shape, pool, pool, (0, 0, 0, 0), arg)
+        return self.conv2d_bwd(dz, x, w, dz, False, need_dx, need_dw, need_db, strides, dilations, pads)
+
     def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
         dy, w = self._f32("conv2d backward (data)", dy, w)
         dx = self._empty(tuple(x_shape), np.float32, "conv2d backward (data)")

@@ -119,6 +119,39 @@ def _epilogue(y2, b, relu):
     return apply
 
 
+def _max_pool_block(xb, yb, ab, pool_size, strides):
+    """Max pooling of the (padded) NHWC block xb into yb, with the window index of each winner in ab.
+
+    A loop over the ph*pw window offsets with vectorised work per offset. Strict comparisons: the first
+    maximum of the window in row-major order wins ties, as TensorFlow's MaxPoolGrad routes them.
+    """
+    ph, pw = pool_size
+    oh, ow = yb.shape[1:3]
+    yb[...] = _offset_view(xb, 0, 0, oh, ow, strides, (1, 1))
+    ab[...] = 0
+    for k in range(1, ph * pw):
+        v = _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
+        better = v > yb
+        np.maximum(yb, v, out=yb)
+        # Branch-free argmax update: k grows each pass, so max(arg, better * k) sets arg = k exactly where
+        # this offset is better (masked copies mispredict on random data).
+        np.maximum(ab, better.view(np.uint8) * np.uint8(k) if ab.dtype == np.uint8 else better * k, out=ab)
+
+
+def _max_unpool_block(db, gb, sb, pool_size, strides, disjoint):
+    """Routes each pooled gradient of gb to its window's winner (index sb) in db: written when the windows
+    are disjoint (db then needs no zeroing where they cover it), accumulated otherwise."""
+    ph, pw = pool_size
+    oh, ow = gb.shape[1:3]
+    for k in range(ph * pw):
+        view = _offset_view(db, k // pw, k % pw, oh, ow, strides, (1, 1))
+        contrib = gb * (sb == k)  # multiply, not np.where: branch-free
+        if disjoint:
+            view[...] = contrib
+        else:
+            view += contrib
+
+
 class NumpyBackend(Backend):
     name = "numpy"
     xp = np
@@ -174,41 +207,65 @@ class NumpyBackend(Backend):
             buf[...] = win[c0:c1]
         return buf.reshape(-1, kh * kw * c)
 
-    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
+    def _conv_fwd_sweep(self, x, w, strides, dilations, pads, out_block, after=None):
+        """The blocked forward convolution: per block of samples [c0, c1), im2col then one GEMM into
+        ``out_block(c0, c1)`` (a ((c1-c0)*OH*OW, F) array), then ``after(c0, c1, z)`` while the block is in
+        this core's cache. Returns (N, OH, OW)."""
         kh, kw, c, f = w.shape
         win, n, rows, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
-        y = np.empty((n * rows, f), dtype=x.dtype)
         w2 = w.reshape(k, f)
-        epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
         block = _block(rows * (k + f) * x.itemsize)
 
-        def shard(b0, b1):  # per block: im2col, GEMM and epilogue while the block is in this core's cache
+        def shard(b0, b1):
             scratch = None if direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dtype=x.dtype)
             for c0 in range(b0, b1, block):
                 c1 = min(b1, c0 + block)
-                np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=y[c0 * rows: c1 * rows])
-                if epilogue:
-                    epilogue(c0, c1)
+                z = np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=out_block(c0, c1))
+                if after is not None:
+                    after(c0, c1, z)
         _batch_parallel(shard, n, n * rows * k * (f + 1))
+        return win.shape[:3]
+
+    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
+        kh, kw, c, f = w.shape
+        n, top, bottom, left, right = x.shape[0], *pads
+        oh = _out_size(x.shape[1] + top + bottom, kh, strides[0], dilations[0])
+        ow = _out_size(x.shape[2] + left + right, kw, strides[1], dilations[1])
+        rows = oh * ow
+        y = np.empty((n * rows, f), dtype=x.dtype)
+        epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
+        self._conv_fwd_sweep(x, w, strides, dilations, pads, lambda c0, c1: y[c0 * rows: c1 * rows],
+                             epilogue and (lambda c0, c1, z: epilogue(c0, c1)))
         # Nothing is saved: the filter gradient redoes the (cheap, cache-resident) im2col block by block
         # rather than reading back an im2col matrix kh*kw times the size of x from memory.
-        return y.reshape(n, *win.shape[1:3], f), None
+        return y.reshape(n, oh, ow, f), None
 
     def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
                    x_shape=None):
-        """One blocked sweep over the batch: per block of samples, in cache, ``dz = dy * (y > 0)`` (if relu),
-        the bias gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and
-        the data gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when
-        ``need_dw`` is false; ``x_shape`` then gives the input shape.
+        """Per block of samples: ``dz = dy * (y > 0)`` (if relu), then :meth:`_conv_bwd_sweep`.
 
         Trailing output rows and columns whose gradient is zero for every sample and channel are left out
         of the GEMMs: a floor-mode pooling after the convolution (MaxPooling2D(2) on an odd size, as the seed
-        CNN's 11x11 -> 5x5) never reads them, so their gradient is exactly zero (17 % of conv2's GEMM work).
+        CNN's 11x11 -> 5x5) never reads them, so their gradient is exactly zero.
         """
-        kh, kw, c, f = w.shape
-        n = dy.shape[0]
         oh, ow = _nonzero_extent(dy)
+
+        def dz_block(c0, c1):
+            dz = dy[c0:c1, :oh, :ow]  # the whole block when nothing was cropped
+            return dz * (y[c0:c1, :oh, :ow] > 0) if relu else np.ascontiguousarray(dz)
+        return self._conv_bwd_sweep(dz_block, dy.shape[0], oh, ow, x, w, need_dx, need_dw, need_db, strides,
+                                    dilations, pads, x_shape)
+
+    def _conv_bwd_sweep(self, dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, strides, dilations, pads,
+                        x_shape=None):
+        """The blocked backward convolution. Per block of samples [c0, c1), in cache: ``dz_block(c0, c1)``
+        (the (c1-c0, oh, ow, F) gradient of the first oh x ow conv outputs; the rest is zero), the bias
+        gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and the data
+        gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when ``need_dw`` is
+        false; ``x_shape`` then gives the input shape. Returns ``(dx | None, dw | None, db | None)``."""
+        kh, kw, c, f = w.shape
         rows = oh * ow
+        dtype = w.dtype
         x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
         top, bottom, left, right = pads
         hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
@@ -217,18 +274,17 @@ class NumpyBackend(Backend):
             win = win[:, :oh, :ow]
         if need_dx:
             w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
-            dxp = np.empty((n, hp, wp, c), dtype=dy.dtype)
-        per_sample = rows * (f + (kh * kw * c if need_dw or need_dx else 0)) * dy.itemsize
+            dxp = np.empty((n, hp, wp, c), dtype=dtype)
+        per_sample = rows * (f + (kh * kw * c if need_dw or need_dx else 0)) * dtype.itemsize
         block = _block(per_sample)
 
         def shard(b0, b1):
-            dw_t = np.zeros((f, kh * kw * c), dtype=dy.dtype) if need_dw else None  # dW^T, (F, K)
-            db = np.zeros(f, dtype=dy.dtype) if need_db else None
-            scratch = None if not need_dw or direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dy.dtype)
+            dw_t = np.zeros((f, kh * kw * c), dtype=dtype) if need_dw else None  # dW^T, (F, K)
+            db = np.zeros(f, dtype=dtype) if need_db else None
+            scratch = None if not need_dw or direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dtype)
             for c0 in range(b0, b1, block):
                 c1 = min(b1, c0 + block)
-                dz = dy[c0:c1, :oh, :ow]  # the whole block when nothing was cropped
-                dz = (dz * (y[c0:c1, :oh, :ow] > 0) if relu else np.ascontiguousarray(dz)).reshape(-1, f)
+                dz = dz_block(c0, c1).reshape(-1, f)
                 if need_db:
                     db += np.ones(dz.shape[0], dtype=dz.dtype) @ dz  # a BLAS GEMV: ~3x a NumPy row sum here
                 if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
@@ -255,6 +311,45 @@ class NumpyBackend(Backend):
             dx = dxp[:, top: hp - bottom, left: wp - right, :]
         return dx, dw, db
 
+    # -- convolution + bias/ReLU + max pooling, fused ----------------------------
+    @staticmethod
+    def _fused_pool_shape(conv_hw, pool):
+        """Pooled (PH, PW) of a VALID pooling whose window equals its stride (the fused op's pooling)."""
+        return conv_hw[0] // pool[0], conv_hw[1] // pool[1]
+
+    def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
+        kh, kw, c, f = w.shape
+        n, top, bottom, left, right = x.shape[0], *pads
+        oh = _out_size(x.shape[1] + top + bottom, kh, strides[0], dilations[0])
+        ow = _out_size(x.shape[2] + left + right, kw, strides[1], dilations[1])
+        ph, pw = self._fused_pool_shape((oh, ow), pool)
+        y = np.empty((n, ph, pw, f), dtype=x.dtype)
+        arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
+        epilogue = _epilogue(y.reshape(n, -1), b, relu) if b is not None or relu else None
+
+        def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the 4x smaller result:
+            _max_pool_block(z.reshape(c1 - c0, oh, ow, f), y[c0:c1], arg[c0:c1], pool, pool)  # max commutes
+            if epilogue:  # with +b and with ReLU (both monotonic), exactly in floating point
+                epilogue(c0, c1)
+        self._conv_fwd_sweep(x, w, strides, dilations, pads,
+                             lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype), pool_block)
+        return y, arg
+
+    def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
+                           pool):
+        arg = saved
+        n, ph, pw, f = dy.shape
+        oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads; the rest get no gradient
+
+        def dz_block(c0, c1):
+            # The ReLU mask at a window's winner is (pooled y > 0): apply it on the small pooled gradient.
+            g = dy[c0:c1] * (y[c0:c1] > 0) if relu else dy[c0:c1]
+            dz = np.empty((c1 - c0, oh, ow, f), dtype=dy.dtype)
+            _max_unpool_block(dz, g, arg[c0:c1], pool, pool, disjoint=True)
+            return dz
+        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, strides, dilations,
+                                    pads)
+
     def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
         w = np.empty(w_shape, dtype=dy.dtype)  # only its shape is read when need_dx is false
         return self.conv2d_bwd(dy, x, w, None, False, False, True, False, strides, dilations, pads)[1]
@@ -271,19 +366,9 @@ class NumpyBackend(Backend):
         ow = _out_size(xp_.shape[2], pw, strides[1], 1)
         n, c = x.shape[0], x.shape[3]
         y = np.empty((n, oh, ow, c), dtype=x.dtype)
-        arg = np.zeros(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
-
-        def pool(b0, b1):
-            xb, yb, ab = xp_[b0:b1], y[b0:b1], arg[b0:b1]
-            yb[...] = _offset_view(xb, 0, 0, oh, ow, strides, (1, 1))
-            for k in range(1, ph * pw):
-                v = _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
-                better = v > yb  # strict: the first maximum of the window wins ties
-                np.maximum(yb, v, out=yb)
-                # Branch-free argmax update: k grows each pass, so max(arg, better * k) sets arg = k
-                # exactly where this offset is better (masked copies mispredict on random data).
-                np.maximum(ab, better.view(np.uint8) * np.uint8(k) if ab.dtype == np.uint8 else better * k, out=ab)
-        _batch_parallel(pool, n, xp_[0].size * n)
+        arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
+        _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], pool_size, strides),
+                        n, xp_[0].size * n)
         return y, arg
 
     def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
@@ -295,17 +380,8 @@ class NumpyBackend(Backend):
         covers = oh * strides[0] == h + top + bottom and ow * strides[1] == w + left + right
         dxp = (np.empty if disjoint and covers and ph == strides[0] and pw == strides[1] else np.zeros)(
             (n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
-
-        def unpool(b0, b1):
-            db, sb, gb = dxp[b0:b1], saved[b0:b1], dy[b0:b1]
-            for k in range(ph * pw):
-                view = _offset_view(db, k // pw, k % pw, oh, ow, strides, (1, 1))
-                contrib = gb * (sb == k)  # multiply, not np.where: branch-free
-                if disjoint:
-                    view[...] = contrib
-                else:
-                    view += contrib
-        _batch_parallel(unpool, n, dxp.size)
+        _batch_parallel(lambda b0, b1: _max_unpool_block(dxp[b0:b1], dy[b0:b1], saved[b0:b1], pool_size, strides,
+                                                         disjoint), n, dxp.size)
         return dxp[:, top: top + h, left: left + w, :]
 
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import warnings
 
 import numpy as np
@@ -700,6 +701,14 @@ class Model(Layer):
         return sum(int(np.prod(v.shape)) for v in self.optimizer.variables)
 
 
+def _conv_pool_fusion(layer, nxt, x):
+    """The pooling window when ``layer`` then ``nxt`` can run fused on the concrete tensor x, else None."""
+    if nxt is None or not isinstance(x, Tensor) or os.environ.get("GPUFLOW_FUSION", "1") == "0":
+        return None
+    fusion = getattr(layer, "pool_fusion", None)
+    return fusion(nxt) if fusion is not None else None
+
+
 class Sequential(Model):
     """A linear stack of layers (``keras.Sequential``).
 
@@ -802,9 +811,19 @@ class Sequential(Model):
             self.build(input_shape)
 
     def call(self, inputs, training=None):
+        """Runs the layers in order. A built Conv2D (ReLU or linear) directly followed by a non-overlapping
+        "valid" MaxPooling2D runs as one fused op with the same result and gradients (see
+        :func:`gpuflow.ops.nn_ops.fused_conv2d_maxpool`); ``GPUFLOW_FUSION=0`` turns that off."""
         x = _standardize_input(inputs, self._declared_input_shape(), self.name)
-        for layer in self._stack:
-            x = layer(x, training=training)
+        stack, i = self._stack, 0
+        while i < len(stack):
+            pool = _conv_pool_fusion(stack[i], stack[i + 1] if i + 1 < len(stack) else None, x)
+            if pool is not None:
+                x = stack[i].call_fused_pool(x, pool)
+                i += 2
+                continue
+            x = stack[i](x, training=training)
+            i += 1
         return x
 
     @property

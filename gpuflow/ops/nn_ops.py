@@ -257,6 +257,36 @@ def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilat
     return fused_conv2d(input, filters, None, strides, padding, dilations, None, data_format=data_format)
 
 
+def _conv_args(x, w, b, strides, padding, dilations, data_format, op):
+    """The checked operands of a convolution with an optional bias: (x, w, b, strides, dilations, pads,
+    conv output (OH, OW), inputs), where inputs lists the op's differentiable inputs."""
+    x, w = _conv_operands(x, w, op, data_format, "filters")
+    if w.ndim != 4 or w.shape[2] != x.shape[3]:
+        raise ValueError(f"{op}: filters must have shape (kh, kw, in_channels={x.shape[3]}, out_channels). "
+                         f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
+    strides, dilations = _strides_dilations(strides, dilations, op)
+    out_hw, pads = _spatial(x.shape, w.shape[:2], strides, dilations, padding, op)
+    inputs = (x, w)
+    if b is not None:
+        b = convert_to_tensor(b, dtype=x.dtype)
+        if tuple(b.shape) != (w.shape[3],):
+            raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
+                             f"Received: bias.shape={tuple(b.shape)}")
+        inputs = (x, w, b)
+    return x, w, b, strides, dilations, pads, out_hw, inputs
+
+
+def _conv_grads(inputs, g, n, dx, dw, db):
+    """The gradient tensors of a convolution op's (x, w[, b]) from its backward primitive's arrays."""
+    x, w = inputs[:2]
+    # The inputs list what each result depends on, so that an outer tape asking for a second
+    # derivative through it gets the clear error of a non-differentiable op, not a silent None.
+    gx = make_op("Conv2DBackpropInput", (g, w), dx, None) if n[0] else None
+    gw = make_op("Conv2DBackpropFilter", (g, x), dw, None) if n[1] else None
+    gb = make_op("BiasAddGrad", (g,), db, None) if db is not None else None
+    return (gx, gw, gb)[:len(inputs)]
+
+
 def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activation=None,
                  data_format="NHWC", op="conv2d"):
     """conv2d + optional bias + optional ReLU, one op (what Keras's Conv2D layer runs).
@@ -268,34 +298,54 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
         x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None; activation: None or "relu".
         op: the name used in error messages (a layer passes its own).
     """
-    x, w = _conv_operands(x, w, op, data_format, "filters")
-    if w.ndim != 4 or w.shape[2] != x.shape[3]:
-        raise ValueError(f"{op}: filters must have shape (kh, kw, in_channels={x.shape[3]}, out_channels). "
-                         f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
-    strides, dilations = _strides_dilations(strides, dilations, op)
-    _, pads = _spatial(x.shape, w.shape[:2], strides, dilations, padding, op)
+    x, w, b, strides, dilations, pads, _, inputs = _conv_args(x, w, b, strides, padding, dilations, data_format, op)
     be = x._backend
     relu_on = activation == "relu"
-    inputs = (x, w)
-    if b is not None:
-        b = convert_to_tensor(b, dtype=x.dtype)
-        if tuple(b.shape) != (w.shape[3],):
-            raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
-                             f"Received: bias.shape={tuple(b.shape)}")
-        inputs = (x, w, b)
     y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads, None if b is None else b._data, relu_on)
 
     def vjp(g, n):
-        need_db = b is not None and n[2]
-        dx, dw, db = be.conv2d_bwd(g._data, x._data, w._data, y, relu_on, n[0], n[1], need_db, strides,
-                                   dilations, pads, saved)
-        # The inputs list what each result depends on, so that an outer tape asking for a second
-        # derivative through it gets the clear error of a non-differentiable op, not a silent None.
-        gx = make_op("Conv2DBackpropInput", (g, w), dx, None) if n[0] else None
-        gw = make_op("Conv2DBackpropFilter", (g, x), dw, None) if n[1] else None
-        gb = make_op("BiasAddGrad", (g,), db, None) if need_db else None
-        return (gx, gw, gb)[:len(inputs)]
+        return _conv_grads(inputs, g, n, *be.conv2d_bwd(g._data, x._data, w._data, y, relu_on, n[0], n[1],
+                                                        b is not None and n[2], strides, dilations, pads, saved))
     return make_op("Conv2D", inputs, y, vjp)
+
+
+def fused_conv2d_maxpool(x, w, b=None, strides=1, padding="VALID", dilations=None, activation=None, pool_size=2,
+                         data_format="NHWC", op="conv2d+max_pool2d"):
+    """``max_pool2d(relu?(conv2d(x, w) + b), pool_size, strides=pool_size, "VALID")`` as one op.
+
+    What Keras's Conv2D followed by MaxPooling2D(pool_size) computes, with the same result and gradients
+    (exactly: max commutes with the per-channel bias and with ReLU, both monotonic, in floating point too;
+    the ReLU mask of each window's winner is ``y > 0`` of the pooled output). On the CPU the pooling runs on
+    each block of the convolution's output while it is in cache, and the backward pass routes the pooled
+    gradient straight into the convolution's backward sweep: the full-size conv output and its gradient are
+    never written to memory. :class:`gpuflow.keras.Sequential` uses it for those two layers.
+
+    Args:
+        x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None; activation: None or "relu";
+        pool_size: int or pair, the pooling window and stride.
+
+    Returns:
+        (N, OH // ph, OW // pw, F), OH x OW being the convolution's output size.
+
+    Raises:
+        ValueError: as :func:`fused_conv2d`, a pool_size below 1, or a conv output smaller than the window.
+    """
+    x, w, b, strides, dilations, pads, (oh, ow), inputs = _conv_args(x, w, b, strides, padding, dilations,
+                                                                      data_format, op)
+    pool = _pair(pool_size, "pool_size", op)
+    if min(pool) < 1 or oh < pool[0] or ow < pool[1]:
+        raise ValueError(f"{op}: pool_size must be >= 1 and fit the convolution's output. Received: "
+                         f"pool_size={pool}, convolution output (height, width)=({oh}, {ow})")
+    be = x._backend
+    relu_on = activation == "relu"
+    y, saved = be.conv2d_maxpool_fwd(x._data, w._data, None if b is None else b._data, relu_on, strides,
+                                     dilations, pads, pool)
+
+    def vjp(g, n):
+        return _conv_grads(inputs, g, n, *be.conv2d_maxpool_bwd(g._data, x._data, w._data, y, saved, relu_on, n[0],
+                                                                n[1], b is not None and n[2], strides, dilations,
+                                                                pads, pool))
+    return make_op("Conv2DMaxPool", inputs, y, vjp)
 
 
 def _pool_args(x, ksize, strides, padding, data_format, op):

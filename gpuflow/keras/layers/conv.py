@@ -103,6 +103,33 @@ class Conv2D(Layer):
                              fused, op=f'Conv2D "{self.name}"')
         return y if fused else self.activation(y)
 
+    def pool_fusion(self, pool_layer):
+        """The pooling window if ``self`` then ``pool_layer`` can run as one fused conv+max-pool op, else None.
+
+        Both must be built and of exactly these classes (not subclasses, not an instance whose ``call`` was
+        replaced, as :mod:`gpuflow.parity` does to trace layers), the activation ReLU or linear, and the
+        pooling "valid" with its stride equal to its window (the non-overlapping MaxPooling2D(2) of most CNNs).
+        """
+        from .pooling import MaxPooling2D
+        if type(self) is not Conv2D or type(pool_layer) is not MaxPooling2D or not (self.built and pool_layer.built):
+            return None
+        if "call" in vars(self) or "call" in vars(pool_layer) or self.activation not in (_act.relu, _act.linear):
+            return None
+        if pool_layer.padding != "valid" or pool_layer.strides != pool_layer.pool_size:
+            return None
+        return pool_layer.pool_size
+
+    def call_fused_pool(self, inputs, pool_size):
+        """``MaxPooling2D(pool_size)(self(inputs))`` through :func:`gpuflow.ops.nn_ops.fused_conv2d_maxpool`.
+
+        The same input conversion and checks as calling the layer; the caller has checked :meth:`pool_fusion`.
+        """
+        inputs = self._convert_input(inputs)
+        self._assert_input_compatibility(tuple(inputs.shape))
+        return _nn.fused_conv2d_maxpool(inputs, self.kernel, self.bias, self.strides, self.padding.upper(),
+                                        self.dilation_rate, "relu" if self.activation is _act.relu else None,
+                                        pool_size, op=f'Conv2D "{self.name}" + MaxPooling2D')
+
     def compute_output_shape(self, input_shape):
         out = [input_shape[0]]
         for i in range(2):
