@@ -207,12 +207,15 @@ class NumpyBackend(Backend):
             buf[...] = win[c0:c1]
         return buf.reshape(-1, kh * kw * c)
 
-    def _conv_fwd_sweep(self, x, w, strides, dilations, pads, out_block, after=None):
+    def _conv_fwd_sweep(self, x, w, strides, dilations, pads, out_block, after=None, out_hw=None):
         """The blocked forward convolution: per block of samples [c0, c1), im2col then one GEMM into
         ``out_block(c0, c1)`` (a ((c1-c0)*OH*OW, F) array), then ``after(c0, c1, z)`` while the block is in
-        this core's cache. Returns (N, OH, OW)."""
+        this core's cache. ``out_hw`` computes only the top-left (OH, OW) outputs. Returns (N, OH, OW)."""
         kh, kw, c, f = w.shape
         win, n, rows, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
+        if out_hw is not None and tuple(out_hw) != win.shape[1:3]:
+            win, direct = win[:, :out_hw[0], :out_hw[1]], False
+            rows = out_hw[0] * out_hw[1]
         w2 = w.reshape(k, f)
         block = _block(rows * (k + f) * x.itemsize)
 
@@ -327,12 +330,14 @@ class NumpyBackend(Backend):
         arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
         epilogue = _epilogue(y.reshape(n, -1), b, relu) if b is not None or relu else None
 
+        oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads: only those are computed
+
         def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the 4x smaller result:
             _max_pool_block(z.reshape(c1 - c0, oh, ow, f), y[c0:c1], arg[c0:c1], pool, pool)  # max commutes
             if epilogue:  # with +b and with ReLU (both monotonic), exactly in floating point
                 epilogue(c0, c1)
         self._conv_fwd_sweep(x, w, strides, dilations, pads,
-                             lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype), pool_block)
+                             lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype), pool_block, (oh, ow))
         return y, arg
 
     def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
