@@ -1,10 +1,14 @@
 """NumPy backend: the CPU reference implementation of every primitive.
 
-Convolutions are lowered to BLAS GEMMs (im2col through a strided view; the
-data gradient as one batched GEMM per kernel offset followed by kh*kw
-contiguous adds), pooling is a loop over the kh*kw window offsets with
-vectorised work per offset, never a Python loop over pixels. Everything stays
-in the input dtype (float32 for Keras models).
+Convolutions are lowered to BLAS GEMMs block by block: for each block of
+samples (about 2 MB of work, so it stays in cache) im2col through a strided
+view, one GEMM, then the epilogue (bias, ReLU, and for the fused
+conv+max-pool op the pooling); the backward pass is one sweep doing the ReLU
+mask, the bias and filter gradients and the data gradient (one batched GEMM
+per kernel offset followed by kh*kw contiguous adds) per block. Pooling is a
+loop over the window offsets with vectorised work per offset, never a Python
+loop over pixels. Everything stays in the input dtype (float32 for Keras
+models).
 
 Parallelism is over the batch: each primitive splits the batch into one shard
 per thread and every thread runs the whole pipeline on its shard (im2col, its
@@ -78,6 +82,13 @@ def _pad(x, pads, value=0.0):
 
 def _out_size(size, k, s, d):
     return (size - (k - 1) * d - 1) // s + 1
+
+
+def _conv_out_hw(x_shape, w_shape, strides, dilations, pads):
+    """(OH, OW) of a convolution of an NHWC input by a (kh, kw, C, F) kernel."""
+    top, bottom, left, right = pads
+    return (_out_size(x_shape[1] + top + bottom, w_shape[0], strides[0], dilations[0]),
+            _out_size(x_shape[2] + left + right, w_shape[1], strides[1], dilations[1]))
 
 
 def _windows(x, kh, kw, strides, dilations):
@@ -185,7 +196,8 @@ class NumpyBackend(Backend):
     # -- convolution (blocked im2col + GEMM) ----------------------------------
     @staticmethod
     def _conv_plan(x, kh, kw, strides, dilations, pads):
-        """Window view, output size and im2col block size (samples) of a convolution over x."""
+        """(window view (N, OH, OW, kh, kw, C) of padded x, N, OH*OW, K = kh*kw*C, whether x itself is
+        the im2col matrix (1x1, stride 1, no padding))."""
         xp_ = _pad(x, pads)
         win = _windows(xp_, kh, kw, strides, dilations)
         n, oh, ow, _, _, c = win.shape
@@ -230,10 +242,8 @@ class NumpyBackend(Backend):
         return win.shape[:3]
 
     def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
-        kh, kw, c, f = w.shape
-        n, top, bottom, left, right = x.shape[0], *pads
-        oh = _out_size(x.shape[1] + top + bottom, kh, strides[0], dilations[0])
-        ow = _out_size(x.shape[2] + left + right, kw, strides[1], dilations[1])
+        n, f = x.shape[0], w.shape[3]
+        oh, ow = _conv_out_hw(x.shape, w.shape, strides, dilations, pads)
         rows = oh * ow
         y = np.empty((n * rows, f), dtype=x.dtype)
         epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
@@ -314,22 +324,22 @@ class NumpyBackend(Backend):
             dx = dxp[:, top: hp - bottom, left: wp - right, :]
         return dx, dw, db
 
-    # -- convolution + bias/ReLU + max pooling, fused ----------------------------
-    @staticmethod
-    def _fused_pool_shape(conv_hw, pool):
-        """Pooled (PH, PW) of a VALID pooling whose window equals its stride (the fused op's pooling)."""
-        return conv_hw[0] // pool[0], conv_hw[1] // pool[1]
+    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
+        w = np.empty(w_shape, dtype=dy.dtype)  # only its shape is read when need_dx is false
+        return self.conv2d_bwd(dy, x, w, None, False, False, True, False, strides, dilations, pads)[1]
 
+    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+        return self.conv2d_bwd(dy, None, w, None, False, True, False, False, strides, dilations, pads,
+                               x_shape=x_shape)[0]
+
+    # -- convolution + bias/ReLU + max pooling, fused ----------------------------
     def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
-        kh, kw, c, f = w.shape
-        n, top, bottom, left, right = x.shape[0], *pads
-        oh = _out_size(x.shape[1] + top + bottom, kh, strides[0], dilations[0])
-        ow = _out_size(x.shape[2] + left + right, kw, strides[1], dilations[1])
-        ph, pw = self._fused_pool_shape((oh, ow), pool)
+        n, f = x.shape[0], w.shape[3]
+        oh, ow = _conv_out_hw(x.shape, w.shape, strides, dilations, pads)
+        ph, pw = oh // pool[0], ow // pool[1]  # VALID pooling with the stride equal to the window
         y = np.empty((n, ph, pw, f), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
         epilogue = _epilogue(y.reshape(n, -1), b, relu) if b is not None or relu else None
-
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads: only those are computed
 
         def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the 4x smaller result:
@@ -354,14 +364,6 @@ class NumpyBackend(Backend):
             return dz
         return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, strides, dilations,
                                     pads)
-
-    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
-        w = np.empty(w_shape, dtype=dy.dtype)  # only its shape is read when need_dx is false
-        return self.conv2d_bwd(dy, x, w, None, False, False, True, False, strides, dilations, pads)[1]
-
-    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
-        return self.conv2d_bwd(dy, None, w, None, False, True, False, False, strides, dilations, pads,
-                               x_shape=x_shape)[0]
 
     # -- pooling ------------------------------------------------------------
     def max_pool2d_fwd(self, x, pool_size, strides, pads):
