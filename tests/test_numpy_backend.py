@@ -527,7 +527,11 @@ def test_batch_parallel_paths_match_serial(monkeypatch):
         dp = be.max_pool2d_bwd(p, x.shape, (2, 2), (2, 2), (0, 0, 0, 0), arg)
         yd = be.dense_fwd(xd, wd, bd, True)
         dxd, dwd, dbd = be.dense_bwd(yd - 0.5, xd, wd, yd, True, True)
-        return (y, dz, dx, p, dp, yd, dxd), (db, dw, dw_recomputed, dwd, dbd)
+        a = be.avg_pool2d_fwd(x, (3, 3), (1, 1), (1, 1, 1, 1))  # overlapping windows, padding left out
+        da = be.avg_pool2d_bwd(a, x.shape, (3, 3), (1, 1), (1, 1, 1, 1))
+        a2 = be.avg_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
+        da2 = be.avg_pool2d_bwd(a2, x.shape, (2, 2), (2, 2), (0, 0, 0, 0))
+        return (y, dz, dx, p, dp, yd, dxd, a, da, a2, da2), (db, dw, dw_recomputed, dwd, dbd)
     monkeypatch.setattr(nb, "_THREADS", 3)
     monkeypatch.setattr(nb, "_MIN_SHARD_WORK", 64)
     parallel = run()

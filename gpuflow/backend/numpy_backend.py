@@ -80,6 +80,12 @@ def _pad(x, pads, value=0.0):
     return np.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
+def _crop(xp_, x_shape, pads):
+    """The unpadded (N, H, W, C) view of a padded array."""
+    top, left = pads[0], pads[2]
+    return xp_[:, top: top + x_shape[1], left: left + x_shape[2], :]
+
+
 def _out_size(size, k, s, d):
     return (size - (k - 1) * d - 1) // s + 1
 
@@ -378,35 +384,58 @@ class NumpyBackend(Backend):
                         n, xp_[0].size * n)
         return y, arg
 
-    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
-        ph, pw = pool_size
-        top, bottom, left, right = pads
+    @staticmethod
+    def _pool_grad_buffer(dy, x_shape, pool_size, strides, pads):
+        """The padded (N, H', W', C) input-gradient buffer of a pooling and whether its windows are disjoint
+        (each input pixel in at most one: gradients are then written, not accumulated). It is only zeroed
+        where windows leave pixels uncovered."""
+        (ph, pw), (top, bottom, left, right) = pool_size, pads
         n, h, w, c = x_shape
         oh, ow = dy.shape[1:3]
-        disjoint = strides[0] >= ph and strides[1] >= pw  # each input pixel is in at most one window
+        disjoint = strides[0] >= ph and strides[1] >= pw
         covers = oh * strides[0] == h + top + bottom and ow * strides[1] == w + left + right
         dxp = (np.empty if disjoint and covers and ph == strides[0] and pw == strides[1] else np.zeros)(
             (n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
+        return dxp, disjoint
+
+    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
+        dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
         _batch_parallel(lambda b0, b1: _max_unpool_block(dxp[b0:b1], dy[b0:b1], saved[b0:b1], pool_size, strides,
-                                                         disjoint), n, dxp.size)
-        return dxp[:, top: top + h, left: left + w, :]
+                                                         disjoint), dy.shape[0], dxp.size)
+        return _crop(dxp, x_shape, pads)
 
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):
-        win = _windows(_pad(x, pads), pool_size[0], pool_size[1], strides, (1, 1))
-        total = win.sum(axis=(3, 4), dtype=x.dtype)
-        return total / self._pool_counts(x.shape, pool_size, strides, pads, x.dtype)
+        ph, pw = pool_size
+        xp_ = _pad(x, pads)
+        oh = _out_size(xp_.shape[1], ph, strides[0], 1)
+        ow = _out_size(xp_.shape[2], pw, strides[1], 1)
+        counts = self._pool_counts(x.shape, pool_size, strides, pads, x.dtype)
+        y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+
+        def shard(b0, b1):  # the window sum, offset by offset (row-major), then / the non-padding count
+            xb, yb = xp_[b0:b1], y[b0:b1]
+            yb[...] = _offset_view(xb, 0, 0, oh, ow, strides, (1, 1))
+            for k in range(1, ph * pw):
+                yb += _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
+            yb /= counts
+        _batch_parallel(shard, x.shape[0], xp_[0].size * x.shape[0])
+        return y
 
     def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
         ph, pw = pool_size
-        top, bottom, left, right = pads
-        n, h, w, c = x_shape
         oh, ow = dy.shape[1:3]
         g = dy / self._pool_counts(x_shape, pool_size, strides, pads, dy.dtype)
-        dxp = np.zeros((n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
-        for i in range(ph):
-            for j in range(pw):
-                _offset_view(dxp, i, j, oh, ow, strides, (1, 1))[...] += g
-        return dxp[:, top: top + h, left: left + w, :]
+        dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
+
+        def shard(b0, b1):
+            for k in range(ph * pw):
+                view = _offset_view(dxp[b0:b1], k // pw, k % pw, oh, ow, strides, (1, 1))
+                if disjoint:
+                    view[...] = g[b0:b1]
+                else:
+                    view += g[b0:b1]
+        _batch_parallel(shard, dy.shape[0], dxp.size)
+        return _crop(dxp, x_shape, pads)
 
     @staticmethod
     def _pool_counts(x_shape, pool_size, strides, pads, dtype):
