@@ -551,3 +551,37 @@ def test_sequential_does_not_fuse_a_traced_or_subclassed_layer(monkeypatch):
     model = tf.keras.Sequential([tf.keras.Input((9, 9, 2)), MyConv(4, 3), tf.keras.layers.MaxPooling2D(2)])
     model(np.zeros((1, 9, 9, 2), np.float32))
     assert not calls
+
+
+def test_functional_model_fuses_a_conv_read_only_by_its_max_pooling(monkeypatch):
+    keras = tf.keras
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 9, 9, 2)).astype(np.float32)
+
+    def build(extra_reader):
+        tf.keras.utils.set_random_seed(3)
+        inp = keras.Input((9, 9, 2))
+        c = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+        p = keras.layers.MaxPooling2D(2)(c)
+        out = keras.layers.Dense(2)(keras.layers.Flatten()(p))
+        if extra_reader:  # the conv output is also read elsewhere: it must exist, so no fusion
+            out = keras.layers.Add()([out, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(c))])
+        return keras.Model(inp, out)
+    calls = _spy_fused(monkeypatch)
+    fused = build(False)(x).numpy()
+    assert len(calls) == 1
+    build(True)(x)
+    assert len(calls) == 1
+    monkeypatch.setenv("GPUFLOW_FUSION", "0")
+    np.testing.assert_allclose(fused, build(False)(x).numpy(), rtol=1e-6, atol=1e-6)
+    assert len(calls) == 1
+
+
+def test_functional_model_keeps_a_conv_output_that_is_a_model_output(monkeypatch):
+    keras = tf.keras
+    inp = keras.Input((8, 8, 1))
+    c = keras.layers.Conv2D(2, 3)(inp)
+    model = keras.Model(inp, [c, keras.layers.MaxPooling2D(2)(c)])
+    calls = _spy_fused(monkeypatch)
+    conv_out, pooled = model(np.ones((1, 8, 8, 1), np.float32))
+    assert not calls and tuple(conv_out.shape) == (1, 6, 6, 2) and tuple(pooled.shape) == (1, 3, 3, 2)

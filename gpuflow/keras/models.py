@@ -917,10 +917,19 @@ class Functional(Model):
             raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s). Received: {len(values)}")
         memo = {id(k): _standardize_input(v, k.shape, self.name) for k, v in zip(self._inputs, values)}
         calls = {}  # one call per (layer, inputs): a multi-output layer's KerasTensors share it
-        for layer, ins, out in self._nodes:
+        pairs, fused = self._conv_pool_pairs(), set()
+        for index, (layer, ins, out) in enumerate(self._nodes):
+            if index in fused:
+                continue
             key = (id(layer), id(ins))
             if key not in calls:
                 args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
+                pool_node = self._nodes[pairs[index]] if index in pairs else None
+                pool = _conv_pool_fusion(layer, pool_node[0] if pool_node else None, args)
+                if pool is not None:  # Conv2D -> MaxPooling2D as one op; the conv output is never needed
+                    memo[id(pool_node[2])] = layer.call_fused_pool(args, pool)
+                    fused.add(pairs[index])
+                    continue
                 calls[key] = layer(args, training=training)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else calls[key][index]
@@ -931,6 +940,25 @@ class Functional(Model):
         if isinstance(x, (list, tuple)):
             return [Layer._convert_input(self, v) for v in x]
         return Layer._convert_input(self, x)
+
+    def _conv_pool_pairs(self):
+        """{node index: index of its only reader} for single-input nodes whose output is read by exactly one
+        single-input node and is not a model output: where a Conv2D -> MaxPooling2D pair may run fused."""
+        pairs = getattr(self, "_pairs_cache", None)
+        if pairs is None:
+            readers = {}
+            for index, (_, ins, _) in enumerate(self._nodes):
+                for t in (ins if isinstance(ins, (list, tuple)) else [ins]):
+                    readers.setdefault(id(t), []).append(index)
+            outputs = {id(o) for o in self._outputs}
+            pairs = {}
+            for index, (_, ins, out) in enumerate(self._nodes):
+                r = readers.get(id(out), [])
+                if (len(r) == 1 and id(out) not in outputs and not isinstance(ins, (list, tuple))
+                        and self._nodes[r[0]][1] is out):
+                    pairs[index] = r[0]
+            self._pairs_cache = pairs
+        return pairs
 
     def _sequential_like(self):
         """Keras 3's test for printing a functional model as a plain stack: one input, one output,

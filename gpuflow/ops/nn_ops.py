@@ -318,7 +318,8 @@ def fused_conv2d_maxpool(x, w, b=None, strides=1, padding="VALID", dilations=Non
     the ReLU mask of each window's winner is ``y > 0`` of the pooled output). On the CPU the pooling runs on
     each block of the convolution's output while it is in cache, and the backward pass routes the pooled
     gradient straight into the convolution's backward sweep: the full-size conv output and its gradient are
-    never written to memory. :class:`gpuflow.keras.Sequential` uses it for those two layers.
+    never written to memory. Sequential and functional Keras models use it for a Conv2D whose only reader
+    is such a MaxPooling2D.
 
     Args:
         x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None; activation: None or "relu";
