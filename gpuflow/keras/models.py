@@ -918,17 +918,17 @@ class Functional(Model):
         memo = {id(k): _standardize_input(v, k.shape, self.name) for k, v in zip(self._inputs, values)}
         calls = {}  # one call per (layer, inputs): a multi-output layer's KerasTensors share it
         pairs, fused = self._conv_pool_pairs(), set()
-        for index, (layer, ins, out) in enumerate(self._nodes):
-            if index in fused:
+        for node, (layer, ins, out) in enumerate(self._nodes):
+            if node in fused:
                 continue
             key = (id(layer), id(ins))
             if key not in calls:
                 args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
-                pool_node = self._nodes[pairs[index]] if index in pairs else None
-                pool = _conv_pool_fusion(layer, pool_node[0] if pool_node else None, args)
+                reader = self._nodes[pairs[node]] if node in pairs else None
+                pool = _conv_pool_fusion(layer, reader[0] if reader else None, args)
                 if pool is not None:  # Conv2D -> MaxPooling2D as one op; the conv output is never needed
-                    memo[id(pool_node[2])] = layer.call_fused_pool(args, pool)
-                    fused.add(pairs[index])
+                    memo[id(reader[2])] = layer.call_fused_pool(args, pool)
+                    fused.add(pairs[node])
                     continue
                 calls[key] = layer(args, training=training)
             index = out._history[2] if len(out._history) > 2 else None
