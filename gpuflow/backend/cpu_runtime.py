@@ -1,7 +1,6 @@
 """Process settings the NumPy backend needs to be fast: BLAS threads and freed-memory reuse.
 
-**BLAS threads.** 
-The NumPy backend parallelises each primitive over the batch axis: every
+**BLAS threads.** The NumPy backend parallelises each primitive over the batch axis: every
 thread runs the whole pipeline (im2col, GEMM, epilogue) on its own shard, so
 the memory-bound work is parallel too and each shard stays in that core's
 cache. BLAS must then run single-threaded inside the shards. Left at its
@@ -46,17 +45,21 @@ _SYMBOLS = (
 
 
 def _candidate_libraries():
-    """Paths of OpenBLAS shared libraries mapped into this process or shipped next to NumPy."""
-    paths = []
+    """Paths of the OpenBLAS libraries this process has loaded (Linux), else those shipped next to NumPy.
+
+    Only libraries already mapped are used where that can be read: loading another copy would start a
+    second BLAS thread pool and control the wrong one.
+    """
     try:
         with open("/proc/self/maps") as f:
-            paths += [line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line]
+            return list(dict.fromkeys(line.split()[-1] for line in f if "openblas" in line.lower() and "/" in line))
     except OSError:  # not Linux
         pass
     site = os.path.dirname(os.path.dirname(np.__file__))
+    paths = []
     for pattern in ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*", "scipy_openblas*/lib/*openblas*"):
         paths += glob.glob(os.path.join(site, pattern))
-    return list(dict.fromkeys(paths))
+    return paths
 
 
 def _find_controls():
