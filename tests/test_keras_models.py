@@ -585,3 +585,16 @@ def test_functional_model_keeps_a_conv_output_that_is_a_model_output(monkeypatch
     calls = _spy_fused(monkeypatch)
     conv_out, pooled = model(np.ones((1, 8, 8, 1), np.float32))
     assert not calls and tuple(conv_out.shape) == (1, 6, 6, 2) and tuple(pooled.shape) == (1, 3, 3, 2)
+
+
+@pytest.mark.parametrize("fusion", ["1", "0"])
+def test_an_empty_batch_runs_through_conv_pool_flatten_dense(monkeypatch, fusion):
+    monkeypatch.setenv("GPUFLOW_FUSION", fusion)
+    model = _conv_pool_model()
+    x = np.zeros((0, 9, 9, 2), np.float32)
+    with tf.GradientTape() as tape:
+        y = model(x)
+        loss = tf.reduce_sum(y)
+    assert tuple(y.shape) == (0, 3)
+    for g, w in zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights):
+        np.testing.assert_array_equal(g.numpy(), np.zeros(w.shape))

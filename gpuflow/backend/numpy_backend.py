@@ -345,7 +345,7 @@ class NumpyBackend(Backend):
         ph, pw = oh // pool[0], ow // pool[1]  # VALID pooling with the stride equal to the window
         y = np.empty((n, ph, pw, f), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
-        epilogue = _epilogue(y.reshape(n, -1), b, relu) if b is not None or relu else None
+        epilogue = _epilogue(y.reshape(n, ph * pw * f), b, relu) if b is not None or relu else None
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads: only those are computed
 
         def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the 4x smaller result:
@@ -381,7 +381,7 @@ class NumpyBackend(Backend):
         y = np.empty((n, oh, ow, c), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
         _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], pool_size, strides),
-                        n, xp_[0].size * n)
+                        n, xp_.size)
         return y, arg
 
     @staticmethod
@@ -418,7 +418,7 @@ class NumpyBackend(Backend):
             for k in range(1, ph * pw):
                 yb += _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
             yb /= counts
-        _batch_parallel(shard, x.shape[0], xp_[0].size * x.shape[0])
+        _batch_parallel(shard, x.shape[0], xp_.size)
         return y
 
     def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
@@ -448,7 +448,7 @@ class NumpyBackend(Backend):
     # -- dense (GEMM + bias + ReLU epilogue) and the convolution epilogue ----------------
     def bias_act_fwd(self, y, b, relu):
         n = y.shape[0] if y.ndim > 1 else 1
-        _batch_parallel(_epilogue(y.reshape(n, -1), b, relu), n, y.size)
+        _batch_parallel(_epilogue(y.reshape(n, y.size // max(n, 1)), b, relu), n, y.size)
         return y
 
     def bias_act_bwd(self, dy, y, relu, need_db):

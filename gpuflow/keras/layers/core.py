@@ -204,7 +204,9 @@ class Flatten(Layer):
         self.input_spec = InputSpec(min_ndim=1)
 
     def call(self, inputs):
-        return _a.reshape(inputs, (inputs.shape[0], -1) if inputs.ndim > 1 else (inputs.shape[0], 1))
+        # The flattened size comes from the non-batch axes, as Keras's (-1, prod(non_batch)): it is then
+        # defined for an empty batch too, where a (batch, -1) reshape cannot infer it.
+        return _a.reshape(inputs, (inputs.shape[0], int(np.prod(inputs.shape[1:], dtype=np.int64))))
 
     def compute_output_shape(self, input_shape):
         rest = input_shape[1:]
