@@ -530,6 +530,7 @@ def test_sequential_fuses_conv2d_and_max_pooling_with_the_same_results(monkeypat
     (lambda L: L.MaxPooling2D(2, padding="same"), "relu"),     # padded
     (lambda L: L.AveragePooling2D(2), "relu"),                 # not a max
     (lambda L: L.MaxPooling2D(2), "tanh"),                     # an activation that does not commute with max
+    (lambda L: L.MaxPooling2D(2, dtype="float64"), "relu"),    # the pooling casts to its own dtype
 ])
 def test_sequential_does_not_fuse_other_patterns(monkeypatch, pool, activation):
     calls = _spy_fused(monkeypatch)

@@ -106,14 +106,17 @@ class Conv2D(Layer):
     def pool_fusion(self, pool_layer):
         """The pooling window if ``self`` then ``pool_layer`` can run as one fused conv+max-pool op, else None.
 
-        Both must be built and of exactly these classes (not subclasses, not an instance whose ``call`` was
-        replaced, as :mod:`gpuflow.parity` does to trace layers), the activation ReLU or linear, and the
-        pooling "valid" with its stride equal to its window (the non-overlapping MaxPooling2D(2) of most CNNs).
+        Both must be built, of one dtype, and of exactly these classes (not subclasses, not an instance whose
+        ``call`` was replaced, as :mod:`gpuflow.parity` does to trace layers), the activation ReLU or linear, and
+        the pooling "valid" with its stride equal to its window (the non-overlapping MaxPooling2D(2) of most
+        CNNs).
         """
         from .pooling import MaxPooling2D
         if type(self) is not Conv2D or type(pool_layer) is not MaxPooling2D or not (self.built and pool_layer.built):
             return None
         if "call" in vars(self) or "call" in vars(pool_layer) or self.activation not in (_act.relu, _act.linear):
+            return None
+        if pool_layer.dtype != self.dtype:  # the pooling would cast the conv output to its own dtype
             return None
         if pool_layer.padding != "valid" or pool_layer.strides != pool_layer.pool_size:
             return None
