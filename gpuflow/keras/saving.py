@@ -177,6 +177,7 @@ _CATEGORIES = ("layers", "models", "optimizers", "losses", "metrics", "initializ
 @functools.lru_cache(maxsize=None)
 def _tables():
     from . import layers as L, optimizers as O, losses as LO, metrics as M, initializers as I, activations as A
+    from . import constraints as C, regularizers as R
     from .layers.base import Layer
     from .models import Model, Sequential, Functional
 
@@ -197,6 +198,9 @@ def _tables():
         "losses": classes(LO, LO.Loss),
         "metrics": classes(M, M.Metric),
         "initializers": classes(I, I.Initializer),
+        "regularizers": {**classes(R, R.Regularizer), "l1": R.L1, "l2": R.L2, "l1_l2": R.L1L2},
+        "constraints": {**classes(C, C.Constraint), "max_norm": C.MaxNorm, "min_max_norm": C.MinMaxNorm,
+                        "non_neg": C.NonNeg, "unit_norm": C.UnitNorm},
         "activations": {},
     }
     fns_by = {
@@ -750,7 +754,9 @@ def _is_serialized_object(v):
 def _deserialize_inner(value, ctx, key=None):
     """Config values that are themselves serialized objects (initializers, dtype policies, activations)."""
     if _is_serialized_object(value):
-        expected = ("initializers",) if key and key.endswith("initializer") else _CATEGORIES
+        expected = ("initializers",) if key and key.endswith("initializer") else \
+            ("regularizers",) if key and key.endswith("regularizer") else \
+            ("constraints",) if key and key.endswith("constraint") else _CATEGORIES
         return _deserialize(value, ctx, expected)
     return value
 

@@ -22,7 +22,7 @@ from ...tensor import Tensor, Variable
 from ...ops.core import convert_to_tensor
 from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
-from .. import initializers as _init
+from .. import initializers as _init, regularizers as _regularizers
 
 __all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids"]
 
@@ -102,11 +102,12 @@ class Layer:
     _cast_inputs = True  # float/int inputs are cast to the layer dtype (False for index inputs)
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, batch_input_shape=None,
-                 batch_size=None, input_dim=None, **kwargs):
+                 batch_size=None, input_dim=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         object.__setattr__(self, "_layers", [])
         self._weights = []
+        self._regularizers = {}  # id(weight) -> its regularizer (add_weight's `regularizer`)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = _dtypes.as_dtype(dtype or "float32").name
@@ -124,6 +125,7 @@ class Layer:
         else:
             self._batch_input_shape = None
         self._losses = []
+        self.activity_regularizer = _regularizers.get(activity_regularizer)
 
     # -- tracking ----------------------------------------------------------
     def __setattr__(self, name, value):
@@ -154,8 +156,7 @@ class Layer:
                        name=name or f"variable_{len(self._weights)}", constraint=constraint)
         var.path = f"{self.name}/{var.name}"
         var._keras_trainable = trainable
-        if regularizer is not None:
-            raise NotImplementedError(f"Layer '{self.name}': weight regularizers are not supported yet.")
+        self._regularizers[id(var)] = _regularizers.get(regularizer)
         self._weights.append(var)
         return var
 
@@ -215,7 +216,22 @@ class Layer:
 
     @property
     def losses(self):
-        return list(self._losses) + [l for layer in self._layers for l in layer.losses]
+        """The ``add_loss`` terms of the latest call (this layer's, then its sub-layers'), then the weight
+        regularization penalties of the trainable weights, recomputed now (Keras 3's order)."""
+        return self._added_losses() + [reg(w) for w, reg in self._weight_regularizers() if w.trainable]
+
+    def _added_losses(self):
+        return list(self._losses) + [l for layer in self._layers for l in layer._added_losses()]
+
+    def _weight_regularizers(self):
+        """(weight, regularizer) for every weight, this layer's and its sub-layers', that has one."""
+        regs = {}
+        for layer in [self] + list(self._flatten_layers()):
+            for w in layer._weights:
+                reg = layer.__dict__.get("_regularizers", {}).get(id(w))
+                if reg is not None:
+                    regs[id(w)] = (w, reg)
+        return list(regs.values())
 
     def add_loss(self, loss):
         """Adds a scalar loss term; ``losses`` holds those of the latest outermost call only (as Keras)."""
@@ -336,10 +352,22 @@ class Layer:
             self._clear_losses()
         _ctx.depth = depth + 1
         try:
-            return self.call(inputs, *args, **kwargs)
+            outputs = self.call(inputs, *args, **kwargs)
         finally:
             _ctx.training = prev
             _ctx.depth = depth
+        if self.activity_regularizer is not None:
+            self._add_activity_losses(outputs)
+        return outputs
+
+    def _add_activity_losses(self, outputs):
+        """Keras 3: ``activity_regularizer(output)`` per output tensor, divided by its batch size."""
+        for out in (outputs if isinstance(outputs, (list, tuple)) else [outputs]):
+            if isinstance(out, Tensor):
+                loss = convert_to_tensor(self.activity_regularizer(out))
+                if out.ndim > 0 and out.shape[0]:
+                    loss = loss / convert_to_tensor(out.shape[0], dtype=loss.dtype)
+                self.add_loss(loss)
 
     def _symbolic_call(self, inputs, *args, training=None, **kwargs):
         shape = _shape_of(inputs)
@@ -354,9 +382,12 @@ class Layer:
     # -- config --------------------------------------------------------------
     def get_config(self):
         """Keras 3's base config: name, trainable, dtype policy."""
-        return {"name": self.name, "trainable": self._trainable,
-                "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
-                          "registered_name": None}}
+        config = {"name": self.name, "trainable": self._trainable,
+                  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
+                            "registered_name": None}}
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config):

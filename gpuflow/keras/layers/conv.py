@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ...ops import nn_ops as _nn
-from .. import activations as _act, initializers as _init
+from .. import activations as _act, constraints as _constraints, initializers as _init
+from .. import regularizers as _regularizers
 from .base import Layer, InputSpec
 from .core import _positive_int
 
@@ -61,7 +62,7 @@ class Conv2D(Layer):
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = _positive_int(filters, "filters", self)
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
@@ -78,10 +79,10 @@ class Conv2D(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = _init.get(kernel_initializer)
         self.bias_initializer = _init.get(bias_initializer)
-        for arg, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                       ("activity_regularizer", activity_regularizer)):
-            if v is not None:
-                raise NotImplementedError(f"Conv2D: `{arg}` is not supported yet. Received: {arg}={v!r}")
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
+        self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
         self.input_spec = InputSpec(min_ndim=4)
 
     def build(self, input_shape):
@@ -91,9 +92,11 @@ class Conv2D(Layer):
         if channels is None:
             raise ValueError(f"The channel dimension of the inputs should be defined. Received: input_shape={input_shape}")
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels, self.filters),
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer) \
-            if self.use_bias else None
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
@@ -118,6 +121,8 @@ class Conv2D(Layer):
             return None
         if pool_layer.dtype != self.dtype:  # the pooling would cast the conv output to its own dtype
             return None
+        if self.activity_regularizer is not None or pool_layer.activity_regularizer is not None:
+            return None  # each needs its own output
         if pool_layer.padding != "valid" or pool_layer.strides != pool_layer.pool_size:
             return None
         return pool_layer.pool_size
@@ -148,7 +153,10 @@ class Conv2D(Layer):
                   "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
                   "groups": self.groups, "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
                   "kernel_initializer": _init.serialize(self.kernel_initializer),
-                  "bias_initializer": _init.serialize(self.bias_initializer), "kernel_regularizer": None,
-                  "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
-                  "bias_constraint": None})
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+                  "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+                  "activity_regularizer": _regularizers.serialize(self.activity_regularizer),
+                  "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+                  "bias_constraint": _constraints.serialize(self.bias_constraint)})
         return c

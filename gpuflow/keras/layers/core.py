@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
-from .. import activations as _act, initializers as _init
+from .. import activations as _act, constraints as _constraints, initializers as _init
+from .. import regularizers as _regularizers
 from ...ops.core import convert_to_tensor
 from .base import Layer, InputSpec, KerasTensor
 
@@ -72,16 +73,18 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = _positive_int(units, "units", self)
         self.activation = _act.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _init.get(kernel_initializer)
         self.bias_initializer = _init.get(bias_initializer)
-        for arg, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                       ("activity_regularizer", activity_regularizer), ("lora_rank", lora_rank)):
-            if v is not None:
-                raise NotImplementedError(f"Dense: `{arg}` is not supported yet. Received: {arg}={v!r}")
+        self.kernel_regularizer = _regularizers.get(kernel_regularizer)
+        self.bias_regularizer = _regularizers.get(bias_regularizer)
+        self.kernel_constraint = _constraints.get(kernel_constraint)
+        self.bias_constraint = _constraints.get(bias_constraint)
+        if lora_rank is not None:
+            raise NotImplementedError(f"Dense: `lora_rank` is not supported yet. Received: lora_rank={lora_rank!r}")
         self.input_spec = InputSpec(min_ndim=2)
 
     def build(self, input_shape):
@@ -89,9 +92,12 @@ class Dense(Layer):
         if input_dim is None:
             raise ValueError(f'Layer "{self.name}": the last dimension of the input must be known. '
                              f"Received: input_shape={input_shape}")
-        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer) \
-            if self.use_bias else None
+        self.kernel = self.add_weight(name="kernel", shape=(input_dim, self.units), initializer=self.kernel_initializer,
+                                      regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(min_ndim=2, axes={-1: input_dim})
         self.built = True
 
@@ -114,8 +120,10 @@ class Dense(Layer):
         c.update({"units": self.units, "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
                   "kernel_initializer": _init.serialize(self.kernel_initializer),
                   "bias_initializer": _init.serialize(self.bias_initializer),
-                  "kernel_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-                  "bias_constraint": None})
+                  "kernel_regularizer": _regularizers.serialize(self.kernel_regularizer),
+                  "bias_regularizer": _regularizers.serialize(self.bias_regularizer),
+                  "kernel_constraint": _constraints.serialize(self.kernel_constraint),
+                  "bias_constraint": _constraints.serialize(self.bias_constraint)})
         return c
 
 

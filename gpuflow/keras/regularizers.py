@@ -1,0 +1,137 @@
+"""Weight and activity regularizers (``keras.regularizers``), as Keras 3 defines them.
+
+A regularizer maps a tensor to a scalar penalty that training adds to the loss:
+
+* ``L1(l1=0.01)``: ``l1 * sum(abs(x))``;
+* ``L2(l2=0.01)``: ``l2 * sum(square(x))``;
+* ``L1L2(l1=0.0, l2=0.0)``: both terms (a zero factor's term is left out).
+
+Layers take them as ``kernel_regularizer=``, ``bias_regularizer=`` (penalties on the weights, recomputed each time
+``layer.losses`` is read, for trainable weights only) and ``activity_regularizer=`` (a penalty on the layer's
+output, divided by the batch size, added on each call), by object, class, name (``"l1"``, ``"l2"``, ``"l1l2"``, or
+the class names) or config dict. Any callable taking a tensor and returning a scalar also works.
+
+Raises:
+    ValueError: a negative, infinite or non-numeric factor, or an identifier that names no regularizer
+    (Keras's messages).
+"""
+from __future__ import annotations
+
+import math
+
+from ..ops import math_ops as _m
+from ..ops.core import convert_to_tensor
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+
+
+def validate_float_arg(value, name):
+    """A non-negative finite float, or Keras's ValueError naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (float, int)) or math.isinf(value) or math.isnan(value) \
+            or value < 0:
+        raise ValueError(f"Invalid value for argument {name}: expected a non-negative float."
+                         f"Received: {name}={value}")
+    return float(value)
+
+
+class Regularizer:
+    """Base class: ``__call__(x)`` returns a scalar penalty; ``get_config``/``from_config`` round-trip it."""
+
+    def __call__(self, x):
+        return 0.0
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def get_config(self):
+        raise NotImplementedError(f"{self} does not implement get_config()")
+
+
+def _scaled(factor, total):
+    return _m.multiply(convert_to_tensor(factor, dtype=total.dtype), total)
+
+
+class L1L2(Regularizer):
+    """``l1 * sum(abs(x)) + l2 * sum(square(x))``; a zero factor's term is left out."""
+
+    def __init__(self, l1=0.0, l2=0.0):
+        self.l1 = validate_float_arg(0.0 if l1 is None else l1, name="l1")
+        self.l2 = validate_float_arg(0.0 if l2 is None else l2, name="l2")
+
+    def __call__(self, x):
+        x = convert_to_tensor(x)
+        penalty = convert_to_tensor(0.0, dtype=x.dtype)
+        if self.l1:
+            penalty = penalty + _scaled(self.l1, _m.reduce_sum(_m.abs(x)))
+        if self.l2:
+            penalty = penalty + _scaled(self.l2, _m.reduce_sum(_m.square(x)))
+        return penalty
+
+    def get_config(self):
+        return {"l1": self.l1, "l2": self.l2}
+
+
+class L1(Regularizer):
+    """``l1 * sum(abs(x))``."""
+
+    def __init__(self, l1=0.01):
+        self.l1 = validate_float_arg(0.01 if l1 is None else l1, name="l1")
+
+    def __call__(self, x):
+        x = convert_to_tensor(x)
+        return _scaled(self.l1, _m.reduce_sum(_m.abs(x)))
+
+    def get_config(self):
+        return {"l1": self.l1}
+
+
+class L2(Regularizer):
+    """``l2 * sum(square(x))``."""
+
+    def __init__(self, l2=0.01):
+        self.l2 = validate_float_arg(0.01 if l2 is None else l2, name="l2")
+
+    def __call__(self, x):
+        x = convert_to_tensor(x)
+        return _scaled(self.l2, _m.reduce_sum(_m.square(x)))
+
+    def get_config(self):
+        return {"l2": self.l2}
+
+
+l1, l2, l1_l2 = L1, L2, L1L2  # Keras's lower-case aliases
+_BY_NAME = {"Regularizer": Regularizer, "L1": L1, "L2": L2, "L1L2": L1L2, "l1": L1, "l2": L2, "l1l2": L1L2,
+            "regularizer": Regularizer}
+
+
+def serialize(regularizer):
+    """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}`` (None for None)."""
+    if regularizer is None:
+        return None
+    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
+            "config": regularizer.get_config(), "registered_name": None}
+
+
+def deserialize(config, custom_objects=None):
+    """A regularizer from :func:`serialize`'s dict (or a bare ``{"class_name", "config"}``)."""
+    name = config.get("class_name")
+    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
+    if cls is None:
+        raise ValueError(f"Could not interpret regularizer identifier: {config}")
+    return cls.from_config(config.get("config") or {})
+
+
+def get(identifier):
+    """None, a regularizer or callable (returned as is), a class (instantiated), a name or a config dict.
+
+    Raises:
+        ValueError: ``Could not interpret regularizer identifier: ...`` for anything else.
+    """
+    if identifier is None:
+        return None
+    obj = deserialize(identifier) if isinstance(identifier, dict) else \
+        _BY_NAME.get(identifier) if isinstance(identifier, str) else identifier
+    if callable(obj):
+        return obj() if isinstance(obj, type) else obj
+    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
