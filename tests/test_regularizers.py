@@ -144,3 +144,48 @@ def test_an_activity_regularized_conv_is_not_fused(monkeypatch):
     weight = keras.Sequential([keras.Input((6, 6, 1)), L.Conv2D(2, 3, kernel_regularizer="l1"), L.MaxPooling2D(2)])
     weight(x)
     assert calls and len(weight.losses) == 1
+
+
+L = keras.layers
+WEIGHTED = [  # (layer factory taking {weight: regularizer/constraint kwargs}, input shape, weight attribute names)
+    (lambda **k: L.Dense(3, **k), (2, 4), ("kernel", "bias")),
+    (lambda **k: L.Conv2D(2, 3, **k), (2, 5, 5, 2), ("kernel", "bias")),
+    (lambda **k: L.Conv2DTranspose(2, 3, strides=2, **k), (2, 3, 3, 2), ("kernel", "bias")),
+    (lambda **k: L.DepthwiseConv2D(3, **k), (2, 5, 5, 2), ("depthwise", "bias")),
+    (lambda **k: L.SeparableConv2D(2, 3, **k), (2, 5, 5, 2), ("depthwise", "pointwise", "bias")),
+    (lambda **k: L.Embedding(7, 3, **k), (2, 4), ("embeddings",)),
+    (lambda **k: L.BatchNormalization(**k), (4, 3), ("gamma", "beta")),
+    (lambda **k: L.LayerNormalization(**k), (4, 3), ("gamma", "beta")),
+]
+_ATTR = {"kernel": "kernel", "bias": "bias", "depthwise": None, "pointwise": "pointwise_kernel",
+         "embeddings": "embeddings", "gamma": "gamma", "beta": "beta"}
+
+
+def _weight(layer, name):
+    if name == "depthwise":
+        return layer.depthwise_kernel if hasattr(layer, "depthwise_kernel") else layer.kernel
+    return getattr(layer, _ATTR[name])
+
+
+@pytest.mark.parametrize("make, shape, names", WEIGHTED, ids=[f"{i}" for i in range(len(WEIGHTED))])
+def test_every_weighted_layer_takes_regularizers_and_constraints(make, shape, names):
+    regs = {n: R.L1L2(l1=0.1 * (i + 1), l2=0.05) for i, n in enumerate(names)}
+    kwargs = {f"{n}_regularizer": r for n, r in regs.items()}
+    kwargs.update({f"{n}_constraint": keras.constraints.NonNeg() for n in names})
+    layer = make(**kwargs)
+    x = np.abs(np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
+    x = x.astype(np.int64) if isinstance(layer, L.Embedding) else x
+    layer(x)
+    expected = sum(float(regs[n](_weight(layer, n)).numpy()) for n in names)
+    np.testing.assert_allclose(sum(float(l.numpy()) for l in layer.losses), expected, rtol=1e-5)
+    config = layer.get_config()
+    again = type(layer).from_config(config)
+    for n in names:
+        assert config[f"{n}_regularizer"]["class_name"] == "L1L2"
+        assert getattr(again, f"{n}_regularizer").get_config() == regs[n].get_config()
+        assert type(getattr(again, f"{n}_constraint")) is keras.constraints.NonNeg
+    opt = keras.optimizers.SGD(1.0)
+    weights = [_weight(layer, n) for n in names]
+    opt.apply_gradients([(tf.ones_like(w) * 100.0, w) for w in weights])  # drives every weight negative
+    for n, w in zip(names, weights):
+        assert w.numpy().min() >= 0.0, n  # the NonNeg constraint projected it back

@@ -22,7 +22,7 @@ from ...tensor import Tensor, Variable
 from ...ops.core import convert_to_tensor
 from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
-from .. import initializers as _init, regularizers as _regularizers
+from .. import constraints as _constraints, initializers as _init, regularizers as _regularizers
 
 __all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids"]
 
@@ -159,6 +159,17 @@ class Layer:
         self._regularizers[id(var)] = _regularizers.get(regularizer)
         self._weights.append(var)
         return var
+
+    def _set_weight_options(self, **options):
+        """Stores ``<weight>_regularizer`` / ``<weight>_constraint`` constructor arguments, resolved from Keras
+        identifiers (objects, names, config dicts) by :mod:`..regularizers` / :mod:`..constraints`."""
+        for key, value in options.items():
+            setattr(self, key, (_regularizers if key.endswith("_regularizer") else _constraints).get(value))
+
+    def _weight_options_config(self, *keys):
+        """The serialized ``<weight>_regularizer`` / ``<weight>_constraint`` attributes, for ``get_config``."""
+        return {k: (_regularizers if k.endswith("_regularizer") else _constraints).serialize(getattr(self, k))
+                for k in keys}
 
     @property
     def trainable(self):

@@ -44,7 +44,7 @@ class Conv2DTranspose(Layer):
                  dilation_rate=(1, 1), activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.filters = _positive_int(filters, "filters", self)
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
@@ -66,11 +66,8 @@ class Conv2DTranspose(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = _init.get(kernel_initializer)
         self.bias_initializer = _init.get(bias_initializer)
-        for arg, v in (("kernel_regularizer", kernel_regularizer), ("bias_regularizer", bias_regularizer),
-                       ("activity_regularizer", activity_regularizer), ("kernel_constraint", kernel_constraint),
-                       ("bias_constraint", bias_constraint)):
-            if v is not None:
-                raise NotImplementedError(f"Conv2DTranspose: `{arg}` is not supported yet. Received: {arg}={v!r}")
+        self._set_weight_options(kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                                 kernel_constraint=kernel_constraint, bias_constraint=bias_constraint)
         self.input_spec = InputSpec(ndim=4)
 
     def build(self, input_shape):
@@ -78,8 +75,10 @@ class Conv2DTranspose(Layer):
         if channels is None:
             raise ValueError(f"The channel dimension of the inputs should be defined. Received: input_shape={input_shape}")
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
-                                      initializer=self.kernel_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer) \
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
             if self.use_bias else None
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
@@ -106,9 +105,9 @@ class Conv2DTranspose(Layer):
                   "padding": self.padding, "output_padding": self.output_padding, "data_format": self.data_format,
                   "dilation_rate": self.dilation_rate, "activation": _act.serialize(self.activation),
                   "use_bias": self.use_bias, "kernel_initializer": _init.serialize(self.kernel_initializer),
-                  "bias_initializer": _init.serialize(self.bias_initializer), "kernel_regularizer": None,
-                  "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
-                  "bias_constraint": None})
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  **self._weight_options_config("kernel_regularizer", "bias_regularizer", "activity_regularizer",
+                                                "kernel_constraint", "bias_constraint")})
         return c
 
 

@@ -15,12 +15,6 @@ from .conv import normalize_tuple, normalize_padding, normalize_data_format
 from .core import _positive_int
 
 
-def _refuse(cls, **kw):
-    for arg, v in kw.items():
-        if v is not None:
-            raise NotImplementedError(f"{cls}: `{arg}` is not supported yet. Received: {arg}={v!r}")
-
-
 def _conv_out(input_shape, kernel_size, strides, padding, dilation_rate, channels, op):
     out = [input_shape[0]]
     for i in range(2):
@@ -47,10 +41,9 @@ class DepthwiseConv2D(Layer):
                  dilation_rate=(1, 1), activation=None, use_bias=True, depthwise_initializer="glorot_uniform",
                  bias_initializer="zeros", depthwise_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, depthwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _refuse("DepthwiseConv2D", depthwise_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
-                bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_weight_options(depthwise_regularizer=depthwise_regularizer, bias_regularizer=bias_regularizer,
+                                 depthwise_constraint=depthwise_constraint, bias_constraint=bias_constraint)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
         self.strides = normalize_tuple(strides, 2, "strides")
@@ -69,9 +62,11 @@ class DepthwiseConv2D(Layer):
             raise ValueError(f"The channel dimension of the inputs should be defined. Received: input_shape={input_shape}")
         self.compute_output_shape(input_shape)  # an input too small for the kernel fails here, as Keras
         self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels, self.depth_multiplier),
-                                      initializer=self.depthwise_initializer)
+                                      initializer=self.depthwise_initializer, regularizer=self.depthwise_regularizer,
+                                      constraint=self.depthwise_constraint)
         self.bias = self.add_weight(name="bias", shape=(channels * self.depth_multiplier,),
-                                    initializer=self.bias_initializer) if self.use_bias else None
+                                    initializer=self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
 
@@ -91,9 +86,9 @@ class DepthwiseConv2D(Layer):
                   "padding": self.padding, "data_format": self.data_format, "dilation_rate": self.dilation_rate,
                   "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
                   "depthwise_initializer": _init.serialize(self.depthwise_initializer),
-                  "bias_initializer": _init.serialize(self.bias_initializer), "depthwise_regularizer": None,
-                  "bias_regularizer": None, "activity_regularizer": None, "depthwise_constraint": None,
-                  "bias_constraint": None})
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  **self._weight_options_config("depthwise_regularizer", "bias_regularizer", "activity_regularizer",
+                                                "depthwise_constraint", "bias_constraint")})
         return c
 
 
@@ -114,11 +109,11 @@ class SeparableConv2D(Layer):
                  pointwise_initializer="glorot_uniform", bias_initializer="zeros", depthwise_regularizer=None,
                  pointwise_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  depthwise_constraint=None, pointwise_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _refuse("SeparableConv2D", depthwise_regularizer=depthwise_regularizer,
-                pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
-                activity_regularizer=activity_regularizer, depthwise_constraint=depthwise_constraint,
-                pointwise_constraint=pointwise_constraint, bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_weight_options(depthwise_regularizer=depthwise_regularizer,
+                                 pointwise_regularizer=pointwise_regularizer, bias_regularizer=bias_regularizer,
+                                 depthwise_constraint=depthwise_constraint, pointwise_constraint=pointwise_constraint,
+                                 bias_constraint=bias_constraint)
         self.filters = _positive_int(filters, "filters", self)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", self)
         self.kernel_size = normalize_tuple(kernel_size, 2, "kernel_size")
@@ -140,11 +135,16 @@ class SeparableConv2D(Layer):
         self.compute_output_shape(input_shape)
         self.depthwise_kernel = self.add_weight(name="depthwise_kernel",
                                                 shape=self.kernel_size + (channels, self.depth_multiplier),
-                                                initializer=self.depthwise_initializer)
+                                                initializer=self.depthwise_initializer,
+                                                regularizer=self.depthwise_regularizer,
+                                                constraint=self.depthwise_constraint)
         self.pointwise_kernel = self.add_weight(name="pointwise_kernel",
                                                 shape=(1, 1, channels * self.depth_multiplier, self.filters),
-                                                initializer=self.pointwise_initializer)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer) \
+                                                initializer=self.pointwise_initializer,
+                                                regularizer=self.pointwise_regularizer,
+                                                constraint=self.pointwise_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
             if self.use_bias else None
         self.input_spec = InputSpec(ndim=4, axes={-1: channels})
         self.built = True
@@ -169,9 +169,10 @@ class SeparableConv2D(Layer):
                   "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
                   "depthwise_initializer": _init.serialize(self.depthwise_initializer),
                   "pointwise_initializer": _init.serialize(self.pointwise_initializer),
-                  "bias_initializer": _init.serialize(self.bias_initializer), "depthwise_regularizer": None,
-                  "pointwise_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                  "depthwise_constraint": None, "pointwise_constraint": None, "bias_constraint": None})
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  **self._weight_options_config("depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+                                                "activity_regularizer", "depthwise_constraint", "pointwise_constraint",
+                                                "bias_constraint")})
         return c
 
 

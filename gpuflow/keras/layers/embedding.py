@@ -38,10 +38,10 @@ class Embedding(Layer):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={v} "
                                  f"(of type {type(v).__name__}).")
-        super().__init__(**kwargs)
-        for arg, v in (("embeddings_regularizer", embeddings_regularizer), ("lora_rank", lora_rank),
-                       ("quantization_config", quantization_config), ("activity_regularizer", activity_regularizer),
-                       ("embeddings_constraint", embeddings_constraint)):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self._set_weight_options(embeddings_regularizer=embeddings_regularizer,
+                                 embeddings_constraint=embeddings_constraint)
+        for arg, v in (("lora_rank", lora_rank), ("quantization_config", quantization_config)):
             if v is not None:
                 raise NotImplementedError(f"Embedding: `{arg}` is not supported yet. Received: {arg}={v!r}")
         if mask_zero:
@@ -63,7 +63,9 @@ class Embedding(Layer):
         if self.built:
             return
         self.embeddings = self.add_weight(shape=(self.input_dim, self.output_dim), name="embeddings",
-                                          initializer=self.embeddings_initializer)
+                                          initializer=self.embeddings_initializer,
+                                          regularizer=self.embeddings_regularizer,
+                                          constraint=self.embeddings_constraint)
         self.built = True
 
     def _indices(self, inputs):
@@ -94,6 +96,7 @@ class Embedding(Layer):
         c = super().get_config()
         c.update({"input_dim": self.input_dim, "output_dim": self.output_dim,
                   "embeddings_initializer": _init.serialize(self.embeddings_initializer),
-                  "embeddings_regularizer": None, "activity_regularizer": None, "embeddings_constraint": None,
+                  **self._weight_options_config("embeddings_regularizer", "activity_regularizer",
+                                                "embeddings_constraint"),
                   "mask_zero": self.mask_zero, "quantization_config": None})
         return c

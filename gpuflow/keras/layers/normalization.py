@@ -40,7 +40,7 @@ class BatchNormalization(Layer):
     Raises:
         ValueError: an ``axis`` out of range or of unknown size; an input of another rank or
             feature size than the layer was built for.
-        NotImplementedError: ``renorm=True``, ``synchronized=True`` or regularizers.
+        NotImplementedError: ``renorm=True`` or ``synchronized=True``.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -49,9 +49,9 @@ class BatchNormalization(Layer):
                  beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
-        _no_regularizer("BatchNormalization", beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                        beta_constraint=beta_constraint, gamma_constraint=gamma_constraint,
-                        renorm_clipping=renorm_clipping)
+        self._set_weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        _no_regularizer("BatchNormalization", renorm_clipping=renorm_clipping)
         if renorm:
             raise NotImplementedError("BatchNormalization: renorm=True is not supported yet.")
         if synchronized:
@@ -82,9 +82,11 @@ class BatchNormalization(Layer):
                              f"Received: input_shape={tuple(input_shape)}")
         shape = (size,)
         if self.scale:
-            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer)
+            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center:
-            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer)
+            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean", initializer=self.moving_mean_initializer,
                                            trainable=False)
         self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
@@ -124,8 +126,9 @@ class BatchNormalization(Layer):
                   "gamma_initializer": _init.serialize(self.gamma_initializer),
                   "moving_mean_initializer": _init.serialize(self.moving_mean_initializer),
                   "moving_variance_initializer": _init.serialize(self.moving_variance_initializer),
-                  "beta_regularizer": None, "gamma_regularizer": None, "beta_constraint": None,
-                  "gamma_constraint": None, "synchronized": False, "renorm": False, "renorm_clipping": None,
+                  **self._weight_options_config("beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                                "gamma_constraint"),
+                  "synchronized": False, "renorm": False, "renorm_clipping": None,
                   "renorm_momentum": self.renorm_momentum})
         return c
 
@@ -147,8 +150,8 @@ class LayerNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
-        _no_regularizer("LayerNormalization", beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
-                        beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+        self._set_weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if isinstance(axis, (list, tuple)):
             self.axis = [int(a) for a in axis]
         elif isinstance(axis, int):
@@ -178,9 +181,11 @@ class LayerNormalization(Layer):
             raise ValueError(f"LayerNormalization '{self.name}': the normalized axes must have known sizes. "
                              f"Received: input_shape={tuple(input_shape)}, axis={self.axis}")
         if self.scale or self.rms_scaling:
-            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer)
+            self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
         if self.center and not self.rms_scaling:
-            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer)
+            self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer,
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
         self.built = True
 
     def call(self, inputs):
@@ -216,6 +221,7 @@ class LayerNormalization(Layer):
         c = super().get_config()
         c.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
                   "rms_scaling": self.rms_scaling, "beta_initializer": _init.serialize(self.beta_initializer),
-                  "gamma_initializer": _init.serialize(self.gamma_initializer), "beta_regularizer": None,
-                  "gamma_regularizer": None, "beta_constraint": None, "gamma_constraint": None})
+                  "gamma_initializer": _init.serialize(self.gamma_initializer),
+                  **self._weight_options_config("beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                                "gamma_constraint")})
         return c
