@@ -189,3 +189,20 @@ def test_every_weighted_layer_takes_regularizers_and_constraints(make, shape, na
     opt.apply_gradients([(tf.ones_like(w) * 100.0, w) for w in weights])  # drives every weight negative
     for n, w in zip(names, weights):
         assert w.numpy().min() >= 0.0, n  # the NonNeg constraint projected it back
+
+
+@pytest.mark.parametrize("rnn", [L.SimpleRNN, L.LSTM, L.GRU])
+def test_recurrent_layers_take_regularizers_constraints_and_an_activity_regularizer(rnn):
+    layer = rnn(3, kernel_regularizer=R.L2(0.1), recurrent_regularizer=R.L1(0.05), bias_regularizer=R.L2(0.2),
+                activity_regularizer=R.L1(0.01), recurrent_constraint="unit_norm", bias_initializer="ones")
+    x = np.random.default_rng(1).standard_normal((2, 5, 4)).astype(np.float32)
+    out = layer(x)
+    cell = layer.cell
+    expected = [0.01 * np.abs(out.numpy()).sum() / 2, 0.1 * (cell.kernel.numpy() ** 2).sum(),
+                0.05 * np.abs(cell.recurrent_kernel.numpy()).sum(), 0.2 * (cell.bias.numpy() ** 2).sum()]
+    np.testing.assert_allclose([l.numpy() for l in layer.losses], expected, rtol=1e-5)
+    config = layer.get_config()
+    assert config["activity_regularizer"]["config"] == {"l1": 0.01}
+    assert config["recurrent_constraint"]["class_name"] == "UnitNorm"
+    again = rnn.from_config(config)
+    assert again.cell.recurrent_regularizer.get_config() == {"l1": 0.05}

@@ -41,7 +41,7 @@ import numpy as np
 from ...ops import array_ops as _a, math_ops as _m, nn_ops as _nn
 from ...ops.core import convert_to_tensor
 from ...tensor import Tensor
-from .. import activations as _act, initializers as _init
+from .. import activations as _act, initializers as _init, regularizers as _regularizers
 from .base import Layer, InputSpec, KerasTensor
 
 __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
@@ -49,12 +49,6 @@ __all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "RNN", "SimpleRNN", "LSTM", "
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _refuse(cls, **kw):
-    for arg, v in kw.items():
-        if v is not None:
-            raise NotImplementedError(f"{cls}: `{arg}` is not supported yet. Received: {arg}={v!r}")
-
-
 def _positive_units(units):
     if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units <= 0:
         raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, got {units}.")
@@ -180,10 +174,9 @@ class _Cell(Layer):
                  bias_constraint=None, dropout=0.0, recurrent_dropout=0.0, seed=None, **kwargs):
         kwargs.pop("implementation", None)  # Keras's execution hint; one implementation here
         super().__init__(**kwargs)
-        _refuse(type(self).__name__, kernel_regularizer=kernel_regularizer,
-                recurrent_regularizer=recurrent_regularizer, bias_regularizer=bias_regularizer,
-                kernel_constraint=kernel_constraint, recurrent_constraint=recurrent_constraint,
-                bias_constraint=bias_constraint)
+        self._set_weight_options(kernel_regularizer=kernel_regularizer, recurrent_regularizer=recurrent_regularizer,
+                                 bias_regularizer=bias_regularizer, kernel_constraint=kernel_constraint,
+                                 recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
         self.units = _positive_units(units)
         self.activation = _act.get(activation)
         self.use_bias = bool(use_bias)
@@ -217,11 +210,15 @@ class _Cell(Layer):
     def _build_weights(self, input_dim, bias_shape, bias_initializer=None):
         g = self._gates
         self.kernel = self.add_weight(shape=(input_dim, g * self.units), name="kernel",
-                                      initializer=self.kernel_initializer)
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
         self.recurrent_kernel = self.add_weight(shape=(self.units, g * self.units), name="recurrent_kernel",
-                                                initializer=self.recurrent_initializer)
+                                                initializer=self.recurrent_initializer,
+                                                regularizer=self.recurrent_regularizer,
+                                                constraint=self.recurrent_constraint)
         self.bias = self.add_weight(shape=bias_shape, name="bias", initializer=bias_initializer or
-                                    self.bias_initializer) if self.use_bias else None
+                                    self.bias_initializer, regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def _input_bias(self):
         return self.bias
@@ -285,9 +282,10 @@ class _Cell(Layer):
         c.update({"units": self.units, "activation": _act.serialize(self.activation), "use_bias": self.use_bias,
                   "kernel_initializer": _init.serialize(self.kernel_initializer),
                   "recurrent_initializer": _init.serialize(self.recurrent_initializer),
-                  "bias_initializer": _init.serialize(self.bias_initializer), "kernel_regularizer": None,
-                  "recurrent_regularizer": None, "bias_regularizer": None, "kernel_constraint": None,
-                  "recurrent_constraint": None, "bias_constraint": None, "dropout": self.dropout,
+                  "bias_initializer": _init.serialize(self.bias_initializer),
+                  **self._weight_options_config("kernel_regularizer", "recurrent_regularizer", "bias_regularizer",
+                                                "kernel_constraint", "recurrent_constraint", "bias_constraint"),
+                  "dropout": self.dropout,
                   "recurrent_dropout": self.recurrent_dropout, "seed": self.seed})
         return c
 
@@ -632,7 +630,6 @@ class _KerasRNN(RNN):
 
     def __init__(self, cell_kwargs, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, activity_regularizer=None, use_cudnn="auto", **kwargs):
-        _refuse(type(self).__name__, activity_regularizer=activity_regularizer)
         if use_cudnn not in ("auto", True, False):
             raise ValueError(f"Invalid valid received for argument `use_cudnn`. Expected one of {{'auto', True, False}}. "
                              f"Received: use_cudnn={use_cudnn}")
@@ -640,7 +637,8 @@ class _KerasRNN(RNN):
                               name=self._cell_name, implementation=kwargs.pop("implementation", 2), **cell_kwargs)
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful, unroll=unroll,
-                         zero_output_for_mask=zero_output_for_mask, **kwargs)
+                         zero_output_for_mask=zero_output_for_mask, activity_regularizer=activity_regularizer,
+                         **kwargs)
         self.use_cudnn = use_cudnn
 
     def __getattr__(self, name):  # units, activation, dropout, ... read through to the cell, as Keras's properties
@@ -655,7 +653,7 @@ class _KerasRNN(RNN):
                   "zero_output_for_mask": self.zero_output_for_mask})
         cell = self.cell.get_config()
         for k in type(self)._cell_args:
-            c[k] = None if k == "activity_regularizer" else cell[k]
+            c[k] = _regularizers.serialize(self.activity_regularizer) if k == "activity_regularizer" else cell[k]
         return c
 
     @classmethod
