@@ -156,7 +156,7 @@ class Layer:
                        name=name or f"variable_{len(self._weights)}", constraint=constraint)
         var.path = f"{self.name}/{var.name}"
         var._keras_trainable = trainable
-        self._regularizers[id(var)] = _regularizers.get(regularizer)
+        self.__dict__.setdefault("_regularizers", {})[id(var)] = _regularizers.get(regularizer)
         self._weights.append(var)
         return var
 
@@ -367,7 +367,7 @@ class Layer:
         finally:
             _ctx.training = prev
             _ctx.depth = depth
-        if self.activity_regularizer is not None:
+        if getattr(self, "activity_regularizer", None) is not None:
             self._add_activity_losses(outputs)
         return outputs
 
@@ -396,7 +396,7 @@ class Layer:
         config = {"name": self.name, "trainable": self._trainable,
                   "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
                             "registered_name": None}}
-        if self.activity_regularizer is not None:
+        if getattr(self, "activity_regularizer", None) is not None:
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config
 
