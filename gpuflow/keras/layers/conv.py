@@ -121,7 +121,8 @@ class Conv2D(Layer):
             return None
         if pool_layer.dtype != self.dtype:  # the pooling would cast the conv output to its own dtype
             return None
-        if self.activity_regularizer is not None or pool_layer.activity_regularizer is not None:
+        if getattr(self, "activity_regularizer", None) is not None or \
+                getattr(pool_layer, "activity_regularizer", None) is not None:
             return None  # each needs its own output
         if pool_layer.padding != "valid" or pool_layer.strides != pool_layer.pool_size:
             return None
