@@ -56,6 +56,14 @@ def _batch_parallel(fn, n, work):
         return [first] + [f.result() for f in futures]
 
 
+def _sum_partials(partials):
+    """The sum of the per-shard partial results of a batch reduction, accumulated into the first (in place)."""
+    total = partials[0]
+    for p in partials[1:]:
+        total += p
+    return total
+
+
 def _block(sample_bytes, target=2 << 20):
     """Samples per block so that a block's working set (``sample_bytes`` per sample) is about ``target``
     bytes, about twice the per-core L2 cache of this machine class: measured best for the seed CNN, where
@@ -318,14 +326,9 @@ class NumpyBackend(Backend):
         partials = _batch_parallel(shard, n, n * rows * (f + 1) * kh * kw * c * (int(need_dw) + int(need_dx)))
         dw = db = dx = None
         if need_dw:
-            dw = partials[0][0]
-            for p in partials[1:]:
-                dw += p[0]
-            dw = np.ascontiguousarray(dw.T).reshape(w.shape)
+            dw = np.ascontiguousarray(_sum_partials([p[0] for p in partials]).T).reshape(w.shape)
         if need_db:
-            db = partials[0][1]
-            for p in partials[1:]:
-                db += p[1]
+            db = _sum_partials([p[1] for p in partials])
         if need_dx:
             dx = dxp[:, top: hp - bottom, left: wp - right, :]
         return dx, dw, db
@@ -463,12 +466,7 @@ class NumpyBackend(Backend):
             # ones @ dz: a BLAS GEMV, ~3x faster here than a NumPy sum over the rows.
             return np.ones(r1 - r0, dtype=dz.dtype) @ dz[r0:r1] if need_db else None
         partials = _batch_parallel(shard, dz.shape[0], dz.size)
-        db = None
-        if need_db:
-            db = partials[0]
-            for p in partials[1:]:
-                db += p
-        return dz.reshape(dy.shape), db
+        return dz.reshape(dy.shape), (_sum_partials(partials) if need_db else None)
 
     def dense_fwd(self, x, w, b, relu):
         y = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
@@ -483,10 +481,7 @@ class NumpyBackend(Backend):
     def dense_bwd(self, dy, x, w, y, relu, need_dx):
         dz, db = self.bias_act_bwd(dy, y, relu, True)
         m, (k, units) = x.shape[0], w.shape
-        partials = _batch_parallel(lambda r0, r1: x[r0:r1].T @ dz[r0:r1], m, m * k * units)
-        dw = partials[0]
-        for p in partials[1:]:
-            dw += p
+        dw = _sum_partials(_batch_parallel(lambda r0, r1: x[r0:r1].T @ dz[r0:r1], m, m * k * units))
         dx = None
         if need_dx:
             dx = np.empty((m, k), dtype=dz.dtype)

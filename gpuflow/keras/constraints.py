@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ..ops import math_ops as _m
 from ..ops.core import convert_to_tensor
+from ._identifiers import identifier_api
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "max_norm", "min_max_norm", "non_neg",
            "unit_norm", "get", "serialize", "deserialize"]
@@ -104,32 +105,4 @@ _BY_NAME = {"Constraint": Constraint, "MaxNorm": MaxNorm, "MinMaxNorm": MinMaxNo
             "non_neg": NonNeg, "unit_norm": UnitNorm}
 
 
-def serialize(constraint):
-    """Keras 3's serialized form (None for None)."""
-    if constraint is None:
-        return None
-    return {"module": "keras.constraints", "class_name": type(constraint).__name__,
-            "config": constraint.get_config(), "registered_name": None}
-
-
-def deserialize(config, custom_objects=None):
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Could not interpret constraint identifier: {config}")
-    return cls.from_config(config.get("config") or {})
-
-
-def get(identifier):
-    """None, a constraint or callable (as is), a class (instantiated), a name or a config dict.
-
-    Raises:
-        ValueError: ``Could not interpret constraint identifier: ...`` for anything else.
-    """
-    if identifier is None:
-        return None
-    obj = deserialize(identifier) if isinstance(identifier, dict) else \
-        _BY_NAME.get(identifier) if isinstance(identifier, str) else identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+get, serialize, deserialize = identifier_api("constraint", "keras.constraints", _BY_NAME)

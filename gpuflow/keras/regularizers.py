@@ -21,6 +21,7 @@ import math
 
 from ..ops import math_ops as _m
 from ..ops.core import convert_to_tensor
+from ._identifiers import identifier_api
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
 
@@ -105,33 +106,4 @@ _BY_NAME = {"Regularizer": Regularizer, "L1": L1, "L2": L2, "L1L2": L1L2, "l1": 
             "regularizer": Regularizer}
 
 
-def serialize(regularizer):
-    """Keras 3's serialized form: ``{"module", "class_name", "config", "registered_name"}`` (None for None)."""
-    if regularizer is None:
-        return None
-    return {"module": "keras.regularizers", "class_name": type(regularizer).__name__,
-            "config": regularizer.get_config(), "registered_name": None}
-
-
-def deserialize(config, custom_objects=None):
-    """A regularizer from :func:`serialize`'s dict (or a bare ``{"class_name", "config"}``)."""
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or _BY_NAME.get(name)
-    if cls is None:
-        raise ValueError(f"Could not interpret regularizer identifier: {config}")
-    return cls.from_config(config.get("config") or {})
-
-
-def get(identifier):
-    """None, a regularizer or callable (returned as is), a class (instantiated), a name or a config dict.
-
-    Raises:
-        ValueError: ``Could not interpret regularizer identifier: ...`` for anything else.
-    """
-    if identifier is None:
-        return None
-    obj = deserialize(identifier) if isinstance(identifier, dict) else \
-        _BY_NAME.get(identifier) if isinstance(identifier, str) else identifier
-    if callable(obj):
-        return obj() if isinstance(obj, type) else obj
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+get, serialize, deserialize = identifier_api("regularizer", "keras.regularizers", _BY_NAME)

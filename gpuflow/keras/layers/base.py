@@ -84,6 +84,11 @@ class InputSpec:
         self.axes = dict(axes or {})
 
 
+def _option_module(key):
+    """The module that resolves a ``*_regularizer`` or ``*_constraint`` argument."""
+    return _regularizers if key.endswith("_regularizer") else _constraints
+
+
 def _training_context():
     return getattr(_ctx, "training", None)
 
@@ -164,12 +169,11 @@ class Layer:
         """Stores ``<weight>_regularizer`` / ``<weight>_constraint`` constructor arguments, resolved from Keras
         identifiers (objects, names, config dicts) by :mod:`..regularizers` / :mod:`..constraints`."""
         for key, value in options.items():
-            setattr(self, key, (_regularizers if key.endswith("_regularizer") else _constraints).get(value))
+            setattr(self, key, _option_module(key).get(value))
 
     def _weight_options_config(self, *keys):
         """The serialized ``<weight>_regularizer`` / ``<weight>_constraint`` attributes, for ``get_config``."""
-        return {k: (_regularizers if k.endswith("_regularizer") else _constraints).serialize(getattr(self, k))
-                for k in keys}
+        return {k: _option_module(k).serialize(getattr(self, k)) for k in keys}
 
     @property
     def trainable(self):
