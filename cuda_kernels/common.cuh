@@ -30,6 +30,16 @@ __device__ __forceinline__ int gf_min(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int gf_max(int a, int b) { return a > b ? a : b; }
 __device__ __forceinline__ int gf_cdiv(int a, int b) { return (a + b - 1) / b; }
 
+// The (n, h, w, c) coordinates of flat index idx into an NHWC tensor of height H, width W and C channels.
+__device__ __forceinline__ void gf_nhwc_coords(int idx, int H, int W, int C, int& n, int& h, int& w, int& c) {
+    c = idx % C;
+    int t = idx / C;
+    w = t % W;
+    t /= W;
+    h = t % H;
+    n = t / H;
+}
+
 // A 16-byte aligned group of four floats, for 128-bit global/shared loads and stores on the
 // vectorised paths. Our own type rather than CUDA's float4 so that the emulator needs nothing
 // beyond standard C++ (alignas) to provide it; ptxas emits ld/st.v4.f32 for it (checked in PTX).

@@ -32,11 +32,8 @@ max_pool2d_fwd_f32(const float* __restrict__ x, float* __restrict__ y, int* __re
                    int W, int C, int OH, int OW, int PH, int PW, int SH, int SW, int PT, int PL) {
     const int total = N * OH * OW * C;
     GF_GRID_STRIDE_LOOP(idx, total) {
-        const int c = idx % C;
-        int t = idx / C;
-        const int ow = t % OW;
-        t /= OW;
-        const int oh = t % OH, n = t / OH;
+        int n, oh, ow, c;
+        gf_nhwc_coords(idx, OH, OW, C, n, oh, ow, c);
         const int h0 = oh * SH - PT, w0 = ow * SW - PL;
         const int i_lo = gf_max(0, -h0), i_hi = gf_min(PH, H - h0);
         const int j_lo = gf_max(0, -w0), j_hi = gf_min(PW, W - w0);
@@ -64,11 +61,8 @@ max_pool2d_bwd_f32(const float* __restrict__ dy, const int* __restrict__ argmax,
     const int total = N * H * W * C;
     if (SH <= 0 || SW <= 0) { gf_fill(dx, total, GF_QNAN); return; }  // invalid strides: wrapper bug
     GF_GRID_STRIDE_LOOP(idx, total) {
-        const int c = idx % C;
-        int t = idx / C;
-        const int w = t % W;
-        t /= W;
-        const int h = t % H, n = t / H;
+        int n, h, w, c;
+        gf_nhwc_coords(idx, H, W, C, n, h, w, c);
         const int hp = h + PT, wp = w + PL;
         int oh_lo, oh_hi, ow_lo, ow_hi;
         gf_pool_range(hp, PH, SH, OH, oh_lo, oh_hi);
@@ -98,11 +92,8 @@ avg_pool2d_fwd_f32(const float* __restrict__ x, float* __restrict__ y, int N, in
                    int OW, int PH, int PW, int SH, int SW, int PT, int PL) {
     const int total = N * OH * OW * C;
     GF_GRID_STRIDE_LOOP(idx, total) {
-        const int c = idx % C;
-        int t = idx / C;
-        const int ow = t % OW;
-        t /= OW;
-        const int oh = t % OH, n = t / OH;
+        int n, oh, ow, c;
+        gf_nhwc_coords(idx, OH, OW, C, n, oh, ow, c);
         const int h0 = oh * SH - PT, w0 = ow * SW - PL;
         const int i_lo = gf_max(0, -h0), i_hi = gf_min(PH, H - h0);
         const int j_lo = gf_max(0, -w0), j_hi = gf_min(PW, W - w0);
@@ -123,11 +114,8 @@ avg_pool2d_bwd_f32(const float* __restrict__ dy, float* __restrict__ dx, int N, 
     const int total = N * H * W * C;
     if (SH <= 0 || SW <= 0) { gf_fill(dx, total, GF_QNAN); return; }  // invalid strides: wrapper bug
     GF_GRID_STRIDE_LOOP(idx, total) {
-        const int c = idx % C;
-        int t = idx / C;
-        const int w = t % W;
-        t /= W;
-        const int h = t % H, n = t / H;
+        int n, h, w, c;
+        gf_nhwc_coords(idx, H, W, C, n, h, w, c);
         const int hp = h + PT, wp = w + PL;
         int oh_lo, oh_hi, ow_lo, ow_hi;
         gf_pool_range(hp, PH, SH, OH, oh_lo, oh_hi);
