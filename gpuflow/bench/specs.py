@@ -81,19 +81,8 @@ def _out_and_pads(size, k, s, padding):
     return out, (total // 2, total - total // 2)
 
 
-@dataclass(frozen=True)
-class ConvShape:
-    n: int
-    h: int
-    w: int
-    c: int
-    f: int
-    kh: int
-    kw: int
-    sh: int = 1
-    sw: int = 1
-    padding: str = "same"
-    kind = "conv"
+class _Windowed:
+    """What convolution and pooling shapes share: an (h, w, c) input windowed by (kh, kw) at (sh, sw)."""
 
     @property
     def out_hw(self):
@@ -111,6 +100,21 @@ class ConvShape:
     def x_shape(self):
         return (self.n, self.h, self.w, self.c)
 
+
+@dataclass(frozen=True)
+class ConvShape(_Windowed):
+    n: int
+    h: int
+    w: int
+    c: int
+    f: int
+    kh: int
+    kw: int
+    sh: int = 1
+    sw: int = 1
+    padding: str = "same"
+    kind = "conv"
+
     @property
     def w_shape(self):
         return (self.kh, self.kw, self.c, self.f)
@@ -125,7 +129,7 @@ class ConvShape:
 
 
 @dataclass(frozen=True)
-class PoolShape:
+class PoolShape(_Windowed):
     n: int
     h: int
     w: int
@@ -136,21 +140,6 @@ class PoolShape:
     sw: int
     padding: str = "valid"
     kind = "pool"
-
-    @property
-    def out_hw(self):
-        return (_out_and_pads(self.h, self.kh, self.sh, self.padding)[0],
-                _out_and_pads(self.w, self.kw, self.sw, self.padding)[0])
-
-    @property
-    def pads(self):
-        t, b = _out_and_pads(self.h, self.kh, self.sh, self.padding)[1]
-        l, r = _out_and_pads(self.w, self.kw, self.sw, self.padding)[1]
-        return (t, b, l, r)
-
-    @property
-    def x_shape(self):
-        return (self.n, self.h, self.w, self.c)
 
     @property
     def y_shape(self):
