@@ -8,6 +8,7 @@ in for it run everywhere.
 """
 import io
 import json
+import importlib.util
 import os
 import subprocess
 import sys
@@ -45,33 +46,23 @@ def quiet_load(path, **kwargs):
         return saving.load_model(path, **kwargs)
 
 
-# -- the fixture architectures, written in gpuflow -------------------------------------------------
+# -- the fixture architectures: make_fixtures.py's builders, called with gpuflow's keras ----------------------------
+def _fixture_builders():
+    spec = importlib.util.spec_from_file_location("make_fixtures", os.path.join(FIXTURES, "make_fixtures.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # defines the builders only: Keras is imported inside its main()
+    return module
+
+
+_BUILDERS = _fixture_builders()
+
+
 def gf_seq_cnn():
-    return keras.Sequential([
-        keras.Input((8, 8, 1)),
-        layers.Conv2D(4, 3, padding="same", activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(4, 3),
-        layers.ReLU(),
-        layers.AveragePooling2D(2),
-        layers.Flatten(),
-        layers.Dense(8),
-        layers.Activation("tanh"),
-        layers.Dropout(0.25, seed=7),
-        layers.Dense(3),
-        layers.Softmax(),
-    ], name="seed_cnn")
+    return _BUILDERS.seq_cnn(keras)
 
 
 def gf_two_branch():
-    inputs = keras.Input((6, 6, 2), name="image")
-    trunk = layers.Conv2D(3, 3, activation="relu", name="trunk")(inputs)
-    a = layers.Flatten()(layers.MaxPooling2D(2)(trunk))
-    out_a = layers.Dense(3, name="head_a")(a)
-    b = layers.AveragePooling2D(2, padding="same")(trunk)
-    b = keras.Sequential([layers.Flatten(), layers.Dense(4, activation="relu")], name="branch_b")(b)
-    out_b = layers.Dense(2, activation="softmax", name="head_b")(b)
-    return keras.Model(inputs, [out_a, out_b], name="two_branch")
+    return _BUILDERS.two_branch(keras)
 
 
 def gf_nested_shared():
