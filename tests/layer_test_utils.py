@@ -151,3 +151,15 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
             assert tuple(g.shape) == tuple(w.shape)
             assert np.all(np.isfinite(g.numpy()))
     return layer
+
+
+def rnd(*shape, seed=0, dtype="float32"):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def same_pads(size, k, s, d=1):
+    """TensorFlow's SAME padding of one axis: (out, before, after)."""
+    eff = (k - 1) * d + 1
+    out = -(-size // s)
+    total = max((out - 1) * s + eff - size, 0)
+    return out, total // 2, total - total // 2

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
-from layer_test_utils import run_layer_test
+from layer_test_utils import rnd, run_layer_test, same_pads
 
 keras = tf.keras
 layers = keras.layers
@@ -25,19 +25,7 @@ def _fresh_names():
     yield
 
 
-def rnd(*shape, seed=0, dtype="float32"):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
 # -- NumPy references -------------------------------------------------------------------
-def same_pads(size, k, s, d=1):
-    """TensorFlow's SAME padding of one axis: (out, before, after)."""
-    eff = (k - 1) * d + 1
-    out = -(-size // s)
-    total = max((out - 1) * s + eff - size, 0)
-    return out, total // 2, total - total // 2
-
-
 def conv2d_ref(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
     """Cross-correlation by explicit loops over output pixels, NHWC / (kh, kw, in, out)."""
     n, h, wd, c = x.shape

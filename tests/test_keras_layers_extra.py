@@ -15,7 +15,7 @@ import pytest
 import gpuflow as tf
 from gpuflow.ops import nn_ops
 from gradcheck import check_gradients, rand
-from layer_test_utils import run_layer_test
+from layer_test_utils import rnd, run_layer_test, same_pads
 
 keras = tf.keras
 layers = keras.layers
@@ -26,18 +26,6 @@ def _fresh_names():
     keras.backend.clear_session()
     keras.utils.set_random_seed(1234)
     yield
-
-
-def rnd(*shape, seed=0, dtype="float32"):
-    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def same_pads(size, k, s, d=1):
-    """TensorFlow's SAME padding of one axis: (out, before, after)."""
-    eff = (k - 1) * d + 1
-    out = -(-size // s)
-    total = max((out - 1) * s + eff - size, 0)
-    return out, total // 2, total - total // 2
 
 
 # -- global pooling -----------------------------------------------------------------------------------
