@@ -16,11 +16,12 @@ another BLAS (MKL, Accelerate) it does nothing and gpuflow still computes the
 same results, only with the two thread pools competing.
 
 **Freed memory.** A training step allocates and frees the same large arrays
-(im2col buffers, activations, gradients: about 100 MB for the seed CNN) every
-step. glibc returns freed blocks of that size to the OS and the next step
-page-faults them back in, zeroed (about 7,000 faults and 12 ms of a 60 ms step
-measured here). :func:`keep_freed_memory` raises glibc's mmap threshold to its
-maximum (32 MiB) and its trim threshold to 2 GiB with ``mallopt``, so those
+(im2col buffers, activations, gradients) every step. glibc returns freed
+blocks of that size to the OS and the next step page-faults them back in,
+zeroed (about 7,000 faults, 28 MB, per seed-CNN step measured here; the step
+went from ~73 to ~60 ms without them). :func:`keep_freed_memory` raises
+glibc's mmap threshold to its maximum (32 MiB) and its trim threshold to
+2 GiB with ``mallopt``, so those
 blocks are reused from the heap instead, as PyTorch's and TensorFlow's caching
 allocators reuse theirs. The cost: the process keeps up to its peak heap
 (RSS stays near the peak once reached). ``GPUFLOW_MALLOC_TUNING=0`` leaves
