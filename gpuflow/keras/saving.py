@@ -76,9 +76,9 @@ _ZIP_BOMB_BYTES = 1 << 32
 def _h5py():
     try:
         import h5py
-    except ImportError:
-        raise ImportError("Saving and loading Keras files (.keras, .weights.h5, .h5) needs h5py: "
-                          "pip install 'gpuflow[h5]' (or pip install h5py).") from None
+    except ImportError as e:  # a dependency of gpuflow, so a broken or partial install
+        raise ImportError("Saving and loading Keras files (.keras, .weights.h5, .h5) needs h5py, a dependency of "
+                          f"gpuflow that could not be imported ({e}). Reinstall it: pip install 'h5py>=3.8'") from e
     return h5py
 
 
