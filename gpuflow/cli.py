@@ -15,6 +15,16 @@ import sys
 import time
 
 
+def _version():
+    """gpuflow's version: the installed distribution's, else the package's ``__version__`` (a source tree)."""
+    from importlib import metadata
+    try:
+        return metadata.version("gpuflow")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+        return __version__
+
+
 def build_seed_cnn(keras):
     """The seed CNN (Keras layers): Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2,
     Flatten, Dense 128 relu, Dense 10 (logits), on 28x28x1 images."""
@@ -77,7 +87,7 @@ def cmd_train(args):
     except (FileNotFoundError, OSError) as e:
         print(f"gpuflow train: error: {e}", file=sys.stderr)
         return 1
-    print(f"gpuflow {tf.__version__} on {device} ({dev_mod.default_device_reason()}); "
+    print(f"gpuflow {_version()} on {device} ({dev_mod.default_device_reason()}); "
           f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images")
     model = build_seed_cnn(keras)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
@@ -98,10 +108,9 @@ def cmd_train(args):
 
 def cmd_info(args):
     import numpy as np
-    import gpuflow as tf
     from . import device as _unused  # noqa: F401
     dev_mod = sys.modules['gpuflow.device']
-    print(f"gpuflow {tf.__version__}")
+    print(f"gpuflow {_version()}")
     print(f"Python {platform.python_version()} on {platform.platform()}")
     print(f"NumPy {np.__version__}")
     try:
@@ -431,6 +440,7 @@ def _add_bench_and_parity(sub, argv):
 def make_parser(argv=None):
     p = argparse.ArgumentParser(prog="gpuflow", description="gpuflow: train the seed CNN, show device info, "
                                 "benchmark against PyTorch and Keras, check the CUDA backend's parity.")
+    p.add_argument("--version", action="version", version=f"gpuflow {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the seed CNN on Fashion-MNIST and report test accuracy")
     t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (default 10)")

@@ -1,10 +1,12 @@
 """The `gpuflow` command: info, train on a small real subset, and argparse-style errors (exit 2)."""
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 
+from gpuflow import cli
 from gpuflow.keras.datasets import fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,3 +58,20 @@ def test_train_on_a_subset_and_save(tmp_path):
     assert "8/8 - " in r.stdout  # Keras's verbose=2 epoch line: 1024 / 128 = 8 steps
     assert "Test accuracy:" in r.stdout
     assert out.exists() and out.stat().st_size > 225034 * 4
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0
+    assert re.fullmatch(r"gpuflow \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_version_falls_back_to_the_package_attribute_in_a_source_tree(monkeypatch):
+    import gpuflow
+    from importlib import metadata
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(metadata, "version", not_installed)
+    assert cli._version() == gpuflow.__version__
