@@ -483,6 +483,91 @@ def test_two_output_model_with_loss_dict_and_weights():
         model.compile("adam", loss=["mse"])
 
 
+# -- Keras 3's input / output / inputs / outputs / input_shape / output_shape --------------------------
+def test_functional_attributes_follow_keras_3():
+    a, b = keras.Input((4,), name="a"), keras.Input((2,), name="b")
+    out1 = layers.Dense(1, name="o1")(a)
+    out2 = layers.Dense(2, name="o2")(layers.Concatenate()([a, b]))
+    single = keras.Model(a, out1)
+    assert single.input is a and single.output is out1  # one tensor, not a list
+    assert single.inputs == [a] and single.outputs == [out1]
+    assert single.input_shape == (None, 4) and single.output_shape == (None, 1)
+    multi = keras.Model([a, b], [out1, out2])
+    assert multi.input == [a, b] and multi.output == [out1, out2]
+    assert multi.input_shape == [(None, 4), (None, 2)] and multi.output_shape == [(None, 1), (None, 2)]
+    assert keras.Model([a], [out1]).input == [a]  # the structure given, as Keras's _inputs_struct
+
+
+def test_sequential_attributes_once_built_and_keras_errors_before():
+    model = keras.Sequential([layers.Dense(4), layers.Dense(2)])
+    for attr in ("inputs", "outputs", "input_shape", "output_shape"):  # Keras 3's test_hasattr
+        assert not hasattr(model, attr)
+    with pytest.raises(AttributeError, match="Sequential model 'sequential' has no defined output shape yet"):
+        model.output_shape
+    with pytest.raises(AttributeError, match="The layer sequential has never been called and thus has no defined "
+                                             "output"):
+        model.output
+    model(rnd(3, 5))  # built on the first call
+    assert model.input_shape == (None, 5) and model.output_shape == (None, 2)
+    assert model.inputs == [model.input] and model.outputs == [model.output]
+    assert model.output is model.layers[-1].output and model.output.shape == (None, 2)
+
+    inputs = keras.Input((2,))
+    declared = keras.Sequential([inputs, layers.Dense(4)])  # Keras 3's test_functional_properties
+    assert declared.inputs == [inputs] and declared.input is inputs
+    assert declared.outputs == [declared.layers[-1].output]
+    assert declared.input_shape == (None, 2) and declared.output_shape == (None, 4)
+    declared.pop()
+    assert not hasattr(declared, "output_shape")
+
+
+def test_layer_input_and_output_are_those_of_the_first_symbolic_call():
+    dense = layers.Dense(3)
+    with pytest.raises(AttributeError, match="The layer dense has never been called and thus has no defined input"):
+        dense.input
+    x1, x2 = keras.Input((4,)), keras.Input((4,))
+    y1 = dense(x1)
+    dense(x2)
+    assert dense.input is x1 and dense.output is y1
+    concat = layers.Concatenate()
+    z = concat([x1, x2])
+    assert concat.input == [x1, x2] and concat.output is z
+    assert keras.Input((4,), name="img").shape == (None, 4)
+
+
+@pytest.mark.parametrize("kind", ["functional", "sequential"])
+def test_transfer_learning_from_base_model_output(kind):
+    """The seed snippet: ``x = base_model.output; x = GlobalAveragePooling2D()(x); ...;
+    model = Model(base_model.input, outputs)`` with a frozen base, trained end to end."""
+    conv = [layers.Conv2D(4, 3, activation="relu"), layers.Conv2D(6, 3, activation="relu")]
+    if kind == "functional":
+        inp = keras.Input((8, 8, 1))
+        base_model = keras.Model(inp, conv[1](conv[0](inp)))
+    else:
+        base_model = keras.Sequential([keras.Input((8, 8, 1))] + conv)
+    assert base_model.output_shape == (None, 4, 4, 6)
+    base_model.trainable = False
+    x = base_model.output
+    x = layers.GlobalAveragePooling2D()(x)
+    outputs = layers.Dense(3, activation="softmax")(x)
+    model = keras.Model(base_model.input, outputs)
+    assert model.input_shape == (None, 8, 8, 1) and model.output_shape == (None, 3)
+    assert [l.name for l in model.layers[1:3]] == [l.name for l in conv]  # the base's layers, shared
+    assert len(model.trainable_weights) == 2  # only the new Dense
+    frozen = [w.copy() for w in base_model.get_weights()]
+    head = model.layers[-1].get_weights()[0].copy()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(rng.standard_normal((8, 8, 8, 1)).astype("float32"), rng.integers(0, 3, 8), epochs=1, batch_size=4,
+              verbose=0)
+    for before, after in zip(frozen, base_model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert not np.array_equal(head, model.layers[-1].get_weights()[0])
+    x_new = rnd(2, 8, 8, 1)
+    np.testing.assert_allclose(model.predict(x_new, verbose=0),
+                               model.layers[-1](model.layers[-2](base_model(x_new))).numpy(), rtol=1e-5, atol=1e-6)
+
+
 # -- Conv2D + MaxPooling2D fusion in Sequential ---------------------------------------------------
 def _spy_fused(monkeypatch):
     from gpuflow.ops import nn_ops

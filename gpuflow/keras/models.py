@@ -701,6 +701,15 @@ class Model(Layer):
         return sum(int(np.prod(v.shape)) for v in self.optimizer.variables)
 
 
+def _as_list(x):
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _shapes(x):
+    """The shape of a KerasTensor, or a tuple of shapes for several."""
+    return tuple(x.shape) if isinstance(x, KerasTensor) else tuple(tuple(t.shape) for t in x)
+
+
 def _conv_pool_fusion(layer, nxt, x):
     """The pooling window when ``layer`` then ``nxt`` can run fused on the concrete tensor x, else None."""
     if nxt is None or not isinstance(x, Tensor) or os.environ.get("GPUFLOW_FUSION", "1") == "0":
@@ -781,7 +790,9 @@ class Sequential(Model):
             self.build(shape)
 
     def build(self, input_shape=None):
-        """Builds every layer for ``input_shape`` (batch axis included), recording output shapes."""
+        """Builds every layer for ``input_shape`` (batch axis included) by calling the stack on a KerasTensor,
+        as Keras 3 does: this records each layer's output shape and the graph behind ``inputs``/``outputs``.
+        The declared ``keras.Input`` is the graph's input when its shape matches, else a new ``InputLayer``."""
         if input_shape is None:
             input_shape = self._declared_input_shape()
             if input_shape is None:
@@ -789,14 +800,29 @@ class Sequential(Model):
                                  "without an Input.")
         shape = (None,) + tuple(input_shape[1:])
         self._build_shape = shape
+        x = inputs = self._graph_input(shape)
         for layer in self._stack:
-            if not isinstance(layer, Model):
-                layer._assert_input_compatibility(shape)
-            layer._maybe_build(shape)
-            shape = layer.compute_output_shape(shape)
-            layer._summary_output_shape = tuple(shape)
-        self._output_shape = shape
+            x = layer(x)
+            layer._summary_output_shape = _shapes(x)
+        self._graph = (inputs, x)
+        self._output_shape = _shapes(x) if isinstance(x, KerasTensor) else list(_shapes(x))
         self.built = True
+
+    def _graph_input(self, shape):
+        """The KerasTensor the stack is built on: the declared Input, the one made by an earlier build, or a new
+        ``InputLayer(batch_shape=shape)`` (Keras 3 prepends one to a Sequential built without an Input)."""
+        for t in (self._input_layer.output if self._input_layer is not None else None,
+                  getattr(self, "_auto_input", None)):
+            if t is not None and tuple(t.shape[1:]) == shape[1:]:
+                return t
+        dtype = self._stack[0].dtype if self._stack else self.dtype
+        self._auto_input = InputLayer(batch_shape=shape, dtype=dtype).output
+        return self._auto_input
+
+    def _built_graph(self, what):
+        if not self.built or getattr(self, "_graph", None) is None:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined {what} yet.")
+        return self._graph
 
     def compute_output_shape(self, input_shape):
         if not self.built:
@@ -826,13 +852,48 @@ class Sequential(Model):
             i += 1
         return x
 
+    # -- Keras 3's functional attributes: the graph of the built stack ------------------
+    @property
+    def inputs(self):
+        """``[input KerasTensor]`` of the built model (AttributeError, as Keras, before it is built)."""
+        return [self._built_graph("inputs")[0]]
+
+    @property
+    def outputs(self):
+        """The output KerasTensors of the built model, as a list (AttributeError before it is built)."""
+        return _as_list(self._built_graph("outputs")[1])
+
     @property
     def input_shape(self):
-        return getattr(self, "_build_shape", None)
+        """The input shape, batch axis included, e.g. ``(None, 784)`` (AttributeError before it is built)."""
+        return self._built_graph("input shape")[0].shape
 
     @property
     def output_shape(self):
-        return getattr(self, "_output_shape", None)
+        """The output shape, batch axis included, e.g. ``(None, 10)``; a list of shapes for a last layer with
+        several outputs (AttributeError before it is built)."""
+        self._built_graph("output shape")
+        return self._output_shape
+
+    @property
+    def input(self):
+        """The input KerasTensor: that of the model's first call on KerasTensors, as Keras 3, else (where Keras 3
+        raises) that of the built stack, as tf.keras 2, so ``Model(seq.input, head(seq.output))`` works.
+
+        Raises:
+            AttributeError: if the model is neither built nor called (Keras's message).
+        """
+        if "_first_node" in self.__dict__ or not self.built:
+            return Layer.input.fget(self)
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        """The output KerasTensor(s), chosen as for :attr:`input`."""
+        if "_first_node" in self.__dict__ or not self.built:
+            return Layer.output.fget(self)
+        out = self.outputs
+        return out[0] if len(out) == 1 else out
 
     def get_config(self):
         layers = []
@@ -903,13 +964,38 @@ class Functional(Model):
             layer._summary_output_shape = out.shape
         self.built = True
 
+    # -- Keras 3's functional attributes -----------------------------------------------
     @property
     def inputs(self):
+        """The input KerasTensors, as a flat list."""
         return list(self._inputs)
 
     @property
     def outputs(self):
+        """The output KerasTensors, as a flat list."""
         return list(self._outputs)
+
+    @property
+    def input(self):
+        """The ``inputs`` given to the constructor, in their structure (a KerasTensor, or a list of them)."""
+        return list(self._in_struct) if isinstance(self._in_struct, list) else self._in_struct
+
+    @property
+    def output(self):
+        """The ``outputs`` given to the constructor, in their structure (a KerasTensor, or a list of them)."""
+        return list(self._out_struct) if isinstance(self._out_struct, list) else self._out_struct
+
+    @property
+    def input_shape(self):
+        """The input shape, batch axis included (``(None, 28, 28, 1)``); a list of shapes for several inputs."""
+        shapes = [t.shape for t in self._inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self):
+        """The output shape, batch axis included (``(None, 10)``); a list of shapes for several outputs."""
+        shapes = [t.shape for t in self._outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
 
     def call(self, inputs, training=None):
         values = inputs if isinstance(inputs, (list, tuple)) else [inputs]

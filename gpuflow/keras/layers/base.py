@@ -391,8 +391,38 @@ class Layer:
         self._maybe_build(shape)
         out_shape = self.compute_output_shape(shape)
         if isinstance(out_shape, list):
-            return [KerasTensor(s, self.dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
-        return KerasTensor(out_shape, self.dtype, history=(self, inputs))
+            outputs = [KerasTensor(s, self.dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
+        else:
+            outputs = KerasTensor(out_shape, self.dtype, history=(self, inputs))
+        if "_first_node" not in self.__dict__:
+            self._first_node = (inputs, outputs)
+        return outputs
+
+    # -- the first symbolic call (Keras 3's ``Operation.input`` / ``output``) ----------------
+    def _node_attribute(self, index, attr):
+        node = self.__dict__.get("_first_node")
+        if node is None:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {attr}.")
+        value = node[index]
+        return value[0] if isinstance(value, (list, tuple)) and len(value) == 1 else value
+
+    @property
+    def input(self):
+        """The input KerasTensor(s) of the layer's first call on KerasTensors (a list for several inputs).
+
+        Raises:
+            AttributeError: if the layer was never called on KerasTensors (Keras's message).
+        """
+        return self._node_attribute(0, "input")
+
+    @property
+    def output(self):
+        """The output KerasTensor(s) of the layer's first call on KerasTensors (a list for several outputs).
+
+        Raises:
+            AttributeError: if the layer was never called on KerasTensors (Keras's message).
+        """
+        return self._node_attribute(1, "output")
 
     # -- config --------------------------------------------------------------
     def get_config(self):

@@ -37,7 +37,7 @@ class InputLayer(Layer):
         self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
         self._batch_input_shape = self.batch_shape
         self.built = True
-        self.output = KerasTensor(self.batch_shape, self.dtype, name=self.name, history=(self, None))
+        self._first_node = ([], KerasTensor(self.batch_shape, self.dtype, name=self.name, history=(self, None)))
 
     def call(self, inputs):
         return inputs
