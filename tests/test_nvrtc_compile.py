@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from gpuflow.backend import nvrtc_check
+from gpuflow.backend import kernels, nvrtc_check
 
 ARCHS = ("sm_80", "sm_90")
 
@@ -60,7 +60,7 @@ def test_compile_error_names_file_and_line(tmp_path):
                    '    y[0] = undefined_name;\n'
                    '}\n')
     with pytest.raises(nvrtc_check.NvrtcCompileError) as info:
-        nvrtc_check.compile_source(str(bad), "sm_90", include_dirs=[nvrtc_check.default_kernel_dir()])
+        nvrtc_check.compile_source(str(bad), "sm_90", include_dirs=[kernels.kernel_dir()])
     msg = str(info.value)
     assert f"{bad}:3:" in msg and "undefined_name" in msg, msg
 

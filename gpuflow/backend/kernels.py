@@ -10,8 +10,9 @@ module per ``.cu`` file and records launches for :mod:`gpuflow.profiler`.
 """
 from __future__ import annotations
 
+import importlib.resources
 import os
-import sys
+import pathlib
 
 from .. import profiler
 
@@ -19,21 +20,39 @@ __all__ = ["kernel_dir", "KernelSet", "cupy_loader", "emulator_loader"]
 
 
 def kernel_dir():
-    """The folder holding the ``.cu`` sources (``GPUFLOW_KERNEL_DIR`` overrides).
+    """The folder holding the CUDA C sources (``*.cu``, ``*.cuh``), on the file system.
+
+    The one place that locates them; everything that reads a kernel or a header (the CuPy and
+    emulator loaders, :func:`_headers_hash`, :mod:`gpuflow.backend.nvrtc_check`) asks here. In order:
+
+    1. ``GPUFLOW_KERNEL_DIR``, when set (it is then the only place looked at);
+    2. the package data ``gpuflow/cuda_kernels`` of an installed gpuflow, found through
+       :func:`importlib.resources.files` (the build maps the repository's top-level ``cuda_kernels/``
+       there; see ``pyproject.toml``);
+    3. ``cuda_kernels/`` beside the ``gpuflow/`` package folder: a source checkout or an editable install.
+
+    Returns:
+        str: the folder (the compilers get it as ``-I``, so it must be a real folder, not a zip member).
 
     Raises:
-        FileNotFoundError: if no folder with ``common.cuh`` is found.
+        FileNotFoundError: if ``GPUFLOW_KERNEL_DIR`` or, when unset, none of the other places is a
+            folder holding ``common.cuh``; the message lists where it looked.
     """
-    candidates = [os.environ.get("GPUFLOW_KERNEL_DIR"),
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "cuda_kernels"),
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "cuda_kernels"),
-                  os.path.join(sys.prefix, "share", "gpuflow", "cuda_kernels")]
-    for c in candidates:
-        if c and os.path.isfile(os.path.join(c, "common.cuh")):
-            return c
-    raise FileNotFoundError("gpuflow's CUDA kernel sources (cuda_kernels/*.cu) were not found; looked in "
-                            f"{[c for c in candidates if c]}. Set GPUFLOW_KERNEL_DIR to the folder.")
+    override = os.environ.get("GPUFLOW_KERNEL_DIR")
+    if override:
+        if os.path.isfile(os.path.join(override, "common.cuh")):
+            return override
+        raise FileNotFoundError("Expected GPUFLOW_KERNEL_DIR to be a folder holding gpuflow's CUDA kernel sources "
+                                f"(common.cuh, *.cu). Received: GPUFLOW_KERNEL_DIR={override!r}")
+    package = importlib.resources.files("gpuflow")
+    # A gpuflow imported from a zip has no real folder to give the compilers: GPUFLOW_KERNEL_DIR then.
+    places = [package / "cuda_kernels", package.parent / "cuda_kernels"] if isinstance(package, pathlib.Path) else []
+    for place in places:
+        if (place / "common.cuh").is_file():
+            return str(place)
+    raise FileNotFoundError("gpuflow's CUDA kernel sources (common.cuh, *.cu) were not found; looked in "
+                            f"{[str(p) for p in places] or [str(package)]}. Reinstall gpuflow, or set "
+                            "GPUFLOW_KERNEL_DIR to the folder.")
 
 
 def _headers_hash():

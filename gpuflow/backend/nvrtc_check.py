@@ -29,8 +29,10 @@ import os
 import re
 import sys
 
+from . import kernels
+
 __all__ = ["EXPECTED_ENTRY_POINTS", "NvrtcUnavailableError", "NvrtcCompileError", "nvrtc_version",
-           "compile_source", "parse_ptxas_log", "default_kernel_dir", "check_file", "check_all", "format_table", "main"]
+           "compile_source", "parse_ptxas_log", "check_file", "check_all", "format_table", "main"]
 
 DEFAULT_ARCHS = ("sm_80", "sm_90")
 
@@ -203,30 +205,13 @@ def check_file(path, arch):
     return out
 
 
-def default_kernel_dir():
-    """The ``cuda_kernels/`` folder, found as :func:`gpuflow.backend.kernels.kernel_dir` finds it."""
-    try:
-        from .kernels import kernel_dir as _kd
-    except ImportError:  # keep the check usable on its own
-        here = os.path.dirname(os.path.abspath(__file__))
-        for c in (os.environ.get("GPUFLOW_KERNEL_DIR"), os.path.join(here, "..", "cuda_kernels"),
-                  os.path.join(here, "..", "..", "cuda_kernels")):
-            if c and os.path.isfile(os.path.join(c, "common.cuh")):
-                return os.path.normpath(c)
-        raise FileNotFoundError("cuda_kernels/ not found; set GPUFLOW_KERNEL_DIR")
-    return _kd()
-
-
-def _kernel_dir(kernel_dir):
-    return kernel_dir if kernel_dir is not None else default_kernel_dir()
-
-
 def check_all(archs=DEFAULT_ARCHS, kernel_dir=None):
     """Compiles every ``cuda_kernels/*.cu`` for every arch in ``archs``.
 
     Args:
         archs: real architectures to build for.
-        kernel_dir: the kernel folder (default: :func:`gpuflow.backend.kernels.kernel_dir`).
+        kernel_dir: the kernel folder (default: :func:`gpuflow.backend.kernels.kernel_dir`, the one
+            function that locates the installed or checked-out sources).
 
     Returns:
         list of ``dict(file, kernel, arch, registers, spill_stores, spill_loads, shared_bytes,
@@ -237,7 +222,7 @@ def check_all(archs=DEFAULT_ARCHS, kernel_dir=None):
         NvrtcCompileError: a file does not compile (message: NVRTC log with ``file:line:``).
         FileNotFoundError: no ``.cu`` file in the kernel folder.
     """
-    kdir = _kernel_dir(kernel_dir)
+    kdir = kernel_dir if kernel_dir is not None else kernels.kernel_dir()
     files = sorted(glob.glob(os.path.join(kdir, "*.cu")))
     if not files:
         raise FileNotFoundError(f"no .cu files in {kdir}")
@@ -273,7 +258,7 @@ def main(argv=None):
     archs = tuple(args.arch) if args.arch else DEFAULT_ARCHS
     try:
         records = check_all(archs, args.kernel_dir)
-    except (NvrtcUnavailableError, NvrtcCompileError) as e:
+    except (NvrtcUnavailableError, NvrtcCompileError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     major, minor = nvrtc_version()
