@@ -9,6 +9,8 @@ import fnmatch
 import importlib.resources
 import pathlib
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +79,11 @@ def test_kernel_dir_override(installed_layout, tmp_path, monkeypatch):
     monkeypatch.setenv("GPUFLOW_KERNEL_DIR", str(tmp_path))  # set but wrong: an error, not a silent fallback
     with pytest.raises(FileNotFoundError, match=r"Received: GPUFLOW_KERNEL_DIR="):
         kernels.kernel_dir()
+
+
+def test_python_m_gpuflow_runs_the_cli():
+    assert PYPROJECT["project"]["scripts"] == {"gpuflow": "gpuflow.cli:main"}  # the script and -m: one main
+    r = subprocess.run([sys.executable, "-m", "gpuflow", "--help"], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith("usage: gpuflow") and "train" in r.stdout, r.stdout
