@@ -7,6 +7,8 @@ with its file and line.
 """
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from gpuflow.backend import kernels, nvrtc_check
@@ -63,6 +65,14 @@ def test_compile_error_names_file_and_line(tmp_path):
         nvrtc_check.compile_source(str(bad), "sm_90", include_dirs=[kernels.kernel_dir()])
     msg = str(info.value)
     assert f"{bad}:3:" in msg and "undefined_name" in msg, msg
+
+
+def test_missing_bindings_skip_with_the_reason(monkeypatch):
+    """Where the wheels are not installed (macOS, ...: the test extra leaves them out) these tests skip."""
+    for name in ("cuda", "cuda.bindings", "cuda.bindings.nvrtc", "cuda.nvrtc"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of each now fails
+    with pytest.raises(pytest.skip.Exception, match="pip install cuda-bindings nvidia-cuda-nvrtc"):
+        _nvrtc_or_skip()
 
 
 def test_parse_ptxas_log():

@@ -86,4 +86,17 @@ def test_python_m_gpuflow_runs_the_cli():
     r = subprocess.run([sys.executable, "-m", "gpuflow", "--help"], cwd=ROOT, capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("usage: gpuflow") and "train" in r.stdout, r.stdout
+    assert r.stdout.startswith("usage:") and "train" in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("platform, machine, wheels", [
+    ("linux", "x86_64", True), ("linux", "aarch64", True), ("win32", "AMD64", True),
+    ("darwin", "arm64", False), ("darwin", "x86_64", False), ("linux", "ppc64le", False), ("win32", "ARM64", False),
+])
+def test_test_extra_installs_the_nvrtc_wheels_only_where_they_exist(platform, machine, wheels):
+    requirements = pytest.importorskip("packaging.requirements")
+    reqs = {r.name: r for r in map(requirements.Requirement, PYPROJECT["project"]["optional-dependencies"]["test"])}
+    env = {"sys_platform": platform, "platform_machine": machine}
+    for name in ("cuda-bindings", "nvidia-cuda-nvrtc"):
+        assert reqs[name].marker is not None and reqs[name].marker.evaluate(env) is wheels, (name, env)
+    assert all(r.marker is None for name, r in reqs.items() if name not in ("cuda-bindings", "nvidia-cuda-nvrtc"))
