@@ -2,8 +2,8 @@
 ``gpuflow bench ops|model`` (speed against PyTorch and Keras, see :mod:`gpuflow.bench`) and
 ``gpuflow parity`` (the CUDA backend against the NumPy reference, see :mod:`gpuflow.parity`).
 
-Bad arguments exit with status 2 and a one-line error, as argparse does. ``bench`` and ``parity``
-print just that line (their usage is long; ``--help`` shows it).
+Bad arguments exit with status 2 and a one-line error, as argparse does, without the usage (``--help``
+shows it); ``train`` checks its arguments (the ``--save`` path included) before any training.
 """
 from __future__ import annotations
 
@@ -68,18 +68,39 @@ def _int_at_least(low, what):
 _positive_int = _int_at_least(1, "positive")
 
 
+def _device_arg(*kinds, any_gpu=True):
+    """An argparse type for ``--device``: what ``GPUFLOW_DEVICE`` takes (:func:`gpuflow.device.parse_device_request`),
+    limited to ``kinds`` (of auto, cpu, gpu, emulator). Returns ``"auto"``, ``"cpu"``, ``"emulator"`` and, for a
+    GPU, ``"gpu:N"``, or ``"gpu"`` where ``any_gpu`` is False (commands that run on GPU 0 only)."""
+    def parse(text):
+        from .device import parse_device_request
+        try:
+            dev = parse_device_request(text, "--device")
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        kind = dev.kind if dev is not None else "auto"
+        if kind not in kinds:
+            raise argparse.ArgumentTypeError(f"expected one of {', '.join(kinds)}. Received: --device {text}")
+        if kind != "gpu":
+            return kind
+        if any_gpu:
+            return str(dev)
+        if dev.index != 0:
+            raise argparse.ArgumentTypeError(f"this command runs on GPU 0; choose the GPU with "
+                                             f"CUDA_VISIBLE_DEVICES={dev.index} and --device gpu. Received: --device {text}")
+        return "gpu"
+    return parse
+
+
 def cmd_train(args):
-    if args.device:
-        os.environ["GPUFLOW_DEVICE"] = args.device
     import gpuflow as tf
     from . import device as _unused  # noqa: F401
     dev_mod = sys.modules['gpuflow.device']
     keras = tf.keras
     try:
-        device = dev_mod.default_device()
+        device = dev_mod.set_default_device(args.device, "--device") if args.device else dev_mod.default_device()
     except (dev_mod.DeviceUnavailableError, ValueError) as e:
-        print(f"gpuflow train: error: {e}", file=sys.stderr)
-        return 2
+        args._parser.error(str(e))
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     try:
@@ -188,15 +209,11 @@ def _peers_arg(text):
 
 def _check_device(parser, device):
     """Exits 2 with the reason when ``device`` cannot be used here."""
-    from .device import _probe_cuda, _probe_emulator
-    if device == "gpu":
-        ok, why = _probe_cuda()
-    elif device == "emulator":
-        ok, why = _probe_emulator()
-    else:
-        return
-    if not ok:
-        parser.error(f"--device {device} cannot be used here: {why}")
+    from .device import DeviceUnavailableError, resolve_device_request
+    try:
+        resolve_device_request(device, "--device")
+    except DeviceUnavailableError as e:
+        parser.error(str(e))
 
 
 def _apply_threads(threads):
@@ -353,9 +370,10 @@ def cmd_parity(args):
 
 
 def _add_common_bench_args(p, default_peers="torch,keras"):
-    p.add_argument("--device", choices=["cpu", "gpu", "emulator"], default="cpu",
-                   help="gpuflow's device: cpu (NumPy backend), gpu (CUDA kernels), emulator (CUDA kernels on the "
-                        "CPU emulator); peers run on the CPU or the GPU to match (default cpu)")
+    p.add_argument("--device", type=_device_arg("cpu", "gpu", "emulator", any_gpu=False), default="cpu",
+                   help="gpuflow's device: cpu (NumPy backend), gpu (CUDA kernels on GPU 0; CUDA_VISIBLE_DEVICES picks "
+                        "another), emulator (CUDA kernels on the CPU emulator); peers run on the CPU or the GPU to "
+                        "match (default cpu)")
     p.add_argument("--peers", type=_peers_arg, default=_peers_arg(default_peers), metavar="LIST",
                    help=f"peers measured in the same run: a subset of torch,keras, or none (default {default_peers})")
     p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
@@ -386,8 +404,7 @@ def _add_bench_and_parity(sub, argv):
     command = "gpuflow " + shlex.join(argv)
     b = sub.add_parser("bench", help="compare speed with PyTorch and Keras: ops or a whole model",
                        description="Benchmarks against PyTorch and Keras, measured in the same run.")
-    b.__class__ = _OneLineParser
-    bsub = b.add_subparsers(dest="suite", required=True, metavar="{ops,model}", parser_class=_OneLineParser)
+    bsub = b.add_subparsers(dest="suite", required=True, metavar="{ops,model}")
     o = bsub.add_parser("ops", help="conv2d fwd/bwd, pooling fwd/bwd, fused Dense+ReLU fwd/bwd, matmul",
                         description="Each op at standard shapes (or --shape): median time, GFLOP/s, GB/s, fraction "
                                     "of the roofline, and the ratio to each peer.")
@@ -423,11 +440,11 @@ def _add_bench_and_parity(sub, argv):
                        description="Runs a model forward and backward on the NumPy reference and on the CUDA "
                                    "backend with the same inputs and weights; exits 1 naming the first layer past "
                                    "the tolerance.")
-    p.__class__ = _OneLineParser
     p.add_argument("--model", default=None, metavar="FILE",
                    help="a .keras/.h5 model, or a .py file defining build_model(keras) (default: the seed CNN)")
-    p.add_argument("--device", choices=["auto", "gpu", "emulator"], default="auto",
-                   help="the CUDA backend to check (default: gpu if one answers, else the emulator)")
+    p.add_argument("--device", type=_device_arg("auto", "gpu", "emulator", any_gpu=False), default="auto",
+                   help="the CUDA backend to check: gpu (GPU 0; CUDA_VISIBLE_DEVICES picks another) or emulator "
+                        "(default auto: gpu if one answers, else the emulator)")
     p.add_argument("--tolerance", type=_positive_float, default=1e-4, metavar="RTOL",
                    help="relative tolerance against the largest reference magnitude of each tensor (default 1e-4)")
     p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
@@ -438,7 +455,7 @@ def _add_bench_and_parity(sub, argv):
 
 
 def make_parser(argv=None):
-    p = argparse.ArgumentParser(prog="gpuflow", description="gpuflow: train the seed CNN, show device info, "
+    p = _OneLineParser(prog="gpuflow", description="gpuflow: train the seed CNN, show device info, "
                                 "benchmark against PyTorch and Keras, check the CUDA backend's parity.")
     p.add_argument("--version", action="version", version=f"gpuflow {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -446,14 +463,15 @@ def make_parser(argv=None):
     t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (default 10)")
     t.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default 128)")
     t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    t.add_argument("--device", choices=["cpu", "gpu", "auto"], default=None,
-                   help="device (default: GPUFLOW_DEVICE, else auto)")
+    t.add_argument("--device", type=_device_arg("auto", "cpu", "gpu", "emulator"), default=None,
+                   help="auto, cpu, gpu, gpu:N or emulator, as GPUFLOW_DEVICE takes them (default: GPUFLOW_DEVICE, "
+                        "else auto)")
     t.add_argument("--subset", type=_positive_int, default=None, help="train on the first N images only")
     t.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
     t.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1 if sys.stdout.isatty() else 2,
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
     t.add_argument("--save", metavar="PATH", default=None, help="save the trained weights (.weights.h5)")
-    t.set_defaults(func=cmd_train)
+    t.set_defaults(func=cmd_train, _parser=t)
     i = sub.add_parser("info", help="show the backend, device and versions in use")
     i.set_defaults(func=cmd_info)
     _add_bench_and_parity(sub, list(sys.argv[1:] if argv is None else argv))

@@ -16,6 +16,9 @@ GPU):
 * otherwise CUDA is used when CuPy imports, a device answers and gpuflow's CUDA
   backend is available, else the CPU, and :func:`default_device_reason` (shown by
   ``gpuflow info``) says why.
+
+The ``gpuflow`` command's ``--device`` takes the same values, parsed by the same
+:func:`parse_device_request`, and overrides ``GPUFLOW_DEVICE`` (:func:`set_default_device`).
 """
 from __future__ import annotations
 
@@ -114,34 +117,106 @@ def _probe_emulator():
     return True, "C++ compiler found"
 
 
+_REQUESTS = "'auto', 'cpu', 'gpu', 'gpu:N' or 'emulator'"
+
+
+def _said(request, source):
+    """How the user wrote the request: ``GPUFLOW_DEVICE=gpu`` (a variable) or ``--device gpu`` (a flag)."""
+    return f"{source} {request}" if source.startswith("-") else f"{source}={request}"
+
+
+def parse_device_request(request, source="GPUFLOW_DEVICE"):
+    """Parses a default-device request as ``GPUFLOW_DEVICE`` and ``gpuflow ... --device`` take it.
+
+    Args:
+        request: ``"auto"`` (or ``""``), ``"cpu"``, ``"gpu"``, ``"gpu:N"``, ``"emulator"``, or a
+            TensorFlow device string such as ``"/GPU:1"``; case-insensitive.
+        source: where the request came from, named in errors: an environment variable
+            (``"GPUFLOW_DEVICE"``) or a command-line flag (``"--device"``).
+
+    Returns:
+        None for ``auto``, else the :class:`Device`.
+
+    Raises:
+        ValueError: ``request`` names no device.
+    """
+    text = str(request).strip().lower()
+    if text in ("", "auto"):
+        return None
+    try:
+        return Device(text)
+    except ValueError:
+        raise ValueError(f"Unknown device. Expected {_REQUESTS}. Received: {source}={request!r}") from None
+
+
+def resolve_device_request(request, source="GPUFLOW_DEVICE"):
+    """The device a request stands for, after checking that it can run here.
+
+    ``auto`` is CUDA when CuPy imports and a device answers, else the CPU; a GPU or the
+    emulator asked for by name that cannot start is an error, never a silent fallback.
+
+    Args:
+        request: as :func:`parse_device_request` takes it.
+        source: as :func:`parse_device_request` takes it. The error for a device that cannot
+            start tells a user of the environment variable to unset it, and a user of a flag
+            only why.
+
+    Returns:
+        ``(device, reason)``: the :class:`Device` and why it was chosen (``gpuflow info`` shows it).
+
+    Raises:
+        ValueError: ``request`` names no device.
+        DeviceUnavailableError: the device named cannot be used here (the message says why).
+    """
+    dev = parse_device_request(request, source)
+    if dev is None:
+        ok, why = _probe_cuda()
+        return (Device("gpu:0"), f"auto: {why}") if ok else (CPU, f"auto: CPU fallback because {why}")
+    said = _said(str(request).strip(), source)
+    fix = "" if source.startswith("-") else f" Unset {source} or set it to 'cpu'."
+    if dev.kind == "cpu":
+        return dev, said
+    if dev.kind == "emulator":
+        ok, why = _probe_emulator()
+        if not ok:
+            raise DeviceUnavailableError(f"{said} cannot be used: {why}.{fix}")
+        return dev, f"{said} (CUDA kernels on the CPU emulator)"
+    ok, why = _probe_cuda()
+    if ok:
+        import cupy
+        n = cupy.cuda.runtime.getDeviceCount()
+        ok, why = (True, why) if dev.index < n else (False, f"there is no {dev}: CuPy sees {n} CUDA device(s)")
+    if not ok:
+        raise DeviceUnavailableError(f"{said} asks for a GPU, but it cannot be used: {why}.{fix}")
+    return dev, said
+
+
+def set_default_device(request, source="set_default_device"):
+    """Chooses the default device from a request, overriding ``GPUFLOW_DEVICE`` (``gpuflow train
+    --device`` does this). Call it before creating tensors: those made earlier stay where they are.
+
+    Args:
+        request, source: as :func:`resolve_device_request` takes them.
+
+    Returns:
+        The new default :class:`Device`.
+
+    Raises:
+        ValueError, DeviceUnavailableError: as :func:`resolve_device_request` raises them; the
+            default is then unchanged.
+    """
+    global _default, _default_reason
+    dev, reason = resolve_device_request(request, source)
+    with _lock:
+        _default, _default_reason = dev, reason
+    return dev
+
+
 def _resolve_default():
     global _default, _default_reason
     with _lock:
-        if _default is not None:
-            return _default
-        env = os.environ.get("GPUFLOW_DEVICE", "").strip().lower()
-        if env in ("", "auto"):
-            ok, why = _probe_cuda()
-            _default = Device("gpu:0") if ok else CPU
-            _default_reason = (f"auto: {why}" if ok else f"auto: CPU fallback because {why}")
-        elif env == "cpu":
-            _default, _default_reason = CPU, "GPUFLOW_DEVICE=cpu"
-        elif env == "emulator":
-            ok, why = _probe_emulator()
-            if not ok:
-                raise DeviceUnavailableError(f"GPUFLOW_DEVICE=emulator cannot be used: {why}.")
-            _default, _default_reason = Device("emulator"), "GPUFLOW_DEVICE=emulator (CUDA kernels on the CPU emulator)"
-        else:
-            try:
-                dev = Device(env)
-            except ValueError:
-                raise ValueError(f"Unknown GPUFLOW_DEVICE. Expected 'cpu', 'gpu', 'gpu:N', 'emulator' or 'auto'. "
-                                 f"Received: GPUFLOW_DEVICE={env!r}") from None
-            ok, why = _probe_cuda()
-            if not ok:
-                raise DeviceUnavailableError(f"GPUFLOW_DEVICE={env} asks for a GPU, but it cannot be used: "
-                                             f"{why}. Unset GPUFLOW_DEVICE or set it to 'cpu'.")
-            _default, _default_reason = dev, f"GPUFLOW_DEVICE={env}"
+        if _default is None:
+            _default, _default_reason = resolve_device_request(os.environ.get("GPUFLOW_DEVICE", ""))
         return _default
 
 

@@ -5,7 +5,8 @@ import sys
 import pytest
 
 import gpuflow as tf
-from gpuflow.device import Device, DeviceUnavailableError, _probe_cuda
+from gpuflow.device import (Device, DeviceUnavailableError, _probe_cuda, parse_device_request,
+                            resolve_device_request)
 
 HAS_CUDA = _probe_cuda()[0]
 
@@ -68,3 +69,42 @@ def test_import_does_not_touch_cuda():
     r = _run("import sys, gpuflow; import gpuflow.keras; print('cupy' in sys.modules)")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("request_, expected", [
+    ("auto", None), ("", None), (" AUTO ", None), ("cpu", Device("cpu")), ("/CPU:0", Device("cpu")),
+    ("gpu", Device("gpu:0")), ("gpu:2", Device("gpu:2")), ("/device:GPU:1", Device("gpu:1")),
+    ("emulator", Device("emulator")),
+])
+def test_device_requests_as_gpuflow_device_and_dash_dash_device_take_them(request_, expected):
+    assert parse_device_request(request_) == expected
+
+
+@pytest.mark.parametrize("source", ["GPUFLOW_DEVICE", "--device"])
+def test_unknown_device_request_names_where_it_came_from(source):
+    with pytest.raises(ValueError, match="Unknown device") as e:
+        parse_device_request("tpu", source)
+    assert f"{source}='tpu'" in str(e.value)
+
+
+def test_a_tensorflow_cpu_string_in_the_request_means_the_cpu_not_a_gpu():
+    assert resolve_device_request("/CPU:0") == (Device("cpu"), "GPUFLOW_DEVICE=/CPU:0")
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="this machine has a working CUDA device")
+def test_gpu_that_cannot_start_tells_only_an_environment_user_to_unset_the_variable():
+    with pytest.raises(DeviceUnavailableError) as env_err:
+        resolve_device_request("gpu:1", "GPUFLOW_DEVICE")
+    with pytest.raises(DeviceUnavailableError) as flag_err:
+        resolve_device_request("gpu:1", "--device")
+    assert "GPUFLOW_DEVICE=gpu:1 asks for a GPU" in str(env_err.value) and "Unset GPUFLOW_DEVICE" in str(env_err.value)
+    assert "--device gpu:1 asks for a GPU" in str(flag_err.value)
+    assert "GPUFLOW_DEVICE" not in str(flag_err.value)
+
+
+@pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA device")
+def test_gpu_index_past_the_device_count_is_refused():
+    import cupy
+    n = cupy.cuda.runtime.getDeviceCount()
+    with pytest.raises(DeviceUnavailableError, match=f"there is no gpu:{n}"):
+        resolve_device_request(f"gpu:{n}", "--device")
