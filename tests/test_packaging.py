@@ -100,3 +100,17 @@ def test_test_extra_installs_the_nvrtc_wheels_only_where_they_exist(platform, ma
     for name in ("cuda-bindings", "nvidia-cuda-nvrtc"):
         assert reqs[name].marker is not None and reqs[name].marker.evaluate(env) is wheels, (name, env)
     assert all(r.marker is None for name, r in reqs.items() if name not in ("cuda-bindings", "nvidia-cuda-nvrtc"))
+
+
+def test_license_file_matches_the_declared_license():
+    project = PYPROJECT["project"]
+    assert project["license"] == "Apache-2.0" and project["license-files"] == ["LICENSE"]
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License\n                           Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
+    # setuptools refuses License classifiers beside a license expression, and reads it from 77 on.
+    assert not [c for c in project["classifiers"] if c.startswith("License ::")]
+    requirements = pytest.importorskip("packaging.requirements")
+    (setuptools,) = [requirements.Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    assert setuptools.name == "setuptools" and not setuptools.specifier.contains("76.0")
+    assert set(project["urls"]) == {"Homepage", "Documentation", "Issues", "Source"}
