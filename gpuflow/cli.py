@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import shlex
 import sys
 import time
@@ -127,6 +128,41 @@ def cmd_train(args):
     return 0
 
 
+def _split_requirements(requires):
+    """Splits ``Requires-Dist`` lines (``importlib.metadata.requires``) into the base dependencies and
+    the optional packages: ``(["numpy", ...], {"tensorboardX": ["tensorboard", "test"], ...})``, in order."""
+    base, optional = [], {}
+    for line in requires:
+        name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line).group(1)
+        extras = re.findall(r"""\bextra\s*==\s*["']([^"']+)["']""", line)
+        if not extras:
+            base += [name] if name not in base else []
+        for extra in extras:
+            optional.setdefault(name, []).extend([extra] if extra not in optional.get(name, []) else [])
+    return base, {name: extras for name, extras in optional.items() if name not in base}
+
+
+def _print_packages():
+    """The required and optional packages from gpuflow's installed metadata, with the versions found."""
+    from importlib import metadata
+
+    def version(name):
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+    try:
+        base, optional = _split_requirements(metadata.requires("gpuflow") or [])
+    except metadata.PackageNotFoundError:
+        print("Packages: unknown (gpuflow's package metadata is not installed: pip install .)")
+        return
+    print("Required packages: " + ", ".join(f"{name} {version(name)}" for name in base))
+    print("Optional packages (pip install 'gpuflow[EXTRA]'):")
+    width = max(map(len, optional), default=0)
+    for name, extras in optional.items():
+        print(f"  {name:<{width}}  {version(name):<14} in " + ", ".join(f"gpuflow[{e}]" for e in extras))
+
+
 def cmd_info(args):
     import numpy as np
     from . import device as _unused  # noqa: F401
@@ -151,6 +187,7 @@ def cmd_info(args):
               f"driver {rt.driverGetVersion()}; CuPy {cupy.__version__}")
     ok, why = dev_mod._probe_emulator()
     print(f"Emulator (GPUFLOW_DEVICE=emulator): {'available' if ok else 'not available'} ({why})")
+    _print_packages()
     return 0
 
 
@@ -472,7 +509,7 @@ def make_parser(argv=None):
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
     t.add_argument("--save", metavar="PATH", default=None, help="save the trained weights (.weights.h5)")
     t.set_defaults(func=cmd_train, _parser=t)
-    i = sub.add_parser("info", help="show the backend, device and versions in use")
+    i = sub.add_parser("info", help="show the backend, device, versions in use and the optional packages found")
     i.set_defaults(func=cmd_info)
     _add_bench_and_parity(sub, list(sys.argv[1:] if argv is None else argv))
     return p

@@ -26,6 +26,39 @@ def test_info_reports_backend_and_reason():
     assert "Why:" in r.stdout and "NumPy" in r.stdout
 
 
+def test_requirements_split_into_base_and_optional_with_their_extras():
+    requires = ['numpy>=1.23', 'h5py>=3.8', 'cupy-cuda12x>=13; extra == "cuda12"', 'h5py>=3.8; extra == "h5"',
+                'tensorboardX>=2.6; extra == "tensorboard"', "tensorboardX>=2.6; extra == 'test'",
+                'cuda-bindings>=12.8; (sys_platform == "linux" and platform_machine == "x86_64") and extra == "test"',
+                'nvidia-cuda-nvrtc; extra == "test"']
+    base, optional = cli._split_requirements(requires)
+    assert base == ["numpy", "h5py"]
+    assert optional == {"cupy-cuda12x": ["cuda12"], "tensorboardX": ["tensorboard", "test"],
+                        "cuda-bindings": ["test"], "nvidia-cuda-nvrtc": ["test"]}
+
+
+def test_info_lists_optional_packages_with_versions_and_extras(capsys):
+    from importlib import metadata
+    try:
+        metadata.requires("gpuflow")
+    except metadata.PackageNotFoundError:
+        pytest.skip("gpuflow's package metadata is not installed")
+    rc, out, _ = run_cli(capsys, "info")
+    assert rc == 0
+    assert re.search(rf"^Required packages: numpy {re.escape(metadata.version('numpy'))}\b", out, re.M), out
+    assert "Optional packages (pip install 'gpuflow[EXTRA]'):" in out
+    # pytest (running this test) is in the [test] extra
+    assert re.search(rf"^  pytest +{re.escape(pytest.__version__)} +in .*gpuflow\[test\]", out, re.M), out
+
+
+def test_info_lists_a_missing_optional_package_as_not_installed(capsys, monkeypatch):
+    from importlib import metadata
+    monkeypatch.setattr(metadata, "requires", lambda name: ["numpy", 'no-such-package-xyz; extra == "demo"'])
+    rc, out, _ = run_cli(capsys, "info")
+    assert rc == 0
+    assert re.search(r"^  no-such-package-xyz +not installed +in gpuflow\[demo\]$", out, re.M), out
+
+
 def run_cli(capsys, *args):
     """Runs ``gpuflow ARGS`` in this process: (exit status, stdout, stderr)."""
     try:
