@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from packaging.requirements import Requirement  # a dependency of pytest
 
 from gpuflow.backend import kernels
 
@@ -24,6 +25,13 @@ except ImportError:  # Python < 3.11
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SETUPTOOLS = PYPROJECT["tool"]["setuptools"]
+
+
+def test_h5py_is_a_base_dependency():
+    """As in Keras: model.save("m.keras") works after a plain pip install (no extra needed)."""
+    base = {r.name: r for r in map(Requirement, PYPROJECT["project"]["dependencies"])}
+    assert set(base) == {"numpy", "h5py"} and base["h5py"].marker is None
+    assert PYPROJECT["project"]["optional-dependencies"]["h5"] == []  # kept so 'gpuflow[h5]' still resolves
 
 
 def test_every_package_on_disk_is_installed():
@@ -94,12 +102,11 @@ def test_python_m_gpuflow_runs_the_cli():
     ("darwin", "arm64", False), ("darwin", "x86_64", False), ("linux", "ppc64le", False), ("win32", "ARM64", False),
 ])
 def test_test_extra_installs_the_nvrtc_wheels_only_where_they_exist(platform, machine, wheels):
-    requirements = pytest.importorskip("packaging.requirements")
-    reqs = {r.name: r for r in map(requirements.Requirement, PYPROJECT["project"]["optional-dependencies"]["test"])}
+    reqs = {r.name: r for r in map(Requirement, PYPROJECT["project"]["optional-dependencies"]["test"])}
     env = {"sys_platform": platform, "platform_machine": machine}
     for name in ("cuda-bindings", "nvidia-cuda-nvrtc"):
         assert reqs[name].marker is not None and reqs[name].marker.evaluate(env) is wheels, (name, env)
-    assert all(r.marker is None for name, r in reqs.items() if name not in ("cuda-bindings", "nvidia-cuda-nvrtc"))
+    assert [name for name, r in reqs.items() if r.marker is None] == ["pytest", "tensorboardX"]
 
 
 def test_license_file_matches_the_declared_license():
@@ -110,7 +117,6 @@ def test_license_file_matches_the_declared_license():
     assert "END OF TERMS AND CONDITIONS" in text and "APPENDIX: How to apply the Apache License" in text
     # setuptools refuses License classifiers beside a license expression, and reads it from 77 on.
     assert not [c for c in project["classifiers"] if c.startswith("License ::")]
-    requirements = pytest.importorskip("packaging.requirements")
-    (setuptools,) = [requirements.Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
+    (setuptools,) = [Requirement(r) for r in PYPROJECT["build-system"]["requires"]]
     assert setuptools.name == "setuptools" and not setuptools.specifier.contains("76.0")
     assert set(project["urls"]) == {"Homepage", "Documentation", "Issues", "Source"}
