@@ -89,11 +89,62 @@ def _pythonify(logs):
     return {k: float(flat[k].numpy()) if isinstance(flat[k], Tensor) else float(flat[k]) for k in sorted(flat)}
 
 
-def _positive_int(value, arg):
-    if value is None:
+def _int_arg(value, arg, minimum=1, optional=True):
+    """An integer argument of fit/evaluate/predict (``epochs``, ``batch_size``, ``steps``...), as an int.
+
+    Keras 3 documents these as "Integer" (or None) but does not check them: ``epochs=2.7`` or ``"3"`` fail inside
+    ``range()``, ``epochs=-1`` trains nothing, ``batch_size=2.7`` fails while slicing. Here bools, floats (even
+    integral ones, which Keras's ``range()`` refuses too) and strings are refused up front, naming the argument.
+
+    Raises:
+        ValueError: not an integer (None allowed when ``optional``), or below ``minimum``.
+    """
+    if value is None and optional:
         return None
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{arg}` must be a positive integer. Received: {arg}={value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ValueError(f"`{arg}` must be {kind}{' or None' if optional else ''}. Received: {arg}={value!r}")
+    return int(value)
+
+
+def _verbosity(verbose):
+    """Keras's ``verbose``: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch; True/False are taken as
+    1/0, as Keras compares them. Keras silently prints nothing for other values; they are refused here.
+
+    Raises:
+        ValueError: any other value.
+    """
+    if not isinstance(verbose, (str, int, np.integer)) or verbose not in ("auto", 0, 1, 2):
+        raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
+    return 1 if verbose == "auto" else int(verbose)
+
+
+def _validation_split(value):
+    """Keras's "float between 0 and 1" (its ``train_validation_split`` fails on a string only at ``1.0 - value``
+    and slices nonsense for values outside); 0 means no split, 1 would leave no training data.
+
+    Raises:
+        ValueError: not a real number in [0, 1).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={value!r}")
+    return float(value)
+
+
+def _should_validate(epoch, validation_freq):
+    """Keras 3's ``_should_eval``: an int n validates every n epochs, a list on the (1-based) epochs it names."""
+    if isinstance(validation_freq, (list, tuple)):
+        return epoch + 1 in validation_freq
+    return (epoch + 1) % validation_freq == 0
+
+
+def _check_validation_freq(value):
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, np.integer)) for v in value):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError("Expected `validation_freq` to be a list or int (a positive number of epochs). "
+                         f"Received: validation_freq={value!r} of the type {type(value)}.")
     return int(value)
 
 
@@ -497,15 +548,20 @@ class Model(Layer):
             x, y: NumPy arrays or Tensors with the same number of samples; or ``x``
                 a ``gpuflow.data.Dataset`` / Python generator of ``(x, y[, sample_weight])``
                 batches (then ``y`` is not given; a dataset is re-read every epoch).
-            batch_size: samples per step for arrays (32 by default).
-            validation_split: fraction of the array data, taken from the end before
-                shuffling, held out for validation (as Keras).
+            batch_size: samples per step for arrays, a positive int (32 by default).
+            epochs: the index of the last epoch, an int >= 0 (0 trains nothing, as Keras);
+                with ``initial_epoch`` (int >= 0), epochs ``initial_epoch .. epochs - 1`` run.
+            validation_split: a float in [0, 1): the fraction of the array data, taken
+                from the end before shuffling, held out for validation (as Keras).
             validation_data: ``(x_val, y_val[, sample_weight])`` or a Dataset.
+            validation_freq: validate every n epochs (a positive int), or on the
+                1-based epochs of a list (as Keras).
             verbose: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
 
         Raises:
             RuntimeError: if the model is not compiled.
-            ValueError: mismatched sample counts, bad argument values.
+            ValueError: mismatched sample counts; an argument of the wrong type or out of
+                its range (named, with the value received).
 
         Warns:
             RuntimeWarning: when the loss first becomes NaN or infinite, naming
@@ -516,23 +572,23 @@ class Model(Layer):
             raise NotImplementedError("class_weight is not supported yet.")
         if x is None:
             raise ValueError("fit: `x` must be given (arrays, Tensors, a Dataset or a generator).")
-        batch_size = _positive_int(batch_size, "batch_size")
-        epochs = int(epochs)
-        if verbose not in ("auto", 0, 1, 2):
-            raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}")
-        if not 0 <= validation_split < 1:
-            raise ValueError(f"`validation_split` must be in [0, 1). Received: validation_split={validation_split}")
-        data = _DataAdapter(x, y, sample_weight, batch_size, _positive_int(steps_per_epoch, "steps_per_epoch"),
+        batch_size = _int_arg(batch_size, "batch_size")
+        epochs = _int_arg(epochs, "epochs", minimum=0, optional=False)  # 0 is Keras's no-op fit
+        initial_epoch = _int_arg(initial_epoch, "initial_epoch", minimum=0, optional=False)
+        verbose_val = _verbosity(verbose)
+        validation_split = _validation_split(validation_split)
+        validation_steps = _int_arg(validation_steps, "validation_steps")
+        validation_batch_size = _int_arg(validation_batch_size, "validation_batch_size") or batch_size
+        validation_freq = _check_validation_freq(validation_freq)
+        data = _DataAdapter(x, y, sample_weight, batch_size, _int_arg(steps_per_epoch, "steps_per_epoch"),
                             shuffle, "fit")
         val = None
         if validation_data is not None:
             vd = validation_data
             vx, vy, vsw = (vd, None, None) if _is_iterable_data(vd) else _unpack(tuple(vd))
-            val = _DataAdapter(vx, vy, vsw, validation_batch_size or batch_size,
-                               _positive_int(validation_steps, "validation_steps"), False, "validation_data")
+            val = _DataAdapter(vx, vy, vsw, validation_batch_size, validation_steps, False, "validation_data")
         elif validation_split:
-            val = data.split_off(validation_split, validation_batch_size or batch_size, validation_steps)
-        verbose_val = 1 if verbose == "auto" else verbose
+            val = data.split_off(validation_split, validation_batch_size, validation_steps)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose_val != 0, model=self,
                            verbose=verbose, epochs=epochs, steps=data.steps)
         self.stop_training = False
@@ -557,7 +613,7 @@ class Model(Layer):
                 if self.stop_training:
                     break
             epoch_logs = dict(logs)
-            if val is not None and (epoch + 1) % validation_freq == 0:
+            if val is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_loop(val, None)
                 # as Keras 3: the (sorted) training logs, then the (sorted) validation logs
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
@@ -590,9 +646,9 @@ class Model(Layer):
             ``return_dict=True``.
         """
         self._assert_compiled("evaluation")
-        data = _DataAdapter(x, y, sample_weight, _positive_int(batch_size, "batch_size"),
-                            _positive_int(steps, "steps"), False, "evaluate")
-        verbose_val = 1 if verbose == "auto" else verbose
+        data = _DataAdapter(x, y, sample_weight, _int_arg(batch_size, "batch_size"),
+                            _int_arg(steps, "steps"), False, "evaluate")
+        verbose_val = _verbosity(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
                            steps=data.steps)
         cbs.on_test_begin()
@@ -606,9 +662,9 @@ class Model(Layer):
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as a NumPy array, computed in batches (``keras.Model.predict``)."""
-        data = _DataAdapter(x, None, None, _positive_int(batch_size, "batch_size"), _positive_int(steps, "steps"),
+        data = _DataAdapter(x, None, None, _int_arg(batch_size, "batch_size"), _int_arg(steps, "steps"),
                             False, "predict")
-        verbose_val = 1 if verbose == "auto" else verbose
+        verbose_val = _verbosity(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
                            steps=data.steps)
         cbs.on_predict_begin()
