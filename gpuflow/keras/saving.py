@@ -51,6 +51,7 @@ import inspect
 import io
 import json
 import os
+import re
 import shutil
 import types
 import uuid
@@ -90,21 +91,77 @@ def _gpuflow_version():
 # =====================================================================================
 # Atomic writes
 # =====================================================================================
-def _temp_path(filepath, suffix=".tmp"):
-    folder = os.path.dirname(os.path.abspath(filepath))
-    return os.path.join(folder, f".{os.path.basename(filepath)}.{uuid.uuid4().hex[:12]}{suffix}")
+# A save writes to ``.<name>.<pid>.<12 hex digits>.gpuflow-tmp`` (a file) or ``...gpuflow-tmpdir`` (a
+# zipped=False folder) beside its target, then renames it over the target. A save killed by a signal
+# leaves that temporary behind; the next save of the same target removes those whose process is gone.
+_TEMP_SUFFIXES = (".gpuflow-tmp", ".gpuflow-tmpdir")
+_IN_FLIGHT = set()  # temporary paths this process is writing now
+
+
+def _temp_path(target, suffix=".gpuflow-tmp"):
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:12]}{suffix}")
+
+
+def _process_alive(pid):
+    """True when process ``pid`` may still be running (always True where that cannot be asked safely)."""
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows: keep its files
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to another user
+        return True
+    return True
+
+
+def _remove_path(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def _remove_stale_temps(target):
+    """Removes the temporaries of earlier saves of ``target`` whose process died before cleaning up.
+
+    Those of a live process are kept (it may still be writing); this process's own count as stale
+    unless it is writing them now (a restarted container may get the pid its predecessor had).
+    """
+    folder, name = os.path.split(target)
+    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)\.[0-9a-f]{12}(?:" +
+                         "|".join(re.escape(s) for s in _TEMP_SUFFIXES) + ")")
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry)
+        if match is None:
+            continue
+        path, pid = os.path.join(folder, entry), int(match.group(1))
+        if path in _IN_FLIGHT or (pid != os.getpid() and _process_alive(pid)):
+            continue
+        _remove_path(path)
 
 
 def _atomic_write(filepath, write):
     """Calls ``write(tmp_path)`` for a new file beside ``filepath``, then renames it over ``filepath``.
 
     The temporary file is created with the usual permissions (0o666 less the umask), flushed to
-    disk before the rename, and removed if ``write`` fails or is interrupted.
+    disk before the rename, and removed if ``write`` fails or is interrupted; one left by a killed
+    save is removed by the next save of the same file (see ``_remove_stale_temps``).
     """
+    _remove_stale_temps(filepath)
     tmp = _temp_path(filepath)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    os.close(fd)
+    _IN_FLIGHT.add(tmp)
     try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        os.close(fd)
         write(tmp)
         fd = os.open(tmp, os.O_RDONLY)
         try:
@@ -113,9 +170,10 @@ def _atomic_write(filepath, write):
             os.close(fd)
         os.replace(tmp, filepath)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        _remove_path(tmp)
         raise
+    finally:
+        _IN_FLIGHT.discard(tmp)
 
 
 def _check_overwrite(filepath, overwrite, op):
@@ -1537,6 +1595,27 @@ def _write_keras_dir(model, dirpath):
         f.write(_weights_bytes(model))
 
 
+def _save_keras_dir(model, filepath):
+    """``zipped=False``: the three members in a temporary folder beside ``filepath``, then swapped in."""
+    _remove_stale_temps(filepath)
+    tmp = _temp_path(filepath, ".gpuflow-tmpdir")
+    _IN_FLIGHT.add(tmp)
+    try:
+        _write_keras_dir(model, tmp)
+        old = None
+        if os.path.exists(filepath):
+            old = _temp_path(filepath, ".old")
+            os.replace(filepath, old)
+        os.replace(tmp, filepath)
+        if old is not None:
+            _remove_path(old)
+    except BaseException:
+        _remove_path(tmp)
+        raise
+    finally:
+        _IN_FLIGHT.discard(tmp)
+
+
 def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
     """Saves a model as Keras 3 does (``keras.saving.save_model`` / ``Model.save``).
 
@@ -1581,19 +1660,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
                              f"Received: filepath={filepath}")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"save_model: {filepath} exists and overwrite=False.")
-        tmp = _temp_path(filepath, ".tmpdir")
-        try:
-            _write_keras_dir(model, tmp)
-            old = None
-            if os.path.exists(filepath):
-                old = _temp_path(filepath, ".old")
-                os.replace(filepath, old)
-            os.replace(tmp, filepath)
-            if old is not None:
-                shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        _save_keras_dir(model, filepath)
         return
     if not filepath.endswith(".keras"):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "

@@ -1,0 +1,133 @@
+"""Saving and loading under faults (killed or interrupted saves) and hostile files (gpuflow.keras.saving).
+
+The kill tests run a child Python that blocks inside a save at a known point (a patched writer
+prints "ready" and sleeps) and then gets the signal, so they never race a timer; the child also
+exits by itself after a minute whatever happens.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+
+h5py = pytest.importorskip("h5py")
+
+import gpuflow as tf  # noqa: E402
+from gpuflow.keras import saving  # noqa: E402
+
+keras = tf.keras
+layers = keras.layers
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
+
+
+def tiny_model(fill=None):
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
+    if fill is not None:
+        for v in model.weights:
+            v.assign(np.full(v.shape, fill, "float32"))
+    return model
+
+
+def weights_of(model):
+    return [v.numpy().copy() for v in model.weights]
+
+
+def same_weights(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+# -- a child process stopped inside a save ------------------------------------------------------------------------
+_CHILD = textwrap.dedent("""
+    import faulthandler, os, signal, sys, time
+    faulthandler.dump_traceback_later(60, exit=True)  # a stuck child never outlives the test by long
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # not inherited as ignored from a background shell
+    import numpy as np
+    from gpuflow.keras import saving
+    path, where, zipped = sys.argv[1], sys.argv[2], sys.argv[3] == "zip"
+
+    def block():
+        print("ready", flush=True)
+        time.sleep(60)
+
+    if where == "weights":  # the temporary file holds metadata and config, the weights are being written
+        real = saving._weights_bytes
+        def blocked(model):
+            data = real(model)
+            block()
+            return data
+        saving._weights_bytes = blocked
+    else:  # "swap": the old folder was moved aside, the new one is not in place yet
+        real_replace = os.replace
+        def blocked_replace(src, dst):
+            real_replace(src, dst)
+            if os.path.realpath(src) == os.path.realpath(path):
+                block()
+        os.replace = blocked_replace
+    model = saving.load_model(path)
+    for v in model.weights:
+        v.assign(np.zeros(v.shape, "float32"))
+    saving.save_model(model, path, zipped=zipped)
+    print("saved", flush=True)
+""")
+
+
+def stop_child_in_save(path, sig, where="weights", zipped=True):
+    """Runs a child that re-saves ``path`` with zeroed weights, stops it at ``where`` with ``sig``.
+
+    Returns ``(returncode, stdout, stderr, pid)``.
+    """
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(path), where, "zip" if zipped else "dir"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "ready", f"the child did not reach the save: {line!r} {proc.stderr.read()}"
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, line + out, err, proc.pid
+
+
+def temp_files(folder):
+    return sorted(e for e in os.listdir(folder) if re.search(r"\.gpuflow-(tmp|tmpdir|old)$", e))
+
+
+# =========================================================================================
+# Killed saves: the temporaries they leave are removed by the next save
+# =========================================================================================
+@posix_only
+def test_a_killed_save_leaves_the_old_file_and_the_next_save_removes_its_temporary(tmp_path):
+    path = tmp_path / "m.keras"
+    model = tiny_model(fill=1.0)
+    saving.save_model(model, str(path))
+    before = path.read_bytes()
+    rc, out, _, pid = stop_child_in_save(path, signal.SIGKILL)
+    assert rc == -signal.SIGKILL and "saved" not in out
+    assert path.read_bytes() == before
+    left = temp_files(tmp_path)
+    assert len(left) == 1 and re.fullmatch(rf"\.m\.keras\.{pid}\.[0-9a-f]{{12}}\.gpuflow-tmp", left[0]), left
+    saving.save_model(tiny_model(fill=2.0), str(path))  # the next save cleans up after the dead one
+    assert sorted(os.listdir(tmp_path)) == ["m.keras"]
+    assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))
+
+
+def test_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    alive = os.getppid()  # pytest's parent is running
+    keep = [f".m.weights.h5.{alive}.0123456789ab.gpuflow-tmp",  # a live process may still be writing it
+            f".m.weights.h5.x{alive}.0123456789ab.gpuflow-tmp",  # not our pattern
+            ".m.weights.h5.1.weights.h5.999999999.0123456789ab.gpuflow-tmp",  # that of m.weights.h5.1.weights.h5
+            "notes.txt"]
+    mine = f".m.weights.h5.{os.getpid()}.0123456789ab.gpuflow-tmp"  # this process is not writing it now
+    for name in keep + [mine]:
+        (tmp_path / name).write_bytes(b"partial")
+    saving.save_weights(tiny_model(), path)
+    assert sorted(os.listdir(tmp_path)) == sorted(keep + ["m.weights.h5"])
