@@ -8,11 +8,14 @@ shows it); ``train`` checks its arguments (the ``--save`` path included) before 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import os
 import platform
 import re
 import shlex
 import sys
+import tempfile
 import time
 
 
@@ -42,31 +45,36 @@ def build_seed_cnn(keras):
     ])
 
 
-def load_fashion_mnist(subset=None):
-    """Fashion-MNIST as float32 (N, 28, 28, 1) images in [0, 1] and uint8 labels."""
-    from .keras.datasets import fashion_mnist
-    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
-    if subset:
-        x_train, y_train = x_train[:subset], y_train[:subset]
-        x_test, y_test = x_test[:max(subset // 6, 1)], y_test[:max(subset // 6, 1)]
-    prep = lambda x: (x.astype("float32") / 255.0)[..., None]  # noqa: E731
-    return (prep(x_train), y_train), (prep(x_test), y_test)
+def _int_in(low, high=None, what=None):
+    """An argparse type: an int from ``low`` to ``high`` (None: no bound), or the error
+    "expected <what>, got ..." (``what`` defaults to "an integer from <low> to <high>")."""
+    what = what or f"an integer from {low} to {high}"
 
-
-def _int_at_least(low, what):
-    """An argparse type: an int >= ``low``, or an error "expected a <what> integer, got ..."."""
     def parse(text):
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {text!r}") from None
-        if v < low:
-            raise argparse.ArgumentTypeError(f"expected a {what} integer, got {v}")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if v < low or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {v}")
         return v
     return parse
 
 
-_positive_int = _int_at_least(1, "positive")
+_positive_int = _int_in(1, what="a positive integer")
+_non_negative_int = _int_in(0, what="a non-negative integer")
+_seed = _int_in(0, 2**32 - 1)  # NumPy's seeding range, which keras.utils.set_random_seed uses
+
+
+def _positive_float(text):
+    """An argparse type: a finite number > 0 (not nan, not inf)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text}")
+    return v
 
 
 def _device_arg(*kinds, any_gpu=True):
@@ -93,7 +101,49 @@ def _device_arg(*kinds, any_gpu=True):
     return parse
 
 
+_SAVE_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
+
+
+def _check_save_path(parser, path):
+    """Exits 2 unless ``path`` can take the trained model: a ``.weights.h5`` (``save_weights``) or
+    ``.keras`` / legacy ``.h5``/``.hdf5`` (``save``) name in an existing folder this process can write in."""
+    received = f"Received: --save {path}"
+    if not path.endswith(_SAVE_SUFFIXES):
+        parser.error(f"argument --save: expected a path ending in .weights.h5 (weights), or .keras or .h5 "
+                     f"(the whole model). {received}")
+    if importlib.util.find_spec("h5py") is None:
+        parser.error(f"argument --save: needs h5py, which is not installed (pip install h5py). {received}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        parser.error(f"argument --save: {path} is a folder; expected a file name. {received}")
+    if not os.path.isdir(folder):
+        parser.error(f"argument --save: no such folder {folder}. {received}")
+    try:
+        with tempfile.TemporaryFile(dir=folder):  # what the save will do: create a file there
+            pass
+    except OSError as e:
+        parser.error(f"argument --save: cannot write in {folder} ({e.strerror}). {received}")
+
+
+def _load_fashion_mnist(parser, subset):
+    """Fashion-MNIST as float32 (N, 28, 28, 1) images in [0, 1] and uint8 labels: the first ``subset`` training
+    images and ``subset // 6`` test images (all when None). Exits 2 if ``subset`` exceeds the training set."""
+    from .keras.datasets import fashion_mnist
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data()
+    if subset:
+        if subset > len(x_train):
+            parser.error(f"argument --subset: expected at most {len(x_train)}, the size of the Fashion-MNIST "
+                         f"training set. Received: --subset {subset}")
+        x_train, y_train = x_train[:subset], y_train[:subset]
+        x_test, y_test = x_test[:max(subset // 6, 1)], y_test[:max(subset // 6, 1)]
+    prep = lambda x: (x.astype("float32") / 255.0)[..., None]  # noqa: E731
+    return (prep(x_train), y_train), (prep(x_test), y_test)
+
+
 def cmd_train(args):
+    parser = args._parser
+    if args.save:
+        _check_save_path(parser, args.save)
     import gpuflow as tf
     from . import device as _unused  # noqa: F401
     dev_mod = sys.modules['gpuflow.device']
@@ -101,14 +151,14 @@ def cmd_train(args):
     try:
         device = dev_mod.set_default_device(args.device, "--device") if args.device else dev_mod.default_device()
     except (dev_mod.DeviceUnavailableError, ValueError) as e:
-        args._parser.error(str(e))
-    if args.seed is not None:
-        keras.utils.set_random_seed(args.seed)
+        parser.error(str(e))
     try:
-        (x_train, y_train), (x_test, y_test) = load_fashion_mnist(args.subset)
-    except (FileNotFoundError, OSError) as e:
+        (x_train, y_train), (x_test, y_test) = _load_fashion_mnist(parser, args.subset)
+    except (OSError, ValueError) as e:  # no copy and no network, or a corrupt file (the message names it)
         print(f"gpuflow train: error: {e}", file=sys.stderr)
         return 1
+    if args.seed is not None:
+        keras.utils.set_random_seed(args.seed)
     print(f"gpuflow {_version()} on {device} ({dev_mod.default_device_reason()}); "
           f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images")
     model = build_seed_cnn(keras)
@@ -123,8 +173,12 @@ def cmd_train(args):
     print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
           f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")
     if args.save:
-        model.save_weights(args.save)
-        print(f"Saved weights to {args.save}")
+        if args.save.endswith(".weights.h5"):
+            model.save_weights(args.save)
+            print(f"Saved weights to {args.save}")
+        else:
+            model.save(args.save)
+            print(f"Saved the model to {args.save}")
     return 0
 
 
@@ -197,19 +251,6 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-_non_negative_int = _int_at_least(0, "non-negative")
-
-
-def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return v
 
 
 def _shape_arg(text):
@@ -429,7 +470,7 @@ def _add_common_bench_args(p, default_peers="torch,keras"):
                         "kernels are plain FP32); stated in the output")
     p.add_argument("--torch-layout", choices=["channels_last", "nchw"], default="channels_last",
                    help="PyTorch's memory layout (default channels_last, i.e. NHWC like gpuflow)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the inputs and weights (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the inputs and weights (default 0)")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="write the result as JSON (gpuflow/bench/result.schema.json); '-' writes it to stdout "
                         "instead of the table")
@@ -486,7 +527,7 @@ def _add_bench_and_parity(sub, argv):
                    help="relative tolerance against the largest reference magnitude of each tensor (default 1e-4)")
     p.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default 1e-6)")
     p.add_argument("--batch-size", type=_positive_int, default=4, help="default 4")
-    p.add_argument("--seed", type=int, default=0, help="seed of the input, the loss projection (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the input, the loss projection (default 0)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the comparison as JSON")
     p.set_defaults(func=cmd_parity, _parser=p)
 
@@ -499,15 +540,17 @@ def make_parser(argv=None):
     t = sub.add_parser("train", help="train the seed CNN on Fashion-MNIST and report test accuracy")
     t.add_argument("--epochs", type=_positive_int, default=10, help="training epochs (default 10)")
     t.add_argument("--batch-size", type=_positive_int, default=128, help="batch size (default 128)")
-    t.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    t.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate (default 1e-3)")
     t.add_argument("--device", type=_device_arg("auto", "cpu", "gpu", "emulator"), default=None,
                    help="auto, cpu, gpu, gpu:N or emulator, as GPUFLOW_DEVICE takes them (default: GPUFLOW_DEVICE, "
                         "else auto)")
     t.add_argument("--subset", type=_positive_int, default=None, help="train on the first N images only")
-    t.add_argument("--seed", type=int, default=None, help="random seed for reproducible runs")
+    t.add_argument("--seed", type=_seed, default=None, help="random seed for reproducible runs (0 to 2**32 - 1)")
     t.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1 if sys.stdout.isatty() else 2,
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
-    t.add_argument("--save", metavar="PATH", default=None, help="save the trained weights (.weights.h5)")
+    t.add_argument("--save", metavar="PATH", default=None,
+                   help="save the trained weights (PATH.weights.h5) or the whole model (PATH.keras, legacy PATH.h5); "
+                        "checked before training")
     t.set_defaults(func=cmd_train, _parser=t)
     i = sub.add_parser("info", help="show the backend, device, versions in use and the optional packages found")
     i.set_defaults(func=cmd_info)

@@ -128,17 +128,20 @@ def _have_data():
         return False
 
 
-@pytest.mark.skipif(not _have_data(), reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
-def test_train_on_a_subset_and_save(tmp_path):
-    pytest.importorskip("h5py")
+needs_data = pytest.mark.skipif(not _have_data(),
+                                reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+@needs_data
+def test_train_on_a_subset_and_save(capsys, tmp_path):
     out = tmp_path / "seed.weights.h5"
-    r = gpuflow("train", "--subset", "1024", "--epochs", "1", "--batch-size", "128", "--verbose", "2",
-                "--seed", "0", "--save", str(out))
-    assert r.returncode == 0, r.stderr
-    assert "Epoch" not in r.stdout or "1/1" not in r.stdout  # one epoch: Keras prints no "Epoch 1/1"
-    assert "8/8 - " in r.stdout  # Keras's verbose=2 epoch line: 1024 / 128 = 8 steps
-    assert "Test accuracy:" in r.stdout
-    assert out.exists() and out.stat().st_size > 225034 * 4
+    rc, stdout, err = run_cli(capsys, "train", "--subset", "256", "--epochs", "1", "--batch-size", "128",
+                              "--verbose", "2", "--seed", "0", "--save", str(out))
+    assert rc == 0, err
+    assert "Epoch" not in stdout or "1/1" not in stdout  # one epoch: Keras prints no "Epoch 1/1"
+    assert "2/2 - " in stdout  # Keras's verbose=2 epoch line: 256 / 128 = 2 steps
+    assert "Test accuracy:" in stdout and f"Saved weights to {out}" in stdout
+    assert out.exists() and out.stat().st_size > 225034 * 4  # float32 weights (and Adam's two slots)
 
 
 def test_version_prints_the_package_version(capsys):
@@ -156,3 +159,66 @@ def test_version_falls_back_to_the_package_attribute_in_a_source_tree(monkeypatc
         raise metadata.PackageNotFoundError(name)
     monkeypatch.setattr(metadata, "version", not_installed)
     assert cli._version() == gpuflow.__version__
+
+
+# -- gpuflow train: bad arguments exit 2 with one line, before any training -------------------------------
+@pytest.mark.parametrize("args, needle", [
+    (["--learning-rate", "-1"], "argument --learning-rate: expected a finite positive number, got -1"),
+    (["--learning-rate", "0"], "argument --learning-rate: expected a finite positive number, got 0"),
+    (["--learning-rate", "nan"], "argument --learning-rate: expected a finite positive number, got nan"),
+    (["--learning-rate", "inf"], "argument --learning-rate: expected a finite positive number, got inf"),
+    (["--learning-rate", "fast"], "argument --learning-rate: expected a finite positive number, got 'fast'"),
+    (["--seed", "-1"], "argument --seed: expected an integer from 0 to 4294967295, got -1"),
+    (["--seed", str(2**32)], "argument --seed: expected an integer from 0 to 4294967295, got 4294967296"),
+    (["--epochs", "0"], "argument --epochs: expected a positive integer, got 0"),
+    (["--epochs", "2.5"], "argument --epochs: expected a positive integer, got '2.5'"),
+    (["--batch-size", "-3"], "argument --batch-size: expected a positive integer, got -3"),
+    (["--subset", "0"], "argument --subset: expected a positive integer, got 0"),
+    (["--save", "model.pt"], "argument --save: expected a path ending in .weights.h5"),
+    (["--save", "model.weights"], "argument --save: expected a path ending in .weights.h5"),
+])
+def test_train_bad_values_exit_2_with_one_line(capsys, args, needle):
+    assert_usage_error(capsys, ["train", *args], needle)
+
+
+def test_train_save_into_a_missing_folder_is_refused_before_training(capsys, tmp_path):
+    target = tmp_path / "no" / "such" / "m.weights.h5"
+    assert_usage_error(capsys, ["train", "--save", str(target)], f"no such folder {target.parent}")
+    assert not (tmp_path / "no").exists()
+
+
+def test_train_save_onto_a_folder_is_refused(capsys, tmp_path):
+    (tmp_path / "m.keras").mkdir()
+    assert_usage_error(capsys, ["train", "--save", str(tmp_path / "m.keras")], "is a folder")
+
+
+def test_train_save_into_an_unwritable_folder_is_refused_before_training(capsys, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user (root) can write in a read-only folder")
+        assert_usage_error(capsys, ["train", "--save", str(folder / "m.keras")], f"cannot write in {folder}")
+        assert list(folder.iterdir()) == []
+    finally:
+        folder.chmod(0o700)
+
+
+@needs_data
+def test_train_subset_larger_than_the_training_set_names_its_size(capsys):
+    assert_usage_error(capsys, ["train", "--subset", "1000000000"],
+                       "argument --subset: expected at most 60000, the size of the Fashion-MNIST training set. "
+                       "Received: --subset 1000000000")
+
+
+@needs_data
+def test_train_saves_a_whole_keras_model(capsys, tmp_path):
+    from gpuflow import keras
+    out = tmp_path / "seed.keras"
+    rc, stdout, err = run_cli(capsys, "train", "--subset", "64", "--epochs", "1", "--batch-size", "32",
+                              "--verbose", "0", "--seed", "0", "--save", str(out))
+    assert rc == 0, err
+    assert f"Saved the model to {out}" in stdout
+    model = keras.models.load_model(out)
+    assert len(model.layers) == 7 and model.layers[-1].units == 10  # the seed CNN (Input is no layer)
