@@ -111,3 +111,79 @@ def test_evaluate_and_predict_refuse_bad_arguments(method, kwargs, named):
     with pytest.raises(ValueError) as e:
         getattr(model, method)(*args, **{"verbose": 0, **kwargs})
     assert named in str(e.value)
+
+
+# -- labels --------------------------------------------------------------------------------------------------
+# Keras 3 / TensorFlow cast sparse cross-entropy labels to int64 (backend/tensorflow/nn.py), so 1.5 silently
+# becomes 1; gpuflow refuses non-integral floats (whole-number floats stay class ids, as in Keras). Fit checks
+# the host arrays once; the loss checks host tensors, so the CUDA path gains no device-to-host sync.
+def test_fit_refuses_non_integral_float_labels_naming_y():
+    model = tiny("sparse_categorical_crossentropy")
+    x, _ = data(4)
+    with pytest.raises(ValueError, match=r"`y` must hold integer class ids.*Received: y\[2\]=1\.5"):
+        model.fit(x, np.array([0.0, 1.0, 1.5, 0.0]), verbose=0)
+    with pytest.raises(ValueError, match=r"Received: y\[1, 0\]=nan"):
+        model.fit(x, np.array([[0.0], [np.nan], [1.0], [0.0]]), verbose=0)
+    with pytest.raises(ValueError, match=r"`validation_data y` must hold integer class ids.*=0\.5"):
+        model.fit(x, np.zeros(4), validation_data=(x, np.full(4, 0.5)), verbose=0)
+    with pytest.raises(ValueError, match=r"`y` must hold integer class ids.*=0\.25"):
+        model.evaluate(x, np.full(4, 0.25), verbose=0)
+
+
+def test_whole_number_float_labels_train_exactly_like_integer_labels():
+    x, _ = data(6)
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    weights = []
+    for y in (labels, labels.astype("float32"), labels.astype("float64")[:, None]):
+        keras.utils.set_random_seed(0)
+        model = tiny("sparse_categorical_crossentropy")
+        model.fit(x, y, epochs=2, batch_size=3, shuffle=False, verbose=0)
+        weights.append(model.get_weights())
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_string_labels_and_inputs_are_refused_naming_the_argument():
+    model = tiny("sparse_categorical_crossentropy")
+    x, _ = data(2)
+    with pytest.raises(TypeError, match=r"`y` must be numeric.*Received: y with dtype <U3 \(e\.g\. 'cat'\)"):
+        model.fit(x, np.array(["cat", "dog"]), verbose=0)
+    with pytest.raises(TypeError, match=r"`x` must be numeric.*dtype <U"):
+        model.predict([["a", "b", "c"]], verbose=0)
+    with pytest.raises(TypeError, match="`sample_weight` must be numeric"):
+        model.fit(x, np.array([0, 1]), sample_weight=np.array(["1", "2"]), verbose=0)
+
+
+@pytest.mark.parametrize("loss", [keras.losses.SparseCategoricalCrossentropy(),
+                                  keras.losses.sparse_categorical_crossentropy])
+def test_the_loss_itself_names_y_true(loss):
+    probs = np.full((2, 3), 1 / 3, "float32")
+    with pytest.raises(ValueError, match=r"`y_true` must hold integer class ids.*y_true\[1\]=2\.5"):
+        loss(np.array([1.0, 2.5]), probs)
+    with pytest.raises(TypeError, match="`y_true` must be numeric"):
+        loss(np.array(["a", "b"]), probs)
+    with pytest.raises(TypeError, match="`y_pred` must be numeric"):
+        loss(np.array([0, 1]), np.array([["a"] * 3] * 2))
+    np.testing.assert_allclose(np.asarray(loss(np.array([1.0, 2.0]), probs)).mean(), np.log(3), rtol=1e-6)
+
+
+def test_a_generator_with_float_labels_is_caught_by_the_loss_on_the_host():
+    x, _ = data(4)
+    model = tiny("sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"`y_true` must hold integer class ids.*=0\.5"):
+        model.fit(iter([(x, np.full(4, 0.5))]), verbose=0)
+
+
+def test_multi_output_labels_name_the_output():
+    inp = keras.Input((3,))
+    model = keras.Model(inp, [layers.Dense(1, name="reg")(inp), layers.Dense(2, name="cls")(inp)])
+    model.compile("sgd", ["mse", "sparse_categorical_crossentropy"])
+    x, _ = data(4)
+    with pytest.raises(ValueError, match=r"`y\[1\]` must hold integer class ids.*y\[1\]\[0\]=0\.5"):
+        model.fit(x, [np.full(4, 0.5, "float32"), np.full(4, 0.5)], verbose=0)  # mse's floats are fine
+
+
+def test_tf_nn_sparse_softmax_cross_entropy_takes_integer_labels_only_as_tf():
+    with pytest.raises(TypeError, match="`labels` must be integer class ids.*float32"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(np.array([1.0, 0.0], "float32"), np.ones((2, 2), "float32"))

@@ -30,16 +30,62 @@ def _to_snake_case(name):
     return to_snake_case(name)
 
 
-def _to_dtype(x, dtype):
-    x = convert_to_tensor(x)
+def check_numeric(value, arg):
+    """Refuses strings and other non-numbers, naming the argument (the conversion's dtype error does not say
+    which argument, and Keras's cast to float or int64 fails deep inside). Tensors and device arrays pass.
+
+    Raises:
+        TypeError: ``value`` is an array (or list) of strings, bytes or objects.
+    """
+    if isinstance(value, (np.ndarray, np.generic, str, bytes, list, tuple)):
+        try:
+            a = np.asarray(value)
+        except ValueError:  # ragged: convert_to_tensor explains
+            return
+        if a.dtype.kind in "USO":
+            example = f" (e.g. {a.reshape(-1)[:1].tolist()[0]!r})" if a.size else ""
+            raise TypeError(f"`{arg}` must be numeric (bool, int or float). Received: {arg} with dtype {a.dtype}"
+                            f"{example}. Map strings to numbers first, e.g. labels to class ids with "
+                            "`np.unique(labels, return_inverse=True)`.")
+
+
+def check_class_ids(values, arg):
+    """Float class ids (a host NumPy array) must be whole numbers.
+
+    Keras 3 and TensorFlow cast the labels of sparse categorical cross-entropy to int64, which turns 1.5 into
+    1 without a word; gpuflow refuses them. Integral floats (1.0) are class ids, as in Keras. Only host arrays
+    are checked, so the CUDA path adds no device-to-host copy.
+
+    Raises:
+        ValueError: a non-integral or non-finite value, naming ``arg``, the value and its index.
+    """
+    a = np.asarray(values)
+    if a.dtype.kind != "f" or not a.size:
+        return
+    bad = ~np.isfinite(a) | (a != np.trunc(a))
+    if bad.any():
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), a.shape))
+        where = f"{arg}[{', '.join(map(str, index))}]"
+        raise ValueError(f"`{arg}` must hold integer class ids for sparse categorical cross-entropy (Keras would "
+                         f"truncate a float label to an int). Received: {where}={a[index].item()!r} "
+                         f"(dtype {a.dtype}).")
+
+
+def _tensor(x, arg, dtype=None):
+    check_numeric(x, arg)
+    return convert_to_tensor(x, dtype=dtype)
+
+
+def _to_dtype(x, dtype, arg):
+    x = _tensor(x, arg)
     return _m.cast(x, dtype) if x.dtype.name != dtype else x
 
 
 def _pred_and_true(y_true, y_pred, true_dtype=None):
-    y_pred = convert_to_tensor(y_pred)
+    y_pred = _tensor(y_pred, "y_pred")
     if not y_pred.dtype.is_floating:
         y_pred = _m.cast(y_pred, "float32")
-    y_true = convert_to_tensor(y_true, dtype=true_dtype or y_pred.dtype) if not isinstance(y_true, Tensor) else y_true
+    y_true = _tensor(y_true, "y_true", true_dtype or y_pred.dtype) if not isinstance(y_true, Tensor) else y_true
     if true_dtype is None and y_true.dtype != y_pred.dtype:
         y_true = _m.cast(y_true, y_pred.dtype)
     return y_true, y_pred
@@ -106,16 +152,24 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     """``-log p[label]`` for integer labels; probabilities are clipped, logged and
     renormalised through a log-softmax, as Keras 3's TensorFlow backend does.
 
+    Args:
+        y_true: (N...) class ids in [0, C), ints or whole-number floats (or (N..., 1)).
+        y_pred: (N..., C) probabilities, or logits with ``from_logits=True``.
+
     Raises:
-        ValueError: labels of the wrong shape, or outside [0, num_classes).
+        TypeError: non-numeric labels (strings), naming ``y_true``.
+        ValueError: labels of the wrong shape, outside [0, num_classes), or (when on the host) floats that
+            are not whole numbers, which Keras would truncate.
     """
-    y_pred = convert_to_tensor(y_pred)
+    y_pred = _tensor(y_pred, "y_pred")
     if not y_pred.dtype.is_floating:
         y_pred = _m.cast(y_pred, "float32")
-    y_true = convert_to_tensor(y_true)
+    y_true = _tensor(y_true, "y_true")
     if y_true.ndim == y_pred.ndim and y_true.shape[-1] == 1:
         y_true = _a.squeeze(y_true, -1)
     if not y_true.dtype.is_integer:
+        if isinstance(y_true._data, np.ndarray):  # on the host: free to check; never a device sync
+            check_class_ids(y_true._data, "y_true")
         y_true = _m.cast(y_true, "int64")
     if ignore_class is not None or axis != -1:
         raise NotImplementedError("sparse_categorical_crossentropy: ignore_class and axis != -1 are not supported yet.")
@@ -151,8 +205,8 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         # Keras 3 converts both to the loss dtype (float32 by default) before computing
-        y_pred = _to_dtype(y_pred, self.dtype)
-        y_true = _to_dtype(y_true, self.dtype)
+        y_pred = _to_dtype(y_pred, self.dtype, "y_pred")
+        y_true = _to_dtype(y_true, self.dtype, "y_true")
         values = self.call(y_true, y_pred)
         if sample_weight is not None:
             sw = convert_to_tensor(sample_weight, dtype=values.dtype)
@@ -252,6 +306,11 @@ _BY_NAME = {
 for _c in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, CategoricalCrossentropy,
            SparseCategoricalCrossentropy):
     _BY_NAME[_c.__name__] = _c
+
+
+def expects_class_ids(loss):
+    """Whether ``loss`` (a resolved loss) is sparse categorical cross-entropy, whose targets are class ids."""
+    return getattr(loss, "fn", None) is sparse_categorical_crossentropy
 
 
 def get(identifier):

@@ -43,6 +43,7 @@ def _to_array(x, arg):
     if a.dtype == object:
         raise ValueError(f"Unrecognized data type for `{arg}`: expected a NumPy array or a Tensor. "
                          f"Received: {type(x).__name__}")
+    _losses.check_numeric(a, arg)
     return a
 
 
@@ -582,11 +583,13 @@ class Model(Layer):
         validation_freq = _check_validation_freq(validation_freq)
         data = _DataAdapter(x, y, sample_weight, batch_size, _int_arg(steps_per_epoch, "steps_per_epoch"),
                             shuffle, "fit")
+        self._check_class_ids(data, "y")
         val = None
         if validation_data is not None:
             vd = validation_data
             vx, vy, vsw = (vd, None, None) if _is_iterable_data(vd) else _unpack(tuple(vd))
             val = _DataAdapter(vx, vy, vsw, validation_batch_size, validation_steps, False, "validation_data")
+            self._check_class_ids(val, "validation_data y")
         elif validation_split:
             val = data.split_off(validation_split, validation_batch_size, validation_steps)
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose_val != 0, model=self,
@@ -625,6 +628,19 @@ class Model(Layer):
         self.history = cbs.history
         return cbs.history
 
+    def _check_class_ids(self, data, arg):
+        """The targets of every sparse categorical cross-entropy output must be whole numbers (Keras would truncate
+        1.5 to 1): checked once, on the host arrays, rather than per step on the device. Datasets and generators
+        are checked per batch by the loss, where the batch is on the host (the NumPy backend)."""
+        if data.arrays is None or data.arrays[1] is None:
+            return
+        ys = _plain(data.arrays[1])
+        ys = ys if isinstance(ys, list) else [ys]
+        fns = self._loss_fn.fns if isinstance(self._loss_fn, _MultiOutputLoss) else [self._loss_fn]
+        for i, (fn, y) in enumerate(zip(fns, ys)):
+            if _losses.expects_class_ids(fn):
+                _losses.check_class_ids(y, arg if len(ys) == 1 else f"{arg}[{i}]")
+
     def _evaluate_loop(self, data, cbs):
         self.reset_metrics()
         logs = {}
@@ -648,6 +664,7 @@ class Model(Layer):
         self._assert_compiled("evaluation")
         data = _DataAdapter(x, y, sample_weight, _int_arg(batch_size, "batch_size"),
                             _int_arg(steps, "steps"), False, "evaluate")
+        self._check_class_ids(data, "y")
         verbose_val = _verbosity(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose_val != 0, model=self, verbose=verbose_val, epochs=1,
                            steps=data.steps)

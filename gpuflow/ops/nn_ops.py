@@ -456,12 +456,15 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
         (N...) losses. The gradient w.r.t. logits is ``softmax - one_hot``.
 
     Raises:
+        TypeError: ``labels`` not of an integer dtype (TensorFlow accepts int32 and int64 only; the Keras loss
+            takes whole-number floats and casts them itself).
         ValueError: shape mismatch, or a label outside [0, C) (naming it).
     """
     logits = _float_input(logits, "sparse_softmax_cross_entropy_with_logits")
     labels = convert_to_tensor(labels)
-    if labels.dtype.is_floating:
-        labels = M.cast(labels, "int64")
+    if not labels.dtype.is_integer:
+        raise TypeError("sparse_softmax_cross_entropy_with_logits: `labels` must be integer class ids (int32 or "
+                        f"int64, as tf.nn). Received: labels with dtype {labels.dtype.name}")
     if tuple(labels.shape) != tuple(logits.shape[:-1]):
         raise ValueError(f"sparse_softmax_cross_entropy_with_logits: labels must have shape logits.shape[:-1]="
                          f"{tuple(logits.shape[:-1])}. Received: labels.shape={tuple(labels.shape)}")
