@@ -131,3 +131,52 @@ def test_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
         (tmp_path / name).write_bytes(b"partial")
     saving.save_weights(tiny_model(), path)
     assert sorted(os.listdir(tmp_path)) == sorted(keep + ["m.weights.h5"])
+
+
+# =========================================================================================
+# Ctrl-C stops a save and leaves the old file
+# =========================================================================================
+@posix_only
+def test_ctrl_c_in_a_save_stops_it_and_leaves_the_old_file(tmp_path):
+    path = tmp_path / "m.keras"
+    saving.save_model(tiny_model(fill=1.0), str(path))
+    before = path.read_bytes()
+    rc, out, err, _ = stop_child_in_save(path, signal.SIGINT)
+    assert rc != 0 and "KeyboardInterrupt" in err and "saved" not in out
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["m.keras"]
+
+
+class _CtrlCInFinalizer:
+    """Sends SIGINT when collected: the KeyboardInterrupt lands in ``__del__``, where Python only prints it."""
+
+    def __del__(self):
+        signal.raise_signal(signal.SIGINT)
+
+
+@posix_only
+@pytest.mark.parametrize("target,patch", [("m.keras", "_weights_bytes"), ("m.weights.h5", "_save_weights_h5"),
+                                          ("m_folder", "_weights_bytes")])
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_ctrl_c_swallowed_by_a_finalizer_still_stops_the_save(tmp_path, monkeypatch, target, patch):
+    path = str(tmp_path / target)
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target == "m_folder" else {}
+    save(tiny_model(fill=1.0), path, **kwargs)
+    before = weights_of(tiny_model(fill=1.0))
+    real = getattr(saving, patch)
+
+    def interrupted_in_a_finalizer(*args):
+        _CtrlCInFinalizer()  # collected at once; its KeyboardInterrupt is printed, not raised
+        return real(*args)
+    monkeypatch.setattr(saving, patch, interrupted_in_a_finalizer)
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            save(tiny_model(fill=2.0), path, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(os.listdir(tmp_path)) == [target]
+    loaded = tiny_model()
+    saving.load_weights(loaded, path if not kwargs else os.path.join(path, "model.weights.h5"))
+    assert same_weights(weights_of(loaded), before)

@@ -45,6 +45,7 @@ datasets are refused. Every write goes to a temporary file in the destination fo
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import inspect
@@ -53,6 +54,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import threading
 import types
 import uuid
 import warnings
@@ -149,6 +152,38 @@ def _remove_stale_temps(target):
         _remove_path(path)
 
 
+@contextlib.contextmanager
+def _ctrl_c_noted():
+    """Yields ``check()``, which raises KeyboardInterrupt if Ctrl-C (SIGINT) came since entry.
+
+    Ctrl-C still raises KeyboardInterrupt at once. The note is for one that lands in a finalizer or
+    weakref callback, where Python only prints "Exception ignored in: ..." and carries on: h5py
+    runs such callbacks mid-write (its datatype cache is a WeakValueDictionary). A save calls
+    ``check()`` before its rename, and a Ctrl-C noted after the rename is raised on exit. Active
+    only in the main thread over Python's default SIGINT handler.
+    """
+    hits = []
+
+    def check():
+        if hits:
+            raise KeyboardInterrupt
+
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+        yield check
+        return
+
+    def handler(signum, frame):
+        hits.append(signum)
+        signal.default_int_handler(signum, frame)
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    check()
+
+
 def _atomic_write(filepath, write):
     """Calls ``write(tmp_path)`` for a new file beside ``filepath``, then renames it over ``filepath``.
 
@@ -160,15 +195,17 @@ def _atomic_write(filepath, write):
     tmp = _temp_path(filepath)
     _IN_FLIGHT.add(tmp)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        os.close(fd)
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
+        with _ctrl_c_noted() as check_ctrl_c:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             os.close(fd)
-        os.replace(tmp, filepath)
+            write(tmp)
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            check_ctrl_c()
+            os.replace(tmp, filepath)
     except BaseException:
         _remove_path(tmp)
         raise
@@ -1601,14 +1638,16 @@ def _save_keras_dir(model, filepath):
     tmp = _temp_path(filepath, ".gpuflow-tmpdir")
     _IN_FLIGHT.add(tmp)
     try:
-        _write_keras_dir(model, tmp)
-        old = None
-        if os.path.exists(filepath):
-            old = _temp_path(filepath, ".old")
-            os.replace(filepath, old)
-        os.replace(tmp, filepath)
-        if old is not None:
-            _remove_path(old)
+        with _ctrl_c_noted() as check_ctrl_c:
+            _write_keras_dir(model, tmp)
+            check_ctrl_c()
+            old = None
+            if os.path.exists(filepath):
+                old = _temp_path(filepath, ".old")
+                os.replace(filepath, old)
+            os.replace(tmp, filepath)
+            if old is not None:
+                _remove_path(old)
     except BaseException:
         _remove_path(tmp)
         raise
