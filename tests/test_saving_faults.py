@@ -180,3 +180,44 @@ def test_ctrl_c_swallowed_by_a_finalizer_still_stops_the_save(tmp_path, monkeypa
     loaded = tiny_model()
     saving.load_weights(loaded, path if not kwargs else os.path.join(path, "model.weights.h5"))
     assert same_weights(weights_of(loaded), before)
+
+
+# =========================================================================================
+# A save keeps the mode of the file it replaces and writes through symbolic links
+# =========================================================================================
+@posix_only
+@pytest.mark.parametrize("target", ["m.keras", "m.weights.h5", "m.h5", "m_folder"])
+def test_a_save_keeps_the_mode_of_the_file_it_replaces(tmp_path, target):
+    path = tmp_path / target
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target == "m_folder" else {}
+    old_umask = os.umask(0o027)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the legacy .h5 warning
+            save(tiny_model(), str(path), **kwargs)
+            assert os.stat(path).st_mode & 0o777 == (0o750 if kwargs else 0o640)  # a fresh file follows the umask
+            os.chmod(path, 0o700 if kwargs else 0o600)
+            save(tiny_model(), str(path), **kwargs)
+    finally:
+        os.umask(old_umask)
+    assert os.stat(path).st_mode & 0o777 == (0o700 if kwargs else 0o600)
+
+
+@posix_only
+@pytest.mark.parametrize("target", ["m.keras", "m.weights.h5", "m_folder"])
+def test_a_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_path, target):
+    real = tmp_path / "store" / target
+    real.parent.mkdir()
+    link = tmp_path / ("link_" + target)
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target == "m_folder" else {}
+    save(tiny_model(fill=1.0), str(real), **kwargs)
+    os.symlink(real, link)
+    save(tiny_model(fill=2.0), str(link), **kwargs)
+    assert os.path.islink(link) and os.readlink(link) == str(real)
+    assert sorted(os.listdir(tmp_path)) == sorted(["store", link.name])
+    assert os.listdir(real.parent) == [target]
+    loaded = tiny_model()
+    saving.load_weights(loaded, str(real) if not kwargs else str(real / "model.weights.h5"))
+    assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=2.0)))

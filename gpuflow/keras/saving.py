@@ -41,7 +41,8 @@ looked up only in gpuflow's own ``keras.layers``/``optimizers``/``losses``/``met
 :func:`register_keras_serializable`. ``Lambda`` layers and serialized Python lambdas are refused
 (a Lambda layer's config is Python bytecode). HDF5 soft/external links, external and virtual
 datasets are refused. Every write goes to a temporary file in the destination folder, then
-``os.replace``: a failed or interrupted save leaves the previous file intact.
+``os.replace``: a failed or interrupted save leaves the previous file intact. A save keeps the
+permission bits of the file it replaces and writes through a symbolic link to the link's target.
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import threading
 import types
 import uuid
@@ -199,6 +201,7 @@ def _atomic_write(filepath, write):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             os.close(fd)
             write(tmp)
+            _keep_mode(filepath, tmp)
             fd = os.open(tmp, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -213,12 +216,25 @@ def _atomic_write(filepath, write):
         _IN_FLIGHT.discard(tmp)
 
 
-def _check_overwrite(filepath, overwrite, op):
+def _destination(filepath, overwrite, op):
+    """The path a save writes: ``filepath`` with symbolic links resolved (a link stays a link to the new file).
+
+    Raises FileExistsError when it exists and ``overwrite`` is False; creates missing folders.
+    """
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{op}: {filepath} exists and overwrite=False. Pass overwrite=True to replace it.")
-    folder = os.path.dirname(os.path.abspath(filepath))
-    if not os.path.isdir(folder):
-        os.makedirs(folder, exist_ok=True)
+    target = os.path.realpath(filepath)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    return target
+
+
+def _keep_mode(existing, new):
+    """Gives ``new`` the permission bits of ``existing`` if that exists (a fresh file keeps those of the umask)."""
+    try:
+        mode = stat.S_IMODE(os.stat(existing).st_mode)
+    except FileNotFoundError:
+        return
+    os.chmod(new, mode)
 
 
 # =====================================================================================
@@ -1540,7 +1556,7 @@ def save_weights(model, filepath, overwrite=True):
     if not model.built:
         raise ValueError(f"save_weights: model '{model.name}' is not built yet, so it has no weights. Call it on data "
                          "or give it an Input first.")
-    _check_overwrite(filepath, overwrite, "save_weights")
+    filepath = _destination(filepath, overwrite, "save_weights")
 
     def write(tmp):
         with h5py.File(tmp, "w") as f:
@@ -1640,6 +1656,9 @@ def _save_keras_dir(model, filepath):
     try:
         with _ctrl_c_noted() as check_ctrl_c:
             _write_keras_dir(model, tmp)
+            for member in _ZIP_MEMBERS:
+                _keep_mode(os.path.join(filepath, member), os.path.join(tmp, member))
+            _keep_mode(filepath, tmp)
             check_ctrl_c()
             old = None
             if os.path.exists(filepath):
@@ -1690,22 +1709,19 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
                       "`keras.saving.save_model(model)`. This file format is considered legacy. We recommend using "
                       "instead the native Keras format, e.g. `model.save('my_model.keras')` or "
                       "`keras.saving.save_model(model, 'my_model.keras')`.", stacklevel=2)
-        _check_overwrite(filepath, overwrite, "save_model")
+        filepath = _destination(filepath, overwrite, "save_model")
         _atomic_write(filepath, lambda tmp: _legacy_save(model, tmp, include_optimizer))
         return
     if zipped is False:
         if filepath.endswith(".keras"):
             raise ValueError("When using `zipped=False`, the `filepath` argument should not end in `.keras`. "
                              f"Received: filepath={filepath}")
-        if not overwrite and os.path.exists(filepath):
-            raise FileExistsError(f"save_model: {filepath} exists and overwrite=False.")
-        _save_keras_dir(model, filepath)
+        _save_keras_dir(model, _destination(filepath, overwrite, "save_model"))
         return
     if not filepath.endswith(".keras"):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
                          f"native Keras format (recommended) or a `.h5` extension. Received: filepath={filepath}.")
-    _check_overwrite(filepath, overwrite, "save_model")
-    _atomic_write(filepath, lambda tmp: _write_keras_zip(model, tmp))
+    _atomic_write(_destination(filepath, overwrite, "save_model"), lambda tmp: _write_keras_zip(model, tmp))
 
 
 def _open_zip(source):
