@@ -17,6 +17,7 @@ import shlex
 import sys
 import tempfile
 import time
+import warnings
 
 
 def _version():
@@ -140,6 +141,22 @@ def _load_fashion_mnist(parser, subset):
     return (prep(x_train), y_train), (prep(x_test), y_test)
 
 
+def _terminate_on_nan(keras):
+    """``keras.callbacks.TerminateOnNaN`` that also records where it stopped: ``.at`` is ``(epoch, batch, loss)``
+    (0-based) after a NaN or infinite loss, else None."""
+    class TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+        at = None
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            super().on_train_batch_end(batch, logs)
+            if self.model.stop_training and self.at is None:
+                self.at = (self.epoch, batch, logs["loss"])
+    return TerminateOnNaN()
+
+
 def cmd_train(args):
     parser = args._parser
     if args.save:
@@ -166,9 +183,19 @@ def cmd_train(args):
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     if args.verbose:
         model.summary()
+    stop_on_nan = _terminate_on_nan(keras)  # unlike fit's default: NaN weights are worth neither time nor a file
     start = time.perf_counter()
-    model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose)
+    with warnings.catch_warnings():  # NumPy's overflow warnings and fit's NaN warning: the line below says it once
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
+                  callbacks=[stop_on_nan])
     train_s = time.perf_counter() - start
+    if stop_on_nan.at is not None:
+        epoch, batch, loss = stop_on_nan.at
+        print(f"gpuflow train: error: the loss became {loss} at epoch {epoch + 1}, step {batch + 1}; training stopped "
+              f"there{' and nothing was saved' if args.save else ''} (a lower --learning-rate may help)",
+              file=sys.stderr)
+        return 1
     loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
           f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")

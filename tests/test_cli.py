@@ -222,3 +222,17 @@ def test_train_saves_a_whole_keras_model(capsys, tmp_path):
     assert f"Saved the model to {out}" in stdout
     model = keras.models.load_model(out)
     assert len(model.layers) == 7 and model.layers[-1].units == 10  # the seed CNN (Input is no layer)
+
+
+@needs_data
+def test_train_stops_at_the_first_nan_loss_exits_1_and_saves_nothing(capsys, tmp_path):
+    out = tmp_path / "seed.weights.h5"
+    rc, stdout, err = run_cli(capsys, "train", "--subset", "64", "--epochs", "3", "--batch-size", "16",
+                              "--learning-rate", "1e30", "--verbose", "0", "--save", str(out))
+    assert rc == 1
+    m = re.fullmatch(r"gpuflow train: error: the loss became (nan|inf|-inf) at epoch 1, step (\d+); training "
+                     r"stopped there and nothing was saved \(a lower --learning-rate may help\)\n", err)
+    assert m, err
+    assert f"Batch {int(m.group(2)) - 1}: Invalid loss, terminating training" in stdout  # TerminateOnNaN's line
+    assert "Test accuracy" not in stdout
+    assert list(tmp_path.iterdir()) == []
