@@ -7,6 +7,7 @@ exits by itself after a minute whatever happens.
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -221,3 +222,64 @@ def test_a_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_pat
     loaded = tiny_model()
     saving.load_weights(loaded, str(real) if not kwargs else str(real / "model.weights.h5"))
     assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=2.0)))
+
+
+# =========================================================================================
+# Renames reach the disk; a zipped=False save killed between its two renames is recovered
+# =========================================================================================
+@posix_only
+@pytest.mark.parametrize("target", ["m.keras", "m.weights.h5", "m.h5", "m_folder"])
+def test_the_folder_is_flushed_after_the_rename(tmp_path, monkeypatch, target):
+    path = str(tmp_path / target)
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target == "m_folder" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save(tiny_model(), path, **kwargs)
+    events = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(src, dst):
+        real_replace(src, dst)
+        events.append(("replace", os.path.realpath(dst)))
+
+    def fsync(fd):
+        real_fsync(fd)
+        st = os.fstat(fd)
+        events.append(("fsync folder" if stat.S_ISDIR(st.st_mode) else "fsync file", st.st_ino))
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        save(tiny_model(), path, **kwargs)
+    last = max(i for i, e in enumerate(events) if e == ("replace", path))
+    assert ("fsync folder", os.stat(tmp_path).st_ino) in events[last + 1:], events
+
+
+@posix_only
+def test_a_folder_save_killed_between_its_renames_is_recovered_by_the_next_load(tmp_path):
+    path = tmp_path / "m_folder"
+    saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
+    rc, out, _, _ = stop_child_in_save(path, signal.SIGTERM, where="swap", zipped=False)
+    assert rc == -signal.SIGTERM and "saved" not in out
+    assert not path.exists() and (tmp_path / ".m_folder.gpuflow-old").is_dir()  # what the kill leaves
+    loaded = saving.load_model(str(path))
+    assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=1.0)))  # the previous save, complete
+    assert path.is_dir() and not (tmp_path / ".m_folder.gpuflow-old").exists()
+    saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)  # and the next save cleans up the rest
+    assert sorted(os.listdir(tmp_path)) == ["m_folder"]
+
+
+def test_a_folder_save_recovers_a_folder_left_aside(tmp_path):
+    path = tmp_path / "m_folder"
+    old = tmp_path / ".m_folder.gpuflow-old"
+    saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
+    os.rename(path, old)  # as a save killed between its two renames leaves it
+    with pytest.raises(FileExistsError):  # the model is still there, so overwrite=False refuses
+        saving.save_model(tiny_model(fill=2.0), str(path), zipped=False, overwrite=False)
+    assert path.is_dir() and not old.exists()
+    saving.save_model(tiny_model(fill=1.0), str(tmp_path / "copy"), zipped=False)
+    os.rename(tmp_path / "copy", old)  # as a save killed after its renames leaves it
+    saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)
+    assert sorted(os.listdir(tmp_path)) == ["m_folder"]
+    assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))

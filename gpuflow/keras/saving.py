@@ -154,6 +154,21 @@ def _remove_stale_temps(target):
         _remove_path(path)
 
 
+def _fsync(path):
+    """Flushes a file, or (POSIX) a folder's entries, i.e. the renames done in it, to disk."""
+    is_dir = os.path.isdir(path)
+    if is_dir and os.name == "nt":  # Windows cannot open a folder this way; NTFS journals renames
+        return
+    fd = os.open(path or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not is_dir:  # some file systems refuse to flush a folder; a file that cannot be flushed is an error
+            raise
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def _ctrl_c_noted():
     """Yields ``check()``, which raises KeyboardInterrupt if Ctrl-C (SIGINT) came since entry.
@@ -191,7 +206,8 @@ def _atomic_write(filepath, write):
 
     The temporary file is created with the usual permissions (0o666 less the umask), flushed to
     disk before the rename, and removed if ``write`` fails or is interrupted; one left by a killed
-    save is removed by the next save of the same file (see ``_remove_stale_temps``).
+    save is removed by the next save of the same file (see ``_remove_stale_temps``). The folder is
+    flushed after the rename, so a crash cannot undo it.
     """
     _remove_stale_temps(filepath)
     tmp = _temp_path(filepath)
@@ -202,13 +218,10 @@ def _atomic_write(filepath, write):
             os.close(fd)
             write(tmp)
             _keep_mode(filepath, tmp)
-            fd = os.open(tmp, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(tmp)
             check_ctrl_c()
             os.replace(tmp, filepath)
+            _fsync(os.path.dirname(filepath))
     except BaseException:
         _remove_path(tmp)
         raise
@@ -1640,19 +1653,46 @@ def _write_keras_zip(model, path):
 
 def _write_keras_dir(model, dirpath):
     os.makedirs(dirpath)
-    with open(os.path.join(dirpath, _METADATA), "w") as f:
-        f.write(_metadata_json())
-    with open(os.path.join(dirpath, _CONFIG), "w") as f:
-        f.write(_config_json(model))
-    with open(os.path.join(dirpath, _WEIGHTS), "wb") as f:
-        f.write(_weights_bytes(model))
+    for member, data in ((_METADATA, _metadata_json().encode("utf-8")), (_CONFIG, _config_json(model).encode("utf-8")),
+                         (_WEIGHTS, _weights_bytes(model))):
+        with open(os.path.join(dirpath, member), "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    _fsync(dirpath)
+
+
+def _old_path(target):
+    """Where a ``zipped=False`` save keeps the folder it replaces until the new one is in place."""
+    folder, name = os.path.split(target)
+    return os.path.join(folder, f".{name}.gpuflow-old")
+
+
+def _recover_keras_dir(filepath):
+    """Moves back the folder that a ``zipped=False`` save had moved aside when it was killed before the new one
+    was in place. Returns the path to read the model from (the old folder itself if it cannot be moved)."""
+    target = os.path.realpath(filepath)
+    old = _old_path(target)
+    if os.path.lexists(target) or not os.path.isdir(old):
+        return filepath
+    try:
+        os.replace(old, target)
+        _fsync(os.path.dirname(target))
+    except OSError:  # e.g. a read-only folder: read it where it is
+        return old
+    return filepath
 
 
 def _save_keras_dir(model, filepath):
-    """``zipped=False``: the three members in a temporary folder beside ``filepath``, then swapped in."""
+    """``zipped=False``: the three members in a temporary folder beside ``filepath``, then swapped in with two
+    renames (the old folder goes to ``_old_path`` first). A save killed between them leaves only the old folder
+    there; the next load or save moves it back (``_recover_keras_dir``)."""
     _remove_stale_temps(filepath)
+    old = _old_path(filepath)
+    _remove_path(old)  # left by a save killed after the swap (the recovery already ran: filepath exists)
     tmp = _temp_path(filepath, ".gpuflow-tmpdir")
     _IN_FLIGHT.add(tmp)
+    moved = False
     try:
         with _ctrl_c_noted() as check_ctrl_c:
             _write_keras_dir(model, tmp)
@@ -1660,14 +1700,15 @@ def _save_keras_dir(model, filepath):
                 _keep_mode(os.path.join(filepath, member), os.path.join(tmp, member))
             _keep_mode(filepath, tmp)
             check_ctrl_c()
-            old = None
-            if os.path.exists(filepath):
-                old = _temp_path(filepath, ".old")
+            if os.path.lexists(filepath):
                 os.replace(filepath, old)
+                moved = True
             os.replace(tmp, filepath)
-            if old is not None:
-                _remove_path(old)
+            _fsync(os.path.dirname(filepath))
+            _remove_path(old)
     except BaseException:
+        if moved and not os.path.lexists(filepath):
+            os.replace(old, filepath)
         _remove_path(tmp)
         raise
     finally:
@@ -1716,6 +1757,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
         if filepath.endswith(".keras"):
             raise ValueError("When using `zipped=False`, the `filepath` argument should not end in `.keras`. "
                              f"Received: filepath={filepath}")
+        _recover_keras_dir(filepath)
         _save_keras_dir(model, _destination(filepath, overwrite, "save_model"))
         return
     if not filepath.endswith(".keras"):
@@ -1782,6 +1824,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Reads Keras 3 ``.keras`` archives (and unzipped ``.keras`` folders) and legacy Keras 2/3
     ``.h5`` files: architecture, weights, and (with ``compile=True``) the compile settings and
     the optimizer's state, so ``fit`` resumes where it stopped. Nothing in the file is executed.
+    A folder that a ``zipped=False`` save killed mid-swap left moved aside is moved back first.
 
     Args:
         filepath: path to a ``.keras`` file or folder, or an ``.h5``/``.hdf5`` file; or a binary
@@ -1808,7 +1851,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             config = _parse_json(_read_member(z, _CONFIG, "the file object"), _CONFIG, "the file object")
             weights = _read_member(z, _WEIGHTS, "the file object")
         return _model_from_keras_parts(config, weights, "the file object", custom_objects, compile, safe_mode)
-    filepath = os.fspath(filepath)
+    filepath = _recover_keras_dir(os.fspath(filepath))
     if os.path.isdir(filepath):
         missing = [m for m in (_CONFIG, _WEIGHTS) if not os.path.isfile(os.path.join(filepath, m))]
         if missing:
