@@ -6,24 +6,29 @@ overfits and validation loss stops improving) with:
   ReduceLROnPlateau, CSVLogger and LearningRateScheduler;
 then reloads the best checkpoint with keras.models.load_model and resumes training.
 
-Run:  python examples/callbacks_checkpoint.py [--quick] [--outdir DIR]
+Run:  python examples/callbacks_checkpoint.py [--quick] [--output-dir DIR]
 Only the import differs from TensorFlow: `import gpuflow as tf`.
-Quick mode (`--quick` or GPUFLOW_EXAMPLE_QUICK=1) shrinks the data and epochs for tests.
-Files (checkpoint, CSV log, TensorBoard logs) go to --outdir, else $GPUFLOW_EXAMPLE_OUTDIR, else ./callbacks_example_output.
+`--quick` shrinks the data and epochs (the tests use it). The files (checkpoint, CSV log,
+TensorBoard logs) go to --output-dir, else to a new temporary folder; the script prints which.
 """
+import argparse
 import csv
 import os
-import sys
+import tempfile
 
 import numpy as np
 
 import gpuflow as tf
 
 keras = tf.keras
-QUICK = "--quick" in sys.argv or os.environ.get("GPUFLOW_EXAMPLE_QUICK") == "1"
-OUTDIR = (sys.argv[sys.argv.index("--outdir") + 1] if "--outdir" in sys.argv
-          else os.environ.get("GPUFLOW_EXAMPLE_OUTDIR", "callbacks_example_output"))
+parser = argparse.ArgumentParser(description="Training callbacks, checkpointing, and resuming from a checkpoint.")
+parser.add_argument("--quick", action="store_true", help="a small, fast run (what the tests use)")
+parser.add_argument("--output-dir", help="folder for the checkpoint and logs (default: a new temporary folder)")
+args = parser.parse_args()
+QUICK = args.quick
+OUTDIR = args.output_dir or tempfile.mkdtemp(prefix="gpuflow_callbacks_example_")
 os.makedirs(OUTDIR, exist_ok=True)
+print(f"checkpoint and logs go to {OUTDIR}")
 N_TRAIN, N_VAL = (400, 400) if QUICK else (2000, 2000)
 MAX_EPOCHS = 30 if QUICK else 200
 RESUME_EPOCHS = 3 if QUICK else 10

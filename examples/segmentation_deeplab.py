@@ -10,10 +10,9 @@ Concatenate, and a 1x1 Conv2D head with a per-pixel softmax.
 
 Run:  python examples/segmentation_deeplab.py [--quick]
 Only the import differs from TensorFlow: `import gpuflow as tf`.
-Quick mode (`--quick` or GPUFLOW_EXAMPLE_QUICK=1) shrinks the data and epochs for tests.
+`--quick` shrinks the data and epochs (the tests use it). Nothing is written to disk.
 """
-import os
-import sys
+import argparse
 
 import numpy as np
 
@@ -21,7 +20,9 @@ import gpuflow as tf
 
 keras = tf.keras
 layers = keras.layers
-QUICK = "--quick" in sys.argv or os.environ.get("GPUFLOW_EXAMPLE_QUICK") == "1"
+parser = argparse.ArgumentParser(description="A small DeepLab-style segmentation model on synthetic shapes.")
+parser.add_argument("--quick", action="store_true", help="a small, fast run (what the tests use)")
+QUICK = parser.parse_args().quick
 
 SIZE = 16 if QUICK else 32
 N_TRAIN = 160 if QUICK else 1200

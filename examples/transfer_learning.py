@@ -9,11 +9,11 @@ Trainable / non-trainable parameter counts are printed at each stage.
 
 Run:  python examples/transfer_learning.py [--quick]
 Only the import differs from TensorFlow: `import gpuflow as tf`.
-Quick mode (`--quick` or GPUFLOW_EXAMPLE_QUICK=1) uses a small subset and fewer epochs.
+`--quick` uses a small subset and fewer epochs (the tests use it). Nothing is written to disk
+(except Fashion-MNIST's download into the dataset cache, when no copy is found).
 If Fashion-MNIST cannot be loaded (no local copy, no network), synthetic data is used.
 """
-import os
-import sys
+import argparse
 
 import numpy as np
 
@@ -21,7 +21,9 @@ import gpuflow as tf
 
 keras = tf.keras
 layers = keras.layers
-QUICK = "--quick" in sys.argv or os.environ.get("GPUFLOW_EXAMPLE_QUICK") == "1"
+parser = argparse.ArgumentParser(description="Transfer learning from Fashion-MNIST classes 0-4 to 5-9.")
+parser.add_argument("--quick", action="store_true", help="a small, fast run (what the tests use)")
+QUICK = parser.parse_args().quick
 N_PER_TASK = 1500 if QUICK else None        # training samples per task (None: all ~30k)
 N_TEST_PER_TASK = 500 if QUICK else None
 EPOCHS_A, EPOCHS_HEAD, EPOCHS_FT = (2, 2, 1) if QUICK else (5, 5, 3)

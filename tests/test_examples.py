@@ -1,5 +1,5 @@
-"""Runs each script in examples/ in quick mode (GPUFLOW_EXAMPLE_QUICK=1) as a user would, in a subprocess,
-and checks its exit status and one meaningful reported number."""
+"""Runs each script in examples/ with --quick as a user would, in a subprocess started in an empty folder,
+and checks its exit status, one meaningful reported number, and that it wrote nothing in that folder."""
 import os
 import re
 import subprocess
@@ -13,15 +13,19 @@ EXAMPLES = REPO / "examples"
 
 
 def run_example(name, tmp_path, *args):
-    env = dict(os.environ)
+    """Runs ``examples/<name> --quick ARGS`` with an empty working folder and $TMPDIR under ``tmp_path``;
+    returns its output. Fails if it exits non-zero or leaves anything in the working folder."""
+    cwd, tmp = tmp_path / "cwd", tmp_path / "tmp"
+    cwd.mkdir()
+    tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(tmp))
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    env["GPUFLOW_EXAMPLE_QUICK"] = "1"
-    env["GPUFLOW_EXAMPLE_OUTDIR"] = str(tmp_path)
     env.setdefault("GPUFLOW_HOME", str(tmp_path / "gpuflow_home"))  # never write to the user's cache
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], cwd=REPO, env=env,
+    proc = subprocess.run([sys.executable, str(EXAMPLES / name), "--quick", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=180)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"{name} exited with {proc.returncode}:\n{out[-4000:]}"
+    assert list(cwd.iterdir()) == [], f"{name} wrote into the working folder: {list(cwd.iterdir())}"
     return out
 
 
@@ -29,6 +33,22 @@ def number_after(pattern, text):
     m = re.search(pattern + r"\s*([0-9.]+)", text)
     assert m, f"no match for {pattern!r} in output:\n{text[-3000:]}"
     return float(m.group(1))
+
+
+def test_every_example_is_tested_here():
+    tested = set(re.findall(r'run_example\("(\w+\.py)"', Path(__file__).read_text()))
+    assert tested == {p.name for p in EXAMPLES.glob("*.py")}
+
+
+def test_fashion_mnist_cnn(tmp_path):
+    from gpuflow.keras.datasets import fashion_mnist
+    try:
+        fashion_mnist.load_data()
+    except (FileNotFoundError, OSError):
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    out = run_example("fashion_mnist_cnn.py", tmp_path)
+    assert "Total params: 225,034" in out
+    assert number_after(r"Test accuracy:", out) > 0.3  # chance: 0.1
 
 
 def test_lstm_sine(tmp_path):
@@ -61,11 +81,25 @@ def test_custom_training_loop(tmp_path):
     assert number_after(r"Subclassed train_step validation accuracy:", out) > 0.8
 
 
-def test_callbacks_checkpoint(tmp_path):
-    out = run_example("callbacks_checkpoint.py", tmp_path)
-    assert (tmp_path / "best_model.keras").is_file()
-    assert (tmp_path / "training_log.csv").is_file()
+@pytest.mark.parametrize("given", [True, False], ids=["output-dir", "default-temporary-folder"])
+def test_callbacks_checkpoint(tmp_path, given):
+    args = ["--output-dir", str(tmp_path / "out")] if given else []
+    out = run_example("callbacks_checkpoint.py", tmp_path, *args)
+    outdir = Path(re.search(r"checkpoint and logs go to (\S+)", out).group(1))
+    if given:
+        assert outdir == tmp_path / "out"
+    else:
+        assert outdir.parent == tmp_path / "tmp"  # tempfile's folder, which follows $TMPDIR
+    assert (outdir / "best_model.keras").is_file()
+    assert (outdir / "training_log.csv").is_file()
     assert "CSVLogger wrote" in out
     if "early stopping" in out:
         assert "Restoring model weights" in out
     assert number_after(r"Resumed model: val_loss [0-9.]+, val_accuracy", out) > 0.35  # chance: 0.25
+
+
+def test_fashion_mnist_cnn_rejects_a_stray_argument(tmp_path):
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "fashion_mnist_cnn.py"), "--epochs", "two"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert proc.returncode == 2 and "argument --epochs: invalid int value: 'two'" in proc.stderr
