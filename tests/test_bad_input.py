@@ -187,3 +187,89 @@ def test_multi_output_labels_name_the_output():
 def test_tf_nn_sparse_softmax_cross_entropy_takes_integer_labels_only_as_tf():
     with pytest.raises(TypeError, match="`labels` must be integer class ids.*float32"):
         tf.nn.sparse_softmax_cross_entropy_with_logits(np.array([1.0, 0.0], "float32"), np.ones((2, 2), "float32"))
+
+
+# -- construction: shapes, optimizers, normalization -----------------------------------------------------------
+# keras.Input: Keras 3's standardize_shape refuses negative, float and string dimensions ("Cannot convert ... to a
+# shape") and accepts 0 and None; gpuflow follows it and names the argument.
+@pytest.mark.parametrize("make,match", [
+    (lambda: keras.Input(shape=(-1, 3)), r"Negative dimensions are not allowed.*shape=\(-1, 3\)"),
+    (lambda: keras.Input(shape=(3, 2.5)), r"invalid dimension '2.5'.*shape=\(3, 2.5\)"),
+    (lambda: keras.Input(shape=("3",)), r"invalid dimension '3'"),
+    (lambda: keras.Input(shape=None), r"You must pass a `shape`"),
+    (lambda: keras.Input(shape=(3,), batch_size=-1), r"batch_size=-1"),
+    (lambda: keras.Input(batch_shape=(None, -2)), r"Negative dimensions.*batch_shape=\(None, -2\)"),
+    (lambda: keras.Input(shape=(3,), batch_shape=(None, 3)), r"both `shape` and `batch_shape`"),  # Keras's check
+    (lambda: layers.Dense(2, input_shape=(-4,)), r"Negative dimensions.*input_shape=\(-4,\)"),
+])
+def test_input_shapes_are_checked_as_keras(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_input_shapes_keras_accepts():
+    assert keras.Input(shape=(0, None, 3)).shape == (None, 0, None, 3)  # zero is a size in Keras
+    assert keras.Input(shape=np.array([4])[0]).shape == (None, 4)
+    assert keras.Input(shape=(2,), batch_size=np.int64(8)).shape == (8, 2)
+
+
+# Optimizers: Keras 3 checks only SGD's momentum in [0, 1] (sgd.py) and the type of learning_rate; it takes
+# Adam(beta_1=2), a NaN or negative learning rate and epsilon=0 and trains into NaN. gpuflow refuses them at
+# construction (the learning-rate setter too) and keeps what Keras code legitimately passes: schedules,
+# callables, learning_rate=0, momentum=0 or 1, int and NumPy values, clipnorm=0 (no clipping, as Keras).
+@pytest.mark.parametrize("make,named", [
+    (lambda: keras.optimizers.Adam(beta_1=2), "beta_1=2"),
+    (lambda: keras.optimizers.Adam(beta_1=1.0), "beta_1=1.0"),
+    (lambda: keras.optimizers.Adam(beta_2=-0.1), "beta_2=-0.1"),
+    (lambda: keras.optimizers.Adam(learning_rate=float("nan")), "learning_rate=nan"),
+    (lambda: keras.optimizers.Adam(learning_rate=float("inf")), "learning_rate=inf"),
+    (lambda: keras.optimizers.Adam(learning_rate=-1e-3), "learning_rate=-0.001"),
+    (lambda: keras.optimizers.Adam(learning_rate="0.1"), "learning_rate='0.1'"),  # Keras's own ValueError
+    (lambda: keras.optimizers.Adam(epsilon=0), "epsilon=0"),
+    (lambda: keras.optimizers.AdamW(weight_decay=-0.1), "weight_decay=-0.1"),
+    (lambda: keras.optimizers.SGD(momentum=1.5), "momentum=1.5"),  # Keras's own check
+    (lambda: keras.optimizers.SGD(momentum=-0.5), "momentum=-0.5"),
+    (lambda: keras.optimizers.SGD(clipnorm=-1.0), "clipnorm=-1.0"),
+    (lambda: keras.optimizers.SGD(clipvalue=float("nan")), "clipvalue=nan"),
+    (lambda: keras.optimizers.RMSprop(rho=1.0), "rho=1.0"),
+    (lambda: keras.optimizers.RMSprop(momentum=2), "momentum=2"),
+    (lambda: keras.optimizers.RMSprop(epsilon=-1e-7), "epsilon=-1e-07"),
+])
+def test_optimizer_hyperparameters_are_checked_at_construction(make, named):
+    with pytest.raises(ValueError) as e:
+        make()
+    assert named in str(e.value)
+
+
+def test_optimizer_values_keras_accepts_still_work():
+    schedule = keras.optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    for opt in (keras.optimizers.Adam(learning_rate=schedule), keras.optimizers.Adam(learning_rate=lambda: 0.01),
+                keras.optimizers.SGD(learning_rate=0, momentum=0), keras.optimizers.SGD(1, momentum=1.0),
+                keras.optimizers.Adam(learning_rate=np.float32(1e-3), beta_1=0), keras.optimizers.RMSprop(rho=0)):
+        assert np.isfinite(float(opt.learning_rate.numpy()))
+    opt = keras.optimizers.SGD(0.1)
+    with pytest.raises(ValueError, match="learning_rate=nan"):
+        opt.learning_rate = float("nan")
+    assert float(opt.learning_rate.numpy()) == pytest.approx(0.1)
+
+
+def test_clipnorm_zero_means_no_clipping_as_keras():
+    v = tf.Variable(np.array([3.0, 4.0], "float32"))
+    keras.optimizers.SGD(1.0, clipnorm=0.0).apply_gradients([(tf.constant([3.0, 4.0]), v)])
+    np.testing.assert_allclose(v.numpy(), [0.0, 0.0])  # the full gradient step, not a zeroed one
+
+
+# BatchNormalization: Keras 3 takes any momentum and epsilon (float()); outside [0, 1] the moving statistics
+# diverge and epsilon <= 0 can divide by a zero variance, so both are refused at construction.
+@pytest.mark.parametrize("make,named", [
+    (lambda: layers.BatchNormalization(momentum=5), "momentum=5"),
+    (lambda: layers.BatchNormalization(momentum=-0.1), "momentum=-0.1"),
+    (lambda: layers.BatchNormalization(epsilon=0), "epsilon=0"),
+    (lambda: layers.BatchNormalization(epsilon=-1e-3), "epsilon=-0.001"),
+    (lambda: layers.LayerNormalization(epsilon=0.0), "epsilon=0.0"),
+])
+def test_normalization_arguments_are_checked_at_construction(make, named):
+    with pytest.raises(ValueError) as e:
+        make()
+    assert named in str(e.value)
+    assert layers.BatchNormalization(momentum=0, epsilon=1e-5).momentum == 0.0  # Keras's range kept

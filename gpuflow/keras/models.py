@@ -20,6 +20,7 @@ from ..ops import array_ops as _a, math_ops as _m
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
 from . import losses as _losses, metrics as _metrics, optimizers as _optimizers
+from ._checks import check_real
 from .callbacks import CallbackList
 from .layers.base import Layer, KerasTensor
 from .layers.core import InputLayer
@@ -127,10 +128,7 @@ def _validation_split(value):
     Raises:
         ValueError: not a real number in [0, 1).
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0 <= value < 1:
-        raise ValueError(f"`validation_split` must be a float in [0, 1). Received: validation_split={value!r}")
-    return float(value)
+    return check_real(value, "validation_split", 0, 1, high_open=True)
 
 
 def _should_validate(epoch, validation_freq):

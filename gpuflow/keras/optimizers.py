@@ -11,8 +11,13 @@ run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers
 * RMSprop: ``v = rho v + (1 - rho) g^2``; (centered: ``a = rho a + (1 - rho) g``, ``v - a^2``);
   ``inc = lr g / sqrt(v + epsilon)``; with momentum ``m = momentum m + inc; w -= m``, else ``w -= inc``.
 
-``clipnorm`` / ``clipvalue`` / ``global_clipnorm`` clip gradients first;
+``clipnorm`` / ``clipvalue`` / ``global_clipnorm`` clip gradients first (0 turns clipping off, as Keras 3);
 ``weight_decay`` applies decoupled decay ``w -= w * weight_decay * lr`` (as Keras 3).
+
+Hyperparameters are checked at construction, in the ranges where the update rules make sense (Keras 3 checks
+only SGD's momentum): a finite learning rate >= 0 (or a schedule / callable), betas and rho in [0, 1), momentum in
+[0, 1], epsilon > 0, weight decay and clipping thresholds >= 0. A NaN, an infinity or a beta_1 of 2 is a ValueError
+naming the argument instead of weights that silently become NaN.
 """
 from __future__ import annotations
 
@@ -24,8 +29,20 @@ import numpy as np
 
 from ..tensor import Variable
 from ..ops.core import convert_to_tensor
+from ._checks import check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+
+
+def _check_learning_rate(value, owner):
+    """A schedule or callable as it is, else the rate as a float >= 0 (Keras 3's message for other types)."""
+    if callable(value):
+        return value
+    if isinstance(value, (bool, str, bytes)) or not hasattr(value, "__float__"):
+        raise ValueError(f"{owner}: Argument `learning_rate` should be float, or an instance of LearningRateSchedule, "
+                         "or a callable (that takes in the current iteration value and returns the corresponding "
+                         f"learning rate value). Received instead: learning_rate={value!r}")
+    return check_real(value, "learning_rate", low=0, owner=owner)
 
 
 def _takes_an_argument(fn):
@@ -46,7 +63,8 @@ class Optimizer:
         name: optimizer name.
 
     Raises:
-        ValueError: more than one clipping option, or a negative learning rate.
+        ValueError: more than one clipping option; a learning rate that is not a finite number >= 0, a schedule
+            or a callable; a negative or non-finite ``weight_decay`` or clipping threshold.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -60,12 +78,16 @@ class Optimizer:
         if use_ema or gradient_accumulation_steps or loss_scale_factor:
             raise NotImplementedError("use_ema, gradient_accumulation_steps and loss_scale_factor are not supported yet.")
         self.name = name or type(self).__name__.lower()
+        owner = type(self).__name__
+        for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                           ("global_clipnorm", global_clipnorm)):
+            if value is not None:
+                check_real(value, arg, low=0, owner=owner)
         self.weight_decay, self.clipnorm, self.clipvalue, self.global_clipnorm = (
             weight_decay, clipnorm, clipvalue, global_clipnorm)
-        self._schedule = None if isinstance(learning_rate, (int, float, np.floating, np.integer)) else learning_rate
-        if self._schedule is None and learning_rate < 0:
-            raise ValueError(f"Argument `learning_rate` must be >= 0. Received: learning_rate={learning_rate}")
-        self._learning_rate = Variable(float(learning_rate) if self._schedule is None else 0.0, trainable=False,
+        learning_rate = _check_learning_rate(learning_rate, owner)
+        self._schedule = learning_rate if callable(learning_rate) else None
+        self._learning_rate = Variable(0.0 if self._schedule is not None else learning_rate, trainable=False,
                                        name="learning_rate", dtype="float32")
         self.iterations = Variable(np.int64(0), trainable=False, name="iteration", dtype="int64")
         self._slots = {}
@@ -86,11 +108,12 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        if callable(value) and not isinstance(value, (int, float)):
+        value = _check_learning_rate(value, type(self).__name__)
+        if callable(value):
             self._schedule = value
         else:
             self._schedule = None
-            self._learning_rate.assign(float(value))
+            self._learning_rate.assign(value)
 
     lr = learning_rate
 
@@ -158,15 +181,15 @@ class Optimizer:
 
     def _clip(self, grads, variables):
         xp = variables[0].backend.xp if variables else np
-        if self.clipvalue is not None:
+        if self.clipvalue:  # None or 0: no clipping (Keras 3's `if self.clipvalue and self.clipvalue > 0`)
             grads = [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
-        if self.clipnorm is not None:
+        if self.clipnorm:
             out = []
             for g in grads:
                 n = float(xp.sqrt(xp.sum(g * g)))
                 out.append(g * (self.clipnorm / n) if n > self.clipnorm else g)
             grads = out
-        if self.global_clipnorm is not None:
+        if self.global_clipnorm:
             n = math.sqrt(sum(float(xp.sum(g * g)) for g in grads))
             if n > self.global_clipnorm:
                 grads = [g * (self.global_clipnorm / n) for g in grads]
@@ -193,13 +216,16 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """Gradient descent with optional (Nesterov) momentum (``keras.optimizers.SGD``)."""
+    """Gradient descent with optional (Nesterov) momentum (``keras.optimizers.SGD``).
+
+    Raises:
+        ValueError: ``momentum`` not in [0, 1] (as Keras 3), or a bad base argument (see :class:`Optimizer`).
+    """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, name="SGD", **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"`momentum` must be a float between [0, 1]. Received: momentum={momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = check_real(momentum, "momentum", 0, 1, owner="SGD")  # Keras 3's own check
+        self.nesterov = bool(nesterov)
         self._slot_names = ("momentum",) if self.momentum else ()
 
     def update_step(self, g, v, lr, step):
@@ -222,12 +248,21 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) as ``keras.optimizers.Adam`` (defaults lr 1e-3, betas 0.9/0.999, epsilon 1e-7)."""
+    """Adam (Kingma & Ba 2015) as ``keras.optimizers.Adam`` (defaults lr 1e-3, betas 0.9/0.999, epsilon 1e-7).
+
+    Raises:
+        ValueError: ``beta_1`` or ``beta_2`` not in [0, 1) (the paper's range; 1 divides by zero or freezes the
+            moments), ``epsilon`` not > 0, or a bad base argument (see :class:`Optimizer`).
+    """
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, amsgrad=False, name="adam",
                  **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
-        self.beta_1, self.beta_2, self.epsilon, self.amsgrad = float(beta_1), float(beta_2), float(epsilon), amsgrad
+        owner = type(self).__name__
+        self.beta_1 = check_real(beta_1, "beta_1", 0, 1, high_open=True, owner=owner)
+        self.beta_2 = check_real(beta_2, "beta_2", 0, 1, high_open=True, owner=owner)
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner=owner)
+        self.amsgrad = amsgrad
         self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
 
     def update_step(self, g, v, lr, step):
@@ -253,12 +288,20 @@ class Adam(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """RMSprop (Hinton, lecture 6e) as ``keras.optimizers.RMSprop`` (lr 1e-3, rho 0.9, epsilon 1e-7)."""
+    """RMSprop (Hinton, lecture 6e) as ``keras.optimizers.RMSprop`` (lr 1e-3, rho 0.9, epsilon 1e-7).
+
+    Raises:
+        ValueError: ``rho`` not in [0, 1), ``momentum`` not in [0, 1], ``epsilon`` not > 0, or a bad base
+            argument (see :class:`Optimizer`).
+    """
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, name="rmsprop",
                  **kwargs):
         super().__init__(learning_rate, name=name, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self.rho = check_real(rho, "rho", 0, 1, high_open=True, owner="RMSprop")
+        self.momentum = check_real(momentum, "momentum", 0, 1, owner="RMSprop")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="RMSprop")
+        self.centered = centered
         self._slot_names = ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
 
     def update_step(self, g, v, lr, step):

@@ -24,7 +24,7 @@ from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
 from .. import constraints as _constraints, initializers as _init, regularizers as _regularizers
 
-__all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids"]
+__all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids", "standardize_shape"]
 
 _uids = {}
 _ctx = threading.local()
@@ -47,6 +47,42 @@ def unique_name(base):
 def reset_uids():
     """Forgets the name counters (``keras.backend.clear_session``)."""
     _uids.clear()
+
+
+def standardize_shape(shape, arg="shape"):
+    """A shape as a tuple of ints >= 0 and None (an unknown size), by Keras 3's ``standardize_shape`` rules:
+    zero is a size, a negative, float or string dimension is refused.
+
+    Raises:
+        ValueError: Keras's message for the bad dimension, naming ``arg`` and the shape received.
+    """
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)  # Keras 2's `input_shape=3`, still accepted
+    if shape is None or isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise ValueError(f"Cannot convert '{shape}' to a shape. Received: {arg}={shape!r}")
+    shape = tuple(shape)
+    dims = []
+    for d in shape:
+        if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))):
+            raise ValueError(f"Cannot convert '{shape}' to a shape. Found invalid dimension '{d}' of type "
+                             f"'{type(d)}'. Received: {arg}={shape}")
+        if d is not None and d < 0:
+            raise ValueError(f"Cannot convert '{shape}' to a shape. Negative dimensions are not allowed "
+                             f"(None is an unknown size). Received: {arg}={shape}")
+        dims.append(None if d is None else int(d))
+    return tuple(dims)
+
+
+def batch_shape_of(shape, batch_size, arg="shape"):
+    """``(batch_size,) + shape``, both checked as :func:`standardize_shape` does (``arg`` names ``shape``).
+
+    Raises:
+        ValueError: a bad dimension, or a ``batch_size`` that is not None or an int >= 0.
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                   or batch_size < 0):
+        raise ValueError(f"`batch_size` must be None or an integer >= 0. Received: batch_size={batch_size!r}")
+    return (None if batch_size is None else int(batch_size),) + standardize_shape(shape, arg)
 
 
 def _shape_str(shape):
@@ -123,10 +159,9 @@ class Layer:
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
-            self._batch_input_shape = tuple(batch_input_shape)
+            self._batch_input_shape = standardize_shape(batch_input_shape, "batch_input_shape")
         elif input_shape is not None:
-            shape = (input_shape,) if isinstance(input_shape, int) else tuple(input_shape)
-            self._batch_input_shape = (batch_size,) + shape
+            self._batch_input_shape = batch_shape_of(input_shape, batch_size, "input_shape")
         else:
             self._batch_input_shape = None
         self._losses = []

@@ -7,18 +7,22 @@ from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
 from .. import activations as _act, constraints as _constraints, initializers as _init
 from .. import regularizers as _regularizers
 from ...ops.core import convert_to_tensor
-from .base import Layer, InputSpec, KerasTensor
+from .base import Layer, InputSpec, KerasTensor, batch_shape_of, standardize_shape
 
 
 class InputLayer(Layer):
     """The entry point of a model (``keras.layers.InputLayer``).
 
     Args:
-        shape: input shape without the batch axis.
+        shape: input shape without the batch axis: ints >= 0, or None for an unknown size.
         batch_size: optional fixed batch size.
         dtype: input dtype (float32 by default).
         batch_shape: full shape including the batch axis (instead of shape/batch_size).
         name: layer name ("input_layer" by default).
+
+    Raises:
+        ValueError: a negative, float or string dimension (Keras's ``standardize_shape``), or both ``shape`` and
+            ``batch_shape`` (or ``batch_size`` and ``batch_shape``) given, as Keras.
     """
 
     def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, input_tensor=None,
@@ -29,12 +33,18 @@ class InputLayer(Layer):
         if shape is None and input_shape is not None:
             shape = input_shape
         super().__init__(name=name, dtype=dtype, **kwargs)
+        if shape is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time. "
+                             f"Received: shape={shape}, batch_shape={batch_shape}")
+        if batch_size is not None and batch_shape is not None:
+            raise ValueError("You cannot pass both `batch_size` and `batch_shape` at the same time. "
+                             f"Received: batch_size={batch_size}, batch_shape={batch_shape}")
         if batch_shape is None:
             if shape is None:
                 raise ValueError("You must pass a `shape` argument to InputLayer (or `batch_shape`).")
-            shape = (shape,) if isinstance(shape, int) else tuple(shape)
-            batch_shape = (batch_size,) + shape
-        self.batch_shape = tuple(None if d is None else int(d) for d in batch_shape)
+            self.batch_shape = batch_shape_of(shape, batch_size)
+        else:
+            self.batch_shape = standardize_shape(batch_shape, "batch_shape")
         self._batch_input_shape = self.batch_shape
         self.built = True
         self._first_node = ([], KerasTensor(self.batch_shape, self.dtype, name=self.name, history=(self, None)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ... import autodiff
 from ...ops import nn_ops as _nn, array_ops as _a
 from .. import initializers as _init
+from .._checks import check_real
 from .base import Layer, InputSpec
 
 
@@ -38,8 +39,8 @@ class BatchNormalization(Layer):
         center, scale: whether to learn ``beta`` / ``gamma``.
 
     Raises:
-        ValueError: an ``axis`` out of range or of unknown size; an input of another rank or
-            feature size than the layer was built for.
+        ValueError: ``momentum`` not in [0, 1] or ``epsilon`` not > 0 (at construction); an ``axis`` out of
+            range or of unknown size; an input of another rank or feature size than the layer was built for.
         NotImplementedError: ``renorm=True`` or ``synchronized=True``.
     """
 
@@ -61,8 +62,9 @@ class BatchNormalization(Layer):
                 raise ValueError(f"BatchNormalization: `axis` must be a single integer. Received: axis={axis}")
             axis = axis[0]
         self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
+        # Keras 3 checks neither; outside these ranges the moving statistics diverge or the variance divides by 0
+        self.momentum = check_real(momentum, "momentum", 0, 1, owner="BatchNormalization")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="BatchNormalization")
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = _init.get(beta_initializer)
         self.gamma_initializer = _init.get(gamma_initializer)
@@ -142,7 +144,7 @@ class LayerNormalization(Layer):
     As Keras, ``axis`` becomes a sorted list once the layer is built.
 
     Raises:
-        ValueError: an axis out of range.
+        ValueError: an axis out of range; ``epsilon`` not > 0 (at construction).
         TypeError: an ``axis`` that is neither an int nor a list of ints (Keras's message).
     """
 
@@ -158,7 +160,7 @@ class LayerNormalization(Layer):
             self.axis = axis
         else:
             raise TypeError(f"Expected an int or a list/tuple of ints for the argument 'axis', but received: {axis!r}")
-        self.epsilon = float(epsilon)
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="LayerNormalization")
         self.center, self.scale, self.rms_scaling = bool(center), bool(scale), bool(rms_scaling)
         self.beta_initializer = _init.get(beta_initializer)
         self.gamma_initializer = _init.get(gamma_initializer)
