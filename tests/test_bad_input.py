@@ -273,3 +273,31 @@ def test_normalization_arguments_are_checked_at_construction(make, named):
         make()
     assert named in str(e.value)
     assert layers.BatchNormalization(momentum=0, epsilon=1e-5).momentum == 0.0  # Keras's range kept
+
+
+# -- a scalar where samples are expected ----------------------------------------------------------------------
+# Keras 3's array adapter reads shape[0] of every array and fails with an IndexError on a scalar; gpuflow names
+# the argument and its shape ().
+@pytest.mark.parametrize("call", [
+    lambda m: m.predict(5.0, verbose=0),
+    lambda m: m.predict(np.float32(5.0), verbose=0),
+    lambda m: m.predict(tf.constant(5.0), verbose=0),
+    lambda m: m.predict_on_batch(np.array(5.0)),
+    lambda m: m.fit(5.0, np.zeros((1, 2)), verbose=0),
+    lambda m: m.evaluate(np.array(5.0), np.zeros((1, 2)), verbose=0),
+    lambda m: m.train_on_batch(5.0, np.zeros((1, 2))),
+])
+def test_a_scalar_x_is_refused_naming_x_and_its_shape(call):
+    with pytest.raises(ValueError, match=r"`x` must be an array whose first axis indexes the samples.*Received: "
+                                         r"x=5\.0 with shape \(\)"):
+        call(tiny())
+
+
+def test_a_scalar_y_or_sample_weight_is_refused_too():
+    model = tiny()
+    x, y = data(2)
+    with pytest.raises(ValueError, match=r"Received: y=1 with shape \(\)"):
+        model.fit(x, 1, verbose=0)
+    with pytest.raises(ValueError, match=r"Received: sample_weight=0\.5 with shape \(\)"):
+        model.fit(x, y, sample_weight=0.5, verbose=0)
+    assert model.predict(x[:1], verbose=0).shape == (1, 2)  # one sample as a batch of one works

@@ -30,21 +30,29 @@ __all__ = ["Model", "Sequential", "load_model", "model_from_json"]
 
 # -- data handling -----------------------------------------------------------------
 def _to_array(x, arg):
+    """``x`` (an argument of fit/evaluate/predict, named ``arg``) as a host array with a leading samples axis, or
+    several (a list of arrays) as :class:`_Inputs`.
+
+    Raises:
+        ValueError: an unrecognized type, or a scalar (no samples axis; Keras fails on it deep inside).
+        TypeError: strings (see :func:`..losses.check_numeric`).
+    """
     if x is None or isinstance(x, _Inputs):
         return x
-    if isinstance(x, Tensor):
-        return x.numpy()
     if isinstance(x, (list, tuple)) and x and isinstance(x[0], (np.ndarray, Tensor)):
         parts = [_to_array(a, f"{arg}[{i}]") for i, a in enumerate(x)]
         _check_cardinality(**{f"{arg}[{i}]": a for i, a in enumerate(parts)})
         return _Inputs(parts)
     if isinstance(x, dict):
         raise NotImplementedError(f"`{arg}` as a dict is not supported yet.")
-    a = np.asarray(x)
+    a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype == object:
         raise ValueError(f"Unrecognized data type for `{arg}`: expected a NumPy array or a Tensor. "
                          f"Received: {type(x).__name__}")
     _losses.check_numeric(a, arg)
+    if a.ndim == 0:
+        raise ValueError(f"`{arg}` must be an array whose first axis indexes the samples (rank >= 1). Received: "
+                         f"{arg}={a.item()!r} with shape () (a scalar, not a batch of samples).")
     return a
 
 
@@ -700,13 +708,13 @@ class Model(Layer):
         """One training step on one batch; returns the loss (and metrics)."""
         self._assert_compiled("training")
         self.reset_metrics()
-        logs = _pythonify(self.train_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        logs = _pythonify(self.train_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sample_weight"))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("evaluation")
         self.reset_metrics()
-        logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sw"))))
+        logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sample_weight"))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict_on_batch(self, x):
