@@ -4,6 +4,7 @@ The kill tests run a child Python that blocks inside a save at a known point (a 
 prints "ready" and sleeps) and then gets the signal, so they never race a timer; the child also
 exits by itself after a minute whatever happens.
 """
+import io
 import os
 import re
 import signal
@@ -11,7 +12,9 @@ import stat
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 import warnings
+import zipfile
 
 import numpy as np
 import pytest
@@ -283,3 +286,87 @@ def test_a_folder_save_recovers_a_folder_left_aside(tmp_path):
     saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)
     assert sorted(os.listdir(tmp_path)) == ["m_folder"]
     assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))
+
+
+# =========================================================================================
+# Hostile .keras archives: each member is read only as far as it can legitimately need
+# =========================================================================================
+def _declare_size(data, member, size):
+    """The zip ``data`` with the uncompressed size its central directory declares for ``member`` set to ``size``."""
+    data = bytearray(data)
+    at = data.find(b"PK\x01\x02")
+    while at != -1:
+        name_len = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + name_len] == member.encode():
+            data[at + 24:at + 28] = size.to_bytes(4, "little")
+            return bytes(data)
+        at = data.find(b"PK\x01\x02", at + 4)
+    raise AssertionError(f"{member} not in the archive")
+
+
+def _keras_zip_with(tmp_path, name, member, payload, compression=zipfile.ZIP_DEFLATED):
+    """A .keras file from a real save, with ``member`` replaced by ``payload`` (deflated: tiny on disk)."""
+    good = tmp_path / "good.keras"
+    saving.save_model(tiny_model(), str(good))
+    path = tmp_path / name
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(path, "w") as z:
+        for info in src.infolist():
+            z.writestr(info.filename, payload if info.filename == member else src.read(info.filename),
+                       compress_type=compression if info.filename == member else zipfile.ZIP_STORED)
+    return path
+
+
+def _peak_bytes(fn):
+    tracemalloc.start()
+    try:
+        fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("lie", ["none", "small"])
+def test_a_config_member_larger_than_the_limit_is_refused_without_being_read(tmp_path, monkeypatch, lie):
+    monkeypatch.setattr(saving, "_MEMBER_LIMIT", 64 << 10)
+    path = _keras_zip_with(tmp_path, "bomb.keras", "config.json", b" " * (4 << 20))  # 4 MiB of spaces, 4 KiB stored
+    assert path.stat().st_size < 64 << 10
+    if lie == "small":  # the directory claims 100 bytes: the stream's real size is found while reading
+        path.write_bytes(_declare_size(path.read_bytes(), "config.json", 100))
+    errors = []
+
+    def load():
+        with pytest.raises(ValueError) as e:
+            saving.load_model(str(path))
+        errors.append(str(e.value))
+    assert _peak_bytes(load) < 1 << 20
+    assert "bomb.keras" in errors[0] and "'config.json'" in errors[0]
+    if lie == "none":
+        assert "at most 65536 bytes" in errors[0] and f"{4 << 20} bytes (declared)" in errors[0]
+    else:
+        assert "corrupt" in errors[0]
+
+
+def test_a_member_whose_size_lies_is_never_read_past_the_limit():
+    with pytest.raises(ValueError, match=r"m.keras: refusing the member 'config.json'.*at most 50 bytes.*"
+                                         r"more than 50 bytes \(read; 10 declared\)"):
+        saving._read_limited(io.BytesIO(b"x" * 1000), 10, 50, "m.keras", "config.json")
+
+
+def test_a_weights_member_is_bounded_by_the_model_it_fills(tmp_path):
+    path = _keras_zip_with(tmp_path, "w.keras", "model.weights.h5", b"\0" * 1024, compression=zipfile.ZIP_STORED)
+    path.write_bytes(_declare_size(path.read_bytes(), "model.weights.h5", 3 << 30))  # 3 GiB for a 40-weight model
+    with pytest.raises(ValueError, match=r"w.keras: refusing the member 'model.weights.h5'.*"
+                                         r"Received: 3221225472 bytes \(declared\)"):
+        saving.load_model(str(path))
+    with pytest.raises(ValueError, match=r"w.keras: refusing the member 'model.weights.h5'"):
+        saving.load_weights(tiny_model(), str(path))
+
+
+def test_a_config_file_in_a_folder_is_bounded_too(tmp_path, monkeypatch):
+    path = tmp_path / "m_folder"
+    saving.save_model(tiny_model(), str(path), zipped=False)
+    monkeypatch.setattr(saving, "_MEMBER_LIMIT", 64 << 10)
+    (path / "config.json").write_bytes(b" " * (1 << 20))
+    with pytest.raises(ValueError, match=r"m_folder: refusing the member 'config.json'.*1048576 bytes \(declared\)"):
+        saving.load_model(str(path))

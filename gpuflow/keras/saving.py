@@ -74,9 +74,12 @@ _CONFIG = "config.json"
 _METADATA = "metadata.json"
 _WEIGHTS = "model.weights.h5"
 _ZIP_MEMBERS = (_METADATA, _CONFIG, _WEIGHTS)
-# A zip member that claims to inflate past this many bytes and 100x its stored size is refused
-# (a decompression bomb), as Keras 3 does.
-_ZIP_BOMB_BYTES = 1 << 32
+# What a .keras member can legitimately need, so that a small hostile file (a zip member that inflates
+# to gigabytes) is refused before it is read: config.json is kilobytes even for large models; the
+# weights member holds the model's variables, the optimizer's (a few slots per variable) and HDF5's
+# bookkeeping, so it may hold _MEMBER_LIMIT plus _WEIGHT_COPIES times the model's variables.
+_MEMBER_LIMIT = 64 << 20
+_WEIGHT_COPIES = 8
 
 
 def _h5py():
@@ -1604,7 +1607,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
                          "first, so its weights exist.")
     if filepath.endswith(".keras"):
         with _open_zip(filepath) as z:
-            data = _read_member(z, _WEIGHTS, filepath)
+            data = _read_member(z, _WEIGHTS, filepath, _weights_limit(model))
         with _open_h5(data, f"{filepath} (member {_WEIGHTS})") as f:
             _load_weights_h5(model, f, filepath, skip_mismatch)
     elif filepath.endswith(".weights.h5"):
@@ -1775,20 +1778,37 @@ def _open_zip(source):
                          "truncated or corrupt.") from None
 
 
-def _read_member(z, member, source):
+def _read_limited(f, size, limit, source, member):
+    """At most ``limit`` bytes from ``f``, which declares ``size``; refused (ValueError) beyond, read or declared."""
+    if size > limit:
+        received = f"{size} bytes (declared)"
+    else:
+        data = f.read(limit + 1)  # the declared size may lie: never read more than the limit allows
+        if len(data) <= limit:
+            return data
+        received = f"more than {limit} bytes (read; {size} declared)"
+    raise ValueError(f"{source}: refusing the member '{member}', larger than it can legitimately be: expected at "
+                     f"most {limit} bytes. Received: {received}. The file is corrupt or crafted to exhaust memory.")
+
+
+def _read_member(z, member, source, limit):
     try:
         info = z.getinfo(member)
     except KeyError:
         raise ValueError(f"{source} is not a complete .keras file: the member '{member}' is missing. "
                          f"Members found: {z.namelist()}") from None
-    if info.file_size > _ZIP_BOMB_BYTES and info.file_size > 100 * max(info.compress_size, 1):
-        raise ValueError(f"{source}: refusing the member '{member}': it declares {info.file_size} bytes but stores "
-                         f"only {info.compress_size} (a possible decompression bomb).")
     try:
-        return z.read(member)
+        with z.open(info) as f:
+            return _read_limited(f, info.file_size, limit, source, member)
     except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
         raise ValueError(f"{source}: the member '{member}' cannot be read; the file is truncated or corrupt "
                          f"({type(e).__name__}: {e}).") from None
+
+
+def _weights_limit(model):
+    """The most bytes a weights member for ``model`` can legitimately hold (see ``_WEIGHT_COPIES``)."""
+    nbytes = sum(int(np.prod(v.shape)) * np.dtype(v.dtype.as_numpy_dtype).itemsize for v in model.weights)
+    return _MEMBER_LIMIT + _WEIGHT_COPIES * nbytes
 
 
 def _parse_json(data, member, source):
@@ -1802,7 +1822,8 @@ def _parse_json(data, member, source):
     return config
 
 
-def _model_from_keras_parts(config, weights, source, custom_objects, compile, safe_mode):
+def _model_from_config_json(config, source, custom_objects, compile, safe_mode):
+    """The built (not yet loaded) model a ``config.json`` describes."""
     from .models import Model
     ctx = _Ctx(custom_objects, safe_mode, source=source)
     if not compile:
@@ -1813,8 +1834,30 @@ def _model_from_keras_parts(config, weights, source, custom_objects, compile, sa
     if not model.built:
         raise ValueError(f"{source}: the model '{model.name}' could not be built from its config (no Input layer "
                          "and no build_config), so its weights cannot be restored.")
+    return model
+
+
+def _load_keras_zip(zip_source, source, custom_objects, compile, safe_mode):
+    """A model from a ``.keras`` archive: config first, then the weights, each member read within its limit."""
+    with _open_zip(zip_source) as z:
+        config = _parse_json(_read_member(z, _CONFIG, source, _MEMBER_LIMIT), _CONFIG, source)
+        model = _model_from_config_json(config, source, custom_objects, compile, safe_mode)
+        weights = _read_member(z, _WEIGHTS, source, _weights_limit(model))
     with _open_h5(weights, f"{source} (member {_WEIGHTS})") as f:
         _load_weights_h5(model, f, source)
+    return model
+
+
+def _load_keras_dir(folder, custom_objects, compile, safe_mode):
+    missing = [m for m in (_CONFIG, _WEIGHTS) if not os.path.isfile(os.path.join(folder, m))]
+    if missing:
+        raise ValueError(f"{folder} is a folder but not a saved Keras model: {missing} missing.")
+    with open(os.path.join(folder, _CONFIG), "rb") as f:
+        data = _read_limited(f, os.fstat(f.fileno()).st_size, _MEMBER_LIMIT, folder, _CONFIG)
+    model = _model_from_config_json(_parse_json(data, _CONFIG, folder), folder, custom_objects, compile, safe_mode)
+    weights = os.path.join(folder, _WEIGHTS)
+    with _open_h5(weights, weights) as f:  # read from disk as needed, not whole
+        _load_weights_h5(model, f, folder)
     return model
 
 
@@ -1839,7 +1882,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Raises:
         FileNotFoundError: no such file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
-            bad JSON, wrong weight shapes; the message names the file and the problem), an
+            bad JSON, wrong weight shapes; the message names the file and the problem), a member
+            larger than it can legitimately be (``config.json`` over 64 MiB; see ``_MEMBER_LIMIT``), an
             unknown class, or a Lambda layer.
 
     Warns:
@@ -1847,20 +1891,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             or the optimizer's saved state does not fit (it starts fresh); as Keras.
     """
     if isinstance(filepath, io.IOBase):
-        with _open_zip(filepath) as z:
-            config = _parse_json(_read_member(z, _CONFIG, "the file object"), _CONFIG, "the file object")
-            weights = _read_member(z, _WEIGHTS, "the file object")
-        return _model_from_keras_parts(config, weights, "the file object", custom_objects, compile, safe_mode)
+        return _load_keras_zip(filepath, "the file object", custom_objects, compile, safe_mode)
     filepath = _recover_keras_dir(os.fspath(filepath))
     if os.path.isdir(filepath):
-        missing = [m for m in (_CONFIG, _WEIGHTS) if not os.path.isfile(os.path.join(filepath, m))]
-        if missing:
-            raise ValueError(f"{filepath} is a folder but not a saved Keras model: {missing} missing.")
-        with open(os.path.join(filepath, _CONFIG), "rb") as f:
-            config = _parse_json(f.read(), _CONFIG, filepath)
-        with open(os.path.join(filepath, _WEIGHTS), "rb") as f:
-            weights = f.read()
-        return _model_from_keras_parts(config, weights, filepath, custom_objects, compile, safe_mode)
+        return _load_keras_dir(filepath, custom_objects, compile, safe_mode)
     if not os.path.exists(filepath):
         raise FileNotFoundError(f"load_model: no such file: {filepath}")
     if filepath.endswith((".h5", ".hdf5")):
@@ -1868,10 +1902,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if not filepath.endswith(".keras"):
         raise ValueError(f"File format not supported: filepath={filepath}. gpuflow (as Keras 3) reads `.keras` files "
                          "and legacy `.h5` files.")
-    with _open_zip(filepath) as z:
-        config = _parse_json(_read_member(z, _CONFIG, filepath), _CONFIG, filepath)
-        weights = _read_member(z, _WEIGHTS, filepath)
-    return _model_from_keras_parts(config, weights, filepath, custom_objects, compile, safe_mode)
+    return _load_keras_zip(filepath, filepath, custom_objects, compile, safe_mode)
 
 
 # =====================================================================================
