@@ -666,6 +666,11 @@ class Model(Layer):
             The loss (a float) when no metrics are compiled, else the list
             ``[loss, *metrics]`` in ``metrics_names`` order, or a dict with
             ``return_dict=True``.
+
+        Raises:
+            RuntimeError: if the model is not compiled.
+            ValueError: as :meth:`fit` for the data, ``batch_size`` / ``steps`` (positive ints or None)
+                and ``verbose``.
         """
         self._assert_compiled("evaluation")
         data = _DataAdapter(x, y, sample_weight, _int_arg(batch_size, "batch_size"),
@@ -684,7 +689,14 @@ class Model(Layer):
         return self._flatten_logs(logs)
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` as a NumPy array, computed in batches (``keras.Model.predict``)."""
+        """Outputs for ``x`` as a NumPy array (a list of arrays for several outputs), computed in batches
+        (``keras.Model.predict``).
+
+        Raises:
+            ValueError: ``x`` a scalar or of an unrecognized type; ``batch_size`` / ``steps`` not positive ints
+                or None; ``verbose`` not "auto", 0, 1 or 2.
+            TypeError: ``x`` of strings.
+        """
         data = _DataAdapter(x, None, None, _int_arg(batch_size, "batch_size"), _int_arg(steps, "steps"),
                             False, "predict")
         verbose_val = _verbosity(verbose)
