@@ -5,6 +5,7 @@ prints "ready" and sleeps) and then gets the signal, so they never race a timer;
 exits by itself after a minute whatever happens.
 """
 import io
+import json
 import os
 import re
 import signal
@@ -31,7 +32,8 @@ posix_only = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
 
 def tiny_model(fill=None):
-    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu"), layers.Dense(2)])
+    model = keras.Sequential([keras.Input((3,)), layers.Dense(4, activation="relu", name="dense"),
+                              layers.Dense(2, name="dense_1")])
     if fill is not None:
         for v in model.weights:
             v.assign(np.full(v.shape, fill, "float32"))
@@ -370,3 +372,85 @@ def test_a_config_file_in_a_folder_is_bounded_too(tmp_path, monkeypatch):
     (path / "config.json").write_bytes(b" " * (1 << 20))
     with pytest.raises(ValueError, match=r"m_folder: refusing the member 'config.json'.*1048576 bytes \(declared\)"):
         saving.load_model(str(path))
+
+
+# =========================================================================================
+# Hostile weight files: every dataset's header is checked against the model before its data is read
+# =========================================================================================
+HUGE = (976562, 1024)  # 3.9 GB of float32 that an unwritten chunked dataset claims in a few KB
+
+
+def _replace_dataset(path, name, shape, dtype="float32"):
+    with h5py.File(path, "a") as f:
+        del f[name]
+        f.create_dataset(name, shape=shape, dtype=dtype, chunks=(1,) * len(shape))  # no chunk written: tiny file
+
+
+@pytest.fixture
+def no_read_of_huge_datasets(monkeypatch):
+    real = h5py.Dataset.__getitem__
+
+    def getitem(self, key):
+        assert int(np.prod(self.shape or ())) < 10 ** 6, f"the data of {self.name} {self.shape} was read"
+        return real(self, key)
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", getitem)
+
+
+@pytest.mark.parametrize("shape", [HUGE, (10 ** 15,)])
+def test_a_weights_file_claiming_a_huge_dataset_fails_before_reading_it(tmp_path, no_read_of_huge_datasets, shape):
+    path = str(tmp_path / "m.weights.h5")
+    saving.save_weights(tiny_model(), path)
+    _replace_dataset(path, "layers/dense/vars/0", shape)
+    assert os.path.getsize(path) < 100_000
+    with pytest.raises(ValueError) as e:
+        saving.load_weights(tiny_model(), path)
+    msg = str(e.value)
+    assert "m.weights.h5" in msg and "'/layers/dense/vars/0'" in msg
+    assert "Expected: (3, 4)" in msg and f"Received: {shape}" in msg
+
+
+def test_a_dataset_that_does_not_hold_numbers_is_refused(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    saving.save_weights(tiny_model(), path)
+    with h5py.File(path, "a") as f:
+        del f["layers/dense_1/vars/1"]
+        f["layers/dense_1/vars/1"] = np.array([b"ab", b"cd"])
+    with pytest.raises(ValueError, match=r"(?s)m.weights.h5.*'/layers/dense_1/vars/1'.* does not hold numbers. "
+                                         r"Expected: dtype=float32. Received: dtype=\|S2"):
+        saving.load_weights(tiny_model(), path)
+
+
+def test_a_legacy_h5_claiming_a_huge_dataset_fails_before_reading_it(tmp_path, no_read_of_huge_datasets):
+    path = str(tmp_path / "m.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saving.save_model(tiny_model(), path)
+    with h5py.File(path, "r") as f:
+        names = [n.decode() if isinstance(n, bytes) else n for n in f["model_weights/dense"].attrs["weight_names"]]
+    kernel = [n for n in names if "kernel" in n][0]
+    _replace_dataset(path, f"model_weights/dense/{kernel}", HUGE)
+    for load in (lambda: saving.load_model(path), lambda: saving.load_weights(tiny_model(), path)):
+        with pytest.raises(ValueError) as e:
+            load()
+        msg = str(e.value)
+        assert "m.h5" in msg and f"/model_weights/dense/{kernel}" in msg
+        assert "Expected: (3, 4)" in msg and f"Received: {HUGE}" in msg
+
+
+@pytest.mark.parametrize("units", [10 ** 17, 10 ** 19])  # 2.8 EiB: no memory has it; past NumPy's largest array
+def test_a_config_asking_for_weights_larger_than_memory_is_a_clear_error(tmp_path, units):
+    path = tmp_path / "m.keras"
+    saving.save_model(tiny_model(), str(path))
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["config"]["layers"][1]["config"]["units"] = units
+    hostile = tmp_path / "huge.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(hostile, "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", src.read("model.weights.h5"))
+    for load in (lambda: saving.load_model(str(hostile)), lambda: saving.model_from_json(json.dumps(config))):
+        with pytest.raises(ValueError) as e:
+            load()
+        msg = str(e.value)
+        assert "Could not build Dense 'dense'" in msg and f'"units": {units}' in msg
+    with pytest.raises(ValueError, match=r"Could not build Dense 'dense' in .*huge.keras"):
+        saving.load_model(str(hostile))

@@ -963,13 +963,33 @@ def _instantiate(cls, config, ctx):
             obj = cls.from_config(kwargs)
     except (_LoadError, UnsafeDeserializationError):
         raise
-    except (TypeError, ValueError, NotImplementedError, KeyError) as e:
+    except (TypeError, ValueError, NotImplementedError, KeyError, MemoryError) as e:
         raise _LoadError(f"Could not rebuild {class_name} '{name}'{ctx.where}: {type(e).__name__}: {e}") from e
     return obj
 
 
 class _LoadError(ValueError):
     """A ValueError already carrying the source file and the object that failed."""
+
+
+@contextlib.contextmanager
+def _building(config, ctx):
+    """Names the file and the object when building a deserialized layer or model fails.
+
+    Building is where weights are allocated: a config asking for weights larger than memory
+    (``Dense(units=10**12)``) fails there with NumPy's MemoryError, raised before any memory is
+    touched, and becomes this ValueError naming the layer and its config.
+    """
+    try:
+        yield
+    except (_LoadError, UnsafeDeserializationError):
+        raise
+    except (MemoryError, ValueError) as e:
+        inner = config.get("config") if isinstance(config, dict) else None
+        name = inner.get("name", "?") if isinstance(inner, dict) else "?"
+        what = f"{config.get('class_name', '?')} '{name}'" if isinstance(config, dict) else "the model"
+        raise _LoadError(f"Could not build {what}{ctx.where}: {type(e).__name__}: {e}. "
+                         f"Full object config: {_short(config)}") from e
 
 
 def _model_from_config(cls, inner, ctx):
@@ -1000,10 +1020,13 @@ def _sequential_from_config(cls, config, ctx):
         kwargs["trainable"] = config["trainable"]
     model = cls(**kwargs)
     for entry in config.get("layers", []):
-        model.add(_layer_entry(entry, ctx))
+        layer = _layer_entry(entry, ctx)
+        with _building(entry, ctx):
+            model.add(layer)
     shape = config.get("build_input_shape")
     if not model.built and isinstance(shape, (list, tuple)) and shape:
-        model.build(tuple(shape))
+        with _building({"class_name": cls.__name__, "config": config}, ctx):
+            model.build(tuple(shape))
     return model
 
 
@@ -1014,12 +1037,12 @@ class _NotReady(Exception):
 def _functional_from_config(cls, config, ctx):
     from .layers.core import InputLayer
     from .models import Functional
-    created, outputs_by_node, counts, queues = {}, {}, {}, {}
+    created, entries, outputs_by_node, counts, queues = {}, {}, {}, {}, {}
     order = []
     for entry in config["layers"]:
         layer = _layer_entry(entry, ctx)
         name = entry.get("name") or layer.name
-        created[name] = layer
+        created[name], entries[name] = layer, entry
         order.append(name)
         counts[name] = 1 if isinstance(layer, Functional) else 0
         queues[name] = list(entry.get("inbound_nodes") or [])
@@ -1069,7 +1092,8 @@ def _functional_from_config(cls, config, ctx):
                 except _NotReady:
                     break
                 kwargs = {k: v for k, v in kwargs.items() if v is not None}
-                out = layer(*args, **kwargs)
+                with _building(entries[name], ctx):
+                    out = layer(*args, **kwargs)
                 outputs_by_node[(name, counts[name])] = out if isinstance(out, (list, tuple)) else [out]
                 counts[name] += 1
                 queue.pop(0)
@@ -1187,7 +1211,8 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True):
 def _deserialize_top(config, ctx, compile=True):
     obj = _deserialize(config, ctx)
     if isinstance(config, dict):
-        _apply_build_config(obj, config.get("build_config"))
+        with _building(config, ctx):
+            _apply_build_config(obj, config.get("build_config"))
         if compile and config.get("compile_config"):
             _compile_from_config(obj, config["compile_config"], ctx)
     return obj
@@ -1440,25 +1465,47 @@ class _H5Reader:
                 vars_group = _safe_child(self.h5py, alt, "vars", True)
         return vars_group
 
-    def values(self, vars_group):
-        out = []
+    def datasets(self, vars_group):
+        """The datasets ``0``, ``1``, ... under ``vars_group`` (headers only: no data is read)."""
         keys = sorted(vars_group.keys(), key=lambda k: (len(k), k))
         if keys != [str(i) for i in range(len(keys))]:
             raise ValueError(f"the variables under '{vars_group.name}' are not numbered 0..{len(keys) - 1}: {keys}")
-        for k in keys:
-            ds = _safe_child(self.h5py, vars_group, k, False)
-            out.append(np.asarray(ds[()]))
-        return out
+        return [_safe_child(self.h5py, vars_group, k, False) for k in keys]
 
 
-def _assign(variables, values, where, owner):
-    if len(values) != len(variables):
-        raise ValueError(f"{owner} expects {len(variables)} variables but the file has {len(values)} at '{where}'. "
+def _check_dataset(var, ds, owner):
+    """Checks the header of the dataset ``ds`` against the variable it fills, before any of its data is read.
+
+    Raises:
+        ValueError: a dtype that is not a number, or a shape other than the variable's (naming both and the
+            dataset's path in the file).
+    """
+    path = getattr(var, "path", var.name)
+    if ds.dtype.kind not in "biuf":
+        raise ValueError(f"{owner}: the dataset '{ds.name}' for '{path}' does not hold numbers. "
+                         f"Expected: dtype={var.dtype.name}. Received: dtype={ds.dtype}")
+    shape = tuple(ds.shape) if ds.shape is not None else None
+    if shape != tuple(var.shape):
+        raise ValueError(f"{owner}: shape mismatch for '{path}' at '{ds.name}'. Expected: {tuple(var.shape)}. "
+                         f"Received: {shape}")
+
+
+def _read_dataset(ds, source):
+    try:
+        return np.asarray(ds[()])
+    except (OSError, ValueError, TypeError) as e:
+        raise ValueError(f"{source}: the dataset '{ds.name}' cannot be read; the file is truncated or corrupt "
+                         f"({type(e).__name__}: {e}).") from None
+
+
+def _assign(variables, datasets, where, owner, source):
+    """Fills ``variables`` from ``datasets``: every header is checked, then every value read, then assigned."""
+    if len(datasets) != len(variables):
+        raise ValueError(f"{owner} expects {len(variables)} variables but the file has {len(datasets)} at '{where}'. "
                          f"Expected: {[getattr(v, 'path', v.name) for v in variables]}")
-    for i, (var, value) in enumerate(zip(variables, values)):
-        if tuple(value.shape) != tuple(var.shape):
-            raise ValueError(f"{owner}: shape mismatch for '{getattr(var, 'path', var.name)}' at '{where}/{i}'. "
-                             f"Expected: {tuple(var.shape)}. Received: {tuple(value.shape)}")
+    for var, ds in zip(variables, datasets):
+        _check_dataset(var, ds, owner)
+    values = [_read_dataset(ds, source) for ds in datasets]
     for var, value in zip(variables, values):
         var.assign(value.astype(var.dtype.as_numpy_dtype))
 
@@ -1473,8 +1520,8 @@ def _load_state(obj, reader, path, visited, errors, model):
         own = _own_variables(obj)
         group = reader.vars_group(path, obj.name)
         try:
-            _assign(own, reader.values(group) if group is not None else [], f"/{_join(path, 'vars')}",
-                    f"Layer '{obj.name}'")
+            _assign(own, reader.datasets(group) if group is not None else [], f"/{_join(path, 'vars')}",
+                    f"Layer '{obj.name}'", reader.source)
         except ValueError as e:
             errors.append(str(e))
     elif isinstance(obj, Optimizer):
@@ -1508,7 +1555,7 @@ def _load_optimizer(opt, reader, path, model):
     group = reader.vars_group(path)
     if group is None:
         return
-    values = reader.values(group)
+    values = reader.datasets(group)
     if not opt.built and model is not None and values and len(values) > 2:
         opt.build(model.trainable_variables)
     variables = _optimizer_variables(opt, model)
@@ -1516,7 +1563,7 @@ def _load_optimizer(opt, reader, path, model):
     if len(values) == head and len(variables) > head:  # saved before the first step: no slots yet
         variables = variables[:head]
     try:
-        _assign(variables, values, f"/{_join(path, 'vars')}", f"Optimizer '{opt.name}'")
+        _assign(variables, values, f"/{_join(path, 'vars')}", f"Optimizer '{opt.name}'", reader.source)
     except ValueError as e:
         warnings.warn(f"Skipping variable loading for optimizer '{opt.name}' from {reader.source}: {e}. The "
                       "optimizer starts fresh.", stacklevel=4)
@@ -1597,7 +1644,8 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     Raises:
         FileNotFoundError: no such file.
         ValueError: unknown extension, unbuilt model, a corrupt file, or a layer whose variable
-            count or shapes differ (naming the layer, both shapes and the path in the file).
+            count, shapes or dtypes differ (naming the layer, both shapes and the dataset's path
+            in the file; checked from each dataset's header before any data is read).
     """
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
@@ -1883,8 +1931,9 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         FileNotFoundError: no such file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
             bad JSON, wrong weight shapes; the message names the file and the problem), a member
-            larger than it can legitimately be (``config.json`` over 64 MiB; see ``_MEMBER_LIMIT``), an
-            unknown class, or a Lambda layer.
+            larger than it can legitimately be (``config.json`` over 64 MiB; see ``_MEMBER_LIMIT``), a
+            layer whose weights would not fit in memory (naming it and its config), an unknown class,
+            or a Lambda layer.
 
     Warns:
         UserWarning: the compile settings could not be rebuilt (the model comes back uncompiled),
@@ -1952,7 +2001,7 @@ def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=Fals
             ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False) if parent is not None else None
             if ds is None:
                 raise ValueError(f"{source}: weight '{wn}' of layer '{name}' is listed but missing.")
-            values.append(np.asarray(ds[()]))
+            values.append(ds)
         saved.append((name, values))
     layers = [l for l in _keras_layers(model) if _legacy_layer_weights(l)]
     errors = []
@@ -1969,7 +2018,7 @@ def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=Fals
     for layer, name, values in pairs:
         try:
             _assign(_legacy_layer_weights(layer), values, f"/{group.name.strip('/')}/{name}".replace("//", "/"),
-                    f"Layer '{layer.name}' (saved as '{name}')")
+                    f"Layer '{layer.name}' (saved as '{name}')", source)
         except ValueError as e:
             errors.append(str(e))
     if errors:
@@ -1998,13 +2047,13 @@ def _legacy_load_optimizer(model, f, source):
         if ds is None:
             warnings.warn(f"{source}: optimizer weight '{wn}' is listed but missing; the optimizer starts fresh.")
             return
-        values.append(np.asarray(ds[()]))
+        values.append(ds)
     if not opt.built:
         opt.build(model.trainable_variables)
     variables = _optimizer_variables(opt, model)
     try:
         if len(names) == len(variables) and len(names) > 1 and names[1].split(":")[0].endswith("learning_rate"):
-            _assign(variables, values, f"{source}:/optimizer_weights", f"Optimizer '{opt.name}'")  # Keras 3
+            _assign(variables, values, f"{source}:/optimizer_weights", f"Optimizer '{opt.name}'", source)  # Keras 3
             return
         slot_names = tuple(getattr(opt, "_slot_names", ()))
         targets = _keras_trainable_variables(model)
@@ -2026,14 +2075,10 @@ def _legacy_load_optimizer(model, f, source):
             if len(got) != len(targets):
                 raise ValueError(f"slot '{s}': the file has {len(got)} values for {len(targets)} trainable variables")
             pairs.extend((slots[id(v)][s], value) for v, value in zip(targets, got))
-        for var, value in pairs:
-            if tuple(var.shape) != tuple(value.shape):
-                raise ValueError(f"shape mismatch for '{var.name}'. Expected: {tuple(var.shape)}. "
-                                 f"Received: {tuple(value.shape)}")
-        for var, value in pairs:
-            var.assign(value.astype(var.dtype.as_numpy_dtype))
         if iteration is not None:
-            opt.iterations.assign(np.asarray(iteration).astype(opt.iterations.dtype.as_numpy_dtype))
+            pairs.append((opt.iterations, iteration))
+        _assign([v for v, _ in pairs], [ds for _, ds in pairs], f"{source}:/optimizer_weights",
+                f"Optimizer '{opt.name}'", source)
     except (ValueError, KeyError) as e:
         warnings.warn(f"Error in loading the saved optimizer state from {source} ({e}). As a result, your model is "
                       "starting with a freshly initialized optimizer.", stacklevel=3)
