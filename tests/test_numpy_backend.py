@@ -523,15 +523,16 @@ def assert_sums_match(got, want, abs_sum, k):
         f"worst |got - want| / bound = {np.max(diff / np.maximum(bound, np.finfo(np.float64).tiny)):.3g} (k={k})"
 
 
-def test_batch_parallel_paths_match_serial(monkeypatch):
-    """Splitting over the batch (im2col + GEMM, col2im, pooling, epilogues per shard) gives the serial results.
+def test_batch_chunks_match_the_whole_batch(monkeypatch):
+    """Splitting the batch into chunks (im2col + GEMM, col2im, pooling, epilogues per chunk) gives the results of
+    the whole batch at once.
 
     Element-wise work and pooling (bias, ReLU, masks, window maxima, averages and their gradients) does the
     same arithmetic however the batch is split: bit-identical. The GEMMs' sums may be added in another order
-    (BLAS picks its kernel by the matrix sizes, so a shard's GEMM need not round as the whole batch's), and
-    batch reductions (filter, kernel and bias gradients) add one partial per shard: those agree within the
-    float32 rounding of their sums. Every primitive gets fixed inputs (not the previous one's output), so a
-    last-bit difference cannot flip a ReLU mask downstream.
+    (BLAS picks its kernel by the matrix sizes, so a chunk's GEMM need not round as the whole batch's), and
+    batch reductions (filter and bias gradients) add one partial per chunk: those agree within the float32
+    rounding of their sums. Every primitive gets fixed inputs (not the previous one's output), so a last-bit
+    difference cannot flip a ReLU mask downstream.
     """
     import gpuflow.backend.numpy_backend as nb
     rng = np.random.default_rng(7)
@@ -572,12 +573,27 @@ def test_batch_parallel_paths_match_serial(monkeypatch):
         "dense_dw": (a(xd).T @ gdm, 37), "dense_db": (gdm.sum(0), 37),
     }
     monkeypatch.setattr(nb, "_THREADS", 3)
-    monkeypatch.setattr(nb, "_MIN_SHARD_WORK", 64)
-    parallel = run()
-    monkeypatch.setattr(nb, "_THREADS", 1)
-    serial = run()
-    for name, value in parallel[0].items():
-        np.testing.assert_array_equal(value, serial[0][name], err_msg=name)
-    for name, value in parallel[1].items():
+    monkeypatch.setattr(nb, "_CHUNK_WORK", 64)  # every primitive splits: up to one chunk per sample
+    monkeypatch.setattr(nb, "_block", lambda sample_bytes: 5)  # convolutions: chunks of 5 samples (37 = 8 chunks)
+    chunked = run()
+    monkeypatch.setattr(nb, "_CHUNK_WORK", 1 << 62)
+    monkeypatch.setattr(nb, "_block", lambda sample_bytes: 1 << 62)
+    whole = run()
+    for name, value in chunked[0].items():
+        np.testing.assert_array_equal(value, whole[0][name], err_msg=name)
+    for name, value in chunked[1].items():
         assert value.dtype == np.float32, name
-        assert_sums_match(value, serial[1][name], *bounds[name])
+        assert_sums_match(value, whole[1][name], *bounds[name])
+
+
+def test_chunks_do_not_depend_on_the_thread_count(monkeypatch):
+    """The chunks of range(n) are fixed by n and the work; threads only run them, results come in chunk order."""
+    import gpuflow.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_CHUNK_WORK", 10)
+    for threads in (1, 2, 3, 8):
+        monkeypatch.setattr(nb, "_THREADS", threads)
+        assert nb._batch_parallel(lambda a, b: (a, b), 10, per_chunk=3) == [(0, 2), (2, 5), (5, 7), (7, 10)]
+        assert nb._batch_parallel(lambda a, b: (a, b), 12, 45) == [(0, 3), (3, 6), (6, 9), (9, 12)]
+        assert nb._batch_parallel(lambda a, b: (a, b), 7, 35) == [(0, 3), (3, 7)]  # 3 -> 2: a power of two
+        assert nb._batch_parallel(lambda a, b: (a, b), 7, 9) == [(0, 7)]  # too little work to split
+        assert nb._batch_parallel(lambda a, b: (a, b), 3, 10 ** 6) == [(0, 1), (1, 2), (2, 3)]  # at most n

@@ -110,6 +110,11 @@ def keep_freed_memory():
     return _malloc_tuned
 
 
+def num_threads():
+    """Threads the NumPy backend runs its chunks on: ``GPUFLOW_NUM_THREADS``, else the number of CPUs."""
+    return max(1, int(os.environ.get("GPUFLOW_NUM_THREADS", os.cpu_count() or 1)))
+
+
 def available():
     """Whether NumPy's BLAS thread count can be controlled (an OpenBLAS was found)."""
     return _controls is not None

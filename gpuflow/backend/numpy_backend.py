@@ -10,21 +10,37 @@ loop over the window offsets with vectorised work per offset, never a Python
 loop over pixels. Everything stays in the input dtype (float32 for Keras
 models).
 
-Parallelism is over the batch: each primitive splits the batch into one shard
-per thread and every thread runs the whole pipeline on its shard (im2col, its
-own GEMM, the epilogue), with BLAS on one thread (:mod:`.cpu_runtime`, which also
-keeps freed memory for reuse instead of page-faulting it back every step). The
-memory-bound work is then parallel too, each shard stays in its core's cache,
-and BLAS's idle workers do not spin on the cores the shards need. Reductions
-over the batch (filter and bias gradients) sum one partial per shard. NumPy
-releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS`` sets the number
-of threads (default: the number of CPUs; 1 runs everything on the caller's
-thread with BLAS's own threading).
+Parallelism is over the batch, in chunks fixed by the batch size and the work
+alone, never by the thread count: a convolution's or a memory-bound op's chunks
+are its cache blocks, a GEMM's one per ``_CHUNK_WORK`` multiply-adds. Threads
+take chunks in turn and every thread runs the whole pipeline on its chunk
+(im2col, its own GEMM, the epilogue), with BLAS on one thread
+(:mod:`.cpu_runtime`, which also keeps freed memory for reuse instead of
+page-faulting it back every step). The memory-bound work is then parallel too,
+each chunk stays in its core's cache, and BLAS's idle workers do not spin on
+the cores the chunks need. Reductions over the batch (filter and bias
+gradients) return one partial per chunk, summed in chunk order; a dense
+layer's kernel gradient is split by its rows instead, each summing the whole
+batch. NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
+sets the number of threads (default: the CPUs this process may use; see
+:func:`.cpu_runtime.num_threads`).
+
+Determinism: the chunks, the order their partials are summed in and the
+arithmetic inside each chunk (BLAS single-threaded whenever there is more than
+one) do not depend on the thread count, so a seed gives byte-identical weights
+with 1, 2 or 64 threads. What still changes results in the last bits (and,
+compounded over many training steps, visibly): the BLAS kernel, which depends
+on the CPU (OpenBLAS picks SSE, AVX2 or AVX-512 code; ``OPENBLAS_CORETYPE``
+pins one) and on NumPy's BLAS library, and decides the order of each GEMM's
+sums; layer fusion on or off (``GPUFLOW_FUSION=0``: the fused Conv2D +
+MaxPooling2D runs its GEMMs in other blocks and shapes, so they round
+differently); and, for work too small to split (one chunk), BLAS's own thread
+count, which runs it.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -32,32 +48,75 @@ from numpy.lib.stride_tricks import as_strided
 from . import cpu_runtime
 from .base import Backend
 
-_THREADS = max(1, int(os.environ.get("GPUFLOW_NUM_THREADS", os.cpu_count() or 1)))
-_pool = None
-_MIN_SHARD_WORK = 1 << 16  # elements (or multiply-adds) below which a thread hand-off costs more than it saves
+_THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
+_pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
+_CHUNK_WORK = 1 << 22  # multiply-adds per GEMM chunk at least (measured: smaller chunks of the seed CNN's
+# Dense(128) on 1600 features, which all re-read the kernel, made its step slower on 2 cores)
 
 
-def _batch_parallel(fn, n, work):
-    """Runs ``fn(start, stop)`` over batch shards [start, stop) of ``range(n)`` and returns their results.
+def _num_threads():
+    global _THREADS
+    if _THREADS is None:
+        _THREADS = cpu_runtime.num_threads()
+    return _THREADS
 
-    ``work`` (elements touched or multiply-adds) decides how many shards pay for their hand-off; with more
-    than one, BLAS runs single-threaded inside them.
+
+def _chunk_bounds(n, work=0, per_chunk=None):
+    """Boundaries ``[0, ..., n]`` of the chunks of ``range(n)``, of equal sizes (within one) and the same on
+    every machine for the same arguments: with ``per_chunk`` (memory-bound work), as few chunks as hold at
+    most ``per_chunk`` items each; else (a GEMM) one per ``_CHUNK_WORK`` of ``work`` (multiply-adds), rounded
+    down to a power of two so that 2, 4, 8... threads get even loads (at most n chunks)."""
+    if per_chunk:
+        chunks = -(-n // per_chunk)
+    else:
+        chunks = 1 << max(0, (work // _CHUNK_WORK).bit_length() - 1)
+    chunks = max(1, min(n, chunks))
+    return [n * i // chunks for i in range(chunks + 1)]
+
+
+def _batch_parallel(fn, n, work=0, per_chunk=None):
+    """Runs ``fn(start, stop)`` over the chunks [start, stop) of ``range(n)`` (:func:`_chunk_bounds`) and
+    returns their results in chunk order.
+
+    Threads (``_num_threads()``, the caller's included) take chunks in turn; with more than one chunk, BLAS
+    runs single-threaded inside them, so each chunk's arithmetic and the result are the same for any thread
+    count.
     """
-    global _pool
-    shards = min(_THREADS, n, max(1, work // _MIN_SHARD_WORK))
-    if shards <= 1:
+    global _pool, _pool_workers
+    bounds = _chunk_bounds(n, work, per_chunk)
+    chunks = len(bounds) - 1
+    if chunks == 1:
         return [fn(0, n)]
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="gpuflow-cpu")
-    bounds = [n * i // shards for i in range(shards + 1)]
+    results = [None] * chunks
+    pending = iter(range(chunks))
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                i = next(pending, None)
+            if i is None:
+                return
+            results[i] = fn(bounds[i], bounds[i + 1])
+    helpers = min(_num_threads(), chunks) - 1
+    if helpers > _pool_workers:  # first use, or more threads than before (tests change _THREADS)
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool, _pool_workers = ThreadPoolExecutor(helpers, thread_name_prefix="gpuflow-cpu"), helpers
     with cpu_runtime.single_threaded():
-        futures = [_pool.submit(fn, bounds[i], bounds[i + 1]) for i in range(1, shards)]
-        first = fn(bounds[0], bounds[1])
-        return [first] + [f.result() for f in futures]
+        futures = [_pool.submit(worker) for _ in range(helpers)]
+        try:
+            worker()
+        finally:
+            wait(futures)
+        for f in futures:
+            f.result()  # a chunk's exception
+    return results
 
 
 def _sum_partials(partials):
-    """The sum of the per-shard partial results of a batch reduction, accumulated into the first (in place)."""
+    """The sum of the per-chunk partial results of a batch reduction in chunk order, accumulated into the first
+    (in place)."""
     total = partials[0]
     for p in partials[1:]:
         total += p
@@ -65,9 +124,9 @@ def _sum_partials(partials):
 
 
 def _block(sample_bytes, target=2 << 20):
-    """Samples per block so that a block's working set (``sample_bytes`` per sample) is about ``target``
-    bytes, about twice the per-core L2 cache of this machine class: measured best for the seed CNN, where
-    smaller blocks pay more per-call overhead than they gain in cache hits (at least 1)."""
+    """Samples per block (the chunk of a convolution or of memory-bound work) so that a block's working set
+    (``sample_bytes`` per sample) is about ``target`` bytes, about twice the per-core L2 cache of this machine class: measured best for the
+    seed CNN, where smaller blocks pay more per-call overhead than they gain in cache hits (at least 1)."""
     return max(1, target // max(1, sample_bytes))
 
 
@@ -243,16 +302,13 @@ class NumpyBackend(Backend):
             win, direct = win[:, :out_hw[0], :out_hw[1]], False
             rows = out_hw[0] * out_hw[1]
         w2 = w.reshape(k, f)
-        block = _block(rows * (k + f) * x.itemsize)
 
-        def shard(b0, b1):
-            scratch = None if direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dtype=x.dtype)
-            for c0 in range(b0, b1, block):
-                c1 = min(b1, c0 + block)
-                z = np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=out_block(c0, c1))
-                if after is not None:
-                    after(c0, c1, z)
-        _batch_parallel(shard, n, n * rows * k * (f + 1))
+        def block(c0, c1):
+            scratch = None if direct else np.empty((c1 - c0,) + win.shape[1:], dtype=x.dtype)
+            z = np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=out_block(c0, c1))
+            if after is not None:
+                after(c0, c1, z)
+        _batch_parallel(block, n, per_chunk=_block(rows * (k + f) * x.itemsize))
         return win.shape[:3]
 
     def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
@@ -303,27 +359,22 @@ class NumpyBackend(Backend):
             w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
             dxp = np.empty((n, hp, wp, c), dtype=dtype)
         per_sample = rows * (f + (kh * kw * c if need_dw or need_dx else 0)) * dtype.itemsize
-        block = _block(per_sample)
 
-        def shard(b0, b1):
-            dw_t = np.zeros((f, kh * kw * c), dtype=dtype) if need_dw else None  # dW^T, (F, K)
-            db = np.zeros(f, dtype=dtype) if need_db else None
-            scratch = None if not need_dw or direct else np.empty((min(block, b1 - b0),) + win.shape[1:], dtype)
-            for c0 in range(b0, b1, block):
-                c1 = min(b1, c0 + block)
-                dz = dz_block(c0, c1).reshape(-1, f)
-                if need_db:
-                    db += np.ones(dz.shape[0], dtype=dz.dtype) @ dz  # a BLAS GEMV: ~3x a NumPy row sum here
-                if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
-                    dw_t += dz.T @ self._cols(win, c0, c1, scratch, direct)
-                if need_dx:
-                    dcols = np.matmul(dz[None], w_k).reshape(kh * kw, c1 - c0, oh, ow, c)
-                    dblock = dxp[c0:c1]
-                    dblock[...] = 0
-                    for j in range(kh * kw):
-                        _offset_view(dblock, j // kw, j % kw, oh, ow, strides, dilations)[...] += dcols[j]
+        def block(c0, c1):  # returns this block's partials (dW^T as (F, K), db)
+            dz = dz_block(c0, c1).reshape(-1, f)
+            db = np.ones(dz.shape[0], dtype=dz.dtype) @ dz if need_db else None  # a BLAS GEMV: ~3x a row sum
+            dw_t = None
+            if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
+                scratch = None if direct else np.empty((c1 - c0,) + win.shape[1:], dtype)
+                dw_t = dz.T @ self._cols(win, c0, c1, scratch, direct)
+            if need_dx:
+                dcols = np.matmul(dz[None], w_k).reshape(kh * kw, c1 - c0, oh, ow, c)
+                dblock = dxp[c0:c1]
+                dblock[...] = 0
+                for j in range(kh * kw):
+                    _offset_view(dblock, j // kw, j % kw, oh, ow, strides, dilations)[...] += dcols[j]
             return dw_t, db
-        partials = _batch_parallel(shard, n, n * rows * (f + 1) * kh * kw * c * (int(need_dw) + int(need_dx)))
+        partials = _batch_parallel(block, n, per_chunk=_block(per_sample))
         dw = db = dx = None
         if need_dw:
             dw = np.ascontiguousarray(_sum_partials([p[0] for p in partials]).T).reshape(w.shape)
@@ -384,7 +435,7 @@ class NumpyBackend(Backend):
         y = np.empty((n, oh, ow, c), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
         _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], pool_size, strides),
-                        n, xp_.size)
+                        n, per_chunk=_block((xp_.nbytes + y.nbytes + arg.nbytes) // max(1, n)))
         return y, arg
 
     @staticmethod
@@ -403,8 +454,10 @@ class NumpyBackend(Backend):
 
     def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
         dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
+        n = dy.shape[0]
         _batch_parallel(lambda b0, b1: _max_unpool_block(dxp[b0:b1], dy[b0:b1], saved[b0:b1], pool_size, strides,
-                                                         disjoint), dy.shape[0], dxp.size)
+                                                         disjoint),
+                        n, per_chunk=_block((dxp.nbytes + dy.nbytes + saved.nbytes) // max(1, n)))
         return _crop(dxp, x_shape, pads)
 
     def avg_pool2d_fwd(self, x, pool_size, strides, pads):
@@ -415,13 +468,13 @@ class NumpyBackend(Backend):
         counts = self._pool_counts(x.shape, pool_size, strides, pads, x.dtype)
         y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
 
-        def shard(b0, b1):  # the window sum, offset by offset (row-major), then / the non-padding count
+        def chunk(b0, b1):  # the window sum, offset by offset (row-major), then / the non-padding count
             xb, yb = xp_[b0:b1], y[b0:b1]
             yb[...] = _offset_view(xb, 0, 0, oh, ow, strides, (1, 1))
             for k in range(1, ph * pw):
                 yb += _offset_view(xb, k // pw, k % pw, oh, ow, strides, (1, 1))
             yb /= counts
-        _batch_parallel(shard, x.shape[0], xp_.size)
+        _batch_parallel(chunk, x.shape[0], per_chunk=_block((xp_.nbytes + y.nbytes) // max(1, x.shape[0])))
         return y
 
     def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
@@ -430,14 +483,14 @@ class NumpyBackend(Backend):
         g = dy / self._pool_counts(x_shape, pool_size, strides, pads, dy.dtype)
         dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
 
-        def shard(b0, b1):
+        def chunk(b0, b1):
             for k in range(ph * pw):
                 view = _offset_view(dxp[b0:b1], k // pw, k % pw, oh, ow, strides, (1, 1))
                 if disjoint:
                     view[...] = g[b0:b1]
                 else:
                     view += g[b0:b1]
-        _batch_parallel(shard, dy.shape[0], dxp.size)
+        _batch_parallel(chunk, dy.shape[0], per_chunk=_block((dxp.nbytes + g.nbytes) // max(1, dy.shape[0])))
         return _crop(dxp, x_shape, pads)
 
     @staticmethod
@@ -451,7 +504,8 @@ class NumpyBackend(Backend):
     # -- dense (GEMM + bias + ReLU epilogue) and the convolution epilogue ----------------
     def bias_act_fwd(self, y, b, relu):
         n = y.shape[0] if y.ndim > 1 else 1
-        _batch_parallel(_epilogue(y.reshape(n, y.size // max(n, 1)), b, relu), n, y.size)
+        _batch_parallel(_epilogue(y.reshape(n, y.size // max(n, 1)), b, relu), n,
+                        per_chunk=_block(y.nbytes // max(n, 1)))
         return y
 
     def bias_act_bwd(self, dy, y, relu, need_db):
@@ -460,28 +514,30 @@ class NumpyBackend(Backend):
         dz = np.empty_like(dy2) if relu else dy2
         y2 = y.reshape(-1, f) if relu else None
 
-        def shard(r0, r1):
+        def chunk(r0, r1):
             if relu:
                 np.multiply(dy2[r0:r1], y2[r0:r1] > 0, out=dz[r0:r1])
             # ones @ dz: a BLAS GEMV, ~3x faster here than a NumPy sum over the rows.
             return np.ones(r1 - r0, dtype=dz.dtype) @ dz[r0:r1] if need_db else None
-        partials = _batch_parallel(shard, dz.shape[0], dz.size)
+        partials = _batch_parallel(chunk, dz.shape[0], per_chunk=_block(3 * f * dz.itemsize))  # dy, y, dz
         return dz.reshape(dy.shape), (_sum_partials(partials) if need_db else None)
 
     def dense_fwd(self, x, w, b, relu):
         y = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
         epilogue = _epilogue(y, b, relu)
 
-        def shard(r0, r1):
+        def chunk(r0, r1):
             np.matmul(x[r0:r1], w, out=y[r0:r1])
             epilogue(r0, r1)
-        _batch_parallel(shard, x.shape[0], x.shape[0] * w.shape[0] * w.shape[1])
+        _batch_parallel(chunk, x.shape[0], x.shape[0] * w.shape[0] * w.shape[1])
         return y
 
     def dense_bwd(self, dy, x, w, y, relu, need_dx):
         dz, db = self.bias_act_bwd(dy, y, relu, True)
         m, (k, units) = x.shape[0], w.shape
-        dw = _sum_partials(_batch_parallel(lambda r0, r1: x[r0:r1].T @ dz[r0:r1], m, m * k * units))
+        # dW = x^T dz by chunks of its rows (x's features): each sums over the whole batch, so no partials to add
+        dw = np.empty((k, units), dtype=np.result_type(x, dz))
+        _batch_parallel(lambda k0, k1: np.matmul(x[:, k0:k1].T, dz, out=dw[k0:k1]), k, m * k * units)
         dx = None
         if need_dx:
             dx = np.empty((m, k), dtype=dz.dtype)

@@ -1,0 +1,55 @@
+"""A seed reproduces whatever the thread count: the NumPy backend's batch chunks, the order their partial
+gradients are summed in and the arithmetic inside each chunk do not depend on ``GPUFLOW_NUM_THREADS``."""
+import numpy as np
+import pytest
+
+import gpuflow as tf
+import gpuflow.backend.numpy_backend as nb
+
+keras = tf.keras
+layers = keras.layers
+
+
+def _train(steps=3):
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((13, 9, 9, 2)).astype("float32")
+    y = rng.integers(0, 3, 13)
+    model = keras.Sequential([
+        keras.Input((9, 9, 2)),
+        layers.Conv2D(4, 3, activation="relu"),  # 7x7: the pooling's floor leaves the last row and column
+        layers.MaxPooling2D(2),
+        layers.Conv2D(5, 2, padding="same"),
+        layers.AveragePooling2D(2),
+        layers.Flatten(),
+        layers.Dense(8, activation="relu"),
+        layers.Dense(3),
+    ])
+    model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return model.get_weights()
+
+
+@pytest.mark.parametrize("fusion", [True, False])
+def test_weights_are_byte_identical_for_any_thread_count(monkeypatch, fusion):
+    # Small chunks, so that even this tiny model's batch (13, odd) splits into several in every primitive.
+    monkeypatch.setattr(nb, "_CHUNK_WORK", 50)
+    monkeypatch.setattr(nb, "_block", lambda sample_bytes: 4)
+    chunks = []
+    bounds = nb._chunk_bounds
+    monkeypatch.setattr(nb, "_chunk_bounds", lambda *a, **k: chunks.append(len(bounds(*a, **k)) - 1) or bounds(*a, **k))
+    if not fusion:
+        monkeypatch.setenv("GPUFLOW_FUSION", "0")
+    runs = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(nb, "_THREADS", threads)
+        runs[threads] = _train()
+    keras.utils.set_random_seed(0)
+    initial = [np.asarray(w) for w in _train(steps=0)]
+    assert any(not np.array_equal(a, b) for a, b in zip(runs[1], initial))  # it trained
+    assert chunks and min(chunks) > 1, chunks  # in chunks, every time
+    for threads in (2, 3):
+        for i, (a, b) in enumerate(zip(runs[threads], runs[1])):
+            assert a.tobytes() == b.tobytes(), \
+                f"weight {i}: {threads} threads vs 1 differ by up to {np.max(np.abs(a - b)):.3g}"
