@@ -454,3 +454,78 @@ def test_a_config_asking_for_weights_larger_than_memory_is_a_clear_error(tmp_pat
         assert "Could not build Dense 'dense'" in msg and f'"units": {units}' in msg
     with pytest.raises(ValueError, match=r"Could not build Dense 'dense' in .*huge.keras"):
         saving.load_model(str(hostile))
+
+
+# =========================================================================================
+# Loading is all or nothing
+# =========================================================================================
+def deep_model(last=2, fill=None):
+    model = keras.Sequential([keras.Input((3,))] + [layers.Dense(4, name=f"d{i}") for i in range(3)]
+                             + [layers.Dense(last, name="d3")])
+    model.compile(keras.optimizers.Adam(), "mse")
+    if fill is not None:
+        for v in model.weights:
+            v.assign(np.full(v.shape, fill, "float32"))
+    return model
+
+
+def _reads_fail_after(monkeypatch, n):
+    """Makes the (n+1)-th read of a dataset's data fail as a corrupt file would."""
+    real, calls = h5py.Dataset.__getitem__, []
+
+    def getitem(self, key):
+        calls.append(self.name)
+        if len(calls) > n:
+            raise OSError("Can't synchronously read data (wrong B-tree signature)")
+        return real(self, key)
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", getitem)
+
+
+@pytest.mark.parametrize("ext", ["weights.h5", "h5"])
+def test_a_load_weights_that_fails_on_the_last_layer_changes_nothing(tmp_path, ext):
+    path = str(tmp_path / f"m.{ext}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (saving.save_weights if ext == "weights.h5" else saving.save_model)(deep_model(last=3, fill=2.0), path)
+    model = deep_model(fill=1.0)
+    before = weights_of(model)
+    assert len(before) == 8
+    with pytest.raises(ValueError, match=r"(?s)'d3'.*Expected: \(4, 2\). Received: \(4, 3\).*No variable was changed"):
+        saving.load_weights(model, path)
+    assert same_weights(weights_of(model), before)
+
+
+@pytest.mark.parametrize("ext", ["weights.h5", "h5", "keras"])
+def test_a_read_error_midway_changes_no_variable(tmp_path, monkeypatch, ext):
+    path = str(tmp_path / f"m.{ext}")
+    trained = deep_model(fill=2.0)
+    trained.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), epochs=1, verbose=0)  # optimizer state too
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        (saving.save_weights if ext == "weights.h5" else saving.save_model)(trained, path)
+    model = deep_model(fill=1.0)
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    before, opt_before = weights_of(model), [v.numpy().copy() for v in model.optimizer.variables]
+    _reads_fail_after(monkeypatch, 12)  # the model's 8 variables read, the optimizer's being read
+    with pytest.raises(ValueError, match=r"m\..*the dataset '/.*' cannot be read; the file is truncated or corrupt"):
+        saving.load_weights(model, path)
+    assert same_weights(weights_of(model), before)
+    assert same_weights([v.numpy() for v in model.optimizer.variables], opt_before)
+
+
+def test_optimizer_state_that_does_not_fit_is_skipped_whole(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    trained = deep_model(fill=2.0)
+    trained.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), epochs=1, verbose=0)
+    saving.save_weights(trained, path)
+    with h5py.File(path, "a") as f:  # the last slot does not fit; the ones before it would
+        last = str(len(f["optimizer/vars"]) - 1)
+        del f[f"optimizer/vars/{last}"]
+        f[f"optimizer/vars/{last}"] = np.zeros((5,), "float32")
+    model = deep_model(fill=1.0)
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), epochs=1, verbose=0)
+    opt_before = [v.numpy().copy() for v in model.optimizer.variables]
+    with pytest.warns(UserWarning, match="optimizer starts fresh"):
+        saving.load_weights(model, path)
+    assert same_weights(weights_of(model), weights_of(trained))  # the model's weights still load
+    assert same_weights([v.numpy() for v in model.optimizer.variables], opt_before)

@@ -1498,19 +1498,41 @@ def _read_dataset(ds, source):
                          f"({type(e).__name__}: {e}).") from None
 
 
-def _assign(variables, datasets, where, owner, source):
-    """Fills ``variables`` from ``datasets``: every header is checked, then every value read, then assigned."""
+def _match(variables, datasets, where, owner):
+    """``[(variable, dataset)]`` after checking the count and every dataset's header (no data is read)."""
     if len(datasets) != len(variables):
         raise ValueError(f"{owner} expects {len(variables)} variables but the file has {len(datasets)} at '{where}'. "
                          f"Expected: {[getattr(v, 'path', v.name) for v in variables]}")
     for var, ds in zip(variables, datasets):
         _check_dataset(var, ds, owner)
-    values = [_read_dataset(ds, source) for ds in datasets]
-    for var, value in zip(variables, values):
+    return list(zip(variables, datasets))
+
+
+def _read_and_assign(pairs, source):
+    """Reads every dataset of ``[(variable, dataset)]``, then assigns them all: loading is all or nothing, so a
+    file that fails to read (ValueError naming the dataset) leaves every variable as it was."""
+    values = [_read_dataset(ds, source) for _, ds in pairs]
+    for (var, _), value in zip(pairs, values):
         var.assign(value.astype(var.dtype.as_numpy_dtype))
 
 
-def _load_state(obj, reader, path, visited, errors, model):
+def _raise_or_warn(errors, what, source, skip_mismatch):
+    if not errors:
+        return
+    msg = f"{len(errors)} {what} could not be loaded from {source}:\n  " + "\n  ".join(errors)
+    if not skip_mismatch:
+        raise ValueError(msg + "\nNo variable was changed.")
+    warnings.warn(msg + "\nThey keep their current values (skip_mismatch=True).", stacklevel=4)
+
+
+class _LoadPlan:
+    """What a weights file would fill: ``pairs`` of (variable, dataset) that passed the checks, and the errors."""
+
+    def __init__(self):
+        self.pairs, self.errors = [], []
+
+
+def _load_state(obj, reader, path, visited, plan, model):
     from .layers.base import Layer
     from .optimizers import Optimizer
     if id(obj) in visited:
@@ -1520,23 +1542,23 @@ def _load_state(obj, reader, path, visited, errors, model):
         own = _own_variables(obj)
         group = reader.vars_group(path, obj.name)
         try:
-            _assign(own, reader.datasets(group) if group is not None else [], f"/{_join(path, 'vars')}",
-                    f"Layer '{obj.name}'", reader.source)
+            plan.pairs += _match(own, reader.datasets(group) if group is not None else [], f"/{_join(path, 'vars')}",
+                                 f"Layer '{obj.name}'")
         except ValueError as e:
-            errors.append(str(e))
+            plan.errors.append(str(e))
     elif isinstance(obj, Optimizer):
-        _load_optimizer(obj, reader, path, model)
+        plan.pairs += _load_optimizer(obj, reader, path, model)
         return
     if not isinstance(obj, Layer):
         return
     for attr, child in _children(obj):
         if isinstance(child, (Layer, Optimizer)):
-            _load_state(child, reader, _join(path, attr), visited, errors, model)
+            _load_state(child, reader, _join(path, attr), visited, plan, model)
         elif isinstance(child, (list, tuple, dict)):
-            _load_container(child, reader, _join(path, attr), visited, errors, model, set())
+            _load_container(child, reader, _join(path, attr), visited, plan, model, set())
 
 
-def _load_container(container, reader, path, visited, errors, model, seen_containers):
+def _load_container(container, reader, path, visited, plan, model, seen_containers):
     from .layers.base import Layer
     from .optimizers import Optimizer
     if id(container) in seen_containers:
@@ -1545,16 +1567,17 @@ def _load_container(container, reader, path, visited, errors, model, seen_contai
     used = {}
     for item in _container_items(container):
         if isinstance(item, (Layer, Optimizer)):
-            _load_state(item, reader, _join(path, _unique(_snake(type(item).__name__), used)), visited, errors, model)
+            _load_state(item, reader, _join(path, _unique(_snake(type(item).__name__), used)), visited, plan, model)
         elif isinstance(item, (list, tuple, dict)):
-            _load_container(item, reader, _join(path, _unique("container", used)), visited, errors, model,
+            _load_container(item, reader, _join(path, _unique("container", used)), visited, plan, model,
                             seen_containers)
 
 
 def _load_optimizer(opt, reader, path, model):
+    """The optimizer's (variable, dataset) pairs; none, with Keras's warning, when its saved state does not fit."""
     group = reader.vars_group(path)
     if group is None:
-        return
+        return []
     values = reader.datasets(group)
     if not opt.built and model is not None and values and len(values) > 2:
         opt.build(model.trainable_variables)
@@ -1563,10 +1586,11 @@ def _load_optimizer(opt, reader, path, model):
     if len(values) == head and len(variables) > head:  # saved before the first step: no slots yet
         variables = variables[:head]
     try:
-        _assign(variables, values, f"/{_join(path, 'vars')}", f"Optimizer '{opt.name}'", reader.source)
+        return _match(variables, values, f"/{_join(path, 'vars')}", f"Optimizer '{opt.name}'")
     except ValueError as e:
         warnings.warn(f"Skipping variable loading for optimizer '{opt.name}' from {reader.source}: {e}. The "
                       "optimizer starts fresh.", stacklevel=4)
+        return []
 
 
 def _save_weights_h5(model, h5file):
@@ -1574,14 +1598,11 @@ def _save_weights_h5(model, h5file):
 
 
 def _load_weights_h5(model, h5file, source, skip_mismatch=False):
-    errors = []
-    _load_state(model, _H5Reader(_h5py(), h5file, source), "", set(), errors, model)
-    if errors:
-        msg = (f"{len(errors)} object(s) could not be loaded from {source}:\n  " + "\n  ".join(errors))
-        if skip_mismatch:
-            warnings.warn(msg + "\nThey keep their current values (skip_mismatch=True).", stacklevel=3)
-        else:
-            raise ValueError(msg)
+    """Loads the model's and its optimizer's variables, all or nothing (see ``_read_and_assign``)."""
+    plan = _LoadPlan()
+    _load_state(model, _H5Reader(_h5py(), h5file, source), "", set(), plan, model)
+    _raise_or_warn(plan.errors, "object(s)", source, skip_mismatch)
+    _read_and_assign(plan.pairs, source)
 
 
 def _open_h5(data_or_path, source, what="HDF5 weights file"):
@@ -1633,7 +1654,9 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
     Reads ``.weights.h5`` (Keras 3 layout), the weights inside a ``.keras`` archive, and legacy
     Keras 2 ``.h5`` files (whole-model or weights-only; layers matched by position among those
     with weights, as Keras, or by name with ``by_name=True``). Optimizer state in the file is
-    restored when the model is compiled with a matching optimizer.
+    restored when the model is compiled with a matching optimizer. Loading is all or nothing:
+    every dataset is checked, then read, before any variable is assigned, so an error leaves the
+    model and its optimizer as they were.
 
     Args:
         model: a built gpuflow model.
@@ -1666,9 +1689,10 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
             group = f
             if "layer_names" not in f.attrs and "model_weights" in f:
                 group = _safe_child(_h5py(), f, "model_weights", True)
-            _legacy_load_weights(model, group, filepath, by_name, skip_mismatch)
+            pairs = _legacy_load_weights(model, group, filepath, by_name, skip_mismatch)
             if getattr(model, "optimizer", None) is not None and "optimizer_weights" in f:
-                _legacy_load_optimizer(model, f, filepath)
+                pairs += _legacy_load_optimizer(model, f, filepath)
+            _read_and_assign(pairs, filepath)
     else:
         raise ValueError(f"load_weights: the filename must end in `.weights.h5`, `.keras` or `.h5`. "
                          f"Received: filepath={filepath}")
@@ -1988,6 +2012,8 @@ def _legacy_layer_weights(layer):
 
 
 def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=False):
+    """The (variable, dataset) pairs of a legacy weights group, checked (ValueError, or a warning when
+    ``skip_mismatch``, for layers that do not fit); nothing is read or assigned yet."""
     h5py = _h5py()
     saved = []
     for name in _h5_names(group, "layer_names"):
@@ -2004,7 +2030,7 @@ def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=Fals
             values.append(ds)
         saved.append((name, values))
     layers = [l for l in _keras_layers(model) if _legacy_layer_weights(l)]
-    errors = []
+    plan = _LoadPlan()
     if by_name:
         by = {n: v for n, v in saved}
         pairs = [(l, l.name, by[l.name]) for l in layers if l.name in by]
@@ -2017,16 +2043,13 @@ def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=Fals
         pairs = [(l, n, v) for l, (n, v) in zip(layers, saved)]
     for layer, name, values in pairs:
         try:
-            _assign(_legacy_layer_weights(layer), values, f"/{group.name.strip('/')}/{name}".replace("//", "/"),
-                    f"Layer '{layer.name}' (saved as '{name}')", source)
+            plan.pairs += _match(_legacy_layer_weights(layer), values,
+                                 f"/{group.name.strip('/')}/{name}".replace("//", "/"),
+                                 f"Layer '{layer.name}' (saved as '{name}')")
         except ValueError as e:
-            errors.append(str(e))
-    if errors:
-        msg = f"{len(errors)} layer(s) could not be loaded from {source}:\n  " + "\n  ".join(errors)
-        if skip_mismatch:
-            warnings.warn(msg, stacklevel=3)
-        else:
-            raise ValueError(msg)
+            plan.errors.append(str(e))
+    _raise_or_warn(plan.errors, "layer(s)", source, skip_mismatch)
+    return plan.pairs
 
 
 _SLOT_ALIASES = {"m": "momentum", "momentum": "momentum", "v": "velocity", "velocity": "velocity",
@@ -2035,7 +2058,8 @@ _SLOT_ALIASES = {"m": "momentum", "momentum": "momentum", "v": "velocity", "velo
 
 
 def _legacy_load_optimizer(model, f, source):
-    """Restores ``optimizer_weights``: Keras 3's legacy order by position, Keras 2's by slot name."""
+    """The (variable, dataset) pairs of ``optimizer_weights``: Keras 3's legacy order by position, Keras 2's by slot
+    name; none, with Keras's warning, when the saved state does not fit (the optimizer starts fresh)."""
     h5py = _h5py()
     opt = model.optimizer
     group = _safe_child(h5py, f, "optimizer_weights", True)
@@ -2046,15 +2070,14 @@ def _legacy_load_optimizer(model, f, source):
         ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False) if parent is not None else None
         if ds is None:
             warnings.warn(f"{source}: optimizer weight '{wn}' is listed but missing; the optimizer starts fresh.")
-            return
+            return []
         values.append(ds)
     if not opt.built:
         opt.build(model.trainable_variables)
     variables = _optimizer_variables(opt, model)
     try:
         if len(names) == len(variables) and len(names) > 1 and names[1].split(":")[0].endswith("learning_rate"):
-            _assign(variables, values, f"{source}:/optimizer_weights", f"Optimizer '{opt.name}'", source)  # Keras 3
-            return
+            return _match(variables, values, f"{source}:/optimizer_weights", f"Optimizer '{opt.name}'")  # Keras 3
         slot_names = tuple(getattr(opt, "_slot_names", ()))
         targets = _keras_trainable_variables(model)
         by_kind, iteration = {}, None
@@ -2077,11 +2100,12 @@ def _legacy_load_optimizer(model, f, source):
             pairs.extend((slots[id(v)][s], value) for v, value in zip(targets, got))
         if iteration is not None:
             pairs.append((opt.iterations, iteration))
-        _assign([v for v, _ in pairs], [ds for _, ds in pairs], f"{source}:/optimizer_weights",
-                f"Optimizer '{opt.name}'", source)
+        return _match([v for v, _ in pairs], [ds for _, ds in pairs], f"{source}:/optimizer_weights",
+                      f"Optimizer '{opt.name}'")
     except (ValueError, KeyError) as e:
         warnings.warn(f"Error in loading the saved optimizer state from {source} ({e}). As a result, your model is "
                       "starting with a freshly initialized optimizer.", stacklevel=3)
+        return []
 
 
 def _legacy_load(filepath, custom_objects, compile, safe_mode):
@@ -2097,17 +2121,17 @@ def _legacy_load(filepath, custom_objects, compile, safe_mode):
             raise ValueError(f"{filepath}: model_config describes a {type(model).__name__}, not a model.")
         if "model_weights" not in f:
             raise ValueError(f"{filepath}: the `model_weights` group is missing; the file is incomplete.")
-        _legacy_load_weights(model, _safe_child(_h5py(), f, "model_weights", True), filepath)
-        if compile:
-            training_config = _h5_attr_json(f, "training_config", filepath)
-            if training_config is None:
-                warnings.warn(f"No training configuration found in {filepath}, so the model was *not* compiled. "
-                              "Compile it manually.", stacklevel=2)
-                return model
+        pairs = _legacy_load_weights(model, _safe_child(_h5py(), f, "model_weights", True), filepath)
+        training_config = _h5_attr_json(f, "training_config", filepath) if compile else None
+        if compile and training_config is None:
+            warnings.warn(f"No training configuration found in {filepath}, so the model was *not* compiled. "
+                          "Compile it manually.", stacklevel=2)
+        elif compile:
             compile_config = dict(training_config)
             compile_config["optimizer"] = training_config.get("optimizer_config")
             if _compile_from_config(model, compile_config, ctx) and "optimizer_weights" in f:
-                _legacy_load_optimizer(model, f, filepath)
+                pairs += _legacy_load_optimizer(model, f, filepath)
+        _read_and_assign(pairs, filepath)
     return model
 
 
