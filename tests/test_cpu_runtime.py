@@ -1,5 +1,8 @@
 """The NumPy backend's process settings: BLAS on one thread inside chunks, freed memory kept for reuse."""
+import os
 import platform
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -68,3 +71,39 @@ def test_a_failing_chunk_raises_after_every_chunk_has_stopped(monkeypatch):
 def test_keep_freed_memory_tunes_glibc():
     assert cpu_runtime.keep_freed_memory() is True
     assert cpu_runtime.keep_freed_memory() is True  # idempotent
+
+
+@pytest.mark.parametrize("value,threads", [("3", 3), (" 2 ", 2), ("1", 1)])
+def test_num_threads_reads_gpuflow_num_threads(monkeypatch, value, threads):
+    monkeypatch.setenv("GPUFLOW_NUM_THREADS", value)
+    assert cpu_runtime.num_threads() == threads
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_num_threads_defaults_to_the_available_cpus(monkeypatch, value):
+    if value is None:
+        monkeypatch.delenv("GPUFLOW_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("GPUFLOW_NUM_THREADS", value)
+    assert cpu_runtime.num_threads() == cpu_runtime.available_cpus() >= 1
+
+
+@pytest.mark.parametrize("value", ["abc", "-4", "0", "2.5", "1e3", "+2", "four"])
+def test_num_threads_rejects_what_is_not_a_positive_integer(monkeypatch, value):
+    monkeypatch.setenv("GPUFLOW_NUM_THREADS", value)
+    with pytest.raises(ValueError) as e:
+        cpu_runtime.num_threads()
+    assert "Expected GPUFLOW_NUM_THREADS to be a positive integer" in str(e.value)
+    assert f"Received: GPUFLOW_NUM_THREADS={value!r}" in str(e.value)
+
+
+def test_a_bad_gpuflow_num_threads_is_one_clear_error_at_the_first_cpu_op():
+    env = dict(os.environ, GPUFLOW_NUM_THREADS="abc", GPUFLOW_DEVICE="cpu")
+    code = "import gpuflow as tf; print('imported', flush=True); tf.constant([1.0]) + 1"
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert run.returncode == 1 and run.stdout == "imported\n"  # importing never reads it
+    last = run.stderr.strip().splitlines()[-1]
+    assert last == ("ValueError: Expected GPUFLOW_NUM_THREADS to be a positive integer (the NumPy backend's CPU "
+                    "threads; unset: one per available CPU). Received: GPUFLOW_NUM_THREADS='abc'"), run.stderr
+    assert "invalid literal" not in run.stderr

@@ -1,11 +1,13 @@
-"""Process settings the NumPy backend needs to be fast: BLAS threads and freed-memory reuse.
+"""Process settings the NumPy backend needs to be fast: its threads, BLAS threads and freed-memory reuse.
+
+**Threads.** :func:`num_threads` reads ``GPUFLOW_NUM_THREADS`` (default: the CPUs this process may use).
 
 **BLAS threads.** The NumPy backend parallelises each primitive over the batch axis: every
-thread runs the whole pipeline (im2col, GEMM, epilogue) on its own shard, so
-the memory-bound work is parallel too and each shard stays in that core's
-cache. BLAS must then run single-threaded inside the shards. Left at its
+thread runs the whole pipeline (im2col, GEMM, epilogue) on its own chunk of the
+batch, so the memory-bound work is parallel too and each chunk stays in that
+core's cache. BLAS must then run single-threaded inside the chunks. Left at its
 default, OpenBLAS's worker threads also busy-wait (about 2**28 cycles) after
-every GEMM and take the cores the shards need; on a 2-core machine that made a
+every GEMM and take the cores the chunks need; on a 2-core machine that made a
 training step of the seed CNN about 1.5x slower.
 
 :func:`single_threaded` sets the BLAS to one thread for the duration of a
@@ -110,9 +112,30 @@ def keep_freed_memory():
     return _malloc_tuned
 
 
+def available_cpus():
+    """CPUs this process may run on: its affinity mask where the OS has one (a container's cpuset), else all."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def num_threads():
-    """Threads the NumPy backend runs its chunks on: ``GPUFLOW_NUM_THREADS``, else the number of CPUs."""
-    return max(1, int(os.environ.get("GPUFLOW_NUM_THREADS", os.cpu_count() or 1)))
+    """Threads the NumPy backend runs its batch chunks on (an int, at least 1).
+
+    ``GPUFLOW_NUM_THREADS`` when set (a positive integer; set but empty counts as unset), else
+    :func:`available_cpus`. The one place the variable is parsed.
+
+    Raises:
+        ValueError: ``GPUFLOW_NUM_THREADS`` is not a positive integer.
+    """
+    text = os.environ.get("GPUFLOW_NUM_THREADS", "").strip()
+    if not text:
+        return available_cpus()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError("Expected GPUFLOW_NUM_THREADS to be a positive integer (the NumPy backend's CPU threads; "
+                         f"unset: one per available CPU). Received: GPUFLOW_NUM_THREADS={text!r}")
+    return int(text)
 
 
 def available():

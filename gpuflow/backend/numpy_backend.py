@@ -241,6 +241,7 @@ class NumpyBackend(Backend):
     xp = np
 
     def __init__(self):
+        _num_threads()  # a bad GPUFLOW_NUM_THREADS raises here, at the first CPU op, not inside a later one
         cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
 
