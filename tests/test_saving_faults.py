@@ -529,3 +529,38 @@ def test_optimizer_state_that_does_not_fit_is_skipped_whole(tmp_path):
         saving.load_weights(model, path)
     assert same_weights(weights_of(model), weights_of(trained))  # the model's weights still load
     assert same_weights([v.numpy() for v in model.optimizer.variables], opt_before)
+
+
+# =========================================================================================
+# JSON nested too deeply is a ValueError, not a RecursionError
+# =========================================================================================
+DEEP = '{"a": ' * 5000 + "1" + "}" * 5000
+
+
+def test_deeply_nested_json_is_a_value_error_naming_the_file(tmp_path):
+    path = tmp_path / "deep.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", DEEP)
+        z.writestr("model.weights.h5", b"")
+    with pytest.raises(ValueError, match=r"deep.keras: config.json is nested too deeply"):
+        saving.load_model(str(path))
+    with pytest.raises(ValueError, match=r"model_from_json: the string is nested too deeply"):
+        saving.model_from_json(DEEP)
+    legacy = str(tmp_path / "deep.h5")
+    with h5py.File(legacy, "w") as f:
+        f.attrs["model_config"] = DEEP.encode()
+    with pytest.raises(ValueError, match=r"deep.h5: the `model_config` attribute is nested too deeply"):
+        saving.load_model(legacy)
+
+
+def test_a_config_too_deep_to_rebuild_is_a_value_error():
+    deep = 1
+    for _ in range(5000):
+        deep = {"class_name": "Sequential", "config": {"layers": [deep]}, "module": "keras"}
+    with pytest.raises(ValueError, match="nested too deeply to be rebuilt"):
+        saving.deserialize_keras_object(deep)
+    deep = [1]
+    for _ in range(5000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deeply to be rebuilt"):
+        saving.deserialize_keras_object(deep)

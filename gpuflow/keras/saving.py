@@ -1203,19 +1203,41 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True):
 
     Raises:
         ValueError: an unknown class or function (naming it), a Lambda layer or serialized
-            lambda, or a config the class rejects.
+            lambda, a config the class rejects, or one nested deeper than Python's recursion limit.
     """
     return _deserialize_top(config, _Ctx(custom_objects, safe_mode))
 
 
-def _deserialize_top(config, ctx, compile=True):
-    obj = _deserialize(config, ctx)
-    if isinstance(config, dict):
-        with _building(config, ctx):
-            _apply_build_config(obj, config.get("build_config"))
-        if compile and config.get("compile_config"):
-            _compile_from_config(obj, config["compile_config"], ctx)
+@contextlib.contextmanager
+def _not_too_deep(ctx):
+    """Turns the RecursionError of a config nested deeper than Python's recursion limit into a ValueError."""
+    try:
+        yield
+    except RecursionError:
+        raise ValueError(f"The config{ctx.where} is nested too deeply to be rebuilt (deeper than Python's recursion "
+                         "limit); it is corrupt or crafted.") from None
+
+
+def _deserialize_top(config, ctx, compile=True, expected=_CATEGORIES):
+    with _not_too_deep(ctx):
+        obj = _deserialize(config, ctx, expected)
+        if isinstance(config, dict):
+            with _building(config, ctx):
+                _apply_build_config(obj, config.get("build_config"))
+            if compile and config.get("compile_config"):
+                _compile_from_config(obj, config["compile_config"], ctx)
     return obj
+
+
+def _json_loads(text, what):
+    """``json.loads(text)``; ValueError naming ``what`` for invalid JSON or JSON nested too deeply to parse."""
+    try:
+        return json.loads(text)
+    except (TypeError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what} is not valid JSON ({e}).") from None
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply to be a Keras config (deeper than Python's recursion limit); "
+                         "it is corrupt or crafted.") from None
 
 
 def model_from_json(json_string, custom_objects=None):
@@ -1229,12 +1251,10 @@ def model_from_json(json_string, custom_objects=None):
         The model (new weights; compiled when the JSON has a ``compile_config``, as Keras).
 
     Raises:
-        ValueError: invalid JSON, or a config naming an unknown class or a Lambda layer.
+        ValueError: invalid JSON or JSON nested too deeply, or a config naming an unknown class or a
+            Lambda layer.
     """
-    try:
-        config = json.loads(json_string)
-    except (TypeError, json.JSONDecodeError) as e:
-        raise ValueError(f"model_from_json: the string is not valid JSON ({e}).") from None
+    config = _json_loads(json_string, "model_from_json: the string")
     return _deserialize_top(config, _Ctx(custom_objects, True, source="the model JSON"))
 
 
@@ -1884,10 +1904,7 @@ def _weights_limit(model):
 
 
 def _parse_json(data, member, source):
-    try:
-        config = json.loads(data.decode("utf-8") if isinstance(data, bytes) else data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{source}: {member} is not valid JSON ({e}); the file may be corrupt.") from None
+    config = _json_loads(data, f"{source}: {member}")
     if not isinstance(config, dict):
         raise ValueError(f"{source}: {member} must hold a JSON object (the serialized model). "
                          f"Received: {type(config).__name__}")
@@ -1954,7 +1971,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Raises:
         FileNotFoundError: no such file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
-            bad JSON, wrong weight shapes; the message names the file and the problem), a member
+            bad or too deeply nested JSON, wrong weight shapes; the message names the file and the problem), a member
             larger than it can legitimately be (``config.json`` over 64 MiB; see ``_MEMBER_LIMIT``), a
             layer whose weights would not fit in memory (naming it and its config), an unknown class,
             or a Lambda layer.
@@ -1997,12 +2014,7 @@ def _h5_attr_json(f, key, source):
     value = f.attrs.get(key)
     if value is None:
         return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8")
-    try:
-        return json.loads(str(value))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{source}: the `{key}` attribute is not valid JSON ({e}); the file may be corrupt.") from None
+    return _json_loads(value if isinstance(value, bytes) else str(value), f"{source}: the `{key}` attribute")
 
 
 def _legacy_layer_weights(layer):
@@ -2116,7 +2128,7 @@ def _legacy_load(filepath, custom_objects, compile, safe_mode):
             raise ValueError(f"No model config found in the file at {filepath}: it is not a whole-model .h5 file "
                              "(a weights-only .h5 file loads with load_weights()).")
         ctx = _Ctx(custom_objects, safe_mode, source=filepath, legacy=True)
-        model = _deserialize(model_config, ctx, ("models", "layers"))
+        model = _deserialize_top(model_config, ctx, compile=False, expected=("models", "layers"))
         if not isinstance(model, Model):
             raise ValueError(f"{filepath}: model_config describes a {type(model).__name__}, not a model.")
         if "model_weights" not in f:
@@ -2129,7 +2141,9 @@ def _legacy_load(filepath, custom_objects, compile, safe_mode):
         elif compile:
             compile_config = dict(training_config)
             compile_config["optimizer"] = training_config.get("optimizer_config")
-            if _compile_from_config(model, compile_config, ctx) and "optimizer_weights" in f:
+            with _not_too_deep(ctx):
+                compiled = _compile_from_config(model, compile_config, ctx)
+            if compiled and "optimizer_weights" in f:
                 pairs += _legacy_load_optimizer(model, f, filepath)
         _read_and_assign(pairs, filepath)
     return model
