@@ -40,9 +40,17 @@ looked up only in gpuflow's own ``keras.layers``/``optimizers``/``losses``/``met
 ``initializers``/``activations`` tables, in ``custom_objects`` or among classes registered with
 :func:`register_keras_serializable`. ``Lambda`` layers and serialized Python lambdas are refused
 (a Lambda layer's config is Python bytecode). HDF5 soft/external links, external and virtual
-datasets are refused. Every write goes to a temporary file in the destination folder, then
-``os.replace``: a failed or interrupted save leaves the previous file intact. A save keeps the
-permission bits of the file it replaces and writes through a symbolic link to the link's target.
+datasets are refused.
+
+Faults: every write goes to a temporary file beside the target
+(``.<name>.<pid>.<hex>.gpuflow-tmp``), flushed to disk, then ``os.replace``-d over the target,
+and the folder flushed: a failed, interrupted (Ctrl-C included) or killed save leaves the
+previous file intact, and the next save of that file removes the temporaries of killed ones. A
+save keeps the permission bits of the file it replaces and writes through a symbolic link to the
+link's target. Hostile files: each ``.keras`` member is read only up to what it can legitimately
+need (``config.json`` 64 MiB; the weights member a few times the model's variables), every weight
+dataset's dtype and shape is checked against the model before its data is read, weights load all
+or nothing, and JSON nested too deeply is a ValueError.
 """
 from __future__ import annotations
 
@@ -1971,10 +1979,10 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Raises:
         FileNotFoundError: no such file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
-            bad or too deeply nested JSON, wrong weight shapes; the message names the file and the problem), a member
-            larger than it can legitimately be (``config.json`` over 64 MiB; see ``_MEMBER_LIMIT``), a
-            layer whose weights would not fit in memory (naming it and its config), an unknown class,
-            or a Lambda layer.
+            bad or too deeply nested JSON, wrong weight shapes; the message names the file and the
+            problem), a member larger than it can legitimately be (``config.json`` over 64 MiB; see
+            ``_MEMBER_LIMIT``), a layer whose weights would not fit in memory (naming it and its
+            config), an unknown class, or a Lambda layer.
 
     Warns:
         UserWarning: the compile settings could not be rebuilt (the model comes back uncompiled),
