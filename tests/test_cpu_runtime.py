@@ -107,3 +107,15 @@ def test_a_bad_gpuflow_num_threads_is_one_clear_error_at_the_first_cpu_op():
     assert last == ("ValueError: Expected GPUFLOW_NUM_THREADS to be a positive integer (the NumPy backend's CPU "
                     "threads; unset: one per available CPU). Received: GPUFLOW_NUM_THREADS='abc'"), run.stderr
     assert "invalid literal" not in run.stderr
+
+
+@pytest.mark.skipif(not os.environ.get("OPENBLAS_CORETYPE") or platform.machine().lower() not in ("x86_64", "amd64"),
+                    reason="checks the OPENBLAS_CORETYPE pass of .ci/run (x86-64)")
+def test_numpys_openblas_runs_the_kernels_openblas_coretype_names():
+    """.ci/run runs the backend tests once more with OPENBLAS_CORETYPE=Prescott (SSE-only kernels, on any
+    x86-64) so that a test assuming one BLAS kernel fails there too; that pass proves nothing unless NumPy's
+    OpenBLAS honours the variable. Its DYNAMIC_ARCH builds alias Prescott as Katmai in the name they report."""
+    from gpuflow.bench.env import blas_info
+    config = blas_info()["config"] or ""
+    wanted = os.environ["OPENBLAS_CORETYPE"].lower()
+    assert {wanted, "katmai" if wanted == "prescott" else wanted} & set(config.lower().split()), config
