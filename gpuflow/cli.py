@@ -211,11 +211,23 @@ def cmd_train(args):
 
 def _split_requirements(requires):
     """Splits ``Requires-Dist`` lines (``importlib.metadata.requires``) into the base dependencies and
-    the optional packages: ``(["numpy", ...], {"tensorboardX": ["tensorboard", "test"], ...})``, in order."""
+    the optional packages: ``(["numpy", ...], {"tensorboardX": ["tensorboard", "test"], ...})``, in order.
+
+    Where the ``packaging`` library is importable, requirements whose environment markers exclude this
+    platform or Python (``tomli; python_version < '3.11'``) are left out; without it they are listed."""
+    try:  # evaluates environment markers (python_version, platform_machine...) where available
+        from packaging.requirements import Requirement
+    except ImportError:
+        Requirement = None
     base, optional = [], {}
     for line in requires:
         name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line).group(1)
         extras = re.findall(r"""\bextra\s*==\s*["']([^"']+)["']""", line)
+        if Requirement is not None:
+            marker = Requirement(line).marker
+            extras = [e for e in extras if marker is None or marker.evaluate({"extra": e})]
+            if not extras and marker is not None and not marker.evaluate({"extra": ""}):
+                continue  # not for this platform / Python
         if not extras:
             base += [name] if name not in base else []
         for extra in extras:

@@ -29,12 +29,21 @@ def test_info_reports_backend_and_reason():
 def test_requirements_split_into_base_and_optional_with_their_extras():
     requires = ['numpy>=1.23', 'h5py>=3.8', 'cupy-cuda12x>=13; extra == "cuda12"', 'h5py>=3.8; extra == "h5"',
                 'tensorboardX>=2.6; extra == "tensorboard"', "tensorboardX>=2.6; extra == 'test'",
-                'cuda-bindings>=12.8; (sys_platform == "linux" and platform_machine == "x86_64") and extra == "test"',
+                'cuda-bindings>=12.8; (python_version >= "3") and extra == "test"',
                 'nvidia-cuda-nvrtc; extra == "test"']
     base, optional = cli._split_requirements(requires)
     assert base == ["numpy", "h5py"]
     assert optional == {"cupy-cuda12x": ["cuda12"], "tensorboardX": ["tensorboard", "test"],
                         "cuda-bindings": ["test"], "nvidia-cuda-nvrtc": ["test"]}
+
+
+def test_requirements_whose_markers_exclude_this_python_are_left_out():
+    pytest.importorskip("packaging.requirements", reason="markers are evaluated only with 'packaging'")
+    requires = ['numpy>=1.23', 'tomli>=2; python_version < "3" and extra == "test"',
+                'oldlib; python_version < "3"', 'pytest>=7; extra == "test"']
+    base, optional = cli._split_requirements(requires)
+    assert base == ["numpy"]
+    assert optional == {"pytest": ["test"]}
 
 
 def test_info_lists_optional_packages_with_versions_and_extras(capsys):
