@@ -125,8 +125,9 @@ def _sum_partials(partials):
 
 def _block(sample_bytes, target=2 << 20):
     """Samples per block (the chunk of a convolution or of memory-bound work) so that a block's working set
-    (``sample_bytes`` per sample) is about ``target`` bytes, about twice the per-core L2 cache of this machine class: measured best for the
-    seed CNN, where smaller blocks pay more per-call overhead than they gain in cache hits (at least 1)."""
+    (``sample_bytes`` per sample) is about ``target`` bytes, about twice the per-core L2 cache of this
+    machine class: measured best for the seed CNN, where smaller blocks pay more per-call overhead than they
+    gain in cache hits (at least 1)."""
     return max(1, target // max(1, sample_bytes))
 
 
