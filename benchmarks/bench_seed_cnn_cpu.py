@@ -153,23 +153,18 @@ def merge_rounds(runs, args):
 
 
 def machine_info():
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    """Date, CPU model and vector extensions, cores, versions, NumPy's BLAS and the kernel it runs
+    (OpenBLAS's config string ends with it, e.g. "SkylakeX" or "Haswell"), and the commit."""
+    sys.path.insert(0, ROOT)
     import numpy as np
-    blas = "?"
-    try:
-        cfg = np.show_config(mode="dicts")
-        blas = f"{cfg['Build Dependencies']['blas']['name']} {cfg['Build Dependencies']['blas'].get('version', '')}"
-    except Exception:
-        pass
-    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "cpu": cpu,
-            "cores": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__, "blas": blas,
-            "git_commit": commit.stdout.strip()}
+    from gpuflow.bench import env
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    blas = env.blas_info()
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "cpu": env.cpu_name(), "cpu_vector_extensions": env.cpu_vector_extensions(), "cores": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__,
+            "blas": f"{blas['library']} {blas['version']}", "blas_config": blas["config"],
+            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "git_commit": commit.stdout.strip()}
 
 
 def main():

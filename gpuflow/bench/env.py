@@ -67,6 +67,24 @@ def git_info():
 _BLAS_CACHE = {}
 
 
+_VECTOR_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile",
+                 "asimd", "sve", "sve2")
+
+
+def cpu_vector_extensions():
+    """The SIMD extensions of this CPU that decide which BLAS kernels run (from /proc/cpuinfo's ``flags`` or
+    ``Features`` line), e.g. ``["sse4_2", "avx", "avx2", "fma", "avx512f"]``; ``[]`` where unknown."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    have = set(line.split(":", 1)[1].split())
+                    return [flag for flag in _VECTOR_FLAGS if flag in have]
+    except OSError:
+        pass
+    return []
+
+
 def _loaded_libraries():
     try:
         with open("/proc/self/maps") as f:
@@ -201,7 +219,8 @@ def capture(device="cpu", threads=None):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git["commit"], "git_dirty": git["dirty"],
         "gpuflow": gpuflow.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "cpu": cpu_name(), "cpu_count": os.cpu_count() or 1,
+        "platform": platform.platform(), "cpu": cpu_name(), "cpu_vector_extensions": cpu_vector_extensions(),
+        "cpu_count": os.cpu_count() or 1,
         "threads": threads or default_threads(), "numpy": np.__version__, "blas": blas_info(),
         "device": {"kind": device, "name": cpu_name() if device == "cpu" else None},
     }

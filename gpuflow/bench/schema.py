@@ -86,6 +86,8 @@ SCHEMA = {
                 "gpuflow": {"type": "string"}, "python": {"type": "string"}, "platform": {"type": "string"},
                 "numpy": {"type": "string"},
                 "cpu": {"type": "string", "description": "CPU model"},
+                "cpu_vector_extensions": {"type": "array", "items": {"type": "string"},
+                                          "description": "SIMD extensions of the CPU (/proc/cpuinfo flags)"},
                 "cpu_count": {"type": "integer", "minimum": 1},
                 "threads": {"type": "integer", "minimum": 1,
                             "description": "intra-op threads given to every framework"},
