@@ -1,7 +1,7 @@
 """Forward values of the ops against NumPy, TensorFlow's dtype rules, shapes, and every error path.
 
 Error tests assert on the key words of the message: the argument's name and
-both the expected and the received values (DESIGN.md, rule 6).
+both the expected and the received values (the project rule for error messages).
 """
 import numpy as np
 import pytest

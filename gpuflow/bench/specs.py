@@ -2,7 +2,7 @@
 
 Nothing here runs an op: it is the catalogue (op names, families), the shape
 grammar of ``--shape``, the standard shape sets, and the counting rules of the
-roofline (see DESIGN.md, "Performance method"): the floor of an op is
+roofline (see benchmarks/README.md, "What is measured, and how"): the floor of an op is
 ``max(flops / peak_flops, bytes / peak_bandwidth)``.
 
 Shape grammar (tokens separated by spaces, commas or colons):
