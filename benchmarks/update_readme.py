@@ -58,7 +58,8 @@ def _latest(docs):
     best = {}
     for d in docs:
         dev = d["environment"]["device"]
-        key = (d["suite"], dev["kind"], dev.get("name"), (d.get("model") or {}).get("name"))
+        key = (d["suite"], dev["kind"], dev.get("name"), _report.blas_kernel(d["environment"]),
+               (d.get("model") or {}).get("name"))
         if key not in best or d["environment"]["date"] > best[key]["environment"]["date"]:
             best[key] = d
     return [best[k] for k in sorted(best, key=lambda k: tuple(str(p) for p in k))]
@@ -68,7 +69,10 @@ def _where(doc):
     env = doc["environment"]
     dev = env["device"]
     name = dev.get("name") or dev["kind"]
-    return f"{dev['kind']}: {name}" + (f" ({env['threads']} threads)" if dev["kind"] != "gpu" else "")
+    if dev["kind"] == "gpu":
+        return f"{dev['kind']}: {name}"
+    kernel = _report.blas_kernel(env)
+    return f"{dev['kind']}: {name}" + (f", {kernel}" if kernel else "") + f" ({env['threads']} threads)"
 
 
 def _run(doc):

@@ -500,3 +500,14 @@ def test_update_readme_replaces_the_marked_section(tmp_path):
     assert mod.main(["--readme", str(readme), "--results", str(results), "--check"]) == 1
     readme.write_text("# no markers\n")
     assert mod.main(["--readme", str(readme), "--results", str(results)]) == 2
+
+
+def test_blas_kernel_names_the_openblas_kernel_family_from_its_config():
+    from gpuflow.bench.report import blas_kernel
+    env = {"blas": {"library": "scipy-openblas", "config":
+                    "OpenBLAS 0.3.31.188.0  USE64BITINT DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64"}}
+    assert blas_kernel(env) == "OpenBLAS SkylakeX"
+    env["blas"]["config"] = "OpenBLAS 0.3.31  DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64"
+    assert blas_kernel(env) == "OpenBLAS Haswell"
+    assert blas_kernel({"blas": {"library": "mkl", "config": None}}) == "mkl"
+    assert blas_kernel({"blas": {}}) is None

@@ -85,6 +85,25 @@ def _table(headers, rows, aligns, markdown):
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])
 
 
+_OPENBLAS_CORES = ("Prescott", "Katmai", "Core2", "Penryn", "Dunnington", "Nehalem", "Sandybridge", "Haswell",
+                   "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Atom", "Barcelona", "Bulldozer",
+                   "Piledriver", "Steamroller", "Excavator", "NeoverseN1", "NeoverseN2", "NeoverseV1", "ArmV8",
+                   "CortexA57", "CortexA72", "A64FX", "POWER9", "POWER10")
+
+
+def blas_kernel(env):
+    """The BLAS kernel family a result ran, e.g. ``"OpenBLAS SkylakeX"`` (read from the OpenBLAS config
+    string in ``env["blas"]["config"]``), else the library name or ``None``. The kernel, not the CPU's
+    marketing name, decides CPU speed and the last bits of results: "AMD EPYC" names both Zen 2 (Haswell
+    kernels) and Zen 4 (SkylakeX kernels)."""
+    blas = env.get("blas") or {}
+    words = (blas.get("config") or "").split()
+    core = next((w for w in words if w in _OPENBLAS_CORES), None)
+    if core:
+        return f"OpenBLAS {core}"
+    return blas.get("library")
+
+
 def _device_line(doc):
     env, s = doc["environment"], doc["settings"]
     dev = env["device"]
@@ -93,6 +112,8 @@ def _device_line(doc):
     if blas.get("threads"):
         blas_txt += f", {blas['threads']} threads"
     where = dev.get("name") or dev["kind"]
+    if dev["kind"] != "gpu" and blas_kernel(env):
+        where += f", {blas_kernel(env)} kernels"
     if dev["kind"] == "gpu":
         where += (f" (sm_{dev.get('compute_capability', '?').replace('.', '')}, driver {dev.get('driver') or '?'}, "
                   f"CUDA {dev.get('cuda_runtime') or '?'}, CuPy {dev.get('cupy', '?')})")
