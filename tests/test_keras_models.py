@@ -568,6 +568,20 @@ def test_transfer_learning_from_base_model_output(kind):
                                model.layers[-1](model.layers[-2](base_model(x_new))).numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_sequential_on_a_built_model_is_built_at_once():
+    """Keras 3's ``Sequential._maybe_rebuild``: a first layer with an ``input_shape`` (a functional model, a built
+    Sequential) builds the stack at construction, so ``Sequential([base_model, head...]).output_shape`` and
+    ``summary()`` work before any data, as in the transfer-learning guide."""
+    inp = keras.Input((8, 8, 1))
+    base_model = keras.Model(inp, layers.Conv2D(4, 3)(inp))
+    model = keras.Sequential([base_model, layers.GlobalAveragePooling2D(), layers.Dense(2)])
+    assert model.built and model.input_shape == (None, 8, 8, 1) and model.output_shape == (None, 2)
+    assert model.count_params() == base_model.count_params() + 4 * 2 + 2
+    outer = keras.Sequential([keras.Sequential([keras.Input((5,)), layers.Dense(4)]), layers.Dense(3)])
+    assert outer.output_shape == (None, 3)
+    assert not keras.Sequential([keras.Sequential([layers.Dense(4)]), layers.Dense(3)]).built  # nothing to go by
+
+
 # -- Conv2D + MaxPooling2D fusion in Sequential ---------------------------------------------------
 def _spy_fused(monkeypatch):
     from gpuflow.ops import nn_ops

@@ -869,11 +869,18 @@ class Sequential(Model):
         return list(self._stack)
 
     def _declared_input_shape(self):
+        """The batch shape to build for: the Input's, the first layer's ``input_shape=`` argument, or (Keras 3's
+        ``_maybe_rebuild``) the ``input_shape`` of a first layer that has one, a functional or built Sequential
+        model with a single input; else None."""
         if self._input_layer is not None:
             return self._input_layer.batch_shape
-        if self._stack and self._stack[0]._batch_input_shape is not None:
-            return self._stack[0]._batch_input_shape
-        return None
+        if not self._stack:
+            return None
+        first = self._stack[0]
+        if first._batch_input_shape is not None:
+            return first._batch_input_shape
+        shape = getattr(first, "input_shape", None) if isinstance(first, Model) else None
+        return shape if isinstance(shape, tuple) else None
 
     def _maybe_rebuild(self):
         shape = self._declared_input_shape()
