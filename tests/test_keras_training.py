@@ -631,3 +631,75 @@ def test_small_cnn_learns():
     hist = model.fit(x, y, epochs=10, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < 0.5 * hist.history["loss"][0]
     assert model.evaluate(x, y, verbose=0)[1] == 1.0
+
+
+# -- class_weight (Keras 3's class_weight_to_sample_weights) ------------------------------------------
+def _weights_after(fit):
+    keras.utils.set_random_seed(7)
+    model = mlp(3, "softmax")
+    model.compile("sgd", "categorical_crossentropy" if fit.__name__ == "one_hot" else "sparse_categorical_crossentropy")
+    history = fit(model)
+    return [w.copy() for w in model.get_weights()], history
+
+
+def test_class_weight_is_a_sample_weight_per_class():
+    """``class_weight={c: w}`` trains as ``sample_weight=w[y]`` (classes not named weigh 1; one-hot and (N, 1)
+    targets give their class ids; a Dataset is weighted per batch) and leaves the validation loss unweighted."""
+    x, y = blobs(24)
+    cw = {0: 2.0, 2: 0.0}  # class 1 not named: 1.0
+
+    def weighted(model):
+        return model.fit(x, y, sample_weight=np.array([2.0, 1.0, 0.0])[y], batch_size=8, shuffle=False, verbose=0)
+
+    def ids(model):
+        return model.fit(x, y, class_weight=cw, batch_size=8, shuffle=False, verbose=0)
+
+    def column(model):
+        return model.fit(x, y.reshape(-1, 1).astype("float32"), class_weight=cw, batch_size=8, shuffle=False,
+                         verbose=0)
+
+    def one_hot(model):
+        return model.fit(x, np.eye(3, dtype="float32")[y], class_weight=cw, batch_size=8, shuffle=False, verbose=0)
+
+    def dataset(model):
+        return model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), class_weight=cw, verbose=0)
+
+    want, _ = _weights_after(weighted)
+    for fit in (ids, column, one_hot, dataset):
+        got, _ = _weights_after(fit)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7, err_msg=fit.__name__)
+
+    def split(model):
+        return model.fit(x, y, class_weight={0: 100.0}, validation_split=0.5, epochs=1, batch_size=8, verbose=0)
+    model_weights, history = _weights_after(split)
+    model = mlp(3, "softmax")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    model.set_weights(model_weights)
+    assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x[12:], y[12:], verbose=0), rel=1e-5)
+
+
+def test_class_weight_train_on_batch_and_errors():
+    x, y = blobs(12)
+    runs = []
+    for kwargs in ({"class_weight": {1: 3.0}}, {"sample_weight": np.where(y == 1, 3.0, 1.0)}):
+        keras.utils.set_random_seed(3)
+        model = mlp(3, "softmax")
+        model.compile("sgd", "sparse_categorical_crossentropy")
+        runs.append(model.train_on_batch(x, y, **kwargs))
+    assert runs[0] == pytest.approx(runs[1], rel=1e-6)
+    model = mlp(3, "softmax")
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match="You cannot `class_weight` and `sample_weight` at the same time"):
+        model.fit(x, y, class_weight={0: 1.0}, sample_weight=np.ones(12), verbose=0)
+    with pytest.raises(ValueError, match="You cannot `class_weight` and `sample_weight` at the same time"):
+        model.fit(tf.data.Dataset.from_tensor_slices((x, y, np.ones(12))).batch(4), class_weight={0: 1.0}, verbose=0)
+    with pytest.raises(ValueError, match="must be a dict-like mapping"):
+        model.fit(x, y, class_weight=[1.0, 2.0, 3.0], verbose=0)
+    with pytest.raises(ValueError, match="integer keys"):
+        model.fit(x, y, class_weight={"a": 1.0}, verbose=0)
+    a = keras.Input((2,))
+    two = keras.Model(a, [layers.Dense(3, activation="softmax")(a), layers.Dense(1)(a)])
+    two.compile("sgd", ["sparse_categorical_crossentropy", "mse"])
+    with pytest.raises(ValueError, match="only supported for Models with a single output"):
+        two.fit(x, [y, y.astype("float32")], class_weight={0: 1.0}, verbose=0)

@@ -82,6 +82,52 @@ def _check_cardinality(**arrays):
     return next(iter(sizes.values()), 0)
 
 
+def _class_weights(class_weight):
+    """``class_weight`` as ``{class id (int): weight (float)}`` (Keras 3's checks).
+
+    Raises:
+        ValueError: not a dict-like mapping, or a key that is not an integer class id.
+    """
+    if not hasattr(class_weight, "items") or not hasattr(class_weight, "get"):
+        raise ValueError("`class_weight` must be a dict-like mapping of class indices to weights. Received: "
+                         f"class_weight={class_weight} of type {type(class_weight)}.")
+    weights = {}
+    for key, value in class_weight.items():
+        try:
+            weights[int(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError("`class_weight` must be a dictionary with integer keys representing class indices. "
+                             f"Received an invalid key: {key!r} of type {type(key)}.") from None
+    return weights
+
+
+def _class_sample_weight(y, weights, sample_weight):
+    """The sample weights ``weights`` (from :func:`_class_weights`) give the targets ``y`` (Keras 3's
+    ``class_weight_to_sample_weights``): a class id is ``y`` rounded, the argmax of one-hot targets or the one
+    column of (N, 1) targets; a class not in ``weights`` weighs 1.
+
+    Returns:
+        float32 array of ``y``'s shape less its last axis when that axis holds classes (one-hot or one column).
+
+    Raises:
+        ValueError: ``sample_weight`` given too, or several targets (a model with several outputs), as Keras;
+            no targets.
+    """
+    if sample_weight is not None:
+        raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
+    if y is None:
+        raise ValueError("`class_weight` weighs samples by their targets, but none were given (y=None).")
+    if isinstance(y, (list, tuple, _Inputs)):
+        raise ValueError("`class_weight` is only supported for Models with a single output.")
+    y = np.asarray(y.numpy() if isinstance(y, Tensor) else y)
+    if y.ndim > 1:
+        y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, axis=-1)
+    ids = np.round(y).astype(np.int64)
+    out = np.ones(ids.shape, dtype=np.float32)
+    for c, w in weights.items():
+        out[ids == c] = w
+    return out
+
 def _unpack(data):
     if isinstance(data, tuple):
         return (data + (None, None))[:3]
@@ -169,9 +215,11 @@ class _DataAdapter:
     (Keras 3's data adapters): arrays are sliced (shuffled each epoch when asked), a Dataset is
     re-read each epoch, a generator is consumed where the last epoch stopped."""
 
-    def __init__(self, x, y, sample_weight, batch_size, steps, shuffle, what):
+    def __init__(self, x, y, sample_weight, batch_size, steps, shuffle, what, class_weight=None):
         self._what = what
         self._limit = steps
+        # training batches only: a validation split of this data is made unweighted, as Keras splits first
+        self._class_weight = None if class_weight is None else _class_weights(class_weight)
         if _is_iterable_data(x):
             if y is not None or sample_weight is not None:
                 raise ValueError(f"{what}: when `x` is a dataset or generator, `y` and `sample_weight` must not be "
@@ -192,6 +240,8 @@ class _DataAdapter:
         self._dataset = self._iterator = None
         x, y, sw = _to_array(x, "x"), _to_array(y, "y"), _to_array(sample_weight, "sample_weight")
         self.n = _check_cardinality(x=x, y=y, sample_weight=sw)
+        if self._class_weight is not None:
+            _class_sample_weight(y, {}, sw)  # its errors (sample_weight too, several targets) before any step
         if self.n == 0:
             raise ValueError(f"{what}: the input data is empty.")
         self.arrays = (x, y, sw)
@@ -231,7 +281,14 @@ class _DataAdapter:
         return _unpack(_as_tuple(self._peeked))[0]
 
     def epoch(self):
-        """The batches of one epoch."""
+        """The batches of one epoch, ``(x, y[, sample_weight])``; with ``class_weight``, ``sample_weight`` from it."""
+        for batch in self._batches():
+            if self._class_weight is not None:
+                x, y, sw = _unpack(batch)
+                batch = (x, y, _class_sample_weight(y, self._class_weight, sw))
+            yield batch
+
+    def _batches(self):
         if self.arrays is not None:
             x, y, sw = self.arrays
             order = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
@@ -563,6 +620,10 @@ class Model(Layer):
             validation_data: ``(x_val, y_val[, sample_weight])`` or a Dataset.
             validation_freq: validate every n epochs (a positive int), or on the
                 1-based epochs of a list (as Keras).
+            class_weight: optional ``{class id: weight}``; each training sample is
+                weighted by its class (from integer, (N, 1) or one-hot targets; 1 for a
+                class not named), as Keras. Not with ``sample_weight``, nor for a model
+                with several outputs. The validation data is not weighted.
             verbose: "auto" (= 1), 0 silent, 1 progress bar, 2 one line per epoch.
 
         Raises:
@@ -575,8 +636,6 @@ class Model(Layer):
             the epoch and step.
         """
         self._assert_compiled("training")
-        if class_weight is not None:
-            raise NotImplementedError("class_weight is not supported yet.")
         if x is None:
             raise ValueError("fit: `x` must be given (arrays, Tensors, a Dataset or a generator).")
         batch_size = _int_arg(batch_size, "batch_size")
@@ -588,7 +647,7 @@ class Model(Layer):
         validation_batch_size = _int_arg(validation_batch_size, "validation_batch_size") or batch_size
         validation_freq = _check_validation_freq(validation_freq)
         data = _DataAdapter(x, y, sample_weight, batch_size, _int_arg(steps_per_epoch, "steps_per_epoch"),
-                            shuffle, "fit")
+                            shuffle, "fit", class_weight)
         self._check_class_ids(data, "y")
         val = None
         if validation_data is not None:
@@ -717,10 +776,14 @@ class Model(Layer):
         return np.concatenate(outs, axis=0)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One training step on one batch; returns the loss (and metrics)."""
+        """One training step on one batch; returns the loss (and metrics). ``class_weight`` as in :meth:`fit`."""
         self._assert_compiled("training")
         self.reset_metrics()
-        logs = _pythonify(self.train_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sample_weight"))))
+        x, y = _plain(_to_array(x, "x")), _plain(_to_array(y, "y"))
+        sample_weight = _to_array(sample_weight, "sample_weight")
+        if class_weight is not None:
+            sample_weight = _class_sample_weight(y, _class_weights(class_weight), sample_weight)
+        logs = _pythonify(self.train_step((x, y, sample_weight)))
         return logs if return_dict else self._flatten_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
