@@ -703,3 +703,15 @@ def test_class_weight_train_on_batch_and_errors():
     two.compile("sgd", ["sparse_categorical_crossentropy", "mse"])
     with pytest.raises(ValueError, match="only supported for Models with a single output"):
         two.fit(x, [y, y.astype("float32")], class_weight={0: 1.0}, verbose=0)
+
+
+def test_on_batch_methods_take_a_list_of_targets_for_several_outputs():
+    x, y = blobs(6)
+    a = keras.Input((2,))
+    model = keras.Model(a, [layers.Dense(3, activation="softmax")(a), layers.Dense(1)(a)])
+    model.compile("sgd", ["sparse_categorical_crossentropy", "mse"])
+    targets = [y, x[:, :1]]
+    before = model.test_on_batch(x, targets)
+    assert before == pytest.approx(model.evaluate(x, targets, verbose=0), rel=1e-6)
+    assert model.train_on_batch(x, targets) == pytest.approx(before, rel=1e-6)  # the loss before the update
+    assert model.test_on_batch(x, targets) < before

@@ -789,7 +789,8 @@ class Model(Layer):
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("evaluation")
         self.reset_metrics()
-        logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _to_array(y, "y"), _to_array(sample_weight, "sample_weight"))))
+        logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _plain(_to_array(y, "y")),
+                                          _to_array(sample_weight, "sample_weight"))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict_on_batch(self, x):
