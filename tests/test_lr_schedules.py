@@ -64,3 +64,15 @@ def test_adamw_is_adam_plus_decoupled_decay():
     opt.apply_gradients([(tf.constant(g), w)])
     np.testing.assert_allclose(w.numpy(), a.numpy() - np.array([1.0, 2.0]) * 0.004 * 0.1, rtol=1e-6)
     assert opt.get_config()["weight_decay"] == 0.004
+
+
+def test_optimizer_from_config_rebuilds_its_schedule():
+    """Keras 3's ``Optimizer.from_config`` deserializes a schedule's config dict (``optimizers.get`` too)."""
+    opt = tf.keras.optimizers.Adam(schedules.ExponentialDecay(0.01, 10, 0.9), amsgrad=True)
+    config = opt.get_config()
+    for again in (tf.keras.optimizers.Adam.from_config(config),
+                  tf.keras.optimizers.get({"class_name": "Adam", "config": config})):
+        assert isinstance(again._schedule, schedules.ExponentialDecay) and again.get_config() == config
+    assert config["learning_rate"]["class_name"] == "ExponentialDecay"  # the caller's dict is left as it was
+    with pytest.raises(ValueError, match="Unknown learning rate schedule 'Nope'"):
+        tf.keras.optimizers.SGD.from_config({"learning_rate": {"class_name": "Nope", "config": {}}})

@@ -210,8 +210,21 @@ class Optimizer:
 
     @classmethod
     def from_config(cls, config):
+        """The optimizer of a :meth:`get_config` dict; a schedule's config (a dict under ``learning_rate``) is
+        rebuilt, as Keras 3's ``from_config`` deserializes it.
+
+        Raises:
+            ValueError: a ``learning_rate`` dict naming no schedule of ``keras.optimizers.schedules``.
+        """
         config = {k: v for k, v in config.items() if k not in ("use_ema", "ema_momentum", "ema_overwrite_frequency",
                                                                 "loss_scale_factor", "gradient_accumulation_steps")}
+        lr = config.get("learning_rate")
+        if isinstance(lr, dict):
+            schedule = getattr(schedules, str(lr.get("class_name")), None)
+            if not (isinstance(schedule, type) and issubclass(schedule, schedules.LearningRateSchedule)):
+                raise ValueError(f"Unknown learning rate schedule {lr.get('class_name')!r}. Expected one of "
+                                 f"{schedules.__all__[1:]}. Received: learning_rate={lr}")
+            config["learning_rate"] = schedule.from_config(lr.get("config", {}))
         return cls(**config)
 
 
