@@ -698,3 +698,13 @@ def test_an_empty_batch_runs_through_conv_pool_flatten_dense(monkeypatch, fusion
     assert tuple(y.shape) == (0, 3)
     for g, w in zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights):
         np.testing.assert_array_equal(g.numpy(), np.zeros(w.shape))
+
+
+def test_sequential_takes_its_one_input_in_a_list():
+    """Keras 3 (a Sequential runs as a Functional) accepts ``[x]`` for the one input: fit([x], y), predict([x])."""
+    x = rnd(6, 3)
+    for model in (keras.Sequential([keras.Input((3,)), layers.Dense(2)]), keras.Sequential([layers.Dense(2)])):
+        model.compile("sgd", "mse")
+        model.fit([x], np.zeros((6, 2), "float32"), verbose=0)
+        np.testing.assert_array_equal(model.predict([x], verbose=0), model.predict(x, verbose=0))
+        np.testing.assert_array_equal(model((x,)).numpy(), model(x).numpy())

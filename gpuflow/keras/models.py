@@ -998,6 +998,11 @@ class Sequential(Model):
         if not self.built:
             self.build(input_shape)
 
+    def __call__(self, inputs, *args, **kwargs):
+        if isinstance(inputs, (list, tuple)) and len(inputs) == 1:  # [x] for the one input, as Keras 3 takes it
+            inputs = inputs[0]
+        return super().__call__(inputs, *args, **kwargs)
+
     def call(self, inputs, training=None):
         """Runs the layers in order. A built Conv2D (ReLU or linear) directly followed by a non-overlapping
         "valid" MaxPooling2D runs as one fused op with the same result and gradients (see
