@@ -96,6 +96,8 @@ def test_keras_accepted_values_still_work():
                      validation_freq=[2], verbose=True)
     assert hist.epoch == [0, 1] and len(hist.history["val_loss"]) == 1  # validated on epoch 2 only (a list)
     assert model.fit(x, y, validation_split=0, verbose=0).history.keys() == {"loss"}
+    for off in (None, False):  # Keras 3 tests `if validation_split and ...`: any falsy value is no split
+        assert model.fit(x, y, validation_split=off, verbose=0).history.keys() == {"loss"}
 
 
 @pytest.mark.parametrize("method", ["evaluate", "predict"])

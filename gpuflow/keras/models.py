@@ -177,11 +177,14 @@ def _verbosity(verbose):
 
 def _validation_split(value):
     """Keras's "float between 0 and 1" (its ``train_validation_split`` fails on a string only at ``1.0 - value``
-    and slices nonsense for values outside); 0 means no split, 1 would leave no training data.
+    and slices nonsense for values outside); 0 means no split, 1 would leave no training data. None and False are
+    no split too, as Keras tests ``if validation_split``.
 
     Raises:
-        ValueError: not a real number in [0, 1).
+        ValueError: not a real number in [0, 1), None or False.
     """
+    if value is None or value is False:
+        return 0.0
     return check_real(value, "validation_split", 0, 1, high_open=True)
 
 
