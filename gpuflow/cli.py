@@ -107,14 +107,15 @@ _SAVE_SUFFIXES = (".weights.h5", ".keras", ".h5", ".hdf5")
 
 def _check_save_path(parser, path):
     """Exits 2 unless ``path`` can take the trained model: a ``.weights.h5`` (``save_weights``) or
-    ``.keras`` / legacy ``.h5``/``.hdf5`` (``save``) name in an existing folder this process can write in."""
+    ``.keras`` / legacy ``.h5``/``.hdf5`` (``save``) name in an existing folder this process can write in (for a
+    symbolic link, the folder of its target, where the save writes)."""
     received = f"Received: --save {path}"
     if not path.endswith(_SAVE_SUFFIXES):
         parser.error(f"argument --save: expected a path ending in .weights.h5 (weights), or .keras or .h5 "
                      f"(the whole model). {received}")
     if importlib.util.find_spec("h5py") is None:
         parser.error(f"argument --save: needs h5py, which is not installed (pip install h5py). {received}")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.realpath(path))  # a save through a symbolic link writes the link's target
     if os.path.isdir(path):
         parser.error(f"argument --save: {path} is a folder; expected a file name. {received}")
     if not os.path.isdir(folder):
@@ -159,7 +160,7 @@ def _terminate_on_nan(keras):
 
 def cmd_train(args):
     parser = args._parser
-    if args.save:
+    if args.save is not None:
         _check_save_path(parser, args.save)
     import gpuflow as tf
     from . import device as _unused  # noqa: F401
@@ -193,13 +194,13 @@ def cmd_train(args):
     if stop_on_nan.at is not None:
         epoch, batch, loss = stop_on_nan.at
         print(f"gpuflow train: error: the loss became {loss} at epoch {epoch + 1}, step {batch + 1}; training stopped "
-              f"there{' and nothing was saved' if args.save else ''} (a lower --learning-rate may help)",
+              f"there{' and nothing was saved' if args.save is not None else ''} (a lower --learning-rate may help)",
               file=sys.stderr)
         return 1
     loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
     print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
           f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")
-    if args.save:
+    if args.save is not None:
         if args.save.endswith(".weights.h5"):
             model.save_weights(args.save)
             print(f"Saved weights to {args.save}")

@@ -185,6 +185,7 @@ def test_version_falls_back_to_the_package_attribute_in_a_source_tree(monkeypatc
     (["--subset", "0"], "argument --subset: expected a positive integer, got 0"),
     (["--save", "model.pt"], "argument --save: expected a path ending in .weights.h5"),
     (["--save", "model.weights"], "argument --save: expected a path ending in .weights.h5"),
+    (["--save", ""], "argument --save: expected a path ending in .weights.h5"),  # not "no --save"
 ])
 def test_train_bad_values_exit_2_with_one_line(capsys, args, needle):
     assert_usage_error(capsys, ["train", *args], needle)
@@ -194,6 +195,17 @@ def test_train_save_into_a_missing_folder_is_refused_before_training(capsys, tmp
     target = tmp_path / "no" / "such" / "m.weights.h5"
     assert_usage_error(capsys, ["train", "--save", str(target)], f"no such folder {target.parent}")
     assert not (tmp_path / "no").exists()
+
+
+def test_train_save_through_a_symlink_checks_the_folder_of_its_target(capsys, tmp_path):
+    (tmp_path / "afile").write_text("")
+    link = tmp_path / "m.keras"
+    try:
+        os.symlink(tmp_path / "afile" / "m.keras", link)  # the save would write there: under a file, not a folder
+    except OSError as e:
+        pytest.skip(f"cannot create a symbolic link here ({e})")
+    assert_usage_error(capsys, ["train", "--save", str(link)],
+                       f"no such folder {os.path.realpath(tmp_path / 'afile')}")
 
 
 def test_train_save_onto_a_folder_is_refused(capsys, tmp_path):
