@@ -127,6 +127,16 @@ def _check_save_path(parser, path):
         parser.error(f"argument --save: cannot write in {folder} ({e.strerror}). {received}")
 
 
+def _check_num_threads(parser):
+    """Exits 2 with one line when ``GPUFLOW_NUM_THREADS`` is set but not a positive integer (the NumPy backend
+    would raise it at its first op, as a traceback, after the data is loaded)."""
+    from .backend.cpu_runtime import num_threads
+    try:
+        num_threads()
+    except ValueError as e:
+        parser.error(str(e))
+
+
 def _load_fashion_mnist(parser, subset):
     """Fashion-MNIST as float32 (N, 28, 28, 1) images in [0, 1] and uint8 labels: the first ``subset`` training
     images and ``subset // 6`` test images (all when None). Exits 2 if ``subset`` exceeds the training set."""
@@ -170,6 +180,7 @@ def cmd_train(args):
         device = dev_mod.set_default_device(args.device, "--device") if args.device else dev_mod.default_device()
     except (dev_mod.DeviceUnavailableError, ValueError) as e:
         parser.error(str(e))
+    _check_num_threads(parser)
     try:
         (x_train, y_train), (x_test, y_test) = _load_fashion_mnist(parser, args.subset)
     except (OSError, ValueError) as e:  # no copy and no network, or a corrupt file (the message names it)
@@ -464,6 +475,7 @@ def cmd_parity(args):
         device = "gpu" if ok_gpu else "emulator"
     if args.model and not os.path.exists(args.model):
         parser.error(f"--model {args.model}: no such file")
+    _check_num_threads(parser)  # the NumPy reference runs on the CPU backend
     try:
         runner = parity.runner_for(device)
     except DeviceUnavailableError as e:

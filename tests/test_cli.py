@@ -191,6 +191,15 @@ def test_train_bad_values_exit_2_with_one_line(capsys, args, needle):
     assert_usage_error(capsys, ["train", *args], needle)
 
 
+@pytest.mark.parametrize("value", ["abc", "-4", "0", "2.0"])
+@pytest.mark.parametrize("command", [["train"], ["parity", "--device", "emulator"]])
+def test_a_bad_gpuflow_num_threads_exits_2_with_one_line(capsys, monkeypatch, value, command):
+    monkeypatch.setenv("GPUFLOW_NUM_THREADS", value)
+    monkeypatch.setattr(fashion_mnist, "load_data", lambda: pytest.fail("loaded the data before the check"))
+    assert_usage_error(capsys, command, "Expected GPUFLOW_NUM_THREADS to be a positive integer",
+                       f"Received: GPUFLOW_NUM_THREADS={value!r}")
+
+
 def test_train_save_into_a_missing_folder_is_refused_before_training(capsys, tmp_path):
     target = tmp_path / "no" / "such" / "m.weights.h5"
     assert_usage_error(capsys, ["train", "--save", str(target)], f"no such folder {target.parent}")
