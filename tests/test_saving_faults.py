@@ -409,6 +409,32 @@ def test_a_weights_file_claiming_a_huge_dataset_fails_before_reading_it(tmp_path
     assert "Expected: (3, 4)" in msg and f"Received: {shape}" in msg
 
 
+def test_a_dataset_stored_in_chunks_larger_than_itself_is_refused_before_reading(tmp_path, monkeypatch):
+    path = str(tmp_path / "m.weights.h5")
+    saving.save_weights(tiny_model(), path)
+    with h5py.File(path, "a") as f:  # a (3, 4) kernel whose one chunk would be 4 MiB (1 GiB in the probe) to inflate
+        del f["layers/dense/vars/0"]
+        f.create_dataset("layers/dense/vars/0", shape=(3, 4), maxshape=(None, None), chunks=(1024, 1024),
+                         dtype="float32", compression="gzip")
+    monkeypatch.setattr(h5py.Dataset, "__getitem__", lambda self, key: pytest.fail(f"read {self.name}"))
+    with pytest.raises(ValueError, match=r"(?s)m.weights.h5.*'/layers/dense/vars/0' for 'dense/kernel' is stored in "
+                                         r"chunks larger.*at most 1048576 bytes. Received: chunks=\(1024, 1024\)"):
+        saving.load_weights(tiny_model(), path)
+
+
+def test_small_chunks_still_load(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    model = tiny_model(fill=3.0)
+    saving.save_weights(model, path)
+    with h5py.File(path, "a") as f:  # as h5py writes with compression: automatic chunks, under 1 MiB
+        del f["layers/dense/vars/0"]
+        f.create_dataset("layers/dense/vars/0", data=np.full((3, 4), 3.0, "float32"), maxshape=(None, None),
+                         compression="gzip")
+    loaded = tiny_model()
+    saving.load_weights(loaded, path)
+    assert same_weights(weights_of(loaded), weights_of(model))
+
+
 def test_a_dataset_that_does_not_hold_numbers_is_refused(tmp_path):
     path = str(tmp_path / "m.weights.h5")
     saving.save_weights(tiny_model(), path)

@@ -1501,12 +1501,19 @@ class _H5Reader:
         return [_safe_child(self.h5py, vars_group, k, False) for k in keys]
 
 
+# HDF5 decompresses a chunked dataset one whole chunk at a time, and a resizable dataset's chunk may be far larger
+# than its shape: a (3, 4) dataset stored in one compressed 1 GiB chunk takes 1 MB on disk and 1 GiB to read. A
+# dataset's chunks may hold at most its own size, or this many bytes when that is larger (h5py's automatic
+# chunks stay under 1 MiB; Keras writes contiguous datasets, without chunks).
+_CHUNK_LIMIT = 1 << 20
+
+
 def _check_dataset(var, ds, owner):
     """Checks the header of the dataset ``ds`` against the variable it fills, before any of its data is read.
 
     Raises:
-        ValueError: a dtype that is not a number, or a shape other than the variable's (naming both and the
-            dataset's path in the file).
+        ValueError: a dtype that is not a number, a shape other than the variable's (naming both and the
+            dataset's path in the file), or chunks larger than the dataset (see ``_CHUNK_LIMIT``).
     """
     path = getattr(var, "path", var.name)
     if ds.dtype.kind not in "biuf":
@@ -1516,6 +1523,14 @@ def _check_dataset(var, ds, owner):
     if shape != tuple(var.shape):
         raise ValueError(f"{owner}: shape mismatch for '{path}' at '{ds.name}'. Expected: {tuple(var.shape)}. "
                          f"Received: {shape}")
+    if ds.chunks is not None:
+        limit = max(int(np.prod(shape)) * ds.dtype.itemsize, _CHUNK_LIMIT)
+        chunk = int(np.prod(ds.chunks)) * ds.dtype.itemsize
+        if chunk > limit:
+            raise ValueError(f"{owner}: the dataset '{ds.name}' for '{path}' is stored in chunks larger than it can "
+                             f"legitimately need, which HDF5 would decompress whole to read it. Expected: chunks of "
+                             f"at most {limit} bytes. Received: chunks={ds.chunks} ({chunk} bytes). The file is "
+                             "corrupt or crafted to exhaust memory.")
 
 
 def _read_dataset(ds, source):
