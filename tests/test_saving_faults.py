@@ -365,6 +365,53 @@ def test_a_weights_member_is_bounded_by_the_model_it_fills(tmp_path):
         saving.load_weights(tiny_model(), str(path))
 
 
+def _patch_headers(data, fn):
+    """The zip ``data`` with ``fn(data, offset, central)`` applied at every local and central directory header."""
+    data = bytearray(data)
+    for signature, central in ((b"PK\x03\x04", False), (b"PK\x01\x02", True)):
+        at = data.find(signature)
+        while at != -1:
+            fn(data, at, central)
+            at = data.find(signature, at + 4)
+    return bytes(data)
+
+
+def _encrypted(data, at, central):
+    data[at + (8 if central else 6)] |= 1  # general purpose flag bit 0
+
+
+def _method_99(data, at, central):  # AES, which zipfile does not implement
+    data[at + (10 if central else 8):at + (12 if central else 10)] = (99).to_bytes(2, "little")
+
+
+def _non_utf8_name(data, at, central):
+    if central:
+        data[at + 9] |= 0x08  # flag bit 11: the name is UTF-8 ...
+        data[at + 46] = 0xFF  # ... but it is not
+
+
+def _corrupt_stream(data, at, central):
+    if not central and data[at + 30:at + 41] == b"config.json":
+        data[at + 45:at + 65] = b"\xff" * 20
+
+
+@pytest.mark.parametrize("compression, patch, needle", [
+    (zipfile.ZIP_STORED, _encrypted, "RuntimeError: File <ZipInfo filename='config.json'"),
+    (zipfile.ZIP_STORED, _method_99, "NotImplementedError: That compression method is not supported"),
+    (zipfile.ZIP_STORED, _non_utf8_name, "not a valid .keras file: it is not a zip archive (UnicodeDecodeError"),
+    (zipfile.ZIP_LZMA, _corrupt_stream, "LZMAError"),
+    (zipfile.ZIP_BZIP2, _corrupt_stream, "OSError: Invalid data stream"),
+    (zipfile.ZIP_DEFLATED, _corrupt_stream, "error: Error -3 while decompressing"),
+])
+def test_a_zip_that_zipfile_cannot_read_is_a_value_error_naming_the_file(tmp_path, compression, patch, needle):
+    path = _keras_zip_with(tmp_path, "bad.keras", "config.json", json.dumps(saving.serialize_keras_object(tiny_model())),
+                           compression=compression)
+    path.write_bytes(_patch_headers(path.read_bytes(), patch))
+    with pytest.raises(ValueError) as e:
+        saving.load_model(str(path))
+    assert str(e.value).startswith(str(path)) and needle in str(e.value), e.value
+
+
 def test_a_config_file_in_a_folder_is_bounded_too(tmp_path, monkeypatch):
     path = tmp_path / "m_folder"
     saving.save_model(tiny_model(), str(path), zipped=False)

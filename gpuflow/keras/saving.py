@@ -1887,10 +1887,20 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
 def _open_zip(source):
     try:
         return zipfile.ZipFile(source, "r")
-    except zipfile.BadZipFile as e:
+    except (zipfile.BadZipFile, EOFError, ValueError) as e:  # ValueError: a member name that is not UTF-8
         name = source if isinstance(source, str) else "the file object"
-        raise ValueError(f"{name} is not a valid .keras file: it is not a zip archive ({e}); the file may be "
-                         "truncated or corrupt.") from None
+        raise ValueError(f"{name} is not a valid .keras file: it is not a zip archive ({type(e).__name__}: {e}); the "
+                         "file may be truncated or corrupt.") from None
+
+
+# What reading a member of a hostile zip can raise: a bad header or stream (BadZipFile, EOFError, zlib, bz2's
+# OSError, lzma), an encrypted member (RuntimeError) or an unknown compression method (NotImplementedError).
+_ZIP_READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, zlib.error, RuntimeError, NotImplementedError)
+try:
+    from lzma import LZMAError
+    _ZIP_READ_ERRORS += (LZMAError,)
+except ImportError:  # a Python built without lzma: zipfile cannot read such members at all
+    pass
 
 
 def _read_limited(f, size, limit, source, member):
@@ -1915,7 +1925,7 @@ def _read_member(z, member, source, limit):
     try:
         with z.open(info) as f:
             return _read_limited(f, info.file_size, limit, source, member)
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as e:
+    except _ZIP_READ_ERRORS as e:
         raise ValueError(f"{source}: the member '{member}' cannot be read; the file is truncated or corrupt "
                          f"({type(e).__name__}: {e}).") from None
 
