@@ -1,0 +1,362 @@
+"""Fused recurrent sequences: SimpleRNN, LSTM and GRU over all time steps as one op.
+
+:func:`recurrent_sequence` runs the recurrence of a built-in cell (Keras 3's equations and gate
+order, see :mod:`gpuflow.keras.layers.rnn`) over every step of an already projected input
+``p[t] = x_t @ kernel + input bias``, and its gradient does backpropagation through time.
+Forward and backward of each cell are written once, side by side, in ``_SimpleRNN``, ``_LSTM``,
+``_GRU`` and ``_GRUResetBefore``; all array work goes through the backend's ``xp`` (NumPy or
+CuPy), on buffers allocated once per call:
+
+* forward, per step: the recurrent GEMM into a preallocated buffer (``out=``), the gate
+  activations in place (one sigmoid over all sigmoid gates; the sigmoid is today's
+  ``math_ops.sigmoid`` formula, ``1/(1+e)`` or ``e/(1+e)`` with ``e = exp(-|z|)``, so the values
+  are the same to the last bit), the new state written into the step's row of the state buffer;
+  what backward needs (activated gates, states, ``tanh(c)``) stays in those buffers, no copies.
+* backward, per step: elementwise gate gradients into one buffer of every step's pre-activation
+  gradients (which is also the gradient of ``p``) and one GEMM for the state gradient; after the
+  loop ONE GEMM over all steps for the recurrent kernel's gradient (``h_prev^T @ dz``).
+
+With a mask, a masked step keeps the previous states (Keras), done by one ``copyto(where=)`` on
+the step's states; its gradient passes the state gradient through unchanged. On the CPU the loops
+run with BLAS on one thread (see ``_step_loop``).
+
+The gradient ops are recorded as ops with no derivative of their own (as the fused conv and dense
+ops are): a second derivative through this op raises ``NotImplementedError``. The Keras layers use
+the per-step path of differentiable ops when a second derivative may be taken (nested tapes).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from ..backend import cpu_runtime
+from .core import check_same_device, convert_to_tensor, make_op
+
+__all__ = ["recurrent_sequence", "CELLS"]
+
+
+def _sigmoid(xp, z, out, tmp, pos):
+    """``out = sigmoid(z)`` with ``math_ops.sigmoid``'s formula (bit for bit); ``tmp``/``pos`` scratch."""
+    xp.abs(z, out=tmp)
+    xp.negative(tmp, out=tmp)
+    xp.exp(tmp, out=tmp)  # e = exp(-|z|)
+    xp.greater_equal(z, 0, out=pos)
+    xp.add(tmp, 1, out=out)  # 1 + e
+    xp.copyto(tmp, 1, where=pos)  # numerator: 1 where z >= 0, else e
+    xp.divide(tmp, out, out=out)
+
+
+class _Cell:
+    """Buffers and per-step forward/backward of one cell over ``steps`` steps of ``batch`` rows.
+
+    ``hs`` (n_states, steps + 1, batch, units) holds the states (h, and c for LSTM) after every step,
+    step 0 the initial ones, each state of each step contiguous: NumPy's ``matmul`` with ``out=`` leaves
+    BLAS for a slow loop when an input is a strided view. ``dz`` (steps, batch, gates * units) holds
+    the pre-activation gradients; ``d`` (n_states, batch, units) the gradients of a step's states.
+    """
+
+    gates = 1
+    n_states = 1
+
+    def __init__(self, xp, p, u_kernel, bias):
+        self.xp, self.p, self.uk, self.bias = xp, p, u_kernel, bias
+        self.steps, self.batch, _ = p.shape
+        self.units = u_kernel.shape[0]
+        shape = (self.batch, self.gates * self.units)
+        self.z = xp.empty(shape, p.dtype)
+        self.tmp = xp.empty(shape, p.dtype)
+        self.pos = xp.empty(shape, bool)
+
+    def h(self, s):
+        return self.hs[0, s]
+
+    def weight_grads(self, dz):
+        """``(d recurrent_kernel, d recurrent_bias or None)`` from every step's pre-activation gradients."""
+        prev = self.hs[0, :-1].reshape(-1, self.units)
+        return self.xp.matmul(prev.T, dz.reshape(-1, dz.shape[-1])), None
+
+
+class _SimpleRNN(_Cell):
+    """``h = tanh(p + h_prev @ U)``."""
+
+    def forward(self, s):
+        xp, z = self.xp, self.z
+        xp.matmul(self.h(s), self.uk, out=z)
+        z += self.p[s]
+        xp.tanh(z, out=self.hs[0, s + 1])
+
+    def backward(self, s, d, dz):
+        xp, h, dh = self.xp, self.hs[0, s + 1], d[0]
+        xp.multiply(h, h, out=dz)
+        xp.subtract(1, dz, out=dz)
+        dz *= dh
+        xp.matmul(dz, self.uk.T, out=dh)
+
+
+class _LSTM(_Cell):
+    """Gates i, f, c, o: ``c = f*c_prev + i*tanh(z_c)``, ``h = o*tanh(c)``; states packed [h, c]."""
+
+    gates, n_states = 4, 2
+
+    def __init__(self, xp, p, u_kernel, bias):
+        super().__init__(xp, p, u_kernel, bias)
+        self.acts = xp.empty(p.shape, p.dtype)  # activated gates [i, f, tanh(z_c), o] of every step
+        self.tanh_c = xp.empty(p.shape[:2] + (self.units,), p.dtype)
+
+    def forward(self, s):
+        xp, z, u, a = self.xp, self.z, self.units, self.acts[s]
+        xp.matmul(self.h(s), self.uk, out=z)
+        z += self.p[s]
+        _sigmoid(xp, z, a, self.tmp, self.pos)  # the c block is overwritten with tanh next
+        xp.tanh(z[:, 2 * u:3 * u], out=a[:, 2 * u:3 * u])
+        c_prev, c, tmp = self.hs[1, s], self.hs[1, s + 1], self.tmp[:, :u]
+        xp.multiply(a[:, u:2 * u], c_prev, out=c)
+        xp.multiply(a[:, :u], a[:, 2 * u:3 * u], out=tmp)
+        c += tmp
+        xp.tanh(c, out=self.tanh_c[s])
+        xp.multiply(a[:, 3 * u:], self.tanh_c[s], out=self.hs[0, s + 1])
+
+    def backward(self, s, d, dz):
+        xp, u, a, tc = self.xp, self.units, self.acts[s], self.tanh_c[s]
+        i, f, g, o = a[:, :u], a[:, u:2 * u], a[:, 2 * u:3 * u], a[:, 3 * u:]
+        dh, dc = d[0], d[1]
+        t = self.tmp[:, :u]
+        # dc += dh * o * (1 - tanh(c)^2)
+        xp.multiply(tc, tc, out=t)
+        xp.subtract(1, t, out=t)
+        t *= o
+        t *= dh
+        dc += t
+        # pre-activation gradients: every gate's value times its derivative
+        xp.multiply(dh, tc, out=dz[:, 3 * u:])  # do
+        xp.multiply(dc, g, out=dz[:, :u])  # di
+        xp.multiply(dc, self.hs[1, s], out=dz[:, u:2 * u])  # df
+        xp.multiply(dc, i, out=dz[:, 2 * u:3 * u])  # dg
+        xp.multiply(g, g, out=self.tmp[:, 2 * u:3 * u])
+        xp.subtract(1, self.tmp[:, 2 * u:3 * u], out=self.tmp[:, 2 * u:3 * u])
+        for sl in (slice(0, 2 * u), slice(3 * u, 4 * u)):  # sigmoid gates: s * (1 - s)
+            xp.subtract(1, a[:, sl], out=self.tmp[:, sl])
+            self.tmp[:, sl] *= a[:, sl]
+        dz *= self.tmp
+        dc *= f  # dc_prev
+        xp.matmul(dz, self.uk.T, out=dh)  # dh_prev
+
+
+class _GRU(_Cell):
+    """reset_after=True: ``r_all = h_prev @ U + b_rec``; ``z, r = sigmoid(p_zr + r_all_zr)``;
+    ``hh = tanh(p_h + r * r_all_h)``; ``h = z*h_prev + (1-z)*hh``."""
+
+    gates = 3
+
+    def __init__(self, xp, p, u_kernel, bias):
+        super().__init__(xp, p, u_kernel, bias)
+        self.acts = xp.empty(p.shape, p.dtype)  # [z, r, hh] of every step
+        self.rec = xp.empty(p.shape, p.dtype)  # h_prev @ U + b_rec of every step
+        self.drec = None
+        self.dh = xp.empty((self.batch, self.units), p.dtype)
+
+    def forward(self, s):
+        xp, u, a, rec, tmp = self.xp, self.units, self.acts[s], self.rec[s], self.tmp
+        xp.matmul(self.h(s), self.uk, out=rec)
+        if self.bias is not None:
+            rec += self.bias
+        xp.add(self.p[s][:, :2 * u], rec[:, :2 * u], out=self.z[:, :2 * u])
+        _sigmoid(xp, self.z[:, :2 * u], a[:, :2 * u], tmp[:, :2 * u], self.pos[:, :2 * u])
+        hh = a[:, 2 * u:]
+        xp.multiply(a[:, u:2 * u], rec[:, 2 * u:], out=hh)
+        hh += self.p[s][:, 2 * u:]
+        xp.tanh(hh, out=hh)
+        _blend(xp, a[:, :u], self.h(s), hh, self.hs[0, s + 1], tmp[:, :u])
+
+    def backward(self, s, d, dz):
+        xp, u, a, dh = self.xp, self.units, self.acts[s], d[0]
+        if self.drec is None:
+            self.drec = xp.empty_like(self.rec)
+        zg, r, hh, drec = a[:, :u], a[:, u:2 * u], a[:, 2 * u:], self.drec[s]
+        _blend_backward(xp, zg, self.h(s), hh, dh, dz, self.tmp)
+        xp.multiply(dz[:, 2 * u:], r, out=drec[:, 2 * u:])  # d(r_all_h)
+        xp.multiply(dz[:, 2 * u:], self.rec[s][:, 2 * u:], out=dz[:, u:2 * u])  # dr
+        _sigmoid_backward(xp, a[:, :2 * u], dz[:, :2 * u], self.tmp[:, :2 * u])
+        drec[:, :2 * u] = dz[:, :2 * u]
+        xp.matmul(drec, self.uk.T, out=self.dh)
+        dh += self.dh
+
+    def weight_grads(self, dz):
+        u = self.units
+        prev = self.hs[0, :-1].reshape(-1, u)
+        drec = self.drec.reshape(-1, 3 * u)
+        db = drec.sum(axis=0) if self.bias is not None else None
+        return self.xp.matmul(prev.T, drec), db
+
+
+class _GRUResetBefore(_Cell):
+    """reset_after=False: ``z, r = sigmoid(p_zr + h_prev @ U_zr)``; ``hh = tanh(p_h + (r*h_prev) @ U_h)``."""
+
+    gates = 3
+
+    def __init__(self, xp, p, u_kernel, bias):
+        super().__init__(xp, p, u_kernel, bias)
+        u = self.units
+        self.uzr, self.uh = xp.ascontiguousarray(u_kernel[:, :2 * u]), xp.ascontiguousarray(u_kernel[:, 2 * u:])
+        self.acts = xp.empty(p.shape, p.dtype)  # [z, r, hh] of every step
+        self.rh = xp.empty(p.shape[:2] + (u,), p.dtype)  # r * h_prev of every step
+        self.zr = xp.empty((self.batch, 2 * u), p.dtype)
+
+    def forward(self, s):
+        xp, u, a, z, tmp = self.xp, self.units, self.acts[s], self.z, self.tmp
+        h_prev = self.h(s)
+        xp.matmul(h_prev, self.uzr, out=self.zr)
+        self.zr += self.p[s][:, :2 * u]
+        _sigmoid(xp, self.zr, a[:, :2 * u], tmp[:, :2 * u], self.pos[:, :2 * u])
+        xp.multiply(a[:, u:2 * u], h_prev, out=self.rh[s])
+        hh = a[:, 2 * u:]
+        xp.matmul(self.rh[s], self.uh, out=hh)
+        hh += self.p[s][:, 2 * u:]
+        xp.tanh(hh, out=hh)
+        _blend(xp, a[:, :u], h_prev, hh, self.hs[0, s + 1], tmp[:, :u])
+
+    def backward(self, s, d, dz):
+        xp, u, a, dh = self.xp, self.units, self.acts[s], d[0]
+        h_prev = self.h(s)
+        _blend_backward(xp, a[:, :u], h_prev, a[:, 2 * u:], dh, dz, self.tmp)
+        drh = dz[:, 2 * u:] @ self.uh.T  # d(r * h_prev); no out=: the input is a strided view
+        xp.multiply(drh, h_prev, out=dz[:, u:2 * u])  # dr
+        drh *= a[:, u:2 * u]
+        dh += drh
+        _sigmoid_backward(xp, a[:, :2 * u], dz[:, :2 * u], self.tmp[:, :2 * u])
+        dh += dz[:, :2 * u] @ self.uzr.T
+
+    def weight_grads(self, dz):
+        u, xp = self.units, self.xp
+        prev = self.hs[0, :-1].reshape(-1, u)
+        d2 = dz.reshape(-1, 3 * u)
+        return xp.concatenate([xp.matmul(prev.T, d2[:, :2 * u]), xp.matmul(self.rh.reshape(-1, u).T, d2[:, 2 * u:])],
+                              axis=1), None
+
+
+def _blend(xp, z, h_prev, hh, out, tmp):
+    """``out = z * h_prev + (1 - z) * hh`` (the GRU update, in the per-step path's order of operations)."""
+    xp.multiply(z, h_prev, out=out)
+    xp.subtract(1, z, out=tmp)
+    tmp *= hh
+    out += tmp
+
+
+def _blend_backward(xp, z, h_prev, hh, dh, dz, tmp):
+    """From ``dh`` (the update's output gradient): ``dz[:, :u] = dh * (h_prev - hh)`` (dz gate),
+    ``dz[:, 2u:] = dh * (1 - z) * (1 - hh^2)`` (the candidate's pre-activation), ``dh = dh * z``."""
+    u = z.shape[1]
+    xp.subtract(h_prev, hh, out=dz[:, :u])
+    dz[:, :u] *= dh
+    dah, t = dz[:, 2 * u:], tmp[:, :u]
+    xp.multiply(hh, hh, out=dah)
+    xp.subtract(1, dah, out=dah)
+    xp.subtract(1, z, out=t)
+    dah *= t
+    dah *= dh
+    dh *= z
+
+
+def _sigmoid_backward(xp, s, d, tmp):
+    """``d *= s * (1 - s)``: the pre-activation gradient of sigmoid gates with values ``s``."""
+    xp.subtract(1, s, out=tmp)
+    tmp *= s
+    d *= tmp
+
+
+def _step_loop(xp):
+    """The context the step loops run in: on the CPU, BLAS on one thread. The per-step GEMMs are small and
+    back to back; OpenBLAS's threads busy-wait between them and, on a machine with other work, made a
+    step 5-20x slower (measured on 2 cores: LSTM(128), batch 128, 28 steps, forward and backward, 34 ms
+    on one thread against 190-1000 ms on two). The recurrent kernel's gradient GEMM after the loop runs
+    on one thread too: on two, with the cores shared, it took 100 ms instead of a few."""
+    return cpu_runtime.single_threaded() if xp is np else contextlib.nullcontext()
+
+
+CELLS = {"simple_rnn": _SimpleRNN, "lstm": _LSTM, "gru": _GRU, "gru_reset_before": _GRUResetBefore}
+
+
+def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent_bias=None, mask=None):
+    """All time steps of a built-in recurrent cell (tanh activation, sigmoid gates) as one op.
+
+    Args:
+        cell: ``"simple_rnn"``, ``"lstm"``, ``"gru"`` (reset_after=True) or ``"gru_reset_before"``.
+        inputs: (timesteps, batch, gates * units) float tensor, time-major, in processing order:
+            ``x_t @ kernel + input bias`` of every step (gates: 1, 4, 3).
+        recurrent_kernel: (units, gates * units).
+        initial_states: list of (batch, units) tensors: ``[h]``, or ``[h, c]`` for LSTM.
+        recurrent_bias: (gates * units,) for ``"gru"`` (Keras's ``bias[1]``), else None.
+        mask: optional (timesteps, batch) bool array or tensor (not differentiated): a False step
+            keeps the previous states.
+
+    Returns:
+        (n_states, timesteps, batch, units) tensor of the states after every step: ``[h]``, or
+        ``[h, c]`` for LSTM; ``[:, -1]`` are the final states.
+
+    Raises:
+        ValueError: an unknown ``cell``, or shapes that do not fit together.
+        TypeError: inputs of different dtypes.
+    """
+    if cell not in CELLS:
+        raise ValueError(f"recurrent_sequence: Expected cell to be one of {sorted(CELLS)}. Received: cell={cell!r}")
+    kind = CELLS[cell]
+    p = convert_to_tensor(inputs)
+    uk = convert_to_tensor(recurrent_kernel, dtype=p.dtype)
+    states = [convert_to_tensor(s, dtype=p.dtype) for s in initial_states]
+    bias = None if recurrent_bias is None else convert_to_tensor(recurrent_bias, dtype=p.dtype)
+    steps, batch = p.shape[0], p.shape[1]
+    units = uk.shape[0] if uk.ndim == 2 else None
+    if p.ndim != 3 or units is None or tuple(uk.shape) != (units, kind.gates * units) or \
+            p.shape[2] != kind.gates * units or steps == 0:
+        raise ValueError(f"recurrent_sequence ({cell}): Expected inputs (timesteps > 0, batch, {kind.gates}*units) and "
+                         f"recurrent_kernel (units, {kind.gates}*units). Received: inputs.shape={tuple(p.shape)}, "
+                         f"recurrent_kernel.shape={tuple(uk.shape)}")
+    if len(states) != kind.n_states or any(tuple(s.shape) != (batch, units) for s in states):
+        raise ValueError(f"recurrent_sequence ({cell}): Expected {kind.n_states} initial state(s) of shape "
+                         f"{(batch, units)}. Received: shapes={[tuple(s.shape) for s in states]}")
+    if (bias is None) != (cell != "gru" or recurrent_bias is None) or \
+            (bias is not None and tuple(bias.shape) != (3 * units,)):
+        raise ValueError(f"recurrent_sequence ({cell}): Expected recurrent_bias of shape {(3 * units,)} for 'gru' "
+                         f"only. Received: recurrent_bias.shape={None if bias is None else tuple(bias.shape)}")
+    check_same_device("recurrent_sequence", p, uk, *states, *([bias] if bias is not None else []))
+    be = p._backend
+    xp = be.xp
+    m = None
+    if mask is not None:
+        m = convert_to_tensor(mask)._data.astype(bool, copy=False)
+        if tuple(m.shape) != (steps, batch):
+            raise ValueError(f"recurrent_sequence: Expected mask of shape (timesteps, batch)={(steps, batch)}. "
+                             f"Received: mask.shape={tuple(m.shape)}")
+        m = m[:, :, None]
+    c = kind(xp, p._data, uk._data, None if bias is None else bias._data)
+    c.hs = xp.empty((kind.n_states, steps + 1, batch, units), p._data.dtype)
+    for k, s in enumerate(states):
+        c.hs[k, 0] = s._data
+    with _step_loop(xp):
+        for s in range(steps):
+            c.forward(s)
+            if m is not None:
+                xp.copyto(c.hs[:, s + 1], c.hs[:, s], where=~m[s])
+    inputs_ = (p, uk, *states) + ((bias,) if bias is not None else ())
+
+    def vjp(g, needs):
+        gd = g._data
+        dz = xp.empty(p.shape, gd.dtype)
+        d = xp.zeros((kind.n_states, batch, units), gd.dtype)  # gradient of the states after step s
+        keep = xp.empty_like(d) if m is not None else None
+        with _step_loop(xp):
+            for s in range(steps - 1, -1, -1):
+                d += gd[:, s]
+                if m is not None:  # a masked step passes its states' gradient through unchanged
+                    xp.multiply(d, ~m[s], out=keep)
+                    d *= m[s]
+                c.backward(s, d, dz[s])
+                if m is not None:
+                    d += keep
+            duk, db = c.weight_grads(dz)
+        grads = [dz, duk] + [d[k] for k in range(kind.n_states)] + \
+            ([db] if bias is not None else [])
+        return tuple(make_op(f"{type(c).__name__.strip('_')}SequenceGrad", (g,) + inputs_, a, None) if need else None
+                     for a, need in zip(grads, needs))
+    return make_op(f"{type(c).__name__.strip('_')}Sequence", inputs_, c.hs[:, 1:], vjp)

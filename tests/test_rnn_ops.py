@@ -1,0 +1,39 @@
+"""The fused recurrent op (gpuflow.ops.rnn_ops.recurrent_sequence): its gradients (inputs, recurrent
+kernel, initial states, GRU's recurrent bias) against central finite differences in float64, with and
+without a mask, for every cell; its argument checks."""
+import numpy as np
+import pytest
+
+from gpuflow.ops import rnn_ops
+from gradcheck import check_gradients, rand
+
+GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
+@pytest.mark.parametrize("masked", [False, True])
+def test_recurrent_sequence_gradients_match_finite_differences(cell, masked):
+    t, b, u = 4, 2, 3
+    g = GATES[cell]
+    n_states = 2 if cell == "lstm" else 1
+    mask = np.array([[1, 1], [0, 1], [1, 0], [0, 1]], bool) if masked else None
+    args = [rand(t, b, g * u, seed=1), rand(u, g * u, seed=2)] + [rand(b, u, seed=3 + k) for k in range(n_states)]
+    if cell == "gru":
+        args.append(rand(g * u, seed=9))
+
+    def fn(p, uk, *rest):
+        states, bias = (rest[:-1], rest[-1]) if cell == "gru" else (rest, None)
+        return rnn_ops.recurrent_sequence(cell, p, uk, list(states), bias, mask)
+    check_gradients(fn, *args)
+
+
+def test_recurrent_sequence_checks_its_arguments():
+    p, uk, h = np.zeros((3, 2, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros((2, 2), np.float32)
+    with pytest.raises(ValueError, match="Expected cell to be one of"):
+        rnn_ops.recurrent_sequence("rnn", p, uk, [h, h])
+    with pytest.raises(ValueError, match=r"Expected inputs \(timesteps > 0, batch, 3\*units\)"):
+        rnn_ops.recurrent_sequence("gru", p, uk, [h])
+    with pytest.raises(ValueError, match=r"Expected 2 initial state\(s\) of shape \(2, 2\)"):
+        rnn_ops.recurrent_sequence("lstm", p, uk, [h])
+    with pytest.raises(ValueError, match=r"Expected mask of shape \(timesteps, batch\)=\(3, 2\)"):
+        rnn_ops.recurrent_sequence("lstm", p, uk, [h, h], mask=np.ones((2, 3), bool))
