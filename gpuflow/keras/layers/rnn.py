@@ -24,10 +24,17 @@ Keras 3's equations, weight names and layouts, so weights transfer both ways
   With ``reset_after=False`` bias is (3*units,) and ``hh = a(xh + (r * h_{t-1}) @ recurrent_kernel[:, 2u:])``.
 
 Execution: the input projection ``x @ kernel + bias`` of every time step is one GEMM over
-(batch * timesteps, input_dim); the recurrence then runs one step at a time with gpuflow ops,
-so it works and differentiates (to any order) on every backend. The per-step slices of the
-projection are taken by halving the time axis recursively, so the backward pass assembles their
-gradients in O(T log T) work instead of the O(T^2) of T independent slices.
+(batch * timesteps, input_dim). For the built-in cells with their default activations (tanh,
+sigmoid gates) the recurrence is then one op, :func:`gpuflow.ops.rnn_ops.recurrent_sequence`
+(every step on preallocated buffers, backpropagation through time with one GEMM for the
+recurrent kernel's gradient), covering masks, go_backwards, return_sequences/return_state,
+initial_state, stateful and input dropout. The per-step path -- one step at a time with
+differentiable gpuflow ops -- runs instead for custom cells or activations, when a recurrent
+dropout mask is drawn (training with ``recurrent_dropout > 0``: Keras's per-gate masks), and
+under nested tapes (the fused op has no second derivative; this path differentiates to any
+order). Both give the same values and gradients within float32 rounding. The per-step slices
+of the projection are taken by halving the time axis recursively, so the backward pass
+assembles their gradients in O(T log T) work instead of the O(T^2) of T independent slices.
 
 Dropout follows Keras's ``DropoutRNNCell``: one mask per call (the same for every time step) on
 the inputs (``dropout``) and on the recurrent state (``recurrent_dropout``); LSTM and GRU draw
@@ -38,8 +45,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ops import array_ops as _a, math_ops as _m, nn_ops as _nn
-from ...ops.core import convert_to_tensor
+from ... import autodiff as _autodiff
+from ...ops import array_ops as _a, math_ops as _m, nn_ops as _nn, rnn_ops as _rnn
+from ...ops.core import convert_to_tensor, wrap
 from ...tensor import Tensor
 from .. import activations as _act, initializers as _init, regularizers as _regularizers
 from .base import Layer, InputSpec, KerasTensor
@@ -155,6 +163,22 @@ def _dropout_mask(shape, rate, dtype, rng):
     """A Keras dropout mask: ``1 / (1 - rate)`` with probability ``1 - rate``, else 0 (a constant Tensor)."""
     seed = None if rng is None else int(rng.integers(0, 2 ** 31 - 1))
     return _nn.dropout(_a.ones(shape, dtype), rate, seed=seed)
+
+
+def _fused_kind(cell, masks):
+    """The :func:`~gpuflow.ops.rnn_ops.recurrent_sequence` cell name for a built-in cell this call can run
+    fused, else None (the per-step path): tanh activation and sigmoid gates, no recurrent dropout mask in
+    this call (per-gate masks), and at most one tape recording (the fused op has no second derivative, so
+    under nested tapes the differentiable per-step ops run instead)."""
+    kind = _FUSED.get(type(cell))
+    if kind is None or masks[1] is not None or cell.activation is not _act.tanh or len(_autodiff._active()) > 1:
+        return None
+    if (masks[0] is not None and len(masks[0]) > 1) or \
+            (type(cell) is not SimpleRNNCell and cell.recurrent_activation is not _act.sigmoid):
+        return None
+    if type(cell) is GRUCell and not cell.reset_after:
+        return "gru_reset_before"
+    return kind
 
 
 # -- cells ------------------------------------------------------------------------------------
@@ -418,6 +442,9 @@ class GRUCell(_Cell):
         return c
 
 
+_FUSED = {SimpleRNNCell: "simple_rnn", LSTMCell: "lstm", GRUCell: "gru"}
+
+
 # -- the RNN layer --------------------------------------------------------------------------------
 class RNN(Layer):
     """Runs a cell over the time axis (``keras.layers.RNN``); base of SimpleRNN, LSTM and GRU.
@@ -553,6 +580,8 @@ class RNN(Layer):
         cell = self.cell
         if isinstance(cell, _Cell):
             masks = cell._masks(batch, x.shape[-1], training)
+            if _fused_kind(cell, masks) is not None:
+                return self._call_fused(x, states, masks, self._time_mask(mask, batch, steps))
             inputs = _unstack_time(cell._project(x, masks))
 
             def step(p, s):
@@ -565,13 +594,8 @@ class RNN(Layer):
                 out, new = cell(x_t, list(s), **kw)
                 return out, (list(new) if isinstance(new, (list, tuple)) else [new])
         masks_t = None
-        if mask is not None:
-            m = convert_to_tensor(mask)
-            if m.dtype.name != "bool":
-                m = _m.not_equal(m, _a.zeros_like(m))
-            if tuple(m.shape) != (batch, steps):
-                raise ValueError(f'Layer "{self.name}": the mask must have shape (batch, timesteps)={(batch, steps)}. '
-                                 f"Received: mask.shape={tuple(m.shape)}")
+        m = self._time_mask(mask, batch, steps)
+        if m is not None:
             masks_t = [m[:, t:t + 1] for t in range(steps)]
         order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
         outputs, out, prev = [], None, None
@@ -588,12 +612,59 @@ class RNN(Layer):
             if self.return_sequences:
                 outputs.append(out)
         output = _a.stack(outputs, axis=1) if self.return_sequences else out
+        return self._finish(output, states)
+
+    def _finish(self, output, states):
         if self.stateful and self.states is not None:
             for v, s in zip(self.states, states):
                 v.assign(s.numpy())
         if self.return_state:
             return (output,) + tuple(states)
         return output
+
+    def _time_mask(self, mask, batch, steps):
+        """The call's ``mask`` as a (batch, timesteps) bool tensor, or None."""
+        if mask is None:
+            return None
+        m = convert_to_tensor(mask)
+        if m.dtype.name != "bool":
+            m = _m.not_equal(m, _a.zeros_like(m))
+        if tuple(m.shape) != (batch, steps):
+            raise ValueError(f'Layer "{self.name}": the mask must have shape (batch, timesteps)={(batch, steps)}. '
+                             f"Received: mask.shape={tuple(m.shape)}")
+        return m
+
+    def _call_fused(self, x, states, masks, mask):
+        """The built-in cells' recurrence as one :func:`~gpuflow.ops.rnn_ops.recurrent_sequence` op.
+
+        Time-major: x (batch, T, F) -> (T, batch, F), reversed for ``go_backwards``; the input
+        projection of every step is one GEMM (the fused Dense op, whose backward is one GEMM per
+        gradient); the op returns the states after every step. With a
+        mask, a masked step's output is the last unmasked step's output (which is the held state)
+        or zeros before the first one -- the states times "some step so far was unmasked" -- or
+        zeros with ``zero_output_for_mask``; a constant factor, so no per-step ops.
+        """
+        cell = self.cell
+        kind = _fused_kind(cell, masks)
+        xt = _a.transpose(x, (1, 0, 2))
+        if self.go_backwards:
+            xt = xt[::-1]
+        if masks[0] is not None:  # one input mask per sequence, broadcast over time
+            xt = xt * masks[0][0]
+        steps, batch = xt.shape[0], xt.shape[1]
+        p = _nn.fused_dense(_a.reshape(xt, (steps * batch, xt.shape[2])), cell.kernel, cell._input_bias())
+        p = _a.reshape(p, (steps, batch, p.shape[-1]))
+        rec_bias = cell.bias[1] if kind == "gru" and cell.bias is not None else None
+        seq = _rnn.recurrent_sequence(kind, p, cell.recurrent_kernel, states, rec_bias,
+                                      None if mask is None else _a.transpose(mask)[::-1 if self.go_backwards else 1])
+        h = seq[0]
+        states = [seq[k, -1] for k in range(len(states))]
+        if mask is not None:
+            m = _a.transpose(mask)._data[::-1 if self.go_backwards else 1]
+            keep = m if self.zero_output_for_mask else h._backend.xp.cumsum(m, axis=0) > 0
+            h = h * wrap(keep[:, :, None].astype(h._data.dtype), h)
+        output = _a.transpose(h, (1, 0, 2)) if self.return_sequences else h[-1]
+        return self._finish(output, states)
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         sequences_shape = _first_shape(sequences_shape)
