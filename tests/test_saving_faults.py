@@ -605,6 +605,83 @@ def test_optimizer_state_that_does_not_fit_is_skipped_whole(tmp_path):
 
 
 # =========================================================================================
+# A config or HDF5 layout holding values of the wrong kind is a ValueError naming the file
+# =========================================================================================
+def _functional_config():
+    inp = keras.Input((4,))
+    return saving.serialize_keras_object(keras.Model(inp, layers.Dense(2, name="out")(inp)))
+
+
+def _set_history(c, value):
+    c["config"]["layers"][1]["inbound_nodes"][0]["args"][0]["config"]["keras_history"] = value
+
+
+@pytest.mark.parametrize("mutate, needle", [
+    (lambda c: c["config"]["layers"][1]["inbound_nodes"].__setitem__(0, "x"), "AttributeError"),  # a node: a dict
+    (lambda c: _set_history(c, [c["config"]["layers"][0]["name"], 0, 5]), "IndexError"),  # no tensor 5
+    (lambda c: c["config"]["layers"][1]["config"].__setitem__("name", {"class_name": "__bytes__", "config": {"value": 5}}),
+     "Could not rebuild Dense"),
+    (lambda c: c.update(class_name="__numpy__", config="x"), "Invalid config"),
+])
+def test_a_config_with_values_of_the_wrong_kind_is_a_value_error_naming_the_file(tmp_path, mutate, needle):
+    config = _functional_config()
+    mutate(config)
+    path = tmp_path / "bad.keras"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("config.json", json.dumps(config))
+        z.writestr("model.weights.h5", b"")
+    with pytest.raises(ValueError, match=re.escape(str(path))) as e:
+        saving.load_model(str(path))
+    assert needle in str(e.value)
+
+
+def test_a_compile_config_that_is_not_a_dict_leaves_the_model_uncompiled_with_a_warning(tmp_path):
+    model = tiny_model()
+    model.compile("adam", "mse")
+    path = tmp_path / "m.keras"
+    saving.save_model(model, str(path))
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))
+    config["compile_config"] = "adam"
+    hostile = _keras_zip_with(tmp_path, "hostile.keras", "config.json", json.dumps(config))
+    with pytest.warns(UserWarning, match=r"hostile.keras was loaded but not compiled"):
+        assert saving.load_model(str(hostile)).optimizer is None
+    legacy = str(tmp_path / "m.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saving.save_model(model, legacy)
+    with h5py.File(legacy, "a") as f:
+        f.attrs["training_config"] = b"[1]"
+    with pytest.warns(UserWarning, match=r"m.h5 was loaded but not compiled"):
+        saving.load_model(legacy)
+
+
+def test_hdf5_layouts_of_the_wrong_kind_are_value_errors_naming_the_file(tmp_path):
+    path = str(tmp_path / "m.weights.h5")
+    saving.save_weights(tiny_model(), path)
+    with h5py.File(path, "a") as f:  # a dataset where the group of the layer's variables belongs
+        del f["layers/dense/vars"]
+        f["layers/dense/vars"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"(?s)m.weights.h5.*Layer 'dense': expected an HDF5 group at "
+                                         r"'/layers/dense/vars', found Dataset.*No variable was changed"):
+        saving.load_weights(tiny_model(), path)
+    legacy = str(tmp_path / "m.h5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        saving.save_model(tiny_model(), legacy)
+    with h5py.File(legacy, "a") as f:
+        f["model_weights/dense"].attrs["weight_names"] = 5
+    for load in (lambda: saving.load_model(legacy), lambda: saving.load_weights(tiny_model(), legacy)):
+        with pytest.raises(ValueError, match=r"m.h5: the attribute `weight_names` of '/model_weights/dense' must be "
+                                             r"a list of names"):
+            load()
+    with h5py.File(legacy, "a") as f:
+        del f["model_weights"]
+        f["model_weights"] = np.zeros(3)
+    with pytest.raises(ValueError, match=r"m.h5: expected an HDF5 group at '/model_weights', found Dataset"):
+        saving.load_model(legacy)
+
+
+# =========================================================================================
 # JSON nested too deeply is a ValueError, not a RecursionError
 # =========================================================================================
 DEEP = '{"a": ' * 5000 + "1" + "}" * 5000

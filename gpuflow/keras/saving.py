@@ -971,13 +971,18 @@ def _instantiate(cls, config, ctx):
             obj = cls.from_config(kwargs)
     except (_LoadError, UnsafeDeserializationError):
         raise
-    except (TypeError, ValueError, NotImplementedError, KeyError, MemoryError) as e:
+    except (ValueError, MemoryError) + _CONFIG_ERRORS as e:
         raise _LoadError(f"Could not rebuild {class_name} '{name}'{ctx.where}: {type(e).__name__}: {e}") from e
     return obj
 
 
 class _LoadError(ValueError):
     """A ValueError already carrying the source file and the object that failed."""
+
+
+# What a config holding a value of the wrong kind raises deep inside deserialization (a string where a dict
+# belongs, a list too short, ...); turned into the documented ValueError naming the file.
+_CONFIG_ERRORS = (TypeError, AttributeError, LookupError, NotImplementedError, OverflowError)
 
 
 @contextlib.contextmanager
@@ -1161,9 +1166,12 @@ def _metric_from_legacy(m):
 
 
 def _compile_from_config(model, compile_config, ctx):
-    """``model.compile`` from a Keras ``compile_config``; warns (as Keras) and leaves it uncompiled if it cannot."""
-    config = dict(compile_config)
+    """``model.compile`` from a Keras ``compile_config`` (a legacy ``training_config`` when ``ctx.legacy``); warns
+    (as Keras) and leaves the model uncompiled if it cannot."""
     try:
+        config = dict(compile_config)
+        if ctx.legacy:  # Keras 2 names the optimizer's entry optimizer_config
+            config["optimizer"] = config.get("optimizer_config")
         optimizer = _deserialize(config.get("optimizer"), ctx, ("optimizers",))
         loss = config.get("loss")
         loss = _deserialize(loss, ctx, ("losses",)) if not isinstance(loss, str) else loss
@@ -1181,7 +1189,7 @@ def _compile_from_config(model, compile_config, ctx):
         model.compile(**kwargs)
     except UnsafeDeserializationError:
         raise
-    except (ValueError, TypeError, NotImplementedError, KeyError) as e:
+    except (ValueError,) + _CONFIG_ERRORS as e:
         warnings.warn(f"The model{ctx.where} was loaded but not compiled: gpuflow could not rebuild its compile() "
                       f"settings ({type(e).__name__}: {e}). Call compile() yourself.", stacklevel=3)
         return False
@@ -1217,17 +1225,20 @@ def deserialize_keras_object(config, custom_objects=None, safe_mode=True):
 
 
 @contextlib.contextmanager
-def _not_too_deep(ctx):
-    """Turns the RecursionError of a config nested deeper than Python's recursion limit into a ValueError."""
+def _config_errors(ctx):
+    """Turns what a malformed config raises into a ValueError naming the source: the RecursionError of a config
+    nested deeper than Python's recursion limit, and the ``_CONFIG_ERRORS`` of a value of the wrong kind."""
     try:
         yield
     except RecursionError:
         raise ValueError(f"The config{ctx.where} is nested too deeply to be rebuilt (deeper than Python's recursion "
                          "limit); it is corrupt or crafted.") from None
+    except _CONFIG_ERRORS as e:
+        raise ValueError(f"Invalid config{ctx.where}: {type(e).__name__}: {e}") from e
 
 
 def _deserialize_top(config, ctx, compile=True, expected=_CATEGORIES):
-    with _not_too_deep(ctx):
+    with _config_errors(ctx):
         obj = _deserialize(config, ctx, expected)
         if isinstance(config, dict):
             with _building(config, ctx):
@@ -1449,30 +1460,36 @@ def _unique(name, used):
 
 
 # -- reading .weights.h5 ----------------------------------------------------------------
-def _safe_child(h5py, group, name, want_group):
-    """``group[name]`` after refusing soft/external links, external and virtual datasets (as Keras)."""
+def _safe_child(h5py, group, name, want_group, source=None):
+    """``group[name]`` after refusing soft/external links, external and virtual datasets (as Keras).
+
+    Raises:
+        ValueError: one of those, or a dataset where a group belongs (or the reverse); the message starts with
+            ``source`` when given.
+    """
+    where = f"{source}: " if source else ""
     link = group.get(name, default=None, getlink=True)
     if link is None:
         return None
     if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
-        raise ValueError(f"refusing an HDF5 {type(link).__name__} at '{_join(group.name, name)}'")
+        raise ValueError(f"{where}refusing an HDF5 {type(link).__name__} at '{_join(group.name, name)}'")
     obj = group[name]
     if want_group and not isinstance(obj, h5py.Group):
-        raise ValueError(f"expected an HDF5 group at '{obj.name}', found {type(obj).__name__}")
+        raise ValueError(f"{where}expected an HDF5 group at '{obj.name}', found {type(obj).__name__}")
     if not want_group:
         if not isinstance(obj, h5py.Dataset):
-            raise ValueError(f"expected an HDF5 dataset at '{obj.name}', found {type(obj).__name__}")
+            raise ValueError(f"{where}expected an HDF5 dataset at '{obj.name}', found {type(obj).__name__}")
         if obj.external or obj.is_virtual:
-            raise ValueError(f"refusing an external or virtual HDF5 dataset at '{obj.name}'")
+            raise ValueError(f"{where}refusing an external or virtual HDF5 dataset at '{obj.name}'")
     return obj
 
 
-def _h5_group(h5py, root, path):
+def _h5_group(h5py, root, path, source=None):
     g = root
     for part in [p for p in path.split("/") if p]:
         if not isinstance(g, h5py.Group):
             return None
-        g = _safe_child(h5py, g, part, True)
+        g = _safe_child(h5py, g, part, True, source)
         if g is None:
             return None
     return g
@@ -1582,13 +1599,17 @@ def _load_state(obj, reader, path, visited, plan, model):
         return
     visited.add(id(obj))
     if isinstance(obj, Layer):
-        own = _own_variables(obj)
-        group = reader.vars_group(path, obj.name)
+        owner = f"Layer '{obj.name}'"
         try:
-            plan.pairs += _match(own, reader.datasets(group) if group is not None else [], f"/{_join(path, 'vars')}",
-                                 f"Layer '{obj.name}'")
-        except ValueError as e:
-            plan.errors.append(str(e))
+            group = reader.vars_group(path, obj.name)
+            datasets = reader.datasets(group) if group is not None else []
+        except ValueError as e:  # a link, or a dataset where a group belongs
+            plan.errors.append(f"{owner}: {e}")
+        else:
+            try:
+                plan.pairs += _match(_own_variables(obj), datasets, f"/{_join(path, 'vars')}", owner)
+            except ValueError as e:
+                plan.errors.append(str(e))
     elif isinstance(obj, Optimizer):
         plan.pairs += _load_optimizer(obj, reader, path, model)
         return
@@ -1618,10 +1639,13 @@ def _load_container(container, reader, path, visited, plan, model, seen_containe
 
 def _load_optimizer(opt, reader, path, model):
     """The optimizer's (variable, dataset) pairs; none, with Keras's warning, when its saved state does not fit."""
-    group = reader.vars_group(path)
-    if group is None:
+    try:
+        group = reader.vars_group(path)
+        values = reader.datasets(group) if group is not None else []
+    except ValueError as e:
+        return _skip_optimizer(opt, reader.source, e)
+    if not values:
         return []
-    values = reader.datasets(group)
     if not opt.built and model is not None and values and len(values) > 2:
         opt.build(model.trainable_variables)
     variables = _optimizer_variables(opt, model)
@@ -1631,9 +1655,13 @@ def _load_optimizer(opt, reader, path, model):
     try:
         return _match(variables, values, f"/{_join(path, 'vars')}", f"Optimizer '{opt.name}'")
     except ValueError as e:
-        warnings.warn(f"Skipping variable loading for optimizer '{opt.name}' from {reader.source}: {e}. The "
-                      "optimizer starts fresh.", stacklevel=4)
-        return []
+        return _skip_optimizer(opt, reader.source, e)
+
+
+def _skip_optimizer(opt, source, error):
+    warnings.warn(f"Skipping variable loading for optimizer '{opt.name}' from {source}: {error}. The optimizer "
+                  "starts fresh.", stacklevel=5)
+    return []
 
 
 def _save_weights_h5(model, h5file):
@@ -1731,7 +1759,7 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
         with _open_h5(filepath, filepath, "HDF5 file") as f:
             group = f
             if "layer_names" not in f.attrs and "model_weights" in f:
-                group = _safe_child(_h5py(), f, "model_weights", True)
+                group = _safe_child(_h5py(), f, "model_weights", True, filepath)
             pairs = _legacy_load_weights(model, group, filepath, by_name, skip_mismatch)
             if getattr(model, "optimizer", None) is not None and "optimizer_weights" in f:
                 pairs += _legacy_load_optimizer(model, f, filepath)
@@ -2004,8 +2032,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     Raises:
         FileNotFoundError: no such file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
-            bad or too deeply nested JSON, wrong weight shapes; the message names the file and the
-            problem), a member larger than it can legitimately be (``config.json`` over 64 MiB; see
+            bad or too deeply nested JSON, a config or HDF5 layout holding values of the wrong kind,
+            wrong weight shapes; the message names the file and the problem), a member larger than it can legitimately be (``config.json`` over 64 MiB; see
             ``_MEMBER_LIMIT``), a layer whose weights would not fit in memory (naming it and its
             config), an unknown class, or a Lambda layer.
 
@@ -2031,16 +2059,24 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
 # =====================================================================================
 # Legacy HDF5 (.h5): Keras 2's model.save("x.h5"), and Keras 3's legacy writer
 # =====================================================================================
-def _h5_names(group, name):
-    """A string-list attribute, possibly split into ``name0``, ``name1``... chunks (Keras's large-attribute rule)."""
-    if name in group.attrs:
-        raw = list(group.attrs[name])
-    else:
-        raw, i = [], 0
-        while f"{name}{i}" in group.attrs:
-            raw.extend(group.attrs[f"{name}{i}"])
-            i += 1
-    return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in raw]
+def _h5_names(group, name, source):
+    """A string-list attribute, possibly split into ``name0``, ``name1``... chunks (Keras's large-attribute rule).
+
+    Raises:
+        ValueError: the attribute is not a list of names (naming ``source``, the group and the attribute).
+    """
+    try:
+        if name in group.attrs:
+            raw = list(group.attrs[name])
+        else:
+            raw, i = [], 0
+            while f"{name}{i}" in group.attrs:
+                raw.extend(group.attrs[f"{name}{i}"])
+                i += 1
+        return [n.decode("utf8") if isinstance(n, bytes) else str(n) for n in raw]
+    except (TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{source}: the attribute `{name}` of '{group.name}' must be a list of names "
+                         f"({type(e).__name__}: {e}).") from None
 
 
 def _h5_attr_json(f, key, source):
@@ -2061,15 +2097,15 @@ def _legacy_load_weights(model, group, source, by_name=False, skip_mismatch=Fals
     ``skip_mismatch``, for layers that do not fit); nothing is read or assigned yet."""
     h5py = _h5py()
     saved = []
-    for name in _h5_names(group, "layer_names"):
-        g = _safe_child(h5py, group, name, True)
+    for name in _h5_names(group, "layer_names", source):
+        g = _safe_child(h5py, group, name, True, source)
         if g is None:
             raise ValueError(f"{source}: the weights group for layer '{name}' listed in `layer_names` is missing.")
-        weight_names = _h5_names(g, "weight_names")
+        weight_names = _h5_names(g, "weight_names", source)
         values = []
         for wn in weight_names:
-            parent = _h5_group(h5py, g, wn.rsplit("/", 1)[0]) if "/" in wn else g
-            ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False) if parent is not None else None
+            parent = _h5_group(h5py, g, wn.rsplit("/", 1)[0], source) if "/" in wn else g
+            ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False, source) if parent is not None else None
             if ds is None:
                 raise ValueError(f"{source}: weight '{wn}' of layer '{name}' is listed but missing.")
             values.append(ds)
@@ -2107,12 +2143,12 @@ def _legacy_load_optimizer(model, f, source):
     name; none, with Keras's warning, when the saved state does not fit (the optimizer starts fresh)."""
     h5py = _h5py()
     opt = model.optimizer
-    group = _safe_child(h5py, f, "optimizer_weights", True)
-    names = _h5_names(group, "weight_names")
+    group = _safe_child(h5py, f, "optimizer_weights", True, source)
+    names = _h5_names(group, "weight_names", source)
     values = []
     for wn in names:
-        parent = _h5_group(h5py, group, wn.rsplit("/", 1)[0]) if "/" in wn else group
-        ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False) if parent is not None else None
+        parent = _h5_group(h5py, group, wn.rsplit("/", 1)[0], source) if "/" in wn else group
+        ds = _safe_child(h5py, parent, wn.rsplit("/", 1)[-1], False, source) if parent is not None else None
         if ds is None:
             warnings.warn(f"{source}: optimizer weight '{wn}' is listed but missing; the optimizer starts fresh.")
             return []
@@ -2166,16 +2202,14 @@ def _legacy_load(filepath, custom_objects, compile, safe_mode):
             raise ValueError(f"{filepath}: model_config describes a {type(model).__name__}, not a model.")
         if "model_weights" not in f:
             raise ValueError(f"{filepath}: the `model_weights` group is missing; the file is incomplete.")
-        pairs = _legacy_load_weights(model, _safe_child(_h5py(), f, "model_weights", True), filepath)
+        pairs = _legacy_load_weights(model, _safe_child(_h5py(), f, "model_weights", True, filepath), filepath)
         training_config = _h5_attr_json(f, "training_config", filepath) if compile else None
         if compile and training_config is None:
             warnings.warn(f"No training configuration found in {filepath}, so the model was *not* compiled. "
                           "Compile it manually.", stacklevel=2)
         elif compile:
-            compile_config = dict(training_config)
-            compile_config["optimizer"] = training_config.get("optimizer_config")
-            with _not_too_deep(ctx):
-                compiled = _compile_from_config(model, compile_config, ctx)
+            with _config_errors(ctx):
+                compiled = _compile_from_config(model, training_config, ctx)
             if compiled and "optimizer_weights" in f:
                 pairs += _legacy_load_optimizer(model, f, filepath)
         _read_and_assign(pairs, filepath)
