@@ -275,6 +275,25 @@ def test_a_folder_save_killed_between_its_renames_is_recovered_by_the_next_load(
     assert sorted(os.listdir(tmp_path)) == ["m_folder"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_while_the_replaced_folder_is_removed_leaves_nothing_a_load_would_recover(tmp_path, monkeypatch):
+    path = tmp_path / "m_folder"
+    saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
+    real_rmtree = saving.shutil.rmtree
+
+    def interrupted_rmtree(folder, ignore_errors=False):
+        os.remove(os.path.join(folder, "config.json"))  # removed in part, then Ctrl-C
+        raise KeyboardInterrupt
+    monkeypatch.setattr(saving.shutil, "rmtree", interrupted_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)
+    monkeypatch.setattr(saving.shutil, "rmtree", real_rmtree)
+    assert not (tmp_path / ".m_folder.gpuflow-old").exists()  # the half-removed folder is a stale temporary
+    assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))
+    saving.save_model(tiny_model(fill=3.0), str(path), zipped=False)  # which the next save removes
+    assert sorted(os.listdir(tmp_path)) == ["m_folder"]
+
+
 def test_a_folder_save_recovers_a_folder_left_aside(tmp_path):
     path = tmp_path / "m_folder"
     old = tmp_path / ".m_folder.gpuflow-old"

@@ -1829,13 +1829,24 @@ def _recover_keras_dir(filepath):
     return filepath
 
 
+def _discard(path, target):
+    """Removes the folder (or file) ``path`` beside ``target``, renaming it to a temporary of ``target`` first: a
+    removal interrupted halfway leaves a stale temporary that a later save removes, never a partial folder under a
+    name that a load would read (``_old_path``)."""
+    if not os.path.lexists(path):
+        return
+    doomed = _temp_path(target, ".gpuflow-tmpdir")
+    os.replace(path, doomed)
+    _remove_path(doomed)
+
+
 def _save_keras_dir(model, filepath):
     """``zipped=False``: the three members in a temporary folder beside ``filepath``, then swapped in with two
     renames (the old folder goes to ``_old_path`` first). A save killed between them leaves only the old folder
     there; the next load or save moves it back (``_recover_keras_dir``)."""
     _remove_stale_temps(filepath)
     old = _old_path(filepath)
-    _remove_path(old)  # left by a save killed after the swap (the recovery already ran: filepath exists)
+    _discard(old, filepath)  # left by a save killed after the swap (the recovery already ran: filepath exists)
     tmp = _temp_path(filepath, ".gpuflow-tmpdir")
     _IN_FLIGHT.add(tmp)
     moved = False
@@ -1851,7 +1862,7 @@ def _save_keras_dir(model, filepath):
                 moved = True
             os.replace(tmp, filepath)
             _fsync(os.path.dirname(filepath))
-            _remove_path(old)
+            _discard(old, filepath)
     except BaseException:
         if moved and not os.path.lexists(filepath):
             os.replace(old, filepath)
