@@ -261,6 +261,38 @@ def test_the_folder_is_flushed_after_the_rename(tmp_path, monkeypatch, target):
     assert ("fsync folder", os.stat(tmp_path).st_ino) in events[last + 1:], events
 
 
+@posix_only  # emulates Windows with fcntl
+@pytest.mark.parametrize("target", ["m.keras", "m.weights.h5", "m_folder"])
+def test_saves_flush_through_a_writable_handle_as_windows_needs(tmp_path, monkeypatch, target):
+    import errno
+    import fcntl
+    real_open, real_fsync = os.open, os.fsync
+
+    def windows_open(path, flags, *args):  # a read-only file cannot be opened for writing, even by an administrator
+        if flags & (os.O_WRONLY | os.O_RDWR) and os.path.isfile(path) and not os.stat(path).st_mode & 0o200:
+            raise PermissionError(errno.EACCES, "Permission denied", path)
+        return real_open(path, flags, *args)
+
+    def windows_fsync(fd):  # FlushFileBuffers needs a handle open for writing
+        if stat.S_ISREG(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real_fsync(fd)
+    monkeypatch.setattr(saving, "_WINDOWS", True)
+    monkeypatch.setattr(os, "open", windows_open)
+    monkeypatch.setattr(os, "fsync", windows_fsync)
+    path = tmp_path / target
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target == "m_folder" else {}
+    save(tiny_model(fill=1.0), str(path), **kwargs)
+    file = path / "model.weights.h5" if kwargs else path
+    os.chmod(file, 0o444)
+    save(tiny_model(fill=2.0), str(path), **kwargs)  # over a read-only file, whose mode it keeps
+    assert os.stat(file).st_mode & 0o777 == 0o444
+    loaded = tiny_model()
+    saving.load_weights(loaded, str(file))
+    assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=2.0)))
+
+
 @posix_only
 def test_a_folder_save_killed_between_its_renames_is_recovered_by_the_next_load(tmp_path):
     path = tmp_path / "m_folder"

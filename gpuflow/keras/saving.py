@@ -111,6 +111,7 @@ def _gpuflow_version():
 # zipped=False folder) beside its target, then renames it over the target. A save killed by a signal
 # leaves that temporary behind; the next save of the same target removes those whose process is gone.
 _TEMP_SUFFIXES = (".gpuflow-tmp", ".gpuflow-tmpdir")
+_WINDOWS = os.name == "nt"
 _IN_FLIGHT = set()  # temporary paths this process is writing now
 
 
@@ -121,7 +122,7 @@ def _temp_path(target, suffix=".gpuflow-tmp"):
 
 def _process_alive(pid):
     """True when process ``pid`` may still be running (always True where that cannot be asked safely)."""
-    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows: keep its files
+    if _WINDOWS:  # os.kill(pid, 0) would terminate the process on Windows: keep its files
         return True
     try:
         os.kill(pid, 0)
@@ -166,11 +167,14 @@ def _remove_stale_temps(target):
 
 
 def _fsync(path):
-    """Flushes a file, or (POSIX) a folder's entries, i.e. the renames done in it, to disk."""
+    """Flushes a file, or (POSIX) a folder's entries, i.e. the renames done in it, to disk.
+
+    On Windows a file must be writable here: ``os.fsync`` (FlushFileBuffers) needs a handle open for writing.
+    """
     is_dir = os.path.isdir(path)
-    if is_dir and os.name == "nt":  # Windows cannot open a folder this way; NTFS journals renames
+    if is_dir and _WINDOWS:  # Windows cannot open a folder this way; NTFS journals renames
         return
-    fd = os.open(path or ".", os.O_RDONLY)
+    fd = os.open(path or ".", os.O_RDWR | getattr(os, "O_BINARY", 0) if _WINDOWS else os.O_RDONLY)
     try:
         os.fsync(fd)
     except OSError:
@@ -228,8 +232,8 @@ def _atomic_write(filepath, write):
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             os.close(fd)
             write(tmp)
+            _fsync(tmp)  # before _keep_mode: on Windows a read-only mode would forbid the handle flushing needs
             _keep_mode(filepath, tmp)
-            _fsync(tmp)
             check_ctrl_c()
             os.replace(tmp, filepath)
             _fsync(os.path.dirname(filepath))
