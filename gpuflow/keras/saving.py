@@ -1691,6 +1691,10 @@ def _open_h5(data_or_path, source, what="HDF5 weights file"):
 # =====================================================================================
 # save_weights / load_weights
 # =====================================================================================
+class _NoSuchFile(FileNotFoundError, ValueError):
+    """A missing file: a FileNotFoundError, and the ValueError that Keras 3's ``load_model`` raises for a missing
+    ``.keras`` file ("File not found: filepath=..."), so code written for either catches it."""
+
 def save_weights(model, filepath, overwrite=True):
     """Writes the model's (and its optimizer's) weights in Keras 3's ``.weights.h5`` layout.
 
@@ -1740,14 +1744,14 @@ def load_weights(model, filepath, skip_mismatch=False, by_name=False):
         by_name: legacy ``.h5`` only: match layers by name.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file (also a ValueError, as for :func:`load_model`).
         ValueError: unknown extension, unbuilt model, a corrupt file, or a layer whose variable
             count, shapes or dtypes differ (naming the layer, both shapes and the dataset's path
             in the file; checked from each dataset's header before any data is read).
     """
     filepath = os.fspath(filepath)
     if not os.path.exists(filepath):
-        raise FileNotFoundError(f"load_weights: no such file: {filepath}")
+        raise _NoSuchFile(f"load_weights: no such file: {filepath}")
     if not model.built:
         raise ValueError(f"load_weights: model '{model.name}' is not built yet; call it on data or give it an Input "
                          "first, so its weights exist.")
@@ -2045,10 +2049,12 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
         The model.
 
     Raises:
-        FileNotFoundError: no such file.
+        FileNotFoundError: no such file; the error is also a ValueError, which Keras 3 raises for
+            a missing ``.keras`` file.
         ValueError: an unsupported file, a corrupt or truncated file (bad zip, missing member,
-            bad or too deeply nested JSON, a config or HDF5 layout holding values of the wrong kind,
-            wrong weight shapes; the message names the file and the problem), a member larger than it can legitimately be (``config.json`` over 64 MiB; see
+            bad or too deeply nested JSON, a config or HDF5 layout holding values of the wrong
+            kind, wrong weight shapes; the message names the file and the problem), a member
+            larger than it can legitimately be (``config.json`` over 64 MiB; see
             ``_MEMBER_LIMIT``), a layer whose weights would not fit in memory (naming it and its
             config), an unknown class, or a Lambda layer.
 
@@ -2062,7 +2068,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     if os.path.isdir(filepath):
         return _load_keras_dir(filepath, custom_objects, compile, safe_mode)
     if not os.path.exists(filepath):
-        raise FileNotFoundError(f"load_model: no such file: {filepath}")
+        raise _NoSuchFile(f"load_model: no such file: {filepath}")
     if filepath.endswith((".h5", ".hdf5")):
         return _legacy_load(filepath, custom_objects, compile, safe_mode)
     if not filepath.endswith(".keras"):
