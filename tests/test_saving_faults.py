@@ -229,6 +229,23 @@ def test_a_save_through_a_symlink_replaces_its_target_and_keeps_the_link(tmp_pat
     assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=2.0)))
 
 
+@pytest.mark.parametrize("target, kwargs, error, found", [
+    ("m.keras", {}, IsADirectoryError, "a folder"), ("m.weights.h5", {}, IsADirectoryError, "a folder"),
+    ("m.h5", {}, IsADirectoryError, "a folder"), ("m_folder", {"zipped": False}, NotADirectoryError, "a file")])
+def test_a_save_onto_a_folder_where_a_file_belongs_fails_before_writing(tmp_path, monkeypatch, target, kwargs, error,
+                                                                          found):
+    path = tmp_path / target
+    path.mkdir() if found == "a folder" else path.write_text("keep")
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    for name in ("_save_weights_h5", "_weights_bytes"):
+        monkeypatch.setattr(saving, name, lambda *a: pytest.fail("the model was written"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(error, match=rf"{re.escape(str(path))} is {found}.*Received: filepath="):
+            save(tiny_model(), str(path), **kwargs)
+    assert os.listdir(tmp_path) == [target]
+
+
 # =========================================================================================
 # Renames reach the disk; a zipped=False save killed between its two renames is recovered
 # =========================================================================================

@@ -244,14 +244,21 @@ def _atomic_write(filepath, write):
         _IN_FLIGHT.discard(tmp)
 
 
-def _destination(filepath, overwrite, op):
+def _destination(filepath, overwrite, op, folder=False):
     """The path a save writes: ``filepath`` with symbolic links resolved (a link stays a link to the new file).
 
-    Raises FileExistsError when it exists and ``overwrite`` is False; creates missing folders.
+    Creates missing parent folders. Raises FileExistsError when it exists and ``overwrite`` is False, and
+    IsADirectoryError (NotADirectoryError when ``folder``, a ``zipped=False`` save) when it is a folder where a
+    file belongs (or the reverse), before anything is written.
     """
     if not overwrite and os.path.exists(filepath):
         raise FileExistsError(f"{op}: {filepath} exists and overwrite=False. Pass overwrite=True to replace it.")
     target = os.path.realpath(filepath)
+    if os.path.exists(target) and os.path.isdir(target) != folder:
+        error, want, found = (NotADirectoryError, "a folder", "a file") if folder else (IsADirectoryError, "a file",
+                                                                                         "a folder")
+        raise error(f"{op}: {filepath} is {found}, which a save{' with zipped=False' if folder else ''} does not "
+                    f"replace. Expected a path to {want}. Received: filepath={filepath}")
     os.makedirs(os.path.dirname(target), exist_ok=True)
     return target
 
@@ -1923,7 +1930,7 @@ def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
             raise ValueError("When using `zipped=False`, the `filepath` argument should not end in `.keras`. "
                              f"Received: filepath={filepath}")
         _recover_keras_dir(filepath)
-        _save_keras_dir(model, _destination(filepath, overwrite, "save_model"))
+        _save_keras_dir(model, _destination(filepath, overwrite, "save_model", folder=True))
         return
     if not filepath.endswith(".keras"):
         raise ValueError("Invalid filepath extension for saving. Please add either a `.keras` extension for the "
