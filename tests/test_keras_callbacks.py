@@ -107,8 +107,40 @@ def test_model_checkpoint_weights_best_only_and_formatting(tmp_path):
 def test_model_checkpoint_rejects_wrong_extension():
     with pytest.raises(ValueError, match=r"\.weights\.h5"):
         keras.callbacks.ModelCheckpoint("w.h5", save_weights_only=True)
-    with pytest.raises(ValueError, match=r"\.keras"):
-        keras.callbacks.ModelCheckpoint("m.h5")
+    with pytest.raises(ValueError, match=r"must end in `\.keras` or `\.h5`. Received: filepath=m.pt"):
+        keras.callbacks.ModelCheckpoint("m.pt")
+
+
+def test_model_checkpoint_saves_whole_models_as_legacy_h5_too(tmp_path):
+    pytest.importorskip("h5py")
+    m = small_model()
+    x, y = data()
+    path = tmp_path / "ckpt-{epoch}.h5"  # Keras 3 accepts .keras and .h5 for whole models
+    with pytest.warns(UserWarning, match="legacy"):
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.ModelCheckpoint(path)])
+    loaded = keras.models.load_model(tmp_path / "ckpt-1.h5")
+    for a, b in zip(loaded.get_weights(), m.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_best_only_without_the_monitor_warns_and_saves(tmp_path):
+    pytest.importorskip("h5py")
+    m = small_model()
+    x, y = data()
+    path = tmp_path / "best.weights.h5"
+    cb = keras.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True, save_weights_only=True)
+    with pytest.warns(UserWarning, match="Can save best model only with val_loss available"):
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[cb])  # no validation data: no val_loss (as Keras: saved anyway)
+    assert path.exists()
+
+
+def test_model_checkpoint_names_a_format_field_missing_from_the_logs(tmp_path):
+    m = small_model()
+    x, y = data()
+    cb = keras.callbacks.ModelCheckpoint(str(tmp_path / "{epoch}-{val_acc:.2f}.keras"))
+    with pytest.raises(KeyError, match=r"Failed to format this callback filepath: .*\{val_acc:.2f\}.keras.* "
+                                       r"Reason: .*val_acc"):
+        m.fit(x, y, epochs=1, verbose=0, callbacks=[cb])
 
 
 def test_terminate_on_nan_stops_and_names_the_batch(capsys):

@@ -3,6 +3,7 @@ TerminateOnNaN, LambdaCallback, and the ``Callback`` base class."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -390,11 +391,13 @@ class ModelCheckpoint(_Monitor):
 
     ``filepath`` may contain format fields filled from the epoch (1-based) and the logs, e.g.
     ``"ckpt-{epoch:02d}-{val_loss:.2f}.weights.h5"``. With ``save_best_only`` a file is written
-    only when ``monitor`` improves. Writes are atomic (see :mod:`gpuflow.keras.saving`).
+    only when ``monitor`` improves; when ``monitor`` is not in the logs, Keras's warning is given
+    and the file is written. Writes are atomic (see :mod:`gpuflow.keras.saving`).
 
     Raises:
         ValueError: ``filepath`` with the wrong extension (``.weights.h5`` for weights, ``.keras``
-        for whole models), or ``save_freq`` other than "epoch".
+            or legacy ``.h5`` for whole models), or ``save_freq`` other than "epoch".
+        KeyError: (at an epoch's end) ``filepath`` names a field the logs do not have.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
@@ -404,19 +407,23 @@ class ModelCheckpoint(_Monitor):
         self.verbose, self.save_best_only, self.save_weights_only = verbose, save_best_only, save_weights_only
         if save_freq != "epoch":
             raise ValueError(f"ModelCheckpoint: only save_freq='epoch' is supported. Received: save_freq={save_freq!r}")
-        suffix = ".weights.h5" if save_weights_only else ".keras"
-        if not self.filepath.endswith(suffix):
+        suffixes = (".weights.h5",) if save_weights_only else (".keras", ".h5")  # as Keras 3
+        if not self.filepath.endswith(suffixes):
             raise ValueError(f"When using `save_weights_only={save_weights_only}` in `ModelCheckpoint`, the filepath "
-                             f"provided must end in `{suffix}`. Received: filepath={self.filepath}")
+                             f"provided must end in {' or '.join(f'`{s}`' for s in suffixes)}. "
+                             f"Received: filepath={self.filepath}")
         self.best = initial_value_threshold
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_best_only:
-            current = self._get(logs)
-            if current is None:
-                return
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as e:
+            raise KeyError(f'Failed to format this callback filepath: "{self.filepath}". Reason: {e}') from None
+        current = logs.get(self.monitor) if self.save_best_only else None
+        if self.save_best_only and current is None:  # as Keras: warn, and save
+            warnings.warn(f"Can save best model only with {self.monitor} available.", stacklevel=2)
+        elif self.save_best_only:
             if not self._is_improvement(current, self.best):
                 if self.verbose > 0:
                     print(f"\nEpoch {epoch + 1}: {self.monitor} did not improve from {self.best:.5f}")
