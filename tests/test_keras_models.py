@@ -581,6 +581,17 @@ def test_sequential_on_a_built_model_is_built_at_once():
     assert outer.output_shape == (None, 3)
     assert not keras.Sequential([keras.Sequential([layers.Dense(4)]), layers.Dense(3)]).built  # nothing to go by
 
+    class Sub(keras.Model):  # a subclassed model's own attribute named input_shape is not a batch shape
+        def __init__(self):
+            super().__init__()
+            self.input_shape = (8, 8, 1)
+            self.dense = layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+    model = keras.Sequential([Sub(), layers.Dense(3)])
+    assert not model.built and model.predict(rnd(2, 5), verbose=0).shape == (2, 3)
+
 
 # -- Conv2D + MaxPooling2D fusion in Sequential ---------------------------------------------------
 def _spy_fused(monkeypatch):

@@ -946,7 +946,7 @@ class Sequential(Model):
         first = self._stack[0]
         if first._batch_input_shape is not None:
             return first._batch_input_shape
-        shape = getattr(first, "input_shape", None) if isinstance(first, Model) else None
+        shape = getattr(first, "input_shape", None) if isinstance(first, (Functional, Sequential)) else None
         return shape if isinstance(shape, tuple) else None
 
     def _maybe_rebuild(self):
