@@ -881,7 +881,8 @@ class Sequential(Model):
 
     Args:
         layers: optional list of layers; a ``keras.Input`` (or ``InputLayer``) first,
-            or ``input_shape=`` on the first layer, builds the model at once.
+            ``input_shape=`` on the first layer, or a first layer that is a functional
+            or built Sequential model with one input, builds the model at once.
         name: model name ("sequential", "sequential_1", ...).
 
     Raises:
