@@ -129,11 +129,14 @@ def test_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
     path = str(tmp_path / "m.weights.h5")
     alive = os.getppid()  # pytest's parent is running
     keep = [f".m.weights.h5.{alive}.0123456789ab.gpuflow-tmp",  # a live process may still be writing it
+            f".ckpt-07.keras.{alive}.0123456789ab.gpuflow-tmpdir",  # that of another file, a live process too
             f".m.weights.h5.x{alive}.0123456789ab.gpuflow-tmp",  # not our pattern
-            ".m.weights.h5.1.weights.h5.999999999.0123456789ab.gpuflow-tmp",  # that of m.weights.h5.1.weights.h5
+            f".m.weights.h5.{alive}.0123456789ab.gpuflow-tmp.bak",
             "notes.txt"]
-    mine = f".m.weights.h5.{os.getpid()}.0123456789ab.gpuflow-tmp"  # this process is not writing it now
-    for name in keep + [mine]:
+    stale = [f".m.weights.h5.{os.getpid()}.0123456789ab.gpuflow-tmp",  # this process is not writing it now
+             f".ckpt-03.keras.{os.getpid()}.0123456789ab.gpuflow-tmp",  # a checkpoint saved under another name
+             f".m.1.weights.h5.{os.getpid()}.0123456789ab.gpuflow-tmpdir"]
+    for name in keep + stale:
         (tmp_path / name).write_bytes(b"partial")
     saving.save_weights(tiny_model(), path)
     assert sorted(os.listdir(tmp_path)) == sorted(keep + ["m.weights.h5"])

@@ -45,11 +45,11 @@ datasets are refused.
 Faults: every write goes to a temporary file beside the target
 (``.<name>.<pid>.<hex>.gpuflow-tmp``), flushed to disk, then ``os.replace``-d over the target,
 and the folder flushed: a failed, interrupted (Ctrl-C included) or killed save leaves the
-previous file intact, and the next save of that file removes the temporaries of killed ones. A
+previous file intact, and the next save in that folder removes the temporaries of killed ones. A
 save keeps the permission bits of the file it replaces and writes through a symbolic link to the
 link's target. Hostile files: each ``.keras`` member is read only up to what it can legitimately
 need (``config.json`` 64 MiB; the weights member a few times the model's variables), every weight
-dataset's dtype and shape is checked against the model before its data is read, weights load all
+dataset's dtype, shape and chunk size is checked against the model before its data is read, weights load all
 or nothing, and JSON nested too deeply is a ValueError.
 """
 from __future__ import annotations
@@ -109,8 +109,9 @@ def _gpuflow_version():
 # =====================================================================================
 # A save writes to ``.<name>.<pid>.<12 hex digits>.gpuflow-tmp`` (a file) or ``...gpuflow-tmpdir`` (a
 # zipped=False folder) beside its target, then renames it over the target. A save killed by a signal
-# leaves that temporary behind; the next save of the same target removes those whose process is gone.
-_TEMP_SUFFIXES = (".gpuflow-tmp", ".gpuflow-tmpdir")
+# leaves that temporary behind; the next save in that folder removes those whose process is gone (of any
+# target: a checkpoint's name often changes from one save to the next).
+_TEMP_NAME = re.compile(r"\.(.+)\.(\d+)\.[0-9a-f]{12}\.gpuflow-tmp(?:dir)?")  # groups: target's name, pid
 _WINDOWS = os.name == "nt"
 _IN_FLIGHT = set()  # temporary paths this process is writing now
 
@@ -143,27 +144,30 @@ def _remove_path(path):
             pass
 
 
-def _remove_stale_temps(target):
-    """Removes the temporaries of earlier saves of ``target`` whose process died before cleaning up.
+def _temporaries(folder):
+    """``(path, target's name, stale)`` for each save temporary in ``folder``.
 
-    Those of a live process are kept (it may still be writing); this process's own count as stale
-    unless it is writing them now (a restarted container may get the pid its predecessor had).
+    A temporary is stale when the process that wrote it is gone, or is this one and no longer writing it (a
+    restarted container may get the pid its predecessor had); one of a live process may still be written.
     """
-    folder, name = os.path.split(target)
-    pattern = re.compile(re.escape(f".{name}.") + r"(\d+)\.[0-9a-f]{12}(?:" +
-                         "|".join(re.escape(s) for s in _TEMP_SUFFIXES) + ")")
     try:
         entries = os.listdir(folder or ".")
     except OSError:
         return
     for entry in entries:
-        match = pattern.fullmatch(entry)
+        match = _TEMP_NAME.fullmatch(entry)
         if match is None:
             continue
-        path, pid = os.path.join(folder, entry), int(match.group(1))
-        if path in _IN_FLIGHT or (pid != os.getpid() and _process_alive(pid)):
-            continue
-        _remove_path(path)
+        path, pid = os.path.join(folder, entry), int(match.group(2))
+        live = path in _IN_FLIGHT or (pid != os.getpid() and _process_alive(pid))
+        yield path, match.group(1), not live
+
+
+def _remove_stale_temps(folder):
+    """Removes the temporaries in ``folder`` of saves whose process died (or was interrupted) before cleaning up."""
+    for path, _, stale in _temporaries(folder):
+        if stale:
+            _remove_path(path)
 
 
 def _fsync(path):
@@ -221,10 +225,10 @@ def _atomic_write(filepath, write):
 
     The temporary file is created with the usual permissions (0o666 less the umask), flushed to
     disk before the rename, and removed if ``write`` fails or is interrupted; one left by a killed
-    save is removed by the next save of the same file (see ``_remove_stale_temps``). The folder is
+    save is removed by the next save in that folder (see ``_remove_stale_temps``). The folder is
     flushed after the rename, so a crash cannot undo it.
     """
-    _remove_stale_temps(filepath)
+    _remove_stale_temps(os.path.dirname(filepath))
     tmp = _temp_path(filepath)
     _IN_FLIGHT.add(tmp)
     try:
@@ -1859,7 +1863,7 @@ def _save_keras_dir(model, filepath):
     """``zipped=False``: the three members in a temporary folder beside ``filepath``, then swapped in with two
     renames (the old folder goes to ``_old_path`` first). A save killed between them leaves only the old folder
     there; the next load or save moves it back (``_recover_keras_dir``)."""
-    _remove_stale_temps(filepath)
+    _remove_stale_temps(os.path.dirname(filepath))
     old = _old_path(filepath)
     _discard(old, filepath)  # left by a save killed after the swap (the recovery already ran: filepath exists)
     tmp = _temp_path(filepath, ".gpuflow-tmpdir")
