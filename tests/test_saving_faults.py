@@ -346,6 +346,16 @@ def test_a_ctrl_c_while_the_replaced_folder_is_removed_leaves_nothing_a_load_wou
     assert sorted(os.listdir(tmp_path)) == ["m_folder"]
 
 
+def test_a_load_during_a_live_folder_swap_reads_the_old_folder_where_it_is(tmp_path):
+    path = tmp_path / "m_folder"
+    old = tmp_path / ".m_folder.gpuflow-old"
+    saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
+    os.rename(path, old)  # a live process (pytest's parent, by the name of its temporary) is between its renames
+    (tmp_path / f".m_folder.{os.getppid()}.0123456789ab.gpuflow-tmpdir").mkdir()
+    assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=1.0)))
+    assert old.is_dir() and not path.exists()  # moving it back would make that save's second rename fail
+
+
 def test_a_folder_save_recovers_a_folder_left_aside(tmp_path):
     path = tmp_path / "m_folder"
     old = tmp_path / ".m_folder.gpuflow-old"

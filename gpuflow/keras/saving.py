@@ -1835,11 +1835,15 @@ def _old_path(target):
 
 def _recover_keras_dir(filepath):
     """Moves back the folder that a ``zipped=False`` save had moved aside when it was killed before the new one
-    was in place. Returns the path to read the model from (the old folder itself if it cannot be moved)."""
+    was in place. Returns the path to read the model from: the old folder itself if it cannot be moved, or if a
+    live save of the folder is between its two renames (moving it back would make that save fail)."""
     target = os.path.realpath(filepath)
     old = _old_path(target)
     if os.path.lexists(target) or not os.path.isdir(old):
         return filepath
+    folder, name = os.path.split(target)
+    if any(n == name and not stale for _, n, stale in _temporaries(folder)):
+        return old
     try:
         os.replace(old, target)
         _fsync(os.path.dirname(target))
@@ -1865,7 +1869,8 @@ def _save_keras_dir(model, filepath):
     there; the next load or save moves it back (``_recover_keras_dir``)."""
     _remove_stale_temps(os.path.dirname(filepath))
     old = _old_path(filepath)
-    _discard(old, filepath)  # left by a save killed after the swap (the recovery already ran: filepath exists)
+    if os.path.lexists(filepath):  # then an old folder was left by a save killed after its swap
+        _discard(old, filepath)
     tmp = _temp_path(filepath, ".gpuflow-tmpdir")
     _IN_FLIGHT.add(tmp)
     moved = False
