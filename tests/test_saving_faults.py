@@ -346,6 +346,26 @@ def test_a_ctrl_c_while_the_replaced_folder_is_removed_leaves_nothing_a_load_wou
     assert sorted(os.listdir(tmp_path)) == ["m_folder"]
 
 
+@posix_only
+def test_a_ctrl_c_after_the_swap_waits_for_the_save_to_finish_cleaning_up(tmp_path, monkeypatch):
+    path = tmp_path / "m_folder"
+    saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
+    real_rmtree = saving.shutil.rmtree
+
+    def ctrl_c_then_rmtree(folder, ignore_errors=False):  # Ctrl-C while the replaced folder is being removed
+        signal.raise_signal(signal.SIGINT)
+        real_rmtree(folder, ignore_errors=ignore_errors)
+    monkeypatch.setattr(saving.shutil, "rmtree", ctrl_c_then_rmtree)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):  # raised once the save is complete
+            saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(os.listdir(tmp_path)) == ["m_folder"]
+    assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))
+
+
 def test_a_load_during_a_live_folder_swap_reads_the_old_folder_where_it_is(tmp_path):
     path = tmp_path / "m_folder"
     old = tmp_path / ".m_folder.gpuflow-old"

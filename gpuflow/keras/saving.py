@@ -188,36 +188,48 @@ def _fsync(path):
         os.close(fd)
 
 
+class _CtrlC:
+    """What ``_ctrl_c_noted`` yields: the Ctrl-Cs (SIGINT) noted in its block, and ``commit()``."""
+
+    def __init__(self):
+        self.hits, self.deferred = [], False
+
+    def commit(self):
+        """Raises KeyboardInterrupt for a Ctrl-C noted so far; from now on a Ctrl-C is only noted, and raised
+        when the block ends (a save calls this just before its rename: what follows is finished, not undone)."""
+        if self.hits:
+            raise KeyboardInterrupt
+        self.deferred = True
+
+
 @contextlib.contextmanager
 def _ctrl_c_noted():
-    """Yields ``check()``, which raises KeyboardInterrupt if Ctrl-C (SIGINT) came since entry.
+    """Yields a ``_CtrlC`` that notes each Ctrl-C (SIGINT) until the block ends.
 
-    Ctrl-C still raises KeyboardInterrupt at once. The note is for one that lands in a finalizer or
-    weakref callback, where Python only prints "Exception ignored in: ..." and carries on: h5py
-    runs such callbacks mid-write (its datatype cache is a WeakValueDictionary). A save calls
-    ``check()`` before its rename, and a Ctrl-C noted after the rename is raised on exit. Active
-    only in the main thread over Python's default SIGINT handler.
+    Ctrl-C still raises KeyboardInterrupt at once until ``commit()``. The note is for one that lands in a
+    finalizer or weakref callback, where Python only prints "Exception ignored in: ..." and carries on: h5py
+    runs such callbacks mid-write (its datatype cache is a WeakValueDictionary), so ``commit()`` raises it.
+    After ``commit()`` a Ctrl-C waits for the end of the block (the rename, the folder flush and removing what
+    the save replaced), where a noted one is raised. Active only in the main thread over Python's default
+    SIGINT handler.
     """
-    hits = []
-
-    def check():
-        if hits:
-            raise KeyboardInterrupt
-
+    state = _CtrlC()
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-        yield check
+        yield state
         return
 
     def handler(signum, frame):
-        hits.append(signum)
-        signal.default_int_handler(signum, frame)
+        state.hits.append(signum)
+        if not state.deferred:
+            signal.default_int_handler(signum, frame)
     signal.signal(signal.SIGINT, handler)
     try:
-        yield check
+        yield state
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    check()
+    if state.hits:
+        raise KeyboardInterrupt
 
 
 def _atomic_write(filepath, write):
@@ -232,13 +244,13 @@ def _atomic_write(filepath, write):
     tmp = _temp_path(filepath)
     _IN_FLIGHT.add(tmp)
     try:
-        with _ctrl_c_noted() as check_ctrl_c:
+        with _ctrl_c_noted() as ctrl_c:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             os.close(fd)
             write(tmp)
             _fsync(tmp)  # before _keep_mode: on Windows a read-only mode would forbid the handle flushing needs
             _keep_mode(filepath, tmp)
-            check_ctrl_c()
+            ctrl_c.commit()
             os.replace(tmp, filepath)
             _fsync(os.path.dirname(filepath))
     except BaseException:
@@ -1875,12 +1887,12 @@ def _save_keras_dir(model, filepath):
     _IN_FLIGHT.add(tmp)
     moved = False
     try:
-        with _ctrl_c_noted() as check_ctrl_c:
+        with _ctrl_c_noted() as ctrl_c:
             _write_keras_dir(model, tmp)
             for member in _ZIP_MEMBERS:
                 _keep_mode(os.path.join(filepath, member), os.path.join(tmp, member))
             _keep_mode(filepath, tmp)
-            check_ctrl_c()
+            ctrl_c.commit()
             if os.path.lexists(filepath):
                 os.replace(filepath, old)
                 moved = True
