@@ -24,35 +24,21 @@ CPU convolutions run faster.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
-import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+import _interleaved as il
+
+ROOT = il.ROOT
 
 
 def _data(samples):
-    sys.path.insert(0, ROOT)
-    from gpuflow.keras.datasets import fashion_mnist
-    (x, y), _ = fashion_mnist.load_data()
-    x = (x[:samples].astype("float32") / 255.0)[..., None]
-    return x, y[:samples].astype("int64")
+    x, y = il.fashion_mnist(samples)
+    return x[..., None], y
 
 
-def _epoch_loop(run_epoch, epochs):
-    times = []
-    for _ in range(epochs):
-        t = time.perf_counter()
-        run_epoch()
-        times.append(time.perf_counter() - t)
-    return times
+_epoch_loop = il.epoch_loop
 
 
 def worker_gpuflow(args):
@@ -120,53 +106,6 @@ WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "torch-cl": lambda 
            "keras": worker_keras}
 
 
-def run_worker(name, args, python):
-    cmd = [python, os.path.abspath(__file__), "--worker", name, "--epochs", str(args.epochs), "--samples",
-           str(args.samples), "--batch-size", str(args.batch_size), "--threads", str(args.threads)]
-    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), OPENBLAS_NUM_THREADS=str(args.threads),
-               TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["?"]
-        if "No module named" in tail[0]:
-            return {"framework": name, "status": "not installed", "detail": tail[0]}
-        return {"framework": name, "status": "failed", "detail": tail[0]}
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["status"] = "ok"
-    return result
-
-
-def merge_rounds(runs, args):
-    """One result per framework from its R interleaved runs: median over every run's timed epochs."""
-    ok = [r for r in runs if r["status"] == "ok"]
-    if not ok:
-        return runs[0]
-    result = dict(ok[-1])
-    timed = [t for r in ok for t in (r["epoch_s"][1:] or r["epoch_s"])]
-    result["epoch_s"] = [r["epoch_s"] for r in ok]
-    result["round_median_epoch_s"] = [statistics.median(r["epoch_s"][1:] or r["epoch_s"]) for r in ok]
-    result["median_epoch_s"] = statistics.median(timed)
-    result["steps_per_epoch"] = -(-args.samples // args.batch_size)
-    result["ms_per_step"] = 1000 * result["median_epoch_s"] / result["steps_per_epoch"]
-    result["peak_rss_mb"] = max(r["peak_rss_mb"] for r in ok)
-    return result
-
-
-def machine_info():
-    """Date, CPU model and vector extensions, cores, versions, NumPy's BLAS and the kernel it runs
-    (OpenBLAS's config string ends with it, e.g. "SkylakeX" or "Haswell"), and the commit."""
-    sys.path.insert(0, ROOT)
-    import numpy as np
-    from gpuflow.bench import env
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
-    blas = env.blas_info()
-    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "cpu": env.cpu_name(), "cpu_vector_extensions": env.cpu_vector_extensions(), "cores": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__,
-            "blas": f"{blas['library']} {blas['version']}", "blas_config": blas["config"],
-            "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"), "git_commit": commit.stdout.strip()}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--epochs", type=int, default=3, help="epochs per framework; the first is warm-up")
@@ -181,41 +120,25 @@ def main():
     p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
-        result = WORKERS[args.worker](args)
-        result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(json.dumps(result))
-        return 0
+        return il.worker_main(WORKERS, args)
     peers = [s for s in args.peers.split(",") if s]
     unknown = [s for s in peers if s not in WORKERS]
     if unknown:
         p.error(f"unknown peer(s) {unknown}; expected a subset of {','.join(n for n in WORKERS if n != 'gpuflow')}")
     if args.rounds < 1:
         p.error(f"--rounds must be >= 1, got {args.rounds}")
-    info = machine_info()
+    info = il.machine_info()
     names = ["gpuflow"] + peers
-    runs = {name: [] for name in names}
-    for r in range(args.rounds):
-        for name in names:
-            python = args.keras_python if name == "keras" else sys.executable
-            print(f"round {r + 1}/{args.rounds}: running {name} ...", file=sys.stderr, flush=True)
-            runs[name].append(run_worker(name, args, python))
-    results = [merge_rounds(runs[name], args) for name in names]
+    argv = ["--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size", str(args.batch_size),
+            "--threads", str(args.threads)]
+    runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
+        os.path.abspath(__file__), name, argv, args.threads, args.keras_python if name == "keras" else sys.executable))
+    results = [il.merge_rounds(runs[name], -(-args.samples // args.batch_size)) for name in names]
     report = {"benchmark": "seed_cnn_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
               "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
               "results": results}
-    base = next((r for r in results if r["framework"] == "gpuflow" and r["status"] == "ok"), None)
-    print(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
-          f"{args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} cores), {info['date']}")
-    print(f"{'framework':<22} {'version':<12} {'s/epoch':>8} {'ms/step':>8} {'rounds s/epoch':>22} "
-          f"{'peak RSS MB':>12} {'vs gpuflow':>11}")
-    for r in results:
-        if r["status"] != "ok":
-            print(f"{r['framework']:<22} {r['status']}: {r.get('detail', '')}")
-            continue
-        ratio = r["median_epoch_s"] / base["median_epoch_s"] if base else float("nan")
-        rounds = " ".join(f"{t:.2f}" for t in r["round_median_epoch_s"])
-        print(f"{r['framework']:<22} {r['version']:<12} {r['median_epoch_s']:>8.2f} {r['ms_per_step']:>8.1f} "
-              f"{rounds:>22} {r['peak_rss_mb']:>12.0f} {ratio:>10.2f}x")
+    il.print_table(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
+                   f"{args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} cores), {info['date']}", results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
