@@ -142,6 +142,19 @@ def test_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(keep + ["m.weights.h5"])
 
 
+@pytest.mark.parametrize("target", ["k" * 240 + ".keras", "w" * 240 + ".weights.h5", "é" * 120 + "_folder"])
+def test_a_file_name_near_the_length_limit_still_saves(tmp_path, target):
+    path = tmp_path / target  # a name of up to 255 bytes is valid; its temporary's name must fit too
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    kwargs = {"zipped": False} if target.endswith("_folder") else {}
+    save(tiny_model(fill=1.0), str(path), **kwargs)
+    save(tiny_model(fill=2.0), str(path), **kwargs)  # over the first: a folder is swapped through its old path
+    assert os.listdir(tmp_path) == [target]
+    loaded = tiny_model()
+    saving.load_weights(loaded, str(path / "model.weights.h5" if kwargs else path))
+    assert same_weights(weights_of(loaded), weights_of(tiny_model(fill=2.0)))
+
+
 # =========================================================================================
 # Ctrl-C stops a save and leaves the old file
 # =========================================================================================

@@ -57,6 +57,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
+import hashlib
 import inspect
 import io
 import json
@@ -116,9 +117,23 @@ _WINDOWS = os.name == "nt"
 _IN_FLIGHT = set()  # temporary paths this process is writing now
 
 
+# A file name holds at most 255 bytes on most file systems; a temporary's name adds to its target's up to
+# 2 dots, a 10-digit pid, 13 characters of hex and ".gpuflow-tmpdir".
+_STEM_BYTES = 255 - 2 - 10 - 13 - len(".gpuflow-tmpdir")
+
+
+def _stem(name):
+    """``name`` as the names of its temporaries start: whole when it leaves room for what they add, else cut to
+    ``_STEM_BYTES`` bytes, ending with a hash of the whole name (so two long names sharing a start still differ)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) <= _STEM_BYTES:
+        return name
+    return raw[:_STEM_BYTES - 9].decode("utf-8", "ignore") + "~" + hashlib.sha1(raw).hexdigest()[:8]
+
+
 def _temp_path(target, suffix=".gpuflow-tmp"):
     folder, name = os.path.split(target)
-    return os.path.join(folder, f".{name}.{os.getpid()}.{uuid.uuid4().hex[:12]}{suffix}")
+    return os.path.join(folder, f".{_stem(name)}.{os.getpid()}.{uuid.uuid4().hex[:12]}{suffix}")
 
 
 def _process_alive(pid):
@@ -1842,7 +1857,7 @@ def _write_keras_dir(model, dirpath):
 def _old_path(target):
     """Where a ``zipped=False`` save keeps the folder it replaces until the new one is in place."""
     folder, name = os.path.split(target)
-    return os.path.join(folder, f".{name}.gpuflow-old")
+    return os.path.join(folder, f".{_stem(name)}.gpuflow-old")
 
 
 def _recover_keras_dir(filepath):
@@ -1854,7 +1869,7 @@ def _recover_keras_dir(filepath):
     if os.path.lexists(target) or not os.path.isdir(old):
         return filepath
     folder, name = os.path.split(target)
-    if any(n == name and not stale for _, n, stale in _temporaries(folder)):
+    if any(n == _stem(name) and not stale for _, n, stale in _temporaries(folder)):
         return old
     try:
         os.replace(old, target)
