@@ -212,12 +212,13 @@ def cmd_train(args):
     print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
           f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")
     if args.save is not None:
-        if args.save.endswith(".weights.h5"):
-            model.save_weights(args.save)
-            print(f"Saved weights to {args.save}")
-        else:
-            model.save(args.save)
-            print(f"Saved the model to {args.save}")
+        weights_only = args.save.endswith(".weights.h5")
+        try:
+            model.save_weights(args.save) if weights_only else model.save(args.save)
+        except OSError as e:  # the checks before training passed; the disk filled up, the folder went away...
+            print(f"gpuflow train: error: could not save to {args.save}: {e}", file=sys.stderr)
+            return 1
+        print(f"Saved {'weights' if weights_only else 'the model'} to {args.save}")
     return 0
 
 

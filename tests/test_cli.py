@@ -217,6 +217,23 @@ def test_train_save_through_a_symlink_checks_the_folder_of_its_target(capsys, tm
                        f"no such folder {os.path.realpath(tmp_path / 'afile')}")
 
 
+def test_train_a_save_that_fails_after_training_is_one_line_and_exit_1(capsys, tmp_path, monkeypatch):
+    import errno
+    import numpy as np
+    from gpuflow.keras import saving
+    images = np.zeros((8, 28, 28, 1), "float32"), np.zeros(8, "uint8")
+    monkeypatch.setattr(cli, "_load_fashion_mnist", lambda parser, subset: (images, images))
+
+    def disk_full(path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(saving, "_fsync", disk_full)
+    out = tmp_path / "seed.keras"
+    rc, stdout, err = run_cli(capsys, "train", "--epochs", "1", "--verbose", "0", "--save", str(out))
+    assert rc == 1 and "Test accuracy" in stdout
+    assert err == f"gpuflow train: error: could not save to {out}: [Errno 28] No space left on device\n"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_train_save_onto_a_folder_is_refused(capsys, tmp_path):
     (tmp_path / "m.keras").mkdir()
     assert_usage_error(capsys, ["train", "--save", str(tmp_path / "m.keras")], "is a folder")
