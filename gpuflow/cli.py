@@ -276,13 +276,17 @@ def cmd_info(args):
     print(f"gpuflow {_version()}")
     print(f"Python {platform.python_version()} on {platform.platform()}")
     print(f"NumPy {np.__version__}")
-    try:
+    try:  # info must always print something useful
         dev = dev_mod.default_device()
-        print(f"Default device: {dev}")
-        print(f"Backend: {dev_mod.backend_for(dev).name}")
-        print(f"Why: {dev_mod.default_device_reason()}")
-    except Exception as e:  # info must always print something useful
+    except Exception as e:
         print(f"Default device: unavailable ({e})")
+    else:
+        print(f"Default device: {dev}")
+        try:
+            print(f"Backend: {dev_mod.backend_for(dev).name}")
+        except Exception as e:  # e.g. a GPUFLOW_NUM_THREADS the NumPy backend refuses
+            print(f"Backend: unavailable ({e})")
+        print(f"Why: {dev_mod.default_device_reason()}")
     ok, why = dev_mod._probe_cuda()
     print(f"CUDA: {'available' if ok else 'not available'} ({why})")
     if ok:

@@ -26,6 +26,16 @@ def test_info_reports_backend_and_reason():
     assert "Why:" in r.stdout and "NumPy" in r.stdout
 
 
+def test_info_names_a_bad_gpuflow_num_threads_as_the_backend_problem():
+    env = dict(os.environ, GPUFLOW_NUM_THREADS="abc", GPUFLOW_DEVICE="cpu",
+               PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "gpuflow.cli", "info"], capture_output=True, text=True, env=env,
+                       timeout=600, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert "Default device: cpu\n" in r.stdout and "Default device: unavailable" not in r.stdout
+    assert "Backend: unavailable (Expected GPUFLOW_NUM_THREADS to be a positive integer" in r.stdout
+
+
 def test_requirements_split_into_base_and_optional_with_their_extras():
     requires = ['numpy>=1.23', 'h5py>=3.8', 'cupy-cuda12x>=13; extra == "cuda12"', 'h5py>=3.8; extra == "h5"',
                 'tensorboardX>=2.6; extra == "tensorboard"', "tensorboardX>=2.6; extra == 'test'",
