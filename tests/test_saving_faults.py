@@ -142,6 +142,24 @@ def test_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(keep + ["m.weights.h5"])
 
 
+@pytest.mark.parametrize("target", ["m.keras", "m.weights.h5", "m_folder"])
+def test_a_folder_that_takes_no_new_file_is_an_error_naming_the_target(tmp_path, monkeypatch, target):
+    import errno
+    def refusing(real):  # as a folder this process cannot write in (the tests may run as root)
+        def create(path, *args, **kwargs):
+            if ".gpuflow-tmp" in os.fspath(path):
+                raise PermissionError(errno.EACCES, "Permission denied", path)
+            return real(path, *args, **kwargs)
+        return create
+    monkeypatch.setattr(os, "open", refusing(os.open))
+    monkeypatch.setattr(os, "mkdir", refusing(os.mkdir))
+    path = tmp_path / target
+    save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
+    with pytest.raises(PermissionError, match=rf"Permission denied: cannot save {re.escape(str(path))}, as no "
+                                              r"temporary can be created beside it"):
+        save(tiny_model(), str(path), **({"zipped": False} if target == "m_folder" else {}))
+
+
 @pytest.mark.parametrize("target", ["k" * 240 + ".keras", "w" * 240 + ".weights.h5", "é" * 120 + "_folder"])
 def test_a_file_name_near_the_length_limit_still_saves(tmp_path, target):
     path = tmp_path / target  # a name of up to 255 bytes is valid; its temporary's name must fit too

@@ -247,6 +247,19 @@ def _ctrl_c_noted():
         raise KeyboardInterrupt
 
 
+def _create_temp(tmp, target, folder=False):
+    """Creates the temporary file (or folder) ``tmp``; an OSError (a folder this process cannot write in) names
+    ``target``, the path being saved, besides the temporary's own name."""
+    try:
+        if folder:
+            os.mkdir(tmp)
+        else:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    except OSError as e:
+        raise type(e)(e.errno, f"{e.strerror}: cannot save {target}, as no temporary can be created beside it",
+                      tmp) from None
+
+
 def _atomic_write(filepath, write):
     """Calls ``write(tmp_path)`` for a new file beside ``filepath``, then renames it over ``filepath``.
 
@@ -260,8 +273,7 @@ def _atomic_write(filepath, write):
     _IN_FLIGHT.add(tmp)
     try:
         with _ctrl_c_noted() as ctrl_c:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            os.close(fd)
+            _create_temp(tmp, filepath)
             write(tmp)
             _fsync(tmp)  # before _keep_mode: on Windows a read-only mode would forbid the handle flushing needs
             _keep_mode(filepath, tmp)
@@ -1844,7 +1856,6 @@ def _write_keras_zip(model, path):
 
 
 def _write_keras_dir(model, dirpath):
-    os.makedirs(dirpath)
     for member, data in ((_METADATA, _metadata_json().encode("utf-8")), (_CONFIG, _config_json(model).encode("utf-8")),
                          (_WEIGHTS, _weights_bytes(model))):
         with open(os.path.join(dirpath, member), "wb") as f:
@@ -1903,6 +1914,7 @@ def _save_keras_dir(model, filepath):
     moved = False
     try:
         with _ctrl_c_noted() as ctrl_c:
+            _create_temp(tmp, filepath, folder=True)
             _write_keras_dir(model, tmp)
             for member in _ZIP_MEMBERS:
                 _keep_mode(os.path.join(filepath, member), os.path.join(tmp, member))
