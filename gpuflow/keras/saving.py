@@ -45,12 +45,14 @@ datasets are refused.
 Faults: every write goes to a temporary file beside the target
 (``.<name>.<pid>.<hex>.gpuflow-tmp``), flushed to disk, then ``os.replace``-d over the target,
 and the folder flushed: a failed, interrupted (Ctrl-C included) or killed save leaves the
-previous file intact, and the next save in that folder removes the temporaries of killed ones. A
-save keeps the permission bits of the file it replaces and writes through a symbolic link to the
-link's target. Hostile files: each ``.keras`` member is read only up to what it can legitimately
-need (``config.json`` 64 MiB; the weights member a few times the model's variables), every weight
-dataset's dtype, shape and chunk size is checked against the model before its data is read, weights load all
-or nothing, and JSON nested too deeply is a ValueError.
+previous file intact, and the next save in that folder removes the temporaries of killed ones; a
+Ctrl-C that comes after the rename is raised once the save has finished. A save keeps the
+permission bits of the file it replaces and writes through a symbolic link to the link's target.
+Hostile files: each ``.keras`` member is read only up to what it can legitimately need
+(``config.json`` 64 MiB; the weights member a few times the model's variables), every weight
+dataset's dtype, shape and chunk size is checked against the model before its data is read,
+weights load all or nothing, and a config that is nested too deeply or holds values of the wrong
+kind is a ValueError naming the file.
 """
 from __future__ import annotations
 
