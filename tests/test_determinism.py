@@ -53,3 +53,17 @@ def test_weights_are_byte_identical_for_any_thread_count(monkeypatch, fusion):
         for i, (a, b) in enumerate(zip(runs[threads], runs[1])):
             assert a.tobytes() == b.tobytes(), \
                 f"weight {i}: {threads} threads vs 1 differ by up to {np.max(np.abs(a - b)):.3g}"
+
+
+def test_growing_the_thread_pool_leaves_the_old_pool_usable(monkeypatch):
+    """Another thread may be about to submit to the pool it read a moment before: growing the pool must not
+    shut that one down (a submit to a shut-down executor raises RuntimeError)."""
+    monkeypatch.setattr(nb, "_pool", None)
+    monkeypatch.setattr(nb, "_pool_workers", 0)
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    assert nb._batch_parallel(lambda a, b: b - a, 8, per_chunk=2) == [2, 2, 2, 2]
+    old = nb._pool
+    monkeypatch.setattr(nb, "_THREADS", 4)
+    assert nb._batch_parallel(lambda a, b: b - a, 8, per_chunk=2) == [2, 2, 2, 2]
+    assert nb._pool is not old and nb._pool_workers == 3
+    assert old.submit(lambda: 7).result() == 7

@@ -50,6 +50,7 @@ from .base import Backend
 
 _THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
 _pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
+_pool_lock = threading.Lock()  # guards creating or growing the pool (two threads may start ops at once)
 _CHUNK_WORK = 1 << 22  # multiply-adds per GEMM chunk at least (measured: smaller chunks of the seed CNN's
 # Dense(128) on 1600 features, which all re-read the kernel, made its step slower on 2 cores)
 
@@ -99,12 +100,14 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
                 return
             results[i] = fn(bounds[i], bounds[i + 1])
     helpers = min(_num_threads(), chunks) - 1
-    if helpers > _pool_workers:  # first use, or more threads than before (tests change _THREADS)
-        if _pool is not None:
-            _pool.shutdown(wait=False)
-        _pool, _pool_workers = ThreadPoolExecutor(helpers, thread_name_prefix="gpuflow-cpu"), helpers
+    with _pool_lock:
+        if helpers > _pool_workers:  # first use, or more threads than before (tests change _THREADS)
+            # the old pool is left to finish what it was given and end (a shutdown could refuse a submit
+            # another thread is about to make to it)
+            _pool, _pool_workers = ThreadPoolExecutor(helpers, thread_name_prefix="gpuflow-cpu"), helpers
+        pool = _pool
     with cpu_runtime.single_threaded():
-        futures = [_pool.submit(worker) for _ in range(helpers)]
+        futures = [pool.submit(worker) for _ in range(helpers)]
         try:
             worker()
         finally:
