@@ -554,3 +554,12 @@ def test_metric_batch_mismatch_names_the_metric(metric, y_true):
         metric.update_state(y_true, np.zeros((4,) + y_true.shape[1:] if y_true.ndim > 1 else (4, 2)))
     msg = str(e.value)
     assert metric.name in msg and str(y_true.shape) in msg and "(4," in msg
+
+
+@pytest.mark.parametrize("bad", [{"x": 1}, {"class_name": "function", "config": 3},
+                                 {"class_name": "Dense", "config": "relu"}])
+def test_activation_config_that_names_no_function_is_an_error(bad):
+    from gpuflow.keras import activations
+    with pytest.raises(ValueError, match="Could not interpret activation function identifier"):
+        activations.get(bad)
+    assert activations.get({"class_name": "function", "config": "relu"}) is activations.relu

@@ -846,3 +846,20 @@ def test_a_config_too_deep_to_rebuild_is_a_value_error():
         deep = [deep]
     with pytest.raises(ValueError, match="nested too deeply to be rebuilt"):
         saving.deserialize_keras_object(deep)
+
+
+def test_model_save_passes_include_optimizer_and_refuses_unknown_arguments(tmp_path):
+    import h5py
+    from gpuflow import keras
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(np.ones((4, 3), "float32"), np.ones((4, 2), "float32"), epochs=1, verbose=0)
+    with_opt, without = str(tmp_path / "a.h5"), str(tmp_path / "b.h5")
+    model.save(with_opt)
+    model.save(without, include_optimizer=False)
+    with h5py.File(with_opt, "r") as f:
+        assert "optimizer_weights" in f
+    with h5py.File(without, "r") as f:
+        assert "optimizer_weights" not in f
+    with pytest.raises(ValueError, match="not supported"):
+        model.save(str(tmp_path / "c.keras"), no_such_option=1)

@@ -30,11 +30,9 @@ def repo_root():
 
 
 def default_threads():
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    """CPUs this process may run on (its affinity mask where the OS has one): the NumPy backend's default."""
+    from ..backend.cpu_runtime import available_cpus
+    return available_cpus()
 
 
 def cpu_name():

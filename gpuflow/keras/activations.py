@@ -183,8 +183,10 @@ def get(identifier):
             raise ValueError(f"Could not interpret activation function identifier: {identifier}. "
                              f"Expected one of {sorted(_BY_NAME)}")
         return fn
-    if isinstance(identifier, dict) and identifier.get("class_name") in ("function", None):
-        return get(identifier.get("config"))
+    if isinstance(identifier, dict):
+        if identifier.get("class_name") not in ("function", None) or not isinstance(identifier.get("config"), str):
+            raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")
+        return get(identifier["config"])
     if callable(identifier):
         return identifier
     raise ValueError(f"Could not interpret activation function identifier: {identifier!r}")

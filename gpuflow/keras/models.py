@@ -833,9 +833,12 @@ class Model(Layer):
                       sequential_like=not isinstance(self, Functional) or self._sequential_like())
 
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
-        """Saves architecture, weights, compile settings and optimizer state as a Keras 3 ``.keras`` file."""
+        """Saves architecture, weights, compile settings and optimizer state as a Keras 3 ``.keras`` file.
+
+        Same arguments and errors as :func:`gpuflow.keras.saving.save_model` (``include_optimizer`` for a
+        legacy ``.h5``; an unknown keyword argument is a ValueError)."""
         from .saving import save_model
-        save_model(self, filepath, overwrite=overwrite, zipped=zipped)
+        save_model(self, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
 
     def to_json(self, **kwargs):
         """The model's architecture as Keras's JSON (``keras.models.model_from_json`` reads it)."""
