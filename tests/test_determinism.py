@@ -5,17 +5,14 @@ import pytest
 
 import gpuflow as tf
 import gpuflow.backend.numpy_backend as nb
+from gpuflow.ops import rnn_ops
 
 keras = tf.keras
 layers = keras.layers
 
 
-def _train(steps=3):
-    keras.utils.set_random_seed(0)
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((13, 9, 9, 2)).astype("float32")
-    y = rng.integers(0, 3, 13)
-    model = keras.Sequential([
+def _cnn():
+    return [
         keras.Input((9, 9, 2)),
         layers.Conv2D(4, 3, activation="relu"),  # 7x7: the pooling's floor leaves the last row and column
         layers.MaxPooling2D(2),
@@ -24,7 +21,15 @@ def _train(steps=3):
         layers.Flatten(),
         layers.Dense(8, activation="relu"),
         layers.Dense(3),
-    ])
+    ]
+
+
+def _train(steps=3, build=_cnn):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(build())
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((13,) + tuple(model.input_shape[1:])).astype("float32")
+    y = rng.integers(0, 3, 13)
     model.compile(keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     for _ in range(steps):
         model.train_on_batch(x, y)
@@ -67,3 +72,20 @@ def test_growing_the_thread_pool_leaves_the_old_pool_usable(monkeypatch):
     assert nb._batch_parallel(lambda a, b: b - a, 8, per_chunk=2) == [2, 2, 2, 2]
     assert nb._pool is not old and nb._pool_workers == 3
     assert old.submit(lambda: 7).result() == 7
+
+
+def test_lstm_weights_are_byte_identical_for_any_thread_count(monkeypatch):
+    """The fused recurrent op runs the batch in chunks of rows, one recurrence per thread."""
+    monkeypatch.setattr(rnn_ops, "_ROWS", 4)  # batch 13: 4 chunks
+    monkeypatch.setattr(nb, "_CHUNK_WORK", 50)
+    chunks = []
+    bounds = nb._chunk_bounds
+    monkeypatch.setattr(nb, "_chunk_bounds", lambda n, work=0, per_chunk=None: chunks.append((n, per_chunk)) or
+                        bounds(n, work, per_chunk))
+    runs = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(nb, "_THREADS", threads)
+        runs.append(_train(build=lambda: [keras.Input((5, 3)), layers.LSTM(6), layers.Dense(3)]))
+    assert chunks.count((13, 4)) == 2 * 3 * 3  # forward and backward, 3 steps, 3 runs
+    for run in runs[1:]:
+        assert [w.tobytes() for w in run] == [w.tobytes() for w in runs[0]]

@@ -37,3 +37,34 @@ def test_recurrent_sequence_checks_its_arguments():
         rnn_ops.recurrent_sequence("lstm", p, uk, [h])
     with pytest.raises(ValueError, match=r"Expected mask of shape \(timesteps, batch\)=\(3, 2\)"):
         rnn_ops.recurrent_sequence("lstm", p, uk, [h, h], mask=np.ones((2, 3), bool))
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_batch_chunks_give_the_same_states_and_gradients(cell, monkeypatch):
+    """On the CPU the batch runs in chunks of at most ``rnn_ops._ROWS`` rows, each chunk's recurrence on its
+    own thread: chunks of 2 rows (a batch of 5: 2, 1, 2 rows) give the states and gradients of one chunk."""
+    import gpuflow as tf
+    t, b, u = 3, 5, 4
+    g, n_states = GATES[cell], 2 if cell == "lstm" else 1
+    mask = np.random.default_rng(0).random((t, b)) > 0.3
+    args = [rand(t, b, g * u, seed=1), rand(u, g * u, seed=2)] + [rand(b, u, seed=3 + k) for k in range(n_states)]
+    if cell == "gru":
+        args.append(rand(g * u, seed=9))
+
+    def run(rows):
+        monkeypatch.setattr(rnn_ops, "_ROWS", rows)
+        xs = [tf.Variable(a.astype(np.float32)) for a in args]
+        with tf.GradientTape() as tape:
+            states, bias = (xs[2:-1], xs[-1]) if cell == "gru" else (xs[2:], None)
+            seq = rnn_ops.recurrent_sequence(cell, xs[0], xs[1], states, bias, mask)
+            loss = tf.reduce_sum(seq * np.linspace(-1, 1, int(np.prod(seq.shape)), dtype=np.float32).reshape(seq.shape))
+        return [seq.numpy()] + [gr.numpy() for gr in tape.gradient(loss, xs)]
+    calls = []
+    real = rnn_ops.numpy_backend._chunk_bounds
+    monkeypatch.setattr(rnn_ops.numpy_backend, "_chunk_bounds", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    whole = run(64)
+    assert calls == [[0, 5], [0, 5]]
+    calls.clear()
+    for a, w in zip(run(2), whole):
+        np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
+    assert calls == [[0, 1, 3, 5], [0, 1, 3, 5]]  # forward and backward, each in 3 chunks

@@ -14,11 +14,14 @@ CuPy), on buffers allocated once per call:
   what backward needs (activated gates, states, ``tanh(c)``) stays in those buffers, no copies.
 * backward, per step: elementwise gate gradients into one buffer of every step's pre-activation
   gradients (which is also the gradient of ``p``) and one GEMM for the state gradient; after the
-  loop ONE GEMM over all steps for the recurrent kernel's gradient (``h_prev^T @ dz``).
+  loop ONE GEMM over all steps (of a chunk of rows, see below) for the recurrent kernel's gradient (``h_prev^T @ dz``).
 
 With a mask, a masked step keeps the previous states (Keras), done by one ``copyto(where=)`` on
-the step's states; its gradient passes the state gradient through unchanged. On the CPU the loops
-run with BLAS on one thread (see ``_step_loop``).
+the step's states; its gradient passes the state gradient through unchanged. On the CPU the batch
+runs in chunks of rows, each chunk's whole recurrence (forward, then backward with its part of the
+weight gradients, summed in chunk order) on one of the backend's threads with BLAS on one thread
+(see ``_by_rows``); the chunks depend on the batch size alone, so the results do not depend on the
+thread count.
 
 The gradient ops are recorded as ops with no derivative of their own (as the fused conv and dense
 ops are): a second derivative through this op raises ``NotImplementedError``. The Keras layers use
@@ -26,11 +29,9 @@ the per-step path of differentiable ops when a second derivative may be taken (n
 """
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
-from ..backend import cpu_runtime
+from ..backend import cpu_runtime, numpy_backend
 from .core import check_same_device, convert_to_tensor, make_op
 
 __all__ = ["recurrent_sequence", "CELLS"]
@@ -72,7 +73,8 @@ class _Cell:
         return self.hs[0, s]
 
     def weight_grads(self, dz):
-        """``(d recurrent_kernel, d recurrent_bias or None)`` from every step's pre-activation gradients."""
+        """``(d recurrent_kernel, d recurrent_bias or None)`` of this cell's rows from every step's pre-activation
+        gradients ``dz`` (steps, batch, gates * units)."""
         prev = self.hs[0, :-1].reshape(-1, self.units)
         return self.xp.matmul(prev.T, dz.reshape(-1, dz.shape[-1])), None
 
@@ -265,16 +267,25 @@ def _sigmoid_backward(xp, s, d, tmp):
     d *= tmp
 
 
-def _step_loop(xp):
-    """The context the step loops run in: on the CPU, BLAS on one thread. The per-step GEMMs are small and
-    back to back; OpenBLAS's threads busy-wait between them and, on a machine with other work, made a
-    step 5-20x slower (measured on 2 cores: LSTM(128), batch 128, 28 steps, forward and backward, 34 ms
-    on one thread against 190-1000 ms on two). The recurrent kernel's gradient GEMM after the loop runs
-    on one thread too: on two, with the cores shared, it took 100 ms instead of a few."""
-    return cpu_runtime.single_threaded() if xp is np else contextlib.nullcontext()
+_ROWS = 64  # batch rows per chunk of the recurrence at most (see _by_rows)
+
+
+def _by_rows(xp, fn, batch):
+    """``[fn(b0, b1), ...]`` over the chunks ``[b0, b1)`` of the batch, in chunk order. The rows of a batch are
+    independent recurrences, so on the CPU the batch is cut into chunks of at most ``_ROWS`` rows (fixed by
+    the batch size alone, so the results do not depend on the thread count) and each chunk runs all its
+    steps on one of the backend's threads, BLAS on one thread. The per-step GEMMs are small and back to
+    back: BLAS's own threads busy-wait between them and made a step 5-20x slower on a loaded 2-core machine;
+    two chunks of 64 rows on two cores took an LSTM(128) step (batch 128, 28 steps) from 36 to about 25 ms.
+    Elsewhere (CuPy) one chunk."""
+    if xp is not np:
+        return [fn(0, batch)]
+    with cpu_runtime.single_threaded():
+        return numpy_backend._batch_parallel(fn, batch, per_chunk=_ROWS)
 
 
 CELLS = {"simple_rnn": _SimpleRNN, "lstm": _LSTM, "gru": _GRU, "gru_reset_before": _GRUResetBefore}
+CELL_NAMES = {k: k.__name__.strip("_") for k in CELLS.values()}
 
 
 def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent_bias=None, mask=None):
@@ -329,34 +340,44 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
             raise ValueError(f"recurrent_sequence: Expected mask of shape (timesteps, batch)={(steps, batch)}. "
                              f"Received: mask.shape={tuple(m.shape)}")
         m = m[:, :, None]
-    c = kind(xp, p._data, uk._data, None if bias is None else bias._data)
-    c.hs = xp.empty((kind.n_states, steps + 1, batch, units), p._data.dtype)
+    hs = xp.empty((kind.n_states, steps + 1, batch, units), p._data.dtype)
     for k, s in enumerate(states):
-        c.hs[k, 0] = s._data
-    with _step_loop(xp):
+        hs[k, 0] = s._data
+    cells = {}  # first row of a chunk -> its cell (views of p and hs)
+
+    def forward(b0, b1):
+        c = cells[b0] = kind(xp, p._data[:, b0:b1], uk._data, None if bias is None else bias._data)
+        c.hs = hs[:, :, b0:b1]
         for s in range(steps):
             c.forward(s)
             if m is not None:
-                xp.copyto(c.hs[:, s + 1], c.hs[:, s], where=~m[s])
+                xp.copyto(c.hs[:, s + 1], c.hs[:, s], where=~m[s, b0:b1])
+    _by_rows(xp, forward, batch)
     inputs_ = (p, uk, *states) + ((bias,) if bias is not None else ())
+    name = CELL_NAMES[kind]
 
     def vjp(g, needs):
         gd = g._data
         dz = xp.empty(p.shape, gd.dtype)
         d = xp.zeros((kind.n_states, batch, units), gd.dtype)  # gradient of the states after step s
-        keep = xp.empty_like(d) if m is not None else None
-        with _step_loop(xp):
+
+        def backward(b0, b1):
+            c, dc, dzc = cells[b0], d[:, b0:b1], dz[:, b0:b1]
+            keep = xp.empty_like(dc) if m is not None else None
             for s in range(steps - 1, -1, -1):
-                d += gd[:, s]
+                dc += gd[:, s, b0:b1]
                 if m is not None:  # a masked step passes its states' gradient through unchanged
-                    xp.multiply(d, ~m[s], out=keep)
-                    d *= m[s]
-                c.backward(s, d, dz[s])
+                    xp.multiply(dc, ~m[s, b0:b1], out=keep)
+                    dc *= m[s, b0:b1]
+                c.backward(s, dc, dzc[s])
                 if m is not None:
-                    d += keep
-            duk, db = c.weight_grads(dz)
+                    dc += keep
+            return c.weight_grads(dzc)
+        parts = _by_rows(xp, backward, batch)
+        duk = numpy_backend._sum_partials([w for w, _ in parts])
+        db = numpy_backend._sum_partials([b for _, b in parts]) if bias is not None else None
         grads = [dz, duk] + [d[k] for k in range(kind.n_states)] + \
             ([db] if bias is not None else [])
-        return tuple(make_op(f"{type(c).__name__.strip('_')}SequenceGrad", (g,) + inputs_, a, None) if need else None
+        return tuple(make_op(f"{name}SequenceGrad", (g,) + inputs_, a, None) if need else None
                      for a, need in zip(grads, needs))
-    return make_op(f"{type(c).__name__.strip('_')}Sequence", inputs_, c.hs[:, 1:], vjp)
+    return make_op(f"{name}Sequence", inputs_, hs[:, 1:], vjp)
