@@ -89,3 +89,20 @@ def test_lstm_weights_are_byte_identical_for_any_thread_count(monkeypatch):
     assert chunks.count((13, 4)) == 2 * 3 * 3  # forward and backward, 3 steps, 3 runs
     for run in runs[1:]:
         assert [w.tobytes() for w in run] == [w.tobytes() for w in runs[0]]
+
+
+@pytest.mark.parametrize("k, chunk_work, chunks", [(3, 10, (9, 8)), (130, 2000, (130, 2))])
+def test_dense_kernel_gradient_in_chunks_of_the_batch_or_of_its_rows(monkeypatch, k, chunk_work, chunks):
+    """dense_bwd's kernel gradient: in chunks of its rows (k = 130: 2 chunks of 65) or, when those would have
+    fewer than _MIN_ROWS rows (k = 3), of the batch (9 rows: 8 chunks) with the partials summed in order."""
+    monkeypatch.setattr(nb, "_CHUNK_WORK", chunk_work)
+    rng = np.random.default_rng(0)
+    x, dy, w = rng.standard_normal((9, k)), rng.standard_normal((9, 4)), rng.standard_normal((k, 4))
+    calls = []
+    bounds = nb._chunk_bounds
+    monkeypatch.setattr(nb, "_chunk_bounds", lambda n, *a, **kw: calls.append((n, len(bounds(n, *a, **kw)) - 1)) or
+                        bounds(n, *a, **kw))
+    _, dw, db = nb.NumpyBackend().dense_bwd(dy, x, w, None, False, False)
+    np.testing.assert_allclose(dw, x.T @ dy, rtol=1e-12)
+    np.testing.assert_allclose(db, dy.sum(0), rtol=1e-12)
+    assert calls[-1] == chunks, calls  # the kernel gradient's chunks

@@ -21,7 +21,7 @@ each chunk stays in its core's cache, and BLAS's idle workers do not spin on
 the cores the chunks need. Reductions over the batch (filter and bias
 gradients) return one partial per chunk, summed in chunk order; a dense
 layer's kernel gradient is split by its rows instead, each summing the whole
-batch. NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
+batch (by the batch too when its rows are few, as an RNN's input projection's). NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
 sets the number of threads (default: the CPUs this process may use; see
 :func:`.cpu_runtime.num_threads`).
 
@@ -51,6 +51,7 @@ from .base import Backend
 _THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
 _pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
 _pool_lock = threading.Lock()  # guards creating or growing the pool (two threads may start ops at once)
+_MIN_ROWS = 64  # rows per chunk of a dense layer's kernel gradient at least (see dense_bwd)
 _CHUNK_WORK = 1 << 22  # multiply-adds per GEMM chunk at least (measured: smaller chunks of the seed CNN's
 # Dense(128) on 1600 features, which all re-read the kernel, made its step slower on 2 cores)
 
@@ -540,9 +541,17 @@ class NumpyBackend(Backend):
     def dense_bwd(self, dy, x, w, y, relu, need_dx):
         dz, db = self.bias_act_bwd(dy, y, relu, True)
         m, (k, units) = x.shape[0], w.shape
-        # dW = x^T dz by chunks of its rows (x's features): each sums over the whole batch, so no partials to add
-        dw = np.empty((k, units), dtype=np.result_type(x, dz))
-        _batch_parallel(lambda k0, k1: np.matmul(x[:, k0:k1].T, dz, out=dw[k0:k1]), k, m * k * units)
+        # dW = x^T dz by chunks of its rows (x's features): each sums over the whole batch, so no partials to
+        # add; but chunks of fewer than _MIN_ROWS rows are thin GEMMs that each re-read all of dz (measured:
+        # x (3584, 28), the input projection of an LSTM over 28 steps, in 8 chunks of 3-4 rows ran at 20
+        # GFLOP/s): then by chunks of the batch, their partial products summed in chunk order
+        work = m * k * units
+        rows = _chunk_bounds(k, work)
+        if k // (len(rows) - 1) >= _MIN_ROWS:
+            dw = np.empty((k, units), dtype=np.result_type(x, dz))
+            _batch_parallel(lambda k0, k1: np.matmul(x[:, k0:k1].T, dz, out=dw[k0:k1]), k, work)
+        else:
+            dw = _sum_partials(_batch_parallel(lambda r0, r1: np.matmul(x[r0:r1].T, dz[r0:r1]), m, work))
         dx = None
         if need_dx:
             dx = np.empty((m, k), dtype=dz.dtype)
