@@ -38,13 +38,15 @@ __all__ = ["recurrent_sequence", "CELLS"]
 
 
 def _sigmoid(xp, z, out, tmp, pos):
-    """``out = sigmoid(z)`` with ``math_ops.sigmoid``'s formula (bit for bit); ``tmp``/``pos`` scratch."""
+    """``out = sigmoid(z)`` with ``math_ops.sigmoid``'s formula (bit for bit); ``tmp``/``pos`` scratch of z's dtype."""
     xp.abs(z, out=tmp)
     xp.negative(tmp, out=tmp)
     xp.exp(tmp, out=tmp)  # e = exp(-|z|)
-    xp.greater_equal(z, 0, out=pos)
+    xp.greater_equal(z, 0, out=pos)  # 1.0 where z >= 0, else 0.0
     xp.add(tmp, 1, out=out)  # 1 + e
-    xp.copyto(tmp, 1, where=pos)  # numerator: 1 where z >= 0, else e
+    # numerator: 1 where z >= 0, else e, as max(e, pos) since 0 <= e <= 1 (NaN stays NaN); 15x faster
+    # than copyto(tmp, 1, where=pos), which was a third of an LSTM's forward step
+    xp.maximum(tmp, pos, out=tmp)
     xp.divide(tmp, out, out=out)
 
 
@@ -62,12 +64,13 @@ class _Cell:
 
     def __init__(self, xp, p, u_kernel, bias):
         self.xp, self.p, self.uk, self.bias = xp, p, u_kernel, bias
+        self.uk_t = xp.ascontiguousarray(u_kernel.T)  # for the state gradient's GEMMs: 20% faster than a .T view
         self.steps, self.batch, _ = p.shape
         self.units = u_kernel.shape[0]
         shape = (self.batch, self.gates * self.units)
         self.z = xp.empty(shape, p.dtype)
         self.tmp = xp.empty(shape, p.dtype)
-        self.pos = xp.empty(shape, bool)
+        self.pos = xp.empty(shape, p.dtype)
 
     def h(self, s):
         return self.hs[0, s]
@@ -93,7 +96,7 @@ class _SimpleRNN(_Cell):
         xp.multiply(h, h, out=dz)
         xp.subtract(1, dz, out=dz)
         dz *= dh
-        xp.matmul(dz, self.uk.T, out=dh)
+        xp.matmul(dz, self.uk_t, out=dh)
 
 
 class _LSTM(_Cell):
@@ -105,6 +108,7 @@ class _LSTM(_Cell):
         super().__init__(xp, p, u_kernel, bias)
         self.acts = xp.empty(p.shape, p.dtype)  # activated gates [i, f, tanh(z_c), o] of every step
         self.tanh_c = xp.empty(p.shape[:2] + (self.units,), p.dtype)
+        self.t = xp.empty((self.batch, self.units), p.dtype)  # contiguous scratch: ops on column blocks are slower
 
     def forward(self, s):
         xp, z, u, a = self.xp, self.z, self.units, self.acts[s]
@@ -112,7 +116,7 @@ class _LSTM(_Cell):
         z += self.p[s]
         _sigmoid(xp, z, a, self.tmp, self.pos)  # the c block is overwritten with tanh next
         xp.tanh(z[:, 2 * u:3 * u], out=a[:, 2 * u:3 * u])
-        c_prev, c, tmp = self.hs[1, s], self.hs[1, s + 1], self.tmp[:, :u]
+        c_prev, c, tmp = self.hs[1, s], self.hs[1, s + 1], self.t
         xp.multiply(a[:, u:2 * u], c_prev, out=c)
         xp.multiply(a[:, :u], a[:, 2 * u:3 * u], out=tmp)
         c += tmp
@@ -122,8 +126,7 @@ class _LSTM(_Cell):
     def backward(self, s, d, dz):
         xp, u, a, tc = self.xp, self.units, self.acts[s], self.tanh_c[s]
         i, f, g, o = a[:, :u], a[:, u:2 * u], a[:, 2 * u:3 * u], a[:, 3 * u:]
-        dh, dc = d[0], d[1]
-        t = self.tmp[:, :u]
+        dh, dc, t = d[0], d[1], self.t
         # dc += dh * o * (1 - tanh(c)^2)
         xp.multiply(tc, tc, out=t)
         xp.subtract(1, t, out=t)
@@ -135,14 +138,14 @@ class _LSTM(_Cell):
         xp.multiply(dc, g, out=dz[:, :u])  # di
         xp.multiply(dc, self.hs[1, s], out=dz[:, u:2 * u])  # df
         xp.multiply(dc, i, out=dz[:, 2 * u:3 * u])  # dg
-        xp.multiply(g, g, out=self.tmp[:, 2 * u:3 * u])
-        xp.subtract(1, self.tmp[:, 2 * u:3 * u], out=self.tmp[:, 2 * u:3 * u])
-        for sl in (slice(0, 2 * u), slice(3 * u, 4 * u)):  # sigmoid gates: s * (1 - s)
-            xp.subtract(1, a[:, sl], out=self.tmp[:, sl])
-            self.tmp[:, sl] *= a[:, sl]
+        # the activations' derivatives: s * (1 - s) over all gates, then 1 - g^2 over the candidate's block
+        xp.subtract(1, a, out=self.tmp)
+        self.tmp *= a
+        xp.multiply(g, g, out=t)
+        xp.subtract(1, t, out=self.tmp[:, 2 * u:3 * u])
         dz *= self.tmp
         dc *= f  # dc_prev
-        xp.matmul(dz, self.uk.T, out=dh)  # dh_prev
+        xp.matmul(dz, self.uk_t, out=dh)  # dh_prev
 
 
 class _GRU(_Cell):
@@ -181,7 +184,7 @@ class _GRU(_Cell):
         xp.multiply(dz[:, 2 * u:], self.rec[s][:, 2 * u:], out=dz[:, u:2 * u])  # dr
         _sigmoid_backward(xp, a[:, :2 * u], dz[:, :2 * u], self.tmp[:, :2 * u])
         drec[:, :2 * u] = dz[:, :2 * u]
-        xp.matmul(drec, self.uk.T, out=self.dh)
+        xp.matmul(drec, self.uk_t, out=self.dh)
         dh += self.dh
 
     def weight_grads(self, dz):
