@@ -61,7 +61,8 @@ def test_batch_chunks_give_the_same_states_and_gradients(cell, monkeypatch):
         return [seq.numpy()] + [gr.numpy() for gr in tape.gradient(loss, xs)]
     calls = []
     real = rnn_ops.numpy_backend._chunk_bounds
-    monkeypatch.setattr(rnn_ops.numpy_backend, "_chunk_bounds", lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
+    monkeypatch.setattr(rnn_ops.numpy_backend, "_chunk_bounds",
+                        lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
     whole = run(64)
     assert calls == [[0, 5], [0, 5]]
     calls.clear()

@@ -21,7 +21,8 @@ each chunk stays in its core's cache, and BLAS's idle workers do not spin on
 the cores the chunks need. Reductions over the batch (filter and bias
 gradients) return one partial per chunk, summed in chunk order; a dense
 layer's kernel gradient is split by its rows instead, each summing the whole
-batch (by the batch too when its rows are few, as an RNN's input projection's). NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
+batch (unless its rows are few, as an RNN input projection's: then by the
+batch too). NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
 sets the number of threads (default: the CPUs this process may use; see
 :func:`.cpu_runtime.num_threads`).
 

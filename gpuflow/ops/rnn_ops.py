@@ -14,7 +14,8 @@ CuPy), on buffers allocated once per call:
   what backward needs (activated gates, states, ``tanh(c)``) stays in those buffers, no copies.
 * backward, per step: elementwise gate gradients into one buffer of every step's pre-activation
   gradients (which is also the gradient of ``p``) and one GEMM for the state gradient; after the
-  loop ONE GEMM over all steps (of a chunk of rows, see below) for the recurrent kernel's gradient (``h_prev^T @ dz``).
+  loop ONE GEMM over all steps (of a chunk of rows, see below) for the recurrent kernel's
+  gradient (``h_prev^T @ dz``).
 
 With a mask, a masked step keeps the previous states (Keras), done by one ``copyto(where=)`` on
 the step's states; its gradient passes the state gradient through unchanged. On the CPU the batch
