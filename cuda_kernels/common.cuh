@@ -12,7 +12,8 @@
 //     of its indices, so any grid at least as large as documented is correct, and grid-stride loops
 //     make smaller grids correct too;
 //   * every kernel fully writes its output (callers allocate with empty(), never zeros());
-//   * tensors have fewer than 2^31 elements (indices are int; the Python wrapper checks this);
+//   * tensors have fewer than 2^31 elements (indices are int; CupyBackend.check_index_range checks
+//     every tensor a kernel indexes before its launch);
 //   * no warp-synchronous code relying on implicit lockstep, no inter-block waits, no inline PTX.
 #ifndef GPUFLOW_COMMON_CUH
 #define GPUFLOW_COMMON_CUH
@@ -28,7 +29,8 @@
 // Integer helpers (CUDA's min/max overloads are not guaranteed in the emulator; keep our own).
 __device__ __forceinline__ int gf_min(int a, int b) { return a < b ? a : b; }
 __device__ __forceinline__ int gf_max(int a, int b) { return a > b ? a : b; }
-__device__ __forceinline__ int gf_cdiv(int a, int b) { return (a + b - 1) / b; }
+// ceil(a / b) for b > 0; for a > 0 without forming a + b - 1, which overflows for a near 2^31.
+__device__ __forceinline__ int gf_cdiv(int a, int b) { return a > 0 ? (a - 1) / b + 1 : (a + b - 1) / b; }
 
 // The (n, h, w, c) coordinates of flat index idx into an NHWC tensor of height H, width W and C channels.
 __device__ __forceinline__ void gf_nhwc_coords(int idx, int H, int W, int C, int& n, int& h, int& w, int& c) {
@@ -53,10 +55,11 @@ __device__ __forceinline__ bool gf_aligned16(const void* p) {
 }
 
 // Grid-stride loop over [0, total): correct for any 1-D launch, one element per thread when the grid
-// covers `total`.
+// covers `total`. The step stops at `total` instead of passing it: idx + stride would overflow int32
+// for total > 2^30 with a full grid (stride >= total); the comparison is unsigned, as the stride may be 2^31.
 #define GF_GRID_STRIDE_LOOP(idx, total)                                                  \
     for (int idx = blockIdx.x * blockDim.x + threadIdx.x; idx < (total);                 \
-         idx += blockDim.x * gridDim.x)
+         idx = (unsigned)((total) - idx) > blockDim.x * gridDim.x ? idx + (int)(blockDim.x * gridDim.x) : (total))
 
 // Fills out[0, count) with v using every thread of the grid (all three grid dimensions). Used for
 // degenerate shapes (an empty reduction writes zeros) and invalid arguments (strides <= 0 write NaN,
@@ -64,7 +67,8 @@ __device__ __forceinline__ bool gf_aligned16(const void* p) {
 __device__ __forceinline__ void gf_fill(float* out, int count, float v) {
     const int block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
     const int nthreads = blockDim.x * gridDim.x * gridDim.y * gridDim.z;
-    for (int e = block * blockDim.x + threadIdx.x; e < count; e += nthreads) out[e] = v;
+    for (int e = block * blockDim.x + threadIdx.x; e < count; e = count - e > nthreads ? e + nthreads : count)
+        out[e] = v;
 }
 
 #endif  // GPUFLOW_COMMON_CUH

@@ -13,9 +13,11 @@ stated in the kernels' comments.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
-from .base import Backend
+from .base import PRIMITIVES, Backend
 from . import kernels as _kernels
 
 # Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/gemm_tile.cuh).
@@ -25,8 +27,13 @@ GEMM_THREADS = 256        # threads per block (16 x 16, each a 4 x 4 register mi
 MAX_GRID_Y = 65535        # CUDA's limit; the fwd / bwd-data / dense kernels loop over extra row tiles
 ELEMENTWISE_THREADS = 256  # pooling: one thread per output (forward) or input element (backward)
 DENSE_BWD_COLUMNS = 32    # dense_bias_relu_bwd_f32: each block owns 32 columns
-SPLITK_TARGET_BLOCKS = 3 * 132  # about 3 resident blocks per SM on an H100 (132 SMs)
+SPLITK_BLOCKS_PER_SM = 3  # split-K aims at about 3 resident blocks per SM (times the device's SM count)
 SPLITK_MIN_K = 512        # keep at least 32 K-slices of 16 per split
+INDEX_LIMIT = 2**31       # the kernels index with int32: every tensor they touch has fewer elements
+# What the CPU emulator reports as its device limits (an H100 SXM's: 132 SMs, 48 KiB static shared
+# memory per block); a GPU's are asked from the device (cudaDevAttr*), once per device.
+EMULATOR_SM_COUNT = 132
+EMULATOR_SHARED_MEMORY_PER_BLOCK = 48 * 1024
 
 
 class ResourceExhaustedError(MemoryError):
@@ -35,6 +42,48 @@ class ResourceExhaustedError(MemoryError):
 
 def _cdiv(a, b):
     return -(-a // b)
+
+
+@functools.lru_cache(maxsize=None)
+def _gpu_limits(device_index):
+    """(SM count, max shared memory per block in bytes) of CUDA device ``device_index``, asked once."""
+    import cupy
+    attrs = cupy.cuda.Device(device_index).attributes
+    return attrs["MultiProcessorCount"], attrs["MaxSharedMemoryPerBlock"]
+
+
+def _is_oom(e):
+    """CuPy's ``cupy.cuda.memory.OutOfMemoryError`` (matched by name, so the emulator and tests need no
+    CuPy) or a host ``MemoryError`` (the emulator's arrays are NumPy's)."""
+    return not isinstance(e, ResourceExhaustedError) and (
+        type(e).__name__ == "OutOfMemoryError" or isinstance(e, MemoryError))
+
+
+def _oom_error(xp, op, what, e):
+    """The ResourceExhaustedError for an out-of-memory error ``e`` raised by ``op``; ``what`` says what
+    was being allocated. Names the free device memory when CuPy can tell."""
+    try:
+        free, total = xp.cuda.runtime.memGetInfo()
+        where = f"{free / 2**20:.0f} MiB free of {total / 2**20:.0f} MiB"
+    except Exception:
+        where = "free memory unknown"
+    return ResourceExhaustedError(f"{op}: CUDA out of memory {what}; {where} on the device. "
+                                  "Try a smaller batch_size.")
+
+
+def _clear_oom(op, fn):
+    """Wraps a primitive so that any allocation's out-of-memory error inside it (``xp.matmul``,
+    ``dy * (y > 0)``, ... not only :meth:`CupyBackend._empty`) is a ResourceExhaustedError naming
+    ``op``."""
+    @functools.wraps(fn)
+    def primitive(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as e:
+            if not _is_oom(e):
+                raise
+            raise _oom_error(self.xp, op, f"({type(e).__name__}: {e})", e) from e
+    return primitive
 
 
 class CupyBackend(Backend):
@@ -59,6 +108,13 @@ class CupyBackend(Backend):
             xp = cupy
         self.xp = xp
         self.kernels = _kernels.KernelSet(loader or _kernels.cupy_loader, use_events=self._gpu)
+        #: The device's SM count and shared memory per block (bytes): asked from the device on a GPU,
+        #: EMULATOR_SM_COUNT / EMULATOR_SHARED_MEMORY_PER_BLOCK on the emulator.
+        self.sm_count, self.shared_memory_per_block = (
+            _gpu_limits(device_index) if self._gpu else (EMULATOR_SM_COUNT, EMULATOR_SHARED_MEMORY_PER_BLOCK))
+        #: Test hook: a (gx, gy, gz) cap on the grid of every grid-stride kernel, e.g. (1, 1, 1) to
+        #: run each one with a grid smaller than its work. None: the documented grids.
+        self.grid_cap = None
         self._rng = xp.random.RandomState()
         self._dummy = xp.zeros(1, dtype=np.float32)
 
@@ -87,23 +143,38 @@ class CupyBackend(Backend):
 
     # -- helpers --------------------------------------------------------------
     def _empty(self, shape, dtype, op):
-        """``xp.empty`` that turns a CUDA out-of-memory error into one naming the op, the bytes asked
-        for and the free memory, with the usual remedy."""
+        """``xp.empty`` whose CUDA out-of-memory error names the op, the bytes asked for and the free
+        memory, with the usual remedy (ResourceExhaustedError)."""
         try:
             return self.xp.empty(tuple(shape), dtype=dtype)
         except Exception as e:
-            if type(e).__name__ != "OutOfMemoryError":
+            if not _is_oom(e):
                 raise
             need = int(np.prod(shape)) * np.dtype(dtype).itemsize
-            free = total = None
-            try:
-                free, total = self.xp.cuda.runtime.memGetInfo()
-            except Exception:
-                pass
-            where = f"{free / 2**20:.0f} MiB free of {total / 2**20:.0f} MiB" if free is not None else "free memory unknown"
-            raise ResourceExhaustedError(
-                f"{op}: CUDA out of memory allocating {need} bytes ({need / 2**20:.1f} MiB) for shape "
-                f"{tuple(shape)}; {where} on the device. Try a smaller batch_size.") from e
+            raise _oom_error(self.xp, op, f"allocating {need} bytes ({need / 2**20:.1f} MiB) for shape "
+                                          f"{tuple(shape)}", e) from e
+
+    @staticmethod
+    def check_index_range(op, tensors):
+        """Raises if a kernel of ``op`` would index past int32.
+
+        Args:
+            op: the op's name, for the message.
+            tensors: ``{name: shape}`` of every tensor (or GEMM view, e.g. ``"workspace"``) the
+                kernel indexes with int32.
+
+        Raises:
+            ValueError: if one of them has ``INDEX_LIMIT`` (2^31) elements or more; the message names
+                the op, the tensor, its shape and the limit.
+        """
+        for name, shape in tensors.items():
+            size = int(np.prod([int(d) for d in shape], dtype=object))
+            if size >= INDEX_LIMIT:
+                raise ValueError(
+                    f"{op}: the CUDA kernels index tensors with int32. Expected {name} with fewer than "
+                    f"{INDEX_LIMIT} elements. "
+                    f"Received: {name}.shape={tuple(int(d) for d in shape)} ({size} elements). "
+                    "Use a smaller batch_size or split the input.")
 
     def _f32(self, op, *arrays):
         out = []
@@ -128,14 +199,35 @@ class CupyBackend(Backend):
         ow = (x_shape[2] + pads[2] + pads[3] - (k[1] - 1) * dilations[1] - 1) // strides[1] + 1
         return oh, ow
 
-    def _gemm_launch(self, filename, entry, m, n, args, splits=1, cap_rows=True):
-        rows = _cdiv(m, GEMM_TILE_M)
-        grid = (_cdiv(n, GEMM_TILE_N), min(rows, MAX_GRID_Y) if cap_rows else rows, splits)
-        self.kernels.launch(filename, entry, grid, (GEMM_THREADS, 1, 1), args)
+    def _launch(self, op, tensors, filename, entry, grid, block, args, grid_stride=True):
+        """The one launch path of every kernel: checks int32 indexing (:meth:`check_index_range` on
+        ``tensors``), applies ``grid_cap`` to grid-stride kernels, launches."""
+        self.check_index_range(op, tensors)
+        if grid_stride and self.grid_cap is not None:
+            grid = tuple(min(g, c) for g, c in zip(grid, self.grid_cap))
+        self.kernels.launch(filename, entry, grid, block, args)
 
-    def _elementwise_launch(self, filename, entry, total, args):
+    def _gemm_launch(self, op, tensors, filename, entry, m, n, args, splits=1, grid_stride=True):
+        # Kernels that are not grid-stride (the filter gradients) get the full grid; the others loop
+        # over row tiles, so gridDim.y is capped at CUDA's limit.
+        rows = _cdiv(m, GEMM_TILE_M)
+        grid = (_cdiv(n, GEMM_TILE_N), min(rows, MAX_GRID_Y) if grid_stride else rows, splits)
+        self._launch(op, tensors, filename, entry, grid, (GEMM_THREADS, 1, 1), args, grid_stride)
+
+    def _elementwise_launch(self, op, tensors, filename, entry, total, args):
         grid = (max(1, _cdiv(total, ELEMENTWISE_THREADS)), 1, 1)
-        self.kernels.launch(filename, entry, grid, (ELEMENTWISE_THREADS, 1, 1), args)
+        self._launch(op, tensors, filename, entry, grid, (ELEMENTWISE_THREADS, 1, 1), args)
+
+    def _column_launch(self, op, dy, args):
+        """dense_bias_relu_bwd_f32 on dy viewed as (M, F): one block per 32 columns."""
+        self._launch(op, {"dy": dy.shape}, "dense.cu", "dense_bias_relu_bwd_f32",
+                     (_cdiv(dy.shape[-1], DENSE_BWD_COLUMNS), 1, 1), (GEMM_THREADS, 1, 1), args)
+
+    def splitk_splits(self, m, f, k):
+        """How many K-splits the filter gradient of GEMM view (m x f, reduction k) runs: enough blocks
+        for about SPLITK_BLOCKS_PER_SM per SM of this device, each split at least SPLITK_MIN_K long."""
+        tiles = _cdiv(m, GEMM_TILE_M) * _cdiv(f, GEMM_TILE_N)
+        return max(1, min(_cdiv(SPLITK_BLOCKS_PER_SM * self.sm_count, tiles), _cdiv(k, SPLITK_MIN_K)))
 
     # -- convolution: implicit GEMM --------------------------------------------
     def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
@@ -144,7 +236,8 @@ class CupyBackend(Backend):
         y = self._empty((x.shape[0], oh, ow, w.shape[3]), np.float32, "conv2d")
         ints = self._conv_ints(x.shape, w.shape, y.shape, strides, dilations, pads)
         # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
-        self._gemm_launch("conv2d.cu", "conv2d_fwd_f32", y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
+        self._gemm_launch("conv2d", {"x": x.shape, "w": w.shape, "y": y.shape}, "conv2d.cu", "conv2d_fwd_f32",
+                          y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
         if b is not None or relu:
             self.bias_act_fwd(y, b, relu)
         return y, None
@@ -175,7 +268,8 @@ class CupyBackend(Backend):
         ints = self._conv_ints(x_shape, w.shape, dy.shape, strides, dilations, pads)
         # GEMM view: (N*H*W) x C, K = KH*KW*F.
         n, h, wd, c = x_shape
-        self._gemm_launch("conv2d.cu", "conv2d_bwd_data_f32", n * h * wd, c, (dy, w, dx) + ints)
+        self._gemm_launch("conv2d backward (data)", {"dy": dy.shape, "w": w.shape, "dx": dx.shape}, "conv2d.cu",
+                          "conv2d_bwd_data_f32", n * h * wd, c, (dy, w, dx) + ints)
         return dx
 
     def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
@@ -186,17 +280,20 @@ class CupyBackend(Backend):
         # blockIdx.z into a workspace, then reduce the partials in a fixed order (deterministic).
         kh, kw, c, f = w_shape
         m, k = kh * kw * c, dy.shape[0] * dy.shape[1] * dy.shape[2]
-        tiles = _cdiv(m, GEMM_TILE_M) * _cdiv(f, GEMM_TILE_N)
-        splits = max(1, min(_cdiv(SPLITK_TARGET_BLOCKS, tiles), _cdiv(k, SPLITK_MIN_K)))
+        op, tensors = "conv2d backward (filter)", {"x": x.shape, "dy": dy.shape, "dw": dw.shape}
+        splits = self.splitk_splits(m, f, k)
         if splits == 1:
-            self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_f32", m, f, (x, dy, dw) + ints, cap_rows=False)
+            self._gemm_launch(op, tensors, "conv2d.cu", "conv2d_bwd_filter_f32", m, f, (x, dy, dw) + ints,
+                              grid_stride=False)
             return dw
         k_chunk = _cdiv(_cdiv(k, splits), 16) * 16
         splits = _cdiv(k, k_chunk)
+        tensors["workspace"] = (splits, m, f)
+        self.check_index_range(op, tensors)  # before allocating the workspace
         ws = self._empty((splits, m, f), np.float32, "conv2d backward (filter, split-K workspace)")
-        self._gemm_launch("conv2d.cu", "conv2d_bwd_filter_splitk_f32", m, f, (x, dy, ws) + ints + (np.int32(k_chunk),),
-                          splits=splits, cap_rows=False)
-        self._elementwise_launch("conv2d.cu", "splitk_reduce_f32", m * f,
+        self._gemm_launch(op, tensors, "conv2d.cu", "conv2d_bwd_filter_splitk_f32", m, f,
+                          (x, dy, ws) + ints + (np.int32(k_chunk),), splits=splits, grid_stride=False)
+        self._elementwise_launch(op, tensors, "conv2d.cu", "splitk_reduce_f32", m * f,
                                  (ws, dw, np.int32(splits), np.int32(m * f)))
         return dw
 
@@ -213,7 +310,7 @@ class CupyBackend(Backend):
         oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
         y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "max_pool2d")
         arg = self._empty(y.shape, np.int32, "max_pool2d")
-        self._elementwise_launch("pool2d.cu", "max_pool2d_fwd_f32", y.size,
+        self._elementwise_launch("max_pool2d", {"x": x.shape, "y": y.shape}, "pool2d.cu", "max_pool2d_fwd_f32", y.size,
                                  (x, y, arg) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
         return y, arg
 
@@ -221,7 +318,8 @@ class CupyBackend(Backend):
         (dy,) = self._f32("max_pool2d backward", dy)
         dx = self._empty(tuple(x_shape), np.float32, "max_pool2d backward")
         arg = self.xp.ascontiguousarray(saved)
-        self._elementwise_launch("pool2d.cu", "max_pool2d_bwd_f32", dx.size,
+        self._elementwise_launch("max_pool2d backward", {"dy": dy.shape, "dx": dx.shape}, "pool2d.cu",
+                                 "max_pool2d_bwd_f32", dx.size,
                                  (dy, arg, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
         return dx
 
@@ -229,14 +327,15 @@ class CupyBackend(Backend):
         (x,) = self._f32("avg_pool2d", x)
         oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
         y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "avg_pool2d")
-        self._elementwise_launch("pool2d.cu", "avg_pool2d_fwd_f32", y.size,
+        self._elementwise_launch("avg_pool2d", {"x": x.shape, "y": y.shape}, "pool2d.cu", "avg_pool2d_fwd_f32", y.size,
                                  (x, y) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
         return y
 
     def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
         (dy,) = self._f32("avg_pool2d backward", dy)
         dx = self._empty(tuple(x_shape), np.float32, "avg_pool2d backward")
-        self._elementwise_launch("pool2d.cu", "avg_pool2d_bwd_f32", dx.size,
+        self._elementwise_launch("avg_pool2d backward", {"dy": dy.shape, "dx": dx.shape}, "pool2d.cu",
+                                 "avg_pool2d_bwd_f32", dx.size,
                                  (dy, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
         return dx
 
@@ -255,8 +354,8 @@ class CupyBackend(Backend):
         dz = self._empty(dy.shape, np.float32, "bias/ReLU backward")
         db = self._empty((f,), np.float32, "bias/ReLU backward")
         i32 = np.int32
-        self.kernels.launch("dense.cu", "dense_bias_relu_bwd_f32", (_cdiv(f, DENSE_BWD_COLUMNS), 1, 1),
-                            (GEMM_THREADS, 1, 1), (dy, y, dz, db, i32(m), i32(f), i32(bool(need_db)), i32(bool(relu))))
+        self._column_launch("bias/ReLU backward", dy, (dy, y, dz, db, i32(m), i32(f), i32(bool(need_db)),
+                                                       i32(bool(relu))))
         return dz, (db if need_db else None)
 
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
@@ -267,7 +366,7 @@ class CupyBackend(Backend):
         n = w.shape[1]
         y = self._empty((m, n), np.float32, "dense")
         i32 = np.int32
-        self._gemm_launch("dense.cu", "dense_bias_relu_fwd_f32", m, n,
+        self._gemm_launch("dense", {"x": x.shape, "w": w.shape, "y": y.shape}, "dense.cu", "dense_bias_relu_fwd_f32", m, n,
                           (x, w, b_arr, y, i32(m), i32(k), i32(n), i32(b is not None), i32(bool(relu))))
         return y
 
@@ -277,8 +376,13 @@ class CupyBackend(Backend):
         dz = self._empty(dy.shape, np.float32, "dense backward")
         db = self._empty((n,), np.float32, "dense backward")
         i32 = np.int32
-        self.kernels.launch("dense.cu", "dense_bias_relu_bwd_f32", (_cdiv(n, DENSE_BWD_COLUMNS), 1, 1),
-                            (GEMM_THREADS, 1, 1), (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
+        self._column_launch("dense backward", dy, (dy, y, dz, db, i32(m), i32(n), i32(1), i32(bool(relu))))
         dw = self.xp.matmul(x.T, dz)  # cuBLAS
         dx = self.xp.matmul(dz, w.T) if need_dx else None
         return dx, dw, db
+
+
+# Every public primitive: an out-of-memory error from any allocation inside it is the clear one.
+for _name in PRIMITIVES:
+    setattr(CupyBackend, _name, _clear_oom(_name, getattr(CupyBackend, _name)))
+del _name
