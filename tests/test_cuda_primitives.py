@@ -3,7 +3,9 @@
 One test body runs on each CUDA backend present: the CPU emulator (always, where a C++ compiler
 exists: CI) and a real GPU (when CuPy finds one: `pytest -m gpu` on a GPU machine). On the
 emulator the threads between barriers run in shuffled order (a missing __syncthreads shows up as
-a mismatch), and a subset runs with the out-of-bounds checker on.
+a mismatch), a subset runs with the out-of-bounds checker on, and every test runs again with the
+grid of each grid-stride kernel capped at one block (``grid_cap = (1, 1, 1)``): a grid smaller than
+the work, so the grid-stride loops and what they reuse between iterations are exercised.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def _backends():
     skip = () if ok else pytest.mark.skip(reason=f"emulator: {why}")
     params.append(pytest.param("emulator", marks=skip))
     params.append(pytest.param("emulator-bounds", marks=skip))  # AddressSanitizer on every launch
+    params.append(pytest.param("emulator-grid1", marks=skip))  # every grid-stride kernel on one block
     ok, why = _probe_cuda()
     params.append(pytest.param("gpu", marks=() if ok else pytest.mark.skip(reason=f"no CUDA device: {why}")))
     return params
@@ -39,9 +42,11 @@ _CACHE = {}
 def make_backend(kind):
     if kind not in _CACHE:
         from gpuflow.backend.cupy_backend import CupyBackend
-        if kind == "emulator":
+        if kind.startswith("emulator"):
             from gpuflow.backend.kernels import emulator_loader
             _CACHE[kind] = CupyBackend(xp=np, loader=emulator_loader, name="emulator")
+            if kind == "emulator-grid1":
+                _CACHE[kind].grid_cap = (1, 1, 1)
         else:
             _CACHE[kind] = CupyBackend(0)
     return _CACHE[kind]
@@ -230,3 +235,26 @@ def test_bias_act_primitives(be, shape, bias, relu):
         close(host(be, gb), wb, "bias_act_bwd db")
     else:
         assert gb is None
+
+
+def test_grid_cap_reaches_every_grid_stride_kernel(monkeypatch):
+    """The "emulator-grid1" runs above really launch each grid-stride kernel on one block, with more work
+    than one block's worth (several tiles / column blocks / elements per thread)."""
+    if not _probe_emulator()[0]:
+        pytest.skip("no emulator")
+    be = make_backend("emulator-grid1")
+    grids = {}
+    launch = be.kernels.launch
+    monkeypatch.setattr(be.kernels, "launch",
+                        lambda f, entry, grid, *a: (grids.setdefault(entry, set()).add(tuple(grid)), launch(f, entry, grid, *a))[1])
+    test_conv2d_primitives(be, (1, 13, 13, 32, 65, 3, 3, 1, 1, "VALID"))  # 2 x 2 output tiles
+    test_conv2d_primitives(be, CONV_CASES[-1])  # split-K
+    test_pool2d_primitives(be, (2, 7, 9, 3, 2, 1, "VALID"))  # 288 outputs > 256 threads
+    test_dense_primitives(be, 70, 5, 70, True, True)  # 2 x 2 tiles, 3 column blocks
+    grid_stride = {"conv2d_fwd_f32", "conv2d_bwd_data_f32", "splitk_reduce_f32", "max_pool2d_fwd_f32",
+                   "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32", "dense_bias_relu_fwd_f32",
+                   "dense_bias_relu_bwd_f32"}
+    assert grid_stride <= set(grids)
+    for entry in grid_stride:
+        assert grids[entry] == {(1, 1, 1)}, entry
+    assert any(g != (1, 1, 1) for g in grids["conv2d_bwd_filter_f32"])  # not grid-stride: full grid
