@@ -12,7 +12,7 @@
 # Output in OUTDIR: gpu_check.log (everything printed), summary.json (each stage's command, exit code,
 # seconds, result file), the bench results as ops-gpu-DATE-quick-tf32{off,on}.json and
 # model-seed_cnn-gpu-DATE.json (ready to copy into benchmarks/results/), pytest-gpu.xml (JUnit).
-# Each stage is capped (the caps add up to under 8 minutes); a failing stage does not stop the next
+# Each stage is capped (with the 10 s grace of each kill and the 15 s nvidia-smi calls, under 8 minutes in all); a failing stage does not stop the next
 # ones; the exit status is 1 if any stage failed, 2 (with a one-line reason, before any stage) if
 # something the run needs is missing: nvidia-smi, a GPU that answers, CuPy, a CUDA device for gpuflow.
 #
@@ -50,7 +50,7 @@ if [[ $MODE == gpu ]]; then
 fi
 command -v "$PY" >/dev/null || die "no Python interpreter '$PY' on PATH (set PYTHON=/path/to/python)"
 if [[ $MODE == gpu ]]; then
-  timeout 60 nvidia-smi -L >/dev/null 2>&1 || die "nvidia-smi -L failed or took over 60 s: no GPU answers"
+  timeout 15 nvidia-smi -L >/dev/null 2>&1 || die "nvidia-smi -L failed or took over 15 s: no GPU answers"
   "$PY" -c 'import cupy' >/dev/null 2>&1 || die "CuPy is not importable by $PY (expected cupy-cuda13x installed)"
   probe='from gpuflow.device import _probe_cuda as p'
 else
@@ -94,8 +94,8 @@ stage() {
 
 versions() {
   if [[ $MODE == gpu ]]; then
-    timeout 60 nvidia-smi
-    timeout 60 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
+    timeout 15 nvidia-smi
+    timeout 15 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,power.limit --format=csv
   fi
   if command -v nvcc >/dev/null; then nvcc --version; else echo "nvcc: not on PATH"; fi
   "$PY" - <<'EOF'
@@ -122,7 +122,7 @@ EOF
 if [[ $MODE == gpu ]]; then
   DEV=(--device gpu --peers torch) OPS=(--quick) OPS_TAG=quick MODEL=(--max-time 10)
   PYTEST=(-m gpu) NEED=(--need-gpu-tests)
-  CAP_PYTEST=180 CAP_OPS=75 CAP_MODEL=110
+  CAP_PYTEST=140 CAP_OPS=65 CAP_MODEL=95
 else  # tiny: a few primitives, one Dense shape, a 16-sample synthetic model
   export GPUFLOW_DEVICE=emulator
   DEV=(--device emulator --peers none) OPS=(--op dense --shape "4x8->4" --max-time 0.05) OPS_TAG=tiny
