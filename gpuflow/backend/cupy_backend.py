@@ -48,8 +48,11 @@ def _cdiv(a, b):
 def _gpu_limits(device_index):
     """(SM count, max shared memory per block in bytes) of CUDA device ``device_index``, asked once."""
     import cupy
-    attrs = cupy.cuda.Device(device_index).attributes
-    return attrs["MultiProcessorCount"], attrs["MaxSharedMemoryPerBlock"]
+    attrs = cupy.cuda.Device(device_index).attributes  # cudaDevAttr* names without the prefix
+    if "MultiProcessorCount" in attrs and "MaxSharedMemoryPerBlock" in attrs:
+        return attrs["MultiProcessorCount"], attrs["MaxSharedMemoryPerBlock"]
+    props = cupy.cuda.runtime.getDeviceProperties(device_index)  # cudaDeviceProp's field names
+    return props["multiProcessorCount"], props["sharedMemPerBlock"]
 
 
 def _is_oom(e):
