@@ -7,6 +7,7 @@ epochs (the first epoch of each process is warm-up), and each round's median is 
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
@@ -120,3 +121,45 @@ def print_table(title, results, base_name="gpuflow"):
         rounds = " ".join(f"{t:.2f}" for t in r["round_median_epoch_s"])
         print(f"{r['framework']:<22} {r['version']:<12} {r['median_epoch_s']:>8.2f} {r['ms_per_step']:>8.1f} "
               f"{rounds:>22} {r['peak_rss_mb']:>12.0f} {ratio:>10.2f}x")
+
+
+def add_common_args(p, workers, samples, peers):
+    """Adds the options every interleaved benchmark takes to argparse parser ``p`` (``samples`` and ``peers``:
+    this benchmark's defaults; ``workers``: its worker table, for the hidden ``--worker``)."""
+    p.add_argument("--epochs", type=int, default=3, help="epochs per framework; the first is warm-up")
+    p.add_argument("--samples", type=int, default=samples)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--peers", default=peers)
+    p.add_argument("--rounds", type=int, default=1, help="interleaved repetitions of the whole comparison")
+    p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
+                   help="Python interpreter that has tensorflow/keras (a separate venv)")
+    p.add_argument("--torch-python", default=os.environ.get("GPUFLOW_BENCH_TORCH_PYTHON", sys.executable),
+                   help="Python interpreter that has torch")
+    p.add_argument("--json", default=None)
+    p.add_argument("--worker", choices=sorted(workers), help=argparse.SUPPRESS)
+
+
+def checked_peers(p, args, workers):
+    """The ``--peers`` list, after ``p.error`` for an unknown peer or ``--rounds`` below 1."""
+    peers = [s for s in args.peers.split(",") if s]
+    unknown = [s for s in peers if s not in workers or s == "gpuflow"]
+    if unknown:
+        p.error(f"unknown peer(s) {unknown}; expected a subset of {','.join(n for n in workers if n != 'gpuflow')}")
+    if args.rounds < 1:
+        p.error(f"--rounds must be >= 1, got {args.rounds}")
+    return peers
+
+
+def python_for(name, args):
+    """The interpreter that runs framework ``name``'s worker (Keras and PyTorch may live in their own venvs)."""
+    if name == "keras":
+        return args.keras_python
+    return args.torch_python if name.startswith("torch") else sys.executable
+
+
+def write_json(path, report):
+    """Writes ``report`` to ``path`` as indented JSON (nothing when ``path`` is None)."""
+    if path:
+        with open(path, "w") as f:
+            json.dump(report, f, indent=2)

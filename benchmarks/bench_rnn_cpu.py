@@ -19,7 +19,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -99,34 +98,17 @@ WORKERS = {"gpuflow": worker_gpuflow, "gpuflow-perstep": lambda a: worker_gpuflo
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cell", choices=sorted(KERAS_CLASS), default="lstm")
-    p.add_argument("--epochs", type=int, default=3, help="epochs per framework; the first is warm-up")
-    p.add_argument("--samples", type=int, default=12800)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--peers", default="gpuflow-perstep,torch,keras")
-    p.add_argument("--rounds", type=int, default=1, help="interleaved repetitions of the whole comparison")
-    p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
-                   help="Python interpreter that has tensorflow/keras (a separate venv)")
-    p.add_argument("--torch-python", default=os.environ.get("GPUFLOW_BENCH_TORCH_PYTHON", sys.executable),
-                   help="Python interpreter that has torch")
-    p.add_argument("--json", default=None)
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    il.add_common_args(p, WORKERS, samples=12800, peers="gpuflow-perstep,torch,keras")
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = [s for s in args.peers.split(",") if s]
-    unknown = [s for s in peers if s not in WORKERS or s == "gpuflow"]
-    if unknown:
-        p.error(f"unknown peer(s) {unknown}; expected a subset of {','.join(n for n in WORKERS if n != 'gpuflow')}")
-    if args.rounds < 1:
-        p.error(f"--rounds must be >= 1, got {args.rounds}")
+    peers = il.checked_peers(p, args, WORKERS)
     info = il.machine_info()
     names = ["gpuflow"] + peers
     argv = ["--cell", args.cell, "--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size",
             str(args.batch_size), "--threads", str(args.threads)]
-    python = {"keras": args.keras_python, "torch": args.torch_python}
     runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, python.get(name, sys.executable)))
+        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
     steps = -(-args.samples // args.batch_size)
     results = [il.merge_rounds(runs[name], steps) for name in names]
     report = {"benchmark": f"{args.cell}_cpu_train_epoch", "model": f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 "
@@ -135,9 +117,7 @@ def main():
     il.print_table(f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 rows -> Dense(10), {args.samples} samples/epoch, "
                    f"batch {args.batch_size}, {args.threads} threads, {args.rounds} interleaved round(s), "
                    f"{info['cpu']} ({info['cores']} cores, {info['blas_config']}), {info['date']}", results)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    il.write_json(args.json, report)
     return 0
 
 

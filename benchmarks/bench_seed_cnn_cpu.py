@@ -24,7 +24,6 @@ CPU convolutions run faster.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -108,40 +107,24 @@ WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "torch-cl": lambda 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=3, help="epochs per framework; the first is warm-up")
-    p.add_argument("--samples", type=int, default=60000)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--peers", default="torch,torch-cl,keras")
-    p.add_argument("--rounds", type=int, default=1, help="interleaved repetitions of the whole comparison")
-    p.add_argument("--keras-python", default=os.environ.get("GPUFLOW_BENCH_KERAS_PYTHON", sys.executable),
-                   help="Python interpreter that has tensorflow/keras (a separate venv)")
-    p.add_argument("--json", default=None)
-    p.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
+    il.add_common_args(p, WORKERS, samples=60000, peers="torch,torch-cl,keras")
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = [s for s in args.peers.split(",") if s]
-    unknown = [s for s in peers if s not in WORKERS]
-    if unknown:
-        p.error(f"unknown peer(s) {unknown}; expected a subset of {','.join(n for n in WORKERS if n != 'gpuflow')}")
-    if args.rounds < 1:
-        p.error(f"--rounds must be >= 1, got {args.rounds}")
+    peers = il.checked_peers(p, args, WORKERS)
     info = il.machine_info()
     names = ["gpuflow"] + peers
     argv = ["--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size", str(args.batch_size),
             "--threads", str(args.threads)]
     runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, args.keras_python if name == "keras" else sys.executable))
+        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
     results = [il.merge_rounds(runs[name], -(-args.samples // args.batch_size)) for name in names]
     report = {"benchmark": "seed_cnn_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
               "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
               "results": results}
     il.print_table(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
                    f"{args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} cores), {info['date']}", results)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=2)
+    il.write_json(args.json, report)
     return 0
 
 
