@@ -968,13 +968,11 @@ class Sequential(Model):
                 raise ValueError("You must provide an `input_shape` argument to build a Sequential model "
                                  "without an Input.")
         shape = (None,) + tuple(input_shape[1:])
-        self._build_shape = shape
         x = inputs = self._graph_input(shape)
         for layer in self._stack:
             x = layer(x)
             layer._summary_output_shape = _shapes(x)
         self._graph = (inputs, x)
-        self._output_shape = _shapes(x) if isinstance(x, KerasTensor) else list(_shapes(x))
         self.built = True
 
     def _graph_input(self, shape):
@@ -1046,8 +1044,8 @@ class Sequential(Model):
     def output_shape(self):
         """The output shape, batch axis included, e.g. ``(None, 10)``; a list of shapes for a last layer with
         several outputs (AttributeError before it is built)."""
-        self._built_graph("output shape")
-        return self._output_shape
+        out = self._built_graph("output shape")[1]
+        return _shapes(out) if isinstance(out, KerasTensor) else list(_shapes(out))
 
     @property
     def input(self):
