@@ -4,6 +4,7 @@ without a mask, for every cell; its argument checks."""
 import numpy as np
 import pytest
 
+from gpuflow.backend import numpy_backend
 from gpuflow.ops import rnn_ops
 from gradcheck import check_gradients, rand
 
@@ -60,8 +61,8 @@ def test_batch_chunks_give_the_same_states_and_gradients(cell, monkeypatch):
             loss = tf.reduce_sum(seq * np.linspace(-1, 1, int(np.prod(seq.shape)), dtype=np.float32).reshape(seq.shape))
         return [seq.numpy()] + [gr.numpy() for gr in tape.gradient(loss, xs)]
     calls = []
-    real = rnn_ops.numpy_backend._chunk_bounds
-    monkeypatch.setattr(rnn_ops.numpy_backend, "_chunk_bounds",
+    real = numpy_backend._chunk_bounds
+    monkeypatch.setattr(numpy_backend, "_chunk_bounds",
                         lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
     whole = run(64)
     assert calls == [[0, 5], [0, 5]]

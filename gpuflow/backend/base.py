@@ -29,6 +29,15 @@ PRIMITIVES = (
 )
 
 
+def sum_partials(partials):
+    """The sum of the partial results of a reduction over batch chunks, in chunk order, accumulated into the
+    first (in place): the fixed order keeps results independent of which thread computed which chunk."""
+    total = partials[0]
+    for p in partials[1:]:
+        total += p
+    return total
+
+
 class Backend:
     """Abstract backend. Subclasses set ``name`` and ``xp`` and implement PRIMITIVES.
 
@@ -74,6 +83,13 @@ class Backend:
 
     name = "abstract"
     xp = None
+
+    def map_batch_chunks(self, fn, n, rows):
+        """``[fn(start, stop), ...]`` over chunks ``[start, stop)`` of ``range(n)`` of at most ``rows`` rows, in
+        chunk order, for work whose rows are independent (a recurrence per sequence). This default runs one
+        chunk, the whole batch (a GPU's kernels take it at once); the NumPy backend runs the chunks on its
+        threads, BLAS on one thread, chunks fixed by ``n`` and ``rows`` alone."""
+        return [fn(0, n)]
 
     def __repr__(self):
         return f"<gpuflow backend {self.name}>"

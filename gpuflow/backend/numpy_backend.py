@@ -47,7 +47,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import cpu_runtime
-from .base import Backend
+from .base import Backend, sum_partials as _sum_partials
 
 _THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
 _pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
@@ -119,13 +119,6 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
     return results
 
 
-def _sum_partials(partials):
-    """The sum of the per-chunk partial results of a batch reduction in chunk order, accumulated into the first
-    (in place)."""
-    total = partials[0]
-    for p in partials[1:]:
-        total += p
-    return total
 
 
 def _block(sample_bytes, target=2 << 20):
@@ -250,6 +243,12 @@ class NumpyBackend(Backend):
         _num_threads()  # a bad GPUFLOW_NUM_THREADS raises here, at the first CPU op, not inside a later one
         cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
+
+    def map_batch_chunks(self, fn, n, rows):
+        """See :meth:`Backend.map_batch_chunks`: the chunks run on this backend's threads, BLAS on one thread
+        even for one chunk (small back-to-back GEMMs, whose BLAS threads would busy-wait between them)."""
+        with cpu_runtime.single_threaded():
+            return _batch_parallel(fn, n, per_chunk=rows)
 
     # -- arrays -------------------------------------------------------------
     def asarray(self, value, dtype=None):

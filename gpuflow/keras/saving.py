@@ -1747,6 +1747,7 @@ class _NoSuchFile(FileNotFoundError, ValueError):
     """A missing file: a FileNotFoundError, and the ValueError that Keras 3's ``load_model`` raises for a missing
     ``.keras`` file ("File not found: filepath=..."), so code written for either catches it."""
 
+
 def save_weights(model, filepath, overwrite=True):
     """Writes the model's (and its optimizer's) weights in Keras 3's ``.weights.h5`` layout.
 

@@ -30,9 +30,7 @@ the per-step path of differentiable ops when a second derivative may be taken (n
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..backend import cpu_runtime, numpy_backend
+from ..backend.base import sum_partials
 from .core import check_same_device, convert_to_tensor, make_op
 
 __all__ = ["recurrent_sequence", "CELLS"]
@@ -274,18 +272,15 @@ def _sigmoid_backward(xp, s, d, tmp):
 _ROWS = 64  # batch rows per chunk of the recurrence at most (see _by_rows)
 
 
-def _by_rows(xp, fn, batch):
-    """``[fn(b0, b1), ...]`` over the chunks ``[b0, b1)`` of the batch, in chunk order. The rows of a batch are
-    independent recurrences, so on the CPU the batch is cut into chunks of at most ``_ROWS`` rows (fixed by
-    the batch size alone, so the results do not depend on the thread count) and each chunk runs all its
-    steps on one of the backend's threads, BLAS on one thread. The per-step GEMMs are small and back to
-    back: BLAS's own threads busy-wait between them and made a step 5-20x slower on a loaded 2-core machine;
-    two chunks of 64 rows on two cores took an LSTM(128) step (batch 128, 28 steps) from 36 to about 25 ms.
-    Elsewhere (CuPy) one chunk."""
-    if xp is not np:
-        return [fn(0, batch)]
-    with cpu_runtime.single_threaded():
-        return numpy_backend._batch_parallel(fn, batch, per_chunk=_ROWS)
+def _by_rows(be, fn, batch):
+    """``[fn(b0, b1), ...]`` over the chunks ``[b0, b1)`` of the batch, in chunk order
+    (:meth:`Backend.map_batch_chunks`). The rows of a batch are independent recurrences, so on the CPU the
+    batch is cut into chunks of at most ``_ROWS`` rows (fixed by the batch size alone, so the results do not
+    depend on the thread count) and each chunk runs all its steps on one of the backend's threads, BLAS on
+    one thread. The per-step GEMMs are small and back to back: BLAS's own threads busy-wait between them and
+    made a step 5-20x slower on a loaded 2-core machine; two chunks of 64 rows on two cores took an
+    LSTM(128) step (batch 128, 28 steps) from 36 to about 25 ms. On CuPy one chunk."""
+    return be.map_batch_chunks(fn, batch, _ROWS)
 
 
 CELLS = {"simple_rnn": _SimpleRNN, "lstm": _LSTM, "gru": _GRU, "gru_reset_before": _GRUResetBefore}
@@ -356,7 +351,7 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
             c.forward(s)
             if m is not None:
                 xp.copyto(c.hs[:, s + 1], c.hs[:, s], where=~m[s, b0:b1])
-    _by_rows(xp, forward, batch)
+    _by_rows(be, forward, batch)
     inputs_ = (p, uk, *states) + ((bias,) if bias is not None else ())
     name = CELL_NAMES[kind]
 
@@ -377,9 +372,9 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
                 if m is not None:
                     dc += keep
             return c.weight_grads(dzc)
-        parts = _by_rows(xp, backward, batch)
-        duk = numpy_backend._sum_partials([w for w, _ in parts])
-        db = numpy_backend._sum_partials([b for _, b in parts]) if bias is not None else None
+        parts = _by_rows(be, backward, batch)
+        duk = sum_partials([w for w, _ in parts])
+        db = sum_partials([b for _, b in parts]) if bias is not None else None
         grads = [dz, duk] + [d[k] for k in range(kind.n_states)] + \
             ([db] if bias is not None else [])
         return tuple(make_op(f"{name}SequenceGrad", (g,) + inputs_, a, None) if need else None
