@@ -1,7 +1,8 @@
 """Devices and the default-device rules.
 
-A :class:`Device` is ``cpu`` or ``gpu:N`` (also spelled as TensorFlow does:
-``"/CPU:0"``, ``"/device:GPU:0"``). Every tensor remembers its device; ops run
+A :class:`Device` is ``cpu``, ``gpu:N``, ``emulator`` or ``reference`` (also spelled as
+TensorFlow does: ``"/CPU:0"``, ``"/device:GPU:0"``); each kind's backend comes from a
+registry (:func:`register_backend`). Every tensor remembers its device; ops run
 on the device of their inputs, and new tensors are placed on the innermost
 ``with gpuflow.device(...)`` scope, else on the default device.
 
@@ -10,6 +11,9 @@ GPU):
 
 * ``GPUFLOW_DEVICE=emulator`` runs the CUDA backend and its kernels on the CPU
   emulator (NumPy arrays, the same ``.cu`` files and wrappers; for testing);
+* ``GPUFLOW_DEVICE=reference`` runs the naive primitives of
+  :mod:`gpuflow.backend.reference` (float64 inside, slow: for debugging a result
+  and as the oracle of the tests; never chosen by ``auto``);
 * ``GPUFLOW_DEVICE=cpu`` or ``gpu`` (or ``gpu:N``) forces a choice; a GPU asked
   for by name that cannot start raises :class:`DeviceUnavailableError`, it never
   falls back silently;
@@ -28,23 +32,25 @@ import re
 import threading
 
 __all__ = ["Device", "device", "current_device", "default_device", "default_device_reason",
-           "DeviceUnavailableError", "backend_for"]
+           "DeviceUnavailableError", "backend_for", "register_backend"]
 
 
 class DeviceUnavailableError(RuntimeError):
     """Raised when a device asked for by name cannot be used."""
 
 
-_SPEC = re.compile(r"^/?(?:job:[^/]*/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?(cpu|gpu|emulator)(?::(\d+))?$",
+_SPEC = re.compile(r"^/?(?:job:[^/]*/)?(?:replica:\d+/)?(?:task:\d+/)?(?:device:)?([a-z]+)(?::(\d+))?$",
                    re.IGNORECASE)
 
 
 class Device:
-    """A compute device: ``Device("cpu")`` or ``Device("gpu:0")``.
+    """A compute device: ``Device("cpu")``, ``Device("gpu:0")``, ``Device("emulator")`` or ``Device("reference")``.
 
     Args:
-        spec: ``"cpu"``, ``"gpu"``, ``"gpu:N"``, or a TensorFlow device string
-            such as ``"/CPU:0"`` or ``"/device:GPU:1"`` (case-insensitive).
+        spec: ``"cpu"``, ``"gpu"``, ``"gpu:N"``, ``"emulator"`` (the CUDA backend on the CPU emulator),
+            ``"reference"`` (the slow, plain primitives of :mod:`gpuflow.backend.reference`, for debugging
+            and as a test oracle), or a TensorFlow device string such as ``"/CPU:0"`` or
+            ``"/device:GPU:1"`` (case-insensitive). The kinds are those of :func:`register_backend`.
 
     Raises:
         ValueError: if ``spec`` names no device.
@@ -57,9 +63,9 @@ class Device:
             self.kind, self.index = spec.kind, spec.index
             return
         m = _SPEC.match(str(spec).strip())
-        if not m:
-            raise ValueError(f"Unknown device. Expected 'cpu', 'gpu', 'gpu:N', 'emulator' or a TensorFlow device "
-                             f"string like '/GPU:0'. Received: device={spec!r}")
+        if not m or m.group(1).lower() not in _FACTORIES:
+            raise ValueError(f"Unknown device. Expected 'cpu', 'gpu', 'gpu:N', 'emulator', 'reference' or a "
+                             f"TensorFlow device string like '/GPU:0'. Received: device={spec!r}")
         self.kind = m.group(1).lower()
         self.index = int(m.group(2) or 0)
 
@@ -70,10 +76,60 @@ class Device:
         return hash((self.kind, self.index))
 
     def __str__(self):
-        return self.kind if self.kind in ("cpu", "emulator") else f"gpu:{self.index}"
+        return f"gpu:{self.index}" if self.kind == "gpu" else self.kind
 
     def __repr__(self):
         return f"Device({str(self)!r})"
+
+
+def register_backend(kind, factory):
+    """Registers the backend of a device kind: ``Device(kind)`` then parses (``"kind"``, ``"kind:N"``) and
+    :func:`backend_for` calls ``factory(device)`` once per device to create its backend.
+
+    Args:
+        kind: the device kind, lower case letters (``"cpu"``, ``"gpu"``, ``"emulator"``, ``"reference"``).
+        factory: ``factory(device) -> Backend``; raises :class:`DeviceUnavailableError` naming the device
+            and why when it cannot run here. It should import its backend module itself (lazily), so that
+            ``import gpuflow`` imports no backend.
+    """
+    if not re.fullmatch(r"[a-z]+", str(kind)):
+        raise ValueError(f"Expected a device kind of lower case letters. Received: kind={kind!r}")
+    _FACTORIES[kind] = factory
+
+
+def _numpy_backend(dev):
+    from .backend.numpy_backend import NumpyBackend
+    return NumpyBackend()
+
+
+def _reference_backend(dev):
+    from .backend.reference import ReferenceBackend
+    return ReferenceBackend()
+
+
+def _emulator_backend(dev):
+    ok, why = _probe_emulator()
+    if not ok:
+        raise DeviceUnavailableError(f"Device 'emulator' cannot be used: {why}.")
+    import numpy
+    from .backend.cupy_backend import CupyBackend
+    from .backend.kernels import emulator_loader
+    return CupyBackend(xp=numpy, loader=emulator_loader, name="emulator")
+
+
+def _cupy_backend(dev):
+    ok, why = _probe_cuda()
+    if not ok:
+        raise DeviceUnavailableError(f"Device '{dev}' cannot be used: {why}.")
+    from .backend.cupy_backend import CupyBackend  # pragma: no cover - needs a GPU
+    return CupyBackend(dev.index)
+
+
+_FACTORIES = {}
+register_backend("cpu", _numpy_backend)
+register_backend("gpu", _cupy_backend)
+register_backend("emulator", _emulator_backend)
+register_backend("reference", _reference_backend)
 
 
 CPU = Device("cpu")
@@ -117,7 +173,7 @@ def _probe_emulator():
     return True, "C++ compiler found"
 
 
-_REQUESTS = "'auto', 'cpu', 'gpu', 'gpu:N' or 'emulator'"
+_REQUESTS = "'auto', 'cpu', 'gpu', 'gpu:N', 'emulator' or 'reference'"
 
 
 def _said(request, source):
@@ -129,7 +185,7 @@ def parse_device_request(request, source="GPUFLOW_DEVICE"):
     """Parses a default-device request as ``GPUFLOW_DEVICE`` and ``gpuflow ... --device`` take it.
 
     Args:
-        request: ``"auto"`` (or ``""``), ``"cpu"``, ``"gpu"``, ``"gpu:N"``, ``"emulator"``, or a
+        request: ``"auto"`` (or ``""``), ``"cpu"``, ``"gpu"``, ``"gpu:N"``, ``"emulator"``, ``"reference"``, or a
             TensorFlow device string such as ``"/GPU:1"``; case-insensitive.
         source: where the request came from, named in errors: an environment variable
             (``"GPUFLOW_DEVICE"``) or a command-line flag (``"--device"``).
@@ -176,6 +232,8 @@ def resolve_device_request(request, source="GPUFLOW_DEVICE"):
     fix = "" if source.startswith("-") else f" Unset {source} or set it to 'cpu'."
     if dev.kind == "cpu":
         return dev, said
+    if dev.kind == "reference":
+        return dev, f"{said} (the slow reference primitives, for debugging and tests)"
     if dev.kind == "emulator":
         ok, why = _probe_emulator()
         if not ok:
@@ -261,27 +319,16 @@ def device(name):
 
 
 def backend_for(dev: Device):
-    """The backend instance that runs ops on ``dev`` (created once per device)."""
+    """The backend instance that runs ops on ``dev`` (created once per device by the factory registered for
+    its kind, :func:`register_backend`).
+
+    Raises:
+        DeviceUnavailableError: the device cannot be used here (the message says why).
+    """
     b = _backends.get(dev)
     if b is not None:
         return b
     with _lock:
         if dev not in _backends:
-            if dev.kind == "cpu":
-                from .backend.numpy_backend import NumpyBackend
-                _backends[dev] = NumpyBackend()
-            elif dev.kind == "emulator":
-                ok, why = _probe_emulator()
-                if not ok:
-                    raise DeviceUnavailableError(f"Device 'emulator' cannot be used: {why}.")
-                import numpy
-                from .backend.cupy_backend import CupyBackend
-                from .backend.kernels import emulator_loader
-                _backends[dev] = CupyBackend(xp=numpy, loader=emulator_loader, name="emulator")
-            else:
-                ok, why = _probe_cuda()
-                if not ok:
-                    raise DeviceUnavailableError(f"Device '{dev}' cannot be used: {why}.")
-                from .backend.cupy_backend import CupyBackend  # pragma: no cover - needs a GPU
-                _backends[dev] = CupyBackend(dev.index)
+            _backends[dev] = _FACTORIES[dev.kind](dev)
         return _backends[dev]

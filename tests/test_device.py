@@ -27,6 +27,37 @@ def test_bad_device_spec_names_it(spec):
     assert repr(spec) in str(e.value)
 
 
+def test_reference_scope_runs_ops_on_the_reference_backend():
+    from gpuflow.backend.reference import ReferenceBackend
+    with tf.device("reference") as dev:
+        a = tf.constant([[1.0, 2.0]])
+        y = tf.matmul(a, tf.constant([[3.0], [4.0]]))
+    assert dev == Device("reference") and str(dev) == "reference"
+    assert y.device == a.device == dev and isinstance(y._backend, ReferenceBackend)
+    assert y.numpy().tolist() == [[11.0]]  # small integers: exact
+
+
+def test_env_reference_is_honoured_and_explained():
+    r = _run("from gpuflow.device import default_device as dd, default_device_reason as why; print(dd(), '|', why())",
+             GPUFLOW_DEVICE="reference")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith("reference | GPUFLOW_DEVICE=reference (the slow reference primitives")
+
+
+def test_a_registered_kind_parses_and_gets_its_backend(monkeypatch):
+    import importlib
+    from gpuflow.backend.reference import ReferenceBackend
+    device_module = importlib.import_module("gpuflow.device")
+    made = []
+    monkeypatch.setitem(device_module._FACTORIES, "plain", lambda dev: made.append(dev) or ReferenceBackend())
+    monkeypatch.setattr(device_module, "_backends", {})
+    dev = Device("/device:PLAIN:2")
+    assert (dev.kind, dev.index) == ("plain", 2)
+    assert device_module.backend_for(dev) is device_module.backend_for(dev) and made == [dev]  # created once
+    with pytest.raises(ValueError, match="lower case letters"):
+        device_module.register_backend("gpu-2", lambda dev: None)
+
+
 def test_cpu_scope_places_tensors():
     with tf.device("/CPU:0") as dev:
         t = tf.constant([1.0, 2.0])
@@ -74,7 +105,7 @@ def test_import_does_not_touch_cuda():
 @pytest.mark.parametrize("request_, expected", [
     ("auto", None), ("", None), (" AUTO ", None), ("cpu", Device("cpu")), ("/CPU:0", Device("cpu")),
     ("gpu", Device("gpu:0")), ("gpu:2", Device("gpu:2")), ("/device:GPU:1", Device("gpu:1")),
-    ("emulator", Device("emulator")),
+    ("emulator", Device("emulator")), ("reference", Device("reference")), ("/device:REFERENCE:0", Device("reference")),
 ])
 def test_device_requests_as_gpuflow_device_and_dash_dash_device_take_them(request_, expected):
     assert parse_device_request(request_) == expected

@@ -19,6 +19,8 @@ every name in :data:`PRIMITIVES`.
 """
 from __future__ import annotations
 
+import numpy as np
+
 PRIMITIVES = (
     "asarray", "to_numpy", "synchronize",
     "random_normal", "random_uniform", "seed",
@@ -36,6 +38,32 @@ def sum_partials(partials):
     for p in partials[1:]:
         total += p
     return total
+
+
+class NumpyArrays:
+    """The array and random-draw primitives of a backend whose arrays are NumPy arrays on the host (the
+    NumPy and reference backends): one generator, ``numpy.random.default_rng``, so a seed gives the same draws
+    on both. The backend's ``__init__`` sets ``self._rng = np.random.default_rng()``."""
+
+    def asarray(self, value, dtype=None):
+        return np.asarray(value, dtype=dtype)
+
+    def to_numpy(self, a):
+        return np.asarray(a)
+
+    def synchronize(self):
+        pass
+
+    def seed(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def random_normal(self, shape, dtype, mean=0.0, stddev=1.0):
+        return self._rng.normal(mean, stddev, size=shape).astype(dtype, copy=False)
+
+    def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0):
+        if np.dtype(dtype).kind in "iu":
+            return self._rng.integers(minval, maxval, size=shape, dtype=dtype)
+        return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
 
 class Backend:

@@ -47,7 +47,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from . import cpu_runtime
-from .base import Backend, sum_partials as _sum_partials
+from .base import Backend, NumpyArrays, sum_partials as _sum_partials
 
 _THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
 _pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
@@ -235,7 +235,7 @@ def _max_unpool_block(db, gb, sb, pool_size, strides, disjoint):
             view += contrib
 
 
-class NumpyBackend(Backend):
+class NumpyBackend(NumpyArrays, Backend):
     name = "numpy"
     xp = np
 
@@ -249,28 +249,6 @@ class NumpyBackend(Backend):
         even for one chunk (small back-to-back GEMMs, whose BLAS threads would busy-wait between them)."""
         with cpu_runtime.single_threaded():
             return _batch_parallel(fn, n, per_chunk=rows)
-
-    # -- arrays -------------------------------------------------------------
-    def asarray(self, value, dtype=None):
-        return np.asarray(value, dtype=dtype)
-
-    def to_numpy(self, a):
-        return np.asarray(a)
-
-    def synchronize(self):
-        pass
-
-    # -- random -------------------------------------------------------------
-    def seed(self, seed):
-        self._rng = np.random.default_rng(seed)
-
-    def random_normal(self, shape, dtype, mean=0.0, stddev=1.0):
-        return self._rng.normal(mean, stddev, size=shape).astype(dtype, copy=False)
-
-    def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0):
-        if np.dtype(dtype).kind in "iu":
-            return self._rng.integers(minval, maxval, size=shape, dtype=dtype)
-        return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
     # -- convolution (blocked im2col + GEMM) ----------------------------------
     @staticmethod
