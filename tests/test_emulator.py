@@ -440,6 +440,15 @@ def test_bounds_from_environment(monkeypatch, rng):
     np.testing.assert_array_equal(x, y)
 
 
+def test_bounds_locals_by_reference_over_many_blocks(oob):
+    """Regression: fiber stacks are reused by the next block; the redzones ASan left on them must not
+    turn a later block's locals-by-reference (wmma fragments) into a false stack-buffer-underflow."""
+    m = RawModule(path=os.path.join(KDIR, "byref.cu"), bounds=True)
+    y = np.zeros(200, np.float32)
+    m.get_function("frag_by_reference")(4, 64, (y, i32(200)), schedule="shuffle")
+    np.testing.assert_array_equal(y, 8 * np.arange(200, dtype=np.float32) + 64)
+
+
 def test_less_common_builtins(rng):
     n = 64
     v = rng.integers(0, 20, size=n).astype(np.int32)

@@ -544,7 +544,15 @@ bool run_block() {
         // Stack tops at different offsets within a page ("colouring"): with equal offsets the hot
         // top frames of all fibers compete for the same L1 cache sets.
         const size_t colour = (i % 63u) * 64u;
-        fiber_init(&t, g_stacks + i * g_stack_stride + (g_stack_stride - g_stack_size), g_stack_size - colour);
+        char* stack = g_stacks + i * g_stack_stride + (g_stack_stride - g_stack_size);
+#if defined(__SANITIZE_ADDRESS__)
+        // The previous block's fibers ended inside leave() (which never returns) or were abandoned:
+        // their frames' redzones are still poisoned in ASan's shadow. A fresh fiber on the same
+        // stack must start clean, else its own locals (a fragment passed by reference, ...) land on
+        // stale poison and report a false stack-buffer-underflow.
+        ASAN_UNPOISON_MEMORY_REGION(stack, g_stack_size);
+#endif
+        fiber_init(&t, stack, g_stack_size - colour);
     }
     L.n_exited = L.n_at_barrier = 0;
     L.runlist.clear();
