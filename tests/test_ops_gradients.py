@@ -5,14 +5,21 @@ One line per case (see tests/gradcheck.py). Inputs are kept away from kinks
 ties are tested where finite differences define the answer (a 2-way tie of
 reduce_max: each side gets 1/2) or asserted directly where TensorFlow picks a
 convention (maximum/minimum give a tie to x; reduce_max splits an n-way tie).
+
+Every test that computes a value or a gradient takes the ``device`` fixture (tests/conftest.py) and
+runs on cpu, emulator and gpu: ``check_op`` compares forward values and tape gradients in float32 with
+the reference backend on each device, and on the CPU also checks them against finite differences in
+float64 (which need float64, so they stay there). The checks of the checker, the error of a too-large
+pooling window and the coverage list are CPU-only: they do not reach a backend's primitives.
 """
 import numpy as np
 import pytest
 
 import gpuflow as tf
+from gpuflow.device import current_device
 from gpuflow.ops import nn_ops
 
-from gradcheck import check_gradients, check_double_backward, rand
+from gradcheck import REFERENCE, check_double_backward, check_gradients, check_on_device, check_op, rand
 
 nn = tf.nn
 
@@ -25,8 +32,6 @@ def pos(*shape, low=0.5, high=2.0):
     return rand(*shape, low=low, high=high)
 
 
-def run(fn, inputs, kw):
-    check_gradients(fn, *inputs, **kw)
 
 
 # -- the checker catches wrong gradients ------------------------------------------------
@@ -53,6 +58,25 @@ def test_check_gradients_rejects_a_wrong_vjp(vjp):
 
 def test_check_gradients_accepts_the_right_vjp():
     check_gradients(_op_with_vjp(lambda g, x: g * 2 * x), rand(2, 3))
+
+
+def _off_the_reference(error):
+    """x**2 whose value (``error="value"``) or gradient (``"gradient"``) is off by 1e-4 relative on every
+    device but the reference: a stand-in for one backend's bug."""
+    from gpuflow.ops.core import make_op
+
+    def op(x):
+        off = 1.0 + (1e-4 if current_device().kind != REFERENCE else 0.0)
+        y = x._data ** 2 * (off if error == "value" else 1.0)
+        return make_op("Test", (x,), y, lambda g, n: (g * 2 * x * (off if error == "gradient" else 1.0),))
+    return op
+
+
+@pytest.mark.parametrize("error", ["value", "gradient"])
+def test_check_on_device_rejects_a_device_that_differs_from_the_reference(error, device):
+    with pytest.raises(AssertionError, match=f"{device}: {'output' if error == 'value' else 'gradient'}"):
+        check_on_device(_off_the_reference(error), rand(2, 3), device=device)
+    check_on_device(_op_with_vjp(lambda g, x: g * 2 * x), rand(2, 3), device=device)
 
 
 # -- elementwise binary ops, with broadcasting -----------------------------------
@@ -84,7 +108,7 @@ for xs, ys in BCAST:
         case(f"minimum{sid}", tf.minimum, rand(*xs), rand(*ys, seed=1)),
         case(f"mod{sid}", tf.math.mod, *_mod_inputs(xs, ys)),
         case(f"where{sid}", (lambda c: lambda x, y: tf.where(c, x, y))(
-            tf.constant(rand(*np.broadcast_shapes(xs, ys), seed=7) > 0)), rand(*xs), rand(*ys, seed=1)),
+            rand(*np.broadcast_shapes(xs, ys), seed=7) > 0), rand(*xs), rand(*ys, seed=1)),
     ]
 
 OPERATORS = [
@@ -113,8 +137,8 @@ OPERATORS = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", BINARY + OPERATORS)
-def test_binary_and_operators(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_binary_and_operators(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
 # -- elementwise unary ops ---------------------------------------------------------
@@ -138,7 +162,8 @@ UNARY = [
     case("tanh_large", tf.tanh, LARGE),
     case("scalar_exp", tf.exp, np.array(0.3)),
     case("clip_by_value", lambda x: tf.clip_by_value(x, -0.5, 0.4), rand(3, 4, away_from=[-0.5, 0.4])),
-    case("clip_by_value_tensor_bounds", lambda x: tf.clip_by_value(x, tf.constant(np.full((4,), -0.3)), 0.6),
+    case("clip_by_value_tensor_bounds",
+         lambda x: tf.clip_by_value(x, tf.constant(np.full((4,), -0.3), dtype=x.dtype), 0.6),
          rand(3, 4, away_from=[-0.3, 0.6])),
     case("cast_f64_f32_f64", lambda x: tf.cast(tf.cast(x, "float32"), tf.float64) * 1.0, X23,
          eps=1e-2, atol=1e-4, rtol=1e-4),
@@ -148,8 +173,8 @@ UNARY = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", UNARY)
-def test_unary(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_unary(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
 # -- reductions ----------------------------------------------------------------------
@@ -176,19 +201,20 @@ REDUCE += [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", REDUCE)
-def test_reductions(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_reductions(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
 def _grad(fn, *xs):
-    xs = [tf.constant(np.asarray(x, dtype=np.float64)) for x in xs]
+    """Tape gradients of ``fn`` at float32 ``xs`` (the dtype every device's kernels take)."""
+    xs = [tf.constant(np.asarray(x, dtype=np.float32)) for x in xs]
     with tf.GradientTape() as tape:
         tape.watch(xs)
         y = fn(*xs)
     return [None if g is None else g.numpy() for g in tape.gradient(y, xs)]
 
 
-def test_reduce_max_splits_three_way_tie_evenly():
+def test_reduce_max_splits_three_way_tie_evenly(device):
     (g,) = _grad(lambda x: tf.reduce_max(x), [2.0, 2.0, 1.0, 2.0])
     np.testing.assert_allclose(g, [1 / 3, 1 / 3, 0, 1 / 3])
     (g,) = _grad(lambda x: tf.reduce_min(x, axis=1), [[0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
@@ -196,7 +222,7 @@ def test_reduce_max_splits_three_way_tie_evenly():
 
 
 @pytest.mark.parametrize("op", [tf.maximum, tf.minimum])
-def test_maximum_minimum_give_ties_to_x(op):
+def test_maximum_minimum_give_ties_to_x(op, device):
     gx, gy = _grad(op, [1.0, 2.0, 3.0], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(gx, [1, 1, 1])
     np.testing.assert_array_equal(gy, [0, 0, 0])
@@ -219,8 +245,8 @@ for a_shape, b_shape in [((2, 3), (3, 4)), ((1, 3), (3, 1)), ((2, 2, 3), (2, 3, 
 
 
 @pytest.mark.parametrize("fn,inputs,kw", MATMUL)
-def test_matmul(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_matmul(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
 # -- indexing and shape ops --------------------------------------------------------
@@ -282,11 +308,11 @@ SHAPE = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", INDEX + SHAPE)
-def test_indexing_and_shape_ops(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_indexing_and_shape_ops(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
-def test_repeated_indices_accumulate():
+def test_repeated_indices_accumulate(device):
     (g,) = _grad(lambda x: x[[0, 0, 0, 2]], [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(g, [3, 0, 1])
     (g,) = _grad(lambda x: tf.gather(x, [1, 1]), [1.0, 2.0, 3.0])
@@ -294,14 +320,14 @@ def test_repeated_indices_accumulate():
 
 
 # -- where / cast ----------------------------------------------------------------
-def test_where_gradient_goes_to_the_selected_side():
+def test_where_gradient_goes_to_the_selected_side(device):
     c = tf.constant([True, False, True])
     gx, gy = _grad(lambda x, y: tf.where(c, x, y), [1.0, 2.0, 3.0], [4.0, 5.0, 6.0])
     np.testing.assert_array_equal(gx, [1, 0, 1])
     np.testing.assert_array_equal(gy, [0, 1, 0])
 
 
-def test_cast_gradient_is_cast_back_and_none_through_integers():
+def test_cast_gradient_is_cast_back_and_none_through_integers(device):
     x = tf.constant([1.5, -2.5], dtype=tf.float64)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -315,7 +341,7 @@ def test_cast_gradient_is_cast_back_and_none_through_integers():
 
 
 @pytest.mark.parametrize("op", [tf.floor, tf.math.ceil, tf.round, tf.sign])
-def test_piecewise_constant_ops_have_no_or_zero_gradient(op):
+def test_piecewise_constant_ops_have_no_or_zero_gradient(op, device):
     # TensorFlow: Floor/Ceil/Round have no gradient (None); Sign has a zero gradient.
     x = tf.constant([1.3, -0.4, 2.0], dtype=tf.float64)
     with tf.GradientTape() as tape:
@@ -329,7 +355,7 @@ def test_piecewise_constant_ops_have_no_or_zero_gradient(op):
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), op(x).numpy())
 
 
-def test_floordiv_has_no_gradient():
+def test_floordiv_has_no_gradient(device):
     x = tf.constant([1.3, -0.4], dtype=tf.float64)
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -370,15 +396,15 @@ NN = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", NN)
-def test_nn_ops(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_nn_ops(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
-def test_smooth_functions_have_the_true_derivative_at_zero():
+def test_smooth_functions_have_the_true_derivative_at_zero(device):
     # softplus'(0) = sigmoid(0) = 1/2; d/dx sigmoid_ce(z, x) at x = 0 is sigmoid(0) - z.
     (g,) = _grad(nn.softplus, [0.0, 0.0])
     np.testing.assert_allclose(g, [0.5, 0.5])
-    z = tf.constant([0.0, 1.0, 0.25], dtype=tf.float64)
+    z = tf.constant([0.0, 1.0, 0.25])
     (g,) = _grad(lambda x: nn.sigmoid_cross_entropy_with_logits(labels=z, logits=x), [0.0, 0.0, 0.0])
     np.testing.assert_allclose(g, [0.5, -0.5, 0.25])
 
@@ -403,9 +429,9 @@ CONV = [  # (x shape, w shape, strides, padding, dilations)
 
 
 @pytest.mark.parametrize("xs,ws,strides,padding,dil", CONV, ids=[str(c) for c in CONV])
-def test_conv2d(xs, ws, strides, padding, dil):
-    check_gradients(lambda x, w: nn.conv2d(x, w, strides=strides, padding=padding, dilations=dil),
-                    rand(*xs), rand(*ws, seed=1))
+def test_conv2d(xs, ws, strides, padding, dil, device):
+    check_op(lambda x, w: nn.conv2d(x, w, strides=strides, padding=padding, dilations=dil),
+             rand(*xs), rand(*ws, seed=1), device=device)
 
 
 FUSED_CONV = [((1, 5, 5, 3), (3, 3, 3, 2), 1, "SAME"), ((2, 6, 5, 3), (2, 3, 3, 5), 2, "VALID"),
@@ -415,10 +441,10 @@ FUSED_CONV = [((1, 5, 5, 3), (3, 3, 3, 2), 1, "SAME"), ((2, 6, 5, 3), (2, 3, 3, 
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("xs,ws,strides,padding", FUSED_CONV, ids=[str(c) for c in FUSED_CONV])
-def test_fused_conv2d(xs, ws, strides, padding, bias, activation):
+def test_fused_conv2d(xs, ws, strides, padding, bias, activation, device):
     inputs = [rand(*xs), rand(*ws, seed=1)] + ([rand(ws[-1], seed=2)] if bias else [])
-    check_gradients(lambda x, w, *b: nn_ops.fused_conv2d(x, w, b[0] if b else None, strides, padding,
-                                                         activation=activation), *inputs)
+    check_op(lambda x, w, *b: nn_ops.fused_conv2d(x, w, b[0] if b else None, strides, padding,
+                                                  activation=activation), *inputs, device=device)
 
 
 CONV_POOL = [((2, 6, 6, 3), (3, 3, 3, 2), 1, "VALID", 2), ((1, 7, 8, 2), (2, 2, 2, 3), 1, "SAME", (2, 3)),
@@ -428,15 +454,16 @@ CONV_POOL = [((2, 6, 6, 3), (3, 3, 3, 2), 1, "VALID", 2), ((1, 7, 8, 2), (2, 2, 
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("xs,ws,strides,padding,pool", CONV_POOL, ids=[str(c) for c in CONV_POOL])
-def test_fused_conv2d_maxpool(xs, ws, strides, padding, pool, bias, activation):
+def test_fused_conv2d_maxpool(xs, ws, strides, padding, pool, bias, activation, device):
     inputs = [rand(*xs), rand(*ws, seed=1)] + ([rand(ws[-1], seed=2)] if bias else [])
-    check_gradients(lambda x, w, *b: nn_ops.fused_conv2d_maxpool(x, w, b[0] if b else None, strides, padding,
-                                                                 activation=activation, pool_size=pool), *inputs)
+    check_op(lambda x, w, *b: nn_ops.fused_conv2d_maxpool(x, w, b[0] if b else None, strides, padding,
+                                                          activation=activation, pool_size=pool),
+             *inputs, device=device)
 
 
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("xs,ws,strides,padding,pool", CONV_POOL, ids=[str(c) for c in CONV_POOL])
-def test_fused_conv2d_maxpool_equals_conv_then_pool(xs, ws, strides, padding, pool, activation):
+def test_fused_conv2d_maxpool_equals_conv_then_pool(xs, ws, strides, padding, pool, activation, device):
     """The fused op and the two ops it replaces give the same output and gradients, ties included."""
     rng = np.random.default_rng(3)
     x = tf.constant(rng.integers(-2, 3, xs).astype(np.float32))  # small integers: many tied maxima and zeros
@@ -468,9 +495,10 @@ def test_fused_conv2d_maxpool_rejects_a_window_larger_than_the_conv_output():
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("activation", [None, "relu"])
 @pytest.mark.parametrize("m,k,n", [(1, 3, 2), (4, 5, 3), (3, 1, 1)])
-def test_fused_dense(m, k, n, bias, activation):
+def test_fused_dense(m, k, n, bias, activation, device):
     inputs = [rand(m, k), rand(k, n, seed=1)] + ([rand(n, seed=2)] if bias else [])
-    check_gradients(lambda x, w, *b: nn_ops.fused_dense(x, w, b[0] if b else None, activation=activation), *inputs)
+    check_op(lambda x, w, *b: nn_ops.fused_dense(x, w, b[0] if b else None, activation=activation), *inputs,
+             device=device)
 
 
 # -- pooling ------------------------------------------------------------------------
@@ -492,11 +520,11 @@ POOL = [  # (x shape, pool, strides, padding)
 
 @pytest.mark.parametrize("op", [nn.max_pool2d, nn.avg_pool2d])
 @pytest.mark.parametrize("xs,k,s,padding", POOL, ids=[str(c) for c in POOL])
-def test_pool2d(op, xs, k, s, padding):
-    check_gradients(lambda x: op(x, k, s, padding), rand(*xs))
+def test_pool2d(op, xs, k, s, padding, device):
+    check_op(lambda x: op(x, k, s, padding), rand(*xs), device=device)
 
 
-def test_max_pool_tie_gradient_goes_to_the_first_maximum():
+def test_max_pool_tie_gradient_goes_to_the_first_maximum(device):
     x = np.zeros((1, 2, 2, 1))
     (g,) = _grad(lambda x: nn.max_pool2d(x, 2, 2, "VALID"), x)
     np.testing.assert_array_equal(g[0, :, :, 0], [[1, 0], [0, 0]])
@@ -506,7 +534,7 @@ def test_max_pool_tie_gradient_goes_to_the_first_maximum():
 
 
 # -- dropout ---------------------------------------------------------------------
-def test_dropout_gradient_is_the_mask_scaling():
+def test_dropout_gradient_is_the_mask_scaling(device):
     x = tf.constant(rand(4, 50, low=0.5, high=1.5))
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -519,8 +547,8 @@ def test_dropout_gradient_is_the_mask_scaling():
 
 
 @pytest.mark.parametrize("noise_shape", [None, (4, 1), (1, 6)])
-def test_dropout_finite_differences(noise_shape):
-    check_gradients(lambda x: nn.dropout(x, 0.5, noise_shape=noise_shape, seed=3), rand(4, 6))
+def test_dropout_finite_differences(noise_shape, device):
+    check_op(lambda x: nn.dropout(x, 0.5, noise_shape=noise_shape, seed=3), rand(4, 6), device=device)
 
 
 # -- second derivatives through the differentiable vjps ------------------------------------
@@ -561,8 +589,8 @@ DOUBLE = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", DOUBLE)
-def test_second_derivatives(fn, inputs, kw):
-    check_double_backward(fn, *inputs, **kw)
+def test_second_derivatives(fn, inputs, kw, device):
+    check_double_backward(fn, *inputs, device=device, **kw)
 
 
 # -- ops added for the Keras layers of issue 5 ----------------------------------------------------
@@ -587,13 +615,13 @@ LAYER_OPS = [
 
 
 @pytest.mark.parametrize("fn,inputs,kw", LAYER_OPS)
-def test_layer_ops(fn, inputs, kw):
-    run(fn, inputs, kw)
+def test_layer_ops(fn, inputs, kw, device):
+    check_op(fn, *inputs, device=device, **kw)
 
 
-def test_erf_and_gelu_second_derivatives():
-    check_double_backward(nn_ops.erf, rand(6, low=-2, high=2))
-    check_double_backward(nn_ops.gelu, rand(6, low=-2, high=2))
+def test_erf_and_gelu_second_derivatives(device):
+    check_double_backward(nn_ops.erf, rand(6, low=-2, high=2), device=device)
+    check_double_backward(nn_ops.gelu, rand(6, low=-2, high=2), device=device)
 
 
 # -- coverage: every public op is either gradient-checked above or has no gradient ------------
