@@ -2,12 +2,21 @@
 
 Error tests assert on the key words of the message: the argument's name and
 both the expected and the received values (the project rule for error messages).
+
+Every test that computes values takes the ``device`` fixture (tests/conftest.py): its body runs on
+cpu, emulator and gpu, against the same NumPy expectations, and ``check`` asserts that the result
+lives on that device; matmul and the fused ops are also compared with the reference backend
+(``gradcheck.check_on_device``, values and gradients). The dtype-inference tests (tf.constant, dtype arguments, mixing dtypes,
+Python operands) and the error tests stay CPU-only: they are decided before any backend array work.
 """
 import numpy as np
 import pytest
 
 import gpuflow as tf
+from gpuflow.device import current_device
 from gpuflow.ops import nn_ops
+
+from gradcheck import check_on_device
 
 nn = tf.nn
 RNG = np.random.default_rng(0)
@@ -19,6 +28,7 @@ def A(*shape, dtype=np.float32, low=-2.0, high=2.0):
 
 def check(t, expected, dtype=None, rtol=1e-6, atol=1e-6):
     assert isinstance(t, tf.Tensor)
+    assert t.device == current_device(), f"the result is on '{t.device}', the test runs on '{current_device()}'"
     expected = np.asarray(expected)
     assert tuple(t.shape) == expected.shape, f"shape {tuple(t.shape)} != {expected.shape}"
     if dtype is not None:
@@ -88,7 +98,7 @@ def test_python_and_numpy_operands_take_the_tensor_dtype():
         tf.constant([1, 2]) + np.array([1.5, 2.0])
 
 
-def test_integer_division_rules():
+def test_integer_division_rules(device):
     check(tf.constant(7) / tf.constant(2), 3.5, tf.float64)
     check(tf.constant([7, -7]) / 2, [3.5, -3.5], tf.float64)
     check(tf.constant([7, -7]) // 2, np.array([3, -4], np.int32), tf.int32)
@@ -97,7 +107,7 @@ def test_integer_division_rules():
     check(tf.constant([7.5, -7.5]) // 2.0, [3.0, -4.0], tf.float32)
 
 
-def test_argmax_argmin_default_axis_0_int64_and_first_on_ties():
+def test_argmax_argmin_default_axis_0_int64_and_first_on_ties(device):
     x = tf.constant([[1.0, 3.0, 3.0], [4.0, 2.0, 3.0]])
     check(tf.argmax(x), np.array([1, 0, 0]), tf.int64)
     check(tf.argmin(x), np.array([0, 1, 0]), tf.int64)
@@ -106,7 +116,7 @@ def test_argmax_argmin_default_axis_0_int64_and_first_on_ties():
     check(tf.argmin(tf.constant([2, 1, 1])), np.int64(1), tf.int64)
 
 
-def test_reductions_keep_integer_dtypes():
+def test_reductions_keep_integer_dtypes(device):
     x = tf.constant([[1, 2], [3, 4]])
     check(tf.reduce_sum(x), np.int32(10), tf.int32)
     check(tf.reduce_sum(x, axis=0), np.array([4, 6], np.int32), tf.int32)
@@ -119,7 +129,7 @@ def test_reductions_keep_integer_dtypes():
     check(tf.reduce_sum(tf.constant([True, True, False])), np.int64(2))
 
 
-def test_comparisons_and_logic_give_bool():
+def test_comparisons_and_logic_give_bool(device):
     a, b = tf.constant([1.0, 2.0, 3.0]), tf.constant([2.0, 2.0, 2.0])
     for op, ref in [(tf.equal, np.equal), (tf.not_equal, np.not_equal), (tf.less, np.less),
                     (tf.less_equal, np.less_equal), (tf.greater, np.greater), (tf.greater_equal, np.greater_equal)]:
@@ -137,7 +147,7 @@ def test_comparisons_and_logic_give_bool():
     check(tf.reduce_all(t, axis=0), np.bool_(False))
 
 
-def test_cast_truncates_toward_zero():
+def test_cast_truncates_toward_zero(device):
     check(tf.cast(tf.constant([-1.7, 1.7, 2.5]), tf.int32), np.array([-1, 1, 2], np.int32), tf.int32)
     check(tf.cast(tf.constant([0.0, 2.0]), tf.bool), np.array([False, True]))
     check(tf.cast(tf.constant([1, 2]), "float64"), [1.0, 2.0], tf.float64)
@@ -159,12 +169,12 @@ UNARY = [
 
 @pytest.mark.parametrize("op,ref,x", UNARY, ids=[u[0].__name__ for u in UNARY])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_unary_values(op, ref, x, dtype):
+def test_unary_values(op, ref, x, dtype, device):
     x = x.astype(dtype)
     check(op(tf.constant(x)), ref(x).astype(dtype), tf.as_dtype(dtype), rtol=1e-6)
 
 
-def test_sigmoid_does_not_overflow():
+def test_sigmoid_does_not_overflow(device):
     with np.errstate(over="raise", invalid="raise"):
         y = tf.sigmoid(tf.constant([-1000.0, -100.0, 0.0, 100.0, 1000.0]))
     check(y, [0.0, np.exp(-100.0), 0.5, 1.0, 1.0], tf.float32, atol=1e-30)
@@ -177,12 +187,12 @@ BIN = [(tf.add, np.add), (tf.subtract, np.subtract), (tf.multiply, np.multiply),
 
 @pytest.mark.parametrize("xs,ys", [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2,)), ((4, 1, 3), (2, 1))])
 @pytest.mark.parametrize("op,ref", BIN, ids=[b[0].__name__ for b in BIN])
-def test_binary_values_with_broadcasting(op, ref, xs, ys):
+def test_binary_values_with_broadcasting(op, ref, xs, ys, device):
     x, y = A(*xs, low=0.5), A(*ys, low=0.5)
     check(op(x, y), ref(x, y), tf.float32, rtol=1e-5)
 
 
-def test_add_n_clip_where():
+def test_add_n_clip_where(device):
     x = A(2, 3)
     check(tf.add_n([x, x, x]), 3 * x)
     check(tf.clip_by_value(x, -0.5, 0.5), np.clip(x, -0.5, 0.5))
@@ -194,7 +204,7 @@ def test_add_n_clip_where():
 
 @pytest.mark.parametrize("axis", [None, 0, 1, -1, (0, 2), [2, 0], (-1, -3)])
 @pytest.mark.parametrize("keepdims", [False, True])
-def test_reduction_values(axis, keepdims):
+def test_reduction_values(axis, keepdims, device):
     x = A(2, 3, 4)
     ax = tuple(axis) if isinstance(axis, list) else axis
     for op, ref in [(tf.reduce_sum, np.sum), (tf.reduce_mean, np.mean), (tf.reduce_max, np.max),
@@ -205,14 +215,14 @@ def test_reduction_values(axis, keepdims):
     check(tf.reduce_logsumexp(x, axis=axis, keepdims=keepdims), lse, tf.float32, rtol=1e-5)
 
 
-def test_reduce_logsumexp_is_stable():
+def test_reduce_logsumexp_is_stable(device):
     check(tf.reduce_logsumexp(tf.constant([1000.0, 1000.0])), 1000.0 + np.log(2.0))
     check(tf.reduce_logsumexp(tf.constant([[-1000.0, -1000.0]]), axis=1), [-1000.0 + np.log(2.0)])
     with np.errstate(divide="ignore"):  # log(0) = -inf for a slice that is all -inf, not nan
         check(tf.reduce_logsumexp(tf.constant([[-np.inf, -np.inf], [0.0, -np.inf]]), axis=1), [-np.inf, 0.0])
 
 
-def test_softmax_with_masked_entries():
+def test_softmax_with_masked_entries(device):
     x = tf.constant([[0.0, -np.inf, 1.0]])
     check(nn.softmax(x), [[1 / (1 + np.e), 0.0, np.e / (1 + np.e)]])
     check(nn.log_softmax(x), [[-np.log1p(np.e), -np.inf, 1 - np.log1p(np.e)]])
@@ -221,16 +231,17 @@ def test_softmax_with_masked_entries():
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
 @pytest.mark.parametrize("a_shape,b_shape", [((2, 3), (3, 4)), ((5, 2, 3), (5, 3, 4)), ((2, 3), (5, 3, 4)),
                                              ((1, 2, 3), (4, 3, 2)), ((3, 1, 2, 3), (2, 3, 4))])
-def test_matmul_values(a_shape, b_shape, ta, tb):
+def test_matmul_values(a_shape, b_shape, ta, tb, device):
     a, b = A(*a_shape), A(*b_shape)
     at = np.swapaxes(a, -1, -2) if ta else a
     bt = np.swapaxes(b, -1, -2) if tb else b
     check(tf.matmul(at, bt, transpose_a=ta, transpose_b=tb), a @ b, tf.float32, rtol=1e-5, atol=1e-5)
     check(tf.constant(a) @ b, a @ b, rtol=1e-5, atol=1e-5)
+    check_on_device(lambda p, q: tf.matmul(p, q, transpose_a=ta, transpose_b=tb), at, bt, device=device)
 
 
 # -- array ops -------------------------------------------------------------------------
-def test_array_op_values():
+def test_array_op_values(device):
     x = A(2, 3, 4)
     check(tf.reshape(x, (4, -1)), x.reshape(4, -1))
     check(tf.reshape(x, tf.constant([6, 4])), x.reshape(6, 4))
@@ -263,7 +274,7 @@ def test_array_op_values():
     check(tf.stop_gradient(x), x)
 
 
-def test_creation_ops():
+def test_creation_ops(device):
     check(tf.zeros([2, 3]), np.zeros((2, 3)), tf.float32)
     check(tf.ones(3, dtype=tf.int32), np.ones(3, np.int32), tf.int32)
     check(tf.fill([2], 3.0), [3.0, 3.0], tf.float32)
@@ -281,7 +292,7 @@ def test_creation_ops():
     check(tf.one_hot([[1, 0]], 2, axis=0), np.array([[[0, 1]], [[1, 0]]], np.float32))
 
 
-def test_getitem_values():
+def test_getitem_values(device):
     x = A(3, 4, 5)
     t = tf.constant(x)
     for key in [1, -1, (0, 2), slice(1, 3), (slice(None), slice(None, None, 2)), (Ellipsis, 1), (None, 1),
@@ -294,7 +305,7 @@ def test_getitem_values():
 
 
 # -- nn ---------------------------------------------------------------------------
-def test_activation_values():
+def test_activation_values(device):
     x = np.array([-3.0, -0.5, 0.0, 0.5, 7.0], np.float32)
     check(nn.relu(x), np.maximum(x, 0))
     check(nn.relu6(x), np.clip(x, 0, 6))
@@ -311,7 +322,7 @@ def test_activation_values():
 
 
 @pytest.mark.parametrize("axis", [-1, 0, 1])
-def test_softmax_values(axis):
+def test_softmax_values(axis, device):
     x = A(2, 3, 4).astype(np.float64)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     sm = e / e.sum(axis=axis, keepdims=True)
@@ -322,7 +333,7 @@ def test_softmax_values(axis):
     check(nn.log_softmax(big), [[0.0, -1000.0, -2000.0]])
 
 
-def test_cross_entropy_values():
+def test_cross_entropy_values(device):
     z = A(3, 4).astype(np.float64)
     logp = z - np.log(np.exp(z).sum(-1, keepdims=True))
     labels = np.array([2, 0, 3])
@@ -338,7 +349,7 @@ def test_cross_entropy_values():
     check(nn.sigmoid_cross_entropy_with_logits(labels=tf.constant([1.0]), logits=tf.constant([-1000.0])), [1000.0])
 
 
-def test_conv_pool_shapes():
+def test_conv_pool_shapes(device):
     x = tf.ones([2, 7, 9, 3])
     w = tf.ones([3, 2, 3, 5])
     assert tuple(nn.conv2d(x, w, 1, "VALID").shape) == (2, 5, 8, 5)
@@ -353,7 +364,7 @@ def test_conv_pool_shapes():
     assert nn.conv2d(x, w, 1, "VALID").dtype == tf.float32
 
 
-def test_fused_ops_values():
+def test_fused_ops_values(device):
     x, w, b = A(2, 5, 5, 3), A(3, 3, 3, 4), A(4)
     conv = nn.conv2d(x, w, 1, "SAME").numpy()
     check(nn_ops.fused_conv2d(x, w, b, 1, "SAME"), conv + b, rtol=1e-5, atol=1e-5)
@@ -361,9 +372,11 @@ def test_fused_ops_values():
     xd, wd, bd = A(3, 4), A(4, 2), A(2)
     check(nn_ops.fused_dense(xd, wd), xd @ wd, rtol=1e-5, atol=1e-6)
     check(nn_ops.fused_dense(xd, wd, bd, activation="relu"), np.maximum(xd @ wd + bd, 0), rtol=1e-5, atol=1e-6)
+    check_on_device(lambda *a: nn_ops.fused_conv2d(*a, 1, "SAME", activation="relu"), x, w, b, device=device)
+    check_on_device(lambda *a: nn_ops.fused_dense(*a, activation="relu"), xd, wd, bd, device=device)
 
 
-def test_dropout_values_and_seeds():
+def test_dropout_values_and_seeds(device):
     x = tf.ones([1000])
     y = nn.dropout(x, 0.3, seed=1).numpy()
     assert set(np.unique(y)) <= {0.0, np.float32(1 / 0.7)}
@@ -374,7 +387,7 @@ def test_dropout_values_and_seeds():
     assert np.all((z == 0).all(axis=1) | (z != 0).all(axis=1))  # whole rows dropped together
 
 
-def test_dropout_op_seed_leaves_the_global_generator_alone():
+def test_dropout_op_seed_leaves_the_global_generator_alone(device):
     tf.random.set_seed(0)
     a = tf.random.normal([5]).numpy()
     tf.random.set_seed(0)
@@ -384,7 +397,7 @@ def test_dropout_op_seed_leaves_the_global_generator_alone():
 
 
 # -- random ---------------------------------------------------------------------
-def test_random_ops():
+def test_random_ops(device):
     tf.random.set_seed(3)
     a = tf.random.normal([2, 3])
     b = tf.random.uniform([4], 1.0, 2.0, dtype=tf.float64)
