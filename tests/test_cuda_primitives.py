@@ -1,4 +1,5 @@
-"""Every CUDA primitive against the NumPy reference, on fresh random inputs at many shapes.
+"""Every CUDA primitive against the reference backend, on fresh random inputs at many shapes, within
+the float32 rounding of sums of each reduction's length (tests/primitive_checks.py).
 
 One test body runs on each CUDA backend present: the CPU emulator (always, where a C++ compiler
 exists: CI) and a real GPU (when CuPy finds one: `pytest -m gpu` on a GPU machine). On the
@@ -14,14 +15,12 @@ import os
 import numpy as np
 import pytest
 
-from gpuflow.backend.numpy_backend import NumpyBackend
 from gpuflow.backend.base import PRIMITIVES
 from gpuflow.device import _probe_cuda, _probe_emulator
 from gpuflow.ops.nn_ops import conv_output_size
+from primitive_checks import REF, abs64, assert_conv_bwd_matches, assert_conv_fwd_matches, assert_sums_match
 
 pytestmark = pytest.mark.gpu
-
-REF = NumpyBackend()
 
 
 def _backends():
@@ -69,13 +68,6 @@ def dev(be, a):
     return be.asarray(a)
 
 
-def close(got, want, what):
-    assert got.shape == want.shape, f"{what}: shape {got.shape} != {want.shape}"
-    assert got.dtype == want.dtype, f"{what}: dtype {got.dtype} != {want.dtype}"
-    scale = max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale, err_msg=what)
-
-
 # (N, H, W, C, F, kh, kw, stride, dilation, padding)
 CONV_CASES = [
     (1, 7, 9, 3, 5, 3, 3, 1, 1, "VALID"),
@@ -104,32 +96,32 @@ def test_conv2d_primitives(be, case):
     k = rng.standard_normal((kh, kw, c, f)).astype(np.float32)
     pads = _pads(h, w, kh, kw, s, d, padding)
     args = ((s, s), (d, d), pads)
-    want_y, saved = REF.conv2d_fwd(x, k, *args)
     got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), *args)
-    close(host(be, got_y), want_y, "conv2d_fwd")
-    dy = rng.standard_normal(want_y.shape).astype(np.float32)
-    close(host(be, be.conv2d_bwd_data(dev(be, dy), dev(be, k), x.shape, *args)),
-          REF.conv2d_bwd_data(dy, k, x.shape, *args, saved), "conv2d_bwd_data")
-    close(host(be, be.conv2d_bwd_filter(dev(be, x), dev(be, dy), k.shape, *args)),
-          REF.conv2d_bwd_filter(x, dy, k.shape, *args, saved), "conv2d_bwd_filter")
+    assert_conv_fwd_matches(host(be, got_y), x, k, *args)
+    dy = rng.standard_normal(got_y.shape).astype(np.float32)
+    assert_conv_bwd_matches((host(be, be.conv2d_bwd_data(dev(be, dy), dev(be, k), x.shape, *args)),
+                             host(be, be.conv2d_bwd_filter(dev(be, x), dev(be, dy), k.shape, *args)), None),
+                            dy, x, k, *args)
     b = rng.standard_normal(f).astype(np.float32)
-    want_y, _ = REF.conv2d_fwd(x, k, *args, b, True)
     got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), *args, dev(be, b), True)
-    close(host(be, got_y), want_y, "conv2d_fwd (bias, relu)")
-    want = REF.conv2d_bwd(dy, x, k, want_y, True, True, True, True, *args)
+    y = host(be, got_y)
+    assert_conv_fwd_matches(y, x, k, *args, b, True, what="conv2d_fwd (bias, relu)")
     got = be.conv2d_bwd(dev(be, dy), dev(be, x), dev(be, k), got_y, True, True, True, True, *args)
-    for name, g, w_ in zip(("dx", "dw", "db"), got, want):
-        close(host(be, g), w_, f"conv2d_bwd {name}")
-    if min(want_y.shape[1:3]) >= 2:  # Conv2D + MaxPooling2D(2), fused
-        want_p, want_saved = REF.conv2d_maxpool_fwd(x, k, b, True, *args, (2, 2))
+    assert_conv_bwd_matches([host(be, g) for g in got], dy * (y > 0), x, k, *args)
+    if min(y.shape[1:3]) >= 2:  # Conv2D + MaxPooling2D(2), fused
         got_p, got_saved = be.conv2d_maxpool_fwd(dev(be, x), dev(be, k), dev(be, b), True, *args, (2, 2))
-        close(host(be, got_p), want_p, "conv2d_maxpool_fwd")
-        dp = rng.standard_normal(want_p.shape).astype(np.float32)
-        want = REF.conv2d_maxpool_bwd(dp, x, k, want_p, want_saved, True, True, True, True, *args, (2, 2))
+        p = host(be, got_p)
+        want_p, (want_arg, z_shape) = REF.conv2d_maxpool_fwd(x, k, b, True, *args, (2, 2))
+        # the maxima of conv outputs that each agree within their sum's rounding (kh*kw*C products + bias)
+        abs_sum = REF.conv2d_fwd(abs64(x), abs64(k), *args, abs64(b))[0]
+        assert_sums_match(p, want_p, REF.max_pool2d_fwd(abs_sum, (2, 2), (2, 2), (0, 0, 0, 0))[0], k.size // f + 1,
+                          "conv2d_maxpool_fwd")
+        dp = rng.standard_normal(p.shape).astype(np.float32)
         got = be.conv2d_maxpool_bwd(dev(be, dp), dev(be, x), dev(be, k), got_p, got_saved, True, True, True, True,
                                     *args, (2, 2))
-        for name, g, w_ in zip(("dx", "dw", "db"), got, want):
-            close(host(be, g), w_, f"conv2d_maxpool_bwd {name}")
+        # random data: no two conv outputs of a window are within rounding, so both route to the same winners
+        dz = REF.max_pool2d_bwd(dp * (want_p > 0), z_shape, (2, 2), (2, 2), (0, 0, 0, 0), want_arg)
+        assert_conv_bwd_matches([host(be, g) for g in got], dz, x, k, *args, what="conv2d_maxpool_bwd")
 
 
 # (N, H, W, C, pool, stride, padding)
@@ -152,14 +144,18 @@ def test_pool2d_primitives(be, case):
     args = ((p, p), (s, s), pads)
     want_y, want_arg = REF.max_pool2d_fwd(x, *args)
     got_y, got_arg = be.max_pool2d_fwd(dev(be, x), *args)
-    close(host(be, got_y), want_y, "max_pool2d_fwd")
-    np.testing.assert_array_equal(host(be, got_arg).astype(np.int64), want_arg.astype(np.int64))
+    np.testing.assert_array_equal(host(be, got_y), want_y)  # maxima are exact
+    np.testing.assert_array_equal(host(be, got_arg).astype(np.int64), want_arg.astype(np.int64))  # the first maximum
     dy = rng.standard_normal(want_y.shape).astype(np.float32)
-    close(host(be, be.max_pool2d_bwd(dev(be, dy), x.shape, *args, got_arg)),
-          REF.max_pool2d_bwd(dy, x.shape, *args, want_arg), "max_pool2d_bwd")
-    close(host(be, be.avg_pool2d_fwd(dev(be, x), *args)), REF.avg_pool2d_fwd(x, *args), "avg_pool2d_fwd")
-    close(host(be, be.avg_pool2d_bwd(dev(be, dy), x.shape, *args)), REF.avg_pool2d_bwd(dy, x.shape, *args),
-          "avg_pool2d_bwd")
+    overlap = (-(-p // s)) ** 2  # the most windows an input element lies in: terms of its gradient's sum
+    assert_sums_match(host(be, be.max_pool2d_bwd(dev(be, dy), x.shape, *args, got_arg)),
+                      REF.max_pool2d_bwd(dy, x.shape, *args, want_arg),
+                      REF.max_pool2d_bwd(abs64(dy), x.shape, *args, want_arg), overlap, "max_pool2d_bwd")
+    # sums of p*p terms (or of the windows over an element), then a division by the count: one more rounding
+    assert_sums_match(host(be, be.avg_pool2d_fwd(dev(be, x), *args)), REF.avg_pool2d_fwd(x, *args),
+                      REF.avg_pool2d_fwd(abs64(x), *args), p * p + 1, "avg_pool2d_fwd")
+    assert_sums_match(host(be, be.avg_pool2d_bwd(dev(be, dy), x.shape, *args)), REF.avg_pool2d_bwd(dy, x.shape, *args),
+                      REF.avg_pool2d_bwd(abs64(dy), x.shape, *args), overlap + 1, "avg_pool2d_bwd")
 
 
 @pytest.mark.parametrize("m, k, n", [(5, 7, 3), (33, 65, 17), (64, 64, 64), (1, 100, 70)])
@@ -169,14 +165,17 @@ def test_dense_primitives(be, m, k, n, bias, relu):
     x = rng.standard_normal((m, k)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
-    want = REF.dense_fwd(x, w, b, relu)
     got = be.dense_fwd(dev(be, x), dev(be, w), None if b is None else dev(be, b), relu)
-    close(host(be, got), want, "dense_fwd")
-    dy = rng.standard_normal(want.shape).astype(np.float32)
-    want_g = REF.dense_bwd(dy, x, w, want, relu, True)
+    y = host(be, got)
+    assert_sums_match(y, REF.dense_fwd(x, w, b, relu), REF.dense_fwd(abs64(x), abs64(w), abs64(b), False), k + 1,
+                      "dense_fwd")
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    want_g = REF.dense_bwd(dy, x, w, y, relu, True)
     got_g = be.dense_bwd(dev(be, dy), dev(be, x), dev(be, w), got, relu, True)
-    for name, g, wg in zip(("dx", "dw", "db"), got_g, want_g):
-        close(host(be, g), wg, f"dense_bwd {name}")
+    ag = abs64(dy * (y > 0) if relu else dy)  # |gradient| after the ReLU mask of the same y
+    bounds = (ag @ abs64(w).T, n), (abs64(x).T @ ag, m), (ag.sum(axis=0), m)
+    for name, g, wg, bound in zip(("dx", "dw", "db"), got_g, want_g, bounds):
+        assert_sums_match(host(be, g), wg, *bound, f"dense_bwd {name}")
 
 
 def test_float64_is_refused_with_a_clear_error(be):
@@ -224,15 +223,16 @@ def test_bias_act_primitives(be, shape, bias, relu):
     rng = np.random.default_rng(len(shape) * 7 + shape[-1])
     y = rng.standard_normal(shape).astype(np.float32)
     b = rng.standard_normal(shape[-1]).astype(np.float32) if bias else None
-    want = REF.bias_act_fwd(y.copy(), b, relu)
     got = be.bias_act_fwd(dev(be, y.copy()), None if b is None else dev(be, b), relu)
-    close(host(be, got), want, "bias_act_fwd")
+    # one float32 addition per element (exact when there is no bias), ReLU exact
+    np.testing.assert_array_equal(host(be, got), REF.bias_act_fwd(y.copy(), b, relu))
     dy = rng.standard_normal(shape).astype(np.float32)
-    wz, wb = REF.bias_act_bwd(dy, want, relu, bias)
+    wz, wb = REF.bias_act_bwd(dy, host(be, got), relu, bias)
     gz, gb = be.bias_act_bwd(dev(be, dy), got, relu, bias)
-    close(host(be, gz), wz, "bias_act_bwd dz")
+    np.testing.assert_array_equal(host(be, gz), wz)  # dy or 0: copies
     if bias:
-        close(host(be, gb), wb, "bias_act_bwd db")
+        m = dy.size // shape[-1]
+        assert_sums_match(host(be, gb), wb, np.abs(wz.astype(np.float64)).reshape(-1, shape[-1]).sum(0), m, "db")
     else:
         assert gb is None
 

@@ -2,14 +2,14 @@
 
 A mutant is the kernel source with one deliberate bug, loaded through the same emulator loader under
 another module name; the test shows the bug changes the result (while the real kernel, launched the
-same way, matches the NumPy reference), so a test in this configuration would catch it.
+same way, matches the reference backend), so a test in this configuration would catch it.
 """
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gpuflow.backend.numpy_backend import NumpyBackend
+from gpuflow.backend.reference import ReferenceBackend
 from gpuflow.device import _probe_emulator
 
 pytestmark = pytest.mark.skipif(not _probe_emulator()[0], reason="no C++ compiler for the emulator")
@@ -41,7 +41,7 @@ def test_dense_bwd_without_its_second_syncthreads_is_caught_with_a_small_grid(mo
     w = rng.standard_normal((5, n)).astype(np.float32)
     y = np.maximum(x @ w, 0)
     dy = rng.standard_normal((m, n)).astype(np.float32)
-    _, _, want_db = NumpyBackend().dense_bwd(dy, x, w, y, True, True)
+    _, _, want_db = ReferenceBackend().dense_bwd(dy, x, w, y, True, True)
 
     def db(be, grid_cap):
         be.grid_cap = grid_cap

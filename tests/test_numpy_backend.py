@@ -1,15 +1,13 @@
-"""The NumPy backend's primitives against slow, obviously-correct float64 references.
+"""The NumPy backend's primitives against the reference backend (gpuflow/backend/reference.py).
 
-The references loop explicitly over output pixels (small shapes only) and
-follow TensorFlow's definitions: cross-correlation in NHWC with (kh, kw, in,
-out) filters; max pooling whose ties go to the first maximum of the window in
-row-major order and whose padding never wins; average pooling that leaves
-padding out of the count (``tf.nn.avg_pool2d``).
-
-No assertion depends on the BLAS kernel a CPU gets: float32 sums that a kernel (or a batch split) may add
-in another order are compared within their rounding (:func:`assert_sums_match`); bit-for-bit comparisons
-are kept where the arithmetic is exact or the same by construction (maxima, copies, small integers,
-element-wise work), each saying why.
+The reference is the plain float64 definition of every primitive (TensorFlow's: cross-correlation in NHWC
+with (kh, kw, in, out) filters; max pooling whose ties go to the first maximum of the window in row-major
+order and whose padding never wins; average pooling that leaves padding out of the count), rounded once to
+float32. The NumPy backend is threaded, blocked, fused and crops all-zero gradient rows: every primitive is
+compared with the reference in float32, at odd shapes, strides, dilations and paddings, within the rounding
+that sums of that length allow (:func:`primitive_checks.assert_sums_match`), so no assertion depends on the BLAS
+kernel a CPU gets. Bit-for-bit comparisons are kept where the arithmetic is exact or the same by construction
+(maxima, copies, small integers, element-wise work), each saying why.
 """
 import numpy as np
 import pytest
@@ -17,110 +15,9 @@ import pytest
 import gpuflow as tf
 from gpuflow.backend.numpy_backend import NumpyBackend
 from gpuflow.ops.nn_ops import conv_output_size
+from primitive_checks import REF, abs64, assert_conv_bwd_matches, assert_conv_fwd_matches, assert_sums_match
 
 B = NumpyBackend()
-
-
-# -- references -------------------------------------------------------------------
-def _pad(x, pads, value):
-    t, b, l, r = pads
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
-
-
-def _out(size, k, s, d, before, after):
-    return (size + before + after - (k - 1) * d - 1) // s + 1
-
-
-def ref_conv2d(x, w, strides, dilations, pads):
-    n, h, wd, c = x.shape
-    kh, kw, _, f = w.shape
-    (sh, sw), (dh, dw) = strides, dilations
-    xp = _pad(x.astype(np.float64), pads, 0.0)
-    oh, ow = _out(h, kh, sh, dh, pads[0], pads[1]), _out(wd, kw, sw, dw, pads[2], pads[3])
-    y = np.zeros((n, oh, ow, f))
-    for b in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                for o in range(f):
-                    acc = 0.0
-                    for p in range(kh):
-                        for q in range(kw):
-                            for ch in range(c):
-                                acc += xp[b, i * sh + p * dh, j * sw + q * dw, ch] * w[p, q, ch, o]
-                    y[b, i, j, o] = acc
-    return y
-
-
-def ref_conv2d_bwd(x, w, dy, strides, dilations, pads):
-    """(dx, dw) of sum(dy * conv2d(x, w)), by scattering every output pixel back."""
-    n, h, wd, c = x.shape
-    kh, kw, _, f = w.shape
-    (sh, sw), (dh, dw) = strides, dilations
-    t, _, l, _ = pads
-    xp = _pad(x.astype(np.float64), pads, 0.0)
-    dxp = np.zeros_like(xp)
-    dwt = np.zeros(w.shape)
-    for b in range(n):
-        for i in range(dy.shape[1]):
-            for j in range(dy.shape[2]):
-                for p in range(kh):
-                    for q in range(kw):
-                        r, s = i * sh + p * dh, j * sw + q * dw
-                        dxp[b, r, s, :] += w[p, q] @ dy[b, i, j]
-                        dwt[p, q] += np.outer(xp[b, r, s, :], dy[b, i, j])
-    return dxp[:, t: t + h, l: l + wd, :], dwt
-
-
-def ref_max_pool(x, k, s, pads):
-    """(y, dx-scatter function) with the first maximum of each window in row-major order."""
-    n, h, wd, c = x.shape
-    xp = _pad(x.astype(np.float64), pads, -np.inf)
-    oh, ow = _out(h, k[0], s[0], 1, pads[0], pads[1]), _out(wd, k[1], s[1], 1, pads[2], pads[3])
-    y = np.zeros((n, oh, ow, c))
-    where = {}
-    for b in range(n):
-        for i in range(oh):
-            for j in range(ow):
-                for ch in range(c):
-                    best, arg = -np.inf, None
-                    for p in range(k[0]):  # row-major; strict '>' keeps the first maximum
-                        for q in range(k[1]):
-                            v = xp[b, i * s[0] + p, j * s[1] + q, ch]
-                            if arg is None or v > best:
-                                best, arg = v, (i * s[0] + p - pads[0], j * s[1] + q - pads[2])
-                    y[b, i, j, ch] = best
-                    where[b, i, j, ch] = arg
-
-    def bwd(dy):
-        dx = np.zeros(x.shape)
-        for (b, i, j, ch), (r, q) in where.items():
-            dx[b, r, q, ch] += dy[b, i, j, ch]
-        return dx
-    return y, bwd
-
-
-def ref_avg_pool(x, k, s, pads):
-    """(y, dx-scatter function); the average is over the window's non-padding elements."""
-    n, h, wd, c = x.shape
-    oh, ow = _out(h, k[0], s[0], 1, pads[0], pads[1]), _out(wd, k[1], s[1], 1, pads[2], pads[3])
-    y = np.zeros((n, oh, ow, c))
-    cells = {}
-    for i in range(oh):
-        for j in range(ow):
-            rows = [r for r in range(i * s[0] - pads[0], i * s[0] - pads[0] + k[0]) if 0 <= r < h]
-            cols = [q for q in range(j * s[1] - pads[2], j * s[1] - pads[2] + k[1]) if 0 <= q < wd]
-            cells[i, j] = [(r, q) for r in rows for q in cols]
-            for b in range(n):
-                for ch in range(c):
-                    y[b, i, j, ch] = sum(float(x[b, r, q, ch]) for r, q in cells[i, j]) / len(cells[i, j])
-
-    def bwd(dy):
-        dx = np.zeros(x.shape)
-        for (i, j), cs in cells.items():
-            for r, q in cs:
-                dx[:, r, q, :] += dy[:, i, j, :] / len(cs)
-        return dx
-    return y, bwd
 
 
 def _same_pads(h, w, k, s, d=(1, 1)):
@@ -153,7 +50,7 @@ CONV = [  # x shape, w shape, strides, dilations, pads
 ]
 
 
-def _conv_case(xs, ws, strides, dil, pads, dtype=np.float64, seed=0):
+def _conv_case(xs, ws, strides, dil, pads, dtype=np.float32, seed=0):
     rng = _rng(seed)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
@@ -166,17 +63,13 @@ def _conv_case(xs, ws, strides, dil, pads, dtype=np.float64, seed=0):
 def test_conv2d_primitives_match_reference(xs, ws, strides, dil, pads):
     x, w, pads = _conv_case(xs, ws, strides, dil, pads)
     y, saved = B.conv2d_fwd(x, w, strides, dil, pads)
-    ref = ref_conv2d(x, w, strides, dil, pads)
-    assert y.shape == ref.shape and y.dtype == np.float64
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-12)
-    dy = _rng(1).standard_normal(y.shape)
-    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, strides, dil, pads)
+    assert y.dtype == np.float32
+    assert_conv_fwd_matches(y, x, w, strides, dil, pads)
+    dy = _rng(1).standard_normal(y.shape).astype(np.float32)
     for s in (saved, None):  # with the forward's saved data, and recomputing it
         dx = B.conv2d_bwd_data(dy, w, x.shape, strides, dil, pads, s)
         dw = B.conv2d_bwd_filter(x, dy, w.shape, strides, dil, pads, s)
-        assert dx.shape == x.shape and dw.shape == w.shape
-        np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
+        assert_conv_bwd_matches((dx, dw, None), dy, x, w, strides, dil, pads)
 
 
 @pytest.mark.parametrize("block", [None, 1, 2])
@@ -188,23 +81,19 @@ def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, 
     if block is not None:
         monkeypatch.setattr(nb, "_block", lambda sample_bytes: block)
     x, w, pads = _conv_case(xs, ws, strides, dil, pads)
-    b = _rng(2).standard_normal(ws[3])
+    b = _rng(2).standard_normal(ws[3]).astype(np.float32)
     y, saved = B.conv2d_fwd(x, w, strides, dil, pads, b, True)
-    z = ref_conv2d(x, w, strides, dil, pads) + b
-    np.testing.assert_allclose(y, np.maximum(z, 0), rtol=1e-12, atol=1e-12)
-    dy = _rng(1).standard_normal(y.shape)
-    dz = dy * (z > 0)
-    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dz, strides, dil, pads)
-    dx, dw, db = B.conv2d_bwd(dy, x, w, y, True, True, True, True, strides, dil, pads, saved)
-    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(db, dz.reshape(-1, ws[3]).sum(0), rtol=1e-12, atol=1e-12)
+    assert_conv_fwd_matches(y, x, w, strides, dil, pads, b, True)
+    dy = _rng(1).standard_normal(y.shape).astype(np.float32)
+    dz = dy * (y > 0)  # the mask of the y handed to the backward pass
+    assert_conv_bwd_matches(B.conv2d_bwd(dy, x, w, y, True, True, True, True, strides, dil, pads, saved),
+                            dz, x, w, strides, dil, pads)
     only_dw = B.conv2d_bwd(dy, x, w, y, True, False, True, False, strides, dil, pads, saved)
     assert only_dw[0] is None and only_dw[2] is None
-    np.testing.assert_allclose(only_dw[1], dw_ref, rtol=1e-12, atol=1e-12)
+    assert_conv_bwd_matches(only_dw, dz, x, w, strides, dil, pads)
     only_dx = B.conv2d_bwd(dy, None, w, y, True, True, False, False, strides, dil, pads, saved, x_shape=x.shape)
     assert only_dx[1] is None and only_dx[2] is None
-    np.testing.assert_allclose(only_dx[0], dx_ref, rtol=1e-12, atol=1e-12)
+    assert_conv_bwd_matches(only_dx, dz, x, w, strides, dil, pads)
 
 
 @pytest.mark.parametrize("block", [None, 1, 3])
@@ -215,29 +104,29 @@ def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, 
     ((2, 9, 10, 1), (3, 2, 1, 3), (2, 1), (1, 2), "SAME", (2, 3)),
     ((1, 6, 6, 2), (1, 1, 2, 2), (1, 1), (1, 1), (0, 0, 0, 0), (3, 3)),
 ])
-def test_conv2d_maxpool_matches_conv_then_pool(monkeypatch, xs, ws, strides, dil, pads, pool, relu, bias, block):
-    """The fused primitives against the unfused ones on integer data (ties, zeros after the ReLU)."""
+def test_conv2d_maxpool_matches_reference(monkeypatch, xs, ws, strides, dil, pads, pool, relu, bias, block):
+    """The fused primitives against the reference's (conv2d then max_pool2d) on small integers: every
+    forward sum is exact, so the pooled values and which element wins each window (ties, zeros after the
+    ReLU) are the same bit for bit, and the gradients are sums of the same routed values."""
     import gpuflow.backend.numpy_backend as nb
     if block is not None:
         monkeypatch.setattr(nb, "_block", lambda sample_bytes: block)
     rng = _rng(8)
-    x = rng.integers(-2, 3, xs).astype(np.float64)
-    w = rng.integers(-1, 2, ws).astype(np.float64)
-    b = rng.integers(-1, 2, ws[3]).astype(np.float64) if bias else None
+    x = rng.integers(-2, 3, xs).astype(np.float32)
+    w = rng.integers(-1, 2, ws).astype(np.float32)
+    b = rng.integers(-1, 2, ws[3]).astype(np.float32) if bias else None
     if pads == "SAME":
         pads = _same_pads(xs[1], xs[2], ws[:2], strides, dil)
-    z, _ = B.conv2d_fwd(x, w, strides, dil, pads, b, relu)
-    want_y, arg = B.max_pool2d_fwd(z, pool, pool, (0, 0, 0, 0))
+    want_y, want_saved = REF.conv2d_maxpool_fwd(x, w, b, relu, strides, dil, pads, pool)
     y, saved = B.conv2d_maxpool_fwd(x, w, b, relu, strides, dil, pads, pool)
-    np.testing.assert_array_equal(y, want_y)  # exact: small integers, so every sum is exact in float64
-    dy = rng.standard_normal(y.shape)
-    dz = B.max_pool2d_bwd(dy, z.shape, pool, pool, (0, 0, 0, 0), arg)
-    want = B.conv2d_bwd(dz, x, w, z, relu, True, True, bias, strides, dil, pads)
+    np.testing.assert_array_equal(y, want_y)  # exact: small integers, so every sum is exact in float32
+    dy = rng.standard_normal(y.shape).astype(np.float32)
     got = B.conv2d_maxpool_bwd(dy, x, w, y, saved, relu, True, True, bias, strides, dil, pads, pool)
-    for g, e in zip(got, want):
-        assert (g is None) == (e is None)
-        if g is not None:
-            np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-12)
+    # the conv output gradient: dy routed to each window's winner (the same as the reference's, see above)
+    dz = REF.max_pool2d_bwd(dy * (want_y > 0) if relu else dy, want_saved[1], pool, pool, (0, 0, 0, 0),
+                            want_saved[0])
+    assert_conv_bwd_matches(got, dz, x, w, strides, dil, pads, "conv2d_maxpool_bwd")
+    assert (got[2] is None) == (not bias)
 
 
 @pytest.mark.parametrize("zero_rows,zero_cols", [(1, 0), (0, 2), (2, 1), (99, 99)])
@@ -245,26 +134,20 @@ def test_conv2d_backward_with_trailing_zero_gradient_rows_matches_reference(zero
     """What a floor-mode pooling leaves: the last rows/columns of dy are zero and are cropped before the GEMMs."""
     x, w, pads = _conv_case((3, 9, 8, 4), (3, 2, 4, 5), (2, 1), (1, 2), "SAME")
     y, _ = B.conv2d_fwd(x, w, (2, 1), (1, 2), pads)
-    dy = _rng(4).standard_normal(y.shape)
+    dy = _rng(4).standard_normal(y.shape).astype(np.float32)
     dy[:, y.shape[1] - min(zero_rows, y.shape[1] - 1):] = 0
     dy[:, :, y.shape[2] - min(zero_cols, y.shape[2] - 1):] = 0
-    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, (2, 1), (1, 2), pads)
-    dx, dw, db = B.conv2d_bwd(dy, x, w, y, False, True, True, True, (2, 1), (1, 2), pads)
-    np.testing.assert_allclose(dx, dx_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(dw, dw_ref, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(db, dy.sum((0, 1, 2)), rtol=1e-12, atol=1e-12)
+    assert_conv_bwd_matches(B.conv2d_bwd(dy, x, w, y, False, True, True, True, (2, 1), (1, 2), pads),
+                            dy, x, w, (2, 1), (1, 2), pads)
 
 
-@pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV[:4], ids=[str(c) for c in CONV[:4]])
-def test_conv2d_primitives_keep_float32(xs, ws, strides, dil, pads):
-    x, w, pads = _conv_case(xs, ws, strides, dil, pads, dtype=np.float32)
-    y, saved = B.conv2d_fwd(x, w, strides, dil, pads)
-    assert y.dtype == np.float32
-    abs_sum = ref_conv2d(np.abs(x), np.abs(w), strides, dil, pads)
-    assert_sums_match(y, ref_conv2d(x, w, strides, dil, pads), abs_sum, np.prod(ws[:3]))
-    dy = np.ones(y.shape, np.float32)
-    assert B.conv2d_bwd_data(dy, w, x.shape, strides, dil, pads, saved).dtype == np.float32
-    assert B.conv2d_bwd_filter(x, dy, w.shape, strides, dil, pads, saved).dtype == np.float32
+def test_conv2d_primitives_keep_float64():
+    x, w, pads = _conv_case((2, 6, 7, 3), (3, 3, 3, 5), (2, 2), (1, 1), "SAME", dtype=np.float64)
+    y, saved = B.conv2d_fwd(x, w, (2, 2), (1, 1), pads)
+    np.testing.assert_allclose(y, REF.conv2d_fwd(x, w, (2, 2), (1, 1), pads)[0], rtol=1e-12, atol=1e-12)
+    dy = np.ones(y.shape)
+    assert B.conv2d_bwd_data(dy, w, x.shape, (2, 2), (1, 1), pads, saved).dtype == np.float64
+    assert B.conv2d_bwd_filter(x, dy, w.shape, (2, 2), (1, 1), pads, saved).dtype == np.float64
 
 
 def test_conv2d_forward_does_not_write_to_its_input():
@@ -288,7 +171,7 @@ def test_nn_conv2d_padding_forms_match_reference(padding, strides):
         p = p[1:3] if len(p) == 4 else p
         pads = (p[0][0], p[0][1], p[1][0], p[1][1])
     y = tf.nn.conv2d(tf.constant(x), tf.constant(w), strides=strides, padding=padding)
-    np.testing.assert_allclose(y.numpy(), ref_conv2d(x, w, s, (1, 1), pads), rtol=1e-12, atol=1e-12)
+    assert_conv_fwd_matches(y.numpy(), x, w, s, (1, 1), pads)
 
 
 @pytest.mark.parametrize("size,k,s,d,out,pads", [
@@ -310,24 +193,23 @@ def _views(x):
 @pytest.mark.parametrize("k,s,pads", [((3, 3), (1, 1), (0, 0, 0, 0)), ((1, 1), (1, 1), (0, 0, 0, 0)),
                                       ((1, 1), (2, 2), (1, 0, 0, 1)), ((3, 2), (2, 2), (1, 1, 0, 1))])
 def test_primitives_accept_non_contiguous_inputs(k, s, pads):
-    x = _rng(4).standard_normal((2, 6, 5, 3))
-    w = _rng(5).standard_normal(k + (3, 4))
-    y, _ = B.conv2d_fwd(x, w, s, (1, 1), pads)
-    dy = _rng(6).standard_normal(y.shape)
-    dx_ref, dw_ref = ref_conv2d_bwd(x, w, dy, s, (1, 1), pads)
+    x = _rng(4).standard_normal((2, 6, 5, 3)).astype(np.float32)
+    w = _rng(5).standard_normal(k + (3, 4)).astype(np.float32)
+    y, _ = REF.conv2d_fwd(x, w, s, (1, 1), pads)
+    dy = _rng(6).standard_normal(y.shape).astype(np.float32)
     for xv in _views(x):
         assert not xv.flags.c_contiguous
         yv, saved = B.conv2d_fwd(xv, w, s, (1, 1), pads)
-        np.testing.assert_allclose(yv, y, rtol=1e-12, atol=1e-12)
+        assert_conv_fwd_matches(yv, x, w, s, (1, 1), pads)
         dy_reversed_view = np.ascontiguousarray(dy[:, ::-1])[:, ::-1]
-        np.testing.assert_allclose(B.conv2d_bwd_filter(xv, dy_reversed_view, w.shape, s, (1, 1), pads, saved),
-                                   dw_ref, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose(B.conv2d_bwd_data(np.asfortranarray(dy), w, x.shape, s, (1, 1), pads, saved),
-                                   dx_ref, rtol=1e-12, atol=1e-12)
+        dw = B.conv2d_bwd_filter(xv, dy_reversed_view, w.shape, s, (1, 1), pads, saved)
+        dx = B.conv2d_bwd_data(np.asfortranarray(dy), w, x.shape, s, (1, 1), pads, saved)
+        assert_conv_bwd_matches((dx, dw, None), dy, x, w, s, (1, 1), pads)
         if max(pads[:2]) < k[0] and max(pads[2:]) < k[1]:  # pooling pads (SAME) never fill a whole window
             # maxima are exact: bit-for-bit
-            np.testing.assert_array_equal(B.max_pool2d_fwd(xv, k, s, pads)[0], ref_max_pool(x, k, s, pads)[0])
-            np.testing.assert_allclose(B.avg_pool2d_fwd(xv, k, s, pads), ref_avg_pool(x, k, s, pads)[0], rtol=1e-12)
+            np.testing.assert_array_equal(B.max_pool2d_fwd(xv, k, s, pads)[0], REF.max_pool2d_fwd(x, k, s, pads)[0])
+            assert_sums_match(B.avg_pool2d_fwd(xv, k, s, pads), REF.avg_pool2d_fwd(x, k, s, pads),
+                              REF.avg_pool2d_fwd(abs64(x), k, s, pads), k[0] * k[1] + 1, "avg_pool2d_fwd")
 
 
 # -- pooling ----------------------------------------------------------------------
@@ -346,43 +228,51 @@ POOL = [  # x shape, pool, strides, pads (or SAME)
 ]
 
 
-def _pool_case(xs, k, s, pads, seed=0, dtype=np.float64):
+def _pool_case(xs, k, s, pads, seed=0, dtype=np.float32):
     x = _rng(seed).standard_normal(xs).astype(dtype)
     if pads == "SAME":
         pads = _same_pads(xs[1], xs[2], k, s)
     return x, pads
 
 
+def _overlap(k, s):
+    """The most pooling windows one input element lies in: the terms of its gradient's sum."""
+    return -(-k[0] // s[0]) * -(-k[1] // s[1])
+
+
 @pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
 def test_max_pool_primitives_match_reference(xs, k, s, pads):
     x, pads = _pool_case(xs, k, s, pads)
     y, saved = B.max_pool2d_fwd(x, k, s, pads)
-    ref, ref_bwd = ref_max_pool(x, k, s, pads)
-    assert y.dtype == np.float64
-    np.testing.assert_array_equal(y, ref)  # maxima are exact
-    dy = _rng(1).standard_normal(y.shape)
-    np.testing.assert_allclose(B.max_pool2d_bwd(dy, x.shape, k, s, pads, saved), ref_bwd(dy), rtol=1e-12)
+    want, want_saved = REF.max_pool2d_fwd(x, k, s, pads)
+    assert y.dtype == np.float32
+    np.testing.assert_array_equal(y, want)  # maxima are exact
+    dy = _rng(1).standard_normal(y.shape).astype(np.float32)
+    assert_sums_match(B.max_pool2d_bwd(dy, x.shape, k, s, pads, saved),
+                      REF.max_pool2d_bwd(dy, x.shape, k, s, pads, want_saved),
+                      REF.max_pool2d_bwd(abs64(dy), x.shape, k, s, pads, want_saved), _overlap(k, s), "max_pool2d_bwd")
 
 
 @pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
 def test_avg_pool_primitives_match_reference(xs, k, s, pads):
+    """Sums of the window (ph*pw terms) or of the windows over an element, each plus a division by a count."""
     x, pads = _pool_case(xs, k, s, pads)
     y = B.avg_pool2d_fwd(x, k, s, pads)
-    ref, ref_bwd = ref_avg_pool(x, k, s, pads)
-    assert y.dtype == np.float64
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-14)
-    dy = _rng(1).standard_normal(y.shape)
-    np.testing.assert_allclose(B.avg_pool2d_bwd(dy, x.shape, k, s, pads), ref_bwd(dy), rtol=1e-12, atol=1e-14)
+    assert y.dtype == np.float32
+    assert_sums_match(y, REF.avg_pool2d_fwd(x, k, s, pads), REF.avg_pool2d_fwd(abs64(x), k, s, pads),
+                      k[0] * k[1] + 1, "avg_pool2d_fwd")
+    dy = _rng(1).standard_normal(y.shape).astype(np.float32)
+    assert_sums_match(B.avg_pool2d_bwd(dy, x.shape, k, s, pads), REF.avg_pool2d_bwd(dy, x.shape, k, s, pads),
+                      REF.avg_pool2d_bwd(abs64(dy), x.shape, k, s, pads), _overlap(k, s) + 1, "avg_pool2d_bwd")
 
 
-@pytest.mark.parametrize("xs,k,s,pads", POOL[:4], ids=[str(c) for c in POOL[:4]])
-def test_pool_primitives_keep_float32(xs, k, s, pads):
-    x, pads = _pool_case(xs, k, s, pads, dtype=np.float32)
-    y, saved = B.max_pool2d_fwd(x, k, s, pads)
-    assert y.dtype == np.float32 and B.max_pool2d_bwd(np.ones_like(y), x.shape, k, s, pads, saved).dtype == np.float32
-    a = B.avg_pool2d_fwd(x, k, s, pads)
-    assert a.dtype == np.float32 and B.avg_pool2d_bwd(np.ones_like(a), x.shape, k, s, pads).dtype == np.float32
-    np.testing.assert_allclose(a, ref_avg_pool(x, k, s, pads)[0], rtol=1e-5, atol=1e-6)
+def test_pool_primitives_keep_float64():
+    x, pads = _pool_case((1, 5, 6, 2), (3, 3), (1, 1), "SAME", dtype=np.float64)
+    y, saved = B.max_pool2d_fwd(x, (3, 3), (1, 1), pads)
+    assert y.dtype == np.float64 and B.max_pool2d_bwd(np.ones_like(y), x.shape, (3, 3), (1, 1), pads, saved).dtype == np.float64
+    a = B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads)
+    assert a.dtype == np.float64 and B.avg_pool2d_bwd(np.ones_like(a), x.shape, (3, 3), (1, 1), pads).dtype == np.float64
+    np.testing.assert_allclose(a, REF.avg_pool2d_fwd(x, (3, 3), (1, 1), pads), rtol=1e-12)
 
 
 def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
@@ -408,11 +298,11 @@ def test_max_pool_2x2_path_routes_ties_like_the_reference(xs, pads):
     if pads == "SAME":
         pads = _same_pads(xs[1], xs[2], (2, 2), (2, 2))
     y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
-    ref, ref_bwd = ref_max_pool(x, (2, 2), (2, 2), pads)
-    np.testing.assert_array_equal(y, ref)  # maxima are exact
+    want, want_saved = REF.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
+    np.testing.assert_array_equal(y, want)  # maxima are exact
     dy = _rng(6).standard_normal(y.shape).astype(np.float32)
     routed = B.max_pool2d_bwd(dy, x.shape, (2, 2), (2, 2), pads, saved)
-    np.testing.assert_array_equal(routed, ref_bwd(dy))  # routing: copies of dy
+    np.testing.assert_array_equal(routed, REF.max_pool2d_bwd(dy, x.shape, (2, 2), (2, 2), pads, want_saved))  # copies
 
 
 def test_max_pool_overlapping_ties_accumulate_on_one_element():
@@ -426,7 +316,7 @@ def test_max_pool_padding_never_wins():
     x = -np.arange(1.0, 10.0).reshape(1, 3, 3, 1) - 100  # all negative, so a zero pad would win
     pads = _same_pads(3, 3, (2, 2), (2, 2))
     y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
-    np.testing.assert_array_equal(y, ref_max_pool(x, (2, 2), (2, 2), pads)[0])  # maxima are exact
+    np.testing.assert_array_equal(y, REF.max_pool2d_fwd(x, (2, 2), (2, 2), pads)[0])  # maxima are exact
     assert np.all(y < -100)
 
 
@@ -457,24 +347,22 @@ def test_avg_pool_same_padding_is_left_out_of_the_count():
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (3, 5, 4), (7, 2, 3)])
 def test_dense_primitives_match_reference(m, k, n, bias, relu):
     rng = _rng(m * 100 + k * 10 + n)
-    x, w = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-    b = rng.standard_normal(n) if bias else None
-    ref = np.zeros((m, n))
-    for i in range(m):
-        for j in range(n):
-            v = sum(x[i, t] * w[t, j] for t in range(k)) + (b[j] if bias else 0.0)
-            ref[i, j] = max(v, 0.0) if relu else v
+    x, w = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32) if bias else None
     y = B.dense_fwd(x, w, b, relu)
-    np.testing.assert_allclose(y, ref, rtol=1e-12, atol=1e-14)
-    dy = rng.standard_normal((m, n))
-    g = dy * (ref > 0) if relu else dy
-    dx, dw, db = B.dense_bwd(dy, x, w, y, relu, True)
-    np.testing.assert_allclose(dx, g @ w.T, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(dw, x.T @ g, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(db, g.sum(axis=0), rtol=1e-12, atol=1e-14)
+    assert_sums_match(y, REF.dense_fwd(x, w, b, relu), REF.dense_fwd(abs64(x), abs64(w), abs64(b), False), k + 1,
+                      "dense_fwd")
+    dy = rng.standard_normal((m, n)).astype(np.float32)
+    got = B.dense_bwd(dy, x, w, y, relu, True)
+    want = REF.dense_bwd(dy, x, w, y, relu, True)
+    ag = abs64(dy * (y > 0) if relu else dy)  # |gradient| after the ReLU mask of the same y
+    bounds = {"dx": (ag @ abs64(w).T, n), "dw": (abs64(x).T @ ag, m), "db": (ag.sum(axis=0), m)}
+    for name, g, e in zip(("dx", "dw", "db"), got, want):
+        assert g.dtype == np.float32, name
+        assert_sums_match(g, e, *bounds[name], f"dense_bwd {name}")
     dx, dw2, _ = B.dense_bwd(dy, x, w, y, relu, False)
     assert dx is None
-    np.testing.assert_allclose(dw2, dw)
+    np.testing.assert_array_equal(dw2, got[1])  # the same GEMM
 
 
 def test_dense_keeps_float32():
@@ -505,22 +393,6 @@ def test_random_draws_are_reproducible_and_typed(dtype):
     assert u1.min() >= -2.0 and u1.max() < 3.0
     i = b.random_uniform((500,), np.int32, 0, 4)
     assert i.dtype == np.int32 and set(np.unique(i)) == {0, 1, 2, 3}
-
-
-def assert_sums_match(got, want, abs_sum, k):
-    """Asserts that two float32 results of the same sums of ``k`` products each, added in different orders
-    (another BLAS kernel, another batch split), agree to rounding.
-
-    Each computed sum is within ``gamma_k * sum|term|`` of the exact one, ``gamma_k = k*u / (1 - k*u)`` with
-    ``u = 2**-24`` the float32 unit roundoff, whatever the order (Higham, Accuracy and Stability of
-    Numerical Algorithms, 2nd ed., eq. 3.5; FMA only tightens it), so two of them differ by at most
-    ``2 * gamma_k * abs_sum``, where ``abs_sum`` is ``sum|term|`` per element (float64).
-    """
-    u = np.finfo(np.float32).eps / 2
-    bound = 2 * (k * u / (1 - k * u)) * abs_sum
-    diff = np.abs(got.astype(np.float64) - want.astype(np.float64))
-    assert got.shape == want.shape and np.all(diff <= bound), \
-        f"worst |got - want| / bound = {np.max(diff / np.maximum(bound, np.finfo(np.float64).tiny)):.3g} (k={k})"
 
 
 def test_batch_chunks_match_the_whole_batch(monkeypatch):
@@ -565,9 +437,9 @@ def test_batch_chunks_match_the_whole_batch(monkeypatch):
     gm, gdm = a(g * (y0 > 0)), a(gd * (yd0 > 0))  # |gradient| after the ReLU mask
     rows = 37 * 15 * 13  # conv output pixels summed over by the filter and bias gradients
     bounds = {  # name: (sum of |terms| per element, terms per sum k)
-        "conv": (B.conv2d_fwd(a(x), a(w), *conv, a(b))[0], 3 * 3 * 6 + 1),
-        "conv_dx": (B.conv2d_bwd_data(gm, a(w), x.shape, *conv), 3 * 3 * 5),
-        "conv_dw": (B.conv2d_bwd_filter(a(x), gm, w.shape, *conv), rows),
+        "conv": (REF.conv2d_fwd(a(x), a(w), *conv, a(b))[0], 3 * 3 * 6 + 1),
+        "conv_dx": (REF.conv2d_bwd_data(gm, a(w), x.shape, *conv), 3 * 3 * 5),
+        "conv_dw": (REF.conv2d_bwd_filter(a(x), gm, w.shape, *conv), rows),
         "conv_db": (gm.sum((0, 1, 2)), rows), "bias_db": (a(g).sum((0, 1, 2)), rows),
         "dense": (a(xd) @ a(wd) + a(bd), 20 + 1), "dense_dx": (gdm @ a(wd).T, 7),
         "dense_dw": (a(xd).T @ gdm, 37), "dense_db": (gdm.sum(0), 37),

@@ -1,4 +1,4 @@
-"""Backends: the NumPy reference (CPU) and, where available, CuPy (CUDA). See base.py."""
+"""Backends: NumPy (CPU), CuPy (CUDA, or its CPU emulator) and the plain reference (the test oracle). See base.py."""
 from .base import PRIMITIVES, Backend
 
 __all__ = ["PRIMITIVES", "Backend"]
