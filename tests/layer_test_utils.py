@@ -16,11 +16,18 @@ For a layer class and its constructor arguments it checks, in order:
    ``non_trainable_weights``;
 5. ``get_weights`` / ``set_weights``: a round trip, and a copy of the layer built
    from its config with the same weights gives the same output;
-6. gradients: every trainable weight receives a gradient of its own shape.
+6. gradients: every trainable weight receives a gradient of its own shape;
+7. the layer's forward values and the tape gradients with respect to its input and every trainable
+   weight, on the device the test runs on (the ``device`` fixture of tests/conftest.py runs the test
+   body inside ``with gpuflow.device(kind)``, so the layer's weights live there), against a copy
+   with the same weights on the reference backend (``check_layer_on_device``, with the float32
+   tolerances of ``gradcheck.check_on_device``).
 """
 import numpy as np
 
 import gpuflow as tf
+from gpuflow.device import Device, current_device
+from gradcheck import check_on_device
 
 keras = tf.keras
 
@@ -40,7 +47,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
                    expected_num_trainable_weights=0, expected_num_non_trainable_weights=0,
                    expected_weight_shapes=None, input_dtype="float32", expected_output_dtype="float32",
                    input_data=None, expected_output=None, deterministic=True, run_gradient_check=True,
-                   rtol=1e-5, atol=1e-6, seed=0):
+                   rtol=1e-5, atol=1e-6, seed=0, device=None):
     """Builds ``layer_cls(**init_kwargs)`` and checks it as described in the module docstring.
 
     Args:
@@ -54,6 +61,8 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
         expected_output: optional array the eager output must match.
         deterministic: whether the output must not depend on ``training`` (False for Dropout).
         run_gradient_check: whether to check that every trainable weight gets a gradient.
+        device: the device kind the layer is built on (default: the current device, the ``device``
+            fixture's), compared with the reference backend.
 
     Returns:
         The built layer, for further checks.
@@ -114,7 +123,9 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
     assert len(weights) == n_weights
     assert all(isinstance(w, np.ndarray) for w in weights)
     rng = np.random.default_rng(seed + 1)
-    new = [rng.standard_normal(w.shape).astype(w.dtype) for w in weights]
+    # trainable weights of both signs; non-trainable ones (statistics such as a moving variance) positive
+    new = [(rng.standard_normal(w.shape) if v.trainable else rng.uniform(0.5, 1.5, w.shape)).astype(w.dtype)
+           for w, v in zip(weights, layer.weights)]
     layer.set_weights(new)
     for a, b in zip(layer.get_weights(), new):
         np.testing.assert_array_equal(a, b)
@@ -150,7 +161,39 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
             assert g is not None, f"no gradient for {w.path}"
             assert tuple(g.shape) == tuple(w.shape)
             assert np.all(np.isfinite(g.numpy()))
+
+    # 7. forward values and gradients on the device against the reference backend
+    check_layer_on_device(layer, x, device or current_device().kind, training=deterministic)
     return layer
+
+
+def check_layer_on_device(layer, x, device, training=False):
+    """Asserts that ``layer`` (built on ``device``) and a copy of it with the same weights on the reference
+    backend give the same outputs and tape gradients, with respect to ``x`` (when it is a float array) and
+    every trainable weight, to float32 rounding (:func:`gradcheck.check_on_device`).
+
+    Args:
+        layer: a built layer whose weights live on ``device``.
+        x: the input, a NumPy array.
+        device: the device kind ("cpu", "emulator", "gpu").
+        training: the ``training`` argument of both calls (False for layers with random or
+            batch-dependent training behaviour, whose two copies could not agree).
+    """
+    for w in layer.weights:
+        assert w.device == Device(device), f"{w.path} is on '{w.device}', expected '{device}'"
+    weights, config = layer.get_weights(), _strip_name(layer.get_config())
+    copies = {Device(device): layer}
+
+    def call(inputs):
+        here = current_device()
+        if here not in copies:
+            copies[here] = type(layer).from_config(config)
+            copies[here](inputs)  # builds it here
+            copies[here].set_weights(weights)
+        return copies[here](inputs, training=training)
+
+    outs, _ = check_on_device(call, x, device=device, variables=lambda: copies[current_device()].trainable_weights)
+    assert all(np.all(np.isfinite(o)) for o in outs), "the layer's output is not finite: nothing was compared"
 
 
 def rnd(*shape, seed=0, dtype="float32"):

@@ -5,6 +5,11 @@ Every layer goes through ``run_layer_test`` (tests/layer_test_utils.py) for shap
 weights, config and set_weights; the numeric tests below compare with NumPy
 written from the definitions (explicit loops for convolution and pooling, with
 TensorFlow's SAME-padding rule).
+
+Every test that computes a layer's values or gradients takes the ``device`` fixture
+(tests/conftest.py): its body runs on cpu, emulator and gpu, where ``run_layer_test`` also compares
+the layer's values and gradients with the reference backend. Symbolic-shape, config, naming and
+error tests stay CPU-only: they do not reach a backend's array work.
 """
 import math
 
@@ -67,12 +72,12 @@ def pool2d_ref(x, pool, strides, padding, kind):
 
 
 # -- Dense ---------------------------------------------------------------------------------
-def test_dense_layer_test():
+def test_dense_layer_test(device):
     run_layer_test(layers.Dense, {"units": 5, "activation": "relu"}, (3, 4), (3, 5),
                    expected_num_trainable_weights=2, expected_weight_shapes=[(4, 5), (5,)])
 
 
-def test_dense_no_bias_and_rank3_input():
+def test_dense_no_bias_and_rank3_input(device):
     run_layer_test(layers.Dense, {"units": 3, "use_bias": False}, (2, 6, 4), (2, 6, 3),
                    expected_num_trainable_weights=1, expected_weight_shapes=[(4, 3)])
 
@@ -84,7 +89,7 @@ def test_dense_no_bias_and_rank3_input():
     ("tanh", np.tanh),
     ("softmax", lambda z: np.exp(z - z.max(-1, keepdims=True)) / np.exp(z - z.max(-1, keepdims=True)).sum(-1, keepdims=True)),
 ])
-def test_dense_numbers(activation, fn):
+def test_dense_numbers(activation, fn, device):
     x = rnd(5, 7)
     layer = layers.Dense(4, activation=activation)
     y = layer(x).numpy()
@@ -97,7 +102,7 @@ def test_dense_numbers(activation, fn):
     assert y.dtype == np.float32
 
 
-def test_dense_rank3_matches_per_position_matmul():
+def test_dense_rank3_matches_per_position_matmul(device):
     x = rnd(2, 3, 4)
     layer = layers.Dense(5)
     layer(x)
@@ -106,13 +111,13 @@ def test_dense_rank3_matches_per_position_matmul():
     np.testing.assert_allclose(layer(x).numpy(), ref, rtol=1e-5, atol=1e-6)
 
 
-def test_dense_casts_integer_and_float64_input_to_float32():
+def test_dense_casts_integer_and_float64_input_to_float32(device):
     layer = layers.Dense(2)
     assert layer(np.array([[1, 2, 3]])).dtype.name == "float32"
     assert layer(np.array([[1.0, 2.0, 3.0]])).dtype.name == "float32"
 
 
-def test_dense_kernel_initializer_and_bias_initializer_args():
+def test_dense_kernel_initializer_and_bias_initializer_args(device):
     layer = layers.Dense(3, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(0.5))
     np.testing.assert_allclose(layer(np.ones((1, 2), "float32")).numpy(), [[2.5, 2.5, 2.5]])
 
@@ -133,7 +138,7 @@ CONV_CASES = [
 
 
 @pytest.mark.parametrize("kwargs,in_shape,out_shape", CONV_CASES, ids=[str(c[0]) for c in CONV_CASES])
-def test_conv2d_layer_test_and_numbers(kwargs, in_shape, out_shape):
+def test_conv2d_layer_test_and_numbers(kwargs, in_shape, out_shape, device):
     use_bias = kwargs.get("use_bias", True)
     ks = kwargs["kernel_size"]
     ks = (ks, ks) if isinstance(ks, int) else ks
@@ -158,7 +163,7 @@ def test_conv2d_layer_test_and_numbers(kwargs, in_shape, out_shape):
     np.testing.assert_allclose(layer(x).numpy(), ref, rtol=1e-4, atol=1e-5)
 
 
-def test_conv2d_kernel_layout_is_kh_kw_in_out():
+def test_conv2d_kernel_layout_is_kh_kw_in_out(device):
     layer = layers.Conv2D(8, (3, 5))
     layer.build((None, 10, 10, 4))
     assert [tuple(w.shape) for w in layer.weights] == [(3, 5, 4, 8), (8,)]
@@ -199,7 +204,7 @@ POOL_CASES = [
 
 @pytest.mark.parametrize("cls,kind", [(layers.MaxPooling2D, "max"), (layers.AveragePooling2D, "avg")])
 @pytest.mark.parametrize("kwargs,in_shape,out_shape", POOL_CASES, ids=[str(c[0]) for c in POOL_CASES])
-def test_pooling_layer_test_and_numbers(cls, kind, kwargs, in_shape, out_shape):
+def test_pooling_layer_test_and_numbers(cls, kind, kwargs, in_shape, out_shape, device):
     x = rnd(*in_shape, seed=11)
     pool = kwargs.get("pool_size", 2)
     pool = (pool, pool) if isinstance(pool, int) else pool
@@ -220,7 +225,7 @@ def test_pooling_aliases_and_config():
 # -- Flatten -------------------------------------------------------------------------------
 @pytest.mark.parametrize("in_shape,out_shape", [((2, 3, 4), (2, 12)), ((3, 2, 2, 5), (3, 20)), ((4, 6), (4, 6)),
                                                 ((4,), (4, 1))])
-def test_flatten(in_shape, out_shape):
+def test_flatten(in_shape, out_shape, device):
     x = rnd(*in_shape)
     run_layer_test(layers.Flatten, {}, in_shape, out_shape, input_data=x, expected_output=x.reshape(out_shape))
 
@@ -230,12 +235,12 @@ def test_flatten_symbolic_unknown_dim():
 
 
 # -- Dropout -------------------------------------------------------------------------------
-def test_dropout_layer_test():
+def test_dropout_layer_test(device):
     run_layer_test(layers.Dropout, {"rate": 0.5}, (4, 3), (4, 3), deterministic=False)
 
 
 @pytest.mark.parametrize("rate", [0.2, 0.5, 0.75])
-def test_dropout_training_zeroes_rate_and_scales_rest(rate):
+def test_dropout_training_zeroes_rate_and_scales_rest(rate, device):
     x = np.ones((200, 50), "float32")
     layer = layers.Dropout(rate)
     y = layer(x, training=True).numpy()
@@ -245,21 +250,21 @@ def test_dropout_training_zeroes_rate_and_scales_rest(rate):
     assert abs(y.mean() - 1.0) < 0.06  # the expectation is kept
 
 
-def test_dropout_inference_is_identity():
+def test_dropout_inference_is_identity(device):
     x = rnd(8, 5)
     layer = layers.Dropout(0.5)
     np.testing.assert_array_equal(layer(x).numpy(), x)
     np.testing.assert_array_equal(layer(x, training=False).numpy(), x)
 
 
-def test_dropout_rate_zero_and_noise_shape():
+def test_dropout_rate_zero_and_noise_shape(device):
     x = rnd(4, 6)
     np.testing.assert_array_equal(layers.Dropout(0.0)(x, training=True).numpy(), x)
     y = layers.Dropout(0.5, noise_shape=(None, 1))(np.ones((64, 6), "float32"), training=True).numpy()
     assert np.all((y == 0).all(axis=1) | (y == 2).all(axis=1))  # one draw per row
 
 
-def test_dropout_seed_gives_reproducible_but_changing_masks():
+def test_dropout_seed_gives_reproducible_but_changing_masks(device):
     x = np.ones((20, 20), "float32")
     a, b = layers.Dropout(0.5, seed=7), layers.Dropout(0.5, seed=7)
     a1, a2 = a(x, training=True).numpy(), a(x, training=True).numpy()
@@ -269,7 +274,7 @@ def test_dropout_seed_gives_reproducible_but_changing_masks():
     assert not np.array_equal(a1, a2)
 
 
-def test_dropout_active_only_in_fit():
+def test_dropout_active_only_in_fit(device):
     model = keras.Sequential([keras.Input((10,)), layers.Dropout(0.9)])
     x = np.ones((16, 10), "float32")
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
@@ -297,14 +302,14 @@ ACTIVATIONS = {
 
 
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation_layer(name):
+def test_activation_layer(name, device):
     x = rnd(3, 5) * 3
     run_layer_test(layers.Activation, {"activation": name}, (3, 5), (3, 5), input_data=x,
                    expected_output=ACTIVATIONS[name](x.astype(np.float64)), rtol=1e-5, atol=1e-5)
     assert keras.activations.get(name)(tf.constant(x)).shape == (3, 5)
 
 
-def test_activation_accepts_a_callable():
+def test_activation_accepts_a_callable(device):
     layer = layers.Activation(lambda t: t * 2.0)
     np.testing.assert_allclose(layer(np.ones((1, 2), "float32")).numpy(), [[2.0, 2.0]])
 
@@ -323,13 +328,13 @@ X_RELU = np.array([-10, -5, 0.0, 5, 10], "float32")
     # below the threshold: negative_slope * (x - threshold)
     ({"negative_slope": 0.5, "threshold": 2.0, "max_value": 7.0}, [-6, -3.5, -1, 5, 7]),
 ])
-def test_relu_layer(kwargs, expected):
+def test_relu_layer(kwargs, expected, device):
     x = X_RELU.reshape(1, 5)
     run_layer_test(layers.ReLU, kwargs, (1, 5), (1, 5), input_data=x, expected_output=np.array([expected]))
     np.testing.assert_allclose(keras.activations.relu(tf.constant(X_RELU), **kwargs).numpy(), expected)
 
 
-def test_relu_random_against_formula():
+def test_relu_random_against_formula(device):
     x = rnd(4, 30) * 4
     ms, ns, th = 2.5, 0.1, 0.7
     ref = np.where(x >= ms, ms, np.where(x > th, x, ns * (x - th)))
@@ -337,14 +342,14 @@ def test_relu_random_against_formula():
 
 
 @pytest.mark.parametrize("axis", [-1, 1, 0])
-def test_softmax_layer(axis):
+def test_softmax_layer(axis, device):
     x = rnd(3, 4, 5)
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     ref = e / e.sum(axis=axis, keepdims=True)
     run_layer_test(layers.Softmax, {"axis": axis}, (3, 4, 5), (3, 4, 5), input_data=x, expected_output=ref)
 
 
-def test_softmax_mask():
+def test_softmax_mask(device):
     x = np.array([[1.0, 2.0, 3.0, 4.0]], "float32")
     mask = np.array([[True, True, False, True]])
     y = layers.Softmax()(x, mask=mask).numpy()
@@ -352,7 +357,7 @@ def test_softmax_mask():
     np.testing.assert_allclose(y, [[e[0] / e.sum(), e[1] / e.sum(), 0.0, e[2] / e.sum()]], rtol=1e-6, atol=1e-7)
 
 
-def test_softmax_large_logits_are_stable():
+def test_softmax_large_logits_are_stable(device):
     y = layers.Softmax()(np.array([[1000.0, 1000.0, -1000.0]], "float32")).numpy()
     np.testing.assert_allclose(y, [[0.5, 0.5, 0.0]])
 
@@ -368,7 +373,7 @@ def test_input_shapes_names_and_dtype():
     assert keras.Input((2,)).name == "input_layer_3"  # explicit names take no number
 
 
-def test_input_layer():
+def test_input_layer(device):
     layer = layers.InputLayer(shape=(4, 2))
     assert layer.built and layer.batch_shape == (None, 4, 2) and layer.weights == []
     assert layer.output.shape == (None, 4, 2)
@@ -390,7 +395,7 @@ def test_input_layer_without_shape_raises():
     (lambda: layers.Dense(300), (None, 200), (200, 300)),
     (lambda: layers.Conv2D(32, 3), (None, 8, 8, 16), (16 * 9, 32 * 9)),
 ])
-def test_default_kernel_is_glorot_uniform_and_bias_zeros(make, shape, fans):
+def test_default_kernel_is_glorot_uniform_and_bias_zeros(make, shape, fans, device):
     tf.random.set_seed(1)
     layer = make()
     layer.build(shape)
@@ -406,7 +411,7 @@ def test_default_kernel_is_glorot_uniform_and_bias_zeros(make, shape, fans):
     np.testing.assert_array_equal(bias, 0)
 
 
-def test_initializer_objects_and_names():
+def test_initializer_objects_and_names(device):
     init = keras.initializers
     tf.random.set_seed(0)
     assert isinstance(init.get("glorot_uniform"), init.GlorotUniform)
@@ -570,7 +575,7 @@ class Scale(layers.Layer):
         return c
 
 
-def test_custom_layer_with_add_weight():
+def test_custom_layer_with_add_weight(device):
     layer = run_layer_test(Scale, {"init": 2.0}, (3, 4), (3, 4), expected_num_trainable_weights=2,
                            expected_num_non_trainable_weights=1, expected_weight_shapes=[(4,), (4,), ()])
     assert layer.name.startswith("scale")
@@ -597,7 +602,7 @@ def test_custom_layer_default_compute_output_shape_and_nested_tracking():
     assert block.trainable_weights == [] and all(not w.trainable for w in block.weights)
 
 
-def test_add_weight_default_initializers():
+def test_add_weight_default_initializers(device):
     layer = layers.Layer()
     w = layer.add_weight(shape=(50, 50))
     i = layer.add_weight(shape=(3,), dtype="int32")
@@ -606,7 +611,7 @@ def test_add_weight_default_initializers():
     assert i.dtype.name == "int32"
 
 
-def test_weights_list_trainable_before_non_trainable():
+def test_weights_list_trainable_before_non_trainable(device):
     class Counter(layers.Layer):
         def build(self, input_shape):
             self.count = self.add_weight(shape=(), initializer="zeros", trainable=False, name="count")

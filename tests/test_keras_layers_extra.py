@@ -6,6 +6,11 @@ Every layer goes through ``run_layer_test`` (shapes eager and symbolic, weight c
 config round trip, gradients reaching every weight); the numbers are compared with NumPy written
 from the definitions (explicit loops for the convolutions), and the errors bad arguments and bad
 inputs raise are checked. (The recurrent layers are in tests/test_rnn.py.)
+
+Every test that computes a layer's or an op's values or gradients takes the ``device`` fixture
+(tests/conftest.py) and runs on cpu, emulator and gpu: ``run_layer_test`` and ``check_op`` compare
+with the reference backend there (finite differences in float64 on the CPU only). The error tests
+stay CPU-only: they are decided before any backend array work.
 """
 import math
 
@@ -14,7 +19,7 @@ import pytest
 
 import gpuflow as tf
 from gpuflow.ops import nn_ops
-from gradcheck import check_gradients, rand
+from gradcheck import check_op, rand
 from layer_test_utils import rnd, run_layer_test, same_pads
 
 keras = tf.keras
@@ -37,14 +42,14 @@ def _fresh_names():
     (layers.GlobalAveragePooling1D, False, (2, 6, 3), (2, 3)),
     (layers.GlobalMaxPooling1D, True, (2, 6, 3), (2, 1, 3)),
 ])
-def test_global_pooling(cls, keepdims, shape, out):
+def test_global_pooling(cls, keepdims, shape, out, device):
     x = rnd(*shape)
     axes = tuple(range(1, len(shape) - 1))
     ref = (x.mean if "Average" in cls.__name__ else x.max)(axis=axes, keepdims=keepdims)
     run_layer_test(cls, {"keepdims": keepdims}, shape, out, input_data=x, expected_output=ref)
 
 
-def test_global_average_pooling1d_mask_averages_unmasked_steps():
+def test_global_average_pooling1d_mask_averages_unmasked_steps(device):
     x = rnd(2, 4, 3)
     mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1]], bool)
     y = layers.GlobalAveragePooling1D()(x, mask=mask).numpy()
@@ -57,7 +62,7 @@ def test_global_pooling_rank_error():
 
 
 # -- reshaping ---------------------------------------------------------------------------------------
-def test_reshape():
+def test_reshape(device):
     x = rnd(2, 3, 4)
     run_layer_test(layers.Reshape, {"target_shape": (6, 2)}, (2, 3, 4), (2, 6, 2), input_data=x,
                    expected_output=x.reshape(2, 6, 2))
@@ -74,7 +79,7 @@ def test_reshape_errors():
         layers.Reshape((-1, 5))(keras.Input((3, 4)))
 
 
-def test_permute():
+def test_permute(device):
     x = rnd(2, 3, 4, 5)
     run_layer_test(layers.Permute, {"dims": (3, 1, 2)}, (2, 3, 4, 5), (2, 5, 3, 4), input_data=x,
                    expected_output=x.transpose(0, 3, 1, 2))
@@ -84,13 +89,13 @@ def test_permute():
         layers.Permute((2, 1))(rnd(2, 3, 4, 5))
 
 
-def test_repeat_vector():
+def test_repeat_vector(device):
     x = rnd(2, 3)
     run_layer_test(layers.RepeatVector, {"n": 4}, (2, 3), (2, 4, 3), input_data=x,
                    expected_output=np.repeat(x[:, None], 4, axis=1))
 
 
-def test_upsampling2d_nearest():
+def test_upsampling2d_nearest(device):
     x = rnd(2, 3, 4, 2)
     ref = np.repeat(np.repeat(x, 2, axis=1), 3, axis=2)
     run_layer_test(layers.UpSampling2D, {"size": (2, 3)}, (2, 3, 4, 2), (2, 6, 12, 2), input_data=x,
@@ -126,7 +131,7 @@ def bilinear_ref(x, oh, ow):
     return out
 
 
-def test_upsampling2d_bilinear_matches_tensorflow():
+def test_upsampling2d_bilinear_matches_tensorflow(device):
     x = np.array([[1., 2., 4.], [3., 5., 9.]], np.float32).reshape(1, 2, 3, 1)
     y = layers.UpSampling2D(2, interpolation="bilinear")(x).numpy()[0, :, :, 0]
     np.testing.assert_allclose(y, _TF_BILINEAR_4x6, rtol=1e-6)
@@ -137,9 +142,9 @@ def test_upsampling2d_bilinear_matches_tensorflow():
                    input_data=x, expected_output=bilinear_ref(x.astype(np.float64), 9, 10), atol=1e-5)
 
 
-def test_upsampling2d_bilinear_gradient():
+def test_upsampling2d_bilinear_gradient(device):
     from gpuflow.keras.layers.reshaping import resize_bilinear
-    check_gradients(lambda a: resize_bilinear(a, (5, 7)), rand(1, 2, 3, 2))
+    check_op(lambda a: resize_bilinear(a, (5, 7)), rand(1, 2, 3, 2), device=device)
 
 
 def test_upsampling2d_errors():
@@ -149,7 +154,7 @@ def test_upsampling2d_errors():
         layers.UpSampling2D(interpolation="bicubic")
 
 
-def test_zero_padding2d_and_cropping2d():
+def test_zero_padding2d_and_cropping2d(device):
     x = rnd(2, 5, 6, 3)
     run_layer_test(layers.ZeroPadding2D, {"padding": ((1, 2), (0, 3))}, (2, 5, 6, 3), (2, 8, 9, 3), input_data=x,
                    expected_output=np.pad(x, ((0, 0), (1, 2), (0, 3), (0, 0))))
@@ -172,7 +177,7 @@ def test_zero_padding2d_and_cropping2d():
     (layers.Maximum, lambda a, b, c: np.maximum(np.maximum(a, b), c)),
     (layers.Minimum, lambda a, b, c: np.minimum(np.minimum(a, b), c)),
 ])
-def test_elementwise_merge(cls, fn):
+def test_elementwise_merge(cls, fn, device):
     a, b, c = rnd(2, 3, 4, seed=1), rnd(2, 3, 4, seed=2), rnd(2, 3, 4, seed=3)
     layer = cls()
     np.testing.assert_allclose(layer([a, b, c]).numpy(), fn(a, b, c), rtol=1e-6)
@@ -186,7 +191,7 @@ def test_elementwise_merge(cls, fn):
     assert all(g is not None and g.shape == (2, 3, 4) for g in tape.gradient(y, ts))
 
 
-def test_merge_broadcasting_and_functional_forms():
+def test_merge_broadcasting_and_functional_forms(device):
     a, b = rnd(2, 3, 4), rnd(2, 1, 4)
     np.testing.assert_allclose(layers.Add()([a, b]).numpy(), a + b, rtol=1e-6)
     np.testing.assert_allclose(layers.add([a, b]).numpy(), a + b, rtol=1e-6)
@@ -209,7 +214,7 @@ def test_merge_errors():
         layers.Subtract()([rnd(2, 3)] * 3)
 
 
-def test_concatenate():
+def test_concatenate(device):
     a, b = rnd(2, 3, 4, seed=1), rnd(2, 3, 2, seed=2)
     layer = layers.Concatenate()
     np.testing.assert_array_equal(layer([a, b]).numpy(), np.concatenate([a, b], axis=-1))
@@ -225,7 +230,7 @@ def test_concatenate():
 
 
 # -- normalization -----------------------------------------------------------------------------------
-def test_batch_normalization_layer_test():
+def test_batch_normalization_layer_test(device):
     layer = run_layer_test(layers.BatchNormalization, {"momentum": 0.9}, (4, 3, 5), (4, 3, 5),
                            expected_num_trainable_weights=2, expected_num_non_trainable_weights=2,
                            expected_weight_shapes=[(5,), (5,), (5,), (5,)], deterministic=False)
@@ -235,7 +240,7 @@ def test_batch_normalization_layer_test():
                    expected_weight_shapes=[(3,), (3,), (3,)], deterministic=False)
 
 
-def test_batch_normalization_training_and_inference_numbers():
+def test_batch_normalization_training_and_inference_numbers(device):
     x = rnd(6, 4, 3) * 2 + 1
     bn = layers.BatchNormalization(momentum=0.9, epsilon=1e-3)
     bn(x)  # build: inference with the initial moving statistics (0, 1)
@@ -257,16 +262,16 @@ def test_batch_normalization_training_and_inference_numbers():
     np.testing.assert_array_equal(bn.get_weights()[2], mm)
 
 
-def test_batch_normalization_gradients_float64():
+def test_batch_normalization_gradients_float64(device):
     x = rand(5, 3, seed=1)
 
     def f(x, gamma, beta):
         mean, var = nn_ops.moments(x, [0])
         return nn_ops.batch_normalization(x, mean, var, beta, gamma, 1e-3)
-    check_gradients(f, x, rand(3, seed=2), rand(3, seed=3))
+    check_op(f, x, rand(3, seed=2), rand(3, seed=3), device=device)
 
 
-def test_batch_normalization_in_fit_updates_moving_statistics():
+def test_batch_normalization_in_fit_updates_moving_statistics(device):
     model = keras.Sequential([keras.Input((4,)), layers.Dense(3), layers.BatchNormalization(), layers.Dense(1)])
     model.compile("sgd", "mse")
     bn = model.layers[1]
@@ -287,7 +292,7 @@ def test_batch_normalization_errors():
         layers.BatchNormalization(renorm=True)
 
 
-def test_layer_normalization():
+def test_layer_normalization(device):
     x = rnd(2, 3, 4)
     layer = run_layer_test(layers.LayerNormalization, {"epsilon": 1e-3}, (2, 3, 4), (2, 3, 4),
                            expected_num_trainable_weights=2, expected_weight_shapes=[(4,), (4,)], input_data=x,
@@ -308,7 +313,7 @@ def test_layer_normalization():
 
 
 # -- Embedding ---------------------------------------------------------------------------------------
-def test_embedding():
+def test_embedding(device):
     ids = np.array([[1, 3, 3], [0, 9, 2]], np.int32)
     layer = run_layer_test(layers.Embedding, {"input_dim": 10, "output_dim": 4}, (2, 3), (2, 3, 4),
                            input_dtype="int32", expected_num_trainable_weights=1, expected_weight_shapes=[(10, 4)],
@@ -362,7 +367,7 @@ def conv_transpose_ref(x, w, out_hw, strides, pads_tl, dilation=(1, 1)):
     ({"strides": 1, "padding": "same", "dilation_rate": 2}, (4, 5)),
     ({"strides": 3, "padding": "valid", "kernel_size": 2}, (12, 15)),
 ])
-def test_conv2d_transpose(kwargs, out_hw):
+def test_conv2d_transpose(kwargs, out_hw, device):
     kwargs = dict(kwargs)
     k = kwargs.pop("kernel_size", 3)
     x = rnd(2, 4, 5, 3)
@@ -381,20 +386,22 @@ def test_conv2d_transpose(kwargs, out_hw):
     np.testing.assert_allclose(layer(x).numpy(), ref, rtol=1e-4, atol=1e-4)
 
 
-def test_conv2d_transpose_is_the_adjoint_of_conv2d():
+def test_conv2d_transpose_is_the_adjoint_of_conv2d(device):
     # <conv2d(z, w), x> == <z, conv2d_transpose(x, w)> for any z
-    z, w, x = rand(2, 7, 6, 3, seed=1), rand(3, 2, 3, 4, seed=2), rand(2, 4, 3, 4, seed=3)
-    lhs = np.sum(nn_ops.conv2d(tf.constant(z), tf.constant(w), 2, "SAME").numpy() * x)
-    rhs = np.sum(z * nn_ops.conv2d_transpose(tf.constant(x), tf.constant(w), z.shape, 2, "SAME").numpy())
-    assert abs(lhs - rhs) < 1e-10
+    dtype, tol = (np.float64, 1e-10) if device == "cpu" else (np.float32, 1e-4)  # the CUDA kernels take float32
+    z, w, x = (a.astype(dtype) for a in (rand(2, 7, 6, 3, seed=1), rand(3, 2, 3, 4, seed=2), rand(2, 4, 3, 4, seed=3)))
+    lhs = np.sum(nn_ops.conv2d(tf.constant(z), tf.constant(w), 2, "SAME").numpy() * x, dtype=np.float64)
+    rhs = np.sum(z * nn_ops.conv2d_transpose(tf.constant(x), tf.constant(w), z.shape, 2, "SAME").numpy(),
+                 dtype=np.float64)
+    assert abs(lhs - rhs) < tol, (lhs, rhs)
 
 
 @pytest.mark.parametrize("strides,padding,out_hw", [(2, "VALID", (7, 8)), (2, "SAME", (6, 8)),
                                                    ((2, 3), "VALID", (8, 12))])
-def test_conv2d_transpose_op_gradients(strides, padding, out_hw):
+def test_conv2d_transpose_op_gradients(strides, padding, out_hw, device):
     out = (2,) + out_hw + (5,)
-    check_gradients(lambda a, b: nn_ops.conv2d_transpose(a, b, out, strides, padding), rand(2, 3, 4, 3),
-                    rand(3, 2, 5, 3))
+    check_op(lambda a, b: nn_ops.conv2d_transpose(a, b, out, strides, padding), rand(2, 3, 4, 3),
+             rand(3, 2, 5, 3), device=device)
 
 
 def test_conv2d_transpose_errors():
@@ -432,7 +439,7 @@ def depthwise_ref(x, w, strides, padding, dilation=(1, 1)):
 @pytest.mark.parametrize("kwargs", [{}, {"strides": 2, "padding": "same"},
                                     {"depth_multiplier": 2, "dilation_rate": 2, "padding": "same"},
                                     {"depth_multiplier": 3, "strides": (2, 1), "kernel_size": (2, 3)}])
-def test_depthwise_conv2d(kwargs):
+def test_depthwise_conv2d(kwargs, device):
     kwargs = dict(kwargs)
     k = kwargs.pop("kernel_size", 3)
     kt = (k, k) if isinstance(k, int) else k
@@ -447,14 +454,14 @@ def test_depthwise_conv2d(kwargs):
                    expected_num_trainable_weights=2, expected_weight_shapes=[kt + (3, m), (3 * m,)])
 
 
-def test_depthwise_conv2d_op_gradients():
-    check_gradients(lambda a, b: nn_ops.depthwise_conv2d(a, b, (2, 1), "SAME", dilations=1), rand(2, 5, 4, 3),
-                    rand(3, 2, 3, 2))
-    check_gradients(lambda a, b: nn_ops.depthwise_conv2d(a, b, 1, "VALID", dilations=2), rand(1, 6, 5, 2),
-                    rand(2, 2, 2, 1))
+def test_depthwise_conv2d_op_gradients(device):
+    check_op(lambda a, b: nn_ops.depthwise_conv2d(a, b, (2, 1), "SAME", dilations=1), rand(2, 5, 4, 3),
+             rand(3, 2, 3, 2), device=device)
+    check_op(lambda a, b: nn_ops.depthwise_conv2d(a, b, 1, "VALID", dilations=2), rand(1, 6, 5, 2),
+             rand(2, 2, 2, 1), device=device)
 
 
-def test_separable_conv2d():
+def test_separable_conv2d(device):
     x = rnd(2, 7, 6, 3)
     layer = run_layer_test(layers.SeparableConv2D, {"filters": 5, "kernel_size": 3, "depth_multiplier": 2,
                                                     "padding": "same", "activation": "relu"}, (2, 7, 6, 3),
@@ -468,7 +475,7 @@ def test_separable_conv2d():
 
 
 # -- Rescaling, LeakyReLU, ELU -------------------------------------------------------------------------
-def test_rescaling():
+def test_rescaling(device):
     x = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3)).astype(np.uint8)
     run_layer_test(layers.Rescaling, {"scale": 1 / 127.5, "offset": -1.0}, (2, 4, 4, 3), (2, 4, 4, 3),
                    input_data=x.astype(np.float32), expected_output=x / 127.5 - 1.0)
@@ -480,7 +487,7 @@ def test_rescaling():
     assert per_channel.get_config()["scale"] == [1.0, 2.0, 3.0]
 
 
-def test_leaky_relu_and_elu():
+def test_leaky_relu_and_elu(device):
     x = rnd(3, 4)
     layer = run_layer_test(layers.LeakyReLU, {}, (3, 4), (3, 4), input_data=x,
                            expected_output=np.where(x > 0, x, 0.3 * x))
@@ -496,7 +503,7 @@ def test_leaky_relu_and_elu():
 
 
 # -- activations and erf ---------------------------------------------------------------------------------
-def test_erf_matches_math_erf():
+def test_erf_matches_math_erf(device):
     x = np.concatenate([np.linspace(-7, 7, 20001), [0.0, -0.0, 1.0, -1.0, 6.0, 30.0, -1e-8, 1e-300]])
     ref = np.array([math.erf(v) for v in x])
     np.testing.assert_allclose(nn_ops.erf(tf.constant(x)).numpy(), ref, rtol=0, atol=1e-15)
@@ -509,10 +516,10 @@ def test_erf_matches_math_erf():
         nn_ops.erf(tf.constant([1, 2]))
 
 
-def test_erf_and_gelu_gradients():
-    check_gradients(nn_ops.erf, rand(40, low=-3, high=3))
-    check_gradients(lambda a: nn_ops.gelu(a), rand(20, low=-4, high=4))
-    check_gradients(lambda a: nn_ops.gelu(a, approximate=True), rand(20, low=-4, high=4))
+def test_erf_and_gelu_gradients(device):
+    check_op(nn_ops.erf, rand(40, low=-3, high=3), device=device)
+    check_op(lambda a: nn_ops.gelu(a), rand(20, low=-4, high=4), device=device)
+    check_op(lambda a: nn_ops.gelu(a, approximate=True), rand(20, low=-4, high=4), device=device)
 
 
 _ACT_REFS = {
@@ -538,7 +545,7 @@ _ACT_REFS = {
 
 
 @pytest.mark.parametrize("name", sorted(_ACT_REFS))
-def test_activation_numbers(name):
+def test_activation_numbers(name, device):
     x = np.linspace(-5, 5, 401)
     fn = keras.activations.get(name)
     np.testing.assert_allclose(fn(tf.constant(x)).numpy(), _ACT_REFS[name](x), rtol=1e-12, atol=1e-12)
@@ -547,7 +554,7 @@ def test_activation_numbers(name):
     assert layers.Dense.from_config(layer.get_config()).activation is fn
 
 
-def test_gelu_default_is_exact_and_approximate_differs():
+def test_gelu_default_is_exact_and_approximate_differs(device):
     x = np.linspace(-3, 3, 61)
     exact = keras.activations.gelu(tf.constant(x)).numpy()
     approx = keras.activations.gelu(tf.constant(x), approximate=True).numpy()
@@ -558,7 +565,7 @@ def test_gelu_default_is_exact_and_approximate_differs():
     assert keras.layers.Activation("gelu")(tf.constant(x)).shape == (61,)
 
 
-def test_glu():
+def test_glu(device):
     x = rnd(2, 6).astype(np.float64)
     np.testing.assert_allclose(keras.activations.glu(tf.constant(x)).numpy(),
                                x[:, :3] / (1 + np.exp(-x[:, 3:])), rtol=1e-12)
@@ -567,7 +574,7 @@ def test_glu():
 
 
 # -- a DeepLab-style functional head with the new layers ----------------------------------------------------
-def test_segmentation_head_functional_model_trains():
+def test_segmentation_head_functional_model_trains(device):
     inp = keras.Input((8, 8, 3))
     x = layers.Rescaling(1 / 255.)(inp)
     x = layers.Conv2D(4, 3, padding="same", dilation_rate=2)(x)
