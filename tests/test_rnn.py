@@ -7,6 +7,12 @@ i, f, c, o; GRU z, r, h with reset_after), and the layers are compared with it -
 initial_state. Gradients with respect to the input, the initial states and every weight are
 checked against central finite differences in float64. run_layer_test covers shapes, weight
 layout, config round trips and gradient flow.
+
+Every test that computes values or gradients takes the ``device`` fixture (tests/conftest.py) and
+runs on cpu, emulator and gpu; there ``run_layer_test`` also compares each layer's values and
+gradients with the reference backend. The CUDA backend's kernels take float32, so the float64 cases
+run in float32 off the CPU (or skip, where float64 is the point), and the finite-difference checks
+(float64) stay on the CPU, as do the error tests.
 """
 import numpy as np
 import pytest
@@ -105,7 +111,7 @@ def _nstates(cls):
 # -- run_layer_test: shapes, weights, config, gradient flow ------------------------------------------------
 @pytest.mark.parametrize("cls,extra", RNN_CASES, ids=RNN_IDS)
 @pytest.mark.parametrize("return_sequences", [False, True])
-def test_rnn_layer_test(cls, extra, return_sequences):
+def test_rnn_layer_test(cls, extra, return_sequences, device):
     g = {layers.SimpleRNN: 1, layers.LSTM: 4, layers.GRU: 3}[cls]
     bias = (2, 3 * 4) if cls is layers.GRU and extra.get("reset_after", True) else (g * 4,)
     layer = run_layer_test(cls, {"units": 4, "return_sequences": return_sequences, **extra}, (2, 5, 3),
@@ -116,7 +122,7 @@ def test_rnn_layer_test(cls, extra, return_sequences):
                                                for n in ("kernel", "recurrent_kernel", "bias")]
 
 
-def test_lstm_and_gru_keras_defaults():
+def test_lstm_and_gru_keras_defaults(device):
     lstm = layers.LSTM(3)
     lstm(rnd(2, 4, 5))
     kernel, rec, bias = lstm.get_weights()
@@ -135,7 +141,9 @@ def test_lstm_and_gru_keras_defaults():
 @pytest.mark.parametrize("cls,extra", RNN_CASES, ids=RNN_IDS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
-def test_rnn_matches_float64_reference(cls, extra, go_backwards, dtype, tol):
+def test_rnn_matches_float64_reference(cls, extra, go_backwards, dtype, tol, device):
+    if dtype == "float64" and device != "cpu":
+        pytest.skip("the CUDA backend's kernels (the layer's dense input projection) take float32 only")
     x = rnd(3, 6, 4, seed=1, dtype="float64")
     layer = cls(5, return_sequences=True, return_state=True, go_backwards=go_backwards, dtype=dtype, **extra)
     states = [rnd(3, 5, seed=10 + i, dtype="float64", scale=0.5) for i in range(_nstates(cls))]
@@ -236,7 +244,7 @@ def test_rnn_go_backwards_gradients_match_finite_differences():
     fd_check_layer(layer, x)
 
 
-def test_long_sequence_gradient_matches_stepwise_slicing():
+def test_long_sequence_gradient_matches_stepwise_slicing(device):
     # the recursive-halving unstack gives the same gradient as the plain per-step slices
     from gpuflow.keras.layers.rnn import _unstack_time
     x = tf.constant(rnd(2, 37, 3, dtype="float64"))
@@ -249,7 +257,7 @@ def test_long_sequence_gradient_matches_stepwise_slicing():
 
 
 # -- masks, dropout, stateful ----------------------------------------------------------------------------------
-def test_mask_keeps_states_over_masked_steps():
+def test_mask_keeps_states_over_masked_steps(device):
     x = rnd(2, 5, 3)
     mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], bool)
     lstm = layers.LSTM(4, return_sequences=True)
@@ -272,7 +280,7 @@ def test_mask_keeps_states_over_masked_steps():
 
 
 @pytest.mark.parametrize("cls", [layers.SimpleRNN, layers.LSTM, layers.GRU])
-def test_dropout_only_in_training(cls):
+def test_dropout_only_in_training(cls, device):
     x = rnd(4, 5, 3)
     layer = cls(6, dropout=0.5, recurrent_dropout=0.3, seed=3)
     plain = cls(6)
@@ -289,7 +297,7 @@ def test_dropout_only_in_training(cls):
     only_input(x, training=True)
 
 
-def test_stateful_lstm_carries_states_between_calls():
+def test_stateful_lstm_carries_states_between_calls(device):
     x = rnd(2, 6, 3)
     full = layers.LSTM(4)
     full(x)
@@ -321,7 +329,7 @@ def test_rnn_errors():
 
 
 # -- cells and the generic RNN layer ---------------------------------------------------------------------------
-def test_rnn_with_builtin_cell_equals_layer():
+def test_rnn_with_builtin_cell_equals_layer(device):
     x = rnd(2, 5, 3)
     lstm = layers.LSTM(4, return_sequences=True)
     lstm(x)
@@ -339,7 +347,7 @@ def test_rnn_with_builtin_cell_equals_layer():
     assert isinstance(layer.cell, layers.SimpleRNNCell) and layer.get_config()["cell"]["class_name"] == "SimpleRNNCell"
 
 
-def test_rnn_with_custom_cell():
+def test_rnn_with_custom_cell(device):
     class MinimalRNNCell(layers.Layer):  # the example of Keras's RNN docstring
         def __init__(self, units, **kwargs):
             super().__init__(**kwargs)
@@ -368,27 +376,27 @@ def test_rnn_with_custom_cell():
 
 # -- Bidirectional -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
-def test_bidirectional_numbers(merge_mode):
+def test_bidirectional_numbers(merge_mode, device):
+    dtype, atol = ("float64", 1e-12) if device == "cpu" else ("float32", 1e-5)  # the CUDA kernels take float32
     x = rnd(2, 5, 3, dtype="float64")
-    bi = layers.Bidirectional(layers.LSTM(4, return_sequences=True, dtype="float64"), merge_mode=merge_mode,
-                              dtype="float64")
-    bi(x)
+    bi = layers.Bidirectional(layers.LSTM(4, return_sequences=True, dtype=dtype), merge_mode=merge_mode, dtype=dtype)
+    bi(x.astype(dtype))
     _randomize(bi)
-    out = bi(x)
-    w = bi.get_weights()
+    out = bi(x.astype(dtype))
+    w = [a.astype("float64") for a in bi.get_weights()]
     zeros = np.zeros((2, 4))
     fw = lstm_ref(x, w[0], w[1], w[2], zeros, zeros)[0]
     bw = lstm_ref(x, w[3], w[4], w[5], zeros, zeros, go_backwards=True)[0][:, ::-1]  # flipped back to input order
     want = {"concat": np.concatenate([fw, bw], -1), "sum": fw + bw, "mul": fw * bw, "ave": (fw + bw) / 2,
             None: None}[merge_mode]
     if merge_mode is None:
-        np.testing.assert_allclose(out[0].numpy(), fw, atol=1e-12)
-        np.testing.assert_allclose(out[1].numpy(), bw, atol=1e-12)
+        np.testing.assert_allclose(out[0].numpy(), fw, atol=atol)
+        np.testing.assert_allclose(out[1].numpy(), bw, atol=atol)
     else:
-        np.testing.assert_allclose(out.numpy(), want, atol=1e-12)
+        np.testing.assert_allclose(out.numpy(), want, atol=atol)
 
 
-def test_bidirectional_layer_test_and_layout():
+def test_bidirectional_layer_test_and_layout(device):
     layer = run_layer_test(layers.Bidirectional, {"layer": layers.GRU(3)}, (2, 5, 4), (2, 6),
                            expected_num_trainable_weights=6,
                            expected_weight_shapes=[(4, 9), (3, 9), (2, 9)] * 2)
@@ -399,7 +407,7 @@ def test_bidirectional_layer_test_and_layout():
     assert cfg["backward_layer"]["config"]["go_backwards"] is True
 
 
-def test_bidirectional_states_and_errors():
+def test_bidirectional_states_and_errors(device):
     x = rnd(2, 5, 3)
     bi = layers.Bidirectional(layers.LSTM(4, return_state=True))
     out = bi(x, initial_state=[rnd(2, 4, seed=i) for i in range(4)])
@@ -415,7 +423,7 @@ def test_bidirectional_states_and_errors():
 
 
 # -- TimeDistributed -----------------------------------------------------------------------------------------
-def test_time_distributed_dense_and_conv():
+def test_time_distributed_dense_and_conv(device):
     x = rnd(2, 4, 3)
     dense = {"module": "keras.layers", "class_name": "Dense", "config": {"units": 5}, "registered_name": None}
     layer = run_layer_test(layers.TimeDistributed, {"layer": dense}, (2, 4, 3), (2, 4, 5),
@@ -432,7 +440,7 @@ def test_time_distributed_dense_and_conv():
         layers.TimeDistributed("dense")
 
 
-def test_time_distributed_batch_normalization_uses_per_step_statistics():
+def test_time_distributed_batch_normalization_uses_per_step_statistics(device):
     x = rnd(4, 3, 2) + np.arange(3, dtype=np.float32)[None, :, None] * 5  # a different mean per step
     td = layers.TimeDistributed(layers.BatchNormalization(epsilon=1e-3))
     y = td(x, training=True).numpy()
@@ -441,7 +449,7 @@ def test_time_distributed_batch_normalization_uses_per_step_statistics():
 
 
 # -- in models -------------------------------------------------------------------------------------------------
-def test_lstm_sine_series_model_trains():
+def test_lstm_sine_series_model_trains(device):
     t = np.linspace(0, 8 * np.pi, 400).astype(np.float32)
     s = np.sin(t)
     x = np.stack([s[i:i + 12] for i in range(0, 360, 4)])[..., None]
@@ -454,7 +462,7 @@ def test_lstm_sine_series_model_trains():
     assert model.predict(x[:3], verbose=0).shape == (3, 1)
 
 
-def test_embedding_bidirectional_time_distributed_functional_model():
+def test_embedding_bidirectional_time_distributed_functional_model(device):
     ids = np.random.default_rng(0).integers(0, 20, (6, 7))
     inp = keras.Input((7,), dtype="int32")
     h = layers.Embedding(20, 5)(inp)
@@ -467,7 +475,7 @@ def test_embedding_bidirectional_time_distributed_functional_model():
     assert model.predict(ids, verbose=0).shape == (6, 7, 3)
 
 
-def test_initial_state_from_inputs_in_a_functional_model():
+def test_initial_state_from_inputs_in_a_functional_model(device):
     # a symbolic initial_state is recorded as extra inputs of the node, so the model replays it (not zeros)
     x, h0, c0 = rnd(2, 5, 3), rnd(2, 4, seed=1), rnd(2, 4, seed=2)
     inp, hi, ci = keras.Input((5, 3)), keras.Input((4,)), keras.Input((4,))

@@ -1,19 +1,23 @@
 """The fused recurrent op (gpuflow.ops.rnn_ops.recurrent_sequence): its gradients (inputs, recurrent
 kernel, initial states, GRU's recurrent bias) against central finite differences in float64, with and
-without a mask, for every cell; its argument checks."""
+without a mask, for every cell; its argument checks.
+
+The gradient test takes the ``device`` fixture (tests/conftest.py): on every device the op's values and
+gradients are compared with the reference backend in float32 (``check_op``; finite differences in
+float64 on the CPU). The argument checks and the CPU backend's batch chunking stay CPU-only."""
 import numpy as np
 import pytest
 
 from gpuflow.backend import numpy_backend
 from gpuflow.ops import rnn_ops
-from gradcheck import check_gradients, rand
+from gradcheck import check_op, rand
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3, "gru_reset_before": 3}
 
 
 @pytest.mark.parametrize("cell", sorted(GATES))
 @pytest.mark.parametrize("masked", [False, True])
-def test_recurrent_sequence_gradients_match_finite_differences(cell, masked):
+def test_recurrent_sequence_gradients_match_finite_differences(cell, masked, device):
     t, b, u = 4, 2, 3
     g = GATES[cell]
     n_states = 2 if cell == "lstm" else 1
@@ -25,7 +29,7 @@ def test_recurrent_sequence_gradients_match_finite_differences(cell, masked):
     def fn(p, uk, *rest):
         states, bias = (rest[:-1], rest[-1]) if cell == "gru" else (rest, None)
         return rnn_ops.recurrent_sequence(cell, p, uk, list(states), bias, mask)
-    check_gradients(fn, *args)
+    check_op(fn, *args, device=device)
 
 
 def test_recurrent_sequence_checks_its_arguments():
