@@ -1,4 +1,10 @@
-"""GradientTape semantics (TensorFlow 2): persistence, nesting, watching, structures, errors."""
+"""GradientTape semantics (TensorFlow 2): persistence, nesting, watching, structures, errors.
+
+The tests whose gradients are computed values (persistence, higher order, output_gradients,
+stop_gradient, accumulation) take the ``device`` fixture (tests/conftest.py) and run on cpu, emulator
+and gpu. The tape's bookkeeping (what is watched, result structures, recording switches, threads) and
+its error messages stay CPU-only: they never reach a backend, as the tape records the same ops
+whichever backend computes them."""
 import numpy as np
 import pytest
 
@@ -12,7 +18,7 @@ def f64(v):
     return tf.constant(np.asarray(v, dtype=np.float64))
 
 
-def test_simple_gradient_and_docstring_example():
+def test_simple_gradient_and_docstring_example(device):
     x = tf.Variable(3.0)
     with tf.GradientTape() as tape:
         y = x * x
@@ -30,7 +36,7 @@ def test_non_persistent_tape_refuses_a_second_gradient():
         tape.gradient(y, x)
 
 
-def test_persistent_tape_gives_many_gradients():
+def test_persistent_tape_gives_many_gradients(device):
     x = f64([1.0, 2.0])
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -42,7 +48,7 @@ def test_persistent_tape_gives_many_gradients():
     np.testing.assert_allclose(tape.gradient(y, x).numpy(), [2, 4])
 
 
-def test_gradient_of_a_list_of_targets_is_summed():
+def test_gradient_of_a_list_of_targets_is_summed(device):
     x = f64(3.0)
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -50,7 +56,7 @@ def test_gradient_of_a_list_of_targets_is_summed():
     assert float(tape.gradient([a, b], x)) == 8.0
 
 
-def test_target_equal_to_source_gives_ones():
+def test_target_equal_to_source_gives_ones(device):
     x = f64([1.0, 2.0])
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -69,20 +75,20 @@ def _second(fn, x):
     return g.numpy(), outer.gradient(g, x).numpy()
 
 
-def test_second_derivative_of_cube():
+def test_second_derivative_of_cube(device):
     g, h = _second(lambda x: x ** 3, [1.0, -2.0, 0.5])
     np.testing.assert_allclose(g, [3, 12, 0.75])
     np.testing.assert_allclose(h, [6, -12, 3])
 
 
-def test_second_derivative_of_sin():
+def test_second_derivative_of_sin(device):
     x = np.array([0.1, 1.0, 2.5])
     g, h = _second(tf.sin, x)
     np.testing.assert_allclose(g, np.cos(x))
     np.testing.assert_allclose(h, -np.sin(x))
 
 
-def test_third_derivative_of_exp_times_x():
+def test_third_derivative_of_exp_times_x(device):
     x = f64(0.7)
     with tf.GradientTape() as t3:
         t3.watch(x)
@@ -97,7 +103,7 @@ def test_third_derivative_of_exp_times_x():
     np.testing.assert_allclose([float(d1), float(d2), float(d3)], np.exp(0.7) * np.array([1.7, 2.7, 3.7]))
 
 
-def test_hessian_vector_product_of_a_tanh_mlp_matches_finite_differences():
+def test_hessian_vector_product_of_a_tanh_mlp_matches_finite_differences(device):
     w1, w2 = f64(rand(3, 4)), f64(rand(4, 1, seed=1))
     x = f64(rand(2, 3, seed=2))
     v = rand(3, 4, seed=3)
@@ -141,9 +147,9 @@ def test_second_derivative_through_dense_is_a_clear_error():
         outer.gradient(gw, x)
 
 
-def test_second_derivative_through_max_pool_is_zero_not_an_error():
+def test_second_derivative_through_max_pool_is_zero_not_an_error(device):
     # max pooling's gradient is piecewise constant in x: its derivative is zero (None)
-    x = f64(rand(1, 4, 4, 1))
+    x = tf.constant(rand(1, 4, 4, 1).astype(np.float32))  # the CUDA kernels take float32
     with tf.GradientTape() as outer:
         outer.watch(x)
         with tf.GradientTape() as inner:
@@ -196,7 +202,7 @@ def test_watch_accessed_variables_false():
     assert tape.watched_variables() == (u,)
 
 
-def test_variable_created_inside_the_tape_is_watched():
+def test_variable_created_inside_the_tape_is_watched(device):
     with tf.GradientTape() as tape:
         v = tf.Variable([1.0, 2.0])
         y = tf.reduce_sum(v * v)
@@ -204,7 +210,7 @@ def test_variable_created_inside_the_tape_is_watched():
 
 
 # -- unconnected, integer, structures, output_gradients -----------------------------------
-def test_unconnected_gradients_none_and_zero():
+def test_unconnected_gradients_none_and_zero(device):
     x, z = f64([1.0, 2.0]), f64([[3.0]])
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, z])
@@ -243,7 +249,7 @@ def test_gradient_structure_follows_sources():
         tape.gradient(y, [a, 1.0])
 
 
-def test_output_gradients():
+def test_output_gradients(device):
     x = f64([1.0, 2.0, 3.0])
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
@@ -261,7 +267,7 @@ def test_output_gradients():
         tape.gradient(y, x, output_gradients=tf.constant([1.0, 1.0, 1.0]))
 
 
-def test_stop_gradient():
+def test_stop_gradient(device):
     x = f64(3.0)
     with tf.GradientTape() as tape:
         tape.watch(x)
@@ -314,7 +320,7 @@ def test_non_float_target_gives_none():
     assert tape.gradient(y, x) is None
 
 
-def test_gradient_accumulates_over_reuse_and_broadcast():
+def test_gradient_accumulates_over_reuse_and_broadcast(device):
     x = f64([[1.0], [2.0]])
     with tf.GradientTape() as tape:
         tape.watch(x)

@@ -1,4 +1,9 @@
-"""Tensor and Variable: printing, NumPy interop, the Python protocol, and Variable semantics."""
+"""Tensor and Variable: printing, NumPy interop, the Python protocol, and Variable semantics.
+
+The tests that move values between NumPy and a device or compute with them (NumPy interop, indexing,
+operators, tf.constant, Variable assignment and aliasing) take the ``device`` fixture
+(tests/conftest.py) and run on cpu, emulator and gpu. Printing, shapes, dtype inference and error
+messages stay CPU-only: they are decided on the host whichever backend holds the array."""
 import numpy as np
 import pytest
 
@@ -42,7 +47,7 @@ def test_tensor_shape():
 
 
 # -- NumPy interop ------------------------------------------------------------------------
-def test_numpy_and_asarray():
+def test_numpy_and_asarray(device):
     t = tf.constant([[1.0, 2.0], [3.0, 4.0]])
     a = t.numpy()
     assert isinstance(a, np.ndarray) and a.dtype == np.float32
@@ -58,7 +63,7 @@ def test_numpy_and_asarray():
     assert np.sum(t) == 10.0 and np.allclose(np.exp(t), np.exp(a))
 
 
-def test_operators_with_numpy_arrays_give_tensors_both_ways():
+def test_operators_with_numpy_arrays_give_tensors_both_ways(device):
     t = tf.constant([1.0, 2.0])
     arr = np.array([10.0, 20.0], dtype=np.float32)
     for r in (t + arr, arr + t, arr - t, arr * t, arr / t, arr ** t, np.float32(2.0) * t, arr > t):
@@ -77,7 +82,7 @@ def test_numpy_arrays_convert_to_tensors_keeping_dtype():
 
 
 # -- Python protocol ----------------------------------------------------------------------
-def test_indexing_iteration_len_bool():
+def test_indexing_iteration_len_bool(device):
     t = tf.constant([[1, 2, 3], [4, 5, 6]])
     assert len(t) == 2
     rows = list(t)
@@ -104,7 +109,7 @@ def test_scalar_len_and_iteration_raise():
         iter(s)
 
 
-def test_tensor_is_unhashable_and_eq_is_elementwise():
+def test_tensor_is_unhashable_and_eq_is_elementwise(device):
     t = tf.constant([1.0, 2.0])
     with pytest.raises(TypeError, match="unhashable"):
         hash(t)
@@ -117,7 +122,7 @@ def test_tensor_is_unhashable_and_eq_is_elementwise():
     np.testing.assert_array_equal(eq.numpy(), [True, False])
 
 
-def test_unary_operators():
+def test_unary_operators(device):
     t = tf.constant([-1.5, 2.0])
     np.testing.assert_array_equal((-t).numpy(), [1.5, -2.0])
     np.testing.assert_array_equal(abs(t).numpy(), [1.5, 2.0])
@@ -125,7 +130,7 @@ def test_unary_operators():
 
 
 # -- tf.constant ---------------------------------------------------------------------------
-def test_constant_with_shape():
+def test_constant_with_shape(device):
     np.testing.assert_array_equal(tf.constant(5, shape=[2, 2]).numpy(), np.full((2, 2), 5))
     np.testing.assert_array_equal(tf.constant([7.0], shape=[3]).numpy(), [7, 7, 7])
     np.testing.assert_array_equal(tf.constant([1, 2, 3, 4], shape=(2, 2)).numpy(), [[1, 2], [3, 4]])
@@ -136,7 +141,7 @@ def test_constant_with_shape():
         tf.constant([1, 2, 3], shape=(2, 2))
 
 
-def test_constant_of_a_tensor():
+def test_constant_of_a_tensor(device):
     t = tf.constant([1.0, 2.0])
     c = tf.constant(t)
     np.testing.assert_array_equal(c.numpy(), t.numpy())
@@ -144,7 +149,7 @@ def test_constant_of_a_tensor():
 
 
 # -- Variable ------------------------------------------------------------------------------
-def test_variable_basics():
+def test_variable_basics(device):
     v = tf.Variable([1.0, 2.0], name="w")
     assert isinstance(v, tf.Tensor) and v.name == "w" and v.trainable and v.dtype == tf.float32
     assert not tf.Variable(1.0, trainable=False).trainable
@@ -154,7 +159,7 @@ def test_variable_basics():
     assert isinstance(v * 2, tf.Tensor) and not isinstance(v * 2, tf.Variable)
 
 
-def test_variable_assign_semantics():
+def test_variable_assign_semantics(device):
     v = tf.Variable([1.0, 2.0])
     r = v.assign([3.0, 4.0])
     assert r is v
@@ -180,7 +185,7 @@ def test_variable_shape_mismatch_error(op):
         getattr(v, op)(np.zeros((3, 2)))
 
 
-def test_variable_does_not_alias_its_initial_value():
+def test_variable_does_not_alias_its_initial_value(device):
     a = np.array([1.0, 2.0])
     v = tf.Variable(a)
     a[0] = 100
@@ -196,7 +201,7 @@ def test_variable_does_not_alias_its_initial_value():
     np.testing.assert_array_equal(w.numpy(), [5, 5])
 
 
-def test_values_read_from_a_variable_are_snapshots():
+def test_values_read_from_a_variable_are_snapshots(device):
     v = tf.Variable([1.0, 2.0])
     n, a, val = v.numpy(), np.asarray(v), v.value()
     doubled = v * 2
