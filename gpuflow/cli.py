@@ -269,6 +269,15 @@ def _print_packages():
         print(f"  {name:<{width}}  {version(name):<14} in " + ", ".join(f"gpuflow[{e}]" for e in extras))
 
 
+def cmd_serve(args):
+    """``gpuflow serve``: see :mod:`gpuflow.serving`. A missing extra or a bad model config is a one-line error."""
+    from . import serving
+    try:
+        return serving.main(args)
+    except (ImportError, ValueError, OSError) as e:
+        args._parser.error(str(e))
+
+
 def cmd_info(args):
     import numpy as np
     from . import device as _unused  # noqa: F401
@@ -612,6 +621,9 @@ def make_parser(argv=None):
     i = sub.add_parser("info", help="show the backend, device, versions in use and the optional packages found")
     i.set_defaults(func=cmd_info)
     _add_bench_and_parity(sub, list(sys.argv[1:] if argv is None else argv))
+    from .serving.config import add_arguments as add_serve_arguments
+    s = sub.add_parser("serve", help="serve models over TF Serving's REST and gRPC APIs (needs gpuflow[serve])")
+    add_serve_arguments(s).set_defaults(func=cmd_serve, _parser=s)
     return p
 
 

@@ -106,7 +106,8 @@ def test_test_extra_installs_the_nvrtc_wheels_only_where_they_exist(platform, ma
     env = {"sys_platform": platform, "platform_machine": machine}
     for name in ("cuda-bindings", "nvidia-cuda-nvrtc"):
         assert reqs[name].marker is not None and reqs[name].marker.evaluate(env) is wheels, (name, env)
-    assert [name for name, r in reqs.items() if r.marker is None] == ["pytest", "tensorboardX"]
+    serve = [Requirement(r).name for r in PYPROJECT["project"]["optional-dependencies"]["serve"]]
+    assert [name for name, r in reqs.items() if r.marker is None] == ["pytest", *serve, "tensorboardX"]
 
 
 def test_license_file_matches_the_declared_license():

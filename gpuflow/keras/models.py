@@ -861,6 +861,37 @@ class Model(Layer):
             return None
         return sum(int(np.prod(v.shape)) for v in self.optimizer.variables)
 
+    def export(self, filepath, format="keras", verbose=None):
+        """Writes the model for serving as one version of a model: creates the directory ``filepath`` (and
+        its parents; an existing one is kept) and saves the model in it as ``filepath/model.keras``.
+
+        ``gpuflow serve --model_base_path BASE`` serves ``BASE/<version>/model.keras``, so
+        ``model.export("BASE/3")`` publishes version 3 (the ``.keras`` file is written atomically, so a
+        server polling BASE never loads half a file). Keras 3's ``export`` writes a TensorFlow SavedModel
+        by default (``format="tf_saved_model"``: a TensorFlow graph and variables that TF Serving loads);
+        gpuflow has no TensorFlow graph, so it exports the Keras 3 ``.keras`` archive of :meth:`save`, which
+        ``gpuflow serve`` and Keras's ``load_model`` read.
+
+        Args:
+            filepath: the version directory to write (str or path-like).
+            format: ``"keras"``, the only format gpuflow exports.
+            verbose: print where the model was written (default True, as Keras).
+
+        Raises:
+            ValueError: ``format`` other than ``"keras"`` (``"tf_saved_model"`` needs TensorFlow), or the model
+                cannot be saved (see :meth:`save`).
+        """
+        import os
+        if format != "keras":
+            why = (" A TensorFlow SavedModel needs TensorFlow; gpuflow exports the .keras file that `gpuflow "
+                   "serve` loads." if format == "tf_saved_model" else "")
+            raise ValueError(f"Model.export: expected format='keras'.{why} Received: format={format!r}")
+        filepath = os.fspath(filepath)
+        os.makedirs(filepath, exist_ok=True)
+        self.save(os.path.join(filepath, "model.keras"))
+        if verbose is None or verbose:
+            print(f"Saved artifact at '{filepath}'.")
+
 
 def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
