@@ -119,12 +119,12 @@ class Batcher:
             batch = [b for b in batch if not b[4].done()]  # a client that went away needs no rows
             if not batch:
                 return
-            names = list(batch[0][1])
-            merged = {n: b[1][n] if len(batch) == 1 else np.concatenate([b[1][n] for b in batch]) for n in names}
-            self.runner._observe(self.servable.name, sum(b[2] for b in batch))
             try:
+                merged = {n: np.concatenate([b[1][n] for b in batch]) if len(batch) > 1 else a
+                          for n, a in batch[0][1].items()}
+                self.runner._observe(self.servable.name, sum(b[2] for b in batch))
                 outs = await loop.run_in_executor(self.runner.executor, self.servable.run, merged)
-            except Exception as e:
+            except Exception as e:  # the model failed on this batch: each of its requests gets the error
                 for b in batch:
                     if not b[4].done():
                         b[4].set_exception(e)
