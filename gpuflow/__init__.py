@@ -27,6 +27,7 @@ from .ops.array_ops import (  # noqa: F401
     zeros_like, ones_like, identity, stop_gradient, gather, shape, size, rank, tile, pad, split, range,
 )
 from . import ops, nn, random, math, linalg, profiler  # noqa: F401
+from . import distribute  # noqa: F401  (tf.distribute; mpi4py is imported only by MultiWorkerMirroredStrategy)
 
 
 def constant(value, dtype=None, shape=None, name=None):
