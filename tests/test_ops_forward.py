@@ -6,8 +6,9 @@ both the expected and the received values (the project rule for error messages).
 Every test that computes values takes the ``device`` fixture (tests/conftest.py): its body runs on
 cpu, emulator and gpu, against the same NumPy expectations, and ``check`` asserts that the result
 lives on that device; matmul and the fused ops are also compared with the reference backend
-(``gradcheck.check_on_device``, values and gradients). The dtype-inference tests (tf.constant, dtype arguments, mixing dtypes,
-Python operands) and the error tests stay CPU-only: they are decided before any backend array work.
+(``gradcheck.check_on_device``, values and gradients). The dtype-inference tests (tf.constant,
+dtype arguments, mixing dtypes, Python operands) and the error tests stay CPU-only: they are decided
+before any backend array work.
 """
 import numpy as np
 import pytest
