@@ -43,7 +43,7 @@ _epoch_loop = il.epoch_loop
 def worker_gpuflow(args):
     sys.path.insert(0, ROOT)
     import gpuflow as tf
-    from gpuflow.cli import build_seed_cnn
+    from gpuflow.zoo import build_seed_cnn
     keras = tf.keras
     x, y = _data(args.samples)
     keras.utils.set_random_seed(0)

@@ -30,22 +30,6 @@ def _version():
         return __version__
 
 
-def build_seed_cnn(keras):
-    """The seed CNN (Keras layers): Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2,
-    Flatten, Dense 128 relu, Dense 10 (logits), on 28x28x1 images."""
-    layers = keras.layers
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(64, 3, activation="relu"),
-        layers.MaxPooling2D(2),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(10),
-    ])
-
-
 def _int_in(low, high=None, what=None):
     """An argparse type: an int from ``low`` to ``high`` (None: no bound), or the error
     "expected <what>, got ..." (``what`` defaults to "an integer from <low> to <high>")."""
@@ -190,6 +174,7 @@ def cmd_train(args):
         keras.utils.set_random_seed(args.seed)
     print(f"gpuflow {_version()} on {device} ({dev_mod.default_device_reason()}); "
           f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images")
+    from .zoo import build_seed_cnn
     model = build_seed_cnn(keras)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])

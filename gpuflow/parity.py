@@ -130,8 +130,8 @@ def _flat(x):
 
 
 def _input_shape(model):
-    from .bench.model import _input_shape as shape_of
-    return shape_of(model)
+    from .bench.model import input_shape_of
+    return input_shape_of(model)
 
 
 def trace_model(model, seed=0, batch_size=4, x=None):
@@ -291,8 +291,9 @@ def compare(ref, other, rtol=DEFAULT_RTOL, atol=DEFAULT_ATOL, reference_name="cp
 
 # -- models -----------------------------------------------------------------------------------------
 def seed_cnn_builder():
+    """A zero-argument builder of the seed CNN (:func:`gpuflow.zoo.build_seed_cnn`) with gpuflow.keras."""
     import gpuflow as gf
-    from .cli import build_seed_cnn
+    from .zoo import build_seed_cnn
     return lambda: build_seed_cnn(gf.keras)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
-from gpuflow.cli import build_seed_cnn
+from gpuflow.zoo import build_seed_cnn
 from gpuflow.device import _probe_emulator
 
 pytestmark = pytest.mark.gpu

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
-from gpuflow.cli import build_seed_cnn
+from gpuflow.zoo import build_seed_cnn
 
 keras = tf.keras
 

@@ -39,7 +39,8 @@ import numpy as np
 from . import env as _env
 from .timing import measure, WallClock
 
-__all__ = ["ModelSpecError", "inspect_model", "decide_data", "run_model", "build_model_for", "run_model_job"]
+__all__ = ["ModelSpecError", "inspect_model", "decide_data", "run_model", "build_model_for", "run_model_job",
+           "input_shape_of"]
 
 SYNTHETIC_CAP_BYTES = 512 << 20
 
@@ -70,7 +71,7 @@ def build_model_for(spec, keras, framework):
     """
     from .peers import Unsupported
     if spec == "seed":
-        from ..cli import build_seed_cnn
+        from ..zoo import build_seed_cnn
         return build_seed_cnn(keras)
     if not os.path.exists(spec):
         raise ModelSpecError(f"model file not found: {spec}")
@@ -99,7 +100,12 @@ def build_model_for(spec, keras, framework):
     return keras.saving.load_model(spec, compile=False)
 
 
-def _input_shape(model):
+def input_shape_of(model):
+    """The model's input shape without the batch axis, e.g. (28, 28, 1) (the first input's, for several).
+
+    Raises:
+        ModelSpecError: the model declares no input shape.
+    """
     shape = getattr(model, "input_shape", None)
     if shape is None and getattr(model, "inputs", None):
         shape = model.inputs[0].shape
@@ -137,7 +143,7 @@ def inspect_model(spec):
             raise
         except Exception as e:
             raise ModelSpecError(f"cannot build the model from {spec}: {type(e).__name__}: {e}") from None
-        shape = _input_shape(model)
+        shape = input_shape_of(model)
         out = model(np.zeros((1,) + shape, dtype=np.float32))
         classes = int(out.shape[-1])
         return {"name": "seed_cnn" if spec == "seed" else os.path.basename(spec), "spec": spec,
@@ -211,7 +217,7 @@ def _keras_like(job, keras, framework, sync, seed_fn):
     rss0 = _env.current_rss_bytes()
     seed_fn(job.get("seed", 0))
     model = build_model_for(job["model"], keras, framework)
-    shape = _input_shape(model)
+    shape = input_shape_of(model)
     _compile(model, keras, job["classes"])
     x, y, xt, yt = _data(job, shape)
     b = job["batch_size"]
