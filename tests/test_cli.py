@@ -230,13 +230,13 @@ def test_train_save_through_a_symlink_checks_the_folder_of_its_target(capsys, tm
 def test_train_a_save_that_fails_after_training_is_one_line_and_exit_1(capsys, tmp_path, monkeypatch):
     import errno
     import numpy as np
-    from gpuflow.keras import saving
+    from gpuflow.keras.saving import atomic
     images = np.zeros((8, 28, 28, 1), "float32"), np.zeros(8, "uint8")
     monkeypatch.setattr(cli, "_load_fashion_mnist", lambda parser, subset: (images, images))
 
     def disk_full(path):
         raise OSError(errno.ENOSPC, "No space left on device")
-    monkeypatch.setattr(saving, "_fsync", disk_full)
+    monkeypatch.setattr(atomic, "fsync", disk_full)
     out = tmp_path / "seed.keras"
     rc, stdout, err = run_cli(capsys, "train", "--epochs", "1", "--verbose", "0", "--save", str(out))
     assert rc == 1 and "Test accuracy" in stdout

@@ -23,6 +23,7 @@ h5py = pytest.importorskip("h5py")
 
 import gpuflow as tf  # noqa: E402
 from gpuflow.keras import saving  # noqa: E402
+from gpuflow.keras.saving import keras_zip, legacy_h5, weights_h5  # noqa: E402
 
 keras = tf.keras
 layers = keras.layers
@@ -301,7 +302,7 @@ def test_keras_reads_gpuflow_files(tmp_path):
         saving.save_model(model, str(tmp_path / "seq.h5"))
     saving.save_model(functional, str(tmp_path / "two.keras"))
     slots = {}
-    for var_index, var in enumerate(saving._keras_trainable_variables(model)):
+    for var_index, var in enumerate(weights_h5.keras_trainable_variables(model)):
         for slot, value in model.optimizer._slots[id(var)].items():
             slots[f"{slot}/{var_index}"] = value.numpy()
     a, b = functional(x[:4, :6, :6, :1].repeat(2, axis=-1))
@@ -352,8 +353,8 @@ def test_keras_reads_gpuflow_files(tmp_path):
     assert out["weights"] < 1e-5 and max(out["two"]) < 1e-5 and out["nested"] < 1e-5, out
     # and back: Keras re-saved the gpuflow model; gpuflow reads Keras's file with the same optimizer state
     back = saving.load_model(str(tmp_path / "roundtrip.keras"))
-    ours = [v.numpy() for v in saving._optimizer_variables(back.optimizer, back)]
-    original = [v.numpy() for v in saving._optimizer_variables(model.optimizer, model)]
+    ours = [v.numpy() for v in weights_h5.optimizer_variables(back.optimizer, back)]
+    original = [v.numpy() for v in weights_h5.optimizer_variables(model.optimizer, model)]
     assert len(ours) == len(original)
     for a, b in zip(ours, original):
         np.testing.assert_array_equal(a, b)
@@ -424,8 +425,8 @@ def test_save_weights_load_weights_restores_optimizer_state(tmp_path):
     other.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     saving.load_weights(other, str(tmp_path / "m.weights.h5"))
     assert int(other.optimizer.iterations.numpy()) == 2
-    for a, b in zip(saving._optimizer_variables(model.optimizer, model),
-                    saving._optimizer_variables(other.optimizer, other)):
+    for a, b in zip(weights_h5.optimizer_variables(model.optimizer, model),
+                    weights_h5.optimizer_variables(other.optimizer, other)):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
 
 
@@ -590,7 +591,7 @@ def test_gpuflow_h5_round_trip(tmp_path):
     with h5py.File(path, "r") as f:
         assert json.loads(f.attrs["model_config"])["class_name"] == "Functional"
         names = [n.decode() if isinstance(n, bytes) else n for n in f["model_weights"].attrs["layer_names"]]
-        assert names == [l.name for l in saving._keras_layers(model)]
+        assert names == [l.name for l in weights_h5.keras_layers(model)]
         first = f["optimizer_weights"].attrs["weight_names"][0]
         assert (first.decode() if isinstance(first, bytes) else first).endswith("/iteration")
     loaded = saving.load_model(path)
@@ -690,10 +691,11 @@ def _dir_listing(folder):
     return sorted(os.listdir(folder))
 
 
-@pytest.mark.parametrize("target,patch", [("model.keras", "_weights_bytes"), ("model.weights.h5", "_save_weights_h5"),
-                                          ("model.h5", "_legacy_write_weights")])
+@pytest.mark.parametrize("target,module,patch", [("model.keras", keras_zip, "weights_bytes"),
+                                                 ("model.weights.h5", weights_h5, "write"),
+                                                 ("model.h5", legacy_h5, "_write_weights")])
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, target, patch, error):
+def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, target, module, patch, error):
     model = _resume_model("sequential")
     model.compile("adam", "sparse_categorical_crossentropy")
     path = str(tmp_path / target)
@@ -703,13 +705,13 @@ def test_a_failed_save_leaves_the_previous_file_intact(tmp_path, monkeypatch, ta
         save(model, path)
     before = open(path, "rb").read()
     listing = _dir_listing(tmp_path)
-    real = getattr(saving, patch)
+    real = getattr(module, patch)
 
     def half_then_fail(*args, **kwargs):
-        if patch != "_weights_bytes":
+        if patch != "weights_bytes":
             real(*args, **kwargs)  # the temporary file gets real content, then the save dies
         raise error("disk full (simulated)")
-    monkeypatch.setattr(saving, patch, half_then_fail)
+    monkeypatch.setattr(module, patch, half_then_fail)
     model.layers[-1].kernel.assign(np.zeros(model.layers[-1].kernel.shape, "float32"))
     with pytest.raises(error), warnings.catch_warnings():
         warnings.simplefilter("ignore")

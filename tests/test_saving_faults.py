@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -24,6 +25,7 @@ h5py = pytest.importorskip("h5py")
 
 import gpuflow as tf  # noqa: E402
 from gpuflow.keras import saving  # noqa: E402
+from gpuflow.keras.saving import atomic, keras_zip, weights_h5  # noqa: E402
 
 keras = tf.keras
 layers = keras.layers
@@ -55,6 +57,7 @@ _CHILD = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)  # not inherited as ignored from a background shell
     import numpy as np
     from gpuflow.keras import saving
+    from gpuflow.keras.saving import keras_zip
     path, where, zipped = sys.argv[1], sys.argv[2], sys.argv[3] == "zip"
 
     def block():
@@ -62,12 +65,12 @@ _CHILD = textwrap.dedent("""
         time.sleep(60)
 
     if where == "weights":  # the temporary file holds metadata and config, the weights are being written
-        real = saving._weights_bytes
+        real = keras_zip.weights_bytes
         def blocked(model):
             data = real(model)
             block()
             return data
-        saving._weights_bytes = blocked
+        keras_zip.weights_bytes = blocked
     else:  # "swap": the old folder was moved aside, the new one is not in place yet
         real_replace = os.replace
         def blocked_replace(src, dst):
@@ -194,21 +197,22 @@ class _CtrlCInFinalizer:
 
 
 @posix_only
-@pytest.mark.parametrize("target,patch", [("m.keras", "_weights_bytes"), ("m.weights.h5", "_save_weights_h5"),
-                                          ("m_folder", "_weights_bytes")])
+@pytest.mark.parametrize("target,module,patch", [("m.keras", keras_zip, "weights_bytes"),
+                                                 ("m.weights.h5", weights_h5, "write"),
+                                                 ("m_folder", keras_zip, "weights_bytes")])
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_ctrl_c_swallowed_by_a_finalizer_still_stops_the_save(tmp_path, monkeypatch, target, patch):
+def test_ctrl_c_swallowed_by_a_finalizer_still_stops_the_save(tmp_path, monkeypatch, target, module, patch):
     path = str(tmp_path / target)
     save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
     kwargs = {"zipped": False} if target == "m_folder" else {}
     save(tiny_model(fill=1.0), path, **kwargs)
     before = weights_of(tiny_model(fill=1.0))
-    real = getattr(saving, patch)
+    real = getattr(module, patch)
 
     def interrupted_in_a_finalizer(*args):
         _CtrlCInFinalizer()  # collected at once; its KeyboardInterrupt is printed, not raised
         return real(*args)
-    monkeypatch.setattr(saving, patch, interrupted_in_a_finalizer)
+    monkeypatch.setattr(module, patch, interrupted_in_a_finalizer)
     monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: None)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -271,8 +275,8 @@ def test_a_save_onto_a_folder_where_a_file_belongs_fails_before_writing(tmp_path
     path = tmp_path / target
     path.mkdir() if found == "a folder" else path.write_text("keep")
     save = saving.save_weights if target.endswith(".weights.h5") else saving.save_model
-    for name in ("_save_weights_h5", "_weights_bytes"):
-        monkeypatch.setattr(saving, name, lambda *a: pytest.fail("the model was written"))
+    for module, name in ((weights_h5, "write"), (keras_zip, "weights_bytes")):
+        monkeypatch.setattr(module, name, lambda *a: pytest.fail("the model was written"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(error, match=rf"{re.escape(str(path))} is {found}.*Received: filepath="):
@@ -328,7 +332,7 @@ def test_saves_flush_through_a_writable_handle_as_windows_needs(tmp_path, monkey
         if stat.S_ISREG(os.fstat(fd).st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
             raise OSError(errno.EBADF, "Bad file descriptor")
         return real_fsync(fd)
-    monkeypatch.setattr(saving, "_WINDOWS", True)
+    monkeypatch.setattr(atomic, "_WINDOWS", True)
     monkeypatch.setattr(os, "open", windows_open)
     monkeypatch.setattr(os, "fsync", windows_fsync)
     path = tmp_path / target
@@ -362,15 +366,15 @@ def test_a_folder_save_killed_between_its_renames_is_recovered_by_the_next_load(
 def test_a_ctrl_c_while_the_replaced_folder_is_removed_leaves_nothing_a_load_would_recover(tmp_path, monkeypatch):
     path = tmp_path / "m_folder"
     saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
-    real_rmtree = saving.shutil.rmtree
+    real_rmtree = shutil.rmtree
 
     def interrupted_rmtree(folder, ignore_errors=False):
         os.remove(os.path.join(folder, "config.json"))  # removed in part, then Ctrl-C
         raise KeyboardInterrupt
-    monkeypatch.setattr(saving.shutil, "rmtree", interrupted_rmtree)
+    monkeypatch.setattr(shutil, "rmtree", interrupted_rmtree)
     with pytest.raises(KeyboardInterrupt):
         saving.save_model(tiny_model(fill=2.0), str(path), zipped=False)
-    monkeypatch.setattr(saving.shutil, "rmtree", real_rmtree)
+    monkeypatch.setattr(shutil, "rmtree", real_rmtree)
     assert not (tmp_path / ".m_folder.gpuflow-old").exists()  # the half-removed folder is a stale temporary
     assert same_weights(weights_of(saving.load_model(str(path))), weights_of(tiny_model(fill=2.0)))
     saving.save_model(tiny_model(fill=3.0), str(path), zipped=False)  # which the next save removes
@@ -381,12 +385,12 @@ def test_a_ctrl_c_while_the_replaced_folder_is_removed_leaves_nothing_a_load_wou
 def test_a_ctrl_c_after_the_swap_waits_for_the_save_to_finish_cleaning_up(tmp_path, monkeypatch):
     path = tmp_path / "m_folder"
     saving.save_model(tiny_model(fill=1.0), str(path), zipped=False)
-    real_rmtree = saving.shutil.rmtree
+    real_rmtree = shutil.rmtree
 
     def ctrl_c_then_rmtree(folder, ignore_errors=False):  # Ctrl-C while the replaced folder is being removed
         signal.raise_signal(signal.SIGINT)
         real_rmtree(folder, ignore_errors=ignore_errors)
-    monkeypatch.setattr(saving.shutil, "rmtree", ctrl_c_then_rmtree)
+    monkeypatch.setattr(shutil, "rmtree", ctrl_c_then_rmtree)
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):  # raised once the save is complete
@@ -462,7 +466,7 @@ def _peak_bytes(fn):
 
 @pytest.mark.parametrize("lie", ["none", "small"])
 def test_a_config_member_larger_than_the_limit_is_refused_without_being_read(tmp_path, monkeypatch, lie):
-    monkeypatch.setattr(saving, "_MEMBER_LIMIT", 64 << 10)
+    monkeypatch.setattr(keras_zip, "_MEMBER_LIMIT", 64 << 10)
     path = _keras_zip_with(tmp_path, "bomb.keras", "config.json", b" " * (4 << 20))  # 4 MiB of spaces, 4 KiB stored
     assert path.stat().st_size < 64 << 10
     if lie == "small":  # the directory claims 100 bytes: the stream's real size is found while reading
@@ -484,7 +488,7 @@ def test_a_config_member_larger_than_the_limit_is_refused_without_being_read(tmp
 def test_a_member_whose_size_lies_is_never_read_past_the_limit():
     with pytest.raises(ValueError, match=r"m.keras: refusing the member 'config.json'.*at most 50 bytes.*"
                                          r"more than 50 bytes \(read; 10 declared\)"):
-        saving._read_limited(io.BytesIO(b"x" * 1000), 10, 50, "m.keras", "config.json")
+        keras_zip._read_limited(io.BytesIO(b"x" * 1000), 10, 50, "m.keras", "config.json")
 
 
 def test_a_weights_member_is_bounded_by_the_model_it_fills(tmp_path):
@@ -547,7 +551,7 @@ def test_a_zip_that_zipfile_cannot_read_is_a_value_error_naming_the_file(tmp_pat
 def test_a_config_file_in_a_folder_is_bounded_too(tmp_path, monkeypatch):
     path = tmp_path / "m_folder"
     saving.save_model(tiny_model(), str(path), zipped=False)
-    monkeypatch.setattr(saving, "_MEMBER_LIMIT", 64 << 10)
+    monkeypatch.setattr(keras_zip, "_MEMBER_LIMIT", 64 << 10)
     (path / "config.json").write_bytes(b" " * (1 << 20))
     with pytest.raises(ValueError, match=r"m_folder: refusing the member 'config.json'.*1048576 bytes \(declared\)"):
         saving.load_model(str(path))

@@ -832,6 +832,8 @@ class Model(Layer):
                       show_trainable=show_trainable, optimizer_params=opt,
                       sequential_like=not isinstance(self, Functional) or self._sequential_like())
 
+    # save/to_json/save_weights/load_weights delegate to gpuflow.keras.saving, imported when called: saving
+    # imports this module (see the note above load_model below).
     def save(self, filepath, overwrite=True, zipped=None, **kwargs):
         """Saves architecture, weights, compile settings and optimizer state as a Keras 3 ``.keras`` file.
 
@@ -1157,8 +1159,7 @@ class Functional(Model):
             self._nodes.append((layer, ins, t))
         for o in self._outputs:
             visit(o)
-        from .saving import _graph  # Keras 3's map_graph: layers by depth, InputLayers first
-        for layer in _graph(self)[0]:
+        for layer in map_graph(self)[0]:  # Keras 3's order: layers by depth, InputLayers first
             if layer not in self._layers:
                 self._layers.append(layer)
         for t in self._inputs:
@@ -1278,6 +1279,74 @@ class Functional(Model):
         return shapes if isinstance(self._out_struct, (list, tuple)) else shapes[0]
 
 
+def map_graph(model):
+    """Keras 3's ``map_graph`` (``keras/src/ops/function.py``) on a functional model: its layers and nodes in order.
+
+    Used to list ``model.layers`` and by saving, whose configs and weight paths follow this order.
+
+    Args:
+        model: a :class:`Functional` model (its inputs, outputs and name are read).
+
+    Returns:
+        ``(layers, nodes)``: the layers sorted by depth from the outputs (deepest first, so InputLayers lead),
+        ties in first-traversal order, exactly Keras's ``model.layers``; and, per ``id(layer)``, that layer's
+        output KerasTensors in topological order (one per node of the layer).
+
+    Raises:
+        ValueError: a tensor without layer history, or a cycle (naming the model).
+    """
+    inputs, outputs = list(model.inputs), list(model.outputs)
+    finished, in_progress, order, op_index = set(), set(), [], {}
+    input_ids = {id(t) for t in inputs}
+
+    def visit(t):
+        if id(t) in finished:
+            return
+        history = getattr(t, "_history", None)
+        if not history:
+            raise ValueError(f"Functional model '{model.name}': a tensor has no layer history: {t}")
+        layer, ins = history[0], history[1]
+        if id(t) in input_ids and not isinstance(layer, InputLayer):
+            finished.add(id(t))
+            return
+        if id(t) in in_progress:
+            raise ValueError(f"Functional model '{model.name}': tensor {t} from layer '{layer.name}' is part of a cycle.")
+        op_index.setdefault(id(layer), (len(op_index), layer))
+        in_progress.add(id(t))
+        if ins is not None and id(t) not in input_ids:
+            for i in _as_list(ins):
+                visit(i)
+        in_progress.discard(id(t))
+        finished.add(id(t))
+        order.append(t)
+
+    for o in outputs:
+        visit(o)
+    in_graph = {id(t) for t in order}
+    node_depth, op_depth = {}, {}
+    for t in reversed(order):
+        layer, ins = t._history[0], t._history[1]
+        d = max(node_depth.setdefault(id(t), 0), op_depth.get(id(layer), 0))
+        op_depth[id(layer)] = node_depth[id(t)] = d
+        if ins is not None and id(t) not in input_ids:
+            for p in _as_list(ins):
+                if id(p) in in_graph:
+                    node_depth[id(p)] = max(d + 1, node_depth.get(id(p), 0))
+    for t in inputs:  # inputs no output depends on still belong to the model
+        layer = t._history[0] if getattr(t, "_history", None) else None
+        if layer is not None and id(layer) not in op_depth:
+            op_depth[id(layer)] = 0
+            op_index[id(layer)] = (-1, layer)
+            order.insert(0, t)
+    layers = sorted((op_index[k][1] for k in op_depth), key=lambda l: (-op_depth[id(l)], op_index[id(l)][0]))
+    nodes = {}
+    for t in order:
+        nodes.setdefault(id(t._history[0]), []).append(t)
+    return layers, nodes
+
+
+# gpuflow.keras.saving imports this module (it builds and inspects models); the saving entry points below and
+# Model.save/to_json/save_weights/load_weights import it when called, so no import cycle exists at load time.
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     """Loads a ``.keras`` file (Keras 3 layout) or a legacy Keras 2 ``.h5`` model (``keras.models.load_model``)."""
     from .saving import load_model as _load

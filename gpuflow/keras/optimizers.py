@@ -90,8 +90,7 @@ class Optimizer:
         self._learning_rate = Variable(0.0 if self._schedule is not None else learning_rate, trainable=False,
                                        name="learning_rate", dtype="float32")
         self.iterations = Variable(np.int64(0), trainable=False, name="iteration", dtype="int64")
-        self._slots = {}
-        self._slot_names = ()
+        self._slots = {}  # id(model variable) -> {slot name: Variable}
         self.built = False
 
     # -- learning rate ---------------------------------------------------------
@@ -121,12 +120,33 @@ class Optimizer:
         return float(self.learning_rate.numpy())
 
     # -- state -----------------------------------------------------------------
+    @property
+    def slot_groups(self):
+        """The slot variables kept per model variable, declared as Keras 3 creates them.
+
+        One tuple of slot names per ``add_optimizer_variables(var_list, names)`` call of Keras's ``build``, in call
+        order; each call makes, variable by variable, one slot per name. Keras's files list the slots in that
+        order: Adam's ``(("momentum", "velocity"), ("velocity_hat",))`` interleaves momentum and velocity per
+        variable, RMSprop's ``(("velocity",), ("momentum",), ("average_gradient",))`` lists every velocity
+        first. The base optimizer keeps no slots.
+
+        Returns:
+            A tuple of tuples of slot names (str); only the slots this configuration uses.
+        """
+        return ()
+
+    @property
+    def slot_names(self):
+        """Every slot name of :attr:`slot_groups`, in order."""
+        return tuple(name for group in self.slot_groups for name in group)
+
     def build(self, var_list):
+        names = self.slot_names
         for v in var_list:
             if id(v) not in self._slots:
                 self._slots[id(v)] = {n: Variable(v.backend.xp.zeros_like(v._data), trainable=False,
                                                   name=f"{v.path.replace('/', '_')}_{n}")
-                                      for n in self._slot_names}
+                                      for n in names}
         self.built = True
 
     @property
@@ -135,6 +155,48 @@ class Optimizer:
         for slots in self._slots.values():
             out.extend(slots.values())
         return out
+
+    def get_slot(self, var, slot_name):
+        """The slot variable ``slot_name`` (one of :attr:`slot_names`) of the model variable ``var`` (tf.keras 2's
+        ``Optimizer.get_slot``).
+
+        Raises:
+            KeyError: the optimizer is not built on ``var``, or keeps no such slot (naming both).
+        """
+        slots = self._slots.get(id(var), {})
+        if slot_name not in slots:
+            raise KeyError(f"{type(self).__name__} '{self.name}' has no slot '{slot_name}' for variable "
+                           f"'{getattr(var, 'path', var.name)}'. Expected one of {list(slots)} (built on the variable: "
+                           f"{id(var) in self._slots}).")
+        return slots[slot_name]
+
+    def saved_variables(self, var_list, include_slots=True):
+        """The variables a Keras 3 file stores for this optimizer, in the order Keras creates them.
+
+        That is the order of Keras's ``optimizer.variables`` once built on ``var_list``: ``iteration``, then
+        ``learning_rate`` (absent when the rate is a schedule or a callable: Keras keeps no variable for it),
+        then the slots, group by group of :attr:`slot_groups`, each group variable by variable. Slots of
+        variables not in ``var_list`` follow in the order they were created.
+
+        Args:
+            var_list: the model's trainable variables in Keras's order (those the optimizer was built on).
+            include_slots: False for the iteration and learning rate only (what Keras saves before the first
+                step, when no slot exists yet).
+
+        Returns:
+            A list of Variables (no copies).
+        """
+        head = [self.iterations] + ([self._learning_rate] if self._schedule is None else [])
+        if not include_slots:
+            return head
+        targets, done = [], set()
+        for v in var_list:
+            if id(v) in self._slots and id(v) not in done:
+                done.add(id(v))
+                targets.append(self._slots[id(v)])
+        targets.extend(slots for key, slots in self._slots.items() if key not in done)
+        return head + [slots[name] for group in self.slot_groups for slots in targets for name in group
+                       if name in slots]
 
     # -- applying ----------------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
@@ -239,7 +301,11 @@ class SGD(Optimizer):
         super().__init__(learning_rate, name=name, **kwargs)
         self.momentum = check_real(momentum, "momentum", 0, 1, owner="SGD")  # Keras 3's own check
         self.nesterov = bool(nesterov)
-        self._slot_names = ("momentum",) if self.momentum else ()
+
+    @property
+    def slot_groups(self):
+        """Keras 3's SGD: one momentum per variable, only when ``momentum`` is not 0."""
+        return (("momentum",),) if self.momentum else ()
 
     def update_step(self, g, v, lr, step):
         w = v._data
@@ -276,7 +342,11 @@ class Adam(Optimizer):
         self.beta_2 = check_real(beta_2, "beta_2", 0, 1, high_open=True, owner=owner)
         self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner=owner)
         self.amsgrad = amsgrad
-        self._slot_names = ("momentum", "velocity") + (("velocity_hat",) if amsgrad else ())
+
+    @property
+    def slot_groups(self):
+        """Keras 3's Adam: momentum and velocity made together, then velocity_hat with ``amsgrad``."""
+        return (("momentum", "velocity"),) + ((("velocity_hat",),) if self.amsgrad else ())
 
     def update_step(self, g, v, lr, step):
         xp = v.backend.xp
@@ -315,7 +385,12 @@ class RMSprop(Optimizer):
         self.momentum = check_real(momentum, "momentum", 0, 1, owner="RMSprop")
         self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="RMSprop")
         self.centered = centered
-        self._slot_names = ("velocity",) + (("momentum",) if momentum else ()) + (("average_gradient",) if centered else ())
+
+    @property
+    def slot_groups(self):
+        """Keras 3's RMSprop: velocity; momentum when ``momentum`` is not 0; average_gradient when ``centered``."""
+        return ((("velocity",),) + ((("momentum",),) if self.momentum else ())
+                + ((("average_gradient",),) if self.centered else ()))
 
     def update_step(self, g, v, lr, step):
         xp = v.backend.xp

@@ -237,9 +237,7 @@ class Layer:
         """All weights without duplicates: this layer's (those created trainable first, then the others,
         as Keras 3 tracks them), then its sub-layers'."""
         out, seen = [], set()
-        own = [w for w in self._weights if getattr(w, "_keras_trainable", True)] + \
-              [w for w in self._weights if not getattr(w, "_keras_trainable", True)]
-        for w in own + [w for layer in self._layers for w in layer.weights]:
+        for w in self._own_variables() + [w for layer in self._layers for w in layer.weights]:
             if id(w) not in seen:
                 seen.add(id(w))
                 out.append(w)
@@ -324,6 +322,47 @@ class Layer:
                                  f"weight shape {w.shape}.")
         for p, w in zip(params, weights):
             p.assign(np.asarray(w, dtype=p.dtype.as_numpy_dtype))
+
+    # -- saving (Keras 3's save_own_variables / load_own_variables) -------------
+    def _own_variables(self):
+        """This layer's own variables (not its sub-layers') in Keras 3's order: those created trainable, then the
+        others, each in creation order."""
+        return ([w for w in self._weights if getattr(w, "_keras_trainable", True)]
+                + [w for w in self._weights if not getattr(w, "_keras_trainable", True)])
+
+    def save_own_variables(self, store):
+        """Puts this layer's own variables (not its sub-layers') in ``store`` under ``"0"``, ``"1"``, ...
+
+        As Keras 3: the variables created trainable first, then the others, each in creation order. Saving to
+        ``.keras`` and ``.weights.h5`` calls it for every layer (the file's ``<layer path>/vars/<i>``
+        datasets); override it together with :meth:`load_own_variables` to save other state.
+
+        Args:
+            store: a dict-like taking ``store[key] = value``; the values put are the Variables themselves.
+        """
+        for i, v in enumerate(self._own_variables()):
+            store[str(i)] = v
+
+    def load_own_variables(self, store):
+        """Assigns this layer's own variables from ``store``, the values :meth:`save_own_variables` names.
+
+        Args:
+            store: a dict-like with ``keys()`` and the values (arrays, cast to each variable's dtype) under
+                ``"0"``, ``"1"``, ...
+
+        Raises:
+            ValueError: ``store`` holds another number of values than the layer has variables (Keras 3's message,
+                naming the layer and the variables expected), or a value of another shape than its variable.
+        """
+        variables = self._own_variables()
+        if len(store.keys()) != len(variables):
+            if not variables and not self.built:
+                raise ValueError(f"Layer '{self.name}' was never built and thus it doesn't have any variables. "
+                                 f"However the weights file lists {len(store.keys())} variables for this layer.")
+            raise ValueError(f"Layer '{self.name}' expected {len(variables)} variables, but received "
+                             f"{len(store.keys())} variables during loading. Expected: {[v.name for v in variables]}")
+        for i, v in enumerate(variables):
+            v.assign(store[str(i)])
 
     # -- building and calling ----------------------------------------------
     def build(self, input_shape=None):
