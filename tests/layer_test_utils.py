@@ -3,9 +3,10 @@ Keras 3's ``testing.TestCase.run_layer_test``.
 
 For a layer class and its constructor arguments it checks, in order:
 
-1. the config round trip: every constructor argument shows up in
-   ``get_config()``, and ``from_config(get_config())`` gives the same config,
-   before and after building;
+1. the serialization round trips: every constructor argument shows up in
+   ``get_config()``, ``from_config(get_config())`` gives the same config, before
+   and after building, and so does ``deserialize_keras_object`` of the JSON of
+   ``serialize_keras_object(layer)`` (Keras's ``run_class_serialization_test``);
 2. the symbolic call: on ``keras.Input`` (fixed and unknown batch size) the
    layer returns a KerasTensor of the expected shape, and ``compute_output_shape``
    agrees;
@@ -23,6 +24,8 @@ For a layer class and its constructor arguments it checks, in order:
    with the same weights on the reference backend (``check_layer_on_device``, with the float32
    tolerances of ``gradcheck.check_on_device``).
 """
+import json
+
 import numpy as np
 
 import gpuflow as tf
@@ -47,7 +50,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
                    expected_num_trainable_weights=0, expected_num_non_trainable_weights=0,
                    expected_weight_shapes=None, input_dtype="float32", expected_output_dtype="float32",
                    input_data=None, expected_output=None, deterministic=True, run_gradient_check=True,
-                   rtol=1e-5, atol=1e-6, seed=0, device=None):
+                   rtol=1e-5, atol=1e-6, seed=0, device=None, custom_objects=None):
     """Builds ``layer_cls(**init_kwargs)`` and checks it as described in the module docstring.
 
     Args:
@@ -63,6 +66,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
         run_gradient_check: whether to check that every trainable weight gets a gradient.
         device: the device kind the layer is built on (default: the current device, the ``device``
             fixture's), compared with the reference backend.
+        custom_objects: ``{name: class}`` for deserializing a layer class Keras does not know.
 
     Returns:
         The built layer, for further checks.
@@ -78,6 +82,10 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
         assert k in config, f"{layer_cls.__name__}.get_config() lacks the constructor argument {k!r}: {config}"
     clone = layer_cls.from_config(config)
     assert clone.get_config() == config, (clone.get_config(), config)
+    serialized = json.loads(json.dumps(keras.saving.serialize_keras_object(layer)))
+    revived = keras.saving.deserialize_keras_object(serialized, custom_objects=custom_objects)
+    assert type(revived) is layer_cls, type(revived)
+    assert json.dumps(revived.get_config()) == json.dumps(config), (revived.get_config(), config)
     assert not layer.built or layer_cls.__name__ == "InputLayer"
 
     # 2. symbolic call, fixed and unknown batch size

@@ -577,7 +577,8 @@ class Scale(layers.Layer):
 
 def test_custom_layer_with_add_weight(device):
     layer = run_layer_test(Scale, {"init": 2.0}, (3, 4), (3, 4), expected_num_trainable_weights=2,
-                           expected_num_non_trainable_weights=1, expected_weight_shapes=[(4,), (4,), ()])
+                           expected_num_non_trainable_weights=1, expected_weight_shapes=[(4,), (4,), ()],
+                           custom_objects={"Scale": Scale})
     assert layer.name.startswith("scale")
     assert [w.path for w in layer.weights] == [f"{layer.name}/w", f"{layer.name}/b", f"{layer.name}/calls"]
     fresh = Scale(3.0)
