@@ -827,3 +827,78 @@ def test_old_gpuflow_weight_files_with_layer_name_paths_still_load(tmp_path):
                 g.create_dataset(str(i), data=np.full(w.shape, fill, "float32"))
     saving.load_weights(model, path)
     assert np.all(model.layers[0].kernel.numpy() == 1.0) and np.all(model.layers[1].bias.numpy() == 2.0)
+
+
+# -- what layers and optimizers declare: Keras 3's save_own_variables / load_own_variables, the slot order --------
+class WithTable(layers.Layer):
+    """A layer that also saves a NumPy array it keeps outside any variable (its own save/load_own_variables)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.table = np.zeros(3, "float32")
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(shape=(input_shape[-1], 2), name="kernel")
+
+    def call(self, x):
+        return tf.matmul(x, self.kernel)
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["1"] = self.table
+
+    def load_own_variables(self, store):
+        self.table = np.array(store["1"])
+        super().load_own_variables({"0": store["0"]})
+
+
+@pytest.mark.parametrize("ext", [".weights.h5", ".keras"])
+def test_saving_goes_through_each_layers_save_and_load_own_variables(tmp_path, ext):
+    def model():
+        return keras.Sequential([keras.Input((4,)), WithTable(name="with_table")])
+    original = model()
+    original.layers[0].table = np.array([1.0, 2.0, 3.0], "float32")
+    path = str(tmp_path / f"m{ext}")
+    if ext == ".keras":
+        original.save(path)
+        loaded = saving.load_model(path, custom_objects={"WithTable": WithTable})
+    else:
+        original.save_weights(path)
+        loaded = model()
+        loaded.load_weights(path)
+    with h5py.File(path if ext != ".keras" else io.BytesIO(zipfile.ZipFile(path).read("model.weights.h5")), "r") as f:
+        assert sorted(f["layers/with_table/vars"]) == ["0", "1"]  # the layer's own store, as Keras writes it
+    np.testing.assert_array_equal(loaded.layers[0].table, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(loaded.layers[0].kernel.numpy(), original.layers[0].kernel.numpy())
+
+
+def test_load_own_variables_refuses_another_count_as_keras():
+    dense = layers.Dense(2)
+    dense.build((None, 3))
+    store = {}
+    dense.save_own_variables(store)
+    assert list(store) == ["0", "1"] and store["0"] is dense.kernel and store["1"] is dense.bias
+    with pytest.raises(ValueError, match=r"Layer 'dense\w*' expected 2 variables, but received 1 variables during "
+                                         r"loading. Expected: \['kernel', 'bias'\]"):
+        dense.load_own_variables({"0": np.zeros((3, 2), "float32")})
+    with pytest.raises(ValueError, match="was never built"):
+        layers.Dense(2).load_own_variables({"0": np.zeros((3, 2), "float32")})
+
+
+@pytest.mark.parametrize("make, groups, order", [
+    (lambda: keras.optimizers.Adam(amsgrad=True), (("momentum", "velocity"), ("velocity_hat",)),
+     ["a_momentum", "a_velocity", "b_momentum", "b_velocity", "a_velocity_hat", "b_velocity_hat"]),
+    (lambda: keras.optimizers.RMSprop(momentum=0.5, centered=True), (("velocity",), ("momentum",),
+                                                                     ("average_gradient",)),
+     ["a_velocity", "b_velocity", "a_momentum", "b_momentum", "a_average_gradient", "b_average_gradient"]),
+    (lambda: keras.optimizers.SGD(), (), []),
+])
+def test_optimizers_declare_their_slots_as_keras_3_creates_them(make, groups, order):
+    a, b = tf.Variable(np.ones(2, "float32"), name="a"), tf.Variable(np.ones(3, "float32"), name="b")
+    opt = make()
+    opt.build([b, a])  # built in another order than the model's: the file follows the model's
+    assert opt.slot_groups == groups
+    assert [v.name for v in opt.saved_variables([a, b])] == ["iteration", "learning_rate"] + order
+    assert [v.name for v in opt.saved_variables([a, b], include_slots=False)] == ["iteration", "learning_rate"]
+    if order:
+        assert opt.get_slot(a, order[0][2:]) is opt.saved_variables([a, b])[2]
