@@ -50,7 +50,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
                    expected_num_trainable_weights=0, expected_num_non_trainable_weights=0,
                    expected_weight_shapes=None, input_dtype="float32", expected_output_dtype="float32",
                    input_data=None, expected_output=None, deterministic=True, run_gradient_check=True,
-                   rtol=1e-5, atol=1e-6, seed=0, device=None, custom_objects=None):
+                   rtol=1e-5, atol=1e-6, seed=0, custom_objects=None):
     """Builds ``layer_cls(**init_kwargs)`` and checks it as described in the module docstring.
 
     Args:
@@ -64,8 +64,6 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
         expected_output: optional array the eager output must match.
         deterministic: whether the output must not depend on ``training`` (False for Dropout).
         run_gradient_check: whether to check that every trainable weight gets a gradient.
-        device: the device kind the layer is built on (default: the current device, the ``device``
-            fixture's), compared with the reference backend.
         custom_objects: ``{name: class}`` for deserializing a layer class Keras does not know.
 
     Returns:
@@ -171,7 +169,7 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
             assert np.all(np.isfinite(g.numpy()))
 
     # 7. forward values and gradients on the device against the reference backend
-    check_layer_on_device(layer, x, device or current_device().kind, training=deterministic)
+    check_layer_on_device(layer, x, current_device().kind, training=deterministic)
     return layer
 
 
