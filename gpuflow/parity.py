@@ -8,7 +8,9 @@ random ``P`` (seeded; a projection reaches every output, whatever the model's he
 in inference mode (``training=False``), so dropout and the like are the identity on both sides.
 
 Recorded for every layer call, in execution order: its output (activation), the gradient of the
-loss with respect to each of its inputs, and with respect to each of its trainable weights. Each
+loss with respect to each of its inputs, and with respect to each of its trainable weights. The
+calls are seen through a :func:`gpuflow.keras.layers.base.call_hook`, which also keeps the model
+from running fused ops (so each layer's own output exists). Each
 tensor pair passes when ``max|other - ref| <= atol + rtol * max|ref|`` (a norm-wise float32
 tolerance: summation order differs between a BLAS GEMM and a kernel's tiles, so element-wise
 relative differences of values near zero mean nothing). ``max rel`` in the report is
@@ -129,11 +131,6 @@ def _flat(x):
     return [x]
 
 
-def _input_shape(model):
-    from .bench.model import input_shape_of
-    return input_shape_of(model)
-
-
 def trace_model(model, seed=0, batch_size=4, x=None):
     """Runs ``model`` forward and backward on the current device and records every layer call.
 
@@ -146,41 +143,35 @@ def trace_model(model, seed=0, batch_size=4, x=None):
         A :class:`Trace` (NumPy arrays).
     """
     import gpuflow as gf
+    from .bench.model import input_shape_of
+    from .keras.layers.base import call_hook
     if x is None:
         rng = np.random.default_rng(seed)
-        x = rng.uniform(0, 1, size=(batch_size,) + _input_shape(model)).astype(np.float32)
+        x = rng.uniform(0, 1, size=(batch_size,) + input_shape_of(model)).astype(np.float32)
     calls = []
-    patched = []
-    for layer in _leaves(model):
-        original = layer.call
+    leaves = {id(layer) for layer in _leaves(model)}
 
-        def wrapper(inputs, *args, _layer=layer, _original=original, **kwargs):
-            out = _original(inputs, *args, **kwargs)
-            calls.append((_layer, _flat(inputs), _flat(out)))
-            return out
-        layer.call = wrapper  # an instance attribute shadows the class's call for this model only
-        patched.append(layer)
-    try:
-        with gf.GradientTape() as tape:
-            xt = gf.constant(x)
-            tape.watch(xt)
+    def record(layer, inputs, outputs):
+        if id(layer) in leaves:
+            calls.append((layer, _flat(inputs), _flat(outputs)))
+    with gf.GradientTape() as tape:
+        xt = gf.constant(x)
+        tape.watch(xt)
+        with call_hook(record):  # also keeps the model from fusing layers: each layer's output exists
             out = model(xt, training=False)
-            outs = _flat(out)
-            proj_rng = np.random.default_rng(seed + 1)
-            loss = gf.add_n([gf.reduce_sum(o * gf.constant(proj_rng.standard_normal(tuple(o.shape))
-                                                          .astype(o.dtype.as_numpy_dtype)))
-                             for o in outs])
-        seen = set()
-        weights_per_call = []
-        for layer, _, _ in calls:
-            ws = [] if id(layer) in seen else list(layer.trainable_weights)
-            seen.add(id(layer))
-            weights_per_call.append(ws)
-        sources = [[list(ins), ws] for (_, ins, _), ws in zip(calls, weights_per_call)]
-        grads = tape.gradient(loss, sources)
-    finally:
-        for layer in patched:
-            del layer.__dict__["call"]
+        outs = _flat(out)
+        proj_rng = np.random.default_rng(seed + 1)
+        loss = gf.add_n([gf.reduce_sum(o * gf.constant(proj_rng.standard_normal(tuple(o.shape))
+                                                      .astype(o.dtype.as_numpy_dtype)))
+                         for o in outs])
+    seen = set()
+    weights_per_call = []
+    for layer, _, _ in calls:
+        ws = [] if id(layer) in seen else list(layer.trainable_weights)
+        seen.add(id(layer))
+        weights_per_call.append(ws)
+    sources = [[list(ins), ws] for (_, ins, _), ws in zip(calls, weights_per_call)]
+    grads = tape.gradient(loss, sources)
     np_ = lambda t: None if t is None else np.array(t.numpy())  # noqa: E731
     records = []
     for (layer, _, outs_), (g_in, g_w), ws in zip(calls, grads, weights_per_call):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def check_real(value, arg, low=None, high=None, low_open=False, high_open=False, owner=None):
     """``value`` as a float when it is a finite real number in the interval, else an error naming ``arg``.
@@ -41,3 +43,15 @@ def check_real(value, arg, low=None, high=None, low_open=False, high_open=False,
         prefix = f"{owner}: " if owner else ""
         raise ValueError(f"{prefix}Argument `{arg}` must be a finite number{bounds}. Received: {arg}={value!r}")
     return number
+
+
+def check_positive_int(value, arg):
+    """``value`` as an int when it is a Python or NumPy integer >= 1 (not a bool), else an error naming ``arg``.
+
+    Raises:
+        ValueError: any other value, shown.
+    """
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"Received an invalid value for `{arg}`, expected a positive integer. "
+                         f"Received: {arg}={value}")
+    return int(value)

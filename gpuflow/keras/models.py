@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import warnings
 
 import numpy as np
@@ -19,7 +18,7 @@ from ..autodiff import GradientTape
 from ..ops import array_ops as _a, math_ops as _m
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
-from . import losses as _losses, metrics as _metrics, optimizers as _optimizers
+from . import fusion as _fusion, losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ._checks import check_real
 from .callbacks import CallbackList
 from .layers.base import Layer, KerasTensor
@@ -904,14 +903,6 @@ def _shapes(x):
     return tuple(x.shape) if isinstance(x, KerasTensor) else tuple(tuple(t.shape) for t in x)
 
 
-def _conv_pool_fusion(layer, nxt, x):
-    """The pooling window when ``layer`` then ``nxt`` can run fused on the concrete tensor x, else None."""
-    if nxt is None or not isinstance(x, Tensor) or os.environ.get("GPUFLOW_FUSION", "1") == "0":
-        return None
-    fusion = getattr(layer, "pool_fusion", None)
-    return fusion(nxt) if fusion is not None else None
-
-
 class Sequential(Model):
     """A linear stack of layers (``keras.Sequential``).
 
@@ -1042,15 +1033,14 @@ class Sequential(Model):
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None):
-        """Runs the layers in order. A built Conv2D (ReLU or linear) directly followed by a non-overlapping
-        "valid" MaxPooling2D runs as one fused op with the same result and gradients (see
-        :func:`gpuflow.ops.nn_ops.fused_conv2d_maxpool`); ``GPUFLOW_FUSION=0`` turns that off."""
+        """Runs the layers in order; the pairs :func:`gpuflow.keras.fusion.plan` picks (a Conv2D and the
+        MaxPooling2D after it) run as one fused op with the same result and gradients."""
         x = _standardize_input(inputs, self._declared_input_shape(), self.name)
         stack, i = self._stack, 0
+        fused = _fusion.plan(stack, {k: k + 1 for k in range(len(stack) - 1)})
         while i < len(stack):
-            pool = _conv_pool_fusion(stack[i], stack[i + 1] if i + 1 < len(stack) else None, x)
-            if pool is not None:
-                x = stack[i].call_fused_pool(x, pool)
+            if i in fused:
+                x = _fusion.call_pair(stack[i], stack[i + 1], x, training)
                 i += 2
                 continue
             x = stack[i](x, training=training)
@@ -1207,18 +1197,17 @@ class Functional(Model):
             raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s). Received: {len(values)}")
         memo = {id(k): _standardize_input(v, k.shape, self.name) for k, v in zip(self._inputs, values)}
         calls = {}  # one call per (layer, inputs): a multi-output layer's KerasTensors share it
-        pairs, fused = self._conv_pool_pairs(), set()
+        fused = _fusion.plan([layer for layer, _, _ in self._nodes], self._sole_readers())
+        skipped = set(fused.values())
         for node, (layer, ins, out) in enumerate(self._nodes):
-            if node in fused:
+            if node in skipped:
                 continue
             key = (id(layer), id(ins))
             if key not in calls:
                 args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
-                reader = self._nodes[pairs[node]] if node in pairs else None
-                pool = _conv_pool_fusion(layer, reader[0] if reader else None, args)
-                if pool is not None:  # Conv2D -> MaxPooling2D as one op; the conv output is never needed
-                    memo[id(reader[2])] = layer.call_fused_pool(args, pool)
-                    fused.add(pairs[node])
+                if node in fused:  # this node and its only reader as one op; this node's output is never needed
+                    reader_layer, _, reader_out = self._nodes[fused[node]]
+                    memo[id(reader_out)] = _fusion.call_pair(layer, reader_layer, args, training)
                     continue
                 calls[key] = layer(args, training=training)
             index = out._history[2] if len(out._history) > 2 else None
@@ -1231,9 +1220,9 @@ class Functional(Model):
             return [Layer._convert_input(self, v) for v in x]
         return Layer._convert_input(self, x)
 
-    def _conv_pool_pairs(self):
+    def _sole_readers(self):
         """{node index: index of its only reader} for single-input nodes whose output is read by exactly one
-        single-input node and is not a model output: where a Conv2D -> MaxPooling2D pair may run fused."""
+        single-input node and is not a model output: the pairs :func:`gpuflow.keras.fusion.plan` may fuse."""
         pairs = getattr(self, "_pairs_cache", None)
         if pairs is None:
             readers = {}

@@ -12,6 +12,7 @@ incompatible with the layer: ...').
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import threading
@@ -24,7 +25,8 @@ from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
 from .. import constraints as _constraints, initializers as _init, regularizers as _regularizers
 
-__all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids", "standardize_shape"]
+__all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids", "standardize_shape",
+           "call_hook", "call_hooks_active"]
 
 _uids = {}
 _ctx = threading.local()
@@ -127,6 +129,29 @@ def _option_module(key):
 
 def _training_context():
     return getattr(_ctx, "training", None)
+
+
+@contextlib.contextmanager
+def call_hook(fn):
+    """Runs ``fn(layer, inputs, outputs)`` after every layer call in this thread while the block lasts.
+
+    ``inputs`` are the tensors the layer's ``call`` received (after the input conversion to the layer's
+    dtype), ``outputs`` what it returned; calls on symbolic ``KerasTensor`` inputs are not reported. Every
+    layer is reported, models and nested layers included, innermost first. While a hook is active, models
+    run no fused ops (see :mod:`gpuflow.keras.fusion`), so each layer is called and reported
+    (:mod:`gpuflow.parity` records each layer's output this way). Hooks nest.
+    """
+    hooks = getattr(_ctx, "call_hooks", ())
+    _ctx.call_hooks = hooks + (fn,)
+    try:
+        yield fn
+    finally:
+        _ctx.call_hooks = hooks
+
+
+def call_hooks_active():
+    """Whether a :func:`call_hook` is active in this thread."""
+    return bool(getattr(_ctx, "call_hooks", ()))
 
 
 class Layer:
@@ -445,6 +470,8 @@ class Layer:
         finally:
             _ctx.training = prev
             _ctx.depth = depth
+        for hook in getattr(_ctx, "call_hooks", ()):
+            hook(self, inputs, outputs)
         if getattr(self, "activity_regularizer", None) is not None:
             self._add_activity_losses(outputs)
         return outputs

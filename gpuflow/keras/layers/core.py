@@ -6,6 +6,7 @@ import numpy as np
 from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
 from .. import activations as _act, constraints as _constraints, initializers as _init
 from .. import regularizers as _regularizers
+from .._checks import check_positive_int
 from ...ops.core import convert_to_tensor
 from .base import Layer, InputSpec, KerasTensor, batch_shape_of, standardize_shape
 
@@ -65,13 +66,6 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, batch_shape=batch_shape, name=name).output
 
 
-def _positive_int(value, arg, layer):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"Received an invalid value for `{arg}`, expected a positive integer. "
-                         f"Received: {arg}={value}")
-    return int(value)
-
-
 class Dense(Layer):
     """Densely-connected layer: ``activation(inputs @ kernel + bias)`` (``keras.layers.Dense``).
 
@@ -84,7 +78,7 @@ class Dense(Layer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, lora_rank=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.units = _positive_int(units, "units", self)
+        self.units = check_positive_int(units, "units")
         self.activation = _act.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = _init.get(kernel_initializer)

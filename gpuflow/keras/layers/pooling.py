@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ...ops import nn_ops as _nn
 from .base import Layer, InputSpec
-from .conv import normalize_tuple, normalize_padding, normalize_data_format
+from .base_conv import conv_output_shape, normalize_tuple, normalize_padding, normalize_data_format
 
 
 class _Pooling2D(Layer):
@@ -13,7 +13,7 @@ class _Pooling2D(Layer):
         super().__init__(name=name, **kwargs)
         self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
         self.strides = normalize_tuple(strides if strides is not None else self.pool_size, 2, "strides")
-        self.padding = normalize_padding(padding, self)
+        self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format, f"{type(self).__name__} '{self.name}'")
         self.input_spec = InputSpec(ndim=4)
 
@@ -21,12 +21,8 @@ class _Pooling2D(Layer):
         return type(self)._op(inputs, self.pool_size, self.strides, self.padding.upper())
 
     def compute_output_shape(self, input_shape):
-        out = [input_shape[0]]
-        for i in range(2):
-            size = input_shape[1 + i]
-            out.append(None if size is None else _nn.conv_output_size(
-                size, self.pool_size[i], self.strides[i], 1, self.padding.upper(), type(self).__name__)[0])
-        return tuple(out) + (input_shape[3],)
+        return conv_output_shape(input_shape, self.pool_size, self.strides, self.padding, (1, 1), input_shape[3],
+                                 type(self).__name__)
 
     def get_config(self):
         c = super().get_config()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ...ops import math_ops as _m
 from .base import Layer, InputSpec
-from .conv import normalize_data_format
+from .base_conv import normalize_data_format
 
 
 class _GlobalPooling(Layer):

@@ -12,7 +12,7 @@ import numpy as np
 from ...ops import array_ops as _a
 from ...ops.core import convert_to_tensor
 from .base import Layer, InputSpec
-from .conv import normalize_tuple, normalize_data_format
+from .base_conv import normalize_tuple, normalize_data_format
 
 
 def _resolve_target_shape(input_shape, target_shape, layer_name):
