@@ -5,9 +5,11 @@ version wait in that version's queue; a batch closes when it holds ``max_batch_s
 ``batch_timeout_micros`` have passed since its first request arrived, whichever comes first; it runs
 once (the inputs concatenated along the batch axis) and the outputs are split back into each request's
 rows. A batch takes requests in arrival order, only those whose non-batch dimensions match the first's
-(so models with unknown dimensions batch too); at most ``num_batch_threads`` batches run at once. A
-request larger than ``max_batch_size`` is an error (INVALID_ARGUMENT), as in TF Serving without
-``allow_batch_splitting``. Batches are not padded.
+(so models with unknown dimensions batch too). A version runs one batch at a time (its calls are
+serialized, see :class:`~gpuflow.serving.manager.Servable`), so the next batch fills while one runs;
+``num_batch_threads`` threads run the batches of all versions. A request larger than
+``max_batch_size`` is an error (INVALID_ARGUMENT), as in TF Serving without ``allow_batch_splitting``.
+Batches are not padded.
 """
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ class Batcher:
         self.timeout = runner.batching.batch_timeout_micros * 1e-6
         self._queue = collections.deque()  # (arrival time, inputs, rows, shape key, future)
         self._arrived = asyncio.Event()
-        self._slots = asyncio.Semaphore(runner.num_threads)
+        self._slots = asyncio.Semaphore(1)  # one batch of this version at a time; the next one fills meanwhile
         self._task = None
 
     async def submit(self, inputs, rows):
