@@ -1,6 +1,6 @@
 """The fusion planner (gpuflow.keras.fusion): which Conv2D -> MaxPooling2D pairs run as one fused op, the same
-plan for Sequential and functional models, the same values and gradients fused or not, and no fusion while a
-layer call hook (what gpuflow.parity traces with) is active."""
+plan for Sequential and functional models, the same values and gradients fused or not (on every device), and no
+fusion while a layer call hook (what gpuflow.parity traces with) is active."""
 import numpy as np
 import pytest
 
@@ -44,7 +44,7 @@ def _data():
     return rng.standard_normal((5, 9, 9, 2)).astype(np.float32), rng.standard_normal((5, 3)).astype(np.float32)
 
 
-def test_sequential_fuses_conv2d_and_max_pooling_with_the_same_values_and_gradients(monkeypatch, fused_calls):
+def test_sequential_fuses_conv2d_and_max_pooling_with_the_same_values_and_gradients(monkeypatch, fused_calls, device):
     x, y = _data()
     fused_out, fused_grads = _step(_conv_pool_model(), x, y)
     assert len(fused_calls) == 1 and fused_calls[0].startswith('Conv2D "conv2d') and "MaxPooling2D" in fused_calls[0]
@@ -120,7 +120,7 @@ def test_sequential_and_functional_models_get_the_same_plan(monkeypatch):
     np.testing.assert_array_equal(outs[0], outs[1])
 
 
-def test_functional_model_fuses_a_conv_read_only_by_its_max_pooling(monkeypatch, fused_calls):
+def test_functional_model_fuses_a_conv_read_only_by_its_max_pooling(monkeypatch, fused_calls, device):
     x = np.random.default_rng(2).standard_normal((3, 9, 9, 2)).astype(np.float32)
 
     def build(extra_reader):
@@ -149,7 +149,7 @@ def test_functional_model_keeps_a_conv_output_that_is_a_model_output(fused_calls
     assert not fused_calls and tuple(conv_out.shape) == (1, 6, 6, 2) and tuple(pooled.shape) == (1, 3, 3, 2)
 
 
-def test_a_call_hook_sees_every_layer_and_turns_fusion_off(fused_calls):
+def test_a_call_hook_sees_every_layer_and_turns_fusion_off(fused_calls, device):
     x, y = _data()
     fused_out, fused_grads = _step(_conv_pool_model(), x, y)
     assert len(fused_calls) == 1
