@@ -140,9 +140,9 @@ class MPICollectives(Collectives):
     # -- collectives -----------------------------------------------------------------
     @staticmethod
     def _host(array):
-        if isinstance(array, np.ndarray):
-            return np.ascontiguousarray(array), None
-        return np.ascontiguousarray(array.get()), array  # a CuPy array: through the host
+        if hasattr(array, "__cuda_array_interface__"):  # a CuPy array: through the host
+            return np.asarray(array.get(), order="C"), array
+        return np.asarray(array, order="C"), None
 
     @staticmethod
     def _back(host, like):

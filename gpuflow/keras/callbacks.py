@@ -1,14 +1,22 @@
 """Callbacks (``keras.callbacks``) with Keras 3's hook set: History, ProgbarLogger,
-TerminateOnNaN, LambdaCallback, and the ``Callback`` base class."""
+TerminateOnNaN, LambdaCallback, BackupAndRestore, and the ``Callback`` base class.
+
+Under a ``tf.distribute`` strategy with several workers, only worker 0 (the chief) prints the progress
+bar and writes ModelCheckpoint, TensorBoard, CSVLogger and BackupAndRestore files (the other workers
+skip those callbacks), and every loop starts from worker 0's weights and random state."""
 from __future__ import annotations
 
+import json
 import math
+import os
+import shutil
 import warnings
 
 import numpy as np
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "TerminateOnNaN", "LambdaCallback", "EarlyStopping",
-           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "ModelCheckpoint", "TensorBoard"]
+           "ReduceLROnPlateau", "LearningRateScheduler", "CSVLogger", "ModelCheckpoint", "TensorBoard",
+           "BackupAndRestore"]
 
 
 class Callback:
@@ -48,13 +56,22 @@ class Callback:
 
 
 class CallbackList:
-    """Calls every hook on each callback in order, adding History and ProgbarLogger as Keras does."""
+    """Calls every hook on each callback in order, adding History and ProgbarLogger as Keras does.
+
+    Under a strategy with several workers: on workers other than 0 the chief-only callbacks (progress bar,
+    file writers) are left out, and ``on_train_begin``/``on_test_begin``/``on_predict_begin`` first copy
+    worker 0's variables and random state to every worker."""
 
     def __init__(self, callbacks=None, add_history=False, add_progbar=False, model=None, **params):
+        from ..distribute import keras_hooks
         self.callbacks = list(callbacks or [])
         for c in self.callbacks:
             if not isinstance(c, Callback):
                 raise TypeError(f"callbacks must be keras.callbacks.Callback instances. Received: {type(c).__name__}")
+        self.model = model
+        if not keras_hooks.is_chief():
+            self.callbacks = [c for c in self.callbacks if not getattr(c, "_chief_only", False)]
+            add_progbar = False
         if add_progbar and not any(isinstance(c, ProgbarLogger) for c in self.callbacks):
             self.callbacks.append(ProgbarLogger())
         self.history = None
@@ -73,6 +90,9 @@ class CallbackList:
             raise AttributeError(hook)
 
         def call(*args, **kwargs):
+            if hook in ("on_train_begin", "on_test_begin", "on_predict_begin") and self.model is not None:
+                from ..distribute import keras_hooks
+                keras_hooks.sync_model(self.model)
             for c in self.callbacks:
                 getattr(c, hook)(*args, **kwargs)
         return call
@@ -99,6 +119,8 @@ class History(Callback):
 
 class ProgbarLogger(Callback):
     """Prints Keras's progress bar for fit, evaluate and predict (``keras.callbacks.ProgbarLogger``)."""
+
+    _chief_only = True
 
     def __init__(self, count_mode=None, stateful_metrics=None):
         super().__init__()
@@ -356,6 +378,8 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Streams each epoch's logs to a CSV file: ``epoch`` then the log keys (``keras.callbacks.CSVLogger``)."""
 
+    _chief_only = True
+
     def __init__(self, filename, separator=",", append=False):
         super().__init__()
         self.filename, self.sep, self.append = str(filename), separator, append
@@ -399,6 +423,8 @@ class ModelCheckpoint(_Monitor):
             or legacy ``.h5`` for whole models), or ``save_freq`` other than "epoch".
         KeyError: (at an epoch's end) ``filepath`` names a field the logs do not have.
     """
+
+    _chief_only = True
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
@@ -455,6 +481,8 @@ class TensorBoard(Callback):
         NotImplementedError: histogram_freq, write_images, embeddings_freq or profile_batch asked for.
     """
 
+    _chief_only = True
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  write_steps_per_second=False, update_freq="epoch", profile_batch=0, embeddings_freq=0,
                  embeddings_metadata=None):
@@ -504,3 +532,126 @@ class TensorBoard(Callback):
         for w in self._writers.values():
             w.close()
         self._writers = {}
+
+
+class BackupAndRestore(Callback):
+    """Backs training up and resumes it after an interruption (``keras.callbacks.BackupAndRestore``).
+
+    At the end of every epoch (``save_freq="epoch"``) or every ``save_freq`` batches, the model's weights
+    and the optimizer's state go to ``backup_dir/latest.weights.h5`` and the position to
+    ``backup_dir/training_metadata.json`` (Keras 3's files: ``{"epoch": ..., "batch": ...}``). A ``fit``
+    that starts with a backup present loads it and continues from there: from the next epoch, and (a
+    gpuflow addition to Keras, which restarts the epoch) from the next batch of an interrupted epoch,
+    with the random generators as they were, so that shuffling and dropout draw what the uninterrupted
+    run drew and the final weights are the same. The backup is deleted when training ends
+    (``delete_checkpoint``). Under a strategy only worker 0 writes; every worker reads, so with several
+    machines ``backup_dir`` must be on a shared file system.
+
+    Args:
+        backup_dir: a directory path (str or PathLike), created when needed.
+        save_freq: "epoch", or a positive int: back up every that many batches.
+        double_checkpoint: keep the previous backup as ``*.bkp`` too, used when the latest cannot be read.
+        delete_checkpoint: delete ``backup_dir`` when training ends.
+
+    Raises:
+        ValueError: an empty ``backup_dir``; ``save_freq`` neither "epoch" nor a positive int; (at
+            ``fit``) a model that is not built.
+    """
+
+    _WEIGHTS, _META = "latest.weights.h5", "training_metadata.json"
+
+    def __init__(self, backup_dir, save_freq="epoch", double_checkpoint=False, delete_checkpoint=True):
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("Empty `backup_dir` argument passed")
+        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1):
+            raise ValueError(f"Invalid value for argument `save_freq`. Received: save_freq={save_freq}. "
+                             "Expected either 'epoch' or an integer value.")
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq, self.double_checkpoint, self.delete_checkpoint = save_freq, double_checkpoint, delete_checkpoint
+        self._weights_path = os.path.join(self.backup_dir, self._WEIGHTS)
+        self._meta_path = os.path.join(self.backup_dir, self._META)
+        self._prev_weights_path = self._weights_path + ".bkp"
+        self._prev_meta_path = self._meta_path + ".bkp"
+        self._current_epoch = 0
+        self._batches_since_save = 0
+        self._epoch_rng = None
+        self._pending_rng = None
+
+    # -- restore ---------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        if not self.model.built:
+            raise ValueError("To use the BackupAndRestore callback, your model must be built before you call "
+                             "`fit()`. Call the model on data or give it an input shape first.")
+        try:
+            self._load()
+        except OSError:
+            if not os.path.exists(self._prev_weights_path):  # as Keras: fall back to the previous backup
+                raise
+            shutil.copy(self._prev_weights_path, self._weights_path)
+            if os.path.exists(self._prev_meta_path):
+                shutil.copy(self._prev_meta_path, self._meta_path)
+            self._load()
+
+    def _load(self):
+        from ..distribute import keras_hooks
+        if os.path.exists(self._weights_path):
+            self.model.load_weights(self._weights_path)
+        if not os.path.exists(self._meta_path):
+            return
+        with open(self._meta_path) as f:
+            meta = json.load(f)
+        self._current_epoch = self.model._initial_epoch = int(meta["epoch"])
+        steps = int(meta.get("steps_done", 0))
+        self.model._initial_step = steps
+        if "rng_epoch" in meta:
+            keras_hooks.set_rng_state(meta["rng_epoch"] if steps else meta["rng"])
+            self._pending_rng = meta["rng"] if steps else None
+
+    # -- back up ---------------------------------------------------------------------
+    def on_epoch_begin(self, epoch, logs=None):
+        from ..distribute import keras_hooks
+        self._current_epoch = epoch
+        self._epoch_rng = keras_hooks.rng_state()
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._pending_rng is not None:  # the first batch after a mid-epoch resume
+            from ..distribute import keras_hooks
+            keras_hooks.set_rng_state(self._pending_rng)
+            self._pending_rng = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= self.save_freq:
+            self._batches_since_save = 0
+            self._save(self._current_epoch, batch, batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch = epoch + 1
+        if self.save_freq == "epoch":
+            self._save(epoch + 1, 0, 0)
+
+    def _save(self, epoch, batch, steps_done):
+        from ..distribute import keras_hooks
+        if not keras_hooks.is_chief():
+            return
+        os.makedirs(self.backup_dir, exist_ok=True)
+        if self.double_checkpoint:
+            for path, prev in ((self._weights_path, self._prev_weights_path), (self._meta_path, self._prev_meta_path)):
+                if os.path.exists(path):
+                    shutil.copy(path, prev)
+        self.model.save_weights(self._weights_path, overwrite=True)
+        meta = {"epoch": epoch, "batch": batch, "steps_done": steps_done, "rng": keras_hooks.rng_state(),
+                "rng_epoch": self._epoch_rng}
+        tmp = self._meta_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(meta, f)
+        os.replace(tmp, self._meta_path)  # a reader never sees half a file
+
+    def on_train_end(self, logs=None):
+        from ..distribute import keras_hooks
+        self.model._initial_epoch, self.model._initial_step = None, 0
+        if self.delete_checkpoint and keras_hooks.is_chief() and os.path.exists(self.backup_dir):
+            shutil.rmtree(self.backup_dir)

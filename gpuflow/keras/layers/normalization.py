@@ -37,11 +37,15 @@ class BatchNormalization(Layer):
         momentum: moving-average momentum (0.99).
         epsilon: added to the variance (1e-3).
         center, scale: whether to learn ``beta`` / ``gamma``.
+        synchronized: under a ``tf.distribute`` strategy with several replicas, compute the batch
+            statistics over every replica's batch (TensorFlow's SyncBatchNormalization: the sums of ``x`` and
+            ``x**2`` are all-reduced, differentiably); otherwise each replica uses its own batch, as TF.
+            With one replica both are the same.
 
     Raises:
         ValueError: ``momentum`` not in [0, 1] or ``epsilon`` not > 0 (at construction); an ``axis`` out of
             range or of unknown size; an input of another rank or feature size than the layer was built for.
-        NotImplementedError: ``renorm=True`` or ``synchronized=True``.
+        NotImplementedError: ``renorm=True``.
     """
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
@@ -55,8 +59,6 @@ class BatchNormalization(Layer):
         _no_regularizer("BatchNormalization", renorm_clipping=renorm_clipping)
         if renorm:
             raise NotImplementedError("BatchNormalization: renorm=True is not supported yet.")
-        if synchronized:
-            raise NotImplementedError("BatchNormalization: synchronized=True is not supported (single device).")
         if isinstance(axis, (list, tuple)):
             if len(axis) != 1:
                 raise ValueError(f"BatchNormalization: `axis` must be a single integer. Received: axis={axis}")
@@ -70,7 +72,7 @@ class BatchNormalization(Layer):
         self.gamma_initializer = _init.get(gamma_initializer)
         self.moving_mean_initializer = _init.get(moving_mean_initializer)
         self.moving_variance_initializer = _init.get(moving_variance_initializer)
-        self.synchronized, self.renorm, self.renorm_momentum = False, False, renorm_momentum
+        self.synchronized, self.renorm, self.renorm_momentum = bool(synchronized), False, renorm_momentum
         self.gamma = self.beta = None
 
     def build(self, input_shape):
@@ -105,7 +107,11 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=None):
         last = self.axis % inputs.ndim == inputs.ndim - 1
         if training and self.trainable:
-            mean, variance = _nn.moments(inputs, self._reduction_axes)
+            if self.synchronized:
+                from ...distribute.keras_hooks import sync_moments
+                mean, variance = sync_moments(inputs, self._reduction_axes)
+            else:
+                mean, variance = _nn.moments(inputs, self._reduction_axes)
             with autodiff.stop_recording():  # the moving statistics are state, not part of the gradient
                 m = self.momentum
                 self.moving_mean.assign(self.moving_mean.value() * m + mean * (1.0 - m))
@@ -130,7 +136,7 @@ class BatchNormalization(Layer):
                   "moving_variance_initializer": _init.serialize(self.moving_variance_initializer),
                   **self._weight_options_config("beta_regularizer", "gamma_regularizer", "beta_constraint",
                                                 "gamma_constraint"),
-                  "synchronized": False, "renorm": False, "renorm_clipping": None,
+                  "synchronized": self.synchronized, "renorm": False, "renorm_clipping": None,
                   "renorm_momentum": self.renorm_momentum})
         return c
 
