@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
+from gpuflow.zoo import build_seed_cnn
 
 keras = tf.keras
 layers = keras.layers
@@ -22,16 +23,7 @@ def rnd(*shape, seed=0):
 
 
 def seed_cnn():
-    return keras.Sequential([
-        keras.Input(shape=(28, 28, 1)),
-        layers.Conv2D(32, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"),
-        layers.MaxPooling2D((2, 2)),
-        layers.Flatten(),
-        layers.Dense(128, activation="relu"),
-        layers.Dense(10),
-    ])
+    return build_seed_cnn(keras)
 
 
 # -- Sequential construction ---------------------------------------------------------------
