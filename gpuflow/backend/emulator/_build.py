@@ -23,6 +23,9 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_emu.h")
 RUNTIME = os.path.join(HERE, "cuda_emu_runtime.cpp")
+# Stand-ins for the CUDA headers the kernels include (<mma.h>, <cuda_fp16.h>, <cuda_bf16.h>): they
+# include cuda_emu.h, which provides their contents; HERE comes first on the include path.
+SHIMS = tuple(os.path.join(HERE, n) for n in ("mma.h", "cuda_fp16.h", "cuda_bf16.h"))
 # Bump when this file's code generation changes (the header and runtime are hashed by content).
 CODEGEN_VERSION = 3
 
@@ -365,7 +368,8 @@ def build(code, flags, std, name, mode):
     headers = header_closure(code, dirs)
     h = hashlib.sha256()
     for part in (str(CODEGEN_VERSION), compiler_identity(cxx), mode, " ".join(_flags(mode)), std, "\0".join(flags),
-                 name, open(HEADER, "rb").read(), open(RUNTIME, "rb").read(), code):
+                 name, open(HEADER, "rb").read(), open(RUNTIME, "rb").read(), *(open(p, "rb").read() for p in SHIMS),
+                 code):
         h.update(part if isinstance(part, bytes) else part.encode())
         h.update(b"\0")
     for p in sorted(headers):

@@ -26,7 +26,9 @@ class OutOfBoundsError(EmulatorError):
 _SCALARS = {"f4": ("float", np.float32), "f8": ("double", np.float64), "i1": ("signed char", np.int8),
             "u1": ("unsigned char", np.uint8), "i2": ("short", np.int16), "u2": ("unsigned short", np.uint16),
             "i4": ("int", np.int32), "u4": ("unsigned int", np.uint32), "i8": ("long long", np.int64),
-            "u8": ("unsigned long long", np.uint64), "b1": ("bool", np.bool_)}
+            "u8": ("unsigned long long", np.uint64), "b1": ("bool", np.bool_), "f2": ("__half", np.float16),
+            # bfloat16 arrays: NumPy has no bfloat16; pass uint16 bit patterns or ml_dtypes.bfloat16
+            "bf2": ("__nv_bfloat16", np.uint16)}
 _VECTORS = {"f4x2": "float2", "f4x3": "float3", "f4x4": "float4", "f8x2": "double2", "i4x2": "int2",
             "i4x3": "int3", "i4x4": "int4", "u4x2": "uint2", "u4x4": "uint4", "i1x4": "char4", "u1x4": "uchar4"}
 _launch_lock = threading.RLock()
@@ -161,8 +163,9 @@ class RawKernel:
                 if not isinstance(a, np.ndarray):
                     raise TypeError(f"{where} expects an array (numpy.ndarray on the emulator). "
                                     f"Received: {type(a).__name__}")
-                if p.dtype is not None and a.dtype != p.dtype:
-                    raise TypeError(f"{where} expects an array of dtype {np.dtype(p.dtype).name}. "
+                if p.dtype is not None and a.dtype != p.dtype and not (p.base == "bf2" and a.dtype.name == "bfloat16"):
+                    want = "bfloat16 (or uint16 bit patterns)" if p.base == "bf2" else np.dtype(p.dtype).name
+                    raise TypeError(f"{where} expects an array of dtype {want}. "
                                     f"Received: dtype={a.dtype.name}, shape={a.shape}")
                 if p.base.startswith("*"):
                     raise TypeError(f"{where}: pointer-to-pointer parameters cannot be passed from Python")

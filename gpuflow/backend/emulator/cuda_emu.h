@@ -106,7 +106,9 @@ enum gfemu_warp_op {
     GFEMU_SYNCWARP = 0, GFEMU_SHFL_IDX, GFEMU_SHFL_UP, GFEMU_SHFL_DOWN, GFEMU_SHFL_XOR,
     GFEMU_BALLOT, GFEMU_ANY, GFEMU_ALL, GFEMU_MATCH_ANY, GFEMU_MATCH_ALL,
     GFEMU_REDUCE_ADD, GFEMU_REDUCE_MIN_U, GFEMU_REDUCE_MAX_U, GFEMU_REDUCE_MIN_I, GFEMU_REDUCE_MAX_I,
-    GFEMU_REDUCE_AND, GFEMU_REDUCE_OR, GFEMU_REDUCE_XOR, GFEMU_NUM_WARP_OPS
+    GFEMU_REDUCE_AND, GFEMU_REDUCE_OR, GFEMU_REDUCE_XOR,
+    GFEMU_WMMA,  // an nvcuda::wmma *_sync operation; value = the lane's gfemu::wmma_call*
+    GFEMU_NUM_WARP_OPS
 };
 extern "C" {
 __attribute__((visibility("hidden"))) int gfemu_barrier(int kind, int pred, const char* file, int line);
@@ -116,6 +118,10 @@ __attribute__((visibility("hidden"))) unsigned long long gfemu_warp(int op, unsi
     unsigned long long value, int arg, int width, const char* file, int line, int* pred_out);
 __attribute__((visibility("hidden"))) unsigned gfemu_activemask(void);
 __attribute__((noreturn, visibility("hidden"))) void gfemu_trap(const char* what, const char* file, int line);
+// Per-launch random value (never ~0): seeds the randomised wmma fragment layouts of that launch.
+__attribute__((visibility("hidden"))) unsigned long long gfemu_launch_nonce(void);
+// Fails the launch with msg (for checks made while a warp operation completes).
+__attribute__((visibility("hidden"))) void gfemu_warp_error(const char* msg);
 }
 
 // ---- barriers -----------------------------------------------------------------------------------
@@ -375,5 +381,331 @@ template <class... A> __forceinline__ void invoke(void (*f)(A...), void** a) {
     invoke_impl(f, a, std::index_sequence_for<A...>{});
 }
 }  // namespace gfemu
+
+// ---- __half / __nv_bfloat16 (cuda_fp16.h / cuda_bf16.h) ----------------------------------------
+// Storage types with the conversion intrinsics the kernels use; no arithmetic operators (a kernel
+// that needs them would not compile here: convert to float first, as the tensor-core kernels do).
+// Rounding, bit for bit as the GPU's cvt instructions (PTX ISA, "cvt"):
+//   __float2half_rn      cvt.rn.f16.f32   round to nearest even; overflow -> inf; subnormals kept;
+//                                         NaN -> 0x7fff
+//   __float2bfloat16_rn  cvt.rn.bf16.f32  round to nearest even; NaN -> 0x7fff (canonical NaN)
+//   __half2float / __bfloat162float       exact
+struct __align__(2) __half { unsigned short __x; };
+struct __align__(2) __nv_bfloat16 { unsigned short __x; };
+typedef __half half;
+typedef __nv_bfloat16 nv_bfloat16;
+__forceinline__ __half __float2half_rn(float f) {
+    unsigned u; std::memcpy(&u, &f, 4);
+    const unsigned sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    unsigned short h;
+    if (a > 0x7f800000u) h = 0x7fffu;  // NaN -> canonical NaN
+    else if (a >= 0x477ff000u) h = (unsigned short)(sign | 0x7c00u);  // >= 65520: rounds to inf
+    else if (a >= 0x38800000u) {  // normal half: drop 13 bits, round to nearest even
+        const unsigned m = a - 0x38000000u;  // rebias 127 -> 15
+        h = (unsigned short)(sign | ((m + 0xfffu + ((m >> 13) & 1u)) >> 13));
+    } else if (a > 0x33000000u) {  // subnormal half (2^-25 < |f| < 2^-14)
+        const unsigned e = a >> 23, m = (a & 0x7fffffu) | 0x800000u, shift = 126u - e;  // 14 + 113 - e - 1
+        const unsigned q = m >> shift, rem = m & ((1u << shift) - 1u), halfway = 1u << (shift - 1u);
+        h = (unsigned short)(sign | (q + (rem > halfway || (rem == halfway && (q & 1u)))));
+    } else h = (unsigned short)sign;  // |f| <= 2^-25 rounds to zero (2^-25 itself: tie to even 0)
+    __half r; r.__x = h; return r;
+}
+__forceinline__ float __half2float(__half h) {
+    const unsigned sign = (unsigned)(h.__x & 0x8000u) << 16, e = (h.__x >> 10) & 0x1fu, m = h.__x & 0x3ffu;
+    float f;
+    if (e == 0x1f) { const unsigned u = sign | 0x7f800000u | (m << 13); std::memcpy(&f, &u, 4); }
+    else if (e == 0) { f = ldexpf((float)m, -24); if (sign) f = -f; }
+    else { const unsigned u = sign | ((e + 112u) << 23) | (m << 13); std::memcpy(&f, &u, 4); }
+    return f;
+}
+__forceinline__ __nv_bfloat16 __float2bfloat16_rn(float f) {
+    unsigned u; std::memcpy(&u, &f, 4);
+    __nv_bfloat16 r;
+    if ((u & 0x7fffffffu) > 0x7f800000u) r.__x = 0x7fffu;
+    else r.__x = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    return r;
+}
+__forceinline__ float __bfloat162float(__nv_bfloat16 b) {
+    const unsigned u = (unsigned)b.__x << 16; float f; std::memcpy(&f, &u, 4); return f;
+}
+namespace gfemu {  // kernel parameter type codes (see code<> below): float16 and bfloat16 arrays
+template <> struct code<__half> { static void put(sigbuf& b) { b.add("f2"); } };
+template <> struct code<__nv_bfloat16> { static void put(sigbuf& b) { b.add("bf2"); } };
+}  // namespace gfemu
+
+// ---- nvcuda::wmma (mma.h) --------------------------------------------------------------------------
+// The shapes the kernels use: TF32 m16n16k8 (wmma::precision::tf32) and FP16 / BF16 m16n16k16, with
+// float accumulators; fragment element counts are mma.h's (f16 A/B hold 16, each matrix element
+// twice). Anything else (other shapes, half accumulators, integer and sub-byte types, double) is an
+// incomplete type here: it fails to compile rather than run wrongly.
+//
+// Collective: load_matrix_sync, store_matrix_sync and mma_sync are warp operations (mask = all 32
+// lanes): they complete when the last lane arrives, and fail the launch when a lane has exited,
+// waits elsewhere (a diverged warp), calls from another source line, passes another pointer or ldm,
+// or the warp is partial. fill_fragment is per thread, as on the GPU.
+// Layout: which (row, column) each x[i] of each lane holds is a random permutation, drawn per
+// launch and per fragment type (CUDA leaves it unspecified), so a kernel that indexes fragment
+// elements assuming one layout gets wrong results. Element-wise operations on all x[i] (scaling,
+// __float_to_tf32) are layout-independent and work.
+// Checks as documented for load/store_matrix_sync: the pointer 256-bit (32-byte) aligned, ldm a
+// multiple of 16 bytes.
+// Arithmetic: D = C + A B with every product exact in float (TF32, FP16 and BF16 significands
+// multiply exactly) summed in float, in k order, each addition rounded to nearest even. TF32
+// operands are read as the tensor core reads them: the low 13 mantissa bits ignored (truncation),
+// so values not converted with __float_to_tf32 are truncated. __float_to_tf32 is mma.h's
+// cvt.rna.tf32.f32: round to nearest, ties away from zero (low 13 bits cleared). The GPU's
+// internal accumulation order and rounding are not documented (measurements suggest wider,
+// truncating adders: Fasi, Higham, Mikaitis, Pranesh, "Numerical behavior of NVIDIA tensor cores",
+// PeerJ Comput. Sci. 2021), so emulator and GPU may differ by a few float ulps per K.
+namespace nvcuda {
+namespace wmma {
+struct row_major;
+struct col_major;
+struct matrix_a;
+struct matrix_b;
+struct accumulator;
+namespace precision { struct tf32; }
+enum layout_t { mem_row_major, mem_col_major };
+
+__forceinline__ float __float_to_tf32(float in) {
+    unsigned u; std::memcpy(&u, &in, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) u = (u + 0x1000u) & 0xffffe000u;  // ties away from zero
+    float r; std::memcpy(&r, &u, 4); return r;
+}
+
+template <class T> struct helper_traits {
+    typedef T element_type;
+    typedef T storage_element_type;
+    typedef T fill_argument_type;
+};
+template <> struct helper_traits<precision::tf32> {
+    typedef precision::tf32 element_type;
+    typedef float storage_element_type;
+    typedef float fill_argument_type;
+};
+template <class T, int size> struct __align__(8) __frag_base {
+    enum { num_elements = size, num_storage_elements = size };
+    typedef T element_type;
+    typedef typename helper_traits<T>::storage_element_type storage_element_type;
+    storage_element_type x[size];
+};
+template <class Use, int m, int n, int k, class T, class Layout = void> class fragment;
+#define GFEMU_FRAG(USE, M, N, K, T, L, E) \
+    template <> class fragment<USE, M, N, K, T, L> : public __frag_base<T, E> {};
+GFEMU_FRAG(matrix_a, 16, 16, 8, precision::tf32, row_major, 4)
+GFEMU_FRAG(matrix_a, 16, 16, 8, precision::tf32, col_major, 4)
+GFEMU_FRAG(matrix_b, 16, 16, 8, precision::tf32, row_major, 4)
+GFEMU_FRAG(matrix_b, 16, 16, 8, precision::tf32, col_major, 4)
+GFEMU_FRAG(accumulator, 16, 16, 8, float, void, 8)
+GFEMU_FRAG(matrix_a, 16, 16, 16, __half, row_major, 16)
+GFEMU_FRAG(matrix_a, 16, 16, 16, __half, col_major, 16)
+GFEMU_FRAG(matrix_b, 16, 16, 16, __half, row_major, 16)
+GFEMU_FRAG(matrix_b, 16, 16, 16, __half, col_major, 16)
+GFEMU_FRAG(matrix_a, 16, 16, 16, __nv_bfloat16, row_major, 8)
+GFEMU_FRAG(matrix_a, 16, 16, 16, __nv_bfloat16, col_major, 8)
+GFEMU_FRAG(matrix_b, 16, 16, 16, __nv_bfloat16, row_major, 8)
+GFEMU_FRAG(matrix_b, 16, 16, 16, __nv_bfloat16, col_major, 8)
+GFEMU_FRAG(accumulator, 16, 16, 16, float, void, 8)
+#undef GFEMU_FRAG
+}  // namespace wmma
+}  // namespace nvcuda
+
+namespace gfemu {
+namespace wm = nvcuda::wmma;
+
+// One lane's arguments of a collective wmma call; the runtime hands all 32 to `complete`.
+struct wmma_call {
+    void (*complete)(wmma_call* const* lanes);  // identifies the operation and fragment types
+    const char* what;
+    void* frag;                   // the fragment written (load, mma: d) or read (store)
+    const void *a, *b, *c;        // mma_sync's operands
+    const void* ptr;              // load / store: the matrix in memory
+    unsigned ldm;
+    int col_major;                // memory layout of ptr
+};
+
+__forceinline__ void wmma_collective(wmma_call& call, const char* file, int line) {
+    gfemu_warp(GFEMU_WMMA, 0xffffffffu, (unsigned long long)(uintptr_t)&call, 0, 32, file, line, nullptr);
+}
+
+template <class T> __forceinline__ float to_f(T v) { return (float)v; }
+template <> __forceinline__ float to_f(__half v) { return __half2float(v); }
+template <> __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <class T> __forceinline__ T from_f(float v) { return (T)v; }
+template <> __forceinline__ __half from_f(float v) { return __float2half_rn(v); }
+template <> __forceinline__ __nv_bfloat16 from_f(float v) { return __float2bfloat16_rn(v); }
+
+// Rows x columns of the matrix a fragment holds, and how the tensor core reads an element.
+template <class Use, int M, int N, int K> struct frag_dims;
+template <int M, int N, int K> struct frag_dims<wm::matrix_a, M, N, K> { enum { rows = M, cols = K }; };
+template <int M, int N, int K> struct frag_dims<wm::matrix_b, M, N, K> { enum { rows = K, cols = N }; };
+template <int M, int N, int K> struct frag_dims<wm::accumulator, M, N, K> { enum { rows = M, cols = N }; };
+template <class T> struct operand { static float read(float v) { return v; } };
+template <> struct operand<wm::precision::tf32> {  // the tensor core ignores the low 13 bits
+    static float read(float v) {
+        unsigned u; std::memcpy(&u, &v, 4);
+        if ((u & 0x7f800000u) != 0x7f800000u) u &= 0xffffe000u;
+        float r; std::memcpy(&r, &u, 4); return r;
+    }
+};
+
+// The element-to-lane layout of one fragment type for the running launch: slot (lane * E + i)
+// holds matrix element map[slot] (row-major index; a matrix with fewer elements than slots has
+// each element in several slots). Redrawn when the launch nonce changes.
+template <class Use, int M, int N, int K, class T, class L> struct layout {
+    typedef wm::fragment<Use, M, N, K, T, L> Frag;
+    enum { E = Frag::num_elements, slots = 32 * E, rows = frag_dims<Use, M, N, K>::rows,
+           cols = frag_dims<Use, M, N, K>::cols, size = rows * cols };
+    static_assert(slots % size == 0, "fragment slots must cover the matrix evenly");
+    static unsigned long long nonce;
+    static int map[slots];
+    static const int* get() {
+        const unsigned long long n = gfemu_launch_nonce();
+        if (n != nonce) {
+            unsigned long long r = n ^ (unsigned long long)(uintptr_t)&nonce;  // differs per type
+            for (int s = 0; s < slots; ++s) map[s] = s % size;
+            for (int s = slots - 1; s > 0; --s) {
+                r += 0x9e3779b97f4a7c15ull;
+                unsigned long long z = r;
+                z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+                z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+                z ^= z >> 31;
+                const int j = (int)(z % (unsigned long long)(s + 1));
+                const int t = map[s]; map[s] = map[j]; map[j] = t;
+            }
+            nonce = n;
+        }
+        return map;
+    }
+};
+template <class U, int M, int N, int K, class T, class L> unsigned long long layout<U, M, N, K, T, L>::nonce = ~0ull;
+template <class U, int M, int N, int K, class T, class L> int layout<U, M, N, K, T, L>::map[layout<U, M, N, K, T, L>::slots];
+
+// Every lane must pass the same pointer and ldm, as on the GPU (the arguments are warp-uniform).
+inline bool wmma_uniform(wmma_call* const* lanes, int elem_bytes) {
+    char msg[512];
+    for (int l = 1; l < 32; ++l)
+        if (lanes[l]->ptr != lanes[0]->ptr || lanes[l]->ldm != lanes[0]->ldm || lanes[l]->col_major != lanes[0]->col_major) {
+            snprintf(msg, sizeof msg, "nvcuda::wmma::%s: lanes 0 and %d pass different arguments (pointer %p vs %p, "
+                     "ldm %u vs %u); the pointer, ldm and layout must be the same for the whole warp",
+                     lanes[0]->what, l, lanes[0]->ptr, lanes[l]->ptr, lanes[0]->ldm, lanes[l]->ldm);
+            gfemu_warp_error(msg);
+            return false;
+        }
+    if (((uintptr_t)lanes[0]->ptr & 31u) || (lanes[0]->ldm * (unsigned)elem_bytes) % 16u) {
+        snprintf(msg, sizeof msg, "nvcuda::wmma::%s: pointer %p must be 256-bit (32-byte) aligned and ldm (%u "
+                 "elements of %d bytes) a multiple of 16 bytes", lanes[0]->what, lanes[0]->ptr, lanes[0]->ldm,
+                 elem_bytes);
+        gfemu_warp_error(msg);
+        return false;
+    }
+    return true;
+}
+
+template <class Use, int M, int N, int K, class T, class L> struct wmma_ops {
+    typedef wm::fragment<Use, M, N, K, T, L> Frag;
+    typedef typename Frag::storage_element_type S;
+    typedef layout<Use, M, N, K, T, L> Lay;
+    static void load(wmma_call* const* lanes) {
+        if (!wmma_uniform(lanes, (int)sizeof(S))) return;
+        const int* map = Lay::get();
+        const S* p = static_cast<const S*>(lanes[0]->ptr);
+        const unsigned ldm = lanes[0]->ldm;
+        for (int l = 0; l < 32; ++l) {
+            Frag& f = *static_cast<Frag*>(lanes[l]->frag);
+            for (int i = 0; i < Lay::E; ++i) {
+                const int r = map[l * Lay::E + i] / Lay::cols, c = map[l * Lay::E + i] % Lay::cols;
+                f.x[i] = lanes[0]->col_major ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c];
+            }
+        }
+    }
+    static void store(wmma_call* const* lanes) {
+        if (!wmma_uniform(lanes, (int)sizeof(S))) return;
+        const int* map = Lay::get();
+        S* p = static_cast<S*>(const_cast<void*>(lanes[0]->ptr));
+        const unsigned ldm = lanes[0]->ldm;
+        for (int l = 0; l < 32; ++l) {
+            const Frag& f = *static_cast<const Frag*>(lanes[l]->frag);
+            for (int i = 0; i < Lay::E; ++i) {
+                const int r = map[l * Lay::E + i] / Lay::cols, c = map[l * Lay::E + i] % Lay::cols;
+                (lanes[0]->col_major ? p[(size_t)c * ldm + r] : p[(size_t)r * ldm + c]) = f.x[i];
+            }
+        }
+    }
+    // The warp's fragments as one row-major float matrix (the first slot holding each element wins).
+    static void gather(wmma_call* const* lanes, const void* wmma_call::*which, float* m) {
+        const int* map = Lay::get();
+        for (int l = 31; l >= 0; --l) {
+            const Frag& f = *static_cast<const Frag*>(lanes[l]->*which);
+            for (int i = Lay::E - 1; i >= 0; --i) m[map[l * Lay::E + i]] = operand<T>::read(to_f(f.x[i]));
+        }
+    }
+    static void scatter(wmma_call* const* lanes, const float* m) {
+        const int* map = Lay::get();
+        for (int l = 0; l < 32; ++l) {
+            Frag& f = *static_cast<Frag*>(lanes[l]->frag);
+            for (int i = 0; i < Lay::E; ++i) f.x[i] = from_f<S>(m[map[l * Lay::E + i]]);
+        }
+    }
+};
+
+template <int M, int N, int K, class TA, class LA, class TB, class LB, class TC> struct wmma_mma {
+    static void run(wmma_call* const* lanes) {
+        float a[M * K], b[K * N], c[M * N];
+        wmma_ops<wm::matrix_a, M, N, K, TA, LA>::gather(lanes, &wmma_call::a, a);
+        wmma_ops<wm::matrix_b, M, N, K, TB, LB>::gather(lanes, &wmma_call::b, b);
+        wmma_ops<wm::accumulator, M, N, K, TC, void>::gather(lanes, &wmma_call::c, c);
+        for (int i = 0; i < M; ++i)
+            for (int j = 0; j < N; ++j) {
+                float acc = c[i * N + j];
+                for (int k = 0; k < K; ++k) acc += a[i * K + k] * b[k * N + j];  // exact product, rounded sum
+                c[i * N + j] = acc;
+            }
+        wmma_ops<wm::accumulator, M, N, K, TC, void>::scatter(lanes, c);
+    }
+};
+}  // namespace gfemu
+
+namespace nvcuda {
+namespace wmma {
+template <class Use, int M, int N, int K, class T, class L>
+__forceinline__ void fill_fragment(fragment<Use, M, N, K, T, L>& f, typename helper_traits<T>::fill_argument_type v) {
+    for (int i = 0; i < fragment<Use, M, N, K, T, L>::num_elements; ++i) f.x[i] = v;
+}
+template <class Use, int M, int N, int K, class T, class L>
+__forceinline__ void load_matrix_sync(fragment<Use, M, N, K, T, L>& f,
+                                      const typename helper_traits<T>::storage_element_type* p, unsigned ldm,
+                                      const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    static_assert(!std::is_void<L>::value, "load_matrix_sync of an accumulator takes a layout_t");
+    gfemu::wmma_call call{&gfemu::wmma_ops<Use, M, N, K, T, L>::load, "load_matrix_sync", &f, nullptr, nullptr,
+                          nullptr, p, ldm, std::is_same<L, col_major>::value};
+    gfemu::wmma_collective(call, file, line);
+}
+template <int M, int N, int K, class T>
+__forceinline__ void load_matrix_sync(fragment<accumulator, M, N, K, T>& f, const T* p, unsigned ldm, layout_t layout,
+                                      const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    gfemu::wmma_call call{&gfemu::wmma_ops<accumulator, M, N, K, T, void>::load, "load_matrix_sync", &f, nullptr,
+                          nullptr, nullptr, p, ldm, layout == mem_col_major};
+    gfemu::wmma_collective(call, file, line);
+}
+template <int M, int N, int K, class T>
+__forceinline__ void store_matrix_sync(T* p, const fragment<accumulator, M, N, K, T>& f, unsigned ldm, layout_t layout,
+                                       const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    gfemu::wmma_call call{&gfemu::wmma_ops<accumulator, M, N, K, T, void>::store, "store_matrix_sync",
+                          const_cast<fragment<accumulator, M, N, K, T>*>(&f), nullptr, nullptr, nullptr, p, ldm,
+                          layout == mem_col_major};
+    gfemu::wmma_collective(call, file, line);
+}
+template <int M, int N, int K, class TA, class LA, class TB, class LB, class TC>
+__forceinline__ void mma_sync(fragment<accumulator, M, N, K, TC>& d, const fragment<matrix_a, M, N, K, TA, LA>& a,
+                              const fragment<matrix_b, M, N, K, TB, LB>& b, const fragment<accumulator, M, N, K, TC>& c,
+                              bool satf = false, const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    static_assert(std::is_same<TA, TB>::value, "mma_sync: matrix_a and matrix_b must have the same element type");
+    (void)satf;
+    gfemu::wmma_call call{&gfemu::wmma_mma<M, N, K, TA, LA, TB, LB, TC>::run, "mma_sync", &d, &a, &b, &c, nullptr, 0, 0};
+    gfemu::wmma_collective(call, file, line);
+}
+}  // namespace wmma
+}  // namespace nvcuda
 
 #endif  // GPUFLOW_CUDA_EMU_H

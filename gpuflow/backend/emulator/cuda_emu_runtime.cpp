@@ -83,6 +83,7 @@ struct Launch {
     unsigned nthreads = 0;
     int schedule = FORWARD;
     unsigned long long seed = 0, rng = 0;
+    unsigned long long nonce = 0, launches = 0;  // nonce: per launch, seeds the wmma fragment layouts
     std::vector<Thread> threads;
     std::vector<int> runlist, next, all;  // all: 0..n-1 in schedule order (forward/reverse)
     int n_exited = 0, n_at_barrier = 0;
@@ -307,7 +308,7 @@ const char* op_name(int op) {
                                   "__match_any_sync", "__match_all_sync", "__reduce_add_sync",
                                   "__reduce_min_sync", "__reduce_max_sync", "__reduce_min_sync",
                                   "__reduce_max_sync", "__reduce_and_sync", "__reduce_or_sync",
-                                  "__reduce_xor_sync"};
+                                  "__reduce_xor_sync", "nvcuda::wmma::*_sync"};
     return op >= 0 && op < GFEMU_NUM_WARP_OPS ? names[op] : "?";
 }
 const char* barrier_name(int kind) {
@@ -319,6 +320,9 @@ std::string where(const Thread& t) {
     if (t.state == EXITED) return "exited";
     if (t.state == RUNNABLE) return "runnable";
     if (t.state == AT_BARRIER) return fmt("wait at %s (%s:%d)", barrier_name(t.op), t.file, t.line);
+    if (t.op == GFEMU_WMMA)
+        return fmt("wait at nvcuda::wmma::%s (%s:%d)", ((const gfemu::wmma_call*)(uintptr_t)t.value)->what, t.file,
+                   t.line);
     return fmt("wait at %s(mask 0x%08x) (%s:%d)", op_name(t.op), t.mask, t.file, t.line);
 }
 bool same_site(const Thread& a, const Thread& b) {
@@ -364,6 +368,10 @@ unsigned lanes_of_warp(int warp) {
     return n == 32 ? 0xffffffffu : ((1u << n) - 1u);
 }
 
+const char* const kWmmaCollective =
+    " (nvcuda::wmma operations are warp-collective: all 32 lanes of the warp must call the same one at the same "
+    "place together; a call from a diverged warp is undefined on a GPU)";
+
 // Called by the scheduler after thread t arrived at a warp operation: completes the operation if
 // every lane named in the mask has arrived.
 void check_warp(Thread* t) {
@@ -382,12 +390,21 @@ void check_warp(Thread* t) {
         Thread* u = base + l;
         if (u->state == EXITED) {
             fail(fmt("%s: thread %s waits at %s(mask 0x%08x) (%s:%d), but lane %d (thread %s) named in the mask "
-                     "has exited; every lane in the mask must reach the same warp operation",
+                     "has exited; every lane in the mask must reach the same warp operation%s",
                      block_str().c_str(), tid_str(*t).c_str(), op_name(t->op), mask, t->file, t->line, l,
-                     tid_str(*u).c_str()));
+                     tid_str(*u).c_str(), t->op == GFEMU_WMMA ? kWmmaCollective : ""));
             return;
         }
         if (u->state != AT_WARP) return;  // not there yet
+        const bool wmma_apart = t->op == GFEMU_WMMA && u->op == GFEMU_WMMA &&
+            (!same_site(*t, *u) || ((const gfemu::wmma_call*)(uintptr_t)u->value)->complete !=
+                                   ((const gfemu::wmma_call*)(uintptr_t)t->value)->complete);
+        if (wmma_apart) {
+            fail(fmt("%s: lanes of warp %d are at different wmma operations: thread %s %s, thread %s %s%s",
+                     block_str().c_str(), t->warp, tid_str(*t).c_str(), where(*t).c_str(), tid_str(*u).c_str(),
+                     where(*u).c_str(), kWmmaCollective));
+            return;
+        }
         if (u->op != t->op || u->mask != t->mask) {
             fail(fmt("%s: lanes of warp %d disagree: thread %s %s, thread %s %s (all lanes in a mask must "
                      "execute the same warp operation with the same mask)",
@@ -398,6 +415,14 @@ void check_warp(Thread* t) {
     }
     // Everyone is here: compute every lane's result from the values deposited.
     const int op = t->op;
+    if (op == GFEMU_WMMA) {  // the header's typed code does the work for the whole warp
+        gfemu::wmma_call* calls[32];
+        for (int l = 0; l < 32; ++l) calls[l] = (gfemu::wmma_call*)(uintptr_t)base[l].value;
+        calls[0]->complete(calls);
+        if (L.failed) return;
+        for (int l = 0; l < 32; ++l) { base[l].state = RUNNABLE; L.next.push_back(base[l].index); }
+        return;
+    }
     unsigned ballot = 0;
     for (int l = 0; l < 32; ++l)
         if ((mask >> l & 1u) && base[l].value) ballot |= 1u << l;
@@ -499,8 +524,12 @@ bool settle(bool& released) {
         fail(fmt("%s cannot finish: %s. Every thread of the block must reach each __syncthreads() (a barrier "
                  "after an early return or in a divergent branch hangs on a GPU)",
                  block_str().c_str(), summarize(all).c_str()));
-    else
-        fail(fmt("%s cannot finish (deadlock): %s", block_str().c_str(), summarize(all).c_str()));
+    else {
+        const bool wmma = std::any_of(L.threads.begin(), L.threads.end(),
+                                      [](const Thread& t) { return t.state == AT_WARP && t.op == GFEMU_WMMA; });
+        fail(fmt("%s cannot finish (deadlock): %s%s", block_str().c_str(), summarize(all).c_str(),
+                 wmma ? kWmmaCollective : ""));
+    }
     return false;
 }
 
@@ -616,6 +645,10 @@ extern "C" unsigned long long gfemu_warp(int op, unsigned mask, unsigned long lo
     return t->result;
 }
 
+extern "C" unsigned long long gfemu_launch_nonce(void) { return L.nonce; }
+
+extern "C" void gfemu_warp_error(const char* msg) { fail(block_str() + ": " + msg); }
+
 extern "C" unsigned gfemu_activemask(void) {
     const Thread* t = L.cur;
     const Thread* base = &L.threads[(size_t)t->warp * 32];
@@ -709,6 +742,11 @@ GFEMU_EXPORT int gfemu_launch(void (*thunk)(void**), void** args, int nargs, con
     L.nthreads = (unsigned)nthreads;
     L.schedule = schedule;
     L.seed = seed;
+    {  // a new wmma fragment layout for every launch (a function of the seed and the launch count)
+        unsigned long long x = seed ^ (++L.launches * 0xd1b54a32d192ed03ull);
+        L.nonce = splitmix(x);
+        if (L.nonce == ~0ull) L.nonce = 0;
+    }
     L.threads.assign(nthreads, Thread());
     L.runlist.clear();
     L.next.clear();
