@@ -46,25 +46,25 @@ def abs64(a):
     return None if a is None else np.abs(a).astype(np.float64)
 
 
-def assert_conv_fwd_matches(y, x, w, strides, dil, pads, b=None, relu=False, what="conv2d_fwd"):
-    """y (the backend's relu?(conv2d(x, w) + b)) against the reference, within the rounding of sums of
-    kh*kw*C products (+1 for the bias); ReLU is 1-Lipschitz, so the bound of its input holds."""
-    want, _ = REF.conv2d_fwd(x, w, strides, dil, pads, b, relu)
-    abs_sum, _ = REF.conv2d_fwd(abs64(x), abs64(w), strides, dil, pads, abs64(b))
+def assert_conv_fwd_matches(y, x, w, g, b=None, relu=False, what="conv2d_fwd"):
+    """y (a backend's relu?(conv2d(x, w) + b) of geometry g) against the reference, within the rounding of sums
+    of kh*kw*C products (+1 for the bias); ReLU is 1-Lipschitz, so the bound of its input holds."""
+    want, _ = REF.conv2d_fwd(x, w, g, b=b, relu=relu)
+    abs_sum, _ = REF.conv2d_fwd(abs64(x), abs64(w), g, b=abs64(b))
     assert y.dtype == want.dtype, what
     assert_sums_match(y, want, abs_sum, int(np.prod(w.shape[:3])) + (b is not None), what)
 
 
-def assert_conv_bwd_matches(got, dz, x, w, strides, dil, pads, what="conv2d_bwd"):
-    """``got = (dx, dw, db)`` (each may be None) of a convolution whose output gradient, after the ReLU
-    mask, is dz, against the reference: dx sums kh*kw*F products, dw and db N*OH*OW."""
+def assert_conv_bwd_matches(got, dz, x, w, g, what="conv2d_bwd"):
+    """``got = (dx, dw, db)`` (each may be None) of a convolution of geometry g whose output gradient, after
+    the ReLU mask, is dz, against the reference: dx sums kh*kw*F products, dw and db N*OH*OW."""
     n, oh, ow, f = dz.shape
-    want = REF.conv2d_bwd(dz, x, w, None, False, True, True, True, strides, dil, pads)
+    want = REF.conv2d_bwd(dz, w, g, x=x, need_db=True)
     adz = abs64(dz)
-    bounds = [(REF.conv2d_bwd_data(adz, abs64(w), x.shape, strides, dil, pads), w.shape[0] * w.shape[1] * f),
-              (REF.conv2d_bwd_filter(abs64(x), adz, w.shape, strides, dil, pads), n * oh * ow),
+    bounds = [(REF.conv2d_bwd_data(adz, abs64(w), g), w.shape[0] * w.shape[1] * f),
+              (REF.conv2d_bwd_filter(abs64(x), adz, g), n * oh * ow),
               (adz.sum(axis=(0, 1, 2)), n * oh * ow)]
-    for name, g, e, (abs_sum, k) in zip(("dx", "dw", "db"), got, want, bounds):
-        if g is not None:
-            assert g.dtype == e.dtype, f"{what} {name}"
-            assert_sums_match(g, e, abs_sum, k, f"{what} {name}")
+    for name, got_, e, (abs_sum, k) in zip(("dx", "dw", "db"), got, want, bounds):
+        if got_ is not None:
+            assert got_.dtype == e.dtype, f"{what} {name}"
+            assert_sums_match(got_, e, abs_sum, k, f"{what} {name}")

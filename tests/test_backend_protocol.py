@@ -1,10 +1,10 @@
-"""Every backend implements every primitive of gpuflow.backend.base.PRIMITIVES.
+"""Every backend implements every primitive of gpuflow.backend.base.PRIMITIVES (the abstract methods of
+Backend), with the contract's parameters.
 
-The backends are discovered, not listed: every module of gpuflow/backend/
-(except base, kernels, nvrtc_check, cpu_runtime and the emulator package) is imported and each
-``Backend`` subclass it defines is checked. A backend module that fails to
-import is a failure, never a skip (backends import CuPy lazily, so importing
-one must work without a GPU). The NumPy backend must always be among them.
+The backends are discovered, not listed: every module of gpuflow/backend/ is imported and each
+``Backend`` subclass it defines is checked. A module that fails to import is a failure, never a
+skip (backends import CuPy lazily, so importing any must work without a GPU). The NumPy, CuPy and
+reference backends must be among them.
 """
 import importlib
 import inspect
@@ -16,11 +16,8 @@ import gpuflow.backend as backend_pkg
 from gpuflow.backend.base import PRIMITIVES, Backend
 from gpuflow.backend.numpy_backend import NumpyBackend
 
-_NOT_BACKENDS = {"base", "kernels", "emulator", "nvrtc_check", "cpu_runtime"}
-
-
 def _backend_modules():
-    return sorted(m.name for m in pkgutil.iter_modules(backend_pkg.__path__) if m.name not in _NOT_BACKENDS)
+    return sorted(m.name for m in pkgutil.iter_modules(backend_pkg.__path__))
 
 
 def _is_backend_class(cls, mod):
@@ -32,8 +29,8 @@ def _backend_classes():
     for name in _backend_modules():
         try:
             mod = importlib.import_module(f"gpuflow.backend.{name}")
-        except Exception:  # a failure of test_every_backend_module_imports_without_a_gpu
-            continue
+        except Exception:
+            continue  # a failure of test_every_module_of_the_backend_package_imports_without_a_gpu
         for cls_name, cls in vars(mod).items():
             if _is_backend_class(cls, mod):
                 found.append(pytest.param(cls, id=cls_name))
@@ -44,14 +41,18 @@ BACKENDS = _backend_classes()
 
 
 @pytest.mark.parametrize("module", _backend_modules())
-def test_every_backend_module_imports_without_a_gpu(module):
-    mod = importlib.import_module(f"gpuflow.backend.{module}")
-    classes = [c for c in vars(mod).values() if _is_backend_class(c, mod)]
-    assert classes, f"gpuflow.backend.{module} defines no Backend subclass"
+def test_every_module_of_the_backend_package_imports_without_a_gpu(module):
+    importlib.import_module(f"gpuflow.backend.{module}")
 
 
-def test_the_numpy_backend_is_discovered():
-    assert NumpyBackend in [p.values[0] for p in BACKENDS]
+def test_the_numpy_cupy_and_reference_backends_are_discovered():
+    from gpuflow.backend.cupy_backend import CupyBackend
+    from gpuflow.backend.reference import ReferenceBackend
+    assert {NumpyBackend, CupyBackend, ReferenceBackend} <= {p.values[0] for p in BACKENDS}
+
+
+def _parameters(fn):
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
 
 
 @pytest.mark.parametrize("cls", BACKENDS)
@@ -60,11 +61,11 @@ def test_backend_implements_primitive(cls, primitive):
     impl = getattr(cls, primitive, None)
     assert impl is not None and callable(impl), f"{cls.__name__} lacks primitive {primitive!r}"
     assert getattr(Backend, primitive, None) is not impl, f"{cls.__name__}.{primitive} is inherited from Backend"
-    # the same parameters as the NumPy reference, so the ops can call every backend alike
-    ref = inspect.signature(getattr(NumpyBackend, primitive))
-    got = inspect.signature(impl)
-    assert list(got.parameters) == list(ref.parameters), \
-        f"{cls.__name__}.{primitive}{got} differs from NumpyBackend.{primitive}{ref}"
+    # the contract's parameters (names, positional or keyword-only, defaults), so the ops call every backend alike
+    assert _parameters(impl) == _parameters(getattr(Backend, primitive)), \
+        f"{cls.__name__}.{primitive}{inspect.signature(impl)} differs from Backend.{primitive}" \
+        f"{inspect.signature(getattr(Backend, primitive))}"
+    assert not cls.__abstractmethods__, f"{cls.__name__} leaves {set(cls.__abstractmethods__)} abstract"
 
 
 @pytest.mark.parametrize("cls", BACKENDS)
@@ -77,9 +78,17 @@ def test_numpy_backend_array_module():
     assert NumpyBackend.xp is np and NumpyBackend().name == "numpy"
 
 
-def test_primitives_are_unique_and_documented():
-    assert len(set(PRIMITIVES)) == len(PRIMITIVES)
-    doc = inspect.getdoc(Backend)
+def test_primitives_are_the_documented_abstract_methods_of_backend():
+    assert set(PRIMITIVES) == Backend.__abstractmethods__ and len(set(PRIMITIVES)) == len(PRIMITIVES)
+    assert {"conv2d_fwd", "conv2d_bwd", "max_pool2d_fwd", "dense_fwd", "bias_act_bwd"} <= set(PRIMITIVES)
     for p in PRIMITIVES:
-        if p not in ("asarray", "to_numpy", "synchronize", "seed"):
-            assert p in doc, f"{p} is not documented in Backend's docstring"
+        assert inspect.getdoc(getattr(Backend, p)), f"Backend.{p} has no docstring"
+
+
+def test_flags_and_options_are_keyword_only():
+    """Every primitive parameter with a default (a flag, an optional operand) is keyword-only: no more
+    positional runs of True/None. The array and random draws keep NumPy's signatures."""
+    for p in set(PRIMITIVES) - {"asarray", "random_normal", "random_uniform"}:
+        for param in inspect.signature(getattr(Backend, p)).parameters.values():
+            if param.default is not param.empty:
+                assert param.kind is param.KEYWORD_ONLY, f"{p}: {param.name} is not keyword-only"

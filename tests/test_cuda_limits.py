@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from gpuflow.backend import cupy_backend as cb
+from gpuflow.backend.geometry import ConvGeometry
 from gpuflow.backend.cupy_backend import CupyBackend, ResourceExhaustedError
 from gpuflow.device import _probe_emulator
 
@@ -41,16 +42,16 @@ def test_index_check_names_op_tensor_shape_and_limit(op, name, shape):
 
 @needs_emulator
 @pytest.mark.parametrize("call, name", [
-    (lambda be, x, w: be.conv2d_fwd(x, w, (1, 1), (1, 1), (0, 0, 0, 0)), "x"),
-    (lambda be, x, w: be.conv2d_bwd_data(be.asarray(np.ones((2, 4, 4, 3), np.float32)), w, x.shape, (1, 1),
-                                         (1, 1), (0, 0, 0, 0)), "dx"),
-    (lambda be, x, w: be.conv2d_bwd_filter(x, be.asarray(np.ones((2, 4, 4, 3), np.float32)), w.shape, (1, 1),
-                                           (1, 1), (0, 0, 0, 0)), "x"),
-    (lambda be, x, w: be.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0)), "x"),
-    (lambda be, x, w: be.avg_pool2d_bwd(be.asarray(np.ones((2, 3, 3, 2), np.float32)), x.shape, (2, 2), (2, 2),
-                                        (0, 0, 0, 0)), "dx"),
-    (lambda be, x, w: be.dense_fwd(x.reshape(2, -1), be.asarray(np.ones((72, 3), np.float32)), None, False), "x"),
-    (lambda be, x, w: be.bias_act_bwd(x, x, True, True), "dy"),
+    (lambda be, x, w: be.conv2d_fwd(x, w, ConvGeometry(x.shape, (3, 3))), "x"),
+    (lambda be, x, w: be.conv2d_bwd_data(be.asarray(np.ones((2, 4, 4, 3), np.float32)), w,
+                                         ConvGeometry(x.shape, (3, 3))), "dx"),
+    (lambda be, x, w: be.conv2d_bwd_filter(x, be.asarray(np.ones((2, 4, 4, 3), np.float32)),
+                                           ConvGeometry(x.shape, (3, 3))), "x"),
+    (lambda be, x, w: be.max_pool2d_fwd(x, ConvGeometry(x.shape, (2, 2), (2, 2))), "x"),
+    (lambda be, x, w: be.avg_pool2d_bwd(be.asarray(np.ones((2, 3, 3, 2), np.float32)),
+                                        ConvGeometry(x.shape, (2, 2), (2, 2))), "dx"),
+    (lambda be, x, w: be.dense_fwd(x.reshape(2, -1), be.asarray(np.ones((72, 3), np.float32))), "x"),
+    (lambda be, x, w: be.bias_act_bwd(x, y=x, relu=True, need_db=True), "dy"),
 ])
 def test_every_launch_path_checks_its_tensors(be, monkeypatch, call, name):
     """With the limit lowered to 100 elements, each wrapper refuses its 144-element tensor before launching."""
@@ -78,10 +79,10 @@ def test_out_of_memory_outside_empty_is_the_clear_error(be, monkeypatch):
     monkeypatch.setattr(be, "xp", XP())
     a = np.ones((4, 3), np.float32)
     with pytest.raises(ResourceExhaustedError) as e:
-        be.dense_bwd(a, a, np.ones((3, 3), np.float32), a, True, True)
+        be.dense_bwd(a, a, np.ones((3, 3), np.float32), y=a, relu=True)
     msg = str(e.value)
     assert msg.startswith("dense_bwd:") and "1,048,576 bytes" in msg and "batch_size" in msg
     assert isinstance(e.value.__cause__, OutOfMemoryError)
     monkeypatch.setattr(be, "xp", np)
     with pytest.raises(ValueError):  # other errors pass through unchanged
-        be.dense_bwd(a, a, np.ones((5, 5), np.float32), a, True, True)
+        be.dense_bwd(a, a, np.ones((5, 5), np.float32), y=a, relu=True)

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from gpuflow.backend.base import PRIMITIVES
+from gpuflow.backend.geometry import ConvGeometry
 from gpuflow.device import _probe_cuda, _probe_emulator
-from gpuflow.ops.nn_ops import conv_output_size
 from primitive_checks import REF, abs64, assert_conv_bwd_matches, assert_conv_fwd_matches, assert_sums_match
 
 pytestmark = pytest.mark.gpu
@@ -78,14 +78,9 @@ CONV_CASES = [
     (2, 10, 11, 6, 65, 2, 5, 2, 1, "VALID"),
     (2, 7, 7, 3, 4, 3, 3, 2, 1, "VALID"),
     (1, 13, 13, 32, 64, 3, 3, 1, 1, "VALID"),
-    (4, 18, 18, 3, 5, 3, 3, 1, 1, "VALID"),  # K = N*OH*OW = 1024: the split-K filter gradient
+    (1, 6, 5, 3, 4, 3, 2, 2, 1, ((2, 0), (1, 2))),  # explicit, asymmetric padding
+    (4, 18, 18, 3, 5, 3, 3, 1, 1, "VALID"),  # K = N*OH*OW = 1024: the split-K filter gradient (keep it last)
 ]
-
-
-def _pads(h, w, kh, kw, s, d, padding):
-    oh, (pt, pb) = conv_output_size(h, kh, s, d, padding)
-    ow, (pl, pr) = conv_output_size(w, kw, s, d, padding)
-    return (pt, pb, pl, pr)
 
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[:7])) + f"-s{c[7]}d{c[8]}{c[9]}")
@@ -94,34 +89,31 @@ def test_conv2d_primitives(be, case):
     rng = np.random.default_rng(hash(case) % 2**32)
     x = rng.standard_normal((n, h, w, c)).astype(np.float32)
     k = rng.standard_normal((kh, kw, c, f)).astype(np.float32)
-    pads = _pads(h, w, kh, kw, s, d, padding)
-    args = ((s, s), (d, d), pads)
-    got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), *args)
-    assert_conv_fwd_matches(host(be, got_y), x, k, *args)
+    g = ConvGeometry.of(x.shape, (kh, kw), (s, s), (d, d), padding)
+    got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), g)
+    assert_conv_fwd_matches(host(be, got_y), x, k, g)
     dy = rng.standard_normal(got_y.shape).astype(np.float32)
-    assert_conv_bwd_matches((host(be, be.conv2d_bwd_data(dev(be, dy), dev(be, k), x.shape, *args)),
-                             host(be, be.conv2d_bwd_filter(dev(be, x), dev(be, dy), k.shape, *args)), None),
-                            dy, x, k, *args)
+    assert_conv_bwd_matches((host(be, be.conv2d_bwd_data(dev(be, dy), dev(be, k), g)),
+                             host(be, be.conv2d_bwd_filter(dev(be, x), dev(be, dy), g)), None), dy, x, k, g)
     b = rng.standard_normal(f).astype(np.float32)
-    got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), *args, dev(be, b), True)
+    got_y, _ = be.conv2d_fwd(dev(be, x), dev(be, k), g, b=dev(be, b), relu=True)
     y = host(be, got_y)
-    assert_conv_fwd_matches(y, x, k, *args, b, True, what="conv2d_fwd (bias, relu)")
-    got = be.conv2d_bwd(dev(be, dy), dev(be, x), dev(be, k), got_y, True, True, True, True, *args)
-    assert_conv_bwd_matches([host(be, g) for g in got], dy * (y > 0), x, k, *args)
+    assert_conv_fwd_matches(y, x, k, g, b, True, what="conv2d_fwd (bias, relu)")
+    got = be.conv2d_bwd(dev(be, dy), dev(be, k), g, x=dev(be, x), y=got_y, relu=True, need_db=True)
+    assert_conv_bwd_matches([host(be, a) for a in got], dy * (y > 0), x, k, g)
     if min(y.shape[1:3]) >= 2:  # Conv2D + MaxPooling2D(2), fused
-        got_p, got_saved = be.conv2d_maxpool_fwd(dev(be, x), dev(be, k), dev(be, b), True, *args, (2, 2))
+        got_p, got_saved = be.conv2d_maxpool_fwd(dev(be, x), dev(be, k), g, (2, 2), b=dev(be, b), relu=True)
         p = host(be, got_p)
-        want_p, (want_arg, z_shape) = REF.conv2d_maxpool_fwd(x, k, b, True, *args, (2, 2))
+        want_p, (want_arg, pooling) = REF.conv2d_maxpool_fwd(x, k, g, (2, 2), b=b, relu=True)
         # the maxima of conv outputs that each agree within their sum's rounding (kh*kw*C products + bias)
-        abs_sum = REF.conv2d_fwd(abs64(x), abs64(k), *args, abs64(b))[0]
-        assert_sums_match(p, want_p, REF.max_pool2d_fwd(abs_sum, (2, 2), (2, 2), (0, 0, 0, 0))[0], k.size // f + 1,
-                          "conv2d_maxpool_fwd")
+        abs_sum = REF.conv2d_fwd(abs64(x), abs64(k), g, b=abs64(b))[0]
+        assert_sums_match(p, want_p, REF.max_pool2d_fwd(abs_sum, pooling)[0], k.size // f + 1, "conv2d_maxpool_fwd")
         dp = rng.standard_normal(p.shape).astype(np.float32)
-        got = be.conv2d_maxpool_bwd(dev(be, dp), dev(be, x), dev(be, k), got_p, got_saved, True, True, True, True,
-                                    *args, (2, 2))
+        got = be.conv2d_maxpool_bwd(dev(be, dp), dev(be, k), g, (2, 2), saved=got_saved, x=dev(be, x), y=got_p,
+                                    relu=True, need_db=True)
         # random data: no two conv outputs of a window are within rounding, so both route to the same winners
-        dz = REF.max_pool2d_bwd(dp * (want_p > 0), z_shape, (2, 2), (2, 2), (0, 0, 0, 0), want_arg)
-        assert_conv_bwd_matches([host(be, g) for g in got], dz, x, k, *args, what="conv2d_maxpool_bwd")
+        dz = REF.max_pool2d_bwd(dp * (want_p > 0), pooling, saved=want_arg)
+        assert_conv_bwd_matches([host(be, a) for a in got], dz, x, k, g, what="conv2d_maxpool_bwd")
 
 
 # (N, H, W, C, pool, stride, padding)
@@ -140,22 +132,21 @@ def test_pool2d_primitives(be, case):
     rng = np.random.default_rng(sum(map(hash, map(str, case))) % 2**32)
     # Small integers: plenty of ties, so the first-maximum rule is exercised.
     x = rng.integers(-3, 4, (n, h, w, c)).astype(np.float32)
-    pads = _pads(h, w, p, p, s, 1, padding)
-    args = ((p, p), (s, s), pads)
-    want_y, want_arg = REF.max_pool2d_fwd(x, *args)
-    got_y, got_arg = be.max_pool2d_fwd(dev(be, x), *args)
+    g = ConvGeometry.of(x.shape, (p, p), (s, s), padding=padding)
+    want_y, want_arg = REF.max_pool2d_fwd(x, g)
+    got_y, got_arg = be.max_pool2d_fwd(dev(be, x), g)
     np.testing.assert_array_equal(host(be, got_y), want_y)  # maxima are exact
     np.testing.assert_array_equal(host(be, got_arg).astype(np.int64), want_arg.astype(np.int64))  # the first maximum
     dy = rng.standard_normal(want_y.shape).astype(np.float32)
     overlap = (-(-p // s)) ** 2  # the most windows an input element lies in: terms of its gradient's sum
-    assert_sums_match(host(be, be.max_pool2d_bwd(dev(be, dy), x.shape, *args, got_arg)),
-                      REF.max_pool2d_bwd(dy, x.shape, *args, want_arg),
-                      REF.max_pool2d_bwd(abs64(dy), x.shape, *args, want_arg), overlap, "max_pool2d_bwd")
+    assert_sums_match(host(be, be.max_pool2d_bwd(dev(be, dy), g, saved=got_arg)),
+                      REF.max_pool2d_bwd(dy, g, saved=want_arg),
+                      REF.max_pool2d_bwd(abs64(dy), g, saved=want_arg), overlap, "max_pool2d_bwd")
     # sums of p*p terms (or of the windows over an element), then a division by the count: one more rounding
-    assert_sums_match(host(be, be.avg_pool2d_fwd(dev(be, x), *args)), REF.avg_pool2d_fwd(x, *args),
-                      REF.avg_pool2d_fwd(abs64(x), *args), p * p + 1, "avg_pool2d_fwd")
-    assert_sums_match(host(be, be.avg_pool2d_bwd(dev(be, dy), x.shape, *args)), REF.avg_pool2d_bwd(dy, x.shape, *args),
-                      REF.avg_pool2d_bwd(abs64(dy), x.shape, *args), overlap + 1, "avg_pool2d_bwd")
+    assert_sums_match(host(be, be.avg_pool2d_fwd(dev(be, x), g)), REF.avg_pool2d_fwd(x, g),
+                      REF.avg_pool2d_fwd(abs64(x), g), p * p + 1, "avg_pool2d_fwd")
+    assert_sums_match(host(be, be.avg_pool2d_bwd(dev(be, dy), g)), REF.avg_pool2d_bwd(dy, g),
+                      REF.avg_pool2d_bwd(abs64(dy), g), overlap + 1, "avg_pool2d_bwd")
 
 
 @pytest.mark.parametrize("m, k, n", [(5, 7, 3), (33, 65, 17), (64, 64, 64), (1, 100, 70)])
@@ -165,13 +156,13 @@ def test_dense_primitives(be, m, k, n, bias, relu):
     x = rng.standard_normal((m, k)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
-    got = be.dense_fwd(dev(be, x), dev(be, w), None if b is None else dev(be, b), relu)
+    got = be.dense_fwd(dev(be, x), dev(be, w), b=None if b is None else dev(be, b), relu=relu)
     y = host(be, got)
-    assert_sums_match(y, REF.dense_fwd(x, w, b, relu), REF.dense_fwd(abs64(x), abs64(w), abs64(b), False), k + 1,
+    assert_sums_match(y, REF.dense_fwd(x, w, b=b, relu=relu), REF.dense_fwd(abs64(x), abs64(w), b=abs64(b)), k + 1,
                       "dense_fwd")
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    want_g = REF.dense_bwd(dy, x, w, y, relu, True)
-    got_g = be.dense_bwd(dev(be, dy), dev(be, x), dev(be, w), got, relu, True)
+    want_g = REF.dense_bwd(dy, x, w, y=y, relu=relu)
+    got_g = be.dense_bwd(dev(be, dy), dev(be, x), dev(be, w), y=got, relu=relu)
     ag = abs64(dy * (y > 0) if relu else dy)  # |gradient| after the ReLU mask of the same y
     bounds = (ag @ abs64(w).T, n), (abs64(x).T @ ag, m), (ag.sum(axis=0), m)
     for name, g, wg, bound in zip(("dx", "dw", "db"), got_g, want_g, bounds):
@@ -181,7 +172,7 @@ def test_dense_primitives(be, m, k, n, bias, relu):
 def test_float64_is_refused_with_a_clear_error(be):
     x = dev(be, np.zeros((1, 4, 4, 1)))
     with pytest.raises(TypeError, match="float32"):
-        be.conv2d_fwd(x, dev(be, np.zeros((3, 3, 1, 1))), (1, 1), (1, 1), (0, 0, 0, 0))
+        be.conv2d_fwd(x, dev(be, np.zeros((3, 3, 1, 1))), ConvGeometry(x.shape, (3, 3)))
 
 
 def test_every_primitive_is_implemented(be):
@@ -223,12 +214,12 @@ def test_bias_act_primitives(be, shape, bias, relu):
     rng = np.random.default_rng(len(shape) * 7 + shape[-1])
     y = rng.standard_normal(shape).astype(np.float32)
     b = rng.standard_normal(shape[-1]).astype(np.float32) if bias else None
-    got = be.bias_act_fwd(dev(be, y.copy()), None if b is None else dev(be, b), relu)
+    got = be.bias_act_fwd(dev(be, y.copy()), b=None if b is None else dev(be, b), relu=relu)
     # one float32 addition per element (exact when there is no bias), ReLU exact
-    np.testing.assert_array_equal(host(be, got), REF.bias_act_fwd(y.copy(), b, relu))
+    np.testing.assert_array_equal(host(be, got), REF.bias_act_fwd(y.copy(), b=b, relu=relu))
     dy = rng.standard_normal(shape).astype(np.float32)
-    wz, wb = REF.bias_act_bwd(dy, host(be, got), relu, bias)
-    gz, gb = be.bias_act_bwd(dev(be, dy), got, relu, bias)
+    wz, wb = REF.bias_act_bwd(dy, y=host(be, got), relu=relu, need_db=bias)
+    gz, gb = be.bias_act_bwd(dev(be, dy), y=got, relu=relu, need_db=bias)
     np.testing.assert_array_equal(host(be, gz), wz)  # dy or 0: copies
     if bias:
         m = dy.size // shape[-1]

@@ -102,7 +102,7 @@ def test_dense_kernel_gradient_in_chunks_of_the_batch_or_of_its_rows(monkeypatch
     bounds = nb._chunk_bounds
     monkeypatch.setattr(nb, "_chunk_bounds", lambda n, *a, **kw: calls.append((n, len(bounds(n, *a, **kw)) - 1)) or
                         bounds(n, *a, **kw))
-    _, dw, db = nb.NumpyBackend().dense_bwd(dy, x, w, None, False, False)
+    _, dw, db = nb.NumpyBackend().dense_bwd(dy, x, w, need_dx=False)
     np.testing.assert_allclose(dw, x.T @ dy, rtol=1e-12)
     np.testing.assert_allclose(db, dy.sum(0), rtol=1e-12)
     assert calls[-1] == chunks, calls  # the kernel gradient's chunks

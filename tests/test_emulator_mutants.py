@@ -41,11 +41,11 @@ def test_dense_bwd_without_its_second_syncthreads_is_caught_with_a_small_grid(mo
     w = rng.standard_normal((5, n)).astype(np.float32)
     y = np.maximum(x @ w, 0)
     dy = rng.standard_normal((m, n)).astype(np.float32)
-    _, _, want_db = ReferenceBackend().dense_bwd(dy, x, w, y, True, True)
+    _, _, want_db = ReferenceBackend().dense_bwd(dy, x, w, y=y, relu=True)
 
     def db(be, grid_cap):
         be.grid_cap = grid_cap
-        return be.dense_bwd(dy, x, w, y, True, True)[2]
+        return be.dense_bwd(dy, x, w, y=y, relu=True)[2]
 
     real, mutant = _backend(), _backend(mutate=True)
     np.testing.assert_allclose(db(real, (1, 1, 1)), want_db, rtol=1e-5, atol=1e-5)

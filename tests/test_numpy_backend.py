@@ -14,16 +14,18 @@ import pytest
 
 import gpuflow as tf
 from gpuflow.backend.numpy_backend import NumpyBackend
+from gpuflow.backend.geometry import ConvGeometry
 from gpuflow.ops.nn_ops import conv_output_size
 from primitive_checks import REF, abs64, assert_conv_bwd_matches, assert_conv_fwd_matches, assert_sums_match
 
 B = NumpyBackend()
 
 
-def _same_pads(h, w, k, s, d=(1, 1)):
-    _, (t, b) = conv_output_size(h, k[0], s[0], d[0], "SAME")
-    _, (l, r) = conv_output_size(w, k[1], s[1], d[1], "SAME")
-    return (t, b, l, r)
+def _geometry(xs, k, strides, dil, pads):
+    """The ConvGeometry of a window k over an input of shape xs, pads (top, bottom, left, right) or "SAME"."""
+    if pads == "SAME":
+        return ConvGeometry.of(xs, k, strides, dil, "same")
+    return ConvGeometry(xs, k, strides, dil, pads)
 
 
 def _rng(seed=0):
@@ -54,22 +56,20 @@ def _conv_case(xs, ws, strides, dil, pads, dtype=np.float32, seed=0):
     rng = _rng(seed)
     x = rng.standard_normal(xs).astype(dtype)
     w = rng.standard_normal(ws).astype(dtype)
-    if pads == "SAME":
-        pads = _same_pads(xs[1], xs[2], ws[:2], strides, dil)
-    return x, w, pads
+    return x, w, _geometry(xs, ws[:2], strides, dil, pads)
 
 
 @pytest.mark.parametrize("xs,ws,strides,dil,pads", CONV, ids=[str(c) for c in CONV])
 def test_conv2d_primitives_match_reference(xs, ws, strides, dil, pads):
-    x, w, pads = _conv_case(xs, ws, strides, dil, pads)
-    y, saved = B.conv2d_fwd(x, w, strides, dil, pads)
-    assert y.dtype == np.float32
-    assert_conv_fwd_matches(y, x, w, strides, dil, pads)
+    x, w, g = _conv_case(xs, ws, strides, dil, pads)
+    y, saved = B.conv2d_fwd(x, w, g)
+    assert y.dtype == np.float32 and y.shape == g.output_shape(ws[3])
+    assert_conv_fwd_matches(y, x, w, g)
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
     for s in (saved, None):  # with the forward's saved data, and recomputing it
-        dx = B.conv2d_bwd_data(dy, w, x.shape, strides, dil, pads, s)
-        dw = B.conv2d_bwd_filter(x, dy, w.shape, strides, dil, pads, s)
-        assert_conv_bwd_matches((dx, dw, None), dy, x, w, strides, dil, pads)
+        dx = B.conv2d_bwd_data(dy, w, g, saved=s)
+        dw = B.conv2d_bwd_filter(x, dy, g, saved=s)
+        assert_conv_bwd_matches((dx, dw, None), dy, x, w, g)
 
 
 @pytest.mark.parametrize("block", [None, 1, 2])
@@ -80,20 +80,19 @@ def test_fused_conv2d_forward_and_backward_match_reference(monkeypatch, xs, ws, 
     import gpuflow.backend.numpy_backend as nb
     if block is not None:
         monkeypatch.setattr(nb, "_block", lambda sample_bytes: block)
-    x, w, pads = _conv_case(xs, ws, strides, dil, pads)
+    x, w, g = _conv_case(xs, ws, strides, dil, pads)
     b = _rng(2).standard_normal(ws[3]).astype(np.float32)
-    y, saved = B.conv2d_fwd(x, w, strides, dil, pads, b, True)
-    assert_conv_fwd_matches(y, x, w, strides, dil, pads, b, True)
+    y, saved = B.conv2d_fwd(x, w, g, b=b, relu=True)
+    assert_conv_fwd_matches(y, x, w, g, b, True)
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
     dz = dy * (y > 0)  # the mask of the y handed to the backward pass
-    assert_conv_bwd_matches(B.conv2d_bwd(dy, x, w, y, True, True, True, True, strides, dil, pads, saved),
-                            dz, x, w, strides, dil, pads)
-    only_dw = B.conv2d_bwd(dy, x, w, y, True, False, True, False, strides, dil, pads, saved)
+    assert_conv_bwd_matches(B.conv2d_bwd(dy, w, g, x=x, y=y, saved=saved, relu=True, need_db=True), dz, x, w, g)
+    only_dw = B.conv2d_bwd(dy, w, g, x=x, y=y, saved=saved, relu=True, need_dx=False)
     assert only_dw[0] is None and only_dw[2] is None
-    assert_conv_bwd_matches(only_dw, dz, x, w, strides, dil, pads)
-    only_dx = B.conv2d_bwd(dy, None, w, y, True, True, False, False, strides, dil, pads, saved, x_shape=x.shape)
+    assert_conv_bwd_matches(only_dw, dz, x, w, g)
+    only_dx = B.conv2d_bwd(dy, w, g, y=y, saved=saved, relu=True, need_dw=False)  # no x: not needed
     assert only_dx[1] is None and only_dx[2] is None
-    assert_conv_bwd_matches(only_dx, dz, x, w, strides, dil, pads)
+    assert_conv_bwd_matches(only_dx, dz, x, w, g)
 
 
 @pytest.mark.parametrize("block", [None, 1, 3])
@@ -115,46 +114,44 @@ def test_conv2d_maxpool_matches_reference(monkeypatch, xs, ws, strides, dil, pad
     x = rng.integers(-2, 3, xs).astype(np.float32)
     w = rng.integers(-1, 2, ws).astype(np.float32)
     b = rng.integers(-1, 2, ws[3]).astype(np.float32) if bias else None
-    if pads == "SAME":
-        pads = _same_pads(xs[1], xs[2], ws[:2], strides, dil)
-    want_y, want_saved = REF.conv2d_maxpool_fwd(x, w, b, relu, strides, dil, pads, pool)
-    y, saved = B.conv2d_maxpool_fwd(x, w, b, relu, strides, dil, pads, pool)
+    g = _geometry(xs, ws[:2], strides, dil, pads)
+    want_y, want_saved = REF.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=relu)
+    y, saved = B.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=relu)
     np.testing.assert_array_equal(y, want_y)  # exact: small integers, so every sum is exact in float32
     dy = rng.standard_normal(y.shape).astype(np.float32)
-    got = B.conv2d_maxpool_bwd(dy, x, w, y, saved, relu, True, True, bias, strides, dil, pads, pool)
+    got = B.conv2d_maxpool_bwd(dy, w, g, pool, saved=saved, x=x, y=y, relu=relu, need_db=bias)
     # the conv output gradient: dy routed to each window's winner (the same as the reference's, see above)
-    dz = REF.max_pool2d_bwd(dy * (want_y > 0) if relu else dy, want_saved[1], pool, pool, (0, 0, 0, 0),
-                            want_saved[0])
-    assert_conv_bwd_matches(got, dz, x, w, strides, dil, pads, "conv2d_maxpool_bwd")
+    arg, pooling = want_saved
+    dz = REF.max_pool2d_bwd(dy * (want_y > 0) if relu else dy, pooling, saved=arg)
+    assert_conv_bwd_matches(got, dz, x, w, g, "conv2d_maxpool_bwd")
     assert (got[2] is None) == (not bias)
 
 
 @pytest.mark.parametrize("zero_rows,zero_cols", [(1, 0), (0, 2), (2, 1), (99, 99)])
 def test_conv2d_backward_with_trailing_zero_gradient_rows_matches_reference(zero_rows, zero_cols):
     """What a floor-mode pooling leaves: the last rows/columns of dy are zero and are cropped before the GEMMs."""
-    x, w, pads = _conv_case((3, 9, 8, 4), (3, 2, 4, 5), (2, 1), (1, 2), "SAME")
-    y, _ = B.conv2d_fwd(x, w, (2, 1), (1, 2), pads)
+    x, w, g = _conv_case((3, 9, 8, 4), (3, 2, 4, 5), (2, 1), (1, 2), "SAME")
+    y, _ = B.conv2d_fwd(x, w, g)
     dy = _rng(4).standard_normal(y.shape).astype(np.float32)
     dy[:, y.shape[1] - min(zero_rows, y.shape[1] - 1):] = 0
     dy[:, :, y.shape[2] - min(zero_cols, y.shape[2] - 1):] = 0
-    assert_conv_bwd_matches(B.conv2d_bwd(dy, x, w, y, False, True, True, True, (2, 1), (1, 2), pads),
-                            dy, x, w, (2, 1), (1, 2), pads)
+    assert_conv_bwd_matches(B.conv2d_bwd(dy, w, g, x=x, y=y, need_db=True), dy, x, w, g)
 
 
 def test_conv2d_primitives_keep_float64():
-    x, w, pads = _conv_case((2, 6, 7, 3), (3, 3, 3, 5), (2, 2), (1, 1), "SAME", dtype=np.float64)
-    y, saved = B.conv2d_fwd(x, w, (2, 2), (1, 1), pads)
-    np.testing.assert_allclose(y, REF.conv2d_fwd(x, w, (2, 2), (1, 1), pads)[0], rtol=1e-12, atol=1e-12)
+    x, w, g = _conv_case((2, 6, 7, 3), (3, 3, 3, 5), (2, 2), (1, 1), "SAME", dtype=np.float64)
+    y, saved = B.conv2d_fwd(x, w, g)
+    np.testing.assert_allclose(y, REF.conv2d_fwd(x, w, g)[0], rtol=1e-12, atol=1e-12)
     dy = np.ones(y.shape)
-    assert B.conv2d_bwd_data(dy, w, x.shape, (2, 2), (1, 1), pads, saved).dtype == np.float64
-    assert B.conv2d_bwd_filter(x, dy, w.shape, (2, 2), (1, 1), pads, saved).dtype == np.float64
+    assert B.conv2d_bwd_data(dy, w, g, saved=saved).dtype == np.float64
+    assert B.conv2d_bwd_filter(x, dy, g, saved=saved).dtype == np.float64
 
 
 def test_conv2d_forward_does_not_write_to_its_input():
-    x, w, pads = _conv_case((1, 4, 4, 2), (1, 1, 2, 3), (1, 1), (1, 1), (0, 0, 0, 0))
+    x, w, g = _conv_case((1, 4, 4, 2), (1, 1, 2, 3), (1, 1), (1, 1), (0, 0, 0, 0))
     x0 = x.copy()
-    y, saved = B.conv2d_fwd(x, w, (1, 1), (1, 1), pads)
-    B.conv2d_bwd_filter(x, np.ones_like(y), w.shape, (1, 1), (1, 1), pads, saved)
+    y, saved = B.conv2d_fwd(x, w, g)
+    B.conv2d_bwd_filter(x, np.ones_like(y), g, saved=saved)
     np.testing.assert_array_equal(x, x0)  # untouched: no arithmetic
 
 
@@ -165,13 +162,13 @@ def test_nn_conv2d_padding_forms_match_reference(padding, strides):
     x, w, _ = _conv_case((2, 5, 6, 3), (2, 3, 3, 2), (1, 1), (1, 1), (0, 0, 0, 0))
     s = (strides, strides) if isinstance(strides, int) else (strides[1], strides[2])
     if isinstance(padding, str):
-        pads = (0, 0, 0, 0) if padding == "VALID" else _same_pads(5, 6, (2, 3), s)
+        pads = (0, 0, 0, 0) if padding == "VALID" else ConvGeometry.of(x.shape, (2, 3), s, (1, 1), "same").pads
     else:
         p = [tuple(r) for r in padding]
         p = p[1:3] if len(p) == 4 else p
         pads = (p[0][0], p[0][1], p[1][0], p[1][1])
     y = tf.nn.conv2d(tf.constant(x), tf.constant(w), strides=strides, padding=padding)
-    assert_conv_fwd_matches(y.numpy(), x, w, s, (1, 1), pads)
+    assert_conv_fwd_matches(y.numpy(), x, w, ConvGeometry(x.shape, (2, 3), s, (1, 1), pads))
 
 
 @pytest.mark.parametrize("size,k,s,d,out,pads", [
@@ -195,21 +192,22 @@ def _views(x):
 def test_primitives_accept_non_contiguous_inputs(k, s, pads):
     x = _rng(4).standard_normal((2, 6, 5, 3)).astype(np.float32)
     w = _rng(5).standard_normal(k + (3, 4)).astype(np.float32)
-    y, _ = REF.conv2d_fwd(x, w, s, (1, 1), pads)
+    g = ConvGeometry(x.shape, k, s, (1, 1), pads)  # the kernel's, and a pooling window's of the same size
+    y, _ = REF.conv2d_fwd(x, w, g)
     dy = _rng(6).standard_normal(y.shape).astype(np.float32)
     for xv in _views(x):
         assert not xv.flags.c_contiguous
-        yv, saved = B.conv2d_fwd(xv, w, s, (1, 1), pads)
-        assert_conv_fwd_matches(yv, x, w, s, (1, 1), pads)
+        yv, saved = B.conv2d_fwd(xv, w, g)
+        assert_conv_fwd_matches(yv, x, w, g)
         dy_reversed_view = np.ascontiguousarray(dy[:, ::-1])[:, ::-1]
-        dw = B.conv2d_bwd_filter(xv, dy_reversed_view, w.shape, s, (1, 1), pads, saved)
-        dx = B.conv2d_bwd_data(np.asfortranarray(dy), w, x.shape, s, (1, 1), pads, saved)
-        assert_conv_bwd_matches((dx, dw, None), dy, x, w, s, (1, 1), pads)
+        dw = B.conv2d_bwd_filter(xv, dy_reversed_view, g, saved=saved)
+        dx = B.conv2d_bwd_data(np.asfortranarray(dy), w, g, saved=saved)
+        assert_conv_bwd_matches((dx, dw, None), dy, x, w, g)
         if max(pads[:2]) < k[0] and max(pads[2:]) < k[1]:  # pooling pads (SAME) never fill a whole window
             # maxima are exact: bit-for-bit
-            np.testing.assert_array_equal(B.max_pool2d_fwd(xv, k, s, pads)[0], REF.max_pool2d_fwd(x, k, s, pads)[0])
-            assert_sums_match(B.avg_pool2d_fwd(xv, k, s, pads), REF.avg_pool2d_fwd(x, k, s, pads),
-                              REF.avg_pool2d_fwd(abs64(x), k, s, pads), k[0] * k[1] + 1, "avg_pool2d_fwd")
+            np.testing.assert_array_equal(B.max_pool2d_fwd(xv, g)[0], REF.max_pool2d_fwd(x, g)[0])
+            assert_sums_match(B.avg_pool2d_fwd(xv, g), REF.avg_pool2d_fwd(x, g), REF.avg_pool2d_fwd(abs64(x), g),
+                              k[0] * k[1] + 1, "avg_pool2d_fwd")
 
 
 # -- pooling ----------------------------------------------------------------------
@@ -229,10 +227,7 @@ POOL = [  # x shape, pool, strides, pads (or SAME)
 
 
 def _pool_case(xs, k, s, pads, seed=0, dtype=np.float32):
-    x = _rng(seed).standard_normal(xs).astype(dtype)
-    if pads == "SAME":
-        pads = _same_pads(xs[1], xs[2], k, s)
-    return x, pads
+    return _rng(seed).standard_normal(xs).astype(dtype), _geometry(xs, k, s, (1, 1), pads)
 
 
 def _overlap(k, s):
@@ -242,37 +237,35 @@ def _overlap(k, s):
 
 @pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
 def test_max_pool_primitives_match_reference(xs, k, s, pads):
-    x, pads = _pool_case(xs, k, s, pads)
-    y, saved = B.max_pool2d_fwd(x, k, s, pads)
-    want, want_saved = REF.max_pool2d_fwd(x, k, s, pads)
+    x, g = _pool_case(xs, k, s, pads)
+    y, saved = B.max_pool2d_fwd(x, g)
+    want, want_saved = REF.max_pool2d_fwd(x, g)
     assert y.dtype == np.float32
     np.testing.assert_array_equal(y, want)  # maxima are exact
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
-    assert_sums_match(B.max_pool2d_bwd(dy, x.shape, k, s, pads, saved),
-                      REF.max_pool2d_bwd(dy, x.shape, k, s, pads, want_saved),
-                      REF.max_pool2d_bwd(abs64(dy), x.shape, k, s, pads, want_saved), _overlap(k, s), "max_pool2d_bwd")
+    assert_sums_match(B.max_pool2d_bwd(dy, g, saved=saved), REF.max_pool2d_bwd(dy, g, saved=want_saved),
+                      REF.max_pool2d_bwd(abs64(dy), g, saved=want_saved), _overlap(k, s), "max_pool2d_bwd")
 
 
 @pytest.mark.parametrize("xs,k,s,pads", POOL, ids=[str(c) for c in POOL])
 def test_avg_pool_primitives_match_reference(xs, k, s, pads):
     """Sums of the window (ph*pw terms) or of the windows over an element, each plus a division by a count."""
-    x, pads = _pool_case(xs, k, s, pads)
-    y = B.avg_pool2d_fwd(x, k, s, pads)
+    x, g = _pool_case(xs, k, s, pads)
+    y = B.avg_pool2d_fwd(x, g)
     assert y.dtype == np.float32
-    assert_sums_match(y, REF.avg_pool2d_fwd(x, k, s, pads), REF.avg_pool2d_fwd(abs64(x), k, s, pads),
-                      k[0] * k[1] + 1, "avg_pool2d_fwd")
+    assert_sums_match(y, REF.avg_pool2d_fwd(x, g), REF.avg_pool2d_fwd(abs64(x), g), k[0] * k[1] + 1, "avg_pool2d_fwd")
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
-    assert_sums_match(B.avg_pool2d_bwd(dy, x.shape, k, s, pads), REF.avg_pool2d_bwd(dy, x.shape, k, s, pads),
-                      REF.avg_pool2d_bwd(abs64(dy), x.shape, k, s, pads), _overlap(k, s) + 1, "avg_pool2d_bwd")
+    assert_sums_match(B.avg_pool2d_bwd(dy, g), REF.avg_pool2d_bwd(dy, g), REF.avg_pool2d_bwd(abs64(dy), g),
+                      _overlap(k, s) + 1, "avg_pool2d_bwd")
 
 
 def test_pool_primitives_keep_float64():
-    x, pads = _pool_case((1, 5, 6, 2), (3, 3), (1, 1), "SAME", dtype=np.float64)
-    y, saved = B.max_pool2d_fwd(x, (3, 3), (1, 1), pads)
-    assert y.dtype == np.float64 and B.max_pool2d_bwd(np.ones_like(y), x.shape, (3, 3), (1, 1), pads, saved).dtype == np.float64
-    a = B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads)
-    assert a.dtype == np.float64 and B.avg_pool2d_bwd(np.ones_like(a), x.shape, (3, 3), (1, 1), pads).dtype == np.float64
-    np.testing.assert_allclose(a, REF.avg_pool2d_fwd(x, (3, 3), (1, 1), pads), rtol=1e-12)
+    x, g = _pool_case((1, 5, 6, 2), (3, 3), (1, 1), "SAME", dtype=np.float64)
+    y, saved = B.max_pool2d_fwd(x, g)
+    assert y.dtype == np.float64 and B.max_pool2d_bwd(np.ones_like(y), g, saved=saved).dtype == np.float64
+    a = B.avg_pool2d_fwd(x, g)
+    assert a.dtype == np.float64 and B.avg_pool2d_bwd(np.ones_like(a), g).dtype == np.float64
+    np.testing.assert_allclose(a, REF.avg_pool2d_fwd(x, g), rtol=1e-12)
 
 
 def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
@@ -283,8 +276,9 @@ def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
     }
     for vals, first in windows.items():
         x = np.array(vals).reshape(1, 2, 2, 1)
-        y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), (0, 0, 0, 0))
-        dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (2, 2), (2, 2), (0, 0, 0, 0), saved)
+        g = ConvGeometry(x.shape, (2, 2), (2, 2))
+        y, saved = B.max_pool2d_fwd(x, g)
+        dx = B.max_pool2d_bwd(np.ones_like(y), g, saved=saved)
         expected = np.zeros(4)
         expected[first] = 1
         np.testing.assert_array_equal(dx.reshape(4), expected, err_msg=str(vals))  # routing: copies of dy
@@ -295,49 +289,50 @@ def test_max_pool_ties_go_to_the_first_maximum_in_row_major_order():
 def test_max_pool_2x2_path_routes_ties_like_the_reference(xs, pads):
     # Small integers: most windows hold tied maxima, across rows, columns and diagonals.
     x = _rng(5).integers(-2, 3, xs).astype(np.float32)
-    if pads == "SAME":
-        pads = _same_pads(xs[1], xs[2], (2, 2), (2, 2))
-    y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
-    want, want_saved = REF.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
+    g = _geometry(xs, (2, 2), (2, 2), (1, 1), pads)
+    y, saved = B.max_pool2d_fwd(x, g)
+    want, want_saved = REF.max_pool2d_fwd(x, g)
     np.testing.assert_array_equal(y, want)  # maxima are exact
     dy = _rng(6).standard_normal(y.shape).astype(np.float32)
-    routed = B.max_pool2d_bwd(dy, x.shape, (2, 2), (2, 2), pads, saved)
-    np.testing.assert_array_equal(routed, REF.max_pool2d_bwd(dy, x.shape, (2, 2), (2, 2), pads, want_saved))  # copies
+    routed = B.max_pool2d_bwd(dy, g, saved=saved)
+    np.testing.assert_array_equal(routed, REF.max_pool2d_bwd(dy, g, saved=want_saved))  # routing: copies of dy
 
 
 def test_max_pool_overlapping_ties_accumulate_on_one_element():
     x = np.zeros((1, 3, 3, 1))  # all equal: every 2x2 stride-1 window picks its top-left element
-    y, saved = B.max_pool2d_fwd(x, (2, 2), (1, 1), (0, 0, 0, 0))
-    dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (2, 2), (1, 1), (0, 0, 0, 0), saved)
+    g = ConvGeometry(x.shape, (2, 2))
+    y, saved = B.max_pool2d_fwd(x, g)
+    dx = B.max_pool2d_bwd(np.ones_like(y), g, saved=saved)
     np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 1, 0], [1, 1, 0], [0, 0, 0]])  # sums of ones: exact
 
 
 def test_max_pool_padding_never_wins():
     x = -np.arange(1.0, 10.0).reshape(1, 3, 3, 1) - 100  # all negative, so a zero pad would win
-    pads = _same_pads(3, 3, (2, 2), (2, 2))
-    y, saved = B.max_pool2d_fwd(x, (2, 2), (2, 2), pads)
-    np.testing.assert_array_equal(y, REF.max_pool2d_fwd(x, (2, 2), (2, 2), pads)[0])  # maxima are exact
+    g = ConvGeometry.of(x.shape, (2, 2), (2, 2), padding="same")
+    y, saved = B.max_pool2d_fwd(x, g)
+    np.testing.assert_array_equal(y, REF.max_pool2d_fwd(x, g)[0])  # maxima are exact
     assert np.all(y < -100)
 
 
 def test_max_pool_large_window_uses_wide_argmax():
     # 16x16 = 256 window positions: more than a uint8 argmax can index
     x = _rng(3).standard_normal((1, 16, 16, 2))
-    y, saved = B.max_pool2d_fwd(x, (16, 16), (16, 16), (0, 0, 0, 0))
+    g = ConvGeometry(x.shape, (16, 16), (16, 16))
+    y, saved = B.max_pool2d_fwd(x, g)
     np.testing.assert_array_equal(y, x.max(axis=(1, 2), keepdims=True))  # maxima are exact
-    dx = B.max_pool2d_bwd(np.ones_like(y), x.shape, (16, 16), (16, 16), (0, 0, 0, 0), saved)
+    dx = B.max_pool2d_bwd(np.ones_like(y), g, saved=saved)
     np.testing.assert_array_equal(dx, (x == x.max(axis=(1, 2), keepdims=True)).astype(float))  # routing: copies of dy
 
 
 def test_avg_pool_same_padding_is_left_out_of_the_count():
     x = np.ones((1, 3, 3, 1))
-    pads = _same_pads(3, 3, (3, 3), (1, 1))
-    assert pads == (1, 1, 1, 1)
-    np.testing.assert_array_equal(B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads), x)  # not 4/9 at the corners
+    g = ConvGeometry.of(x.shape, (3, 3), padding="same")
+    assert g.pads == (1, 1, 1, 1)
+    np.testing.assert_array_equal(B.avg_pool2d_fwd(x, g), x)  # not 4/9 at the corners
     x = np.arange(9.0).reshape(1, 3, 3, 1)
-    y = B.avg_pool2d_fwd(x, (3, 3), (1, 1), pads)
+    y = B.avg_pool2d_fwd(x, g)
     assert y[0, 0, 0, 0] == np.mean([0, 1, 3, 4])
-    dx = B.avg_pool2d_bwd(np.ones((1, 3, 3, 1)), x.shape, (3, 3), (1, 1), pads)
+    dx = B.avg_pool2d_bwd(np.ones((1, 3, 3, 1)), g)
     assert dx[0, 0, 0, 0] == pytest.approx(1 / 4 + 1 / 6 + 1 / 6 + 1 / 9)
 
 
@@ -349,27 +344,27 @@ def test_dense_primitives_match_reference(m, k, n, bias, relu):
     rng = _rng(m * 100 + k * 10 + n)
     x, w = rng.standard_normal((m, k)).astype(np.float32), rng.standard_normal((k, n)).astype(np.float32)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
-    y = B.dense_fwd(x, w, b, relu)
-    assert_sums_match(y, REF.dense_fwd(x, w, b, relu), REF.dense_fwd(abs64(x), abs64(w), abs64(b), False), k + 1,
+    y = B.dense_fwd(x, w, b=b, relu=relu)
+    assert_sums_match(y, REF.dense_fwd(x, w, b=b, relu=relu), REF.dense_fwd(abs64(x), abs64(w), b=abs64(b)), k + 1,
                       "dense_fwd")
     dy = rng.standard_normal((m, n)).astype(np.float32)
-    got = B.dense_bwd(dy, x, w, y, relu, True)
-    want = REF.dense_bwd(dy, x, w, y, relu, True)
+    got = B.dense_bwd(dy, x, w, y=y, relu=relu)
+    want = REF.dense_bwd(dy, x, w, y=y, relu=relu)
     ag = abs64(dy * (y > 0) if relu else dy)  # |gradient| after the ReLU mask of the same y
     bounds = {"dx": (ag @ abs64(w).T, n), "dw": (abs64(x).T @ ag, m), "db": (ag.sum(axis=0), m)}
     for name, g, e in zip(("dx", "dw", "db"), got, want):
         assert g.dtype == np.float32, name
         assert_sums_match(g, e, *bounds[name], f"dense_bwd {name}")
-    dx, dw2, _ = B.dense_bwd(dy, x, w, y, relu, False)
+    dx, dw2, _ = B.dense_bwd(dy, x, w, y=y, relu=relu, need_dx=False)
     assert dx is None
     np.testing.assert_array_equal(dw2, got[1])  # the same GEMM
 
 
 def test_dense_keeps_float32():
     x, w = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
-    y = B.dense_fwd(x, w, np.ones(4, np.float32), True)
+    y = B.dense_fwd(x, w, b=np.ones(4, np.float32), relu=True)
     assert y.dtype == np.float32
-    assert all(a.dtype == np.float32 for a in B.dense_bwd(np.ones_like(y), x, w, y, True, True))
+    assert all(a.dtype == np.float32 for a in B.dense_bwd(np.ones_like(y), x, w, y=y, relu=True))
 
 
 # -- arrays and random ----------------------------------------------------------
@@ -415,21 +410,23 @@ def test_batch_chunks_match_the_whole_batch(monkeypatch):
     y0, g = f32(37, 15, 13, 5), f32(37, 15, 13, 5)  # a conv output (pre-ReLU) and its gradient
     xd, wd, bd, yd0, gd = f32(37, 20), f32(20, 7), f32(7), f32(37, 7), f32(37, 7)
     be = nb.NumpyBackend()
-    conv = ((1, 1), (1, 1), (1, 1, 1, 1))
-    pools = [((2, 2), (2, 2), (0, 0, 0, 0)), ((3, 3), (1, 1), (1, 1, 1, 1))]  # disjoint; overlapping + padding
+    conv = ConvGeometry(x.shape, (3, 3), pads=(1, 1, 1, 1))
+    pools = [ConvGeometry(x.shape, (2, 2), (2, 2)),  # disjoint windows
+             ConvGeometry(x.shape, (3, 3), pads=(1, 1, 1, 1))]  # overlapping, with padding
 
     def run():
-        exact = {"bias_relu": be.bias_act_fwd(y0.copy(), b, True), "relu_mask": be.bias_act_bwd(g, y0, True, False)[0]}
-        for i, (k, s, p) in enumerate(pools):
-            m, arg = be.max_pool2d_fwd(x, k, s, p)
-            a = be.avg_pool2d_fwd(x, k, s, p)
-            exact.update({f"max{i}": m, f"dmax{i}": be.max_pool2d_bwd(m, x.shape, k, s, p, arg),
-                          f"avg{i}": a, f"davg{i}": be.avg_pool2d_bwd(a, x.shape, k, s, p)})
-        dx, dw, db = be.conv2d_bwd(g, x, w, y0, True, True, True, True, *conv)
-        dxd, dwd, dbd = be.dense_bwd(gd, xd, wd, yd0, True, True)
-        sums = {"conv": be.conv2d_fwd(x, w, *conv, b, True)[0], "conv_dx": dx, "conv_dw": dw, "conv_db": db,
-                "bias_db": be.bias_act_bwd(g, y0, False, True)[1],
-                "dense": be.dense_fwd(xd, wd, bd, True), "dense_dx": dxd, "dense_dw": dwd, "dense_db": dbd}
+        exact = {"bias_relu": be.bias_act_fwd(y0.copy(), b=b, relu=True),
+                 "relu_mask": be.bias_act_bwd(g, y=y0, relu=True)[0]}
+        for i, p in enumerate(pools):
+            m, arg = be.max_pool2d_fwd(x, p)
+            a = be.avg_pool2d_fwd(x, p)
+            exact.update({f"max{i}": m, f"dmax{i}": be.max_pool2d_bwd(m, p, saved=arg),
+                          f"avg{i}": a, f"davg{i}": be.avg_pool2d_bwd(a, p)})
+        dx, dw, db = be.conv2d_bwd(g, w, conv, x=x, y=y0, relu=True, need_db=True)
+        dxd, dwd, dbd = be.dense_bwd(gd, xd, wd, y=yd0, relu=True)
+        sums = {"conv": be.conv2d_fwd(x, w, conv, b=b, relu=True)[0], "conv_dx": dx, "conv_dw": dw, "conv_db": db,
+                "bias_db": be.bias_act_bwd(g, need_db=True)[1],
+                "dense": be.dense_fwd(xd, wd, b=bd, relu=True), "dense_dx": dxd, "dense_dw": dwd, "dense_db": dbd}
         return exact, sums
 
     def a(v):
@@ -437,9 +434,9 @@ def test_batch_chunks_match_the_whole_batch(monkeypatch):
     gm, gdm = a(g * (y0 > 0)), a(gd * (yd0 > 0))  # |gradient| after the ReLU mask
     rows = 37 * 15 * 13  # conv output pixels summed over by the filter and bias gradients
     bounds = {  # name: (sum of |terms| per element, terms per sum k)
-        "conv": (REF.conv2d_fwd(a(x), a(w), *conv, a(b))[0], 3 * 3 * 6 + 1),
-        "conv_dx": (REF.conv2d_bwd_data(gm, a(w), x.shape, *conv), 3 * 3 * 5),
-        "conv_dw": (REF.conv2d_bwd_filter(a(x), gm, w.shape, *conv), rows),
+        "conv": (REF.conv2d_fwd(a(x), a(w), conv, b=a(b))[0], 3 * 3 * 6 + 1),
+        "conv_dx": (REF.conv2d_bwd_data(gm, a(w), conv), 3 * 3 * 5),
+        "conv_dw": (REF.conv2d_bwd_filter(a(x), gm, conv), rows),
         "conv_db": (gm.sum((0, 1, 2)), rows), "bias_db": (a(g).sum((0, 1, 2)), rows),
         "dense": (a(xd) @ a(wd) + a(bd), 20 + 1), "dense_dx": (gdm @ a(wd).T, 7),
         "dense_dw": (a(xd).T @ gdm, 37), "dense_db": (gdm.sum(0), 37),

@@ -1,34 +1,33 @@
-"""The backend protocol: the array module plus the primitive kernels.
+"""The backend contract: the array module plus the primitives, as an abstract base class.
 
-Every differentiable op in :mod:`gpuflow.ops` does its array work through a
-``Backend``. Elementwise maths, reductions and matmul use ``backend.xp`` (NumPy
-or CuPy, which share one API); the hot layers go through the primitives below,
-which each backend implements in its own way (BLAS/im2col on the CPU, the
-hand-written kernels of ``cuda_kernels/`` on CUDA).
+Every differentiable op in :mod:`gpuflow.ops` does its array work through a :class:`Backend`. Elementwise
+maths, reductions and matmul use ``backend.xp`` (NumPy or CuPy, which share one API); the hot layers go
+through the primitives, the abstract methods of :class:`Backend`, which each backend implements in its own
+way: plainly (:mod:`.reference`, the test oracle), with BLAS/im2col and threads on the CPU
+(:mod:`.numpy_backend`), or with the hand-written kernels of ``cuda_kernels/`` (:mod:`.cupy_backend`).
 
 Conventions for every primitive:
-    * layout is NHWC for activations and (kh, kw, in, out) for convolution
-      kernels, as Keras;
-    * ``strides`` and ``dilations`` are ``(h, w)`` int pairs;
-    * ``pads`` is ``(top, bottom, left, right)`` in pixels, already resolved
-      from Keras's "valid"/"same" by :func:`gpuflow.ops.nn_ops.conv_output_size`;
-    * arrays are float32 or float64; outputs have the dtype of the inputs.
+    * arrays are the backend's (``xp.ndarray``), positional; flags and optional operands are keyword-only;
+    * layout is NHWC for activations and (kh, kw, in, out) for convolution kernels, as Keras;
+    * convolution and pooling take one :class:`~.geometry.ConvGeometry` (input shape, window, strides,
+      dilations, pads (top, bottom, left, right), output size), resolved once from Keras's padding by the op;
+    * arrays are float32 or float64 (a backend may refuse float64, e.g. the CUDA kernels: TypeError naming
+      the op); outputs have the dtype of the inputs;
+    * ``saved`` is opaque backend data a forward primitive returns for its own backward primitives.
 
-A test (tests/test_backend_protocol.py) asserts that every backend implements
-every name in :data:`PRIMITIVES`.
+:data:`PRIMITIVES` lists the abstract methods; a test (tests/test_backend_protocol.py) asserts that every
+backend implements all of them, with the parameters of the contract.
 """
 from __future__ import annotations
 
+import abc
+from typing import Any
+
 import numpy as np
 
-PRIMITIVES = (
-    "asarray", "to_numpy", "synchronize",
-    "random_normal", "random_uniform", "seed",
-    "conv2d_fwd", "conv2d_bwd", "conv2d_bwd_data", "conv2d_bwd_filter",
-    "conv2d_maxpool_fwd", "conv2d_maxpool_bwd",
-    "max_pool2d_fwd", "max_pool2d_bwd", "avg_pool2d_fwd", "avg_pool2d_bwd",
-    "dense_fwd", "dense_bwd", "bias_act_fwd", "bias_act_bwd",
-)
+from .geometry import ConvGeometry
+
+Array = Any  # the backend's array type: numpy.ndarray or cupy.ndarray
 
 
 def sum_partials(partials):
@@ -66,48 +65,9 @@ class NumpyArrays:
         return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)
 
 
-class Backend:
-    """Abstract backend. Subclasses set ``name`` and ``xp`` and implement PRIMITIVES.
-
-    Primitive signatures (all arrays are backend arrays):
-
-    ``conv2d_fwd(x, w, strides, dilations, pads, b=None, relu=False) -> (y, saved)``
-        x: (N, H, W, C), w: (kh, kw, C, F) -> y: (N, OH, OW, F). ``saved`` is
-        opaque backend data handed back to the two backward primitives. ``b``
-        (F,) and ``relu`` are the epilogue of ``bias_act_fwd``, fused.
-    ``conv2d_bwd(dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
-    x_shape=None) -> (dx | None, dw | None, db | None)``
-        The backward pass of ``y = relu?(conv2d(x, w) + b)`` (the op Keras's Conv2D runs): with ``relu``
-        the mask ``y > 0`` is applied to dy first, as ``bias_act_bwd``; ``db`` sums over all axes but the
-        last. Only the requested gradients are computed. ``x`` may be None when ``need_dw`` is false, with
-        ``x_shape`` giving the input shape.
-    ``conv2d_bwd_data(dy, w, x_shape, strides, dilations, pads, saved) -> dx``
-    ``conv2d_maxpool_fwd(x, w, b, relu, strides, dilations, pads, pool) -> (y, saved)``
-        ``y = max_pool2d(relu?(conv2d(x, w) + b), pool, strides=pool, VALID)``: Keras's Conv2D followed
-        by MaxPooling2D(pool), one op. The conv output is never materialised as a whole.
-    ``conv2d_maxpool_bwd(dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
-    pool) -> (dx | None, dw | None, db | None)``
-        Its backward pass; y is the pooled output (the ReLU mask of each window's winner is ``y > 0``).
-    ``conv2d_bwd_filter(x, dy, w_shape, strides, dilations, pads, saved) -> dw``
-    ``max_pool2d_fwd(x, pool_size, strides, pads) -> (y, saved)``
-        Padding counts as -inf. Ties go to the first element of the window in
-        row-major order, as TensorFlow's MaxPoolGrad does.
-    ``max_pool2d_bwd(dy, x_shape, pool_size, strides, pads, saved) -> dx``
-    ``avg_pool2d_fwd(x, pool_size, strides, pads) -> y``
-        Padding is excluded from the count, as ``tf.nn.avg_pool2d`` does.
-    ``avg_pool2d_bwd(dy, x_shape, pool_size, strides, pads) -> dx``
-    ``dense_fwd(x, w, b, relu) -> y``
-        x: (M, K), w: (K, N), b: (N,) or None -> y = relu?(x @ w + b): (M, N).
-    ``dense_bwd(dy, x, w, y, relu, need_dx) -> (dx | None, dw, db | None)``
-        With ``relu`` the mask ``y > 0`` is applied to dy first.
-    ``bias_act_fwd(y, b, relu) -> y``
-        The epilogue of a convolution, in place on its fresh output: ``y += b`` (b: (F,) or None over
-        the last axis), then ReLU if ``relu``.
-    ``bias_act_bwd(dy, y, relu, need_db) -> (dz, db | None)``
-        ``dz = dy * (y > 0)`` if ``relu`` else ``dy``; ``db`` sums dz over all axes but the last.
-    ``random_normal(shape, dtype, mean, stddev)``, ``random_uniform(shape, dtype, minval, maxval)``
-        Draw from the backend's generator, reseeded by ``seed(int)``.
-    """
+class Backend(abc.ABC):
+    """A backend: ``name``, the array module ``xp`` and the primitives below (subclasses set the first two and
+    implement the rest)."""
 
     name = "abstract"
     xp = None
@@ -121,3 +81,173 @@ class Backend:
 
     def __repr__(self):
         return f"<gpuflow backend {self.name}>"
+
+    # -- arrays and random draws -----------------------------------------------------------
+    @abc.abstractmethod
+    def asarray(self, value, dtype=None) -> Array:
+        """``value`` (array-like) as a backend array of ``dtype`` (NumPy's inference when None)."""
+
+    @abc.abstractmethod
+    def to_numpy(self, a: Array) -> np.ndarray:
+        """The values of backend array ``a`` as a host NumPy array (a copy from the device, on a GPU)."""
+
+    @abc.abstractmethod
+    def synchronize(self) -> None:
+        """Waits until the work queued on the device is done (a no-op on the CPU)."""
+
+    @abc.abstractmethod
+    def seed(self, seed: int) -> None:
+        """Reseeds the generator :meth:`random_normal` and :meth:`random_uniform` draw from."""
+
+    @abc.abstractmethod
+    def random_normal(self, shape, dtype, mean=0.0, stddev=1.0) -> Array:
+        """Normal draws of ``shape`` and ``dtype`` (float)."""
+
+    @abc.abstractmethod
+    def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0) -> Array:
+        """Uniform draws in ``[minval, maxval)`` of ``shape`` and ``dtype`` (float, or int: integers)."""
+
+    # -- convolution -----------------------------------------------------------------------
+    @abc.abstractmethod
+    def conv2d_fwd(self, x: Array, w: Array, geometry: ConvGeometry, *, b: Array | None = None,
+                   relu: bool = False) -> tuple[Array, Any]:
+        """``y = relu?(conv2d(x, w) + b)``: Keras's Conv2D, the bias and ReLU fused as an epilogue.
+
+        Args:
+            x: (N, H, W, C), ``geometry.input_shape``.
+            w: (kh, kw, C, F).
+            geometry: the convolution's window, strides, dilations and pads.
+            b: (F,) or None.
+            relu: apply ReLU last.
+
+        Returns:
+            ``(y, saved)``: y (N, OH, OW, F), ``saved`` for :meth:`conv2d_bwd` and the other backward
+            primitives.
+        """
+
+    @abc.abstractmethod
+    def conv2d_bwd(self, dy: Array, w: Array, geometry: ConvGeometry, *, x: Array | None = None,
+                   y: Array | None = None, saved: Any = None, relu: bool = False, need_dx: bool = True,
+                   need_dw: bool = True, need_db: bool = False) -> tuple[Array | None, Array | None, Array | None]:
+        """The backward pass of :meth:`conv2d_fwd`: with ``relu`` the mask ``y > 0`` is applied to dy first (as
+        :meth:`bias_act_bwd`); only the gradients asked for are computed.
+
+        Args:
+            dy: (N, OH, OW, F), the gradient of y.
+            w: (kh, kw, C, F).
+            geometry: as given to the forward pass.
+            x: (N, H, W, C); needed only for ``need_dw``.
+            y: the forward output; needed only for ``relu``.
+            saved: the forward pass's ``saved``, or None.
+            relu, need_dx, need_dw, need_db: the ReLU mask, and which gradients to compute.
+
+        Returns:
+            ``(dx, dw, db)``: (N, H, W, C), (kh, kw, C, F), (F,) (``db`` sums over all axes but the last),
+            each None unless asked for.
+        """
+
+    @abc.abstractmethod
+    def conv2d_bwd_data(self, dy: Array, w: Array, geometry: ConvGeometry, *, saved: Any = None) -> Array:
+        """The gradient of ``conv2d(x, w)`` with respect to x (also the forward pass of ``conv2d_transpose``).
+
+        Args:
+            dy: (N, OH, OW, F). w: (kh, kw, C, F). geometry: the convolution's; x's shape is
+                ``geometry.input_shape``. saved: the forward pass's, or None.
+
+        Returns:
+            dx: (N, H, W, C).
+        """
+
+    @abc.abstractmethod
+    def conv2d_bwd_filter(self, x: Array, dy: Array, geometry: ConvGeometry, *, saved: Any = None) -> Array:
+        """The gradient of ``conv2d(x, w)`` with respect to w.
+
+        Args:
+            x: (N, H, W, C). dy: (N, OH, OW, F). geometry: the convolution's. saved: the forward pass's, or None.
+
+        Returns:
+            dw: (kh, kw, C, F).
+        """
+
+    @abc.abstractmethod
+    def conv2d_maxpool_fwd(self, x: Array, w: Array, geometry: ConvGeometry, pool_size: tuple, *,
+                           b: Array | None = None, relu: bool = False) -> tuple[Array, Any]:
+        """``y = max_pool2d(relu?(conv2d(x, w) + b), pool_size, strides=pool_size, VALID)``: Keras's Conv2D
+        followed by MaxPooling2D(pool_size), one op. A backend need not materialise the conv output.
+
+        Args:
+            x, w, geometry, b, relu: as :meth:`conv2d_fwd`.
+            pool_size: ``(ph, pw)``, the pooling window and stride, at most the conv output's size.
+
+        Returns:
+            ``(y, saved)``: y (N, OH // ph, OW // pw, F); ``saved`` for :meth:`conv2d_maxpool_bwd`.
+        """
+
+    @abc.abstractmethod
+    def conv2d_maxpool_bwd(self, dy: Array, w: Array, geometry: ConvGeometry, pool_size: tuple, *, saved: Any,
+                           x: Array | None = None, y: Array | None = None, relu: bool = False, need_dx: bool = True,
+                           need_dw: bool = True,
+                           need_db: bool = False) -> tuple[Array | None, Array | None, Array | None]:
+        """The backward pass of :meth:`conv2d_maxpool_fwd`: each pooled gradient goes to its window's winner
+        (first maximum in row-major order); with ``relu`` the mask of the winner is ``y > 0`` of the pooled y.
+
+        Args:
+            dy: (N, OH // ph, OW // pw, F). saved: the forward pass's. y: the pooled output (for ``relu``).
+            w, geometry, pool_size, x, relu, need_dx, need_dw, need_db: as :meth:`conv2d_bwd` and the forward.
+
+        Returns:
+            ``(dx, dw, db)`` as :meth:`conv2d_bwd`.
+        """
+
+    # -- pooling -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def max_pool2d_fwd(self, x: Array, geometry: ConvGeometry) -> tuple[Array, Any]:
+        """Max pooling of x (N, H, W, C) over the windows of ``geometry`` (``kernel_hw`` the window, dilations
+        1). Padding counts as -inf; ties go to the first element of the window in row-major order, as
+        TensorFlow's MaxPoolGrad routes them.
+
+        Returns:
+            ``(y, saved)``: y (N, OH, OW, C); ``saved`` (the winners) for :meth:`max_pool2d_bwd`.
+        """
+
+    @abc.abstractmethod
+    def max_pool2d_bwd(self, dy: Array, geometry: ConvGeometry, *, saved: Any) -> Array:
+        """dx (N, H, W, C): each dy (N, OH, OW, C) added to its window's winner (``saved`` by the forward)."""
+
+    @abc.abstractmethod
+    def avg_pool2d_fwd(self, x: Array, geometry: ConvGeometry) -> Array:
+        """Average pooling of x (N, H, W, C) -> (N, OH, OW, C); padding is left out of each window's count,
+        as ``tf.nn.avg_pool2d`` does."""
+
+    @abc.abstractmethod
+    def avg_pool2d_bwd(self, dy: Array, geometry: ConvGeometry) -> Array:
+        """dx (N, H, W, C) of :meth:`avg_pool2d_fwd` from dy (N, OH, OW, C)."""
+
+    # -- dense and the bias/ReLU epilogue ------------------------------------------------------
+    @abc.abstractmethod
+    def dense_fwd(self, x: Array, w: Array, *, b: Array | None = None, relu: bool = False) -> Array:
+        """``y = relu?(x @ w + b)``: x (M, K), w (K, N), b (N,) or None -> y (M, N)."""
+
+    @abc.abstractmethod
+    def dense_bwd(self, dy: Array, x: Array, w: Array, *, y: Array | None = None, relu: bool = False,
+                  need_dx: bool = True) -> tuple[Array | None, Array, Array]:
+        """The backward pass of :meth:`dense_fwd`; with ``relu`` the mask ``y > 0`` is applied to dy first.
+
+        Returns:
+            ``(dx, dw, db)``: (M, K) (None unless ``need_dx``), (K, N), (N,) (always computed).
+        """
+
+    @abc.abstractmethod
+    def bias_act_fwd(self, y: Array, *, b: Array | None = None, relu: bool = False) -> Array:
+        """The epilogue of a convolution, in place on its fresh output y (any shape, channels last):
+        ``y += b`` (b (F,) or None), then ReLU if ``relu``. Returns y."""
+
+    @abc.abstractmethod
+    def bias_act_bwd(self, dy: Array, *, y: Array | None = None, relu: bool = False,
+                     need_db: bool = False) -> tuple[Array, Array | None]:
+        """``(dz, db)``: ``dz = dy * (y > 0)`` if ``relu`` else ``dy``; ``db`` (F,) sums dz over all axes but the
+        last, None unless ``need_db``."""
+
+
+#: The primitives: the abstract methods of :class:`Backend`, in the order above.
+PRIMITIVES = tuple(name for name, v in vars(Backend).items() if getattr(v, "__isabstractmethod__", False))

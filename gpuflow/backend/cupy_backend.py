@@ -18,6 +18,7 @@ import functools
 import numpy as np
 
 from .base import PRIMITIVES, Backend
+from .geometry import ConvGeometry
 from . import kernels as _kernels
 
 # Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/gemm_tile.cuh).
@@ -189,18 +190,11 @@ class CupyBackend(Backend):
         return out
 
     @staticmethod
-    def _conv_ints(x_shape, w_shape, y_shape, strides, dilations, pads):
-        n, h, w, c = x_shape
-        kh, kw, _, f = w_shape
-        i32 = np.int32
-        return (i32(n), i32(h), i32(w), i32(c), i32(f), i32(kh), i32(kw), i32(y_shape[1]), i32(y_shape[2]),
-                i32(strides[0]), i32(strides[1]), i32(dilations[0]), i32(dilations[1]), i32(pads[0]), i32(pads[2]))
-
-    @staticmethod
-    def _out_hw(x_shape, k, strides, dilations, pads):
-        oh = (x_shape[1] + pads[0] + pads[1] - (k[0] - 1) * dilations[0] - 1) // strides[0] + 1
-        ow = (x_shape[2] + pads[2] + pads[3] - (k[1] - 1) * dilations[1] - 1) // strides[1] + 1
-        return oh, ow
+    def _conv_ints(g, f):
+        """The int32 shape arguments of the conv2d.cu kernels: geometry g, F output channels."""
+        (n, h, w, c), (kh, kw), (oh, ow) = g.input_shape, g.kernel_hw, g.output_hw
+        return tuple(np.int32(v) for v in (n, h, w, c, f, kh, kw, oh, ow) + g.strides + g.dilations
+                     + (g.pads[0], g.pads[2]))
 
     def _launch(self, op, tensors, filename, entry, grid, block, args, grid_stride=True):
         """The one launch path of every kernel: checks int32 indexing (:meth:`check_index_range` on
@@ -233,52 +227,53 @@ class CupyBackend(Backend):
         return max(1, min(_cdiv(SPLITK_BLOCKS_PER_SM * self.sm_count, tiles), _cdiv(k, SPLITK_MIN_K)))
 
     # -- convolution: implicit GEMM --------------------------------------------
-    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
+    def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
         x, w = self._f32("conv2d", x, w)
-        oh, ow = self._out_hw(x.shape, w.shape[:2], strides, dilations, pads)
-        y = self._empty((x.shape[0], oh, ow, w.shape[3]), np.float32, "conv2d")
-        ints = self._conv_ints(x.shape, w.shape, y.shape, strides, dilations, pads)
+        oh, ow = geometry.output_hw
+        y = self._empty(geometry.output_shape(w.shape[3]), np.float32, "conv2d")
+        ints = self._conv_ints(geometry, w.shape[3])
         # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
         self._gemm_launch("conv2d", {"x": x.shape, "w": w.shape, "y": y.shape}, "conv2d.cu", "conv2d_fwd_f32",
                           y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
         if b is not None or relu:
-            self.bias_act_fwd(y, b, relu)
+            self.bias_act_fwd(y, b=b, relu=relu)
         return y, None
 
-    def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
-                   x_shape=None):
-        dz, db = self.bias_act_bwd(dy, y, relu, need_db) if relu or need_db else (dy, None)
-        x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
-        dx = self.conv2d_bwd_data(dz, w, x_shape, strides, dilations, pads, saved) if need_dx else None
-        dw = self.conv2d_bwd_filter(x, dz, w.shape, strides, dilations, pads, saved) if need_dw else None
+    def conv2d_bwd(self, dy, w, geometry, *, x=None, y=None, saved=None, relu=False, need_dx=True, need_dw=True,
+                   need_db=False):
+        dz, db = self.bias_act_bwd(dy, y=y, relu=relu, need_db=need_db) if relu or need_db else (dy, None)
+        dx = self.conv2d_bwd_data(dz, w, geometry, saved=saved) if need_dx else None
+        dw = self.conv2d_bwd_filter(x, dz, geometry, saved=saved) if need_dw else None
         return dx, dw, db
 
     # -- convolution + max pooling: composed from the kernels above ------------------
-    def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
-        z, _ = self.conv2d_fwd(x, w, strides, dilations, pads, b, relu)
-        y, arg = self.max_pool2d_fwd(z, pool, pool, (0, 0, 0, 0))
-        return y, (arg, tuple(z.shape))
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+        z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
+        pooling = ConvGeometry(z.shape, pool_size, pool_size)  # VALID, stride = window
+        y, arg = self.max_pool2d_fwd(z, pooling)
+        return y, (arg, pooling)
 
-    def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
-                           pool):
-        arg, z_shape = saved
-        dz = self.max_pool2d_bwd(dy * (y > 0) if relu else dy, z_shape, pool, pool, (0, 0, 0, 0), arg)
-        return self.conv2d_bwd(dz, x, w, dz, False, need_dx, need_dw, need_db, strides, dilations, pads)
+    def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
+                           need_dw=True, need_db=False):
+        arg, pooling = saved
+        dz = self.max_pool2d_bwd(dy * (y > 0) if relu else dy, pooling, saved=arg)
+        return self.conv2d_bwd(dz, w, geometry, x=x, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
-    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
+    def conv2d_bwd_data(self, dy, w, geometry, *, saved=None):
         dy, w = self._f32("conv2d backward (data)", dy, w)
-        dx = self._empty(tuple(x_shape), np.float32, "conv2d backward (data)")
-        ints = self._conv_ints(x_shape, w.shape, dy.shape, strides, dilations, pads)
+        dx = self._empty(geometry.input_shape, np.float32, "conv2d backward (data)")
+        ints = self._conv_ints(geometry, w.shape[3])
         # GEMM view: (N*H*W) x C, K = KH*KW*F.
-        n, h, wd, c = x_shape
+        n, h, wd, c = geometry.input_shape
         self._gemm_launch("conv2d backward (data)", {"dy": dy.shape, "w": w.shape, "dx": dx.shape}, "conv2d.cu",
                           "conv2d_bwd_data_f32", n * h * wd, c, (dy, w, dx) + ints)
         return dx
 
-    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
+    def conv2d_bwd_filter(self, x, dy, geometry, *, saved=None):
         x, dy = self._f32("conv2d backward (filter)", x, dy)
-        dw = self._empty(tuple(w_shape), np.float32, "conv2d backward (filter)")
-        ints = self._conv_ints(x.shape, w_shape, dy.shape, strides, dilations, pads)
+        w_shape = geometry.kernel_hw + (x.shape[3], dy.shape[3])
+        dw = self._empty(w_shape, np.float32, "conv2d backward (filter)")
+        ints = self._conv_ints(geometry, dy.shape[3])
         # GEMM view: (KH*KW*C) x F, K = N*OH*OW. Few output tiles and a long K: split K over
         # blockIdx.z into a workspace, then reduce the partials in a fixed order (deterministic).
         kh, kw, c, f = w_shape
@@ -302,56 +297,51 @@ class CupyBackend(Backend):
 
     # -- pooling: one thread per output (forward) / per input element (backward) --------
     @staticmethod
-    def _pool_ints(x_shape, y_hw, pool, strides, pads):
-        i32 = np.int32
-        n, h, w, c = x_shape
-        return (i32(n), i32(h), i32(w), i32(c), i32(y_hw[0]), i32(y_hw[1]), i32(pool[0]), i32(pool[1]),
-                i32(strides[0]), i32(strides[1]), i32(pads[0]), i32(pads[2]))
+    def _pool_ints(g):
+        """The int32 shape arguments of the pool2d.cu kernels: geometry g."""
+        return tuple(np.int32(v) for v in g.input_shape + g.output_hw + g.kernel_hw + g.strides
+                     + (g.pads[0], g.pads[2]))
 
-    def max_pool2d_fwd(self, x, pool_size, strides, pads):
+    def max_pool2d_fwd(self, x, geometry):
         (x,) = self._f32("max_pool2d", x)
-        oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
-        y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "max_pool2d")
+        y = self._empty(geometry.output_shape(x.shape[3]), np.float32, "max_pool2d")
         arg = self._empty(y.shape, np.int32, "max_pool2d")
         self._elementwise_launch("max_pool2d", {"x": x.shape, "y": y.shape}, "pool2d.cu", "max_pool2d_fwd_f32", y.size,
-                                 (x, y, arg) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
+                                 (x, y, arg) + self._pool_ints(geometry))
         return y, arg
 
-    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
+    def max_pool2d_bwd(self, dy, geometry, *, saved):
         (dy,) = self._f32("max_pool2d backward", dy)
-        dx = self._empty(tuple(x_shape), np.float32, "max_pool2d backward")
+        dx = self._empty(geometry.input_shape, np.float32, "max_pool2d backward")
         arg = self.xp.ascontiguousarray(saved)
         self._elementwise_launch("max_pool2d backward", {"dy": dy.shape, "dx": dx.shape}, "pool2d.cu",
-                                 "max_pool2d_bwd_f32", dx.size,
-                                 (dy, arg, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
+                                 "max_pool2d_bwd_f32", dx.size, (dy, arg, dx) + self._pool_ints(geometry))
         return dx
 
-    def avg_pool2d_fwd(self, x, pool_size, strides, pads):
+    def avg_pool2d_fwd(self, x, geometry):
         (x,) = self._f32("avg_pool2d", x)
-        oh, ow = self._out_hw(x.shape, pool_size, strides, (1, 1), pads)
-        y = self._empty((x.shape[0], oh, ow, x.shape[3]), np.float32, "avg_pool2d")
+        y = self._empty(geometry.output_shape(x.shape[3]), np.float32, "avg_pool2d")
         self._elementwise_launch("avg_pool2d", {"x": x.shape, "y": y.shape}, "pool2d.cu", "avg_pool2d_fwd_f32", y.size,
-                                 (x, y) + self._pool_ints(x.shape, (oh, ow), pool_size, strides, pads))
+                                 (x, y) + self._pool_ints(geometry))
         return y
 
-    def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
+    def avg_pool2d_bwd(self, dy, geometry):
         (dy,) = self._f32("avg_pool2d backward", dy)
-        dx = self._empty(tuple(x_shape), np.float32, "avg_pool2d backward")
+        dx = self._empty(geometry.input_shape, np.float32, "avg_pool2d backward")
         self._elementwise_launch("avg_pool2d backward", {"dy": dy.shape, "dx": dx.shape}, "pool2d.cu",
-                                 "avg_pool2d_bwd_f32", dx.size,
-                                 (dy, dx) + self._pool_ints(x_shape, dy.shape[1:3], pool_size, strides, pads))
+                                 "avg_pool2d_bwd_f32", dx.size, (dy, dx) + self._pool_ints(geometry))
         return dx
 
     # -- convolution epilogue: CuPy ufuncs forward, our dense backward kernel (same (M, F) layout) ---
-    def bias_act_fwd(self, y, b, relu):
+    def bias_act_fwd(self, y, *, b=None, relu=False):
         if b is not None:
             y += b
         if relu:
             self.xp.maximum(y, 0, out=y)
         return y
 
-    def bias_act_bwd(self, dy, y, relu, need_db):
-        dy, y = self._f32("bias/ReLU backward", dy, y)
+    def bias_act_bwd(self, dy, *, y=None, relu=False, need_db=False):
+        dy, y = self._f32("bias/ReLU backward", dy, dy if y is None else y)  # y is read only with relu
         f = dy.shape[-1]
         m = dy.size // f
         dz = self._empty(dy.shape, np.float32, "bias/ReLU backward")
@@ -362,7 +352,7 @@ class CupyBackend(Backend):
         return dz, (db if need_db else None)
 
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
-    def dense_fwd(self, x, w, b, relu):
+    def dense_fwd(self, x, w, *, b=None, relu=False):
         arrays = self._f32("dense", x, w) + (self._f32("dense bias", b) if b is not None else [self._dummy])
         x, w, b_arr = arrays
         m, k = x.shape
@@ -373,8 +363,8 @@ class CupyBackend(Backend):
                           (x, w, b_arr, y, i32(m), i32(k), i32(n), i32(b is not None), i32(bool(relu))))
         return y
 
-    def dense_bwd(self, dy, x, w, y, relu, need_dx):
-        dy, x, w, y = self._f32("dense backward", dy, x, w, y)
+    def dense_bwd(self, dy, x, w, *, y=None, relu=False, need_dx=True):
+        dy, x, w, y = self._f32("dense backward", dy, x, w, dy if y is None else y)  # y is read only with relu
         m, n = dy.shape
         dz = self._empty(dy.shape, np.float32, "dense backward")
         db = self._empty((n,), np.float32, "dense backward")

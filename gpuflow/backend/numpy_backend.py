@@ -152,23 +152,10 @@ def _crop(xp_, x_shape, pads):
     return xp_[:, top: top + x_shape[1], left: left + x_shape[2], :]
 
 
-def _out_size(size, k, s, d):
-    return (size - (k - 1) * d - 1) // s + 1
-
-
-def _conv_out_hw(x_shape, w_shape, strides, dilations, pads):
-    """(OH, OW) of a convolution of an NHWC input by a (kh, kw, C, F) kernel."""
-    top, bottom, left, right = pads
-    return (_out_size(x_shape[1] + top + bottom, w_shape[0], strides[0], dilations[0]),
-            _out_size(x_shape[2] + left + right, w_shape[1], strides[1], dilations[1]))
-
-
-def _windows(x, kh, kw, strides, dilations):
-    """A (N, OH, OW, kh, kw, C) strided view of the windows of padded x (no copy)."""
-    n, h, w, c = x.shape
-    sh, sw = strides
-    dh, dw = dilations
-    oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
+def _windows(x, g):
+    """A (N, OH, OW, kh, kw, C) strided view of the windows of geometry g over x padded by g.pads (no copy)."""
+    n, c = x.shape[0], x.shape[3]
+    (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.kernel_hw, g.strides, g.dilations, g.output_hw
     s0, s1, s2, s3 = x.strides
     return as_strided(x, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
                       writeable=False)
@@ -252,13 +239,13 @@ class NumpyBackend(NumpyArrays, Backend):
 
     # -- convolution (blocked im2col + GEMM) ----------------------------------
     @staticmethod
-    def _conv_plan(x, kh, kw, strides, dilations, pads):
+    def _conv_plan(x, g):
         """(window view (N, OH, OW, kh, kw, C) of padded x, N, OH*OW, K = kh*kw*C, whether x itself is
         the im2col matrix (1x1, stride 1, no padding))."""
-        xp_ = _pad(x, pads)
-        win = _windows(xp_, kh, kw, strides, dilations)
-        n, oh, ow, _, _, c = win.shape
-        direct = kh == kw == 1 and tuple(strides) == (1, 1) and xp_ is x and x.flags.c_contiguous
+        xp_ = _pad(x, g.pads)
+        win = _windows(xp_, g)
+        n, oh, ow, kh, kw, c = win.shape
+        direct = kh == kw == 1 and g.strides == (1, 1) and xp_ is x and x.flags.c_contiguous
         return win, n, oh * ow, kh * kw * c, direct
 
     @staticmethod
@@ -276,12 +263,12 @@ class NumpyBackend(NumpyArrays, Backend):
             buf[...] = win[c0:c1]
         return buf.reshape(-1, kh * kw * c)
 
-    def _conv_fwd_sweep(self, x, w, strides, dilations, pads, out_block, after=None, out_hw=None):
+    def _conv_fwd_sweep(self, x, w, g, out_block, after=None, out_hw=None):
         """The blocked forward convolution: per block of samples [c0, c1), im2col then one GEMM into
         ``out_block(c0, c1)`` (a ((c1-c0)*OH*OW, F) array), then ``after(c0, c1, z)`` while the block is in
         this core's cache. ``out_hw`` computes only the top-left (OH, OW) outputs. Returns (N, OH, OW)."""
         kh, kw, c, f = w.shape
-        win, n, rows, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
+        win, n, rows, k, direct = self._conv_plan(x, g)
         if out_hw is not None and tuple(out_hw) != win.shape[1:3]:
             win, direct = win[:, :out_hw[0], :out_hw[1]], False
             rows = out_hw[0] * out_hw[1]
@@ -295,20 +282,20 @@ class NumpyBackend(NumpyArrays, Backend):
         _batch_parallel(block, n, per_chunk=_block(rows * (k + f) * x.itemsize))
         return win.shape[:3]
 
-    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
+    def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
         n, f = x.shape[0], w.shape[3]
-        oh, ow = _conv_out_hw(x.shape, w.shape, strides, dilations, pads)
+        oh, ow = geometry.output_hw
         rows = oh * ow
         y = np.empty((n * rows, f), dtype=x.dtype)
         epilogue = _epilogue(y.reshape(n, rows * f), b, relu) if b is not None or relu else None
-        self._conv_fwd_sweep(x, w, strides, dilations, pads, lambda c0, c1: y[c0 * rows: c1 * rows],
+        self._conv_fwd_sweep(x, w, geometry, lambda c0, c1: y[c0 * rows: c1 * rows],
                              epilogue and (lambda c0, c1, z: epilogue(c0, c1)))
         # Nothing is saved: the filter gradient redoes the (cheap, cache-resident) im2col block by block
         # rather than reading back an im2col matrix kh*kw times the size of x from memory.
         return y.reshape(n, oh, ow, f), None
 
-    def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
-                   x_shape=None):
+    def conv2d_bwd(self, dy, w, geometry, *, x=None, y=None, saved=None, relu=False, need_dx=True, need_dw=True,
+                   need_db=False):
         """Per block of samples: ``dz = dy * (y > 0)`` (if relu), then :meth:`_conv_bwd_sweep`.
 
         Trailing output rows and columns whose gradient is zero for every sample and channel are left out
@@ -320,24 +307,21 @@ class NumpyBackend(NumpyArrays, Backend):
         def dz_block(c0, c1):
             dz = dy[c0:c1, :oh, :ow]  # the whole block when nothing was cropped
             return dz * (y[c0:c1, :oh, :ow] > 0) if relu else np.ascontiguousarray(dz)
-        return self._conv_bwd_sweep(dz_block, dy.shape[0], oh, ow, x, w, need_dx, need_dw, need_db, strides,
-                                    dilations, pads, x_shape)
+        return self._conv_bwd_sweep(dz_block, dy.shape[0], oh, ow, x, w, need_dx, need_dw, need_db, geometry)
 
-    def _conv_bwd_sweep(self, dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, strides, dilations, pads,
-                        x_shape=None):
+    def _conv_bwd_sweep(self, dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, g):
         """The blocked backward convolution. Per block of samples [c0, c1), in cache: ``dz_block(c0, c1)``
         (the (c1-c0, oh, ow, F) gradient of the first oh x ow conv outputs; the rest is zero), the bias
         gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and the data
         gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when ``need_dw`` is
-        false; ``x_shape`` then gives the input shape. Returns ``(dx | None, dw | None, db | None)``."""
+        false. Returns ``(dx | None, dw | None, db | None)``."""
         kh, kw, c, f = w.shape
         rows = oh * ow
         dtype = w.dtype
-        x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
-        top, bottom, left, right = pads
-        hp, wp = x_shape[1] + top + bottom, x_shape[2] + left + right
+        top, bottom, left, right = g.pads
+        hp, wp = g.padded_hw
         if need_dw:
-            win, _, _, k, direct = self._conv_plan(x, kh, kw, strides, dilations, pads)
+            win, _, _, k, direct = self._conv_plan(x, g)
             win = win[:, :oh, :ow]
         if need_dx:
             w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
@@ -356,7 +340,7 @@ class NumpyBackend(NumpyArrays, Backend):
                 dblock = dxp[c0:c1]
                 dblock[...] = 0
                 for j in range(kh * kw):
-                    _offset_view(dblock, j // kw, j % kw, oh, ow, strides, dilations)[...] += dcols[j]
+                    _offset_view(dblock, j // kw, j % kw, oh, ow, g.strides, g.dilations)[...] += dcols[j]
             return dw_t, db
         partials = _batch_parallel(block, n, per_chunk=_block(per_sample))
         dw = db = dx = None
@@ -368,18 +352,18 @@ class NumpyBackend(NumpyArrays, Backend):
             dx = dxp[:, top: hp - bottom, left: wp - right, :]
         return dx, dw, db
 
-    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
-        w = np.empty(w_shape, dtype=dy.dtype)  # only its shape is read when need_dx is false
-        return self.conv2d_bwd(dy, x, w, None, False, False, True, False, strides, dilations, pads)[1]
+    def conv2d_bwd_filter(self, x, dy, geometry, *, saved=None):
+        w = np.empty(geometry.kernel_hw + (x.shape[3], dy.shape[3]), dtype=dy.dtype)  # only its shape is read
+        return self.conv2d_bwd(dy, w, geometry, x=x, need_dx=False)[1]
 
-    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
-        return self.conv2d_bwd(dy, None, w, None, False, True, False, False, strides, dilations, pads,
-                               x_shape=x_shape)[0]
+    def conv2d_bwd_data(self, dy, w, geometry, *, saved=None):
+        return self.conv2d_bwd(dy, w, geometry, need_dw=False)[0]
 
     # -- convolution + bias/ReLU + max pooling, fused ----------------------------
-    def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+        pool = pool_size
         n, f = x.shape[0], w.shape[3]
-        oh, ow = _conv_out_hw(x.shape, w.shape, strides, dilations, pads)
+        oh, ow = geometry.output_hw
         ph, pw = oh // pool[0], ow // pool[1]  # VALID pooling with the stride equal to the window
         y = np.empty((n, ph, pw, f), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
@@ -390,13 +374,13 @@ class NumpyBackend(NumpyArrays, Backend):
             _max_pool_block(z.reshape(c1 - c0, oh, ow, f), y[c0:c1], arg[c0:c1], pool, pool)  # max commutes
             if epilogue:  # with +b and with ReLU (both monotonic), exactly in floating point
                 epilogue(c0, c1)
-        self._conv_fwd_sweep(x, w, strides, dilations, pads,
+        self._conv_fwd_sweep(x, w, geometry,
                              lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype), pool_block, (oh, ow))
         return y, arg
 
-    def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
-                           pool):
-        arg = saved
+    def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
+                           need_dw=True, need_db=False):
+        arg, pool = saved, pool_size
         n, ph, pw, f = dy.shape
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads; the rest get no gradient
 
@@ -406,50 +390,44 @@ class NumpyBackend(NumpyArrays, Backend):
             dz = np.empty((c1 - c0, oh, ow, f), dtype=dy.dtype)
             _max_unpool_block(dz, g, arg[c0:c1], pool, pool, disjoint=True)
             return dz
-        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, strides, dilations,
-                                    pads)
+        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry)
 
     # -- pooling ------------------------------------------------------------
-    def max_pool2d_fwd(self, x, pool_size, strides, pads):
-        ph, pw = pool_size
-        xp_ = _pad(x, pads, -np.inf)
-        oh = _out_size(xp_.shape[1], ph, strides[0], 1)
-        ow = _out_size(xp_.shape[2], pw, strides[1], 1)
+    def max_pool2d_fwd(self, x, geometry):
+        (ph, pw), strides, (oh, ow) = geometry.kernel_hw, geometry.strides, geometry.output_hw
+        xp_ = _pad(x, geometry.pads, -np.inf)
         n, c = x.shape[0], x.shape[3]
         y = np.empty((n, oh, ow, c), dtype=x.dtype)
         arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
-        _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], pool_size, strides),
+        _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], (ph, pw), strides),
                         n, per_chunk=_block((xp_.nbytes + y.nbytes + arg.nbytes) // max(1, n)))
         return y, arg
 
     @staticmethod
-    def _pool_grad_buffer(dy, x_shape, pool_size, strides, pads):
+    def _pool_grad_buffer(dy, g):
         """The padded (N, H', W', C) input-gradient buffer of a pooling and whether its windows are disjoint
         (each input pixel in at most one: gradients are then written, not accumulated). It is only zeroed
         where windows leave pixels uncovered."""
-        (ph, pw), (top, bottom, left, right) = pool_size, pads
-        n, h, w, c = x_shape
-        oh, ow = dy.shape[1:3]
+        (ph, pw), strides, (hp, wp) = g.kernel_hw, g.strides, g.padded_hw
+        oh, ow = g.output_hw
         disjoint = strides[0] >= ph and strides[1] >= pw
-        covers = oh * strides[0] == h + top + bottom and ow * strides[1] == w + left + right
+        covers = oh * strides[0] == hp and ow * strides[1] == wp
         dxp = (np.empty if disjoint and covers and ph == strides[0] and pw == strides[1] else np.zeros)(
-            (n, h + top + bottom, w + left + right, c), dtype=dy.dtype)
+            (g.input_shape[0], hp, wp, g.input_shape[3]), dtype=dy.dtype)
         return dxp, disjoint
 
-    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
-        dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
+    def max_pool2d_bwd(self, dy, geometry, *, saved):
+        dxp, disjoint = self._pool_grad_buffer(dy, geometry)
         n = dy.shape[0]
-        _batch_parallel(lambda b0, b1: _max_unpool_block(dxp[b0:b1], dy[b0:b1], saved[b0:b1], pool_size, strides,
-                                                         disjoint),
+        _batch_parallel(lambda b0, b1: _max_unpool_block(dxp[b0:b1], dy[b0:b1], saved[b0:b1], geometry.kernel_hw,
+                                                         geometry.strides, disjoint),
                         n, per_chunk=_block((dxp.nbytes + dy.nbytes + saved.nbytes) // max(1, n)))
-        return _crop(dxp, x_shape, pads)
+        return _crop(dxp, geometry.input_shape, geometry.pads)
 
-    def avg_pool2d_fwd(self, x, pool_size, strides, pads):
-        ph, pw = pool_size
-        xp_ = _pad(x, pads)
-        oh = _out_size(xp_.shape[1], ph, strides[0], 1)
-        ow = _out_size(xp_.shape[2], pw, strides[1], 1)
-        counts = self._pool_counts(x.shape, pool_size, strides, pads, x.dtype)
+    def avg_pool2d_fwd(self, x, geometry):
+        (ph, pw), strides, (oh, ow) = geometry.kernel_hw, geometry.strides, geometry.output_hw
+        xp_ = _pad(x, geometry.pads)
+        counts = self._pool_counts(geometry, x.dtype)
         y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
 
         def chunk(b0, b1):  # the window sum, offset by offset (row-major), then / the non-padding count
@@ -461,11 +439,10 @@ class NumpyBackend(NumpyArrays, Backend):
         _batch_parallel(chunk, x.shape[0], per_chunk=_block((xp_.nbytes + y.nbytes) // max(1, x.shape[0])))
         return y
 
-    def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
-        ph, pw = pool_size
-        oh, ow = dy.shape[1:3]
-        g = dy / self._pool_counts(x_shape, pool_size, strides, pads, dy.dtype)
-        dxp, disjoint = self._pool_grad_buffer(dy, x_shape, pool_size, strides, pads)
+    def avg_pool2d_bwd(self, dy, geometry):
+        (ph, pw), strides, (oh, ow) = geometry.kernel_hw, geometry.strides, geometry.output_hw
+        g = dy / self._pool_counts(geometry, dy.dtype)
+        dxp, disjoint = self._pool_grad_buffer(dy, geometry)
 
         def chunk(b0, b1):
             for k in range(ph * pw):
@@ -475,24 +452,23 @@ class NumpyBackend(NumpyArrays, Backend):
                 else:
                     view += g[b0:b1]
         _batch_parallel(chunk, dy.shape[0], per_chunk=_block((dxp.nbytes + g.nbytes) // max(1, dy.shape[0])))
-        return _crop(dxp, x_shape, pads)
+        return _crop(dxp, geometry.input_shape, geometry.pads)
 
     @staticmethod
-    def _pool_counts(x_shape, pool_size, strides, pads, dtype):
-        """(1, OH, OW, 1) count of non-padding elements under each window."""
-        top, bottom, left, right = pads
-        ones = np.zeros((1, x_shape[1] + top + bottom, x_shape[2] + left + right, 1), dtype=dtype)
-        ones[:, top: top + x_shape[1], left: left + x_shape[2], :] = 1
-        return _windows(ones, pool_size[0], pool_size[1], strides, (1, 1)).sum(axis=(3, 4))
+    def _pool_counts(g, dtype):
+        """(1, OH, OW, 1) count of non-padding elements under each window of geometry g."""
+        ones = np.zeros((1,) + g.padded_hw + (1,), dtype=dtype)
+        _crop(ones, g.input_shape, g.pads)[...] = 1
+        return _windows(ones, g).sum(axis=(3, 4))
 
     # -- dense (GEMM + bias + ReLU epilogue) and the convolution epilogue ----------------
-    def bias_act_fwd(self, y, b, relu):
+    def bias_act_fwd(self, y, *, b=None, relu=False):
         n = y.shape[0] if y.ndim > 1 else 1
         _batch_parallel(_epilogue(y.reshape(n, y.size // max(n, 1)), b, relu), n,
                         per_chunk=_block(y.nbytes // max(n, 1)))
         return y
 
-    def bias_act_bwd(self, dy, y, relu, need_db):
+    def bias_act_bwd(self, dy, *, y=None, relu=False, need_db=False):
         f = dy.shape[-1]
         dy2 = dy.reshape(-1, f)
         dz = np.empty_like(dy2) if relu else dy2
@@ -506,7 +482,7 @@ class NumpyBackend(NumpyArrays, Backend):
         partials = _batch_parallel(chunk, dz.shape[0], per_chunk=_block(3 * f * dz.itemsize))  # dy, y, dz
         return dz.reshape(dy.shape), (_sum_partials(partials) if need_db else None)
 
-    def dense_fwd(self, x, w, b, relu):
+    def dense_fwd(self, x, w, *, b=None, relu=False):
         y = np.empty((x.shape[0], w.shape[1]), dtype=np.result_type(x, w))
         epilogue = _epilogue(y, b, relu)
 
@@ -516,8 +492,8 @@ class NumpyBackend(NumpyArrays, Backend):
         _batch_parallel(chunk, x.shape[0], x.shape[0] * w.shape[0] * w.shape[1])
         return y
 
-    def dense_bwd(self, dy, x, w, y, relu, need_dx):
-        dz, db = self.bias_act_bwd(dy, y, relu, True)
+    def dense_bwd(self, dy, x, w, *, y=None, relu=False, need_dx=True):
+        dz, db = self.bias_act_bwd(dy, y=y, relu=relu, need_db=True)
         m, (k, units) = x.shape[0], w.shape
         # dW = x^T dz by chunks of its rows (x's features): each sums over the whole batch, so no partials to
         # add; but chunks of fewer than _MIN_ROWS rows are thin GEMMs that each re-read all of dz (measured:

@@ -22,48 +22,47 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Backend, NumpyArrays
+from .geometry import ConvGeometry
 
 
-def _out_size(size, k, s, d):
-    return (size - (k - 1) * d - 1) // s + 1
-
-
-def _pad(x, pads, value=0.0):
-    """x (N, H, W, C) as float64, padded by pads = (top, bottom, left, right) with ``value``."""
-    top, bottom, left, right = pads
+def _pad(x, g, value=0.0):
+    """x (N, H, W, C) as float64, padded by g.pads = (top, bottom, left, right) with ``value``."""
+    top, bottom, left, right = g.pads
     return np.pad(x.astype(np.float64), ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-def _crop(xp_, x_shape, pads):
-    return xp_[:, pads[0]: pads[0] + x_shape[1], pads[2]: pads[2] + x_shape[2], :]
+def _zeros_padded(g):
+    """A float64 (N, H + top + bottom, W + left + right, C) zero array: a gradient before cropping."""
+    return np.zeros(g.input_shape[:1] + g.padded_hw + g.input_shape[3:])
 
 
-def _tap(xp_, i, j, out_hw, strides, dilations):
-    """The (N, OH, OW, C) view of padded xp_ that kernel offset (i, j) meets: element (n, r, c) is
+def _crop(xp_, g):
+    (top, _, left, _), (h, w) = g.pads, g.input_shape[1:3]
+    return xp_[:, top: top + h, left: left + w, :]
+
+
+def _tap(xp_, i, j, g):
+    """The (N, OH, OW, C) view of padded xp_ that window offset (i, j) meets: element (n, r, c) is
     ``xp_[n, r * sh + i * dh, c * sw + j * dw]``."""
-    (oh, ow), (sh, sw), (dh, dw) = out_hw, strides, dilations
+    (oh, ow), (sh, sw), (dh, dw) = g.output_hw, g.strides, g.dilations
     return xp_[:, i * dh: i * dh + (oh - 1) * sh + 1: sh, j * dw: j * dw + (ow - 1) * sw + 1: sw, :]
 
 
-def _taps(kh, kw):
-    """The kernel (or window) offsets (i, j) in row-major order."""
+def _taps(g):
+    """The window offsets (i, j) in row-major order."""
+    kh, kw = g.kernel_hw
     return [(i, j) for i in range(kh) for j in range(kw)]
 
 
-def _windows(xp_, pool_size, strides, out_hw):
-    """(N, OH, OW, ph*pw, C): the pooling windows of padded xp_, offsets in row-major order."""
-    return np.stack([_tap(xp_, i, j, out_hw, strides, (1, 1)) for i, j in _taps(*pool_size)], axis=3)
+def _windows(xp_, g):
+    """(N, OH, OW, kh*kw, C): the windows of padded xp_, offsets in row-major order."""
+    return np.stack([_tap(xp_, i, j, g) for i, j in _taps(g)], axis=3)
 
 
-def _pool_out_hw(x_shape, pool_size, strides, pads):
-    return (_out_size(x_shape[1] + pads[0] + pads[1], pool_size[0], strides[0], 1),
-            _out_size(x_shape[2] + pads[2] + pads[3], pool_size[1], strides[1], 1))
-
-
-def _pool_counts(x_shape, pool_size, strides, pads, out_hw):
+def _pool_counts(g):
     """(1, OH, OW, 1): how many input (non-padding) elements each window covers."""
-    inside = _pad(np.ones((1, x_shape[1], x_shape[2], 1)), pads)
-    return _windows(inside, pool_size, strides, out_hw).sum(axis=3)
+    inside = _pad(np.ones((1,) + g.input_shape[1:3] + (1,)), g)
+    return _windows(inside, g).sum(axis=3)
 
 
 def _bias_relu(z, b, relu):
@@ -86,100 +85,88 @@ class ReferenceBackend(NumpyArrays, Backend):
         self._rng = np.random.default_rng()
 
     # -- convolution -------------------------------------------------------------
-    def conv2d_fwd(self, x, w, strides, dilations, pads, b=None, relu=False):
-        kh, kw, _, f = w.shape
-        xp_ = _pad(x, pads)
-        out_hw = (_out_size(xp_.shape[1], kh, strides[0], dilations[0]),
-                  _out_size(xp_.shape[2], kw, strides[1], dilations[1]))
-        z = np.zeros((x.shape[0],) + out_hw + (f,))
-        for i, j in _taps(kh, kw):
-            z += np.tensordot(_tap(xp_, i, j, out_hw, strides, dilations), w[i, j].astype(np.float64), axes=1)
+    def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
+        xp_ = _pad(x, geometry)
+        z = np.zeros(geometry.output_shape(w.shape[3]))
+        for i, j in _taps(geometry):
+            z += np.tensordot(_tap(xp_, i, j, geometry), w[i, j].astype(np.float64), axes=1)
         return _bias_relu(z, b, relu).astype(np.result_type(x, w)), None
 
-    def conv2d_bwd(self, dy, x, w, y, relu, need_dx, need_dw, need_db, strides, dilations, pads, saved=None,
-                   x_shape=None):
-        dz, db = self.bias_act_bwd(dy, y, relu, need_db)
-        x_shape = tuple(x.shape) if x is not None else tuple(x_shape)
-        dx = self.conv2d_bwd_data(dz, w, x_shape, strides, dilations, pads) if need_dx else None
-        dw = self.conv2d_bwd_filter(x, dz, w.shape, strides, dilations, pads) if need_dw else None
+    def conv2d_bwd(self, dy, w, geometry, *, x=None, y=None, saved=None, relu=False, need_dx=True, need_dw=True,
+                   need_db=False):
+        dz, db = self.bias_act_bwd(dy, y=y, relu=relu, need_db=need_db)
+        dx = self.conv2d_bwd_data(dz, w, geometry) if need_dx else None
+        dw = self.conv2d_bwd_filter(x, dz, geometry) if need_dw else None
         return dx, dw, db
 
-    def conv2d_bwd_data(self, dy, w, x_shape, strides, dilations, pads, saved=None):
-        kh, kw = w.shape[:2]
-        n, h, wd, c = x_shape
-        dxp = np.zeros((n, h + pads[0] + pads[1], wd + pads[2] + pads[3], c))
+    def conv2d_bwd_data(self, dy, w, geometry, *, saved=None):
+        dxp = _zeros_padded(geometry)
         g = dy.astype(np.float64)
-        for i, j in _taps(kh, kw):  # each output pixel sends dy @ w[i, j]^T back to the input pixel it read
-            _tap(dxp, i, j, dy.shape[1:3], strides, dilations)[...] += np.tensordot(
-                g, w[i, j].astype(np.float64), axes=([3], [1]))
-        return _crop(dxp, x_shape, pads).astype(np.result_type(dy, w))
+        for i, j in _taps(geometry):  # each output pixel sends dy @ w[i, j]^T back to the input pixel it read
+            _tap(dxp, i, j, geometry)[...] += np.tensordot(g, w[i, j].astype(np.float64), axes=([3], [1]))
+        return _crop(dxp, geometry).astype(np.result_type(dy, w))
 
-    def conv2d_bwd_filter(self, x, dy, w_shape, strides, dilations, pads, saved=None):
-        kh, kw = w_shape[:2]
-        xp_ = _pad(x, pads)
+    def conv2d_bwd_filter(self, x, dy, geometry, *, saved=None):
+        xp_ = _pad(x, geometry)
         g = dy.astype(np.float64)
-        dw = np.zeros(tuple(w_shape))
-        for i, j in _taps(kh, kw):  # dw[i, j] = sum over (n, r, c) of outer(x at the pixel read, dy)
-            dw[i, j] = np.tensordot(_tap(xp_, i, j, dy.shape[1:3], strides, dilations), g,
-                                    axes=([0, 1, 2], [0, 1, 2]))
+        dw = np.zeros(geometry.kernel_hw + (x.shape[3], dy.shape[3]))
+        for i, j in _taps(geometry):  # dw[i, j] = sum over (n, r, c) of outer(x at the pixel read, dy)
+            dw[i, j] = np.tensordot(_tap(xp_, i, j, geometry), g, axes=([0, 1, 2], [0, 1, 2]))
         return dw.astype(np.result_type(x, dy))
 
     # -- convolution + bias/ReLU + max pooling: the unfused primitives composed ------
-    def conv2d_maxpool_fwd(self, x, w, b, relu, strides, dilations, pads, pool):
-        z, _ = self.conv2d_fwd(x, w, strides, dilations, pads, b, relu)
-        y, arg = self.max_pool2d_fwd(z, pool, pool, (0, 0, 0, 0))
-        return y, (arg, tuple(z.shape))
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+        z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
+        pooling = ConvGeometry(z.shape, pool_size, pool_size)  # VALID, stride = window
+        y, arg = self.max_pool2d_fwd(z, pooling)
+        return y, (arg, pooling)
 
-    def conv2d_maxpool_bwd(self, dy, x, w, y, saved, relu, need_dx, need_dw, need_db, strides, dilations, pads,
-                           pool):
-        arg, z_shape = saved
-        dz = self.max_pool2d_bwd(_relu_mask(dy, y, relu), z_shape, pool, pool, (0, 0, 0, 0), arg)
-        return self.conv2d_bwd(dz, x, w, None, False, need_dx, need_dw, need_db, strides, dilations, pads)
+    def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
+                           need_dw=True, need_db=False):
+        arg, pooling = saved
+        dz = self.max_pool2d_bwd(_relu_mask(dy, y, relu), pooling, saved=arg)
+        return self.conv2d_bwd(dz, w, geometry, x=x, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
     # -- pooling -------------------------------------------------------------------
-    def max_pool2d_fwd(self, x, pool_size, strides, pads):
-        out_hw = _pool_out_hw(x.shape, pool_size, strides, pads)
-        win = _windows(_pad(x, pads, -np.inf), pool_size, strides, out_hw)
+    def max_pool2d_fwd(self, x, geometry):
+        win = _windows(_pad(x, geometry, -np.inf), geometry)
         arg = win.argmax(axis=3)  # the first maximum in row-major order; -inf padding never wins
         return win.max(axis=3).astype(x.dtype), arg
 
-    def max_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads, saved):
-        n, h, wd, c = x_shape
-        dxp = np.zeros((n, h + pads[0] + pads[1], wd + pads[2] + pads[3], c))
-        for k, (i, j) in enumerate(_taps(*pool_size)):  # each window's gradient goes to its winner
-            _tap(dxp, i, j, dy.shape[1:3], strides, (1, 1))[...] += np.where(saved == k, dy, 0.0)
-        return _crop(dxp, x_shape, pads).astype(dy.dtype)
+    def max_pool2d_bwd(self, dy, geometry, *, saved):
+        dxp = _zeros_padded(geometry)
+        for k, (i, j) in enumerate(_taps(geometry)):  # each window's gradient goes to its winner
+            _tap(dxp, i, j, geometry)[...] += np.where(saved == k, dy, 0.0)
+        return _crop(dxp, geometry).astype(dy.dtype)
 
-    def avg_pool2d_fwd(self, x, pool_size, strides, pads):
-        out_hw = _pool_out_hw(x.shape, pool_size, strides, pads)
-        total = _windows(_pad(x, pads), pool_size, strides, out_hw).sum(axis=3)
-        return (total / _pool_counts(x.shape, pool_size, strides, pads, out_hw)).astype(x.dtype)
+    def avg_pool2d_fwd(self, x, geometry):
+        total = _windows(_pad(x, geometry), geometry).sum(axis=3)
+        return (total / _pool_counts(geometry)).astype(x.dtype)
 
-    def avg_pool2d_bwd(self, dy, x_shape, pool_size, strides, pads):
-        n, h, wd, c = x_shape
-        g = dy.astype(np.float64) / _pool_counts(x_shape, pool_size, strides, pads, dy.shape[1:3])
-        dxp = np.zeros((n, h + pads[0] + pads[1], wd + pads[2] + pads[3], c))
-        for i, j in _taps(*pool_size):
-            _tap(dxp, i, j, dy.shape[1:3], strides, (1, 1))[...] += g
-        return _crop(dxp, x_shape, pads).astype(dy.dtype)
+    def avg_pool2d_bwd(self, dy, geometry):
+        g = dy.astype(np.float64) / _pool_counts(geometry)
+        dxp = _zeros_padded(geometry)
+        for i, j in _taps(geometry):
+            _tap(dxp, i, j, geometry)[...] += g
+        return _crop(dxp, geometry).astype(dy.dtype)
 
     # -- dense and the bias/ReLU epilogue ------------------------------------------------
-    def dense_fwd(self, x, w, b, relu):
+    def dense_fwd(self, x, w, *, b=None, relu=False):
         z = x.astype(np.float64) @ w.astype(np.float64)
         return _bias_relu(z, b, relu).astype(np.result_type(x, w))
 
-    def dense_bwd(self, dy, x, w, y, relu, need_dx):
-        dz, db = self.bias_act_bwd(dy, y, relu, True)
+    def dense_bwd(self, dy, x, w, *, y=None, relu=False, need_dx=True):
+        dz, db = self.bias_act_bwd(dy, y=y, relu=relu, need_db=True)
         g = dz.astype(np.float64)
         dw = (x.astype(np.float64).T @ g).astype(np.result_type(x, dz))
         dx = (g @ w.astype(np.float64).T).astype(np.result_type(dz, w)) if need_dx else None
         return dx, dw, db
 
-    def bias_act_fwd(self, y, b, relu):
+    def bias_act_fwd(self, y, *, b=None, relu=False):
         y[...] = _bias_relu(y.astype(np.float64), b, relu)  # in place, as the contract says
         return y
 
-    def bias_act_bwd(self, dy, y, relu, need_db):
+    def bias_act_bwd(self, dy, *, y=None, relu=False, need_db=False):
         dz = _relu_mask(dy, y, relu)
         db = dz.astype(np.float64).reshape(-1, dz.shape[-1]).sum(axis=0).astype(dz.dtype) if need_db else None
         return dz, db

@@ -71,31 +71,31 @@ class GpuflowOps:
         d = {k: be.asarray(v) for k, v in data.items()}
         kind = OPS[op][0]
         if kind == "conv":
-            strides, dil, pads = (shape.sh, shape.sw), (1, 1), shape.pads
+            g = shape.geometry
             x, w, dy = d["x"], d["w"], d["dy"]
             if op == "conv2d_fwd":
-                return lambda: be.conv2d_fwd(x, w, strides, dil, pads)
-            saved = be.conv2d_fwd(x, w, strides, dil, pads)[1]  # what a training step hands backward
+                return lambda: be.conv2d_fwd(x, w, g)
+            saved = be.conv2d_fwd(x, w, g)[1]  # what a training step hands backward
             if op == "conv2d_bwd_data":
-                return lambda: be.conv2d_bwd_data(dy, w, shape.x_shape, strides, dil, pads, saved)
-            return lambda: be.conv2d_bwd_filter(x, dy, shape.w_shape, strides, dil, pads, saved)
+                return lambda: be.conv2d_bwd_data(dy, w, g, saved=saved)
+            return lambda: be.conv2d_bwd_filter(x, dy, g, saved=saved)
         if kind == "pool":
-            k, s, pads = (shape.kh, shape.kw), (shape.sh, shape.sw), shape.pads
+            g = shape.geometry
             x, dy = d["x"], d["dy"]
             if op == "max_pool_fwd":
-                return lambda: be.max_pool2d_fwd(x, k, s, pads)
+                return lambda: be.max_pool2d_fwd(x, g)
             if op == "max_pool_bwd":
-                saved = be.max_pool2d_fwd(x, k, s, pads)[1]
-                return lambda: be.max_pool2d_bwd(dy, shape.x_shape, k, s, pads, saved)
+                saved = be.max_pool2d_fwd(x, g)[1]
+                return lambda: be.max_pool2d_bwd(dy, g, saved=saved)
             if op == "avg_pool_fwd":
-                return lambda: be.avg_pool2d_fwd(x, k, s, pads)
-            return lambda: be.avg_pool2d_bwd(dy, shape.x_shape, k, s, pads)
+                return lambda: be.avg_pool2d_fwd(x, g)
+            return lambda: be.avg_pool2d_bwd(dy, g)
         if kind == "dense":
             x, w, b, dy = d["x"], d["w"], d["b"], d["dy"]
             if op == "dense_relu_fwd":
-                return lambda: be.dense_fwd(x, w, b, True)
-            y = be.dense_fwd(x, w, b, True)
-            return lambda: be.dense_bwd(dy, x, w, y, True, True)
+                return lambda: be.dense_fwd(x, w, b=b, relu=True)
+            y = be.dense_fwd(x, w, b=b, relu=True)
+            return lambda: be.dense_bwd(dy, x, w, y=y, relu=True)
         a, b = d["a"], d["b"]
         return lambda: be.xp.matmul(a, b)
 

@@ -35,6 +35,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..backend.geometry import ConvGeometry
+
 __all__ = ["OPS", "FAMILIES", "ConvShape", "PoolShape", "DenseShape", "MatmulShape", "parse_shape", "parse_ops",
            "standard_shapes", "op_work", "ShapeError", "SHAPE_GRAMMAR", "DTYPE_SIZES"]
 
@@ -72,29 +74,27 @@ class ShapeError(ValueError):
     """A ``--shape`` that does not parse or describes an impossible op."""
 
 
-def _out_and_pads(size, k, s, padding):
-    """Output size and (before, after) padding along one axis, TensorFlow's SAME/VALID rule."""
-    if padding == "valid":
-        return (size - k) // s + 1, (0, 0)
-    out = -(-size // s)
-    total = max((out - 1) * s + k - size, 0)
-    return out, (total // 2, total - total // 2)
-
-
 class _Windowed:
     """What convolution and pooling shapes share: an (h, w, c) input windowed by (kh, kw) at (sh, sw)."""
 
     @property
+    def geometry(self):
+        """The :class:`~gpuflow.backend.geometry.ConvGeometry` the backend primitives take.
+
+        Raises:
+            ValueError: the window leaves an empty output.
+        """
+        return ConvGeometry.of(self.x_shape, (self.kh, self.kw), (self.sh, self.sw), (1, 1), self.padding,
+                               op=f"{self.kind} {self}")
+
+    @property
     def out_hw(self):
-        return (_out_and_pads(self.h, self.kh, self.sh, self.padding)[0],
-                _out_and_pads(self.w, self.kw, self.sw, self.padding)[0])
+        return self.geometry.output_hw
 
     @property
     def pads(self):
-        """(top, bottom, left, right), as the backend primitives take them."""
-        t, b = _out_and_pads(self.h, self.kh, self.sh, self.padding)[1]
-        l, r = _out_and_pads(self.w, self.kw, self.sw, self.padding)[1]
-        return (t, b, l, r)
+        """(top, bottom, left, right)."""
+        return self.geometry.pads
 
     @property
     def x_shape(self):
@@ -235,10 +235,11 @@ def parse_shape(text):
         n, h, w, c = dims
         sh, sw = stride or (kh, kw)
         shape = PoolShape(n, h, w, c, kh, kw, sh, sw, padding or "valid")
-    oh, ow = shape.out_hw
-    if oh < 1 or ow < 1:
+    try:
+        shape.geometry
+    except ValueError:
         raise ShapeError(f"impossible shape {raw!r}: a {kh}x{kw} window with stride {sh}x{sw} and "
-                         f"{shape.padding} padding leaves an empty output ({oh}x{ow})")
+                         f"{shape.padding} padding leaves an empty output") from None
     return shape
 
 

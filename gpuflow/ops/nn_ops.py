@@ -5,7 +5,9 @@ Layout is NHWC, kernels (kh, kw, in, out), as TensorFlow. Padding follows
 TensorFlow's definition: ``VALID`` uses no padding; ``SAME`` gives
 ``out = ceil(in / stride)`` with ``total = max((out - 1) * stride + (k - 1) * dilation + 1 - in, 0)``
 pixels of padding, ``total // 2`` before and the rest after
-(https://www.tensorflow.org/api_docs/python/tf/nn#notes_on_padding_2).
+(https://www.tensorflow.org/api_docs/python/tf/nn#notes_on_padding_2). Every convolution and pooling
+resolves it once into a :class:`~gpuflow.backend.geometry.ConvGeometry` (output size by
+:func:`conv_output_size`, re-exported here), which it hands to the backend primitives.
 
 Convolution, pooling and dense go through the backend primitives; their
 backward passes are primitives too, recorded as ops without a second
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend.geometry import ConvGeometry, conv_output_size
 from .core import convert_to_tensor, make_op, wrap, check_same_device
 from . import math_ops as M
 from .array_ops import getitem, reshape
@@ -153,54 +156,6 @@ def _pair(v, name, op, n_dims=2):
     raise ValueError(f"{op}: {name} must be an int or a list of 1, 2 or 4 ints. Received: {name}={list(v)}")
 
 
-def conv_output_size(in_size, k, s, d, padding, op="conv2d"):
-    """Output size and (before, after) padding of one spatial axis (see module docstring).
-
-    Raises:
-        ValueError: if the output would be empty.
-    """
-    eff = (k - 1) * d + 1
-    if padding == "VALID":
-        out = (in_size - eff) // s + 1
-        pads = (0, 0)
-    elif padding == "SAME":
-        out = -(-in_size // s)
-        total = max((out - 1) * s + eff - in_size, 0)
-        pads = (total // 2, total - total // 2)
-    else:  # explicit (before, after)
-        pads = tuple(padding)
-        out = (in_size + pads[0] + pads[1] - eff) // s + 1
-    if out <= 0:
-        raise ValueError(f"{op}: the input is too small for the window. Received: input size {in_size} along a "
-                         f"spatial axis, window {k} (dilation {d}, effective {eff}), stride {s}, "
-                         f"padding={padding!r}, which gives an output size of {out}.")
-    return out, pads
-
-
-def _padding_arg(padding, op):
-    if isinstance(padding, str):
-        p = padding.upper()
-        if p not in ("SAME", "VALID"):
-            raise ValueError(f"{op}: unknown padding. Expected 'SAME' or 'VALID' (or 'same'/'valid'). "
-                             f"Received: padding={padding!r}")
-        return p, p
-    p = [tuple(int(a) for a in pair) for pair in padding]
-    if len(p) == 4:
-        if p[0] != (0, 0) or p[3] != (0, 0):
-            raise ValueError(f"{op}: explicit padding of the batch and channel axes must be 0. Received: {padding}")
-        p = p[1:3]
-    if len(p) != 2:
-        raise ValueError(f"{op}: explicit padding must be [[0,0],[top,bottom],[left,right],[0,0]]. Received: {padding}")
-    return p[0], p[1]
-
-
-def _spatial(x_shape, k, strides, dilations, padding, op):
-    ph, pw = _padding_arg(padding, op)
-    oh, (pt, pb) = conv_output_size(x_shape[1], k[0], strides[0], dilations[0], ph, op)
-    ow, (pl, pr) = conv_output_size(x_shape[2], k[1], strides[1], dilations[1], pw, op)
-    return (oh, ow), (pt, pb, pl, pr)
-
-
 def _check_nhwc(x, op, data_format):
     if data_format not in (None, "NHWC", "channels_last"):
         raise ValueError(f"{op}: only data_format='NHWC' (channels_last) is supported. Received: {data_format!r}")
@@ -258,14 +213,14 @@ def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilat
 
 
 def _conv_args(x, w, b, strides, padding, dilations, data_format, op):
-    """The checked operands of a convolution with an optional bias: (x, w, b, strides, dilations, pads,
-    conv output (OH, OW), inputs), where inputs lists the op's differentiable inputs."""
+    """The checked operands of a convolution with an optional bias: (x, w, b, geometry, inputs), where
+    inputs lists the op's differentiable inputs."""
     x, w = _conv_operands(x, w, op, data_format, "filters")
     if w.ndim != 4 or w.shape[2] != x.shape[3]:
         raise ValueError(f"{op}: filters must have shape (kh, kw, in_channels={x.shape[3]}, out_channels). "
                          f"Received: filters.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
     strides, dilations = _strides_dilations(strides, dilations, op)
-    out_hw, pads = _spatial(x.shape, w.shape[:2], strides, dilations, padding, op)
+    geometry = ConvGeometry.of(x.shape, w.shape[:2], strides, dilations, padding, op)
     inputs = (x, w)
     if b is not None:
         b = convert_to_tensor(b, dtype=x.dtype)
@@ -273,7 +228,7 @@ def _conv_args(x, w, b, strides, padding, dilations, data_format, op):
             raise ValueError(f"{op}: bias must have shape (out_channels,)=({w.shape[3]},). "
                              f"Received: bias.shape={tuple(b.shape)}")
         inputs = (x, w, b)
-    return x, w, b, strides, dilations, pads, out_hw, inputs
+    return x, w, b, geometry, inputs
 
 
 def _conv_grads(inputs, g, n, dx, dw, db):
@@ -298,14 +253,15 @@ def fused_conv2d(x, w, b=None, strides=1, padding="VALID", dilations=None, activ
         x: (N, H, W, C); w: (kh, kw, C, F); b: (F,) or None; activation: None or "relu".
         op: the name used in error messages (a layer passes its own).
     """
-    x, w, b, strides, dilations, pads, _, inputs = _conv_args(x, w, b, strides, padding, dilations, data_format, op)
+    x, w, b, geometry, inputs = _conv_args(x, w, b, strides, padding, dilations, data_format, op)
     be = x._backend
     relu_on = activation == "relu"
-    y, saved = be.conv2d_fwd(x._data, w._data, strides, dilations, pads, None if b is None else b._data, relu_on)
+    y, saved = be.conv2d_fwd(x._data, w._data, geometry, b=None if b is None else b._data, relu=relu_on)
 
     def vjp(g, n):
-        return _conv_grads(inputs, g, n, *be.conv2d_bwd(g._data, x._data, w._data, y, relu_on, n[0], n[1],
-                                                        b is not None and n[2], strides, dilations, pads, saved))
+        return _conv_grads(inputs, g, n, *be.conv2d_bwd(g._data, w._data, geometry, x=x._data, y=y, saved=saved,
+                                                        relu=relu_on, need_dx=n[0], need_dw=n[1],
+                                                        need_db=b is not None and n[2]))
     return make_op("Conv2D", inputs, y, vjp)
 
 
@@ -331,21 +287,20 @@ def fused_conv2d_maxpool(x, w, b=None, strides=1, padding="VALID", dilations=Non
     Raises:
         ValueError: as :func:`fused_conv2d`, a pool_size below 1, or a conv output smaller than the window.
     """
-    x, w, b, strides, dilations, pads, (oh, ow), inputs = _conv_args(x, w, b, strides, padding, dilations,
-                                                                      data_format, op)
-    pool = _pair(pool_size, "pool_size", op)
+    x, w, b, geometry, inputs = _conv_args(x, w, b, strides, padding, dilations, data_format, op)
+    (oh, ow), pool = geometry.output_hw, _pair(pool_size, "pool_size", op)
     if min(pool) < 1 or oh < pool[0] or ow < pool[1]:
         raise ValueError(f"{op}: pool_size must be >= 1 and fit the convolution's output. Received: "
                          f"pool_size={pool}, convolution output (height, width)=({oh}, {ow})")
     be = x._backend
     relu_on = activation == "relu"
-    y, saved = be.conv2d_maxpool_fwd(x._data, w._data, None if b is None else b._data, relu_on, strides,
-                                     dilations, pads, pool)
+    y, saved = be.conv2d_maxpool_fwd(x._data, w._data, geometry, pool, b=None if b is None else b._data,
+                                     relu=relu_on)
 
     def vjp(g, n):
-        return _conv_grads(inputs, g, n, *be.conv2d_maxpool_bwd(g._data, x._data, w._data, y, saved, relu_on, n[0],
-                                                                n[1], b is not None and n[2], strides, dilations,
-                                                                pads, pool))
+        return _conv_grads(inputs, g, n, *be.conv2d_maxpool_bwd(g._data, w._data, geometry, pool, saved=saved,
+                                                                x=x._data, y=y, relu=relu_on, need_dx=n[0],
+                                                                need_dw=n[1], need_db=b is not None and n[2]))
     return make_op("Conv2DMaxPool", inputs, y, vjp)
 
 
@@ -358,8 +313,7 @@ def _pool_args(x, ksize, strides, padding, data_format, op):
         raise ValueError(f"{op}: ksize and strides must be >= 1. Received: ksize={k}, strides={s}")
     if not isinstance(padding, str):
         raise ValueError(f"{op}: padding must be 'SAME' or 'VALID'. Received: padding={padding!r}")
-    _, pads = _spatial(x.shape, k, s, (1, 1), padding, op)
-    return x, k, s, pads
+    return x, ConvGeometry.of(x.shape, k, s, (1, 1), padding, op)
 
 
 def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
@@ -367,21 +321,19 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
 
     Ties go to the first element of the window; SAME padding never wins.
     """
-    x, k, s, pads = _pool_args(input, ksize, strides, padding, data_format, "max_pool2d")
+    x, geometry = _pool_args(input, ksize, strides, padding, data_format, "max_pool2d")
     be = x._backend
-    y, saved = be.max_pool2d_fwd(x._data, k, s, pads)
-    x_shape = tuple(x.shape)
+    y, saved = be.max_pool2d_fwd(x._data, geometry)
     return make_op("MaxPool", (x,), y, lambda g, n: (
-        make_op("MaxPoolGrad", (g,), be.max_pool2d_bwd(g._data, x_shape, k, s, pads, saved), None),))
+        make_op("MaxPoolGrad", (g,), be.max_pool2d_bwd(g._data, geometry, saved=saved), None),))
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
     """Average pooling (``tf.nn.avg_pool2d``); SAME padding is left out of each average."""
-    x, k, s, pads = _pool_args(input, ksize, strides, padding, data_format, "avg_pool2d")
+    x, geometry = _pool_args(input, ksize, strides, padding, data_format, "avg_pool2d")
     be = x._backend
-    x_shape = tuple(x.shape)
-    return make_op("AvgPool", (x,), be.avg_pool2d_fwd(x._data, k, s, pads), lambda g, n: (
-        make_op("AvgPoolGrad", (g,), be.avg_pool2d_bwd(g._data, x_shape, k, s, pads), None),))
+    return make_op("AvgPool", (x,), be.avg_pool2d_fwd(x._data, geometry), lambda g, n: (
+        make_op("AvgPoolGrad", (g,), be.avg_pool2d_bwd(g._data, geometry), None),))
 
 
 def fused_dense(x, kernel, bias=None, activation=None, op="dense"):
@@ -405,10 +357,10 @@ def fused_dense(x, kernel, bias=None, activation=None, op="dense"):
     if bias is not None and tuple(inputs[2].shape) != (w.shape[1],):
         raise ValueError(f"{op}: bias must have shape (units,)=({w.shape[1]},). "
                          f"Received: bias.shape={tuple(inputs[2].shape)}")
-    y = be.dense_fwd(x._data, w._data, None if bias is None else inputs[2]._data, relu_on)
+    y = be.dense_fwd(x._data, w._data, b=None if bias is None else inputs[2]._data, relu=relu_on)
 
     def vjp(g, n):
-        dx, dw, db = be.dense_bwd(g._data, x._data, w._data, y, relu_on, n[0])
+        dx, dw, db = be.dense_bwd(g._data, x._data, w._data, y=y, relu=relu_on, need_dx=n[0])
         out = [make_op("DenseBackpropInput", (g, w), dx, None) if n[0] else None,  # inputs: see fused_conv2d
                make_op("DenseBackpropFilter", (g, x), dw, None) if n[1] else None]
         if bias is not None:
@@ -633,20 +585,20 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         raise ValueError(f"{op}: output_shape must be (batch={x.shape[0]}, height, width, "
                          f"out_channels={w.shape[2]}). Received: output_shape={out_shape}")
     strides, dilations = _strides_dilations(strides, dilations, op)
-    (ih, iw), pads = _spatial(out_shape, w.shape[:2], strides, dilations, padding, op)
+    geometry = ConvGeometry.of(out_shape, w.shape[:2], strides, dilations, padding, op)  # of the conv transposed
+    (ih, iw), pads = geometry.output_hw, geometry.pads
     if (ih, iw) != tuple(x.shape[1:3]):
         raise ValueError(f"{op}: a convolution of output_shape={out_shape} with a {w.shape[0]}x{w.shape[1]} kernel, "
                          f"strides={strides}, dilations={dilations} and padding={padding!r} gives spatial size "
                          f"{(ih, iw)}, not the input's {tuple(x.shape[1:3])}. Received: input.shape={tuple(x.shape)}")
     be = x._backend
-    y = be.conv2d_bwd_data(x._data, w._data, out_shape, strides, dilations, pads, None)
+    y = be.conv2d_bwd_data(x._data, w._data, geometry)
     explicit = [[0, 0], [pads[0], pads[1]], [pads[2], pads[3]], [0, 0]]
-    w_shape = tuple(w.shape)
 
     def vjp(g, n):
         gx = fused_conv2d(g, w, None, strides, explicit, dilations, op=f"{op} (gradient)") if n[0] else None
-        gw = make_op("Conv2DTransposeBackpropFilter", (g, x), be.conv2d_bwd_filter(
-            g._data, x._data, w_shape, strides, dilations, pads, None), None) if n[1] else None
+        gw = make_op("Conv2DTransposeBackpropFilter", (g, x), be.conv2d_bwd_filter(g._data, x._data, geometry),
+                     None) if n[1] else None
         return gx, gw
     return make_op("Conv2DTranspose", (x, w), y, vjp)
 
@@ -681,7 +633,8 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
                          f"Received: filter.shape={tuple(w.shape)}, input.shape={tuple(x.shape)}")
     strides, dilations = _strides_dilations(strides, dilations, op)
     kh, kw, c, mult = (int(d) for d in w.shape)
-    (oh, ow), (pt, pb, pl, pr) = _spatial(x.shape, (kh, kw), strides, dilations, padding, op)
+    geometry = ConvGeometry.of(x.shape, (kh, kw), strides, dilations, padding, op)
+    (oh, ow), (pt, pb, pl, pr) = geometry.output_hw, geometry.pads
     from .array_ops import pad as _pad
     xp_ = _pad(x, [[0, 0], [pt, pb], [pl, pr], [0, 0]]) if (pt or pb or pl or pr) else x
     (sh, sw), (dh, dw) = strides, dilations
