@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 from . import dtypes
 from .dtypes import (DType, as_dtype, float16, float32, float64, int8, int16, int32, int64,  # noqa: F401
                      uint8, bool)
-from .device import device, Device, DeviceUnavailableError  # noqa: F401
+from . import device  # noqa: F401  (the module, callable as tf.device: gpuflow.device("cpu"); see device.py)
+from .device import Device, DeviceUnavailableError  # noqa: F401
 from .tensor import Tensor, Variable, TensorShape  # noqa: F401
 from .autodiff import GradientTape, stop_recording  # noqa: F401
 from .ops.core import convert_to_tensor  # noqa: F401

@@ -21,6 +21,9 @@ GPU):
   backend is available, else the CPU, and :func:`default_device_reason` (shown by
   ``gpuflow info``) says why.
 
+``gpuflow.device`` is this module and, called, the context manager :func:`device`
+(``with gpuflow.device("gpu:0"):``, as ``tf.device``).
+
 The ``gpuflow`` command's ``--device`` takes the same values, parsed by the same
 :func:`parse_device_request`, and overrides ``GPUFLOW_DEVICE`` (:func:`set_default_device`).
 """
@@ -29,7 +32,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import threading
+import types
 
 __all__ = ["Device", "device", "current_device", "default_device", "default_device_reason",
            "DeviceUnavailableError", "backend_for", "register_backend"]
@@ -332,3 +337,17 @@ def backend_for(dev: Device):
         if dev not in _backends:
             _backends[dev] = _FACTORIES[dev.kind](dev)
         return _backends[dev]
+
+
+class _DeviceModule(types.ModuleType):
+    """The class of this module: ``gpuflow.device`` is the module (``import gpuflow.device`` finds it) and,
+    called, TensorFlow's ``tf.device``: ``gpuflow.device("cpu")`` is :func:`device`. TensorFlow spells both
+    with one name, so one object serves both, rather than a function that shadows its own module."""
+
+    def __call__(self, name):
+        return device(name)
+
+    __call__.__doc__ = device.__doc__
+
+
+sys.modules[__name__].__class__ = _DeviceModule

@@ -45,9 +45,8 @@ def test_env_reference_is_honoured_and_explained():
 
 
 def test_a_registered_kind_parses_and_gets_its_backend(monkeypatch):
-    import importlib
+    import gpuflow.device as device_module
     from gpuflow.backend.reference import ReferenceBackend
-    device_module = importlib.import_module("gpuflow.device")
     made = []
     monkeypatch.setitem(device_module._FACTORIES, "plain", lambda dev: made.append(dev) or ReferenceBackend())
     monkeypatch.setattr(device_module, "_backends", {})
@@ -56,6 +55,19 @@ def test_a_registered_kind_parses_and_gets_its_backend(monkeypatch):
     assert device_module.backend_for(dev) is device_module.backend_for(dev) and made == [dev]  # created once
     with pytest.raises(ValueError, match="lower case letters"):
         device_module.register_backend("gpu-2", lambda dev: None)
+
+
+def test_import_gpuflow_device_is_the_module_and_calling_it_is_tf_device():
+    import types
+
+    import gpuflow.device as device_module
+    assert isinstance(device_module, types.ModuleType) and device_module.Device is Device
+    assert tf.device is device_module is sys.modules["gpuflow.device"]
+    with tf.device("/CPU:0") as dev:  # TensorFlow's context manager, as before
+        assert device_module.current_device() == dev == Device("cpu")
+    with pytest.raises(ValueError, match="Unknown device"):
+        with tf.device("tpu"):
+            pass
 
 
 def test_cpu_scope_places_tensors():
