@@ -157,8 +157,7 @@ def cmd_train(args):
     if args.save is not None:
         _check_save_path(parser, args.save)
     import gpuflow as tf
-    from . import device as _unused  # noqa: F401
-    dev_mod = sys.modules['gpuflow.device']
+    from . import device as dev_mod
     keras = tf.keras
     try:
         device = dev_mod.set_default_device(args.device, "--device") if args.device else dev_mod.default_device()
@@ -265,8 +264,7 @@ def cmd_serve(args):
 
 def cmd_info(args):
     import numpy as np
-    from . import device as _unused  # noqa: F401
-    dev_mod = sys.modules['gpuflow.device']
+    from . import device as dev_mod
     print(f"gpuflow {_version()}")
     print(f"Python {platform.python_version()} on {platform.platform()}")
     print(f"NumPy {np.__version__}")
