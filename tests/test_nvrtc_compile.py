@@ -2,8 +2,10 @@
 
 Needs the ``cuda-bindings`` and ``nvidia-cuda-nvrtc`` wheels (the ``test`` extra); skips with the
 reason when they are missing. Asserts that every entry point the Python wrappers launch exists for
-both architectures, that no kernel spills registers at sm_90, and that a compile error is reported
-with its file and line.
+both architectures, that no kernel spills registers at sm_90 (no tensor-core kernel at sm_80
+either), that the tensor-core kernels' hot loop is HMMA with no FFMA (SASS through nvdisasm, the
+``nvidia-cuda-nvdisasm`` wheel), and that a compile error is reported with its file and line. The
+tensor-core kernels need the CUDA headers (``nvidia-cuda-runtime`` + ``nvidia-cuda-crt``).
 """
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ def _nvrtc_or_skip():
 @pytest.fixture(scope="module")
 def records():
     _nvrtc_or_skip()
-    return nvrtc_check.check_all(ARCHS)
+    try:
+        return nvrtc_check.check_all(ARCHS)
+    except nvrtc_check.NvrtcUnavailableError as e:  # the CUDA headers of the tensor-core kernels
+        pytest.skip(str(e))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -42,6 +47,48 @@ def test_every_entry_point_compiles(records, arch):
 def test_no_register_spills_at_sm90(records):
     spills = [r for r in records if r["arch"] == "sm_90" and (r["spill_stores"] or r["spill_loads"])]
     assert not spills, "kernels spill registers at sm_90:\n" + nvrtc_check.format_table(spills)
+
+
+def test_tensor_core_kernels_do_not_spill_and_run_hmma(records):
+    tc = [r for r in records if r["file"].endswith("_tc.cu")]
+    assert {r["arch"] for r in tc} == set(ARCHS)
+    spills = [r for r in tc if r["spill_stores"] or r["spill_loads"] or r["stack_bytes"]]
+    assert not spills, "tensor-core kernels spill:\n" + nvrtc_check.format_table(spills)
+    if nvrtc_check.nvdisasm_path() is None:
+        pytest.skip("nvdisasm not found (pip install nvidia-cuda-nvdisasm): SASS instruction mix not checked")
+    for r in tc:  # TF32: 4 k-steps x 4 fragments x 4 HMMA.1684 per warp and slice; 16-bit: 2 x 4 x 2 HMMA.16816
+        want = 64 if r["kernel"].endswith("tf32") else 16
+        assert r["loop_hmma"] == want and r["loop_ffma"] == 0, r
+    simt = [r for r in records if r["kernel"] == "conv2d_fwd_f32"]
+    assert all(r["loop_ffma"] == 256 and r["loop_hmma"] == 0 for r in simt), simt  # 16 x 4x4 micro-tile FMAs
+
+
+def test_occupancy():
+    # The SIMT GEMMs as gemm_tile.cuh states: <= 80 registers, 256 threads, 17,408 B -> 3 blocks, 37.5 %.
+    assert nvrtc_check.occupancy("sm_90", 80, 17408, 256) == (3, 0.375)
+    assert nvrtc_check.occupancy("sm_80", 64, 17408, 256) == (4, 0.5)
+    # Shared memory bound: 100 KB blocks -> 1 on sm_80 (164 KB per SM), 2 on sm_90 (228 KB).
+    assert nvrtc_check.occupancy("sm_80", 32, 100 * 1024, 128)[0] == 1
+    assert nvrtc_check.occupancy("sm_90", 32, 100 * 1024, 128)[0] == 2
+
+
+def test_sass_hot_loop():
+    sass = """//--------------------- .text.k             --------------------------
+.text.k:
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+.L_x_0:
+        /*0010*/                   FFMA R2, R3, R4, R2 ;
+        /*0020*/               @P0 BRA `(.L_x_0) ;
+.L_x_1:
+        /*0030*/                   HMMA.1684.F32.TF32 R4, R2, R9, R4 ;
+        /*0040*/                   HMMA.1684.F32.TF32 R8, R2, R9, R8 ;
+        /*0050*/                   IADD3 R5, R5, 0x1, RZ ;
+        /*0060*/              @!P1 BRA `(.L_x_1) ;
+        /*0070*/                   BRA `(.L_x_2) ;
+.L_x_2:
+        /*0080*/                   EXIT ;
+"""
+    assert nvrtc_check.sass_hot_loops(sass) == {"k": dict(instructions=4, hmma=2, ffma=0)}
 
 
 def test_gemm_kernels_fit_their_launch_bounds(records):

@@ -14,6 +14,16 @@ for each requested real architecture (``--gpu-architecture=sm_XX`` -> SASS in a 
 
 into the NVRTC program log, which :func:`parse_ptxas_log` turns into one record per entry point.
 
+The tensor-core kernels (``*_tc.cu``) include ``<mma.h>``, ``<cuda_fp16.h>`` and ``<cuda_bf16.h>``: the CUDA
+include folder of :func:`gpuflow.backend.tensor_cores.cuda_headers` (the ``nvidia-cuda-runtime`` and
+``nvidia-cuda-crt`` wheels, or ``CUDA_PATH``) is added with ``-I``, and the report names it.
+
+Each record also gets the theoretical occupancy of its architecture (:data:`ARCH_LIMITS`, the device
+properties of the A100 (sm_80) and H100/H200 (sm_90); block size from the wrappers' launch
+configuration) and, when ``nvdisasm`` is found (the ``nvidia-cuda-nvdisasm`` wheel, through
+``cuda.pathfinder``, or on PATH), the instruction mix of the hot loop from the SASS: the backward
+branch's loop with the most HMMA + FFMA instructions (:func:`sass_hot_loops`).
+
 Usage::
 
     python -m gpuflow.backend.nvrtc_check                  # table for sm_80 and sm_90
@@ -27,12 +37,16 @@ import argparse
 import glob
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 
-from . import kernels
+from . import kernels, tensor_cores
 
-__all__ = ["EXPECTED_ENTRY_POINTS", "NvrtcUnavailableError", "NvrtcCompileError", "nvrtc_version",
-           "compile_source", "parse_ptxas_log", "check_file", "check_all", "format_table", "main"]
+__all__ = ["EXPECTED_ENTRY_POINTS", "ARCH_LIMITS", "NvrtcUnavailableError", "NvrtcCompileError", "nvrtc_version",
+           "compile_source", "parse_ptxas_log", "occupancy", "nvdisasm_path", "sass_hot_loops", "check_file",
+           "check_all", "format_table", "main"]
 
 DEFAULT_ARCHS = ("sm_80", "sm_90")
 
@@ -42,7 +56,22 @@ EXPECTED_ENTRY_POINTS = {
                   "conv2d_bwd_filter_splitk_f32", "splitk_reduce_f32"),
     "pool2d.cu": ("max_pool2d_fwd_f32", "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32"),
     "dense.cu": ("dense_bias_relu_fwd_f32", "dense_bias_relu_bwd_f32"),
+    "conv2d_tc.cu": tuple(f"conv2d_{op}_{p}" for op in ("fwd", "bwd_data", "bwd_filter") for p in ("tf32", "bf16", "f16")),
+    "dense_tc.cu": tuple(f"dense_bias_relu_fwd_{p}" for p in ("tf32", "bf16", "f16")),
 }
+
+# Per-SM limits for the theoretical occupancy (CUDA C++ Programming Guide, "Compute Capabilities",
+# and the occupancy calculator's allocation rules): registers are allocated per warp in units of 256,
+# shared memory per block in units of 128 bytes plus 1 KiB the system reserves per block.
+ARCH_LIMITS = {
+    "sm_80": dict(registers=65536, max_warps=64, max_blocks=32, shared_bytes=164 * 1024),
+    "sm_90": dict(registers=65536, max_warps=64, max_blocks=32, shared_bytes=228 * 1024),
+}
+
+
+def _block_threads(file):
+    """Threads per block the wrappers launch (tensor_cores.THREADS for *_tc.cu, else the SIMT kernels' 256)."""
+    return tensor_cores.THREADS if file.endswith("_tc.cu") else 256
 
 
 class NvrtcUnavailableError(ImportError):
@@ -194,13 +223,113 @@ def parse_ptxas_log(log):
     return records
 
 
-def check_file(path, arch):
-    """Compiles one file for one architecture; returns its entry points' ptxas records (with ``file``)."""
-    _, log = compile_source(path, arch)
+def occupancy(arch, registers, shared_bytes, threads):
+    """Theoretical occupancy (resident warps / max warps per SM) of a kernel on ``arch``.
+
+    Args:
+        arch: ``"sm_80"`` or ``"sm_90"`` (:data:`ARCH_LIMITS`).
+        registers, shared_bytes: per thread / per block, as ptxas reports them.
+        threads: threads per block.
+
+    Returns:
+        ``(blocks per SM, occupancy in [0, 1])``.
+    """
+    lim = ARCH_LIMITS[arch]
+    warps = -(-threads // 32)
+    regs_per_warp = -(-max(registers, 1) * 32 // 256) * 256
+    by_regs = lim["registers"] // (regs_per_warp * warps)
+    smem = -(-(shared_bytes + 1024) // 128) * 128
+    by_smem = lim["shared_bytes"] // smem
+    blocks = min(by_regs, by_smem, lim["max_warps"] // warps, lim["max_blocks"])
+    return blocks, blocks * warps / lim["max_warps"]
+
+
+def nvdisasm_path():
+    """nvdisasm from the ``nvidia-cuda-nvdisasm`` wheel (through cuda.pathfinder) or PATH, or None."""
+    try:
+        from cuda import pathfinder
+        found = pathfinder.find_nvidia_binary_utility("nvdisasm")
+    except Exception:  # cuda-pathfinder missing or too old
+        found = None
+    return found or shutil.which("nvdisasm")
+
+
+_SASS_FUNC = re.compile(r"^\.text\.(?P<name>\S+):\s*$")
+_SASS_LABEL = re.compile(r"^(?P<label>\.L_x_\d+):\s*$")
+_SASS_INSN = re.compile(r"^\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?(?P<op>[A-Z][A-Z0-9_.]*)(?P<rest>[^;]*);")
+
+
+def sass_hot_loops(sass):
+    """The hot loop of every function in nvdisasm output: among the loops (a backward branch to a
+    label), the one with the most HMMA + FFMA instructions.
+
+    Returns:
+        ``{function: dict(instructions, hmma, ffma)}`` for the hot loop's body (label to branch,
+        inclusive); functions without a loop are left out.
+    """
+    funcs, name = {}, None
+    for line in sass.splitlines():
+        m = _SASS_FUNC.match(line)
+        if m:
+            name = m.group("name")
+            funcs[name] = []
+            continue
+        if name is None:
+            continue
+        m = _SASS_LABEL.match(line)
+        if m:
+            funcs[name].append(("label", m.group("label")))
+            continue
+        m = _SASS_INSN.match(line)
+        if m:
+            funcs[name].append(("insn", m.group("op"), m.group("rest")))
+    out = {}
+    for fn, items in funcs.items():
+        insns, labels = [], {}
+        for it in items:
+            if it[0] == "label":
+                labels[it[1]] = len(insns)
+            else:
+                insns.append(it[1:])
+        best = None
+        for end, (op, rest) in enumerate(insns):
+            t = re.search(r"`\((\.L_x_\d+)\)", rest)
+            if op.startswith("BRA") and t and labels.get(t.group(1), end + 1) <= end:
+                body = [o for o, _ in insns[labels[t.group(1)]:end + 1]]
+                mix = dict(instructions=len(body), hmma=sum(o.startswith("HMMA") for o in body),
+                           ffma=sum(o.startswith("FFMA") for o in body))
+                if best is None or mix["hmma"] + mix["ffma"] > best["hmma"] + best["ffma"]:
+                    best = mix
+        if best is not None:
+            out[fn] = best
+    return out
+
+
+def _sass_mix(cubin, nvdisasm):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "k.cubin")
+        with open(path, "wb") as f:
+            f.write(cubin)
+        r = subprocess.run([nvdisasm, "-c", path], capture_output=True, text=True, timeout=300)
+    return sass_hot_loops(r.stdout) if r.returncode == 0 else {}
+
+
+def check_file(path, arch, include_dirs=None, nvdisasm=None):
+    """Compiles one file for one architecture; returns its entry points' ptxas records (with ``file``,
+    ``threads``, ``blocks_per_sm``, ``occupancy`` and, with ``nvdisasm``, the hot loop's
+    ``loop_instructions``, ``loop_hmma``, ``loop_ffma``; None where not measured)."""
+    cubin, log = compile_source(path, arch, include_dirs=include_dirs)
+    mix = _sass_mix(cubin, nvdisasm) if nvdisasm else {}
     out = []
     for rec in parse_ptxas_log(log):
         rec = dict(file=os.path.basename(path), **rec)
         rec["arch"] = arch
+        rec["threads"] = _block_threads(rec["file"])
+        rec["blocks_per_sm"], rec["occupancy"] = occupancy(arch, rec["registers"] or 1, rec["shared_bytes"],
+                                                           rec["threads"])
+        loop = mix.get(rec["kernel"], {})
+        rec["loop_instructions"], rec["loop_hmma"], rec["loop_ffma"] = (
+            loop.get("instructions"), loop.get("hmma"), loop.get("ffma"))
         out.append(rec)
     return out
 
@@ -214,11 +343,11 @@ def check_all(archs=DEFAULT_ARCHS, kernel_dir=None):
             function that locates the installed or checked-out sources).
 
     Returns:
-        list of ``dict(file, kernel, arch, registers, spill_stores, spill_loads, shared_bytes,
-        stack_bytes)``, one per entry point per arch, sorted by file, kernel, arch.
+        list of :func:`check_file` records, one per entry point per arch, sorted by file, kernel, arch.
 
     Raises:
-        NvrtcUnavailableError: the NVRTC bindings / library are not installed.
+        NvrtcUnavailableError: the NVRTC bindings / library are not installed, or the CUDA headers the
+            tensor-core kernels include are not found (the message says what to install).
         NvrtcCompileError: a file does not compile (message: NVRTC log with ``file:line:``).
         FileNotFoundError: no ``.cu`` file in the kernel folder.
     """
@@ -226,18 +355,30 @@ def check_all(archs=DEFAULT_ARCHS, kernel_dir=None):
     files = sorted(glob.glob(os.path.join(kdir, "*.cu")))
     if not files:
         raise FileNotFoundError(f"no .cu files in {kdir}")
+    try:
+        headers = [tensor_cores.cuda_headers().path]
+    except FileNotFoundError as e:
+        if any(p.endswith("_tc.cu") for p in files):
+            raise NvrtcUnavailableError(str(e)) from None
+        headers = []
+    nvdisasm = nvdisasm_path()
     records = []
     for path in files:
         for arch in archs:
-            records.extend(check_file(path, arch))
+            records.extend(check_file(path, arch, headers, nvdisasm))
     records.sort(key=lambda r: (r["file"], r["kernel"], r["arch"]))
     return records
 
 
 def format_table(records):
     """A plain-text table of :func:`check_all` records."""
-    head = ("file", "kernel", "arch", "registers", "spill_stores", "spill_loads", "shared_bytes")
-    rows = [head] + [tuple(str(r[k]) for k in head) for r in records]
+    head = ("file", "kernel", "arch", "registers", "spill_stores", "spill_loads", "shared_bytes", "threads",
+            "occupancy", "loop_instructions", "loop_hmma", "loop_ffma")
+
+    def cell(r, k):
+        v = r.get(k)
+        return f"{v:.1%}" if k == "occupancy" and v is not None else ("-" if v is None else str(v))
+    rows = [head] + [tuple(cell(r, k) for k in head) for r in records]
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = []
     for n, row in enumerate(rows):
@@ -245,6 +386,15 @@ def format_table(records):
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def headers_line():
+    """One line naming the CUDA headers the tensor-core kernels compile with (for reports and ``gpuflow info``)."""
+    try:
+        h = tensor_cores.cuda_headers()
+        return f"CUDA headers (mma.h, cuda_fp16.h, cuda_bf16.h): {h.path} (found via {h.found_via})"
+    except FileNotFoundError as e:
+        return f"CUDA headers: not found ({e})"
 
 
 def main(argv=None):
@@ -262,7 +412,12 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     major, minor = nvrtc_version()
-    print(f"NVRTC {major}.{minor}; options: -std=c++17 -I<cuda_kernels> -Xptxas=-v; archs: {', '.join(archs)}")
+    print(f"NVRTC {major}.{minor}; options: -std=c++17 -I<cuda_kernels> -I<CUDA headers> -Xptxas=-v; "
+          f"archs: {', '.join(archs)}")
+    print(headers_line())
+    nd = nvdisasm_path()
+    print(f"SASS: {nd} (hot loop = the backward-branch loop with the most HMMA + FFMA)" if nd else
+          "SASS: nvdisasm not found (pip install nvidia-cuda-nvdisasm): no instruction mix")
     print(format_table(records))
     spills = [r for r in records if r["spill_stores"] or r["spill_loads"]]
     if spills:
