@@ -289,6 +289,8 @@ def cmd_info(args):
               f"driver {rt.driverGetVersion()}; CuPy {cupy.__version__}")
     ok, why = dev_mod._probe_emulator()
     print(f"Emulator (GPUFLOW_DEVICE=emulator): {'available' if ok else 'not available'} ({why})")
+    from .backend.nvrtc_check import headers_line  # the headers the tensor-core kernels compile with
+    print(headers_line())
     _print_packages()
     return 0
 

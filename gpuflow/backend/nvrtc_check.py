@@ -393,7 +393,7 @@ def headers_line():
     try:
         h = tensor_cores.cuda_headers()
         return f"CUDA headers (mma.h, cuda_fp16.h, cuda_bf16.h): {h.path} (found via {h.found_via})"
-    except FileNotFoundError as e:
+    except Exception as e:  # FileNotFoundError, or a cuda-pathfinder failure: a report line either way
         return f"CUDA headers: not found ({e})"
 
 
