@@ -171,20 +171,30 @@ def cmd_train(args):
         return 1
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
-    print(f"gpuflow {_version()} on {device} ({dev_mod.default_device_reason()}); "
-          f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images")
+    try:
+        strategy = tf.distribute.strategy.strategy_from_flag(args.strategy)
+    except ImportError as e:  # multi_worker without mpi4py: the message says what to install
+        print(f"gpuflow train: error: {e}", file=sys.stderr)
+        return 1
+    chief = strategy.worker_index == 0  # under mpirun, worker 0 alone prints and saves
+    say = print if chief else (lambda *a, **k: None)
+    say(f"gpuflow {_version()} on {device} ({dev_mod.default_device_reason()}); "
+        f"Fashion-MNIST: {len(x_train)} train / {len(x_test)} test images"
+        + (f"; {strategy.num_replicas_in_sync} replica(s) ({args.strategy})" if args.strategy != "none" else ""))
     from .zoo import build_seed_cnn
-    model = build_seed_cnn(keras)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
-    if args.verbose:
+    with strategy.scope():
+        model = build_seed_cnn(keras)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=args.learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    if args.verbose and chief:
         model.summary()
     stop_on_nan = _terminate_on_nan(keras)  # unlike fit's default: NaN weights are worth neither time nor a file
     start = time.perf_counter()
     with warnings.catch_warnings():  # NumPy's overflow warnings and fit's NaN warning: the line below says it once
         warnings.simplefilter("ignore", RuntimeWarning)
+        backup = [keras.callbacks.BackupAndRestore(args.backup_dir)] if args.backup_dir else []
         model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
-                  callbacks=[stop_on_nan])
+                  callbacks=[stop_on_nan, *backup])
     train_s = time.perf_counter() - start
     if stop_on_nan.at is not None:
         epoch, batch, loss = stop_on_nan.at
@@ -193,9 +203,9 @@ def cmd_train(args):
               file=sys.stderr)
         return 1
     loss, acc = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
-          f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")
-    if args.save is not None:
+    say(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {args.epochs} epoch(s) at batch size "
+        f"{args.batch_size}; training took {train_s:.1f} s ({train_s / args.epochs:.1f} s/epoch)")
+    if args.save is not None and chief:
         weights_only = args.save.endswith(".weights.h5")
         try:
             model.save_weights(args.save) if weights_only else model.save(args.save)
@@ -599,6 +609,13 @@ def make_parser(argv=None):
     t.add_argument("--seed", type=_seed, default=None, help="random seed for reproducible runs (0 to 2**32 - 1)")
     t.add_argument("--verbose", type=int, choices=[0, 1, 2], default=1 if sys.stdout.isatty() else 2,
                    help="0 silent, 1 progress bar, 2 one line per epoch (default: 1 on a terminal, else 2)")
+    t.add_argument("--strategy", choices=["none", "mirrored", "multi_worker"], default="none",
+                   help="tf.distribute strategy: none, mirrored (one replica) or multi_worker (one replica per "
+                        "process: `mpirun -np 2 gpuflow train --strategy multi_worker`; --batch-size is the global "
+                        "batch). Default none")
+    t.add_argument("--backup-dir", metavar="DIR", default=None,
+                   help="back up every epoch to DIR (keras.callbacks.BackupAndRestore): the same command resumes an "
+                        "interrupted run")
     t.add_argument("--save", metavar="PATH", default=None,
                    help="save the trained weights (PATH.weights.h5) or the whole model (PATH.keras, legacy PATH.h5); "
                         "checked before training")

@@ -211,6 +211,8 @@ class Variable(Tensor):
         self._constraint = constraint
         self.path = self._name
         self._keras_trainable = self.trainable
+        from .distribute.strategy import _on_variable_created
+        _on_variable_created(self)  # in a multi-worker strategy's scope: worker 0's initial value, as TF
 
     @property
     def name(self):

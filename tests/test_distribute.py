@@ -139,7 +139,8 @@ def _fake_cupy():
     stream = types.SimpleNamespace(ptr=1234, done=True, synchronize=lambda: None)
     return types.SimpleNamespace(
         ascontiguousarray=lambda a: as_dev(np.ascontiguousarray(a)), empty_like=lambda a: as_dev(np.empty_like(a)),
-        zeros=lambda shape, dtype: as_dev(np.zeros(shape, dtype)), empty=lambda shape, dtype: as_dev(np.empty(shape, dtype)),
+        zeros=lambda shape, dtype: as_dev(np.zeros(shape, dtype)),
+        empty=lambda shape, dtype: as_dev(np.empty(shape, dtype)),
         cuda=types.SimpleNamespace(get_current_stream=lambda: stream))
 
 
@@ -221,3 +222,19 @@ def test_nccl_collectives_call_nccl_with_pointers_counts_and_types():
     assert nccl.calls[-1][3] == 1 and nccl.calls[0][4] == 1234  # root, stream
     with pytest.raises(TypeError, match="Received: dtype=bool"):
         nccl_dtype(nccl, np.bool_)
+
+
+def test_strategy_flags():
+    from gpuflow.distribute.strategy import strategy_from_flag
+    assert strategy_from_flag("none") is tf.distribute.get_strategy()
+    assert isinstance(strategy_from_flag("mirrored"), tf.distribute.MirroredStrategy)
+    with pytest.raises(ValueError, match="Received: strategy='ps'"):
+        strategy_from_flag("ps")
+
+
+def test_train_strategy_flag_is_checked(capsys):
+    from gpuflow import cli
+    with pytest.raises(SystemExit) as e:
+        cli.main(["train", "--strategy", "parameter_server"])
+    assert e.value.code == 2
+    assert "argument --strategy: invalid choice: 'parameter_server'" in capsys.readouterr().err

@@ -3,8 +3,9 @@
 
 Semantics follow TensorFlow 2.21 (``tensorflow/python/distribute/distribute_lib.py``,
 ``mirrored_strategy.py``, ``collective_all_reduce_strategy.py``): variables created in ``strategy.scope()``
-are mirrored (identical on every replica: the Keras loops broadcast them from worker 0 when training
-starts); ``strategy.run(fn)`` runs ``fn`` once per replica (here: once, this worker's replica);
+are mirrored (each takes worker 0's initial value when it is created, so every worker must create the same
+variables in the same order, as in TensorFlow; the Keras loops also copy worker 0's variables and random
+state when they start); ``strategy.run(fn)`` runs ``fn`` once per replica (here: once, this worker's replica);
 ``optimizer.apply_gradients`` in a replica sums the gradients over the replicas (a loss made with
 ``tf.nn.compute_average_loss`` is already divided by the global batch, so the sum is the global mean).
 Each worker holds one replica, so ``num_replicas_in_sync`` is the number of workers.
@@ -21,7 +22,7 @@ from .collectives import DEFAULT_BUCKET_BYTES, LocalCollectives
 
 __all__ = ["ReduceOp", "CommunicationImplementation", "CommunicationOptions", "Strategy", "MirroredStrategy",
            "MultiWorkerMirroredStrategy", "InputContext", "ReplicaContext", "get_strategy", "has_strategy",
-           "get_replica_context", "in_cross_replica_context", "shard_bounds"]
+           "get_replica_context", "in_cross_replica_context", "shard_bounds", "STRATEGY_FLAGS", "strategy_from_flag"]
 
 
 class ReduceOp(enum.Enum):
@@ -434,6 +435,15 @@ def _nccl_or_mpi(mpi, options, device):
         return mpi
 
 
+def _on_variable_created(variable):
+    """Called by every new ``Variable``: inside the scope of a strategy with several replicas its initial value
+    becomes worker 0's (TensorFlow broadcasts initial values in MultiWorkerMirroredStrategy), so every worker
+    creating the same variables in the same order starts identical, in ``fit`` and in custom loops alike."""
+    stack = _stack()
+    if stack and stack[-1][0].num_replicas_in_sync > 1:
+        variable._data[...] = stack[-1][0]._collectives.broadcast(variable._data, 0)
+
+
 def get_strategy():
     """The strategy of the innermost ``strategy.scope()`` (or ``run``), else the default strategy (one replica)."""
     stack = _stack()
@@ -459,3 +469,24 @@ def get_replica_context():
         return ReplicaContext(_DEFAULT)
     strategy, in_replica = stack[-1]
     return ReplicaContext(strategy) if in_replica else None
+
+
+STRATEGY_FLAGS = ("none", "mirrored", "multi_worker")
+
+
+def strategy_from_flag(name):
+    """The strategy a command-line flag names (``gpuflow train --strategy``): "none" (the default strategy, one
+    replica), "mirrored" (:class:`MirroredStrategy`) or "multi_worker" (:class:`MultiWorkerMirroredStrategy`,
+    one replica per process started by ``mpirun``).
+
+    Raises:
+        ValueError: another name.
+        ImportError: "multi_worker" without mpi4py (the message says what to install).
+    """
+    if name == "none":
+        return get_strategy()
+    if name == "mirrored":
+        return MirroredStrategy()
+    if name == "multi_worker":
+        return MultiWorkerMirroredStrategy()
+    raise ValueError(f"Expected `strategy` to be one of {STRATEGY_FLAGS}. Received: strategy={name!r}")
