@@ -14,7 +14,17 @@
 //
 // Tile (CUTLASS terms): thread-block tile 64 x 64 x 32 (GF_TC_BM x GF_TC_BN x GF_TC_BK), 128 threads
 // = 4 warps as 2 x 2, each warp a 32 x 32 warp tile = 2 x 2 accumulator fragments of 16 x 16; per
-// K slice of 32 each warp runs 32 / kK k-steps of 4 mma_sync (16 HMMA.1684 for TF32 on sm_80+, ...).
+// K slice of 32 each warp runs 32 / kK k-steps of 4 mma_sync: 64 HMMA.1684.F32.TF32 (TF32) or 16
+// HMMA.16816.F32 (BF16, FP16) per warp and slice in the SASS of sm_80 and sm_90, no FFMA.
+//
+// Registers and occupancy (ptxas, `python -m gpuflow.backend.nvrtc_check`): __launch_bounds__(128,
+// GF_TC_MIN_BLOCKS = 2) lets ptxas use up to 255 registers and it takes 168-198 for TF32 (2 blocks
+// = 8 warps per SM, 12.5 %; the filter gradient 3 blocks) and 104-142 for BF16/FP16 (3-4 blocks,
+// 18.8-25 %), with no spills; capped at 128 (no minimum) the TF32 and BF16 data-gradient kernels
+// spilled. The hot loop is HMMA but long (about 700-2400 instructions per slice): the implicit-GEMM
+// loaders' address arithmetic and both their 128-bit and scalar paths sit in it. Not yet run or tuned
+// on a GPU: fewer live loader registers (a per-slice address table), a specialised vector-only loop
+// and cp.async staging (once the emulator runs it) are the next steps.
 //
 // Pipelining as gemm_tile.cuh: shared memory is double-buffered and the next slice is fetched into
 // registers (16 elements of A and 16 of B per thread) while the current one is multiplied; one
