@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import re
+import resource
 import signal
 import socket
 import statistics
@@ -84,7 +85,15 @@ async def _client(port, request, stop_at, measure_from, latencies, failures):
         writer.close()
 
 
-async def _drive(port, request, clients, warmup, seconds):
+def _cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux /proc), and by this process."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), usage.ru_utime + usage.ru_stime
+
+
+async def _drive(port, pid, request, clients, warmup, seconds):
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
     latencies, failures = [], []
@@ -93,13 +102,18 @@ async def _drive(port, request, clients, warmup, seconds):
     async def snapshot():
         nonlocal before
         await asyncio.sleep(warmup)
-        before = await asyncio.get_running_loop().run_in_executor(None, _metrics, port)
+        before = _cpu_seconds(pid), await asyncio.get_running_loop().run_in_executor(None, _metrics, port)
     tasks = [_client(port, request, stop_at, measure_from, latencies, failures) for _ in range(clients)]
     await asyncio.gather(snapshot(), *tasks)
+    cpu = _cpu_seconds(pid)
     after = _metrics(port)
-    calls, rows = after[0] - before[0], after[1] - before[1]
+    calls, rows = after[0] - before[1][0], after[1] - before[1][1]
+    n = max(len(latencies), 1)
     lat = np.sort(np.asarray(latencies)) * 1e3
     return {"requests": len(latencies), "failed": len(failures), "requests_per_s": len(latencies) / seconds,
+            # CPU time per request, less sensitive to a shared machine than requests/s
+            "server_cpu_ms_per_request": (cpu[0] - before[0][0]) * 1e3 / n,
+            "client_cpu_ms_per_request": (cpu[1] - before[0][1]) * 1e3 / n,
             "p50_ms": float(np.percentile(lat, 50)) if len(lat) else None,
             "p99_ms": float(np.percentile(lat, 99)) if len(lat) else None,
             "mean_batch_size": rows / calls if calls else None,
@@ -199,7 +213,7 @@ def main(argv=None):
             for mode, batching in (("unbatched", False), ("batched", True)):
                 proc, port, cmd = _serve(base, batching, args)
                 try:
-                    row[mode] = asyncio.run(_drive(port, request, args.clients, args.warmup, args.seconds))
+                    row[mode] = asyncio.run(_drive(port, proc.pid, request, args.clients, args.warmup, args.seconds))
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     code = proc.wait(60)
@@ -209,13 +223,17 @@ def main(argv=None):
             rounds.append(row)
             print(f"round {r + 1}: " + ", ".join(
                 f"{m} {row[m]['requests_per_s']:.0f} req/s (p50 {row[m]['p50_ms']:.1f} ms, p99 {row[m]['p99_ms']:.1f}"
-                f" ms, batch {row[m]['mean_batch_size']:.1f}, failed {row[m]['failed']})" for m in ("unbatched", "batched"))
+                f" ms, batch {row[m]['mean_batch_size']:.1f}, server CPU {row[m]['server_cpu_ms_per_request']:.2f} ms/req,"
+                f" failed {row[m]['failed']})" for m in ("unbatched", "batched"))
                 + f"; offline predict {row['offline_predict_rows_per_s']:.0f} rows/s", flush=True)
 
     def med(mode, key):
         return statistics.median(r[mode][key] for r in rounds)
-    summary = {m: {k: med(m, k) for k in ("requests_per_s", "p50_ms", "p99_ms", "mean_batch_size")} for m in
-               ("unbatched", "batched")}
+    summary = {m: {k: med(m, k) for k in ("requests_per_s", "p50_ms", "p99_ms", "mean_batch_size",
+                                          "server_cpu_ms_per_request", "client_cpu_ms_per_request")}
+               for m in ("unbatched", "batched")}
+    summary["per_round_batched_over_unbatched"] = [r["batched"]["requests_per_s"] / r["unbatched"]["requests_per_s"]
+                                                   for r in rounds]
     summary["failed"] = sum(r[m]["failed"] for r in rounds for m in ("unbatched", "batched"))
     summary["offline_predict_rows_per_s"] = statistics.median(r["offline_predict_rows_per_s"] for r in rounds)
     summary["batched_over_unbatched"] = summary["batched"]["requests_per_s"] / summary["unbatched"]["requests_per_s"]

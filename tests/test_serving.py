@@ -11,10 +11,12 @@ import urllib.request
 import numpy as np
 import pytest
 
-pytest.importorskip("aiohttp")
-pytest.importorskip("grpc")
+from gpuflow import serving
 
-from gpuflow import cli, serving  # noqa: E402
+if serving.missing_modules():
+    pytest.skip(f"the serve extra is not installed ({serving.INSTALL_HINT})", allow_module_level=True)
+
+from gpuflow import cli  # noqa: E402
 from gpuflow.serving import config as serving_config  # noqa: E402
 from gpuflow.serving.server import serve_in_thread  # noqa: E402
 from serving_utils import call, config, export, predict, rand, tiny_dense, two_in_two_out  # noqa: E402
@@ -178,4 +180,11 @@ def test_the_test_extra_installs_the_serve_extra():
     extras = tomllib.loads((pathlib.Path(__file__).parent.parent / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert set(extras["serve"]) <= set(extras["test"])
-    assert {Requirement(r).name for r in extras["serve"]} == {"aiohttp", "grpcio", "protobuf", "prometheus-client"}
+    assert {Requirement(r).name for r in extras["serve"]} == {"aiohttp", "grpcio", "protobuf", "prometheus-client", "orjson"}
+
+
+def test_nan_in_and_out_as_tf_serving_writes_it(served):
+    """orjson refuses NaN; the server falls back to json both ways, so NaN reads and writes as TF Serving's."""
+    port = served[0].rest_port
+    status, doc = call(f"http://127.0.0.1:{port}/v1/models/dense:predict", raw=b'{"instances": [[NaN, 1.0, 2.0]]}')
+    assert status == 200 and np.isnan(doc["predictions"]).all()

@@ -7,8 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-pytest.importorskip("aiohttp")
-pytest.importorskip("grpc")
+from gpuflow import serving
+
+if serving.missing_modules():
+    pytest.skip(f"the serve extra is not installed ({serving.INSTALL_HINT})", allow_module_level=True)
 
 from gpuflow.serving.batching import BatchingOptions, Batcher, Runner  # noqa: E402
 from gpuflow.serving.server import serve_in_thread  # noqa: E402

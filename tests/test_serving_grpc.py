@@ -12,9 +12,12 @@ import time
 import numpy as np
 import pytest
 
-grpc = pytest.importorskip("grpc")
-pytest.importorskip("aiohttp")
+from gpuflow import serving
 
+if serving.missing_modules():
+    pytest.skip(f"the serve extra is not installed ({serving.INSTALL_HINT})", allow_module_level=True)
+
+import grpc  # noqa: E402
 from gpuflow.serving import tensors  # noqa: E402
 from gpuflow.serving.protos import (get_model_metadata_pb2, get_model_status_pb2, model_service_pb2_grpc,  # noqa: E402
                                     predict_pb2, prediction_service_pb2_grpc)

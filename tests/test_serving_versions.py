@@ -8,8 +8,10 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("aiohttp")
-pytest.importorskip("grpc")
+from gpuflow import serving
+
+if serving.missing_modules():
+    pytest.skip(f"the serve extra is not installed ({serving.INSTALL_HINT})", allow_module_level=True)
 
 from gpuflow.serving.protos import model_server_config_pb2 as pb  # noqa: E402
 from gpuflow.serving.server import serve_in_thread  # noqa: E402

@@ -6,14 +6,14 @@ hot reload), :mod:`.batching` (inference off the event loop, dynamic batching), 
 (status and metadata documents), :mod:`.metrics` (Prometheus), :mod:`.server` (runs it all),
 :mod:`.protos` (the subset of TF Serving's .proto files, and the modules generated from them).
 
-The server libraries (aiohttp, grpcio, protobuf, prometheus-client) are the optional extra
+The server libraries (aiohttp, grpcio, protobuf, prometheus-client, orjson) are the optional extra
 ``gpuflow[serve]``; importing this package needs none of them.
 """
 from __future__ import annotations
 
 import importlib.util
 
-EXTRA_MODULES = ("aiohttp", "grpc", "google.protobuf", "prometheus_client")
+EXTRA_MODULES = ("aiohttp", "grpc", "google.protobuf", "prometheus_client", "orjson")
 INSTALL_HINT = "pip install 'gpuflow[serve]'"
 
 

@@ -66,7 +66,8 @@ class Batcher:
         self.max_rows = runner.batching.max_batch_size
         self.timeout = runner.batching.batch_timeout_micros * 1e-6
         self._queue = collections.deque()  # (arrival time, inputs, rows, shape key, future)
-        self._arrived = asyncio.Event()
+        self._rows = 0  # rows in the queue
+        self._full = asyncio.Event()  # set once the queue holds max_rows rows
         self._slots = asyncio.Semaphore(1)  # one batch of this version at a time; the next one fills meanwhile
         self._task = None
 
@@ -77,7 +78,9 @@ class Batcher:
         key = tuple((name, a.shape[1:]) for name, a in inputs.items())
         fut = loop.create_future()
         self._queue.append((loop.time(), inputs, rows, key, fut))
-        self._arrived.set()
+        self._rows += rows
+        if self._rows >= self.max_rows:
+            self._full.set()
         if self._task is None:
             self._task = loop.create_task(self._collect())
         return await fut
@@ -87,21 +90,17 @@ class Batcher:
         try:
             while self._queue:
                 await self._slots.acquire()
-                deadline = self._queue[0][0] + self.timeout
-                while self._queued_rows() < self.max_rows and loop.time() < deadline:
-                    self._arrived.clear()
+                wait = self._queue[0][0] + self.timeout - loop.time()
+                if self._rows < self.max_rows and wait > 0:
+                    self._full.clear()
                     try:
-                        await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
+                        await asyncio.wait_for(self._full.wait(), wait)
                     except asyncio.TimeoutError:
-                        break
+                        pass
                 batch = self._take()
                 loop.create_task(self._execute(batch))
         finally:
             self._task = None
-
-    def _queued_rows(self):
-        key = self._queue[0][3]
-        return sum(r[2] for r in self._queue if r[3] == key)
 
     def _take(self):
         key, rows, batch, rest = self._queue[0][3], 0, [], collections.deque()
@@ -110,6 +109,7 @@ class Batcher:
             if item[3] == key and rows + item[2] <= self.max_rows:
                 batch.append(item)
                 rows += item[2]
+                self._rows -= item[2]
             else:
                 rest.append(item)
         self._queue.extendleft(reversed(rest))

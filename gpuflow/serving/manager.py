@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import cpu_runtime
 from .tensors import ServingError, invalid
 
 log = logging.getLogger("gpuflow.serving")
@@ -122,7 +123,9 @@ class Servable:
         """Outputs of the model: dict output name -> NumPy array, for inputs checked by
         :meth:`Signature.check_inputs` (dict input name -> array)."""
         args = [inputs[s.name] for s in self.signature.inputs]
-        with self._lock:
+        # BLAS on one thread: the NumPy backend parallelizes over the batch itself, and OpenBLAS's own threads
+        # busy-wait between a request's small GEMMs (seed CNN, batch 1: ~10x the CPU time, 3x the latency)
+        with self._lock, cpu_runtime.single_threaded():
             out = self.model(args if len(args) > 1 else args[0], training=False)
         outs = out if isinstance(out, (list, tuple)) else [out]
         return {s.name: np.asarray(o.numpy() if hasattr(o, "numpy") else o) for s, o in zip(self.signature.outputs, outs)}
