@@ -180,7 +180,8 @@ def test_the_test_extra_installs_the_serve_extra():
     extras = tomllib.loads((pathlib.Path(__file__).parent.parent / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     assert set(extras["serve"]) <= set(extras["test"])
-    assert {Requirement(r).name for r in extras["serve"]} == {"aiohttp", "grpcio", "protobuf", "prometheus-client", "orjson"}
+    assert {Requirement(r).name for r in extras["serve"]} == {"aiohttp", "grpcio", "protobuf", "prometheus-client",
+                                                              "orjson"}
 
 
 def test_nan_in_and_out_as_tf_serving_writes_it(served):

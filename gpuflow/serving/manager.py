@@ -85,7 +85,8 @@ class Signature:
         missing = [s.name for s in self.inputs if s.name not in arrays]
         if unknown or missing:
             raise invalid(f"Expected inputs {[s.name for s in self.inputs]}. Received: {sorted(arrays)}"
-                          + (f" (unknown: {unknown})" if unknown else "") + (f" (missing: {missing})" if missing else ""))
+                          + (f" (unknown: {unknown})" if unknown else "")
+                          + (f" (missing: {missing})" if missing else ""))
         out, rows = {}, None
         for s in self.inputs:
             a = np.asarray(arrays[s.name])
@@ -128,7 +129,8 @@ class Servable:
         with self._lock, cpu_runtime.single_threaded():
             out = self.model(args if len(args) > 1 else args[0], training=False)
         outs = out if isinstance(out, (list, tuple)) else [out]
-        return {s.name: np.asarray(o.numpy() if hasattr(o, "numpy") else o) for s, o in zip(self.signature.outputs, outs)}
+        return {s.name: np.asarray(o.numpy() if hasattr(o, "numpy") else o)
+                for s, o in zip(self.signature.outputs, outs)}
 
     def _enter(self):
         with self._idle:
