@@ -30,12 +30,15 @@ import numpy as np
 
 import gpuflow as tf
 from gpuflow.device import Device
+from primitive_checks import assert_sums_match
 
 __all__ = ["check_gradients", "check_double_backward", "check_on_device", "check_op", "assert_float32_close",
            "rand", "REFERENCE"]
 
 #: The device kind of the test oracle: the naive backend of gpuflow/backend/reference.py.
 REFERENCE = "reference"
+#: Roundings allowed beside the sums of an op compared with the reference (assert_float32_close).
+ELEMENTWISE_ROUNDINGS = 16
 
 
 def rand(*shape, low=-1.0, high=1.0, seed=None, away_from=None, margin=1e-2):
@@ -214,12 +217,11 @@ def _run_on(kind, fn, inputs, variables, seed):
 def assert_float32_close(got, want, k=1, what="value"):
     """Asserts that a float32 result ``got`` agrees with the reference's ``want`` to float32 rounding.
 
-    Integer and boolean results must be equal. Floating-point ones may differ by
-    ``tol * (|want| + max|want|)`` with ``tol = 32 u + 2 gamma_k``: ``u = 2**-24`` is the float32 unit
-    roundoff, and ``gamma_k = k u / (1 - k u)`` bounds the relative error of a sum of ``k`` terms added in any
-    order (Higham, Accuracy and Stability of Numerical Algorithms, 2nd ed., eq. 3.5), taken relative to the
-    largest value since a sum's terms may cancel. ``32 u`` leaves room for a few roundings of elementwise
-    maths (a GPU's ``expf`` is not NumPy's). Infinities and NaNs must match.
+    Integer and boolean results must be equal, infinities and NaNs must match. Finite floating-point values
+    must agree within the rounding of sums of ``k`` terms (:func:`primitive_checks.assert_sums_match`, the
+    ``gamma_k`` bound), ``ELEMENTWISE_ROUNDINGS`` more terms standing for the elementwise maths around the
+    sums (a GPU's ``expf`` is not NumPy's). The bound needs ``sum|term|`` per element, which a composite
+    ``fn`` does not expose: ``|want| + max|want|`` stands for it, as a sum's terms may cancel.
     """
     got, want = np.asarray(got), np.asarray(want)
     assert got.shape == want.shape, f"{what}: shape {got.shape}, reference {want.shape}"
@@ -227,13 +229,11 @@ def assert_float32_close(got, want, k=1, what="value"):
     if want.dtype.kind != "f":
         np.testing.assert_array_equal(got, want, err_msg=what)
         return
-    u = np.finfo(np.float32).eps / 2
-    tol = 32 * u + 2 * k * u / (1 - k * u)
     finite = np.isfinite(want)
-    scale = float(np.max(np.abs(want[finite]), initial=0.0))
     np.testing.assert_array_equal(np.where(finite, 0, got), np.where(finite, 0, want), err_msg=f"{what}: inf/nan")
-    np.testing.assert_allclose(got[finite], want[finite], rtol=tol, atol=tol * scale,
-                               err_msg=f"{what} differs from the reference backend's (k={k})")
+    got, want = got[finite], want[finite].astype(np.float64)
+    assert_sums_match(got, want, np.abs(want) + np.max(np.abs(want), initial=0.0), k + ELEMENTWISE_ROUNDINGS,
+                      f"{what} differs from the reference backend's")
 
 
 def check_on_device(fn, *inputs, device, k=None, variables=None, seed=0):
