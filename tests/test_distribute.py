@@ -238,3 +238,10 @@ def test_train_strategy_flag_is_checked(capsys):
         cli.main(["train", "--strategy", "parameter_server"])
     assert e.value.code == 2
     assert "argument --strategy: invalid choice: 'parameter_server'" in capsys.readouterr().err
+
+
+def test_gather_and_local_results_with_one_replica():
+    s = tf.distribute.MirroredStrategy()
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(s.gather(x, axis=1).numpy(), x.numpy())
+    assert s.experimental_local_results(x) == (x,)

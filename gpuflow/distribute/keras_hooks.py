@@ -115,7 +115,7 @@ def reduced_metrics(metrics):
         _leaves(m, leaves)
     saved = [getattr(obj, name) for obj, name in leaves]
     flat = np.concatenate([np.asarray(v, dtype=np.float64).reshape(-1) for v in saved]) if saved else np.zeros(0)
-    total = s._collectives.all_reduce(flat, "sum")
+    total = s._host_collectives.all_reduce(flat, "sum")
     start = 0
     for (obj, name), v in zip(leaves, saved):
         size = np.size(v)
@@ -138,7 +138,7 @@ def gather_batches(outs):
     s = _multi()
     if s is None:
         return outs
-    c = s._collectives
+    c = s._host_collectives
 
     def gather(a):
         return np.concatenate([np.asarray(p) for p in c.all_gather(np.ascontiguousarray(a))], axis=0)
@@ -176,7 +176,7 @@ def sync_model(model):
     values = s._collectives.broadcast_many([v._data for v in variables], 0, s._bucket_bytes)
     for v, value in zip(variables, values):
         v._data[...] = value
-    set_rng_state(s._collectives.broadcast_object(rng_state(), 0))
+    set_rng_state(s._host_collectives.broadcast_object(rng_state(), 0))
 
 
 # -- layers ---------------------------------------------------------------------------------
@@ -193,7 +193,7 @@ def sync_moments(x, axes):
     local = array_ops.concat([math_ops.reduce_sum(x, axis=axes), math_ops.reduce_sum(math_ops.square(x), axis=axes)],
                              axis=0)
     total = all_reduce_sum(local, s._collectives)
-    n = float(s._collectives.all_reduce(np.array([count]), "sum")[0])
+    n = float(s._host_collectives.all_reduce(np.array([count]), "sum")[0])
     channels = int(local.shape[0]) // 2
     mean = total[:channels] / n
     variance = total[channels:] / n - math_ops.square(mean)

@@ -164,6 +164,11 @@ class Strategy:
         return self
 
     @property
+    def _host_collectives(self):
+        """The collectives for host (NumPy) buffers: metrics, counts, objects (MPI when NCCL moves the gradients)."""
+        return getattr(self, "_mpi", None) or self._collectives
+
+    @property
     def worker_index(self):
         """This worker's rank (0 is the chief, which writes checkpoints and logs)."""
         return self._collectives.rank
@@ -237,7 +242,7 @@ class Strategy:
         summed = self._collectives.all_reduce(data.astype(np.float64) if data.dtype.kind == "f" and
                                               reduce_op is ReduceOp.MEAN else data, "sum")
         if reduce_op is ReduceOp.MEAN:
-            total = count if axis is None else float(self._collectives.all_reduce(np.array([count]), "sum")[0])
+            total = count if axis is None else float(self._host_collectives.all_reduce(np.array([count]), "sum")[0])
             summed = summed / (self.num_replicas_in_sync if axis is None else total)
         return convert_to_tensor(np.asarray(summed).astype(data.dtype) if isinstance(summed, np.ndarray)
                                  else summed.astype(data.dtype))
@@ -245,10 +250,9 @@ class Strategy:
     def gather(self, value, axis=0):
         """Every replica's ``value`` concatenated along ``axis`` (``Strategy.gather``)."""
         from ..ops.core import convert_to_tensor
-        data = convert_to_tensor(value)._data
-        moved = np.moveaxis(data, axis, 0) if axis else data
-        parts = self._collectives.all_gather(moved)
-        xp = np if isinstance(data, np.ndarray) else __import__("cupy")
+        t = convert_to_tensor(value)
+        xp = t._backend.xp
+        parts = self._collectives.all_gather(xp.moveaxis(t._data, axis, 0) if axis else t._data)
         out = xp.concatenate(parts, axis=0)
         return convert_to_tensor(xp.moveaxis(out, 0, axis) if axis else out)
 
@@ -411,8 +415,8 @@ class MultiWorkerMirroredStrategy(Strategy):
         elif options.implementation is CommunicationImplementation.NCCL:
             raise ValueError(f"NCCL needs GPU buffers, but the device is {device}. Use "
                              "CommunicationImplementation.RING or AUTO on the CPU.")
-        self._mpi = mpi
         super().__init__(collectives, device, options.bytes_per_pack)
+        self._mpi = mpi
 
 
 def _local_gpu(mpi):
