@@ -3,8 +3,9 @@ computations, default initializers, and the errors bad arguments and bad inputs 
 
 Every layer goes through ``run_layer_test`` (tests/layer_test_utils.py) for shapes,
 weights, config and set_weights; the numeric tests below compare with NumPy
-written from the definitions (explicit loops for convolution and pooling, with
-TensorFlow's SAME-padding rule).
+written from the definitions, and convolution and pooling with the reference backend's
+primitives (gpuflow/backend/reference.py) over the padding TensorFlow's SAME rule gives,
+worked out here.
 
 Every test that computes a layer's values or gradients takes the ``device`` fixture
 (tests/conftest.py): its body runs on cpu, emulator and gpu, where ``run_layer_test`` also compares
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
+from gpuflow.backend.geometry import ConvGeometry
+from gpuflow.backend.reference import ReferenceBackend
 from layer_test_utils import rnd, run_layer_test, same_pads
 
 keras = tf.keras
@@ -30,45 +33,30 @@ def _fresh_names():
     yield
 
 
-# -- NumPy references -------------------------------------------------------------------
-def conv2d_ref(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
-    """Cross-correlation by explicit loops over output pixels, NHWC / (kh, kw, in, out)."""
-    n, h, wd, c = x.shape
-    kh, kw, _, f = w.shape
-    (sh, sw), (dh, dw) = strides, dilation
+# -- references: the reference backend, with TensorFlow's SAME padding worked out here ------------------------
+REF = ReferenceBackend()
+
+
+def window_geometry(x_shape, window, strides, padding, dilation=(1, 1)):
+    """The geometry of a window over an input, its SAME pads computed by the test (``same_pads``), not the
+    library's ``ConvGeometry.of`` that the layers use."""
+    pads = (0, 0, 0, 0)
     if padding == "same":
-        oh, pt, pb = same_pads(h, kh, sh, dh)
-        ow, pl, pr = same_pads(wd, kw, sw, dw)
-    else:
-        oh = (h - ((kh - 1) * dh + 1)) // sh + 1
-        ow = (wd - ((kw - 1) * dw + 1)) // sw + 1
-        pt = pb = pl = pr = 0
-    xp = np.pad(x.astype(np.float64), ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-    out = np.zeros((n, oh, ow, f))
-    for i in range(oh):
-        for j in range(ow):
-            patch = xp[:, i * sh:i * sh + (kh - 1) * dh + 1:dh, j * sw:j * sw + (kw - 1) * dw + 1:dw, :]
-            out[:, i, j, :] = np.einsum("nabc,abcf->nf", patch, w.astype(np.float64))
-    if b is not None:
-        out += b
-    return out
+        _, top, bottom = same_pads(x_shape[1], window[0], strides[0], dilation[0])
+        _, left, right = same_pads(x_shape[2], window[1], strides[1], dilation[1])
+        pads = (top, bottom, left, right)
+    return ConvGeometry(x_shape, window, strides, dilation, pads)
+
+
+def conv2d_ref(x, w, b=None, strides=(1, 1), padding="valid", dilation=(1, 1)):
+    """Cross-correlation, NHWC / (kh, kw, in, out), by the reference backend (float64 sums)."""
+    return REF.conv2d_fwd(x, w, window_geometry(x.shape, w.shape[:2], strides, padding, dilation), b=b)[0]
 
 
 def pool2d_ref(x, pool, strides, padding, kind):
-    n, h, wd, c = x.shape
-    (ph, pw), (sh, sw) = pool, strides
-    if padding == "same":
-        oh, pt, _ = same_pads(h, ph, sh)
-        ow, pl, _ = same_pads(wd, pw, sw)
-    else:
-        oh, ow, pt, pl = (h - ph) // sh + 1, (wd - pw) // sw + 1, 0, 0
-    out = np.zeros((n, oh, ow, c))
-    for i in range(oh):
-        for j in range(ow):
-            r0, c0 = i * sh - pt, j * sw - pl
-            win = x[:, max(r0, 0):min(r0 + ph, h), max(c0, 0):min(c0 + pw, wd), :]  # padding excluded
-            out[:, i, j, :] = win.max(axis=(1, 2)) if kind == "max" else win.mean(axis=(1, 2))
-    return out
+    """Max or average pooling by the reference backend (padding excluded from every window)."""
+    geometry = window_geometry(x.shape, pool, strides, padding)
+    return REF.max_pool2d_fwd(x, geometry)[0] if kind == "max" else REF.avg_pool2d_fwd(x, geometry)
 
 
 # -- Dense ---------------------------------------------------------------------------------
