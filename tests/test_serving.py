@@ -189,3 +189,30 @@ def test_nan_in_and_out_as_tf_serving_writes_it(served):
     port = served[0].rest_port
     status, doc = call(f"http://127.0.0.1:{port}/v1/models/dense:predict", raw=b'{"instances": [[NaN, 1.0, 2.0]]}')
     assert status == 200 and np.isnan(doc["predictions"]).all()
+
+
+@pytest.mark.parametrize("body,taken", [
+    (b'{"instances": [[1, 2.5, -3e-2], [4, 5, 6]]}', True),
+    (b'{"signature_name": "serving_default", "instances": [[1, 2, 3]]}', True),
+    (b' { "inputs" : [ [ 1.0 , 2 , 3 ] ] , "signature_name":"" } ', True),
+    (b'{"instances": [[1, 2, 3], [4, 5]]}', False),  # ragged: the general path reports it
+    (b'{"instances": [[1, 2, 3, 4, 5, 6]]}', False),  # 6 values, but the brackets of shape (1, 6)
+    (b'{"instances": [[1, 2], [3, 4], [5, 6]]}', False),  # 6 values as (3, 2)
+    (b'{"instances": [[+1, 2, 3]]}', False),  # not JSON
+    (b'{"instances": [[1, 2, 3]], "other": 1}', False),  # another field
+    (b'{"instances": [{"x": [1, 2, 3]}]}', False),  # named
+])
+def test_fast_json_path_agrees_with_the_general_one(body, taken):
+    """Single-input numeric requests skip building nested lists; what they decode to is what the general
+    path decodes, and anything else is left to the general path."""
+    from gpuflow.serving import rest
+    from gpuflow.serving.manager import Signature, TensorSpec
+    sig = Signature([TensorSpec("x", np.dtype("float32"), (None, 3))], [])
+    fast = rest._fast_decode(body, sig)
+    assert (fast is not None) == taken
+    if taken:
+        doc = json.loads(body)
+        name, row_format, arrays = fast
+        assert name == doc.get("signature_name", "") and row_format == ("instances" in doc)
+        want = rest._decode(doc["instances"] if row_format else doc["inputs"], sig, row_format)
+        assert arrays["x"].dtype == np.float32 and np.array_equal(arrays["x"], want["x"])

@@ -18,8 +18,10 @@ name), 404 (unknown model, version, label or path), 413 (a body over ``max_body_
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import math
 import re
 import time
 
@@ -91,10 +93,7 @@ class RestApi:
         except web.HTTPRequestEntityTooLarge:
             raise ServingError("RESOURCE_EXHAUSTED", f"Request body is over the limit of {self.max_body_bytes} "
                                                      f"bytes (--max_body_bytes)") from None
-        doc = _loads(body)
-        if not isinstance(doc, dict):
-            raise invalid(f"Expected a JSON object with \"instances\" or \"inputs\". Received: {type(doc).__name__}")
-        return doc
+        return body
 
     async def predict(self, request, m):
         start = time.perf_counter()
@@ -103,11 +102,20 @@ class RestApi:
             if m["method"] != "predict":
                 raise invalid(f"gpuflow serves the predict method only (a serving_default predict signature). "
                               f"Received: :{m['method']}")
-            doc = await self._body(request)
+            body = await self._body(request)
             with self.manager.acquire(name, m["version"], m["label"]) as servable:
-                messages.check_signature_name(doc.get("signature_name", ""))
-                row_format = _row_format(doc)
-                arrays = _decode(doc["instances"] if row_format else doc["inputs"], servable.signature, row_format)
+                fast = _fast_decode(body, servable.signature)
+                if fast is not None:
+                    signature_name, row_format, arrays = fast
+                else:
+                    doc = _loads(body)
+                    if not isinstance(doc, dict):
+                        raise invalid(f"Expected a JSON object with \"instances\" or \"inputs\". "
+                                      f"Received: {type(doc).__name__}")
+                    signature_name, row_format = doc.get("signature_name", ""), _row_format(doc)
+                    arrays = _decode(doc["instances"] if row_format else doc["inputs"], servable.signature,
+                                     row_format)
+                messages.check_signature_name(signature_name)
                 inputs, rows = servable.signature.check_inputs(arrays)
                 outputs = await self.runner.run(servable, inputs, rows)
             status = "OK"
@@ -118,6 +126,52 @@ class RestApi:
         finally:
             known = name if name in self.manager.model_names else "<unknown>"
             self.metrics.record(known, "predict", status, time.perf_counter() - start)
+
+
+# A request whose only fields are a plain numeric array (any nesting) under "instances" or "inputs" and an
+# optional signature_name: the common single-input request, decoded without building its nested lists.
+_NUMERIC = rb"(\[[-+.eE0-9\s,\[\]]*\])"
+_SIGNATURE = rb'\s*"signature_name"\s*:\s*"([A-Za-z0-9_./-]*)"\s*'
+_FAST = re.compile(rb'\s*\{(?:' + _SIGNATURE + rb',)?\s*"(instances|inputs)"\s*:\s*' + _NUMERIC +
+                   rb'\s*(?:,' + _SIGNATURE + rb')?\}\s*')
+_NOT_BRACKETS = bytes(range(256)).translate(None, b"[],")
+
+
+@functools.lru_cache(maxsize=64)
+def _skeleton(shape):
+    """The brackets and commas of a JSON array of ``shape`` (numbers and spaces removed)."""
+    if len(shape) == 1:
+        return b"[" + b"," * (shape[0] - 1) + b"]"
+    return b"[" + b",".join([_skeleton(shape[1:])] * shape[0]) + b"]"
+
+
+def _fast_decode(body, signature):
+    """``(signature_name, row_format, {input name: array})`` of a single-input float request that is one
+    numeric array (see ``_FAST``), ~5x faster than parsing nested lists; None for any other request (the
+    general path decodes it, with its errors). The array's brackets must be exactly those of an array of
+    shape ``(rows, *input shape[1:])``, and its numbers valid JSON numbers."""
+    if len(signature.inputs) != 1:
+        return None
+    spec = signature.inputs[0]
+    inner = spec.shape[1:]
+    if spec.dtype.kind != "f" or any(d is None for d in inner):
+        return None
+    m = _FAST.fullmatch(body)
+    if m is None:
+        return None
+    text = m.group(3)
+    try:
+        values = np.array(orjson.loads(b"[" + text.translate(None, b"[]") + b"]"), dtype=np.float64)
+    except (orjson.JSONDecodeError, ValueError, TypeError):
+        return None
+    row = math.prod(inner)
+    if values.ndim != 1 or not values.size or not row or values.size % row:
+        return None
+    shape = (values.size // row, *inner)
+    if text.translate(None, _NOT_BRACKETS) != _skeleton(shape):
+        return None
+    name = (m.group(1) or m.group(4) or b"").decode()
+    return name, m.group(2) == b"instances", {spec.name: values.astype(spec.dtype).reshape(shape)}
 
 
 def _loads(body):

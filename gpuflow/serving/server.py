@@ -45,7 +45,7 @@ class ModelServer:
         self.metrics = Metrics()
         self.manager = Manager(configs, poll_wait_seconds, load_model)
         self.runner = Runner(num_batch_threads, batching,
-                             lambda name, rows: self.metrics.batch_size.labels(name).observe(rows))
+                             self.metrics.observe_batch)
         self.max_body_bytes = max_body_bytes
         self.rest_port = self.grpc_port = None
         self._site_runner = self._grpc = None
