@@ -103,7 +103,8 @@ def check(p, got, ref64, unrounded64, k, what):
     g = PRECISIONS[p][1](got).astype(np.float64)
     want = output(p, ref64).astype(np.float64)
     scale = max(1.0, float(np.abs(ref64).max()))
-    out_ulp = {"tf32": 2.0**-24, "bf16": 2.0**-8, "f16": 2.0**-11}[p]
+    # one ulp of the output type at most (a float sum next to a rounding boundary may round either way)
+    out_ulp = {"tf32": 2.0**-23, "bf16": 2.0**-7, "f16": 2.0**-10}[p]
     tol = (k + 4) * 2.0**-24 * scale + out_ulp * np.abs(want)
     bad = np.abs(g - want) > tol
     assert not bad.any(), f"{what}: {bad.sum()} of {bad.size} off, worst {np.abs(g - want).max():.3g}"
@@ -148,8 +149,10 @@ def run(tc, fn, *args, **kw):
 
 # (N, H, W, C, F, KH, KW, strides, dilations, pads)
 CONV_CASES = [
-    (2, 5, 6, 3, 5, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)),      # odd C and F: scalar loads
-    (1, 9, 8, 8, 16, 3, 2, (2, 1), (1, 2), (1, 0, 0, 1)),     # C, F multiples of 8: 128-bit loads, >1 row tile
+    # odd C and F: scalar loads; M = 90 (fwd, data) rows: 2 row tiles; filter gradient K = 90: 3 slices
+    (3, 5, 6, 3, 5, 3, 3, (1, 1), (1, 1), (1, 1, 1, 1)),
+    # C, F multiples of 8: 128-bit loads; stride 2, dilation 2, asymmetric padding; M = 84 / 192 rows
+    (2, 12, 8, 8, 16, 3, 2, (2, 1), (1, 2), (1, 0, 0, 1)),
 ]
 
 
