@@ -22,7 +22,12 @@
 // = 8 warps per SM, 12.5 %; the filter gradient 3 blocks) and 104-142 for BF16/FP16 (3-4 blocks,
 // 18.8-25 %), with no spills; capped at 128 (no minimum) the TF32 and BF16 data-gradient kernels
 // spilled. The hot loop is HMMA but long (about 700-2400 instructions per slice): the implicit-GEMM
-// loaders' address arithmetic and both their 128-bit and scalar paths sit in it. Not yet run or tuned
+// loaders' address arithmetic and both their 128-bit and scalar paths sit in it (counted statically:
+// one of the two runs per slice). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS)
+// but the TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived from
+// the __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints (the
+// PTX of wmma.load.*.shared.tf32 exists: ldmatrix / mma.sync through inline PTX, behind a path the
+// emulator runs, would be the way). Not yet run or tuned
 // on a GPU: fewer live loader registers (a per-slice address table), a specialised vector-only loop
 // and cp.async staging (once the emulator runs it) are the next steps.
 //
