@@ -5,9 +5,12 @@ node ``(inputs, output, vjp)``; ``gradient`` walks the nodes in reverse order of
 recording (a valid reverse topological order) and applies each vector-Jacobian
 product. Vjps are written with differentiable ops, so an outer tape records the
 gradient computation of an inner one and higher-order gradients work (nested
-tapes). The backward passes of the fused primitives (conv2d, pooling, dense)
-are recorded as ops that refuse a further derivative with a clear error rather
-than returning a silently wrong one.
+tapes). The backward passes of the fused primitives (conv2d, pooling, dense,
+the fused recurrences) are recorded with a :func:`first_order_only` vjp, which
+refuses a further derivative with a clear error rather than returning a
+silently wrong one. An op recorded with ``vjp=None`` is not differentiable
+(TensorFlow's ``ops.NotDifferentiable``, Chainer's no-grad): no node is kept,
+so gradients through it are ``None``.
 
 Follows ``tf.GradientTape``: trainable variables are watched when read inside
 the tape (``watch_accessed_variables=True``), a non-persistent tape gives one
@@ -19,7 +22,8 @@ from __future__ import annotations
 import contextlib
 import threading
 
-__all__ = ["GradientTape", "record", "is_recording", "stop_recording", "UnconnectedGradients"]
+__all__ = ["GradientTape", "record", "is_recording", "recording_tape_count", "stop_recording", "first_order_only",
+           "UnconnectedGradients"]
 
 _local = threading.local()
 
@@ -37,6 +41,12 @@ def is_recording() -> bool:
     return bool(tapes)
 
 
+def recording_tape_count() -> int:
+    """How many tapes are recording on this thread: 0 outside any, 2 or more inside nested tapes (where a
+    gradient may itself be differentiated, so an op without a second derivative should not be chosen)."""
+    return len(getattr(_local, "tapes", None) or ())
+
+
 class UnconnectedGradients:
     NONE = "none"
     ZERO = "zero"
@@ -49,7 +59,13 @@ class _Node:
         self.inputs, self.output, self.vjp, self.needs, self.name = inputs, output, vjp, needs, name
 
 
-def _no_second_order(name):
+def first_order_only(name):
+    """The vjp of a gradient op ``name`` that has no derivative of its own (the backward passes of the fused
+    primitives): recorded, so a first-order gradient flows as usual, but differentiating through it raises.
+
+    Returns:
+        ``vjp(g, needs)`` raising NotImplementedError that names ``name``.
+    """
     def vjp(g, needs):
         raise NotImplementedError(f"The gradient of '{name}' (itself a gradient op) is not implemented: "
                                   "higher-order derivatives through this op are not supported yet.")
@@ -64,8 +80,11 @@ def record(name, inputs, output, vjp):
         inputs: tuple of input Tensors (non-tensors must not be passed).
         output: the output Tensor.
         vjp: ``vjp(grad_output, needs) -> tuple`` of input gradients (Tensor or
-            None), ``needs[i]`` saying whether input i needs one. ``None`` marks
-            an op with no derivative of its own (see module docstring).
+            None), ``needs[i]`` saying whether input i needs one; ``None`` for an
+            op that is not differentiable: no node is kept and gradients through
+            it are None (trainable variables it reads are still watched, as
+            TensorFlow watches a variable when it is read). For a gradient op
+            with no derivative of its own use :func:`first_order_only`.
     """
     for tape in _active():
         tape._record(name, inputs, output, vjp)
@@ -81,6 +100,16 @@ def stop_recording():
         yield
     finally:
         tapes[:] = saved
+
+
+def _output_gradient(g, target):
+    """A user-supplied ``output_gradients`` entry as a Tensor of ``target``'s dtype, device and shape."""
+    from .ops.core import convert_to_tensor
+    g = convert_to_tensor(g, dtype=target.dtype, device=target.device)  # a Tensor of another dtype is an error
+    if tuple(g.shape) != tuple(target.shape):
+        raise ValueError(f"output_gradients must match the target's shape. Expected: {tuple(target.shape)}. "
+                         f"Received: {tuple(g.shape)}")
+    return g
 
 
 def _flatten(structure):
@@ -187,10 +216,9 @@ class GradientTape:
                 w = True
             needs.append(w)
             hit = hit or w
-        if hit and output.dtype.is_floating:
+        if hit and vjp is not None and output.dtype.is_floating:
             watched[id(output)] = output
-            self._nodes.append(_Node(inputs, output, vjp if vjp is not None else _no_second_order(name),
-                                     tuple(needs), name))
+            self._nodes.append(_Node(inputs, output, vjp, tuple(needs), name))
 
     def gradient(self, target, sources, output_gradients=None, unconnected_gradients="none"):
         """Computes the gradient of ``target`` with respect to ``sources``.
@@ -236,7 +264,7 @@ class GradientTape:
             for t, g in zip(targets, out_grads):
                 if not isinstance(t, Tensor) or not t.dtype.is_floating:
                     continue
-                g = array_ops.ones_like(t) if g is None else array_ops._as_grad(g, t)
+                g = array_ops.ones_like(t) if g is None else _output_gradient(g, t)
                 grads[id(t)] = grads[id(t)] + g if id(t) in grads else g
             for node in reversed(self._nodes):
                 oid = id(node.output)

@@ -205,7 +205,7 @@ class Variable(Tensor):
         data = t._data
         if data is getattr(initial_value, "_data", None) or isinstance(initial_value, np.ndarray):
             data = t._backend.xp.array(data, copy=True)  # never alias the caller's buffer
-        super().__init__(data, t._device, t._backend)
+        super().__init__(data, t.device, t._backend)
         self.trainable = bool(trainable)
         self._name = name or "Variable"
         self._constraint = constraint

@@ -159,6 +159,44 @@ def test_second_derivative_through_max_pool_is_zero_not_an_error(device):
     assert outer.gradient(g, x) is None
 
 
+def test_an_op_made_with_vjp_none_is_not_differentiable():
+    # make_op(..., vjp=None) is TensorFlow's ops.NotDifferentiable: no node, None through it (zeros if asked),
+    # while a trainable variable it reads is still watched, as TensorFlow watches a variable when read
+    from gpuflow.ops.core import make_op
+    x, v = f64([1.0, 2.0]), tf.Variable([3.0, 4.0], dtype="float64")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = make_op("Opaque", (x, v), x._data * v._data, None)
+        z = y * 2.0 + x
+    assert tape.gradient(y, [x, v]) == [None, None]
+    assert tape.gradient(z, x).numpy().tolist() == [1.0, 1.0]  # the path through "Opaque" adds nothing
+    assert tape.gradient(y, v, unconnected_gradients="zero").numpy().tolist() == [0.0, 0.0]
+    assert tape.watched_variables() == (v,)
+
+
+def test_a_gradient_op_is_first_order_only():
+    # the backward passes of the fused primitives: recorded (the inputs it depends on are connected) but
+    # differentiating through one raises, naming it, rather than giving a silently wrong None
+    from gpuflow.ops.core import make_gradient_op
+    x = f64([1.0, -2.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = make_gradient_op("SomeGrad", (x,), x._data * 3.0)
+    with pytest.raises(NotImplementedError, match="'SomeGrad'.*higher-order"):
+        tape.gradient(y, x)
+
+
+def test_recording_tape_count_counts_the_nested_tapes():
+    from gpuflow import autodiff
+    assert autodiff.recording_tape_count() == 0
+    with tf.GradientTape() as outer:
+        with tf.GradientTape():
+            assert autodiff.recording_tape_count() == 2
+            with outer.stop_recording():
+                assert autodiff.recording_tape_count() == 1
+    assert autodiff.recording_tape_count() == 0
+
+
 # -- watching ------------------------------------------------------------------------
 def test_constants_are_not_watched_unless_asked():
     x = f64(2.0)

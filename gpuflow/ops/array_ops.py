@@ -271,7 +271,7 @@ def identity(input, name=None):  # noqa: A002
     """A copy on the current device (differentiable), as ``tf.identity``."""
     x = convert_to_tensor(input)
     dev = current_device()
-    if dev != x._device:
+    if dev != x.device:
         b = backend_for(dev)
         host = x._backend.to_numpy(x._data)
         return make_op("Identity", (x,), b.asarray(host), lambda g, n: (identity_on(g, x),),
@@ -280,7 +280,7 @@ def identity(input, name=None):  # noqa: A002
 
 
 def identity_on(g, like):
-    if g._device == like._device:
+    if g.device == like.device:
         return g
     return wrap(like._backend.asarray(g._backend.to_numpy(g._data)), like)
 
@@ -324,15 +324,6 @@ def ones_like(input, dtype=None, name=None):  # noqa: A002
     x = convert_to_tensor(input)
     dt = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else x._data.dtype
     return wrap(x._backend.xp.ones(x._data.shape, dtype=dt), x)
-
-
-def _as_grad(g, like):
-    """Converts a user-supplied upstream gradient to ``like``'s dtype and device."""
-    g = convert_to_tensor(g, dtype=like.dtype, device=like._device)  # a Tensor of another dtype is an error
-    if tuple(g.shape) != tuple(like.shape):
-        raise ValueError(f"output_gradients must match the target's shape. Expected: {tuple(like.shape)}. "
-                         f"Received: {tuple(g.shape)}")
-    return g
 
 
 def shape(input, out_type="int32", name=None):  # noqa: A002

@@ -15,14 +15,15 @@ from .. import dtypes as _dtypes
 from ..device import Device, current_device, backend_for
 from ..tensor import Tensor
 
-__all__ = ["convert_to_tensor", "make_op", "wrap", "binary_args", "unbroadcast", "check_same_device"]
+__all__ = ["convert_to_tensor", "make_op", "make_gradient_op", "wrap", "binary_args", "unbroadcast",
+           "check_same_device"]
 
 _PY_SCALARS = (bool, int, float)
 
 
 def wrap(data, like: Tensor) -> Tensor:
     """A Tensor of backend array ``data`` on ``like``'s device (no recording)."""
-    return Tensor(data, like._device, like._backend)
+    return Tensor(data, like.device, like._backend)
 
 
 def make_op(name, inputs, data, vjp, like=None) -> Tensor:
@@ -33,14 +34,24 @@ def make_op(name, inputs, data, vjp, like=None) -> Tensor:
         inputs: tuple of input Tensors the vjp returns gradients for, in order.
         data: the output backend array.
         vjp: ``vjp(g, needs) -> tuple`` of gradients, or ``None`` for an op
-            with no derivative of its own (see :mod:`gpuflow.autodiff`).
+            that is not differentiable (TensorFlow's ``ops.NotDifferentiable``):
+            nothing is recorded and gradients through it are None. A gradient
+            op without a derivative of its own uses :func:`make_gradient_op`.
         like: tensor whose device the output takes (default ``inputs[0]``).
     """
     like = like if like is not None else inputs[0]
-    out = Tensor(data, like._device, like._backend)
+    out = Tensor(data, like.device, like._backend)
     if autodiff.is_recording():
         autodiff.record(name, inputs, out, vjp)
     return out
+
+
+def make_gradient_op(name, inputs, data) -> Tensor:
+    """:func:`make_op` for a gradient op with no derivative of its own (the backward pass of a fused
+    primitive): a first-order gradient flows through it as usual, and differentiating through it again
+    raises NotImplementedError naming ``name`` (:func:`gpuflow.autodiff.first_order_only`). ``inputs``
+    lists what ``data`` depends on, so that such a second derivative is an error, never a silent None."""
+    return make_op(name, inputs, data, autodiff.first_order_only(name))
 
 
 def _infer_python_dtype(arr: np.ndarray):
@@ -80,9 +91,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, device=None, name=None
         if dtype is not None and _dtypes.as_dtype(dtype) != value.dtype:
             raise ValueError(f"Tensor conversion requested dtype {_dtypes.as_dtype(dtype).name} for a Tensor "
                              f"with dtype {value.dtype.name}. Use gpuflow.cast to change the dtype.")
-        if dev is not None and dev != value._device:
+        if dev is not None and dev != value.device:
             raise ValueError(f"Expected a tensor on device '{dev}'. Received: a tensor on device "
-                             f"'{value._device}'. Copy it explicitly with gpuflow.identity inside "
+                             f"'{value.device}'. Copy it explicitly with gpuflow.identity inside "
                              f"`with gpuflow.device('{dev}')`.")
         return value
     dev = dev if dev is not None else current_device()
@@ -120,9 +131,9 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, device=None, name=None
 def check_same_device(op, *tensors):
     first = tensors[0]
     for t in tensors[1:]:
-        if t._device != first._device:
+        if t.device != first.device:
             raise ValueError(f"{op}: all inputs must be on the same device. Received: a tensor on "
-                             f"'{first._device}' and a tensor on '{t._device}'.")
+                             f"'{first.device}' and a tensor on '{t.device}'.")
 
 
 def binary_args(x, y, op):
@@ -155,9 +166,9 @@ def _convert_operand(value, other: Tensor, op):
         if value.dtype.kind == "f" and not other.dtype.is_floating:
             raise TypeError(f"{op}: cannot combine a floating-point array with a {other.dtype.name} tensor. "
                             f"Received: value.dtype={value.dtype}")
-        return convert_to_tensor(value, dtype=other.dtype, device=other._device)
+        return convert_to_tensor(value, dtype=other.dtype, device=other.device)
     try:
-        return convert_to_tensor(value, dtype=other.dtype, device=other._device)
+        return convert_to_tensor(value, dtype=other.dtype, device=other.device)
     except TypeError as e:
         raise TypeError(f"{op}: cannot convert the operand {value!r:.100} to the other input's dtype "
                         f"{other.dtype.name}. ({e})") from None

@@ -11,14 +11,14 @@ resolves it once into a :class:`~gpuflow.backend.geometry.ConvGeometry` (output 
 
 Convolution, pooling and dense go through the backend primitives; their
 backward passes are primitives too, recorded as ops without a second
-derivative (see :mod:`gpuflow.autodiff`).
+derivative (:func:`~gpuflow.ops.core.make_gradient_op`).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..backend.geometry import ConvGeometry, conv_output_size
-from .core import convert_to_tensor, make_op, wrap, check_same_device
+from .core import convert_to_tensor, make_op, make_gradient_op, wrap, check_same_device
 from . import math_ops as M
 from .array_ops import getitem, reshape
 
@@ -234,11 +234,9 @@ def _conv_args(x, w, b, strides, padding, dilations, data_format, op):
 def _conv_grads(inputs, g, n, dx, dw, db):
     """The gradient tensors of a convolution op's (x, w[, b]) from its backward primitive's arrays."""
     x, w = inputs[:2]
-    # The inputs list what each result depends on, so that an outer tape asking for a second
-    # derivative through it gets the clear error of a non-differentiable op, not a silent None.
-    gx = make_op("Conv2DBackpropInput", (g, w), dx, None) if n[0] else None
-    gw = make_op("Conv2DBackpropFilter", (g, x), dw, None) if n[1] else None
-    gb = make_op("BiasAddGrad", (g,), db, None) if db is not None else None
+    gx = make_gradient_op("Conv2DBackpropInput", (g, w), dx) if n[0] else None
+    gw = make_gradient_op("Conv2DBackpropFilter", (g, x), dw) if n[1] else None
+    gb = make_gradient_op("BiasAddGrad", (g,), db) if db is not None else None
     return (gx, gw, gb)[:len(inputs)]
 
 
@@ -325,7 +323,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
     be = x._backend
     y, saved = be.max_pool2d_fwd(x._data, geometry)
     return make_op("MaxPool", (x,), y, lambda g, n: (
-        make_op("MaxPoolGrad", (g,), be.max_pool2d_bwd(g._data, geometry, saved=saved), None),))
+        make_gradient_op("MaxPoolGrad", (g,), be.max_pool2d_bwd(g._data, geometry, saved=saved)),))
 
 
 def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  # noqa: A002
@@ -333,7 +331,7 @@ def avg_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
     x, geometry = _pool_args(input, ksize, strides, padding, data_format, "avg_pool2d")
     be = x._backend
     return make_op("AvgPool", (x,), be.avg_pool2d_fwd(x._data, geometry), lambda g, n: (
-        make_op("AvgPoolGrad", (g,), be.avg_pool2d_bwd(g._data, geometry), None),))
+        make_gradient_op("AvgPoolGrad", (g,), be.avg_pool2d_bwd(g._data, geometry)),))
 
 
 def fused_dense(x, kernel, bias=None, activation=None, op="dense"):
@@ -361,10 +359,10 @@ def fused_dense(x, kernel, bias=None, activation=None, op="dense"):
 
     def vjp(g, n):
         dx, dw, db = be.dense_bwd(g._data, x._data, w._data, y=y, relu=relu_on, need_dx=n[0])
-        out = [make_op("DenseBackpropInput", (g, w), dx, None) if n[0] else None,  # inputs: see fused_conv2d
-               make_op("DenseBackpropFilter", (g, x), dw, None) if n[1] else None]
+        out = [make_gradient_op("DenseBackpropInput", (g, w), dx) if n[0] else None,
+               make_gradient_op("DenseBackpropFilter", (g, x), dw) if n[1] else None]
         if bias is not None:
-            out.append(make_op("BiasAddGrad", (g,), db, None) if n[2] else None)
+            out.append(make_gradient_op("BiasAddGrad", (g,), db) if n[2] else None)
         return tuple(out)
     return make_op("Dense", inputs, y, vjp)
 
@@ -597,8 +595,8 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
 
     def vjp(g, n):
         gx = fused_conv2d(g, w, None, strides, explicit, dilations, op=f"{op} (gradient)") if n[0] else None
-        gw = make_op("Conv2DTransposeBackpropFilter", (g, x), be.conv2d_bwd_filter(g._data, x._data, geometry),
-                     None) if n[1] else None
+        gw = make_gradient_op("Conv2DTransposeBackpropFilter", (g, x),
+                              be.conv2d_bwd_filter(g._data, x._data, geometry)) if n[1] else None
         return gx, gw
     return make_op("Conv2DTranspose", (x, w), y, vjp)
 

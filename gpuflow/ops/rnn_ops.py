@@ -31,7 +31,7 @@ the per-step path of differentiable ops when a second derivative may be taken (n
 from __future__ import annotations
 
 from ..backend.base import sum_partials
-from .core import check_same_device, convert_to_tensor, make_op
+from .core import check_same_device, convert_to_tensor, make_gradient_op, make_op
 
 __all__ = ["recurrent_sequence", "CELLS"]
 
@@ -377,6 +377,6 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
         db = sum_partials([b for _, b in parts]) if bias is not None else None
         grads = [dz, duk] + [d[k] for k in range(kind.n_states)] + \
             ([db] if bias is not None else [])
-        return tuple(make_op(f"{name}SequenceGrad", (g,) + inputs_, a, None) if need else None
+        return tuple(make_gradient_op(f"{name}SequenceGrad", (g,) + inputs_, a) if need else None
                      for a, need in zip(grads, needs))
     return make_op(f"{name}Sequence", inputs_, hs[:, 1:], vjp)
