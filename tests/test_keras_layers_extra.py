@@ -336,8 +336,6 @@ def test_embedding_errors():
         layer(np.array([[1, 12]]))
     with pytest.raises(ValueError, match="integer indices.*1.5"):
         layer(np.array([[1.5, 2.0]]))
-    with pytest.raises(NotImplementedError, match="mask_zero"):
-        layers.Embedding(10, 4, mask_zero=True)
     with pytest.raises(ValueError, match="`input_dim` must be a positive integer"):
         layers.Embedding(0, 4)
 

@@ -185,6 +185,28 @@ mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
 
+def apply_mask(sample_weight, mask, dtype, reduction):
+    """Keras 3's ``keras.src.losses.loss.apply_mask``: the sample weights times a (batch, steps) mask.
+
+    For the mean reductions the mask is scaled by ``total / valid`` (steps in all / unmasked steps), so the
+    mean over every value is the mean over the unmasked ones. None when both are None.
+    """
+    if mask is None:
+        return sample_weight
+    mask = _m.cast(convert_to_tensor(mask), dtype)
+    if reduction in ("mean", "sum_over_batch_size"):
+        total = float(np.prod(mask.shape))
+        mask = mask * (total / (_m.reduce_sum(mask) + EPSILON))
+    if sample_weight is None:
+        return mask
+    sw = _to_dtype(sample_weight, dtype, "sample_weight")
+    while sw.ndim > mask.ndim and sw.shape[-1] == 1:
+        sw = _a.squeeze(sw, -1)
+    while sw.ndim < mask.ndim:
+        sw = _a.expand_dims(sw, -1)
+    return sw * mask
+
+
 class Loss:
     """Base loss (``keras.losses.Loss``): ``loss(y_true, y_pred, sample_weight=None)`` -> scalar.
 
@@ -204,10 +226,15 @@ class Loss:
         raise NotImplementedError
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        """The reduced loss. A Keras mask attached to ``y_pred`` (a sequence model's output after
+        ``Embedding(mask_zero=True)``) weighs the masked steps 0, as Keras 3 (see :func:`apply_mask`)."""
+        from .layers.mask_utils import get_keras_mask
+        mask = get_keras_mask(y_pred)
         # Keras 3 converts both to the loss dtype (float32 by default) before computing
         y_pred = _to_dtype(y_pred, self.dtype, "y_pred")
         y_true = _to_dtype(y_true, self.dtype, "y_true")
         values = self.call(y_true, y_pred)
+        sample_weight = apply_mask(sample_weight, mask, self.dtype, self.reduction)
         if sample_weight is not None:
             sw = convert_to_tensor(sample_weight, dtype=values.dtype)
             while sw.ndim > values.ndim and sw.shape[-1] == 1:

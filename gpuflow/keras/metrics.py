@@ -131,9 +131,17 @@ class MeanMetricWrapper(Mean):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Adds ``fn(y_true, y_pred)`` for a batch.
 
+        A Keras mask attached to ``y_pred`` (see :mod:`gpuflow.keras.layers.mask_utils`) weighs the masked steps
+        0, as Keras 3.
+
         Raises:
             ValueError: ``y_true`` and ``y_pred`` with different batch sizes, naming the metric and both shapes.
         """
+        from .layers.mask_utils import get_keras_mask
+        from .losses import apply_mask
+        mask = get_keras_mask(y_pred)
+        if mask is not None:
+            sample_weight = apply_mask(sample_weight, mask, "float32", "sum")
         y_true, y_pred = _np(y_true), _np(y_pred)
         if y_true.ndim and y_pred.ndim and y_true.shape[0] != y_pred.shape[0]:
             raise ValueError(f"Metric '{self.name}': y_true and y_pred must have the same batch size. "

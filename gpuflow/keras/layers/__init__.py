@@ -18,5 +18,8 @@ from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F40
 from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D  # noqa: F401
 from .activation_layers import LeakyReLU, ELU  # noqa: F401
 from .preprocessing import Rescaling  # noqa: F401
+from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspose  # noqa: F401
+from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
+from .masking import Masking  # noqa: F401
 
 Convolution2D = Conv2D

@@ -24,6 +24,7 @@ from ...ops.core import convert_to_tensor
 from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
 from .. import constraints as _constraints, initializers as _init, regularizers as _regularizers
+from .mask_utils import get_keras_mask, set_keras_mask
 
 __all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids", "standardize_shape",
            "call_hook", "call_hooks_active"]
@@ -181,6 +182,8 @@ class Layer:
         self.input_spec = None
         self._call_has_training = "training" in inspect.signature(self.call).parameters
         self._call_has_mask = "mask" in inspect.signature(self.call).parameters
+        if "_supports_masking" not in self.__dict__:  # Keras 3: a layer that defines compute_mask supports masks
+            self._supports_masking = type(self).compute_mask is not Layer.compute_mask
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -396,6 +399,20 @@ class Layer:
     def call(self, inputs, *args, **kwargs):
         return inputs
 
+    @property
+    def supports_masking(self):
+        """Whether the layer passes a Keras mask on (through :meth:`compute_mask`) to its outputs."""
+        return self._supports_masking
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self._supports_masking = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        """The mask of the outputs for ``inputs`` carrying ``previous_mask`` (Keras 3: the input's mask); used
+        when :attr:`supports_masking` is true (see :mod:`.mask_utils`)."""
+        return previous_mask
+
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; the default runs the layer on zeros."""
         from ...ops.array_ops import zeros
@@ -446,6 +463,10 @@ class Layer:
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         if _is_symbolic(inputs):
             return self._symbolic_call(inputs, *args, training=training, **kwargs)
+        # Keras 3: the mask attached to the input goes to the call's `mask` and, through compute_mask, onward
+        input_mask = _map_structure(get_keras_mask, inputs)
+        if mask is None and any(m is not None for m in _flatten(input_mask)):
+            mask = input_mask
         inputs = self._convert_input(inputs)
         shape = _shape_of(inputs)
         if not self.built:
@@ -470,6 +491,8 @@ class Layer:
         finally:
             _ctx.training = prev
             _ctx.depth = depth
+        if self._supports_masking:
+            _set_mask_metadata(self, inputs, outputs, mask)
         for hook in getattr(_ctx, "call_hooks", ()):
             hook(self, inputs, outputs)
         if getattr(self, "activity_regularizer", None) is not None:
@@ -545,6 +568,28 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _flatten(x):
+    return [v for item in x for v in _flatten(item)] if isinstance(x, (list, tuple)) else [x]
+
+
+def _map_structure(fn, x):
+    return [_map_structure(fn, v) for v in x] if isinstance(x, (list, tuple)) else fn(x)
+
+
+def _set_mask_metadata(layer, inputs, outputs, previous_mask):
+    """Keras 3's ``Layer._set_mask_metadata``: attaches ``layer.compute_mask(inputs, previous_mask)`` to the
+    outputs that carry no mask yet."""
+    flat_outputs = _flatten(outputs)
+    if all(get_keras_mask(o) is not None for o in flat_outputs):
+        return
+    masks = layer.compute_mask(inputs, previous_mask)
+    if masks is None:
+        return
+    for out, m in zip(flat_outputs, _flatten(masks) if isinstance(outputs, (list, tuple)) else [masks]):
+        if isinstance(out, Tensor) and m is not None and get_keras_mask(out) is None:
+            set_keras_mask(out, m)
 
 
 def _is_symbolic(x):

@@ -25,8 +25,11 @@ class Embedding(Layer):
         ValueError: ``input_dim``/``output_dim`` not positive integers (Keras's message); a
             non-integral float input.
         IndexError: an index outside ``[0, input_dim)``, naming the layer and the index.
-        NotImplementedError: ``mask_zero=True`` (masks are not propagated between layers yet),
-            regularizers, LoRA or quantization.
+        NotImplementedError: LoRA or quantization.
+
+    With ``mask_zero=True`` index 0 is padding: the output carries the mask ``inputs != 0`` (bool, the input's
+    shape), which the layers called next receive (RNNs skip the masked steps, GlobalAveragePooling1D leaves them
+    out, losses and metrics weigh them 0), as in Keras; ``input_dim`` then still counts index 0.
     """
 
     _cast_inputs = False
@@ -44,17 +47,13 @@ class Embedding(Layer):
         for arg, v in (("lora_rank", lora_rank), ("quantization_config", quantization_config)):
             if v is not None:
                 raise NotImplementedError(f"Embedding: `{arg}` is not supported yet. Received: {arg}={v!r}")
-        if mask_zero:
-            raise NotImplementedError(
-                "Embedding(mask_zero=True) is not supported yet: gpuflow does not propagate Keras masks between "
-                "layers. Pass mask_zero=False, and pass a `mask` to the recurrent layer's call yourself if needed "
-                "(e.g. lstm(x, mask=tf.not_equal(ids, 0))).")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         if isinstance(embeddings_initializer, str) and embeddings_initializer in ("uniform", "normal"):
             # Keras's short aliases (not in initializers.get): RandomUniform / RandomNormal with defaults
             embeddings_initializer = "random_" + embeddings_initializer
         self.embeddings_initializer = _init.get(embeddings_initializer)
-        self.mask_zero = False
+        self.mask_zero = bool(mask_zero)
+        self.supports_masking = self.mask_zero
         if weights is not None:
             self.build()
             self.set_weights(weights if isinstance(weights, list) and len(weights) == 1 else [weights])
@@ -88,6 +87,12 @@ class Embedding(Layer):
 
     def call(self, inputs):
         return _a.gather(self.embeddings, self._indices(inputs), axis=0)
+
+    def compute_mask(self, inputs, previous_mask=None):
+        """``inputs != 0`` with ``mask_zero=True`` (Keras's rule), else None."""
+        if not self.mask_zero:
+            return None
+        return _m.not_equal(inputs if isinstance(inputs, Tensor) else convert_to_tensor(np.asarray(inputs)), 0)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)

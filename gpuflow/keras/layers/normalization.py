@@ -54,6 +54,7 @@ class BatchNormalization(Layer):
                  beta_constraint=None, gamma_constraint=None, renorm=False, renorm_clipping=None,
                  renorm_momentum=0.99, synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # Keras: the input's mask passes through
         self._set_weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                                  beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         _no_regularizer("BatchNormalization", renorm_clipping=renorm_clipping)
@@ -158,6 +159,7 @@ class LayerNormalization(Layer):
                  gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
                  gamma_constraint=None, rms_scaling=False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True  # Keras: the input's mask passes through
         self._set_weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
                                  beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         if isinstance(axis, (list, tuple)):

@@ -57,10 +57,19 @@ class GlobalAveragePooling1D(_GlobalPooling):
 
     (batch, steps, features) -> (batch, features), or (batch, 1, features) with ``keepdims``.
 
-    A ``mask`` (batch, steps) passed to the call averages only the unmasked steps, as Keras.
+    A ``mask`` (batch, steps) passed to the call, or attached to the input by ``Embedding(mask_zero=True)`` or
+    ``Masking``, averages only the unmasked steps, as Keras; the output carries no mask.
     """
     _rank = 1
     _reduce = staticmethod(_m.reduce_mean)
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask):
+        """None: the steps are averaged away (Keras)."""
+        return None
 
     def call(self, inputs, mask=None):
         if mask is None:

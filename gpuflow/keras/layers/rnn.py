@@ -171,7 +171,7 @@ def _fused_kind(cell, masks):
     this call (per-gate masks), and at most one tape recording (the fused op has no second derivative, so
     under nested tapes the differentiable per-step ops run instead)."""
     kind = _FUSED.get(type(cell))
-    if kind is None or masks[1] is not None or cell.activation is not _act.tanh or len(_autodiff._active()) > 1:
+    if kind is None or masks[1] is not None or cell.activation is not _act.tanh or _autodiff.recording_tape_count() > 1:
         return None
     if (masks[0] is not None and len(masks[0]) > 1) or \
             (type(cell) is not SimpleRNNCell and cell.recurrent_activation is not _act.sigmoid):
@@ -446,6 +446,13 @@ _FUSED = {SimpleRNNCell: "simple_rnn", LSTMCell: "lstm", GRUCell: "gru"}
 
 
 # -- the RNN layer --------------------------------------------------------------------------------
+def _first_mask(mask):
+    """The sequence's mask out of a call's ``mask`` (a list when the call packed the initial states)."""
+    while isinstance(mask, (list, tuple)):
+        mask = mask[0] if mask else None
+    return mask
+
+
 class RNN(Layer):
     """Runs a cell over the time axis (``keras.layers.RNN``); base of SimpleRNN, LSTM and GRU.
 
@@ -570,6 +577,7 @@ class RNN(Layer):
 
     def call(self, sequences, initial_state=None, mask=None, training=False):
         x, initial_state = _split_packed(sequences, initial_state)
+        mask = _first_mask(mask)
         if x.ndim != 3:
             raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected ndim=3, '
                              f"found ndim={x.ndim}. Full shape received: {tuple(x.shape)}")
@@ -665,6 +673,12 @@ class RNN(Layer):
             h = h * wrap(keep[:, :, None].astype(h._data.dtype), h)
         output = _a.transpose(h, (1, 0, 2)) if self.return_sequences else h[-1]
         return self._finish(output, states)
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras 3's rule: the input's time mask for ``return_sequences``, else None; None for each state."""
+        mask = _first_mask(previous_mask)
+        output_mask = mask if self.return_sequences else None
+        return [output_mask] + [None] * len(self.state_size) if self.return_state else output_mask
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         sequences_shape = _first_shape(sequences_shape)
@@ -919,6 +933,7 @@ class Bidirectional(Layer):
     def call(self, sequences, initial_state=None, mask=None, training=None):
         sequences, initial_state = _split_packed(sequences, initial_state)
         kw = {"training": training}
+        mask = _first_mask(mask)
         if mask is not None:
             kw["mask"] = mask
         fw_state = bw_state = None
@@ -947,6 +962,15 @@ class Bidirectional(Layer):
         if self.return_state:
             return (out + states) if self.merge_mode is None else (out,) + states
         return out
+
+    def compute_mask(self, inputs, previous_mask):
+        """Keras 3's rule: the input's time mask for ``return_sequences`` (once per output with
+        ``merge_mode=None``), else None; None for each state."""
+        mask = _first_mask(previous_mask) if self.return_sequences else None
+        output_mask = [mask, mask] if self.merge_mode is None else [mask]
+        if self.return_state:
+            return output_mask + [None] * (2 * len(self.forward_layer.state_size))
+        return output_mask if self.merge_mode is None else mask
 
     def compute_output_shape(self, sequences_shape, initial_state_shape=None):
         out = self.forward_layer.compute_output_shape(_first_shape(sequences_shape))
@@ -1009,6 +1033,7 @@ class TimeDistributed(Layer):
                              f"Received: {layer}")
         super().__init__(**kwargs)
         self.layer = layer
+        self.supports_masking = True  # the time mask passes through, as Keras
 
     def _child_shape(self, input_shape):
         if not isinstance(input_shape, (tuple, list)) or len(input_shape) < 3:
