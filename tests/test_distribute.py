@@ -245,3 +245,31 @@ def test_gather_and_local_results_with_one_replica():
     x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
     np.testing.assert_array_equal(s.gather(x, axis=1).numpy(), x.numpy())
     assert s.experimental_local_results(x) == (x,)
+
+
+def _nccl_gpu():
+    try:
+        import cupy
+        from cupy.cuda import nccl  # noqa: F401
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no CuPy, no NCCL in it, or no driver/device
+        return False
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not _nccl_gpu(), reason="needs CuPy with NCCL and a GPU")
+def test_nccl_collectives_on_one_gpu():
+    """The real NCCL path, one rank on one GPU (the same checks as the MPI collectives' test)."""
+    import cupy
+    c = NCCLCollectives(LocalCollectives())
+    x = cupy.arange(6, dtype=cupy.float32).reshape(2, 3)
+    cupy.testing.assert_array_equal(c.all_reduce(x), x)
+    cupy.testing.assert_array_equal(c.all_reduce(x, "mean"), x)
+    cupy.testing.assert_array_equal(c.broadcast(x), x)
+    out = c.all_reduce_many([x, cupy.ones(3, cupy.float64)], bucket_bytes=16)
+    cupy.testing.assert_array_equal(out[0], x)
+    assert out[1].dtype == cupy.float64
+    parts = c.all_gather(x)
+    assert len(parts) == 1
+    cupy.testing.assert_array_equal(parts[0], x)
+    c.barrier()

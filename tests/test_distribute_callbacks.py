@@ -4,6 +4,7 @@ BatchNormalization with one replica. Training under strategies: test_distribute_
 import numpy as np
 import pytest
 
+import gpuflow as tf
 from gpuflow import keras
 from gpuflow.distribute.collectives import LocalCollectives
 from gpuflow.distribute.keras_hooks import reduced_metrics
@@ -72,3 +73,21 @@ def test_synchronized_batch_normalization_with_one_replica_is_batch_normalizatio
         outs.append(layer(x, training=True).numpy())
         assert layer.get_config()["synchronized"] is synchronized
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+def test_random_state_round_trips_through_json(monkeypatch):
+    """What BackupAndRestore stores: NumPy's global generator and every backend's (Generator or RandomState)."""
+    import json
+    import types
+    from gpuflow.device import _backends
+    from gpuflow.distribute.keras_hooks import rng_state, set_rng_state
+    keras.utils.set_random_seed(5)
+    monkeypatch.setitem(_backends, "fake", types.SimpleNamespace(_rng=np.random.RandomState(1)))
+    state = json.loads(json.dumps(rng_state()))
+
+    def draws():
+        return np.random.random(3), _backends["fake"]._rng.random_sample(3), tf.random.uniform((3,)).numpy()
+    first = draws()
+    set_rng_state(state)
+    for a, b in zip(first, draws()):
+        np.testing.assert_array_equal(a, b)

@@ -146,22 +146,39 @@ def gather_batches(outs):
 
 
 # -- start state ----------------------------------------------------------------------------
+def _get(rng):
+    """A generator's state, JSON-serialisable: a ``Generator``'s bit-generator dict or a ``RandomState``'s tuple."""
+    if hasattr(rng, "bit_generator"):
+        return {"generator": rng.bit_generator.state}
+    if not hasattr(rng, "get_state"):
+        return None  # CuPy's RandomState keeps its state on the device: not saved (a backup resumes its draws anew)
+    kind, keys, pos, has_gauss, cached = rng.get_state()
+    return {"random_state": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)]}
+
+
+def _set(rng, state):
+    if "generator" in state:
+        rng.bit_generator.state = state["generator"]
+    else:
+        kind, keys, pos, has_gauss, cached = state["random_state"]
+        rng.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+
+
 def rng_state():
     """The random generators' state: NumPy's global one and every gpuflow backend's (JSON-serialisable)."""
     from ..device import _backends
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    backends = {str(dev): b._rng.bit_generator.state for dev, b in _backends.items() if hasattr(b, "_rng")}
-    return {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)], "backends": backends}
+    backends = {str(dev): _get(b._rng) for dev, b in _backends.items() if hasattr(b, "_rng")}
+    backends = {dev: state for dev, state in backends.items() if state is not None}
+    return {"numpy": _get(np.random.mtrand._rand), "backends": backends}
 
 
 def set_rng_state(state):
     """Restores :func:`rng_state`'s value (backends not created yet are skipped)."""
     from ..device import _backends
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    _set(np.random.mtrand._rand, state["numpy"])
     for dev, b in _backends.items():
         if str(dev) in state["backends"] and hasattr(b, "_rng"):
-            b._rng.bit_generator.state = state["backends"][str(dev)]
+            _set(b._rng, state["backends"][str(dev)])
 
 
 def sync_model(model):
