@@ -261,11 +261,12 @@ _SASS_INSN = re.compile(r"^\s*/\*[0-9a-f]+\*/\s+(?:@!?U?P\w+\s+)?(?P<op>[A-Z][A-
 
 def sass_hot_loops(sass):
     """The hot loop of every function in nvdisasm output: among the loops (a backward branch to a
-    label), the one with the most HMMA + FFMA instructions.
+    label), the one with the most HMMA + FFMA instructions, the shortest of those (the innermost).
 
     Returns:
         ``{function: dict(instructions, hmma, ffma)}`` for the hot loop's body (label to branch,
-        inclusive); functions without a loop are left out.
+        inclusive); functions without a loop are left out. The counts are static: a loop body with
+        a branch (the kernels' 128-bit and scalar load paths) counts both sides, of which one runs.
     """
     funcs, name = {}, None
     for line in sass.splitlines():
@@ -298,7 +299,8 @@ def sass_hot_loops(sass):
                 body = [o for o, _ in insns[labels[t.group(1)]:end + 1]]
                 mix = dict(instructions=len(body), hmma=sum(o.startswith("HMMA") for o in body),
                            ffma=sum(o.startswith("FFMA") for o in body))
-                if best is None or mix["hmma"] + mix["ffma"] > best["hmma"] + best["ffma"]:
+                key = (mix["hmma"] + mix["ffma"], -mix["instructions"])
+                if best is None or key > (best["hmma"] + best["ffma"], -best["instructions"]):
                     best = mix
         if best is not None:
             out[fn] = best
