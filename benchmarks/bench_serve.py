@@ -10,7 +10,7 @@ sending the same pre-built request (one 28x28x1 instance, ~7 KB of JSON) and wai
 Reported per mode: requests/s, p50/p99 latency, failed requests, and the mean batch size (rows per model
 call, from the server's Prometheus metrics); medians over the rounds.
 
-    .venv/bin/python benchmarks/bench_serve.py --rounds 3 --seconds 10 --out benchmarks/results/serve-....json
+    .venv/bin/python benchmarks/bench_serve.py --rounds 3 --seconds 10 --out benchmarks/results/serve/NAME.json
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import os
 import platform
 import re
 import resource
+import shlex
 import signal
 import socket
 import statistics
@@ -187,10 +188,10 @@ def _cpu():
     try:
         with open("/proc/cpuinfo") as f:
             text = f.read()
-        model = re.search(r"^model name\s*: (.*)$", text, re.M).group(1)
-        flags = re.search(r"^flags\s*: (.*)$", text, re.M).group(1).split()
-        return {"model": model, "cores": os.cpu_count(),
-                "avx512": sorted(f for f in flags if f.startswith("avx512"))[:6]}
+        field = {k: re.search(rf"^{k}\s*: (.*)$", text, re.M).group(1) for k in ("model name", "cpu family", "model",
+                                                                               "flags")}
+        return {"model": field["model name"], "family": int(field["cpu family"]), "model_number": int(field["model"]),
+                "cores": os.cpu_count(), "avx512": sorted(f for f in field["flags"].split() if f.startswith("avx512"))}
     except (OSError, AttributeError):
         return {"model": platform.processor(), "cores": os.cpu_count()}
 
@@ -255,7 +256,7 @@ def main(argv=None):
                                                  / summary["batched"]["server_cpu_ms_per_request"])
     result = {"benchmark": "serve", "model": "seed_cnn",
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "command": " ".join(["python", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT), *sys.argv[1:]]),
+              "command": shlex.join(["python", os.path.relpath(os.path.abspath(sys.argv[0]), ROOT), *sys.argv[1:]]),
               "python": sys.executable, "settings": vars(args), "cpu": _cpu(), "versions": _versions(),
               "note": args.note, "summary": summary, "rounds": rounds}
     print(json.dumps(summary, indent=1))

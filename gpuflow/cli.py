@@ -289,7 +289,7 @@ def cmd_info(args):
         except Exception as e:  # e.g. a GPUFLOW_NUM_THREADS the NumPy backend refuses
             print(f"Backend: unavailable ({e})")
         print(f"Why: {dev_mod.default_device_reason()}")
-    ok, why = dev_mod._probe_cuda()
+    ok, why = dev_mod.probe_cuda()
     print(f"CUDA: {'available' if ok else 'not available'} ({why})")
     if ok:
         import cupy
@@ -297,7 +297,7 @@ def cmd_info(args):
         name = rt.getDeviceProperties(0)["name"]
         print(f"GPU 0: {name.decode() if isinstance(name, bytes) else name}; CUDA runtime {rt.runtimeGetVersion()}, "
               f"driver {rt.driverGetVersion()}; CuPy {cupy.__version__}")
-    ok, why = dev_mod._probe_emulator()
+    ok, why = dev_mod.probe_emulator()
     print(f"Emulator (GPUFLOW_DEVICE=emulator): {'available' if ok else 'not available'} ({why})")
     from .backend.nvrtc_check import headers_line  # the headers the tensor-core kernels compile with
     print(headers_line())
@@ -474,11 +474,11 @@ def cmd_bench_model(args):
 def cmd_parity(args):
     parser = args._parser
     from . import parity
-    from .device import DeviceUnavailableError, _probe_cuda, _probe_emulator
+    from .device import DeviceUnavailableError, probe_cuda, probe_emulator
     device = args.device
     if device == "auto":
-        ok_gpu, why_gpu = _probe_cuda()
-        ok_emu, why_emu = _probe_emulator()
+        ok_gpu, why_gpu = probe_cuda()
+        ok_emu, why_emu = probe_emulator()
         if not (ok_gpu or ok_emu):
             parser.error(f"no CUDA backend to check: gpu: {why_gpu}; emulator: {why_emu}")
         device = "gpu" if ok_gpu else "emulator"

@@ -37,7 +37,8 @@ import threading
 import types
 
 __all__ = ["Device", "device", "current_device", "default_device", "default_device_reason",
-           "DeviceUnavailableError", "backend_for", "register_backend"]
+           "DeviceUnavailableError", "backend_for", "created_backends", "register_backend", "probe_cuda",
+           "probe_emulator"]
 
 
 class DeviceUnavailableError(RuntimeError):
@@ -113,7 +114,7 @@ def _reference_backend(dev):
 
 
 def _emulator_backend(dev):
-    ok, why = _probe_emulator()
+    ok, why = probe_emulator()
     if not ok:
         raise DeviceUnavailableError(f"Device 'emulator' cannot be used: {why}.")
     import numpy
@@ -123,7 +124,7 @@ def _emulator_backend(dev):
 
 
 def _cupy_backend(dev):
-    ok, why = _probe_cuda()
+    ok, why = probe_cuda()
     if not ok:
         raise DeviceUnavailableError(f"Device '{dev}' cannot be used: {why}.")
     from .backend.cupy_backend import CupyBackend  # pragma: no cover - needs a GPU
@@ -146,8 +147,9 @@ _backends = {}
 _lock = threading.Lock()
 
 
-def _probe_cuda():
-    """Returns (ok, reason). Never raises."""
+def probe_cuda():
+    """Whether a CUDA device can run gpuflow here: ``(ok, reason)``, the reason in words (``gpuflow info``
+    prints it, the tests skip with it). Never raises."""
     try:
         import cupy  # noqa: F401
     except Exception as e:  # ImportError, or a broken CUDA install
@@ -166,8 +168,9 @@ def _probe_cuda():
     return True, f"CuPy sees {n} CUDA device(s)"
 
 
-def _probe_emulator():
-    """Returns (ok, reason) for the CPU emulator of the CUDA backend. Never raises."""
+def probe_emulator():
+    """Whether the CPU emulator of the CUDA backend can run here: ``(ok, reason)``, as :func:`probe_cuda`.
+    Never raises."""
     import shutil
     try:
         from .backend import emulator  # noqa: F401
@@ -177,6 +180,10 @@ def _probe_emulator():
         return False, "no C++ compiler (g++ or clang++) on PATH"
     return True, "C++ compiler found"
 
+
+# TODO(issue 11): drop these two aliases once tests/conftest.py and tests/test_tensor_cores.py (other helpers'
+# files, in progress) import probe_cuda / probe_emulator.
+_probe_cuda, _probe_emulator = probe_cuda, probe_emulator
 
 _REQUESTS = "'auto', 'cpu', 'gpu', 'gpu:N', 'emulator' or 'reference'"
 
@@ -231,7 +238,7 @@ def resolve_device_request(request, source="GPUFLOW_DEVICE"):
     """
     dev = parse_device_request(request, source)
     if dev is None:
-        ok, why = _probe_cuda()
+        ok, why = probe_cuda()
         return (Device("gpu:0"), f"auto: {why}") if ok else (CPU, f"auto: CPU fallback because {why}")
     said = _said(str(request).strip(), source)
     fix = "" if source.startswith("-") else f" Unset {source} or set it to 'cpu'."
@@ -240,11 +247,11 @@ def resolve_device_request(request, source="GPUFLOW_DEVICE"):
     if dev.kind == "reference":
         return dev, f"{said} (the slow reference primitives, for debugging and tests)"
     if dev.kind == "emulator":
-        ok, why = _probe_emulator()
+        ok, why = probe_emulator()
         if not ok:
             raise DeviceUnavailableError(f"{said} cannot be used: {why}.{fix}")
         return dev, f"{said} (CUDA kernels on the CPU emulator)"
-    ok, why = _probe_cuda()
+    ok, why = probe_cuda()
     if ok:
         import cupy
         n = cupy.cuda.runtime.getDeviceCount()
@@ -337,6 +344,11 @@ def backend_for(dev: Device):
         if dev not in _backends:
             _backends[dev] = _FACTORIES[dev.kind](dev)
         return _backends[dev]
+
+
+def created_backends():
+    """``{Device: backend}`` for every backend created so far (a copy; :func:`backend_for` creates them)."""
+    return dict(_backends)
 
 
 class _DeviceModule(types.ModuleType):

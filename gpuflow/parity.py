@@ -203,12 +203,12 @@ def runner_for(device):
     Raises:
         gpuflow.DeviceUnavailableError: the device cannot be used here (the reason is in the message).
     """
-    from .device import DeviceUnavailableError, _probe_cuda, _probe_emulator
+    from .device import DeviceUnavailableError, probe_cuda, probe_emulator
     if device == "gpu":
-        ok, why = _probe_cuda()
+        ok, why = probe_cuda()
         spec = "gpu:0"
     elif device == "emulator":
-        ok, why = _probe_emulator()
+        ok, why = probe_emulator()
         spec = "emulator"
     elif device == "cpu":
         ok, why, spec = True, "", "cpu"

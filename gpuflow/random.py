@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes as _dtypes
-from .device import current_device, backend_for, _backends
+from .device import current_device, backend_for, created_backends
 from .tensor import Tensor
 
 __all__ = ["set_seed", "normal", "uniform", "truncated_normal", "get_global_seed"]
@@ -22,7 +22,7 @@ def set_seed(seed):
     global _global_seed
     _global_seed = int(seed)
     backend_for(current_device())  # make sure the current device's backend exists
-    for b in list(_backends.values()):
+    for b in created_backends().values():
         b.seed(_global_seed)
 
 

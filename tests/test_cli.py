@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from gpuflow import cli
-from gpuflow.device import _probe_cuda
+from gpuflow.device import probe_cuda
 from gpuflow.keras.datasets import fashion_mnist
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -132,7 +132,7 @@ def test_bench_and_parity_refuse_devices_they_cannot_run(capsys, args, needle):
     assert_usage_error(capsys, args, needle)
 
 
-@pytest.mark.skipif(_probe_cuda()[0], reason="this machine has a working CUDA device")
+@pytest.mark.skipif(probe_cuda()[0], reason="this machine has a working CUDA device")
 @pytest.mark.parametrize("args", [["train", "--device", "gpu:1"], ["bench", "ops", "--device", "gpu"]])
 def test_a_gpu_asked_for_with_dash_dash_device_is_refused_without_mentioning_the_variable(capsys, args):
     err = assert_usage_error(capsys, args, f"--device {args[-1]} asks for a GPU")

@@ -7,9 +7,9 @@ import pytest
 from gpuflow.backend import cupy_backend as cb
 from gpuflow.backend.geometry import ConvGeometry
 from gpuflow.backend.cupy_backend import CupyBackend, ResourceExhaustedError
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
-needs_emulator = pytest.mark.skipif(not _probe_emulator()[0], reason="no C++ compiler for the emulator")
+needs_emulator = pytest.mark.skipif(not probe_emulator()[0], reason="no C++ compiler for the emulator")
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from gpuflow.backend.base import PRIMITIVES
 from gpuflow.backend.geometry import ConvGeometry
-from gpuflow.device import _probe_cuda, _probe_emulator
+from gpuflow.device import probe_cuda, probe_emulator
 from primitive_checks import REF, abs64, assert_conv_bwd_matches, assert_conv_fwd_matches, assert_sums_match
 
 pytestmark = pytest.mark.gpu
@@ -25,12 +25,12 @@ pytestmark = pytest.mark.gpu
 
 def _backends():
     params = []
-    ok, why = _probe_emulator()
+    ok, why = probe_emulator()
     skip = () if ok else pytest.mark.skip(reason=f"emulator: {why}")
     params.append(pytest.param("emulator", marks=skip))
     params.append(pytest.param("emulator-bounds", marks=skip))  # AddressSanitizer on every launch
     params.append(pytest.param("emulator-grid1", marks=skip))  # every grid-stride kernel on one block
-    ok, why = _probe_cuda()
+    ok, why = probe_cuda()
     params.append(pytest.param("gpu", marks=() if ok else pytest.mark.skip(reason=f"no CUDA device: {why}")))
     return params
 
@@ -231,7 +231,7 @@ def test_bias_act_primitives(be, shape, bias, relu):
 def test_grid_cap_reaches_every_grid_stride_kernel(monkeypatch):
     """The "emulator-grid1" runs above really launch each grid-stride kernel on one block, with more work
     than one block's worth (several tiles / column blocks / elements per thread)."""
-    if not _probe_emulator()[0]:
+    if not probe_emulator()[0]:
         pytest.skip("no emulator")
     be = make_backend("emulator-grid1")
     grids = {}

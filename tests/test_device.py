@@ -5,10 +5,10 @@ import sys
 import pytest
 
 import gpuflow as tf
-from gpuflow.device import (Device, DeviceUnavailableError, _probe_cuda, parse_device_request,
+from gpuflow.device import (Device, DeviceUnavailableError, probe_cuda, parse_device_request,
                             resolve_device_request)
 
-HAS_CUDA = _probe_cuda()[0]
+HAS_CUDA = probe_cuda()[0]
 
 
 @pytest.mark.parametrize("spec, kind, index", [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from gpuflow.backend.reference import ReferenceBackend
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
-pytestmark = pytest.mark.skipif(not _probe_emulator()[0], reason="no C++ compiler for the emulator")
+pytestmark = pytest.mark.skipif(not probe_emulator()[0], reason="no C++ compiler for the emulator")
 
 # dense_bias_relu_bwd_f32's second barrier: without it, a warp that moves on to the next column block
 # overwrites its partial sums in shared memory before warp 0 has read them.

@@ -5,12 +5,12 @@ import pytest
 
 import gpuflow as tf
 from gpuflow.zoo import build_seed_cnn
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
 pytestmark = pytest.mark.gpu
 keras = tf.keras
 
-ok, why = _probe_emulator()
+ok, why = probe_emulator()
 
 
 def _data():

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 
 import gpuflow as tf
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 keras = tf.keras
-pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _probe_emulator()[0], reason="emulator unavailable")]
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not probe_emulator()[0], reason="emulator unavailable")]
 
 
 def rel_err(a, b):

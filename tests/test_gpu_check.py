@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_check.sh")
@@ -24,7 +24,7 @@ def _env(**extra):
     return env
 
 
-@pytest.mark.skipif(not _probe_emulator()[0], reason=f"emulator: {_probe_emulator()[1]}")
+@pytest.mark.skipif(not probe_emulator()[0], reason=f"emulator: {probe_emulator()[1]}")
 def test_emulator_mode_runs_every_stage_and_writes_the_summary_and_results(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(["bash", SCRIPT, "--emulator", str(out)], env=_env(), cwd=tmp_path,

@@ -13,7 +13,7 @@ import pytest
 
 from gpuflow import cli, parity
 from gpuflow.backend.numpy_backend import NumpyBackend
-from gpuflow.device import _probe_emulator
+from gpuflow.device import probe_emulator
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -138,7 +138,7 @@ def test_cli_exit_codes_with_an_injected_backend(monkeypatch, capsys, tmp_path):
 
 
 # -- on the emulator (the CUDA kernels run on the CPU) ---------------------------------------------------
-_EMU_OK, _EMU_WHY = _probe_emulator()
+_EMU_OK, _EMU_WHY = probe_emulator()
 needs_emulator = pytest.mark.skipif(not _EMU_OK, reason=f"emulator unavailable: {_EMU_WHY}")
 
 

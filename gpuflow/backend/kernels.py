@@ -68,20 +68,25 @@ def _headers_hash():
     return h.hexdigest()[:16]
 
 
-def _options():
+def compile_options():
+    """The compiler options every kernel module is built with (NVRTC and the emulator alike): C++17, the
+    ``cuda_kernels/`` folder on the include path, and a hash of its headers (see :func:`_headers_hash`)."""
     return ("-std=c++17", f"-I{kernel_dir()}", f"-DGPUFLOW_HEADERS_SHA1={_headers_hash()}")
+
+
+_options = compile_options  # TODO(issue 11): drop once tensor_cores.py (another helper's, in progress) calls it
 
 
 def cupy_loader(code, name):
     """Compiles with NVRTC through ``cupy.RawModule`` (cached per device by CuPy)."""
     import cupy
-    return cupy.RawModule(code=code, options=_options())
+    return cupy.RawModule(code=code, options=compile_options())
 
 
 def emulator_loader(code, name):
     """Compiles for the CPU emulator (same source, same entry points)."""
     from .emulator import RawModule
-    return RawModule(code=code, options=_options(), name=name)
+    return RawModule(code=code, options=compile_options(), name=name)
 
 
 class KernelSet:

@@ -162,11 +162,12 @@ def glu(x, axis=-1):
     return a * _m.sigmoid(b)
 
 
-_BY_NAME = {f.__name__: f for f in (relu, sigmoid, tanh, softmax, log_softmax, linear, elu, selu, softplus, silu,
-                                    leaky_relu, relu6, exponential, gelu, softsign, hard_sigmoid, hard_silu, mish,
-                                    log_sigmoid, celu, hard_tanh, tanh_shrink, glu)}
-_BY_NAME["swish"] = silu
-_BY_NAME["hard_swish"] = hard_silu
+# The built-in activations by name (Keras 3's ``keras.src.activations.ALL_OBJECTS_DICT``, aliases included).
+ALL_OBJECTS_DICT = {f.__name__: f for f in (relu, sigmoid, tanh, softmax, log_softmax, linear, elu, selu, softplus,
+                                            silu, leaky_relu, relu6, exponential, gelu, softsign, hard_sigmoid,
+                                            hard_silu, mish, log_sigmoid, celu, hard_tanh, tanh_shrink, glu)}
+ALL_OBJECTS_DICT["swish"] = silu
+ALL_OBJECTS_DICT["hard_swish"] = hard_silu
 
 
 def get(identifier):
@@ -178,10 +179,10 @@ def get(identifier):
     if identifier is None:
         return linear
     if isinstance(identifier, str):
-        fn = _BY_NAME.get(identifier)
+        fn = ALL_OBJECTS_DICT.get(identifier)
         if fn is None:
             raise ValueError(f"Could not interpret activation function identifier: {identifier}. "
-                             f"Expected one of {sorted(_BY_NAME)}")
+                             f"Expected one of {sorted(ALL_OBJECTS_DICT)}")
         return fn
     if isinstance(identifier, dict):
         if identifier.get("class_name") not in ("function", None) or not isinstance(identifier.get("config"), str):
@@ -195,6 +196,6 @@ def get(identifier):
 def serialize(fn):
     """The name Keras stores in a layer config for an activation."""
     name = getattr(fn, "__name__", None)
-    if name in _BY_NAME and _BY_NAME[name] is fn:
+    if name in ALL_OBJECTS_DICT and ALL_OBJECTS_DICT[name] is fn:
         return name
     return name

@@ -232,7 +232,7 @@ class _DataAdapter:
             from ..data import Dataset
             self._dataset = x if isinstance(x, Dataset) else None
             self._iterator = None if self._dataset is not None else iter(x)
-            card = self._dataset._cardinality if self._dataset is not None else -2
+            card = int(self._dataset.cardinality()) if self._dataset is not None else -2
             self.steps = steps if steps is not None else (card if card >= 0 else None)
             if self.steps is None and card == -1:
                 raise ValueError(f"{what}: the dataset is infinite (repeat()); pass steps_per_epoch / steps.")

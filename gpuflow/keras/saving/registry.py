@@ -96,7 +96,7 @@ def tables():
     fns_by = {
         "losses": functions(losses),
         "metrics": functions(metrics),
-        "activations": dict(activations._BY_NAME) if hasattr(activations, "_BY_NAME") else functions(activations),
+        "activations": dict(activations.ALL_OBJECTS_DICT),
     }
     return classes_by, fns_by
 
