@@ -1209,7 +1209,8 @@ class Functional(Model):
                     reader_layer, _, reader_out = self._nodes[fused[node]]
                     memo[id(reader_out)] = _fusion.call_pair(layer, reader_layer, args, training)
                     continue
-                calls[key] = layer(args, training=training)
+                node_kwargs = out._history[3] if len(out._history) > 3 else {}  # a call's non-tensor arguments
+                calls[key] = layer(args, training=training, **node_kwargs)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else calls[key][index]
         outs = [memo[id(o)] for o in self._outputs]

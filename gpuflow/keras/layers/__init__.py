@@ -21,5 +21,6 @@ from .preprocessing import Rescaling  # noqa: F401
 from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspose  # noqa: F401
 from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
 from .masking import Masking  # noqa: F401
+from .attention import MultiHeadAttention, Attention  # noqa: F401
 
 Convolution2D = Conv2D

@@ -250,8 +250,14 @@ def _functional_config(model):
         if not isinstance(layer, InputLayer):
             for t in nodes.get(id(layer), []):
                 ins = t._history[1]
+                call_kwargs = dict(t._history[3]) if len(t._history) > 3 else {}
+                roles = call_kwargs.pop("_roles", None)
+                if roles:  # a layer called with several tensor arguments (MultiHeadAttention): Keras's node form
+                    named = {r: tensor_arg(i) for r, i in zip(roles, ins)}
+                    inbound.append({"args": [named.pop(r) for r in roles[:2]], "kwargs": {**call_kwargs, **named}})
+                    continue
                 arg = [tensor_arg(i) for i in ins] if isinstance(ins, (list, tuple)) else tensor_arg(ins)
-                inbound.append({"args": [arg], "kwargs": {}})
+                inbound.append({"args": [arg], "kwargs": call_kwargs})
         entry["inbound_nodes"] = inbound
         entries.append(entry)
 

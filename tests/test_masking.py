@@ -1,0 +1,69 @@
+"""Keras masks: Embedding(mask_zero=True) and Masking attach them, layers pass them on, RNNs skip masked steps,
+GlobalAveragePooling1D, losses and metrics leave masked steps out (Keras 3's rules)."""
+import numpy as np
+
+import gpuflow as tf
+from gpuflow.keras.layers.mask_utils import get_keras_mask
+
+layers = tf.keras.layers
+IDS = np.array([[3, 1, 0, 0], [2, 0, 0, 0]])
+
+
+def test_embedding_mask_zero_attaches_the_mask_and_dense_passes_it_on():
+    emb = layers.Embedding(5, 3, mask_zero=True)
+    h = emb(IDS)
+    np.testing.assert_array_equal(get_keras_mask(h).numpy(), IDS != 0)
+    assert emb.get_config()["mask_zero"] is True
+    assert get_keras_mask(layers.Dense(2)(h)) is not None
+    assert get_keras_mask(layers.Embedding(5, 3)(IDS)) is None
+
+
+def test_lstm_skips_masked_steps():
+    """The masked sequence gives what the unpadded one gives; masked steps repeat the last output."""
+    emb = layers.Embedding(5, 3, mask_zero=True)
+    lstm = layers.LSTM(4, return_sequences=True)
+    seq = lstm(emb(IDS))
+    np.testing.assert_array_equal(get_keras_mask(seq).numpy(), IDS != 0)
+    short = lstm(emb(IDS[:1, :2])).numpy()
+    np.testing.assert_allclose(seq.numpy()[0, :2], short[0], rtol=1e-6)
+    np.testing.assert_allclose(seq.numpy()[0, 3], short[0, 1], rtol=1e-6)
+    last = layers.LSTM(4)
+    last.build((None, 4, 3))
+    last.set_weights(lstm.get_weights())
+    out = last(emb(IDS))
+    assert get_keras_mask(out) is None
+    np.testing.assert_allclose(out.numpy()[0], short[0, 1], rtol=1e-6)
+
+
+def test_global_average_pooling_1d_averages_unmasked_steps():
+    emb = layers.Embedding(5, 3, mask_zero=True)
+    h = emb(IDS)
+    pooled = layers.GlobalAveragePooling1D()(h).numpy()
+    table = emb.get_weights()[0]
+    np.testing.assert_allclose(pooled[0], table[[3, 1]].mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(pooled[1], table[2], rtol=1e-6)
+
+
+def test_masking_layer():
+    x = np.array([[[1.0, 2.0], [0.0, 0.0], [0.0, 3.0]]], "float32")
+    out = layers.Masking(mask_value=0.0)(x)
+    np.testing.assert_array_equal(get_keras_mask(out).numpy(), [[True, False, True]])
+    np.testing.assert_array_equal(out.numpy(), x)
+    y = layers.Masking(mask_value=1.0)(np.ones((1, 2, 2), "float32"))
+    np.testing.assert_array_equal(y.numpy(), 0.0)
+
+
+def test_loss_and_metric_leave_masked_steps_out():
+    """A per-step model: the compiled loss and metric equal those over the unmasked steps only (Keras 3)."""
+    model = tf.keras.Sequential([tf.keras.Input((4,), dtype="int32"), layers.Embedding(5, 3, mask_zero=True),
+                                 layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse", metrics=["mae"])
+    y = np.arange(8, dtype="float32").reshape(2, 4, 1)
+    pred = model.predict(IDS, verbose=0)
+    keep = IDS != 0
+    want_mse = np.mean(((pred - y)[..., 0] ** 2)[keep])
+    want_mae = np.mean(np.abs(pred - y)[..., 0][keep])
+    logs = model.evaluate(IDS, y, verbose=0, return_dict=True)
+    np.testing.assert_allclose(logs["loss"], want_mse, rtol=1e-5)
+    np.testing.assert_allclose(logs["mae"], want_mae, rtol=1e-5)
+    model.fit(IDS, y, epochs=1, verbose=0)  # trains through the mask
