@@ -52,6 +52,11 @@ class Tensor:
         shape: a :class:`TensorShape`.
         dtype: a :class:`gpuflow.DType`.
         device: the :class:`gpuflow.device.Device` it lives on.
+
+    The op protocol: gpuflow's own ops (and the layers and strategies that do array work) read ``_data``, the
+    backend array, and ``_backend``, the :class:`~gpuflow.backend.base.Backend` that computes on it, directly;
+    user code has :meth:`numpy` and :attr:`device`. These are the only private names one gpuflow module may
+    read from another's objects (tests/test_module_boundaries.py).
     """
 
     __slots__ = ("_data", "_device", "_backend", "__weakref__")

@@ -63,9 +63,9 @@ def _is_oom(e):
         type(e).__name__ == "OutOfMemoryError" or isinstance(e, MemoryError))
 
 
-def _oom_error(xp, op, what, e):
-    """The ResourceExhaustedError for an out-of-memory error ``e`` raised by ``op``; ``what`` says what
-    was being allocated. Names the free device memory when CuPy can tell."""
+def _oom_error(xp, op, what):
+    """The ResourceExhaustedError for an out-of-memory error raised by ``op``; ``what`` says what was
+    being allocated. Names the free device memory when CuPy can tell."""
     try:
         free, total = xp.cuda.runtime.memGetInfo()
         where = f"{free / 2**20:.0f} MiB free of {total / 2**20:.0f} MiB"
@@ -86,7 +86,7 @@ def _clear_oom(op, fn):
         except Exception as e:
             if not _is_oom(e):
                 raise
-            raise _oom_error(self.xp, op, f"({type(e).__name__}: {e})", e) from e
+            raise _oom_error(self.xp, op, f"({type(e).__name__}: {e})") from e
     return primitive
 
 
@@ -156,7 +156,7 @@ class CupyBackend(Backend):
                 raise
             need = int(np.prod(shape)) * np.dtype(dtype).itemsize
             raise _oom_error(self.xp, op, f"allocating {need} bytes ({need / 2**20:.1f} MiB) for shape "
-                                          f"{tuple(shape)}", e) from e
+                                          f"{tuple(shape)}") from e
 
     @staticmethod
     def check_index_range(op, tensors):

@@ -336,7 +336,7 @@ def _worker_torch(job):
         acc = float((pred == YT).float().mean())
     out = _common(job, stats, epochs, acc, len(x), None if xt is None else len(xt))
     out.update(version=torch.__version__, params=int(sum(p.numel() for p in model.parameters())),
-               rss_before_bytes=rss0, info=torch_info(torch, job["device"], job["threads"], job.get("tf32"), layout))
+               rss_before_bytes=rss0, info=torch_info(torch, job["device"], job.get("tf32"), layout))
     out["info"]["in_process"] = False
     if gpu:
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_reserved())

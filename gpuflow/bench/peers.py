@@ -76,7 +76,7 @@ def set_torch_tf32(torch, on):
     return bool(on)
 
 
-def torch_info(torch, device, threads, tf32, layout):
+def torch_info(torch, device, tf32, layout):
     info = {"status": "ok", "version": torch.__version__, "threads": torch.get_num_threads(), "layout":
             "NHWC (channels_last)" if layout == "channels_last" else "NCHW", "in_process": True}
     if device == "gpu":
@@ -106,7 +106,7 @@ class TorchOps:
             self.clock = WallClock()
         torch.set_num_threads(int(threads))
         self.device, self.dtype, self.tf32, self.layout = device, dtype, tf32, layout
-        self._info = torch_info(torch, device, threads, tf32, layout)
+        self._info = torch_info(torch, device, tf32, layout)
 
     def info(self):
         return dict(self._info)
@@ -223,7 +223,7 @@ def tf_sync(tf):
 class TFOps:
     framework = "keras"
 
-    def __init__(self, device, dtype, threads, tf32=False):
+    def __init__(self, device, threads, tf32=False):
         tf, keras = import_tf()
         self.tf, self.keras = tf, keras
         self.device, self.tf32 = device, tf32

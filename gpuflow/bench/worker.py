@@ -23,7 +23,7 @@ def run_ops_job(job):
     from .peers import TFOps
     from .specs import parse_shape
     from .timing import measure
-    impl = TFOps(job["device"], job["dtype"], job["threads"], job.get("tf32", False))
+    impl = TFOps(job["device"], job["threads"], job.get("tf32", False))
     rows = []
     for i, (op, text) in enumerate(job["cases"]):
         shape = parse_shape(text)

@@ -140,7 +140,7 @@ def bias_add(value, bias, data_format=None, name=None):
 
 
 # -- convolution and pooling ----------------------------------------------------
-def _pair(v, name, op, n_dims=2):
+def _pair(v, name, op):
     """Normalises an int, a pair, or TF's length-4 NHWC list to an (h, w) pair."""
     if isinstance(v, (int, np.integer)):
         return (int(v), int(v))

@@ -212,7 +212,7 @@ class UpSampling2D(Layer):
 
 
 # -- padding and cropping -----------------------------------------------------------
-def _pairs_2d(value, arg, layer):
+def _pairs_2d(value, arg):
     """An int, a pair of ints, or a pair of pairs -> ((top, bottom), (left, right)), as Keras."""
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if value < 0:
@@ -239,7 +239,7 @@ class ZeroPadding2D(Layer):
     def __init__(self, padding=(1, 1), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format, f"ZeroPadding2D '{self.name}'")
-        self.padding = _pairs_2d(padding, "padding", self)
+        self.padding = _pairs_2d(padding, "padding")
         self.input_spec = InputSpec(ndim=4)
 
     def call(self, inputs):
@@ -268,7 +268,7 @@ class Cropping2D(Layer):
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
         super().__init__(**kwargs)
         self.data_format = normalize_data_format(data_format, f"Cropping2D '{self.name}'")
-        self.cropping = _pairs_2d(cropping, "cropping", self)
+        self.cropping = _pairs_2d(cropping, "cropping")
         self.input_spec = InputSpec(ndim=4)
 
     def _check(self, shape, what):
