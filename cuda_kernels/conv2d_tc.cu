@@ -9,8 +9,9 @@
 //
 // The GEMM views are conv2d.cu's (the FP32 SIMT kernels, which stay for sm < 80, shapes that do not
 // suit these tiles and TF32 turned off); the main loop, tiles, shared memory and precision rules
-// are in wmma_tile.cuh: 64 x 64 x 32 block tile, 128 threads (4 warps of 32 x 32), 16 x 16 wmma
-// fragments, float32 accumulators, 35,840 (TF32) / 19,456 (BF16, FP16) bytes of static shared memory.
+// are in wmma_tile.cuh: 64 x 64 x 16 (TF32) / 32 (BF16, FP16) block tile, 128 threads (4 warps of
+// 32 x 32), 16 x 16 wmma fragments, float32 accumulators, 18,944 (TF32) / 19,456 (BF16, FP16) bytes
+// of static shared memory, <= 128 registers (4 blocks per SM, 25 % occupancy), no spills.
 //
 // Launch (all): block (128, 1, 1) (anything else traps); grid (ceil(Ncols / 64), ceil(M / 64), 1).
 // The forward and data-gradient kernels loop over row tiles with stride gridDim.y and column tiles
@@ -78,7 +79,7 @@ struct ConvFilterTap {
 };
 
 // Filter gradient's A[r][k] = x[n, oh*SH - PT + i*DH, ow*SW - PL + j*DW, c], r = (i*KW + j)*C + c,
-// k = (n*OH + oh)*OW + ow in [k_begin, k_end). kKContig = 0: this thread's k and 16 consecutive rows
+// k = (n*OH + oh)*OW + ow in [k_begin, k_end). kKContig = 0: this thread's k and kRun consecutive rows
 // (channels of one or more taps; 128-bit chunks when C is a multiple of the vector width).
 template <class P>
 struct ConvBwdFilterA {
@@ -95,12 +96,12 @@ struct ConvBwdFilterA {
                                               int DH_, int DW_, int PT_, int PL_)
         : x(x_), H(H_), W(W_), C(C_), KH(KH_), KW(KW_), OH(OH_), OW(OW_), SH(SH_), SW(SW_), DH(DH_), DW(DW_),
           PT(PT_), PL(PL_), k_end(k_end_) {
-        k = k_begin + (threadIdx.x >> 2);
+        k = k_begin + gf_tc_mc_k<P>();
         ow = k % OW;
         const int t = k / OW;
         oh = t % OH;
         n = t / OH;
-        const int r0 = m0 + (threadIdx.x & 3) * GF_TC_RUN;
+        const int r0 = m0 + gf_tc_mc_col<P>();
         c0 = r0 % C;
         const int ij = r0 / C;
         j0 = ij % KW;
@@ -111,17 +112,17 @@ struct ConvBwdFilterA {
         const int ih = hb + i * DH, iw = wb + j * DW;
         return (i < KH && ih >= 0 && ih < H && iw >= 0 && iw < W) ? ((nH + ih) * W + iw) * C : -1;
     }
-    __device__ __forceinline__ void load(T (&r)[GF_TC_RUN]) const {
+    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
         if (k >= k_end) {
 #pragma unroll
-            for (int q = 0; q < GF_TC_RUN; ++q) r[q] = gf_tc_zero<P>();
+            for (int q = 0; q < P::kRun; ++q) r[q] = gf_tc_zero<P>();
             return;
         }
         const int hb = oh * SH - PT, wb = ow * SW - PL, nH = n * H;
         int ii = i0, jj = j0, cc = c0;
         int b = at(hb, wb, nH, ii, jj);
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; q += P::kVec) {
+        for (int q = 0; q < P::kRun; q += P::kVec) {
             if (vec) {
                 if (b >= 0) {
                     gf_ld128(x + b + cc, r + q);
@@ -149,8 +150,8 @@ struct ConvBwdFilterA {
         }
     }
     __device__ __forceinline__ void next() {
-        k += GF_TC_BK;
-        ow += GF_TC_BK;
+        k += P::kBK;
+        ow += P::kBK;
         while (ow >= OW) {
             ow -= OW;
             if (++oh == OH) { oh = 0; ++n; }
@@ -178,7 +179,7 @@ __device__ __forceinline__ void conv2d_fwd_tc(const typename P::T* __restrict__ 
             const ConvFwdTap tap(m0 + (threadIdx.x >> 1), M, H, W, C, KH, OH, OW, SH, SW, DH, DW, PT, PL);
             GfTcTapRun<P, ConvFwdTap> al(x, tap, C, KW);
             GfTcRowMajorB<P> bl(w, F, F, 0, K, n0);
-            gf_tc_mainloop<P>(al, bl, gf_cdiv(K, GF_TC_BK), sm, acc);
+            gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
             gf_tc_store_tile<P>(sm, acc, y, F, M, F, m0, n0, GfTcIdentity());
         }
     }
@@ -210,7 +211,7 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
             btap.KK = KH * KW;
             btap.col = n0 + (threadIdx.x >> 1);
             GfTcTapRun<P, ConvFilterTap> bl(w, btap, F, 1);
-            gf_tc_mainloop<P>(al, bl, gf_cdiv(K, GF_TC_BK), sm, acc);
+            gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
             gf_tc_store_tile<P>(sm, acc, dx, C, M, C, m0, n0, GfTcIdentity());
         }
     }
@@ -234,7 +235,7 @@ __device__ __forceinline__ void conv2d_bwd_filter_tc(const typename P::T* __rest
     typename GfTcFragments<P>::Acc acc[2][2];
     ConvBwdFilterA<P> al(x, m0, 0, K, H, W, C, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
     GfTcRowMajorB<P> bl(dy, F, F, 0, K, n0);
-    gf_tc_mainloop<P>(al, bl, gf_cdiv(K, GF_TC_BK), sm, acc);
+    gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
     gf_tc_store_tile<P>(sm, acc, dw, F, M, F, m0, n0, GfTcIdentity());
 }
 

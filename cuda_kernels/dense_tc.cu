@@ -4,8 +4,8 @@
 // is rounded once, to nearest even). x (M, K), w (K, N), b (N,), y (M, N); row-major, C-contiguous.
 // The gradients stay dense.cu's epilogue kernel plus GEMMs issued by the wrapper.
 //
-// Tile, threads, shared memory, precision rules: wmma_tile.cuh (64 x 64 x 32 block tile, 128 threads
-// = 4 warps of 32 x 32, 16 x 16 fragments). Launch: block (128, 1, 1) (anything else traps), grid
+// Tile, threads, shared memory, precision rules: wmma_tile.cuh (64 x 64 x 16 (TF32) / 32 (BF16, FP16)
+// block tile, 128 threads = 4 warps of 32 x 32, 16 x 16 fragments). Launch: block (128, 1, 1) (anything else traps), grid
 // (ceil(N / 64), ceil(M / 64), 1); tiles are grid-strided, so a smaller grid is also correct.
 #include "wmma_tile.cuh"
 
@@ -49,7 +49,7 @@ __device__ __forceinline__ void dense_bias_relu_fwd_tc(const typename P::T* __re
             tap.base = row < M ? row * K : -1;
             GfTcTapRun<P, DenseRowTap> al(x, tap, K > 0 ? K : 1, 1);
             GfTcRowMajorB<P> bl(w, N, N, 0, K, n0);
-            gf_tc_mainloop<P>(al, bl, K > 0 ? gf_cdiv(K, GF_TC_BK) : 0, sm, acc);
+            gf_tc_mainloop<P>(al, bl, K > 0 ? gf_cdiv(K, P::kBK) : 0, sm, acc);
             gf_tc_store_tile<P>(sm, acc, y, N, M, N, m0, n0, ep);
         }
     }

@@ -12,31 +12,32 @@
 // output is rounded to the same type (round to nearest even) after the float epilogue. All three
 // accumulate in float32.
 //
-// Tile (CUTLASS terms): thread-block tile 64 x 64 x 32 (GF_TC_BM x GF_TC_BN x GF_TC_BK), 128 threads
-// = 4 warps as 2 x 2, each warp a 32 x 32 warp tile = 2 x 2 accumulator fragments of 16 x 16; per
-// K slice of 32 each warp runs 32 / kK k-steps of 4 mma_sync: 64 HMMA.1684.F32.TF32 (TF32) or 16
-// HMMA.16816.F32 (BF16, FP16) per warp and slice in the SASS of sm_80 and sm_90, no FFMA.
+// Tile (CUTLASS terms): thread-block tile 64 x 64 x kBK (GF_TC_BM x GF_TC_BN x P::kBK; kBK = 16 for
+// TF32, 32 for BF16/FP16: 4 KiB of each operand per K slice either way), 128 threads = 4 warps as
+// 2 x 2, each warp a 32 x 32 warp tile = 2 x 2 accumulator fragments of 16 x 16; per K slice each
+// warp runs 2 k-steps of 4 mma_sync: 32 HMMA.1684.F32.TF32 (TF32) or 16 HMMA.16816.F32 (BF16, FP16)
+// per warp and slice in the SASS of sm_80 and sm_90, no FFMA.
 //
 // Registers and occupancy (ptxas, `python -m gpuflow.backend.nvrtc_check`): __launch_bounds__(128,
-// GF_TC_MIN_BLOCKS = 2) lets ptxas use up to 255 registers and it takes 168-198 for TF32 (2 blocks
-// = 8 warps per SM, 12.5 %; the filter gradient 3 blocks) and 104-142 for BF16/FP16 (3-4 blocks,
-// 18.8-25 %), with no spills; capped at 128 (no minimum) the TF32 and BF16 data-gradient kernels
-// spilled. The hot loop is HMMA but long (about 700-2400 instructions per slice): the implicit-GEMM
-// loaders' address arithmetic and both their 128-bit and scalar paths sit in it (counted statically:
-// one of the two runs per slice). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS)
-// but the TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived from
-// the __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints (the
-// PTX of wmma.load.*.shared.tf32 exists: ldmatrix / mma.sync through inline PTX, behind a path the
-// emulator runs, would be the way). Not yet run or tuned
-// on a GPU: fewer live loader registers (a per-slice address table), a specialised vector-only loop
+// GF_TC_MIN_BLOCKS = 4) caps ptxas at 128 registers; every entry point takes 103-128 with no spills,
+// so 4 blocks = 16 warps per SM (25 %) on sm_80 and sm_90; shared memory (19 KB per block) would
+// allow 8 (sm_80) / 11 (sm_90). (With K slices of 32 for TF32 too, the TF32 kernels needed 168-198
+// registers: 12.5 %.) The hot loop is HMMA but long (about 400-2000 instructions per slice, counted
+// statically): the implicit-GEMM loaders' address arithmetic and both their 128-bit and scalar paths
+// sit in it (one of the two runs). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared
+// (LDS) but the TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived
+// from the __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints
+// (ldmatrix / mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not
+// yet run or tuned on a GPU: fewer live loader registers (a per-slice address table), more stages
 // and cp.async staging (once the emulator runs it) are the next steps.
 //
 // Pipelining as gemm_tile.cuh: shared memory is double-buffered and the next slice is fetched into
-// registers (16 elements of A and 16 of B per thread) while the current one is multiplied; one
-// __syncthreads per slice. No cp.async (the emulator does not run it).
+// registers (kRun = 8 (TF32) / 16 elements of A and of B per thread: two 128-bit loads each) while
+// the current one is multiplied; one __syncthreads per slice. No cp.async (the emulator does not
+// run it).
 //
-// Shared memory (static, < 48 KiB): 2 stages x (64 x (32 + pad) of A + 32 x (64 + pad) of B):
-// 35,840 bytes for TF32 (pad 4 floats), 19,456 bytes for BF16/FP16 (pad 8 halves); the 64 x 68 float
+// Shared memory (static, < 48 KiB): 2 stages x (64 x (kBK + pad) of A + kBK x (64 + pad) of B):
+// 18,944 bytes for TF32 (pad 4 floats), 19,456 bytes for BF16/FP16 (pad 8 halves); the 64 x 68 float
 // accumulator tile of the epilogue reuses the same bytes. Rows are padded by 16 bytes so that
 // wmma's ldm is a multiple of 16 bytes and every fragment pointer is 32-byte aligned, as
 // load_matrix_sync / store_matrix_sync require.
@@ -46,12 +47,13 @@
 // per-element predicates (odd channel counts, tiles overhanging M, N or K). Stores: 128-bit when the
 // output row length is a multiple of the vector width, else scalar.
 //
-// Operand loaders. A kernel supplies one per operand: enum { kKContig }, load(T (&r)[16]) (this
-// thread's 16 elements of the current slice, zero outside the matrix), next() (advance one slice).
-// kKContig = 1: the 16 elements are consecutive in K for one row (A) / column (B): thread t owns
-//               row t / 2, k offsets (t % 2) * 16 .. + 15 (2 threads read 32 consecutive k).
-// kKContig = 0: the 16 elements are consecutive rows (A) / columns (B) of one k: thread t owns
-//               k offset t / 4, rows/columns (t % 4) * 16 .. + 15 (4 threads read 64 consecutive).
+// Operand loaders. A kernel supplies one per operand: enum { kKContig }, load(T (&r)[kRun]) (this
+// thread's kRun elements of the current slice, zero outside the matrix), next() (advance one slice).
+// kKContig = 1: the kRun elements are consecutive in K for one row (A) / column (B): thread t owns
+//               row t / 2, k offsets (t % 2) * kRun .. + kRun - 1 (2 threads read the slice's kBK).
+// kKContig = 0: the kRun elements are consecutive rows (A) / columns (B) of one k: thread t owns
+//               k offset t / (64 / kRun), rows/columns (t % (64 / kRun)) * kRun .. (64 / kRun
+//               threads read 64 consecutive elements).
 // The element-to-lane layout of wmma fragments is never assumed: fragments go to and from shared
 // memory only through load_matrix_sync / store_matrix_sync (the emulator randomises the layout).
 #ifndef GPUFLOW_WMMA_TILE_CUH
@@ -65,18 +67,18 @@
 
 #define GF_TC_BM 64
 #define GF_TC_BN 64
-#define GF_TC_BK 32
 #define GF_TC_THREADS 128  // 4 warps: 2 x 2 warp tiles of 32 x 32
 #define GF_TC_WARP_M 32
 #define GF_TC_WARP_N 32
-#define GF_TC_RUN 16       // elements of one operand slice per thread: 64 * 32 / 128
-#define GF_TC_MIN_BLOCKS 2 // __launch_bounds__ minimum resident blocks per SM: <= 255 registers, no spills
+#define GF_TC_MIN_BLOCKS 4 // __launch_bounds__ minimum resident blocks per SM: <= 128 registers
 
 // ---- precision policies ---------------------------------------------------------------------------
 struct GfTf32 {
     typedef float T;                                  // element type in memory
     typedef nvcuda::wmma::precision::tf32 FragT;      // matrix_a / matrix_b fragment element type
-    enum { kK = 8, kVec = 4, kPad = 4 };              // wmma K; elements per 128 bits; row padding
+    // wmma K; K slice (block tile K); elements per 128 bits; row padding; elements of one operand
+    // slice per thread (64 * kBK / 128 = 2 vectors of 128 bits)
+    enum { kK = 8, kBK = 16, kVec = 4, kPad = 4, kRun = 8 };
     static __device__ __forceinline__ float to_float(T v) { return v; }
     static __device__ __forceinline__ T operand(T v) { return nvcuda::wmma::__float_to_tf32(v); }
     static __device__ __forceinline__ T out(float v) { return v; }
@@ -84,7 +86,7 @@ struct GfTf32 {
 struct GfBf16 {
     typedef __nv_bfloat16 T;
     typedef __nv_bfloat16 FragT;
-    enum { kK = 16, kVec = 8, kPad = 8 };
+    enum { kK = 16, kBK = 32, kVec = 8, kPad = 8, kRun = 16 };
     static __device__ __forceinline__ float to_float(T v) { return __bfloat162float(v); }
     static __device__ __forceinline__ T operand(T v) { return v; }
     static __device__ __forceinline__ T out(float v) { return __float2bfloat16_rn(v); }
@@ -92,7 +94,7 @@ struct GfBf16 {
 struct GfF16 {
     typedef __half T;
     typedef __half FragT;
-    enum { kK = 16, kVec = 8, kPad = 8 };
+    enum { kK = 16, kBK = 32, kVec = 8, kPad = 8, kRun = 16 };
     static __device__ __forceinline__ float to_float(T v) { return __half2float(v); }
     static __device__ __forceinline__ T operand(T v) { return v; }
     static __device__ __forceinline__ T out(float v) { return __float2half_rn(v); }
@@ -104,16 +106,16 @@ template <class P> struct GfTcFragments {
     typedef nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, P::kK, float> Acc;
 };
 
-// One thread's 16 operand elements, 16-byte aligned for 128-bit register moves.
+// One thread's kRun operand elements, 16-byte aligned for 128-bit register moves.
 template <class P> struct alignas(16) GfTcRun {
-    typename P::T e[GF_TC_RUN];
+    typename P::T e[P::kRun];
 };
 
 template <class P> struct alignas(128) GfTcSmem {
     union {
         struct {
-            typename P::T a[2][GF_TC_BM][GF_TC_BK + P::kPad];  // A slices, row-major (m, k)
-            typename P::T b[2][GF_TC_BK][GF_TC_BN + P::kPad];  // B slices, row-major (k, n)
+            typename P::T a[2][GF_TC_BM][P::kBK + P::kPad];  // A slices, row-major (m, k)
+            typename P::T b[2][P::kBK][GF_TC_BN + P::kPad];  // B slices, row-major (k, n)
         } op;
         float c[GF_TC_BM][GF_TC_BN + 4];                      // the accumulator tile, for the epilogue
     };
@@ -135,58 +137,62 @@ template <class P> __device__ __forceinline__ void gf_tc_fill(typename P::T* out
         out[e] = P::out(v);
 }
 
+// kKContig = 0 operands: this thread's k within the slice and its first row / column of the 64.
+template <class P> __device__ __forceinline__ int gf_tc_mc_k() { return threadIdx.x / (GF_TC_BN / P::kRun); }
+template <class P> __device__ __forceinline__ int gf_tc_mc_col() { return threadIdx.x % (GF_TC_BN / P::kRun) * P::kRun; }
+
 // Every tensor-core kernel runs 128 threads (4 full warps: wmma is warp-collective).
 __device__ __forceinline__ void gf_tc_check_block() {
     if (blockDim.x != GF_TC_THREADS || blockDim.y != 1 || blockDim.z != 1) __trap();
 }
 
-// Stages this thread's 16 elements of A into As[m][k] (converted to the fragment precision).
+// Stages this thread's kRun elements of A into As[m][k] (converted to the fragment precision).
 template <int KContig, class P>
-__device__ __forceinline__ void gf_tc_stage_a(typename P::T (*as)[GF_TC_BK + P::kPad], const GfTcRun<P>& r) {
+__device__ __forceinline__ void gf_tc_stage_a(typename P::T (*as)[P::kBK + P::kPad], const GfTcRun<P>& r) {
     if (KContig) {  // row t/2, k (t%2)*16 .. +15: contiguous in shared memory, 128-bit stores
         GfTcRun<P> v;
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; ++q) v.e[q] = P::operand(r.e[q]);
-        typename P::T* dst = &as[threadIdx.x >> 1][(threadIdx.x & 1) * GF_TC_RUN];
+        for (int q = 0; q < P::kRun; ++q) v.e[q] = P::operand(r.e[q]);
+        typename P::T* dst = &as[threadIdx.x >> 1][(threadIdx.x & 1) * P::kRun];
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; q += P::kVec) gf_ld128(v.e + q, dst + q);
+        for (int q = 0; q < P::kRun; q += P::kVec) gf_ld128(v.e + q, dst + q);
     } else {        // k t/4, rows (t%4)*16 .. +15: a transposing store
-        const int k = threadIdx.x >> 2, m0 = (threadIdx.x & 3) * GF_TC_RUN;
+        const int k = gf_tc_mc_k<P>(), m0 = gf_tc_mc_col<P>();
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; ++q) as[m0 + q][k] = P::operand(r.e[q]);
+        for (int q = 0; q < P::kRun; ++q) as[m0 + q][k] = P::operand(r.e[q]);
     }
 }
 
-// Stages this thread's 16 elements of B into Bs[k][n].
+// Stages this thread's kRun elements of B into Bs[k][n].
 template <int KContig, class P>
 __device__ __forceinline__ void gf_tc_stage_b(typename P::T (*bs)[GF_TC_BN + P::kPad], const GfTcRun<P>& r) {
     if (KContig) {  // column t/2, k (t%2)*16 .. +15: a transposing store
-        const int n = threadIdx.x >> 1, k0 = (threadIdx.x & 1) * GF_TC_RUN;
+        const int n = threadIdx.x >> 1, k0 = (threadIdx.x & 1) * P::kRun;
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; ++q) bs[k0 + q][n] = P::operand(r.e[q]);
+        for (int q = 0; q < P::kRun; ++q) bs[k0 + q][n] = P::operand(r.e[q]);
     } else {        // k t/4, columns (t%4)*16 .. +15: contiguous, 128-bit stores
         GfTcRun<P> v;
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; ++q) v.e[q] = P::operand(r.e[q]);
-        typename P::T* dst = &bs[threadIdx.x >> 2][(threadIdx.x & 3) * GF_TC_RUN];
+        for (int q = 0; q < P::kRun; ++q) v.e[q] = P::operand(r.e[q]);
+        typename P::T* dst = &bs[gf_tc_mc_k<P>()][gf_tc_mc_col<P>()];
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; q += P::kVec) gf_ld128(v.e + q, dst + q);
+        for (int q = 0; q < P::kRun; q += P::kVec) gf_ld128(v.e + q, dst + q);
     }
 }
 
 // acc[i][j] += A(warp rows i) * B(warp columns j) over one 32-wide K slice in shared memory.
 template <class P>
-__device__ __forceinline__ void gf_tc_mma_slice(const typename P::T (*as)[GF_TC_BK + P::kPad],
+__device__ __forceinline__ void gf_tc_mma_slice(const typename P::T (*as)[P::kBK + P::kPad],
                                                 const typename P::T (*bs)[GF_TC_BN + P::kPad],
                                                 typename GfTcFragments<P>::Acc (&acc)[2][2]) {
     const int warp = threadIdx.x >> 5;
     const int wm = (warp >> 1) * GF_TC_WARP_M, wn = (warp & 1) * GF_TC_WARP_N;
 #pragma unroll
-    for (int kk = 0; kk < GF_TC_BK; kk += P::kK) {
+    for (int kk = 0; kk < P::kBK; kk += P::kK) {
         typename GfTcFragments<P>::A fa[2];
         typename GfTcFragments<P>::B fb[2];
 #pragma unroll
-        for (int i = 0; i < 2; ++i) nvcuda::wmma::load_matrix_sync(fa[i], &as[wm + 16 * i][kk], GF_TC_BK + P::kPad);
+        for (int i = 0; i < 2; ++i) nvcuda::wmma::load_matrix_sync(fa[i], &as[wm + 16 * i][kk], P::kBK + P::kPad);
 #pragma unroll
         for (int j = 0; j < 2; ++j) nvcuda::wmma::load_matrix_sync(fb[j], &bs[kk][wn + 16 * j], GF_TC_BN + P::kPad);
 #pragma unroll
@@ -274,7 +280,7 @@ struct GfTcIdentity {
 // ---- operand loaders ------------------------------------------------------------------------------
 // A run along K through "taps": k = (i * KW + j) * CH + c, element p[tap(i, j) + c], zero where
 // tap(i, j) < 0 (padding, i past the last tap, a row past M). Tap is a functor of the thread's
-// row. kKContig = 1: this thread's 16 elements are k = k0 .. k0 + 15 of its row. Used for the conv
+// row. kKContig = 1: this thread's kRun elements are k = k0 .. k0 + kRun - 1 of its row. Used for the conv
 // forward's input (taps = filter taps, CH = C), the conv data gradient's dy (CH = F) and filters
 // (KW = 1, taps = i*KW + j, CH = F), and the dense input (one tap, CH = K).
 template <class P, class Tap>
@@ -290,7 +296,7 @@ struct GfTcTapRun {
 
     __device__ __forceinline__ GfTcTapRun(const T* __restrict__ p_, const Tap& tap_, int CH_, int KW_)
         : p(p_), tap(tap_), CH(CH_), KW(KW_) {
-        const int k0 = (threadIdx.x & 1) * GF_TC_RUN;
+        const int k0 = (threadIdx.x & 1) * P::kRun;
         c = k0 % CH;
         const int ij = k0 / CH;
         j = ij % KW;
@@ -298,11 +304,11 @@ struct GfTcTapRun {
         base = tap(i, j);
         vec = (CH % P::kVec) == 0 && gf_aligned16(p);
     }
-    __device__ __forceinline__ void load(T (&r)[GF_TC_RUN]) const {
+    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
         int ii = i, jj = j, cc = c, b = base;
         if (vec) {
 #pragma unroll
-            for (int q = 0; q < GF_TC_RUN; q += P::kVec) {
+            for (int q = 0; q < P::kRun; q += P::kVec) {
                 if (b >= 0) {
                     gf_ld128(p + b + cc, r + q);
                 } else {
@@ -319,7 +325,7 @@ struct GfTcTapRun {
             return;
         }
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; ++q) {
+        for (int q = 0; q < P::kRun; ++q) {
             r[q] = b >= 0 ? p[b + cc] : gf_tc_zero<P>();
             if (++cc == CH) {
                 cc = 0;
@@ -329,7 +335,7 @@ struct GfTcTapRun {
         }
     }
     __device__ __forceinline__ void next() {
-        c += GF_TC_BK;
+        c += P::kBK;
         if (c >= CH) {
             do {
                 c -= CH;
@@ -355,14 +361,14 @@ struct GfTcRowMajorB {
     __device__ __forceinline__ GfTcRowMajorB(const T* __restrict__ p_, int ld_, int ncols_, int k_begin, int k_end_,
                                              int n0)
         : p(p_), ld(ld_), ncols(ncols_), k_end(k_end_) {
-        k = k_begin + (threadIdx.x >> 2);
-        col0 = n0 + (threadIdx.x & 3) * GF_TC_RUN;
+        k = k_begin + gf_tc_mc_k<P>();
+        col0 = n0 + gf_tc_mc_col<P>();
         vec = (ld % P::kVec) == 0 && gf_aligned16(p);
     }
-    __device__ __forceinline__ void load(T (&r)[GF_TC_RUN]) const {
+    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
         const T* row = p + k * ld;
 #pragma unroll
-        for (int q = 0; q < GF_TC_RUN; q += P::kVec) {
+        for (int q = 0; q < P::kRun; q += P::kVec) {
             const int col = col0 + q;
             if (k < k_end && vec && col + P::kVec <= ncols) {
                 gf_ld128(row + col, r + q);
@@ -373,7 +379,7 @@ struct GfTcRowMajorB {
             }
         }
     }
-    __device__ __forceinline__ void next() { k += GF_TC_BK; }
+    __device__ __forceinline__ void next() { k += P::kBK; }
 };
 
 #endif  // GPUFLOW_WMMA_TILE_CUH
