@@ -134,7 +134,7 @@ def tc(request, monkeypatch):
     if kind not in _TC:
         if kind == "gpu":
             import cupy
-            if cupy.cuda.Device().compute_capability < "80":
+            if int(cupy.cuda.Device().compute_capability) < 80:
                 pytest.skip("tensor-core kernels need sm_80 or newer")
             _TC[kind] = TensorCoreKernels(xp=cupy)
         else:
