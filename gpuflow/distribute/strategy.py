@@ -231,21 +231,17 @@ class Strategy:
             A Tensor, the same on every worker.
         """
         reduce_op = _reduce_op(reduce_op)
-        from ..ops.core import convert_to_tensor
+        from ..ops.core import convert_to_tensor, wrap
         from ..ops import math_ops
         t = convert_to_tensor(value)
-        count = 1.0
+        divisor = float(self.num_replicas_in_sync)
         if axis is not None:
-            count = float(t.shape[axis])
+            divisor = float(self._host_collectives.all_reduce(np.array([float(t.shape[axis])]), "sum")[0])
             t = math_ops.reduce_sum(t, axis=axis)
-        data = t._data
-        summed = self._collectives.all_reduce(data.astype(np.float64) if data.dtype.kind == "f" and
-                                              reduce_op is ReduceOp.MEAN else data, "sum")
+        summed = self._collectives.all_reduce(t._data, "sum")
         if reduce_op is ReduceOp.MEAN:
-            total = count if axis is None else float(self._host_collectives.all_reduce(np.array([count]), "sum")[0])
-            summed = summed / (self.num_replicas_in_sync if axis is None else total)
-        return convert_to_tensor(np.asarray(summed).astype(data.dtype) if isinstance(summed, np.ndarray)
-                                 else summed.astype(data.dtype))
+            summed = t._backend.xp.asarray(summed / divisor, dtype=t._data.dtype)
+        return wrap(summed, t)
 
     def gather(self, value, axis=0):
         """Every replica's ``value`` concatenated along ``axis`` (``Strategy.gather``)."""

@@ -585,7 +585,7 @@ class BackupAndRestore(Callback):
                              "`fit()`. Call the model on data or give it an input shape first.")
         try:
             self._load()
-        except OSError:
+        except (OSError, ValueError):  # unreadable (gpuflow says ValueError for a corrupt file, h5py OSError)
             if not os.path.exists(self._prev_weights_path):  # as Keras: fall back to the previous backup
                 raise
             shutil.copy(self._prev_weights_path, self._weights_path)
