@@ -22,5 +22,6 @@ from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspo
 from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
 from .masking import Masking  # noqa: F401
 from .attention import MultiHeadAttention, Attention  # noqa: F401
+from .lambda_layer import Lambda  # noqa: F401
 
 Convolution2D = Conv2D
