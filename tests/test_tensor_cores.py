@@ -210,6 +210,35 @@ def test_dense_without_bias_and_grid_of_one_block(tc):
     check("tf32", y, operand("tf32", x) @ operand("tf32", w), x.astype(np.float64) @ w, 9, "dense (one block)")
 
 
+def test_empty_reduction_writes_zeros_or_the_bias(tc):
+    y = run(tc, tc.conv2d_fwd, np.ones((1, 3, 3, 0), np.float32), np.ones((2, 2, 0, 5), np.float32))
+    np.testing.assert_array_equal(y, np.zeros((1, 2, 2, 5), np.float32))
+    b = np.arange(3, dtype=np.float16) - 1
+    y = run(tc, lambda *a: tc.dense_fwd(*a, relu=True), np.ones((4, 0), np.float16), np.ones((0, 3), np.float16), b)
+    np.testing.assert_array_equal(y, np.tile(np.maximum(b, 0), (4, 1)))
+
+
+def test_conv_on_a_grid_of_one_block(tc):
+    if tc.xp is not np:
+        pytest.skip("grid cap: emulator only")
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((3, 6, 6, 4), dtype=np.float32), rng.standard_normal((3, 3, 4, 70), dtype=np.float32)
+    geo = dict(strides=(1, 1), dilations=(1, 1), pads=(1, 1, 1, 1))
+    tc.grid_cap = (1, 1, 1)  # 2 x 2 tiles of the forward, 2 x 1 of the data gradient, on one block
+    try:
+        y = tc.conv2d_fwd(x, w, **geo)
+        dx = tc.conv2d_bwd_data(y, w, x.shape, **geo)
+    finally:
+        tc.grid_cap = None
+    ref = conv_ref(operand("tf32", x), operand("tf32", w), (1, 1), (1, 1), geo["pads"], 6, 6)
+    check("tf32", y, ref, conv_ref(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), geo["pads"], 6, 6),
+          36, "forward (one block)")
+    dx_ref = conv_bwd_refs(operand("tf32", x), operand("tf32", w), operand("tf32", y), (1, 1), (1, 1), geo["pads"])[0]
+    dx_raw = conv_bwd_refs(x.astype(np.float64), w.astype(np.float64), y.astype(np.float64), (1, 1), (1, 1),
+                           geo["pads"])[0]
+    check("tf32", dx, dx_ref, dx_raw, 9 * 70, "backward data (one block)")
+
+
 def test_mixed_dtypes_are_refused():
     tc = TensorCoreKernels(loader=kernels.emulator_loader)
     with pytest.raises(TypeError, match=r"x, w of one dtype. Received: x.dtype=float32, w.dtype=float16"):
