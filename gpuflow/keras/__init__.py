@@ -5,3 +5,4 @@ from . import backend, saving  # noqa: F401
 from .layers import Input, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from . import models  # noqa: F401
+from . import applications  # noqa: F401

@@ -191,7 +191,10 @@ def _open_url(url):
     return urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
 
 
-def download(url, dest, sha256):
+_HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
+
+
+def download(url, dest, sha256, algorithm="sha256"):
     """Downloads `url` to `dest`, atomically, if its SHA-256 is `sha256`.
 
     The data is streamed to a temporary file beside `dest`, hashed on the way,
@@ -201,7 +204,9 @@ def download(url, dest, sha256):
     Args:
         url: the origin.
         dest: final path; its directory is created if needed.
-        sha256: expected SHA-256 of the file, lowercase hex.
+        sha256: expected SHA-256 of the file, lowercase hex (the digest of
+            `algorithm`, e.g. "md5" for Keras's application weights; None
+            checks nothing).
 
     Returns:
         `dest`.
@@ -215,16 +220,16 @@ def download(url, dest, sha256):
     directory, name = os.path.split(dest)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=name + ".", suffix=".part")
     try:
-        digest = hashlib.sha256()
+        digest = hashlib.new(algorithm)
         with os.fdopen(fd, "wb") as out, _open_url(url) as response:
             while chunk := response.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
-        if digest.hexdigest() != sha256:
+        if sha256 is not None and digest.hexdigest() != sha256:
             raise ValueError(
-                f"Checksum mismatch for {url}: expected SHA-256 {sha256}, "
+                f"Checksum mismatch for {url}: expected {_HASH_NAMES[algorithm]} {sha256}, "
                 f"received {digest.hexdigest()}. The download was discarded; "
                 "try again, or fetch the file by other means."
             )
