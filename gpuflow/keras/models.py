@@ -380,11 +380,13 @@ class _MultiOutputLoss:
         preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
         if len(ys) != len(preds):
             raise ValueError(f"The model has {len(preds)} output(s) but {len(ys)} target array(s) were given.")
-        total = None
-        for fn, w, t, p in zip(self.fns, self.weights, ys, preds):
+        total, self.last_terms = None, []
+        for name, fn, w, t, p in zip(self.names, self.fns, self.weights, ys, preds):
             if fn is None:
                 continue
-            term = fn(t, p, sample_weight) * float(w)
+            term = fn(t, p, sample_weight)
+            self.last_terms.append((name, term))  # unweighted, logged as "<output>_loss" (Keras 3)
+            term = term * float(w)
             total = term if total is None else total + term
         return total
 
@@ -393,25 +395,38 @@ class _CompileMetrics(_metrics.Metric):
     """Keras 3's ``compile_metrics``: the ``metrics=`` of compile as one Metric, built on the first batch
     (``"accuracy"`` needs the shapes), each logged under the name it was given ("mae", "acc")."""
 
-    def __init__(self, identifiers):
+    def __init__(self, identifiers, output_names=None):
         super().__init__(name="compile_metrics")
-        self._ids = list(identifiers)
+        self._output_names = output_names  # a model with several outputs: one list of identifiers per output
+        self._ids = [list(i) for i in identifiers] if output_names else [list(identifiers)]
         self.metrics = None
+        self._per_output = None
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        ys = list(y_true) if self._output_names else [y_true]
+        preds = list(y_pred) if self._output_names else [y_pred]
         if self.metrics is None:
-            self.metrics = []
-            for m in self._ids:
-                metric = _metrics.get(m, y_true, y_pred)
-                if isinstance(m, str):
-                    metric.name = m
-                self.metrics.append(metric)
-        for m in self.metrics:
-            m.update_state(y_true, y_pred, sample_weight)
+            self._per_output = []
+            for k, ids in enumerate(self._ids):
+                built = []
+                for m in ids:
+                    metric = _metrics.get(m, ys[k], preds[k])
+                    if isinstance(m, str):
+                        metric.name = m
+                    if self._output_names:  # Keras 3 logs "<output name>_<metric name>"
+                        metric.name = f"{self._output_names[k]}_{metric.name}"
+                    built.append(metric)
+                self._per_output.append(built)
+            self.metrics = [m for built in self._per_output for m in built]
+        for k, built in enumerate(self._per_output):
+            for m in built:
+                m.update_state(ys[k], preds[k], sample_weight)
 
     def names(self):
         if self.metrics is None:
-            return [m if isinstance(m, str) else getattr(m, "name", "metric") for m in self._ids]
+            return [(f"{self._output_names[k]}_" if self._output_names else "")
+                    + (m if isinstance(m, str) else getattr(m, "name", "metric"))
+                    for k, ids in enumerate(self._ids) for m in ids]
         return [m.name for m in self.metrics]
 
     def result(self):
@@ -420,6 +435,32 @@ class _CompileMetrics(_metrics.Metric):
     def reset_state(self):
         for m in self.metrics or []:
             m.reset_state()
+
+
+def _output_names(model):
+    """The output layer names of a functional model with several outputs, else None."""
+    outputs = getattr(model, "_outputs", None)
+    return [o._history[0].name for o in outputs] if outputs and len(outputs) > 1 else None
+
+
+def _metrics_per_output(metrics, names):
+    """``compile(metrics=...)`` of a model with several outputs as one list per output (Keras 3: a dict keyed
+    by output name, or a list with one entry -- a metric or a list of them -- per output).
+
+    Raises:
+        ValueError: another structure, or a dict key that names no output (Keras's message).
+    """
+    def as_list(entry):
+        return [] if entry is None else list(entry) if isinstance(entry, (list, tuple)) else [entry]
+    if isinstance(metrics, dict):
+        unknown = sorted(set(metrics) - set(names))
+        if not unknown:
+            return [as_list(metrics.get(n)) for n in names]
+    elif isinstance(metrics, (list, tuple)) and len(metrics) == len(names):
+        return [as_list(m) for m in metrics]
+    raise ValueError(f"Invalid `metrics`. `metrics` should contain metrics objects and either be a dict or a list "
+                     f"matching the output names of the functional model {names} or match the output structure of "
+                     f"the model: {['X'] * len(names)}.\nReceived: metrics={metrics}")
 
 
 _FUNCTIONAL_SUBCLASSES = {}
@@ -478,25 +519,30 @@ class Model(Layer):
         if weighted_metrics:
             raise NotImplementedError("weighted_metrics is not supported yet.")
         # Resolve everything first, so a failing compile leaves the model as it was.
-        if isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
-            if metrics:
-                raise NotImplementedError("compile: metrics for a model with several outputs (one list per output) "
-                                          "are not supported yet; compile without `metrics`.")
+        output_names = _output_names(self)
+        if output_names or isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
             loss_fn = _MultiOutputLoss(self, loss, loss_weights)
         else:
             loss_fn = _losses.get(loss)
+        per_output_metrics = _metrics_per_output(metrics, output_names) if output_names and metrics else None
         self.optimizer = _optimizers.get(optimizer)
         self.loss = loss
         self._loss_fn = loss_fn
-        if metrics is not None and not isinstance(metrics, (list, tuple)):
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict) if output_names else (list, tuple)):
             raise TypeError(f"Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
                             f"metrics={metrics} of type {type(metrics)}")
-        self._metric_ids = list(metrics or [])
-        for m in self._metric_ids:  # fail now for unknown names, not at the first batch
-            if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):
+        self._metric_ids = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
+        for m in ([m for ids in per_output_metrics for m in ids] if per_output_metrics else self._metric_ids):
+            if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):  # fail now, not at the first batch
                 _metrics.get(m)
-        self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
+        if per_output_metrics:
+            self._compiled_metrics = _CompileMetrics(per_output_metrics, output_names)
+        else:
+            self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
+        # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
+        self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
+                                      if loss_fn.fns[loss_fn.names.index(n)] is not None}
         self.compiled = True
 
     def _assert_compiled(self, what):
@@ -510,7 +556,7 @@ class Model(Layer):
             out.append(self._loss_tracker)
         if self._compiled_metrics is not None:
             out.append(self._compiled_metrics)
-        return out
+        return out + list(getattr(self, "_output_loss_trackers", {}).values())
 
     @property
     def metrics_names(self):
@@ -563,6 +609,9 @@ class Model(Layer):
                 y_pred = y_pred[0]
             n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
             self._loss_tracker.update_state(loss, sample_weight=n)
+            trackers = getattr(self, "_output_loss_trackers", {})
+            for name, term in (getattr(self._loss_fn, "last_terms", ()) if trackers else ()):
+                trackers[name].update_state(term, sample_weight=n)
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns the current logs."""
@@ -800,7 +849,8 @@ class Model(Layer):
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
     def _flatten_logs(self, logs):
-        names = ["loss"] + (self._compiled_metrics.names() if self._compiled_metrics is not None else [])
+        names = (["loss"] + [t.name for t in getattr(self, "_output_loss_trackers", {}).values()]
+                 + (self._compiled_metrics.names() if self._compiled_metrics is not None else []))
         values = [logs[n] for n in names if n in logs]
         return values[0] if len(values) == 1 else values
 

@@ -277,7 +277,8 @@ def _compile_config(model):
         config = getter()
         if config is not None:
             return _serialize(config, {})
-    metrics = list(getattr(model, "_metric_ids", None) or [])
+    metrics = getattr(model, "_metric_ids", None) or []
+    metrics = metrics if isinstance(metrics, dict) else list(metrics)  # per output name for several outputs
     return {"optimizer": _serialize(model.optimizer, {}), "loss": _serialize(getattr(model, "loss", None), {}),
             "loss_weights": None, "metrics": _serialize(metrics, {}) if metrics else None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
