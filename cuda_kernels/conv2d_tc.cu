@@ -6,6 +6,8 @@
 //   conv2d_fwd_P                         N*OH*OW  (n,oh,ow) F               KH*KW*C  (i,j,c)
 //   conv2d_bwd_data_P                    N*H*W    (n,h,w)   C               KH*KW*F  (i,j,f)
 //   conv2d_bwd_filter_P                  KH*KW*C  (i,j,c)   F               N*OH*OW  (n,oh,ow)
+//   conv2d_bwd_filter_splitk_P           as above, K split over blockIdx.z into float partials, then
+//   splitk_reduce_bf16 / _f16            sums them into dw (TF32: conv2d.cu's splitk_reduce_f32).
 //
 // The GEMM views are conv2d.cu's (the FP32 SIMT kernels, which stay for sm < 80, shapes that do not
 // suit these tiles and TF32 turned off); the main loop, tiles, shared memory and precision rules
@@ -17,7 +19,7 @@
 // The forward and data-gradient kernels loop over row tiles with stride gridDim.y and column tiles
 // with stride gridDim.x, so a grid capped at gridDim.y = 65535 (or any smaller grid) is correct; the
 // filter gradient (M = KH*KW*C, small) needs the full grid: one tile per block, spare blocks exit.
-// The filter gradient runs the whole K = N*OH*OW in one block (no split-K yet).
+// Split-K: grid (ceil(F/64), ceil(KH*KW*C/64), splits), a float workspace of splits*KH*KW*C*F.
 // Integer indices are int32: every tensor must have fewer than 2^31 elements (the wrapper checks).
 #include "wmma_tile.cuh"
 
@@ -217,7 +219,25 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
     }
 }
 
-// dw[i,j,c,f] = sum_{n,oh,ow} x[n, oh*SH-PT+i*DH, ow*SW-PL+j*DW, c] * dy[n,oh,ow,f].
+// One filter-gradient tile of sum_{k in [k_begin, k_end)} A[r][k] * dy[k][f] -> out (ld F): dw itself
+// (OutT = P::T) or a split's float partials.
+template <class P, class OutT>
+__device__ __forceinline__ void conv2d_bwd_filter_tile(GfTcSmem<P>& sm, const typename P::T* __restrict__ x,
+                                                       const typename P::T* __restrict__ dy, OutT* __restrict__ out,
+                                                       int m0, int n0, int k_begin, int k_end, int H, int W, int C,
+                                                       int F, int KH, int KW, int OH, int OW, int SH, int SW, int DH,
+                                                       int DW, int PT, int PL) {
+    const int M = KH * KW * C;
+    typename GfTcFragments<P>::Acc acc[2][2];
+    ConvBwdFilterA<P> al(x, m0, k_begin, k_end, H, W, C, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
+    GfTcRowMajorB<P> bl(dy, F, F, k_begin, k_end, n0);
+    gf_tc_mainloop<P>(al, bl, gf_cdiv(k_end - k_begin, P::kBK), sm, acc);
+    gf_tc_store_tile<P>(sm, acc, out, F, M, F, m0, n0, GfTcIdentity());
+}
+
+// dw[i,j,c,f] = sum_{n,oh,ow} x[n, oh*SH-PT+i*DH, ow*SW-PL+j*DW, c] * dy[n,oh,ow,f]. The whole K =
+// N*OH*OW in one block: only ceil(KH*KW*C / 64) * ceil(F / 64) blocks; for a long K, the split-K
+// variant below fills the GPU.
 template <class P>
 __device__ __forceinline__ void conv2d_bwd_filter_tc(const typename P::T* __restrict__ x,
                                                      const typename P::T* __restrict__ dy,
@@ -232,11 +252,44 @@ __device__ __forceinline__ void conv2d_bwd_filter_tc(const typename P::T* __rest
     if (SH <= 0 || SW <= 0 || DH <= 0 || DW <= 0) { gf_tc_fill<P>(dw, M * F, GF_QNAN); return; }
     const int m0 = blockIdx.y * GF_TC_BM, n0 = blockIdx.x * GF_TC_BN;
     if (m0 >= M || n0 >= F) return;  // block-uniform
-    typename GfTcFragments<P>::Acc acc[2][2];
-    ConvBwdFilterA<P> al(x, m0, 0, K, H, W, C, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
-    GfTcRowMajorB<P> bl(dy, F, F, 0, K, n0);
-    gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
-    gf_tc_store_tile<P>(sm, acc, dw, F, M, F, m0, n0, GfTcIdentity());
+    conv2d_bwd_filter_tile<P>(sm, x, dy, dw, m0, n0, 0, K, H, W, C, F, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
+}
+
+// Split-K filter gradient: split s = blockIdx.z reduces k in [s*k_chunk, min(K, (s+1)*k_chunk)) into
+// float partials ws[s, :, :] (KH*KW*C x F), s < splits = ceil(K / k_chunk); then splitk_reduce_P
+// (or conv2d.cu's splitk_reduce_f32 for TF32) sums them in split order (deterministic) into dw.
+// Launch: block (128,1,1), grid (ceil(F/64), ceil(KH*KW*C/64), splits); any k_chunk > 0 is correct
+// (a multiple of kBK wastes no slice).
+template <class P>
+__device__ __forceinline__ void conv2d_bwd_filter_splitk_tc(const typename P::T* __restrict__ x,
+                                                            const typename P::T* __restrict__ dy,
+                                                            float* __restrict__ ws, int N, int H, int W, int C, int F,
+                                                            int KH, int KW, int OH, int OW, int SH, int SW, int DH,
+                                                            int DW, int PT, int PL, int k_chunk) {
+    __shared__ GfTcSmem<P> sm;
+    gf_tc_check_block();
+    const int M = KH * KW * C, K = N * OH * OW;
+    if (M <= 0 || F <= 0 || K <= 0 || k_chunk <= 0) return;
+    const int splits = gf_cdiv(K, k_chunk);
+    if (SH <= 0 || SW <= 0 || DH <= 0 || DW <= 0) { gf_fill(ws, splits * M * F, GF_QNAN); return; }
+    const int m0 = blockIdx.y * GF_TC_BM, n0 = blockIdx.x * GF_TC_BN, s = blockIdx.z;
+    if (m0 >= M || n0 >= F || s >= splits) return;  // block-uniform
+    const int k_begin = s * k_chunk, k_end = gf_min(K, k_begin + k_chunk);
+    conv2d_bwd_filter_tile<P>(sm, x, dy, ws + s * (M * F), m0, n0, k_begin, k_end, H, W, C, F, KH, KW, OH, OW, SH,
+                              SW, DH, DW, PT, PL);
+}
+
+// out[e] = sum_{s < splits} ws[s * size + e] in split order, rounded once to out's 16-bit type.
+// One thread per element, grid-stride; block 256, grid ceil(size / 256). Memory-bound.
+template <class T>
+__device__ __forceinline__ void splitk_reduce_tc(const float* __restrict__ ws, T* __restrict__ out, int splits,
+                                                 int size) {
+    GF_GRID_STRIDE_LOOP(e, size) {
+        float s = 0.0f;
+        const float* p = ws + e;
+        for (int z = 0; z < splits; ++z, p += size) s += *p;
+        out[e] = gf_tc_from_float<T>(s);
+    }
 }
 
 // ---- entry points ----------------------------------------------------------------------------------
@@ -291,4 +344,29 @@ extern "C" __global__ void __launch_bounds__(GF_TC_THREADS, GF_TC_MIN_BLOCKS)
 conv2d_bwd_filter_f16(const __half* __restrict__ x, const __half* __restrict__ dy, __half* __restrict__ dw,
                       GF_CONV_TC_PARAMS) {
     conv2d_bwd_filter_tc<GfF16>(x, dy, dw, GF_CONV_TC_ARGS);
+}
+
+extern "C" __global__ void __launch_bounds__(GF_TC_THREADS, GF_TC_MIN_BLOCKS)
+conv2d_bwd_filter_splitk_tf32(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ ws,
+                              GF_CONV_TC_PARAMS, int k_chunk) {
+    conv2d_bwd_filter_splitk_tc<GfTf32>(x, dy, ws, GF_CONV_TC_ARGS, k_chunk);
+}
+extern "C" __global__ void __launch_bounds__(GF_TC_THREADS, GF_TC_MIN_BLOCKS)
+conv2d_bwd_filter_splitk_bf16(const __nv_bfloat16* __restrict__ x, const __nv_bfloat16* __restrict__ dy,
+                              float* __restrict__ ws, GF_CONV_TC_PARAMS, int k_chunk) {
+    conv2d_bwd_filter_splitk_tc<GfBf16>(x, dy, ws, GF_CONV_TC_ARGS, k_chunk);
+}
+extern "C" __global__ void __launch_bounds__(GF_TC_THREADS, GF_TC_MIN_BLOCKS)
+conv2d_bwd_filter_splitk_f16(const __half* __restrict__ x, const __half* __restrict__ dy, float* __restrict__ ws,
+                             GF_CONV_TC_PARAMS, int k_chunk) {
+    conv2d_bwd_filter_splitk_tc<GfF16>(x, dy, ws, GF_CONV_TC_ARGS, k_chunk);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+splitk_reduce_bf16(const float* __restrict__ ws, __nv_bfloat16* __restrict__ out, int splits, int size) {
+    splitk_reduce_tc(ws, out, splits, size);
+}
+extern "C" __global__ void __launch_bounds__(256)
+splitk_reduce_f16(const float* __restrict__ ws, __half* __restrict__ out, int splits, int size) {
+    splitk_reduce_tc(ws, out, splits, size);
 }

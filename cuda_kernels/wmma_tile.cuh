@@ -72,6 +72,14 @@
 #define GF_TC_WARP_N 32
 #define GF_TC_MIN_BLOCKS 4 // __launch_bounds__ minimum resident blocks per SM: <= 128 registers
 
+// float -> a tensor element type: exact for float, round to nearest even for the 16-bit types.
+template <class T> __device__ __forceinline__ T gf_tc_from_float(float v);
+template <> __device__ __forceinline__ float gf_tc_from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half gf_tc_from_float<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 gf_tc_from_float<__nv_bfloat16>(float v) {
+    return __float2bfloat16_rn(v);
+}
+
 // ---- precision policies ---------------------------------------------------------------------------
 struct GfTf32 {
     typedef float T;                                  // element type in memory
@@ -81,7 +89,7 @@ struct GfTf32 {
     enum { kK = 8, kBK = 16, kVec = 4, kPad = 4, kRun = 8 };
     static __device__ __forceinline__ float to_float(T v) { return v; }
     static __device__ __forceinline__ T operand(T v) { return nvcuda::wmma::__float_to_tf32(v); }
-    static __device__ __forceinline__ T out(float v) { return v; }
+    static __device__ __forceinline__ T out(float v) { return gf_tc_from_float<T>(v); }
 };
 struct GfBf16 {
     typedef __nv_bfloat16 T;
@@ -89,7 +97,7 @@ struct GfBf16 {
     enum { kK = 16, kBK = 32, kVec = 8, kPad = 8, kRun = 16 };
     static __device__ __forceinline__ float to_float(T v) { return __bfloat162float(v); }
     static __device__ __forceinline__ T operand(T v) { return v; }
-    static __device__ __forceinline__ T out(float v) { return __float2bfloat16_rn(v); }
+    static __device__ __forceinline__ T out(float v) { return gf_tc_from_float<T>(v); }
 };
 struct GfF16 {
     typedef __half T;
@@ -97,7 +105,7 @@ struct GfF16 {
     enum { kK = 16, kBK = 32, kVec = 8, kPad = 8, kRun = 16 };
     static __device__ __forceinline__ float to_float(T v) { return __half2float(v); }
     static __device__ __forceinline__ T operand(T v) { return v; }
-    static __device__ __forceinline__ T out(float v) { return __float2half_rn(v); }
+    static __device__ __forceinline__ T out(float v) { return gf_tc_from_float<T>(v); }
 };
 
 template <class P> struct GfTcFragments {
@@ -237,14 +245,14 @@ __device__ __forceinline__ void gf_tc_mainloop(ALoader& al, BLoader& bl, int num
 }
 
 // Epilogue: the accumulators go through shared memory (their register layout is unspecified), then
-// out[row * ldc + col] = P::out(ep(acc, col)) for row < M, col < N; consecutive threads write
-// consecutive 128-bit chunks of a row. Every thread calls it (it has __syncthreads); it ends with a
-// barrier, so the next tile may restage shared memory.
-template <class P, class Epilogue>
+// out[row * ldc + col] = ep(acc, col) converted to OutT (P::T, or float for split-K partials) for
+// row < M, col < N; consecutive threads write consecutive 128-bit chunks of a row. Every thread
+// calls it (it has __syncthreads); it ends with a barrier, so the next tile may restage shared memory.
+template <class P, class OutT, class Epilogue>
 __device__ __forceinline__ void gf_tc_store_tile(GfTcSmem<P>& sm, const typename GfTcFragments<P>::Acc (&acc)[2][2],
-                                                 typename P::T* __restrict__ out, int ldc, int M, int N, int m0,
-                                                 int n0, const Epilogue& ep) {
-    typedef typename P::T T;
+                                                 OutT* __restrict__ out, int ldc, int M, int N, int m0, int n0,
+                                                 const Epilogue& ep) {
+    enum { kOutVec = 16 / sizeof(OutT) };  // elements per 128-bit store
     const int warp = threadIdx.x >> 5;
     const int wm = (warp >> 1) * GF_TC_WARP_M, wn = (warp & 1) * GF_TC_WARP_N;
 #pragma unroll
@@ -254,20 +262,20 @@ __device__ __forceinline__ void gf_tc_store_tile(GfTcSmem<P>& sm, const typename
             nvcuda::wmma::store_matrix_sync(&sm.c[wm + 16 * i][wn + 16 * j], acc[i][j], GF_TC_BN + 4,
                                             nvcuda::wmma::mem_row_major);
     __syncthreads();
-    const int chunks = GF_TC_BN / P::kVec;  // 128-bit chunks per tile row
-    const bool vec = (ldc % P::kVec) == 0 && gf_aligned16(out);
+    const int chunks = GF_TC_BN / kOutVec;  // 128-bit chunks per tile row
+    const bool vec = (ldc % kOutVec) == 0 && gf_aligned16(out);
     for (int e = threadIdx.x; e < GF_TC_BM * chunks; e += GF_TC_THREADS) {
-        const int r = e / chunks, c0 = (e % chunks) * P::kVec;
+        const int r = e / chunks, c0 = (e % chunks) * kOutVec;
         const int row = m0 + r, col = n0 + c0;
         if (row >= M || col >= N) continue;
-        T* dst = out + row * ldc + col;
-        if (vec && col + P::kVec <= N) {
-            alignas(16) T v[P::kVec];
+        OutT* dst = out + row * ldc + col;
+        if (vec && col + kOutVec <= N) {
+            alignas(16) OutT v[kOutVec];
 #pragma unroll
-            for (int q = 0; q < P::kVec; ++q) v[q] = P::out(ep(sm.c[r][c0 + q], col + q));
+            for (int q = 0; q < kOutVec; ++q) v[q] = gf_tc_from_float<OutT>(ep(sm.c[r][c0 + q], col + q));
             gf_ld128(v, dst);
         } else {
-            for (int q = 0; q < P::kVec && col + q < N; ++q) dst[q] = P::out(ep(sm.c[r][c0 + q], col + q));
+            for (int q = 0; q < kOutVec && col + q < N; ++q) dst[q] = gf_tc_from_float<OutT>(ep(sm.c[r][c0 + q], col + q));
         }
     }
     __syncthreads();

@@ -50,7 +50,7 @@ def test_no_register_spills_at_sm90(records):
 
 
 def test_tensor_core_kernels_do_not_spill_and_run_hmma(records):
-    tc = [r for r in records if r["file"].endswith("_tc.cu")]
+    tc = [r for r in records if r["file"].endswith("_tc.cu") and not r["kernel"].startswith("splitk_reduce")]
     assert {r["arch"] for r in tc} == set(ARCHS)
     spills = [r for r in tc if r["spill_stores"] or r["spill_loads"] or r["stack_bytes"]]
     assert not spills, "tensor-core kernels spill:\n" + nvrtc_check.format_table(spills)

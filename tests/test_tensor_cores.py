@@ -1,7 +1,7 @@
 """The tensor-core kernels (cuda_kernels/conv2d_tc.cu, dense_tc.cu) and the emulator's nvcuda::wmma.
 
-Every entry point (conv forward, data and filter gradients, fused dense forward; TF32, BF16, FP16)
-against a NumPy reference computed from inputs rounded as the GPU rounds them (TF32: round to
+Every entry point (conv forward, data and filter gradients (also split-K), fused dense forward; TF32,
+BF16, FP16) against a NumPy reference computed from inputs rounded as the GPU rounds them (TF32: round to
 nearest, ties away; BF16 / FP16: round to nearest even), with float accumulation (float64 here) and
 the 16-bit outputs rounded once: at odd shapes (channels and filters not multiples of the vector
 width, rows not multiples of the tile), with the vectorised paths too, under the shuffled schedule,
@@ -179,6 +179,8 @@ def test_conv2d_all_directions(tc, p, case):
     check(p, dx, dx_ref, dx_raw, kh * kw * f, "backward data")
     dw = run(tc, lambda a, b: tc.conv2d_bwd_filter(a, b, (kh, kw), **geo), to_dev(x), to_dev(dy))
     check(p, dw, dw_ref, dw_raw, n * oh * ow, "backward filter")
+    dw = run(tc, lambda a, b: tc.conv2d_bwd_filter(a, b, (kh, kw), splits=2, **geo), to_dev(x), to_dev(dy))
+    check(p, dw, dw_ref, dw_raw, n * oh * ow, "backward filter, split-K")
 
 
 @pytest.mark.parametrize("p", sorted(PRECISIONS))

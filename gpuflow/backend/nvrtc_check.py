@@ -56,7 +56,8 @@ EXPECTED_ENTRY_POINTS = {
                   "conv2d_bwd_filter_splitk_f32", "splitk_reduce_f32"),
     "pool2d.cu": ("max_pool2d_fwd_f32", "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32"),
     "dense.cu": ("dense_bias_relu_fwd_f32", "dense_bias_relu_bwd_f32"),
-    "conv2d_tc.cu": tuple(f"conv2d_{op}_{p}" for op in ("fwd", "bwd_data", "bwd_filter") for p in ("tf32", "bf16", "f16")),
+    "conv2d_tc.cu": tuple(f"conv2d_{op}_{p}" for op in ("fwd", "bwd_data", "bwd_filter", "bwd_filter_splitk")
+                          for p in ("tf32", "bf16", "f16")) + ("splitk_reduce_bf16", "splitk_reduce_f16"),
     "dense_tc.cu": tuple(f"dense_bias_relu_fwd_{p}" for p in ("tf32", "bf16", "f16")),
 }
 
@@ -69,9 +70,10 @@ ARCH_LIMITS = {
 }
 
 
-def _block_threads(file):
-    """Threads per block the wrappers launch (tensor_cores.THREADS for *_tc.cu, else the SIMT kernels' 256)."""
-    return tensor_cores.THREADS if file.endswith("_tc.cu") else 256
+def _block_threads(file, kernel):
+    """Threads per block the wrappers launch: tensor_cores.THREADS for the tensor-core GEMMs, 256 for the
+    SIMT kernels and every split-K reduction."""
+    return tensor_cores.THREADS if file.endswith("_tc.cu") and not kernel.startswith("splitk_reduce") else 256
 
 
 class NvrtcUnavailableError(ImportError):
@@ -326,7 +328,7 @@ def check_file(path, arch, include_dirs=None, nvdisasm=None):
     for rec in parse_ptxas_log(log):
         rec = dict(file=os.path.basename(path), **rec)
         rec["arch"] = arch
-        rec["threads"] = _block_threads(rec["file"])
+        rec["threads"] = _block_threads(rec["file"], rec["kernel"])
         rec["blocks_per_sm"], rec["occupancy"] = occupancy(arch, rec["registers"] or 1, rec["shared_bytes"],
                                                            rec["threads"])
         loop = mix.get(rec["kernel"], {})

@@ -31,6 +31,10 @@ TILE_M = 64         # GEMM rows per block tile (GF_TC_BM)
 TILE_N = 64         # GEMM columns per block tile (GF_TC_BN)
 THREADS = 128       # 4 warps (GF_TC_THREADS); the kernels trap on any other block
 MAX_GRID_Y = 65535  # CUDA's limit; the forward / data-gradient / dense kernels loop over extra row tiles
+REDUCE_THREADS = 256      # splitk_reduce_*: one thread per element
+SPLITK_BLOCKS_PER_SM = 4  # split-K aims at the 4 resident blocks per SM the kernels fit (wmma_tile.cuh)
+SPLITK_MIN_K = 512        # at least 512 reduction steps (32 TF32 / 16 BF16, FP16 slices) per split
+EMULATOR_SM_COUNT = 132   # the SM count assumed on the emulator (an H100 SXM's)
 INDEX_LIMIT = 2**31  # the kernels index with int32
 
 CudaHeaders = collections.namedtuple("CudaHeaders", "path found_via")
@@ -120,6 +124,8 @@ class TensorCoreKernels:
         loader: module loader (:func:`cupy_loader`, or :func:`gpuflow.backend.kernels.emulator_loader`).
         grid_cap: optional ``(gx, gy, gz)`` cap on the grid of the grid-stride kernels (a test hook, as
             ``CupyBackend.grid_cap``).
+        sm_count: the device's SM count, for the filter gradient's split-K (default: asked from CuPy's
+            current device, :data:`EMULATOR_SM_COUNT` on the emulator).
 
     Every method checks that the arrays share one dtype (float32, float16 or bfloat16, see
     :func:`precision_of`) and that no tensor reaches 2^31 elements, and returns a new C-contiguous
@@ -127,10 +133,14 @@ class TensorCoreKernels:
     ``strides`` and ``dilations`` ``(h, w)``, ``pads`` ``(top, bottom, left, right)``.
     """
 
-    def __init__(self, xp=np, loader=None, grid_cap=None):
+    def __init__(self, xp=np, loader=None, grid_cap=None, sm_count=None):
         self.xp = xp
         self.kernels = _kernels.KernelSet(loader or cupy_loader, use_events=xp is not np)
         self.grid_cap = grid_cap
+        if sm_count is None:
+            sm_count = (EMULATOR_SM_COUNT if xp is np else
+                        xp.cuda.Device().attributes["MultiProcessorCount"])
+        self.sm_count = sm_count
 
     def _args(self, op, names, arrays):
         precisions = {precision_of(a.dtype, n) for n, a in zip(names, arrays)}
@@ -143,8 +153,9 @@ class TensorCoreKernels:
                                  f"{INDEX_LIMIT} elements. Received: {n}.shape={tuple(a.shape)}")
         return precisions.pop(), [self.xp.ascontiguousarray(a) for a in arrays]
 
-    def _launch(self, filename, entry, rows, cols, args, grid_stride=True):
-        grid = (_cdiv(cols, TILE_N), min(_cdiv(rows, TILE_M), MAX_GRID_Y) if grid_stride else _cdiv(rows, TILE_M), 1)
+    def _launch(self, filename, entry, rows, cols, args, grid_stride=True, splits=1):
+        grid = (_cdiv(cols, TILE_N), min(_cdiv(rows, TILE_M), MAX_GRID_Y) if grid_stride else _cdiv(rows, TILE_M),
+                splits)
         if grid_stride and self.grid_cap is not None:
             grid = tuple(min(g, c) for g, c in zip(grid, self.grid_cap))
         self.kernels.launch(filename, entry, grid, (THREADS, 1, 1), args)
@@ -182,14 +193,41 @@ class TensorCoreKernels:
         self._launch("conv2d_tc.cu", f"conv2d_bwd_data_{p}", n * h * wd, c, (dy, w, dx) + ints)
         return dx
 
-    def conv2d_bwd_filter(self, x, dy, kernel_hw, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0)):
-        """dw (KH, KW, C, F) of conv2d given x (N, H, W, C) and dy (N, OH, OW, F), on tensor cores."""
+    def splitk_splits(self, m, f, k):
+        """How many K-splits the filter gradient of GEMM view (m x f, reduction k) runs: enough blocks for
+        SPLITK_BLOCKS_PER_SM per SM, each split at least SPLITK_MIN_K long."""
+        tiles = _cdiv(m, TILE_M) * _cdiv(f, TILE_N)
+        return max(1, min(_cdiv(SPLITK_BLOCKS_PER_SM * self.sm_count, tiles), _cdiv(k, SPLITK_MIN_K)))
+
+    def conv2d_bwd_filter(self, x, dy, kernel_hw, *, strides=(1, 1), dilations=(1, 1), pads=(0, 0, 0, 0),
+                          splits=None):
+        """dw (KH, KW, C, F) of conv2d given x (N, H, W, C) and dy (N, OH, OW, F), on tensor cores.
+
+        ``splits``: K-splits (default :meth:`splitk_splits`); above 1, float32 partials in a workspace of
+        ``splits * KH*KW*C*F`` floats are summed in split order (deterministic) and rounded once.
+        """
         p, (x, dy) = self._args("conv2d backward (filter, tensor cores)", ("x", "dy"), (x, dy))
         w_shape = tuple(kernel_hw) + (x.shape[3], dy.shape[3])
         dw = self.xp.empty(w_shape, dtype=x.dtype)
         ints = self._conv_ints(x.shape, w_shape, dy.shape[1:3], strides, dilations, pads)
-        self._launch("conv2d_tc.cu", f"conv2d_bwd_filter_{p}", w_shape[0] * w_shape[1] * w_shape[2], w_shape[3],
-                     (x, dy, dw) + ints, grid_stride=False)
+        m, f, k = w_shape[0] * w_shape[1] * w_shape[2], w_shape[3], dy.shape[0] * dy.shape[1] * dy.shape[2]
+        splits = self.splitk_splits(m, f, k) if splits is None else int(splits)
+        if splits <= 1 or k <= 0:
+            self._launch("conv2d_tc.cu", f"conv2d_bwd_filter_{p}", m, f, (x, dy, dw) + ints, grid_stride=False)
+            return dw
+        k_chunk = _cdiv(_cdiv(k, splits), 32) * 32  # whole K slices for every precision
+        splits = _cdiv(k, k_chunk)
+        if splits * m * f >= INDEX_LIMIT:
+            raise ValueError(f"conv2d backward (filter, tensor cores): the split-K workspace would have "
+                             f"{splits * m * f} elements, at least {INDEX_LIMIT}. Received: splits={splits}")
+        ws = self.xp.empty((splits, m, f), dtype=np.float32)
+        self._launch("conv2d_tc.cu", f"conv2d_bwd_filter_splitk_{p}", m, f, (x, dy, ws) + ints + (np.int32(k_chunk),),
+                     grid_stride=False, splits=splits)
+        reduce_file, reduce_entry = ("conv2d.cu", "splitk_reduce_f32") if p == "tf32" else (
+            "conv2d_tc.cu", f"splitk_reduce_{p}")
+        grid = (max(1, _cdiv(m * f, REDUCE_THREADS)), 1, 1)
+        self.kernels.launch(reduce_file, reduce_entry, grid, (REDUCE_THREADS, 1, 1),
+                            (ws, dw.reshape(-1), np.int32(splits), np.int32(m * f)))
         return dw
 
     def dense_fwd(self, x, w, b=None, *, relu=False):
