@@ -138,3 +138,28 @@ def test_removed_version_is_unloaded(tmp_path):
             time.sleep(0.02)
         assert states(server.rest_port, "m") == {2: ("END", ""), 1: ("AVAILABLE", "")}
         assert np.allclose(answer(server.rest_port), tiny_dense(seed=1).predict(X, verbose=0), atol=1e-6)
+
+
+class _Slow:
+    """A loaded model whose calls take 0.5 s."""
+
+    def __init__(self, model):
+        self.model, self.inputs, self.outputs = model, model.inputs, model.outputs
+
+    def __call__(self, x, training=False):
+        time.sleep(0.5)
+        return self.model(x, training=training)
+
+
+def test_stopping_drains_requests_in_flight(tmp_path):
+    from gpuflow.keras.models import load_model
+    export(tiny_dense(seed=1), tmp_path, 1)
+    results = []
+    with serve_in_thread([config("m", tmp_path)], port=0, poll_wait_seconds=0,
+                         load_model=lambda path: _Slow(load_model(path, compile=False))) as server:
+        t = threading.Thread(target=lambda: results.append(predict(server.rest_port, "m",
+                                                                   {"instances": X.tolist()})[0]))
+        t.start()
+        time.sleep(0.2)  # the request is in the model when the server is told to stop
+    t.join(20)
+    assert results == [200]
