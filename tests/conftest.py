@@ -26,17 +26,20 @@ marked one must keep failing (strict)::
 import pytest
 
 import gpuflow as tf
-from gpuflow.device import _probe_cuda, _probe_emulator
+from gpuflow.device import probe_cuda, probe_emulator
 
 DEVICE_KINDS = ("cpu", "emulator", "gpu")
-_PROBES = {"emulator": _probe_emulator, "gpu": _probe_cuda}
+_PROBES = {"emulator": probe_emulator, "gpu": probe_cuda}
 
 
 def _device_params():
     params = []
     for kind in DEVICE_KINDS:
         ok, why = _PROBES[kind]() if kind in _PROBES else (True, "")
-        params.append(pytest.param(kind, id=kind, marks=() if ok else pytest.mark.skip(reason=f"{kind}: {why}")))
+        marks = [pytest.mark.gpu] if kind == "gpu" else []  # so `pytest -m gpu` (benchmarks/gpu_check.sh) runs them
+        if not ok:
+            marks.append(pytest.mark.skip(reason=f"{kind}: {why}"))
+        params.append(pytest.param(kind, id=kind, marks=marks))
     return params
 
 
