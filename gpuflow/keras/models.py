@@ -23,6 +23,7 @@ from ._checks import check_real
 from .callbacks import CallbackList
 from .layers.base import Layer, KerasTensor
 from .layers.core import InputLayer
+from .utils.py_dataset import PyDataset
 
 __all__ = ["Model", "Sequential", "load_model", "model_from_json"]
 
@@ -222,6 +223,8 @@ class _DataAdapter:
         self._limit = steps
         # training batches only: a validation split of this data is made unweighted, as Keras splits first
         self._class_weight = None if class_weight is None else _class_weights(class_weight)
+        if isinstance(x, PyDataset):  # batches by index, in shuffled order when asked (Keras 3)
+            x = x.as_dataset(shuffle=bool(shuffle))
         if _is_iterable_data(x):
             if y is not None or sample_weight is not None:
                 raise ValueError(f"{what}: when `x` is a dataset or generator, `y` and `sample_weight` must not be "

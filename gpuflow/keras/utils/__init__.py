@@ -1,6 +1,9 @@
 """``keras.utils``."""
 from .numerical_utils import to_categorical  # noqa: F401
 from .progbar import Progbar  # noqa: F401
+from .py_dataset import PyDataset  # noqa: F401
+from .timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
+from .image_dataset import image_dataset_from_directory  # noqa: F401
 
 
 def set_random_seed(seed):
