@@ -58,6 +58,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         except ServingError as e:
             status = e.code
             await _abort(context, e)
+        except Exception:  # a model that fails on these inputs: INTERNAL, as grpc answers an exception
+            status = "INTERNAL"
+            raise
         finally:
             known = name if name in self.manager.model_names else "<unknown>"
             self.metrics.record(known, "grpc_predict", status, time.perf_counter() - start)

@@ -123,6 +123,9 @@ class RestApi:
         except ServingError as e:
             status = e.code
             raise
+        except Exception:
+            status = "INTERNAL"
+            raise
         finally:
             known = name if name in self.manager.model_names else "<unknown>"
             self.metrics.record(known, "predict", status, time.perf_counter() - start)
