@@ -23,9 +23,10 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADER = os.path.join(HERE, "cuda_emu.h")
 RUNTIME = os.path.join(HERE, "cuda_emu_runtime.cpp")
-# Stand-ins for the CUDA headers the kernels include (<mma.h>, <cuda_fp16.h>, <cuda_bf16.h>): they
-# include cuda_emu.h, which provides their contents; HERE comes first on the include path.
-SHIMS = tuple(os.path.join(HERE, n) for n in ("mma.h", "cuda_fp16.h", "cuda_bf16.h"))
+# Stand-ins for the CUDA headers the kernels include (<mma.h>, <cuda_fp16.h>, <cuda_bf16.h>,
+# <cuda_pipeline_primitives.h>): they include cuda_emu.h, which provides their contents; HERE comes
+# first on the include path.
+SHIMS = tuple(os.path.join(HERE, n) for n in ("mma.h", "cuda_fp16.h", "cuda_bf16.h", "cuda_pipeline_primitives.h"))
 # Bump when this file's code generation changes (the header and runtime are hashed by content).
 CODEGEN_VERSION = 3
 

@@ -122,6 +122,11 @@ __attribute__((noreturn, visibility("hidden"))) void gfemu_trap(const char* what
 __attribute__((visibility("hidden"))) unsigned long long gfemu_launch_nonce(void);
 // Fails the launch with msg (for checks made while a warp operation completes).
 __attribute__((visibility("hidden"))) void gfemu_warp_error(const char* msg);
+// cp.async: issue (source read now, destination poisoned), commit a group, wait for older groups.
+__attribute__((visibility("hidden"))) void gfemu_cp_async(void* dst, const void* src, size_t size, size_t zfill,
+                                                          const char* file, int line);
+__attribute__((visibility("hidden"))) void gfemu_cp_commit(void);
+__attribute__((visibility("hidden"))) void gfemu_cp_wait_prior(size_t prior);
 }
 
 // ---- barriers -----------------------------------------------------------------------------------
@@ -379,6 +384,23 @@ __forceinline__ void invoke_impl(void (*f)(A...), void** a, std::index_sequence<
 }
 template <class... A> __forceinline__ void invoke(void (*f)(A...), void** a) {
     invoke_impl(f, a, std::index_sequence_for<A...>{});
+}
+}  // namespace gfemu
+
+// ---- cp.async through cuda_pipeline_primitives.h ---------------------------------------------------
+// __pipeline_memcpy_async copies size_and_align (4, 8 or 16) bytes from global to shared memory, the
+// last zfill of them as zeros, asynchronously: per thread, copies are grouped by __pipeline_commit and
+// __pipeline_wait_prior(n) waits until at most the n newest groups are pending. Emulated: the source
+// is read at the call, the destination filled with 0xff (NaN) bytes, and the data written when the
+// thread waits for its group; so a missing or too lax wait, or a missing __syncthreads after it
+// (another thread's copy), reads NaN. Alignment and size are checked as the header asserts.
+// __pipeline_arrive_on (mbarriers) is not provided.
+#define __pipeline_memcpy_async(dst, src, ...) gfemu::cp_async(__FILE__, __LINE__, (dst), (src), __VA_ARGS__)
+#define __pipeline_commit() gfemu_cp_commit()
+#define __pipeline_wait_prior(prior) gfemu_cp_wait_prior((size_t)(prior))
+namespace gfemu {
+__forceinline__ void cp_async(const char* file, int line, void* dst, const void* src, size_t size, size_t zfill = 0) {
+    gfemu_cp_async(dst, src, size, zfill, file, line);
 }
 }  // namespace gfemu
 

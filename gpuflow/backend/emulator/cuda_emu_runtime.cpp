@@ -75,6 +75,15 @@ struct Thread {
     int arg, width, pred;
     unsigned long long result;
     int result_pred;
+    // cp.async (__pipeline_memcpy_async) copies issued and not yet waited for, oldest first, and the
+    // number of copies in each committed group (the rest, at the end, is the uncommitted group).
+    struct AsyncCopy {
+        char* dst;
+        unsigned char bytes[16];  // the source, read when the copy was issued, zero-filled past size - zfill
+        unsigned size;
+    };
+    std::vector<AsyncCopy> copies;
+    std::vector<size_t> groups;
 };
 
 struct Launch {
@@ -570,6 +579,8 @@ bool run_block() {
         t.warp = (int)(i >> 5);
         t.state = RUNNABLE;
         t.result_pred = 0;
+        t.copies.clear();
+        t.groups.clear();
         // Stack tops at different offsets within a page ("colouring"): with equal offsets the hot
         // top frames of all fibers compete for the same L1 cache sets.
         const size_t colour = (i % 63u) * 64u;
@@ -646,6 +657,44 @@ extern "C" unsigned long long gfemu_warp(int op, unsigned mask, unsigned long lo
 }
 
 extern "C" unsigned long long gfemu_launch_nonce(void) { return L.nonce; }
+
+// cp.async (cuda_pipeline_primitives.h). The copy reads its source now and fills its destination with
+// 0xff bytes (NaN as float): the data lands only when the thread waits for its group, so a read
+// before __pipeline_wait_prior (plus the __syncthreads that makes other threads' copies visible)
+// sees the poison, as it would see stale data on a GPU.
+extern "C" void gfemu_cp_async(void* dst, const void* src, size_t size, size_t zfill, const char* file, int line) {
+    if ((size != 4 && size != 8 && size != 16) || zfill > size)
+        fail_in_fiber(fmt("__pipeline_memcpy_async at %s:%d: size_and_align must be 4, 8 or 16 and zfill at most "
+                          "that. Received: size_and_align=%zu, zfill=%zu", file, line, size, zfill));
+    if (((uintptr_t)dst | (uintptr_t)src) & (size - 1))
+        fail_in_fiber(fmt("__pipeline_memcpy_async at %s:%d: dst %p and src %p must be aligned to size_and_align=%zu",
+                          file, line, dst, src, size));
+    Thread::AsyncCopy c;
+    c.dst = (char*)dst;
+    c.size = (unsigned)size;
+    memset(c.bytes, 0, sizeof c.bytes);
+    if (size > zfill) memcpy(c.bytes, src, size - zfill);
+    memset(dst, 0xff, size);
+    L.cur->copies.push_back(c);
+}
+
+extern "C" void gfemu_cp_commit(void) {
+    Thread* t = L.cur;
+    size_t committed = 0;
+    for (size_t g : t->groups) committed += g;
+    t->groups.push_back(t->copies.size() - committed);
+}
+
+extern "C" void gfemu_cp_wait_prior(size_t prior) {
+    Thread* t = L.cur;
+    if (t->groups.size() <= prior) return;
+    size_t done = 0;  // copies of the groups that complete: all but the newest `prior`
+    const size_t ngroups = t->groups.size() - prior;
+    for (size_t g = 0; g < ngroups; ++g) done += t->groups[g];
+    for (size_t i = 0; i < done; ++i) memcpy(t->copies[i].dst, t->copies[i].bytes, t->copies[i].size);
+    t->copies.erase(t->copies.begin(), t->copies.begin() + (long)done);
+    t->groups.erase(t->groups.begin(), t->groups.begin() + (long)ngroups);
+}
 
 extern "C" void gfemu_warp_error(const char* msg) { fail(block_str() + ": " + msg); }
 
