@@ -17,7 +17,9 @@ from .rnn import (  # noqa: F401
 from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
 from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D  # noqa: F401
 from .activation_layers import LeakyReLU, ELU  # noqa: F401
-from .preprocessing import Rescaling  # noqa: F401
+from .preprocessing import (  # noqa: F401
+    Rescaling, Normalization, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
+    RandomContrast)
 from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspose  # noqa: F401
 from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
 from .masking import Masking  # noqa: F401
@@ -25,3 +27,7 @@ from .attention import MultiHeadAttention, Attention  # noqa: F401
 from .lambda_layer import Lambda  # noqa: F401
 
 Convolution2D = Conv2D
+
+from ..._unsupported import KERAS_LAYERS as _LAYER_NAMES, module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf.keras.layers", _LAYER_NAMES)  # a Keras layer gpuflow lacks: "not supported"

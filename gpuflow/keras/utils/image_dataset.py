@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-__all__ = ["image_dataset_from_directory", "load_image"]
+__all__ = ["image_dataset_from_directory", "load_image", "resize", "smart_resize"]
 
 ALLOWLIST_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 _CHANNELS = {"grayscale": ("L", 1), "rgb": ("RGB", 3), "rgba": ("RGBA", 4)}
@@ -53,21 +53,25 @@ def resize(image, size, interpolation="bilinear"):
     return (top[:, c0] * (1 - cw) + top[:, c1] * cw).astype(np.float32)
 
 
+def smart_resize(image, size, interpolation="bilinear"):
+    """Keras's ``smart_resize`` of an (h, w, c) array: the largest centred crop of the target aspect ratio,
+    resized to ``size`` (float32)."""
+    height, width = image.shape[:2]
+    crop_h = min(height, int(width * size[0] / size[1]))
+    crop_w = min(width, int(height * size[1] / size[0]))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return resize(image[top:top + crop_h, left:left + crop_w], size, interpolation)
+
+
 def load_image(path, image_size, color_mode="rgb", interpolation="bilinear", crop_to_aspect_ratio=False):
-    """One image file as a float32 (height, width, channels) array of 0-255 values, as Keras loads it (the
-    centre crop of the target aspect ratio first with ``crop_to_aspect_ratio``, Keras's ``smart_resize``)."""
+    """One image file as a float32 (height, width, channels) array of 0-255 values, as Keras loads it (with
+    ``crop_to_aspect_ratio``, through :func:`smart_resize`)."""
     mode, _ = _CHANNELS[color_mode]
     with _pillow().open(path) as img:
         arr = np.asarray(img.convert(mode), np.float32)
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    if crop_to_aspect_ratio:
-        height, width = arr.shape[:2]
-        crop_h = min(height, int(width * image_size[0] / image_size[1]))
-        crop_w = min(width, int(height * image_size[1] / image_size[0]))
-        top, left = (height - crop_h) // 2, (width - crop_w) // 2
-        arr = arr[top:top + crop_h, left:left + crop_w]
-    return resize(arr, image_size, interpolation)
+    return (smart_resize if crop_to_aspect_ratio else resize)(arr, image_size, interpolation)
 
 
 def _index_directory(directory, labels, class_names, follow_links):
