@@ -216,3 +216,42 @@ def test_fast_json_path_agrees_with_the_general_one(body, taken):
         assert name == doc.get("signature_name", "") and row_format == ("instances" in doc)
         want = rest._decode(doc["instances"] if row_format else doc["inputs"], sig, row_format)
         assert arrays["x"].dtype == np.float32 and np.array_equal(arrays["x"], want["x"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32", "int64", "uint8", "int8", "bool", "float16",
+                                   "complex64"])
+def test_tensor_proto_round_trip(dtype):
+    from gpuflow.serving import tensors
+    from gpuflow.serving.protos import tensor_pb2
+    x = (np.arange(6).reshape(2, 3) % 2).astype(dtype) if dtype == "bool" else np.arange(6).reshape(2, 3).astype(dtype)
+    proto = tensors.to_tensor_proto(x, tensor_pb2.TensorProto())
+    back = tensors.from_tensor_proto(tensor_pb2.TensorProto.FromString(proto.SerializeToString()))
+    assert back.dtype == x.dtype and np.array_equal(back, x)
+
+
+def test_tensor_proto_typed_values_and_strings():
+    from gpuflow.serving import tensors
+    from gpuflow.serving.protos import tensor_pb2
+    p = tensor_pb2.TensorProto(dtype=1, float_val=[7.0])  # one value fills the shape, as TensorFlow reads it
+    p.tensor_shape.dim.add().size = 3
+    assert np.array_equal(tensors.from_tensor_proto(p), np.full(3, 7, np.float32))
+    h = tensor_pb2.TensorProto(dtype=19, half_val=np.array([1.5, -2], np.float16).view(np.uint16).tolist())
+    h.tensor_shape.dim.add().size = 2
+    assert np.array_equal(tensors.from_tensor_proto(h), np.array([1.5, -2], np.float16))
+    s = tensors.to_tensor_proto(np.array([b"ab", b"\xff"], dtype=object), tensor_pb2.TensorProto())
+    assert s.dtype == 7 and list(s.string_val) == [b"ab", b"\xff"]
+    assert list(tensors.from_tensor_proto(s)) == [b"ab", b"\xff"]
+    p.float_val.extend([1.0, 2.0, 3.0])
+    with pytest.raises(tensors.ServingError, match="holds 3 values. Received: 4"):
+        tensors.from_tensor_proto(p)
+
+
+def test_json_b64_strings_both_ways():
+    from gpuflow.serving import tensors
+    a = tensors.from_json([{"b64": "aGVsbG8="}, {"b64": "/w=="}], object)
+    assert list(a) == [b"hello", b"\xff"]
+    assert tensors.to_json(a) == [{"b64": "aGVsbG8="}, {"b64": "/w=="}]
+    with pytest.raises(tensors.ServingError, match="list of numbers for dtype float32"):
+        tensors.from_json([{"b64": "aGVsbG8="}], np.float32)  # binary data for a float input
+    with pytest.raises(tensors.ServingError, match="not valid base64"):
+        tensors.from_json([{"b64": "!!"}], object)
