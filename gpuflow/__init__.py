@@ -29,6 +29,8 @@ from .ops.array_ops import (  # noqa: F401
 )
 from . import ops, nn, random, math, linalg, profiler  # noqa: F401
 from . import distribute  # noqa: F401  (tf.distribute; mpi4py is imported only by MultiWorkerMirroredStrategy)
+from . import config  # noqa: F401  (tf.config)
+from .tf_function import function, TensorSpec  # noqa: F401  (tf.function runs eagerly; see tf_function.py)
 
 
 def constant(value, dtype=None, shape=None, name=None):
@@ -65,11 +67,17 @@ def constant(value, dtype=None, shape=None, name=None):
     return t
 
 
-def __getattr__(name):
+def _lazy(name):
     # keras and data are imported on first use, keeping `import gpuflow` light.
     if name in ("keras", "data"):
         import importlib
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod
         return mod
-    raise AttributeError(f"module 'gpuflow' has no attribute {name!r}")
+    return None
+
+
+from ._unsupported import TF as _TF_NAMES, module_getattr as _module_getattr  # noqa: E402
+
+# A TensorFlow name gpuflow lacks: "`tf.X` is not supported in gpuflow <version>" (still an AttributeError).
+__getattr__ = _module_getattr(__name__, "tf", _TF_NAMES, lazy=_lazy)

@@ -218,6 +218,8 @@ class Variable(Tensor):
         self._keras_trainable = self.trainable
         from .distribute.strategy import _on_variable_created
         _on_variable_created(self)  # in a multi-worker strategy's scope: worker 0's initial value, as TF
+        from .tf_function import on_variable_created as _in_tf_function
+        _in_tf_function(self)  # inside a tf.function only its first call may create variables, as TF
 
     @property
     def name(self):

@@ -6,3 +6,7 @@ from .layers import Input, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from . import models  # noqa: F401
 from . import applications  # noqa: F401
+
+from .._unsupported import KERAS as _KERAS_NAMES, module_getattr as _module_getattr  # noqa: E402
+
+__getattr__ = _module_getattr(__name__, "tf.keras", _KERAS_NAMES)  # a Keras name gpuflow lacks: "not supported"
