@@ -51,7 +51,8 @@ import weakref
 
 import numpy as np
 
-from . import dtypes as _dtypes
+from . import config as _config, dtypes as _dtypes
+from .ops.core import convert_to_tensor
 from .tensor import Tensor, TensorShape, Variable
 
 __all__ = ["function", "Function", "ConcreteFunction", "TensorSpec"]
@@ -204,14 +205,22 @@ class _Literal:
 
 
 class _Ref:
-    """Any other object, by identity (TF's weakref trace type); the object is not kept alive."""
-    __slots__ = ("ident", "type_name")
+    """Any other object, by identity (TF's weakref trace type); the object is not kept alive, and a dead object's
+    trace matches no later object that reuses its id."""
+    __slots__ = ("ident", "type_name", "ref")
 
     def __init__(self, value):
         self.ident, self.type_name = id(value), type(value).__name__
+        try:
+            self.ref = weakref.ref(value)
+        except TypeError:  # not weak-referenceable (e.g. a builtin container subclass): by id alone
+            self.ref = None
+
+    def _alive(self):
+        return self.ref is None or self.ref() is not None
 
     def __eq__(self, other):
-        return isinstance(other, _Ref) and self.ident == other.ident
+        return isinstance(other, _Ref) and self.ident == other.ident and self._alive() and other._alive()
 
     def __hash__(self):
         return self.ident
@@ -282,7 +291,6 @@ def on_variable_created(variable):
 
 def _to_output(value):
     """TF returns tensors: Python numbers and NumPy arrays in the output structure are converted."""
-    from .ops.core import convert_to_tensor
     if isinstance(value, (bool, int, float, np.ndarray, np.generic)):
         return convert_to_tensor(value)
     if isinstance(value, tuple) and hasattr(value, "_fields"):
@@ -393,9 +401,8 @@ class Function:
         self._follow_type_hints = bool(experimental_follow_type_hints)
         self._concrete = []  # ConcreteFunctions in tracing order
         self._called = False
-        self._instances = weakref.WeakKeyDictionary()
         self._signature = None
-        functools.update_wrapper(self, python_function)
+        functools.update_wrapper(self, python_function, updated=())  # not the wrapped object's __dict__
         self.__name__ = name or getattr(python_function, "__name__", type(python_function).__name__)
 
     # -- binding ---------------------------------------------------------------------------------------------------
@@ -412,7 +419,6 @@ class Function:
         return self._signature
 
     def _bind(self, args, kwargs):
-        from .ops.core import convert_to_tensor
         sig = self._python_signature()
         try:
             bound = sig.bind(*args, **kwargs)
@@ -435,8 +441,9 @@ class Function:
 
     def _conform(self, value, spec, args, kwargs):
         """``value`` as the input_signature's ``spec`` takes it (Python values converted to the spec's dtype)."""
-        from .ops.core import convert_to_tensor
         if isinstance(spec, TensorSpec):
+            if isinstance(value, Variable):  # TF reads a variable given for a TensorSpec
+                value = value.value()
             if not isinstance(value, Tensor):
                 try:
                     value = convert_to_tensor(value, dtype=spec.dtype)
@@ -453,7 +460,7 @@ class Function:
         if not isinstance(value, (list, tuple)) or len(value) != len(spec):
             raise self._binding_error(f"Expected a sequence of {len(spec)} values matching {spec}; received {value!r}",
                                       args, kwargs)
-        return type(value)(self._conform(v, s, args, kwargs) for v, s in zip(value, spec))
+        return type(spec)(self._conform(v, s, args, kwargs) for v, s in zip(value, spec))  # the spec's structure
 
     def _binding_error(self, reason, args, kwargs):
         if self.input_signature is not None:
@@ -519,8 +526,7 @@ class Function:
             stack.pop()
 
     def __call__(self, *args, **kwargs):
-        from .config import functions_run_eagerly
-        if functions_run_eagerly():
+        if _config.functions_run_eagerly():
             return self.python_function(*args, **kwargs)
         bound = self._bind(args, kwargs)
         key = self._key(bound)
@@ -554,17 +560,14 @@ class Function:
     def __get__(self, instance, owner=None):
         if instance is None or not hasattr(self.python_function, "__get__"):
             return self
-        try:
-            bound = self._instances.get(instance)
-        except TypeError:  # not weak-referenceable: a Function per access (tracing counts then restart)
-            bound = None
+        # Kept in the instance's __dict__ (a cycle through the bound method, which the garbage collector frees
+        # with the instance); an instance without one gets a new Function per access.
+        cache = getattr(instance, "__dict__", {}).setdefault("_gpuflow_tf_functions", {})
+        bound = cache.get(id(self))
         if bound is None:
-            bound = Function(self.python_function.__get__(instance, owner), self.input_signature, self._autograph,
-                             self._jit_compile, self._reduce_retracing, self._follow_type_hints, self.__name__)
-            try:
-                self._instances[instance] = bound
-            except TypeError:
-                pass
+            bound = cache[id(self)] = Function(
+                self.python_function.__get__(instance, owner), self.input_signature, self._autograph,
+                self._jit_compile, self._reduce_retracing, self._follow_type_hints, self.__name__)
         return bound
 
     def __repr__(self):

@@ -4,6 +4,8 @@ The tracing counts asserted below are TensorFlow 2.21's, measured with the same 
 the comments give TF's figure where a test compares with it.
 """
 import collections
+import gc
+import weakref
 
 import numpy as np
 import pytest
@@ -36,6 +38,19 @@ def test_retracing_rules_as_tensorflow():
     assert f.experimental_get_tracing_count() == 8
     # The documented difference: the Python body ran on every call (17 calls), not only when tracing (TF: 8).
     assert len(traced) == 17
+
+    @tf.function
+    def g(x):
+        return 1
+
+    class Obj:
+        pass
+
+    o1, o2 = Obj(), Obj()
+    g(o1); g(o1); g(o2)
+    assert g.experimental_get_tracing_count() == 2  # TF: 2 (other objects by identity)
+    g({"a": 1, "b": 2}); g({"b": 2, "a": 1}); g({"a": 2, "b": 2})
+    assert g.experimental_get_tracing_count() == 4  # TF: 4 (dicts by keys and values, not order)
 
 
 def test_reduce_retracing_relaxes_shapes():
@@ -70,7 +85,9 @@ def test_input_signature_checks_and_converts():
     nested = tf.function(lambda pair: pair[0] + pair[1],
                          input_signature=[(tf.TensorSpec([2]), tf.TensorSpec([2]))])
     np.testing.assert_array_equal(nested((tf.ones([2]), [1.0, 2.0])).numpy(), [2.0, 3.0])
-    assert h.experimental_get_tracing_count() == 1
+    nested([tf.ones([2]), tf.ones([2])])  # a list for the tuple spec: the spec's structure, no retrace
+    h(tf.Variable([1.0, 2.0, 3.0]))  # a variable given for a TensorSpec is read, as TF
+    assert h.experimental_get_tracing_count() == 1 and nested.experimental_get_tracing_count() == 1
 
 
 def test_decorator_forms_and_methods():
@@ -103,6 +120,17 @@ def test_decorator_forms_and_methods():
         @tf.function
         def call(self, x):
             return x * self.scale
+
+    class Unhashable(Model):
+        __hash__ = None
+
+    u = Unhashable(4.0)
+    u.call(tf.constant(1.0)); u.call(tf.constant(2.0))
+    assert u.call is u.call and u.call.experimental_get_tracing_count() == 1
+    ref = weakref.ref(u)
+    del u
+    gc.collect()
+    assert ref() is None  # the per-instance Function does not keep its instance alive
 
     a, b = Model(2.0), Model(3.0)
     assert float(a.call(tf.constant(1.0))) == 2.0 and float(b.call(tf.constant(1.0))) == 3.0
