@@ -12,8 +12,8 @@
 // The GEMM views are conv2d.cu's (the FP32 SIMT kernels, which stay for sm < 80, shapes that do not
 // suit these tiles and TF32 turned off); the main loop, tiles, shared memory and precision rules
 // are in wmma_tile.cuh: 64 x 64 x 16 (TF32) / 32 (BF16, FP16) block tile, 128 threads (4 warps of
-// 32 x 32), 16 x 16 wmma fragments, float32 accumulators, 18,944 (TF32) / 19,456 (BF16, FP16) bytes
-// of static shared memory, <= 128 registers (4 blocks per SM, 25 % occupancy), no spills.
+// 32 x 32), 16 x 16 wmma fragments, float32 accumulators, a 3-stage cp.async pipeline in 26-31 KB of
+// static shared memory, <= 128 registers (4-5 blocks per SM, 25-31 % occupancy), no spills.
 //
 // Launch (all): block (128, 1, 1) (anything else traps); grid (ceil(Ncols / 64), ceil(M / 64), 1).
 // The forward and data-gradient kernels loop over row tiles with stride gridDim.y and column tiles
@@ -114,10 +114,11 @@ struct ConvBwdFilterA {
         const int ih = hb + i * DH, iw = wb + j * DW;
         return (i < KH && ih >= 0 && ih < H && iw >= 0 && iw < W) ? ((nH + ih) * W + iw) * C : -1;
     }
-    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
+    template <class Slice> __device__ __forceinline__ void issue(Slice& s) const {
+        T* dst = s.at(gf_tc_mc_col<P>(), gf_tc_mc_k<P>());  // kRun contiguous elements
         if (k >= k_end) {
 #pragma unroll
-            for (int q = 0; q < P::kRun; ++q) r[q] = gf_tc_zero<P>();
+            for (int q = 0; q < P::kRun; ++q) dst[q] = gf_tc_zero<P>();
             return;
         }
         const int hb = oh * SH - PT, wb = ow * SW - PL, nH = n * H;
@@ -125,13 +126,8 @@ struct ConvBwdFilterA {
         int b = at(hb, wb, nH, ii, jj);
 #pragma unroll
         for (int q = 0; q < P::kRun; q += P::kVec) {
-            if (vec) {
-                if (b >= 0) {
-                    gf_ld128(x + b + cc, r + q);
-                } else {
-#pragma unroll
-                    for (int e = 0; e < P::kVec; ++e) r[q + e] = gf_tc_zero<P>();
-                }
+            if (vec) {  // C % kVec == 0, x aligned: kVec channels of one tap
+                gf_tc_cp16(dst + q, b >= 0 ? x + b + cc : x, b >= 0);
                 cc += P::kVec;
                 if (cc == C) {
                     cc = 0;
@@ -141,7 +137,7 @@ struct ConvBwdFilterA {
             } else {
 #pragma unroll
                 for (int e = 0; e < P::kVec; ++e) {
-                    r[q + e] = b >= 0 ? x[b + cc] : gf_tc_zero<P>();
+                    dst[q + e] = b >= 0 ? x[b + cc] : gf_tc_zero<P>();
                     if (++cc == C) {
                         cc = 0;
                         if (++jj == KW) { jj = 0; ++ii; }
@@ -167,7 +163,7 @@ template <class P>
 __device__ __forceinline__ void conv2d_fwd_tc(const typename P::T* __restrict__ x, const typename P::T* __restrict__ w,
                                               typename P::T* __restrict__ y, int N, int H, int W, int C, int F, int KH,
                                               int KW, int OH, int OW, int SH, int SW, int DH, int DW, int PT, int PL) {
-    __shared__ GfTcSmem<P> sm;
+    __shared__ GfTcSmem<P, 1, 0> sm;  // A: x (channels contiguous), B: w (filters contiguous)
     gf_tc_check_block();
     const int M = N * OH * OW, K = KH * KW * C;
     if (M <= 0 || F <= 0) return;
@@ -177,12 +173,12 @@ __device__ __forceinline__ void conv2d_fwd_tc(const typename P::T* __restrict__ 
     for (int tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
         for (int tn = blockIdx.x; tn < tiles_n; tn += gridDim.x) {
             const int m0 = tm * GF_TC_BM, n0 = tn * GF_TC_BN;
-            typename GfTcFragments<P>::Acc acc[2][2];
+            typename GfTcAcc<P>::type acc[2][2];
             const ConvFwdTap tap(m0 + (threadIdx.x >> 1), M, H, W, C, KH, OH, OW, SH, SW, DH, DW, PT, PL);
             GfTcTapRun<P, ConvFwdTap> al(x, tap, C, KW);
             GfTcRowMajorB<P> bl(w, F, F, 0, K, n0);
             gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
-            gf_tc_store_tile<P>(sm, acc, y, F, M, F, m0, n0, GfTcIdentity());
+            gf_tc_store_tile<P>(sm.c, acc, y, F, M, F, m0, n0, GfTcIdentity());
         }
     }
 }
@@ -194,7 +190,7 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
                                                    const typename P::T* __restrict__ w, typename P::T* __restrict__ dx,
                                                    int N, int H, int W, int C, int F, int KH, int KW, int OH, int OW,
                                                    int SH, int SW, int DH, int DW, int PT, int PL) {
-    __shared__ GfTcSmem<P> sm;
+    __shared__ GfTcSmem<P, 1, 1> sm;  // A: dy, B: w, both with the filters (K) contiguous
     gf_tc_check_block();
     const int M = N * H * W, K = KH * KW * F;
     if (M <= 0 || C <= 0) return;
@@ -204,7 +200,7 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
     for (int tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
         for (int tn = blockIdx.x; tn < tiles_n; tn += gridDim.x) {
             const int m0 = tm * GF_TC_BM, n0 = tn * GF_TC_BN;
-            typename GfTcFragments<P>::Acc acc[2][2];
+            typename GfTcAcc<P>::type acc[2][2];
             const ConvBwdDataTap atap(m0 + (threadIdx.x >> 1), M, H, W, F, KH, OH, OW, SH, SW, DH, DW, PT, PL);
             GfTcTapRun<P, ConvBwdDataTap> al(dy, atap, F, KW);
             ConvFilterTap btap;
@@ -214,7 +210,7 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
             btap.col = n0 + (threadIdx.x >> 1);
             GfTcTapRun<P, ConvFilterTap> bl(w, btap, F, 1);
             gf_tc_mainloop<P>(al, bl, gf_cdiv(K, P::kBK), sm, acc);
-            gf_tc_store_tile<P>(sm, acc, dx, C, M, C, m0, n0, GfTcIdentity());
+            gf_tc_store_tile<P>(sm.c, acc, dx, C, M, C, m0, n0, GfTcIdentity());
         }
     }
 }
@@ -222,17 +218,17 @@ __device__ __forceinline__ void conv2d_bwd_data_tc(const typename P::T* __restri
 // One filter-gradient tile of sum_{k in [k_begin, k_end)} A[r][k] * dy[k][f] -> out (ld F): dw itself
 // (OutT = P::T) or a split's float partials.
 template <class P, class OutT>
-__device__ __forceinline__ void conv2d_bwd_filter_tile(GfTcSmem<P>& sm, const typename P::T* __restrict__ x,
+__device__ __forceinline__ void conv2d_bwd_filter_tile(GfTcSmem<P, 0, 0>& sm, const typename P::T* __restrict__ x,
                                                        const typename P::T* __restrict__ dy, OutT* __restrict__ out,
                                                        int m0, int n0, int k_begin, int k_end, int H, int W, int C,
                                                        int F, int KH, int KW, int OH, int OW, int SH, int SW, int DH,
                                                        int DW, int PT, int PL) {
     const int M = KH * KW * C;
-    typename GfTcFragments<P>::Acc acc[2][2];
+    typename GfTcAcc<P>::type acc[2][2];
     ConvBwdFilterA<P> al(x, m0, k_begin, k_end, H, W, C, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
     GfTcRowMajorB<P> bl(dy, F, F, k_begin, k_end, n0);
     gf_tc_mainloop<P>(al, bl, gf_cdiv(k_end - k_begin, P::kBK), sm, acc);
-    gf_tc_store_tile<P>(sm, acc, out, F, M, F, m0, n0, GfTcIdentity());
+    gf_tc_store_tile<P>(sm.c, acc, out, F, M, F, m0, n0, GfTcIdentity());
 }
 
 // dw[i,j,c,f] = sum_{n,oh,ow} x[n, oh*SH-PT+i*DH, ow*SW-PL+j*DW, c] * dy[n,oh,ow,f]. The whole K =
@@ -244,7 +240,7 @@ __device__ __forceinline__ void conv2d_bwd_filter_tc(const typename P::T* __rest
                                                      typename P::T* __restrict__ dw, int N, int H, int W, int C, int F,
                                                      int KH, int KW, int OH, int OW, int SH, int SW, int DH, int DW,
                                                      int PT, int PL) {
-    __shared__ GfTcSmem<P> sm;
+    __shared__ GfTcSmem<P, 0, 0> sm;  // A: x (channels = rows contiguous), B: dy (filters contiguous)
     gf_tc_check_block();
     const int M = KH * KW * C, K = N * OH * OW;
     if (M <= 0 || F <= 0) return;
@@ -266,7 +262,7 @@ __device__ __forceinline__ void conv2d_bwd_filter_splitk_tc(const typename P::T*
                                                             float* __restrict__ ws, int N, int H, int W, int C, int F,
                                                             int KH, int KW, int OH, int OW, int SH, int SW, int DH,
                                                             int DW, int PT, int PL, int k_chunk) {
-    __shared__ GfTcSmem<P> sm;
+    __shared__ GfTcSmem<P, 0, 0> sm;  // A: x (channels = rows contiguous), B: dy (filters contiguous)
     gf_tc_check_block();
     const int M = KH * KW * C, K = N * OH * OW;
     if (M <= 0 || F <= 0 || K <= 0 || k_chunk <= 0) return;

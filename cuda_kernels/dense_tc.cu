@@ -32,7 +32,7 @@ __device__ __forceinline__ void dense_bias_relu_fwd_tc(const typename P::T* __re
                                                        const typename P::T* __restrict__ w,
                                                        const typename P::T* __restrict__ b, typename P::T* __restrict__ y,
                                                        int M, int K, int N, int has_bias, int relu) {
-    __shared__ GfTcSmem<P> sm;
+    __shared__ GfTcSmem<P, 1, 0> sm;  // A: x (K contiguous), B: w (N contiguous)
     gf_tc_check_block();
     if (M <= 0 || N <= 0) return;
     DenseTcEpilogue<P> ep;
@@ -43,14 +43,14 @@ __device__ __forceinline__ void dense_bias_relu_fwd_tc(const typename P::T* __re
     for (int tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
         for (int tn = blockIdx.x; tn < tiles_n; tn += gridDim.x) {
             const int m0 = tm * GF_TC_BM, n0 = tn * GF_TC_BN;
-            typename GfTcFragments<P>::Acc acc[2][2];
+            typename GfTcAcc<P>::type acc[2][2];
             const int row = m0 + (threadIdx.x >> 1);
             DenseRowTap tap;
             tap.base = row < M ? row * K : -1;
             GfTcTapRun<P, DenseRowTap> al(x, tap, K > 0 ? K : 1, 1);
             GfTcRowMajorB<P> bl(w, N, N, 0, K, n0);
             gf_tc_mainloop<P>(al, bl, K > 0 ? gf_cdiv(K, P::kBK) : 0, sm, acc);
-            gf_tc_store_tile<P>(sm, acc, y, N, M, N, m0, n0, ep);
+            gf_tc_store_tile<P>(sm.c, acc, y, N, M, N, m0, n0, ep);
         }
     }
 }

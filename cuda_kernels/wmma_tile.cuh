@@ -7,8 +7,8 @@
 //   GfF16    __half                __half                          m16n16k16    _f16
 //
 // TF32: float32 tensors; each operand element is rounded to TF32 with wmma::__float_to_tf32
-// (cvt.rna.tf32.f32, round to nearest, ties away from zero) as it is staged into shared memory; the
-// output is float32. BF16 / FP16: the tensors are 16-bit (mixed precision's compute dtype), the
+// (cvt.rna.tf32.f32, round to nearest, ties away from zero) in the fragments, after load_matrix_sync;
+// the output is float32. BF16 / FP16: the tensors are 16-bit (mixed precision's compute dtype), the
 // output is rounded to the same type (round to nearest even) after the float epilogue. All three
 // accumulate in float32.
 //
@@ -18,37 +18,42 @@
 // warp runs 2 k-steps of 4 mma_sync: 32 HMMA.1684.F32.TF32 (TF32) or 16 HMMA.16816.F32 (BF16, FP16)
 // per warp and slice in the SASS of sm_80 and sm_90, no FFMA.
 //
+// Pipelining (CUTLASS's "multistage"): GF_TC_STAGES = 3 shared-memory stages filled with cp.async
+// (cuda_pipeline_primitives.h: 16-byte cp.async.cg, zero-fill for padding and tile overhang), two
+// slices in flight while one is multiplied, one __syncthreads per slice (gf_tc_mainloop). Each stage
+// keeps an operand in its global layout (k-contiguous or row-contiguous) so that every 16-byte chunk
+// is contiguous at both ends; the wmma fragments read it row- or column-major accordingly. Elements
+// that cannot go as aligned 16-byte chunks (odd channel counts, unaligned buffers, a chunk
+// overhanging the matrix) are plain shared-memory stores of the same stage. The emulator runs
+// cp.async with poisoned destinations, so a missing or too lax wait or barrier gives NaN in the
+// tests. TF32 rounding (__float_to_tf32) is applied to the fragments' elements after
+// load_matrix_sync (element-wise: no layout assumed).
+//
+// Shared memory (static, < 48 KiB): 3 stages x (A slice + B slice), each slice 64 x (kBK + pad) or
+// kBK x (64 + pad) elements: 26-31 KB per block; the 64 x 68 float accumulator tile of the epilogue
+// reuses the same bytes. Rows are padded by 16 bytes so that wmma's ldm is a multiple of 16 bytes
+// and every fragment pointer is 32-byte aligned, as load_matrix_sync / store_matrix_sync require.
+//
 // Registers and occupancy (ptxas, `python -m gpuflow.backend.nvrtc_check`): __launch_bounds__(128,
-// GF_TC_MIN_BLOCKS = 4) caps ptxas at 128 registers; every entry point takes 103-128 with no spills,
-// so 4 blocks = 16 warps per SM (25 %) on sm_80 and sm_90; shared memory (19 KB per block) would
-// allow 8 (sm_80) / 11 (sm_90). (With K slices of 32 for TF32 too, the TF32 kernels needed 168-198
-// registers: 12.5 %.) The hot loop is HMMA but long (about 400-2000 instructions per slice, counted
-// statically): the implicit-GEMM loaders' address arithmetic and both their 128-bit and scalar paths
-// sit in it (one of the two runs). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared
-// (LDS) but the TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived
-// from the __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints
-// (ldmatrix / mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not
-// yet run or tuned on a GPU: fewer live loader registers (a per-slice address table), more stages
-// and cp.async staging (once the emulator runs it) are the next steps.
-//
-// Pipelining as gemm_tile.cuh: shared memory is double-buffered and the next slice is fetched into
-// registers (kRun = 8 (TF32) / 16 elements of A and of B per thread: two 128-bit loads each) while
-// the current one is multiplied; one __syncthreads per slice. No cp.async (the emulator does not
-// run it).
-//
-// Shared memory (static, < 48 KiB): 2 stages x (64 x (kBK + pad) of A + kBK x (64 + pad) of B):
-// 18,944 bytes for TF32 (pad 4 floats), 19,456 bytes for BF16/FP16 (pad 8 halves); the 64 x 68 float
-// accumulator tile of the epilogue reuses the same bytes. Rows are padded by 16 bytes so that
-// wmma's ldm is a multiple of 16 bytes and every fragment pointer is 32-byte aligned, as
-// load_matrix_sync / store_matrix_sync require.
+// GF_TC_MIN_BLOCKS = 4) caps ptxas at 128 registers; every entry point takes 89-128 with no spills:
+// 4-5 blocks = 16-20 warps per SM (25-31 %) on sm_80 and sm_90 (shared memory allows 5 on sm_80, 7 on
+// sm_90). The hot loop is HMMA but long (about 450-2100 instructions per slice, counted statically):
+// the implicit-GEMM loaders' address arithmetic and both their 128-bit and scalar paths sit in it
+// (one of the two runs). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS) but the
+// TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived from the
+// __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints (ldmatrix /
+// mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not yet run or
+// tuned on a GPU: fewer live loader registers (a per-slice address table) and larger warp tiles are
+// the next steps.
 //
 // Global loads: coalesced along the contiguous NHWC axis; 128-bit (4 floats / 8 halves) when that
 // axis is a multiple of the vector width and the buffer is 16-byte aligned, else scalar with
 // per-element predicates (odd channel counts, tiles overhanging M, N or K). Stores: 128-bit when the
 // output row length is a multiple of the vector width, else scalar.
 //
-// Operand loaders. A kernel supplies one per operand: enum { kKContig }, load(T (&r)[kRun]) (this
-// thread's kRun elements of the current slice, zero outside the matrix), next() (advance one slice).
+// Operand loaders. A kernel supplies one per operand: enum { kKContig }, issue(slice) (start copying
+// this thread's kRun elements of the current slice into a shared-memory stage: cp.async for 128-bit
+// chunks, plain stores for the rest; zero outside the matrix), next() (advance one slice).
 // kKContig = 1: the kRun elements are consecutive in K for one row (A) / column (B): thread t owns
 //               row t / 2, k offsets (t % 2) * kRun .. + kRun - 1 (2 threads read the slice's kBK).
 // kKContig = 0: the kRun elements are consecutive rows (A) / columns (B) of one k: thread t owns
@@ -62,6 +67,7 @@
 #include <mma.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#include <cuda_pipeline_primitives.h>
 
 #include "common.cuh"
 
@@ -71,6 +77,7 @@
 #define GF_TC_WARP_M 32
 #define GF_TC_WARP_N 32
 #define GF_TC_MIN_BLOCKS 4 // __launch_bounds__ minimum resident blocks per SM: <= 128 registers
+#define GF_TC_STAGES 3     // cp.async pipeline depth (slices in flight + the one being multiplied)
 
 // float -> a tensor element type: exact for float, round to nearest even for the 16-bit types.
 template <class T> __device__ __forceinline__ T gf_tc_from_float(float v);
@@ -108,33 +115,67 @@ struct GfF16 {
     static __device__ __forceinline__ T out(float v) { return gf_tc_from_float<T>(v); }
 };
 
-template <class P> struct GfTcFragments {
-    typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, P::kK, typename P::FragT, nvcuda::wmma::row_major> A;
-    typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, P::kK, typename P::FragT, nvcuda::wmma::row_major> B;
+template <bool C, class A, class B> struct GfIf { typedef A type; };
+template <class A, class B> struct GfIf<false, A, B> { typedef B type; };
+
+// One operand slice in shared memory, laid out as the operand is in global memory so that every
+// 128-bit chunk a thread copies is contiguous at both ends (cp.async): KContig = 1: [64][kBK + pad]
+// (k contiguous), KContig = 0: [kBK][64 + pad] (rows / columns contiguous). at(mn, k) is the element
+// of row m (A) / column n (B) and reduction index k. Sizes are multiples of 128 bytes, row lengths of
+// 16 bytes, so every fragment pointer is 32-byte aligned as load_matrix_sync requires.
+template <class P, int KContig> struct GfTcSlice;
+template <class P> struct GfTcSlice<P, 1> {
+    enum { ld = P::kBK + P::kPad };
+    typename P::T s[GF_TC_BM][ld];
+    __device__ __forceinline__ typename P::T* at(int mn, int k) { return &s[mn][k]; }
+    __device__ __forceinline__ const typename P::T* at(int mn, int k) const { return &s[mn][k]; }
+};
+template <class P> struct GfTcSlice<P, 0> {
+    enum { ld = GF_TC_BM + P::kPad };
+    typename P::T s[P::kBK][ld];
+    __device__ __forceinline__ typename P::T* at(int mn, int k) { return &s[k][mn]; }
+    __device__ __forceinline__ const typename P::T* at(int mn, int k) const { return &s[k][mn]; }
+};
+
+// The wmma fragments reading those slices: A[m][k] is row-major in a KContig slice, column-major
+// otherwise; B[k][n] the other way round.
+template <class P, int AKContig, int BKContig> struct GfTcFragments {
+    typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_a, 16, 16, P::kK, typename P::FragT,
+                                   typename GfIf<AKContig == 1, nvcuda::wmma::row_major, nvcuda::wmma::col_major>::type>
+        A;
+    typedef nvcuda::wmma::fragment<nvcuda::wmma::matrix_b, 16, 16, P::kK, typename P::FragT,
+                                   typename GfIf<BKContig == 1, nvcuda::wmma::col_major, nvcuda::wmma::row_major>::type>
+        B;
     typedef nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, P::kK, float> Acc;
 };
-
-// One thread's kRun operand elements, 16-byte aligned for 128-bit register moves.
-template <class P> struct alignas(16) GfTcRun {
-    typename P::T e[P::kRun];
+template <class P> struct GfTcAcc {
+    typedef nvcuda::wmma::fragment<nvcuda::wmma::accumulator, 16, 16, P::kK, float> type;
 };
 
-template <class P> struct alignas(128) GfTcSmem {
+// Shared memory of one block: GF_TC_STAGES slices of each operand, and the float accumulator tile of
+// the epilogue in the same bytes.
+template <class P, int AKContig, int BKContig> struct alignas(128) GfTcSmem {
     union {
         struct {
-            typename P::T a[2][GF_TC_BM][P::kBK + P::kPad];  // A slices, row-major (m, k)
-            typename P::T b[2][P::kBK][GF_TC_BN + P::kPad];  // B slices, row-major (k, n)
+            GfTcSlice<P, AKContig> a[GF_TC_STAGES];
+            GfTcSlice<P, BKContig> b[GF_TC_STAGES];
         } op;
-        float c[GF_TC_BM][GF_TC_BN + 4];                      // the accumulator tile, for the epilogue
+        float c[GF_TC_BM][GF_TC_BN + 4];
     };
 };
 
 // ---- helpers --------------------------------------------------------------------------------------
 template <class P> __device__ __forceinline__ typename P::T gf_tc_zero() { return P::out(0.0f); }
 
-// 16 bytes from p (16-byte aligned) to r.
+// 16 bytes from p (16-byte aligned) to r (the epilogue's 128-bit stores).
 template <class T> __device__ __forceinline__ void gf_ld128(const T* __restrict__ p, T* r) {
     *reinterpret_cast<gf_float4*>(r) = *reinterpret_cast<const gf_float4*>(p);
+}
+
+// Starts copying the 16 bytes at src (16-byte aligned, global) to dst (shared): cp.async.cg, or 16 zero
+// bytes when !valid (src is then not read, but must still be a valid, aligned address).
+template <class T> __device__ __forceinline__ void gf_tc_cp16(T* dst, const T* src, bool valid) {
+    __pipeline_memcpy_async(dst, src, 16, valid ? 0 : 16);
 }
 
 // Fills out[0, count) with v converted to the output type (degenerate shapes, invalid arguments).
@@ -145,7 +186,10 @@ template <class P> __device__ __forceinline__ void gf_tc_fill(typename P::T* out
         out[e] = P::out(v);
 }
 
-// kKContig = 0 operands: this thread's k within the slice and its first row / column of the 64.
+// This thread's part of a slice. kKContig = 1: row / column t / 2, k offsets (t % 2) * kRun ...
+template <class P> __device__ __forceinline__ int gf_tc_kc_mn() { return threadIdx.x >> 1; }
+template <class P> __device__ __forceinline__ int gf_tc_kc_k() { return (threadIdx.x & 1) * P::kRun; }
+// ... kKContig = 0: k offset t / (64 / kRun), rows / columns (t % (64 / kRun)) * kRun ...
 template <class P> __device__ __forceinline__ int gf_tc_mc_k() { return threadIdx.x / (GF_TC_BN / P::kRun); }
 template <class P> __device__ __forceinline__ int gf_tc_mc_col() { return threadIdx.x % (GF_TC_BN / P::kRun) * P::kRun; }
 
@@ -154,55 +198,31 @@ __device__ __forceinline__ void gf_tc_check_block() {
     if (blockDim.x != GF_TC_THREADS || blockDim.y != 1 || blockDim.z != 1) __trap();
 }
 
-// Stages this thread's kRun elements of A into As[m][k] (converted to the fragment precision).
-template <int KContig, class P>
-__device__ __forceinline__ void gf_tc_stage_a(typename P::T (*as)[P::kBK + P::kPad], const GfTcRun<P>& r) {
-    if (KContig) {  // row t/2, k (t%2)*16 .. +15: contiguous in shared memory, 128-bit stores
-        GfTcRun<P> v;
-#pragma unroll
-        for (int q = 0; q < P::kRun; ++q) v.e[q] = P::operand(r.e[q]);
-        typename P::T* dst = &as[threadIdx.x >> 1][(threadIdx.x & 1) * P::kRun];
-#pragma unroll
-        for (int q = 0; q < P::kRun; q += P::kVec) gf_ld128(v.e + q, dst + q);
-    } else {        // k t/4, rows (t%4)*16 .. +15: a transposing store
-        const int k = gf_tc_mc_k<P>(), m0 = gf_tc_mc_col<P>();
-#pragma unroll
-        for (int q = 0; q < P::kRun; ++q) as[m0 + q][k] = P::operand(r.e[q]);
-    }
-}
-
-// Stages this thread's kRun elements of B into Bs[k][n].
-template <int KContig, class P>
-__device__ __forceinline__ void gf_tc_stage_b(typename P::T (*bs)[GF_TC_BN + P::kPad], const GfTcRun<P>& r) {
-    if (KContig) {  // column t/2, k (t%2)*16 .. +15: a transposing store
-        const int n = threadIdx.x >> 1, k0 = (threadIdx.x & 1) * P::kRun;
-#pragma unroll
-        for (int q = 0; q < P::kRun; ++q) bs[k0 + q][n] = P::operand(r.e[q]);
-    } else {        // k t/4, columns (t%4)*16 .. +15: contiguous, 128-bit stores
-        GfTcRun<P> v;
-#pragma unroll
-        for (int q = 0; q < P::kRun; ++q) v.e[q] = P::operand(r.e[q]);
-        typename P::T* dst = &bs[gf_tc_mc_k<P>()][gf_tc_mc_col<P>()];
-#pragma unroll
-        for (int q = 0; q < P::kRun; q += P::kVec) gf_ld128(v.e + q, dst + q);
-    }
-}
-
-// acc[i][j] += A(warp rows i) * B(warp columns j) over one 32-wide K slice in shared memory.
-template <class P>
-__device__ __forceinline__ void gf_tc_mma_slice(const typename P::T (*as)[P::kBK + P::kPad],
-                                                const typename P::T (*bs)[GF_TC_BN + P::kPad],
-                                                typename GfTcFragments<P>::Acc (&acc)[2][2]) {
+// acc[i][j] += A(warp rows i) * B(warp columns j) over one K slice in shared memory. The fragments'
+// elements are rounded to the fragment precision after the load (TF32: __float_to_tf32; a no-op for
+// the 16-bit types), element by element: no layout is assumed.
+template <class P, int AKContig, int BKContig>
+__device__ __forceinline__ void gf_tc_mma_slice(const GfTcSlice<P, AKContig>& as, const GfTcSlice<P, BKContig>& bs,
+                                                typename GfTcAcc<P>::type (&acc)[2][2]) {
+    typedef GfTcFragments<P, AKContig, BKContig> F;
     const int warp = threadIdx.x >> 5;
     const int wm = (warp >> 1) * GF_TC_WARP_M, wn = (warp & 1) * GF_TC_WARP_N;
 #pragma unroll
     for (int kk = 0; kk < P::kBK; kk += P::kK) {
-        typename GfTcFragments<P>::A fa[2];
-        typename GfTcFragments<P>::B fb[2];
+        typename F::A fa[2];
+        typename F::B fb[2];
 #pragma unroll
-        for (int i = 0; i < 2; ++i) nvcuda::wmma::load_matrix_sync(fa[i], &as[wm + 16 * i][kk], P::kBK + P::kPad);
+        for (int i = 0; i < 2; ++i) {
+            nvcuda::wmma::load_matrix_sync(fa[i], as.at(wm + 16 * i, kk), GfTcSlice<P, AKContig>::ld);
 #pragma unroll
-        for (int j = 0; j < 2; ++j) nvcuda::wmma::load_matrix_sync(fb[j], &bs[kk][wn + 16 * j], GF_TC_BN + P::kPad);
+            for (int e = 0; e < fa[i].num_elements; ++e) fa[i].x[e] = P::operand(fa[i].x[e]);
+        }
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+            nvcuda::wmma::load_matrix_sync(fb[j], bs.at(wn + 16 * j, kk), GfTcSlice<P, BKContig>::ld);
+#pragma unroll
+            for (int e = 0; e < fb[j].num_elements; ++e) fb[j].x[e] = P::operand(fb[j].x[e]);
+        }
 #pragma unroll
         for (int i = 0; i < 2; ++i)
 #pragma unroll
@@ -210,38 +230,50 @@ __device__ __forceinline__ void gf_tc_mma_slice(const typename P::T (*as)[P::kBK
     }
 }
 
-// Runs num_slices K slices of the block tile, accumulating into acc (zeroed here). Every thread of
-// the block calls it (it has __syncthreads); num_slices is block-uniform.
+// Runs num_slices K slices of the block tile, accumulating into acc (zeroed here), as a
+// GF_TC_STAGES-deep cp.async pipeline with one __syncthreads per slice:
+//     issue slices 0 .. S-2 (one commit group each)
+//     for t: wait until slice t's group landed; __syncthreads (everyone's copies of slice t are
+//            visible, and everyone finished slice t-1, whose stage is free); issue slice t+S-1 into
+//            that stage; commit; multiply slice t
+// Elements the loaders cannot copy as 128-bit chunks (odd channel counts, unaligned buffers) are
+// stored to the stage directly, visible after the same barrier. Every thread of the block calls it;
+// num_slices is block-uniform. Ends with a barrier: the epilogue may reuse the stages.
 template <class P, class ALoader, class BLoader>
-__device__ __forceinline__ void gf_tc_mainloop(ALoader& al, BLoader& bl, int num_slices, GfTcSmem<P>& sm,
-                                               typename GfTcFragments<P>::Acc (&acc)[2][2]) {
+__device__ __forceinline__ void gf_tc_mainloop(ALoader& al, BLoader& bl, int num_slices,
+                                               GfTcSmem<P, ALoader::kKContig, BLoader::kKContig>& sm,
+                                               typename GfTcAcc<P>::type (&acc)[2][2]) {
 #pragma unroll
     for (int i = 0; i < 2; ++i)
 #pragma unroll
         for (int j = 0; j < 2; ++j) nvcuda::wmma::fill_fragment(acc[i][j], 0.0f);
     if (num_slices <= 0) return;
-    GfTcRun<P> ra, rb;
-    al.load(ra.e);
-    bl.load(rb.e);
-    gf_tc_stage_a<ALoader::kKContig, P>(sm.op.a[0], ra);
-    gf_tc_stage_b<BLoader::kKContig, P>(sm.op.b[0], rb);
-    __syncthreads();
+#pragma unroll
+    for (int s = 0; s < GF_TC_STAGES - 1; ++s) {
+        if (s < num_slices) {
+            if (s > 0) {
+                al.next();
+                bl.next();
+            }
+            al.issue(sm.op.a[s]);
+            bl.issue(sm.op.b[s]);
+        }
+        __pipeline_commit();
+    }
     for (int t = 0; t < num_slices; ++t) {
-        const int cur = t & 1;
-        const bool more = t + 1 < num_slices;
-        if (more) {  // global loads of slice t+1 in flight while slice t is multiplied
+        __pipeline_wait_prior(GF_TC_STAGES - 2);
+        __syncthreads();
+        const int ahead = t + GF_TC_STAGES - 1;
+        if (ahead < num_slices) {
             al.next();
             bl.next();
-            al.load(ra.e);
-            bl.load(rb.e);
+            al.issue(sm.op.a[ahead % GF_TC_STAGES]);
+            bl.issue(sm.op.b[ahead % GF_TC_STAGES]);
         }
-        gf_tc_mma_slice<P>(sm.op.a[cur], sm.op.b[cur], acc);
-        if (more) {
-            gf_tc_stage_a<ALoader::kKContig, P>(sm.op.a[cur ^ 1], ra);
-            gf_tc_stage_b<BLoader::kKContig, P>(sm.op.b[cur ^ 1], rb);
-        }
-        __syncthreads();
+        __pipeline_commit();
+        gf_tc_mma_slice<P>(sm.op.a[t % GF_TC_STAGES], sm.op.b[t % GF_TC_STAGES], acc);
     }
+    __syncthreads();
 }
 
 // Epilogue: the accumulators go through shared memory (their register layout is unspecified), then
@@ -249,7 +281,7 @@ __device__ __forceinline__ void gf_tc_mainloop(ALoader& al, BLoader& bl, int num
 // row < M, col < N; consecutive threads write consecutive 128-bit chunks of a row. Every thread
 // calls it (it has __syncthreads); it ends with a barrier, so the next tile may restage shared memory.
 template <class P, class OutT, class Epilogue>
-__device__ __forceinline__ void gf_tc_store_tile(GfTcSmem<P>& sm, const typename GfTcFragments<P>::Acc (&acc)[2][2],
+__device__ __forceinline__ void gf_tc_store_tile(float (*c)[GF_TC_BN + 4], const typename GfTcAcc<P>::type (&acc)[2][2],
                                                  OutT* __restrict__ out, int ldc, int M, int N, int m0, int n0,
                                                  const Epilogue& ep) {
     enum { kOutVec = 16 / sizeof(OutT) };  // elements per 128-bit store
@@ -259,7 +291,7 @@ __device__ __forceinline__ void gf_tc_store_tile(GfTcSmem<P>& sm, const typename
     for (int i = 0; i < 2; ++i)
 #pragma unroll
         for (int j = 0; j < 2; ++j)
-            nvcuda::wmma::store_matrix_sync(&sm.c[wm + 16 * i][wn + 16 * j], acc[i][j], GF_TC_BN + 4,
+            nvcuda::wmma::store_matrix_sync(&c[wm + 16 * i][wn + 16 * j], acc[i][j], GF_TC_BN + 4,
                                             nvcuda::wmma::mem_row_major);
     __syncthreads();
     const int chunks = GF_TC_BN / kOutVec;  // 128-bit chunks per tile row
@@ -272,10 +304,10 @@ __device__ __forceinline__ void gf_tc_store_tile(GfTcSmem<P>& sm, const typename
         if (vec && col + kOutVec <= N) {
             alignas(16) OutT v[kOutVec];
 #pragma unroll
-            for (int q = 0; q < kOutVec; ++q) v[q] = gf_tc_from_float<OutT>(ep(sm.c[r][c0 + q], col + q));
+            for (int q = 0; q < kOutVec; ++q) v[q] = gf_tc_from_float<OutT>(ep(c[r][c0 + q], col + q));
             gf_ld128(v, dst);
         } else {
-            for (int q = 0; q < kOutVec && col + q < N; ++q) dst[q] = gf_tc_from_float<OutT>(ep(sm.c[r][c0 + q], col + q));
+            for (int q = 0; q < kOutVec && col + q < N; ++q) dst[q] = gf_tc_from_float<OutT>(ep(c[r][c0 + q], col + q));
         }
     }
     __syncthreads();
@@ -312,17 +344,13 @@ struct GfTcTapRun {
         base = tap(i, j);
         vec = (CH % P::kVec) == 0 && gf_aligned16(p);
     }
-    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
+    template <class Slice> __device__ __forceinline__ void issue(Slice& s) const {
+        T* dst = s.at(gf_tc_kc_mn<P>(), gf_tc_kc_k<P>());  // kRun contiguous elements
         int ii = i, jj = j, cc = c, b = base;
         if (vec) {
 #pragma unroll
             for (int q = 0; q < P::kRun; q += P::kVec) {
-                if (b >= 0) {
-                    gf_ld128(p + b + cc, r + q);
-                } else {
-#pragma unroll
-                    for (int e = 0; e < P::kVec; ++e) r[q + e] = gf_tc_zero<P>();
-                }
+                gf_tc_cp16(dst + q, b >= 0 ? p + b + cc : p, b >= 0);
                 cc += P::kVec;
                 if (cc == CH) {
                     cc = 0;
@@ -334,7 +362,7 @@ struct GfTcTapRun {
         }
 #pragma unroll
         for (int q = 0; q < P::kRun; ++q) {
-            r[q] = b >= 0 ? p[b + cc] : gf_tc_zero<P>();
+            dst[q] = b >= 0 ? p[b + cc] : gf_tc_zero<P>();
             if (++cc == CH) {
                 cc = 0;
                 if (++jj == KW) { jj = 0; ++ii; }
@@ -373,17 +401,18 @@ struct GfTcRowMajorB {
         col0 = n0 + gf_tc_mc_col<P>();
         vec = (ld % P::kVec) == 0 && gf_aligned16(p);
     }
-    __device__ __forceinline__ void load(T (&r)[P::kRun]) const {
+    template <class Slice> __device__ __forceinline__ void issue(Slice& s) const {
+        T* dst = s.at(gf_tc_mc_col<P>(), gf_tc_mc_k<P>());  // kRun contiguous elements
         const T* row = p + k * ld;
 #pragma unroll
         for (int q = 0; q < P::kRun; q += P::kVec) {
             const int col = col0 + q;
-            if (k < k_end && vec && col + P::kVec <= ncols) {
-                gf_ld128(row + col, r + q);
+            if (vec && (k >= k_end || col + P::kVec <= ncols)) {
+                gf_tc_cp16(dst + q, k < k_end ? row + col : p, k < k_end);
             } else {
 #pragma unroll
                 for (int e = 0; e < P::kVec; ++e)
-                    r[q + e] = (k < k_end && col + e < ncols) ? row[col + e] : gf_tc_zero<P>();
+                    dst[q + e] = (k < k_end && col + e < ncols) ? row[col + e] : gf_tc_zero<P>();
             }
         }
     }

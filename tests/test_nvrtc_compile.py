@@ -54,8 +54,8 @@ def test_tensor_core_kernels_do_not_spill_and_run_hmma(records):
     assert {r["arch"] for r in tc} == set(ARCHS)
     spills = [r for r in tc if r["spill_stores"] or r["spill_loads"] or r["stack_bytes"]]
     assert not spills, "tensor-core kernels spill:\n" + nvrtc_check.format_table(spills)
-    # __launch_bounds__(128, 4): <= 128 registers, 4 blocks = 16 warps per SM, as wmma_tile.cuh states
-    assert all(r["registers"] <= 128 and r["occupancy"] == 0.25 for r in tc), nvrtc_check.format_table(tc)
+    # __launch_bounds__(128, 4): <= 128 registers, at least 4 blocks = 16 warps per SM, as wmma_tile.cuh states
+    assert all(r["registers"] <= 128 and r["occupancy"] >= 0.25 for r in tc), nvrtc_check.format_table(tc)
     if nvrtc_check.nvdisasm_path() is None:
         pytest.skip("nvdisasm not found (pip install nvidia-cuda-nvdisasm): SASS instruction mix not checked")
     for r in tc:  # per warp and K slice, 2 k-steps x 4 fragments x 4 HMMA.1684 (TF32) / 2 HMMA.16816 (16-bit)

@@ -106,7 +106,7 @@ def check(p, got, ref64, unrounded64, k, what):
     # one ulp of the output type at most (a float sum next to a rounding boundary may round either way)
     out_ulp = {"tf32": 2.0**-23, "bf16": 2.0**-7, "f16": 2.0**-10}[p]
     tol = (k + 4) * 2.0**-24 * scale + out_ulp * np.abs(want)
-    bad = np.abs(g - want) > tol
+    bad = ~(np.abs(g - want) <= tol)  # NaN (a poisoned, never written or uncopied element) is bad too
     assert not bad.any(), f"{what}: {bad.sum()} of {bad.size} off, worst {np.abs(g - want).max():.3g}"
     if p == "tf32":
         assert (np.abs(g - unrounded64) > tol).any(), f"{what}: matches the unrounded float32 product"
