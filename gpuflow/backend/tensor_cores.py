@@ -127,6 +127,9 @@ class TensorCoreKernels:
         sm_count: the device's SM count, for the filter gradient's split-K (default: asked from CuPy's
             current device, :data:`EMULATOR_SM_COUNT` on the emulator).
 
+    Raises:
+        RuntimeError: on a GPU older than sm_80 (no TF32 / BF16 tensor cores; the kernels do not compile).
+
     Every method checks that the arrays share one dtype (float32, float16 or bfloat16, see
     :func:`precision_of`) and that no tensor reaches 2^31 elements, and returns a new C-contiguous
     array of that dtype. Convolution geometry: NHWC input ``(N, H, W, C)``, filters ``(KH, KW, C, F)``,
@@ -137,9 +140,13 @@ class TensorCoreKernels:
         self.xp = xp
         self.kernels = _kernels.KernelSet(loader or cupy_loader, use_events=xp is not np)
         self.grid_cap = grid_cap
+        if xp is not np:
+            cc = int(xp.cuda.Device().compute_capability)
+            if cc < 80:
+                raise RuntimeError("The tensor-core kernels need a GPU with compute capability 8.0 or newer "
+                                   f"(TF32 / BF16 wmma). Received: compute capability {cc // 10}.{cc % 10}")
         if sm_count is None:
-            sm_count = (EMULATOR_SM_COUNT if xp is np else
-                        xp.cuda.Device().attributes["MultiProcessorCount"])
+            sm_count = EMULATOR_SM_COUNT if xp is np else xp.cuda.Device().attributes["MultiProcessorCount"]
         self.sm_count = sm_count
 
     def _args(self, op, names, arrays):
