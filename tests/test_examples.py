@@ -103,3 +103,40 @@ def test_fashion_mnist_cnn_rejects_a_stray_argument(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert proc.returncode == 2 and "argument --epochs: invalid int value: 'two'" in proc.stderr
+
+
+def test_denoising_autoencoder(tmp_path):
+    out = run_example("denoising_autoencoder.py", tmp_path)
+    noisy = number_after(r"Test MSE of the noisy inputs:", out)
+    assert number_after(r"Test MSE of the denoised outputs:", out) < 0.7 * noisy
+
+
+def test_vae(tmp_path):
+    out = run_example("vae.py", tmp_path)
+    first = number_after(r"First epoch: total loss", out)
+    assert number_after(r"Last epoch: total loss", out) < 0.75 * first
+    assert number_after(r"Last epoch: total loss [0-9.]+, reconstruction [0-9.]+, KL", out) > 0.1
+    assert "First generated image:" in out
+
+
+def test_rbm(tmp_path):
+    out = run_example("rbm.py", tmp_path)
+    before = number_after(r"Before training: reconstruction error", out)
+    assert number_after(r"After training: reconstruction error", out) < 0.2 * before
+    assert number_after(r"Free energy of random images minus that of the data:", out) > 1.0
+    assert number_after(r"Valid patterns among 30 dreams:", out) > 0.5  # random 4x4 images: 30/65536
+
+
+def test_char_lstm(tmp_path):
+    out = run_example("char_lstm.py", tmp_path)
+    unigram = number_after(r"Unigram baseline perplexity:", out)
+    assert number_after(r"Training-text perplexity per character:", out) < unigram / 2
+    assert number_after(r"Held-out perplexity per character:", out) < unigram
+    assert re.search(r"Generated \(70 characters\): alice was .{60}", out)
+
+
+def test_transformer_classifier(tmp_path):
+    out = run_example("transformer_classifier.py", tmp_path)
+    majority = number_after(r"\(majority class:", out)
+    assert number_after(r"Test accuracy:", out) > majority + 0.2
+    assert number_after(r"after changing the padding embedding:", out) < 1e-5

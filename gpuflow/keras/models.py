@@ -440,6 +440,12 @@ class _CompileMetrics(_metrics.Metric):
             m.reset_state()
 
 
+def _keras_tensors(value):
+    """Whether ``value`` is a KerasTensor or a non-empty list/tuple/dict of them (a functional ``inputs``)."""
+    items = list(value.values()) if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+    return bool(items) and all(isinstance(v, KerasTensor) for v in items)
+
+
 def _output_names(model):
     """The output layer names of a functional model with several outputs, else None."""
     outputs = getattr(model, "_outputs", None)
@@ -481,6 +487,8 @@ class Model(Layer):
         if (args or "inputs" in kwargs) and not issubclass(cls, (Functional, Sequential)):
             if cls is Model:
                 return super().__new__(Functional)
+            if not _keras_tensors(kwargs.get("inputs", args[0] if args else None)):
+                return super().__new__(cls)  # a subclass with its own arguments (``VAE(encoder, decoder)``)
             # A subclass called functional-style, ``MyModel(inputs, outputs)`` (Keras's "customizing
             # fit" pattern): its methods (train_step...) over a Functional graph, as Keras injects it.
             functional_cls = _FUNCTIONAL_SUBCLASSES.get(cls)

@@ -416,9 +416,16 @@ class Layer:
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; the default runs the layer on zeros."""
         from ...ops.array_ops import zeros
-        concrete = tuple(1 if d is None else d for d in input_shape)
-        out = self(zeros(concrete, self.dtype))
-        return tuple(None if (d is None) else s for d, s in zip(input_shape[:1], out.shape[:1])) + tuple(out.shape[1:])
+
+        def probe(shape):
+            return zeros(tuple(1 if d is None else d for d in shape), self.dtype)
+        several = isinstance(input_shape, list) and all(isinstance(v, (list, tuple)) for v in input_shape)
+        out = self([probe(s) for s in input_shape] if several else probe(input_shape))
+        batch = (input_shape[0] if several else input_shape)[0]
+
+        def shape(o):
+            return (None if batch is None else o.shape[0],) + tuple(o.shape[1:])
+        return [shape(o) for o in out] if isinstance(out, (list, tuple)) else shape(out)
 
     def _maybe_build(self, input_shape):
         if not self.built:
