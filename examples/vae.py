@@ -97,8 +97,8 @@ encoder.summary()
 vae = VAE(encoder, decoder)
 vae.compile(optimizer=keras.optimizers.Adam(learning_rate=3e-3))
 history = vae.fit(data, epochs=EPOCHS, batch_size=32, verbose=0 if QUICK else 2).history
-print(f"First epoch: total loss {history['total_loss'][0]:.3f}, reconstruction {history['reconstruction_loss'][0]:.3f}, "
-      f"KL {history['kl_loss'][0]:.3f}")
+print(f"First epoch: total loss {history['total_loss'][0]:.3f}, reconstruction "
+      f"{history['reconstruction_loss'][0]:.3f}, KL {history['kl_loss'][0]:.3f}")
 print(f"Last epoch: total loss {history['total_loss'][-1]:.3f}, reconstruction "
       f"{history['reconstruction_loss'][-1]:.3f}, KL {history['kl_loss'][-1]:.3f}")
 

@@ -167,7 +167,8 @@ class MultiHeadAttention(Layer):
     def _projection(self, kernel_shape, n_in, name):
         return _Projection(kernel_shape, n_in, self._use_bias, self._kernel_initializer, self._bias_initializer,
                            self._kernel_regularizer, self._bias_regularizer, self._kernel_constraint,
-                           self._bias_constraint, name=name, dtype=self.dtype)
+                           self._bias_constraint, name=name, dtype=self.dtype,
+                           activity_regularizer=self._mha_activity_regularizer)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
         value_shape = query_shape if value_shape is None else value_shape

@@ -56,7 +56,8 @@ class Conv1D(BaseConv):
         if causal:
             self.padding = "causal"
         if groups != 1:
-            raise NotImplementedError(f"Conv1D '{self.name}': groups > 1 is not supported yet. Received: groups={groups}")
+            raise NotImplementedError(f"Conv1D '{self.name}': groups > 1 is not supported yet. "
+                                      f"Received: groups={groups}")
         self.groups = 1
 
     def build_weights(self, channels):

@@ -154,10 +154,12 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
     if labels is None or label_mode is None:
         labels, label_mode = None, None
     if color_mode not in _CHANNELS:
-        raise ValueError(f'`color_mode` must be one of {{"rgb", "rgba", "grayscale"}}. Received: color_mode={color_mode}')
+        raise ValueError(f'`color_mode` must be one of {{"rgb", "rgba", "grayscale"}}. '
+                         f"Received: color_mode={color_mode}")
     if not isinstance(image_size, (list, tuple)) or len(image_size) != 2 or \
             not all(isinstance(v, int) and v > 0 for v in image_size):
-        raise ValueError(f"Invalid `image_size` value. Expected a tuple of 2 integers. Received: image_size={image_size}")
+        raise ValueError(f"Invalid `image_size` value. Expected a tuple of 2 integers. "
+                         f"Received: image_size={image_size}")
     for arg, v in (("pad_to_aspect_ratio", pad_to_aspect_ratio), ("format", format != "tf"),
                    ("data_format", data_format not in (None, "channels_last"))):
         if v:

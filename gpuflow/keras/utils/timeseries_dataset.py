@@ -75,7 +75,8 @@ def timeseries_dataset_from_array(data, targets, sequence_length, sequence_strid
             raise ValueError(f"`{arg}` must be lower than the length of the data. Received: {arg}={v}, for data of "
                              f"length {n}")
     if format != "tf":
-        raise ValueError(f'`format` should be either "tf" or "grain" (gpuflow has "tf" only). Received: format={format}')
+        raise ValueError(f'`format` should be either "tf" or "grain" (gpuflow has "tf" only). '
+                         f"Received: format={format}")
     start_index = start_index or 0
     end_index = end_index or n
     num_seqs = end_index - start_index - (sequence_length - 1) * sampling_rate
