@@ -113,7 +113,7 @@ def test_preprocess_input_as_keras():
         apps.vgg16.preprocess_input(x, data_format="channels_middle")
 
 
-def test_vgg16_transfer_learning_snippet_runs_unchanged():
+def test_vgg16_transfer_learning_snippet_runs_unchanged(tmp_path):
     """The TF guide's transfer learning and fine-tuning steps, with weights=None (CI is offline) and 32x32 images."""
     IMG_SHAPE = (32, 32, 3)
     base_model = tf.keras.applications.VGG16(input_shape=IMG_SHAPE, include_top=False, weights=None)
@@ -143,6 +143,9 @@ def test_vgg16_transfer_learning_snippet_runs_unchanged():
     assert np.isfinite(history.history["loss"][0])
     block5 = base_model.get_layer("block5_conv3").kernel.numpy()
     assert not np.array_equal(block5, [w for w in frozen if w.shape == block5.shape][-1])
+    model.save(tmp_path / "tl.keras")  # preprocess_input's layer is saved and loaded
+    np.testing.assert_allclose(tf.keras.models.load_model(tmp_path / "tl.keras").predict(images, verbose=0),
+                               model.predict(images, verbose=0), rtol=1e-6)
 
 
 def test_input_tensor_and_pooling():

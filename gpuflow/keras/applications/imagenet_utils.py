@@ -23,6 +23,7 @@ from ...tensor import Tensor
 from .. import activations as _activations
 from ..datasets import _idx
 from ..layers.base import KerasTensor, Layer
+from ..saving.registry import register_keras_serializable
 
 CLASS_INDEX = None
 CLASS_INDEX_PATH = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
@@ -277,9 +278,11 @@ def _preprocess_tensor(x, data_format, mode):
     return x
 
 
+@register_keras_serializable(package="gpuflow")
 class PreprocessInput(Layer):
     """``preprocess_input`` inside a functional model: what it returns for a KerasTensor (Keras records the same
-    arithmetic as ops). Input and output have the same shape; the output is float32."""
+    arithmetic as ops). Input and output have the same shape; the output is float32. Saved models name it
+    ``gpuflow>PreprocessInput`` (gpuflow loads it; Keras, which has no such layer, does not)."""
 
     def __init__(self, mode="caffe", data_format="channels_last", **kwargs):
         super().__init__(**kwargs)
