@@ -1,6 +1,6 @@
 """Public names of TensorFlow 2.21 and Keras 3.15, for the module ``__getattr__`` that answers a known name gpuflow
 lacks with "not supported in gpuflow X.Y" (see :func:`module_getattr`). Taken from ``dir()`` of ``tensorflow``,
-``tensorflow.config``, ``keras`` and ``keras.layers`` (the names gpuflow defines never reach ``__getattr__``)."""
+``tensorflow.config`` (and its ``experimental``), ``keras`` and ``keras.layers`` (the names gpuflow defines never reach ``__getattr__``)."""
 
 TF = """
 AggregationMethod Assert CriticalSection DType DeviceSpec GradientTape Graph IndexedSlices IndexedSlicesSpec Module
@@ -40,6 +40,13 @@ experimental_connect_to_host experimental_functions_run_eagerly experimental_run
 functions_run_eagerly get_logical_device_configuration get_soft_device_placement get_visible_devices
 list_logical_devices list_physical_devices optimizer run_functions_eagerly set_logical_device_configuration
 set_soft_device_placement set_visible_devices threading
+"""
+TF_CONFIG_EXPERIMENTAL = """
+ClusterDeviceFilters VirtualDeviceConfiguration disable_mlir_bridge enable_mlir_bridge enable_op_determinism
+enable_tensor_float_32_execution get_device_details get_device_policy get_memory_growth get_memory_info
+get_memory_usage get_synchronous_execution get_virtual_device_configuration get_visible_devices list_logical_devices
+list_physical_devices reset_memory_stats set_device_policy set_memory_growth set_synchronous_execution
+set_virtual_device_configuration set_visible_devices tensor_float_32_execution_enabled
 """
 KERAS = """
 DTypePolicy FloatDTypePolicy Function Initializer Input InputSpec KerasTensor Layer Loss Metric Model Operation

@@ -10,7 +10,7 @@ from __future__ import annotations
 import collections
 import types
 
-from ._unsupported import TF_CONFIG, module_getattr
+from ._unsupported import TF_CONFIG, TF_CONFIG_EXPERIMENTAL, module_getattr
 
 __all__ = ["PhysicalDevice", "LogicalDevice", "list_physical_devices", "list_logical_devices",
            "run_functions_eagerly", "functions_run_eagerly", "experimental"]
@@ -106,9 +106,12 @@ def functions_run_eagerly():
     return _run_eagerly
 
 
-experimental = types.SimpleNamespace(
+experimental = types.ModuleType(f"{__name__}.experimental", "``tf.config.experimental``: memory growth and the "
+                                                              "device lists.")
+experimental.__dict__.update(
     set_memory_growth=set_memory_growth, get_memory_growth=get_memory_growth,
-    list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices)
+    list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices,
+    __getattr__=module_getattr(experimental.__name__, "tf.config.experimental", TF_CONFIG_EXPERIMENTAL))
 experimental_run_functions_eagerly = run_functions_eagerly
 experimental_functions_run_eagerly = functions_run_eagerly
 

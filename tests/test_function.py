@@ -251,7 +251,8 @@ def test_known_but_unsupported_names():
     for expr, spelled in ((lambda: tf.RaggedTensor, "tf.RaggedTensor"),
                           (lambda: tf.keras.layers.TextVectorization, "tf.keras.layers.TextVectorization"),
                           (lambda: tf.keras.quantizers, "tf.keras.quantizers"),
-                          (lambda: tf.config.set_visible_devices, "tf.config.set_visible_devices")):
+                          (lambda: tf.config.set_visible_devices, "tf.config.set_visible_devices"),
+                          (lambda: tf.config.experimental.get_memory_info, "tf.config.experimental.get_memory_info")):
         with pytest.raises(AttributeError, match=f"^`{spelled}` is not supported in gpuflow {version}: "):
             expr()
     assert not hasattr(tf, "RaggedTensor") and hasattr(tf, "keras") and hasattr(tf, "function")
