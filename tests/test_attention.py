@@ -78,6 +78,13 @@ def test_mha_uses_the_keras_masks_of_its_inputs():
     mask = (ids != 0)[:, :, None] & (ids != 0)[:, None, :]
     want = _mha_reference(layer, x, x, mask)
     np.testing.assert_allclose(out.numpy()[ids != 0], want[ids != 0], rtol=1e-4, atol=1e-5)
+    # Keras 3.15 reads the query's own Keras mask and ignores a `query_mask` argument; `value_mask` counts
+    plain = tf.constant(x)
+    np.testing.assert_array_equal(layer(plain, plain, query_mask=ids == 0).numpy(), layer(plain, plain).numpy())
+    vm = ids != 0
+    np.testing.assert_allclose(layer(plain, plain, value_mask=vm).numpy(),
+                               _mha_reference(layer, x, x, np.broadcast_to(vm[:, None, :], (2, 3, 3))),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_mha_functional_round_trip_keeps_use_causal_mask(tmp_path):

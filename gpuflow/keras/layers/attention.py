@@ -100,6 +100,8 @@ class MultiHeadAttention(Layer):
         attention_mask: optional bool (batch, T, S) (or broadcastable): True where query step t may attend to
             key step s. Combined (AND) with the Keras masks of query (batch, T, 1), value and key (batch, 1, S)
             -- e.g. from ``Embedding(mask_zero=True)`` -- and with the causal mask of ``use_causal_mask``.
+        value_mask, key_mask: optional (batch, S) booleans, by default the Keras masks of value and key.
+        query_mask: ignored, as Keras 3.15 does: the query's own Keras mask is used.
         return_attention_scores: also return the probabilities (batch, num_heads, T, S).
         training: enables dropout. use_causal_mask: step t attends to steps <= t only.
 
@@ -213,7 +215,7 @@ class MultiHeadAttention(Layer):
             return self._symbolic_mha(tensors, static)
         if not self.built:
             self.build(tuple(np.shape(query)), tuple(np.shape(value)), None if key is None else tuple(np.shape(key)))
-        qm = query_mask if query_mask is not None else get_keras_mask(query)
+        qm = get_keras_mask(query)  # Keras 3.15 reads the query's Keras mask, ignoring a `query_mask` argument
         vm = value_mask if value_mask is not None else get_keras_mask(value)
         km = key_mask if key_mask is not None else (get_keras_mask(key) if key is not None else None)
         return super().__call__(query, value, key, query_mask=qm, value_mask=vm, key_mask=km,
