@@ -64,7 +64,7 @@ def test_mha_config_and_gradients():
     with pytest.raises(ValueError, match="num_heads"):
         layers.MultiHeadAttention(0, 4)
     with pytest.raises(NotImplementedError, match="attention_axes"):
-        layers.MultiHeadAttention(2, 4, attention_axes=(1,))
+        layers.MultiHeadAttention(2, 4, attention_axes=(1, 2))
 
 
 def test_mha_uses_the_keras_masks_of_its_inputs():

@@ -90,7 +90,8 @@ class MultiHeadAttention(Layer):
         dropout: dropout rate on the attention probabilities (training only).
         use_bias: whether the projections have biases.
         output_shape: the last axis (an int or a 1-tuple) of the output; default the query's last axis.
-        attention_axes: None only (attention over the sequence axis of rank-3 inputs).
+        attention_axes: None or (1,): attention over the sequence axis of rank-3 inputs (Keras writes (1,) once
+            built).
         kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, activity_regularizer,
         kernel_constraint, bias_constraint: as Dense, for the four projections.
         seed: seed of the dropout.
@@ -110,8 +111,8 @@ class MultiHeadAttention(Layer):
 
     Raises:
         ValueError: invalid arguments (Keras's messages), ``value`` and ``key`` of different lengths.
-        NotImplementedError: ``attention_axes``, ``sliding_window``, ``use_gate``, ``flash_attention=True``
-            or inputs not of rank 3.
+        NotImplementedError: other ``attention_axes``, ``sliding_window``, ``use_gate``,
+            ``flash_attention=True`` or inputs not of rank 3.
     """
 
     def __init__(self, num_heads, key_dim, value_dim=None, dropout=0.0, use_bias=True, output_shape=None,
@@ -123,7 +124,15 @@ class MultiHeadAttention(Layer):
             if (v is not None or not optional) and (not isinstance(v, int) or isinstance(v, bool) or v <= 0):
                 raise ValueError(f"Received an invalid value for argument `{arg}`, expected a positive integer"
                                  f"{' or `None`' if optional else ''}. Received: {arg}={v}")
-        for arg, v, default in (("attention_axes", attention_axes, None), ("sliding_window", sliding_window, None),
+        if isinstance(attention_axes, int):
+            attention_axes = (attention_axes,)
+        elif attention_axes is not None and not isinstance(attention_axes, (list, tuple)):
+            raise ValueError(f"`attention_axes` must be an int, list, or tuple.Received: attention_axes={attention_axes}")
+        if attention_axes is not None and tuple(a if a >= 0 else 3 + a for a in attention_axes) != (1,):
+            raise NotImplementedError(f"MultiHeadAttention: only attention over the sequence axis of rank-3 inputs "
+                                      f"(attention_axes None or (1,)) is supported in gpuflow. "
+                                      f"Received: attention_axes={attention_axes}")
+        for arg, v, default in (("sliding_window", sliding_window, None),
                                 ("use_gate", use_gate, False), ("flash_attention", flash_attention, None)):
             if v not in (default, False):
                 raise NotImplementedError(f"MultiHeadAttention: `{arg}` is not supported in gpuflow. "
@@ -154,13 +163,14 @@ class MultiHeadAttention(Layer):
         self._mha_activity_regularizer = activity_regularizer
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
         self._dropout_layer = Dropout(rate=self._dropout, seed=seed)
+        self._attention_axes = None if attention_axes is None else tuple(attention_axes)
 
     num_heads = property(lambda self: self._num_heads)
     key_dim = property(lambda self: self._key_dim)
     value_dim = property(lambda self: self._value_dim)
     dropout = property(lambda self: self._dropout)
     use_bias = property(lambda self: self._use_bias)
-    attention_axes = property(lambda self: None)
+    attention_axes = property(lambda self: self._attention_axes)
     query_dense = property(lambda self: self._query_dense)
     key_dense = property(lambda self: self._key_dense)
     value_dense = property(lambda self: self._value_dense)
@@ -188,6 +198,7 @@ class MultiHeadAttention(Layer):
         self._key_dense = self._projection((key_shape[-1], n, h), 1, "key")
         self._value_dense = self._projection((value_shape[-1], n, v), 1, "value")
         self._output_dense = self._projection((n, v, out), 2, "attention_output")
+        self._attention_axes = (1,)  # Keras's default for rank-3 inputs, set at build
         for sub in (self._query_dense, self._key_dense, self._value_dense, self._output_dense):
             sub.build()
             for w in sub._weights:
@@ -285,7 +296,7 @@ class MultiHeadAttention(Layer):
         c = super().get_config()
         c.update({"num_heads": self._num_heads, "key_dim": self._key_dim, "value_dim": self._value_dim,
                   "dropout": self._dropout, "use_bias": self._use_bias, "output_shape": self._output_shape,
-                  "attention_axes": None, "sliding_window": None,
+                  "attention_axes": self._attention_axes, "sliding_window": None,
                   "kernel_initializer": _init.serialize(self._kernel_initializer),
                   "bias_initializer": _init.serialize(self._bias_initializer),
                   "kernel_regularizer": _regularizers.serialize(self._kernel_regularizer),

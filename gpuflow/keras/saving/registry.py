@@ -13,6 +13,7 @@ import inspect
 import types
 
 from .. import activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers
+from ..layers import keras_ops
 from ..layers.base import Layer
 from ..models import Functional, Model, Sequential
 
@@ -92,6 +93,7 @@ def tables():
         "constraints": {**classes(C, C.Constraint), "max_norm": C.MaxNorm, "min_max_norm": C.MinMaxNorm,
                         "non_neg": C.NonNeg, "unit_norm": C.UnitNorm},
         "activations": {},
+        "ops": dict(keras_ops.OPS),  # operation nodes Keras writes in functional configs (mask computations)
     }
     fns_by = {
         "losses": functions(losses),
@@ -123,6 +125,8 @@ def module_category(module):
         return "custom"
     if "schedules" in parts:
         return "schedules"
+    if "ops" in parts:  # keras.src.ops.numpy: an operation node of a functional model
+        return "ops"
     for p in parts[1:]:
         if p in CATEGORIES or p in ("regularizers", "constraints"):
             return p
