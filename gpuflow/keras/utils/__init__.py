@@ -2,6 +2,7 @@
 from .numerical_utils import to_categorical  # noqa: F401
 from .progbar import Progbar  # noqa: F401
 from .py_dataset import PyDataset  # noqa: F401
+Sequence = PyDataset  # Keras 3's alias of the Keras 2 name
 from .timeseries_dataset import timeseries_dataset_from_array  # noqa: F401
 from .image_dataset import image_dataset_from_directory  # noqa: F401
 
