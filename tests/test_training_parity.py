@@ -1,7 +1,8 @@
 """gpuflow trains a Conv1D model, an Embedding(mask_zero=True)+LSTM model, a MultiHeadAttention model, a
-Masking+GRU model and stacked Bidirectional layers on a masked Embedding as Keras 3 / TensorFlow 2.21 does: from Keras's initial weights, the same loss per epoch and the same final
-weights. The Keras runs are recorded in tests/fixtures/training_parity.npz by
-tests/fixtures/make_training_parity.py, whose ``build`` and ``data`` this test runs with gpuflow."""
+Masking+GRU model and stacked Bidirectional layers on a masked Embedding as Keras 3 / TensorFlow 2.21 does: from
+Keras's initial weights, the same loss per epoch and the same final weights. The Keras runs are recorded in
+tests/fixtures/training_parity.npz by tests/fixtures/make_training_parity.py, whose ``build`` and ``data`` this
+test runs with gpuflow; the trained models saved by Keras load and predict as Keras did."""
 import importlib.util
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def test_loads_keras_multi_head_attention_weights_file():
 @pytest.mark.parametrize("name", maker.MODELS)
 def test_loads_the_keras_file_of_the_trained_model(name):
     """Keras's saved configs of Conv1D (causal), MaxPooling1D, Embedding(mask_zero), LSTM, MultiHeadAttention (a
-    node with use_causal_mask), LayerNormalization, Masking, GRU, Bidirectional, and the mask operations Keras records as nodes
-    (NotEqual, Any): the loaded model predicts as Keras did."""
+    node with use_causal_mask), LayerNormalization, Masking, GRU, Bidirectional, and the mask operations Keras
+    records as nodes (NotEqual, Any): the loaded model predicts as Keras did."""
     model = tf.keras.models.load_model(FIXTURES / f"parity_{name}.keras")
     np.testing.assert_allclose(model.predict(REF[f"{name}_x"], verbose=0), REF[f"{name}_pred"], rtol=1e-5, atol=1e-6)
