@@ -6,6 +6,16 @@ time) made through :mod:`gpuflow.backend.kernels`, like ``torch.profiler``'s
 each launch (synchronised when the profile closes); on the emulator it is wall
 time of the emulated launch. Launches made by CuPy's own routines (cuBLAS
 matmul, elementwise ufuncs) are not listed.
+
+It also counts the CUDA backend's host contacts (:meth:`Profile.host_contacts`, the last rows of
+:meth:`Profile.table`): device-to-host copies (``to_numpy``: ``Tensor.numpy()``, ``float(t)``,
+``int(t)``, ``bool(t)``, printing), host-to-device copies (``asarray``: every host value made into a
+tensor on the device) and explicit synchronizations (``synchronize``), each with its count and
+bytes. A device-to-host copy waits for the device's queue to drain, so the goal inside a training
+step is zero of them. The emulator counts the same calls as a GPU (its arrays live in host memory,
+but the code path is the GPU's). Not counted: a conversion done directly on a raw CuPy array
+(``float(cupy_array)``) rather than through the backend or a Tensor; gpuflow's own training loop
+does none.
 """
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ import contextlib
 import threading
 import time
 
-__all__ = ["profile", "Profile"]
+__all__ = ["profile", "Profile", "HOST_CONTACTS", "record_host_contact"]
 
 _local = threading.local()
 
@@ -26,11 +36,27 @@ class _Entry:
         self.calls, self.total_s, self._pending = 0, 0.0, []
 
 
+#: The kinds of host contact :meth:`Profile.host_contacts` counts, with their labels in :meth:`Profile.table`.
+HOST_CONTACTS = {"d2h": "Device-to-host copies", "h2d": "Host-to-device copies", "sync": "Synchronizations"}
+
+
 class Profile:
-    """The launches recorded inside one ``profile()`` block."""
+    """The launches and host contacts recorded inside one ``profile()`` block."""
 
     def __init__(self):
         self._entries = {}
+        self._host = {kind: [0, 0] for kind in HOST_CONTACTS}
+
+    def _record_host(self, kind, nbytes):
+        counts = self._host[kind]
+        counts[0] += 1
+        counts[1] += int(nbytes)
+
+    def host_contacts(self):
+        """The CUDA backend's host contacts so far: ``{"d2h" | "h2d" | "sync": {"count": int, "bytes": int}}``
+        (device-to-host copies, host-to-device copies, explicit synchronizations; a synchronization's bytes
+        are 0)."""
+        return {kind: {"count": c, "bytes": b} for kind, (c, b) in self._host.items()}
 
     def _record(self, name, grid, block, seconds=None, events=None):
         key = (name, tuple(grid), tuple(block))
@@ -69,6 +95,10 @@ class Profile:
         for r in rows:
             lines.append(f"{r['name']:<28} {str(r['grid']):<16} {str(r['block']):<14} {r['calls']:>6} "
                          f"{r['total_ms']:>10.3f} {r['avg_us']:>10.1f}")
+        lines += ["", f"{'Host contacts':<28} {'Count':>8} {'Bytes':>14}", "-" * 52]
+        for kind, label in HOST_CONTACTS.items():
+            count, nbytes = self._host[kind]
+            lines.append(f"{label:<28} {count:>8} {nbytes:>14}")
         return "\n".join(lines)
 
 
@@ -96,6 +126,15 @@ def profile():
     finally:
         stack.pop()
         prof._finish()
+
+
+def record_host_contact(kind, nbytes=0):
+    """Counts one host contact of ``kind`` ("d2h", "h2d" or "sync") of ``nbytes`` bytes in the innermost
+    active profile, as launches are (the CUDA backend calls it from ``to_numpy``, ``asarray`` and
+    ``synchronize``)."""
+    prof = active()
+    if prof is not None:
+        prof._record_host(kind, nbytes)
 
 
 def timed_launch(fn, name, grid, block, args, shared_mem, use_events):

@@ -20,6 +20,7 @@ import numpy as np
 from .base import PRIMITIVES, Backend
 from .geometry import ConvGeometry
 from . import kernels as _kernels
+from .. import profiler as _profiler
 
 # Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/gemm_tile.cuh).
 GEMM_TILE_M = 64          # output rows per block
@@ -123,13 +124,21 @@ class CupyBackend(Backend):
         self._dummy = xp.zeros(1, dtype=np.float32)
 
     # -- arrays -------------------------------------------------------------
+    # Every call below is a host contact, counted by gpuflow.profiler (on the emulator as on a GPU).
     def asarray(self, value, dtype=None):
-        return self.xp.asarray(value, dtype=dtype)
+        """``value`` (a host value) copied to the device: one host-to-device copy."""
+        a = self.xp.asarray(value, dtype=dtype)
+        _profiler.record_host_contact("h2d", a.nbytes)
+        return a
 
     def to_numpy(self, a):
+        """The values of device array ``a`` on the host: one device-to-host copy, which waits for the
+        work queued before it."""
+        _profiler.record_host_contact("d2h", a.nbytes)
         return a.get() if hasattr(a, "get") and self._gpu else np.asarray(a)
 
     def synchronize(self):
+        _profiler.record_host_contact("sync")
         if self._gpu:
             self._cuda_device.synchronize()
 
