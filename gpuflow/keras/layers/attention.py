@@ -296,7 +296,7 @@ class MultiHeadAttention(Layer):
         c = super().get_config()
         c.update({"num_heads": self._num_heads, "key_dim": self._key_dim, "value_dim": self._value_dim,
                   "dropout": self._dropout, "use_bias": self._use_bias, "output_shape": self._output_shape,
-                  "attention_axes": self._attention_axes, "sliding_window": None,
+                  "use_gate": False, "attention_axes": self._attention_axes, "sliding_window": None,
                   "kernel_initializer": _init.serialize(self._kernel_initializer),
                   "bias_initializer": _init.serialize(self._bias_initializer),
                   "kernel_regularizer": _regularizers.serialize(self._kernel_regularizer),

@@ -277,15 +277,25 @@ _FILL_MODES = ("reflect", "wrap", "constant", "nearest")
 
 
 def _factor_range(factor, arg, lower_bound=-1.0):
-    """Keras's factor argument: a number f gives (-f, f), a pair (lo, hi) is kept.
+    """Keras 3.15's ``_set_factor``: a number f in [lower_bound, 1] gives (max(-|f|, lower_bound), |f|), a pair is
+    sorted.
 
     Raises:
-        ValueError: a value out of [lower_bound, 1] or lo > hi (Keras's message).
+        ValueError: a number out of [lower_bound, 1], a pair that is not two numbers or lies outside that range
+            (Keras's message).
     """
-    lo, hi = (factor[0], factor[1]) if isinstance(factor, (list, tuple)) else (-abs(factor), abs(factor))
-    if lo > hi or lo < lower_bound or hi > 1:
-        raise ValueError(f"The `{arg}` argument should be a number (or a list of two numbers) in the range "
-                         f"[{lower_bound}, 1.0]. Received: {arg}={factor}")
+    message = (f"The `{arg}` argument should be a number (or a list of two numbers) in the range "
+               f"[{lower_bound}, 1.0]. Received: {arg}={factor}")
+    if isinstance(factor, (list, tuple)):
+        if len(factor) != 2 or factor[0] > 1 or factor[1] < lower_bound:
+            raise ValueError(message)
+        lo, hi = sorted(factor)
+    elif isinstance(factor, (int, float)) and not isinstance(factor, bool):
+        if not lower_bound <= factor <= 1:
+            raise ValueError(message)
+        lo, hi = max(-abs(factor), lower_bound), abs(factor)
+    else:
+        raise ValueError(message)
     return float(lo), float(hi)
 
 
@@ -420,8 +430,8 @@ class RandomRotation(_AffineLayer):
     def __init__(self, factor, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0,
                  value_range=(0, 255), data_format=None, **kwargs):
         super().__init__(fill_mode, interpolation, seed, fill_value, data_format, **kwargs)
-        self.factor, self._range = factor, _factor_range(factor, "factor")
-        self.value_range = value_range
+        self._range = _factor_range(factor, "factor")
+        self.factor, self.value_range = self._range, value_range  # Keras keeps the range as `factor`
 
     def _matrix(self, h, w):
         angle = self._rng.uniform(*self._range) * 2.0 * np.pi
@@ -496,20 +506,20 @@ class RandomContrast(_RandomLayer):
     ``(x - mean) * c + mean`` with the per-channel mean over height and width, clipped to ``value_range``.
 
     Args:
-        factor: f draws c from [1 - f, 1 + f]; (lo, hi) from [1 - lo, 1 + hi]; values in [0, 1].
+        factor: a pair (lo, hi) in [0, 1] draws c from [1 - lo, 1 + hi]. A number f is the pair (0, f), so c is
+            in [1, 1 + f]: that is what Keras 3.15 computes (its ``_set_factor`` clips -f at the lower bound 0),
+            although its documentation says [1 - f, 1 + f]; pass (f, f) for that.
         value_range: the (min, max) of the pixel values.
 
     Raises:
         ValueError: a factor out of [0, 1] (Keras's message).
     """
 
-    def __init__(self, factor, value_range=(0, 255), seed=None, **kwargs):
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        lo, hi = (factor[0], factor[1]) if isinstance(factor, (list, tuple)) else (factor, factor)
-        if not (0 <= lo <= 1 and 0 <= hi <= 1):
-            raise ValueError(f"The `factor` argument should be a number (or a list of two numbers) in the range "
-                             f"[0.0, 1.0]. Received: factor={factor}")
-        self.factor, self._range, self.value_range = factor, (1.0 - lo, 1.0 + hi), tuple(value_range)
+        lo, hi = _factor_range(factor, "factor", lower_bound=0.0)
+        self.factor, self._range, self.value_range = (lo, hi), (1.0 - lo, 1.0 + hi), tuple(value_range)
+        self.data_format = "channels_last"
 
     def _augment(self, image):
         c = self._rng.uniform(*self._range)
@@ -518,5 +528,5 @@ class RandomContrast(_RandomLayer):
 
     def get_config(self):
         c = super().get_config()
-        c.update({"factor": self.factor, "value_range": self.value_range})
+        c.update({"factor": self.factor, "value_range": self.value_range, "data_format": self.data_format})
         return c
