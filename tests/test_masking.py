@@ -67,3 +67,27 @@ def test_loss_and_metric_leave_masked_steps_out():
     np.testing.assert_allclose(logs["loss"], want_mse, rtol=1e-5)
     np.testing.assert_allclose(logs["mae"], want_mae, rtol=1e-5)
     model.fit(IDS, y, epochs=1, verbose=0)  # trains through the mask
+
+
+def test_custom_layers_pass_masks_as_keras():
+    class ClassAttribute(layers.Layer):  # Keras 2 style
+        supports_masking = True
+
+        def call(self, x):
+            return x * 2.0
+
+    class WithComputeMask(layers.Layer):  # Keras 3: defining compute_mask means supporting masks
+        def call(self, x):
+            return x + 1.0
+
+        def compute_mask(self, inputs, mask=None):
+            return None if mask is None else tf.logical_not(mask)
+
+    class Plain(layers.Layer):
+        def call(self, x):
+            return x - 1.0
+
+    h = layers.Embedding(5, 3, mask_zero=True)(IDS)
+    np.testing.assert_array_equal(get_keras_mask(ClassAttribute()(h)).numpy(), IDS != 0)
+    np.testing.assert_array_equal(get_keras_mask(WithComputeMask()(h)).numpy(), IDS == 0)
+    assert get_keras_mask(Plain()(h)) is None

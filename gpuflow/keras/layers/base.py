@@ -498,7 +498,7 @@ class Layer:
         finally:
             _ctx.training = prev
             _ctx.depth = depth
-        if self._supports_masking:
+        if self.supports_masking:  # a Keras 2 class attribute `supports_masking = True` counts too
             _set_mask_metadata(self, inputs, outputs, mask)
         for hook in getattr(_ctx, "call_hooks", ()):
             hook(self, inputs, outputs)
