@@ -165,7 +165,16 @@ size_t stack_size_setting() {
 
 bool ensure_stacks(size_t n) {
     if (n <= g_stack_count) return true;
-    if (g_stacks) munmap(g_stacks, g_stack_count * g_stack_stride);
+    if (g_stacks) {
+#if defined(__SANITIZE_ADDRESS__)
+        // Fibers that ended inside leave() left their frames' redzones poisoned in ASan's shadow, and
+        // munmap does not clear it: a library loaded later into these addresses would inherit the
+        // poison on its uninstrumented globals (template statics) and report a false
+        // stack-buffer-underflow there.
+        ASAN_UNPOISON_MEMORY_REGION(g_stacks, g_stack_count * g_stack_stride);
+#endif
+        munmap(g_stacks, g_stack_count * g_stack_stride);
+    }
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
     g_stack_size = (stack_size_setting() + page - 1) / page * page;
     g_stack_stride = g_stack_size + page;  // one guard page below each stack
