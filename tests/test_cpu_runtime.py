@@ -37,7 +37,8 @@ def test_single_threaded_restores_after_an_exception():
 @pytest.mark.parametrize("threads", [1, 2])
 def test_chunks_run_their_gemms_with_one_blas_thread(monkeypatch, threads):
     """With more than one chunk BLAS is single-threaded inside each, whatever the thread count (the same
-    arithmetic with 1 thread as with many); one chunk keeps BLAS's own threads."""
+    arithmetic with 1 thread as with many); so is one chunk of little work (BLAS's threads would busy-wait
+    after it); one chunk of much work keeps BLAS's own threads."""
     seen = []
     lock = threading.Lock()
 
@@ -51,6 +52,9 @@ def test_chunks_run_their_gemms_with_one_blas_thread(monkeypatch, threads):
     assert seen == [1, 1] and cpu_runtime.get_num_threads() == before
     seen.clear()
     assert nb._batch_parallel(chunk, 10, 0, 10) == [10]
+    assert seen == [1] and cpu_runtime.get_num_threads() == before
+    seen.clear()
+    assert nb._batch_parallel(chunk, 1, nb._BLAS_THREADS_WORK) == [1]
     assert seen == [before]
 
 

@@ -14,17 +14,17 @@ Parallelism is over the batch, in chunks fixed by the batch size and the work
 alone, never by the thread count: a convolution's or a memory-bound op's chunks
 are its cache blocks, a GEMM's one per ``_CHUNK_WORK`` multiply-adds. Threads
 take chunks in turn and every thread runs the whole pipeline on its chunk
-(im2col, its own GEMM, the epilogue), with BLAS on one thread
-(:mod:`.cpu_runtime`, which also keeps freed memory for reuse instead of
-page-faulting it back every step). The memory-bound work is then parallel too,
-each chunk stays in its core's cache, and BLAS's idle workers do not spin on
-the cores the chunks need. Reductions over the batch (filter and bias
-gradients) return one partial per chunk, summed in chunk order; a dense
-layer's kernel gradient is split by its rows instead, each summing the whole
-batch (unless its rows are few, as an RNN input projection's: then by the
-batch too). NumPy releases the GIL in all of this work. ``GPUFLOW_NUM_THREADS``
-sets the number of threads (default: the CPUs this process may use; see
-:func:`.cpu_runtime.num_threads`).
+(im2col, its own GEMM, the epilogue), with BLAS on one thread, also when all
+the work is one chunk unless that chunk is large (:mod:`.cpu_runtime`, which
+also keeps freed memory for reuse instead of page-faulting it back every
+step). The memory-bound work is then parallel too, each chunk stays in its
+core's cache, and BLAS's idle workers do not spin on the cores the chunks need.
+Reductions over the batch (filter and bias gradients) return one partial per
+chunk, summed in chunk order; a dense layer's kernel gradient is split by its
+rows instead, each summing the whole batch (unless its rows are few, as an RNN
+input projection's: then by the batch too). NumPy releases the GIL in all of
+this work. ``GPUFLOW_NUM_THREADS`` sets the number of threads (default: the
+CPUs this process may use; see :func:`.cpu_runtime.num_threads`).
 
 Determinism: the chunks, the order their partials are summed in and the
 arithmetic inside each chunk (BLAS single-threaded whenever there is more than
@@ -35,8 +35,8 @@ on the CPU (OpenBLAS picks SSE, AVX2 or AVX-512 code; ``OPENBLAS_CORETYPE``
 pins one) and on NumPy's BLAS library, and decides the order of each GEMM's
 sums; layer fusion on or off (``GPUFLOW_FUSION=0``: the fused Conv2D +
 MaxPooling2D runs its GEMMs in other blocks and shapes, so they round
-differently); and, for work too small to split (one chunk), BLAS's own thread
-count, which runs it.
+differently); and, for one chunk of much work (``_BLAS_THREADS_WORK``: one
+large sample, a big GEMM on one row), BLAS's own thread count, which runs it.
 """
 from __future__ import annotations
 
@@ -55,6 +55,11 @@ _pool_lock = threading.Lock()  # guards creating or growing the pool (two thread
 _MIN_ROWS = 64  # rows per chunk of a dense layer's kernel gradient at least (see dense_bwd)
 _CHUNK_WORK = 1 << 22  # multiply-adds per GEMM chunk at least (measured: smaller chunks of the seed CNN's
 # Dense(128) on 1600 features, which all re-read the kernel, made its step slower on 2 cores)
+_BLAS_THREADS_WORK = 1 << 26  # multiply-adds from which one chunk (work too small to split, or one sample) runs
+# with BLAS's own threads: below it BLAS runs on one thread, since OpenBLAS's threads busy-wait after each GEMM
+# and, on a loaded machine, wait for a time slice before each one (measured on a loaded 2-core Zen 4: the seed
+# CNN's predict at batch 32, whose Dense layers are one chunk each, took 3.3x as long with BLAS's threads, and
+# a call on one image 8.7x)
 
 
 def _num_threads():
@@ -66,9 +71,10 @@ def _num_threads():
 
 def _chunk_bounds(n, work=0, per_chunk=None):
     """Boundaries ``[0, ..., n]`` of the chunks of ``range(n)``, of equal sizes (within one) and the same on
-    every machine for the same arguments: with ``per_chunk`` (memory-bound work), as few chunks as hold at
-    most ``per_chunk`` items each; else (a GEMM) one per ``_CHUNK_WORK`` of ``work`` (multiply-adds), rounded
-    down to a power of two so that 2, 4, 8... threads get even loads (at most n chunks)."""
+    every machine for the same arguments: with ``per_chunk`` (a convolution or memory-bound work), as few
+    chunks as hold at most ``per_chunk`` items each; else (a GEMM) one per ``_CHUNK_WORK`` of ``work``
+    (multiply-adds), rounded down to a power of two so that 2, 4, 8... threads get even loads (at most n
+    chunks)."""
     if per_chunk:
         chunks = -(-n // per_chunk)
     else:
@@ -83,13 +89,17 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
 
     Threads (``_num_threads()``, the caller's included) take chunks in turn; with more than one chunk, BLAS
     runs single-threaded inside them, so each chunk's arithmetic and the result are the same for any thread
-    count.
+    count. One chunk runs on the caller's thread, with BLAS on one thread too unless ``work`` (its GEMMs'
+    multiply-adds) reaches ``_BLAS_THREADS_WORK``.
     """
     global _pool, _pool_workers
     bounds = _chunk_bounds(n, work, per_chunk)
     chunks = len(bounds) - 1
     if chunks == 1:
-        return [fn(0, n)]
+        if work >= _BLAS_THREADS_WORK:
+            return [fn(0, n)]
+        with cpu_runtime.single_threaded():
+            return [fn(0, n)]
     results = [None] * chunks
     pending = iter(range(chunks))
     lock = threading.Lock()
@@ -279,7 +289,7 @@ class NumpyBackend(NumpyArrays, Backend):
             z = np.matmul(self._cols(win, c0, c1, scratch, direct), w2, out=out_block(c0, c1))
             if after is not None:
                 after(c0, c1, z)
-        _batch_parallel(block, n, per_chunk=_block(rows * (k + f) * x.itemsize))
+        _batch_parallel(block, n, n * rows * k * f, per_chunk=_block(rows * (k + f) * x.itemsize))
         return win.shape[:3]
 
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
@@ -342,7 +352,7 @@ class NumpyBackend(NumpyArrays, Backend):
                 for j in range(kh * kw):
                     _offset_view(dblock, j // kw, j % kw, oh, ow, g.strides, g.dilations)[...] += dcols[j]
             return dw_t, db
-        partials = _batch_parallel(block, n, per_chunk=_block(per_sample))
+        partials = _batch_parallel(block, n, n * rows * kh * kw * c * f * (need_dw + need_dx), _block(per_sample))
         dw = db = dx = None
         if need_dw:
             dw = np.ascontiguousarray(_sum_partials([p[0] for p in partials]).T).reshape(w.shape)
