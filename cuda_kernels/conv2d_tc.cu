@@ -124,9 +124,9 @@ struct ConvBwdFilterA {
         const int hb = oh * SH - PT, wb = ow * SW - PL, nH = n * H;
         int ii = i0, jj = j0, cc = c0;
         int b = at(hb, wb, nH, ii, jj);
+        if (vec) {  // C % kVec == 0, x aligned: chunks of kVec channels of one tap
 #pragma unroll
-        for (int q = 0; q < P::kRun; q += P::kVec) {
-            if (vec) {  // C % kVec == 0, x aligned: kVec channels of one tap
+            for (int q = 0; q < P::kRun; q += P::kVec) {
                 gf_tc_cp16(dst + q, b >= 0 ? x + b + cc : x, b >= 0);
                 cc += P::kVec;
                 if (cc == C) {
@@ -134,16 +134,16 @@ struct ConvBwdFilterA {
                     if (++jj == KW) { jj = 0; ++ii; }
                     b = at(hb, wb, nH, ii, jj);
                 }
-            } else {
-#pragma unroll
-                for (int e = 0; e < P::kVec; ++e) {
-                    dst[q + e] = b >= 0 ? x[b + cc] : gf_tc_zero<P>();
-                    if (++cc == C) {
-                        cc = 0;
-                        if (++jj == KW) { jj = 0; ++ii; }
-                        b = at(hb, wb, nH, ii, jj);
-                    }
-                }
+            }
+            return;
+        }
+#pragma unroll 1  // the scalar fallback (odd C, unaligned x) stays a loop: it writes shared memory
+        for (int q = 0; q < P::kRun; ++q) {
+            dst[q] = b >= 0 ? x[b + cc] : gf_tc_zero<P>();
+            if (++cc == C) {
+                cc = 0;
+                if (++jj == KW) { jj = 0; ++ii; }
+                b = at(hb, wb, nH, ii, jj);
             }
         }
     }

@@ -35,11 +35,12 @@
 // and every fragment pointer is 32-byte aligned, as load_matrix_sync / store_matrix_sync require.
 //
 // Registers and occupancy (ptxas, `python -m gpuflow.backend.nvrtc_check`): __launch_bounds__(128,
-// GF_TC_MIN_BLOCKS = 4) caps ptxas at 128 registers; every entry point takes 89-128 with no spills:
+// GF_TC_MIN_BLOCKS = 4) caps ptxas at 128 registers; every entry point takes 81-128 with no spills:
 // 4-5 blocks = 16-20 warps per SM (25-31 %) on sm_80 and sm_90 (shared memory allows 5 on sm_80, 7 on
-// sm_90). The hot loop is HMMA but long (about 450-2100 instructions per slice, counted statically):
-// the implicit-GEMM loaders' address arithmetic and both their 128-bit and scalar paths sit in it
-// (one of the two runs). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS) but the
+// sm_90). The hot loop is HMMA, about 280-660 instructions per slice counted statically: the
+// implicit-GEMM loaders' address arithmetic (tap decoding, zero-fill predicates) and the entry to
+// their scalar fallback, which is a loop of its own (rolled: it writes shared memory, so no register
+// array needs constant indices). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS) but the
 // TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived from the
 // __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints (ldmatrix /
 // mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not yet run or
@@ -360,7 +361,7 @@ struct GfTcTapRun {
             }
             return;
         }
-#pragma unroll
+#pragma unroll 1  // the scalar fallback (odd CH, unaligned p) stays a loop: it writes shared memory
         for (int q = 0; q < P::kRun; ++q) {
             dst[q] = b >= 0 ? p[b + cc] : gf_tc_zero<P>();
             if (++cc == CH) {
