@@ -13,6 +13,7 @@ stated in the kernels' comments.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
@@ -122,6 +123,74 @@ class CupyBackend(Backend):
         self.grid_cap = None
         self._rng = xp.random.RandomState()
         self._dummy = xp.zeros(1, dtype=np.float32)
+        self._scope = None    # the label of the step running under deferred_checks(), else None
+        self._labels = []     # labels of the steps that deferred checks since the last fetch
+        self._pending = {}    # key -> [device state (found, value, label index), report]
+
+    #: The training loops keep a step on this backend's device: no host contact inside a step (metrics,
+    #: loss tracker, iteration counter and learning rate stay on the device; checks are deferred).
+    sync_free = True
+
+    # -- checks deferred to the next host contact ---------------------------------------------------------
+    @contextlib.contextmanager
+    def deferred_checks(self, label):
+        """Inside the block, :meth:`defer_check` defers; ``label`` names the step (e.g. ``"epoch 1, step 3
+        (batch 2)"``) in what the check reports."""
+        outer, self._scope = self._scope, label
+        try:
+            yield
+        finally:
+            self._scope = outer
+
+    def defer_check(self, key, bad, value, report):
+        """Records a check computed on the device, to report at the next :meth:`fetch`, with no host contact now.
+
+        Args:
+            key: names the check; of the failures of one key only the first is kept.
+            bad: 0-d bool device array, whether the check failed.
+            value: 0-d device array, the offending value (reported as a float).
+            report: ``report(value, label)``, called by :meth:`fetch` for a failure: raises or warns.
+
+        Returns:
+            False (nothing recorded: the caller checks on the host now) outside :meth:`deferred_checks`.
+        """
+        if self._scope is None:
+            return False
+        xp = self.xp
+        if not self._labels or self._labels[-1] is not self._scope:
+            self._labels.append(self._scope)
+        new = xp.stack([xp.asarray(bad, dtype=np.float64), xp.asarray(value, dtype=np.float64),
+                        xp.full((), len(self._labels) - 1, dtype=np.float64)])
+        entry = self._pending.get(key)
+        if entry is None:
+            self._pending[key] = [new, report]
+        else:
+            entry[0] = xp.where(entry[0][0] != 0, entry[0], new)  # the first failure wins
+        return True
+
+    def fetch(self, arrays):
+        """``arrays`` (device arrays) on the host in ONE device-to-host copy, together with the deferred checks,
+        whose failures are then reported (``report(value, label)``: the first raise propagates).
+
+        Returns:
+            A list of NumPy float64 arrays, one per input (flattened).
+        """
+        xp = self.xp
+        pending, labels = list(self._pending.values()), self._labels
+        self._pending, self._labels = {}, []
+        parts = [xp.ravel(a).astype(np.float64) for a in arrays] + [state for state, _ in pending]
+        if not parts:
+            return []
+        host = self.to_numpy(xp.concatenate(parts))
+        out, at = [], 0
+        for a in arrays:
+            out.append(host[at:at + a.size])
+            at += a.size
+        for k, (_, report) in enumerate(pending):
+            found, value, label = host[at + 3 * k:at + 3 * k + 3]
+            if found:
+                report(float(value), labels[int(label)])
+        return out
 
     # -- arrays -------------------------------------------------------------
     # Every call below is a host contact, counted by gpuflow.profiler (on the emulator as on a GPU).

@@ -10,6 +10,7 @@ import json
 import math
 import os
 import shutil
+import time
 import warnings
 
 import numpy as np
@@ -85,6 +86,19 @@ class CallbackList:
                 c.set_model(model)
             c.set_params(params)
 
+    def wants_batch_logs(self, hook, batch):
+        """Whether a callback needs the logs (host values) at the batch hook ``hook`` (e.g.
+        ``"on_train_batch_end"``) of step ``batch``: one that overrides it, or the live progress bar when it is
+        due to redraw (:meth:`ProgbarLogger.wants_logs`). The loops on a CUDA backend bring the logs to the
+        host only then (each time a device-to-host copy that waits for the device), else pass ``logs=None``."""
+        wants = False
+        for c in self.callbacks:
+            if isinstance(c, ProgbarLogger):
+                wants = c.wants_logs(hook, batch) or wants  # asked every time: it notes when it last drew
+            elif hook in vars(c) or getattr(type(c), hook) is not getattr(Callback, hook):
+                wants = True
+        return wants
+
     def __getattr__(self, hook):
         if not hook.startswith("on_"):
             raise AttributeError(hook)
@@ -118,7 +132,13 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints Keras's progress bar for fit, evaluate and predict (``keras.callbacks.ProgbarLogger``)."""
+    """Prints Keras's progress bar for fit, evaluate and predict (``keras.callbacks.ProgbarLogger``).
+
+    The live bar (verbose=1) asks for the logs (:meth:`wants_logs`) at most every ``LIVE_INTERVAL`` seconds and
+    at the last step; a batch hook given ``logs=None`` (the loops on a CUDA backend between host contacts) only
+    counts the step."""
+
+    LIVE_INTERVAL = 0.1  # seconds: a CUDA step's logs are one device-to-host copy, which waits for the device
 
     _chief_only = True
 
@@ -130,6 +150,7 @@ class ProgbarLogger(Callback):
         self.verbose = 1
         self.epochs = 1
         self._called_in_fit = False
+        self._logs_at = None  # time.monotonic() when the logs were last asked for
 
     def set_params(self, params):
         verbose = params.get("verbose", 1)
@@ -147,11 +168,23 @@ class ProgbarLogger(Callback):
             self.progbar = Progbar(target=self.target, verbose=self.verbose, unit_name="step",
                                    stateless_metrics=set())  # logs arrive already averaged
 
+    def wants_logs(self, hook, batch):
+        """Whether this bar draws values at ``hook`` of step ``batch``: with verbose=1, at the last step or when
+        ``LIVE_INTERVAL`` has passed since it last asked (fit's validation and predict show none)."""
+        if self.verbose != 1 or hook == "on_predict_batch_end" or (
+                hook == "on_test_batch_end" and self._called_in_fit):
+            return False
+        now = time.monotonic()
+        if batch + 1 == self.target or self._logs_at is None or now - self._logs_at >= self.LIVE_INTERVAL:
+            self._logs_at = now
+            return True
+        return False
+
     def _update(self, batch, logs):
         self._maybe_init()
         self.seen = batch + 1
-        if self.verbose == 1:
-            self.progbar.update(self.seen, list((logs or {}).items()), finalize=False)
+        if self.verbose == 1 and logs is not None:
+            self.progbar.update(self.seen, list(logs.items()), finalize=False)
 
     def _finalize(self, logs):
         self._maybe_init()
@@ -190,7 +223,7 @@ class ProgbarLogger(Callback):
         self._reset()
 
     def on_predict_batch_end(self, batch, logs=None):
-        self._update(batch, None)  # predict shows no values, only the bar
+        self._update(batch, {})  # predict shows no values, only the bar
 
     def on_predict_end(self, logs=None):
         self._finalize(None)

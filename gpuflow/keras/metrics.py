@@ -1,17 +1,26 @@
 """Metrics (``keras.metrics``): stateful objects with ``update_state`` / ``result`` / ``reset_state``.
 
-Metric values are computed on the host in float64 accumulators (the values are
-small: one number per sample), and ``result()`` returns a float32 scalar
-tensor, as Keras. ``"accuracy"`` in ``compile`` is resolved from the shapes of
+Metric values are accumulated in float64 (the values are small: one number per
+sample), and ``result()`` returns a float32 scalar tensor, as Keras. On the CPU
+the accumulators are host floats. For tensors on a backend that keeps training
+steps on the device (CUDA, ``backend.sync_free``), ``Mean``, ``Sum`` and the
+mean-metric wrappers (accuracies, MSE, MAE) compute and accumulate on the device
+and ``result()`` is a device tensor, so a training step makes no device-to-host
+copy; ``Precision``, ``Recall`` and ``AUC`` still count on the host (one copy of
+their inputs per update). ``"accuracy"`` in ``compile`` is resolved from the shapes of
 the targets and predictions exactly as Keras 3's ``compile_utils.get_metric``:
 binary accuracy for a last dimension of 1, sparse categorical accuracy when the
 targets have one axis fewer (or a last axis of 1), else categorical accuracy.
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
+from .. import dtypes as _dtypes
 from ..ops.core import convert_to_tensor
+from ..tensor import Tensor
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
            "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "binary_accuracy",
@@ -22,6 +31,31 @@ def _np(x):
     if hasattr(x, "numpy"):
         return np.asarray(x.numpy())
     return np.asarray(x)
+
+
+def _device_tensor(*values):
+    """The first of ``values`` that is a Tensor on a backend keeping training steps on the device (CUDA), or None."""
+    for v in values:
+        if isinstance(v, Tensor) and getattr(v.backend, "sync_free", False):
+            return v
+    return None
+
+
+def _xp_arrays(*values):
+    """``(xp, [arrays])``: the values as arrays of one array module: the device's (CuPy; NumPy on the emulator)
+    when one of them is a device Tensor (see :func:`_device_tensor`), so nothing is copied to the host (host
+    values are copied up); else NumPy arrays."""
+    on = _device_tensor(*values)
+    if on is None:
+        return np, [_np(v) for v in values]
+    be = on.backend
+    return be.xp, [v._data if isinstance(v, Tensor) and v.backend is be else be.asarray(_np(v)) for v in values]
+
+
+def _on_device(like, value, dtype):
+    """``value`` (a device array or scalar) as a Tensor of ``dtype`` on the device of Tensor ``like``."""
+    be = like.backend
+    return Tensor(be.xp.asarray(value, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), like.device, be)
 
 
 class Metric:
@@ -64,14 +98,19 @@ def _same_rank(y_true, y_pred):
     return y_true, y_pred
 
 
-def _broadcast_weights(values, sample_weight):
-    """Sample weights aligned with ``values`` (trailing size-1 axes dropped, missing axes added), as Keras."""
-    w = _np(sample_weight).astype(np.float64)
+def _broadcast_weights(values, sample_weight, on=None):
+    """Sample weights aligned with ``values`` (trailing size-1 axes dropped, missing axes added), as Keras; on the
+    device of Tensor ``on`` when given."""
+    if on is None:
+        xp, w = np, _np(sample_weight)
+    else:
+        xp, (w, _) = _xp_arrays(sample_weight, on)
+    w = w.astype(np.float64)
     while w.ndim > values.ndim and w.shape[-1] == 1:
         w = w[..., 0]
     w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
     try:
-        return np.broadcast_to(w, values.shape)
+        return xp.broadcast_to(w, values.shape)
     except ValueError:
         raise ValueError(f"sample_weight of shape {w.shape} cannot be broadcast to the values of shape "
                          f"{values.shape}.") from None
@@ -87,8 +126,13 @@ class Mean(Metric):
     def reset_state(self):
         self.total = 0.0
         self.count = 0.0
+        self._device = None  # a Tensor on the device holding total (and count), once a device value came in
 
     def update_state(self, values, sample_weight=None):
+        on = _device_tensor(values, sample_weight)
+        if on is not None:
+            self._update_on_device(values, sample_weight, on)
+            return
         v = _np(values).astype(np.float64)
         if sample_weight is None:
             self.total += float(v.sum())
@@ -98,7 +142,27 @@ class Mean(Metric):
             self.total += float((v * w).sum())
             self.count += float(w.sum())
 
+    def _update_on_device(self, values, sample_weight, on):
+        """update_state with the sums made and kept on the device of Tensor ``on`` (no host contact); a count
+        known on the host (no weights, or one number as the weight: the loss tracker's batch size) stays there."""
+        v = _xp_arrays(values, on)[1][0].astype(np.float64)
+        if sample_weight is None:
+            total, count = v.sum(), float(v.size)
+        elif isinstance(sample_weight, numbers.Real):
+            total, count = (v * float(sample_weight)).sum(), float(sample_weight) * v.size
+        else:
+            w = _broadcast_weights(v, sample_weight, on)
+            total, count = (v * w).sum(), w.sum()
+        self.total, self.count, self._device = self.total + total, self.count + count, on
+
     def result(self):
+        if self._device is not None:
+            if isinstance(self.count, float):  # known on the host (np.float64 on the emulator is a float too)
+                mean = self.total / self.count if self.count else self.total * 0.0
+            else:
+                xp, nonzero = self._device.backend.xp, self.count != 0
+                mean = xp.where(nonzero, self.total, 0.0) / xp.where(nonzero, self.count, 1.0)
+            return _on_device(self._device, mean, self.dtype)
         return convert_to_tensor(self.total / self.count if self.count else 0.0, dtype=self.dtype)
 
 
@@ -109,14 +173,21 @@ class Sum(Metric):
 
     def reset_state(self):
         self.total = 0.0
+        self._device = None  # as Mean's
 
     def update_state(self, values, sample_weight=None):
-        v = _np(values).astype(np.float64)
+        on = _device_tensor(values, sample_weight)
+        v = (_np(values) if on is None else _xp_arrays(values, on)[1][0]).astype(np.float64)
         if sample_weight is not None:
-            v = v * _broadcast_weights(v, sample_weight)
-        self.total += float(v.sum())
+            v = v * _broadcast_weights(v, sample_weight, on)
+        if on is None:
+            self.total += float(v.sum())
+        else:
+            self.total, self._device = self.total + v.sum(), on
 
     def result(self):
+        if self._device is not None:
+            return _on_device(self._device, self.total, self.dtype)
         return convert_to_tensor(self.total, dtype=self.dtype)
 
 
@@ -142,11 +213,15 @@ class MeanMetricWrapper(Mean):
         mask = get_keras_mask(y_pred)
         if mask is not None:
             sample_weight = apply_mask(sample_weight, mask, "float32", "sum")
-        y_true, y_pred = _np(y_true), _np(y_pred)
-        if y_true.ndim and y_pred.ndim and y_true.shape[0] != y_pred.shape[0]:
+        on = _device_tensor(y_true, y_pred) if self._fn in _DEVICE_FNS else None
+        if on is None:
+            y_true, y_pred = _np(y_true), _np(y_pred)
+        true_shape, pred_shape = tuple(np.shape(y_true)), tuple(np.shape(y_pred))
+        if true_shape and pred_shape and true_shape[0] != pred_shape[0]:
             raise ValueError(f"Metric '{self.name}': y_true and y_pred must have the same batch size. "
-                             f"Received: y_true.shape={y_true.shape}, y_pred.shape={y_pred.shape}")
-        super().update_state(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+                             f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}")
+        values = self._fn(y_true, y_pred, **self._fn_kwargs)
+        super().update_state(values if on is None else Tensor(values, on.device, on.backend), sample_weight)
 
 
 def _squeeze_true(y_true, y_pred):
@@ -157,39 +232,46 @@ def _squeeze_true(y_true, y_pred):
 
 def accuracy(y_true, y_pred):
     """1.0 where ``y_true == y_pred`` exactly."""
-    y_true, y_pred = _np(y_true), _np(y_pred)
+    _, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
     return (y_true == y_pred.astype(y_true.dtype)).astype(np.float32)
 
 
 def binary_accuracy(y_true, y_pred, threshold=0.5):
     """Mean over the last axis of ``y_true == (y_pred > threshold)`` (exact comparison, as Keras 3)."""
-    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
     y_pred = (y_pred > threshold).astype(np.float64)
-    return np.mean(y_true.astype(np.float64) == y_pred, axis=-1).astype(np.float32)
+    return xp.mean(y_true.astype(np.float64) == y_pred, axis=-1).astype(np.float32)
 
 
 def categorical_accuracy(y_true, y_pred):
     """``argmax(y_true) == argmax(y_pred)`` per sample."""
-    y_true, y_pred = _np(y_true), _np(y_pred)
-    return (np.argmax(y_true, axis=-1) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    return (xp.argmax(y_true, axis=-1) == xp.argmax(y_pred, axis=-1)).astype(np.float32)
 
 
 def sparse_categorical_accuracy(y_true, y_pred):
     """``y_true == argmax(y_pred)`` per sample (integer labels)."""
-    y_true, y_pred = _np(y_true), _np(y_pred)
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
     y_true = _squeeze_true(y_true, y_pred)
     # compared as floats, as Keras 3 (a label of 1.5 matches no class)
-    return (y_true.astype(np.float64) == np.argmax(y_pred, axis=-1)).astype(np.float32)
+    return (y_true.astype(np.float64) == xp.argmax(y_pred, axis=-1)).astype(np.float32)
 
 
 def _mse(y_true, y_pred):
-    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
-    return np.mean((y_pred - y_true) ** 2, axis=-1)
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
+    return xp.mean((y_pred - y_true) ** 2, axis=-1)
 
 
 def _mae(y_true, y_pred):
-    y_true, y_pred = _same_rank(_np(y_true), _np(y_pred))
-    return np.mean(np.abs(y_pred - y_true), axis=-1)
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    y_true, y_pred = _same_rank(y_true, y_pred)
+    return xp.mean(xp.abs(y_pred - y_true), axis=-1)
+
+
+#: The metric functions that run on the device's arrays (the others get NumPy copies).
+_DEVICE_FNS = {accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, _mse, _mae}
 
 
 class Accuracy(MeanMetricWrapper):

@@ -8,6 +8,7 @@ likewise. Logs are running averages over the epoch, with keys sorted (as Keras
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import warnings
@@ -134,15 +135,57 @@ def _unpack(data):
     return data, None, None
 
 
-def _pythonify(logs):
-    """Logs as sorted Python floats; nested dicts (a ``compile_metrics`` result) are flattened, as Keras 3."""
+def _pythonify(logs, backend=None):
+    """Logs as sorted Python floats; nested dicts (a ``compile_metrics`` result) are flattened, as Keras 3.
+
+    On a backend that keeps training steps on the device (``backend``, or the CUDA backend of a tensor in the
+    logs: ``sync_free``), every device value comes over in one device-to-host copy (``backend.fetch``), which
+    also reports the checks the steps deferred to it (a label out of range raises there)."""
     flat = {}
     for k, v in logs.items():
         if isinstance(v, dict):
             flat.update(v)
         else:
             flat[k] = v
+    backend = backend or next((v.backend for v in flat.values()
+                               if isinstance(v, Tensor) and getattr(v.backend, "sync_free", False)), None)
+    if backend is not None:
+        keys = [k for k, v in flat.items() if isinstance(v, Tensor) and v.backend is backend]
+        fetched = dict(zip(keys, backend.fetch([flat[k]._data for k in keys])))
+        flat.update({k: np.squeeze(v) for k, v in fetched.items()})
     return {k: float(flat[k].numpy()) if isinstance(flat[k], Tensor) else float(flat[k]) for k in sorted(flat)}
+
+
+def _sync_free_backend(model):
+    """The backend of the model's weights when it keeps training steps on the device (CUDA), else None."""
+    backend = next((w.backend for w in model.weights), None)
+    return backend if getattr(backend, "sync_free", False) else None
+
+
+def _step_scope(backend, label):
+    """Around one step: on a sync-free backend, the checks made on the device are deferred to the next host
+    contact and name ``label`` (the step); elsewhere nothing."""
+    return backend.deferred_checks(label) if backend is not None else contextlib.nullcontext()
+
+
+def _executions(batches, steps_per_execution):
+    """``(first step, last step, [(step, batch), ...])`` for each run of ``steps_per_execution`` batches: the
+    loops call the batch hooks once per run, around its steps, as Keras does with ``steps_per_execution``."""
+    run = []
+    for step, batch in enumerate(batches):
+        run.append((step, batch))
+        if len(run) == steps_per_execution:
+            yield run[0][0], step, run
+            run = []
+    if run:
+        yield run[0][0], run[-1][0], run
+
+
+def _nan_message(value, where, deferred=False):
+    return (f"fit: the loss became {value} at {where}"
+            + (" (found on the device, reported at the next host contact)" if deferred else "")
+            + ". Check the learning rate, the inputs and the labels; keras.callbacks.TerminateOnNaN stops "
+              "training when this happens.")
 
 
 def _int_arg(value, arg, minimum=1, optional=True):
@@ -512,6 +555,7 @@ class Model(Layer):
         self._metric_ids = []
         self._compiled_metrics = None
         self._loss_tracker = None
+        self._steps_per_execution = 1
 
     # -- compile -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -521,6 +565,9 @@ class Model(Layer):
         Args:
             optimizer: name ("adam", "sgd", "rmsprop") or Optimizer instance.
             loss: name, Loss instance or function ``fn(y_true, y_pred)``.
+            steps_per_execution: a positive int N: fit/evaluate call the batch callbacks once per N steps
+                (with the first and the last step of the run, as Keras), and on a CUDA backend the N steps
+                run with no host contact between them.
             metrics: list of names ("accuracy" resolved from the data shapes as
                 Keras does), Metric instances or functions.
 
@@ -529,6 +576,7 @@ class Model(Layer):
         """
         if weighted_metrics:
             raise NotImplementedError("weighted_metrics is not supported yet.")
+        steps_per_execution = _int_arg(steps_per_execution, "steps_per_execution", optional=False)
         # Resolve everything first, so a failing compile leaves the model as it was.
         output_names = _output_names(self)
         if output_names or isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
@@ -551,6 +599,7 @@ class Model(Layer):
         else:
             self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
+        self._steps_per_execution = steps_per_execution
         # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
         self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
                                       if loss_fn.fns[loss_fn.names.index(n)] is not None}
@@ -725,26 +774,42 @@ class Model(Layer):
         if not self.built:
             self(data.peek_x(), training=False)
         cbs.on_train_begin()
-        logs = {}
-        nan_reported = False
+        logs = step_logs = {}
+        nan_reported = []  # where the loss first became NaN or infinite, once reported
+        # On a sync-free (CUDA) backend the steps make no host contact: the logs come to the host when a
+        # callback or the live progress bar asks (at most ~10 times a second), else once per epoch; the loss
+        # is checked on the device and a NaN reported at the next host contact, naming its step.
+        backend = _sync_free_backend(self)
+
+        def report_nan(value, where):
+            nan_reported.append(where)
+            warnings.warn(_nan_message(value, where, deferred=True), RuntimeWarning, stacklevel=5)
+
         for epoch in range(initial_epoch, epochs):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
-            for step, batch in enumerate(data.epoch()):
-                cbs.on_train_batch_begin(step)
-                logs = _pythonify(self.train_step(batch))
-                if not nan_reported and not math.isfinite(logs.get("loss", 0.0)):
-                    nan_reported = True
-                    warnings.warn(f"fit: the loss became {logs['loss']} at epoch {epoch + 1}, step {step + 1} "
-                                  f"(batch {step}). Check the learning rate, the inputs and the labels; "
-                                  "keras.callbacks.TerminateOnNaN stops training when this happens.",
-                                  RuntimeWarning, stacklevel=2)
-                cbs.on_train_batch_end(step, logs)
+            for begin, end, run in _executions(data.epoch(), self._steps_per_execution):
+                cbs.on_train_batch_begin(begin)
+                for step, batch in run:
+                    where = f"epoch {epoch + 1}, step {step + 1} (batch {step})"
+                    with _step_scope(backend, where):
+                        step_logs = self.train_step(batch)
+                        loss = step_logs.get("loss")
+                        if backend is not None and not nan_reported and isinstance(loss, Tensor):
+                            backend.defer_check("fit: non-finite loss", ~backend.xp.isfinite(loss._data),
+                                                loss._data, report_nan)
+                logs = None
+                if backend is None or cbs.wants_batch_logs("on_train_batch_end", end):
+                    logs = _pythonify(step_logs, backend)
+                    if not nan_reported and not math.isfinite(logs.get("loss", 0.0)):
+                        nan_reported.append(where)
+                        warnings.warn(_nan_message(logs["loss"], where), RuntimeWarning, stacklevel=2)
+                cbs.on_train_batch_end(end, logs)
                 if self.stop_training:
                     break
-            epoch_logs = dict(logs)
+            epoch_logs = dict(logs) if logs is not None else _pythonify(step_logs, backend)
             if val is not None and _should_validate(epoch, validation_freq):
-                val_logs = self._evaluate_loop(val, None)
+                val_logs = self._evaluate_loop(val, None, f"validation after epoch {epoch + 1}")
                 # as Keras 3: the (sorted) training logs, then the (sorted) validation logs
                 epoch_logs.update({f"val_{k}": v for k, v in val_logs.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
@@ -768,16 +833,25 @@ class Model(Layer):
             if _losses.expects_class_ids(fn):
                 _losses.check_class_ids(y, arg if len(ys) == 1 else f"{arg}[{i}]")
 
-    def _evaluate_loop(self, data, cbs):
+    def _evaluate_loop(self, data, cbs, what="evaluate"):
+        """The test steps over ``data`` (batch hooks once per ``steps_per_execution`` steps); the last logs as
+        Python floats. On a sync-free (CUDA) backend they come to the host only when a callback or the live
+        progress bar asks, and at the end (see :meth:`fit`)."""
         self.reset_metrics()
-        logs = {}
-        for step, batch in enumerate(data.epoch()):
+        backend = _sync_free_backend(self)
+        logs = step_logs = {}
+        for begin, end, run in _executions(data.epoch(), self._steps_per_execution):
             if cbs:
-                cbs.on_test_batch_begin(step)
-            logs = _pythonify(self.test_step(batch))
+                cbs.on_test_batch_begin(begin)
+            for step, batch in run:
+                with _step_scope(backend, f"{what}, step {step + 1} (batch {step})"):
+                    step_logs = self.test_step(batch)
+            logs = None
+            if backend is None or (cbs and cbs.wants_batch_logs("on_test_batch_end", end)):
+                logs = _pythonify(step_logs, backend)
             if cbs:
-                cbs.on_test_batch_end(step, logs)
-        return logs
+                cbs.on_test_batch_end(end, logs)
+        return logs if logs is not None else _pythonify(step_logs, backend)
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
@@ -825,17 +899,25 @@ class Model(Layer):
                            steps=data.steps)
         cbs.on_predict_begin()
         outs = []
+        # On a sync-free (CUDA) backend the outputs stay on the device until the end: one copy per output.
+        backend = _sync_free_backend(self)
+        host = (lambda t: t) if backend is not None else (lambda t: t.numpy() if isinstance(t, Tensor) else t)
         for step, batch in enumerate(data.epoch()):
             cbs.on_predict_batch_begin(step)
             out = self.predict_step(batch)
-            outs.append([o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy())
+            outs.append([host(o) for o in out] if isinstance(out, (list, tuple)) else host(out))
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
         if not outs:
             raise ValueError("predict: the input is empty.")
+
+        def concatenate(parts):
+            if backend is not None and all(isinstance(p, Tensor) and p.backend is backend for p in parts):
+                return backend.to_numpy(backend.xp.concatenate([p._data for p in parts], axis=0))
+            return np.concatenate([p.numpy() if isinstance(p, Tensor) else p for p in parts], axis=0)
         if isinstance(outs[0], list):  # several outputs: a list of arrays, as Keras
-            return [np.concatenate([o[i] for o in outs], axis=0) for i in range(len(outs[0]))]
-        return np.concatenate(outs, axis=0)
+            return [concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+        return concatenate(outs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         """One training step on one batch; returns the loss (and metrics). ``class_weight`` as in :meth:`fit`."""

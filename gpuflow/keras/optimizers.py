@@ -14,6 +14,12 @@ run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers
 ``clipnorm`` / ``clipvalue`` / ``global_clipnorm`` clip gradients first (0 turns clipping off, as Keras 3);
 ``weight_decay`` applies decoupled decay ``w -= w * weight_decay * lr`` (as Keras 3).
 
+On a backend that keeps training steps on the device (CUDA, ``backend.sync_free``) an update makes no host
+contact: the learning rate and the step (``iterations + 1``) are read as device scalars and the clipping norms
+stay on the device (``clip * g / max(norm, clip)``). A learning-rate schedule is still evaluated on the host
+from the step (one device-to-host copy per step). On the CPU the update is computed with Python floats as
+before.
+
 Hyperparameters are checked at construction, in the ranges where the update rules make sense (Keras 3 checks
 only SGD's momentum): a finite learning rate >= 0 (or a schedule / callable), betas and rho in [0, 1), momentum in
 [0, 1], epsilon > 0, weight decay and clipping thresholds >= 0. A NaN, an infinity or a beta_1 of 2 is a ValueError
@@ -225,26 +231,42 @@ class Optimizer:
                 raise ValueError(f"Gradient shape {g.shape} does not match variable '{v.path}' of shape "
                                  f"{tuple(v.shape)}.")
         self.build(variables)
-        grads = self._clip(grads, variables)
-        lr = self._current_lr()
-        step = int(self.iterations.numpy()) + 1
+        on_device = getattr(variables[0].backend, "sync_free", False)
+        grads = self._clip(grads, variables, on_device)
+        if on_device:  # device scalars: no host contact (a schedule still reads the step on the host)
+            lr = self.learning_rate._data
+            step = self.iterations._data + 1
+        else:
+            lr = self._current_lr()
+            step = int(self.iterations.numpy()) + 1
         for g, v in zip(grads, variables):
             if self.weight_decay:
                 v._data -= v._data * (self.weight_decay * lr)
             self.update_step(g, v, lr, step)
             if v.constraint is not None:
                 v.assign(v.constraint(v))
-        self.iterations.assign_add(1)
+        if on_device:
+            self.iterations._data += 1  # in place on the device (assign_add would copy a host 1 up)
+        else:
+            self.iterations.assign_add(1)
         return self.iterations
 
     def apply(self, grads, trainable_variables=None):
         """Keras 3's ``optimizer.apply(grads, trainable_variables)``."""
         return self.apply_gradients(zip(grads, trainable_variables))
 
-    def _clip(self, grads, variables):
+    def _clip(self, grads, variables, on_device=False):
         xp = variables[0].backend.xp if variables else np
         if self.clipvalue:  # None or 0: no clipping (Keras 3's `if self.clipvalue and self.clipvalue > 0`)
             grads = [xp.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        if on_device:  # g * clip / max(norm, clip): the norm stays on the device (1 when norm <= clip)
+            if self.clipnorm:
+                grads = [g * (self.clipnorm / xp.maximum(xp.sqrt(xp.sum(g * g)), self.clipnorm)) for g in grads]
+            if self.global_clipnorm:
+                n = xp.sqrt(sum(xp.sum(g * g, dtype=np.float64) for g in grads))
+                grads = [g * (self.global_clipnorm / xp.maximum(n, self.global_clipnorm)).astype(g.dtype)
+                         for g in grads]
+            return grads
         if self.clipnorm:
             out = []
             for g in grads:
@@ -352,7 +374,11 @@ class Adam(Optimizer):
         xp = v.backend.xp
         s = self._slots[id(v)]
         m, vel = s["momentum"]._data, s["velocity"]._data
-        alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        if isinstance(step, int):
+            alpha = lr * math.sqrt(1 - self.beta_2 ** step) / (1 - self.beta_1 ** step)
+        else:  # device scalars (see the module docstring), float32 as the update
+            t = step.astype(np.float64)
+            alpha = (lr * (xp.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))).astype(lr.dtype)
         m += (g - m) * (1 - self.beta_1)
         vel += (g * g - vel) * (1 - self.beta_2)
         if self.amsgrad:

@@ -395,6 +395,31 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
 
 
 # -- cross-entropies -------------------------------------------------------------
+def _label_range_error(bad, c, where=""):
+    return ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {c}). "
+                      f"Labels must be class ids for {c} classes.{where}")
+
+
+def _check_label_range(backend, lab, c):
+    """Raises if a label of ``lab`` (int64 array) is outside [0, c); returns the labels to use. Inside a training
+    loop's step on a backend that keeps steps on the device (CUDA), the check runs on the device and is reported
+    at the loop's next host contact, naming the step (``backend.defer_check``), and the step goes on with the
+    labels clipped into range; elsewhere it is checked now, on the host."""
+    lo, hi = lab.min(), lab.max()
+    if getattr(backend, "sync_free", False):
+        def report(value, label):
+            raise _label_range_error(int(value), c, f" (found on the device at {label}; reported at the next "
+                                                    "host contact)")
+        if backend.defer_check(f"label range [0, {c})", (lo < 0) | (hi >= c), backend.xp.where(hi >= c, hi, lo),
+                               report):
+            return backend.xp.clip(lab, 0, c - 1)
+        lo, hi = (v[0] for v in backend.fetch([lo, hi]))  # one device-to-host copy
+    lo, hi = int(lo), int(hi)
+    if lo < 0 or hi >= c:
+        raise _label_range_error(hi if hi >= c else lo, c)
+    return lab
+
+
 def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     """Per-example ``-log softmax(logits)[label]`` (``tf.nn.sparse_softmax_cross_entropy_with_logits``).
 
@@ -422,11 +447,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
     xp = logits._backend.xp
     lab = labels._data.astype(np.int64, copy=False)
     if lab.size:
-        lo, hi = int(lab.min()), int(lab.max())
-        if lo < 0 or hi >= c:
-            bad = hi if hi >= c else lo
-            raise ValueError(f"Received a label value of {bad} which is outside the valid range of [0, {c}). "
-                             f"Labels must be class ids for {c} classes.")
+        lab = _check_label_range(logits._backend, lab, c)
     z = logits._data
     shifted = z - xp.max(z, axis=-1, keepdims=True)
     lse = xp.log(xp.sum(xp.exp(shifted), axis=-1, keepdims=True))

@@ -1,0 +1,143 @@
+"""A training step on the CUDA backend (here its emulator) makes no host contact: fit, evaluate and predict
+bring values to the host once per epoch (verbose 0/2), when a callback asks, or when the live bar redraws; label
+checks and the NaN-loss report are made on the device and reported at the next host contact, naming the step.
+The counts are gpuflow.profiler's host contacts (emulator-verified; nothing here has run on a GPU)."""
+import warnings
+
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow.device import probe_emulator
+from gpuflow.zoo import build_seed_cnn
+
+keras = tf.keras
+ok, why = probe_emulator()
+pytestmark = pytest.mark.skipif(not ok, reason=f"emulator unavailable: {why}")
+
+
+def _data(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 4)).astype("float32"), rng.integers(0, 3, n)
+
+
+def _model(device, **compile_kwargs):
+    rng = np.random.default_rng(1)
+    with tf.device(device):
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="relu"), keras.layers.Dense(3)])
+        model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+        model.compile(optimizer=keras.optimizers.Adam(0.01, clipnorm=0.5), metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **compile_kwargs)
+    return model
+
+
+def _contacts(fn):
+    with tf.profiler.profile() as prof:
+        out = fn()
+    return out, prof.host_contacts()
+
+
+def test_seed_cnn_fit_epoch_makes_no_device_to_host_copy_per_step():
+    x = np.random.default_rng(0).random((6, 28, 28, 1), dtype=np.float32)
+    y = np.array([0, 3, 9, 1, 2, 3])
+    with tf.device("emulator"):
+        model = build_seed_cnn(keras)
+        model.compile(optimizer="adam", metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        history, hc = _contacts(lambda: model.fit(x, y, batch_size=2, epochs=1, verbose=2))
+    # 3 steps: one copy for the epoch's logs (and the deferred checks), no synchronization
+    assert hc["d2h"]["count"] == 1 and hc["sync"]["count"] == 0, hc
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_host_contacts_per_epoch_do_not_grow_with_the_steps():
+    counts = []
+    for n in (4, 12):
+        x, y = _data(n)
+        model = _model("emulator")
+        with tf.device("emulator"):
+            _, hc = _contacts(lambda: model.fit(x, y, batch_size=2, epochs=2, verbose=0,
+                                                validation_data=(x, y)))
+        counts.append((hc["d2h"]["count"], hc["sync"]["count"]))
+    assert counts[0] == counts[1] == (4, 0)  # per epoch: the training logs and the validation logs
+
+
+def test_emulator_training_follows_the_cpu():
+    x, y = _data(12)
+    logs = {}
+    for device in ("cpu", "emulator"):
+        model = _model(device)
+        with tf.device(device):
+            h = model.fit(x, y, batch_size=4, epochs=2, verbose=0, shuffle=False)
+            logs[device] = (h.history, model.evaluate(x, y, verbose=0), model.predict(x, verbose=0),
+                            model.optimizer.iterations.numpy())
+    for key in ("loss", "accuracy"):
+        np.testing.assert_allclose(logs["emulator"][0][key], logs["cpu"][0][key], rtol=1e-5)
+    np.testing.assert_allclose(logs["emulator"][1], logs["cpu"][1], rtol=1e-5)
+    np.testing.assert_allclose(logs["emulator"][2], logs["cpu"][2], rtol=1e-5, atol=1e-6)
+    assert logs["emulator"][3] == logs["cpu"][3] == 6
+
+
+def test_evaluate_and_predict_copy_once():
+    x, y = _data(10)
+    model = _model("emulator")
+    with tf.device("emulator"):
+        _, hc = _contacts(lambda: model.evaluate(x, y, batch_size=2, verbose=0))
+        assert hc["d2h"]["count"] == 1
+        out, hc = _contacts(lambda: model.predict(x, batch_size=2, verbose=0))
+        assert hc["d2h"] == {"count": 1, "bytes": out.nbytes} and out.shape == (10, 3)
+
+
+def test_a_callback_with_batch_hooks_gets_values_once_per_execution():
+    x, y = _data(12)
+    model = _model("emulator", steps_per_execution=2)
+    seen = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            seen.append(("begin", batch))
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(("end", batch, sorted(logs)))
+
+    with tf.device("emulator"):
+        _, hc = _contacts(lambda: model.fit(x, y, batch_size=2, epochs=1, verbose=0, callbacks=[Batches()]))
+    assert [s[:2] for s in seen] == [("begin", 0), ("end", 1), ("begin", 2), ("end", 3), ("begin", 4), ("end", 5)]
+    assert seen[1][2] == ["accuracy", "loss"]
+    assert hc["d2h"]["count"] == 3  # one per execution; the epoch reuses the last
+    assert model.optimizer.iterations.numpy() == 6
+
+
+def test_the_live_bar_asks_for_values_only_when_it_redraws(monkeypatch, capsys):
+    monkeypatch.setattr(keras.callbacks.ProgbarLogger, "LIVE_INTERVAL", 1e9)
+    x, y = _data(12)
+    model = _model("emulator")
+    with tf.device("emulator"):
+        _, hc = _contacts(lambda: model.fit(x, y, batch_size=2, epochs=1, verbose=1))
+    assert hc["d2h"]["count"] == 2  # the first step and the last
+    assert "6/6" in capsys.readouterr().out
+
+
+def test_a_label_out_of_range_is_reported_at_the_next_host_contact_naming_the_step():
+    x, y = _data(8)
+    y[5] = 7  # batch 2 (step 3) of 4
+    model = _model("emulator")
+    with tf.device("emulator"), pytest.raises(ValueError, match=r"label value of 7 which is outside the valid "
+                                                                r"range of \[0, 3\).*epoch 1, step 3 \(batch 2\)"):
+        model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+
+
+def test_eager_label_checks_stay_immediate_outside_the_loops():
+    with tf.device("emulator"), pytest.raises(ValueError, match="label value of 3 which is outside"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(tf.constant([0, 3]), tf.zeros((2, 3)))
+
+
+def test_a_nan_loss_is_reported_naming_the_step_where_it_appeared():
+    x, y = _data(8)
+    x[4] = np.inf  # batch 2 (step 3)
+    model = _model("emulator")
+    with tf.device("emulator"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+    nan = [str(w.message) for w in caught if "the loss became" in str(w.message)]
+    assert len(nan) == 1 and "at epoch 1, step 3 (batch 2)" in nan[0] and "next host contact" in nan[0], nan
