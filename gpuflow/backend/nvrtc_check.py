@@ -267,7 +267,7 @@ def sass_hot_loops(sass):
 
     Returns:
         ``{function: dict(instructions, hmma, ffma)}`` for the hot loop's body (label to branch,
-        inclusive); functions without a loop are left out. The counts are static: a loop body with
+        inclusive); functions without a loop that has HMMA or FFMA are left out. The counts are static: a loop body with
         a branch (the kernels' 128-bit and scalar load paths) counts both sides, of which one runs.
     """
     funcs, name = {}, None
@@ -302,7 +302,7 @@ def sass_hot_loops(sass):
                 mix = dict(instructions=len(body), hmma=sum(o.startswith("HMMA") for o in body),
                            ffma=sum(o.startswith("FFMA") for o in body))
                 key = (mix["hmma"] + mix["ffma"], -mix["instructions"])
-                if best is None or key > (best["hmma"] + best["ffma"], -best["instructions"]):
+                if key[0] and (best is None or key > (best["hmma"] + best["ffma"], -best["instructions"])):
                     best = mix
         if best is not None:
             out[fn] = best
