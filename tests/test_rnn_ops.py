@@ -69,8 +69,8 @@ def test_batch_chunks_give_the_same_states_and_gradients(cell, monkeypatch):
     monkeypatch.setattr(numpy_backend, "_chunk_bounds",
                         lambda *a, **k: calls.append(real(*a, **k)) or calls[-1])
     whole = run(64)
-    assert calls == [[0, 5], [0, 5]]
+    assert calls[:2] == [[0, 5], [0, 5]]  # then the weight gradients' GEMMs, by rows of the kernel
     calls.clear()
     for a, w in zip(run(2), whole):
         np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
-    assert calls == [[0, 1, 3, 5], [0, 1, 3, 5]]  # forward and backward, each in 3 chunks
+    assert calls[:2] == [[0, 1, 3, 5], [0, 1, 3, 5]]  # forward and backward, each in 3 chunks

@@ -14,15 +14,15 @@ CuPy), on buffers allocated once per call:
   what backward needs (activated gates, states, ``tanh(c)``) stays in those buffers, no copies.
 * backward, per step: elementwise gate gradients into one buffer of every step's pre-activation
   gradients (which is also the gradient of ``p``) and one GEMM for the state gradient; after the
-  loop ONE GEMM over all steps (of a chunk of rows, see below) for the recurrent kernel's
-  gradient (``h_prev^T @ dz``).
+  loop ONE GEMM over all steps and the whole batch for the recurrent kernel's gradient
+  (``h_prev^T @ dz``, see ``_at_b``).
 
 With a mask, a masked step keeps the previous states (Keras), done by one ``copyto(where=)`` on
 the step's states; its gradient passes the state gradient through unchanged. On the CPU the batch
-runs in chunks of rows, each chunk's whole recurrence (forward, then backward with its part of the
-weight gradients, summed in chunk order) on one of the backend's threads with BLAS on one thread
-(see ``_by_rows``); the chunks depend on the batch size alone, so the results do not depend on the
-thread count.
+runs in chunks of rows, each chunk's whole recurrence (forward, then backward) on one of the
+backend's threads with BLAS on one thread (see ``_by_rows``), then the weight gradients' GEMM in
+chunks of the kernel's rows; the chunks depend on the shapes alone, so the results do not depend on
+the thread count.
 
 The gradient ops are recorded as ops with no derivative of their own (as the fused conv and dense
 ops are): a second derivative through this op raises ``NotImplementedError``. The Keras layers use
@@ -30,7 +30,6 @@ the per-step path of differentiable ops when a second derivative may be taken (n
 """
 from __future__ import annotations
 
-from ..backend.base import sum_partials
 from .core import check_same_device, convert_to_tensor, make_gradient_op, make_op
 
 __all__ = ["recurrent_sequence", "CELLS"]
@@ -56,13 +55,14 @@ class _Cell:
     step 0 the initial ones, each state of each step contiguous: NumPy's ``matmul`` with ``out=`` leaves
     BLAS for a slow loop when an input is a strided view. ``dz`` (steps, batch, gates * units) holds
     the pre-activation gradients; ``d`` (n_states, batch, units) the gradients of a step's states.
+    ``bufs``: this chunk's rows of the whole-batch arrays of :meth:`buffers`.
     """
 
     gates = 1
     n_states = 1
 
-    def __init__(self, xp, p, u_kernel, bias):
-        self.xp, self.p, self.uk, self.bias = xp, p, u_kernel, bias
+    def __init__(self, xp, p, u_kernel, bias, bufs):
+        self.xp, self.p, self.uk, self.bias, self.bufs = xp, p, u_kernel, bias, bufs
         self.uk_t = xp.ascontiguousarray(u_kernel.T)  # for the state gradient's GEMMs: 20% faster than a .T view
         self.steps, self.batch, _ = p.shape
         self.units = u_kernel.shape[0]
@@ -74,11 +74,17 @@ class _Cell:
     def h(self, s):
         return self.hs[0, s]
 
-    def weight_grads(self, dz):
-        """``(d recurrent_kernel, d recurrent_bias or None)`` of this cell's rows from every step's pre-activation
-        gradients ``dz`` (steps, batch, gates * units)."""
-        prev = self.hs[0, :-1].reshape(-1, self.units)
-        return self.xp.matmul(prev.T, dz.reshape(-1, dz.shape[-1])), None
+    @staticmethod
+    def buffers(xp, steps, batch, units, dtype):
+        """The whole-batch per-step arrays, by name, that :meth:`weight_grads` reads besides the states and
+        ``dz`` (each chunk's cell fills its rows), so that the weight gradients are GEMMs over the whole batch."""
+        return {}
+
+    @staticmethod
+    def weight_grads(be, hs, dz, bufs, bias):
+        """``(d recurrent_kernel, d recurrent_bias or None)`` over the whole batch from the states ``hs`` and
+        every step's pre-activation gradients ``dz`` (steps, batch, gates * units): ``h_prev^T @ dz``."""
+        return _at_b(be, hs[0, :-1].reshape(-1, hs.shape[-1]), dz.reshape(-1, dz.shape[-1])), None
 
 
 class _SimpleRNN(_Cell):
@@ -103,8 +109,8 @@ class _LSTM(_Cell):
 
     gates, n_states = 4, 2
 
-    def __init__(self, xp, p, u_kernel, bias):
-        super().__init__(xp, p, u_kernel, bias)
+    def __init__(self, xp, p, u_kernel, bias, bufs):
+        super().__init__(xp, p, u_kernel, bias, bufs)
         self.acts = xp.empty(p.shape, p.dtype)  # activated gates [i, f, tanh(z_c), o] of every step
         self.tanh_c = xp.empty(p.shape[:2] + (self.units,), p.dtype)
         self.t = xp.empty((self.batch, self.units), p.dtype)  # contiguous scratch: ops on column blocks are slower
@@ -153,12 +159,15 @@ class _GRU(_Cell):
 
     gates = 3
 
-    def __init__(self, xp, p, u_kernel, bias):
-        super().__init__(xp, p, u_kernel, bias)
+    def __init__(self, xp, p, u_kernel, bias, bufs):
+        super().__init__(xp, p, u_kernel, bias, bufs)
         self.acts = xp.empty(p.shape, p.dtype)  # [z, r, hh] of every step
         self.rec = xp.empty(p.shape, p.dtype)  # h_prev @ U + b_rec of every step
-        self.drec = None
         self.dh = xp.empty((self.batch, self.units), p.dtype)
+
+    @staticmethod
+    def buffers(xp, steps, batch, units, dtype):
+        return {"drec": xp.empty((steps, batch, 3 * units), dtype)}  # gradient of r_all at every step
 
     def forward(self, s):
         xp, u, a, rec, tmp = self.xp, self.units, self.acts[s], self.rec[s], self.tmp
@@ -175,9 +184,7 @@ class _GRU(_Cell):
 
     def backward(self, s, d, dz):
         xp, u, a, dh = self.xp, self.units, self.acts[s], d[0]
-        if self.drec is None:
-            self.drec = xp.empty_like(self.rec)
-        zg, r, hh, drec = a[:, :u], a[:, u:2 * u], a[:, 2 * u:], self.drec[s]
+        zg, r, hh, drec = a[:, :u], a[:, u:2 * u], a[:, 2 * u:], self.bufs["drec"][s]
         _blend_backward(xp, zg, self.h(s), hh, dh, dz, self.tmp)
         xp.multiply(dz[:, 2 * u:], r, out=drec[:, 2 * u:])  # d(r_all_h)
         xp.multiply(dz[:, 2 * u:], self.rec[s][:, 2 * u:], out=dz[:, u:2 * u])  # dr
@@ -186,12 +193,11 @@ class _GRU(_Cell):
         xp.matmul(drec, self.uk_t, out=self.dh)
         dh += self.dh
 
-    def weight_grads(self, dz):
-        u = self.units
-        prev = self.hs[0, :-1].reshape(-1, u)
-        drec = self.drec.reshape(-1, 3 * u)
-        db = drec.sum(axis=0) if self.bias is not None else None
-        return self.xp.matmul(prev.T, drec), db
+    @staticmethod
+    def weight_grads(be, hs, dz, bufs, bias):
+        u = hs.shape[-1]
+        drec = bufs["drec"].reshape(-1, 3 * u)
+        return _at_b(be, hs[0, :-1].reshape(-1, u), drec), (drec.sum(axis=0) if bias is not None else None)
 
 
 class _GRUResetBefore(_Cell):
@@ -199,13 +205,17 @@ class _GRUResetBefore(_Cell):
 
     gates = 3
 
-    def __init__(self, xp, p, u_kernel, bias):
-        super().__init__(xp, p, u_kernel, bias)
+    def __init__(self, xp, p, u_kernel, bias, bufs):
+        super().__init__(xp, p, u_kernel, bias, bufs)
         u = self.units
         self.uzr, self.uh = xp.ascontiguousarray(u_kernel[:, :2 * u]), xp.ascontiguousarray(u_kernel[:, 2 * u:])
         self.acts = xp.empty(p.shape, p.dtype)  # [z, r, hh] of every step
-        self.rh = xp.empty(p.shape[:2] + (u,), p.dtype)  # r * h_prev of every step
+        self.rh = bufs["rh"]
         self.zr = xp.empty((self.batch, 2 * u), p.dtype)
+
+    @staticmethod
+    def buffers(xp, steps, batch, units, dtype):
+        return {"rh": xp.empty((steps, batch, units), dtype)}  # r * h_prev of every step
 
     def forward(self, s):
         xp, u, a, z, tmp = self.xp, self.units, self.acts[s], self.z, self.tmp
@@ -231,12 +241,14 @@ class _GRUResetBefore(_Cell):
         _sigmoid_backward(xp, a[:, :2 * u], dz[:, :2 * u], self.tmp[:, :2 * u])
         dh += dz[:, :2 * u] @ self.uzr.T
 
-    def weight_grads(self, dz):
-        u, xp = self.units, self.xp
-        prev = self.hs[0, :-1].reshape(-1, u)
+    @staticmethod
+    def weight_grads(be, hs, dz, bufs, bias):
+        u = hs.shape[-1]
         d2 = dz.reshape(-1, 3 * u)
-        return xp.concatenate([xp.matmul(prev.T, d2[:, :2 * u]), xp.matmul(self.rh.reshape(-1, u).T, d2[:, 2 * u:])],
-                              axis=1), None
+        duk = be.xp.empty((u, 3 * u), dz.dtype)
+        _at_b(be, hs[0, :-1].reshape(-1, u), d2[:, :2 * u], duk[:, :2 * u])
+        _at_b(be, bufs["rh"].reshape(-1, u), d2[:, 2 * u:], duk[:, 2 * u:])
+        return duk, None
 
 
 def _blend(xp, z, h_prev, hh, out, tmp):
@@ -281,6 +293,19 @@ def _by_rows(be, fn, batch):
     made a step 5-20x slower on a loaded 2-core machine; two chunks of 64 rows on two cores took an
     LSTM(128) step (batch 128, 28 steps) from 36 to about 25 ms. On CuPy one chunk."""
     return be.map_batch_chunks(fn, batch, _ROWS)
+
+
+def _at_b(be, a, b, out=None):
+    """``a.T @ b`` for ``a`` (rows, k) and ``b`` (rows, n), into ``out`` (k, n) when given: a weight gradient over
+    every step of the whole batch. On the CPU in chunks of ``_ROWS`` of a's columns (the output's rows), each one
+    GEMM over all the rows on one of the backend's threads: no partial sums to add, and ``a`` and ``b`` are the
+    whole-batch arrays, reshaped without a copy (a chunk of the batch's rows of them is not: measured, those
+    copies took a tenth of an LSTM's backward pass)."""
+    xp = be.xp
+    if out is None:
+        out = xp.empty((a.shape[1], b.shape[1]), xp.result_type(a, b))
+    be.map_batch_chunks(lambda k0, k1: xp.matmul(a[:, k0:k1].T, b, out=out[k0:k1]), a.shape[1], _ROWS)
+    return out
 
 
 CELLS = {"simple_rnn": _SimpleRNN, "lstm": _LSTM, "gru": _GRU, "gru_reset_before": _GRUResetBefore}
@@ -342,10 +367,12 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
     hs = xp.empty((kind.n_states, steps + 1, batch, units), p._data.dtype)
     for k, s in enumerate(states):
         hs[k, 0] = s._data
-    cells = {}  # first row of a chunk -> its cell (views of p and hs)
+    bufs = kind.buffers(xp, steps, batch, units, hs.dtype)
+    cells = {}  # first row of a chunk -> its cell (views of p, hs and bufs)
 
     def forward(b0, b1):
-        c = cells[b0] = kind(xp, p._data[:, b0:b1], uk._data, None if bias is None else bias._data)
+        c = cells[b0] = kind(xp, p._data[:, b0:b1], uk._data, None if bias is None else bias._data,
+                             {k: v[:, b0:b1] for k, v in bufs.items()})
         c.hs = hs[:, :, b0:b1]
         for s in range(steps):
             c.forward(s)
@@ -371,10 +398,8 @@ def recurrent_sequence(cell, inputs, recurrent_kernel, initial_states, recurrent
                 c.backward(s, dc, dzc[s])
                 if m is not None:
                     dc += keep
-            return c.weight_grads(dzc)
-        parts = _by_rows(be, backward, batch)
-        duk = sum_partials([w for w, _ in parts])
-        db = sum_partials([b for _, b in parts]) if bias is not None else None
+        _by_rows(be, backward, batch)
+        duk, db = kind.weight_grads(be, hs, dz, bufs, bias)
         grads = [dz, duk] + [d[k] for k in range(kind.n_states)] + \
             ([db] if bias is not None else [])
         return tuple(make_gradient_op(f"{name}SequenceGrad", (g,) + inputs_, a) if need else None
