@@ -46,15 +46,25 @@ struct ConvFwdA {
     int i, j, c;       // current k = (i*KW + j)*C + c
     int base;          // element offset of x[n, ih, iw, 0] for tap (i,j), or -1 when out of range
 
+    // GEMM row m = (n, oh, ow) in NHWC order (conv2d_fwd_f32).
     __device__ __forceinline__ ConvFwdA(const float* __restrict__ x_, int M, int m0, int H_, int W_,
                                         int C_, int KH_, int KW_, int OH, int OW, int SH, int SW, int DH_,
                                         int DW_, int PT, int PL)
         : x(x_), H(H_), W(W_), C(C_), KH(KH_), KW(KW_), DH(DH_), DW(DW_) {
         const int row = m0 + gf_kc_row();
-        row_ok = row < M;
-        const int r = row_ok ? row : 0;
-        const int ow = r % OW, t = r / OW;
-        const int oh = t % OH, n = t / OH;
+        const int r = row < M ? row : 0;
+        const int t = r / OW;
+        init(row < M, t / OH, t % OH, r % OW, SH, SW, PT, PL);
+    }
+    // This thread's row given as the output pixel (n, oh, ow) (conv2d_maxpool_fwd_f32's window order).
+    __device__ __forceinline__ ConvFwdA(const float* __restrict__ x_, bool row_ok_, int n, int oh, int ow, int H_,
+                                        int W_, int C_, int KH_, int KW_, int SH, int SW, int DH_, int DW_, int PT,
+                                        int PL)
+        : x(x_), H(H_), W(W_), C(C_), KH(KH_), KW(KW_), DH(DH_), DW(DW_) {
+        init(row_ok_, n, oh, ow, SH, SW, PT, PL);
+    }
+    __device__ __forceinline__ void init(bool row_ok_, int n, int oh, int ow, int SH, int SW, int PT, int PL) {
+        row_ok = row_ok_;
         nH = n * H;
         ih0 = oh * SH - PT;
         iw0 = ow * SW - PL;
@@ -103,16 +113,21 @@ struct ConvFwdA {
     }
 };
 
-// y[n,oh,ow,f] = sum_{i,j,c} x[n, oh*SH-PT+i*DH, ow*SW-PL+j*DW, c] * w[i,j,c,f] (zero outside x).
+// y[n,oh,ow,f] = sum_{i,j,c} x[n, oh*SH-PT+i*DH, ow*SW-PL+j*DW, c] * w[i,j,c,f] (zero outside x),
+// then + b[f] if has_bias and ReLU if relu, in the epilogue (b is read only if has_bias).
 // Tile 64 (output pixels) x 64 (filters) x 16 (taps*channels); 256 threads; 4x4 micro-tile.
 extern "C" __global__ void __launch_bounds__(GF_GEMM_THREADS, GF_GEMM_MIN_BLOCKS)
-conv2d_fwd_f32(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y, int N,
-               int H, int W, int C, int F, int KH, int KW, int OH, int OW, int SH, int SW, int DH, int DW,
-               int PT, int PL) {
+conv2d_fwd_f32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+               float* __restrict__ y, int N, int H, int W, int C, int F, int KH, int KW, int OH, int OW, int SH,
+               int SW, int DH, int DW, int PT, int PL, int has_bias, int relu) {
     __shared__ GfGemmSmem sm;
     const int M = N * OH * OW, K = KH * KW * C;
+    GfBiasReluEpilogue ep;
+    ep.b = b;
+    ep.has_bias = has_bias;
+    ep.relu = relu;
     if (M <= 0 || F <= 0) return;
-    if (K <= 0) { gf_fill(y, M * F, 0.0f); return; }
+    if (K <= 0) { gf_fill_epilogue(y, M * F, F, ep); return; }
     if (SH <= 0 || SW <= 0 || DH <= 0 || DW <= 0) { gf_fill(y, M * F, GF_QNAN); return; }
     const int tiles_m = gf_cdiv(M, GF_BM), tiles_n = gf_cdiv(F, GF_BN);
     for (int tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
@@ -123,7 +138,83 @@ conv2d_fwd_f32(const float* __restrict__ x, const float* __restrict__ w, float* 
             ConvFwdA al(x, M, m0, H, W, C, KH, KW, OH, OW, SH, SW, DH, DW, PT, PL);
             GfRowMajorB bl(w, F, F, 0, K, n0);
             gf_gemm_mainloop(al, bl, gf_cdiv(K, GF_BK), sm, acc);
-            gf_store_tile(y, F, M, F, m0, n0, acc, GfIdentityEpilogue());
+            gf_store_tile(y, F, M, F, m0, n0, acc, ep);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convolution + bias + ReLU + non-overlapping max pooling, one kernel: Keras's Conv2D followed by
+// MaxPooling2D(pool_size=(PH, PW)) (stride = window, VALID), the conv output never written to memory.
+// y[n,ph,pw,f] = max over the window (PH x PW) of z = relu?(conv(x, w) + b) at conv pixels
+// (ph*PH + di, pw*PW + dj); argmax[n,ph,pw,f] = di*PW + dj of the FIRST maximum in row-major window order
+// (max_pool2d_fwd_f32's format and tie rule, so max_pool2d_bwd_f32 routes the gradient).
+// The GEMM rows are taken window by window: a 64-row tile holds WPT = 64 / (PH*PW) whole windows (rows
+// past WPT*PH*PW are idle), so every window's PH*PW conv outputs end in one block. After the main loop
+// the block writes its 64 x 64 tile (epilogue applied) into the shared memory the main loop used
+// (64 x 68 floats = sizeof(GfGemmSmem)) and reduces each (window, filter) pair from there, writing y and
+// argmax coalesced along F. Requires PH*PW <= 64 (the wrapper composes the separate kernels otherwise).
+// Launch as conv2d_fwd_f32 with M = N*POH*POW windows in tiles of WPT: grid (ceil(F/64),
+// min(ceil(M / WPT), 65535), 1); tiles are grid-strided.
+extern "C" __global__ void __launch_bounds__(GF_GEMM_THREADS, GF_GEMM_MIN_BLOCKS)
+conv2d_maxpool_fwd_f32(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ b,
+                       float* __restrict__ y, int* __restrict__ argmax, int N, int H, int W, int C, int F, int KH,
+                       int KW, int POH, int POW, int SH, int SW, int DH, int DW, int PT, int PL, int PH, int PW,
+                       int has_bias, int relu) {
+    __shared__ GfGemmSmem sm;
+    const int P = PH * PW, windows = N * POH * POW, K = KH * KW * C;
+    if (windows <= 0 || F <= 0 || P <= 0) return;
+    if (P > GF_BM || K <= 0 || SH <= 0 || SW <= 0 || DH <= 0 || DW <= 0) {  // wrapper bug: NaN, as gf_fill
+        gf_fill(y, windows * F, GF_QNAN);
+        return;
+    }
+    GfBiasReluEpilogue ep;
+    ep.b = b;
+    ep.has_bias = has_bias;
+    ep.relu = relu;
+    const int wpt = GF_BM / P;  // whole windows per tile
+    const int tiles_m = gf_cdiv(windows, wpt), tiles_n = gf_cdiv(F, GF_BN);
+    float (*tile)[GF_BN + GF_PAD] = reinterpret_cast<float (*)[GF_BN + GF_PAD]>(&sm);
+    for (int tm = blockIdx.y; tm < tiles_m; tm += gridDim.y) {
+        for (int tn = blockIdx.x; tn < tiles_n; tn += gridDim.x) {
+            const int w0 = tm * wpt, n0 = tn * GF_BN;
+            // this thread's A row: window w0 + r / P, element e = r % P = di*PW + dj of it
+            const int r = gf_kc_row(), win = w0 + r / P, e = r % P;
+            const bool row_ok = r < wpt * P && win < windows;
+            const int wv = row_ok ? win : 0;
+            const int pw = wv % POW, t = wv / POW;
+            float acc[4][4];
+            gf_zero_acc(acc);
+            ConvFwdA al(x, row_ok, t / POH, (t % POH) * PH + e / PW, pw * PW + e % PW, H, W, C, KH, KW, SH, SW, DH,
+                        DW, PT, PL);
+            GfRowMajorB bl(w, F, F, 0, K, n0);
+            gf_gemm_mainloop(al, bl, gf_cdiv(K, GF_BK), sm, acc);  // ends with __syncthreads: sm is free
+            const int ty = threadIdx.x >> 4, tx = threadIdx.x & 15;
+#pragma unroll
+            for (int p = 0; p < 4; ++p)
+#pragma unroll
+                for (int q = 0; q < 4; ++q) {
+                    const int col = n0 + tx * 4 + q;
+                    tile[ty * 4 + p][tx * 4 + q] = col < F ? ep(acc[p][q], col) : 0.0f;
+                }
+            __syncthreads();
+            const int nwin = gf_min(wpt, windows - w0);
+            for (int o = threadIdx.x; o < nwin * GF_BN; o += blockDim.x) {
+                const int wl = o / GF_BN, col = o % GF_BN;
+                if (n0 + col >= F) continue;
+                float best = tile[wl * P][col];
+                int arg = 0;
+                for (int k = 1; k < P; ++k) {
+                    const float v = tile[wl * P + k][col];
+                    if (v > best) {
+                        best = v;
+                        arg = k;
+                    }
+                }
+                y[(w0 + wl) * F + n0 + col] = best;
+                argmax[(w0 + wl) * F + n0 + col] = arg;
+            }
+            __syncthreads();  // the next tile's main loop overwrites sm
         }
     }
 }

@@ -31,16 +31,6 @@ struct DenseA {
     __device__ __forceinline__ void next() { k += GF_BK; }
 };
 
-struct DenseEpilogue {
-    const float* __restrict__ b;
-    int has_bias, relu;
-    __device__ __forceinline__ float operator()(float v, int col) const {
-        if (has_bias) v += b[col];
-        if (relu) v = v < 0.0f ? 0.0f : v;  // NaN passes through, as np.maximum(y, 0)
-        return v;
-    }
-};
-
 // y = x @ w (+ b) (ReLU if relu). b is read only if has_bias.
 // Tile 64 x 64 x 16, 256 threads (8 warps), 4x4 register micro-tile, 17,408 bytes static shared
 // memory (double-buffered), __launch_bounds__(256, 4): <= 64 registers, 4 blocks = 32 warps per SM
@@ -54,7 +44,7 @@ dense_bias_relu_fwd_f32(const float* __restrict__ x, const float* __restrict__ w
     __shared__ GfGemmSmem sm;
     if (M <= 0 || N <= 0) return;
     const int tiles_m = gf_cdiv(M, GF_BM), tiles_n = gf_cdiv(N, GF_BN);
-    DenseEpilogue ep;
+    GfBiasReluEpilogue ep;  // gemm_tile.cuh
     ep.b = b;
     ep.has_bias = has_bias;
     ep.relu = relu;

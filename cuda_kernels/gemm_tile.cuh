@@ -162,6 +162,27 @@ struct GfIdentityEpilogue {
     __device__ __forceinline__ float operator()(float v, int) const { return v; }
 };
 
+// The bias + ReLU epilogue (dense and convolution forward): v + b[col] if has_bias, then ReLU if relu.
+struct GfBiasReluEpilogue {
+    const float* __restrict__ b;
+    int has_bias, relu;
+    __device__ __forceinline__ float operator()(float v, int col) const {
+        if (has_bias) v += b[col];
+        if (relu) v = v < 0.0f ? 0.0f : v;  // NaN passes through, as np.maximum(y, 0)
+        return v;
+    }
+};
+
+// out[e] = ep(0, e % ncols) for e in [0, count), on every thread of the grid (as gf_fill): the output of
+// an empty reduction (K = 0) through its epilogue.
+template <class Epilogue>
+__device__ __forceinline__ void gf_fill_epilogue(float* out, int count, int ncols, const Epilogue& ep) {
+    const int block = (blockIdx.z * gridDim.y + blockIdx.y) * gridDim.x + blockIdx.x;
+    const int nthreads = blockDim.x * gridDim.x * gridDim.y * gridDim.z;
+    for (int e = block * blockDim.x + threadIdx.x; e < count; e = count - e > nthreads ? e + nthreads : count)
+        out[e] = ep(0.0f, e % ncols);
+}
+
 // B[k][n] = p[k * ld + n] for k in [k_begin, k_end), n < ncols: a row-major operand whose columns are
 // contiguous (conv filter (KH*KW*C) x F, dy as (N*OH*OW) x F, dense weights K x N).
 struct GfRowMajorB {

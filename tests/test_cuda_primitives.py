@@ -116,6 +116,34 @@ def test_conv2d_primitives(be, case):
         assert_conv_bwd_matches([host(be, a) for a in got], dz, x, k, g, what="conv2d_maxpool_bwd")
 
 
+# (N, H, W, C, F, pool): the fused Conv2D + MaxPooling2D kernel at window sizes other than 2 x 2 (whole windows per
+# 64-row tile: 64, 7, 10, 32, 1), windows that leave conv rows/columns over, and a window over 64 conv outputs
+# (composed from conv2d_fwd and max_pool2d_fwd instead)
+CONV_POOL_CASES = [(2, 5, 6, 3, 5, (1, 1)), (2, 9, 10, 3, 7, (3, 3)), (1, 9, 8, 4, 66, (2, 3)),
+                   (3, 6, 4, 2, 3, (2, 1)), (1, 11, 11, 2, 3, (9, 8))]
+
+
+@pytest.mark.parametrize("case", CONV_POOL_CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"-p{c[5][0]}{c[5][1]}")
+def test_conv2d_maxpool_pool_sizes(be, case):
+    n, h, w, c, f, pool = case
+    rng = np.random.default_rng(hash(case) % 2**32)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    k = rng.standard_normal((3, 3, c, f)).astype(np.float32)
+    b = rng.standard_normal(f).astype(np.float32)
+    g = ConvGeometry.of(x.shape, (3, 3), (1, 1), (1, 1), "VALID")
+    for relu in (False, True):
+        got_p, got_saved = be.conv2d_maxpool_fwd(dev(be, x), dev(be, k), g, pool, b=dev(be, b), relu=relu)
+        p = host(be, got_p)
+        want_p, (want_arg, pooling) = REF.conv2d_maxpool_fwd(x, k, g, pool, b=b, relu=relu)
+        abs_sum = REF.conv2d_fwd(abs64(x), abs64(k), g, b=abs64(b))[0]
+        assert_sums_match(p, want_p, REF.max_pool2d_fwd(abs_sum, pooling)[0], k.size // f + 1, "conv2d_maxpool_fwd")
+        dp = rng.standard_normal(p.shape).astype(np.float32)
+        got = be.conv2d_maxpool_bwd(dev(be, dp), dev(be, k), g, pool, saved=got_saved, x=dev(be, x), y=got_p,
+                                    relu=relu, need_db=True)
+        dz = REF.max_pool2d_bwd(dp * (want_p > 0) if relu else dp, pooling, saved=want_arg)
+        assert_conv_bwd_matches([host(be, a) for a in got], dz, x, k, g, what=f"conv2d_maxpool_bwd {pool}")
+
+
 # (N, H, W, C, pool, stride, padding)
 POOL_CASES = [
     (2, 7, 9, 3, 2, 2, "VALID"),
@@ -242,8 +270,8 @@ def test_grid_cap_reaches_every_grid_stride_kernel(monkeypatch):
     test_conv2d_primitives(be, CONV_CASES[-1])  # split-K
     test_pool2d_primitives(be, (2, 7, 9, 3, 2, 1, "VALID"))  # 288 outputs > 256 threads
     test_dense_primitives(be, 70, 5, 70, True, True)  # 2 x 2 tiles, 3 column blocks
-    grid_stride = {"conv2d_fwd_f32", "conv2d_bwd_data_f32", "splitk_reduce_f32", "max_pool2d_fwd_f32",
-                   "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32", "dense_bias_relu_fwd_f32",
+    grid_stride = {"conv2d_fwd_f32", "conv2d_maxpool_fwd_f32", "conv2d_bwd_data_f32", "splitk_reduce_f32",
+                   "max_pool2d_fwd_f32", "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32", "dense_bias_relu_fwd_f32",
                    "dense_bias_relu_bwd_f32"}
     assert grid_stride <= set(grids)
     for entry in grid_stride:

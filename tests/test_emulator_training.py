@@ -44,7 +44,8 @@ def test_seed_cnn_on_the_emulator_matches_cpu_and_runs_our_kernels():
     for a, b in zip(emu_w, cpu_w):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
     ran = prof.kernel_names()
-    for kernel in ("conv2d_fwd_f32", "conv2d_bwd_data_f32", "max_pool2d_fwd_f32", "max_pool2d_bwd_f32",
+    # Conv2D(relu) + MaxPooling2D run fused forward (conv2d_maxpool_fwd_f32), backward as pooling + conv gradients
+    for kernel in ("conv2d_maxpool_fwd_f32", "conv2d_bwd_data_f32", "max_pool2d_bwd_f32",
                    "dense_bias_relu_fwd_f32", "dense_bias_relu_bwd_f32"):
         assert kernel in ran, (kernel, prof.table())
     assert {"conv2d_bwd_filter_f32", "conv2d_bwd_filter_splitk_f32"} & ran, prof.table()

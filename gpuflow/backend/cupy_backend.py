@@ -305,16 +305,19 @@ class CupyBackend(Backend):
         return max(1, min(_cdiv(SPLITK_BLOCKS_PER_SM * self.sm_count, tiles), _cdiv(k, SPLITK_MIN_K)))
 
     # -- convolution: implicit GEMM --------------------------------------------
+    def _bias_arg(self, op, b):
+        """The kernels' (b, has_bias) pair: the bias as float32, or a dummy pointer the kernel never reads."""
+        return (self._f32(op, b)[0], np.int32(1)) if b is not None else (self._dummy, np.int32(0))
+
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
         x, w = self._f32("conv2d", x, w)
+        b, has_bias = self._bias_arg("conv2d bias", b)
         oh, ow = geometry.output_hw
         y = self._empty(geometry.output_shape(w.shape[3]), np.float32, "conv2d")
         ints = self._conv_ints(geometry, w.shape[3])
-        # GEMM view: (N*OH*OW) x F, K = KH*KW*C.
+        # GEMM view: (N*OH*OW) x F, K = KH*KW*C; bias and ReLU in the epilogue.
         self._gemm_launch("conv2d", {"x": x.shape, "w": w.shape, "y": y.shape}, "conv2d.cu", "conv2d_fwd_f32",
-                          y.shape[0] * oh * ow, w.shape[3], (x, w, y) + ints)
-        if b is not None or relu:
-            self.bias_act_fwd(y, b=b, relu=relu)
+                          y.shape[0] * oh * ow, w.shape[3], (x, w, b, y) + ints + (has_bias, np.int32(bool(relu))))
         return y, None
 
     def conv2d_bwd(self, dy, w, geometry, *, x=None, y=None, saved=None, relu=False, need_dx=True, need_dw=True,
@@ -324,11 +327,33 @@ class CupyBackend(Backend):
         dw = self.conv2d_bwd_filter(x, dz, geometry, saved=saved) if need_dw else None
         return dx, dw, db
 
-    # -- convolution + max pooling: composed from the kernels above ------------------
+    # -- convolution + max pooling: one kernel forward; backward through max_pool2d_bwd and conv2d_bwd ------
     def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
-        z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
-        pooling = ConvGeometry(z.shape, pool_size, pool_size)  # VALID, stride = window
-        y, arg = self.max_pool2d_fwd(z, pooling)
+        """conv2d_maxpool_fwd_f32: the conv output is pooled in the block that computes it (never written);
+        a window larger than one GEMM tile's 64 rows composes conv2d_fwd and max_pool2d_fwd instead."""
+        pooling = ConvGeometry(geometry.output_shape(w.shape[3]), pool_size, pool_size)  # VALID, stride = window
+        ph, pw = pooling.kernel_hw
+        if ph * pw > GEMM_TILE_M:
+            z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
+            y, arg = self.max_pool2d_fwd(z, pooling)
+            return y, (arg, pooling)
+        op = "conv2d + max_pool2d"
+        x, w = self._f32(op, x, w)
+        b, has_bias = self._bias_arg(op + " bias", b)
+        f = w.shape[3]
+        y = self._empty(pooling.output_shape(f), np.float32, op)
+        arg = self._empty(y.shape, np.int32, op)
+        (n, h, wd, c), (kh, kw) = geometry.input_shape, geometry.kernel_hw
+        poh, pow_ = pooling.output_hw
+        ints = tuple(np.int32(v) for v in (n, h, wd, c, f, kh, kw, poh, pow_) + geometry.strides
+                     + geometry.dilations + (geometry.pads[0], geometry.pads[2], ph, pw))
+        # GEMM view: N*POH*POW windows of ph*pw rows each, 64 // (ph*pw) windows per 64-row tile.
+        windows_per_tile = GEMM_TILE_M // (ph * pw)
+        tiles = _cdiv(n * poh * pow_, windows_per_tile)
+        grid = (_cdiv(f, GEMM_TILE_N), max(1, min(tiles, MAX_GRID_Y)), 1)
+        self._launch(op, {"x": x.shape, "w": w.shape, "y": y.shape, "conv output": geometry.output_shape(f)},
+                     "conv2d.cu", "conv2d_maxpool_fwd_f32", grid, (GEMM_THREADS, 1, 1),
+                     (x, w, b, y, arg) + ints + (has_bias, np.int32(bool(relu))))
         return y, (arg, pooling)
 
     def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
@@ -431,14 +456,14 @@ class CupyBackend(Backend):
 
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
     def dense_fwd(self, x, w, *, b=None, relu=False):
-        arrays = self._f32("dense", x, w) + (self._f32("dense bias", b) if b is not None else [self._dummy])
-        x, w, b_arr = arrays
+        x, w = self._f32("dense", x, w)
+        b_arr, has_bias = self._bias_arg("dense bias", b)
         m, k = x.shape
         n = w.shape[1]
         y = self._empty((m, n), np.float32, "dense")
         i32 = np.int32
         self._gemm_launch("dense", {"x": x.shape, "w": w.shape, "y": y.shape}, "dense.cu", "dense_bias_relu_fwd_f32", m, n,
-                          (x, w, b_arr, y, i32(m), i32(k), i32(n), i32(b is not None), i32(bool(relu))))
+                          (x, w, b_arr, y, i32(m), i32(k), i32(n), has_bias, i32(bool(relu))))
         return y
 
     def dense_bwd(self, dy, x, w, *, y=None, relu=False, need_dx=True):

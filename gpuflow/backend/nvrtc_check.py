@@ -52,7 +52,7 @@ DEFAULT_ARCHS = ("sm_80", "sm_90")
 
 # Every extern "C" entry point the Python wrappers launch, by source file.
 EXPECTED_ENTRY_POINTS = {
-    "conv2d.cu": ("conv2d_fwd_f32", "conv2d_bwd_data_f32", "conv2d_bwd_filter_f32",
+    "conv2d.cu": ("conv2d_fwd_f32", "conv2d_maxpool_fwd_f32", "conv2d_bwd_data_f32", "conv2d_bwd_filter_f32",
                   "conv2d_bwd_filter_splitk_f32", "splitk_reduce_f32"),
     "pool2d.cu": ("max_pool2d_fwd_f32", "max_pool2d_bwd_f32", "avg_pool2d_fwd_f32", "avg_pool2d_bwd_f32"),
     "dense.cu": ("dense_bias_relu_fwd_f32", "dense_bias_relu_bwd_f32"),
