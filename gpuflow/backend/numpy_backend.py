@@ -260,17 +260,25 @@ class NumpyBackend(NumpyArrays, Backend):
 
     @staticmethod
     def _cols(win, c0, c1, scratch, direct):
-        """The (rows, K) im2col matrix of samples [c0, c1), copied into ``scratch`` (a view of x if direct)."""
+        """The (rows, K) im2col matrix of samples [c0, c1), copied into ``scratch`` (a view of x if direct).
+
+        With few channels (c < 4: a first layer on images) it is built K-major, one copy per kernel offset and
+        channel into a contiguous (rows,) row of a (K, rows) buffer, and returned as that buffer's transposed
+        view (BLAS takes either layout). Row-major, each offset's c-element runs landed kh*kw*c elements apart:
+        measured, the seed CNN's first layer (c = 1) took 1.7x as long to copy.
+        """
         if direct:  # a 1x1 stride-1 convolution: x already is the im2col matrix
             return win[c0:c1].reshape(-1, win.shape[-1])
-        buf = scratch[: c1 - c0]
-        kh, kw, c = win.shape[3:]
-        if c < 4:  # per-offset copies: long contiguous runs instead of c-element ones
+        oh, ow, kh, kw, c = win.shape[1:]
+        if c < 4:
+            buf = scratch.reshape(-1)[: (c1 - c0) * oh * ow * kh * kw * c].reshape(kh, kw, c, c1 - c0, oh, ow)
             for i in range(kh):
                 for j in range(kw):
-                    buf[:, :, :, i, j, :] = win[c0:c1, :, :, i, j, :]
-        else:
-            buf[...] = win[c0:c1]
+                    for ch in range(c):
+                        buf[i, j, ch] = win[c0:c1, :, :, i, j, ch]
+            return buf.reshape(kh * kw * c, -1).T
+        buf = scratch[: c1 - c0]
+        buf[...] = win[c0:c1]
         return buf.reshape(-1, kh * kw * c)
 
     def _conv_fwd_sweep(self, x, w, g, out_block, after=None, out_hw=None):
@@ -342,9 +350,12 @@ class NumpyBackend(NumpyArrays, Backend):
             dz = dz_block(c0, c1).reshape(-1, f)
             db = np.ones(dz.shape[0], dtype=dz.dtype) @ dz if need_db else None  # a BLAS GEMV: ~3x a row sum
             dw_t = None
-            if need_dw:  # dz^T @ cols: BLAS runs this orientation up to 1.6x faster for a small K (conv1)
+            if need_dw:
                 scratch = None if direct else np.empty((c1 - c0,) + win.shape[1:], dtype)
-                dw_t = dz.T @ self._cols(win, c0, c1, scratch, direct)
+                cols = self._cols(win, c0, c1, scratch, direct)
+                # K-major cols (few channels): (cols^T @ dz)^T, measured 1.5x faster than dz^T @ cols for the
+                # seed CNN's first layer; row-major cols: dz^T @ cols, up to 1.6x faster than the other way
+                dw_t = (cols.T @ dz).T if cols.flags.f_contiguous else dz.T @ cols
             if need_dx:
                 dcols = np.matmul(dz[None], w_k).reshape(kh * kw, c1 - c0, oh, ow, c)
                 dblock = dxp[c0:c1]
