@@ -299,6 +299,8 @@ def cmd_info(args):
               f"driver {rt.driverGetVersion()}; CuPy {cupy.__version__}")
     ok, why = dev_mod.probe_emulator()
     print(f"Emulator (GPUFLOW_DEVICE=emulator): {'available' if ok else 'not available'} ({why})")
+    from .backend.cupy_backend import kernel_cache_line
+    print(kernel_cache_line())
     from .backend.nvrtc_check import headers_line  # the headers the tensor-core kernels compile with
     print(headers_line())
     _print_packages()

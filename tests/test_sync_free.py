@@ -141,3 +141,24 @@ def test_a_nan_loss_is_reported_naming_the_step_where_it_appeared():
         model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
     nan = [str(w.message) for w in caught if "the loss became" in str(w.message)]
     assert len(nan) == 1 and "at epoch 1, step 3 (batch 2)" in nan[0] and "next host contact" in nan[0], nan
+
+
+def test_kernels_compile_when_the_model_is_compiled_not_in_the_first_step(monkeypatch):
+    from gpuflow.backend.kernels import KernelSet, emulator_loader
+    loaded = []
+    model = _model("emulator")  # built (keras.Input), compiled on the emulator
+    be = model.weights[0].backend
+    monkeypatch.setattr(be, "kernels", KernelSet(lambda code, name: (loaded.append(name), emulator_loader(code, name))[1]))
+    with tf.device("emulator"):
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        assert sorted(loaded) == ["conv2d.cu", "dense.cu", "pool2d.cu"]
+        model.fit(*_data(4), batch_size=2, verbose=0)
+    assert len(loaded) == 3  # nothing compiled inside the steps
+
+
+def test_info_names_the_kernel_caches(monkeypatch, tmp_path):
+    from gpuflow.backend.cupy_backend import kernel_cache_line
+    monkeypatch.setenv("CUPY_CACHE_DIR", str(tmp_path))
+    assert f"GPU (CuPy) {tmp_path};" in kernel_cache_line()
+    monkeypatch.setenv("CUPY_CACHE_IN_MEMORY", "1")
+    assert "in memory" in kernel_cache_line()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 
 import numpy as np
 
@@ -37,6 +38,24 @@ INDEX_LIMIT = 2**31       # the kernels index with int32: every tensor they touc
 # memory per block); a GPU's are asked from the device (cudaDevAttr*), once per device.
 EMULATOR_SM_COUNT = 132
 EMULATOR_SHARED_MEMORY_PER_BLOCK = 48 * 1024
+
+
+# One entry point of each SIMT kernel file: loading it compiles the whole file (NVRTC, or the emulator's C++
+# compiler), so prepare_kernels() asks for these.
+_KERNEL_FILES = {"conv2d.cu": "conv2d_fwd_f32", "pool2d.cu": "max_pool2d_fwd_f32", "dense.cu": "dense_bias_relu_fwd_f32"}
+
+
+def kernel_cache_line():
+    """One line for ``gpuflow info``: where compiled kernels are kept between runs (CuPy's on-disk cache for the
+    GPU: ``CUPY_CACHE_DIR``, default ``~/.cupy/kernel_cache``; the emulator's library cache) and when they
+    compile."""
+    if os.environ.get("CUPY_CACHE_IN_MEMORY") == "1":
+        gpu = "in memory (CUPY_CACHE_IN_MEMORY=1: compiled again in every process)"
+    else:
+        gpu = os.environ.get("CUPY_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cupy", "kernel_cache")
+    from .emulator import cache_dir
+    return (f"Kernel cache: GPU (CuPy) {gpu}; emulator {cache_dir()}. The kernels compile when a model on the "
+            "CUDA backend is compiled or first trained, not inside a training step.")
 
 
 class ResourceExhaustedError(MemoryError):
@@ -130,6 +149,14 @@ class CupyBackend(Backend):
     #: The training loops keep a step on this backend's device: no host contact inside a step (metrics,
     #: loss tracker, iteration counter and learning rate stay on the device; checks are deferred).
     sync_free = True
+
+    def prepare_kernels(self):
+        """Compiles and loads the kernel files the wrappers launch (``conv2d.cu``, ``pool2d.cu``, ``dense.cu``):
+        NVRTC on a GPU, kept across runs by CuPy's on-disk cache (see :func:`kernel_cache_line`); the C++
+        compiler on the emulator. ``Model.compile`` and the training loops call it, so the first step does not
+        pay for it. Cheap once done (the modules are memoized per backend)."""
+        for filename, entry in _KERNEL_FILES.items():
+            self.kernels.function(filename, entry)
 
     # -- checks deferred to the next host contact ---------------------------------------------------------
     @contextlib.contextmanager

@@ -157,9 +157,13 @@ def _pythonify(logs, backend=None):
 
 
 def _sync_free_backend(model):
-    """The backend of the model's weights when it keeps training steps on the device (CUDA), else None."""
+    """The backend of the model's weights when it keeps training steps on the device (CUDA), with its kernels
+    compiled (``prepare_kernels``: before the first step, not inside it); else None."""
     backend = next((w.backend for w in model.weights), None)
-    return backend if getattr(backend, "sync_free", False) else None
+    if not getattr(backend, "sync_free", False):
+        return None
+    backend.prepare_kernels()
+    return backend
 
 
 def _step_scope(backend, label):
@@ -600,6 +604,7 @@ class Model(Layer):
             self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
         self._steps_per_execution = steps_per_execution
+        _sync_free_backend(self)  # a built model on the CUDA backend: its kernels compile now
         # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
         self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
                                       if loss_fn.fns[loss_fn.names.index(n)] is not None}
