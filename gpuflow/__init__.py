@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 from . import dtypes
 from .dtypes import (DType, as_dtype, float16, float32, float64, int8, int16, int32, int64,  # noqa: F401
                      uint8, bool)
+if "bfloat16" in dtypes.__all__:  # NumPy's bfloat16 comes from the optional ml-dtypes package
+    from .dtypes import bfloat16  # noqa: F401
 from . import device  # noqa: F401  (the module, callable as tf.device: gpuflow.device("cpu"); see device.py)
 from .device import Device, DeviceUnavailableError  # noqa: F401
 from .tensor import Tensor, Variable, TensorShape  # noqa: F401

@@ -3,6 +3,12 @@
 A :class:`DType` wraps a NumPy dtype; both backends store arrays of that NumPy
 (or CuPy, which shares NumPy's dtypes) type. Python floats default to float32
 and Python ints to int32, as in ``tf.constant``.
+
+``bfloat16`` is NumPy's through the ``ml-dtypes`` package (the one JAX and TensorFlow use), an optional
+dependency: ``pip install 'gpuflow[bfloat16]'`` (or ``pip install ml-dtypes``). Without it
+``gpuflow.bfloat16`` does not exist and ``as_dtype("bfloat16")`` is a TypeError saying how to install it;
+float16 is NumPy's own and needs nothing. CuPy has no bfloat16 dtype, so bfloat16 tensors live on the CPU
+and the emulator only (see :mod:`gpuflow.backend.low_precision`).
 """
 from __future__ import annotations
 
@@ -10,8 +16,16 @@ import builtins
 
 import numpy as np
 
+try:
+    import ml_dtypes as _ml_dtypes
+except ImportError:  # optional: bfloat16 only
+    _ml_dtypes = None
+
 __all__ = ["DType", "as_dtype", "float16", "float32", "float64", "int8", "int16",
-           "int32", "int64", "uint8", "bool", "string_names"]
+           "int32", "int64", "uint8", "bool", "string_names"] + (["bfloat16"] if _ml_dtypes else [])
+
+BFLOAT16_MISSING = ("bfloat16 needs the ml-dtypes package, which is not installed. Install it with "
+                    "`pip install 'gpuflow[bfloat16]'` (or `pip install ml-dtypes`).")
 
 
 class DType:
@@ -37,7 +51,7 @@ class DType:
 
     @property
     def is_floating(self) -> bool:
-        return self._np.kind == "f"
+        return self._np.kind == "f" or self._np.name == "bfloat16"  # ml_dtypes' bfloat16 has kind "V"
 
     @property
     def is_integer(self) -> bool:
@@ -77,6 +91,9 @@ uint8 = DType(np.uint8)
 bool = DType(np.bool_)  # noqa: A001 - TensorFlow's name
 
 _SUPPORTED = {d.name: d for d in (float16, float32, float64, int8, int16, int32, int64, uint8, bool)}
+if _ml_dtypes is not None:
+    bfloat16 = DType(_ml_dtypes.bfloat16)
+    _SUPPORTED["bfloat16"] = bfloat16
 _BY_NP = {d._np: d for d in _SUPPORTED.values()}
 _ALIASES = {"float": float32, "double": float64, "half": float16, "int": int32, "long": int64}
 string_names = tuple(_SUPPORTED)
@@ -111,6 +128,8 @@ def as_dtype(value) -> DType:
             return _ALIASES[key]
         if key in _SUPPORTED:
             return _SUPPORTED[key]
+        if key == "bfloat16":
+            raise TypeError(f"{BFLOAT16_MISSING} Received: dtype={value!r}")
         raise TypeError(f"Unknown dtype. Expected one of {sorted(_SUPPORTED)}. Received: dtype={value!r}")
     try:
         name = np.dtype(value).name

@@ -107,7 +107,8 @@ def test_test_extra_installs_the_nvrtc_wheels_only_where_they_exist(platform, ma
     for name in ("cuda-bindings", "nvidia-cuda-nvrtc"):
         assert reqs[name].marker is not None and reqs[name].marker.evaluate(env) is wheels, (name, env)
     serve = [Requirement(r).name for r in PYPROJECT["project"]["optional-dependencies"]["serve"]]
-    assert [name for name, r in reqs.items() if r.marker is None] == ["pytest", *serve, "tensorboardX", "Pillow"]
+    assert [name for name, r in reqs.items() if r.marker is None] == ["pytest", *serve, "tensorboardX", "Pillow",
+                                                                      "ml-dtypes"]
 
 
 def test_license_file_matches_the_declared_license():

@@ -7,7 +7,10 @@ emulator (``GPUFLOW_DEVICE=emulator``), ``xp = numpy`` and the same ``.cu``
 files run through :mod:`gpuflow.backend.emulator`. Everything below this
 docstring — argument packing and launch configuration — is the code a GPU runs.
 
-Kernels are float32 (``*_f32``); other dtypes raise a TypeError naming the op.
+Kernels are float32 (``*_f32``); float16 and bfloat16 arrays are converted to float32 at each primitive's
+boundary and the results rounded back (:func:`.low_precision.upcast_16bit`) until the tensor-core kernels
+(``tensor_cores.py``) are wired in: a primitive they serve goes in ``native_16bit``. CuPy has no bfloat16
+dtype, so bfloat16 reaches this backend on the emulator only. Other dtypes raise a TypeError naming the op.
 Launch configurations live next to each wrapper and follow the tile sizes
 stated in the kernels' comments.
 """
@@ -20,6 +23,7 @@ import os
 import numpy as np
 
 from .base import PRIMITIVES, Backend
+from .low_precision import upcast_16bit
 from .geometry import ConvGeometry
 from . import kernels as _kernels
 from .. import profiler as _profiler
@@ -111,6 +115,7 @@ def _clear_oom(op, fn):
     return primitive
 
 
+@upcast_16bit
 class CupyBackend(Backend):
     """CUDA backend (or its emulation).
 
@@ -122,6 +127,9 @@ class CupyBackend(Backend):
     """
 
     name = "cupy"
+    #: Primitives that take float16/bfloat16 arrays themselves; the others go through float32
+    #: (:func:`.low_precision.upcast_16bit`).
+    native_16bit = frozenset()
 
     def __init__(self, device_index=0, xp=None, loader=None, name="cupy"):
         self.name = name

@@ -8,7 +8,9 @@ mask, the bias and filter gradients and the data gradient (one batched GEMM
 per kernel offset followed by kh*kw contiguous adds) per block. Pooling is a
 loop over the window offsets with vectorised work per offset, never a Python
 loop over pixels. Everything stays in the input dtype (float32 for Keras
-models).
+models), except float16 and bfloat16 (mixed precision): their primitives compute
+in float32 and round the results back to the input dtype once
+(:func:`.low_precision.upcast_16bit`).
 
 Parallelism is over the batch, in chunks fixed by the batch size and the work
 alone, never by the thread count: a convolution's or a memory-bound op's chunks
@@ -48,6 +50,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import cpu_runtime
 from .base import Backend, NumpyArrays, sum_partials as _sum_partials
+from .low_precision import upcast_16bit
 
 _THREADS = None  # threads that run the chunks: read at first use (cpu_runtime.num_threads)
 _pool, _pool_workers = None, 0  # the helper threads (the caller runs chunks too)
@@ -232,6 +235,7 @@ def _max_unpool_block(db, gb, sb, pool_size, strides, disjoint):
             view += contrib
 
 
+@upcast_16bit
 class NumpyBackend(NumpyArrays, Backend):
     name = "numpy"
     xp = np
