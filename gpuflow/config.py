@@ -20,6 +20,7 @@ LogicalDevice = collections.namedtuple("LogicalDevice", ["name", "device_type"])
 
 _memory_growth = {}
 _run_eagerly = False
+_tensor_float_32 = True
 
 
 def _gpu_count():
@@ -106,10 +107,34 @@ def functions_run_eagerly():
     return _run_eagerly
 
 
-experimental = types.ModuleType(f"{__name__}.experimental", "``tf.config.experimental``: memory growth and the "
-                                                              "device lists.")
+def enable_tensor_float_32_execution(enabled):
+    """Allows or forbids TensorFloat-32 (``tf.config.experimental.enable_tensor_float_32_execution``).
+
+    As TensorFlow, TF32 is on by default: on a GPU of compute capability 8.0 or more, float32 convolutions and
+    matmuls may run on tensor cores with their inputs rounded to TF32 (10-bit mantissa) and float32
+    accumulation. ``enable_tensor_float_32_execution(False)`` keeps them in full float32 (the FP32 SIMT
+    kernels). The CUDA backend reads the setting when it picks a kernel; the CPU backend is unaffected
+    (float32 throughout).
+
+    Args:
+        enabled: bool.
+    """
+    global _tensor_float_32
+    _tensor_float_32 = bool(enabled)
+
+
+def tensor_float_32_execution_enabled():
+    """Whether TensorFloat-32 is allowed (``tf.config.experimental.tensor_float_32_execution_enabled``); True
+    unless :func:`enable_tensor_float_32_execution` turned it off."""
+    return _tensor_float_32
+
+
+experimental = types.ModuleType(f"{__name__}.experimental", "``tf.config.experimental``: memory growth, the "
+                                                              "device lists and the TensorFloat-32 switch.")
 experimental.__dict__.update(
     set_memory_growth=set_memory_growth, get_memory_growth=get_memory_growth,
+    enable_tensor_float_32_execution=enable_tensor_float_32_execution,
+    tensor_float_32_execution_enabled=tensor_float_32_execution_enabled,
     list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices,
     __getattr__=module_getattr(experimental.__name__, "tf.config.experimental", TF_CONFIG_EXPERIMENTAL))
 experimental_run_functions_eagerly = run_functions_eagerly

@@ -6,6 +6,8 @@ from .layers import Input, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from . import models  # noqa: F401
 from . import applications  # noqa: F401
+from . import mixed_precision  # noqa: F401
+from .mixed_precision import DTypePolicy, FloatDTypePolicy  # noqa: F401  (keras.DTypePolicy)
 
 from .._unsupported import KERAS as _KERAS_NAMES, module_getattr as _module_getattr  # noqa: E402
 

@@ -9,7 +9,8 @@ result and gradients; the full-size convolution output is never stored). A pair 
 
 * the layers are exactly ``Conv2D`` then ``MaxPooling2D`` (a subclass may override ``call``), both
   built and of one dtype (else the pooling would cast the convolution's output to its own), neither
-  with an ``activity_regularizer`` (each needs its own output);
+  with an ``activity_regularizer`` (each needs its own output), and the convolution's policy is not a
+  mixed one (its call would read its float32 weights in the compute dtype; the fused op does not yet);
 * the convolution's activation is ReLU or linear (both commute with max);
 * the pooling is "valid" with ``strides == pool_size`` (non-overlapping windows, as MaxPooling2D(2));
 * fusion is on: ``GPUFLOW_FUSION`` is not ``"0"``, and no :func:`gpuflow.keras.layers.base.call_hook`
@@ -43,7 +44,8 @@ def fusable(first, second):
     fused op, by the rules in the module docstring (``enabled()`` aside)."""
     if type(first) is not Conv2D or type(second) is not MaxPooling2D or not (first.built and second.built):
         return False
-    if first.activation not in (_act.relu, _act.linear) or first.dtype != second.dtype:
+    if first.activation not in (_act.relu, _act.linear) or first.compute_dtype != second.compute_dtype \
+            or first.compute_dtype != first.variable_dtype:
         return False
     if first.activity_regularizer is not None or second.activity_regularizer is not None:
         return False

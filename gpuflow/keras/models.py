@@ -574,6 +574,8 @@ class Model(Layer):
                 run with no host contact between them.
             metrics: list of names ("accuracy" resolved from the data shapes as
                 Keras does), Metric instances or functions.
+            auto_scale_loss: when the model's dtype policy is ``"mixed_float16"``, wrap the optimizer in a
+                :class:`~gpuflow.keras.optimizers.LossScaleOptimizer` (dynamic loss scaling), as Keras 3.
 
         Raises:
             ValueError: unknown optimizer, loss or metric names.
@@ -589,6 +591,10 @@ class Model(Layer):
             loss_fn = _losses.get(loss)
         per_output_metrics = _metrics_per_output(metrics, output_names) if output_names and metrics else None
         self.optimizer = _optimizers.get(optimizer)
+        if (auto_scale_loss and self.dtype_policy.name == "mixed_float16"
+                and not isinstance(self.optimizer, _optimizers.LossScaleOptimizer)):
+            self.optimizer = _optimizers.LossScaleOptimizer(self.optimizer, name="loss_scale_optimizer")
+            self.optimizer.wrapped_by_compile = True  # the compile config names the optimizer given, as Keras
         self.loss = loss
         self._loss_fn = loss_fn
         if metrics is not None and not isinstance(metrics, (list, tuple, dict) if output_names else (list, tuple)):
@@ -702,9 +708,10 @@ class Model(Layer):
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x, y, y_pred, sample_weight)
+            scaled = self.optimizer.scale_loss(loss)  # a LossScaleOptimizer's dynamic scale; else loss itself
         self._track_loss(loss, y_pred)
         variables = self.trainable_variables
-        grads = tape.gradient(loss, variables)
+        grads = tape.gradient(scaled, variables)
         self.optimizer.apply_gradients(zip(grads, variables))
         return self.compute_metrics(x, y, y_pred, sample_weight)
 

@@ -37,7 +37,7 @@ from ..tensor import Variable
 from ..ops.core import convert_to_tensor
 from ._checks import check_real
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LossScaleOptimizer", "get"]
 
 
 def _check_learning_rate(value, owner):
@@ -251,6 +251,10 @@ class Optimizer:
             self.iterations.assign_add(1)
         return self.iterations
 
+    def scale_loss(self, loss):
+        """The loss the training step differentiates: ``loss`` itself (a :class:`LossScaleOptimizer` scales it)."""
+        return loss
+
     def apply(self, grads, trainable_variables=None):
         """Keras 3's ``optimizer.apply(grads, trainable_variables)``."""
         return self.apply_gradients(zip(grads, trainable_variables))
@@ -458,6 +462,148 @@ class AdamW(Adam):
                          **kwargs)
 
 
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around another optimizer (``keras.optimizers.LossScaleOptimizer``, Keras 3's rules).
+
+    The training step multiplies the loss by :attr:`dynamic_scale` (:meth:`scale_loss`), so small float16
+    gradients do not underflow; :meth:`apply_gradients` then, as Keras 3:
+
+    * if any gradient holds an inf or a NaN, skips the step (the weights and the inner optimizer's
+      ``iterations`` do not move), halves the scale and resets :attr:`step_counter`;
+    * else divides the gradients by the scale, lets ``inner_optimizer`` apply them, and doubles the scale
+      once ``dynamic_growth_steps`` finite steps have passed since it last changed (resetting the counter),
+      else counts the step.
+
+    ``Model.compile`` wraps the optimizer in one when the model's policy is ``"mixed_float16"``. The scale and
+    the counter are saved with the optimizer (Keras's ``optimizer/vars``: its own ``iteration`` and
+    ``learning_rate``, ``step_counter``, ``dynamic_scale``, then the inner optimizer's variables).
+
+    Whether a step is finite is read on the host: one device synchronisation per step on a GPU.
+
+    Args:
+        inner_optimizer: the :class:`Optimizer` to wrap (or a name or config :func:`get` resolves).
+        initial_scale: the first loss scale (float, default 2**15).
+        dynamic_growth_steps: finite steps between doublings of the scale (int, default 2000).
+        name: the optimizer name.
+
+    Raises:
+        ValueError: ``dynamic=False`` or a base optimizer argument (set them on the inner optimizer; Keras 3's
+            messages), or another keyword argument.
+    """
+
+    _BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None, "clipvalue": None,
+                      "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                      "loss_scale_factor": None, "gradient_accumulation_steps": None}
+
+    def __init__(self, inner_optimizer, initial_scale=2.0 ** 15, dynamic_growth_steps=2000, name=None, **kwargs):
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer no longer supports `dynamic=False`. Instead, simply set "
+                             "`loss_scale_factor` directly on the `inner_optimizer`.")
+        for arg, default in self._BASE_DEFAULTS.items():
+            if arg in kwargs and kwargs.pop(arg) != default:
+                raise ValueError(f"LossScaleOptimizer does not support `{arg}`. Instead, set `{arg}` on the "
+                                 "`inner_optimizer`.")
+        if kwargs:
+            raise ValueError(f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs)}`.")
+        super().__init__(learning_rate=0.0, name=name)
+        self.inner_optimizer = get(inner_optimizer)
+        self.initial_scale = float(initial_scale)
+        self.dynamic_growth_steps = int(dynamic_growth_steps)
+        self.step_counter = Variable(np.int64(0), trainable=False, name="step_counter", dtype="int64")
+        self.dynamic_scale = Variable(np.float32(self.initial_scale), trainable=False, name="dynamic_scale",
+                                      dtype="float32")
+        #: True when ``Model.compile`` made this wrapper (the model's compile config then names the inner
+        #: optimizer, the one given to compile, as Keras 3's does).
+        self.wrapped_by_compile = False
+
+    # Keras 3: the step count and the learning rate are the inner optimizer's
+    @property
+    def iterations(self):
+        return self.inner_optimizer.iterations
+
+    @iterations.setter
+    def iterations(self, value):  # the base class's own counter, saved first as Keras saves it
+        self._own_iterations = value
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self.inner_optimizer.learning_rate = value
+
+    lr = learning_rate
+
+    @property
+    def built(self):
+        return self.inner_optimizer.built
+
+    @built.setter
+    def built(self, value):
+        pass  # follows the inner optimizer
+
+    def build(self, var_list):
+        self.inner_optimizer.build(var_list)
+
+    @property
+    def variables(self):
+        return [self._own_iterations, self._learning_rate, self.step_counter, self.dynamic_scale] + \
+            self.inner_optimizer.variables
+
+    def saved_variables(self, var_list, include_slots=True):
+        """Keras 3's order: this optimizer's ``iteration``, ``learning_rate``, ``step_counter`` and
+        ``dynamic_scale``, then the inner optimizer's :meth:`Optimizer.saved_variables`."""
+        return [self._own_iterations, self._learning_rate, self.step_counter, self.dynamic_scale] + \
+            self.inner_optimizer.saved_variables(var_list, include_slots)
+
+    def get_slot(self, var, slot_name):
+        return self.inner_optimizer.get_slot(var, slot_name)
+
+    def scale_loss(self, loss):
+        """``loss * dynamic_scale`` (in the loss's dtype)."""
+        scale = self.dynamic_scale
+        return loss * (scale if loss.dtype == scale.dtype else _cast(scale, loss.dtype))
+
+    def apply_gradients(self, grads_and_vars):
+        """Applies the unscaled gradients through the inner optimizer, or skips the step (see the class
+        docstring). Returns ``iterations``."""
+        pairs = list(grads_and_vars)
+        grads = [g for g, _ in pairs if g is not None]
+        finite = all(bool(g.backend.xp.isfinite(g._data).all()) for g in grads)
+        if not finite:
+            self.step_counter.assign(0)
+            self.dynamic_scale.assign(self.dynamic_scale.numpy() * 0.5)
+            return self.iterations
+        self.inner_optimizer.apply_gradients(
+            [(None if g is None else g / _cast(self.dynamic_scale, g.dtype), v) for g, v in pairs])
+        if int(self.step_counter.numpy()) == self.dynamic_growth_steps - 1:
+            self.step_counter.assign(0)
+            self.dynamic_scale.assign(self.dynamic_scale.numpy() * 2.0)
+        else:
+            self.step_counter.assign_add(1)
+        return self.iterations
+
+    def get_config(self):
+        """Keras 3's: the name, the inner optimizer's serialized config, ``initial_scale`` and
+        ``dynamic_growth_steps``."""
+        inner = type(self.inner_optimizer)
+        return {"name": self.name,
+                "inner_optimizer": {"module": "keras.optimizers", "class_name": inner.__name__,
+                                    "config": self.inner_optimizer.get_config(), "registered_name": None},
+                "initial_scale": self.initial_scale, "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(get(config.pop("inner_optimizer")), **config)
+
+
+def _cast(t, dtype):
+    from ..ops.math_ops import cast
+    return cast(t, dtype)
+
+
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
 
 
@@ -476,6 +622,8 @@ def get(identifier):
                              f"Expected one of {sorted(_BY_NAME)}")
         return cls()
     if isinstance(identifier, dict):
+        if identifier.get("class_name") == "LossScaleOptimizer":
+            return LossScaleOptimizer.from_config(identifier.get("config", {}))
         cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
         if cls is None:
             raise ValueError(f"Could not interpret optimizer identifier: {identifier}")

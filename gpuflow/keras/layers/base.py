@@ -9,6 +9,10 @@ without computing. Calling a layer on a :class:`KerasTensor` (from
 Layer names are unique per class as in Keras ("dense", "dense_1", ...), and
 input checks produce Keras's messages ('Input 0 of layer "dense" is
 incompatible with the layer: ...').
+
+Each layer has a dtype policy (:mod:`gpuflow.keras.mixed_precision`): weights in its variable dtype,
+computation in its compute dtype; ``__call__`` casts floating inputs to the compute dtype and, under a mixed
+policy, lets ``call`` read the floating weights in the compute dtype (Keras 3's autocast).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ from ...ops.core import convert_to_tensor
 from ...ops import math_ops as _m
 from ... import dtypes as _dtypes
 from .. import constraints as _constraints, initializers as _init, regularizers as _regularizers
+from .. import mixed_precision as _mp
 from .mask_utils import get_keras_mask, set_keras_mask
 
 __all__ = ["Layer", "InputSpec", "KerasTensor", "to_snake_case", "unique_name", "reset_uids", "standardize_shape",
@@ -161,7 +166,11 @@ class Layer:
     Args:
         trainable: whether the layer's weights are updated by training.
         name: unique name; derived from the class name when omitted.
-        dtype: the dtype of weights and computation (float32 by default).
+        dtype: the dtype policy (:class:`~gpuflow.keras.mixed_precision.DTypePolicy`), or its name
+            (``"float32"``, ``"mixed_float16"``, ...); None: the global policy
+            (:func:`~gpuflow.keras.mixed_precision.global_policy`, float32 unless set).
+        autocast: under a mixed policy, whether ``call`` reads the floating weights made with
+            ``add_weight(autocast=True)`` in the compute dtype (Keras 3's ``autocast``).
         input_shape: optional shape without the batch axis (the Keras 2 style
             of declaring a Sequential model's input; ``keras.Input`` is preferred).
     """
@@ -169,7 +178,7 @@ class Layer:
     _cast_inputs = True  # float/int inputs are cast to the layer dtype (False for index inputs)
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, batch_input_shape=None,
-                 batch_size=None, input_dim=None, activity_regularizer=None, **kwargs):
+                 batch_size=None, input_dim=None, activity_regularizer=None, autocast=True, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         object.__setattr__(self, "_layers", [])
@@ -177,7 +186,8 @@ class Layer:
         self._regularizers = {}  # id(weight) -> its regularizer (add_weight's `regularizer`)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = _dtypes.as_dtype(dtype or "float32").name
+        self._dtype_policy = _mp.get(dtype)
+        self.autocast = bool(autocast)
         self.built = False
         self.input_spec = None
         self._call_has_training = "training" in inspect.signature(self.call).parameters
@@ -207,14 +217,61 @@ class Layer:
                     self._layers.append(v)
         object.__setattr__(self, name, value)
 
+    # -- dtype policy (Keras 3's Layer.dtype_policy / dtype / compute_dtype / variable_dtype) ----------------
+    @property
+    def dtype_policy(self):
+        """The layer's :class:`~gpuflow.keras.mixed_precision.DTypePolicy`."""
+        return self._dtype_policy
+
+    @dtype_policy.setter
+    def dtype_policy(self, value):
+        self._dtype_policy = _mp.get(value)
+
+    @property
+    def dtype(self):
+        """The variable dtype (str), as Keras 3's ``layer.dtype``."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def variable_dtype(self):
+        """The dtype the layer creates its weights in (str)."""
+        return self._dtype_policy.variable_dtype
+
+    @property
+    def compute_dtype(self):
+        """The dtype the layer computes in and casts its floating inputs to (str)."""
+        return self._dtype_policy.compute_dtype
+
+    @contextlib.contextmanager
+    def _autocast_weights(self):
+        """While it lasts, this layer's attributes holding floating weights made with ``autocast=True`` hold
+        them cast to the compute dtype (a cast the tape records, so gradients reach the weights in their own
+        dtype). Keras 3's AutocastScope, for a mixed policy; nothing otherwise."""
+        compute = self.compute_dtype
+        if not self.autocast or compute == self.variable_dtype or not _dtypes.as_dtype(compute).is_floating:
+            yield
+            return
+        own = {id(w) for w in self._weights} - self.__dict__.get("_no_autocast", set())
+        swapped = {k: v for k, v in self.__dict__.items()
+                   if isinstance(v, Variable) and id(v) in own and v.dtype.is_floating and v.dtype.name != compute}
+        for k, v in swapped.items():
+            object.__setattr__(self, k, _m.cast(v, compute))
+        try:
+            yield
+        finally:
+            for k, v in swapped.items():
+                object.__setattr__(self, k, v)
+
     # -- weights -----------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
                    regularizer=None, constraint=None, aggregation="none", name=None):
         """Creates a weight Variable tracked by this layer (Keras 3 signature).
 
-        ``initializer`` defaults to glorot_uniform for float weights and zeros otherwise.
+        ``initializer`` defaults to glorot_uniform for float weights and zeros otherwise. ``dtype`` defaults to
+        the policy's variable dtype; ``autocast=False`` keeps the weight in its own dtype inside ``call`` under a
+        mixed policy.
         """
-        dtype = _dtypes.as_dtype(dtype or self.dtype)
+        dtype = _dtypes.as_dtype(dtype or self.variable_dtype)
         shape = tuple(int(d) for d in (shape or ()))
         if initializer is None:
             initializer = "glorot_uniform" if dtype.is_floating else "zeros"
@@ -225,6 +282,8 @@ class Layer:
         var.path = f"{self.name}/{var.name}"
         var._keras_trainable = trainable
         self.__dict__.setdefault("_regularizers", {})[id(var)] = _regularizers.get(regularizer)
+        if not autocast:
+            self.__dict__.setdefault("_no_autocast", set()).add(id(var))
         self._weights.append(var)
         return var
 
@@ -418,7 +477,7 @@ class Layer:
         from ...ops.array_ops import zeros
 
         def probe(shape):
-            return zeros(tuple(1 if d is None else d for d in shape), self.dtype)
+            return zeros(tuple(1 if d is None else d for d in shape), self.compute_dtype)
         several = isinstance(input_shape, list) and all(isinstance(v, (list, tuple)) for v in input_shape)
         out = self([probe(s) for s in input_shape] if several else probe(input_shape))
         batch = (input_shape[0] if several else input_shape)[0]
@@ -453,9 +512,12 @@ class Layer:
                                  f"{axis} of input shape to have value {size}, but received input with shape {full}")
 
     def _convert_input(self, x):
+        """``x`` as Tensor(s); floating (and, unless ``_cast_inputs`` is False, integer) inputs cast to the
+        compute dtype."""
+        dtype = self.compute_dtype
         if isinstance(x, Tensor):
-            if self._cast_inputs and x.dtype.name != self.dtype and (x.dtype.is_floating or x.dtype.is_integer):
-                return _m.cast(x, self.dtype)
+            if self._cast_inputs and x.dtype.name != dtype and (x.dtype.is_floating or x.dtype.is_integer):
+                return _m.cast(x, dtype)
             return x
         if isinstance(x, (list, tuple)) and x and isinstance(x[0], (Tensor, np.ndarray, KerasTensor)):
             return type(x)(self._convert_input(v) for v in x)
@@ -463,8 +525,8 @@ class Layer:
         if arr.dtype.kind not in "fiub":
             raise TypeError(f'Input 0 of layer "{self.name}" has an unsupported dtype: expected a float, int or bool '
                             f"array. Received: dtype={arr.dtype} (shape={arr.shape})")
-        if self._cast_inputs and arr.dtype.kind in "fiub" and arr.dtype != np.dtype(self.dtype):
-            return convert_to_tensor(arr, dtype=self.dtype)
+        if self._cast_inputs and arr.dtype.kind in "fiub" and arr.dtype != _dtypes.as_dtype(dtype).as_numpy_dtype:
+            return convert_to_tensor(arr, dtype=dtype)
         return convert_to_tensor(arr)
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
@@ -494,7 +556,8 @@ class Layer:
             self._clear_losses()
         _ctx.depth = depth + 1
         try:
-            outputs = self.call(inputs, *args, **kwargs)
+            with self._autocast_weights():
+                outputs = self.call(inputs, *args, **kwargs)
         finally:
             _ctx.training = prev
             _ctx.depth = depth
@@ -522,9 +585,9 @@ class Layer:
         self._maybe_build(shape)
         out_shape = self.compute_output_shape(shape)
         if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, self.dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
+            outputs = [KerasTensor(s, self.compute_dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
         else:
-            outputs = KerasTensor(out_shape, self.dtype, history=(self, inputs))
+            outputs = KerasTensor(out_shape, self.compute_dtype, history=(self, inputs))
         if "_first_node" not in self.__dict__:
             self._first_node = (inputs, outputs)
         return outputs
@@ -558,9 +621,7 @@ class Layer:
     # -- config --------------------------------------------------------------
     def get_config(self):
         """Keras 3's base config: name, trainable, dtype policy."""
-        config = {"name": self.name, "trainable": self._trainable,
-                  "dtype": {"module": "keras", "class_name": "DTypePolicy", "config": {"name": self.dtype},
-                            "registered_name": None}}
+        config = {"name": self.name, "trainable": self._trainable, "dtype": _mp.serialize(self._dtype_policy)}
         if getattr(self, "activity_regularizer", None) is not None:
             config["activity_regularizer"] = _regularizers.serialize(self.activity_regularizer)
         return config

@@ -33,7 +33,7 @@ class InputLayer(Layer):
                                       "supported yet.")
         if shape is None and input_shape is not None:
             shape = input_shape
-        super().__init__(name=name, dtype=dtype, **kwargs)
+        super().__init__(name=name, dtype=dtype or "float32", **kwargs)  # Keras: floatx, not the global policy
         if shape is not None and batch_shape is not None:
             raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time. "
                              f"Received: shape={shape}, batch_shape={batch_shape}")
@@ -187,10 +187,10 @@ class Softmax(Layer):
         self.axis = axis
 
     def call(self, inputs, mask=None):
-        # as Keras 3: masked positions get -1e9 before the softmax and 0 after it
+        # as Keras 3: masked positions get -1e9 (-3e4 in float16, which -1e9 overflows) before the softmax, 0 after
         if mask is not None:
             m = _m.cast(convert_to_tensor(mask), inputs.dtype)
-            inputs = inputs + (1.0 - m) * -1e9
+            inputs = inputs + (1.0 - m) * (-3e4 if inputs.dtype.name == "float16" else -1e9)
         if isinstance(self.axis, (tuple, list)) and len(self.axis) > 1:
             out = _m.exp(inputs - _m.reduce_logsumexp(inputs, axis=tuple(self.axis), keepdims=True))
         else:

@@ -279,7 +279,10 @@ def _compile_config(model):
             return _serialize(config, {})
     metrics = getattr(model, "_metric_ids", None) or []
     metrics = metrics if isinstance(metrics, dict) else list(metrics)  # per output name for several outputs
-    return {"optimizer": _serialize(model.optimizer, {}), "loss": _serialize(getattr(model, "loss", None), {}),
+    opt = model.optimizer
+    if getattr(opt, "wrapped_by_compile", False):  # Keras 3 records compile's argument, not its wrapper
+        opt = opt.inner_optimizer
+    return {"optimizer": _serialize(opt, {}), "loss": _serialize(getattr(model, "loss", None), {}),
             "loss_weights": None, "metrics": _serialize(metrics, {}) if metrics else None,
             "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 

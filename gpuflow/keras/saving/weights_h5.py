@@ -159,6 +159,9 @@ def _walk(obj, path, visit, visited, seen_containers=None):
         visited.add(id(obj))
         visit(obj, path)
         if isinstance(obj, Optimizer):
+            inner = getattr(obj, "inner_optimizer", None)  # Keras 3's LossScaleOptimizer tracks the one it wraps
+            if isinstance(inner, Optimizer):
+                _walk(inner, join(path, "inner_optimizer"), visit, visited)
             return
         for attr, child in _children(obj):
             if isinstance(child, (Layer, Optimizer, list, tuple, dict)):
