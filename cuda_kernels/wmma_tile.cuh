@@ -40,12 +40,12 @@
 // sm_90). The hot loop is HMMA, about 280-660 instructions per slice counted statically: the
 // implicit-GEMM loaders' address arithmetic (tap decoding, zero-fill predicates) and the entry to
 // their scalar fallback, which is a loop of its own (rolled: it writes shared memory, so no register
-// array needs constant indices). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared (LDS) but the
-// TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived from the
-// __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints (ldmatrix /
-// mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not yet run or
-// tuned on a GPU: fewer live loader registers (a per-slice address table) and larger warp tiles are
-// the next steps.
+// array needs constant indices). NVRTC 13.5 emits the FP16 fragment loads as wmma.load...shared
+// (LDS) but the TF32 and BF16 ones with generic addresses (LD.E), although every pointer is derived
+// from the __shared__ tile; it does not change with explicit per-stage pointers or __isShared hints
+// (ldmatrix / mma.sync through inline PTX, behind a path the emulator runs, would be the way). Not
+// yet run or tuned on a GPU: fewer live loader registers (a per-slice address table) and larger warp
+// tiles are the next steps.
 //
 // Global loads: coalesced along the contiguous NHWC axis; 128-bit (4 floats / 8 halves) when that
 // axis is a multiple of the vector width and the buffer is 16-byte aligned, else scalar with
@@ -61,7 +61,8 @@
 //               k offset t / (64 / kRun), rows/columns (t % (64 / kRun)) * kRun .. (64 / kRun
 //               threads read 64 consecutive elements).
 // The element-to-lane layout of wmma fragments is never assumed: fragments go to and from shared
-// memory only through load_matrix_sync / store_matrix_sync (the emulator randomises the layout).
+// memory only through load_matrix_sync / store_matrix_sync, and their elements are only converted
+// one by one (TF32 rounding), never indexed as matrix positions (the emulator randomises the layout).
 #ifndef GPUFLOW_WMMA_TILE_CUH
 #define GPUFLOW_WMMA_TILE_CUH
 
