@@ -223,11 +223,31 @@ def _scatter_add_like(x, k, g):
     xp = x._backend.xp
     zero = xp.zeros(x._data.shape, dtype=g._data.dtype)
     parts = k if isinstance(k, tuple) else (k,)
-    if any(hasattr(p, "shape") and getattr(p, "ndim", 0) > 0 for p in parts):
+    arrays = [i for i, p in enumerate(parts) if hasattr(p, "shape") and getattr(p, "ndim", 0) > 0]
+    if len(arrays) == 1 and parts[arrays[0]].ndim == 1 and parts[arrays[0]].dtype.kind in "iu" and \
+            all(isinstance(p, slice) and p == slice(None) for i, p in enumerate(parts) if i != arrays[0]):
+        _scatter_add_axis(x._backend, zero, arrays[0], parts[arrays[0]], g._data)  # gather's gradient
+    elif arrays:
         xp.add.at(zero, k, g._data)  # advanced index: repeated positions must accumulate
     else:
         zero[k] = g._data  # basic slicing never repeats a position
     return make_op("ScatterAdd", (g,), zero, lambda gg, n: (getitem(gg, k),), like=x)
+
+
+def _scatter_add_axis(backend, out, axis, index, g):
+    """``out[..., index[p], ...] += g[..., p, ...]`` along ``axis`` for every p in order, as ``add.at`` does, but
+    in one vectorised ``+=`` per repeat of an index (the first occurrence of every index, then the second...):
+    the same sums in the same order. ``add.at`` loops per element: measured, it took 30% of a training step of
+    a model with a bilinear UpSampling2D (four gathers)."""
+    host = backend.to_numpy(index)
+    host = np.where(host < 0, host + out.shape[axis], host)
+    order = np.argsort(host, kind="stable")  # positions grouped by index, each group in p order
+    starts = np.flatnonzero(np.r_[True, host[order][1:] != host[order][:-1]])
+    rank = np.arange(len(host)) - np.repeat(starts, np.diff(np.r_[starts, len(host)]))
+    pre = (slice(None),) * axis
+    for r in range(int(rank.max()) + 1 if len(host) else 0):
+        picked = np.sort(order[rank == r])  # no index repeats among these
+        out[pre + (backend.asarray(host[picked]),)] += g[pre + (backend.asarray(picked),)]
 
 
 def gather(params, indices, axis=0, batch_dims=0, name=None):
