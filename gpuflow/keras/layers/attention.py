@@ -162,7 +162,7 @@ class MultiHeadAttention(Layer):
         self._bias_constraint = _constraints.get(bias_constraint)
         self._mha_activity_regularizer = activity_regularizer
         self._inverse_sqrt_key_dim = 1.0 / math.sqrt(float(self._key_dim))
-        self._dropout_layer = Dropout(rate=self._dropout, seed=seed)
+        self._dropout_layer = Dropout(rate=self._dropout, seed=seed, dtype=self.dtype_policy)
         self._attention_axes = None if attention_axes is None else tuple(attention_axes)
 
     num_heads = property(lambda self: self._num_heads)
@@ -179,7 +179,7 @@ class MultiHeadAttention(Layer):
     def _projection(self, kernel_shape, n_in, name):
         return _Projection(kernel_shape, n_in, self._use_bias, self._kernel_initializer, self._bias_initializer,
                            self._kernel_regularizer, self._bias_regularizer, self._kernel_constraint,
-                           self._bias_constraint, name=name, dtype=self.dtype,
+                           self._bias_constraint, name=name, dtype=self.dtype_policy,
                            activity_regularizer=self._mha_activity_regularizer)
 
     def build(self, query_shape, value_shape=None, key_shape=None):
@@ -338,7 +338,7 @@ class Attention(Layer):
                              f"Received: score_mode={score_mode}")
         self.use_scale, self.score_mode, self.dropout, self.seed = bool(use_scale), score_mode, float(dropout), seed
         self.supports_masking = True
-        self._dropout_layer = Dropout(rate=self.dropout, seed=seed)
+        self._dropout_layer = Dropout(rate=self.dropout, seed=seed, dtype=self.dtype_policy)
 
     def build(self, input_shape=None):
         self.scale = self.add_weight(name="scale", shape=(), initializer="ones") if self.use_scale else None

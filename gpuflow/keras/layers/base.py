@@ -244,23 +244,28 @@ class Layer:
 
     @contextlib.contextmanager
     def _autocast_weights(self):
-        """While it lasts, this layer's attributes holding floating weights made with ``autocast=True`` hold
-        them cast to the compute dtype (a cast the tape records, so gradients reach the weights in their own
-        dtype). Keras 3's AutocastScope, for a mixed policy; nothing otherwise."""
+        """While it lasts, the attributes of this layer and of its sub-layers of the same compute dtype that
+        hold floating weights made with ``autocast=True`` hold them cast to the compute dtype (a cast the tape
+        records, so gradients reach the weights in their own dtype). Keras 3's AutocastScope, which also covers
+        the weights of sub-layers a ``call`` reads directly (an RNN's cell); for a mixed policy only."""
         compute = self.compute_dtype
         if not self.autocast or compute == self.variable_dtype or not _dtypes.as_dtype(compute).is_floating:
             yield
             return
-        own = {id(w) for w in self._weights} - self.__dict__.get("_no_autocast", set())
-        swapped = {k: v for k, v in self.__dict__.items()
-                   if isinstance(v, Variable) and id(v) in own and v.dtype.is_floating and v.dtype.name != compute}
-        for k, v in swapped.items():
-            object.__setattr__(self, k, _m.cast(v, compute))
+        swapped = []
+        for layer in [self] + list(self._flatten_layers()):
+            if not layer.autocast or layer.compute_dtype != compute:
+                continue  # its own call casts to its own compute dtype
+            own = {id(w) for w in layer._weights} - layer.__dict__.get("_no_autocast", set())
+            swapped += [(layer, k, v) for k, v in layer.__dict__.items() if isinstance(v, Variable) and id(v) in own
+                        and v.dtype.is_floating and v.dtype.name != compute]
+        for layer, k, v in swapped:
+            object.__setattr__(layer, k, _m.cast(v, compute))
         try:
             yield
         finally:
-            for k, v in swapped.items():
-                object.__setattr__(self, k, v)
+            for layer, k, v in swapped:
+                object.__setattr__(layer, k, v)
 
     # -- weights -----------------------------------------------------------
     def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,

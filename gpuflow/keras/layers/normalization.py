@@ -7,7 +7,7 @@ differentiate on every backend.
 from __future__ import annotations
 
 from ... import autodiff
-from ...ops import nn_ops as _nn, array_ops as _a
+from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
 from .. import initializers as _init
 from .._checks import check_real
 from .base import Layer, InputSpec
@@ -88,14 +88,18 @@ class BatchNormalization(Layer):
         shape = (size,)
         if self.scale:
             self.gamma = self.add_weight(shape=shape, name="gamma", initializer=self.gamma_initializer,
-                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint)
+                                         regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+                                         autocast=False)
         if self.center:
             self.beta = self.add_weight(shape=shape, name="beta", initializer=self.beta_initializer,
-                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint)
+                                        regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+                                        autocast=False)
+        # as Keras 3, no weight is autocast: 16-bit inputs are normalized in float32 (see call)
         self.moving_mean = self.add_weight(shape=shape, name="moving_mean", initializer=self.moving_mean_initializer,
-                                           trainable=False)
+                                           trainable=False, autocast=False)
         self.moving_variance = self.add_weight(shape=shape, name="moving_variance",
-                                               initializer=self.moving_variance_initializer, trainable=False)
+                                               initializer=self.moving_variance_initializer, trainable=False,
+                                               autocast=False)
         self.input_spec = InputSpec(ndim=rank, axes={self.axis: size})
         self._reduction_axes = [i for i in range(rank) if i != self.axis % rank]
         self._param_shape = [1] * rank
@@ -106,6 +110,9 @@ class BatchNormalization(Layer):
         return v if (v is None or last) else _a.reshape(v, self._param_shape)
 
     def call(self, inputs, training=None):
+        low = inputs.dtype.name if inputs.dtype.name in ("float16", "bfloat16") else None
+        if low is not None and self.variable_dtype != low:  # Keras 3: normalize 16-bit inputs in float32
+            return _m.cast(self.call(_m.cast(inputs, self.variable_dtype), training=training), low)
         last = self.axis % inputs.ndim == inputs.ndim - 1
         if training and self.trainable:
             if self.synchronized:

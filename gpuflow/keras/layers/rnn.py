@@ -224,7 +224,7 @@ class _Cell(Layer):
             return None, None
         count = self._mask_count()
         n = count or 1
-        dt = self.dtype
+        dt = self.compute_dtype
         inp = [_dropout_mask((batch, input_dim), self.dropout, dt, self._seed_rng) for _ in range(n)] \
             if 0.0 < self.dropout < 1.0 else None
         rec = [_dropout_mask((batch, self.units), self.recurrent_dropout, dt, self._seed_rng) for _ in range(n)] \
@@ -293,13 +293,13 @@ class _Cell(Layer):
             ``(output, new_states)``, new_states a list.
         """
         states = list(states) if isinstance(states, (list, tuple)) else [states]
-        states = [convert_to_tensor(s, dtype=self.dtype) if not isinstance(s, Tensor) else s for s in states]
+        states = [convert_to_tensor(s, dtype=self.compute_dtype) if not isinstance(s, Tensor) else s for s in states]
         masks = self._masks(inputs.shape[0], inputs.shape[-1], training)
         return self._step(self._project(inputs, masks), states, masks)
 
     def get_initial_state(self, batch_size=None):
         sizes = self.state_size if isinstance(self.state_size, (list, tuple)) else [self.state_size]
-        return [_a.zeros((batch_size, d), self.dtype) for d in sizes]
+        return [_a.zeros((batch_size, d), self.compute_dtype) for d in sizes]
 
     def _base_config(self):
         c = super().get_config()
@@ -536,7 +536,7 @@ class RNN(Layer):
 
     def _create_state_variables(self, batch_size):
         from ...tensor import Variable
-        self.states = [Variable(_a.zeros((batch_size, d), self.dtype), trainable=False, name="rnn_state")
+        self.states = [Variable(_a.zeros((batch_size, d), self.compute_dtype), trainable=False, name="rnn_state")
                        for d in self.state_size]
 
     def reset_states(self):
@@ -553,7 +553,7 @@ class RNN(Layer):
         if fn is not None:
             init = fn(batch_size=batch_size)
             return list(init) if isinstance(init, (list, tuple)) else [init]
-        return [_a.zeros((batch_size, d), self.dtype) for d in self.state_size]
+        return [_a.zeros((batch_size, d), self.compute_dtype) for d in self.state_size]
 
     def _initial_states(self, initial_state, batch):
         if initial_state is None:
@@ -566,9 +566,9 @@ class RNN(Layer):
                              f"(state_size={self.state_size}). Received: initial_state with {len(states)} tensor(s).")
         out = []
         for i, (s, d) in enumerate(zip(states, self.state_size)):
-            s = s if isinstance(s, Tensor) else convert_to_tensor(np.asarray(s), dtype=self.dtype)
-            if s.dtype.name != self.dtype:
-                s = _m.cast(s, self.dtype)
+            s = s if isinstance(s, Tensor) else convert_to_tensor(np.asarray(s), dtype=self.compute_dtype)
+            if s.dtype.name != self.compute_dtype:
+                s = _m.cast(s, self.compute_dtype)
             if tuple(s.shape) != (batch, d):
                 raise ValueError(f'Layer "{self.name}": initial_state[{i}] must have shape (batch_size, state_size)='
                                  f"{(batch, d)}. Received: shape={tuple(s.shape)}")
