@@ -81,6 +81,10 @@ def test_autocast_casts_floats_and_weights_and_gradients_reach_float32_variables
     assert ints(np.array([[1, 2]])).dtype == tf.float16
     symbolic = keras.layers.Dense(2)(keras.Input((3,)))
     assert symbolic.dtype == "float16"
+    # a model does not cast its inputs to float16 (as Keras): ids above 2048 reach the Embedding exactly
+    model = keras.Sequential([keras.Input((2,), dtype="int32"), keras.layers.Embedding(5000, 2)])
+    table = model.layers[0].embeddings.numpy()
+    np.testing.assert_array_equal(model(np.array([[4097, 4098]])).numpy()[0], table[[4097, 4098]].astype(np.float16))
 
 
 @pytest.mark.parametrize("make, shape", [

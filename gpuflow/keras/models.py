@@ -616,6 +616,14 @@ class Model(Layer):
                                       if loss_fn.fns[loss_fn.names.index(n)] is not None}
         self.compiled = True
 
+    @property
+    def input_dtype(self):
+        """The dtype ``__call__`` converts floating inputs to. As Keras 3, a Sequential or functional model does not
+        cast them to its compute dtype (its layers do, each to its own; under ``mixed_float16`` integer ids
+        must not pass through float16): it keeps its variable dtype (float32 under a mixed policy). A subclassed
+        model casts to its compute dtype, as any layer."""
+        return self.variable_dtype if isinstance(self, (Sequential, Functional)) else self.compute_dtype
+
     def _assert_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"You must call `compile()` before using the model (for {what}).")

@@ -242,6 +242,11 @@ class Layer:
         """The dtype the layer computes in and casts its floating inputs to (str)."""
         return self._dtype_policy.compute_dtype
 
+    @property
+    def input_dtype(self):
+        """The dtype ``__call__`` casts floating inputs to: the compute dtype (Keras 3's ``input_dtype``)."""
+        return self.compute_dtype
+
     @contextlib.contextmanager
     def _autocast_weights(self):
         """While it lasts, the attributes of this layer and of its sub-layers of the same compute dtype that
@@ -517,9 +522,9 @@ class Layer:
                                  f"{axis} of input shape to have value {size}, but received input with shape {full}")
 
     def _convert_input(self, x):
-        """``x`` as Tensor(s); floating (and, unless ``_cast_inputs`` is False, integer) inputs cast to the
-        compute dtype."""
-        dtype = self.compute_dtype
+        """``x`` as Tensor(s); floating (and, unless ``_cast_inputs`` is False, integer) inputs cast to
+        :attr:`input_dtype`."""
+        dtype = self.input_dtype
         if isinstance(x, Tensor):
             if self._cast_inputs and x.dtype.name != dtype and (x.dtype.is_floating or x.dtype.is_integer):
                 return _m.cast(x, dtype)
