@@ -194,6 +194,7 @@ def test_loss_scale_halves_on_inf_skips_the_step_and_grows():
     assert (float(opt.dynamic_scale.numpy()), int(opt.step_counter.numpy())) == (4, 0)
     again = keras.optimizers.LossScaleOptimizer.from_config(opt.get_config())
     assert (again.initial_scale, again.dynamic_growth_steps, type(again.inner_optimizer)) == (8.0, 2, keras.optimizers.SGD)
+    assert mp.LossScaleOptimizer is keras.optimizers.LossScaleOptimizer and opt.name == "loss_scale_optimizer"
     with pytest.raises(ValueError, match="does not support `clipnorm`"):
         keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(), clipnorm=1.0)
 

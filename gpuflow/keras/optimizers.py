@@ -505,7 +505,7 @@ class LossScaleOptimizer(Optimizer):
                                  "`inner_optimizer`.")
         if kwargs:
             raise ValueError(f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs)}`.")
-        super().__init__(learning_rate=0.0, name=name)
+        super().__init__(learning_rate=0.0, name=name or "loss_scale_optimizer")  # Keras's auto_name
         self.inner_optimizer = get(inner_optimizer)
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)
