@@ -8,7 +8,7 @@ formats: largest difference from Keras's outputs 2.6e-6 for VGG16's logits (larg
 pooled features (0.40), 1.2e-6 for ResNet50's softmax (0.04), 6.3e-3 for ResNet101's features (14.3) and 1.1e-5
 for MobileNetV2's logits (2.9): float32 sums in another order.
 
-No test touches the network: ``_idx._open_url``, the one place that downloads, is replaced where a download is
+No test touches the network: ``file_utils.open_url``, the one place that downloads, is replaced where a download is
 expected and the cache is a temporary ``KERAS_HOME``.
 """
 import hashlib
@@ -23,7 +23,7 @@ import pytest
 
 import gpuflow as tf
 from gpuflow.keras.applications import imagenet_utils
-from gpuflow.keras.datasets import _idx
+from gpuflow.keras.utils import file_utils
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 apps = tf.keras.applications
@@ -56,7 +56,7 @@ def offline(monkeypatch, tmp_path):
     def no_network(url):
         tried.append(url)
         raise urllib.error.URLError("network is unreachable (test)")
-    monkeypatch.setattr(_idx, "_open_url", no_network)
+    monkeypatch.setattr(file_utils, "open_url", no_network)
     return tried
 
 
@@ -266,7 +266,7 @@ def test_get_file_downloads_checks_and_caches(monkeypatch, tmp_path):
             out, self.data = self.data[:n], self.data[n:]
             return out
 
-    monkeypatch.setattr(_idx, "_open_url", lambda url: served.append(url) or Response(payload))
+    monkeypatch.setattr(file_utils, "open_url", lambda url: served.append(url) or Response(payload))
     md5 = hashlib.md5(payload).hexdigest()
     path = imagenet_utils.get_file("w.h5", "https://example.invalid/w.h5", md5)
     assert path == os.path.join(str(tmp_path), "models", "w.h5") and open(path, "rb").read() == payload

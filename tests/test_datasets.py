@@ -1,6 +1,6 @@
 """Tests for gpuflow.keras.datasets: IDX parsing, search order, downloads, errors.
 
-No test touches the network: `_idx._open_url` is replaced in every test.
+No test touches the network: `file_utils.open_url` is replaced in every test.
 """
 
 import gzip
@@ -15,6 +15,7 @@ import pytest
 
 from gpuflow.keras import datasets
 from gpuflow.keras.datasets import _idx, fashion_mnist, mnist
+from gpuflow.keras.utils import file_utils
 
 REAL_FASHION = "/usr/share/datasets/fashion-mnist"
 IDX_TYPES = {np.dtype("u1"): 0x08, np.dtype("i1"): 0x09, np.dtype(">i2"): 0x0B,
@@ -74,14 +75,14 @@ def places(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUFLOW_HOME", str(dirs["home"]))
     monkeypatch.setenv("KERAS_HOME", str(dirs["keras"]))
     monkeypatch.setattr(_idx, "SYSTEM_DIR", str(dirs["system"]))
-    monkeypatch.setattr(_idx, "_open_url", no_network)
+    monkeypatch.setattr(file_utils, "open_url", no_network)
     dirs["fashion_cache"] = dirs["home"] / "datasets" / "fashion-mnist"
     dirs["mnist_cache"] = dirs["home"] / "datasets" / "mnist"
     return dirs
 
 
 def serve(monkeypatch, files):
-    """Makes `_idx._open_url` serve `files` ({url: bytes}); returns the list of URLs opened."""
+    """Makes `file_utils.open_url` serve `files` ({url: bytes}); returns the list of URLs opened."""
     opened = []
 
     def fake_open(url):
@@ -90,7 +91,7 @@ def serve(monkeypatch, files):
             raise urllib.error.HTTPError(url, 404, "Not Found", None, None)
         return io.BytesIO(files[url])
 
-    monkeypatch.setattr(_idx, "_open_url", fake_open)
+    monkeypatch.setattr(file_utils, "open_url", fake_open)
     return opened
 
 
@@ -234,7 +235,7 @@ def test_download_verifies_and_caches(places, monkeypatch):
     assert_same(fashion_mnist.load_data(), want)
     assert sorted(opened) == sorted(urls)
     assert sorted(os.listdir(places["fashion_cache"])) == sorted(n + ".gz" for n in sha)
-    monkeypatch.setattr(_idx, "_open_url", no_network)  # second load: from the cache
+    monkeypatch.setattr(file_utils, "open_url", no_network)  # second load: from the cache
     assert_same(fashion_mnist.load_data(), want)
 
 
@@ -267,7 +268,7 @@ def test_interrupted_download_leaves_no_partial_file(places, monkeypatch):
                 raise ConnectionResetError("connection reset by peer")
             return super().read(10)
 
-    monkeypatch.setattr(_idx, "_open_url", lambda url: Broken(b"x" * 100))
+    monkeypatch.setattr(file_utils, "open_url", lambda url: Broken(b"x" * 100))
     with pytest.raises(FileNotFoundError, match="connection reset by peer"):
         fashion_mnist.load_data()
     assert os.listdir(places["fashion_cache"]) == []
@@ -278,7 +279,7 @@ def offline(url):
 
 
 def test_offline_error_lists_every_place_and_how_to_get_the_data(places, monkeypatch):
-    monkeypatch.setattr(_idx, "_open_url", offline)
+    monkeypatch.setattr(file_utils, "open_url", offline)
     with pytest.raises(FileNotFoundError) as info:
         fashion_mnist.load_data()
     message = str(info.value)
@@ -294,7 +295,7 @@ def test_offline_error_lists_every_place_and_how_to_get_the_data(places, monkeyp
 
 
 def test_offline_error_says_which_files_are_missing(places, monkeypatch):
-    monkeypatch.setattr(_idx, "_open_url", offline)
+    monkeypatch.setattr(file_utils, "open_url", offline)
     make_set(places["system"] / "fashion-mnist")
     (places["system"] / "fashion-mnist" / "train-labels-idx1-ubyte.gz").unlink()
     missing = "fashion-mnist .*: missing train-labels-idx1-ubyte"
@@ -346,7 +347,7 @@ def test_mnist_download(places, monkeypatch):
 
 
 def test_mnist_offline_error(places, monkeypatch):
-    monkeypatch.setattr(_idx, "_open_url", offline)
+    monkeypatch.setattr(file_utils, "open_url", offline)
     with pytest.raises(FileNotFoundError) as info:
         mnist.load_data()
     message = str(info.value)

@@ -42,11 +42,11 @@ PROTOCOL_ATTRIBUTES = {
 # tolerated until they are done. When it landed they used: tensor_cores: kernels._options (now
 # kernels.compile_options()); keras_hooks: device._backends (now device.created_backends()) and a strategy's
 # _collectives, _host_collectives, _bucket_bytes, _local_batch, a backend's _rng and _rand; mpi, nccl:
-# collectives._check_op; strategy: an MPI wrapper's _MPI and _comm; imagenet_utils: the private module
-# keras.datasets._idx (to download files); attention (new, not yet committed then): a sublayer's _weights. Each
-# should call a public name or move the code, then leave the list (a listed module that does not exist is let be).
+# collectives._check_op; strategy: an MPI wrapper's _MPI and _comm; attention (new, not yet committed then): a
+# sublayer's _weights (imagenet_utils, which used the private keras.datasets._idx to download, now calls
+# keras.utils.get_file). Each should call a public name or move the code, then leave the list (a listed module that does not exist is let be).
 TODO_MODULES = {"gpuflow.backend.tensor_cores", "gpuflow.distribute.keras_hooks", "gpuflow.distribute.mpi",
-                "gpuflow.distribute.nccl", "gpuflow.distribute.strategy", "gpuflow.keras.applications.imagenet_utils",
+                "gpuflow.distribute.nccl", "gpuflow.distribute.strategy",
                 "gpuflow.keras.layers.attention"}
 # TODO(issue 11): single uses. tensor.py's hook into strategy.py (a Variable created in a multi-worker strategy's
 # scope takes worker 0's value) waits for strategy.py to make it public.

@@ -10,10 +10,8 @@ Offline, the error says where the file was looked for and how to place it there.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import urllib.error
 
 import numpy as np
 
@@ -21,9 +19,9 @@ from ...ops import array_ops as _a, math_ops as _m
 from ...ops.core import convert_to_tensor
 from ...tensor import Tensor
 from .. import activations as _activations
-from ..datasets import _idx
 from ..layers.base import KerasTensor, Layer
 from ..saving.registry import register_keras_serializable
+from ..utils import file_utils
 
 CLASS_INDEX = None
 CLASS_INDEX_PATH = "https://storage.googleapis.com/download.tensorflow.org/data/imagenet_class_index.json"
@@ -34,74 +32,18 @@ _MEANS = {"caffe": ([103.939, 116.779, 123.68], None), "torch": ([0.485, 0.456, 
 
 # ---- weight files ------------------------------------------------------------------------------------------------
 
-def keras_home():
-    """Keras's cache root: ``$KERAS_HOME``, else ``~/.keras`` (``keras.src.backend.config.keras_home``)."""
-    return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
-
-
-def file_digest(path, algorithm):
-    """The hex digest (``"md5"`` or ``"sha256"``) of the file at ``path``."""
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _algorithm(file_hash):
-    return "sha256" if len(file_hash) == 64 else "md5"  # Keras's hash_algorithm="auto"
-
-
 def get_file(fname, origin, file_hash=None, cache_subdir="models"):
-    """The local path of a published file, downloading it into Keras's cache when it is not there.
-
-    Args:
-        fname: the file name in the cache (Keras's name for it).
-        origin: its URL (Keras's).
-        file_hash: the md5 (32 hex digits) or sha256 (64) Keras checks it against; None checks nothing.
-        cache_subdir: the folder under the cache root (``"models"`` for weights).
-
-    Returns:
-        The path, ``$KERAS_HOME/<cache_subdir>/<fname>`` (``/tmp/.keras/...`` when ``$KERAS_HOME`` cannot be
-        written, as Keras).
+    """The local path of a published weight file: :func:`gpuflow.keras.utils.get_file` in Keras's ``models``
+    cache, whose offline error also says that a local weights file can be passed as ``weights=``.
 
     Raises:
-        FileNotFoundError: the file is not cached and could not be downloaded (offline): the message names the
-            places looked in, the URL, and how to place the file.
-        ValueError: the cached file has the wrong hash and could not be downloaded again, or a download has the
-            wrong hash (it is discarded); the message names the file and both hashes.
+        FileNotFoundError: not cached and not downloadable (offline): where it was looked for, how to place it.
+        ValueError: the cached file or a download has the wrong hash (the download is discarded).
     """
-    home = keras_home()
-    bases = [home] if os.access(home, os.W_OK) or not os.path.exists(home) else [home, "/tmp/.keras"]
-    candidates = [os.path.join(b, cache_subdir, fname) for b in bases]
-    target = candidates[-1]
-    stale = None
-    for path in candidates:
-        if os.path.isfile(path):
-            if file_hash is None:
-                return path
-            got = file_digest(path, _algorithm(file_hash))
-            if got == file_hash:
-                return path
-            print(f"A local file was found, but it seems to be incomplete or outdated because the "
-                  f"{_algorithm(file_hash)} file hash does not match the original value of {file_hash} so we will "
-                  f"re-download the data.")
-            stale, target = (path, got), path
     try:
-        return _idx.download(origin, target, file_hash, _algorithm(file_hash) if file_hash else "sha256")
-    except (urllib.error.URLError, OSError) as e:
-        if stale is not None:
-            raise ValueError(f"{stale[0]}: {_algorithm(file_hash)} hash {stale[1]} does not match Keras's "
-                             f"{file_hash} (incomplete or outdated), and downloading it again from {origin} failed "
-                             f"({type(e).__name__}: {e}). Replace the file with the one at {origin}.") from None
-        looked = "\n".join(f"  - {p}: not there" for p in candidates)
-        raise FileNotFoundError(
-            f"{fname} is not on this machine and could not be downloaded. Looked in:\n{looked}\n"
-            f"  - download {origin}: {type(e).__name__}: {e}\n"
-            f"To use it offline, download {origin} on a connected machine (the file Keras uses, "
-            f"{_algorithm(file_hash) + ' ' + file_hash if file_hash else 'no published hash'}) and copy it to "
-            f"{target} (set KERAS_HOME to use another cache root), or pass the path of a local weights file as "
-            f"`weights=`.") from None
+        return file_utils.get_file(fname, origin, file_hash=file_hash, cache_subdir=cache_subdir)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e} Or pass the path of a local weights file as `weights=`.") from None
 
 
 def check_weights_argument(weights, include_top, classes):

@@ -25,14 +25,13 @@ order.
 """
 
 import gzip
-import hashlib
 import os
 import struct
-import tempfile
-import urllib.request
 import zlib
 
 import numpy as np
+
+from ..utils.file_utils import download  # noqa: F401  (the datasets' downloads: atomic, hash-checked)
 
 IDX_FILES = (
     "train-images-idx3-ubyte",
@@ -41,7 +40,6 @@ IDX_FILES = (
     "t10k-labels-idx1-ubyte",
 )
 SYSTEM_DIR = "/usr/share/datasets"
-DOWNLOAD_TIMEOUT_S = 60
 
 # IDX type byte -> NumPy dtype (big-endian, as stored), from the format spec.
 _IDX_DTYPES = {
@@ -184,61 +182,6 @@ def load_idx_set(paths):
         check_split(x_train, y_train, paths[0], paths[1]),
         check_split(x_test, y_test, paths[2], paths[3]),
     )
-
-
-def _open_url(url):
-    """Opens `url` for reading (the one place that touches the network)."""
-    return urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S)
-
-
-_HASH_NAMES = {"sha256": "SHA-256", "md5": "MD5"}
-
-
-def download(url, dest, sha256, algorithm="sha256"):
-    """Downloads `url` to `dest`, atomically, if its SHA-256 is `sha256`.
-
-    The data is streamed to a temporary file beside `dest`, hashed on the way,
-    and renamed onto `dest` only when the hash matches; on any failure the
-    temporary file is removed, so `dest` is either absent or complete.
-
-    Args:
-        url: the origin.
-        dest: final path; its directory is created if needed.
-        sha256: expected SHA-256 of the file, lowercase hex (the digest of
-            `algorithm`, e.g. "md5" for Keras's application weights; None
-            checks nothing).
-
-    Returns:
-        `dest`.
-
-    Raises:
-        OSError: the network or the disk failed (`urllib.error.URLError` is one).
-        ValueError: the downloaded file's SHA-256 differs from `sha256`.
-    """
-    os.makedirs(os.path.dirname(dest), exist_ok=True)
-    print(f"Downloading data from {url}")
-    directory, name = os.path.split(dest)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=name + ".", suffix=".part")
-    try:
-        digest = hashlib.new(algorithm)
-        with os.fdopen(fd, "wb") as out, _open_url(url) as response:
-            while chunk := response.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if sha256 is not None and digest.hexdigest() != sha256:
-            raise ValueError(
-                f"Checksum mismatch for {url}: expected {_HASH_NAMES[algorithm]} {sha256}, "
-                f"received {digest.hexdigest()}. The download was discarded; "
-                "try again, or fetch the file by other means."
-            )
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return dest
 
 
 def unavailable_error(title, looked, failed_url, error, hints):

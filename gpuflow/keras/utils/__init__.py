@@ -1,4 +1,5 @@
 """``keras.utils``."""
+from .file_utils import get_file  # noqa: F401
 from .numerical_utils import to_categorical  # noqa: F401
 from .progbar import Progbar  # noqa: F401
 from .py_dataset import PyDataset  # noqa: F401
