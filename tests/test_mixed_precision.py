@@ -233,6 +233,17 @@ def test_keras_file_written_by_keras_under_mixed_float16_loads(tmp_path, policy_
     np.testing.assert_array_equal(back.predict(x, verbose=0), pred)
 
 
+def test_sequential_without_input_saves_keras_input_dtype(policy_reset):
+    """Keras 3 puts an InputLayer of the first layer's compute dtype before a Sequential built without one (a
+    policy name there would not load in Keras)."""
+    mp.set_global_policy("mixed_float16")
+    model = keras.Sequential([keras.layers.Dense(2)])
+    model.build((None, 3))
+    config = keras.saving.serialize_keras_object(model)["config"]
+    assert config["layers"][0]["class_name"] == "InputLayer" and config["layers"][0]["config"]["dtype"] == "float16"
+    assert config["dtype"]["config"] == {"name": "mixed_float16"}
+
+
 @pytest.mark.parametrize("dtype", POLICIES)
 def test_numpy_backend_takes_16bit_arrays_through_float32(dtype):
     """Each primitive rounds its float32 result to the input dtype once: the float64 reference, rounded once

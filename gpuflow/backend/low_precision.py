@@ -49,12 +49,13 @@ def _wrap(name, fn):
         def down(a):
             return a.astype(low) if getattr(a, "dtype", None) == np.float32 else a
         out = fn(self, *[up(a) for a in args], **{k: up(v) for k, v in kwargs.items()})
-        if name == "bias_act_fwd":
-            args[0][...] = out.astype(low)
-            return args[0]
-        if name in _RETURNS_SAVED:
-            return down(out[0]), out[1]
-        return tuple(down(o) for o in out) if isinstance(out, tuple) else down(out)
+        with np.errstate(over="ignore"):  # beyond the 16-bit range is inf, as on the GPU (loss scaling expects it)
+            if name == "bias_act_fwd":
+                args[0][...] = out.astype(low)
+                return args[0]
+            if name in _RETURNS_SAVED:
+                return down(out[0]), out[1]
+            return tuple(down(o) for o in out) if isinstance(out, tuple) else down(out)
     return primitive
 
 

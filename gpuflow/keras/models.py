@@ -1169,7 +1169,7 @@ class Sequential(Model):
                   getattr(self, "_auto_input", None)):
             if t is not None and tuple(t.shape[1:]) == shape[1:]:
                 return t
-        dtype = self._stack[0].dtype if self._stack else self.dtype
+        dtype = self._stack[0].compute_dtype if self._stack else self.compute_dtype  # Keras: the compute dtype
         self._auto_input = InputLayer(batch_shape=shape, dtype=dtype).output
         return self._auto_input
 

@@ -169,6 +169,12 @@ def _dtype_policy(layer):
     return Layer.get_config(layer)["dtype"]
 
 
+def _auto_input_dtype(model):
+    """The dtype of the InputLayer Keras 3 puts before a Sequential built without one: its first layer's compute
+    dtype (float16 under mixed_float16; never a policy name, which an InputLayer refuses)."""
+    return model.layers[0].compute_dtype if model.layers else model.compute_dtype
+
+
 def _serialize_model(model):
     if isinstance(model, Functional) and type(model).get_config is Functional.get_config:
         config, build = _functional_config(model), {"input_shape": None}
@@ -204,7 +210,7 @@ def _sequential_config(model):
     elif shape is not None:  # Keras 3 always lists the InputLayer of a built Sequential
         entries.append({"module": "keras.layers", "class_name": "InputLayer",
                         "config": _with_keras_defaults("InputLayer", {
-                            "batch_shape": _shape_list(shape), "dtype": _dtype_policy(model)["config"]["name"],
+                            "batch_shape": _shape_list(shape), "dtype": _auto_input_dtype(model),
                             "sparse": False, "name": "input_layer"}), "registered_name": None})
     for layer in model.layers:
         if isinstance(layer, InputLayer):
