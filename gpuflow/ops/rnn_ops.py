@@ -8,9 +8,9 @@ Forward and backward of each cell are written once, side by side, in ``_SimpleRN
 CuPy), on buffers allocated once per call:
 
 * forward, per step: the recurrent GEMM into a preallocated buffer (``out=``), the gate
-  activations in place (one sigmoid over all sigmoid gates; the sigmoid is today's
-  ``math_ops.sigmoid`` formula, ``1/(1+e)`` or ``e/(1+e)`` with ``e = exp(-|z|)``, so the values
-  are the same to the last bit), the new state written into the step's row of the state buffer;
+  activations in place (the sigmoid as ``0.5 + 0.5 * tanh(z / 2)``, so that an LSTM's four gates
+  take one tanh; within about 6e-8 of ``math_ops.sigmoid``, which the per-step path uses), the
+  new state written into the step's row of the state buffer;
   what backward needs (activated gates, states, ``tanh(c)``) stays in those buffers, no copies.
 * backward, per step: elementwise gate gradients into one buffer of every step's pre-activation
   gradients (which is also the gradient of ``p``) and one GEMM for the state gradient; after the
@@ -35,17 +35,17 @@ from .core import check_same_device, convert_to_tensor, make_gradient_op, make_o
 __all__ = ["recurrent_sequence", "CELLS"]
 
 
-def _sigmoid(xp, z, out, tmp, pos):
-    """``out = sigmoid(z)`` with ``math_ops.sigmoid``'s formula (bit for bit); ``tmp``/``pos`` scratch of z's dtype."""
-    xp.abs(z, out=tmp)
-    xp.negative(tmp, out=tmp)
-    xp.exp(tmp, out=tmp)  # e = exp(-|z|)
-    xp.greater_equal(z, 0, out=pos)  # 1.0 where z >= 0, else 0.0
-    xp.add(tmp, 1, out=out)  # 1 + e
-    # numerator: 1 where z >= 0, else e, as max(e, pos) since 0 <= e <= 1 (NaN stays NaN); 15x faster
-    # than copyto(tmp, 1, where=pos), which was a third of an LSTM's forward step
-    xp.maximum(tmp, pos, out=tmp)
-    xp.divide(tmp, out, out=out)
+def _sigmoid(xp, z, out):
+    """``out = sigmoid(z) = 0.5 + 0.5 * tanh(z / 2)``, halving ``z`` in place (exactly: a power of two).
+
+    Four NumPy calls instead of ``math_ops.sigmoid``'s seven (``exp(-|z|)`` then a select and a division;
+    measured, forward and backward took 0.95x the time for an LSTM, with one tanh over all its gates, and
+    0.93x for a GRU). Within
+    about 6e-8 of the exact value (absolute: a very negative ``z`` may give 0 instead of a tiny number)."""
+    z *= 0.5
+    xp.tanh(z, out=out)
+    out *= 0.5
+    out += 0.5
 
 
 class _Cell:
@@ -69,7 +69,6 @@ class _Cell:
         shape = (self.batch, self.gates * self.units)
         self.z = xp.empty(shape, p.dtype)
         self.tmp = xp.empty(shape, p.dtype)
-        self.pos = xp.empty(shape, p.dtype)
 
     def h(self, s):
         return self.hs[0, s]
@@ -114,13 +113,20 @@ class _LSTM(_Cell):
         self.acts = xp.empty(p.shape, p.dtype)  # activated gates [i, f, tanh(z_c), o] of every step
         self.tanh_c = xp.empty(p.shape[:2] + (self.units,), p.dtype)
         self.t = xp.empty((self.batch, self.units), p.dtype)  # contiguous scratch: ops on column blocks are slower
+        u = self.units
+        self.scale = xp.full(4 * u, 0.5, p.dtype)  # _sigmoid's formula on i, f, o; tanh on c
+        self.scale[2 * u:3 * u] = 1
+        self.shift = xp.full(4 * u, 0.5, p.dtype)
+        self.shift[2 * u:3 * u] = 0
 
     def forward(self, s):
         xp, z, u, a = self.xp, self.z, self.units, self.acts[s]
         xp.matmul(self.h(s), self.uk, out=z)
         z += self.p[s]
-        _sigmoid(xp, z, a, self.tmp, self.pos)  # the c block is overwritten with tanh next
-        xp.tanh(z[:, 2 * u:3 * u], out=a[:, 2 * u:3 * u])
+        z *= self.scale  # one tanh over all four gates (the scalings by 0.5 are exact)
+        xp.tanh(z, out=a)
+        a *= self.scale
+        a += self.shift
         c_prev, c, tmp = self.hs[1, s], self.hs[1, s + 1], self.t
         xp.multiply(a[:, u:2 * u], c_prev, out=c)
         xp.multiply(a[:, :u], a[:, 2 * u:3 * u], out=tmp)
@@ -175,7 +181,7 @@ class _GRU(_Cell):
         if self.bias is not None:
             rec += self.bias
         xp.add(self.p[s][:, :2 * u], rec[:, :2 * u], out=self.z[:, :2 * u])
-        _sigmoid(xp, self.z[:, :2 * u], a[:, :2 * u], tmp[:, :2 * u], self.pos[:, :2 * u])
+        _sigmoid(xp, self.z[:, :2 * u], a[:, :2 * u])
         hh = a[:, 2 * u:]
         xp.multiply(a[:, u:2 * u], rec[:, 2 * u:], out=hh)
         hh += self.p[s][:, 2 * u:]
@@ -222,7 +228,7 @@ class _GRUResetBefore(_Cell):
         h_prev = self.h(s)
         xp.matmul(h_prev, self.uzr, out=self.zr)
         self.zr += self.p[s][:, :2 * u]
-        _sigmoid(xp, self.zr, a[:, :2 * u], tmp[:, :2 * u], self.pos[:, :2 * u])
+        _sigmoid(xp, self.zr, a[:, :2 * u])
         xp.multiply(a[:, u:2 * u], h_prev, out=self.rh[s])
         hh = a[:, 2 * u:]
         xp.matmul(self.rh[s], self.uh, out=hh)
