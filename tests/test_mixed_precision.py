@@ -92,17 +92,18 @@ def test_autocast_casts_floats_and_weights_and_gradients_reach_float32_variables
     (lambda L: L.GRU(3), (2, 4, 5)), (lambda L: L.MultiHeadAttention(2, 4, dropout=0.5), (2, 3, 6)),
     (lambda L: L.LayerNormalization(), (2, 6)), (lambda L: L.Conv1D(2, 2), (2, 5, 3))],
     ids=["BatchNormalization", "LSTM", "GRU", "MultiHeadAttention", "LayerNormalization", "Conv1D"])
-def test_layers_under_mixed_float16(make, shape, policy_reset):
-    """float16 outputs, float32 weights and gradients, as Keras (an RNN reads its cell's weights and makes its
-    states in float16; BatchNormalization normalizes in float32 and keeps its statistics float32)."""
-    mp.set_global_policy("mixed_float16")
+@pytest.mark.parametrize("policy", POLICIES)
+def test_layers_under_mixed_policies(make, shape, policy, policy_reset):
+    """16-bit outputs, float32 weights and gradients, as Keras (an RNN reads its cell's weights and makes its
+    states in 16 bits; BatchNormalization normalizes in float32 and keeps its statistics float32)."""
+    mp.set_global_policy(policy)
     layer = make(keras.layers)
     x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     with tf.GradientTape() as tape:
         y = layer(x, x, training=True) if isinstance(layer, keras.layers.MultiHeadAttention) else layer(x, training=True)
         loss = tf.reduce_sum(tf.cast(y, "float32"))
     grads = tape.gradient(loss, layer.trainable_weights)
-    assert y.dtype == tf.float16 and np.all(np.isfinite(y.numpy()))
+    assert y.dtype.name == mp.Policy(policy).compute_dtype and np.all(np.isfinite(y.numpy().astype(np.float32)))
     assert {w.dtype.name for w in layer.weights} == {"float32"}
     assert grads and all(g is not None and g.dtype == tf.float32 for g in grads)
 

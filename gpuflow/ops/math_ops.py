@@ -287,7 +287,10 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None):
         ga = unbroadcast(matmul(g, b, transpose_b=True), a.shape) if n[0] else None
         gb = unbroadcast(matmul(a, g, transpose_a=True), b.shape) if n[1] else None
         return ga, gb
-    return make_op("MatMul", (a, b), a._backend.xp.matmul(a._data, b._data), vjp)
+    y = a._backend.xp.matmul(a._data, b._data)
+    if y.dtype != a._data.dtype:  # ml-dtypes' bfloat16 matmul sums in float32 and returns float32: round once
+        y = y.astype(a._data.dtype)
+    return make_op("MatMul", (a, b), y, vjp)
 
 
 def _swap_last(x):
