@@ -162,3 +162,19 @@ def test_info_names_the_kernel_caches(monkeypatch, tmp_path):
     assert f"GPU (CuPy) {tmp_path};" in kernel_cache_line()
     monkeypatch.setenv("CUPY_CACHE_IN_MEMORY", "1")
     assert "in memory" in kernel_cache_line()
+
+
+def test_a_step_that_raises_drops_the_checks_deferred_before_it():
+    x, y = _data(6)
+    y[0] = 9  # step 1: deferred
+    model = _model("emulator")
+
+    class Boom(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 1:
+                raise RuntimeError("boom")
+
+    with tf.device("emulator"):
+        with pytest.raises(RuntimeError, match="boom"):
+            model.fit(x, y, batch_size=2, verbose=0, shuffle=False, callbacks=[Boom()])
+        assert model.evaluate(x[2:], y[2:], verbose=0)  # no stale label error from the fit

@@ -170,12 +170,21 @@ class CupyBackend(Backend):
     @contextlib.contextmanager
     def deferred_checks(self, label):
         """Inside the block, :meth:`defer_check` defers; ``label`` names the step (e.g. ``"epoch 1, step 3
-        (batch 2)"``) in what the check reports."""
+        (batch 2)"``) in what the check reports. A step that raises ends its loop: the checks deferred so far are
+        dropped with it (that exception is the one reported), so none is reported later by an unrelated copy."""
         outer, self._scope = self._scope, label
         try:
             yield
+        except BaseException:
+            self.discard_deferred()
+            raise
         finally:
             self._scope = outer
+
+    def discard_deferred(self):
+        """Drops the deferred checks not yet reported: those of a loop that ended by an exception (the loops
+        call it when they start)."""
+        self._pending, self._labels = {}, []
 
     def defer_check(self, key, bad, value, report):
         """Records a check computed on the device, to report at the next :meth:`fetch`, with no host contact now.

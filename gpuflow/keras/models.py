@@ -157,12 +157,14 @@ def _pythonify(logs, backend=None):
 
 
 def _sync_free_backend(model):
-    """The backend of the model's weights when it keeps training steps on the device (CUDA), with its kernels
-    compiled (``prepare_kernels``: before the first step, not inside it); else None."""
+    """The backend of the model's weights when it keeps training steps on the device (CUDA), ready for a loop:
+    its kernels compiled (``prepare_kernels``: before the first step, not inside it) and no deferred check
+    left from a loop that an exception ended (``discard_deferred``); else None."""
     backend = next((w.backend for w in model.weights), None)
     if not getattr(backend, "sync_free", False):
         return None
     backend.prepare_kernels()
+    backend.discard_deferred()
     return backend
 
 
