@@ -178,3 +178,18 @@ def test_a_step_that_raises_drops_the_checks_deferred_before_it():
         with pytest.raises(RuntimeError, match="boom"):
             model.fit(x, y, batch_size=2, verbose=0, shuffle=False, callbacks=[Boom()])
         assert model.evaluate(x[2:], y[2:], verbose=0)  # no stale label error from the fit
+
+
+def test_batch_normalization_and_dropout_steps_stay_on_the_device():
+    x, y = _data(16)
+    counts = []
+    for n in (4, 16):
+        with tf.device("emulator"):
+            layers = keras.layers
+            model = keras.Sequential([keras.Input((4,)), layers.Dense(6), layers.BatchNormalization(),
+                                      layers.Activation("relu"), layers.Dropout(0.3), layers.Dense(3)])
+            model.compile(optimizer=keras.optimizers.RMSprop(momentum=0.5, global_clipnorm=1.0),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+            _, hc = _contacts(lambda: model.fit(x[:n], y[:n], batch_size=2, verbose=0))
+        counts.append(hc["d2h"]["count"])
+    assert counts == [1, 1]
