@@ -193,3 +193,58 @@ def test_batch_normalization_and_dropout_steps_stay_on_the_device():
             _, hc = _contacts(lambda: model.fit(x[:n], y[:n], batch_size=2, verbose=0))
         counts.append(hc["d2h"]["count"])
     assert counts == [1, 1]
+
+
+def _sequence_model(case):
+    layers = keras.layers
+    if case == "lstm":
+        body = [keras.Input((5, 3)), layers.LSTM(4)]
+    elif case == "masked_gru":
+        body = [keras.Input((5, 3)), layers.Masking(), layers.GRU(4, go_backwards=True)]
+    elif case == "embedding":  # the unfused recurrence (recurrent dropout), its mask, a Bidirectional
+        body = [keras.Input((5,)), layers.Embedding(10, 4, mask_zero=True),
+                layers.Bidirectional(layers.SimpleRNN(3, recurrent_dropout=0.2, return_sequences=True)),
+                layers.GlobalAveragePooling1D()]
+    else:  # stateful: the states kept between batches on the device
+        body = [keras.Input((5, 3), batch_size=2), layers.GRU(4, stateful=True)]
+    model = keras.Sequential(body + [layers.Dense(3)])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _sequences(case, n):
+    rng = np.random.default_rng(2)
+    if case == "embedding":
+        x = rng.integers(1, 10, (n, 5)).astype("float32")  # a model's inputs arrive as its float dtype
+        x[:, 3:] = 0
+    else:
+        x = rng.normal(size=(n, 5, 3)).astype("float32")
+        x[::2, 4:] = 0  # masked last step where the model masks
+    return x, rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("case", ["lstm", "masked_gru", "embedding", "stateful"])
+def test_recurrent_and_embedding_steps_stay_on_the_device(case):
+    counts = []
+    for n in (4, 8):
+        with tf.device("emulator"):
+            model = _sequence_model(case)
+            _, hc = _contacts(lambda: model.fit(*_sequences(case, n), batch_size=2, verbose=0, shuffle=False))
+        counts.append(hc["d2h"]["count"])
+    assert counts == [1, 1]  # the epoch's logs only, at 2 steps as at 4
+
+
+def test_an_embedding_index_out_of_range_is_reported_at_the_next_host_contact_naming_the_step():
+    x, y = _sequences("embedding", 8)
+    x[5, 1] = 12  # batch 2 (step 3) of 4
+    with tf.device("emulator"):
+        model = _sequence_model("embedding")
+        with pytest.raises(IndexError, match=r"Embedding 'embedding.*indices must be in \[0, 10\).*an index 12 .*"
+                                             r"epoch 1, step 3 \(batch 2\)"):
+            model.fit(x, y, batch_size=2, verbose=0, shuffle=False)
+        x[5, 1] = 1.5
+        with pytest.raises(ValueError, match=r"non-integer value 1.5 .*epoch 1, step 3 \(batch 2\)"):
+            model.fit(x, y, batch_size=2, verbose=0, shuffle=False)
+        # outside a loop: raised by the call itself, as on the CPU
+        with pytest.raises(IndexError, match=r"gather: indices must be in \[0, 3\). Received: an index -1$"):
+            tf.gather(tf.constant([1.0, 2.0, 3.0]), tf.constant([0, -1, 5]))

@@ -19,6 +19,8 @@ __all__ = [
 ]
 
 
+_range = range  # the builtin: this module's tf.range below shadows the name in every function here
+
 def _shape_arg(shape):
     if isinstance(shape, Tensor):
         shape = shape.numpy().tolist()
@@ -47,8 +49,8 @@ def reshape(tensor, shape, name=None):
 def transpose(a, perm=None, name=None):
     """Permutes axes (``tf.transpose``); ``perm`` defaults to reversing them."""
     x = convert_to_tensor(a)
-    perm = tuple(range(x.ndim))[::-1] if perm is None else tuple(int(p) for p in perm)
-    if any(not -x.ndim <= p < x.ndim for p in perm) or sorted(p % x.ndim for p in perm) != list(range(x.ndim)):
+    perm = tuple(_range(x.ndim))[::-1] if perm is None else tuple(int(p) for p in perm)
+    if any(not -x.ndim <= p < x.ndim for p in perm) or sorted(p % x.ndim for p in perm) != list(_range(x.ndim)):
         raise ValueError(f"transpose: perm must be a permutation of 0..{x.ndim - 1}. Received: perm={perm}")
     perm = tuple(p % x.ndim for p in perm)  # negative axes count from the end; the inverse needs them resolved
     inv = tuple(np.argsort(perm))
@@ -79,7 +81,7 @@ def concat(values, axis, name=None):
 
     def vjp(g, n):
         return tuple(getitem(g, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),))
-                     if n[i] else None for i in range(len(ts)))
+                     if n[i] else None for i in _range(len(ts)))
     return make_op("ConcatV2", tuple(ts), ts[0]._backend.xp.concatenate([t._data for t in ts], axis=ax), vjp)
 
 
@@ -96,7 +98,7 @@ def unstack(value, num=None, axis=0, name=None):
     """Splits a tensor into a list along ``axis`` (``tf.unstack``)."""
     x = convert_to_tensor(value)
     ax = _axis(axis, x.ndim, "unstack")
-    return [squeeze(getitem(x, (slice(None),) * ax + (slice(i, i + 1),)), axis=ax) for i in range(x.shape[ax])]
+    return [squeeze(getitem(x, (slice(None),) * ax + (slice(i, i + 1),)), axis=ax) for i in _range(x.shape[ax])]
 
 
 def split(value, num_or_size_splits, axis=0, name=None):
@@ -116,7 +118,7 @@ def split(value, num_or_size_splits, axis=0, name=None):
             raise ValueError(f"split: size_splits must be non-negative and sum to the dimension of axis {ax}. "
                              f"Expected a sum of {x.shape[ax]}. Received: num_or_size_splits={sizes}")
     bounds = np.cumsum([0] + sizes)
-    return [getitem(x, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),)) for i in range(len(sizes))]
+    return [getitem(x, (slice(None),) * ax + (slice(int(bounds[i]), int(bounds[i + 1])),)) for i in _range(len(sizes))]
 
 
 def squeeze(input, axis=None, name=None):  # noqa: A002
@@ -174,7 +176,7 @@ def tile(input, multiples, name=None):  # noqa: A002
         for r, d in zip(reps, x.shape):
             split_shape += [r, d]
         from .math_ops import reduce_sum
-        return (reduce_sum(reshape(g, split_shape), axis=tuple(range(0, 2 * x.ndim, 2))),)
+        return (reduce_sum(reshape(g, split_shape), axis=tuple(_range(0, 2 * x.ndim, 2))),)
     return make_op("Tile", (x,), x._backend.xp.tile(x._data, reps), vjp)
 
 
@@ -245,7 +247,7 @@ def _scatter_add_axis(backend, out, axis, index, g):
     starts = np.flatnonzero(np.r_[True, host[order][1:] != host[order][:-1]])
     rank = np.arange(len(host)) - np.repeat(starts, np.diff(np.r_[starts, len(host)]))
     pre = (slice(None),) * axis
-    for r in range(int(rank.max()) + 1 if len(host) else 0):
+    for r in _range(int(rank.max()) + 1 if len(host) else 0):
         picked = np.sort(order[rank == r])  # no index repeats among these
         out[pre + (backend.asarray(host[picked]),)] += g[pre + (backend.asarray(picked),)]
 
@@ -263,11 +265,59 @@ def gather(params, indices, axis=0, batch_dims=0, name=None):
     if not idx.dtype.is_integer:
         raise TypeError(f"gather expects integer indices. Received: indices.dtype={idx.dtype.name}")
     ax = _axis(axis, x.ndim, "gather")
-    ia = idx.numpy()
-    if ia.size and (ia.min() < 0 or ia.max() >= x.shape[ax]):
-        bad = ia[(ia < 0) | (ia >= x.shape[ax])].flat[0]
-        raise IndexError(f"gather: indices must be in [0, {x.shape[ax]}). Received: an index {bad}")
+    n = x.shape[ax]
+    idx = checked_indices(idx, n, lambda bad, where: IndexError(
+        f"gather: indices must be in [0, {n}). Received: an index {bad}{where}"))
     return getitem(x, (slice(None),) * ax + (idx._data,))
+
+
+def check_on_device(backend, key, values, bad, error):
+    """Raises ``error(value, where)`` for the first entry (in row-major order) of ``values`` at which ``bad`` holds,
+    with no host contact inside a training step on a backend that keeps its steps on the device.
+
+    On the CPU the check is made now. On such a backend (CUDA, ``backend.sync_free``), inside a training loop's step
+    it is deferred to the loop's next host contact (``backend.defer_check``), which raises it with ``where`` naming
+    the step; the step goes on, so the caller must make the values safe to compute with (clip indices). Outside a
+    loop, one device-to-host copy checks it now.
+
+    Args:
+        backend: the backend of the arrays.
+        key: names the check (of one key's deferred failures, the first is reported).
+        values: a backend array.
+        bad: a bool backend array of the shape of ``values``.
+        error: ``error(value, where)`` -> the exception to raise; ``value`` is the offending entry (a Python
+            number: a float when deferred), ``where`` is "" or " (found on the device at <step>; ...)".
+
+    Returns:
+        True when the check was deferred, False when it passed.
+    """
+    if values.size == 0:
+        return False
+    bad = bad.ravel()
+    found, value = bad.any(), values.ravel()[bad.argmax()]
+    if getattr(backend, "sync_free", False):
+        def report(v, label):
+            raise error(v, f" (found on the device at {label}; reported at the next host contact)")
+        if backend.defer_check(key, found, value, report):
+            return True
+        found, value = (v[0] for v in backend.fetch([found, value]))  # one device-to-host copy
+    if found:
+        raise error(value.item(), "")
+    return False
+
+
+def checked_indices(indices, limit, error):
+    """``indices`` (an integer Tensor) checked to lie in ``[0, limit)`` by :func:`check_on_device` (``error(bad,
+    where)`` -> the exception); when the check is deferred, the indices clipped into range (the step goes on).
+
+    Raises:
+        what ``error`` returns, for an index outside ``[0, limit)`` (at the next host contact when deferred).
+    """
+    be, ia = indices._backend, indices._data
+    if check_on_device(be, f"index range [0, {limit})", ia, (ia < 0) | (ia >= limit),
+                       lambda v, where: error(int(v), where)):
+        return wrap(be.xp.clip(ia, 0, limit - 1), indices)
+    return indices
 
 
 def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):

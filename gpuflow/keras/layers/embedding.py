@@ -68,25 +68,25 @@ class Embedding(Layer):
         self.built = True
 
     def _indices(self, inputs):
+        """The indices to look up (int Tensor): float inputs cast after a check that they hold whole numbers,
+        and a check that every index lies in ``[0, input_dim)``; inside a training step on CUDA both are checked
+        on the device and reported at the next host contact (``array_ops.check_on_device``)."""
         x = inputs if isinstance(inputs, Tensor) else convert_to_tensor(np.asarray(inputs))
         if x.dtype.is_floating:
-            arr = x.numpy()
-            if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-                bad = arr[~np.isfinite(arr) | (arr != np.round(arr))].flat[0]
-                raise ValueError(f"Embedding '{self.name}' expects integer indices. Received: a {x.dtype.name} input "
-                                 f"with the non-integer value {bad} (shape={tuple(x.shape)}).")
+            a, xp = x._data, x._backend.xp
+            _a.check_on_device(x._backend, f"Embedding '{self.name}': integer indices", a,
+                               ~xp.isfinite(a) | (a != xp.round(a)), lambda bad, where: ValueError(
+                                   f"Embedding '{self.name}' expects integer indices. Received: a {x.dtype.name} "
+                                   f"input with the non-integer value {bad} (shape={tuple(x.shape)}){where}."))
             x = _m.cast(x, "int32")
         elif not x.dtype.is_integer:
             raise TypeError(f"Embedding '{self.name}' expects integer indices. Received: dtype={x.dtype.name}")
-        idx = x.numpy()
-        if idx.size and (idx.min() < 0 or idx.max() >= self.input_dim):
-            bad = idx[(idx < 0) | (idx >= self.input_dim)].flat[0]
-            raise IndexError(f"Embedding '{self.name}': indices must be in [0, {self.input_dim}) (input_dim). "
-                             f"Received: an index {bad} (input shape={tuple(x.shape)}).")
-        return x
+        return _a.checked_indices(x, self.input_dim, lambda bad, where: IndexError(
+            f"Embedding '{self.name}': indices must be in [0, {self.input_dim}) (input_dim). "
+            f"Received: an index {bad} (input shape={tuple(x.shape)}){where}."))
 
     def call(self, inputs):
-        return _a.gather(self.embeddings, self._indices(inputs), axis=0)
+        return _a.getitem(self.embeddings, self._indices(inputs))  # checked: gather's own check not repeated
 
     def compute_mask(self, inputs, previous_mask=None):
         """``inputs != 0`` with ``mask_zero=True`` (Keras's rule), else None."""

@@ -625,7 +625,7 @@ class RNN(Layer):
     def _finish(self, output, states):
         if self.stateful and self.states is not None:
             for v, s in zip(self.states, states):
-                v.assign(s.numpy())
+                v.assign(s)  # on the device: no host copy
         if self.return_state:
             return (output,) + tuple(states)
         return output
