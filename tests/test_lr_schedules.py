@@ -76,3 +76,16 @@ def test_optimizer_from_config_rebuilds_its_schedule():
     assert config["learning_rate"]["class_name"] == "ExponentialDecay"  # the caller's dict is left as it was
     with pytest.raises(ValueError, match="Unknown learning rate schedule 'Nope'"):
         tf.keras.optimizers.SGD.from_config({"learning_rate": {"class_name": "Nope", "config": {}}})
+
+
+@pytest.mark.parametrize("schedule", [schedules.ExponentialDecay(0.1, 7, 0.5),
+                                      schedules.ExponentialDecay(0.1, 7, 0.5, True),
+                                      schedules.PiecewiseConstantDecay([3, 10], [1.0, 0.5, 0.1]),
+                                      schedules.CosineDecay(0.3, 50, alpha=0.1),
+                                      schedules.CosineDecay(0.0, 50, warmup_target=1.0, warmup_steps=10)],
+                         ids=lambda s: type(s).__name__)
+def test_a_tensor_step_gives_the_host_value_as_a_float32_tensor_on_its_device(schedule, device):
+    steps = [0, 1, 3, 4, 7, 9, 10, 11, 14, 30, 60, 61]
+    got = [schedule(tf.constant(np.int64(i))) for i in steps]
+    assert all(isinstance(g, tf.Tensor) and g.dtype == tf.float32 and g.device == got[0].device for g in got)
+    np.testing.assert_array_equal([g.numpy() for g in got], np.float32([schedule(i) for i in steps]))

@@ -248,3 +248,24 @@ def test_an_embedding_index_out_of_range_is_reported_at_the_next_host_contact_na
         # outside a loop: raised by the call itself, as on the CPU
         with pytest.raises(IndexError, match=r"gather: indices must be in \[0, 3\). Received: an index -1$"):
             tf.gather(tf.constant([1.0, 2.0, 3.0]), tf.constant([0, -1, 5]))
+
+
+def test_a_learning_rate_schedule_is_evaluated_on_the_device_with_the_host_values():
+    sched = keras.optimizers.schedules
+    for schedule in (sched.ExponentialDecay(0.05, 2, 0.5, staircase=True),
+                     sched.PiecewiseConstantDecay([2], [0.1, 0.01]), sched.CosineDecay(0.0, 4, warmup_target=0.1, warmup_steps=2)):
+        counts, weights = [], {}
+        for device, n in (("emulator", 4), ("emulator", 8), ("cpu", 8)):
+            x, y = _data(n)
+            model = _model(device)
+            with tf.device(device):
+                model.compile(optimizer=keras.optimizers.SGD(schedule, momentum=0.5),
+                              loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+                _, hc = _contacts(lambda: model.fit(x, y, batch_size=2, verbose=0, shuffle=False))
+                lr = float(model.optimizer.learning_rate.numpy())
+            counts.append(hc["d2h"]["count"])
+            weights[device] = (model.get_weights(), lr)
+        assert counts[:2] == [1, 1], (schedule, counts)
+        assert weights["emulator"][1] == weights["cpu"][1] == np.float32(schedule(4))
+        for a, b in zip(weights["emulator"][0], weights["cpu"][0]):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

@@ -16,9 +16,9 @@ run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers
 
 On a backend that keeps training steps on the device (CUDA, ``backend.sync_free``) an update makes no host
 contact: the learning rate and the step (``iterations + 1``) are read as device scalars and the clipping norms
-stay on the device (``clip * g / max(norm, clip)``). A learning-rate schedule is still evaluated on the host
-from the step (one device-to-host copy per step). On the CPU the update is computed with Python floats as
-before.
+stay on the device (``clip * g / max(norm, clip)``); a ``LearningRateSchedule`` is evaluated on the device from
+the step (see :mod:`~gpuflow.keras.schedules`; another callable still takes the step as an int, one
+device-to-host copy per step). On the CPU the update is computed with Python floats as before.
 
 Hyperparameters are checked at construction, in the ranges where the update rules make sense (Keras 3 checks
 only SGD's momentum): a finite learning rate >= 0 (or a schedule / callable), betas and rho in [0, 1), momentum in
@@ -33,7 +33,7 @@ import warnings
 
 import numpy as np
 
-from ..tensor import Variable
+from ..tensor import Tensor, Variable
 from ..ops.core import convert_to_tensor
 from ._checks import check_real
 
@@ -104,11 +104,20 @@ class Optimizer:
     def learning_rate(self):
         if self._schedule is not None:
             # a schedule takes the step (LearningRateSchedule); a plain callable with no argument gives the rate
-            if _takes_an_argument(self._schedule):
+            # on a backend that keeps steps on the device, a LearningRateSchedule takes the step as the device
+            # scalar ``iterations`` (as Keras passes it) and its value stays there; other callables take an int
+            on_device = (isinstance(self._schedule, schedules.LearningRateSchedule)
+                         and getattr(self.iterations.backend, "sync_free", False))
+            if on_device:
+                value = self._schedule(self.iterations)
+            elif _takes_an_argument(self._schedule):
                 value = self._schedule(int(self.iterations.numpy()))
             else:
                 value = self._schedule()
-            self._learning_rate.assign(float(value.numpy() if hasattr(value, "numpy") else value))
+            if on_device and isinstance(value, Tensor):
+                self._learning_rate.assign(value)
+            else:
+                self._learning_rate.assign(float(value.numpy() if hasattr(value, "numpy") else value))
         return self._learning_rate
 
     @learning_rate.setter
@@ -233,7 +242,7 @@ class Optimizer:
         self.build(variables)
         on_device = getattr(variables[0].backend, "sync_free", False)
         grads = self._clip(grads, variables, on_device)
-        if on_device:  # device scalars: no host contact (a schedule still reads the step on the host)
+        if on_device:  # device scalars: no host contact
             lr = self.learning_rate._data
             step = self.iterations._data + 1
         else:

@@ -2,16 +2,58 @@
 
 A schedule is called with the optimizer's step (``optimizer.iterations``, 0-based) and returns the
 learning rate; pass one as ``learning_rate`` to any optimizer.
+
+Called with a Python number, a schedule computes on the host in Python floats and returns a float. Called with
+a scalar Tensor (the optimizer passes its ``iterations`` so on a backend that keeps training steps on the device,
+CUDA), it computes with the tensor's backend arrays in float64, with the same formula, and returns a float32
+scalar Tensor on that device: no host contact.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
+from ..ops.core import wrap
+from ..tensor import Tensor
+
 __all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay"]
 
 
+class _HostMath:
+    """A schedule's scalar math on the host: Python floats."""
+    floor, cos, minimum = staticmethod(math.floor), staticmethod(math.cos), staticmethod(min)
+
+    @staticmethod
+    def where(cond, a, b):
+        return a if cond else b
+
+    @staticmethod
+    def result(value):
+        return value
+
+
+class _DeviceMath:
+    """A schedule's scalar math on the device of the step Tensor ``like``: its backend's float64 arrays."""
+
+    def __init__(self, like):
+        self.like, xp = like, like.backend.xp
+        self.floor, self.cos, self.minimum, self.where = xp.floor, xp.cos, xp.minimum, xp.where
+
+    def result(self, value):
+        return wrap(self.like.backend.xp.asarray(value, dtype=np.float32), self.like)
+
+
+def _step_math(step):
+    """``(step as a float, the math to compute with)``: float64 device arrays for a Tensor, else Python floats."""
+    if isinstance(step, Tensor):
+        return step._data.astype(np.float64), _DeviceMath(step)
+    return float(step), _HostMath
+
+
 class LearningRateSchedule:
-    """Base class: subclasses implement ``__call__(step) -> float`` and ``get_config``."""
+    """Base class: subclasses implement ``__call__(step) -> float`` (a float32 scalar Tensor for a Tensor step)
+    and ``get_config``."""
 
     def __call__(self, step):
         raise NotImplementedError
@@ -38,10 +80,11 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
     def __call__(self, step):
-        p = float(step) / self.decay_steps
+        step, m = _step_math(step)
+        p = step / self.decay_steps
         if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+            p = m.floor(p)
+        return m.result(self.initial_learning_rate * self.decay_rate ** p)
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
@@ -64,10 +107,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         self.boundaries, self.values, self.name = list(boundaries), list(values), name
 
     def __call__(self, step):
-        for b, v in zip(self.boundaries, self.values):
-            if step <= b:
-                return v
-        return self.values[-1]
+        step, m = _step_math(step)
+        out = self.values[-1]
+        for b, v in zip(self.boundaries[::-1], self.values[-2::-1]):
+            out = m.where(step <= b, v, out)  # the first boundary at or above the step wins
+        return m.result(out)
 
     def get_config(self):
         return {"boundaries": self.boundaries, "values": self.values, "name": self.name}
@@ -86,12 +130,14 @@ class CosineDecay(LearningRateSchedule):
         self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
 
     def __call__(self, step):
-        step = float(step)
+        step, m = _step_math(step)
         peak = self.initial_learning_rate if self.warmup_target is None else self.warmup_target
-        if self.warmup_target is not None and step < self.warmup_steps:
-            return self.initial_learning_rate + (peak - self.initial_learning_rate) * step / self.warmup_steps
-        t = min(step - self.warmup_steps, self.decay_steps) / self.decay_steps
-        return peak * ((1 - self.alpha) * 0.5 * (1 + math.cos(math.pi * t)) + self.alpha)
+        t = m.minimum(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        decayed = peak * ((1 - self.alpha) * 0.5 * (1 + m.cos(math.pi * t)) + self.alpha)
+        if self.warmup_target is None:
+            return m.result(decayed)
+        warm = self.initial_learning_rate + (peak - self.initial_learning_rate) * step / (self.warmup_steps or 1)
+        return m.result(m.where(step < self.warmup_steps, warm, decayed))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
