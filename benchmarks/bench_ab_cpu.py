@@ -28,6 +28,8 @@ import sys
 import tempfile
 import time
 
+import _interleaved as il
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 WORKLOADS = ("seed_cnn", "lstm", "gru", "simple_rnn", "segmentation", "predict1", "predict32", "predict256")
@@ -112,6 +114,7 @@ def main():
     if unknown or args.rounds < 1:
         p.error(f"expected --workloads from {','.join(WORKLOADS)} and --rounds >= 1; received {args.workloads!r}, "
                 f"{args.rounds}")
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"A": _tree(args.old, tmp), "B": _tree(args.new, tmp)}
         runs = {(w, side): [] for w in workloads for side in "AB"}
@@ -130,7 +133,8 @@ def main():
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'workload':<14} {'A wall ms':>10} {'B wall ms':>10} {'B/A':>6} {'A CPU ms':>10} {'B CPU ms':>10} "
           f"{'B/A':>6}")
-    report = {"old": args.old, "new": args.new, "rounds": args.rounds, "results": {}}
+    report = {"benchmark": "cpu_ab", "old": args.old, "new": args.new, "rounds": args.rounds,
+              "machine": il.machine_info(), "load_average_1min": [load_before[0], os.getloadavg()[0]], "results": {}}
     for w in workloads:
         med = {(side, k): statistics.median(x[k] for x in runs[(w, side)])
                for side in "AB" for k in ("wall_s", "cpu_s")}
