@@ -269,3 +269,28 @@ def test_a_learning_rate_schedule_is_evaluated_on_the_device_with_the_host_value
         assert weights["emulator"][1] == weights["cpu"][1] == np.float32(schedule(4))
         for a, b in zip(weights["emulator"][0], weights["cpu"][0]):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_loss_scaling_skips_and_grows_on_the_device_as_on_the_cpu():
+    steps = [1.0, np.inf, 2.0, np.nan, 0.5, 1.5, -1.0]  # finite, skipped, ..., grown after 2 finite steps
+    seen = {}
+    for device in ("cpu", "emulator"):
+        with tf.device(device):
+            opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.1), initial_scale=8.0,
+                                                      dynamic_growth_steps=2)
+            w, b = tf.Variable([1.0, -2.0]), tf.Variable([0.5])
+            trace, copies = [], 0
+            for s in steps:
+                grads = [tf.constant([s, 2 * s]) * 8.0, tf.constant([-s])]
+                with tf.profiler.profile() as prof:
+                    opt.apply_gradients(zip(grads, [w, b]))
+                copies += prof.host_contacts()["d2h"]["count"]
+                trace.append([np.array(t.numpy()) for t in (opt.dynamic_scale, opt.step_counter, opt.iterations, w,
+                                                             b, opt.inner_optimizer.get_slot(w, "velocity"))])
+        seen[device] = trace, copies
+    assert seen["emulator"][1] == 0  # no copy in the 7 steps
+    assert [float(row[0]) for row in seen["cpu"][0]] == [8, 4, 4, 2, 2, 4, 4]
+    assert [int(row[2]) for row in seen["cpu"][0]] == [1, 1, 2, 2, 3, 4, 5]
+    for cpu, emu in zip(seen["cpu"][0], seen["emulator"][0]):
+        for a, b in zip(cpu, emu):
+            np.testing.assert_allclose(b, a, rtol=1e-6)

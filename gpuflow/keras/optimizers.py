@@ -487,7 +487,10 @@ class LossScaleOptimizer(Optimizer):
     the counter are saved with the optimizer (Keras's ``optimizer/vars``: its own ``iteration`` and
     ``learning_rate``, ``step_counter``, ``dynamic_scale``, then the inner optimizer's variables).
 
-    Whether a step is finite is read on the host: one device synchronisation per step on a GPU.
+    On the CPU whether a step is finite is read on the host. On a backend that keeps training steps on the device
+    (CUDA) nothing is: the step is applied, then undone by a device-side select where a gradient was not finite,
+    and the scale and counter are updated there too (Keras 3's ``ops.cond``); it costs a copy of the variables the
+    step changes.
 
     Args:
         inner_optimizer: the :class:`Optimizer` to wrap (or a name or config :func:`get` resolves).
@@ -579,6 +582,8 @@ class LossScaleOptimizer(Optimizer):
         docstring). Returns ``iterations``."""
         pairs = list(grads_and_vars)
         grads = [g for g, _ in pairs if g is not None]
+        if grads and getattr(grads[0].backend, "sync_free", False):
+            return self._apply_on_device(pairs, grads)
         finite = all(bool(g.backend.xp.isfinite(g._data).all()) for g in grads)
         if not finite:
             self.step_counter.assign(0)
@@ -591,6 +596,27 @@ class LossScaleOptimizer(Optimizer):
             self.dynamic_scale.assign(self.dynamic_scale.numpy() * 2.0)
         else:
             self.step_counter.assign_add(1)
+        return self.iterations
+
+    def _apply_on_device(self, pairs, grads):
+        """:meth:`apply_gradients` with no host contact (Keras 3's ``ops.cond`` as a select): the inner optimizer
+        applies the unscaled gradients, then every variable it may have changed (the model's, its slots, its
+        iterations and learning rate) takes back its old value where a gradient was not finite; the scale and the
+        counter follow the same rules, computed on the device."""
+        xp = grads[0].backend.xp
+        finite = xp.all(xp.stack([xp.isfinite(g._data).all() for g in grads]))
+        self.inner_optimizer.build([v for g, v in pairs if g is not None])  # the slots exist before the snapshot
+        state = [v for g, v in pairs if g is not None] + self.inner_optimizer.variables
+        old = [v._data.copy() for v in state]
+        with np.errstate(all="ignore"):  # a non-finite step's arithmetic, undone below (NumPy arrays would warn)
+            self.inner_optimizer.apply_gradients(
+                [(None if g is None else g / _cast(self.dynamic_scale, g.dtype), v) for g, v in pairs])
+        for v, before in zip(state, old):
+            xp.copyto(v._data, before, where=~finite)
+        counter, scale = self.step_counter._data, self.dynamic_scale._data
+        grow = finite & (counter == self.dynamic_growth_steps - 1)
+        xp.copyto(scale, scale * xp.where(finite, xp.where(grow, 2.0, 1.0), 0.5).astype(scale.dtype))
+        xp.copyto(counter, xp.where(finite & ~grow, counter + 1, 0))
         return self.iterations
 
     def get_config(self):
