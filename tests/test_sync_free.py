@@ -253,7 +253,8 @@ def test_an_embedding_index_out_of_range_is_reported_at_the_next_host_contact_na
 def test_a_learning_rate_schedule_is_evaluated_on_the_device_with_the_host_values():
     sched = keras.optimizers.schedules
     for schedule in (sched.ExponentialDecay(0.05, 2, 0.5, staircase=True),
-                     sched.PiecewiseConstantDecay([2], [0.1, 0.01]), sched.CosineDecay(0.0, 4, warmup_target=0.1, warmup_steps=2)):
+                     sched.PiecewiseConstantDecay([2], [0.1, 0.01]),
+                     sched.CosineDecay(0.0, 4, warmup_target=0.1, warmup_steps=2)):
         counts, weights = [], {}
         for device, n in (("emulator", 4), ("emulator", 8), ("cpu", 8)):
             x, y = _data(n)
@@ -294,3 +295,23 @@ def test_loss_scaling_skips_and_grows_on_the_device_as_on_the_cpu():
     for cpu, emu in zip(seen["cpu"][0], seen["emulator"][0]):
         for a, b in zip(cpu, emu):
             np.testing.assert_allclose(b, a, rtol=1e-6)
+
+
+def test_precision_recall_and_auc_count_on_the_device():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(8, 4)).astype("float32"), rng.integers(0, 2, (8, 1)).astype("float32")
+    counts, logs = [], {}
+    for device, n in (("emulator", 4), ("emulator", 8), ("cpu", 8)):
+        with tf.device(device):
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+            model.set_weights([np.full((4, 1), 0.3, "float32"), np.zeros(1, "float32")])
+            model.compile(optimizer="sgd", loss="binary_crossentropy",
+                          metrics=[keras.metrics.Precision(), keras.metrics.Recall(thresholds=0.6),
+                                   keras.metrics.AUC(num_thresholds=20), keras.metrics.AUC(curve="PR", name="pr")])
+            h, hc = _contacts(lambda: model.fit(x[:n], y[:n], batch_size=2, verbose=0, shuffle=False,
+                                                sample_weight=np.linspace(0.5, 1.5, n)))
+        counts.append(hc["d2h"]["count"])
+        logs[device] = h.history
+    assert counts[:2] == [1, 1]
+    for key in ("precision", "recall", "auc", "pr"):
+        np.testing.assert_allclose(logs["emulator"][key], logs["cpu"][key], rtol=1e-6)

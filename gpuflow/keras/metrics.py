@@ -6,11 +6,11 @@ the accumulators are host floats. For tensors on a backend that keeps training
 steps on the device (CUDA, ``backend.sync_free``), ``Mean``, ``Sum`` and the
 mean-metric wrappers (accuracies, MSE, MAE) compute and accumulate on the device
 and ``result()`` is a device tensor, so a training step makes no device-to-host
-copy; ``Precision``, ``Recall`` and ``AUC`` still count on the host (one copy of
-their inputs per update). ``"accuracy"`` in ``compile`` is resolved from the shapes of
-the targets and predictions exactly as Keras 3's ``compile_utils.get_metric``:
-binary accuracy for a last dimension of 1, sparse categorical accuracy when the
-targets have one axis fewer (or a last axis of 1), else categorical accuracy.
+copy; so do ``Precision``, ``Recall`` and ``AUC`` with their confusion counts.
+``"accuracy"`` in ``compile`` is resolved from the shapes of the targets and
+predictions exactly as Keras 3's ``compile_utils.get_metric``: binary accuracy
+for a last dimension of 1, sparse categorical accuracy when the targets have one
+axis fewer (or a last axis of 1), else categorical accuracy.
 """
 from __future__ import annotations
 
@@ -306,45 +306,74 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
 
 def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
-    t, p = _np(y_true).astype(np.float64), _np(y_pred).astype(np.float64)
+    """``(device, true, pred, weights)``: the inputs flattened, ``true`` as bool, the others float64, as arrays of
+    the device of ``device`` (a Tensor on a backend keeping steps on the device, see :func:`_device_tensor`: no
+    copy) or NumPy arrays (``device`` None)."""
+    on = _device_tensor(y_true, y_pred, sample_weight)
+    xp, arrays = _xp_arrays(y_true, y_pred, *([] if on is None else [on]))
+    t, p = arrays[0].astype(np.float64), arrays[1].astype(np.float64)
     if t.shape != p.shape and t.size == p.size:
         t = t.reshape(p.shape)
     if t.shape != p.shape:
         raise ValueError(f"{name}: y_true and y_pred must have the same shape. Received: y_true.shape={t.shape}, "
                          f"y_pred.shape={p.shape}")
-    w = None if sample_weight is None else np.broadcast_to(
-        _np(sample_weight).astype(np.float64).reshape(_np(sample_weight).shape + (1,) * (p.ndim - _np(sample_weight).ndim)),
-        p.shape)
+    w = xp.ones(p.shape) if sample_weight is None else _broadcast_weights(p, sample_weight, on)
     if class_id is not None:
-        t, p = t[..., class_id], p[..., class_id]
-        w = None if w is None else w[..., class_id]
-    return t.ravel() > 0.5, p.ravel(), (np.ones(p.size) if w is None else w.ravel())
+        t, p, w = t[..., class_id], p[..., class_id], w[..., class_id]
+    return on, t.ravel() > 0.5, p.ravel(), w.ravel()
 
 
 class _ConfusionMetric(Metric):
-    """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive)."""
+    """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive): float64
+    arrays ``tp``, ``fp``, ``tn``, ``fn`` on the host, or on the device of the inputs once a device Tensor came in
+    (then ``result()`` is a device Tensor and an update makes no host contact)."""
 
     def __init__(self, thresholds, class_id, name, dtype):
         super().__init__(name, dtype)
         self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, dtype=np.float64))
         self._single = thresholds is None or np.ndim(thresholds) == 0
         self.class_id = class_id
+        self._device_thresholds = None  # (backend, thresholds on its device), made once
         self.reset_state()
 
     def reset_state(self):
         n = len(self.thresholds)
         self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))
+        self._device = None  # a Tensor on the device holding the counts, once a device value came in
+
+    def _predictions(self, xp, p):
+        """The scores compared with the thresholds (AUC applies its sigmoid to logits)."""
+        return p
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name)
-        pred = p[None, :] > self.thresholds[:, None]
-        self.tp += (pred & t) @ w
-        self.fp += (pred & ~t) @ w
-        self.fn += (~pred & t) @ w
-        self.tn += (~pred & ~t) @ w
+        on, t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name)
+        xp, thresholds = np, self.thresholds
+        if on is not None:
+            be = on.backend
+            if self._device_thresholds is None or self._device_thresholds[0] is not be:
+                self._device_thresholds = be, be.asarray(self.thresholds)
+            thresholds = self._device_thresholds[1]
+            if self._device is None:  # the counts move to the device once (after a reset: zeros)
+                self.tp, self.fp, self.tn, self.fn = (be.asarray(c) for c in (self.tp, self.fp, self.tn, self.fn))
+            xp, self._device = be.xp, on
+        pred = self._predictions(xp, p)[None, :] > thresholds[:, None]
+        self.tp += _weighted_count(pred & t, w)
+        self.fp += _weighted_count(pred & ~t, w)
+        self.fn += _weighted_count(~pred & t, w)
+        self.tn += _weighted_count(~pred & ~t, w)
+
+    @property
+    def _xp(self):
+        return np if self._device is None else self._device.backend.xp
 
     def _out(self, values):
-        return convert_to_tensor(values[0] if self._single else values, dtype=self.dtype)
+        """``values`` (one per threshold) as the result Tensor: a scalar for a single threshold."""
+        return self._tensor(values[0] if self._single else values)
+
+    def _tensor(self, value):
+        if self._device is not None:
+            return _on_device(self._device, value, self.dtype)
+        return convert_to_tensor(value, dtype=self.dtype)
 
     def get_config(self):
         c = super().get_config()
@@ -353,8 +382,15 @@ class _ConfusionMetric(Metric):
         return c
 
 
-def _ratio(a, b):
-    return np.divide(a, b, out=np.zeros_like(a), where=b > 0)
+def _weighted_count(mask, w):
+    """``sum(w[mask])`` per row of the (thresholds, samples) bool ``mask``, as one matrix-vector product."""
+    return mask.astype(w.dtype) @ w
+
+
+def _ratio(xp, a, b):
+    """``a / b``, 0 where ``b`` is not > 0."""
+    pos = b > 0
+    return xp.where(pos, a, 0.0) / xp.where(pos, b, 1.0)
 
 
 class Precision(_ConfusionMetric):
@@ -366,7 +402,7 @@ class Precision(_ConfusionMetric):
         super().__init__(thresholds, class_id, name, dtype)
 
     def result(self):
-        return self._out(_ratio(self.tp, self.tp + self.fp))
+        return self._out(_ratio(self._xp, self.tp, self.tp + self.fp))
 
 
 class Recall(_ConfusionMetric):
@@ -378,7 +414,7 @@ class Recall(_ConfusionMetric):
         super().__init__(thresholds, class_id, name, dtype)
 
     def result(self):
-        return self._out(_ratio(self.tp, self.tp + self.fn))
+        return self._out(_ratio(self._xp, self.tp, self.tp + self.fn))
 
 
 class AUC(_ConfusionMetric):
@@ -404,25 +440,24 @@ class AUC(_ConfusionMetric):
         super().__init__([0.0 - eps] + list(inner) + [1.0 + eps], None, name, dtype)
         self._single = False
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        if self.from_logits:
-            y_pred = 1 / (1 + np.exp(-_np(y_pred).astype(np.float64)))
-        super().update_state(y_true, y_pred, sample_weight)
+    def _predictions(self, xp, p):
+        return 1 / (1 + xp.exp(-p)) if self.from_logits else p
 
     def result(self):
-        tp, fp, fn, tn = self.tp, self.fp, self.fn, self.tn
+        xp, tp, fp, fn, tn = self._xp, self.tp, self.fp, self.fn, self.tn
         if self.curve == "ROC":
-            tpr, fpr = _ratio(tp, tp + fn), _ratio(fp, fp + tn)
-            return convert_to_tensor(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2), dtype=self.dtype)
+            tpr, fpr = _ratio(xp, tp, tp + fn), _ratio(xp, fp, fp + tn)
+            return self._tensor(xp.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
         dtp = tp[:-1] - tp[1:]
         p = tp + fp
-        dp = np.maximum(p[:-1] - p[1:], 0)
-        slope = _ratio(dtp, dp)
+        dp = xp.maximum(p[:-1] - p[1:], 0)
+        slope = _ratio(xp, dtp, dp)
         intercept = tp[1:] - slope * p[1:]
         both = (p[:-1] > 0) & (p[1:] > 0)
-        ratio = np.where(both, _ratio(p[:-1], np.maximum(p[1:], 0)), 1.0)
-        inc = _ratio(slope * (dtp + intercept * np.log(np.where(ratio > 0, ratio, 1.0))), np.maximum(tp[1:] + fn[1:], 0))
-        return convert_to_tensor(np.sum(inc), dtype=self.dtype)
+        ratio = xp.where(both, _ratio(xp, p[:-1], xp.maximum(p[1:], 0)), 1.0)
+        inc = _ratio(xp, slope * (dtp + intercept * xp.log(xp.where(ratio > 0, ratio, 1.0))),
+                     xp.maximum(tp[1:] + fn[1:], 0))
+        return self._tensor(xp.sum(inc))
 
     def get_config(self):
         c = Metric.get_config(self)
