@@ -234,6 +234,25 @@ def test_recurrent_and_embedding_steps_stay_on_the_device(case):
     assert counts == [1, 1]  # the epoch's logs only, at 2 steps as at 4
 
 
+def test_the_gradient_of_a_gather_stays_on_the_device():
+    x, y = np.random.default_rng(4).normal(size=(8, 4, 4, 1)).astype("float32"), np.arange(8) % 3
+    counts, weights = [], {}
+    for device, n in (("emulator", 4), ("emulator", 8), ("cpu", 8)):
+        with tf.device(device):
+            layers = keras.layers  # bilinear upsampling: four gathers along an axis, their gradients scatter-adds
+            model = keras.Sequential([keras.Input((4, 4, 1)), layers.Conv2D(2, 3, padding="same"),
+                                      layers.UpSampling2D(interpolation="bilinear"), layers.Flatten(),
+                                      layers.Dense(3)])
+            model.set_weights([np.full(w.shape, 0.1, "float32") for w in model.get_weights()])
+            model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            _, hc = _contacts(lambda: model.fit(x[:n], y[:n], batch_size=2, verbose=0, shuffle=False))
+        counts.append(hc["d2h"]["count"])
+        weights[device] = model.get_weights()
+    assert counts[:2] == [1, 1]
+    for a, b in zip(weights["emulator"], weights["cpu"]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_an_embedding_index_out_of_range_is_reported_at_the_next_host_contact_naming_the_step():
     x, y = _sequences("embedding", 8)
     x[5, 1] = 12  # batch 2 (step 3) of 4

@@ -227,7 +227,8 @@ def _scatter_add_like(x, k, g):
     parts = k if isinstance(k, tuple) else (k,)
     arrays = [i for i, p in enumerate(parts) if hasattr(p, "shape") and getattr(p, "ndim", 0) > 0]
     if len(arrays) == 1 and parts[arrays[0]].ndim == 1 and parts[arrays[0]].dtype.kind in "iu" and \
-            all(isinstance(p, slice) and p == slice(None) for i, p in enumerate(parts) if i != arrays[0]):
+            all(isinstance(p, slice) and p == slice(None) for i, p in enumerate(parts) if i != arrays[0]) and \
+            not getattr(x._backend, "sync_free", False):  # it reads the index on the host: CUDA keeps add.at
         _scatter_add_axis(x._backend, zero, arrays[0], parts[arrays[0]], g._data)  # gather's gradient
     elif arrays:
         xp.add.at(zero, k, g._data)  # advanced index: repeated positions must accumulate
