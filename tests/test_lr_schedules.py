@@ -82,10 +82,29 @@ def test_optimizer_from_config_rebuilds_its_schedule():
                                       schedules.ExponentialDecay(0.1, 7, 0.5, True),
                                       schedules.PiecewiseConstantDecay([3, 10], [1.0, 0.5, 0.1]),
                                       schedules.CosineDecay(0.3, 50, alpha=0.1),
-                                      schedules.CosineDecay(0.0, 50, warmup_target=1.0, warmup_steps=10)],
+                                      schedules.CosineDecay(0.0, 50, warmup_target=1.0, warmup_steps=10),
+                                      schedules.InverseTimeDecay(0.1, 7, 0.5, staircase=True),
+                                      schedules.PolynomialDecay(0.1, 10, 0.01, power=0.5),
+                                      schedules.PolynomialDecay(0.1, 10, 0.0, power=2.0, cycle=True)],
                          ids=lambda s: type(s).__name__)
 def test_a_tensor_step_gives_the_host_value_as_a_float32_tensor_on_its_device(schedule, device):
     steps = [0, 1, 3, 4, 7, 9, 10, 11, 14, 30, 60, 61]
     got = [schedule(tf.constant(np.int64(i))) for i in steps]
     assert all(isinstance(g, tf.Tensor) and g.dtype == tf.float32 and g.device == got[0].device for g in got)
     np.testing.assert_array_equal([g.numpy() for g in got], np.float32([schedule(i) for i in steps]))
+
+
+def test_inverse_time_and_polynomial_decay_follow_keras_formulas():
+    s = schedules.InverseTimeDecay(0.1, decay_steps=4, decay_rate=0.5)
+    assert s(0) == pytest.approx(0.1) and s(6) == pytest.approx(0.1 / (1 + 0.5 * 1.5))
+    assert schedules.InverseTimeDecay(0.1, 4, 0.5, staircase=True)(7) == pytest.approx(0.1 / 1.5)
+    p = schedules.PolynomialDecay(0.1, decay_steps=10, end_learning_rate=0.01, power=0.5)
+    assert p(0) == pytest.approx(0.1) and p(10) == pytest.approx(0.01) and p(50) == pytest.approx(0.01)
+    assert p(4) == pytest.approx(0.09 * 0.6 ** 0.5 + 0.01)
+    c = schedules.PolynomialDecay(0.1, 10, 0.0, cycle=True)  # decay_steps: the first multiple >= the step
+    assert c(0) == pytest.approx(0.1) and c(10) == pytest.approx(0.0) and c(15) == pytest.approx(0.1 * (1 - 15 / 20))
+    for cls in (schedules.InverseTimeDecay, schedules.PolynomialDecay):
+        with pytest.raises(ValueError, match="decay_steps"):
+            cls(0.1, 0, 0.5)
+        again = cls.from_config(cls(0.1, 3, 0.5).get_config())
+        assert again.get_config() == cls(0.1, 3, 0.5).get_config()

@@ -17,12 +17,13 @@ import numpy as np
 from ..ops.core import wrap
 from ..tensor import Tensor
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay"]
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay", "InverseTimeDecay",
+           "PolynomialDecay"]
 
 
 class _HostMath:
     """A schedule's scalar math on the host: Python floats."""
-    floor, cos, minimum = staticmethod(math.floor), staticmethod(math.cos), staticmethod(min)
+    floor, ceil, cos, minimum = (staticmethod(f) for f in (math.floor, math.ceil, math.cos, min))
 
     @staticmethod
     def where(cond, a, b):
@@ -38,7 +39,7 @@ class _DeviceMath:
 
     def __init__(self, like):
         self.like, xp = like, like.backend.xp
-        self.floor, self.cos, self.minimum, self.where = xp.floor, xp.cos, xp.minimum, xp.where
+        self.floor, self.ceil, self.cos, self.minimum, self.where = xp.floor, xp.ceil, xp.cos, xp.minimum, xp.where
 
     def result(self, value):
         return wrap(self.like.backend.xp.asarray(value, dtype=np.float32), self.like)
@@ -49,6 +50,11 @@ def _step_math(step):
     if isinstance(step, Tensor):
         return step._data.astype(np.float64), _DeviceMath(step)
     return float(step), _HostMath
+
+
+def _check_decay_steps(decay_steps):
+    if decay_steps <= 0:
+        raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
 
 
 class LearningRateSchedule:
@@ -74,8 +80,7 @@ class ExponentialDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+        _check_decay_steps(decay_steps)
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
 
@@ -123,8 +128,7 @@ class CosineDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
-        if decay_steps <= 0:
-            raise ValueError(f"Argument `decay_steps` must be > 0. Received: decay_steps={decay_steps}")
+        _check_decay_steps(decay_steps)
         self.initial_learning_rate, self.decay_steps, self.alpha, self.name = (
             initial_learning_rate, decay_steps, alpha, name)
         self.warmup_target, self.warmup_steps = warmup_target, warmup_steps
@@ -143,3 +147,61 @@ class CosineDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "alpha": self.alpha, "name": self.name, "warmup_target": self.warmup_target,
                 "warmup_steps": self.warmup_steps}
+
+
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the quotient floored if ``staircase``),
+    Keras 3's ``InverseTimeDecay``.
+
+    Raises:
+        ValueError: ``decay_steps`` <= 0.
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _check_decay_steps(decay_steps)
+        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
+        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+
+    def __call__(self, step):
+        step, m = _step_math(step)
+        p = step / self.decay_steps
+        if self.staircase:
+            p = m.floor(p)
+        return m.result(self.initial_learning_rate / (1 + self.decay_rate * p))
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class PolynomialDecay(LearningRateSchedule):
+    """``(initial_learning_rate - end_learning_rate) * (1 - step / decay_steps) ** power + end_learning_rate``
+    with the step capped at ``decay_steps``, or, with ``cycle``, ``decay_steps`` scaled to the first multiple at or
+    above the step (Keras 3's ``PolynomialDecay``).
+
+    Raises:
+        ValueError: ``decay_steps`` <= 0.
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, end_learning_rate=0.0001, power=1.0, cycle=False,
+                 name="PolynomialDecay"):
+        _check_decay_steps(decay_steps)
+        self.initial_learning_rate, self.decay_steps, self.end_learning_rate = (
+            initial_learning_rate, decay_steps, end_learning_rate)
+        self.power, self.cycle, self.name = power, cycle, name
+
+    def __call__(self, step):
+        step, m = _step_math(step)
+        decay_steps = self.decay_steps
+        if self.cycle:
+            decay_steps = decay_steps * m.where(step == 0, 1.0, m.ceil(step / self.decay_steps))
+        else:
+            step = m.minimum(step, decay_steps)
+        p = step / decay_steps
+        return m.result((self.initial_learning_rate - self.end_learning_rate) * (1 - p) ** self.power
+                        + self.end_learning_rate)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "end_learning_rate": self.end_learning_rate, "power": self.power, "cycle": self.cycle,
+                "name": self.name}
