@@ -31,6 +31,9 @@ def test_cosine_decay_with_warmup():
     assert s(50) == pytest.approx(0.9 * 0.5 * (1 + math.cos(math.pi / 2)) + 0.1)
     w = schedules.CosineDecay(0.0, 100, warmup_target=1.0, warmup_steps=10)
     assert w(5) == pytest.approx(0.5) and w(10) == pytest.approx(1.0)
+    assert w(60) == pytest.approx(0.5) and w(110) == pytest.approx(0.0) and w(500) == pytest.approx(0.0)
+    n = schedules.CosineDecay(1.0, 100, warmup_steps=10)  # no warmup_target: Keras ignores warmup_steps
+    assert n(0) == pytest.approx(1.0) and n(50) == pytest.approx(0.5) and n(100) == pytest.approx(0.0)
 
 
 def test_optimizer_follows_the_schedule():

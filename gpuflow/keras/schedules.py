@@ -136,7 +136,8 @@ class CosineDecay(LearningRateSchedule):
     def __call__(self, step):
         step, m = _step_math(step)
         peak = self.initial_learning_rate if self.warmup_target is None else self.warmup_target
-        t = m.minimum(step - self.warmup_steps, self.decay_steps) / self.decay_steps
+        warmup_steps = 0 if self.warmup_target is None else self.warmup_steps  # Keras: no warm-up, no offset
+        t = m.minimum(step - warmup_steps, self.decay_steps) / self.decay_steps
         decayed = peak * ((1 - self.alpha) * 0.5 * (1 + m.cos(math.pi * t)) + self.alpha)
         if self.warmup_target is None:
             return m.result(decayed)
