@@ -1,5 +1,9 @@
 """Keras masks: Embedding(mask_zero=True) and Masking attach them, layers pass them on, RNNs skip masked steps,
 GlobalAveragePooling1D, losses and metrics leave masked steps out (Keras 3's rules)."""
+import json
+import zipfile
+from pathlib import Path
+
 import numpy as np
 
 import gpuflow as tf
@@ -91,3 +95,58 @@ def test_custom_layers_pass_masks_as_keras():
     np.testing.assert_array_equal(get_keras_mask(ClassAttribute()(h)).numpy(), IDS != 0)
     np.testing.assert_array_equal(get_keras_mask(WithComputeMask()(h)).numpy(), IDS == 0)
     assert get_keras_mask(Plain()(h)) is None
+
+
+class TemporalSoftmax(layers.Layer):
+    """The Keras masking guide's custom layer that needs its mask: here a softmax over the unmasked time steps."""
+
+    def call(self, inputs, mask=None):
+        broadcast_float_mask = tf.expand_dims(tf.cast(mask, "float32"), -1)
+        inputs_exp = tf.exp(inputs) * broadcast_float_mask
+        return inputs_exp / tf.reduce_sum(inputs_exp, axis=1, keepdims=True)
+
+
+def test_functional_graph_computes_masks_and_builds_a_layer_that_needs_one():
+    inputs = tf.keras.Input(shape=(None,), dtype="int32")
+    emb = layers.Embedding(input_dim=5, output_dim=3, mask_zero=True)
+    x = emb(inputs)
+    assert get_keras_mask(x).shape == (None, None) and get_keras_mask(x).dtype == "bool"  # symbolic, as Keras 3
+    assert get_keras_mask(layers.Dense(2)(x)).shape == (None, None)  # passed on by compute_mask
+    model = tf.keras.Model(inputs, TemporalSoftmax()(x))
+    e = np.exp(emb.get_weights()[0][IDS]) * (IDS != 0)[..., None]
+    np.testing.assert_allclose(model(IDS).numpy(), e / e.sum(axis=1, keepdims=True), rtol=1e-6)
+    assert get_keras_mask(layers.Embedding(5, 3)(inputs)) is None
+
+
+def test_explicit_symbolic_mask_is_an_argument_of_the_node(tmp_path):
+    ids, keep = tf.keras.Input((None,), dtype="int32"), tf.keras.Input((None,), dtype="bool")
+    emb = layers.Embedding(5, 3, mask_zero=True)
+    pooled = layers.GlobalAveragePooling1D()(emb(ids), mask=keep)  # wins over the Embedding's mask (Keras 3)
+    model = tf.keras.Model([ids, keep], pooled)
+    keep_value = np.array([[True, False, True, True], [True, True, False, False]])
+    e = emb.get_weights()[0][IDS]
+    expected = (e * keep_value[..., None]).sum(axis=1) / keep_value.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model([IDS, keep_value]).numpy(), expected, rtol=1e-6)
+    node = json.loads(model.to_json())["config"]["layers"][-1]["inbound_nodes"][0]
+    assert node["kwargs"]["mask"]["config"]["keras_history"][0] == keep.name  # Keras's node form
+    model.save(tmp_path / "m.keras")
+    loaded = tf.keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded([IDS, keep_value]).numpy(), expected, rtol=1e-6)
+
+
+def test_keras_mask_operation_nodes_are_kept_but_not_listed_as_layers(tmp_path):
+    """Keras 3 writes Embedding(mask_zero)'s mask as a NotEqual node passed as the LSTM's `mask`: gpuflow keeps
+    the node (and writes it back as Keras does) but, as Keras, does not list it in `model.layers`."""
+    path = Path(__file__).parent / "fixtures" / "parity_masked_lstm.keras"
+    model = tf.keras.models.load_model(path)
+    assert [type(l).__name__ for l in model.layers] == ["InputLayer", "Embedding", "LSTM", "GlobalAveragePooling1D",
+                                                        "Dense"]
+    model.save(tmp_path / "again.keras")
+    with zipfile.ZipFile(tmp_path / "again.keras") as z:
+        written = {l["class_name"]: l for l in json.loads(z.read("config.json"))["config"]["layers"]}
+    assert written["NotEqual"]["module"] == "keras.src.ops.numpy"
+    assert written["NotEqual"]["inbound_nodes"][0]["args"][1] == 0
+    assert written["LSTM"]["inbound_nodes"][0]["kwargs"]["mask"]["config"]["keras_history"][0] == "not_equal"
+    ids = np.array([[3, 1, 2, 0, 0, 0, 0], [4, 0, 0, 0, 0, 0, 0]])
+    np.testing.assert_allclose(tf.keras.models.load_model(tmp_path / "again.keras")(ids).numpy(),
+                               model(ids).numpy(), rtol=1e-6)

@@ -1063,6 +1063,28 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
+def _node_kwargs(t):
+    """The non-input arguments of the call that made the KerasTensor ``t`` (``{}`` if none): static options, further
+    positional arguments (``_args``) and an explicit ``mask``, whose KerasTensors the node reads as well (Keras 3's
+    node arguments)."""
+    return t._history[3] if len(t._history) > 3 else {}
+
+
+def _node_reads(t, ins):
+    """The KerasTensors the node that made ``t`` reads: its inputs ``ins``, then those among its call arguments."""
+    extra = [v for value in _node_kwargs(t).values() for v in _as_list(value) if isinstance(v, KerasTensor)]
+    return ([] if ins is None else _as_list(ins)) + extra
+
+
+def _fill_node_kwargs(kwargs, memo):
+    """``kwargs`` with each KerasTensor (also inside a list) replaced by its value in ``memo`` (id -> value)."""
+    def fill(v):
+        if isinstance(v, (list, tuple)):
+            return type(v)(fill(x) for x in v)
+        return memo[id(v)] if isinstance(v, KerasTensor) else v
+    return {k: fill(v) for k, v in kwargs.items()}
+
+
 def _shapes(x):
     """The shape of a KerasTensor, or a tuple of shapes for several."""
     return tuple(x.shape) if isinstance(x, KerasTensor) else tuple(tuple(t.shape) for t in x)
@@ -1309,13 +1331,13 @@ class Functional(Model):
                 raise ValueError(f"Model(inputs, outputs): the output depends on an input that is not in "
                                  f"`inputs`: {t}")
             layer, ins = t._history[:2]
-            for i in (ins if isinstance(ins, (list, tuple)) else [ins]):
+            for i in _node_reads(t, ins):
                 visit(i)
             self._nodes.append((layer, ins, t))
         for o in self._outputs:
             visit(o)
         for layer in map_graph(self)[0]:  # Keras 3's order: layers by depth, InputLayers first
-            if layer not in self._layers:
+            if layer not in self._layers and not getattr(layer, "_keras_operation", False):
                 self._layers.append(layer)
         for t in self._inputs:
             t._history[0]._summary_output_shape = t.shape
@@ -1367,15 +1389,15 @@ class Functional(Model):
         for node, (layer, ins, out) in enumerate(self._nodes):
             if node in skipped:
                 continue
-            key = (id(layer), id(ins))
+            key = (id(layer), id(ins), id(_node_kwargs(out)) if len(out._history) > 3 else None)
             if key not in calls:
                 args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
                 if node in fused:  # this node and its only reader as one op; this node's output is never needed
                     reader_layer, _, reader_out = self._nodes[fused[node]]
                     memo[id(reader_out)] = _fusion.call_pair(layer, reader_layer, args, training)
                     continue
-                node_kwargs = out._history[3] if len(out._history) > 3 else {}  # a call's non-tensor arguments
-                calls[key] = layer(args, training=training, **node_kwargs)
+                kwargs = _fill_node_kwargs(_node_kwargs(out), memo)
+                calls[key] = layer(args, *kwargs.pop("_args", ()), training=training, **kwargs)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else calls[key][index]
         outs = [memo[id(o)] for o in self._outputs]
@@ -1392,8 +1414,8 @@ class Functional(Model):
         pairs = getattr(self, "_pairs_cache", None)
         if pairs is None:
             readers = {}
-            for index, (_, ins, _) in enumerate(self._nodes):
-                for t in (ins if isinstance(ins, (list, tuple)) else [ins]):
+            for index, (_, ins, out) in enumerate(self._nodes):
+                for t in _node_reads(out, ins):
                     readers.setdefault(id(t), []).append(index)
             outputs = {id(o) for o in self._outputs}
             pairs = {}
@@ -1469,7 +1491,7 @@ def map_graph(model):
         op_index.setdefault(id(layer), (len(op_index), layer))
         in_progress.add(id(t))
         if ins is not None and id(t) not in input_ids:
-            for i in _as_list(ins):
+            for i in _node_reads(t, ins):
                 visit(i)
         in_progress.discard(id(t))
         finished.add(id(t))
@@ -1484,7 +1506,7 @@ def map_graph(model):
         d = max(node_depth.setdefault(id(t), 0), op_depth.get(id(layer), 0))
         op_depth[id(layer)] = node_depth[id(t)] = d
         if ins is not None and id(t) not in input_ids:
-            for p in _as_list(ins):
+            for p in _node_reads(t, ins):
                 if id(p) in in_graph:
                     node_depth[id(p)] = max(d + 1, node_depth.get(id(p), 0))
     for t in inputs:  # inputs no output depends on still belong to the model

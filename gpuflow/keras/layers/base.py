@@ -107,7 +107,8 @@ class KerasTensor:
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = _dtypes.as_dtype(dtype).name
         self.name = name
-        self._history = history  # (layer, inputs) that produced it; None for an Input
+        self._history = history  # (layer, inputs[, output index[, call kwargs]]) that produced it; None for an Input
+        self._keras_mask = None  # its Keras mask, a bool KerasTensor (see .mask_utils)
 
     @property
     def ndim(self):
@@ -484,12 +485,18 @@ class Layer:
 
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; the default runs the layer on zeros."""
+        return self._probe_output_shape(input_shape)
+
+    def _probe_output_shape(self, input_shape, mask=None):
+        """The output shape(s) of a call on zeros of ``input_shape`` (None dimensions as 1), with ``mask`` (symbolic
+        masks, or None) given as all-True masks of their shapes; the batch dimension is kept."""
         from ...ops.array_ops import zeros
 
         def probe(shape):
             return zeros(tuple(1 if d is None else d for d in shape), self.compute_dtype)
         several = isinstance(input_shape, list) and all(isinstance(v, (list, tuple)) for v in input_shape)
-        out = self([probe(s) for s in input_shape] if several else probe(input_shape))
+        probes = [probe(s) for s in input_shape] if several else probe(input_shape)
+        out = self(probes) if mask is None else self(probes, mask=_probe(mask))
         batch = (input_shape[0] if several else input_shape)[0]
 
         def shape(o):
@@ -541,7 +548,7 @@ class Layer:
 
     def __call__(self, inputs, *args, training=None, mask=None, **kwargs):
         if _is_symbolic(inputs):
-            return self._symbolic_call(inputs, *args, training=training, **kwargs)
+            return self._symbolic_call(inputs, *args, training=training, mask=mask, **kwargs)
         # Keras 3: the mask attached to the input goes to the call's `mask` and, through compute_mask, onward
         input_mask = _map_structure(get_keras_mask, inputs)
         if mask is None and any(m is not None for m in _flatten(input_mask)):
@@ -588,16 +595,36 @@ class Layer:
                     loss = loss / convert_to_tensor(out.shape[0], dtype=loss.dtype)
                 self.add_loss(loss)
 
-    def _symbolic_call(self, inputs, *args, training=None, **kwargs):
+    def _symbolic_call(self, inputs, *args, training=None, mask=None, **kwargs):
+        """A call on KerasTensors: builds the layer and returns KerasTensor outputs that remember the call.
+
+        Further positional arguments (``_args``) and an explicit ``mask`` (KerasTensors of the graph, or values)
+        are arguments of the node, which a functional model passes at run time. Masks follow Keras 3: without an
+        explicit ``mask``, the inputs' symbolic masks are used. A layer
+        whose ``call`` takes ``mask`` and has no ``compute_output_shape`` of its own is probed with all-True
+        masks, and the outputs of a layer that supports masking carry ``compute_mask``'s result (see
+        :func:`_set_symbolic_masks`)."""
         shape = _shape_of(inputs)
         if not isinstance(inputs, (list, tuple)):
             self._assert_input_compatibility(shape)
         self._maybe_build(shape)
-        out_shape = self.compute_output_shape(shape)
-        if isinstance(out_shape, list):
-            outputs = [KerasTensor(s, self.compute_dtype, history=(self, inputs, i)) for i, s in enumerate(out_shape)]
+        node = dict({"_args": args} if args else {}, **({"mask": mask} if mask is not None else {}))
+        node = (node,) if node else ()
+        if mask is None:
+            mask = _map_structure(get_keras_mask, inputs)
+            mask = None if all(m is None for m in _flatten(mask)) else mask
+        if mask is not None and self._call_has_mask and type(self).compute_output_shape is Layer.compute_output_shape:
+            out_shape = self._probe_output_shape(shape, mask)
         else:
-            outputs = KerasTensor(out_shape, self.compute_dtype, history=(self, inputs))
+            out_shape = self.compute_output_shape(shape)
+        if isinstance(out_shape, list):
+            outputs = [KerasTensor(s, self.compute_dtype, history=(self, inputs, i) + node)
+                       for i, s in enumerate(out_shape)]
+        else:
+            outputs = KerasTensor(out_shape, self.compute_dtype, history=(self, inputs, None) + node if node
+                                  else (self, inputs))
+        if self.supports_masking:
+            _set_symbolic_masks(self, inputs, outputs, mask)
         if "_first_node" not in self.__dict__:
             self._first_node = (inputs, outputs)
         return outputs
@@ -668,6 +695,37 @@ def _set_mask_metadata(layer, inputs, outputs, previous_mask):
     for out, m in zip(flat_outputs, _flatten(masks) if isinstance(outputs, (list, tuple)) else [masks]):
         if isinstance(out, Tensor) and m is not None and get_keras_mask(out) is None:
             set_keras_mask(out, m)
+
+
+def _probe(x):
+    """Concrete stand-ins for the KerasTensors in ``x`` (a structure): zeros of their shape (None dimensions as 1)
+    and dtype, True for bool ones; anything else is kept."""
+    if isinstance(x, (list, tuple)):
+        return [_probe(v) for v in x]
+    if not isinstance(x, KerasTensor):
+        return x
+    shape = tuple(1 if d is None else d for d in x.shape)
+    dtype = _dtypes.as_dtype(x.dtype).as_numpy_dtype
+    return convert_to_tensor(np.ones(shape, dtype) if x.dtype == "bool" else np.zeros(shape, dtype))
+
+
+def _set_symbolic_masks(layer, inputs, outputs, previous_mask):
+    """Keras 3 computes masks while a functional model is built: attaches ``layer.compute_mask(inputs,
+    previous_mask)`` to the KerasTensor ``outputs`` as bool KerasTensors. gpuflow has no symbolic ops, so an
+    overridden ``compute_mask`` runs on probes (see :func:`_probe`); its result gives the mask's rank, and the mask's
+    shape is the output's shape up to that rank. The base ``compute_mask`` passes ``previous_mask`` on as is."""
+    if type(layer).compute_mask is Layer.compute_mask:
+        masks = previous_mask
+    else:
+        masks = layer.compute_mask(_probe(inputs), _probe(previous_mask))
+    if masks is None:
+        return
+    for out, m in zip(_flatten(outputs), _flatten(masks) if isinstance(outputs, (list, tuple)) else [masks]):
+        if m is not None and not isinstance(m, KerasTensor) and hasattr(m, "shape"):
+            rank = len(m.shape)
+            m = KerasTensor(out.shape[:rank] if rank <= out.ndim else (None,) + tuple(m.shape[1:]), "bool")
+        if isinstance(m, KerasTensor):
+            out._keras_mask = m
 
 
 def _is_symbolic(x):

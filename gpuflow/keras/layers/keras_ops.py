@@ -17,6 +17,7 @@ __all__ = ["OPS"]
 
 class _Op(Layer):
     _cast_inputs = False
+    _keras_operation = True  # a node of the graph, but not one of the model's `layers` (Keras 3's Operation)
 
     def get_config(self):
         return {"name": self.name}

@@ -113,6 +113,8 @@ def public_class(cls):
     for cat in ("layers", "optimizers", "losses", "metrics", "initializers"):
         if classes_by[cat].get(cls.__name__) is cls:
             return f"keras.{cat}", cls.__name__, None
+    if classes_by["ops"].get(cls.__name__) is cls:  # a mask computation node, as Keras 3 writes it
+        return "keras.src.ops.numpy", cls.__name__, cls.__name__
     return None
 
 

@@ -263,7 +263,10 @@ def _functional_config(model):
                     inbound.append({"args": [named.pop(r) for r in roles[:2]], "kwargs": {**call_kwargs, **named}})
                     continue
                 arg = [tensor_arg(i) for i in ins] if isinstance(ins, (list, tuple)) else tensor_arg(ins)
-                inbound.append({"args": [arg], "kwargs": call_kwargs})
+                call_kwargs = {k: tensor_arg(v) if isinstance(v, KerasTensor) else v  # an explicit mask
+                               for k, v in call_kwargs.items()}
+                more = [tensor_arg(v) if isinstance(v, KerasTensor) else v for v in call_kwargs.pop("_args", ())]
+                inbound.append({"args": [arg, *more], "kwargs": call_kwargs})
         entry["inbound_nodes"] = inbound
         entries.append(entry)
 
