@@ -224,7 +224,7 @@ class _GRUResetBefore(_Cell):
         return {"rh": xp.empty((steps, batch, units), dtype)}  # r * h_prev of every step
 
     def forward(self, s):
-        xp, u, a, z, tmp = self.xp, self.units, self.acts[s], self.z, self.tmp
+        xp, u, a, tmp = self.xp, self.units, self.acts[s], self.tmp
         h_prev = self.h(s)
         xp.matmul(h_prev, self.uzr, out=self.zr)
         self.zr += self.p[s][:, :2 * u]
