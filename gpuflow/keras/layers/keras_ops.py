@@ -2,9 +2,9 @@
 ``Embedding(mask_zero=True)`` (``keras.src.ops.numpy.NotEqual``) and ``Masking`` (``NotEqual`` then ``Any``).
 
 Keras traces a layer's ``compute_mask`` while building a functional model, so its saved config holds these
-operations as nodes and passes their outputs as the ``mask`` argument of the next layers. gpuflow recomputes
-masks eagerly when the model runs (see :mod:`.mask_utils`), so loading builds these nodes only to read the
-file; they are not part of :mod:`gpuflow.keras.layers`' public names.
+operations as nodes and passes their outputs as the ``mask`` argument of the next layers. A loaded model keeps
+these nodes and runs them (their outputs are those layers' explicit masks) and writes them back as Keras does, but,
+as Keras's Operations, they are not in ``model.layers`` nor among :mod:`gpuflow.keras.layers`' public names.
 """
 from __future__ import annotations
 
