@@ -253,6 +253,21 @@ def test_the_gradient_of_a_gather_stays_on_the_device():
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_evaluate_and_predict_of_an_embedding_copy_a_constant_number_of_times():
+    counts = []
+    for n in (4, 8):
+        x, y = _sequences("embedding", n)
+        with tf.device("emulator"):
+            model = _sequence_model("embedding")
+            _, ev = _contacts(lambda: model.evaluate(x, y, batch_size=2, verbose=0))
+            _, pr = _contacts(lambda: model.predict(x, batch_size=2, verbose=0))
+        counts.append((ev["d2h"]["count"], pr["d2h"]["count"]))
+    assert counts == [(1, 2), (1, 2)]  # predict: the deferred index checks, then the outputs
+    x[5, 2] = 10  # batch 2 (step 3)
+    with tf.device("emulator"), pytest.raises(IndexError, match=r"an index 10 .*predict, step 3 \(batch 2\)"):
+        model.predict(x, batch_size=2, verbose=0)
+
+
 def test_an_embedding_index_out_of_range_is_reported_at_the_next_host_contact_naming_the_step():
     x, y = _sequences("embedding", 8)
     x[5, 1] = 12  # batch 2 (step 3) of 4

@@ -926,10 +926,13 @@ class Model(Layer):
         host = (lambda t: t) if backend is not None else (lambda t: t.numpy() if isinstance(t, Tensor) else t)
         for step, batch in enumerate(data.epoch()):
             cbs.on_predict_batch_begin(step)
-            out = self.predict_step(batch)
+            with _step_scope(backend, f"predict, step {step + 1} (batch {step})"):
+                out = self.predict_step(batch)
             outs.append([host(o) for o in out] if isinstance(out, (list, tuple)) else host(out))
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
+        if backend is not None:
+            backend.fetch([])  # the checks the steps deferred (an Embedding's index range): one copy if any
         if not outs:
             raise ValueError("predict: the input is empty.")
 
