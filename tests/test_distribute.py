@@ -62,6 +62,8 @@ def test_strategy_scope_run_reduce_and_contexts():
         assert tf.distribute.get_replica_context() is None and tf.distribute.in_cross_replica_context()
         ctx_id = s.run(lambda: tf.distribute.get_replica_context().replica_id_in_sync_group)
         assert ctx_id == 0
+        assert (s.cluster_resolver.task_type, s.cluster_resolver.task_id) == ("worker", 0)
+        assert s.extended.should_checkpoint
         assert float(s.reduce(tf.distribute.ReduceOp.SUM, tf.constant([1.0, 2.0]), axis=0).numpy()) == 3.0
         assert float(s.reduce("MEAN", tf.constant([1.0, 2.0]), axis=0).numpy()) == 1.5
         with pytest.raises(RuntimeError, match="Mixing different"):
@@ -273,3 +275,15 @@ def test_nccl_collectives_on_one_gpu():
     assert len(parts) == 1
     cupy.testing.assert_array_equal(parts[0], x)
     c.barrier()
+
+
+def test_a_worker_takes_its_rows_of_nested_batches():
+    class Rank1Of2(LocalCollectives):
+        rank, size = 1, 2
+    s = distribute.Strategy(Rank1Of2())
+    x, y = {"a": np.arange(7), "b": np.arange(7) * 10}, np.arange(7) * 100
+    (lx, ly) = s._local_batch((x, y))
+    np.testing.assert_array_equal(lx["a"], [4, 5, 6])
+    np.testing.assert_array_equal(lx["b"], [40, 50, 60])
+    np.testing.assert_array_equal(ly, [400, 500, 600])
+    assert s._local_batch((np.arange(1), None))[0].shape == (0,)  # a partial batch: this worker's share is empty

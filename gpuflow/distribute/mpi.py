@@ -113,11 +113,11 @@ class MPICollectives(Collectives):
                 self._drain()
             if waited > self.timeout_seconds:
                 self._fail(number, what, waited)
-            # spin at first (a 1 MB all-reduce takes ~0.1 ms in shared memory), then test every 10 us .. 0.2 ms:
+            # spin at first (a 1 MB all-reduce takes ~0.15 ms in shared memory), then test every 10 us .. 0.2 ms:
             # a peer that arrives late costs at most 0.2 ms more, and a long wait leaves the core to others
             if pause:
                 time.sleep(pause)
-            pause = min(2e-4, pause * 2 or 1e-5) if waited > 2e-3 else 0.0
+            pause = min(2e-4, pause * 2 or 1e-5) if waited > 3e-4 else 0.0
         if announced:
             self._drain()
 

@@ -174,6 +174,13 @@ class Strategy:
         return self._collectives.rank
 
     @property
+    def cluster_resolver(self):
+        """TensorFlow's ``strategy.cluster_resolver`` as multi-worker code reads it: ``task_type`` ("worker") and
+        ``task_id`` (this worker's rank; worker 0 is the chief)."""
+        import types
+        return types.SimpleNamespace(task_type="worker", task_id=self._collectives.rank)
+
+    @property
     def should_checkpoint(self):
         return self._collectives.rank == 0
 

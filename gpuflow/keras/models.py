@@ -22,6 +22,7 @@ from ..tensor import Tensor
 from . import fusion as _fusion, losses as _losses, metrics as _metrics, optimizers as _optimizers
 from ._checks import check_real
 from .callbacks import CallbackList
+from ..distribute import keras_hooks as _dist
 from .layers.base import Layer, KerasTensor
 from .layers.core import InputLayer
 from .utils.py_dataset import PyDataset
@@ -340,7 +341,7 @@ class _DataAdapter:
             if self._class_weight is not None:
                 x, y, sw = _unpack(batch)
                 batch = (x, y, _class_sample_weight(y, self._class_weight, sw))
-            yield batch
+            yield _dist.local_batch(batch)  # under a tf.distribute strategy: this worker's rows
 
     def _batches(self):
         if self.arrays is not None:
@@ -561,6 +562,7 @@ class Model(Layer):
         self._metric_ids = []
         self._compiled_metrics = None
         self._loss_tracker = None
+        self._distribute_strategy = _dist.get_strategy()  # as Keras 3: fit/evaluate/predict run in its scope
         self._steps_per_execution = 1
 
     # -- compile -----------------------------------------------------------------
@@ -640,6 +642,11 @@ class Model(Layer):
         return out + list(getattr(self, "_output_loss_trackers", {}).values())
 
     @property
+    def distribute_strategy(self):
+        """The tf.distribute strategy the model was created in (Keras's; its loops run in its scope)."""
+        return self._distribute_strategy
+
+    @property
     def metrics_names(self):
         return [m.name for m in self.metrics]
 
@@ -682,14 +689,14 @@ class Model(Layer):
         loss = terms[0]
         for t in terms[1:]:
             loss = loss + t
-        return loss
+        return _dist.scale_loss(loss)  # / num_replicas_in_sync, as Keras 3 (the optimizer sums over replicas)
 
     def _track_loss(self, loss, y_pred):
         if self._loss_tracker is not None:
             if isinstance(y_pred, (list, tuple)):
                 y_pred = y_pred[0]
             n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
-            self._loss_tracker.update_state(loss, sample_weight=n)
+            self._loss_tracker.update_state(_dist.unscale_loss(loss), sample_weight=n)
             trackers = getattr(self, "_output_loss_trackers", {})
             for name, term in (getattr(self._loss_fn, "last_terms", ()) if trackers else ()):
                 trackers[name].update_state(term, sample_weight=n)
@@ -704,8 +711,9 @@ class Model(Layer):
     def get_metrics_result(self):
         """The current value of every metric; the compiled ones listed individually, as Keras 3."""
         logs = {}
-        for m in self.metrics:
-            r = m.result()
+        with _dist.reduced_metrics(self.metrics):  # summed over the replicas of a strategy
+            results = [m.result() for m in self.metrics]
+        for m, r in zip(self.metrics, results):
             if isinstance(r, dict):
                 logs.update(r)
             else:
@@ -736,6 +744,7 @@ class Model(Layer):
         return self(x, training=False)
 
     # -- loops -----------------------------------------------------------------------
+    @_dist.in_model_strategy
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
@@ -796,6 +805,9 @@ class Model(Layer):
         if not self.built:
             self(data.peek_x(), training=False)
         cbs.on_train_begin()
+        # where BackupAndRestore resumes (Keras 3's model._initial_epoch; and the batches already trained)
+        initial_epoch = getattr(self, "_initial_epoch", None) or initial_epoch
+        skip = getattr(self, "_initial_step", 0)
         logs = step_logs = {}
         nan_reported = []  # where the loss first became NaN or infinite, once reported
         # On a sync-free (CUDA) backend the steps make no host contact: the logs come to the host when a
@@ -811,6 +823,8 @@ class Model(Layer):
             self.reset_metrics()
             cbs.on_epoch_begin(epoch)
             for begin, end, run in _executions(data.epoch(), self._steps_per_execution):
+                if end < skip:  # resumed inside this epoch: the backup holds these batches
+                    continue
                 cbs.on_train_batch_begin(begin)
                 for step, batch in run:
                     where = f"epoch {epoch + 1}, step {step + 1} (batch {step})"
@@ -829,6 +843,7 @@ class Model(Layer):
                 cbs.on_train_batch_end(end, logs)
                 if self.stop_training:
                     break
+            skip = 0
             epoch_logs = dict(logs) if logs is not None else _pythonify(step_logs, backend)
             if val is not None and _should_validate(epoch, validation_freq):
                 val_logs = self._evaluate_loop(val, None, f"validation after epoch {epoch + 1}")
@@ -875,6 +890,7 @@ class Model(Layer):
                 cbs.on_test_batch_end(end, logs)
         return logs if logs is not None else _pythonify(step_logs, backend)
 
+    @_dist.in_model_strategy
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False, **kwargs):
         """Loss and metrics on data (``keras.Model.evaluate``); inputs as for :meth:`fit`.
@@ -905,6 +921,7 @@ class Model(Layer):
             return logs
         return self._flatten_logs(logs)
 
+    @_dist.in_model_strategy
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """Outputs for ``x`` as a NumPy array (a list of arrays for several outputs), computed in batches
         (``keras.Model.predict``).
@@ -940,6 +957,7 @@ class Model(Layer):
             if backend is not None and all(isinstance(p, Tensor) and p.backend is backend for p in parts):
                 return backend.to_numpy(backend.xp.concatenate([p._data for p in parts], axis=0))
             return np.concatenate([p.numpy() if isinstance(p, Tensor) else p for p in parts], axis=0)
+        outs = _dist.gather_batches(outs)  # under a strategy, every worker's rows
         if isinstance(outs[0], list):  # several outputs: a list of arrays, as Keras
             return [concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
         return concatenate(outs)

@@ -35,6 +35,7 @@ import numpy as np
 
 from ..tensor import Tensor, Variable
 from ..ops.core import convert_to_tensor
+from ..distribute.keras_hooks import aggregate_gradients
 from ._checks import check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LossScaleOptimizer", "get"]
@@ -234,6 +235,7 @@ class Optimizer:
             warnings.warn(f"Gradients do not exist for variables {missing} when minimizing the loss. If using "
                           "`model.compile()`, did you forget to provide a `loss` argument?", stacklevel=2)
         grads = [convert_to_tensor(g, dtype=v.dtype, device=v.device)._data for g, v in pairs]
+        grads = aggregate_gradients(grads)  # summed over the replicas of a tf.distribute strategy (TF's rule)
         variables = [v for _, v in pairs]
         for g, v in zip(grads, variables):
             if g.shape != v._data.shape:
