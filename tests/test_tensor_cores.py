@@ -297,3 +297,35 @@ def test_wmma_misaligned_pointer_is_an_error(wmma_module):
     c = np.zeros((16, 16), np.float32)
     with pytest.raises(LaunchError, match=r"must be 256-bit \(32-byte\) aligned"):
         wmma_module.get_function("load_misaligned")(1, 32, (a, b, c))
+
+
+# ---- the CUDA backend's use of them: TF32 for float32 while tf.config allows it --------------------
+def test_cupy_backend_runs_float32_in_tf32_unless_turned_off(monkeypatch):
+    ok, why = _probe_emulator()
+    if not ok:
+        pytest.skip(f"emulator: {why}")
+    import gpuflow
+    from gpuflow.backend.cupy_backend import CupyBackend
+    from gpuflow.backend.geometry import ConvGeometry
+    monkeypatch.setenv("GPUFLOW_EMU_SCHEDULE", "shuffle")
+    be = CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator", tensor_cores=True)
+    assert CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator").tensor_cores is None  # default
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 6, 5, 8), dtype=np.float32), rng.standard_normal((3, 3, 8, 12), dtype=np.float32)
+    b = rng.standard_normal(12, dtype=np.float32)
+    g = ConvGeometry.of(x.shape, (3, 3), padding="same")
+    tf32_ref = conv_ref(operand("tf32", x), operand("tf32", w), (1, 1), (1, 1), g.pads, 6, 5) + b
+    f32_ref = conv_ref(x.astype(np.float64), w.astype(np.float64), (1, 1), (1, 1), g.pads, 6, 5) + b
+    assert gpuflow.config.experimental.tensor_float_32_execution_enabled()
+    y, _ = be.conv2d_fwd(x, w, g, b=b)
+    check("tf32", y, tf32_ref, f32_ref, 72, "conv2d_fwd in TF32")
+    pooled, _ = be.conv2d_maxpool_fwd(x, w, g, (2, 2), b=b, relu=True)  # composed on the tensor cores
+    z = np.maximum(y, 0)[:, :6, :4].reshape(2, 3, 2, 2, 2, 12).max(axis=(2, 4))
+    np.testing.assert_array_equal(pooled, z)
+    xd, wd = x.reshape(12, 40)[:, :24], w.reshape(72, 12)[:24]
+    check("tf32", be.dense_fwd(np.ascontiguousarray(xd), np.ascontiguousarray(wd), b=b),
+          operand("tf32", xd) @ operand("tf32", wd) + b, xd.astype(np.float64) @ wd + b, 25, "dense_fwd in TF32")
+    monkeypatch.setattr(gpuflow.config, "_tensor_float_32", True)  # restored after the test
+    gpuflow.config.experimental.enable_tensor_float_32_execution(False)
+    y, _ = be.conv2d_fwd(x, w, g, b=b)  # the FP32 SIMT kernel
+    np.testing.assert_allclose(y, f32_ref, rtol=1e-5, atol=1e-4)

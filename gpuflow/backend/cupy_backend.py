@@ -26,6 +26,7 @@ from .base import PRIMITIVES, Backend
 from .low_precision import upcast_16bit
 from .geometry import ConvGeometry
 from . import kernels as _kernels
+from . import tensor_cores as _tensor_cores
 from .. import profiler as _profiler
 
 # Tile sizes of the implicit-GEMM / SGEMM kernels (must match cuda_kernels/gemm_tile.cuh).
@@ -124,6 +125,10 @@ class CupyBackend(Backend):
         xp: array module; ``cupy`` by default, ``numpy`` for the emulator.
         loader: kernel module loader (``kernels.cupy_loader`` / ``kernels.emulator_loader``).
         name: ``"cupy"`` or ``"emulator"``.
+        tensor_cores: run float32 convolutions and the dense forward on the tensor-core kernels
+            (:mod:`.tensor_cores`) in TF32 while ``tf.config.experimental.tensor_float_32_execution_enabled()``.
+            None: on a GPU of compute capability 8.0 or newer (TensorFlow's rule), not on the emulator (whose
+            tests compare with float32 references); True / False force it.
     """
 
     name = "cupy"
@@ -131,7 +136,7 @@ class CupyBackend(Backend):
     #: (:func:`.low_precision.upcast_16bit`).
     native_16bit = frozenset()
 
-    def __init__(self, device_index=0, xp=None, loader=None, name="cupy"):
+    def __init__(self, device_index=0, xp=None, loader=None, name="cupy", tensor_cores=None):
         self.name = name
         self._gpu = xp is None
         if xp is None:
@@ -148,6 +153,12 @@ class CupyBackend(Backend):
         #: Test hook: a (gx, gy, gz) cap on the grid of every grid-stride kernel, e.g. (1, 1, 1) to
         #: run each one with a grid smaller than its work. None: the documented grids.
         self.grid_cap = None
+        #: The tensor-core kernels (:class:`.tensor_cores.TensorCoreKernels`), or None (see tensor_cores).
+        self.tensor_cores = None
+        if tensor_cores if tensor_cores is not None else (
+                self._gpu and int(self._cuda_device.compute_capability) >= 80):
+            self.tensor_cores = _tensor_cores.TensorCoreKernels(
+                xp, loader=_tensor_cores.cupy_loader if self._gpu else loader, sm_count=self.sm_count)
         self._rng = xp.random.RandomState()
         self._dummy = xp.zeros(1, dtype=np.float32)
         self._scope = None    # the label of the step running under deferred_checks(), else None
@@ -302,6 +313,15 @@ class CupyBackend(Backend):
                     f"Received: {name}.shape={tuple(int(d) for d in shape)} ({size} elements). "
                     "Use a smaller batch_size or split the input.")
 
+    def _tf32(self, *arrays):
+        """True when these operands go to the tensor cores in TF32: all float32, the device has tensor cores,
+        and ``tf.config.experimental.tensor_float_32_execution_enabled()``."""
+        from .. import config
+        if self.tensor_cores is None or not config.tensor_float_32_execution_enabled():
+            return False
+        self.tensor_cores.grid_cap = self.grid_cap
+        return all(a.dtype == np.float32 for a in arrays)
+
     def _f32(self, op, *arrays):
         out = []
         for a in arrays:
@@ -354,6 +374,10 @@ class CupyBackend(Backend):
         return (self._f32(op, b)[0], np.int32(1)) if b is not None else (self._dummy, np.int32(0))
 
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
+        if self._tf32(x, w):
+            y = self.tensor_cores.conv2d_fwd(x, w, strides=geometry.strides, dilations=geometry.dilations,
+                                             pads=geometry.pads)
+            return (self.bias_act_fwd(y, b=b, relu=relu) if b is not None or relu else y), None
         x, w = self._f32("conv2d", x, w)
         b, has_bias = self._bias_arg("conv2d bias", b)
         oh, ow = geometry.output_hw
@@ -377,7 +401,7 @@ class CupyBackend(Backend):
         a window larger than one GEMM tile's 64 rows composes conv2d_fwd and max_pool2d_fwd instead."""
         pooling = ConvGeometry(geometry.output_shape(w.shape[3]), pool_size, pool_size)  # VALID, stride = window
         ph, pw = pooling.kernel_hw
-        if ph * pw > GEMM_TILE_M:
+        if ph * pw > GEMM_TILE_M or self._tf32(x, w):  # the fused kernel is FP32 SIMT
             z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
             y, arg = self.max_pool2d_fwd(z, pooling)
             return y, (arg, pooling)
@@ -407,6 +431,9 @@ class CupyBackend(Backend):
         return self.conv2d_bwd(dz, w, geometry, x=x, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
     def conv2d_bwd_data(self, dy, w, geometry, *, saved=None):
+        if self._tf32(dy, w):
+            return self.tensor_cores.conv2d_bwd_data(dy, w, geometry.input_shape, strides=geometry.strides,
+                                                     dilations=geometry.dilations, pads=geometry.pads)
         dy, w = self._f32("conv2d backward (data)", dy, w)
         dx = self._empty(geometry.input_shape, np.float32, "conv2d backward (data)")
         ints = self._conv_ints(geometry, w.shape[3])
@@ -417,6 +444,9 @@ class CupyBackend(Backend):
         return dx
 
     def conv2d_bwd_filter(self, x, dy, geometry, *, saved=None):
+        if self._tf32(x, dy):
+            return self.tensor_cores.conv2d_bwd_filter(x, dy, geometry.kernel_hw, strides=geometry.strides,
+                                                       dilations=geometry.dilations, pads=geometry.pads)
         x, dy = self._f32("conv2d backward (filter)", x, dy)
         w_shape = geometry.kernel_hw + (x.shape[3], dy.shape[3])
         dw = self._empty(w_shape, np.float32, "conv2d backward (filter)")
@@ -500,6 +530,8 @@ class CupyBackend(Backend):
 
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
     def dense_fwd(self, x, w, *, b=None, relu=False):
+        if self._tf32(x, w, *(() if b is None else (b,))):
+            return self.tensor_cores.dense_fwd(x, w, b, relu=relu)
         x, w = self._f32("dense", x, w)
         b_arr, has_bias = self._bias_arg("dense bias", b)
         m, k = x.shape

@@ -12,8 +12,11 @@ same sources.
 Precision follows the arrays' dtype: float32 runs the ``*_tf32`` entry points (inputs rounded to
 TF32, float32 accumulation and output), float16 the ``*_f16`` ones and bfloat16 (``ml_dtypes.bfloat16``,
 or uint16 bit patterns, as CuPy has no bfloat16 dtype) the ``*_bf16`` ones (16-bit inputs and output,
-float32 accumulation). These wrappers are not wired into :class:`~gpuflow.backend.cupy_backend.CupyBackend`
-yet (nor into the TF32 policy); the tests call them directly.
+float32 accumulation). :class:`~gpuflow.backend.cupy_backend.CupyBackend` runs its float32 convolutions and
+dense forward through them (TF32) on GPUs of compute capability 8.0+ while
+``tf.config.experimental.tensor_float_32_execution_enabled()`` (on the emulator when built with
+``tensor_cores=True``); its float16/bfloat16 primitives do not use them yet (they compute in float32,
+:mod:`.low_precision`).
 """
 from __future__ import annotations
 
