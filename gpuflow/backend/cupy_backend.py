@@ -127,7 +127,8 @@ class CupyBackend(Backend):
         name: ``"cupy"`` or ``"emulator"``.
         tensor_cores: run float32 convolutions and the dense forward on the tensor-core kernels
             (:mod:`.tensor_cores`) in TF32 while ``tf.config.experimental.tensor_float_32_execution_enabled()``.
-            None: on a GPU of compute capability 8.0 or newer (TensorFlow's rule), not on the emulator (whose
+            None: on a GPU of compute capability 8.0 or newer (TensorFlow's rule) when the CUDA headers they
+            include are found (``gpuflow info`` says where; else the FP32 kernels), not on the emulator (whose
             tests compare with float32 references); True / False force it.
     """
 
@@ -155,8 +156,10 @@ class CupyBackend(Backend):
         self.grid_cap = None
         #: The tensor-core kernels (:class:`.tensor_cores.TensorCoreKernels`), or None (see tensor_cores).
         self.tensor_cores = None
-        if tensor_cores if tensor_cores is not None else (
-                self._gpu and int(self._cuda_device.compute_capability) >= 80):
+        if tensor_cores is None:  # TensorFlow's rule: where the GPU has TF32 tensor cores
+            tensor_cores = (self._gpu and int(self._cuda_device.compute_capability) >= 80
+                            and _tensor_cores.cuda_headers_found())
+        if tensor_cores:
             self.tensor_cores = _tensor_cores.TensorCoreKernels(
                 xp, loader=_tensor_cores.cupy_loader if self._gpu else loader, sm_count=self.sm_count)
         self._rng = xp.random.RandomState()

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import kernels as _kernels
 
-__all__ = ["CudaHeaders", "cuda_headers", "cupy_loader", "TensorCoreKernels", "precision_of"]
+__all__ = ["CudaHeaders", "cuda_headers", "cuda_headers_found", "cupy_loader", "TensorCoreKernels", "precision_of"]
 
 # Launch configuration (must match cuda_kernels/wmma_tile.cuh).
 TILE_M = 64         # GEMM rows per block tile (GF_TC_BM)
@@ -86,6 +86,16 @@ def cuda_headers():
                             "cuda_bf16.h; not found in: " + "; ".join(looked) + ". Install them with "
                             "pip install nvidia-cuda-runtime nvidia-cuda-crt (the version of nvidia-cuda-nvrtc), "
                             "or set CUDA_PATH to a CUDA toolkit.")
+
+
+def cuda_headers_found():
+    """Whether :func:`cuda_headers` finds the CUDA headers (the CUDA backend falls back to its FP32 kernels
+    when it does not)."""
+    try:
+        cuda_headers()
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _has_mma(folder):
