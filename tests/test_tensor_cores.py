@@ -329,3 +329,52 @@ def test_cupy_backend_runs_float32_in_tf32_unless_turned_off(monkeypatch):
     gpuflow.config.experimental.enable_tensor_float_32_execution(False)
     y, _ = be.conv2d_fwd(x, w, g, b=b)  # the FP32 SIMT kernel
     np.testing.assert_allclose(y, f32_ref, rtol=1e-5, atol=1e-4)
+
+
+# ---- the CUDA backend's 16-bit primitives: FP16 / BF16 tensor cores, float32 accumulation --------------
+@pytest.mark.parametrize("p", ["f16", "bf16"])
+def test_cupy_backend_runs_16bit_on_the_tensor_cores(p, monkeypatch):
+    ok, why = _probe_emulator()
+    if not ok:
+        pytest.skip(f"emulator: {why}")
+    import gpuflow
+    from gpuflow.backend.cupy_backend import CupyBackend
+    from gpuflow.backend.geometry import ConvGeometry
+    from gpuflow.backend.reference import ReferenceBackend
+    dtype = np.float16 if p == "f16" else pytest.importorskip("ml_dtypes").bfloat16
+    monkeypatch.setenv("GPUFLOW_EMU_SCHEDULE", "shuffle")
+    monkeypatch.setattr(gpuflow.config, "_tensor_float_32", True)  # restored after the test
+    gpuflow.config.experimental.enable_tensor_float_32_execution(False)  # governs TF32 only, as in TensorFlow
+    be, ref = CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator", tensor_cores=True), ReferenceBackend()
+    assert {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_fwd"} <= CupyBackend.native_16bit
+    rng = np.random.default_rng(11)
+
+    def low(*shape):
+        return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+
+    def bits(a):  # what check() reads back: float16 itself, bfloat16 as its bit pattern
+        assert a.dtype == dtype, a.dtype
+        return a.view(np.uint16) if p == "bf16" else a
+
+    def f64(a):  # the 16-bit values exactly: the reference accumulates them in float64
+        return a.astype(np.float64)
+
+    x, w, dy = low(2, 7, 5, 6), low(3, 3, 6, 10), low(2, 4, 3, 10)
+    g = ConvGeometry.of(x.shape, (3, 3), strides=(2, 2), padding="same")
+    assert g.output_hw == (4, 3)
+    calls = []
+    monkeypatch.setattr(be.tensor_cores.kernels, "launch",
+                        (lambda launch: lambda f, e, *a: calls.append(e) or launch(f, e, *a))(be.tensor_cores.kernels.launch))
+    y, _ = be.conv2d_fwd(x, w, g)
+    check(p, bits(y), ref.conv2d_fwd(f64(x), f64(w), g)[0], None, 54, "conv2d_fwd")
+    check(p, bits(be.conv2d_bwd_data(dy, w, g)), ref.conv2d_bwd_data(f64(dy), f64(w), g), None, 90, "conv2d_bwd_data")
+    check(p, bits(be.conv2d_bwd_filter(x, dy, g)), ref.conv2d_bwd_filter(f64(x), f64(dy), g), None, 24,
+          "conv2d_bwd_filter")
+    xd, wd, b = low(9, 20), low(20, 13), low(13)
+    check(p, bits(be.dense_fwd(xd, wd, b=b, relu=True)), ref.dense_fwd(f64(xd), f64(wd), b=f64(b), relu=True),
+          None, 21, "dense_fwd")
+    assert calls == [f"conv2d_fwd_{p}", f"conv2d_bwd_data_{p}", f"conv2d_bwd_filter_{p}", f"dense_bias_relu_fwd_{p}"]
+    # without tensor cores the same primitives compute in float32 and round once (upcast_16bit's path)
+    simt = CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator")
+    y32, _ = simt.conv2d_fwd(x.astype(np.float32), w.astype(np.float32), g)
+    np.testing.assert_array_equal(simt.conv2d_fwd(x, w, g)[0], y32.astype(dtype))

@@ -8,9 +8,12 @@ files run through :mod:`gpuflow.backend.emulator`. Everything below this
 docstring — argument packing and launch configuration — is the code a GPU runs.
 
 Kernels are float32 (``*_f32``); float16 and bfloat16 arrays are converted to float32 at each primitive's
-boundary and the results rounded back (:func:`.low_precision.upcast_16bit`) until the tensor-core kernels
-(``tensor_cores.py``) are wired in: a primitive they serve goes in ``native_16bit``. CuPy has no bfloat16
-dtype, so bfloat16 reaches this backend on the emulator only. Other dtypes raise a TypeError naming the op.
+boundary and the results rounded back (:func:`.low_precision.upcast_16bit`), except in the primitives
+listed in ``native_16bit`` (the convolution forward, both convolution gradients and the dense forward):
+with tensor cores on they run 16-bit inputs on the BF16/FP16 tensor-core kernels (``tensor_cores.py``:
+float32 accumulation, output in the input dtype), without them they take the float32 path too. CuPy has no
+bfloat16 dtype, so bfloat16 reaches this backend on the emulator only (``ml_dtypes.bfloat16`` arrays); on a
+GPU only float16 runs on the 16-bit tensor cores. Other dtypes raise a TypeError naming the op.
 Launch configurations live next to each wrapper and follow the tile sizes
 stated in the kernels' comments.
 """
@@ -23,7 +26,7 @@ import os
 import numpy as np
 
 from .base import PRIMITIVES, Backend
-from .low_precision import upcast_16bit
+from .low_precision import is_16bit, upcast_16bit, via_float32
 from .geometry import ConvGeometry
 from . import kernels as _kernels
 from . import tensor_cores as _tensor_cores
@@ -125,17 +128,21 @@ class CupyBackend(Backend):
         xp: array module; ``cupy`` by default, ``numpy`` for the emulator.
         loader: kernel module loader (``kernels.cupy_loader`` / ``kernels.emulator_loader``).
         name: ``"cupy"`` or ``"emulator"``.
-        tensor_cores: run float32 convolutions and the dense forward on the tensor-core kernels
-            (:mod:`.tensor_cores`) in TF32 while ``tf.config.experimental.tensor_float_32_execution_enabled()``.
+        tensor_cores: run convolutions (forward, data and filter gradients) and the dense forward on the
+            tensor-core kernels (:mod:`.tensor_cores`): float32 in TF32 while
+            ``tf.config.experimental.tensor_float_32_execution_enabled()``, float16 and bfloat16 always (FP16 /
+            BF16 inputs, float32 accumulation, output in the input dtype).
             None: on a GPU of compute capability 8.0 or newer (TensorFlow's rule) when the CUDA headers they
             include are found (``gpuflow info`` says where; else the FP32 kernels), not on the emulator (whose
             tests compare with float32 references); True / False force it.
     """
 
     name = "cupy"
-    #: Primitives that take float16/bfloat16 arrays themselves; the others go through float32
-    #: (:func:`.low_precision.upcast_16bit`).
-    native_16bit = frozenset()
+    #: Primitives that take float16/bfloat16 arrays themselves (on the tensor cores; through their
+    #: :func:`.low_precision.via_float32` SIMT path without them), and the convolution compositions of them;
+    #: the others go through float32 (:func:`.low_precision.upcast_16bit`).
+    native_16bit = frozenset({"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_fwd", "conv2d_bwd",
+                              "conv2d_maxpool_fwd", "conv2d_maxpool_bwd"})
 
     def __init__(self, device_index=0, xp=None, loader=None, name="cupy", tensor_cores=None):
         self.name = name
@@ -316,14 +323,15 @@ class CupyBackend(Backend):
                     f"Received: {name}.shape={tuple(int(d) for d in shape)} ({size} elements). "
                     "Use a smaller batch_size or split the input.")
 
-    def _tf32(self, *arrays):
-        """True when these operands go to the tensor cores in TF32: all float32, the device has tensor cores,
-        and ``tf.config.experimental.tensor_float_32_execution_enabled()``."""
+    def _on_tensor_cores(self, *arrays):
+        """True when these operands go to the tensor cores: the device has them and the operands share one
+        dtype, float16 or bfloat16, or float32 while ``tf.config.experimental.tensor_float_32_execution_enabled()``
+        (TensorFlow's flag governs TF32 only)."""
         from .. import config
-        if self.tensor_cores is None or not config.tensor_float_32_execution_enabled():
+        if self.tensor_cores is None or len({a.dtype for a in arrays}) != 1:
             return False
         self.tensor_cores.grid_cap = self.grid_cap
-        return all(a.dtype == np.float32 for a in arrays)
+        return is_16bit(arrays[0]) or (arrays[0].dtype == np.float32 and config.tensor_float_32_execution_enabled())
 
     def _f32(self, op, *arrays):
         out = []
@@ -377,10 +385,14 @@ class CupyBackend(Backend):
         return (self._f32(op, b)[0], np.int32(1)) if b is not None else (self._dummy, np.int32(0))
 
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
-        if self._tf32(x, w):
+        if self._on_tensor_cores(x, w):
             y = self.tensor_cores.conv2d_fwd(x, w, strides=geometry.strides, dilations=geometry.dilations,
                                              pads=geometry.pads)
             return (self.bias_act_fwd(y, b=b, relu=relu) if b is not None or relu else y), None
+        return self._conv2d_fwd_simt(x, w, geometry, b=b, relu=relu)
+
+    @via_float32("conv2d_fwd")
+    def _conv2d_fwd_simt(self, x, w, geometry, *, b=None, relu=False):
         x, w = self._f32("conv2d", x, w)
         b, has_bias = self._bias_arg("conv2d bias", b)
         oh, ow = geometry.output_hw
@@ -401,10 +413,11 @@ class CupyBackend(Backend):
     # -- convolution + max pooling: one kernel forward; backward through max_pool2d_bwd and conv2d_bwd ------
     def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
         """conv2d_maxpool_fwd_f32: the conv output is pooled in the block that computes it (never written);
-        a window larger than one GEMM tile's 64 rows composes conv2d_fwd and max_pool2d_fwd instead."""
+        a window larger than one GEMM tile's 64 rows, the tensor cores and 16-bit inputs compose conv2d_fwd and
+        max_pool2d_fwd instead."""
         pooling = ConvGeometry(geometry.output_shape(w.shape[3]), pool_size, pool_size)  # VALID, stride = window
         ph, pw = pooling.kernel_hw
-        if ph * pw > GEMM_TILE_M or self._tf32(x, w):  # the fused kernel is FP32 SIMT
+        if ph * pw > GEMM_TILE_M or self._on_tensor_cores(x, w) or is_16bit(x) or is_16bit(w):  # fused: FP32 SIMT
             z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
             y, arg = self.max_pool2d_fwd(z, pooling)
             return y, (arg, pooling)
@@ -434,9 +447,13 @@ class CupyBackend(Backend):
         return self.conv2d_bwd(dz, w, geometry, x=x, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
     def conv2d_bwd_data(self, dy, w, geometry, *, saved=None):
-        if self._tf32(dy, w):
+        if self._on_tensor_cores(dy, w):
             return self.tensor_cores.conv2d_bwd_data(dy, w, geometry.input_shape, strides=geometry.strides,
                                                      dilations=geometry.dilations, pads=geometry.pads)
+        return self._conv2d_bwd_data_simt(dy, w, geometry)
+
+    @via_float32("conv2d_bwd_data")
+    def _conv2d_bwd_data_simt(self, dy, w, geometry):
         dy, w = self._f32("conv2d backward (data)", dy, w)
         dx = self._empty(geometry.input_shape, np.float32, "conv2d backward (data)")
         ints = self._conv_ints(geometry, w.shape[3])
@@ -447,9 +464,13 @@ class CupyBackend(Backend):
         return dx
 
     def conv2d_bwd_filter(self, x, dy, geometry, *, saved=None):
-        if self._tf32(x, dy):
+        if self._on_tensor_cores(x, dy):
             return self.tensor_cores.conv2d_bwd_filter(x, dy, geometry.kernel_hw, strides=geometry.strides,
                                                        dilations=geometry.dilations, pads=geometry.pads)
+        return self._conv2d_bwd_filter_simt(x, dy, geometry)
+
+    @via_float32("conv2d_bwd_filter")
+    def _conv2d_bwd_filter_simt(self, x, dy, geometry):
         x, dy = self._f32("conv2d backward (filter)", x, dy)
         w_shape = geometry.kernel_hw + (x.shape[3], dy.shape[3])
         dw = self._empty(w_shape, np.float32, "conv2d backward (filter)")
@@ -533,8 +554,12 @@ class CupyBackend(Backend):
 
     # -- dense: SGEMM with bias + ReLU epilogue; backward epilogue + cuBLAS ----------------
     def dense_fwd(self, x, w, *, b=None, relu=False):
-        if self._tf32(x, w, *(() if b is None else (b,))):
+        if self._on_tensor_cores(x, w, *(() if b is None else (b,))):
             return self.tensor_cores.dense_fwd(x, w, b, relu=relu)
+        return self._dense_fwd_simt(x, w, b=b, relu=relu)
+
+    @via_float32("dense_fwd")
+    def _dense_fwd_simt(self, x, w, *, b=None, relu=False):
         x, w = self._f32("dense", x, w)
         b_arr, has_bias = self._bias_arg("dense bias", b)
         m, k = x.shape

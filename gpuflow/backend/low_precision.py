@@ -12,8 +12,10 @@ one rounding of the result. It is also how the CPU stays usable: NumPy has no BL
 it; the backward primitive receives it as it is. :meth:`~.base.Backend.bias_act_fwd` writes its result into
 the 16-bit array it was given, keeping its in-place contract.
 
-A backend that implements a primitive natively for 16-bit inputs (the CUDA backend once its tensor-core
-kernels are wired in) lists it in its ``native_16bit`` class attribute; those primitives are left alone.
+A backend that implements a primitive natively for 16-bit inputs (the CUDA backend's tensor-core
+convolutions and dense forward) lists it in its ``native_16bit`` class attribute; those primitives are left
+alone, and one that still needs the float32 path for some calls (no tensor cores) sends them through a
+method decorated with :func:`via_float32`.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import numpy as np
 
 from .base import PRIMITIVES
 
-__all__ = ["is_16bit", "upcast_16bit"]
+__all__ = ["is_16bit", "upcast_16bit", "via_float32"]
 
 _RETURNS_SAVED = frozenset({"conv2d_fwd", "conv2d_maxpool_fwd", "max_pool2d_fwd"})  # ``(y, saved)``
 #: The compute primitives (convolution, pooling, dense, bias/ReLU); not the array ones (asarray, random_*).
@@ -57,6 +59,13 @@ def _wrap(name, fn):
                 return down(out[0]), out[1]
             return tuple(down(o) for o in out) if isinstance(out, tuple) else down(out)
     return primitive
+
+
+def via_float32(name):
+    """Method decorator: the method, which implements primitive ``name`` in float32, takes float16/bfloat16
+    arrays as :func:`upcast_16bit` makes primitives take them (for a primitive listed in ``native_16bit``
+    whose 16-bit calls fall back to its float32 code)."""
+    return functools.partial(_wrap, name)
 
 
 def upcast_16bit(cls):

@@ -12,11 +12,11 @@ same sources.
 Precision follows the arrays' dtype: float32 runs the ``*_tf32`` entry points (inputs rounded to
 TF32, float32 accumulation and output), float16 the ``*_f16`` ones and bfloat16 (``ml_dtypes.bfloat16``,
 or uint16 bit patterns, as CuPy has no bfloat16 dtype) the ``*_bf16`` ones (16-bit inputs and output,
-float32 accumulation). :class:`~gpuflow.backend.cupy_backend.CupyBackend` runs its float32 convolutions and
-dense forward through them (TF32) on GPUs of compute capability 8.0+ while
-``tf.config.experimental.tensor_float_32_execution_enabled()`` (on the emulator when built with
-``tensor_cores=True``); its float16/bfloat16 primitives do not use them yet (they compute in float32,
-:mod:`.low_precision`).
+float32 accumulation). :class:`~gpuflow.backend.cupy_backend.CupyBackend` runs its convolutions (forward,
+data and filter gradients) and dense forward through them on GPUs of compute capability 8.0+ (on the
+emulator when built with ``tensor_cores=True``): float32 in TF32 while
+``tf.config.experimental.tensor_float_32_execution_enabled()``, float16 and bfloat16 in FP16 / BF16 (CuPy has
+no bfloat16 dtype, so on a GPU that is float16 only; the emulator runs ``ml_dtypes.bfloat16`` arrays).
 """
 from __future__ import annotations
 
