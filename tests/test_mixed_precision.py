@@ -179,6 +179,65 @@ def test_seed_cnn_on_the_emulator_follows_the_cpu(policy):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-3 + 4 * eps * np.abs(b).max())
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("policy", POLICIES)
+def test_seed_cnn_on_the_emulator_tensor_cores_follows_the_cpu(policy, monkeypatch):
+    """The same fit with the emulator's CUDA backend on its tensor cores (FP16/BF16 convolutions, both their
+    gradients and the dense forward, FP32 accumulation), and a loss scale that halves on overflow and doubles
+    after every finite step (mixed_float16), so that it moves both ways in four steps."""
+    from gpuflow.backend import kernels
+    from gpuflow.backend.tensor_cores import TensorCoreKernels
+    from gpuflow.device import Device, backend_for, probe_emulator
+    ok, why = probe_emulator()
+    if not ok:
+        pytest.skip(f"emulator unavailable: {why}")
+    be = backend_for(Device("emulator"))
+    monkeypatch.setattr(be, "tensor_cores", TensorCoreKernels(np, loader=kernels.emulator_loader, sm_count=be.sm_count))
+    x, y = _seed_data()
+    weights = build_seed_cnn(keras).get_weights()
+
+    def fit():
+        opt = keras.optimizers.Adam(1e-3)
+        if policy == "mixed_float16":  # 2^17 * the logits' gradient overflows float16 at first
+            opt = keras.optimizers.LossScaleOptimizer(opt, initial_scale=2.0 ** 17, dynamic_growth_steps=1)
+        mp.set_global_policy(policy)
+        try:
+            model = build_seed_cnn(keras)
+        finally:
+            mp.set_global_policy("float32")
+        model.set_weights(weights)
+        model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the overflow steps: NumPy's invalid-value warnings
+            loss = model.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False).history["loss"][0]
+        scale = (float(opt.dynamic_scale.numpy()), int(opt.step_counter.numpy()), int(opt.iterations.numpy())) \
+            if policy == "mixed_float16" else None
+        return model, loss, scale
+
+    with tf.device("cpu"):
+        cpu, cpu_loss, cpu_scale = fit()
+    with tf.profiler.profile() as prof, tf.device("emulator"):
+        emu, emu_loss, emu_scale = fit()
+    p = "f16" if policy == "mixed_float16" else "bf16"
+    assert {f"conv2d_fwd_{p}", f"conv2d_bwd_filter_{p}", f"conv2d_bwd_data_{p}", f"dense_bias_relu_fwd_{p}"} \
+        <= prof.kernel_names()
+    # Both sides multiply the same 16-bit operands, accumulate in float32 and round each primitive's result to
+    # 16 bits once; only the summation order differs, so a result may round one 16-bit ulp apart: the loss
+    # within a few ulps, as in the FP32-kernel test above. A weight whose gradient is near zero may get it with
+    # the other sign, and Adam moves every weight by up to about lr per step whatever the gradient's size
+    # (|m_hat| / sqrt(v_hat) <= 1.02 over the first 4 steps, by Cauchy-Schwarz), so such a weight may end up
+    # to 2 * 1.02 * lr per applied step apart; almost all others within the rounding tolerance.
+    eps = float(np.finfo(np.float16).eps) if policy == "mixed_float16" else 2.0 ** -7
+    assert abs(emu_loss - cpu_loss) <= 4 * eps * cpu_loss
+    steps = int(cpu.optimizer.iterations.numpy())
+    for a, b in zip(emu.get_weights(), cpu.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=0, atol=2.04e-3 * steps)
+        assert np.mean(np.abs(a - b) > 1e-3 + 4 * eps * np.abs(b).max()) < 0.01
+    assert emu_scale == cpu_scale
+    if policy == "mixed_float16":  # it moved both ways: steps skipped on overflow (halved), steps applied (doubled)
+        assert 0 < cpu_scale[2] < 4, cpu_scale
+
+
 def test_loss_scale_halves_on_inf_skips_the_step_and_grows():
     var = tf.Variable([1.0, 2.0])
     opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(0.5), initial_scale=8.0, dynamic_growth_steps=2)
