@@ -85,3 +85,24 @@ def test_a_gpu_pytest_stage_whose_gpu_cases_all_skipped_fails(tmp_path, gpu_outc
     assert stage["tests"]["gpu_skipped"] == 1 + (gpu_outcome == "skipped")
     assert stage["ok"] is ok and stage["result"] == "pytest-gpu.xml"
     assert finish.returncode == (0 if ok else 1) and ("failed: pytest-gpu" in finish.stdout) != ok
+
+
+@pytest.mark.skipif(not probe_emulator()[0], reason=f"emulator: {probe_emulator()[1]}")
+def test_ops_bench_sets_gpuflow_tf32_as_asked_and_labels_the_tensor_core_rows(monkeypatch):
+    """--tf32 off must time gpuflow's FP32 kernels (its CUDA backend runs TF32 by default on sm_80+), and a
+    row run on the tensor cores in TF32 says so (its roofline is the TF32 peak's)."""
+    import gpuflow
+    from gpuflow.backend import kernels
+    from gpuflow.backend.tensor_cores import TensorCoreKernels
+    from gpuflow.bench import ops, specs
+    from gpuflow.device import Device, backend_for
+    be = backend_for(Device("emulator"))
+    monkeypatch.setattr(be, "tensor_cores", TensorCoreKernels(loader=kernels.emulator_loader, sm_count=be.sm_count))
+    monkeypatch.setattr(gpuflow.config, "_tensor_float_32", True)  # restored after the test
+    seen = []
+    monkeypatch.setattr(be.tensor_cores.kernels, "launch", lambda f, entry, *a: seen.append(entry))
+    cases = [("dense_relu_fwd", specs.parse_shape("4x8->4")), ("dense_relu_bwd", specs.parse_shape("4x8->4"))]
+    for tf32, want in ((False, "fp32"), (True, "tf32")):
+        rows, _, _ = ops.run_ops(cases, device="emulator", tf32=tf32, max_time=0.01, warmup=0, repeat=1, quick=True)
+        assert [(r["op"], r["precision"]) for r in rows] == [("dense_relu_fwd", want), ("dense_relu_bwd", "fp32")]
+        assert bool(seen) == tf32 and gpuflow.config.experimental.tensor_float_32_execution_enabled()

@@ -7,6 +7,10 @@ gpuflow is measured through its backend primitives (``conv2d_fwd``, ``max_pool2d
 Every (op, shape) is measured for gpuflow and then at once for PyTorch in the same process,
 so both see the same machine state; the Keras peer runs in its own interpreter afterwards
 (see :mod:`gpuflow.bench.peers`).
+
+``tf32`` applies to gpuflow too: :func:`run_ops` sets ``tf.config.experimental.enable_tensor_float_32_execution``
+to it for the run (the CUDA backend's TF32 default would otherwise compare TF32 tensor cores with a peer in
+FP32), and a row says ``"tf32"`` where gpuflow ran the op on the tensor cores (:data:`GPUFLOW_TENSOR_OPS`).
 """
 from __future__ import annotations
 
@@ -23,6 +27,9 @@ __all__ = ["make_inputs", "GpuflowOps", "run_ops", "TENSOR_OPS"]
 
 # Ops whose peer implementation runs on Tensor Cores when TF32 is allowed (cuDNN conv, cuBLAS GEMM).
 TENSOR_OPS = {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_relu_fwd", "dense_relu_bwd", "matmul"}
+# Ops gpuflow's CUDA backend runs on its tensor-core kernels in TF32 (when it has them and TF32 is on);
+# dense_relu_bwd and matmul are CuPy's cuBLAS calls in FP32.
+GPUFLOW_TENSOR_OPS = {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_relu_fwd"}
 
 
 def make_inputs(op, shape, dtype="float32", seed=0):
@@ -63,7 +70,11 @@ class GpuflowOps:
         return {"status": "ok", "version": gpuflow.__version__, "backend": self.be.name}
 
     def precision(self, op, dtype):
-        return "fp64" if dtype == "float64" else "fp32"
+        from .. import config
+        if dtype == "float64":
+            return "fp64"
+        tensor_cores = getattr(self.be, "tensor_cores", None) is not None and config.tensor_float_32_execution_enabled()
+        return "tf32" if tensor_cores and dtype == "float32" and op in GPUFLOW_TENSOR_OPS else "fp32"
 
     def prepare(self, op, shape, data):
         """A zero-argument callable running ``op`` once on device copies of ``data``."""
@@ -130,11 +141,25 @@ def run_ops(cases, *, device="cpu", dtype="float32", peers=(), keras_python=None
     Args:
         cases: list of (op, shape).
         peers: names among "torch", "keras".
+        tf32: allow TF32 in the peers and in gpuflow (``tf.config.experimental.enable_tensor_float_32_execution``
+            for the run, restored afterwards).
 
     Returns:
         (results, peers_info, peak): result rows (one per case and measured framework), the
         status and versions of each peer, and the peak used for the roofline.
     """
+    from .. import config
+    before = config.tensor_float_32_execution_enabled()
+    config.enable_tensor_float_32_execution(bool(tf32))
+    try:
+        return _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time, tf32, threads, layout,
+                        progress, seed, quick)
+    finally:
+        config.enable_tensor_float_32_execution(before)
+
+
+def _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time, tf32, threads, layout, progress,
+             seed, quick):
     from . import peers as _peers
     threads = threads or _env.default_threads()
     if progress is not None:
