@@ -529,8 +529,8 @@ def _add_common_bench_args(p, default_peers="torch,keras"):
     p.add_argument("--threads", type=_positive_int, default=None,
                    help="intra-op threads for every framework (default: the CPUs this process may use)")
     p.add_argument("--tf32", choices=["on", "off"], default="off",
-                   help="allow TF32 in PyTorch's cuDNN/cuBLAS and TensorFlow on a GPU (default off: gpuflow's "
-                        "kernels are plain FP32); stated in the output")
+                   help="allow TF32 on a GPU in every framework: PyTorch's cuDNN/cuBLAS, TensorFlow and gpuflow's "
+                        "tensor-core kernels (default off: FP32 everywhere); stated in the output")
     p.add_argument("--torch-layout", choices=["channels_last", "nchw"], default="channels_last",
                    help="PyTorch's memory layout (default channels_last, i.e. NHWC like gpuflow)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the inputs and weights (default 0)")

@@ -249,11 +249,16 @@ def _keras_like(job, keras, framework, sync, seed_fn):
 
 def _worker_gpuflow(job):
     import gpuflow as gf
+    from .. import config
     from ..device import default_device, backend_for
     dev = default_device()
     be = backend_for(dev)
+    # --tf32 applies to gpuflow too: its CUDA backend runs float32 convolutions and Dense on the tensor cores in
+    # TF32 while TensorFlow's flag is on (the default), so "off" must turn it off to compare FP32 with FP32.
+    config.enable_tensor_float_32_execution(bool(job.get("tf32", False)))
     out = _keras_like(job, gf.keras, "gpuflow", be.synchronize, gf.keras.utils.set_random_seed)
-    out["info"] = {"status": "ok", "version": gf.__version__, "backend": be.name, "device": str(dev)}
+    out["info"] = {"status": "ok", "version": gf.__version__, "backend": be.name, "device": str(dev),
+                   "tf32": bool(job.get("tf32")) if dev.kind == "gpu" else None}
     out["version"] = gf.__version__
     if dev.kind == "gpu":
         import cupy

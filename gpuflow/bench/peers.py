@@ -9,8 +9,8 @@ Like with like:
 * **Threads.** The same intra-op thread count for everyone (``torch.set_num_threads``,
   ``tf.config.threading.set_intra_op_parallelism_threads``, NumPy's BLAS through its C API).
 * **Precision.** PyTorch's TF32 (cuBLAS matmul and cuDNN convolution) and TensorFlow's
-  ``enable_tensor_float_32_execution`` follow ``--tf32`` (default off, since gpuflow's kernels are
-  plain FP32); each row states the precision used, and the roofline takes that precision's peak.
+  ``enable_tensor_float_32_execution`` follow ``--tf32``, as gpuflow's own TF32 flag does (default off:
+  FP32 everywhere); each row states the precision used, and the roofline takes that precision's peak.
 * **The op.** Each peer runs its own kernel for exactly the pass measured:
   ``aten::convolution_backward`` with an output mask for one gradient, ``max_pool2d_with_indices``
   (the training forward) and its backward, ``addmm`` + in-place ReLU, ``threshold_backward`` and
