@@ -1,4 +1,5 @@
-"""Shared machinery of the CPU training benchmarks (``bench_seed_cnn_cpu.py``, ``bench_rnn_cpu.py``).
+"""Shared machinery of the CPU peer benchmarks (``bench_seed_cnn_cpu.py``, ``bench_rnn_cpu.py``,
+``bench_segmentation_cpu.py``, ``bench_predict_cpu.py``).
 
 Each framework runs in its own subprocess (the script itself, with ``--worker NAME``), which prints one
 JSON line; the frameworks run R times, interleaved (a, b, c, a, b, c, ...), so that each is measured
@@ -163,3 +164,40 @@ def write_json(path, report):
     if path:
         with open(path, "w") as f:
             json.dump(report, f, indent=2)
+
+
+def machine_line(info):
+    """The machine as the tables' titles name it: CPU, cores, BLAS build and kernel, date."""
+    return f"{info['cpu']} ({info['cores']} cores, {info['blas_config']}), {info['date']}"
+
+
+def compare(script, p, args, workers, argv):
+    """The parent's side of a comparison, after ``p.parse_args()``: checks ``--peers``, then runs ``script``'s
+    workers (gpuflow first, then the peers) with ``argv`` for ``args.rounds`` interleaved rounds.
+
+    Returns:
+        ``(machine_info(), names, {name: [each round's result]})``.
+    """
+    peers = checked_peers(p, args, workers)
+    info = machine_info()
+    names = ["gpuflow"] + peers
+    runs = interleave(names, args.rounds, lambda name: run_worker(
+        os.path.abspath(script), name, argv, args.threads, python_for(name, args)))
+    return info, names, runs
+
+
+def common_argv(args):
+    """The worker arguments every benchmark passes on: epochs, samples, threads."""
+    return ["--epochs", str(args.epochs), "--samples", str(args.samples), "--threads", str(args.threads)]
+
+
+def report_epochs(args, info, names, runs, benchmark, title, **fields):
+    """Merges, prints and writes (``--json``) the per-epoch results of a training comparison."""
+    results = [merge_rounds(runs[name], -(-args.samples // args.batch_size)) for name in names]
+    report = {"benchmark": benchmark, **fields, "machine": info, "batch_size": args.batch_size,
+              "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
+              "results": results}
+    print_table(f"{title}, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
+                f"{args.rounds} interleaved round(s), {machine_line(info)}", results)
+    write_json(args.json, report)
+    return 0

@@ -16,7 +16,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import _interleaved as il
@@ -97,13 +96,8 @@ def main():
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = il.checked_peers(p, args, WORKERS)
-    info = il.machine_info()
-    names = ["gpuflow"] + peers
-    argv = ["--epochs", str(args.epochs), "--samples", str(args.samples), "--threads", str(args.threads),
-            "--batch-sizes", ",".join(map(str, args.batch_sizes))]
-    runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
+    info, names, runs = il.compare(__file__, p, args, WORKERS, il.common_argv(args) + [
+        "--batch-sizes", ",".join(map(str, args.batch_sizes))])
     report = {"benchmark": "seed_cnn_cpu_predict", "machine": info, "samples": args.samples, "epochs": args.epochs,
               "rounds": args.rounds, "threads": args.threads, "batch_sizes": args.batch_sizes, "results": {}}
     for b in args.batch_sizes:
@@ -112,8 +106,7 @@ def main():
         results = [il.merge_rounds(per_batch[name], -(-args.samples // b)) for name in names]
         report["results"][str(b)] = results
         il.print_table(f"Seed CNN predict, {args.samples} images at batch {b} (s/epoch: one pass; ms/step: one batch), "
-                       f"{args.threads} threads, {args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} "
-                       f"cores, {info['blas_config']}), {info['date']}", results)
+                       f"{args.threads} threads, {args.rounds} interleaved round(s), {il.machine_line(info)}", results)
     il.write_json(args.json, report)
     return 0
 

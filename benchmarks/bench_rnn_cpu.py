@@ -19,7 +19,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import _interleaved as il
@@ -102,22 +101,11 @@ def main():
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = il.checked_peers(p, args, WORKERS)
-    info = il.machine_info()
-    names = ["gpuflow"] + peers
-    argv = ["--cell", args.cell, "--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size",
-            str(args.batch_size), "--threads", str(args.threads)]
-    runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
-    steps = -(-args.samples // args.batch_size)
-    results = [il.merge_rounds(runs[name], steps) for name in names]
-    report = {"benchmark": f"{args.cell}_cpu_train_epoch", "model": f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 "
-              f"rows of 28 -> Dense(10)", "machine": info, "batch_size": args.batch_size, "samples": args.samples,
-              "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads, "results": results}
-    il.print_table(f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 rows -> Dense(10), {args.samples} samples/epoch, "
-                   f"batch {args.batch_size}, {args.threads} threads, {args.rounds} interleaved round(s), "
-                   f"{info['cpu']} ({info['cores']} cores, {info['blas_config']}), {info['date']}", results)
-    il.write_json(args.json, report)
+    argv = ["--cell", args.cell, "--batch-size", str(args.batch_size)] + il.common_argv(args)
+    info, names, runs = il.compare(__file__, p, args, WORKERS, argv)
+    il.report_epochs(args, info, names, runs, f"{args.cell}_cpu_train_epoch",
+                     f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 rows -> Dense(10)",
+                     model=f"{KERAS_CLASS[args.cell]}({UNITS}) over 28 rows of 28 -> Dense(10)")
     return 0
 
 

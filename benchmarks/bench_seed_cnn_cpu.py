@@ -24,7 +24,6 @@ CPU convolutions run faster.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import _interleaved as il
@@ -85,7 +84,6 @@ def worker_torch(args, channels_last=False):
 
 
 def worker_keras(args):
-    import numpy as np
     import keras
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -111,20 +109,9 @@ def main():
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = il.checked_peers(p, args, WORKERS)
-    info = il.machine_info()
-    names = ["gpuflow"] + peers
-    argv = ["--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size", str(args.batch_size),
-            "--threads", str(args.threads)]
-    runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
-    results = [il.merge_rounds(runs[name], -(-args.samples // args.batch_size)) for name in names]
-    report = {"benchmark": "seed_cnn_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
-              "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
-              "results": results}
-    il.print_table(f"Seed CNN, {args.samples} samples/epoch, batch {args.batch_size}, {args.threads} threads, "
-                   f"{args.rounds} interleaved round(s), {info['cpu']} ({info['cores']} cores), {info['date']}", results)
-    il.write_json(args.json, report)
+    info, names, runs = il.compare(__file__, p, args, WORKERS, il.common_argv(args) + ["--batch-size",
+                                                                                     str(args.batch_size)])
+    il.report_epochs(args, info, names, runs, "seed_cnn_cpu_train_epoch", "Seed CNN")
     return 0
 
 

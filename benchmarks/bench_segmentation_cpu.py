@@ -18,7 +18,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import _interleaved as il
@@ -138,21 +137,10 @@ def main():
     args = p.parse_args()
     if args.worker:
         return il.worker_main(WORKERS, args)
-    peers = il.checked_peers(p, args, WORKERS)
-    info = il.machine_info()
-    names = ["gpuflow"] + peers
-    argv = ["--epochs", str(args.epochs), "--samples", str(args.samples), "--batch-size", str(args.batch_size),
-            "--threads", str(args.threads)]
-    runs = il.interleave(names, args.rounds, lambda name: il.run_worker(
-        os.path.abspath(__file__), name, argv, args.threads, il.python_for(name, args)))
-    results = [il.merge_rounds(runs[name], -(-args.samples // args.batch_size)) for name in names]
-    report = {"benchmark": "segmentation_deeplab_cpu_train_epoch", "machine": info, "batch_size": args.batch_size,
-              "samples": args.samples, "epochs": args.epochs, "rounds": args.rounds, "threads": args.threads,
-              "results": results}
-    il.print_table(f"DeepLab-style segmentation (examples/segmentation_deeplab.py), {args.samples} samples/epoch, "
-                   f"batch {args.batch_size}, {args.threads} threads, {args.rounds} interleaved round(s), "
-                   f"{info['cpu']} ({info['cores']} cores, {info['blas_config']}), {info['date']}", results)
-    il.write_json(args.json, report)
+    info, names, runs = il.compare(__file__, p, args, WORKERS, il.common_argv(args) + ["--batch-size",
+                                                                                     str(args.batch_size)])
+    il.report_epochs(args, info, names, runs, "segmentation_deeplab_cpu_train_epoch",
+                     "DeepLab-style segmentation (examples/segmentation_deeplab.py)")
     return 0
 
 
