@@ -82,22 +82,14 @@ class Collectives:
             A list of arrays, each of its input's shape and dtype.
         """
         _check_op(op)
-        arrays = list(arrays)
-        if self.size == 1:
-            return arrays
-        out = [None] * len(arrays)
-        for bucket in plan_buckets([(a.size * a.dtype.itemsize, a.dtype) for a in arrays], bucket_bytes):
-            parts = [arrays[i] for i in bucket]
-            xp = _array_module(parts[0])
-            flat = self.all_reduce(xp.concatenate([p.reshape(-1) for p in parts]), op)
-            start = 0
-            for i, p in zip(bucket, parts):
-                out[i] = flat[start:start + p.size].reshape(p.shape)
-                start += p.size
-        return out
+        return self._bucketed(arrays, bucket_bytes, lambda flat: self.all_reduce(flat, op))
 
     def broadcast_many(self, arrays, root=0, bucket_bytes=DEFAULT_BUCKET_BYTES):
         """``broadcast`` of every array, bucketed as :meth:`all_reduce_many`."""
+        return self._bucketed(arrays, bucket_bytes, lambda flat: self.broadcast(flat, root))
+
+    def _bucketed(self, arrays, bucket_bytes, collective):
+        """``collective`` applied to each bucket of ``arrays`` flattened into one message, split back."""
         arrays = list(arrays)
         if self.size == 1:
             return arrays
@@ -105,7 +97,7 @@ class Collectives:
         for bucket in plan_buckets([(a.size * a.dtype.itemsize, a.dtype) for a in arrays], bucket_bytes):
             parts = [arrays[i] for i in bucket]
             xp = _array_module(parts[0])
-            flat = self.broadcast(xp.concatenate([p.reshape(-1) for p in parts]), root)
+            flat = collective(xp.concatenate([p.reshape(-1) for p in parts]))
             start = 0
             for i, p in zip(bucket, parts):
                 out[i] = flat[start:start + p.size].reshape(p.shape)
