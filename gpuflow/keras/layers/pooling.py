@@ -1,28 +1,39 @@
-"""MaxPooling2D and AveragePooling2D (``keras.layers``), channels_last."""
+"""MaxPooling2D and AveragePooling2D (``keras.layers``), channels_last, and the pooling base of every rank."""
 from __future__ import annotations
 
-from ...ops import nn_ops as _nn
+from ...ops import array_ops as _a, nn_ops as _nn
 from .base import Layer, InputSpec
 from .base_conv import conv_output_shape, normalize_tuple, normalize_padding, normalize_data_format
 
 
-class _Pooling2D(Layer):
+class BasePooling(Layer):
+    """The pooling layers of every rank (Keras's ``BasePooling``): argument checks, output shape, config.
+
+    Subclasses set ``rank`` (spatial axes) and ``_op`` (the 2-D pooling op of :mod:`gpuflow.ops.nn_ops`);
+    ``rank`` 1 pools (batch, steps, channels) as (batch, 1, steps, channels) with a (1, pool_size) window, so the
+    2-D ops and their CUDA kernels do the work.
+    """
+    rank = 2
     _op = None
 
-    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.pool_size = normalize_tuple(pool_size, 2, "pool_size")
-        self.strides = normalize_tuple(strides if strides is not None else self.pool_size, 2, "strides")
+        self.pool_size = normalize_tuple(pool_size, self.rank, "pool_size")
+        self.strides = normalize_tuple(strides if strides is not None else self.pool_size, self.rank, "strides")
         self.padding = normalize_padding(padding)
         self.data_format = normalize_data_format(data_format, f"{type(self).__name__} '{self.name}'")
-        self.input_spec = InputSpec(ndim=4)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
-        return type(self)._op(inputs, self.pool_size, self.strides, self.padding.upper())
+        if self.rank == 2:
+            return type(self)._op(inputs, self.pool_size, self.strides, self.padding.upper())
+        y = type(self)._op(_a.expand_dims(inputs, 1), (1,) + self.pool_size, (1,) + self.strides,
+                           self.padding.upper())
+        return _a.squeeze(y, 1)
 
     def compute_output_shape(self, input_shape):
-        return conv_output_shape(input_shape, self.pool_size, self.strides, self.padding, (1, 1), input_shape[3],
-                                 type(self).__name__)
+        return conv_output_shape(input_shape, self.pool_size, self.strides, self.padding, (1,) * self.rank,
+                                 input_shape[self.rank + 1], type(self).__name__)
 
     def get_config(self):
         c = super().get_config()
@@ -31,7 +42,7 @@ class _Pooling2D(Layer):
         return c
 
 
-class MaxPooling2D(_Pooling2D):
+class MaxPooling2D(BasePooling):
     """Max pooling over (pool_h, pool_w) windows (``keras.layers.MaxPooling2D``); strides default to pool_size.
 
     Input (batch, h, w, c) -> (batch, out_h, out_w, c) with TensorFlow's padding rules.
@@ -39,7 +50,7 @@ class MaxPooling2D(_Pooling2D):
     _op = staticmethod(_nn.max_pool2d)
 
 
-class AveragePooling2D(_Pooling2D):
+class AveragePooling2D(BasePooling):
     """Average pooling (``keras.layers.AveragePooling2D``); "same" padding is excluded from each average."""
     _op = staticmethod(_nn.avg_pool2d)
 

@@ -5,36 +5,12 @@ pooling ops and their CUDA kernels do the work.
 """
 from __future__ import annotations
 
-from ...ops import array_ops as _a, nn_ops as _nn
-from .base import Layer, InputSpec
-from .base_conv import conv_output_shape, normalize_tuple, normalize_padding, normalize_data_format
+from ...ops import nn_ops as _nn
+from .pooling import BasePooling
 
 
-class _Pooling1D(Layer):
-    _op = None
-
-    def __init__(self, pool_size=2, strides=None, padding="valid", data_format=None, name=None, **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.pool_size = normalize_tuple(pool_size, 1, "pool_size")
-        self.strides = normalize_tuple(strides if strides is not None else self.pool_size, 1, "strides")
-        self.padding = normalize_padding(padding)
-        self.data_format = normalize_data_format(data_format, f"{type(self).__name__} '{self.name}'")
-        self.input_spec = InputSpec(ndim=3)
-
-    def call(self, inputs):
-        y = type(self)._op(_a.expand_dims(inputs, 1), (1,) + self.pool_size, (1,) + self.strides,
-                           self.padding.upper())
-        return _a.squeeze(y, 1)
-
-    def compute_output_shape(self, input_shape):
-        return conv_output_shape(input_shape, self.pool_size, self.strides, self.padding, (1,), input_shape[2],
-                                 type(self).__name__)
-
-    def get_config(self):
-        c = super().get_config()
-        c.update({"pool_size": self.pool_size, "padding": self.padding, "strides": self.strides,
-                  "data_format": self.data_format})
-        return c
+class _Pooling1D(BasePooling):
+    rank = 1
 
 
 class MaxPooling1D(_Pooling1D):
