@@ -147,9 +147,20 @@ class BaseConv(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2, axes={-1: channels})
         self.built = True
 
+    def kernel_shape(self, channels):
+        """The kernel's shape for ``channels`` input channels: ``kernel_size + (channels, filters)`` (Keras's
+        layout; the transposed convolutions swap the last two)."""
+        return self.kernel_size + (channels, self.filters)
+
     def build_weights(self, channels):
-        """Creates the layer's weights for ``channels`` input channels (``kernel`` and ``bias`` here)."""
-        raise NotImplementedError
+        """Creates the layer's weights for ``channels`` input channels: ``kernel`` of :meth:`kernel_shape` and,
+        with ``use_bias``, ``bias`` of shape (filters,) (the depthwise layers override this)."""
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_shape(channels),
+                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
+                                      constraint=self.kernel_constraint)
+        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                                    regularizer=self.bias_regularizer,
+                                    constraint=self.bias_constraint) if self.use_bias else None
 
     def output_channels(self, input_channels):
         """The number of output channels for ``input_channels`` (``filters`` here)."""

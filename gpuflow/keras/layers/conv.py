@@ -39,14 +39,6 @@ class Conv2D(BaseConv):
         self.groups = 1
         self.input_spec = InputSpec(min_ndim=4)  # Keras's Conv2D message for an input of too low a rank
 
-    def build_weights(self, channels):
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels, self.filters),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
-
     def call(self, inputs):
         fused = "relu" if self.activation is _act.relu else None
         y = _nn.fused_conv2d(inputs, self.kernel, self.bias, self.strides, self.padding.upper(), self.dilation_rate,

@@ -60,14 +60,6 @@ class Conv1D(BaseConv):
                                       f"Received: groups={groups}")
         self.groups = 1
 
-    def build_weights(self, channels):
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (channels, self.filters),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer,
-                                    constraint=self.bias_constraint) if self.use_bias else None
-
     def _left_pad(self):
         return self.dilation_rate[0] * (self.kernel_size[0] - 1) if self.padding == "causal" else 0
 
@@ -121,13 +113,8 @@ class Conv1DTranspose(BaseConv):
                              f"Received: output_padding={self.output_padding}, strides={self.strides}")
         self.input_spec = InputSpec(ndim=3)
 
-    def build_weights(self, channels):
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+    def kernel_shape(self, channels):
+        return self.kernel_size + (self.filters, channels)  # (..., out, in): the transpose of Conv's kernel
 
     def compute_output_shape(self, input_shape):
         steps = deconv_output_length(input_shape[1], self.kernel_size[0], self.strides[0], self.padding,

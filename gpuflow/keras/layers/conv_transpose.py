@@ -58,13 +58,8 @@ class Conv2DTranspose(BaseConv):
                                      f"At dimension {i}, `output_padding` is {op} but `strides` is {s}. "
                                      f"Received: output_padding={self.output_padding}, strides={self.strides}")
 
-    def build_weights(self, channels):
-        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
-                                      initializer=self.kernel_initializer, regularizer=self.kernel_regularizer,
-                                      constraint=self.kernel_constraint)
-        self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
-                                    regularizer=self.bias_regularizer, constraint=self.bias_constraint) \
-            if self.use_bias else None
+    def kernel_shape(self, channels):
+        return self.kernel_size + (self.filters, channels)  # (..., out, in): the transpose of Conv's kernel
 
     def compute_output_shape(self, input_shape):
         out = [input_shape[0]]
