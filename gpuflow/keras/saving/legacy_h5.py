@@ -67,8 +67,7 @@ def _load_weights(model, group, source, by_name=False, skip_mismatch=False):
         weight_names = _h5_names(g, "weight_names", source)
         values = []
         for wn in weight_names:
-            parent = weights_h5.group_at(g, wn.rsplit("/", 1)[0], source) if "/" in wn else g
-            ds = weights_h5.safe_child(parent, wn.rsplit("/", 1)[-1], False, source) if parent is not None else None
+            ds = _dataset_at(g, wn, source)
             if ds is None:
                 raise ValueError(f"{source}: weight '{wn}' of layer '{name}' is listed but missing.")
             values.append(ds)
@@ -96,6 +95,13 @@ def _load_weights(model, group, source, by_name=False, skip_mismatch=False):
     return found
 
 
+def _dataset_at(group, weight_name, source):
+    """The dataset a legacy ``weight_names`` entry ("dense/kernel:0", or a bare name) names under ``group``,
+    or None if it is missing."""
+    parent = weights_h5.group_at(group, weight_name.rsplit("/", 1)[0], source) if "/" in weight_name else group
+    return weights_h5.safe_child(parent, weight_name.rsplit("/", 1)[-1], False, source) if parent is not None else None
+
+
 _SLOT_ALIASES = {"m": "momentum", "momentum": "momentum", "v": "velocity", "velocity": "velocity",
                  "vhat": "velocity_hat", "velocity_hat": "velocity_hat", "rms": "velocity",
                  "mg": "average_gradient", "average_gradient": "average_gradient"}
@@ -109,8 +115,7 @@ def _load_optimizer(model, f, source):
     names = _h5_names(group, "weight_names", source)
     values = []
     for wn in names:
-        parent = weights_h5.group_at(group, wn.rsplit("/", 1)[0], source) if "/" in wn else group
-        ds = weights_h5.safe_child(parent, wn.rsplit("/", 1)[-1], False, source) if parent is not None else None
+        ds = _dataset_at(group, wn, source)
         if ds is None:
             warnings.warn(f"{source}: optimizer weight '{wn}' is listed but missing; the optimizer starts fresh.")
             return []
