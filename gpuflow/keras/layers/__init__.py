@@ -1,6 +1,6 @@
 """``keras.layers``."""
 from .base import Layer, InputSpec, KerasTensor  # noqa: F401
-from .core import InputLayer, Input, Dense, Activation, ReLU, Softmax, Flatten, Dropout  # noqa: F401
+from .core import InputLayer, Input, Dense, Activation, ReLU, Softmax, Flatten, Dropout, Identity  # noqa: F401
 from .conv import Conv2D  # noqa: F401
 from .pooling import MaxPooling2D, AveragePooling2D, MaxPool2D, AvgPool2D  # noqa: F401
 from .pooling_global import (  # noqa: F401
@@ -9,21 +9,25 @@ from .pooling_global import (  # noqa: F401
 from .reshaping import Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D  # noqa: F401
 from .merging import (  # noqa: F401
     Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, add, subtract, multiply, average, maximum,
-    minimum, concatenate)
-from .normalization import BatchNormalization, LayerNormalization  # noqa: F401
+    minimum, concatenate, Dot, dot)
+from .normalization import (  # noqa: F401
+    BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from .embedding import Embedding  # noqa: F401
 from .rnn import (  # noqa: F401
     RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, Bidirectional, TimeDistributed)
 from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
 from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D  # noqa: F401
-from .activation_layers import LeakyReLU, ELU  # noqa: F401
+from .activation_layers import LeakyReLU, ELU, PReLU  # noqa: F401
+from .regularization import (  # noqa: F401
+    GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
+    ActivityRegularization)
 from .preprocessing import (  # noqa: F401
     Rescaling, Normalization, Resizing, CenterCrop, RandomFlip, RandomRotation, RandomZoom, RandomTranslation,
     RandomContrast)
 from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspose  # noqa: F401
 from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
 from .masking import Masking  # noqa: F401
-from .attention import MultiHeadAttention, Attention  # noqa: F401
+from .attention import MultiHeadAttention, Attention, AdditiveAttention  # noqa: F401
 from .lambda_layer import Lambda  # noqa: F401
 
 Convolution2D = Conv2D

@@ -364,15 +364,7 @@ class Attention(Layer):
         k = inputs[2] if len(inputs) > 2 else v
         q_mask = mask[0] if mask else None
         v_mask = mask[1] if mask else None
-        if self.score_mode == "dot":
-            scores = _m.matmul(q, k, transpose_b=True)
-            if self.scale is not None:
-                scores = scores * self.scale
-        else:
-            total = _a.expand_dims(q, -2) + _a.expand_dims(k, -3)
-            if self.scale is not None:
-                total = total * self.scale
-            scores = self.concat_score_weight * _m.reduce_sum(_m.tanh(total), axis=-1)
+        scores = self._calculate_scores(q, k)
         smask = None if v_mask is None else _a.expand_dims(_bool(v_mask), -2)  # (B, 1, S)
         if use_causal_mask:
             smask = _and(smask, _causal_mask(scores.shape[-2], scores.shape[-1]))
@@ -383,6 +375,16 @@ class Attention(Layer):
         if q_mask is not None:
             result = result * _a.expand_dims(_m.cast(_bool(q_mask), result.dtype), -1)
         return (result, weights) if return_attention_scores else result
+
+    def _calculate_scores(self, q, k):
+        """The attention scores (batch, Tq, Tv) of query (batch, Tq, dim) against key (batch, Tv, dim)."""
+        if self.score_mode == "dot":
+            scores = _m.matmul(q, k, transpose_b=True)
+            return scores * self.scale if self.scale is not None else scores
+        total = _a.expand_dims(q, -2) + _a.expand_dims(k, -3)
+        if self.scale is not None:
+            total = total * self.scale
+        return self.concat_score_weight * _m.reduce_sum(_m.tanh(total), axis=-1)
 
     def compute_mask(self, inputs, previous_mask):
         if previous_mask is None or not isinstance(previous_mask, (list, tuple)) or previous_mask[0] is None:
@@ -397,4 +399,37 @@ class Attention(Layer):
         c = super().get_config()
         c.update({"use_scale": self.use_scale, "score_mode": self.score_mode, "dropout": self.dropout,
                   "seed": self.seed})
+        return c
+
+
+class AdditiveAttention(Attention):
+    """Additive attention, Bahdanau-style (``keras.layers.AdditiveAttention(use_scale=True, dropout=0.0)``).
+
+    Scores ``sum(scale * tanh(query[:, :, None] + key[:, None]), axis=-1)`` (batch, Tq, Tv) with a learned
+    ``scale`` of shape (dim,) (glorot_uniform; 1 without ``use_scale``), then as :class:`Attention`: softmax over
+    the value steps (masks and the causal mask applied), dropout in training, weighted sum of the values.
+
+    Call arguments, returns and errors: as :class:`Attention`.
+    """
+
+    def __init__(self, use_scale=True, dropout=0.0, **kwargs):
+        super().__init__(use_scale=use_scale, dropout=dropout, **kwargs)
+
+    def build(self, input_shape=None):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) not in (2, 3) or \
+                not isinstance(input_shape[0], (list, tuple)):
+            raise ValueError(f"AdditiveAttention layer must be called on a list of inputs, namely [query, value] or "
+                             f"[query, value, key]. Received: input_shape={input_shape}.")
+        self.concat_score_weight = None
+        self.scale = self.add_weight(name="scale", shape=(input_shape[0][-1],), initializer="glorot_uniform") \
+            if self.use_scale else None
+        self.built = True
+
+    def _calculate_scores(self, q, k):
+        t = _m.tanh(_a.expand_dims(q, -2) + _a.expand_dims(k, -3))
+        return _m.reduce_sum(self.scale * t if self.scale is not None else t, axis=-1)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["score_mode"]
         return c

@@ -1,4 +1,4 @@
-"""Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout, ReLU, Softmax (Keras 3 arguments)."""
+"""Core layers: InputLayer/Input, Dense, Activation, Flatten, Dropout, ReLU, Softmax, Identity (Keras 3 arguments)."""
 from __future__ import annotations
 
 import numpy as np
@@ -253,11 +253,15 @@ class Dropout(Layer):
             return inputs
         if self.rate == 1:
             return _m.multiply(inputs, 0.0)
-        shape = None
-        if self.noise_shape is not None:
-            shape = tuple(d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
+        shape = self._noise_shape_of(inputs)
         op_seed = None if self._seed_rng is None else int(self._seed_rng.integers(0, 2 ** 31 - 1))
         return _nn.dropout(inputs, self.rate, noise_shape=shape, seed=op_seed)
+
+    def _noise_shape_of(self, inputs):
+        """The dropout mask's shape for ``inputs``: ``noise_shape`` with None entries taken from the input."""
+        if self.noise_shape is None:
+            return None
+        return tuple(d if d is not None else s for d, s in zip(self.noise_shape, inputs.shape))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
@@ -266,3 +270,17 @@ class Dropout(Layer):
         c = super().get_config()
         c.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
         return c
+
+
+class Identity(Layer):
+    """Returns its input unchanged, mask included (``keras.layers.Identity``): a placeholder layer."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return inputs
+
+    def compute_output_shape(self, input_shape):
+        return input_shape

@@ -1,4 +1,5 @@
-"""``keras.layers.BatchNormalization`` and ``keras.layers.LayerNormalization`` (Keras 3 semantics).
+"""``keras.layers.BatchNormalization``, ``LayerNormalization``, ``GroupNormalization`` and ``UnitNormalization``
+(Keras 3 semantics).
 
 Both are written with gpuflow ops (:func:`gpuflow.ops.nn_ops.moments` and
 :func:`gpuflow.ops.nn_ops.batch_normalization`, TensorFlow's formulas), so they run and
@@ -238,6 +239,152 @@ class LayerNormalization(Layer):
         c = super().get_config()
         c.update({"axis": self.axis, "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
                   "rms_scaling": self.rms_scaling, "beta_initializer": _init.serialize(self.beta_initializer),
+                  "gamma_initializer": _init.serialize(self.gamma_initializer),
+                  **self._weight_options_config("beta_regularizer", "gamma_regularizer", "beta_constraint",
+                                                "gamma_constraint")})
+        return c
+
+
+def l2_normalize(x, axis, epsilon):
+    """Keras 3's ``ops.normalize(x, axis, order=2, epsilon)``: ``x * minimum(rsqrt(sum(x**2, axis)), 1 / epsilon)``.
+
+    Args:
+        x: a float tensor.
+        axis: an int or a list of ints.
+        epsilon: the smallest norm divided by (the norm's floor).
+    """
+    axis = list(axis) if isinstance(axis, (list, tuple)) else axis
+    inv_norm = _m.rsqrt(_m.reduce_sum(_m.square(x), axis=axis, keepdims=True))
+    return x * _m.minimum(inv_norm, 1.0 / epsilon)
+
+
+class UnitNormalization(Layer):
+    """Scales each example to unit L2 norm over ``axis`` (``keras.layers.UnitNormalization(axis=-1)``):
+    ``x * minimum(rsqrt(sum(x**2, axis)), 1e12)``, as Keras 3's ``ops.normalize(..., epsilon=1e-12)``.
+
+    Input: any shape; output: the same.
+
+    Raises:
+        TypeError: an ``axis`` that is neither an int nor a list/tuple of ints (Keras's message).
+        ValueError: an axis out of bounds for the input (Keras's message).
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)):
+            self.axis = list(axis)
+        elif isinstance(axis, int):
+            self.axis = axis
+        else:
+            raise TypeError(f"Invalid value for `axis` argument: expected an int or a list/tuple of ints. "
+                            f"Received: axis={axis}")
+        self.supports_masking = True
+
+    def call(self, inputs):
+        return l2_normalize(inputs, self.axis, 1e-12)
+
+    def compute_output_shape(self, input_shape):
+        for axis in [self.axis] if isinstance(self.axis, int) else self.axis:
+            if axis >= len(input_shape) or axis < -len(input_shape):
+                raise ValueError(f"Axis {self.axis} is out of bounds for input shape {input_shape}.")
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c["axis"] = self.axis
+        return c
+
+
+class GroupNormalization(Layer):
+    """Group normalization (``keras.layers.GroupNormalization``; Wu & He 2018): the channels of ``axis`` are split
+    into ``groups`` groups, each example normalized over every non-batch axis within a group, then scaled by
+    ``gamma`` and shifted by ``beta`` (one per channel). ``groups=-1`` is instance normalization (as many groups
+    as channels; the config then records the channel count, as Keras).
+
+    Computed as Keras 3: ``inv = rsqrt(var + epsilon) * gamma``, ``y = x * inv + (beta - mean * inv)`` with the
+    mean and biased variance of :func:`gpuflow.ops.nn_ops.moments`, in float32 for 16-bit inputs.
+
+    Input: any shape with a known size C at ``axis``; output: the same. Weights ``gamma`` then ``beta``, (C,)
+    each (Keras's order).
+
+    Raises:
+        ValueError: ``groups`` neither positive nor -1; at build, an unknown channel count, more groups than
+            channels, or channels not divisible by the groups (Keras's messages).
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
+                 gamma_constraint=None, **kwargs):
+        if not isinstance(groups, int) or isinstance(groups, bool) or (groups <= 0 and groups != -1):
+            raise ValueError(f"Received an invalid value for argument `groups`, expected a positive integer (or `-1` "
+                             f"for instance normalization). Received: groups={groups}")
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.autocast = False
+        self.groups, self.axis, self.epsilon, self.center, self.scale = groups, axis, epsilon, center, scale
+        self.beta_initializer = _init.get(beta_initializer)
+        self.gamma_initializer = _init.get(gamma_initializer)
+        self._set_weight_options(beta_regularizer=beta_regularizer, gamma_regularizer=gamma_regularizer,
+                                 beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
+
+    def build(self, input_shape):
+        dim = input_shape[self.axis]
+        if dim is None:
+            raise ValueError(f"Axis {self.axis} of input tensor should have a defined dimension but the layer "
+                             f"received an input with shape {input_shape}.")
+        if self.groups == -1:
+            self.groups = dim
+        if dim < self.groups:
+            raise ValueError(f"Number of groups ({self.groups}) cannot be more than the number of channels ({dim}).")
+        if dim % self.groups != 0:
+            raise ValueError(f"Number of groups ({self.groups}) must be a multiple of the number of channels "
+                             f"({dim}).")
+        self.input_spec = InputSpec(ndim=len(input_shape), axes={self.axis: dim})
+        self.gamma = self.add_weight(shape=(dim,), name="gamma", initializer=self.gamma_initializer,
+                                     regularizer=self.gamma_regularizer, constraint=self.gamma_constraint,
+                                     autocast=False) if self.scale else None
+        self.beta = self.add_weight(shape=(dim,), name="beta", initializer=self.beta_initializer,
+                                    regularizer=self.beta_regularizer, constraint=self.beta_constraint,
+                                    autocast=False) if self.center else None
+        self.built = True
+
+    def _grouped(self, shape):
+        """``shape`` with the channel axis split into (groups, channels // groups), as Keras inserts it."""
+        shape = list(shape)
+        shape[self.axis] = shape[self.axis] // self.groups
+        shape.insert(self.axis, self.groups)
+        return shape
+
+    def call(self, inputs):
+        in_dtype = inputs.dtype.name
+        x = _m.cast(inputs, "float32") if in_dtype in ("float16", "bfloat16") else inputs
+        x = _a.reshape(x, [-1] + self._grouped(inputs.shape)[1:])
+        axes = list(range(1, x.ndim))
+        axes.pop(-2 if self.axis == -1 else self.axis - 1)  # every axis but the batch and the groups (Keras)
+        mean, variance = _nn.moments(x, axes, keepdims=True)
+        bshape = [1] * inputs.ndim
+        bshape[self.axis] = inputs.shape[self.axis]
+        bshape = self._grouped(bshape)
+        inv = _m.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            inv = inv * _m.cast(_a.reshape(self.gamma, bshape), x.dtype)
+        res = -mean * inv
+        if self.beta is not None:
+            res = res + _m.cast(_a.reshape(self.beta, bshape), x.dtype)
+        y = _m.cast(x * inv + res, in_dtype)
+        return _m.cast(_a.reshape(y, inputs.shape), self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        for axis in [self.axis] if isinstance(self.axis, int) else self.axis:
+            if axis >= len(input_shape) or axis < -len(input_shape):
+                raise ValueError(f"Axis {axis} is out of bounds for input shape {input_shape}. "
+                                 f"Received: axis={self.axis}")
+        return input_shape
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"groups": self.groups, "axis": self.axis, "epsilon": self.epsilon, "center": self.center,
+                  "scale": self.scale, "beta_initializer": _init.serialize(self.beta_initializer),
                   "gamma_initializer": _init.serialize(self.gamma_initializer),
                   **self._weight_options_config("beta_regularizer", "gamma_regularizer", "beta_constraint",
                                                 "gamma_constraint")})
