@@ -1,4 +1,5 @@
-"""Optimizers (``keras.optimizers``): SGD, Adam, RMSprop with Keras 3's update rules and defaults.
+"""Optimizers (``keras.optimizers``): SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion and
+Adafactor with Keras 3's update rules and defaults (each class's docstring gives its formula), LossScaleOptimizer.
 
 Updates are written once with the backend's array module (NumPy or CuPy) and
 run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers``):
@@ -38,7 +39,8 @@ from ..ops.core import convert_to_tensor
 from ..distribute.keras_hooks import aggregate_gradients
 from ._checks import check_real
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "LossScaleOptimizer", "get"]
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion",
+           "Adafactor", "LossScaleOptimizer", "get", "serialize", "deserialize"]
 
 
 def _check_learning_rate(value, owner):
@@ -160,10 +162,13 @@ class Optimizer:
         names = self.slot_names
         for v in var_list:
             if id(v) not in self._slots:
-                self._slots[id(v)] = {n: Variable(v.backend.xp.zeros_like(v._data), trainable=False,
-                                                  name=f"{v.path.replace('/', '_')}_{n}")
-                                      for n in names}
+                self._slots[id(v)] = {n: self._new_slot(v, n) for n in names}
         self.built = True
+
+    def _new_slot(self, v, name):
+        """The slot ``name`` of the model variable ``v``: zeros like ``v`` (Keras's ``add_variable_from_reference``);
+        an optimizer whose slots start elsewhere or have another shape overrides it."""
+        return Variable(v.backend.xp.zeros_like(v._data), trainable=False, name=f"{v.path.replace('/', '_')}_{name}")
 
     @property
     def variables(self):
@@ -250,6 +255,7 @@ class Optimizer:
         else:
             lr = self._current_lr()
             step = int(self.iterations.numpy()) + 1
+        self._prepare_step(step)
         for g, v in zip(grads, variables):
             if self.weight_decay:
                 v._data -= v._data * (self.weight_decay * lr)
@@ -293,6 +299,10 @@ class Optimizer:
             if n > self.global_clipnorm:
                 grads = [g * (self.global_clipnorm / n) for g in grads]
         return grads
+
+    def _prepare_step(self, step):
+        """Called once per :meth:`apply_gradients`, before the per-variable updates (Keras's
+        ``_backend_update_step``): state shared by every variable (Nadam's ``u_product``). None here."""
 
     def update_step(self, grad, variable, lr, step):
         raise NotImplementedError
@@ -641,16 +651,405 @@ def _cast(t, dtype):
     return cast(t, dtype)
 
 
-_BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop}
+def _step_scalars(v, lr, step):
+    """``lr`` and the step as 0-d arrays of ``v``'s dtype, as Keras casts both to the variable's dtype: from Python
+    numbers on the CPU, from the device scalars on a sync-free backend (no host contact either way)."""
+    xp, dtype = v.backend.xp, v._data.dtype
+    return xp.asarray(lr, dtype=dtype), xp.asarray(step, dtype=dtype)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011) as ``keras.optimizers.Adagrad`` (lr 1e-3, initial_accumulator_value 0.1,
+    epsilon 1e-7): ``acc += g^2``; ``w -= lr g / sqrt(acc + epsilon)``. Slot per variable: ``accumulator``
+    (starting at ``initial_accumulator_value``).
+
+    Raises:
+        ValueError: ``initial_accumulator_value`` < 0, ``epsilon`` not > 0, or a bad base argument (see
+            :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = check_real(initial_accumulator_value, "initial_accumulator_value", low=0,
+                                                    owner="Adagrad")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="Adagrad")
+
+    @property
+    def slot_groups(self):
+        return (("accumulator",),)
+
+    def _new_slot(self, v, name):
+        slot = super()._new_slot(v, name)
+        slot._data.fill(self.initial_accumulator_value)  # Keras's Constant initializer
+        return slot
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        acc = self._slots[id(v)]["accumulator"]._data
+        acc += g * g
+        v._data -= lr * g / xp.sqrt(acc + self.epsilon)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon})
+        return c
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Zeiler 2012) as ``keras.optimizers.Adadelta`` (lr 1e-3, rho 0.95, epsilon 1e-7):
+    ``ag = rho ag + (1 - rho) g^2``; ``d = -sqrt(ad + epsilon) g / sqrt(ag + epsilon)``;
+    ``ad = rho ad + (1 - rho) d^2``; ``w += lr d``. Slots per variable: ``accumulated_grad``,
+    ``accumulated_delta_var``.
+
+    Raises:
+        ValueError: ``rho`` not in [0, 1], ``epsilon`` not > 0, or a bad base argument (see :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.rho = check_real(rho, "rho", 0, 1, owner="Adadelta")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="Adadelta")
+
+    @property
+    def slot_groups(self):
+        return (("accumulated_grad", "accumulated_delta_var"),)
+
+    def update_step(self, g, v, lr, step):
+        xp, rho = v.backend.xp, self.rho
+        s = self._slots[id(v)]
+        ag, ad = s["accumulated_grad"]._data, s["accumulated_delta_var"]._data
+        ag *= rho
+        ag += (1 - rho) * g * g
+        delta = -(xp.sqrt(ad + self.epsilon) * g) / xp.sqrt(ag + self.epsilon)
+        ad *= rho
+        ad += (1 - rho) * delta * delta
+        v._data += lr * delta
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"rho": self.rho, "epsilon": self.epsilon})
+        return c
+
+
+class Adamax(Optimizer):
+    """Adamax (Kingma & Ba 2015, section 7.1) as ``keras.optimizers.Adamax`` (lr 1e-3, betas 0.9/0.999, epsilon
+    1e-7): ``m += (g - m)(1 - b1)``; ``u = max(b2 u, |g|)``; ``w -= lr m / ((1 - b1^t)(u + epsilon))``. Slots per
+    variable: ``momentum``, ``norm``.
+
+    Raises:
+        ValueError: ``beta_1`` not in [0, 1), ``beta_2`` not in [0, 1], ``epsilon`` not > 0, or a bad base
+            argument (see :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1 = check_real(beta_1, "beta_1", 0, 1, high_open=True, owner="Adamax")
+        self.beta_2 = check_real(beta_2, "beta_2", 0, 1, owner="Adamax")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="Adamax")
+
+    @property
+    def slot_groups(self):
+        return (("momentum", "norm"),)
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        lr, t = _step_scalars(v, lr, step)
+        s = self._slots[id(v)]
+        m, u = s["momentum"]._data, s["norm"]._data
+        m += (g - m) * (1 - self.beta_1)
+        xp.maximum(u * self.beta_2, xp.abs(g), out=u)
+        v._data -= lr * m / ((1 - self.beta_1 ** t) * (u + self.epsilon))
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return c
+
+
+class Nadam(Optimizer):
+    """Nadam, Adam with Nesterov momentum (Dozat 2015), as ``keras.optimizers.Nadam`` (lr 1e-3, betas 0.9/0.999,
+    epsilon 1e-7), with Keras 3's momentum schedule ``u_t = b1 (1 - 0.5 * 0.96^t)`` and its running product
+    ``u_product`` (one scalar variable, updated once per step)::
+
+        m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
+        m_hat = u_{t+1} m / (1 - u_product u_{t+1}) + (1 - u_t) g / (1 - u_product)
+        w -= lr m_hat / (sqrt(v / (1 - b2^t)) + epsilon)
+
+    Slots per variable: ``momentum``, ``velocity``; Keras saves ``u_product`` after them.
+
+    Raises:
+        ValueError: ``beta_1`` or ``beta_2`` not in [0, 1), ``epsilon`` not > 0, or a bad base argument (see
+            :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1 = check_real(beta_1, "beta_1", 0, 1, high_open=True, owner="Nadam")
+        self.beta_2 = check_real(beta_2, "beta_2", 0, 1, high_open=True, owner="Nadam")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="Nadam")
+        self._u_product = None
+
+    @property
+    def slot_groups(self):
+        return (("momentum", "velocity"),)
+
+    def build(self, var_list):
+        super().build(var_list)
+        if self._u_product is None and var_list:
+            v = var_list[0]
+            self._u_product = Variable(v.backend.xp.ones((), v._data.dtype), trainable=False, name="variable")
+
+    @property
+    def variables(self):
+        return super().variables + ([self._u_product] if self._u_product is not None else [])
+
+    def saved_variables(self, var_list, include_slots=True):
+        """Keras's order: the base optimizer's, then ``u_product`` (once built)."""
+        out = super().saved_variables(var_list, include_slots)
+        return out + [self._u_product] if include_slots and self._u_product is not None else out
+
+    def _u(self, t):
+        return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
+
+    def _prepare_step(self, step):
+        u = self._u_product._data
+        u *= self._u(u.dtype.type(step) if isinstance(step, int) else step.astype(u.dtype))
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        lr, t = _step_scalars(v, lr, step)
+        u_t, u_t_1 = self._u(t), self._u(t + 1)
+        u_product_t = self._u_product._data.astype(v._data.dtype)
+        s = self._slots[id(v)]
+        m, vel = s["momentum"]._data, s["velocity"]._data
+        m += (g - m) * (1 - self.beta_1)
+        vel += (g * g - vel) * (1 - self.beta_2)
+        m_hat = u_t_1 * m / (1 - u_product_t * u_t_1) + (1 - u_t) * g / (1 - u_product_t)
+        v._data -= m_hat * lr / (xp.sqrt(vel / (1 - self.beta_2 ** t)) + self.epsilon)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return c
+
+
+def _check_ftrl(value, arg, nonpositive=False):
+    """Keras 3's Ftrl checks and messages (a finite number; >= 0, or <= 0 for ``learning_rate_power``)."""
+    number = check_real(value, arg, owner="Ftrl")
+    if (number > 0) if nonpositive else (number < 0):
+        raise ValueError(f"`{arg}` needs to be {'negative' if nonpositive else 'positive'} or zero. "
+                         f"Received: {arg}={value}.")
+    return number
+
+
+class Ftrl(Optimizer):
+    """FTRL-Proximal (McMahan et al. 2013) as ``keras.optimizers.Ftrl`` (lr 1e-3, learning_rate_power -0.5,
+    initial_accumulator_value 0.1, regularization strengths and beta 0), Keras 3's update with ``p =
+    -learning_rate_power``, ``l2 = l2_regularization_strength + beta / (2 lr)``::
+
+        n' = n + g^2
+        z += g + 2 l2_shrinkage w - (n'^p - n^p) / lr * w
+        w = (clip(z, -l1, l1) - z) / (n'^p / lr + 2 l2);  n = n'
+
+    Slots per variable: ``accumulator`` (n, starting at ``initial_accumulator_value``), ``linear`` (z).
+
+    Raises:
+        ValueError: Keras 3's checks (``initial_accumulator_value`` and the regularization strengths >= 0,
+            ``learning_rate_power`` <= 0), ``beta`` < 0, a value that is not a finite number, or a bad base
+            argument (see :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, learning_rate_power=-0.5, initial_accumulator_value=0.1,
+                 l1_regularization_strength=0.0, l2_regularization_strength=0.0,
+                 l2_shrinkage_regularization_strength=0.0, beta=0.0, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.initial_accumulator_value = _check_ftrl(initial_accumulator_value, "initial_accumulator_value")
+        self.learning_rate_power = _check_ftrl(learning_rate_power, "learning_rate_power", nonpositive=True)
+        self.l1_regularization_strength = _check_ftrl(l1_regularization_strength, "l1_regularization_strength")
+        self.l2_regularization_strength = _check_ftrl(l2_regularization_strength, "l2_regularization_strength")
+        self.l2_shrinkage_regularization_strength = _check_ftrl(l2_shrinkage_regularization_strength,
+                                                                "l2_shrinkage_regularization_strength")
+        self.beta = _check_ftrl(beta, "beta")
+
+    @property
+    def slot_groups(self):
+        return (("accumulator", "linear"),)
+
+    def _new_slot(self, v, name):
+        slot = super()._new_slot(v, name)
+        if name == "accumulator":
+            slot._data.fill(self.initial_accumulator_value)
+        return slot
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        lr, _ = _step_scalars(v, lr, step)
+        s = self._slots[id(v)]
+        acc, linear, w = s["accumulator"]._data, s["linear"]._data, v._data
+        p = -self.learning_rate_power
+        l2 = self.l2_regularization_strength + self.beta / (2.0 * lr)
+        new_acc = acc + g * g
+        new_acc_p = xp.power(new_acc, p)
+        linear += g + 2 * self.l2_shrinkage_regularization_strength * w - (new_acc_p - xp.power(acc, p)) / lr * w
+        l1 = self.l1_regularization_strength
+        xp.copyto(w, (xp.clip(linear, -l1, l1) - linear) / (new_acc_p / lr + 2 * l2))
+        xp.copyto(acc, new_acc)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"learning_rate_power": self.learning_rate_power,
+                  "initial_accumulator_value": self.initial_accumulator_value,
+                  "l1_regularization_strength": self.l1_regularization_strength,
+                  "l2_regularization_strength": self.l2_regularization_strength,
+                  "l2_shrinkage_regularization_strength": self.l2_shrinkage_regularization_strength,
+                  "beta": self.beta})
+        return c
+
+
+class Lion(Optimizer):
+    """Lion (Chen et al. 2023) as ``keras.optimizers.Lion`` (lr 1e-3, beta_1 0.9, beta_2 0.99):
+    ``w -= lr sign(b1 m + (1 - b1) g)``; ``m = b2 m + (1 - b2) g``. Slot per variable: ``momentum``.
+
+    Raises:
+        ValueError: ``beta_1`` not in (0, 1] (Keras 3's check and message), ``beta_2`` not in [0, 1], or a bad
+            base argument (see :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        b1 = check_real(beta_1, "beta_1", owner="Lion")
+        if b1 <= 0 or b1 > 1:
+            raise ValueError("Argument `beta_1` must be in the [0, 1] range. Otherwise, the optimizer degenerates to "
+                             f"SignSGD. Received: beta_1={beta_1}.")
+        self.beta_1 = b1
+        self.beta_2 = check_real(beta_2, "beta_2", 0, 1, owner="Lion")
+
+    @property
+    def slot_groups(self):
+        return (("momentum",),)
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        m = self._slots[id(v)]["momentum"]._data
+        v._data -= lr * xp.sign(m * self.beta_1 + g * (1.0 - self.beta_1))
+        m *= self.beta_2
+        m += g * (1.0 - self.beta_2)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_1": self.beta_1, "beta_2": self.beta_2})
+        return c
+
+
+class Adafactor(Optimizer):
+    """Adafactor (Shazeer & Stern 2018) as ``keras.optimizers.Adafactor`` (lr 1e-3, beta_2_decay -0.8, epsilon_1
+    1e-30, epsilon_2 1e-3, clip_threshold 1.0, relative_step True), Keras 3's update::
+
+        rho = min(lr, 1 / sqrt(t));  alpha = max(epsilon_2, rms(w)) rho;  b = 1 - t^beta_2_decay
+        G = g^2 + epsilon_1
+        rank >= 2: r = b r + (1 - b) mean(G, -1);  c = b c + (1 - b) mean(G, -2)
+                   v = (r / mean(r, -1))[..., None] * c[..., None, :]
+        else:      v = b v + (1 - b) G
+        u = g / sqrt(v);  w -= alpha u / max(1, rms(u) / clip_threshold)
+
+    (``rms(x) = sqrt(mean(x^2))``; as in Keras 3.15, ``relative_step`` only caps the rate by ``1 / sqrt(t)``,
+    which ``rho`` does anyway.) Slots per variable, in Keras's order: ``r`` (shape ``w.shape[:-1]``), ``c``
+    (``w.shape[:-2] + w.shape[-1:]``) and ``velocity`` (``w``'s shape); for a variable of rank < 2, ``r`` and
+    ``c`` are the unused int32 scalars Keras creates.
+
+    Raises:
+        ValueError: ``epsilon_1`` or ``epsilon_2`` < 0, ``clip_threshold`` not > 0, ``beta_2_decay`` not a finite
+            number, or a bad base argument (see :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_2_decay=-0.8, epsilon_1=1e-30, epsilon_2=1e-3, clip_threshold=1.0,
+                 relative_step=True, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_2_decay = check_real(beta_2_decay, "beta_2_decay", owner="Adafactor")
+        self.epsilon_1 = check_real(epsilon_1, "epsilon_1", low=0, owner="Adafactor")
+        self.epsilon_2 = check_real(epsilon_2, "epsilon_2", low=0, owner="Adafactor")
+        self.clip_threshold = check_real(clip_threshold, "clip_threshold", low=0, low_open=True, owner="Adafactor")
+        self.relative_step = relative_step
+
+    @property
+    def slot_groups(self):
+        return (("r", "c", "velocity"),)
+
+    def _new_slot(self, v, name):
+        xp, shape = v.backend.xp, tuple(v._data.shape)
+        if name == "velocity":
+            return super()._new_slot(v, name)
+        if len(shape) < 2:
+            return Variable(xp.zeros((), np.int32), trainable=False, name=v.name)
+        shape = shape[:-1] if name == "r" else shape[:-2] + shape[-1:]
+        return Variable(xp.zeros(shape, v._data.dtype), trainable=False, name=v.name)
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        lr, t = _step_scalars(v, lr, step)
+        s = self._slots[id(v)]
+        w, vel = v._data, s["velocity"]._data
+        alpha = xp.maximum(self.epsilon_2, xp.sqrt(xp.mean(w * w))) * xp.minimum(lr, 1 / xp.sqrt(t))
+        sq = g * g + self.epsilon_1
+        b = 1 - t ** self.beta_2_decay
+        if w.ndim >= 2:
+            r, c = s["r"]._data, s["c"]._data
+            xp.copyto(r, b * r + (1 - b) * xp.mean(sq, axis=-1))
+            xp.copyto(c, b * c + (1 - b) * xp.mean(sq, axis=-2))
+            xp.copyto(vel, (r / xp.mean(r, axis=-1, keepdims=True))[..., None] * c[..., None, :])
+        else:
+            xp.copyto(vel, b * vel + (1 - b) * sq)
+        u = g / xp.sqrt(vel)
+        w -= alpha * (u / xp.maximum(1, xp.sqrt(xp.mean(u * u)) / self.clip_threshold))
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_2_decay": self.beta_2_decay, "epsilon_1": self.epsilon_1, "epsilon_2": self.epsilon_2,
+                  "clip_threshold": self.clip_threshold, "relative_step": self.relative_step})
+        return c
+
+
+_BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam,
+                                                 Ftrl, Lion, Adafactor)}
+
+
+def serialize(optimizer):
+    """The optimizer as Keras 3 serializes it (``keras.optimizers.serialize``): ``{"module": "keras.optimizers",
+    "class_name", "config": get_config(), "registered_name": None}`` (a custom class: its registered name)."""
+    from .saving.serialization import serialize_keras_object
+    return serialize_keras_object(optimizer)
+
+
+def deserialize(config, custom_objects=None):
+    """The optimizer of a :func:`serialize` dict (``keras.optimizers.deserialize``): a built-in class named in any
+    case (``"Nadam"``, ``"nadam"``, as Keras 3), else a class of ``custom_objects`` or a registered one.
+
+    Raises:
+        ValueError: a class that is not known, or not an optimizer.
+    """
+    name = str(config.get("class_name", "")) if isinstance(config, dict) else ""
+    if name == "LossScaleOptimizer":
+        return LossScaleOptimizer.from_config(config.get("config") or {})
+    cls = _BY_NAME.get(name.lower())
+    if cls is not None:
+        return cls.from_config(config.get("config") or {})
+    from .saving.serialization import deserialize_keras_object
+    obj = deserialize_keras_object(config, custom_objects)
+    if not isinstance(obj, Optimizer):
+        raise ValueError(f"Could not interpret optimizer identifier: {config}")
+    return obj
 
 
 def get(identifier):
-    """Resolves an optimizer name, config dict, class or instance (``keras.optimizers.get``).
+    """Resolves an optimizer name, config dict, class or instance (``keras.optimizers.get``); None gives None.
+
+    Names are the class names in any case: ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``,
+    ``"adadelta"``, ``"adamax"``, ``"nadam"``, ``"ftrl"``, ``"lion"``, ``"adafactor"``.
 
     Raises:
-        ValueError: for an unknown name.
+        ValueError: for an unknown name or anything else (Keras's "Could not interpret optimizer identifier").
     """
-    if isinstance(identifier, Optimizer):
+    if identifier is None or isinstance(identifier, Optimizer):
         return identifier
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
@@ -659,12 +1058,7 @@ def get(identifier):
                              f"Expected one of {sorted(_BY_NAME)}")
         return cls()
     if isinstance(identifier, dict):
-        if identifier.get("class_name") == "LossScaleOptimizer":
-            return LossScaleOptimizer.from_config(identifier.get("config", {}))
-        cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
-        if cls is None:
-            raise ValueError(f"Could not interpret optimizer identifier: {identifier}")
-        return cls.from_config(identifier.get("config", {}))
+        return deserialize(identifier)
     if isinstance(identifier, type) and issubclass(identifier, Optimizer):
         return identifier()
     raise ValueError(f"Could not interpret optimizer identifier: {identifier!r}")
