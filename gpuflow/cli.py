@@ -393,9 +393,13 @@ def _emit(doc, args):
 
 def cmd_bench_ops(args):
     parser = args._parser
-    from .bench.specs import OPS, standard_shapes
+    from .bench.specs import OPS, numpy_dtype, standard_shapes
     _check_device(parser, args.device)
     _check_keras_python(parser, args)
+    try:
+        numpy_dtype(args.dtype)
+    except ImportError as e:
+        parser.error(f"--dtype {args.dtype}: {e}")
     ops = args.op or list(OPS)
     if args.shape:
         shapes = args.shape
@@ -558,7 +562,11 @@ def _add_bench_and_parity(sub, argv):
                         "'MxKxN' (matmul)")
     o.add_argument("--quick", action="store_true",
                    help="the seed CNN's shapes only and a 0.5 s budget per measurement")
-    o.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="default float32")
+    o.add_argument("--dtype", choices=["float32", "float64", "float16", "bfloat16"], default="float32",
+                   help="the inputs' dtype for every framework (default float32). float16 and bfloat16 run gpuflow's "
+                        "16-bit path (the tensor-core kernels with float32 accumulation on a GPU and the emulator; on "
+                        "the CPU the NumPy backend, bfloat16 through ml-dtypes; on a GPU bfloat16 only the "
+                        "convolutions and the dense forward) and the peers' 16-bit kernels")
     _add_common_bench_args(o)
     o.set_defaults(func=cmd_bench_ops, _parser=o, _command=command)
     m = bsub.add_parser("model", help="a whole training step and epoch: the seed CNN, a .keras file or a .py file",

@@ -17,6 +17,7 @@ import pytest
 
 from gpuflow import cli
 from gpuflow.bench import peaks, report, schema, specs, timing
+from gpuflow.device import probe_emulator
 from gpuflow.bench.progress import Progress
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -339,6 +340,112 @@ def test_torch_ops_compute_what_gpuflow_computes():
     data = make_inputs("dense_relu_bwd", shape)
     for a, b in zip(g.prepare("dense_relu_bwd", shape, data)(), t.prepare("dense_relu_bwd", shape, data)()):
         np.testing.assert_allclose(a, b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# -- float16 and bfloat16 -------------------------------------------------------------------------
+def test_16bit_work_inputs_peaks_and_roofline():
+    import numpy as np
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from gpuflow.bench import ops
+    shape = specs.parse_shape("4x5x6")
+    for dtype in ("float16", "bfloat16"):
+        assert specs.op_work("matmul", shape, dtype) == (2 * 4 * 5 * 6, 2 * (20 + 30 + 24))
+        assert ops.make_inputs("matmul", shape, dtype)["a"].dtype == specs.numpy_dtype(dtype)
+    assert specs.numpy_dtype("bfloat16") == np.dtype(ml_dtypes.bfloat16)
+    for pattern, *_ in peaks.GPU_PEAKS:  # every datasheet: the dense 16-bit tensor-core rate is twice TF32's
+        p = peaks.gpu_peak(pattern.replace("\\b", "").replace(".*", " ").split("|")[0])
+        assert p["fp16_gflops"] == p["bf16_gflops"] == pytest.approx(2 * p["tf32_gflops"], rel=0.01), p
+    # a precision with no known rate has no roofline: the memory floor alone would flatter a compute-bound op
+    peak = {"fp32_gflops": 100.0, "bf16_gflops": None, "bandwidth_gbs": 10.0}
+    assert peaks.roofline(1e9, 1e6, 0.02, peak, "bf16") == (None, None)
+    assert peaks.roofline(1e9, 1e6, 0.02, peak, "fp32")[1] == "compute"
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_ops_16bit_on_the_cpu(capsys, tmp_path, dtype):
+    pytest.importorskip("ml_dtypes")
+    out_json = tmp_path / "ops.json"
+    rc, out, _ = run_cli(capsys, "bench", "ops", "--peers", "none", "--dtype", dtype, "--op",
+                         "conv2d_fwd,dense_relu_fwd,matmul", "--shape", "2x6x6x3->4 3x3", "--shape", "4x8->5",
+                         "--shape", "8x8x8", *QUICK, "--json", str(out_json))
+    assert rc == 0
+    doc = json.loads(out_json.read_text())
+    assert schema.validate(doc) == [] and doc["settings"]["dtype"] == dtype
+    assert doc["peak"][f"{specs.PRECISIONS[dtype]}_gflops"] is None and doc["peak"]["fp32_gflops"] > 0
+    rows = {r["op"]: r for r in doc["results"]}
+    assert all(r["status"] == "ok" and r["dtype"] == dtype for r in rows.values())
+    # the NumPy backend widens 16-bit inputs to float32 (fp32 peak); NumPy's matmul accumulates 16-bit products
+    assert rows["conv2d_fwd"]["precision"] == rows["dense_relu_fwd"]["precision"] == "fp32"
+    assert rows["conv2d_fwd"]["roofline_fraction"] is not None
+    assert rows["matmul"]["precision"] == specs.PRECISIONS[dtype] and rows["matmul"]["roofline_fraction"] is None
+    assert rows["matmul"]["bytes"] == 2 * 3 * 64
+    assert "gpuflow (fp32)" in out and f"{specs.PRECISIONS[dtype]} rate unknown" in out
+
+
+@pytest.mark.skipif(not probe_emulator()[0], reason=f"emulator: {probe_emulator()[1]}")
+def test_ops_16bit_on_the_emulator_run_the_tensor_core_kernels(monkeypatch):
+    pytest.importorskip("ml_dtypes")
+    from gpuflow.backend.kernels import KernelSet
+    from gpuflow.bench import ops
+    seen, launch = [], KernelSet.launch
+    monkeypatch.setattr(KernelSet, "launch", lambda self, f, entry, *a, **k: (seen.append(entry),
+                                                                             launch(self, f, entry, *a, **k))[1])
+    monkeypatch.setattr(ops._peaks, "measure_cpu_peak", lambda *a, **k: peaks.unknown_peak("x"))
+    cases = [(op, specs.parse_shape(t)) for op, t in (("conv2d_bwd_filter", "2x5x5x3->4 3x3"),
+                                                      ("dense_relu_fwd", "3x8->4"), ("max_pool_fwd", "2x4x4x3 2x2"))]
+    for dtype, precision, entry in (("float16", "fp16", "f16"), ("bfloat16", "bf16", "bf16")):
+        rows, _, _ = ops.run_ops(cases, device="emulator", dtype=dtype, max_time=0.01, warmup=0, repeat=1, quick=True)
+        assert [(r["op"], r["status"], r["precision"]) for r in rows] == [
+            ("conv2d_bwd_filter", "ok", precision), ("dense_relu_fwd", "ok", precision), ("max_pool_fwd", "ok", "fp32")]
+        assert f"conv2d_bwd_filter_{entry}" in seen and f"dense_bias_relu_fwd_{entry}" in seen
+
+
+@pytest.mark.skipif(not probe_emulator()[0], reason=f"emulator: {probe_emulator()[1]}")
+def test_bfloat16_as_uint16_bits_through_the_tensor_core_wrappers():
+    """CuPy has no bfloat16: on a GPU the bench times bfloat16 as uint16 buffers holding the bits, passed to the
+    tensor-core wrappers. On the emulator (ml_dtypes' bfloat16) that route gives the backend's own results, bit
+    for bit; the ops gpuflow has no bfloat16 kernel for on CuPy are unsupported."""
+    import numpy as np
+    pytest.importorskip("ml_dtypes")
+    from gpuflow.bench import ops
+    from gpuflow.bench.peers import Unsupported
+    own, bits = ops.GpuflowOps("emulator", "bfloat16"), ops.GpuflowOps("emulator", "bfloat16")
+    bits.bf16_bits = True
+    for op, text in (("conv2d_fwd", "2x5x5x3->4 3x3 s2 same"), ("conv2d_bwd_data", "2x5x5x3->4 3x3 s2 same"),
+                     ("conv2d_bwd_filter", "2x5x5x3->4 3x3 valid"), ("dense_relu_fwd", "3x8->5")):
+        shape = specs.parse_shape(text)
+        data = ops.make_inputs(op, shape, "bfloat16")
+        want = own.prepare(op, shape, data)()
+        want = want[0] if isinstance(want, tuple) else want
+        got = bits.prepare(op, shape, data)()
+        assert got.dtype == np.uint16 and np.array_equal(got, want.view(np.uint16)), op
+    shape = specs.parse_shape("2x4x4x3 2x2")
+    with pytest.raises(Unsupported, match="CuPy has no bfloat16"):
+        bits.prepare("max_pool_fwd", shape, ops.make_inputs("max_pool_fwd", shape, "bfloat16"))
+
+
+def test_a_peer_without_a_kernel_for_the_dtype_is_unsupported():
+    from gpuflow.bench.peers import Unsupported, is_unsupported
+    assert is_unsupported(RuntimeError('"addmm_impl_cpu_" not implemented for \'Half\''))  # PyTorch
+    assert is_unsupported(Exception("Could not find device for node: {{node Conv2D}} = Conv2D[T=DT_BFLOAT16]"))
+    assert is_unsupported(Exception("No registered 'MaxPoolGrad' OpKernel for 'GPU' devices compatible with node"))
+    assert is_unsupported(Unsupported("x")) and is_unsupported(NotImplementedError())
+    assert not is_unsupported(ValueError("inner dimensions must match"))
+
+
+@pytest.mark.skipif(not have_torch(), reason="PyTorch is not installed")
+def test_torch_ops_in_bfloat16_compute_what_gpuflow_computes():
+    import numpy as np
+    pytest.importorskip("ml_dtypes")
+    from gpuflow.bench.ops import GpuflowOps, make_inputs
+    from gpuflow.bench.peers import TorchOps
+    g, t = GpuflowOps("cpu", "bfloat16"), TorchOps("cpu", "bfloat16", 1)
+    shape = specs.parse_shape("2x6x6x3->4 3x3 same")
+    data = make_inputs("conv2d_fwd", shape, "bfloat16")
+    gy = g.prepare("conv2d_fwd", shape, data)()[0].astype(np.float32)
+    ty = t.prepare("conv2d_fwd", shape, data)()
+    assert str(ty.dtype) == "torch.bfloat16" and t.precision("conv2d_fwd", "bfloat16") == "bf16"
+    np.testing.assert_allclose(gy, ty.float().permute(0, 2, 3, 1).numpy(), rtol=2 ** -7, atol=2 ** -7)
 
 
 # -- the model suite -------------------------------------------------------------------------------

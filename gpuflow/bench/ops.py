@@ -11,6 +11,17 @@ so both see the same machine state; the Keras peer runs in its own interpreter a
 ``tf32`` applies to gpuflow too: :func:`run_ops` sets ``tf.config.experimental.enable_tensor_float_32_execution``
 to it for the run (the CUDA backend's TF32 default would otherwise compare TF32 tensor cores with a peer in
 FP32), and a row says ``"tf32"`` where gpuflow ran the op on the tensor cores (:data:`GPUFLOW_TENSOR_OPS`).
+
+float16 and bfloat16 (``ml_dtypes.bfloat16`` arrays) run gpuflow's 16-bit path. A row's ``precision`` says
+what arithmetic the op ran: ``fp16`` / ``bf16`` for 16-bit operands multiplied into float32 accumulators by
+16-bit kernels (the tensor-core kernels on a GPU and the emulator; NumPy's matmul, which accumulates 16-bit
+products in float32, on the CPU), ``fp32`` where gpuflow widens the 16-bit inputs to float32 and rounds the
+result back (:mod:`gpuflow.backend.low_precision`: every other primitive on the CPU, pooling and the dense
+backward everywhere, and the convolutions without tensor cores). On the emulator the 16-bit rows run on the
+emulated tensor-core kernels, as a GPU of compute capability 8.0+ runs them by default. CuPy has no bfloat16
+dtype, so on a GPU bfloat16 is timed on uint16 buffers holding the bfloat16 bits, passed to the tensor-core
+kernels through their own wrappers (:class:`gpuflow.backend.tensor_cores.TensorCoreKernels`, which take uint16
+as bfloat16): the convolutions and the dense forward; the other ops are ``unsupported`` in bfloat16 on a GPU.
 """
 from __future__ import annotations
 
@@ -20,7 +31,8 @@ import numpy as np
 
 from . import env as _env
 from . import peaks as _peaks
-from .specs import OPS, op_work
+from .peers import Unsupported, is_unsupported
+from .specs import LOW_PRECISION, OPS, PRECISIONS, numpy_dtype, op_work
 from .timing import measure, WallClock, CupyEventClock
 
 __all__ = ["make_inputs", "GpuflowOps", "run_ops", "TENSOR_OPS"]
@@ -40,6 +52,7 @@ def make_inputs(op, shape, dtype="float32", seed=0):
     """
     rng = np.random.default_rng(seed)
     kind = OPS[op][0]
+    dtype = numpy_dtype(dtype)
 
     def r(*shape_, scale=1.0):
         return (rng.standard_normal(shape_, dtype=np.float32) * scale).astype(dtype, copy=False)
@@ -55,14 +68,22 @@ def make_inputs(op, shape, dtype="float32", seed=0):
 
 
 class GpuflowOps:
-    """gpuflow's backend primitives on a device ("cpu", "gpu" or "emulator")."""
+    """gpuflow's backend primitives on a device ("cpu", "gpu" or "emulator") in one dtype (see the module
+    docstring for float16 and bfloat16)."""
 
     framework = "gpuflow"
 
-    def __init__(self, device):
+    def __init__(self, device, dtype="float32"):
         from ..device import Device, backend_for
         self.device = device
-        self.be = backend_for(Device("gpu:0" if device == "gpu" else device))
+        if device == "emulator" and dtype in LOW_PRECISION:  # the emulator backend's default is no tensor cores
+            from ..backend import kernels
+            from ..backend.cupy_backend import CupyBackend
+            self.be = CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator", tensor_cores=True)
+        else:
+            self.be = backend_for(Device("gpu:0" if device == "gpu" else device))
+        #: bfloat16 on a GPU: uint16 CuPy buffers holding the bits, straight to the tensor-core kernels' wrappers.
+        self.bf16_bits = device == "gpu" and dtype == "bfloat16"
         self.clock = CupyEventClock() if device == "gpu" else WallClock(self.be.synchronize)
 
     def info(self):
@@ -73,11 +94,20 @@ class GpuflowOps:
         from .. import config
         if dtype == "float64":
             return "fp64"
-        tensor_cores = getattr(self.be, "tensor_cores", None) is not None and config.tensor_float_32_execution_enabled()
-        return "tf32" if tensor_cores and dtype == "float32" and op in GPUFLOW_TENSOR_OPS else "fp32"
+        tensor_cores = getattr(self.be, "tensor_cores", None) is not None and op in GPUFLOW_TENSOR_OPS
+        if dtype in LOW_PRECISION:
+            return PRECISIONS[dtype] if tensor_cores or op == "matmul" else "fp32"
+        return "tf32" if tensor_cores and config.tensor_float_32_execution_enabled() else "fp32"
 
     def prepare(self, op, shape, data):
-        """A zero-argument callable running ``op`` once on device copies of ``data``."""
+        """A zero-argument callable running ``op`` once on device copies of ``data``.
+
+        Raises:
+            Unsupported: bfloat16 on a GPU for an op other than the convolutions and the dense forward, or
+                without the tensor-core kernels (see the module docstring).
+        """
+        if self.bf16_bits:
+            return self._prepare_bf16_bits(op, shape, data)
         be = self.be
         d = {k: be.asarray(v) for k, v in data.items()}
         kind = OPS[op][0]
@@ -109,6 +139,30 @@ class GpuflowOps:
             return lambda: be.dense_bwd(dy, x, w, y=y, relu=True)
         a, b = d["a"], d["b"]
         return lambda: be.xp.matmul(a, b)
+
+    def _prepare_bf16_bits(self, op, shape, data):
+        """bfloat16 on CuPy, which has no bfloat16 dtype: uint16 buffers holding the bits, passed to the
+        tensor-core kernels through the wrappers the backend calls for bfloat16 (the same launches)."""
+        tc = self.be.tensor_cores
+        if tc is None or op not in GPUFLOW_TENSOR_OPS:
+            why = ("the tensor-core kernels are off on this GPU (compute capability below 8.0, or no CUDA headers: "
+                   "see gpuflow info)" if tc is None else "gpuflow runs bfloat16 on a GPU only in the tensor-core "
+                   "kernels (convolutions, dense forward)")
+            raise Unsupported(f"CuPy has no bfloat16 dtype; {why}")
+        d = {k: self.be.xp.asarray(v.view(np.uint16)) for k, v in data.items()}
+        if op == "dense_relu_fwd":
+            x, w, b = d["x"], d["w"], d["b"]
+            return lambda: tc.dense_fwd(x, w, b, relu=True)
+        g = shape.geometry
+        conv = dict(strides=g.strides, dilations=g.dilations, pads=g.pads)
+        if op == "conv2d_fwd":
+            x, w = d["x"], d["w"]
+            return lambda: tc.conv2d_fwd(x, w, **conv)
+        if op == "conv2d_bwd_data":
+            dy, w = d["dy"], d["w"]
+            return lambda: tc.conv2d_bwd_data(dy, w, g.input_shape, **conv)
+        x, dy = d["x"], d["dy"]
+        return lambda: tc.conv2d_bwd_filter(x, dy, g.kernel_hw, **conv)
 
 
 def _row(op, shape, dtype, framework, flops, nbytes):
@@ -166,13 +220,12 @@ def _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time
         progress.step("measuring the peak" + (" (GEMM, copy)" if device != "gpu" else ""))
     if device == "gpu":
         name = _env.gpu_info(0)["name"]
-        peak = _peaks.gpu_peak(name) or {"label": name, "source": "unknown", "fp32_gflops": None,
-                                         "tf32_gflops": None, "fp64_gflops": None, "bandwidth_gbs": None}
+        peak = _peaks.gpu_peak(name) or _peaks.unknown_peak(name)
     else:
         peak = _peaks.measure_cpu_peak(dtype, threads, quick=quick)
         if device == "emulator":
             peak["label"] = "CPU (measured; the emulator runs on it)"
-    impls = [GpuflowOps(device)]
+    impls = [GpuflowOps(device, dtype)]
     peers_info = {}
     for name in peers:
         if name == "torch":
@@ -192,7 +245,7 @@ def _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time
             row = _row(op, shape, dtype, impl.framework, flops, nbytes)
             try:
                 fn = impl.prepare(op, shape, data)
-            except _peers.Unsupported as e:
+            except Unsupported as e:
                 results.append(_failed(row, "unsupported", e))
                 continue
             except Exception as e:  # a failing op is a result, not the end of the run
@@ -202,8 +255,8 @@ def _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time
                 on_sample = (lambda i, n: progress.note(f"sample {i}" + (f"/{n}" if n else ""))) if progress else None
                 stats = measure(fn, clock=impl.clock, on_sample=on_sample, **timing)
                 results.append(finish_row(row, stats, peak, impl.precision(op, dtype)))
-            except Exception as e:
-                results.append(_failed(row, "failed", e))
+            except Exception as e:  # e.g. PyTorch's "not implemented for 'BFloat16'" on this device: unsupported
+                results.append(_failed(row, "unsupported" if is_unsupported(e) else "failed", e))
             del fn
             gc.collect()
         del data

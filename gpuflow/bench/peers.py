@@ -11,6 +11,10 @@ Like with like:
 * **Precision.** PyTorch's TF32 (cuBLAS matmul and cuDNN convolution) and TensorFlow's
   ``enable_tensor_float_32_execution`` follow ``--tf32``, as gpuflow's own TF32 flag does (default off:
   FP32 everywhere); each row states the precision used, and the roofline takes that precision's peak.
+  In float16 and bfloat16 every framework gets 16-bit tensors: PyTorch's cuDNN/cuBLAS (GPU) or oneDNN
+  (CPU) 16-bit kernels with FP32 accumulation, the kernels ``torch.autocast`` runs for convolution and
+  matmul (the precision ``fp16`` / ``bf16``); TensorFlow's kernels for that dtype. An op a peer has no
+  kernel for in that dtype on that device is ``unsupported`` (:func:`is_unsupported`), never estimated.
 * **The op.** Each peer runs its own kernel for exactly the pass measured:
   ``aten::convolution_backward`` with an output mask for one gradient, ``max_pool2d_with_indices``
   (the training forward) and its backward, ``addmm`` + in-place ReLU, ``threshold_backward`` and
@@ -37,8 +41,8 @@ import numpy as np
 from .specs import OPS
 from .timing import WallClock, TorchEventClock
 
-__all__ = ["PeerUnavailable", "PeerNotInstalled", "Unsupported", "TorchOps", "TFOps", "set_torch_tf32",
-           "run_worker", "worker_env", "TorchSeedCNN"]
+__all__ = ["PeerUnavailable", "PeerNotInstalled", "Unsupported", "is_unsupported", "TorchOps", "TFOps",
+           "set_torch_tf32", "run_worker", "worker_env", "TorchSeedCNN"]
 
 
 class PeerUnavailable(Exception):
@@ -51,7 +55,22 @@ class PeerNotInstalled(PeerUnavailable):
 
 
 class Unsupported(Exception):
-    """The peer has no equivalent of this op at this shape (reported per row)."""
+    """The peer has no equivalent of this op at this shape or dtype (reported per row)."""
+
+
+# How PyTorch and TensorFlow say they have no kernel for a dtype on a device.
+_NO_KERNEL = ("not implemented for", "no registered", "could not find device for node", "no opkernel",
+              "not supported for")
+
+
+def is_unsupported(exc):
+    """Whether ``exc`` (raised preparing or running an op) says the framework has no kernel for it: an
+    :class:`Unsupported`, ``NotImplementedError``, PyTorch's ``"... not implemented for 'BFloat16'"``, or
+    TensorFlow's ``NotFoundError`` / ``InvalidArgumentError`` naming no registered kernel."""
+    if isinstance(exc, (Unsupported, NotImplementedError)):
+        return True
+    text = str(exc).lower()
+    return any(k in text for k in _NO_KERNEL)
 
 
 # -- PyTorch ---------------------------------------------------------------------------------
@@ -112,23 +131,28 @@ class TorchOps:
         return dict(self._info)
 
     def precision(self, op, dtype):
-        if dtype == "float64":
-            return "fp64"
-        return "tf32" if self.device == "gpu" and self.tf32 and op in _tensor_ops() else "fp32"
+        return _peer_precision(self.device, self.tf32, op, dtype)
+
+    def _tensor(self, a):
+        """A NumPy array as a CPU tensor of the same dtype (bfloat16: ml_dtypes' bits reinterpreted)."""
+        a = np.ascontiguousarray(a)
+        if a.dtype.name == "bfloat16":
+            return self.torch.from_numpy(a.view(np.uint16)).view(self.torch.bfloat16)
+        return self.torch.from_numpy(a)
 
     # NHWC NumPy -> torch (N, C, H, W) logical tensor in the chosen memory layout
     def _act(self, a):
-        t = self.torch.from_numpy(np.ascontiguousarray(a)).permute(0, 3, 1, 2)
+        t = self._tensor(a).permute(0, 3, 1, 2)
         fmt = self.torch.channels_last if self.layout == "channels_last" else self.torch.contiguous_format
         return t.contiguous(memory_format=fmt).to(self.dev)
 
     def _kernel(self, w):  # (kh, kw, C, F) -> (F, C, kh, kw)
-        t = self.torch.from_numpy(np.ascontiguousarray(w)).permute(3, 2, 0, 1)
+        t = self._tensor(w).permute(3, 2, 0, 1)
         fmt = self.torch.channels_last if self.layout == "channels_last" else self.torch.contiguous_format
         return t.contiguous(memory_format=fmt).to(self.dev)
 
     def _mat(self, a):
-        return self.torch.from_numpy(np.ascontiguousarray(a)).to(self.dev)
+        return self._tensor(a).to(self.dev)
 
     def prepare(self, op, shape, data):
         torch = self.torch
@@ -191,6 +215,15 @@ def _tensor_ops():
     return TENSOR_OPS
 
 
+def _peer_precision(device, tf32, op, dtype):
+    """A peer's precision: the dtype's own (fp64, fp16, bf16: 16-bit kernels accumulating in float32), or for
+    float32 TF32 where it is on, on a GPU, for an op cuDNN/cuBLAS runs on the tensor cores."""
+    from .specs import PRECISIONS
+    if dtype != "float32":
+        return PRECISIONS[dtype]
+    return "tf32" if device == "gpu" and tf32 and op in _tensor_ops() else "fp32"
+
+
 # -- TensorFlow (the Keras peer; runs inside the worker) ------------------------------------
 def import_tf():
     try:
@@ -238,9 +271,7 @@ class TFOps:
         return dict(self._info)
 
     def precision(self, op, dtype):
-        if dtype == "float64":
-            return "fp64"
-        return "tf32" if self.device == "gpu" and self.tf32 and op in _tensor_ops() else "fp32"
+        return _peer_precision(self.device, self.tf32, op, dtype)
 
     def prepare(self, op, shape, data):
         tf = self.tf

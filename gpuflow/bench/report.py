@@ -7,6 +7,7 @@ import json
 import os
 
 from .schema import SCHEMA_ID, check
+from .specs import PRECISIONS
 
 __all__ = ["make_document", "write_json", "ops_table", "model_table", "render", "fmt_ms", "fmt_bytes"]
 
@@ -156,7 +157,8 @@ def ops_table(doc, markdown=False):
         first = key != last
         last = key
         lead = [r["op"] if first or markdown else "", r["shape"] if first or markdown else ""]
-        name = r["framework"] + (" (tf32)" if r.get("precision") == "tf32" else "")
+        precision = r.get("precision")  # shown where it is not the dtype's own (tf32; fp32 for widened 16-bit inputs)
+        name = r["framework"] + (f" ({precision})" if precision and precision != PRECISIONS[r["dtype"]] else "")
         if r["status"] != "ok":
             foot.append(f"{r['op']} {r['shape']} · {r['framework']}: {r['status']}: {r.get('detail') or ''}")
             rows.append(lead + [name, r["status"] + f" [{len(foot)}]", "", "", "", "", ""])
@@ -164,10 +166,11 @@ def ops_table(doc, markdown=False):
         rows.append(lead + [name, fmt_ms(r["median_s"]), fmt_ms(r["iqr_s"]), _num(r["gflops"]), _num(r["gbs"]),
                             _pct(r["roofline_fraction"]), _ratio(r.get("ratio_gpuflow_over_peer"))])
     peak = doc["peak"]
-    rate = peak.get("fp64_gflops") if doc["settings"]["dtype"] == "float64" else peak.get("fp32_gflops")
-    peak_txt = (f"peak ({peak['source']}): {peak['label']}: {_num(rate)} GFLOP/s "
-                f"{'fp64' if doc['settings']['dtype'] == 'float64' else 'fp32'}"
-                + (f", {_num(peak['tf32_gflops'])} GFLOP/s tf32" if peak.get("tf32_gflops") else "")
+    own = PRECISIONS[doc["settings"]["dtype"]]
+    rates = [own] + [p for p in ("fp32", "tf32") if p != own and peak.get(f"{p}_gflops")]
+    peak_txt = (f"peak ({peak['source']}): {peak['label']}: "
+                + ", ".join(f"{_num(peak[f'{p}_gflops'])} GFLOP/s {p}" if peak.get(f"{p}_gflops")
+                            else f"{p} rate unknown" for p in rates)
                 + f", {_num(peak.get('bandwidth_gbs'))} GB/s" + (f" [{peak['method']}]" if peak.get("method") else ""))
     notes = [f"gpuflow bench ops — {_device_line(doc)}", _peer_line(doc), peak_txt,
              "median of repeats after warm-up; IQR = spread; roofline = max(FLOPs/peak, bytes/bandwidth) / median; "

@@ -107,7 +107,7 @@ SCHEMA = {
             "required": ["device", "dtype", "threads", "warmup", "repeat", "max_time_s", "tf32", "peers"],
             "properties": {
                 "device": {"enum": ["cpu", "gpu", "emulator"]},
-                "dtype": {"enum": ["float32", "float64"]},
+                "dtype": {"enum": ["float32", "float64", "float16", "bfloat16"]},
                 "threads": {"type": "integer", "minimum": 1},
                 "warmup": {**_INT_OR_NULL, "description": "null: time-boxed (1 to 3 calls)"},
                 "repeat": {**_INT_OR_NULL, "description": "null: adaptive within max_time_s"},
@@ -133,6 +133,7 @@ SCHEMA = {
             "properties": {
                 "label": {"type": "string"}, "source": {"enum": ["datasheet", "measured", "unknown"]},
                 "fp32_gflops": _NUM_OR_NULL, "tf32_gflops": _NUM_OR_NULL, "fp64_gflops": _NUM_OR_NULL,
+                "fp16_gflops": _NUM_OR_NULL, "bf16_gflops": _NUM_OR_NULL,
                 "bandwidth_gbs": _NUM_OR_NULL, "method": {"type": "string"},
             },
         },
@@ -144,14 +145,16 @@ SCHEMA = {
                                 "avg_pool_fwd", "avg_pool_bwd", "dense_relu_fwd", "dense_relu_bwd", "matmul"]},
                 "shape": {"type": "string", "description": "in the --shape grammar, e.g. '128x28x28x32->64 3x3 same'"},
                 "kind": {"enum": ["conv", "pool", "dense", "matmul"]},
-                "dtype": {"enum": ["float32", "float64"]},
+                "dtype": {"enum": ["float32", "float64", "float16", "bfloat16"]},
                 "framework": {"enum": ["gpuflow", "torch", "keras"]},
                 "flops": {"type": "integer", "minimum": 0, "description": "floating-point operations of one call"},
                 "bytes": {"type": "integer", "minimum": 0, "description": "minimum bytes one call must move"},
                 "status": {"enum": ["ok", "failed", "unsupported"]},
                 "detail": {"type": "string"},
                 **_STATS,
-                "precision": {"enum": ["fp32", "tf32", "fp64"]},
+                "precision": {"enum": ["fp32", "tf32", "fp16", "bf16", "fp64"], "description":
+                              "the arithmetic run: fp16/bf16 = 16-bit operands, float32 accumulation (16-bit "
+                              "kernels); fp32 = float32 kernels (for 16-bit inputs: widened, result rounded back)"},
                 "gflops": {**_NUM_OR_NULL, "description": "flops / median / 1e9"},
                 "gbs": {**_NUM_OR_NULL, "description": "bytes / median / 1e9"},
                 "roofline_fraction": {**_NUM_OR_NULL, "description":

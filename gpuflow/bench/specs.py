@@ -15,7 +15,7 @@ Shape grammar (tokens separated by spaces, commas or colons):
 * fused Dense + bias + ReLU: ``MxK->N`` (batch M, K inputs, N units), e.g. ``128x1600->128``;
 * matmul ``(M, K) @ (K, N)``: ``MxKxN``, e.g. ``1024x1024x1024``.
 
-Counting rules (``s`` = bytes per element of the dtype):
+Counting rules (``s`` = bytes per element of the dtype: 8 float64, 4 float32, 2 float16 and bfloat16):
 
 * convolution, each of the three passes: ``2 * N*OH*OW*F * KH*KW*C`` FLOPs (one multiply and
   one add per kernel tap; the same GEMM size forward, for the data gradient and for the filter
@@ -35,10 +35,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..backend.geometry import ConvGeometry
 
 __all__ = ["OPS", "FAMILIES", "ConvShape", "PoolShape", "DenseShape", "MatmulShape", "parse_shape", "parse_ops",
-           "standard_shapes", "op_work", "ShapeError", "SHAPE_GRAMMAR", "DTYPE_SIZES"]
+           "standard_shapes", "op_work", "ShapeError", "SHAPE_GRAMMAR", "DTYPE_SIZES", "PRECISIONS", "LOW_PRECISION",
+           "numpy_dtype"]
 
 # op name -> (shape kind, one-line description)
 OPS = {
@@ -64,7 +67,27 @@ FAMILIES = {
     "all": list(OPS),
 }
 
-DTYPE_SIZES = {"float32": 4, "float64": 8}
+DTYPE_SIZES = {"float32": 4, "float64": 8, "float16": 2, "bfloat16": 2}
+#: The precision (a roofline rate of :mod:`.peaks`) an op runs in by default in each dtype: for the 16-bit ones,
+#: 16-bit operands with float32 accumulation (tensor cores, cuDNN/cuBLAS/oneDNN 16-bit kernels).
+PRECISIONS = {"float32": "fp32", "float64": "fp64", "float16": "fp16", "bfloat16": "bf16"}
+LOW_PRECISION = ("float16", "bfloat16")
+
+
+def numpy_dtype(name):
+    """The NumPy dtype of a benchmark dtype name; bfloat16 is ``ml_dtypes.bfloat16`` (NumPy has none).
+
+    Raises:
+        ImportError: bfloat16 without the ml-dtypes package (the message says how to install it).
+    """
+    if name == "bfloat16":
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise ImportError("bfloat16 needs the ml-dtypes package (NumPy has no bfloat16): "
+                              "pip install ml-dtypes") from None
+        return np.dtype(ml_dtypes.bfloat16)
+    return np.dtype(name)
 
 SHAPE_GRAMMAR = ("NxHxWxC->F KxK [sS] [same|valid] (conv), NxHxWxC KxK [sS] [same|valid] (pool), "
                  "MxK->N (dense), MxKxN (matmul)")

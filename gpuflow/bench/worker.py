@@ -20,7 +20,7 @@ def _progress(msg):
 def run_ops_job(job):
     """The Keras peer's share of ``gpuflow bench ops``: TensorFlow's kernels for every case."""
     from .ops import make_inputs
-    from .peers import TFOps
+    from .peers import TFOps, is_unsupported
     from .specs import parse_shape
     from .timing import measure
     impl = TFOps(job["device"], job["threads"], job.get("tf32", False))
@@ -33,8 +33,9 @@ def run_ops_job(job):
             stats = measure(fn, clock=impl.clock, warmup=job.get("warmup"), repeat=job.get("repeat"),
                             max_time=job.get("max_time", 2.0))
             rows.append({"status": "ok", "stats": stats, "precision": impl.precision(op, job["dtype"])})
-        except Exception as e:
-            rows.append({"status": "failed", "detail": f"{type(e).__name__}: {e}"[:500]})
+        except Exception as e:  # TensorFlow without a kernel for this dtype on this device: unsupported
+            rows.append({"status": "unsupported" if is_unsupported(e) else "failed",
+                         "detail": f"{type(e).__name__}: {e}"[:500]})
     return {"status": "ok", "info": impl.info(), "rows": rows}
 
 
