@@ -6,7 +6,9 @@ from .pooling import MaxPooling2D, AveragePooling2D, MaxPool2D, AvgPool2D  # noq
 from .pooling_global import (  # noqa: F401
     GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalAvgPool1D,
     GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D)
-from .reshaping import Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D  # noqa: F401
+from .reshaping import (  # noqa: F401
+    Reshape, Permute, RepeatVector, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
+    ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D)
 from .merging import (  # noqa: F401
     Concatenate, Add, Subtract, Multiply, Average, Maximum, Minimum, add, subtract, multiply, average, maximum,
     minimum, concatenate, Dot, dot)

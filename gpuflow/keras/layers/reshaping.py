@@ -1,4 +1,5 @@
-"""Reshaping layers (``keras.layers``): Reshape, Permute, RepeatVector, UpSampling2D, ZeroPadding2D, Cropping2D.
+"""Reshaping layers (``keras.layers``): Reshape, Permute, RepeatVector, UpSampling1D/2D/3D, ZeroPadding1D/2D/3D,
+Cropping1D/2D/3D.
 
 channels_last throughout. Every layer is written with gpuflow ops (reshape, transpose,
 broadcast_to, gather, pad, slicing), so it runs and differentiates on every backend.
@@ -122,12 +123,19 @@ class RepeatVector(Layer):
 
 
 # -- resizing ----------------------------------------------------------------------
-def _repeat_nearest(x, sh, sw):
-    """(N, H, W, C) -> (N, H*sh, W*sw, C), each pixel repeated (Keras's ``ops.repeat`` on axes 1 and 2)."""
-    n, h, w, c = x.shape
-    y = _a.reshape(x, (n, h, 1, w, 1, c))
-    y = _a.broadcast_to(y, (n, h, sh, w, sw, c))
-    return _a.reshape(y, (n, h * sh, w * sw, c))
+def _repeat_nearest(x, sizes):
+    """(N, *spatial, C) -> (N, *(d * s for d, s in zip(spatial, sizes)), C): each element repeated ``s`` times
+    along its spatial axis (Keras's ``ops.repeat`` on axes 1..rank), as one reshape/broadcast/reshape."""
+    n, *spatial, c = x.shape
+    split = [n] + [v for d in spatial for v in (d, 1)] + [c]
+    tiled = [n] + [v for d, s in zip(spatial, sizes) for v in (d, s)] + [c]
+    y = _a.broadcast_to(_a.reshape(x, split), tuple(tiled))
+    return _a.reshape(y, (n, *(d * s for d, s in zip(spatial, sizes)), c))
+
+
+def _scaled_shape(input_shape, sizes):
+    return (input_shape[0], *(None if d is None else d * s for d, s in zip(input_shape[1:-1], sizes)),
+            input_shape[-1])
 
 
 def _bilinear_weights(in_size, out_size):
@@ -197,13 +205,11 @@ class UpSampling2D(Layer):
     def call(self, inputs):
         sh, sw = self.size
         if self.interpolation == "nearest":
-            return _repeat_nearest(inputs, sh, sw)
+            return _repeat_nearest(inputs, self.size)
         return resize_bilinear(inputs, (inputs.shape[1] * sh, inputs.shape[2] * sw))
 
     def compute_output_shape(self, input_shape):
-        h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else h * self.size[0], None if w is None else w * self.size[1],
-                input_shape[3])
+        return _scaled_shape(input_shape, self.size)
 
     def get_config(self):
         c = super().get_config()
@@ -211,45 +217,112 @@ class UpSampling2D(Layer):
         return c
 
 
+class UpSampling1D(Layer):
+    """Repeats each step ``size`` times (``keras.layers.UpSampling1D(size=2)``): (batch, steps, features) ->
+    (batch, steps * size, features).
+
+    Raises:
+        TypeError: a ``size`` that is not an int; ValueError: ``size`` <= 0, or an input that is not rank 3
+            (Keras's messages).
+    """
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise TypeError(f"Expected an integer value for `size`, got {type(size)}.")
+        if size <= 0:
+            raise ValueError(f"Argument `size` should be a positive integer. Received: size={size}")
+        self.size = size
+        self.input_spec = InputSpec(ndim=3)
+
+    def call(self, inputs):
+        return _repeat_nearest(inputs, (self.size,))
+
+    def compute_output_shape(self, input_shape):
+        return _scaled_shape(input_shape, (self.size,))
+
+    def get_config(self):
+        c = super().get_config()
+        c["size"] = self.size
+        return c
+
+
+class UpSampling3D(Layer):
+    """Repeats each voxel ``size`` = (d1, d2, d3) times along the three spatial axes
+    (``keras.layers.UpSampling3D(size=(2, 2, 2), data_format=None)``): (batch, a, b, c, channels) ->
+    (batch, a * d1, b * d2, c * d3, channels).
+
+    Raises:
+        ValueError: a bad ``size``, or an input that is not rank 5.
+        NotImplementedError: ``data_format="channels_first"``.
+    """
+
+    def __init__(self, size=(2, 2, 2), data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format, f"UpSampling3D '{self.name}'")
+        self.size = normalize_tuple(size, 3, "size")
+        self.input_spec = InputSpec(ndim=5)
+
+    def call(self, inputs):
+        return _repeat_nearest(inputs, self.size)
+
+    def compute_output_shape(self, input_shape):
+        return _scaled_shape(input_shape, self.size)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"size": self.size, "data_format": self.data_format})
+        return c
+
+
 # -- padding and cropping -----------------------------------------------------------
-def _pairs_2d(value, arg):
-    """An int, a pair of ints, or a pair of pairs -> ((top, bottom), (left, right)), as Keras."""
+_ORDINALS = ("1st", "2nd", "3rd")
+
+
+def _pairs(value, arg, rank):
+    """An int, ``rank`` ints, or ``rank`` pairs of ints -> ``rank`` (before, after) pairs, as Keras's
+    ZeroPadding2D/3D and Cropping2D/3D read ``padding``/``cropping``.
+
+    Raises:
+        ValueError: a negative int, a sequence of another length, or entries that are not ints >= 0
+            (Keras's messages).
+    """
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"`{arg}` cannot be negative. Received: {arg}={value}.")
-        return ((int(value),) * 2,) * 2
+        return ((int(value),) * 2,) * rank
     if hasattr(value, "__len__"):
-        if len(value) != 2:
-            raise ValueError(f"`{arg}` should have two elements. Received: {arg}={value}.")
-        return (normalize_tuple(value[0], 2, f"1st entry of {arg}", allow_zero=True),
-                normalize_tuple(value[1], 2, f"2nd entry of {arg}", allow_zero=True))
-    raise ValueError(f"`{arg}` should be either an int, a tuple of 2 ints (symmetric_height_{arg}, "
-                     f"symmetric_width_{arg}), or a tuple of 2 tuples of 2 ints ((top, bottom), (left, right)). "
-                     f"Received: {arg}={value}.")
+        if len(value) != rank:
+            raise ValueError(f"`{arg}` should have {'two' if rank == 2 else rank} elements. Received: {arg}={value}.")
+        return tuple(normalize_tuple(v, 2, f"{_ORDINALS[i]} entry of {arg}", allow_zero=True)
+                     for i, v in enumerate(value))
+    raise ValueError(f"`{arg}` should be either an int, a tuple of {rank} ints, or a tuple of {rank} tuples of 2 "
+                     f"ints ((before, after) for each spatial axis). Received: {arg}={value}.")
 
 
-class ZeroPadding2D(Layer):
-    """Pads rows and columns with zeros (``keras.layers.ZeroPadding2D``).
+class _ZeroPadding(Layer):
+    """Zero padding of the ``rank`` spatial axes of (batch, *spatial, channels); ``self.padding`` holds one
+    (before, after) pair per spatial axis."""
 
-    ``padding``: an int (all sides), ``(symmetric_height, symmetric_width)``, or
-    ``((top, bottom), (left, right))``. Input (batch, h, w, c) -> (batch, h + top + bottom,
-    w + left + right, c).
-    """
+    rank = 2
 
-    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+    def __init__(self, padding, data_format=None, **kwargs):
         super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, f"ZeroPadding2D '{self.name}'")
-        self.padding = _pairs_2d(padding, "padding")
-        self.input_spec = InputSpec(ndim=4)
+        self.data_format = normalize_data_format(data_format, f"{type(self).__name__} '{self.name}'")
+        self.padding = _pairs(padding, "padding", self.rank)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _pad_pairs(self):
+        return self.padding if self.rank > 1 else (self.padding,)
 
     def call(self, inputs):
-        return _a.pad(inputs, [[0, 0], list(self.padding[0]), list(self.padding[1]), [0, 0]])
+        return _a.pad(inputs, [[0, 0]] + [list(p) for p in self._pad_pairs()] + [[0, 0]])
 
     def compute_output_shape(self, input_shape):
         out = list(input_shape)
-        for i in range(2):
+        for i, p in enumerate(self._pad_pairs()):
             if out[i + 1] is not None:
-                out[i + 1] += sum(self.padding[i])
+                out[i + 1] += sum(p)
         return tuple(out)
 
     def get_config(self):
@@ -258,7 +331,112 @@ class ZeroPadding2D(Layer):
         return c
 
 
-class Cropping2D(Layer):
+class ZeroPadding1D(_ZeroPadding):
+    """Pads the steps axis with zeros (``keras.layers.ZeroPadding1D(padding=1, data_format=None)``).
+
+    ``padding``: an int (both ends) or (before, after). (batch, steps, features) -> (batch, steps + before +
+    after, features).
+
+    Raises:
+        ValueError: a bad ``padding`` or an input that is not rank 3.
+    """
+
+    rank = 1
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        Layer.__init__(self, **kwargs)
+        self.data_format = normalize_data_format(data_format, f"ZeroPadding1D '{self.name}'")
+        self.padding = normalize_tuple(padding, 2, "padding", allow_zero=True)
+        self.input_spec = InputSpec(ndim=3)
+
+
+class ZeroPadding2D(_ZeroPadding):
+    """Pads rows and columns with zeros (``keras.layers.ZeroPadding2D``).
+
+    ``padding``: an int (all sides), ``(symmetric_height, symmetric_width)``, or
+    ``((top, bottom), (left, right))``. Input (batch, h, w, c) -> (batch, h + top + bottom,
+    w + left + right, c).
+    """
+
+    def __init__(self, padding=(1, 1), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class ZeroPadding3D(_ZeroPadding):
+    """Pads the three spatial axes with zeros (``keras.layers.ZeroPadding3D``).
+
+    ``padding``: an int (all sides), 3 ints (symmetric per axis), or 3 (before, after) pairs. Input
+    (batch, d1, d2, d3, c) -> each spatial size grown by its pair's sum.
+    """
+
+    rank = 3
+
+    def __init__(self, padding=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(padding, data_format, **kwargs)
+
+
+class _Cropping(Layer):
+    """Cropping of the ``rank`` spatial axes of (batch, *spatial, channels); ``self.cropping`` holds one
+    (before, after) pair per spatial axis."""
+
+    rank = 2
+
+    def __init__(self, cropping, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = normalize_data_format(data_format, f"{type(self).__name__} '{self.name}'")
+        self.cropping = _pairs(cropping, "cropping", self.rank)
+        self.input_spec = InputSpec(ndim=self.rank + 2)
+
+    def _crop_pairs(self):
+        return self.cropping if self.rank > 1 else (self.cropping,)
+
+    def _check(self, shape, what):
+        if any(d is not None and sum(p) >= d for d, p in zip(shape[1:-1], self._crop_pairs())):
+            raise ValueError(f"Values in `cropping` argument should be smaller than the corresponding spatial "
+                             f"dimension of the input. Received: {what}={tuple(shape)}, cropping={self.cropping}")
+
+    def call(self, inputs):
+        self._check(inputs.shape, "inputs.shape")
+        crops = tuple(slice(b, d - a) for d, (b, a) in zip(inputs.shape[1:-1], self._crop_pairs()))
+        return inputs[(slice(None),) + crops + (slice(None),)]
+
+    def compute_output_shape(self, input_shape):
+        self._check(input_shape, "input_shape")
+        return (input_shape[0], *(None if d is None else d - sum(p)
+                                  for d, p in zip(input_shape[1:-1], self._crop_pairs())), input_shape[-1])
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"cropping": self.cropping, "data_format": self.data_format})
+        return c
+
+
+class Cropping1D(_Cropping):
+    """Crops the steps axis (``keras.layers.Cropping1D(cropping=(1, 1))``): an int (both ends) or (before, after).
+
+    Raises:
+        ValueError: crops that leave no step (Keras's message), or an input that is not rank 3.
+    """
+
+    rank = 1
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        Layer.__init__(self, **kwargs)
+        self.cropping = normalize_tuple(cropping, 2, "cropping", allow_zero=True)
+        self.input_spec = InputSpec(ndim=3)
+
+    def _check(self, shape, what):
+        if shape[1] is not None and sum(self.cropping) >= shape[1]:
+            raise ValueError(f"`cropping` parameter of `Cropping1D` layer must be smaller than the input length. "
+                             f"Received: {what}={tuple(shape)}, cropping={self.cropping}")
+
+    def get_config(self):
+        c = Layer.get_config(self)
+        c["cropping"] = self.cropping
+        return c
+
+
+class Cropping2D(_Cropping):
     """Crops rows and columns (``keras.layers.Cropping2D``); ``cropping`` as ZeroPadding2D's ``padding``.
 
     Raises:
@@ -266,30 +444,17 @@ class Cropping2D(Layer):
     """
 
     def __init__(self, cropping=((0, 0), (0, 0)), data_format=None, **kwargs):
-        super().__init__(**kwargs)
-        self.data_format = normalize_data_format(data_format, f"Cropping2D '{self.name}'")
-        self.cropping = _pairs_2d(cropping, "cropping")
-        self.input_spec = InputSpec(ndim=4)
+        super().__init__(cropping, data_format, **kwargs)
 
-    def _check(self, shape, what):
-        if (shape[1] is not None and sum(self.cropping[0]) >= shape[1]) or \
-                (shape[2] is not None and sum(self.cropping[1]) >= shape[2]):
-            raise ValueError(f"Values in `cropping` argument should be smaller than the corresponding spatial "
-                             f"dimension of the input. Received: {what}={tuple(shape)}, cropping={self.cropping}")
 
-    def call(self, inputs):
-        self._check(inputs.shape, "inputs.shape")
-        (t, b), (l, r) = self.cropping
-        h, w = inputs.shape[1], inputs.shape[2]
-        return inputs[:, t:h - b, l:w - r, :]
+class Cropping3D(_Cropping):
+    """Crops the three spatial axes (``keras.layers.Cropping3D``); ``cropping`` as ZeroPadding3D's ``padding``.
 
-    def compute_output_shape(self, input_shape):
-        self._check(input_shape, "input_shape")
-        (t, b), (l, r) = self.cropping
-        h, w = input_shape[1], input_shape[2]
-        return (input_shape[0], None if h is None else h - t - b, None if w is None else w - l - r, input_shape[3])
+    Raises:
+        ValueError: crops that leave nothing of a spatial axis (Keras's message), or an input that is not rank 5.
+    """
 
-    def get_config(self):
-        c = super().get_config()
-        c.update({"cropping": self.cropping, "data_format": self.data_format})
-        return c
+    rank = 3
+
+    def __init__(self, cropping=((1, 1), (1, 1), (1, 1)), data_format=None, **kwargs):
+        super().__init__(cropping, data_format, **kwargs)
