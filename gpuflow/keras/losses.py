@@ -17,9 +17,17 @@ from ..ops import math_ops as _m, nn_ops as _nn, array_ops as _a
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
 
-__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
-           "SparseCategoricalCrossentropy", "mean_squared_error", "mean_absolute_error", "binary_crossentropy",
-           "categorical_crossentropy", "sparse_categorical_crossentropy", "get", "mse", "mae"]
+__all__ = ["Loss", "LossFunctionWrapper", "Reduction", "MeanSquaredError", "MeanAbsoluteError",
+           "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "CosineSimilarity", "Huber", "LogCosh",
+           "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "BinaryCrossentropy",
+           "BinaryFocalCrossentropy", "CategoricalCrossentropy", "CategoricalFocalCrossentropy",
+           "SparseCategoricalCrossentropy", "Dice", "Tversky", "mean_squared_error", "mean_absolute_error",
+           "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "cosine_similarity", "huber",
+           "log_cosh", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson",
+           "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+           "categorical_focal_crossentropy", "sparse_categorical_crossentropy", "dice", "tversky", "get", "serialize",
+           "deserialize", "mse", "mae", "mape", "msle", "kld", "MSE", "MAE", "MAPE", "MSLE", "KLD",
+           "kullback_leibler_divergence", "logcosh"]
 
 EPSILON = 1e-7
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none", None, "mean", "mean_with_sample_weight", "auto")
@@ -127,9 +135,15 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, 
     if from_logits:
         per = _nn.sigmoid_cross_entropy_with_logits(labels=y_true, logits=y_pred)
     else:
-        p = _m.clip_by_value(y_pred, EPSILON, 1.0 - EPSILON)
-        per = -(y_true * _m.log(p) + (1.0 - y_true) * _m.log(1.0 - p))
+        per = _clipped_bce(y_true, y_pred)
     return _m.reduce_mean(per, axis=axis)
+
+
+def _clipped_bce(y_true, y_pred):
+    """Elementwise ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to [1e-7, 1 - 1e-7] (Keras's
+    ``ops.binary_crossentropy`` with ``from_logits=False``)."""
+    p = _m.clip_by_value(y_pred, EPSILON, 1.0 - EPSILON)
+    return -(y_true * _m.log(p) + (1.0 - y_true) * _m.log(1.0 - p))
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):
@@ -183,6 +197,232 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
 
 mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
+
+
+def _aligned(y_true, y_pred, fn):
+    """``(y_true, y_pred)`` as float tensors of the prediction dtype, ranks aligned as Keras's
+    ``squeeze_or_expand_to_same_rank`` (a trailing size-1 axis dropped or added).
+
+    Raises:
+        ValueError: shapes that do not broadcast, naming ``fn`` and both shapes.
+    """
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_true = _a.squeeze(y_true, -1)
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        y_pred = _a.squeeze(y_pred, -1)
+    try:
+        np.broadcast_shapes(tuple(y_true.shape), tuple(y_pred.shape))
+    except ValueError:
+        raise ValueError(f"{fn}: arguments `y_true` and `y_pred` must have compatible shapes. "
+                         f"Received: y_true.shape={tuple(y_true.shape)}, y_pred.shape={tuple(y_pred.shape)}") from None
+    return y_true, y_pred
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """``100 * mean(abs((y_true - y_pred) / maximum(abs(y_true), 1e-7)), axis=-1)`` (Keras 3).
+
+    Args:
+        y_true, y_pred: (batch, d0, .. dN) numbers (a trailing size-1 axis on one side is aligned).
+
+    Returns:
+        (batch, d0, .. dN-1) float tensor of the prediction dtype (float32 for integer predictions).
+    """
+    y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_percentage_error")
+    diff = _m.abs((y_true - y_pred) / _m.maximum(_m.abs(y_true), EPSILON))
+    return 100.0 * _m.reduce_mean(diff, axis=-1)
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """``mean(square(log(maximum(y_pred, 1e-7) + 1) - log(maximum(y_true, 1e-7) + 1)), axis=-1)`` (Keras 3:
+    values at or below 0 count as 1e-7). Shapes as :func:`mean_absolute_percentage_error`."""
+    y_true, y_pred = _aligned(y_true, y_pred, "mean_squared_logarithmic_error")
+    first = _m.log(_m.maximum(y_pred, EPSILON) + 1.0)
+    second = _m.log(_m.maximum(y_true, EPSILON) + 1.0)
+    return _m.reduce_mean(_m.square(first - second), axis=-1)
+
+
+def _l2_normalize(x, axis):
+    """Keras's ``normalize(x, axis, order=2)``: ``x * minimum(rsqrt(sum(x**2)), 1 / 1e-7)``, written as
+    ``x * rsqrt(maximum(sum(x**2), 1e-14))`` (the same value; a zero vector gets a finite gradient)."""
+    return x * _m.rsqrt(_m.maximum(_m.reduce_sum(_m.square(x), axis=axis, keepdims=True), EPSILON ** 2))
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """``-sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)``: -1 for the same direction, 0 when either is a
+    zero vector (Keras 3's ``keras.losses.cosine_similarity``).
+
+    Returns:
+        The inputs' shape without ``axis``.
+    """
+    y_true, y_pred = _aligned(y_true, y_pred, "cosine_similarity")
+    return -_m.reduce_sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
+
+
+def huber(y_true, y_pred, delta=1.0):
+    """Mean over the last axis of ``0.5 * e**2`` where ``|e| <= delta``, else ``delta * |e| - 0.5 * delta**2``,
+    with ``e = y_pred - y_true`` (Keras 3). Shapes as :func:`mean_absolute_percentage_error`."""
+    y_true, y_pred = _aligned(y_true, y_pred, "huber")
+    error = y_pred - y_true
+    abs_error = _m.abs(error)
+    delta = float(delta)
+    return _m.reduce_mean(_m.where(abs_error <= delta, 0.5 * _m.square(error), delta * abs_error - 0.5 * delta ** 2),
+                          axis=-1)
+
+
+def log_cosh(y_true, y_pred):
+    """Mean over the last axis of ``log(cosh(x))``, ``x = y_pred - y_true``, computed stably as
+    ``x + softplus(-2 x) - log(2)`` (Keras 3). Shapes as :func:`mean_absolute_percentage_error`."""
+    y_true, y_pred = _aligned(y_true, y_pred, "log_cosh")
+    x = y_pred - y_true
+    return _m.reduce_mean(x + _nn.softplus(x * -2.0) - float(np.log(2.0)), axis=-1)
+
+
+def _hinge_labels(y_true):
+    """Keras's ``convert_binary_labels_to_hinge``: labels that are all 0 or 1 become -1 or 1; others are kept.
+    Written as arithmetic on the device (``y + b * (y - 1)``, ``b`` = all binary), so no value is read back."""
+    binary = _m.reduce_all(_m.logical_or(_m.equal(y_true, 0.0), _m.equal(y_true, 1.0)))
+    return y_true + _m.cast(binary, y_true.dtype) * (y_true - 1.0)
+
+
+def hinge(y_true, y_pred):
+    """``mean(maximum(1 - y_true * y_pred, 0), axis=-1)``; labels of 0/1 are turned into -1/1 first (Keras 3).
+
+    Args:
+        y_true: (batch, d0, .. dN) labels, -1/1 or 0/1.
+        y_pred: (batch, d0, .. dN) scores.
+
+    Returns:
+        (batch, d0, .. dN-1) float tensor.
+    """
+    y_true, y_pred = _aligned(y_true, y_pred, "hinge")
+    return _m.reduce_mean(_m.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), axis=-1)
+
+
+def squared_hinge(y_true, y_pred):
+    """``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``, labels as :func:`hinge` (Keras 3)."""
+    y_true, y_pred = _aligned(y_true, y_pred, "squared_hinge")
+    return _m.reduce_mean(_m.square(_m.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)), axis=-1)
+
+
+def categorical_hinge(y_true, y_pred):
+    """``maximum(neg - pos + 1, 0)`` with ``pos = sum(y_true * y_pred)`` and ``neg = max((1 - y_true) * y_pred)``
+    over the last axis (Keras 3); ``y_true`` one-hot (0/1 or -1/1). Returns (batch, d0, .. dN-1)."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    pos = _m.reduce_sum(y_true * y_pred, axis=-1)
+    neg = _m.reduce_max((1.0 - y_true) * y_pred, axis=-1)
+    return _m.maximum(neg - pos + 1.0, 0.0)
+
+
+def kl_divergence(y_true, y_pred):
+    """``sum(y_true * log(y_true / y_pred), axis=-1)`` with both clipped to [1e-7, 1] (Keras 3).
+
+    Args:
+        y_true, y_pred: (batch, d0, .. dN) probability distributions over the last axis.
+
+    Returns:
+        (batch, d0, .. dN-1) float tensor.
+    """
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    y_true = _m.clip_by_value(y_true, EPSILON, 1.0)
+    y_pred = _m.clip_by_value(y_pred, EPSILON, 1.0)
+    return _m.reduce_sum(y_true * _m.log(y_true / y_pred), axis=-1)
+
+
+def poisson(y_true, y_pred):
+    """``mean(y_pred - y_true * log(y_pred + 1e-7), axis=-1)`` (Keras 3). Returns (batch, d0, .. dN-1)."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    return _m.reduce_mean(y_pred - y_true * _m.log(y_pred + EPSILON), axis=-1)
+
+
+def binary_focal_crossentropy(y_true, y_pred, apply_class_balancing=False, alpha=0.25, gamma=2.0,
+                              from_logits=False, label_smoothing=0.0, axis=-1):
+    """Binary cross-entropy times the focal factor ``(1 - p_t) ** gamma`` (Lin et al., 2018), as Keras 3.
+
+    ``p_t = t * p + (1 - t) * (1 - p)``; with ``apply_class_balancing`` each value is also weighted by ``alpha``
+    (class 1) or ``1 - alpha`` (class 0). Logits go through a sigmoid first; labels are smoothed towards 0.5.
+
+    Args:
+        y_true: (batch, d0, .. dN) 0/1 labels.
+        y_pred: (batch, d0, .. dN) probabilities, or logits with ``from_logits=True``.
+
+    Returns:
+        The mean over ``axis``: (batch, d0, .. dN-1).
+    """
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
+    if from_logits:
+        y_pred = _m.sigmoid(y_pred)
+    bce = _clipped_bce(y_true, y_pred)
+    p_t = y_true * y_pred + (1.0 - y_true) * (1.0 - y_pred)
+    focal = _m.pow(1.0 - p_t, float(gamma)) * bce
+    if apply_class_balancing:
+        focal = (y_true * alpha + (1.0 - y_true) * (1.0 - alpha)) * focal
+    return _m.reduce_mean(focal, axis=axis)
+
+
+def categorical_focal_crossentropy(y_true, y_pred, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                                   axis=-1):
+    """``sum(alpha * (1 - p) ** gamma * -t * log p)`` over ``axis`` (Lin et al., 2018), as Keras 3: ``p`` is the
+    softmax of logits or the probabilities renormalised to sum to 1, clipped to [1e-7, 1 - 1e-7].
+
+    Args:
+        y_true: (batch, d0, .. dN) one-hot targets.
+        y_pred: (batch, d0, .. dN) probabilities, or logits with ``from_logits=True``.
+        alpha: a float, or one weight per class.
+
+    Returns:
+        (batch, d0, .. dN-1) float tensor.
+
+    Raises:
+        ValueError: a bool ``axis`` (Keras's check).
+    """
+    if isinstance(axis, bool):
+        raise ValueError(f"`axis` must be of type `int`. Received: axis={axis} of type {type(axis)}")
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    if label_smoothing:
+        y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_true.shape[-1]
+    if from_logits:
+        y_pred = _nn.softmax(y_pred, axis=axis)
+    output = _m.clip_by_value(y_pred / _m.reduce_sum(y_pred, axis=axis, keepdims=True), EPSILON, 1.0 - EPSILON)
+    alpha = convert_to_tensor(alpha, dtype=output.dtype) if isinstance(alpha, (list, tuple, np.ndarray)) else alpha
+    focal = _m.pow(1.0 - output, float(gamma)) * alpha * (-y_true * _m.log(output))
+    return _m.reduce_sum(focal, axis=axis)
+
+
+def _tuple_axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def dice(y_true, y_pred, axis=None):
+    """``1 - 2 sum(t * p) / (sum(t) + sum(p) + 1e-7)`` over ``axis`` (all axes by default: one scalar), as Keras 3.
+
+    Args:
+        axis: None, an int or a tuple of axes, e.g. ``(1, 2, 3)`` for one value per image.
+    """
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    axis = _tuple_axis(axis)
+    intersection = _m.reduce_sum(y_true * y_pred, axis=axis)
+    union = _m.reduce_sum(y_true, axis=axis) + _m.reduce_sum(y_pred, axis=axis) + EPSILON
+    return 1.0 - 2.0 * intersection / union
+
+
+def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
+    """``1 - sum(t p) / (sum(t p) + alpha * sum((1 - p) t) + beta * sum(p (1 - t)) + 1e-7)`` over ``axis``
+    (Salehi et al., 2017), the terms exactly as Keras 3 writes them; ``alpha = beta = 0.5`` is the Dice loss."""
+    y_true, y_pred = _pred_and_true(y_true, y_pred)
+    axis = _tuple_axis(axis)
+    intersection = _m.reduce_sum(y_true * y_pred, axis=axis)
+    fp = _m.reduce_sum((1.0 - y_pred) * y_true, axis=axis)
+    fn = _m.reduce_sum(y_pred * (1.0 - y_true), axis=axis)
+    return 1.0 - intersection / (intersection + fp * alpha + fn * beta + EPSILON)
+
+
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+kld = KLD = kullback_leibler_divergence = kl_divergence
+logcosh = log_cosh
 
 
 def apply_mask(sample_weight, mask, dtype, reduction):
@@ -266,8 +506,14 @@ class Loss:
 
 
 class LossFunctionWrapper(Loss):
-    def __init__(self, fn, name=None, reduction="sum_over_batch_size", **kwargs):
-        super().__init__(name=name, reduction=reduction)
+    """A loss from a function ``fn(y_true, y_pred, **kwargs)`` of per-sample values
+    (``keras.losses.LossFunctionWrapper(fn, reduction, name, dtype, **kwargs)``)."""
+
+    #: The ``kwargs`` that get_config writes (None: all of them); Keras's classes each write their own set.
+    _config_keys = None
+
+    def __init__(self, fn, reduction="sum_over_batch_size", name=None, dtype=None, **kwargs):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.fn = fn
         self._fn_kwargs = kwargs
 
@@ -276,7 +522,8 @@ class LossFunctionWrapper(Loss):
 
     def get_config(self):
         c = super().get_config()
-        c.update(self._fn_kwargs)
+        keys = self._fn_kwargs if self._config_keys is None else self._config_keys
+        c.update({k: self._fn_kwargs[k] for k in keys})
         return c
 
 
@@ -284,14 +531,14 @@ class MeanSquaredError(LossFunctionWrapper):
     """``keras.losses.MeanSquaredError``."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
-        super().__init__(mean_squared_error, name=name, reduction=reduction)
+        super().__init__(mean_squared_error, name=name, reduction=reduction, dtype=dtype)
 
 
 class MeanAbsoluteError(LossFunctionWrapper):
     """``keras.losses.MeanAbsoluteError``."""
 
     def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
-        super().__init__(mean_absolute_error, name=name, reduction=reduction)
+        super().__init__(mean_absolute_error, name=name, reduction=reduction, dtype=dtype)
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
@@ -299,7 +546,7 @@ class BinaryCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="binary_crossentropy", dtype=None):
-        super().__init__(binary_crossentropy, name=name, reduction=reduction, from_logits=from_logits,
+        super().__init__(binary_crossentropy, name=name, reduction=reduction, dtype=dtype, from_logits=from_logits,
                          label_smoothing=label_smoothing, axis=axis)
         self.from_logits = from_logits
 
@@ -309,8 +556,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, axis=-1, reduction="sum_over_batch_size",
                  name="categorical_crossentropy", dtype=None):
-        super().__init__(categorical_crossentropy, name=name, reduction=reduction, from_logits=from_logits,
-                         label_smoothing=label_smoothing, axis=axis)
+        super().__init__(categorical_crossentropy, name=name, reduction=reduction, dtype=dtype,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
         self.from_logits = from_logits
 
 
@@ -319,20 +566,186 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None):
-        super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction, from_logits=from_logits,
-                         ignore_class=ignore_class)
+        super().__init__(sparse_categorical_crossentropy, name=name, reduction=reduction, dtype=dtype,
+                         from_logits=from_logits, ignore_class=ignore_class)
         self.from_logits = from_logits
 
 
-_BY_NAME = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError, "MSE": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
-    "binary_crossentropy": BinaryCrossentropy, "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-}
-for _c in (MeanSquaredError, MeanAbsoluteError, BinaryCrossentropy, CategoricalCrossentropy,
-           SparseCategoricalCrossentropy):
-    _BY_NAME[_c.__name__] = _c
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """``keras.losses.MeanAbsolutePercentageError``: see :func:`mean_absolute_percentage_error`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name=name, reduction=reduction, dtype=dtype)
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """``keras.losses.MeanSquaredLogarithmicError``: see :func:`mean_squared_logarithmic_error`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name=name, reduction=reduction, dtype=dtype)
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    """``keras.losses.CosineSimilarity(axis=-1)``: see :func:`cosine_similarity`. As Keras 3.15, get_config
+    writes only ``name`` and ``reduction`` (not ``axis``)."""
+
+    _config_keys = ()
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity", dtype=None):
+        super().__init__(cosine_similarity, name=name, reduction=reduction, dtype=dtype, axis=axis)
+
+
+class Huber(LossFunctionWrapper):
+    """``keras.losses.Huber(delta=1.0)``: see :func:`huber`. As Keras 3.15, get_config writes only ``name`` and
+    ``reduction`` (not ``delta``), and the default name is ``"huber_loss"``."""
+
+    _config_keys = ()
+
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss", dtype=None):
+        super().__init__(huber, name=name, reduction=reduction, dtype=dtype, delta=delta)
+
+
+class LogCosh(LossFunctionWrapper):
+    """``keras.losses.LogCosh``: see :func:`log_cosh`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh", dtype=None):
+        super().__init__(log_cosh, name=name, reduction=reduction, dtype=dtype)
+
+
+class Hinge(LossFunctionWrapper):
+    """``keras.losses.Hinge``: see :func:`hinge`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge", dtype=None):
+        super().__init__(hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    """``keras.losses.SquaredHinge``: see :func:`squared_hinge`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    """``keras.losses.CategoricalHinge``: see :func:`categorical_hinge`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name=name, reduction=reduction, dtype=dtype)
+
+
+class KLDivergence(LossFunctionWrapper):
+    """``keras.losses.KLDivergence``: see :func:`kl_divergence`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name=name, reduction=reduction, dtype=dtype)
+
+
+class Poisson(LossFunctionWrapper):
+    """``keras.losses.Poisson``: see :func:`poisson`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson", dtype=None):
+        super().__init__(poisson, name=name, reduction=reduction, dtype=dtype)
+
+
+class BinaryFocalCrossentropy(LossFunctionWrapper):
+    """``keras.losses.BinaryFocalCrossentropy(apply_class_balancing=False, alpha=0.25, gamma=2.0,
+    from_logits=False, label_smoothing=0.0, axis=-1)``: see :func:`binary_focal_crossentropy`."""
+
+    _config_keys = ("from_logits", "label_smoothing", "axis", "apply_class_balancing", "alpha", "gamma")
+
+    def __init__(self, apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+                 axis=-1, reduction="sum_over_batch_size", name="binary_focal_crossentropy", dtype=None):
+        super().__init__(binary_focal_crossentropy, name=name, reduction=reduction, dtype=dtype,
+                         apply_class_balancing=apply_class_balancing, alpha=alpha, gamma=gamma,
+                         from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+        self.apply_class_balancing, self.alpha, self.gamma = apply_class_balancing, alpha, gamma
+
+
+class CategoricalFocalCrossentropy(LossFunctionWrapper):
+    """``keras.losses.CategoricalFocalCrossentropy(alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0,
+    axis=-1)``: see :func:`categorical_focal_crossentropy`."""
+
+    _config_keys = ("from_logits", "label_smoothing", "axis", "alpha", "gamma")
+
+    def __init__(self, alpha=0.25, gamma=2.0, from_logits=False, label_smoothing=0.0, axis=-1,
+                 reduction="sum_over_batch_size", name="categorical_focal_crossentropy", dtype=None):
+        super().__init__(categorical_focal_crossentropy, name=name, reduction=reduction, dtype=dtype, alpha=alpha,
+                         gamma=gamma, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+        self.alpha, self.gamma = alpha, gamma
+
+
+class Dice(LossFunctionWrapper):
+    """``keras.losses.Dice(reduction, name="dice", axis=None)``: see :func:`dice`. With ``axis=None`` the loss is one
+    scalar over the whole batch."""
+
+    _config_keys = ("axis",)
+
+    def __init__(self, reduction="sum_over_batch_size", name="dice", axis=None, dtype=None):
+        super().__init__(dice, name=name, reduction=reduction, dtype=dtype, axis=axis)
+        self.axis = axis
+
+
+class Tversky(LossFunctionWrapper):
+    """``keras.losses.Tversky(alpha=0.5, beta=0.5, reduction, name="tversky", axis=None)``: see :func:`tversky`."""
+
+    _config_keys = ("alpha", "beta", "axis")
+
+    def __init__(self, alpha=0.5, beta=0.5, reduction="sum_over_batch_size", name="tversky", axis=None, dtype=None):
+        super().__init__(tversky, name=name, reduction=reduction, dtype=dtype, alpha=alpha, beta=beta, axis=axis)
+        self.alpha, self.beta, self.axis = alpha, beta, axis
+
+
+class Reduction:
+    """``tf.keras.losses.Reduction`` (Keras's legacy namespace): the names of the reductions."""
+
+    AUTO = "auto"
+    NONE = "none"
+    SUM = "sum"
+    SUM_OVER_BATCH_SIZE = "sum_over_batch_size"
+
+    @classmethod
+    def all(cls):
+        return (cls.AUTO, cls.NONE, cls.SUM, cls.SUM_OVER_BATCH_SIZE)
+
+    @classmethod
+    def validate(cls, key):
+        """Raises: ValueError: ``key`` is not one of :meth:`all`."""
+        if key not in cls.all():
+            raise ValueError(f'Invalid Reduction Key: {key}. Expected keys are "{cls.all()}"')
+
+
+_CLASSES = (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
+            CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
+            BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy, CategoricalFocalCrossentropy,
+            SparseCategoricalCrossentropy, Dice, Tversky)
+#: Keras 3's ``keras.losses.ALL_OBJECTS_DICT``: class names, function names and the short aliases.
+_CLASS_OF = {c().fn: c for c in _CLASSES}
+_OBJECTS = {c.__name__: c for c in _CLASSES}
+_OBJECTS.update({fn.__name__: fn for fn in _CLASS_OF})
+_OBJECTS.update({"bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence, "KLD": kl_divergence,
+                 "mae": mae, "MAE": mae, "mse": mse, "MSE": mse, "mape": mape, "MAPE": mape, "msle": msle,
+                 "MSLE": msle, "logcosh": log_cosh, "kullback_leibler_divergence": kl_divergence})
+#: A string for compile/get: the class whose default instance computes that function (gpuflow resolves names to
+#: Loss instances, which take ``sample_weight``; Keras wraps the function, with the same values).
+_BY_NAME = {k: v if isinstance(v, type) else _CLASS_OF[v] for k, v in _OBJECTS.items()}
 
 
 def expects_class_ids(loss):
@@ -340,14 +753,43 @@ def expects_class_ids(loss):
     return getattr(loss, "fn", None) is sparse_categorical_crossentropy
 
 
+def serialize(loss):
+    """The Keras 3 config dict of a Loss instance or loss function (``keras.losses.serialize``)."""
+    from .saving.serialization import serialize_keras_object
+    return serialize_keras_object(loss)
+
+
+def deserialize(name, custom_objects=None):
+    """A loss from its config dict or name (``keras.losses.deserialize``): a class name gives an instance, a function
+    name (or alias: "mse", "kld", ...) the function, a config dict the object it describes.
+
+    Raises:
+        ValueError: an unknown name or class.
+    """
+    if isinstance(name, str):
+        obj = (custom_objects or {}).get(name, _OBJECTS.get(name))
+        if obj is None:
+            raise ValueError(f"Could not interpret loss identifier: {name}. Expected one of {sorted(_OBJECTS)}")
+        return obj() if isinstance(obj, type) else obj
+    from .saving import serialization as S
+    return S.deserialize_top(name, S.Ctx(custom_objects), compile=False, expected=("losses",))
+
+
 def get(identifier):
-    """Resolves a loss name, class, instance or function (``keras.losses.get``).
+    """Resolves a loss name, config dict, class, instance or function (``keras.losses.get``).
+
+    A name gives a Loss instance (``"huber"`` -> ``Huber()``), so that compile can pass sample weights; Keras returns
+    the function for a function name, with the same values once reduced.
 
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
     if identifier is None or isinstance(identifier, Loss):
         return identifier
+    if isinstance(identifier, dict):
+        identifier = deserialize(identifier)
+        if isinstance(identifier, Loss):
+            return identifier
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
         if cls is None:
