@@ -1,7 +1,7 @@
 """``gpuflow.keras``: the Keras 3 API on gpuflow (``import gpuflow as tf; tf.keras...``)."""
 from . import activations, callbacks, datasets, initializers, layers, losses, metrics, optimizers, utils  # noqa: F401
 from . import constraints, regularizers  # noqa: F401
-from . import backend, saving  # noqa: F401
+from . import backend, config, preprocessing, random, saving  # noqa: F401
 from .layers import Input, Layer  # noqa: F401
 from .models import Model, Sequential  # noqa: F401
 from . import models  # noqa: F401

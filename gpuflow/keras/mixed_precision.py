@@ -27,6 +27,7 @@ Policies are saved in ``.keras`` files as Keras 3 writes them:
 """
 from __future__ import annotations
 
+import functools
 import threading
 
 from .. import dtypes as _dtypes
@@ -118,12 +119,18 @@ Policy = DTypePolicy
 FloatDTypePolicy = DTypePolicy
 
 _state = threading.local()  # Keras's global_state is per thread too
-_FLOATX = DTypePolicy("float32")
 
 
 def dtype_policy():
-    """The global policy (``keras.mixed_precision.global_policy``): ``"float32"`` until :func:`set_global_policy`."""
-    return getattr(_state, "policy", None) or _FLOATX
+    """The global policy (``keras.mixed_precision.global_policy``): until :func:`set_global_policy`, the policy of
+    ``keras.config.floatx()`` (``"float32"`` unless ``set_floatx`` changed it), as Keras."""
+    from . import config
+    return getattr(_state, "policy", None) or _floatx_policy(config.floatx())
+
+
+@functools.lru_cache(maxsize=None)
+def _floatx_policy(name):
+    return DTypePolicy(name)
 
 
 def set_dtype_policy(policy):

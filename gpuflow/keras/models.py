@@ -27,7 +27,7 @@ from .layers.base import Layer, KerasTensor
 from .layers.core import InputLayer
 from .utils.py_dataset import PyDataset
 
-__all__ = ["Model", "Sequential", "load_model", "model_from_json"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json", "save_model", "clone_model"]
 
 
 # -- data handling -----------------------------------------------------------------
@@ -1555,3 +1555,17 @@ def model_from_json(json_string, custom_objects=None):
     """Rebuilds a model from :meth:`Model.to_json` output (``keras.models.model_from_json``)."""
     from .saving import model_from_json as _from_json
     return _from_json(json_string, custom_objects=custom_objects)
+
+
+def save_model(model, filepath, overwrite=True, zipped=None, **kwargs):
+    """Saves ``model`` (``keras.models.save_model``): see :func:`gpuflow.keras.saving.save_model`."""
+    from .saving import save_model as _save
+    return _save(model, filepath, overwrite=overwrite, zipped=zipped, **kwargs)
+
+
+def clone_model(model, input_tensors=None, clone_function=None, call_function=None, recursive=False, **kwargs):
+    """A copy of ``model``'s architecture with new weights (``keras.models.clone_model``): see
+    :func:`gpuflow.keras.cloning.clone_model`."""
+    from .cloning import clone_model as _clone
+    return _clone(model, input_tensors=input_tensors, clone_function=clone_function, call_function=call_function,
+                  recursive=recursive, **kwargs)

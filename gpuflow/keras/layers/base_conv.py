@@ -9,7 +9,7 @@ channels_last (NHWC) only.
 from __future__ import annotations
 
 from ...ops import nn_ops as _nn
-from .. import activations as _act, initializers as _init
+from .. import activations as _act, config as _config, initializers as _init
 from .._checks import check_positive_int
 from .base import Layer, InputSpec
 
@@ -51,12 +51,16 @@ def normalize_padding(value):
 
 
 def normalize_data_format(value, layer):
-    """``"channels_last"`` for None or itself.
+    """``"channels_last"`` for itself, or for None while ``keras.config.image_data_format()`` is "channels_last"
+    (its default).
 
     Raises:
-        NotImplementedError: any other value (``"channels_first"``), naming ``layer``.
+        NotImplementedError: "channels_first", given or taken from ``keras.config.image_data_format()``, naming
+            ``layer``.
+        ValueError: any other value (Keras's message).
     """
-    if value not in (None, "channels_last"):
+    value = _config.standardize_data_format(value)
+    if value != "channels_last":
         raise NotImplementedError(f"{layer}: only data_format='channels_last' (NHWC) is supported. "
                                   f"Received: data_format={value!r}")
     return "channels_last"

@@ -5,7 +5,7 @@ import numpy as np
 
 from ...ops import nn_ops as _nn, array_ops as _a, math_ops as _m
 from .. import activations as _act, constraints as _constraints, initializers as _init
-from .. import regularizers as _regularizers
+from .. import config as _config, regularizers as _regularizers
 from .._checks import check_positive_int
 from ...ops.core import convert_to_tensor
 from .base import Layer, InputSpec, KerasTensor, batch_shape_of, standardize_shape
@@ -33,7 +33,7 @@ class InputLayer(Layer):
                                       "supported yet.")
         if shape is None and input_shape is not None:
             shape = input_shape
-        super().__init__(name=name, dtype=dtype or "float32", **kwargs)  # Keras: floatx, not the global policy
+        super().__init__(name=name, dtype=dtype or _config.floatx(), **kwargs)  # Keras: floatx, not the global policy
         if shape is not None and batch_shape is not None:
             raise ValueError("You cannot pass both `shape` and `batch_shape` at the same time. "
                              f"Received: shape={shape}, batch_shape={batch_shape}")

@@ -19,11 +19,13 @@ Safety: loading never imports a module named in a file and never runs code from 
 serialized Python lambdas are refused; HDF5 links and external datasets are refused; each member and dataset is
 checked against what it can legitimately need before it is read; weights load all or nothing.
 """
-from .registry import get_custom_objects, get_registered_name, get_registered_object, register_keras_serializable
+from .registry import (CustomObjectScope, custom_object_scope, get_custom_objects, get_registered_name,
+                       get_registered_object, register_keras_serializable)
 from .saving_api import load_model, load_weights, save_model, save_weights
 from .serialization import (UnsafeDeserializationError, deserialize_keras_object, model_from_json, model_to_json,
                             serialize_keras_object)
 
 __all__ = ["save_model", "load_model", "save_weights", "load_weights", "model_to_json", "model_from_json",
            "serialize_keras_object", "deserialize_keras_object", "register_keras_serializable",
-           "get_custom_objects", "get_registered_name", "get_registered_object", "UnsafeDeserializationError"]
+           "get_custom_objects", "get_registered_name", "get_registered_object", "UnsafeDeserializationError",
+           "CustomObjectScope", "custom_object_scope"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import threading
 import types
 
 from .. import activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers
@@ -46,6 +47,39 @@ def register_keras_serializable(package="Custom", name=None):
     return decorator
 
 
+_SCOPE = threading.local()  # Keras's global_state attribute "custom_objects_scope_dict", per thread
+
+
+class CustomObjectScope:
+    """``with CustomObjectScope({"name": obj, ...}):`` makes the objects known to deserialization by name inside the
+    block (``keras.saving.custom_object_scope`` / ``keras.utils.CustomObjectScope``). As Keras 3, entering a scope
+    replaces the objects of an enclosing one until it exits.
+
+    Args:
+        custom_objects: ``{name: class or function}`` (None: nothing).
+    """
+
+    def __init__(self, custom_objects):
+        self.custom_objects = custom_objects or {}
+        self.backup = None
+
+    def __enter__(self):
+        self.backup = dict(scope_objects())
+        _SCOPE.objects = dict(self.custom_objects)
+        return self
+
+    def __exit__(self, *exc):
+        _SCOPE.objects = self.backup
+
+
+custom_object_scope = CustomObjectScope
+
+
+def scope_objects():
+    """The objects of the innermost :class:`CustomObjectScope` of this thread (``{}`` outside any)."""
+    return getattr(_SCOPE, "objects", None) or {}
+
+
 def get_custom_objects():
     """The live dict of registered custom objects, ``{registered name: class or function}``
     (``keras.saving.get_custom_objects``); entries added to it are found by :func:`load_model` too."""
@@ -59,9 +93,10 @@ def get_registered_name(obj):
 
 def get_registered_object(name, custom_objects=None):
     """The class or function registered (or given in ``custom_objects``) as ``name``, else None."""
-    if custom_objects and name in custom_objects:
-        return custom_objects[name]
-    return _GLOBAL_CUSTOM_OBJECTS.get(name)
+    for table in (scope_objects(), _GLOBAL_CUSTOM_OBJECTS, custom_objects or {}):  # Keras 3's order
+        if name in table:
+            return table[name]
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -325,7 +325,7 @@ class Ctx:
     """What deserialization needs besides the config: custom objects, safe mode, the source for errors."""
 
     def __init__(self, custom_objects=None, safe_mode=True, source=None, legacy=False):
-        self.custom_objects = {**registry.get_custom_objects(), **(custom_objects or {})}
+        self.custom_objects = {**registry.get_custom_objects(), **registry.scope_objects(), **(custom_objects or {})}
         self.safe_mode = safe_mode
         self.source = source
         self.legacy = legacy

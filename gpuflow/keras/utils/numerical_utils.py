@@ -95,3 +95,33 @@ def to_categorical(x, num_classes=None):
     categorical = np.zeros((flat.size, num_classes))
     categorical[np.arange(flat.size), flat.astype(np.intp)] = 1.0
     return categorical.reshape(shape + (num_classes,))
+
+
+def normalize(x, axis=-1, order=2):
+    """``x`` divided by its ``order``-norm along ``axis`` (``keras.utils.normalize``).
+
+    A NumPy array gives a NumPy array, with a zero norm treated as 1 (Keras's NumPy path); a gpuflow Tensor gives a
+    Tensor (differentiable), divided by ``max(norm, keras.config.epsilon())`` (Keras's ``ops.nn.normalize``).
+
+    Args:
+        x: an array or Tensor.
+        axis: the axis to normalise along (None: treated as -1 for the NumPy path, as Keras).
+        order: the norm's order (2: Euclidean, 1: sum of absolute values, any p >= 1).
+    """
+    from ...ops import math_ops as _m
+    from ...ops.core import convert_to_tensor
+    from ...tensor import Tensor
+    from .. import config
+    if not isinstance(x, Tensor):
+        x = np.asarray(x)
+        norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+        norm[norm == 0] = 1
+        return x / np.expand_dims(norm, -1 if axis is None else axis)
+    x = convert_to_tensor(x)
+    if order == 2:
+        norm = _m.sqrt(_m.reduce_sum(_m.square(x), axis=axis, keepdims=True))
+    elif order == 1:
+        norm = _m.reduce_sum(_m.abs(x), axis=axis, keepdims=True)
+    else:
+        norm = _m.pow(_m.reduce_sum(_m.pow(_m.abs(x), float(order)), axis=axis, keepdims=True), 1.0 / order)
+    return _m.divide(x, _m.maximum(norm, config.epsilon()))

@@ -42,6 +42,9 @@ import time
 
 import numpy as np
 
+from .. import config
+from .io_utils import print_msg
+
 __all__ = ["Progbar"]
 
 _BAR_CHAR = "━"
@@ -49,7 +52,10 @@ _BAR_CHAR = "━"
 
 def _write(stream, message):
     """Writes and flushes; falls back to "=" for the bar on non-UTF-8 streams
-    (as Keras's ``io_utils.print_msg`` does)."""
+    (as Keras's ``io_utils.print_msg`` does). With interactive logging disabled
+    (``keras.config.disable_interactive_logging``) the message goes to Python's ``logging`` instead, as Keras."""
+    if not config.is_interactive_logging_enabled():
+        return print_msg(message, line_break=False)
     try:
         stream.write(message)
     except UnicodeEncodeError:
