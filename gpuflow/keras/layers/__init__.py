@@ -18,7 +18,9 @@ from .embedding import Embedding  # noqa: F401
 from .rnn import (  # noqa: F401
     RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, Bidirectional, TimeDistributed)
 from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
-from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D  # noqa: F401
+from .depthwise import (  # noqa: F401
+    DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
+    SeparableConvolution2D)
 from .activation_layers import LeakyReLU, ELU, PReLU  # noqa: F401
 from .regularization import (  # noqa: F401
     GaussianNoise, GaussianDropout, AlphaDropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D,
