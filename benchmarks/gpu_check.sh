@@ -6,18 +6,23 @@
 #   1. versions  nvidia-smi, nvcc, Python, NumPy, CuPy (CUDA runtime and driver), PyTorch, gpuflow info
 #   2. pytest    pytest -m gpu: every CUDA primitive against the NumPy reference on the GPU (and the
 #                emulator); the stage fails if no [gpu] test case ran
-#   3. ops       gpuflow bench ops --quick --device gpu --peers torch, TF32 off, then on (2 stages)
+#   3. ops       gpuflow bench ops --quick --device gpu --peers torch, TF32 off, then on (2 stages); then
+#                --dtype bfloat16 and float16 on the tensor-core ops (conv2d, dense, matmul), --tf32 on as in
+#                the float32 stage they are read against (2 stages; gpuflow's bfloat16 on a GPU is the
+#                convolutions and dense forward only, timed on uint16 bits: see benchmarks/README.md)
 #   4. model     gpuflow bench model --device gpu --peers torch: the seed CNN's training step, eager
 #                only (graph replay does not exist yet)
 # Output in OUTDIR: gpu_check.log (everything printed), summary.json (each stage's command, exit code,
-# seconds, result file), the bench results as ops-gpu-DATE-quick-tf32{off,on}.json and
+# seconds, result file), the bench results as ops-gpu-DATE-quick-{tf32off,tf32on,bf16,fp16}.json and
 # model-seed_cnn-gpu-DATE.json (ready to copy into benchmarks/results/), pytest-gpu.xml (JUnit).
-# Each stage is capped (with the 10 s grace of each kill and the 15 s nvidia-smi calls, under 8 minutes in all); a failing stage does not stop the next
+# Each stage is capped: pytest 120 s + ops 2 x 40 s + 16-bit ops 2 x 30 s + model 95 s = 355 s, plus the 10 s
+# grace of each of the 6 kills (60 s) and the three 15 s nvidia-smi calls (45 s): 460 s, under 8 minutes with
+# 20 s left for the uncapped version lines. A failing stage does not stop the next
 # ones; the exit status is 1 if any stage failed, 2 (with a one-line reason, before any stage) if
 # something the run needs is missing: nvidia-smi, a GPU that answers, CuPy, a CUDA device for gpuflow.
 #
 # --emulator (or GPUFLOW_DEVICE=emulator): the same stages on the CPU emulator of the CUDA kernels,
-# with tiny shapes, no peers and no GPU requirement (about 15 s; tests/test_gpu_check.py runs it).
+# with tiny shapes, no peers and no GPU requirement (about 35 s on 2 cores; tests/test_gpu_check.py runs it).
 # PYTHON=... picks the interpreter (default python3).
 set -euo pipefail
 
@@ -122,13 +127,15 @@ EOF
 if [[ $MODE == gpu ]]; then
   DEV=(--device gpu --peers torch) OPS=(--quick) OPS_TAG=quick MODEL=(--max-time 10)
   PYTEST=(-m gpu) NEED=(--need-gpu-tests)
-  CAP_PYTEST=140 CAP_OPS=65 CAP_MODEL=95
+  CAP_PYTEST=120 CAP_OPS=40 CAP_MODEL=95
+  OPS16=(--quick --op conv2d,dense,matmul) CAP_OPS16=30  # 9 of the quick cases: the ones on tensor cores
 else  # tiny: a few primitives, one Dense shape, a 16-sample synthetic model
   export GPUFLOW_DEVICE=emulator
   DEV=(--device emulator --peers none) OPS=(--op dense --shape "4x8->4" --max-time 0.05) OPS_TAG=tiny
   MODEL=(--batch-size 8 --samples 16 --data synthetic --max-time 0.1)
   PYTEST=(-m gpu -k "every_primitive or float64_is_refused") NEED=()
   CAP_PYTEST=60 CAP_OPS=60 CAP_MODEL=60
+  OPS16=("${OPS[@]}") CAP_OPS16=60
 fi
 
 stage versions 0 -- versions
@@ -138,6 +145,12 @@ for tf32 in off on; do
   json=$OUT/ops-$MODE-$DATE-$OPS_TAG-tf32$tf32.json
   stage "bench-ops-tf32-$tf32" "$CAP_OPS" --result "$json" -- \
     "$PY" -m gpuflow bench ops "${DEV[@]}" "${OPS[@]}" --tf32 "$tf32" --no-progress --json "$json"
+done
+for dtype in bfloat16 float16; do
+  tag=${dtype/bfloat16/bf16}; tag=${tag/float16/fp16}
+  json=$OUT/ops-$MODE-$DATE-$OPS_TAG-$tag.json
+  stage "bench-ops-$tag" "$CAP_OPS16" --result "$json" -- \
+    "$PY" -m gpuflow bench ops "${DEV[@]}" "${OPS16[@]}" --dtype "$dtype" --tf32 on --no-progress --json "$json"
 done
 echo "note: $REPLAY_NOTE"
 json=$OUT/model-seed_cnn-$MODE-$DATE.json

@@ -15,7 +15,8 @@ from gpuflow.device import probe_emulator
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "benchmarks", "gpu_check.sh")
 HELPER = os.path.join(ROOT, "benchmarks", "_gpu_check_summary.py")
-STAGES = ["versions", "pytest-gpu", "bench-ops-tf32-off", "bench-ops-tf32-on", "bench-model"]
+STAGES = ["versions", "pytest-gpu", "bench-ops-tf32-off", "bench-ops-tf32-on", "bench-ops-bf16", "bench-ops-fp16",
+          "bench-model"]
 
 
 def _env(**extra):
@@ -39,9 +40,14 @@ def test_emulator_mode_runs_every_stage_and_writes_the_summary_and_results(tmp_p
             assert st["result"] and (out / st["result"]).is_file(), st
     results = {st["name"]: st["result"] for st in summary["stages"]}
     assert results["bench-model"].startswith("model-seed_cnn-emulator-")
-    for name in ("bench-ops-tf32-off", "bench-ops-tf32-on", "bench-model"):
+    for name in ("bench-ops-tf32-off", "bench-ops-tf32-on", "bench-ops-bf16", "bench-ops-fp16", "bench-model"):
         bench = json.loads((out / results[name]).read_text())
         assert bench["results"] and all(r["status"] == "ok" for r in bench["results"]), name
+    for tag, dtype in (("bf16", "bfloat16"), ("fp16", "float16")):  # the dense forward on the 16-bit tensor cores
+        assert results[f"bench-ops-{tag}"].endswith(f"-tiny-{tag}.json")
+        bench = json.loads((out / results[f"bench-ops-{tag}"]).read_text())
+        assert bench["settings"]["dtype"] == dtype
+        assert {r["op"]: r["precision"] for r in bench["results"]} == {"dense_relu_fwd": tag, "dense_relu_bwd": "fp32"}
     tests = summary["stages"][1]["tests"]
     assert tests["tests"] > 0 and tests["failed"] == 0
     log = (out / "gpu_check.log").read_text()
