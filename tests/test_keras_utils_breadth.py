@@ -261,3 +261,36 @@ def test_clone_functional_keeps_shared_layers_and_applies_clone_function():
     got1, got2 = clone.predict(xs, verbose=0)
     np.testing.assert_allclose(got1, want1, rtol=1e-6)
     np.testing.assert_allclose(got2, 1 / (1 + np.exp(-want2)), rtol=1e-5)
+
+
+# -- evaluate's list with a subclass's own metrics (Keras's "customizing fit" guide) ------------------------------
+class _TrackedModel(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.mae_metric = keras.metrics.MeanAbsoluteError(name="mae")
+        self.dense = keras.layers.Dense(1)
+
+    def call(self, x):
+        return self.dense(x)
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.mae_metric]
+
+    def test_step(self, data):
+        x, y = data
+        y_pred = self(x, training=False)
+        self.loss_tracker.update_state(keras.losses.mean_squared_error(y, y_pred))
+        self.mae_metric.update_state(y, y_pred)
+        return {"zeta": self.mae_metric.result(), "loss": self.loss_tracker.result(),
+                "mae": self.mae_metric.result()}
+
+
+def test_evaluate_lists_a_subclass_metrics_then_other_keys_sorted():
+    model = _TrackedModel()
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(0).random((16, 3)).astype("float32")
+    y = np.zeros((16, 1), "float32")
+    logs = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert model.evaluate(x, y, verbose=0) == [logs["loss"], logs["mae"], logs["zeta"]]

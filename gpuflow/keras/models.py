@@ -985,9 +985,13 @@ class Model(Layer):
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
     def _flatten_logs(self, logs):
+        """``logs`` as ``evaluate`` returns them, in Keras 3's order (``_flatten_metrics_in_order``): the loss, the
+        per-output losses, the compiled metrics, the other metrics of ``self.metrics`` (a subclass overriding it),
+        then any other key in sorted order; a single value alone."""
         names = (["loss"] + [t.name for t in getattr(self, "_output_loss_trackers", {}).values()]
                  + (self._compiled_metrics.names() if self._compiled_metrics is not None else []))
-        values = [logs[n] for n in names if n in logs]
+        names += [m.name for m in self.metrics if m is not self._compiled_metrics and m.name not in names]
+        values = [logs[n] for n in names if n in logs] + [logs[k] for k in sorted(logs) if k not in names]
         return values[0] if len(values) == 1 else values
 
     # -- summary ---------------------------------------------------------------------
