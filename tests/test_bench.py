@@ -424,6 +424,17 @@ def test_bfloat16_as_uint16_bits_through_the_tensor_core_wrappers():
         bits.prepare("max_pool_fwd", shape, ops.make_inputs("max_pool_fwd", shape, "bfloat16"))
 
 
+def test_an_unsupported_gpuflow_op_is_a_result_and_a_failed_one_fails_the_command(capsys, monkeypatch):
+    from gpuflow.bench import ops
+    from gpuflow.bench.peers import Unsupported
+    for exc, want_rc, status in ((Unsupported("CuPy has no bfloat16 dtype"), 0, "unsupported"),
+                                 (RuntimeError("boom"), 1, "failed")):
+        monkeypatch.setattr(ops.GpuflowOps, "prepare", lambda self, *a, exc=exc: (_ for _ in ()).throw(exc))
+        rc, out, err = run_cli(capsys, "bench", "ops", "--peers", "none", "--op", "matmul", "--shape", "8x8x8",
+                               *QUICK, "--json", "-")
+        assert rc == want_rc and json.loads(out)["results"][0]["status"] == status and status in err
+
+
 def test_a_peer_without_a_kernel_for_the_dtype_is_unsupported():
     from gpuflow.bench.peers import Unsupported, is_unsupported
     assert is_unsupported(RuntimeError('"addmm_impl_cpu_" not implemented for \'Half\''))  # PyTorch
