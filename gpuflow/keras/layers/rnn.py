@@ -1,5 +1,5 @@
-"""Recurrent layers (``keras.layers``): SimpleRNN, LSTM, GRU, their cells, the generic ``RNN`` wrapper,
-``Bidirectional`` and ``TimeDistributed``.
+"""Recurrent layers (``keras.layers``): SimpleRNN, LSTM, GRU, their cells, ``StackedRNNCells``, the generic ``RNN``
+wrapper, ``Bidirectional`` and ``TimeDistributed``.
 
 Keras 3's equations, weight names and layouts, so weights transfer both ways
 (``keras/src/layers/rnn/simple_rnn.py``, ``lstm.py``, ``gru.py``):
@@ -52,7 +52,7 @@ from ...tensor import Tensor
 from .. import activations as _act, initializers as _init, regularizers as _regularizers
 from .base import Layer, InputSpec, KerasTensor
 
-__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "TimeDistributed"]
 
 
@@ -83,6 +83,11 @@ def _unstack_time(x):
         rec(part[:, h:], n - h)
     rec(x, x.shape[1])
     return out
+
+
+def _flat(x):
+    """A state or state size, or a nested list of them (a stacked cell's, one entry per cell), as a flat list."""
+    return [v for item in x for v in _flat(item)] if isinstance(x, (list, tuple)) else [x]
 
 
 def _adopt_paths(owner, sub):
@@ -453,6 +458,93 @@ def _first_mask(mask):
     return mask
 
 
+class StackedRNNCells(Layer):
+    """Several RNN cells run as one (``keras.layers.StackedRNNCells(cells)``): at each step the output of a cell is
+    the input of the next; ``RNN([cell1, cell2])`` wraps its list in one.
+
+    ``state_size`` is the list of the cells' state sizes (nested, as Keras), ``output_size`` the last cell's.
+    The call takes the states nested per cell (a list for a cell of several states, else one tensor) or flat, in
+    the cells' order, and returns ``(output, new_states)`` nested per cell (a single cell's states unwrapped), as
+    Keras's. Weights: each cell's, in the cells' order. Config: ``cells``, the serialized cells.
+
+    Inside ``RNN`` the states are flat: ``RNN(cells, return_state=True)`` returns ``(output, *states)`` with every
+    cell's states in order, where Keras nests each multi-state cell's states in a list.
+
+    Raises:
+        ValueError: a cell without a ``call`` method or a ``state_size`` (Keras's messages).
+    """
+
+    def __init__(self, cells, **kwargs):
+        super().__init__(**kwargs)
+        for cell in cells:
+            if "call" not in dir(cell):
+                raise ValueError(f"All cells must have a `call` method. Received cell without a `call` method: {cell}")
+            if "state_size" not in dir(cell):
+                raise ValueError(f"All cells must have a `state_size` attribute. Received cell without a "
+                                 f"`state_size`: {cell}")
+        self.cells = list(cells)
+
+    @property
+    def state_size(self):
+        return [c.state_size for c in self.cells]
+
+    @staticmethod
+    def _output_dim(cell):
+        if getattr(cell, "output_size", None) is not None:
+            return cell.output_size
+        return cell.state_size[0] if isinstance(cell.state_size, (list, tuple)) else cell.state_size
+
+    @property
+    def output_size(self):
+        return self._output_dim(self.cells[-1])
+
+    def get_initial_state(self, batch_size=None):
+        states = []
+        for cell in self.cells:
+            fn = getattr(cell, "get_initial_state", None)
+            if fn is not None:
+                states.append(fn(batch_size=batch_size))
+            elif isinstance(cell.state_size, (int, np.integer)):
+                states.append(_a.zeros((batch_size, cell.state_size), self.compute_dtype))
+            else:
+                states.append([_a.zeros((batch_size, d), self.compute_dtype) for d in cell.state_size])
+        return states
+
+    def build(self, input_shape):
+        for cell in self.cells:
+            if isinstance(cell, Layer) and not cell.built:
+                cell._maybe_build(tuple(input_shape))
+                _adopt_paths(self, cell)  # Keras's paths: rnn/stacked_rnn_cells/lstm_cell/kernel
+            input_shape = (input_shape[0], self._output_dim(cell))
+        self.built = True
+
+    def call(self, inputs, states, training=False):
+        flat = _flat(states)
+        new_states, i = [], 0
+        for cell in self.cells:
+            n = len(_flat(cell.state_size))
+            kw = {"training": training} if getattr(cell, "_call_has_training", False) else {}
+            inputs, cell_states = cell(inputs, flat[i:i + n], **kw)
+            i += n
+            cell_states = _flat(cell_states)
+            new_states.append(cell_states if isinstance(cell.state_size, (list, tuple)) else cell_states[0])
+        return inputs, new_states[0] if len(new_states) == 1 else new_states
+
+    def get_config(self):
+        c = super().get_config()
+        c["cells"] = [_serialize_layer(cell) for cell in self.cells]
+        return c
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        cells = [_deserialize_layer(c, "StackedRNNCells.from_config") for c in config.pop("cells")]
+        dt = config.get("dtype")
+        if isinstance(dt, dict):
+            config["dtype"] = dt.get("config", {}).get("name", "float32")
+        return cls(cells, **config)
+
+
 class RNN(Layer):
     """Runs a cell over the time axis (``keras.layers.RNN``); base of SimpleRNN, LSTM and GRU.
 
@@ -485,8 +577,7 @@ class RNN(Layer):
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, (list, tuple)):
-            raise NotImplementedError("RNN: a list of cells (StackedRNNCells) is not supported yet; stack RNN "
-                                      "layers with return_sequences=True instead.")
+            cell = StackedRNNCells(cell, dtype=kwargs.get("dtype"))  # Keras: a list of cells runs as one cell
         cell = _deserialize_layer(cell, "RNN `cell`") if isinstance(cell, dict) else cell
         if not hasattr(cell, "call"):
             raise ValueError(f"Argument `cell` should have a `call` method. Received: cell={cell}")
@@ -501,9 +592,7 @@ class RNN(Layer):
         self.stateful = bool(stateful)
         self.unroll = bool(unroll)
         self.zero_output_for_mask = bool(zero_output_for_mask)
-        state_size = cell.state_size
-        self.state_size = [int(state_size)] if isinstance(state_size, (int, np.integer)) else \
-            [int(s) for s in state_size]
+        self.state_size = [int(d) for d in _flat(cell.state_size)]  # a stacked cell's nested sizes, flattened
         self.states = None
         self.input_spec = InputSpec(ndim=3)
 
@@ -551,8 +640,7 @@ class RNN(Layer):
     def get_initial_state(self, batch_size):
         fn = getattr(self.cell, "get_initial_state", None)
         if fn is not None:
-            init = fn(batch_size=batch_size)
-            return list(init) if isinstance(init, (list, tuple)) else [init]
+            return _flat(fn(batch_size=batch_size))
         return [_a.zeros((batch_size, d), self.compute_dtype) for d in self.state_size]
 
     def _initial_states(self, initial_state, batch):
@@ -600,7 +688,7 @@ class RNN(Layer):
 
             def step(x_t, s):
                 out, new = cell(x_t, list(s), **kw)
-                return out, (list(new) if isinstance(new, (list, tuple)) else [new])
+                return out, _flat(new)
         masks_t = None
         m = self._time_mask(mask, batch, steps)
         if m is not None:
@@ -645,10 +733,9 @@ class RNN(Layer):
     def _call_fused(self, x, states, masks, mask):
         """The built-in cells' recurrence as one :func:`~gpuflow.ops.rnn_ops.recurrent_sequence` op.
 
-        Time-major: x (batch, T, F) -> (T, batch, F), reversed for ``go_backwards``; the input
-        projection of every step is one GEMM (the fused Dense op, whose backward is one GEMM per
-        gradient); the op returns the states after every step. With a
-        mask, a masked step's output is the last unmasked step's output (which is the held state)
+        Time-major: x (batch, T, F) -> (T, batch, F), reversed for ``go_backwards``; the op does the
+        input projection of every step too, and returns the states after every step in its layout,
+        (n_states, T, units, batch), transposed here to the layer's. With a mask, a masked step's output is the last unmasked step's output (which is the held state)
         or zeros before the first one -- the states times "some step so far was unmasked" -- or
         zeros with ``zero_output_for_mask``; a constant factor, so no per-step ops.
         """
@@ -659,19 +746,17 @@ class RNN(Layer):
             xt = xt[::-1]
         if masks[0] is not None:  # one input mask per sequence, broadcast over time
             xt = xt * masks[0][0]
-        steps, batch = xt.shape[0], xt.shape[1]
-        p = _nn.fused_dense(_a.reshape(xt, (steps * batch, xt.shape[2])), cell.kernel, cell._input_bias())
-        p = _a.reshape(p, (steps, batch, p.shape[-1]))
         rec_bias = cell.bias[1] if kind == "gru" and cell.bias is not None else None
-        seq = _rnn.recurrent_sequence(kind, p, cell.recurrent_kernel, states, rec_bias,
+        seq = _rnn.recurrent_sequence(kind, xt, cell.kernel, cell.recurrent_kernel, states, cell._input_bias(),
+                                      rec_bias,
                                       None if mask is None else _a.transpose(mask)[::-1 if self.go_backwards else 1])
-        h = seq[0]
-        states = [seq[k, -1] for k in range(len(states))]
+        h = seq[0]  # (T, units, batch): the op's layout, batch last
+        states = [_a.transpose(seq[k, -1]) for k in range(len(states))]
         if mask is not None:
             m = _a.transpose(mask)._data[::-1 if self.go_backwards else 1]
             keep = m if self.zero_output_for_mask else h._backend.xp.cumsum(m, axis=0) > 0
-            h = h * wrap(keep[:, :, None].astype(h._data.dtype), h)
-        output = _a.transpose(h, (1, 0, 2)) if self.return_sequences else h[-1]
+            h = h * wrap(keep[:, None, :].astype(h._data.dtype), h)
+        output = _a.transpose(h, (2, 0, 1)) if self.return_sequences else _a.transpose(h[-1])
         return self._finish(output, states)
 
     def compute_mask(self, inputs, previous_mask):
