@@ -402,14 +402,20 @@ def test_ops_16bit_on_the_emulator_run_the_tensor_core_kernels(monkeypatch):
 
 @pytest.mark.skipif(not probe_emulator()[0], reason=f"emulator: {probe_emulator()[1]}")
 def test_bfloat16_as_uint16_bits_through_the_tensor_core_wrappers():
-    """CuPy has no bfloat16: on a GPU the bench times bfloat16 as uint16 buffers holding the bits, passed to the
+    """A CuPy without bfloat16: the bench times bfloat16 as uint16 buffers holding the bits, passed to the
     tensor-core wrappers. On the emulator (ml_dtypes' bfloat16) that route gives the backend's own results, bit
-    for bit; the ops gpuflow has no bfloat16 kernel for on CuPy are unsupported."""
+    for bit; the ops gpuflow has no bfloat16 kernel for on such a CuPy are unsupported."""
+    import types
     import numpy as np
     pytest.importorskip("ml_dtypes")
     from gpuflow.bench import ops
     from gpuflow.bench.peers import Unsupported
+
+    def refuse(a):
+        raise TypeError("Unsupported dtype bfloat16")
+    assert ops._holds_bfloat16(np) and not ops._holds_bfloat16(types.SimpleNamespace(asarray=refuse))
     own, bits = ops.GpuflowOps("emulator", "bfloat16"), ops.GpuflowOps("emulator", "bfloat16")
+    assert not own.bf16_bits and own.row_note is None
     bits.bf16_bits = True
     for op, text in (("conv2d_fwd", "2x5x5x3->4 3x3 s2 same"), ("conv2d_bwd_data", "2x5x5x3->4 3x3 s2 same"),
                      ("conv2d_bwd_filter", "2x5x5x3->4 3x3 valid"), ("dense_relu_fwd", "3x8->5")):

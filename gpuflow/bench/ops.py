@@ -18,10 +18,12 @@ what arithmetic the op ran: ``fp16`` / ``bf16`` for 16-bit operands multiplied i
 products in float32, on the CPU), ``fp32`` where gpuflow widens the 16-bit inputs to float32 and rounds the
 result back (:mod:`gpuflow.backend.low_precision`: every other primitive on the CPU, pooling and the dense
 backward everywhere, and the convolutions without tensor cores). On the emulator the 16-bit rows run on the
-emulated tensor-core kernels, as a GPU of compute capability 8.0+ runs them by default. CuPy has no bfloat16
-dtype, so on a GPU bfloat16 is timed on uint16 buffers holding the bfloat16 bits, passed to the tensor-core
-kernels through their own wrappers (:class:`gpuflow.backend.tensor_cores.TensorCoreKernels`, which take uint16
-as bfloat16): the convolutions and the dense forward; the other ops are ``unsupported`` in bfloat16 on a GPU.
+emulated tensor-core kernels, as a GPU of compute capability 8.0+ runs them by default. CuPy releases
+without its experimental ``ml_dtypes.bfloat16`` support (cupy/cupy#9494, merged in 2026) have no bfloat16
+dtype; with such a CuPy, bfloat16 is timed on uint16 buffers holding the bfloat16 bits, passed to the
+tensor-core kernels through their own wrappers (:class:`gpuflow.backend.tensor_cores.TensorCoreKernels`, which
+take uint16 as bfloat16): the convolutions and the dense forward, each such row saying so in its ``detail``;
+the other ops are ``unsupported`` in bfloat16 there. A CuPy that holds bfloat16 arrays runs the backend as is.
 """
 from __future__ import annotations
 
@@ -82,8 +84,11 @@ class GpuflowOps:
             self.be = CupyBackend(xp=np, loader=kernels.emulator_loader, name="emulator", tensor_cores=True)
         else:
             self.be = backend_for(Device("gpu:0" if device == "gpu" else device))
-        #: bfloat16 on a GPU: uint16 CuPy buffers holding the bits, straight to the tensor-core kernels' wrappers.
-        self.bf16_bits = device == "gpu" and dtype == "bfloat16"
+        #: bfloat16 on a CuPy without bfloat16: uint16 buffers holding the bits, straight to the tensor-core
+        #: kernels' wrappers (the module docstring); the note every such row carries as its ``detail``.
+        self.bf16_bits = dtype == "bfloat16" and not _holds_bfloat16(self.be.xp)
+        self.row_note = ("bfloat16 timed as uint16 bits through the tensor-core kernels' wrappers (this CuPy has no "
+                         "bfloat16 dtype)") if self.bf16_bits else None
         self.clock = CupyEventClock() if device == "gpu" else WallClock(self.be.synchronize)
 
     def info(self):
@@ -148,7 +153,7 @@ class GpuflowOps:
             why = ("the tensor-core kernels are off on this GPU (compute capability below 8.0, or no CUDA headers: "
                    "see gpuflow info)" if tc is None else "gpuflow runs bfloat16 on a GPU only in the tensor-core "
                    "kernels (convolutions, dense forward)")
-            raise Unsupported(f"CuPy has no bfloat16 dtype; {why}")
+            raise Unsupported(f"this CuPy has no bfloat16 dtype; {why}")
         d = {k: self.be.xp.asarray(v.view(np.uint16)) for k, v in data.items()}
         if op == "dense_relu_fwd":
             x, w, b = d["x"], d["w"], d["b"]
@@ -163,6 +168,15 @@ class GpuflowOps:
             return lambda: tc.conv2d_bwd_data(dy, w, g.input_shape, **conv)
         x, dy = d["x"], d["dy"]
         return lambda: tc.conv2d_bwd_filter(x, dy, g.kernel_hw, **conv)
+
+
+def _holds_bfloat16(xp):
+    """Whether the array module ``xp`` keeps ``ml_dtypes.bfloat16`` arrays (NumPy does; CuPy from its
+    experimental bfloat16 support on)."""
+    try:
+        return xp.asarray(np.zeros(1, numpy_dtype("bfloat16"))).dtype.name == "bfloat16"
+    except Exception:  # CuPy: TypeError (unsupported dtype); no ml-dtypes: ImportError
+        return False
 
 
 def _row(op, shape, dtype, framework, flops, nbytes):
@@ -255,6 +269,8 @@ def _run_ops(cases, device, dtype, peers, keras_python, warmup, repeat, max_time
                 on_sample = (lambda i, n: progress.note(f"sample {i}" + (f"/{n}" if n else ""))) if progress else None
                 stats = measure(fn, clock=impl.clock, on_sample=on_sample, **timing)
                 results.append(finish_row(row, stats, peak, impl.precision(op, dtype)))
+                if getattr(impl, "row_note", None):
+                    row["detail"] = impl.row_note
             except Exception as e:  # e.g. PyTorch's "not implemented for 'BFloat16'" on this device: unsupported
                 results.append(_failed(row, "unsupported" if is_unsupported(e) else "failed", e))
             del fn
