@@ -19,7 +19,7 @@ from ..ops import math_ops as _m
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "TruncatedNormal",
            "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal", "HeUniform", "LecunNormal",
-           "LecunUniform", "Orthogonal", "get", "serialize", "deserialize"]
+           "LecunUniform", "Orthogonal", "Identity", "IdentityInitializer", "get", "serialize", "deserialize"]
 
 
 def compute_fans(shape):
@@ -195,13 +195,38 @@ class Orthogonal(_Seeded):
         return {"gain": self.gain, "seed": self.seed}
 
 
+class Identity(Initializer):
+    """``gain`` times the identity matrix (``keras.initializers.Identity(gain=1.0)``; also ``IdentityInitializer``
+    and ``"identity"``), for 2-D shapes only: ``eye(rows, cols)``, ones on the main diagonal of a non-square shape.
+
+    Its config is empty, as Keras 3.15's (which defines no ``get_config``): a saved ``Identity`` reloads with
+    gain 1.
+
+    Raises:
+        ValueError: a shape that is not 2-D (Keras's message).
+    """
+
+    def __init__(self, gain=1.0):
+        self.gain = gain
+
+    def __call__(self, shape, dtype=None):
+        if len(shape) != 2:
+            raise ValueError(f"Identity matrix initializer can only be used for 2D matrices. Received: shape={shape} "
+                             f"of rank {len(shape)}.")
+        return convert_to_tensor(self.gain * np.eye(*shape), dtype=dtype or "float32")
+
+
+IdentityInitializer = Identity
+
 _ALL = {c.__name__: c for c in (Zeros, Ones, Constant, RandomNormal, RandomUniform, TruncatedNormal, VarianceScaling,
-                                GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal)}
+                                GlorotUniform, GlorotNormal, HeNormal, HeUniform, LecunNormal, LecunUniform, Orthogonal,
+                                Identity)}
+_ALL["IdentityInitializer"] = Identity  # Keras's alias, kept for compatibility
 _SNAKE = {"zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
           "random_uniform": RandomUniform, "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
           "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal, "he_normal": HeNormal,
           "he_uniform": HeUniform, "lecun_normal": LecunNormal, "lecun_uniform": LecunUniform,
-          "orthogonal": Orthogonal}
+          "orthogonal": Orthogonal, "identity": Identity}
 
 
 def get(identifier):

@@ -16,7 +16,7 @@ from .normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from .embedding import Embedding  # noqa: F401
 from .rnn import (  # noqa: F401
-    RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, Bidirectional, TimeDistributed)
+    RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, Bidirectional, TimeDistributed)
 from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
 from .depthwise import (  # noqa: F401
     DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D,

@@ -145,7 +145,7 @@ def public_class(cls):
     if cls is Functional:
         return "keras.src.models.functional", "Functional", "Functional"
     classes_by, _ = tables()
-    for cat in ("layers", "optimizers", "losses", "metrics", "initializers"):
+    for cat in ("layers", "optimizers", "losses", "metrics", "initializers", "regularizers", "constraints"):
         if classes_by[cat].get(cls.__name__) is cls:
             return f"keras.{cat}", cls.__name__, None
     if classes_by["ops"].get(cls.__name__) is cls:  # a mask computation node, as Keras 3 writes it
