@@ -441,6 +441,14 @@ def test_an_unsupported_gpuflow_op_is_a_result_and_a_failed_one_fails_the_comman
         assert rc == want_rc and json.loads(out)["results"][0]["status"] == status and status in err
 
 
+def test_bfloat16_without_ml_dtypes_is_a_one_line_error(capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ml_dtypes", None)  # `import ml_dtypes` now raises ImportError
+    with pytest.raises(SystemExit) as e:
+        cli.main(["bench", "ops", "--dtype", "bfloat16", "--peers", "none"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.count("\n") == 1 and "--dtype bfloat16" in err and "gpuflow[bfloat16]" in err
+
+
 def test_a_peer_without_a_kernel_for_the_dtype_is_unsupported():
     from gpuflow.bench.peers import Unsupported, is_unsupported
     assert is_unsupported(RuntimeError('"addmm_impl_cpu_" not implemented for \'Half\''))  # PyTorch

@@ -84,8 +84,8 @@ def numpy_dtype(name):
         try:
             import ml_dtypes
         except ImportError:
-            raise ImportError("bfloat16 needs the ml-dtypes package (NumPy has no bfloat16): "
-                              "pip install ml-dtypes") from None
+            from ..dtypes import BFLOAT16_MISSING
+            raise ImportError(BFLOAT16_MISSING) from None
         return np.dtype(ml_dtypes.bfloat16)
     return np.dtype(name)
 
