@@ -153,7 +153,8 @@ def test_loss_gradients(name, device):
 
 def test_names_aliases_and_compile():
     for ident, cls in [("huber", L.Huber), ("Huber", L.Huber), ("log_cosh", L.LogCosh), ("logcosh", L.LogCosh),
-                       ("kld", L.KLDivergence), ("KLD", L.KLDivergence), ("kullback_leibler_divergence", L.KLDivergence),
+                       ("kld", L.KLDivergence), ("KLD", L.KLDivergence),
+                       ("kullback_leibler_divergence", L.KLDivergence),
                        ("mape", L.MeanAbsolutePercentageError), ("msle", L.MeanSquaredLogarithmicError),
                        ("bce", L.BinaryCrossentropy), ("squared_hinge", L.SquaredHinge), ("poisson", L.Poisson),
                        ("binary_focal_crossentropy", L.BinaryFocalCrossentropy), ("dice", L.Dice),

@@ -15,16 +15,39 @@ axis fewer (or a last axis of 1), else categorical accuracy.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import dtypes as _dtypes
+from ..ops import math_ops as _m
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
+from . import losses as _losses
+from .losses import (KLD, MAE, MAPE, MSE, MSLE, binary_crossentropy, binary_focal_crossentropy,  # noqa: F401
+                     categorical_crossentropy, categorical_focal_crossentropy, categorical_hinge, hinge, huber,
+                     kl_divergence, kld, kullback_leibler_divergence, log_cosh, logcosh, mae, mape,
+                     mean_absolute_error, mean_absolute_percentage_error, mean_squared_error,
+                     mean_squared_logarithmic_error, mse, msle, poisson, sparse_categorical_crossentropy,
+                     squared_hinge)
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy",
-           "SparseCategoricalAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "binary_accuracy",
-           "categorical_accuracy", "sparse_categorical_accuracy", "accuracy", "Precision", "Recall", "AUC"]
+           "SparseCategoricalAccuracy", "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanSquaredError",
+           "MeanAbsoluteError", "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "RootMeanSquaredError",
+           "CosineSimilarity", "LogCoshError", "R2Score", "PearsonCorrelation", "ConcordanceCorrelation", "Hinge",
+           "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "BinaryCrossentropy",
+           "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "Precision", "Recall", "AUC", "TruePositives",
+           "TrueNegatives", "FalsePositives", "FalseNegatives", "PrecisionAtRecall", "RecallAtPrecision",
+           "SensitivityAtSpecificity", "SpecificityAtSensitivity", "FBetaScore", "F1Score", "IoU", "MeanIoU",
+           "BinaryIoU", "OneHotIoU", "OneHotMeanIoU", "get", "serialize", "deserialize", "accuracy",
+           "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "top_k_categorical_accuracy",
+           "sparse_top_k_categorical_accuracy", "pearson_correlation", "concordance_correlation",
+           # the loss functions Keras exports here too, and tf.keras's aliases
+           "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
+           "categorical_focal_crossentropy", "categorical_hinge", "hinge", "huber", "kl_divergence", "log_cosh",
+           "mean_absolute_error", "mean_absolute_percentage_error", "mean_squared_error",
+           "mean_squared_logarithmic_error", "poisson", "sparse_categorical_crossentropy", "squared_hinge", "KLD",
+           "MAE", "MAPE", "MSE", "MSLE", "kld", "kullback_leibler_divergence", "logcosh", "mae", "mape", "mse", "msle"]
 
 
 def _np(x):
@@ -62,7 +85,9 @@ class Metric:
     """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or type(self).__name__.lower()
+        from .layers.base import to_snake_case, unique_name
+        # Keras's auto_name: the class name in snake case, made unique ("true_positives", "true_positives_1", ...)
+        self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = dtype or "float32"
 
     def __call__(self, *args, **kwargs):
@@ -192,12 +217,25 @@ class Sum(Metric):
 
 
 class MeanMetricWrapper(Mean):
-    """Mean of ``fn(y_true, y_pred)`` over all samples seen."""
+    """Mean of ``fn(y_true, y_pred, **kwargs)`` over all samples seen (``keras.metrics.MeanMetricWrapper``).
+
+    The functions of :mod:`gpuflow.keras.losses` (and this module's correlation functions), written with gpuflow
+    ops, get the inputs as Tensors on their device, so they too run there with no host copy; other functions get
+    NumPy arrays.
+    """
+
+    #: The ``kwargs`` that get_config writes besides ``name`` and ``dtype`` (as each Keras class writes its own).
+    _config_keys = ()
 
     def __init__(self, fn, name=None, dtype=None, **kwargs):
         super().__init__(name=name or fn.__name__, dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({k: self._fn_kwargs[k] for k in self._config_keys})
+        return c
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Adds ``fn(y_true, y_pred)`` for a batch.
@@ -213,15 +251,19 @@ class MeanMetricWrapper(Mean):
         mask = get_keras_mask(y_pred)
         if mask is not None:
             sample_weight = apply_mask(sample_weight, mask, "float32", "sum")
-        on = _device_tensor(y_true, y_pred) if self._fn in _DEVICE_FNS else None
+        on = _device_tensor(y_true, y_pred) if self._fn in _DEVICE_FNS or _tensor_fn(self._fn) else None
         if on is None:
             y_true, y_pred = _np(y_true), _np(y_pred)
+        elif _tensor_fn(self._fn):  # both as Tensors on the device (a host target is copied up)
+            y_true, y_pred = (Tensor(a, on.device, on.backend) for a in _xp_arrays(y_true, y_pred)[1])
         true_shape, pred_shape = tuple(np.shape(y_true)), tuple(np.shape(y_pred))
         if true_shape and pred_shape and true_shape[0] != pred_shape[0]:
             raise ValueError(f"Metric '{self.name}': y_true and y_pred must have the same batch size. "
                              f"Received: y_true.shape={true_shape}, y_pred.shape={pred_shape}")
         values = self._fn(y_true, y_pred, **self._fn_kwargs)
-        super().update_state(values if on is None else Tensor(values, on.device, on.backend), sample_weight)
+        if on is not None and not isinstance(values, Tensor):
+            values = Tensor(values, on.device, on.backend)
+        super().update_state(values, sample_weight)
 
 
 def _squeeze_true(y_true, y_pred):
@@ -270,8 +312,56 @@ def _mae(y_true, y_pred):
     return xp.mean(xp.abs(y_pred - y_true), axis=-1)
 
 
+def _in_top_k(xp, labels, y_pred, k):
+    """TensorFlow's ``in_top_k``: whether the score of class ``labels[i]`` is among the ``k`` largest of row ``i``
+    (ties at the boundary count as in: fewer than ``k`` scores are strictly larger). A label outside the classes
+    or a non-finite score is a miss. Returns float32 of ``labels``' shape."""
+    scores = y_pred.reshape(-1, y_pred.shape[-1]).astype(np.float64)
+    ids = labels.reshape(-1).astype(np.int64)
+    valid = (ids >= 0) & (ids < scores.shape[-1])
+    target = xp.take_along_axis(scores, xp.where(valid, ids, 0)[:, None], axis=1)
+    hits = ((scores > target).sum(axis=-1) < k) & xp.isfinite(target[:, 0]) & valid
+    return hits.reshape(labels.shape).astype(np.float32)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the class of one-hot ``y_true`` (its argmax) is among the ``k`` top scores of ``y_pred``
+    (``keras.metrics.top_k_categorical_accuracy``).
+
+    Args:
+        y_true: (batch, ..., classes) one-hot targets.
+        y_pred: (batch, ..., classes) scores.
+
+    Returns:
+        (batch, ...) float32 array.
+    """
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    return _in_top_k(xp, xp.argmax(y_true, axis=-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5, from_sorted_ids=False):
+    """1.0 where the integer label ``y_true`` is among the ``k`` top scores of ``y_pred``; with
+    ``from_sorted_ids=True``, ``y_pred`` holds class ids sorted by score and the first ``k`` are compared
+    (``keras.metrics.sparse_top_k_categorical_accuracy``).
+
+    Args:
+        y_true: (batch, ...) class ids (floats are truncated, as Keras's cast to int32), or (batch, ..., 1).
+        y_pred: (batch, ..., classes) scores, or (batch, ..., n) sorted class ids.
+
+    Returns:
+        float32 array of ``y_true``'s shape.
+    """
+    xp, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+    if from_sorted_ids:
+        ids = y_pred.reshape(-1, y_pred.shape[-1])[:, :k]
+        hits = (y_true.reshape(-1, 1).astype(ids.dtype) == ids).any(axis=1)
+        return hits.reshape(y_true.shape).astype(np.float32)
+    return _in_top_k(xp, y_true.astype(np.int32), y_pred, k)
+
+
 #: The metric functions that run on the device's arrays (the others get NumPy copies).
-_DEVICE_FNS = {accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, _mse, _mae}
+_DEVICE_FNS = {accuracy, binary_accuracy, categorical_accuracy, sparse_categorical_accuracy, _mse, _mae,
+               top_k_categorical_accuracy, sparse_top_k_categorical_accuracy}
 
 
 class Accuracy(MeanMetricWrapper):
@@ -280,6 +370,8 @@ class Accuracy(MeanMetricWrapper):
 
 
 class BinaryAccuracy(MeanMetricWrapper):
+    _config_keys = ("threshold",)
+
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
         super().__init__(binary_accuracy, name, dtype, threshold=threshold)
         self.threshold = threshold
@@ -305,6 +397,215 @@ class MeanAbsoluteError(MeanMetricWrapper):
         super().__init__(_mae, name, dtype)
 
 
+def _cosine_similarity(y_true, y_pred, axis=-1):
+    """``sum(l2_normalize(y_true) * l2_normalize(y_pred), axis)`` (Keras's metric: the loss without its minus)."""
+    return -_losses.cosine_similarity(y_true, y_pred, axis=axis)
+
+
+def _std(x, axis):
+    return _m.sqrt(_m.reduce_mean(_m.square(x - _m.reduce_mean(x, axis=axis, keepdims=True)), axis=axis,
+                                  keepdims=True))
+
+
+def pearson_correlation(y_true, y_pred, axis=-1):
+    """Pearson's correlation coefficient along ``axis`` (``keras.metrics.pearson_correlation``): the mean of the
+    product of the standardised ``y_true`` and ``y_pred`` (population standard deviations).
+
+    Returns:
+        The inputs' shape without ``axis`` (float32 for float32 inputs); NaN where one side is constant.
+    """
+    y_true, y_pred = _losses._aligned(y_true, y_pred, "pearson_correlation")
+    t = y_true - _m.reduce_mean(y_true, axis=axis, keepdims=True)
+    p = y_pred - _m.reduce_mean(y_pred, axis=axis, keepdims=True)
+    return _m.reduce_mean((t / _std(t, axis)) * (p / _std(p, axis)), axis=axis)
+
+
+def concordance_correlation(y_true, y_pred, axis=-1):
+    """Lin's concordance correlation along ``axis``, term by term as Keras 3.15 computes it
+    (``keras.metrics.concordance_correlation``): ``mean(2 (t - mean(p)) (p - mean(p)) / (var(t) + var(p) +
+    (mean(t) - mean(p))**2 + 1e-7))``.
+
+    Returns:
+        The inputs' shape without ``axis``.
+    """
+    y_true, y_pred = _losses._aligned(y_true, y_pred, "concordance_correlation")
+    t_mean = _m.reduce_mean(y_true, axis=axis, keepdims=True)
+    p_mean = _m.reduce_mean(y_pred, axis=axis, keepdims=True)
+    t_var, p_var = _m.square(_std(y_true, axis)), _m.square(_std(y_pred, axis))
+    covar = (y_true - p_mean) * (y_pred - p_mean)
+    norm = t_var + p_var + _m.square(t_mean - p_mean)
+    return _m.reduce_mean(2.0 * covar / (norm + _losses.EPSILON), axis=axis)
+
+
+#: Functions written with gpuflow ops: MeanMetricWrapper gives them Tensors on the inputs' device.
+_TENSOR_FNS = {fn for fn in _losses._OBJECTS.values() if not isinstance(fn, type)} | {
+    _cosine_similarity, pearson_correlation, concordance_correlation}
+
+
+def _tensor_fn(fn):
+    return fn in _TENSOR_FNS
+
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target is among the ``k`` top scores (``keras.metrics.TopKCategoricalAccuracy``)."""
+
+    _config_keys = ("k",)
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
+        self.k = k
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer target is among the ``k`` top scores (``keras.metrics.SparseTopKCategoricalAccuracy``);
+    get_config writes ``from_sorted_ids`` only when True, as Keras."""
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None, from_sorted_ids=False):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k, from_sorted_ids=from_sorted_ids)
+        self.k, self.from_sorted_ids = k, from_sorted_ids
+        self._config_keys = ("k", "from_sorted_ids") if from_sorted_ids else ("k",)
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """``keras.metrics.MeanAbsolutePercentageError``: see
+    :func:`gpuflow.keras.losses.mean_absolute_percentage_error`."""
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name, dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """``keras.metrics.MeanSquaredLogarithmicError``: see
+    :func:`gpuflow.keras.losses.mean_squared_logarithmic_error`."""
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name, dtype)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """Mean cosine similarity along ``axis`` (``keras.metrics.CosineSimilarity``): 1 for the same direction. As Keras
+    3.15, get_config writes only ``name`` and ``dtype`` (not ``axis``)."""
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__(_cosine_similarity, name, dtype, axis=axis)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """``keras.metrics.LogCoshError`` (default name ``"logcosh"``): see :func:`gpuflow.keras.losses.log_cosh`."""
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(log_cosh, name, dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """``keras.metrics.Hinge``: see :func:`gpuflow.keras.losses.hinge`."""
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """``keras.metrics.SquaredHinge``: see :func:`gpuflow.keras.losses.squared_hinge`."""
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """``keras.metrics.CategoricalHinge``: see :func:`gpuflow.keras.losses.categorical_hinge`."""
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name, dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """``keras.metrics.KLDivergence``: see :func:`gpuflow.keras.losses.kl_divergence`."""
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """``keras.metrics.Poisson``: see :func:`gpuflow.keras.losses.poisson`."""
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name, dtype)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """``keras.metrics.BinaryCrossentropy``: see :func:`gpuflow.keras.losses.binary_crossentropy`."""
+
+    _config_keys = ("from_logits", "label_smoothing")
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0):
+        super().__init__(binary_crossentropy, name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
+        self.from_logits, self.label_smoothing = from_logits, label_smoothing
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """``keras.metrics.CategoricalCrossentropy``: see :func:`gpuflow.keras.losses.categorical_crossentropy`."""
+
+    _config_keys = ("from_logits", "label_smoothing", "axis")
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0, axis=-1):
+        super().__init__(categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing, axis=axis)
+        self.from_logits, self.label_smoothing, self.axis = from_logits, label_smoothing, axis
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """``keras.metrics.SparseCategoricalCrossentropy``: see
+    :func:`gpuflow.keras.losses.sparse_categorical_crossentropy` (``ignore_class`` and ``axis != -1`` raise
+    NotImplementedError there)."""
+
+    _config_keys = ("from_logits", "ignore_class", "axis")
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False, ignore_class=None,
+                 axis=-1):
+        super().__init__(sparse_categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         ignore_class=ignore_class, axis=axis)
+        self.from_logits, self.ignore_class, self.axis = from_logits, ignore_class, axis
+
+
+class PearsonCorrelation(MeanMetricWrapper):
+    """Mean of :func:`pearson_correlation` along ``axis`` (``keras.metrics.PearsonCorrelation``)."""
+
+    _config_keys = ("axis",)
+
+    def __init__(self, name="pearson_correlation", dtype=None, axis=-1):
+        super().__init__(pearson_correlation, name, dtype, axis=axis)
+        self.axis = axis
+
+
+class ConcordanceCorrelation(MeanMetricWrapper):
+    """Mean of :func:`concordance_correlation` along ``axis`` (``keras.metrics.ConcordanceCorrelation``)."""
+
+    _config_keys = ("axis",)
+
+    def __init__(self, name="concordance_correlation", dtype=None, axis=-1):
+        super().__init__(concordance_correlation, name, dtype, axis=axis)
+        self.axis = axis
+
+
+class RootMeanSquaredError(Mean):
+    """``sqrt`` of the mean of ``(y_pred - y_true)**2`` over every value seen (``keras.metrics.RootMeanSquaredError``);
+    sample weights weigh each sample's values."""
+
+    def __init__(self, name="root_mean_squared_error", dtype=None):
+        super().__init__(name, dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        on = _device_tensor(y_true, y_pred)
+        _, (y_true, y_pred) = _xp_arrays(y_true, y_pred)
+        y_true, y_pred = _same_rank(y_true, y_pred)
+        error_sq = (y_pred.astype(np.float64) - y_true) ** 2
+        super().update_state(error_sq if on is None else Tensor(error_sq, on.device, on.backend), sample_weight)
+
+    def result(self):
+        return _m.sqrt(super().result())
+
+
 def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
     """``(device, true, pred, weights)``: the inputs flattened, ``true`` as bool, the others float64, as arrays of
     the device of ``device`` (a Tensor on a backend keeping steps on the device, see :func:`_device_tensor`: no
@@ -323,13 +624,53 @@ def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
     return on, t.ravel() > 0.5, p.ravel(), w.ravel()
 
 
-class _ConfusionMetric(Metric):
+class _StateMetric(Metric):
+    """A metric whose state is float64 arrays on the host, or on the device of the inputs once a device Tensor came
+    in (``_device``, a Tensor there): then ``result()`` is a device Tensor and an update makes no host contact."""
+
+    _device = None
+
+    @property
+    def _xp(self):
+        return np if self._device is None else self._device.backend.xp
+
+    def _tensor(self, value):
+        """``value`` (an array of the state's module) as the result Tensor of ``self.dtype`` (float32 for int)."""
+        dtype = self.dtype if _dtypes.as_dtype(self.dtype).is_floating else "float32"
+        if self._device is not None:
+            return _on_device(self._device, value, dtype)
+        return convert_to_tensor(np.asarray(value), dtype=dtype)
+
+
+class _SumsMetric(_StateMetric):
+    """Accumulates named arrays (``self._sums``, None after a reset), as :class:`_StateMetric`."""
+
+    def reset_state(self):
+        self._sums, self._device = None, None
+
+    def _arrays(self, *values):
+        """``(xp, arrays)`` of ``values`` (None passes through); the state moves to the device of a device Tensor."""
+        on = _device_tensor(*values)
+        if on is not None and self._device is None and self._sums:  # host sums from earlier batches go up once
+            self._sums = {k: on.backend.asarray(v) for k, v in self._sums.items()}
+        if on is not None:
+            self._device = on
+        present = [v for v in values if v is not None]
+        xp, arrays = _xp_arrays(*present)
+        it = iter(arrays)
+        return xp, [None if v is None else next(it) for v in values]
+
+    def _add(self, **sums):
+        self._sums = sums if self._sums is None else {k: self._sums[k] + v for k, v in sums.items()}
+
+
+class _ConfusionMetric(_StateMetric):
     """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive): float64
-    arrays ``tp``, ``fp``, ``tn``, ``fn`` on the host, or on the device of the inputs once a device Tensor came in
-    (then ``result()`` is a device Tensor and an update makes no host contact)."""
+    arrays ``tp``, ``fp``, ``tn``, ``fn`` (see :class:`_StateMetric` for where they live)."""
 
     def __init__(self, thresholds, class_id, name, dtype):
         super().__init__(name, dtype)
+        self.init_thresholds = thresholds  # what get_config writes (None for the default 0.5), as Keras
         self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, dtype=np.float64))
         self._single = thresholds is None or np.ndim(thresholds) == 0
         self.class_id = class_id
@@ -362,18 +703,9 @@ class _ConfusionMetric(Metric):
         self.fn += _weighted_count(~pred & t, w)
         self.tn += _weighted_count(~pred & ~t, w)
 
-    @property
-    def _xp(self):
-        return np if self._device is None else self._device.backend.xp
-
     def _out(self, values):
         """``values`` (one per threshold) as the result Tensor: a scalar for a single threshold."""
         return self._tensor(values[0] if self._single else values)
-
-    def _tensor(self, value):
-        if self._device is not None:
-            return _on_device(self._device, value, self.dtype)
-        return convert_to_tensor(value, dtype=self.dtype)
 
     def get_config(self):
         c = super().get_config()
@@ -466,25 +798,452 @@ class AUC(_ConfusionMetric):
         return c
 
 
-_BY_NAME = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy, "mean_squared_error": MeanSquaredError,
-    "mse": MeanSquaredError, "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "precision": Precision, "recall": Recall, "auc": AUC,
-}
-for _c in (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError,
-           MeanAbsoluteError, Mean, Sum, Precision, Recall, AUC):
-    _BY_NAME[_c.__name__] = _c
+class _ConditionCount(_ConfusionMetric):
+    """One weighted confusion count per threshold (Keras's ``_ConfusionMatrixConditionCount``): a scalar for one
+    threshold, a (thresholds,) vector for a list. get_config writes ``thresholds`` as given (None by default)."""
+
+    _count = None  # "tp", "fp", "tn" or "fn"
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        super().__init__(thresholds, None, name, dtype)
+
+    def result(self):
+        return self._out(getattr(self, self._count))
+
+    def get_config(self):
+        return {**Metric.get_config(self), "thresholds": self.init_thresholds}
+
+
+class TruePositives(_ConditionCount):
+    """Weighted count of positives predicted positive (``y_pred > threshold``) (``keras.metrics.TruePositives``)."""
+    _count = "tp"
+
+
+class FalsePositives(_ConditionCount):
+    """Weighted count of negatives predicted positive (``keras.metrics.FalsePositives``)."""
+    _count = "fp"
+
+
+class TrueNegatives(_ConditionCount):
+    """Weighted count of negatives predicted negative (``keras.metrics.TrueNegatives``)."""
+    _count = "tn"
+
+
+class FalseNegatives(_ConditionCount):
+    """Weighted count of positives predicted negative (``keras.metrics.FalseNegatives``)."""
+    _count = "fn"
+
+
+class _AtConstraint(_ConfusionMetric):
+    """Keras's ``SensitivitySpecificityBase``: confusion counts at ``num_thresholds`` thresholds (0, i / (n - 1) for
+    the inner ones, 1; or 0.5 alone for n = 1), and the best ``dependent`` rate over the thresholds where the
+    ``constrained`` rate is >= ``value`` (0 when none is).
+
+    Raises:
+        ValueError: ``value`` outside [0, 1] or ``num_thresholds`` <= 0, naming the argument.
+    """
+
+    _value_arg = None  # the name of the constrained value's argument ("recall", "precision", ...)
+
+    def __init__(self, value, num_thresholds=200, class_id=None, name=None, dtype=None):
+        if value < 0 or value > 1:
+            raise ValueError(f"Argument `{self._value_arg}` must be in the range [0, 1]. "
+                             f"Received: {self._value_arg}={value}")
+        if num_thresholds <= 0:
+            raise ValueError("Argument `num_thresholds` must be an integer > 0. "
+                             f"Received: num_thresholds={num_thresholds}")
+        thresholds = [0.5] if num_thresholds == 1 else \
+            [0.0] + [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] + [1.0]
+        super().__init__(thresholds, class_id, name, dtype)
+        self.value, self.num_thresholds = value, num_thresholds
+        setattr(self, self._value_arg, value)
+
+    def _rates(self):
+        """``{"recall"/"sensitivity": TP / (TP + FN), "precision": TP / (TP + FP), "specificity": TN / (TN + FP)}``."""
+        xp, tp = self._xp, self.tp
+        recall = _ratio(xp, tp, tp + self.fn)
+        return {"recall": recall, "sensitivity": recall, "precision": _ratio(xp, tp, tp + self.fp),
+                "specificity": _ratio(xp, self.tn, self.tn + self.fp)}
+
+    def result(self):
+        rates = self._rates()
+        feasible = rates[self._value_arg] >= self.value
+        return self._tensor(self._xp.maximum(self._xp.where(feasible, rates[self._dependent], 0.0).max(), 0.0))
+
+    def get_config(self):
+        return {**Metric.get_config(self), "class_id": self.class_id, "num_thresholds": self.num_thresholds,
+                self._value_arg: self.value}
+
+
+class SensitivityAtSpecificity(_AtConstraint):
+    """The best sensitivity (recall) where the specificity is >= ``specificity``
+    (``keras.metrics.SensitivityAtSpecificity``)."""
+
+    _value_arg, _dependent = "specificity", "sensitivity"
+
+    def __init__(self, specificity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(specificity, num_thresholds, class_id, name, dtype)
+
+
+class SpecificityAtSensitivity(_AtConstraint):
+    """The best specificity where the sensitivity is >= ``sensitivity`` (``keras.metrics.SpecificityAtSensitivity``)."""
+
+    _value_arg, _dependent = "sensitivity", "specificity"
+
+    def __init__(self, sensitivity, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(sensitivity, num_thresholds, class_id, name, dtype)
+
+
+class PrecisionAtRecall(_AtConstraint):
+    """The best precision where the recall is >= ``recall`` (``keras.metrics.PrecisionAtRecall``)."""
+
+    _value_arg, _dependent = "recall", "precision"
+
+    def __init__(self, recall, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(recall, num_thresholds, class_id, name, dtype)
+
+
+class RecallAtPrecision(_AtConstraint):
+    """The best recall where the precision is >= ``precision`` (``keras.metrics.RecallAtPrecision``)."""
+
+    _value_arg, _dependent = "precision", "recall"
+
+    def __init__(self, precision, num_thresholds=200, class_id=None, name=None, dtype=None):
+        super().__init__(precision, num_thresholds, class_id, name, dtype)
+
+
+def _check_2d(name, y_true, y_pred):
+    if y_pred.ndim != 2 or y_true.ndim != 2:
+        raise ValueError(f"{name} expects 2D inputs with shape (batch_size, output_dim). Received input shapes: "
+                         f"y_pred.shape={tuple(y_pred.shape)} and y_true.shape={tuple(y_true.shape)}.")
+
+
+class FBetaScore(_SumsMetric):
+    """The F-beta score ``(1 + beta**2) P R / (beta**2 P + R)`` per class (``keras.metrics.FBetaScore``), from
+    weighted TP/FP/FN counts; ``average`` None (one per class), "micro" (counts pooled), "macro" (mean) or "weighted"
+    (weighted by each class's true count). ``threshold`` None: the top score of each row (if not ~0) is positive;
+    else ``y_pred > threshold``. Epsilon 1e-7 in each ratio, as Keras.
+
+    Inputs: ``y_true`` and ``y_pred`` of shape (batch, classes); ``sample_weight`` (batch,).
+
+    Raises:
+        ValueError: a bad ``average``, ``beta`` (not a float > 0) or ``threshold`` (not a float in (0, 1]), or
+            inputs that are not 2-D (Keras's messages).
+    """
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
+        super().__init__(name, dtype)
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError("Invalid `average` argument value. Expected one of: {None, 'micro', 'macro', "
+                             f"'weighted'}}. Received: average={average}")
+        if not isinstance(beta, float):
+            raise ValueError(f"Invalid `beta` argument value. It should be a Python float. Received: beta={beta} "
+                             f"of type '{type(beta)}'")
+        if beta <= 0.0:
+            raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
+        if threshold is not None:
+            if not isinstance(threshold, float):
+                raise ValueError(f"Invalid `threshold` argument value. It should be a Python float. Received: "
+                                 f"threshold={threshold} of type '{type(threshold)}'")
+            if threshold > 1.0 or threshold <= 0.0:
+                raise ValueError(f"Invalid `threshold` argument value. It should verify 0 < threshold <= 1. "
+                                 f"Received: threshold={threshold}")
+        self.average, self.beta, self.threshold = average, beta, threshold
+        self.axis = None if average == "micro" else 0
+        self.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp, (t, p, w) = self._arrays(y_true, y_pred, sample_weight)
+        _check_2d(type(self).__name__, t, p)
+        t, p = t.astype(np.float64), p.astype(np.float64)
+        if self.threshold is None:
+            p = (p >= p.max(axis=-1, keepdims=True)) & (xp.abs(p) > 1e-9)
+        else:
+            p = p > self.threshold
+        p = p.astype(np.float64)
+        w = xp.ones((t.shape[0], 1)) if w is None else w.astype(np.float64).reshape(-1, 1)
+        self._add(tp=(p * t * w).sum(axis=self.axis), fp=(p * (1 - t) * w).sum(axis=self.axis),
+                  fn=((1 - p) * t * w).sum(axis=self.axis), weights=(t * w).sum(axis=self.axis))
+
+    def result(self):
+        if self._sums is None:
+            return self._tensor(0.0)
+        xp, s, eps, b2 = self._xp, self._sums, _losses.EPSILON, self.beta ** 2
+        precision = s["tp"] / (s["tp"] + s["fp"] + eps)
+        recall = s["tp"] / (s["tp"] + s["fn"] + eps)
+        f = precision * recall / (b2 * precision + recall + eps) * (1 + b2)
+        if self.average == "weighted":
+            f = (f * s["weights"] / (s["weights"].sum() + eps)).sum()
+        elif self.average is not None:
+            f = xp.mean(f)
+        return self._tensor(f)
+
+    def get_config(self):
+        return {**Metric.get_config(self), "average": self.average, "beta": self.beta, "threshold": self.threshold}
+
+
+class F1Score(FBetaScore):
+    """:class:`FBetaScore` with ``beta=1`` (``keras.metrics.F1Score``)."""
+
+    def __init__(self, average=None, threshold=None, name="f1_score", dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["beta"]
+        return c
+
+
+class R2Score(_SumsMetric):
+    """The coefficient of determination ``1 - SS_res / SS_tot`` per output column (``keras.metrics.R2Score``),
+    from weighted sums; ``class_aggregation`` "uniform_average" (mean over columns), "variance_weighted_average" or
+    None (one per column); with ``num_regressors`` p > 0 the adjusted score ``1 - (1 - R2) (n - 1) / (n - p - 1)``,
+    n the number of values seen (Keras falls back to R2 with a warning when n - 1 <= p). A column of constant
+    targets scores 0 (Keras replaces the infinite ratio by 0).
+
+    Inputs: (batch, outputs) ``y_true`` and ``y_pred``; ``sample_weight`` (batch,) or (batch, outputs).
+
+    Raises:
+        ValueError: a bad ``class_aggregation`` or negative ``num_regressors`` (Keras's messages), inputs that are
+            not 2-D.
+    """
+
+    def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
+        super().__init__(name, dtype)
+        valid = (None, "uniform_average", "variance_weighted_average")
+        if class_aggregation not in valid:
+            raise ValueError(f"Invalid value for argument `class_aggregation`. Expected one of {valid}. "
+                             f"Received: class_aggregation={class_aggregation}")
+        if num_regressors < 0:
+            raise ValueError("Invalid value for argument `num_regressors`. Expected a value >= 0. "
+                             f"Received: num_regressors={num_regressors}")
+        self.class_aggregation, self.num_regressors = class_aggregation, num_regressors
+        self.reset_state()
+
+    def reset_state(self):
+        super().reset_state()
+        self.num_samples = 0  # on the host: the shapes give it
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp, (t, p, w) = self._arrays(y_true, y_pred, sample_weight)
+        t, p = _same_rank(t.astype(np.float64), p.astype(np.float64))
+        _check_2d("R2Score", t, p)
+        w = xp.ones(1) if w is None else w.astype(np.float64)
+        w = xp.broadcast_to(w.reshape(-1, 1) if w.ndim == 1 else w, t.shape)
+        self._add(sum=(t * w).sum(axis=0), squared_sum=(t * t * w).sum(axis=0),
+                  residual=((t - p) ** 2 * w).sum(axis=0), count=w.sum(axis=0))
+        self.num_samples += t.size
+
+    def result(self):
+        if self._sums is None:
+            return self._tensor(0.0)
+        xp, s = self._xp, self._sums
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = s["sum"] / s["count"]
+            total = s["squared_sum"] - s["sum"] * mean
+            raw = 1 - s["residual"] / total
+        raw = xp.where(xp.isinf(raw), 0.0, raw)
+        if self.class_aggregation == "uniform_average":
+            score = xp.mean(raw)
+        elif self.class_aggregation == "variance_weighted_average":
+            score = (total * raw).sum() / total.sum()
+        else:
+            score = raw
+        if self.num_regressors:
+            n, p = self.num_samples, self.num_regressors
+            if p > n - 1:
+                warnings.warn("More independent predictors than datapoints in adjusted R2 score. Falling back to "
+                              "standard R2 score.", stacklevel=2)
+            elif p == n - 1:
+                warnings.warn("Division by zero in Adjusted R2 score. Falling back to standard R2 score.",
+                              stacklevel=2)
+            else:
+                score = 1.0 - (1.0 - score) * (n - 1.0) / (n - p - 1.0)
+        return self._tensor(score)
+
+    def get_config(self):
+        return {**Metric.get_config(self), "class_aggregation": self.class_aggregation,
+                "num_regressors": self.num_regressors}
+
+
+class IoU(_SumsMetric):
+    """Intersection over union ``TP / (TP + FP + FN)`` of each of ``target_class_ids``, averaged over those that
+    occur (``keras.metrics.IoU``), from a (num_classes, num_classes) confusion matrix (rows: targets, columns:
+    predictions) accumulated over batches.
+
+    As Keras 3.15: ids are cast to ``dtype`` (int64 by default, so float predictions are truncated: pass class ids,
+    or ``sparse_y_pred=False`` to take the argmax over ``axis``), sample weights too (an int dtype truncates them);
+    pairs with an id outside [0, num_classes) or a target equal to ``ignore_class`` are left out. ``result()`` is
+    float32.
+
+    Raises:
+        ValueError: a target class id >= num_classes.
+    """
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
+                 sparse_y_pred=True, axis=-1):
+        super().__init__(name, dtype or "int64")
+        if max(target_class_ids) >= num_classes:
+            raise ValueError(f"Target class id {max(target_class_ids)} is out of range, which is [0, {num_classes}).")
+        self.num_classes, self.target_class_ids = num_classes, list(target_class_ids)
+        self.ignore_class, self.sparse_y_true, self.sparse_y_pred, self.axis = \
+            ignore_class, sparse_y_true, sparse_y_pred, axis
+        self.reset_state()
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp, (t, p, w) = self._arrays(y_true, y_pred, sample_weight)
+        if not self.sparse_y_true:
+            t = xp.argmax(t, axis=self.axis)
+        p = self._predicted_ids(xp, p)
+        dtype, n = _dtypes.as_dtype(self.dtype).as_numpy_dtype, self.num_classes
+        t, p = t.astype(dtype).reshape(-1), p.astype(dtype).reshape(-1)
+        w = xp.ones(t.shape, dtype) if w is None else xp.broadcast_to(w.astype(dtype).reshape(-1), t.shape)
+        keep = (t >= 0) & (t < n) & (p >= 0) & (p < n)
+        if self.ignore_class is not None:
+            keep &= t != self.ignore_class
+        cells = xp.where(keep, t, 0).astype(np.int64) * n + xp.where(keep, p, 0).astype(np.int64)
+        weights = xp.where(keep, w, 0).astype(np.float64)
+        self._add(cm=xp.bincount(cells, weights=weights, minlength=n * n).reshape(n, n))
+
+    def _predicted_ids(self, xp, y_pred):
+        return y_pred if self.sparse_y_pred else xp.argmax(y_pred, axis=self.axis)
+
+    def result(self):
+        xp = self._xp
+        cm = xp.zeros((self.num_classes,) * 2) if self._sums is None else self._sums["cm"]
+        tp = xp.diagonal(cm)
+        denominator = (cm.sum(axis=0) + cm.sum(axis=1) - tp)[self.target_class_ids]
+        tp = tp[self.target_class_ids]
+        valid = denominator > 1e-9
+        iou = xp.where(valid, tp / (denominator + _losses.EPSILON), 0.0)
+        return self._tensor(iou.sum() / (valid.sum() + _losses.EPSILON))
+
+    def get_config(self):
+        return {**Metric.get_config(self), "num_classes": self.num_classes, "target_class_ids": self.target_class_ids,
+                "ignore_class": self.ignore_class, "sparse_y_true": self.sparse_y_true,
+                "sparse_y_pred": self.sparse_y_pred, "axis": self.axis}
+
+
+class BinaryIoU(IoU):
+    """:class:`IoU` of the two classes 0 and 1, predictions ``y_pred >= threshold`` counting as 1
+    (``keras.metrics.BinaryIoU``)."""
+
+    def __init__(self, target_class_ids=(0, 1), threshold=0.5, name=None, dtype=None):
+        super().__init__(num_classes=2, target_class_ids=target_class_ids, name=name, dtype=dtype)
+        self.threshold = threshold
+
+    def _predicted_ids(self, xp, y_pred):
+        return y_pred.astype(np.float32) >= self.threshold
+
+    def get_config(self):
+        return {"target_class_ids": self.target_class_ids, "threshold": self.threshold, "name": self.name,
+                "dtype": self.dtype}
+
+
+class MeanIoU(IoU):
+    """:class:`IoU` averaged over all ``num_classes`` classes (``keras.metrics.MeanIoU``)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_true=True, sparse_y_pred=True,
+                 axis=-1):
+        super().__init__(num_classes, list(range(num_classes)), name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=sparse_y_true, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["target_class_ids"]
+        return c
+
+
+class OneHotIoU(IoU):
+    """:class:`IoU` with one-hot targets (and, unless ``sparse_y_pred``, scores: argmax over ``axis``)
+    (``keras.metrics.OneHotIoU``)."""
+
+    def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_pred=False,
+                 axis=-1):
+        super().__init__(num_classes, target_class_ids, name=name, dtype=dtype, ignore_class=ignore_class,
+                         sparse_y_true=False, sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["sparse_y_true"]
+        return c
+
+
+class OneHotMeanIoU(MeanIoU):
+    """:class:`MeanIoU` with one-hot targets (``keras.metrics.OneHotMeanIoU``)."""
+
+    def __init__(self, num_classes, name=None, dtype=None, ignore_class=None, sparse_y_pred=False, axis=-1):
+        super().__init__(num_classes, name=name, dtype=dtype, ignore_class=ignore_class, sparse_y_true=False,
+                         sparse_y_pred=sparse_y_pred, axis=axis)
+
+    def get_config(self):
+        c = super().get_config()
+        del c["sparse_y_true"]
+        return c
+
+
+_CLASSES = (Mean, Sum, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+            TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError,
+            MeanAbsolutePercentageError, MeanSquaredLogarithmicError, RootMeanSquaredError, CosineSimilarity,
+            LogCoshError, R2Score, PearsonCorrelation, ConcordanceCorrelation, Hinge, SquaredHinge, CategoricalHinge,
+            KLDivergence, Poisson, BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy,
+            Precision, Recall, AUC, TruePositives, TrueNegatives, FalsePositives, FalseNegatives, PrecisionAtRecall,
+            RecallAtPrecision, SensitivityAtSpecificity, SpecificityAtSensitivity, FBetaScore, F1Score, IoU, MeanIoU,
+            BinaryIoU, OneHotIoU, OneHotMeanIoU)
+
+
+def _snake(name):
+    from .layers.base import to_snake_case
+    return to_snake_case(name)
+
+
+#: Keras 3's ``keras.metrics.ALL_OBJECTS_DICT``: class names, their snake-case names ("top_k_categorical_accuracy",
+#: "log_cosh_error", "mean_io_u", ...) and the short aliases.
+_BY_NAME = {**{c.__name__: c for c in _CLASSES}, **{_snake(c.__name__): c for c in _CLASSES},
+            "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy, "mse": MeanSquaredError, "MSE": MeanSquaredError,
+            "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError, "mape": MeanAbsolutePercentageError,
+            "MAPE": MeanAbsolutePercentageError, "msle": MeanSquaredLogarithmicError,
+            "MSLE": MeanSquaredLogarithmicError}
+
+
+def serialize(metric):
+    """The Keras 3 config dict of a Metric instance or metric function (``keras.metrics.serialize``)."""
+    from .saving.serialization import serialize_keras_object
+    return serialize_keras_object(metric)
+
+
+def deserialize(config, custom_objects=None):
+    """A metric from its config dict or name (``keras.metrics.deserialize``): a name gives an instance.
+
+    Raises:
+        ValueError: an unknown name or class.
+    """
+    if isinstance(config, str):
+        obj = (custom_objects or {}).get(config, _BY_NAME.get(config))
+        if obj is None:
+            raise ValueError(f"Could not interpret metric identifier: {config}")
+        return obj() if isinstance(obj, type) else obj
+    from .saving import serialization as S
+    return S.deserialize_top(config, S.Ctx(custom_objects), compile=False, expected=("metrics",))
 
 
 def get(identifier, y_true=None, y_pred=None):
-    """Resolves a metric identifier (``keras.metrics.get``); "accuracy"/"acc" need the shapes.
+    """Resolves a metric identifier (``keras.metrics.get``): a name, config dict, class, instance or function;
+    "accuracy"/"acc" need the shapes of the targets and predictions (as compile resolves them).
+
+    Names are Keras 3's (class names, their snake-case forms, "mse", "mape", "bce", ...). The name of a loss function
+    that is no metric name ("huber", "kld", "logcosh", "binary_focal_crossentropy", ...) gives the mean of that
+    function, as Keras 2 accepted (Keras 3.15 refuses these).
 
     Raises:
         ValueError: for an unknown name.
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):
+        identifier = deserialize(identifier)
+        if isinstance(identifier, Metric):
+            return identifier
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         if y_true is None:
             return Accuracy(name=identifier)
@@ -496,10 +1255,13 @@ def get(identifier, y_true=None, y_pred=None):
         return CategoricalAccuracy(name=identifier)
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier)
-        if cls is None:
-            raise ValueError(f"Could not interpret metric identifier: {identifier}. "
-                             f"Expected 'accuracy' or one of {sorted(k for k in _BY_NAME if k.islower())}")
-        return cls()
+        if cls is not None:
+            return cls()
+        fn = _losses._OBJECTS.get(identifier)
+        if fn is not None and not isinstance(fn, type):
+            return MeanMetricWrapper(fn, name=identifier)
+        raise ValueError(f"Could not interpret metric identifier: {identifier}. "
+                         f"Expected 'accuracy' or one of {sorted(k for k in _BY_NAME if k.islower())}")
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if callable(identifier):

@@ -154,7 +154,14 @@ def _pythonify(logs, backend=None):
         keys = [k for k, v in flat.items() if isinstance(v, Tensor) and v.backend is backend]
         fetched = dict(zip(keys, backend.fetch([flat[k]._data for k in keys])))
         flat.update({k: np.squeeze(v) for k, v in fetched.items()})
-    return {k: float(flat[k].numpy()) if isinstance(flat[k], Tensor) else float(flat[k]) for k in sorted(flat)}
+    return {k: _pythonify_value(flat[k]) for k in sorted(flat)}
+
+
+def _pythonify_value(value):
+    """A Python float, or a NumPy array for a metric with several values (``Recall(thresholds=[...])``, per-class
+    ``F1Score``), which Keras 3 logs as the array."""
+    a = np.asarray(value.numpy() if isinstance(value, Tensor) else value)
+    return float(a.reshape(-1)[0]) if a.size == 1 else a
 
 
 def _sync_free_backend(model):
