@@ -12,7 +12,8 @@ It also counts the CUDA backend's host contacts (:meth:`Profile.host_contacts`, 
 ``int(t)``, ``bool(t)``, printing), host-to-device copies (``asarray``: every host value made into a
 tensor on the device) and explicit synchronizations (``synchronize``), each with its count and
 bytes. A device-to-host copy waits for the device's queue to drain, so the goal inside a training
-step is zero of them. The emulator counts the same calls as a GPU (its arrays live in host memory,
+step is zero of them. :attr:`Profile.graph_launches` (the table's last row) counts the replays of a captured
+training step (:mod:`gpuflow.backend.graph`); the kernels inside a replay are not listed one by one. The emulator counts the same calls as a GPU (its arrays live in host memory,
 but the code path is the GPU's). Not counted: a conversion done directly on a raw CuPy array
 (``float(cupy_array)``) rather than through the backend or a Tensor; gpuflow's own training loop
 does none.
@@ -23,7 +24,7 @@ import contextlib
 import threading
 import time
 
-__all__ = ["profile", "Profile", "HOST_CONTACTS", "record_host_contact"]
+__all__ = ["profile", "Profile", "HOST_CONTACTS", "record_host_contact", "record_graph_launch"]
 
 _local = threading.local()
 
@@ -46,6 +47,8 @@ class Profile:
     def __init__(self):
         self._entries = {}
         self._host = {kind: [0, 0] for kind in HOST_CONTACTS}
+        #: Replays of a captured step (CUDA graph launches; the emulator's recorded launch lists).
+        self.graph_launches = 0
 
     def _record_host(self, kind, nbytes):
         counts = self._host[kind]
@@ -99,6 +102,7 @@ class Profile:
         for kind, label in HOST_CONTACTS.items():
             count, nbytes = self._host[kind]
             lines.append(f"{label:<28} {count:>8} {nbytes:>14}")
+        lines.append(f"{'Graph launches':<28} {self.graph_launches:>8}")
         return "\n".join(lines)
 
 
@@ -135,6 +139,13 @@ def record_host_contact(kind, nbytes=0):
     prof = active()
     if prof is not None:
         prof._record_host(kind, nbytes)
+
+
+def record_graph_launch():
+    """Counts one replay of a captured step in the innermost active profile."""
+    prof = active()
+    if prof is not None:
+        prof.graph_launches += 1
 
 
 def timed_launch(fn, name, grid, block, args, shared_mem, use_events):

@@ -82,6 +82,12 @@ class Backend(abc.ABC):
     def __repr__(self):
         return f"<gpuflow backend {self.name}>"
 
+    def capture_step(self, fn, state=(), watch=()):
+        """A :class:`.graph.StepGraph` replaying the step ``fn(inputs) -> outputs`` (captured once per input
+        signature: a CUDA graph on a GPU), or None where the backend has no capture: this default, the NumPy
+        backends run every step eagerly. See :mod:`.graph` for ``state`` and ``watch``."""
+        return None
+
     # -- arrays and random draws -----------------------------------------------------------
     @abc.abstractmethod
     def asarray(self, value, dtype=None) -> Array:

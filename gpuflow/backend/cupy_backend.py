@@ -28,6 +28,7 @@ import numpy as np
 from .base import PRIMITIVES, Backend
 from .low_precision import is_16bit, upcast_16bit, via_float32
 from .geometry import ConvGeometry
+from . import graph as _graph
 from . import kernels as _kernels
 from . import tensor_cores as _tensor_cores
 from .. import profiler as _profiler
@@ -174,6 +175,7 @@ class CupyBackend(Backend):
         self._scope = None    # the label of the step running under deferred_checks(), else None
         self._labels = []     # labels of the steps that deferred checks since the last fetch
         self._pending = {}    # key -> [device state (found, value, label index), report]
+        self._graph = None    # the StepGraph warming up or capturing (graph.py), else None
 
     #: The training loops keep a step on this backend's device: no host contact inside a step (metrics,
     #: loss tracker, iteration counter and learning rate stay on the device; checks are deferred).
@@ -219,6 +221,9 @@ class CupyBackend(Backend):
         Returns:
             False (nothing recorded: the caller checks on the host now) outside :meth:`deferred_checks`.
         """
+        if self._graph is not None and self._graph.phase == "capture":
+            self._graph.defer(key, bad, value, report)  # deferred again after every run of the graph
+            return True
         if self._scope is None:
             return False
         xp = self.xp
@@ -260,7 +265,12 @@ class CupyBackend(Backend):
     # -- arrays -------------------------------------------------------------
     # Every call below is a host contact, counted by gpuflow.profiler (on the emulator as on a GPU).
     def asarray(self, value, dtype=None):
-        """``value`` (a host value) copied to the device: one host-to-device copy."""
+        """``value`` (a host value) copied to the device: one host-to-device copy (none in a captured step:
+        see :meth:`.graph.StepGraph.upload`)."""
+        if self._graph is not None:
+            constant = self._graph.upload(value, dtype)
+            if constant is not None:
+                return constant
         a = self.xp.asarray(value, dtype=dtype)
         _profiler.record_host_contact("h2d", a.nbytes)
         return a
@@ -268,22 +278,52 @@ class CupyBackend(Backend):
     def to_numpy(self, a):
         """The values of device array ``a`` on the host: one device-to-host copy, which waits for the
         work queued before it."""
+        self._refuse_in_capture("copies a device value to the host")
         _profiler.record_host_contact("d2h", a.nbytes)
         return a.get() if hasattr(a, "get") and self._gpu else np.asarray(a)
 
     def synchronize(self):
+        self._refuse_in_capture("synchronizes with the device")
         _profiler.record_host_contact("sync")
         if self._gpu:
             self._cuda_device.synchronize()
+
+    # -- capture and replay of a step (graph.py) ---------------------------------------------------------
+    def capture_step(self, fn, state=list, watch=list):
+        """A :class:`.graph.StepGraph` of ``fn`` for one input signature: run eagerly once, then captured (a
+        CUDA graph on a GPU, a recorded launch list on the emulator) and replayed. See :mod:`.graph`."""
+        return _graph.StepGraph(self, fn, state, watch, gpu=self._gpu, read_only=(self._dummy,))
+
+    @contextlib.contextmanager
+    def capturing(self, graph):
+        """While the step of ``graph`` (a :class:`.graph.StepGraph`) warms up, is captured or runs eagerly:
+        :meth:`asarray` and :meth:`defer_check` go through it, and inside the capture the host reads and the
+        random draws refuse it (:class:`.graph.CaptureRefused`)."""
+        outer, self._graph = self._graph, graph
+        try:
+            yield
+        finally:
+            self._graph = outer
+
+    def _refuse_in_capture(self, what):
+        if self._graph is not None and self._graph.phase == "capture":
+            raise _graph.CaptureRefused(f"the step {what}")
 
     # -- random -------------------------------------------------------------
     def seed(self, seed):
         self._rng = self.xp.random.RandomState(seed)
 
+    def _draw(self):
+        self._refuse_in_capture("draws random numbers from a generator whose state is on the host (a replay "
+                                "would repeat the same draws, e.g. Dropout's mask)")
+        return self._rng
+
     def random_normal(self, shape, dtype, mean=0.0, stddev=1.0):
+        self._draw()
         return self._rng.normal(mean, stddev, size=shape).astype(dtype, copy=False)
 
     def random_uniform(self, shape, dtype, minval=0.0, maxval=1.0):
+        self._draw()
         if np.dtype(dtype).kind in "iu":
             return self._rng.randint(minval, maxval, size=shape).astype(dtype, copy=False)
         return self._rng.uniform(minval, maxval, size=shape).astype(dtype, copy=False)

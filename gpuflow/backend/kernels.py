@@ -15,6 +15,7 @@ import os
 import pathlib
 
 from .. import profiler
+from . import graph as _graph
 
 __all__ = ["kernel_dir", "KernelSet", "cupy_loader", "emulator_loader"]
 
@@ -116,6 +117,10 @@ class KernelSet:
         return fn
 
     def launch(self, filename, entry, grid, block, args, shared_mem=0):
-        """Launches ``entry`` of ``filename`` with CuPy's calling convention, profiled when active."""
-        return profiler.timed_launch(self.function(filename, entry), entry, grid, block, args, shared_mem,
-                                     self._use_events)
+        """Launches ``entry`` of ``filename`` with CuPy's calling convention, profiled when active (and recorded
+        while the emulator captures a step: :mod:`.graph`)."""
+        fn = self.function(filename, entry)
+        recorder = _graph.recorder()
+        if recorder is not None:
+            return recorder.launch(fn, entry, grid, block, args, shared_mem)
+        return profiler.timed_launch(fn, entry, grid, block, args, shared_mem, self._use_events)

@@ -182,6 +182,40 @@ def _step_scope(backend, label):
     return backend.deferred_checks(label) if backend is not None else contextlib.nullcontext()
 
 
+#: Input signatures (shapes and dtypes of a batch) whose training step a model captures for replay: the full
+#: batch and the last partial one, with room to spare; a batch of yet another signature runs eagerly.
+MAX_STEP_GRAPHS = 4
+
+
+def _batch_leaves(batch):
+    """``(arrays, spec)``: the host arrays of a batch ``(x, y[, sample_weight])`` (each part an array, a list of
+    arrays or None) and its structure, or ``(None, None)`` for a batch of another kind (Tensors, dicts)."""
+    arrays, spec = [], []
+    for part in batch:
+        parts = part if isinstance(part, list) else [part]
+        if part is not None and not all(isinstance(a, np.ndarray) and a.dtype != object for a in parts):
+            return None, None
+        spec.append(None if part is None else len(parts) if isinstance(part, list) else -1)
+        arrays.extend(parts if part is not None else [])
+    return arrays, tuple(spec)
+
+
+def _batch_from(arrays, spec):
+    """The batch of :func:`_batch_leaves` rebuilt from ``arrays`` (its leaves: device arrays)."""
+    it = iter(arrays)
+    return tuple(None if n is None else next(it) if n == -1 else [next(it) for _ in range(n)] for n in spec)
+
+
+def _metric_objects(metrics, out):
+    """The metrics and the metrics they hold (a compile wrapper's), whose attributes a step rebinds."""
+    for m in metrics:
+        if m not in out:
+            out.append(m)
+            held = [v for value in vars(m).values() for v in (value if isinstance(value, (list, tuple)) else [value])]
+            _metric_objects([v for v in held if hasattr(v, "update_state") and hasattr(v, "reset_state")], out)
+    return out
+
+
 def _executions(batches, steps_per_execution):
     """``(first step, last step, [(step, batch), ...])`` for each run of ``steps_per_execution`` batches: the
     loops call the batch hooks once per run, around its steps, as Keras does with ``steps_per_execution``."""
@@ -571,6 +605,7 @@ class Model(Layer):
         self._loss_tracker = None
         self._distribute_strategy = _dist.get_strategy()  # as Keras 3: fit/evaluate/predict run in its scope
         self._steps_per_execution = 1
+        self._jit_compile, self.run_eagerly, self._step_graphs = "auto", False, {}
 
     # -- compile -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -582,7 +617,14 @@ class Model(Layer):
             loss: name, Loss instance or function ``fn(y_true, y_pred)``.
             steps_per_execution: a positive int N: fit/evaluate call the batch callbacks once per N steps
                 (with the first and the last step of the run, as Keras), and on a CUDA backend the N steps
-                run with no host contact between them.
+                run with no host contact between them (each one replayed, see ``jit_compile``).
+            run_eagerly: True runs every step eagerly (no replay), as Keras's debugging switch.
+            jit_compile: ``"auto"`` (default) or True: on the CUDA backend, ``fit`` captures its training step
+                once per batch shape (the full batch, the last partial one; at most ``MAX_STEP_GRAPHS``) and
+                replays it (a CUDA graph: :mod:`gpuflow.backend.graph`) when every input has a static shape
+                (arrays); what cannot be replayed (random draws such as Dropout's, a value read on the host inside
+                the step, a distribution strategy) runs eagerly, ``model.graph_status()`` says why. False: every
+                step eager. No effect on the CPU backend, nor on evaluate/predict.
             metrics: list of names ("accuracy" resolved from the data shapes as
                 Keras does), Metric instances or functions.
             auto_scale_loss: when the model's dtype policy is ``"mixed_float16"``, wrap the optimizer in a
@@ -620,7 +662,10 @@ class Model(Layer):
         else:
             self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
+        if jit_compile not in ("auto", True, False):
+            raise ValueError(f"Expected `jit_compile` to be 'auto', True or False. Received: jit_compile={jit_compile!r}")
         self._steps_per_execution = steps_per_execution
+        self._jit_compile, self.run_eagerly, self._step_graphs = jit_compile, bool(run_eagerly), {}
         _sync_free_backend(self)  # a built model on the CUDA backend: its kernels compile now
         # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
         self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
@@ -726,6 +771,37 @@ class Model(Layer):
             else:
                 logs[m.name] = r
         return logs
+
+    def _train_step_graph(self, backend, batch):
+        """The :class:`~gpuflow.backend.graph.StepGraph` that runs the training step on batches of ``batch``'s
+        signature (captured and replayed), or None: the step runs eagerly (see ``compile(jit_compile=...)``)."""
+        if (backend is None or self._jit_compile is False or self.run_eagerly
+                or getattr(self._distribute_strategy, "num_replicas_in_sync", 1) > 1):
+            return None
+        arrays, spec = _batch_leaves(batch)
+        if arrays is None:
+            return None
+        key = (spec, tuple((a.shape, a.dtype.str) for a in arrays))
+        graph = self._step_graphs.get(key)
+        if graph is None and len(self._step_graphs) < MAX_STEP_GRAPHS:
+            graph = backend.capture_step(
+                lambda inputs: self.train_step(_batch_from(inputs, spec)),
+                state=lambda: list({id(v): v for v in self.variables + self.optimizer.variables}.values()),
+                watch=lambda: _metric_objects(self.metrics, []))
+            if graph is not None:
+                self._step_graphs[key] = graph
+        return graph
+
+    def graph_status(self):
+        """How ``fit``'s training step runs on each batch signature: ``{signature: status}``, the status
+        ``"replayed N times"``, ``"warm-up"`` / ``"capture"`` (the next step), or ``"eager: <why>"``. Empty
+        when no step was captured (the CPU backend, ``jit_compile=False``, ``run_eagerly=True``)."""
+        out = {}
+        for (_, shapes), g in self._step_graphs.items():
+            name = ", ".join(f"{np.dtype(d).name}{list(s)}" for s, d in shapes)
+            out[name] = (f"replayed {g.replays} times" if g.phase == "replay"
+                         else f"eager: {g.reason}" if g.phase == "eager" else g.phase)
+        return out
 
     def train_step(self, data):
         """One optimisation step on a batch ``(x, y[, sample_weight])``; returns logs."""
@@ -836,7 +912,8 @@ class Model(Layer):
                 for step, batch in run:
                     where = f"epoch {epoch + 1}, step {step + 1} (batch {step})"
                     with _step_scope(backend, where):
-                        step_logs = self.train_step(batch)
+                        graph = self._train_step_graph(backend, batch)
+                        step_logs = graph(_batch_leaves(batch)[0]) if graph is not None else self.train_step(batch)
                         loss = step_logs.get("loss")
                         if backend is not None and not nan_reported and isinstance(loss, Tensor):
                             backend.defer_check("fit: non-finite loss", ~backend.xp.isfinite(loss._data),

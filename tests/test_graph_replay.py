@@ -1,0 +1,156 @@
+"""Capture and replay of fit's training step on the CUDA backend (here its emulator, which records the step's
+launches and array work and replays that list on the same buffers, never the Python step): replayed training
+gives the eager losses, metrics and weights; a change of batch shape (the last partial batch) captures its own
+graph; what a replay cannot repeat (Dropout's random draws) runs eagerly with the reason; a missed operation
+cannot go unnoticed. Emulator-verified; the GPU path (CUDA graphs) has never run on a GPU."""
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow.backend import graph as graph_module
+from gpuflow.device import probe_emulator
+
+keras = tf.keras
+ok, why = probe_emulator()
+pytestmark = pytest.mark.skipif(not ok, reason=f"emulator unavailable: {why}")
+
+
+def _images(n=8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 6, 6, 1), dtype=np.float32), rng.integers(0, 3, n)
+
+
+def _cnn(extra=(), optimizer="adam", **compile_kwargs):
+    rng = np.random.default_rng(1)
+    with tf.device("emulator"):
+        model = keras.Sequential([keras.Input((6, 6, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
+                                  keras.layers.MaxPooling2D(2), *extra, keras.layers.Flatten(),
+                                  keras.layers.Dense(3)])
+        model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.5 for w in model.get_weights()])
+        model.compile(optimizer=optimizer, metrics=["accuracy"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), **compile_kwargs)
+    return model
+
+
+def _train(model, epochs=3, **fit_kwargs):
+    x, y = _images()
+    with tf.device("emulator"), tf.profiler.profile() as prof:
+        history = model.fit(x, y, batch_size=3, epochs=epochs, verbose=0, shuffle=False, **fit_kwargs)
+    return history.history, model.get_weights(), prof
+
+
+def _assert_same_training(eager, replayed):
+    for key in eager[0]:
+        np.testing.assert_allclose(replayed[0][key], eager[0][key], rtol=1e-6, err_msg=key)
+    for a, b in zip(eager[1], replayed[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("extra, optimizer", [((), "adam"),
+                                              ((keras.layers.BatchNormalization(),),
+                                               keras.optimizers.SGD(0.1, momentum=0.9))],
+                         ids=["cnn-adam", "batchnorm-sgd-momentum"])
+def test_replayed_training_gives_the_eager_losses_metrics_and_weights(extra, optimizer):
+    opt = lambda: optimizer if isinstance(optimizer, str) else optimizer.from_config(optimizer.get_config())  # noqa
+    eager = _train(_cnn([type(l).from_config(l.get_config()) for l in extra], opt(), jit_compile=False))
+    replayed = _train(_cnn([type(l).from_config(l.get_config()) for l in extra], opt()))
+    _assert_same_training(eager, replayed)
+    model_status = replayed[2]
+    # 8 samples in batches of 3: two full batches and a partial one per epoch, each shape its own graph
+    assert model_status.graph_launches >= 3
+    assert eager[2].graph_launches == 0
+
+
+def test_a_partial_batch_gets_its_own_graph_and_the_status_says_so():
+    model = _cnn()
+    _, _, prof = _train(model, epochs=4)
+    status = model.graph_status()
+    assert set(status) == {"float32[3, 6, 6, 1], int64[3]", "float32[2, 6, 6, 1], int64[2]"}, status
+    # full batches: warm-up twice (the first step creates the optimizer slots and metrics), capture, then replays
+    assert status["float32[3, 6, 6, 1], int64[3]"] == "replayed 5 times", status
+    assert status["float32[2, 6, 6, 1], int64[2]"] == "replayed 2 times", status
+    assert prof.graph_launches == 7
+
+
+def test_a_replayed_step_copies_only_the_batch_and_never_reads_the_device():
+    model = _cnn()
+    _train(model, epochs=2)  # captured
+    x, y = _images()
+    with tf.device("emulator"), tf.profiler.profile() as prof:
+        model.fit(x[:6], y[:6], batch_size=3, epochs=1, verbose=0, shuffle=False)
+    hc = prof.host_contacts()
+    assert prof.graph_launches == 2
+    assert hc["h2d"] == {"count": 4, "bytes": 2 * (x[:3].nbytes + y[:3].nbytes)}, hc  # x and y of each step
+    assert hc["d2h"]["count"] == 1 and hc["sync"]["count"] == 0, hc  # the epoch's logs
+
+
+def test_dropout_is_not_replayed_and_the_status_says_why():
+    model = _cnn([keras.layers.Dropout(0.5)])
+    history, _, prof = _train(model)
+    assert prof.graph_launches == 0 and np.all(np.isfinite(history["loss"]))
+    assert all(s.startswith("eager: the step draws random numbers") for s in model.graph_status().values())
+
+
+@pytest.mark.parametrize("switch", [{"jit_compile": False}, {"run_eagerly": True}])
+def test_the_switches_turn_replay_off(switch):
+    model = _cnn(**switch)
+    _, _, prof = _train(model, epochs=2)
+    assert prof.graph_launches == 0 and model.graph_status() == {}
+
+
+def test_jit_compile_is_checked():
+    with pytest.raises(ValueError, match="Expected `jit_compile` to be 'auto', True or False. Received: "
+                                         "jit_compile='xla'"):
+        _cnn(jit_compile="xla")
+
+
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")
+def test_work_the_recorder_cannot_see_refuses_the_capture():
+    class HostScale(keras.layers.Layer):  # array work on the host, behind the recorder's back
+        def call(self, x):
+            return tf.Tensor(np.multiply(x._data.view(np.ndarray), 2.0), x.device, x.backend)
+
+    model = _cnn([HostScale()])
+    _, _, prof = _train(model)
+    assert prof.graph_launches == 0
+    assert all("that the capture did not produce" in s for s in model.graph_status().values()), \
+        model.graph_status()
+
+
+def test_a_replay_missing_an_operation_fails_the_comparison(monkeypatch):
+    """The comparison above is sensitive: replaying the list without its last kernel launch changes the
+    weights."""
+    eager = _train(_cnn(jit_compile=False))
+    replay = graph_module._Recorder.replay
+
+    def replay_but_one(self):
+        ops, self.ops = self.ops, [op for op in self.ops if op is not _last_launch(self.ops)]
+        try:
+            replay(self)
+        finally:
+            self.ops = ops
+    monkeypatch.setattr(graph_module._Recorder, "replay", replay_but_one)
+    replayed = _train(_cnn())
+    with pytest.raises(AssertionError):
+        _assert_same_training(eager, replayed)
+
+
+def _last_launch(ops):
+    return [op for op in ops if isinstance(op[0], __import__("functools").partial)][-1]
+
+
+def test_the_seed_cnn_replayed_trains_as_eagerly():
+    from gpuflow.zoo import build_seed_cnn
+    x, y = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32), np.array([0, 3, 9, 1])
+    runs = []
+    for jit_compile in (False, "auto"):
+        with tf.device("emulator"):
+            model = build_seed_cnn(keras)
+            model.set_weights([np.random.default_rng(1).normal(size=w.shape).astype("float32") * 0.1
+                               for w in model.get_weights()])
+            model.compile(optimizer="adam", metrics=["accuracy"], jit_compile=jit_compile,
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+            history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+        runs.append((history.history, model.get_weights()))
+    _assert_same_training(*runs)
+    assert model.graph_status() == {"float32[2, 28, 28, 1], int64[2]": "replayed 1 times"}
