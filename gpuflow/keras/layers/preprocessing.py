@@ -1,6 +1,7 @@
 """Preprocessing and augmentation layers that run inside the model (``keras.layers``): Rescaling, Normalization
 (with ``adapt``), Resizing, CenterCrop, and the random augmentations RandomFlip, RandomRotation, RandomZoom,
-RandomTranslation and RandomContrast.
+RandomTranslation, RandomContrast, RandomBrightness and RandomCrop (RandomCrop crops the whole batch at one
+place, as Keras).
 
 Images are channels_last, (batch, height, width, channels) or one (height, width, channels) image. The random
 layers transform only in training (``training=True``, which is also their default when called directly, as in
@@ -79,6 +80,21 @@ def _check_size(value, arg):
     return int(value)
 
 
+def adapt_batches(data, steps=None):
+    """The batches of an ``adapt`` call's ``data``, as NumPy arrays: an array or Tensor is one batch; a
+    ``gpuflow.data.Dataset`` or another iterable yields them (the first element of a tuple), at most ``steps``."""
+    from ...data import Dataset
+    if isinstance(data, Dataset) or not hasattr(data, "shape"):
+        batches = (b[0] if isinstance(b, tuple) else b
+                   for b in (data.as_numpy_iterator() if isinstance(data, Dataset) else data))
+    else:
+        batches = [data]
+    for i, batch in enumerate(batches):
+        if steps is not None and i >= steps:
+            return
+        yield np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+
+
 class Normalization(Layer):
     """Standardizes features: ``(inputs - mean) / sqrt(variance)`` (``keras.layers.Normalization``).
 
@@ -149,12 +165,7 @@ class Normalization(Layer):
         Raises:
             ValueError: data whose kept axes differ from the layer's (Keras's message).
         """
-        from ...data import Dataset
-        if isinstance(data, Dataset) or not hasattr(data, "shape"):
-            batches = (b[0] if isinstance(b, tuple) else b
-                       for b in (data.as_numpy_iterator() if isinstance(data, Dataset) else data))
-        else:
-            batches = [np.asarray(data.numpy() if hasattr(data, "numpy") else data)]
+        batches = adapt_batches(data)
         total_mean = total_var = None
         total_count = 0
         for batch in batches:
@@ -529,4 +540,88 @@ class RandomContrast(_RandomLayer):
     def get_config(self):
         c = super().get_config()
         c.update({"factor": self.factor, "value_range": self.value_range, "data_format": self.data_format})
+        return c
+
+
+class RandomBrightness(_RandomLayer):
+    """Shifts each image's brightness by a random amount (``keras.layers.RandomBrightness``): adds
+    ``delta * (value_range[1] - value_range[0])``, one ``delta`` drawn from the ``factor`` range per image (the same
+    for all its pixels and channels), then clips to ``value_range``.
+
+    Args:
+        factor: a number f in [-1, 1] draws from [-|f|, |f|]; a pair (lo, hi) from [lo, hi].
+        value_range: the (min, max) of the pixel values, (0, 255) by default; kept sorted, as a list.
+
+    Raises:
+        ValueError: a factor out of [-1, 1] or a ``value_range`` that is not two numbers (Keras's messages).
+    """
+
+    def __init__(self, factor, value_range=(0, 255), seed=None, data_format=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.factor = _factor_range(factor, "factor")
+        if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+            raise ValueError(f"The `value_range` argument should be a list of two numbers. "
+                             f"Received: value_range={value_range}")
+        self.value_range = sorted(value_range)
+        self.data_format = "channels_last"
+
+    def _augment(self, image):
+        delta = self._rng.uniform(*self.factor) * (self.value_range[1] - self.value_range[0])
+        return np.clip(image + np.asarray(delta, image.dtype), *self.value_range).astype(image.dtype)
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"data_format": self.data_format, "factor": self.factor, "value_range": self.value_range})
+        return c
+
+
+class RandomCrop(_RandomLayer):
+    """Crops images to (height, width) at a random place in training (``keras.layers.RandomCrop``); the input is
+    returned unchanged otherwise (Keras 3.15's behaviour; ``compute_output_shape`` still says (height, width)).
+
+    In training, as Keras 3.15: for an input larger than the target on both axes, one random top-left corner for
+    the whole batch (uniform over the valid ones); otherwise the slice at the centred offsets of the target
+    aspect ratio, resized (bilinear) to (height, width) when it is smaller. A batch (b, h, w, c) or one image
+    (h, w, c); the output in the layer's dtype. The slice is differentiable; the resize runs on the host.
+
+    Its config's ``seed`` is a random int when none is given, as Keras's ``make_default_seed``.
+
+    Raises:
+        ValueError: a non-positive ``height``/``width``, or an input that is not rank 3 or 4.
+    """
+
+    def __init__(self, height, width, seed=None, data_format=None, name=None, **kwargs):
+        super().__init__(seed=seed, name=name, **kwargs)
+        self.height, self.width = _check_size(height, "height"), _check_size(width, "width")
+        if seed is None:
+            self.seed = int(np.random.default_rng().integers(0, 2 ** 30))
+        self.data_format = "channels_last"
+
+    def call(self, inputs, training=True):
+        if training is False:
+            return inputs
+        if inputs.ndim not in (3, 4):
+            raise ValueError(f"Expected an image (height, width, channels) or a batch of them (rank 4). "
+                             f"Received: inputs.shape={tuple(inputs.shape)}")
+        h, w = inputs.shape[-3], inputs.shape[-2]
+        if h > self.height and w > self.width:
+            top = int(self._rng.uniform(0, h - self.height + 1))
+            left = int(self._rng.uniform(0, w - self.width + 1))
+        else:
+            crop_h = max(min(h, int(w * self.height / self.width)), 1)
+            crop_w = max(min(w, int(h * self.width / self.height)), 1)
+            top, left = int((h - crop_h) / 2), int((w - crop_w) / 2)
+        x = inputs if inputs.dtype.name == self.compute_dtype else _m.cast(inputs, self.compute_dtype)
+        x = x[..., top:top + self.height, left:left + self.width, :]
+        if tuple(x.shape[-3:-1]) == (self.height, self.width):
+            return x
+        batch, single = _images(x, self.compute_dtype)
+        return _out(np.stack([_resize(im, (self.height, self.width)) for im in batch]), single)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"height": self.height, "width": self.width, "data_format": self.data_format})
         return c
