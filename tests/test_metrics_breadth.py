@@ -208,6 +208,11 @@ def test_names_configs_and_serialization():
                                                    "ignore_class": None, "sparse_y_true": True,
                                                    "sparse_y_pred": True, "axis": -1}
     assert M.TruePositives(name="tp").get_config() == {"name": "tp", "dtype": "float32", "thresholds": None}
+    assert M.Recall(thresholds=[0.3, 0.6], class_id=1).get_config() == {
+        "name": "recall", "dtype": "float32", "thresholds": [0.3, 0.6], "top_k": None, "class_id": 1}
+    assert M.AUC().get_config() == {"name": "auc", "dtype": "float32", "num_thresholds": 200, "curve": "ROC",
+                                    "summation_method": "interpolation", "multi_label": False, "num_labels": None,
+                                    "label_weights": None, "from_logits": False}
     assert M.LogCoshError().get_config() == {"name": "logcosh", "dtype": "float32"}
     assert M.F1Score().get_config() == {"name": "f1_score", "dtype": "float32", "average": None, "threshold": None}
     assert M.SparseTopKCategoricalAccuracy(k=3).get_config() == {

@@ -708,10 +708,9 @@ class _ConfusionMetric(_StateMetric):
         return self._tensor(values[0] if self._single else values)
 
     def get_config(self):
-        c = super().get_config()
-        c.update({"thresholds": self.thresholds.tolist() if not self._single else float(self.thresholds[0]),
-                  "class_id": self.class_id})
-        return c
+        """Keras 3's keys: ``thresholds`` as given (None for the default), ``top_k`` (always None: gpuflow refuses
+        other values) and ``class_id``."""
+        return {**super().get_config(), "thresholds": self.init_thresholds, "top_k": None, "class_id": self.class_id}
 
 
 def _weighted_count(mask, w):
@@ -794,7 +793,8 @@ class AUC(_ConfusionMetric):
     def get_config(self):
         c = Metric.get_config(self)
         c.update({"num_thresholds": self.num_thresholds, "curve": self.curve,
-                  "summation_method": self.summation_method, "from_logits": self.from_logits})
+                  "summation_method": self.summation_method, "multi_label": False, "num_labels": None,
+                  "label_weights": None, "from_logits": self.from_logits})
         return c
 
 
