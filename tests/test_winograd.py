@@ -163,3 +163,14 @@ def test_winograd_results_do_not_depend_on_the_thread_count(monkeypatch):
         runs.append((y, arg) + B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=arg, x=x, y=y, relu=True, need_db=True))
     for one, three in zip(*runs):
         np.testing.assert_array_equal(one, three)
+
+
+def test_winograd_on_an_empty_batch():
+    x, w, g = _case((0, 8, 8, 32), 32, (0, 0, 0, 0))
+    y, arg = B.conv2d_maxpool_fwd(x, w, g, (2, 2), relu=True)
+    dx, dw, db = B.conv2d_maxpool_bwd(y, w, g, (2, 2), saved=arg, x=x, y=y, relu=True, need_db=True)
+    assert y.shape == (0, 3, 3, 32) and dx.shape == x.shape
+    np.testing.assert_array_equal(dw, np.zeros(w.shape, np.float32))
+    np.testing.assert_array_equal(db, np.zeros(32, np.float32))
+    y, _ = B.conv2d_fwd(x, w, g)
+    assert y.shape == (0, 6, 6, 32) and B.conv2d_bwd(y, w, g, x=x)[0].shape == x.shape

@@ -165,13 +165,28 @@ def _crop(xp_, x_shape, pads):
     return xp_[:, top: top + x_shape[1], left: left + x_shape[2], :]
 
 
-def _windows(x, g):
+def _windows(x, g, writeable=False):
     """A (N, OH, OW, kh, kw, C) strided view of the windows of geometry g over x padded by g.pads (no copy)."""
     n, c = x.shape[0], x.shape[3]
     (kh, kw), (sh, sw), (dh, dw), (oh, ow) = g.kernel_hw, g.strides, g.dilations, g.output_hw
     s0, s1, s2, s3 = x.strides
     return as_strided(x, (n, oh, ow, kh, kw, c), (s0, s1 * sh, s2 * sw, s1 * dh, s2 * dw, s3),
-                      writeable=False)
+                      writeable=writeable)
+
+
+def _output_windows(win, out_hw, pool=None):
+    """The windows ``win`` (N, OH, OW, kh, kw, C) of the top-left ``out_hw`` outputs; with ``pool`` (a max
+    pooling of window = stride (PH, PW) over them), reordered pooling offset first: (N, PH, PW, ph, pw, kh, kw, C),
+    output pixel (PH*p + a, PW*q + b) at [n, a, b, p, q] (a view). An im2col matrix of that row order puts each
+    offset's outputs of a sample in one contiguous run, so the pooling and its gradient run over whole runs
+    instead of strided views whose rows hold F elements (measured on the seed CNN's first layer, F = 32: the
+    2x2 pool took half the fused forward)."""
+    win = win[:, : out_hw[0], : out_hw[1]]
+    if pool is None:
+        return win
+    (n, oh, ow), (ph, pw), s = win.shape[:3], pool, win.strides
+    return as_strided(win, (n, ph, pw, oh // ph, ow // pw) + win.shape[3:], (s[0], s[1], s[2], s[1] * ph, s[2] * pw)
+                      + s[3:], writeable=win.flags.writeable)
 
 
 def _offset_view(xp_, i, j, oh, ow, strides, dilations):
@@ -413,7 +428,8 @@ class NumpyBackend(NumpyArrays, Backend):
 
     @staticmethod
     def _cols(win, c0, c1, scratch, direct):
-        """The (rows, K) im2col matrix of samples [c0, c1), copied into ``scratch`` (a view of x if direct).
+        """The (rows, K) im2col matrix of samples [c0, c1) of the windows ``win`` (N, output dims..., kh, kw, C),
+        copied into ``scratch`` (a view of x if direct).
 
         With few channels (c < 4: a first layer on images) it is built K-major, one copy per kernel offset and
         channel into a contiguous (rows,) row of a (K, rows) buffer, and returned as that buffer's transposed
@@ -422,37 +438,38 @@ class NumpyBackend(NumpyArrays, Backend):
         """
         if direct:  # a 1x1 stride-1 convolution: x already is the im2col matrix
             return win[c0:c1].reshape(-1, win.shape[-1])
-        oh, ow, kh, kw, c = win.shape[1:]
+        kh, kw, c = win.shape[-3:]
         if c < 4:
-            buf = scratch.reshape(-1)[: (c1 - c0) * oh * ow * kh * kw * c].reshape(kh, kw, c, c1 - c0, oh, ow)
+            buf = scratch.reshape(-1)[: scratch[: c1 - c0].size].reshape((kh, kw, c, c1 - c0) + win.shape[1:-3])
             for i in range(kh):
                 for j in range(kw):
                     for ch in range(c):
-                        buf[i, j, ch] = win[c0:c1, :, :, i, j, ch]
+                        buf[i, j, ch] = win[c0:c1, ..., i, j, ch]
             return buf.reshape(kh * kw * c, -1).T
         buf = scratch[: c1 - c0]
         buf[...] = win[c0:c1]
         return buf.reshape(-1, kh * kw * c)
 
-    def _conv_fwd_sweep(self, x, w, g, out_block, after=None, out_hw=None):
+    def _conv_fwd_sweep(self, x, w, g, out_block, after=None, out_hw=None, pool=None):
         """The blocked forward convolution: per block of samples [c0, c1), im2col then one GEMM into
         ``out_block(c0, c1)`` (a ((c1-c0)*OH*OW, F) array), then ``after(c0, c1, z)`` while the block is in
-        this core's cache. ``out_hw`` computes only the top-left (OH, OW) outputs. Returns (N, OH, OW)."""
-        if _winograd(w, g):
+        this core's cache. ``out_hw`` computes only the top-left (OH, OW) outputs; with ``pool``, z's rows are in
+        :func:`_output_windows`'s pooling order instead of NHWC's (im2col only)."""
+        if pool is None and _winograd(w, g):
             oh, ow = out_hw or g.output_hw
 
             def tiles_done(c0, c1, y6):
                 z = out_block(c0, c1)
-                _wino_to_nhwc(y6, z.reshape(c1 - c0, oh, ow, -1))
+                _wino_to_nhwc(y6, z.reshape(c1 - c0, oh, ow, w.shape[3]))
                 if after is not None:
                     after(c0, c1, z)
             self._wino_fwd_sweep(x, w, g, (oh, ow), tiles_done)
-            return x.shape[0], oh, ow
+            return
         kh, kw, c, f = w.shape
         win, n, rows, k, direct = self._conv_plan(x, g)
-        if out_hw is not None and tuple(out_hw) != win.shape[1:3]:
-            win, direct = win[:, :out_hw[0], :out_hw[1]], False
-            rows = out_hw[0] * out_hw[1]
+        if (out_hw is not None and tuple(out_hw) != win.shape[1:3]) or pool is not None:
+            win, direct = _output_windows(win, out_hw or win.shape[1:3], pool), False
+            rows = int(np.prod(win.shape[1:-3]))
         w2 = w.reshape(k, f)
 
         def block(c0, c1):
@@ -461,7 +478,6 @@ class NumpyBackend(NumpyArrays, Backend):
             if after is not None:
                 after(c0, c1, z)
         _batch_parallel(block, n, n * rows * k * f, per_chunk=_block(rows * (k + f) * x.itemsize))
-        return win.shape[:3]
 
     @staticmethod
     def _wino_fwd_sweep(x, w, g, out_hw, consume):
@@ -513,13 +529,14 @@ class NumpyBackend(NumpyArrays, Backend):
             return dz * (y[c0:c1, :oh, :ow] > 0) if relu else np.ascontiguousarray(dz)
         return self._conv_bwd_sweep(dz_block, dy.shape[0], oh, ow, x, w, need_dx, need_dw, need_db, geometry)
 
-    def _conv_bwd_sweep(self, dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, g):
+    def _conv_bwd_sweep(self, dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, g, pool=None):
         """The blocked backward convolution. Per block of samples [c0, c1), in cache: ``dz_block(c0, c1)``
-        (the (c1-c0, oh, ow, F) gradient of the first oh x ow conv outputs; the rest is zero), the bias
-        gradient ``sum(dz)``, the filter gradient ``dz^T @ cols`` (im2col redone for the block) and the data
-        gradient (one GEMM per kernel offset, then kh*kw adds into dx). ``x`` may be None when ``need_dw`` is
-        false. Returns ``(dx | None, dw | None, db | None)``."""
-        if _winograd(w, g):
+        (the (c1-c0, oh, ow, F) gradient of the first oh x ow conv outputs, the rest being zero; with ``pool``,
+        its rows in :func:`_output_windows`'s pooling order), the bias gradient ``sum(dz)``, the filter gradient
+        ``dz^T @ cols`` (im2col redone for the block) and the data gradient (one GEMM per kernel offset, then
+        kh*kw adds into dx). ``x`` may be None when ``need_dw`` is false. Returns
+        ``(dx | None, dw | None, db | None)``."""
+        if pool is None and _winograd(w, g):
             th, tw = (oh + 1) // 2, (ow + 1) // 2
             return self._wino_bwd_sweep(lambda c0, c1: _nhwc_to_tiles(dz_block(c0, c1), th, tw), n, (th, tw), x, w,
                                         need_dx, need_dw, need_db, g)
@@ -530,7 +547,8 @@ class NumpyBackend(NumpyArrays, Backend):
         hp, wp = g.padded_hw
         if need_dw:
             win, _, _, k, direct = self._conv_plan(x, g)
-            win = win[:, :oh, :ow]
+            if (oh, ow) != win.shape[1:3] or pool is not None:
+                win, direct = _output_windows(win, (oh, ow), pool), False
         if need_dx:
             w_k = np.ascontiguousarray(w.transpose(0, 1, 3, 2)).reshape(kh * kw, f, c)
             dxp = np.empty((n, hp, wp, c), dtype=dtype)
@@ -547,11 +565,12 @@ class NumpyBackend(NumpyArrays, Backend):
                 # seed CNN's first layer; row-major cols: dz^T @ cols, up to 1.6x faster than the other way
                 dw_t = (cols.T @ dz).T if cols.flags.f_contiguous else dz.T @ cols
             if need_dx:
-                dcols = np.matmul(dz[None], w_k).reshape(kh * kw, c1 - c0, oh, ow, c)
                 dblock = dxp[c0:c1]
                 dblock[...] = 0
-                for j in range(kh * kw):
-                    _offset_view(dblock, j // kw, j % kw, oh, ow, g.strides, g.dilations)[...] += dcols[j]
+                dwin = _output_windows(_windows(dblock, g, writeable=True), (oh, ow), pool)
+                dcols = np.matmul(dz[None], w_k).reshape((kh * kw,) + dwin.shape[:-3] + (c,))
+                for j in range(kh * kw):  # one kernel offset's windows never overlap: one add each
+                    dwin[..., j // kw, j % kw, :] += dcols[j]
             return dw_t, db
         partials = _batch_parallel(block, n, n * rows * kh * kw * c * f * (need_dw + need_dx), _block(per_sample))
         dw = db = dx = None
@@ -629,10 +648,12 @@ class NumpyBackend(NumpyArrays, Backend):
         arg = np.empty(y.shape, dtype=np.uint8 if pool[0] * pool[1] < 256 else np.int32)
         epilogue = _epilogue(y.reshape(n, ph * pw * f), b, relu) if b is not None or relu else None
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads: only those are computed
+        run = ph * pw * f  # a sample's outputs at one pooling offset
 
-        def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the 4x smaller result:
-            _max_pool_block(z.reshape(c1 - c0, oh, ow, f), y[c0:c1], arg[c0:c1], pool, pool)  # max commutes
-            if epilogue:  # with +b and with ReLU (both monotonic), exactly in floating point
+        def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the smaller result:
+            z3 = z.reshape(c1 - c0, pool[0] * pool[1], run)  # rows in pooling order: offset k's outputs are z3[:, k]
+            _max_of_views(list(z3.transpose(1, 0, 2)), y[c0:c1].reshape(c1 - c0, run), arg[c0:c1].reshape(c1 - c0, run))
+            if epilogue:  # max commutes with +b and with ReLU (both monotonic), exactly in floating point
                 epilogue(c0, c1)
 
         def pool_tiles(c0, c1, y6):  # Winograd's 2x2 output tiles are the 2x2 windows: pool the four offsets
@@ -644,8 +665,8 @@ class NumpyBackend(NumpyArrays, Backend):
         if pool == (2, 2) and _winograd(w, geometry):
             self._wino_fwd_sweep(x, w, geometry, (oh, ow), pool_tiles)
             return y, arg
-        self._conv_fwd_sweep(x, w, geometry,
-                             lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype), pool_block, (oh, ow))
+        self._conv_fwd_sweep(x, w, geometry, lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype),
+                             pool_block, (oh, ow), pool)
         return y, arg
 
     def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
@@ -654,11 +675,13 @@ class NumpyBackend(NumpyArrays, Backend):
         n, ph, pw, f = dy.shape
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads; the rest get no gradient
 
-        def dz_block(c0, c1):
+        def dz_block(c0, c1):  # in the forward's pooling order: offset k's outputs get g where arg == k
             # The ReLU mask at a window's winner is (pooled y > 0): apply it on the small pooled gradient.
-            g = dy[c0:c1] * (y[c0:c1] > 0) if relu else dy[c0:c1]
-            dz = np.empty((c1 - c0, oh, ow, f), dtype=dy.dtype)
-            _max_unpool_block(dz, g, arg[c0:c1], pool, pool, disjoint=True)
+            g = (dy[c0:c1] * (y[c0:c1] > 0) if relu else dy[c0:c1]).reshape(c1 - c0, ph * pw * f)
+            a = arg[c0:c1].reshape(c1 - c0, ph * pw * f)
+            dz = np.empty((c1 - c0, pool[0] * pool[1], g.shape[1]), dtype=dy.dtype)
+            for k in range(dz.shape[1]):  # multiply, not np.where: branch-free
+                np.multiply(g, a == k, out=dz[:, k])
             return dz
 
         def tiles_block(c0, c1):  # Winograd's 2x2 tiles are the windows: tile element k gets g where arg == k
@@ -675,7 +698,7 @@ class NumpyBackend(NumpyArrays, Backend):
             return dy6
         if pool == (2, 2) and _winograd(w, geometry):
             return self._wino_bwd_sweep(tiles_block, n, (ph, pw), x, w, need_dx, need_dw, need_db, geometry)
-        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry)
+        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry, pool)
 
     # -- pooling ------------------------------------------------------------
     def max_pool2d_fwd(self, x, geometry):
