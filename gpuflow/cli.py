@@ -451,6 +451,12 @@ def cmd_bench_model(args):
             parser.error(f"--model {spec}: no such file")
         if not spec.endswith((".keras", ".h5", ".hdf5", ".py")) and not os.path.isdir(spec):
             parser.error(f"--model {spec}: expected a .keras or .h5 model file, or a .py file defining build_model()")
+    if args.mixed_precision == "mixed_bfloat16":
+        from .bench.specs import numpy_dtype
+        try:
+            numpy_dtype("bfloat16")
+        except ImportError as e:
+            parser.error(f"--mixed-precision mixed_bfloat16: {e}")
     threads = _apply_threads(args.threads)
     from .bench import env, model as model_suite, report
     from .bench.progress import Progress
@@ -462,14 +468,15 @@ def cmd_bench_model(args):
             spec, device=args.device, peers=args.peers, keras_python=args.keras_python, batch_size=args.batch_size,
             warmup=args.warmup, repeat=args.repeat, max_time=max_time, epochs=args.epochs, samples=args.samples,
             data=args.data, threads=threads, tf32=args.tf32 == "on", layout=args.torch_layout, seed=args.seed,
-            progress=progress)
+            progress=progress, mixed_precision=args.mixed_precision)
     except model_suite.ModelSpecError as e:
         progress.close()
         parser.error(str(e))
     finally:
         progress.close()
     args.max_time = max_time
-    doc = report.make_document("model", args._command, environment, _settings(args, threads), peers, rows,
+    doc = report.make_document("model", args._command, environment,
+                               _settings(args, threads, mixed_precision=args.mixed_precision), peers, rows,
                                model=info, data=data)
     rc = _emit(doc, args)
     if rows[0]["status"] != "ok":
@@ -582,7 +589,12 @@ def _add_bench_and_parity(sub, argv):
                    help="training samples per epoch (default 60000, all of Fashion-MNIST)")
     m.add_argument("--data", choices=["auto", "fashion_mnist", "synthetic"], default="auto",
                    help="auto: Fashion-MNIST when it fits the model and is installed, else synthetic")
-    m.add_argument("--dtype", choices=["float32"], default="float32", help="float32 (the only one for models)")
+    m.add_argument("--dtype", choices=["float32"], default="float32",
+                   help="float32, the inputs' and variables' dtype (--mixed-precision computes in 16 bits)")
+    m.add_argument("--mixed-precision", choices=["mixed_float16", "mixed_bfloat16"], default=None,
+                   help="the Keras dtype policy for gpuflow and Keras (float32 variables, 16-bit compute, loss scaling "
+                        "for mixed_float16) and torch.autocast in that dtype for PyTorch (with a GradScaler for "
+                        "float16); default none: float32")
     _add_common_bench_args(m)
     m.set_defaults(func=cmd_bench_model, _parser=m, _command=command)
     p = sub.add_parser("parity", help="check the CUDA backend (GPU or emulator) against the NumPy reference, "

@@ -192,6 +192,7 @@ def test_roofline_takes_the_binding_floor():
     (["bench", "ops", "--peers", "keras", "--keras-python", "/nonexistent/python"], "no such executable"),
     (["bench", "model", "--model", "/nonexistent/model.keras", "--peers", "none"], "no such file"),
     (["bench", "model", "--dtype", "float16"], "invalid choice"),
+    (["bench", "model", "--mixed-precision", "float16"], "invalid choice"),
     (["bench"], "required"),
     (["parity", "--device", "tpu"], "Unknown device"),
     (["parity", "--model", "/nonexistent/m.keras"], "no such file"),
@@ -492,6 +493,16 @@ def test_model_cpu_against_torch_side_by_side(capsys, tmp_path):
     assert g["step"]["repeats"] == 2 and g["epoch_source"] == "estimated" and g["steps_per_epoch"] == 4
     assert g["peak_memory_bytes"] > 0 and g["peak_memory_kind"].startswith("peak RSS")
     assert "ms/step" in out and "torch" in out and "x" in out.splitlines()[-1]
+
+
+def test_model_mixed_precision_builds_under_the_policy(capsys, tmp_path):
+    out_json = tmp_path / "model.json"
+    rc, out, _ = run_cli(capsys, "bench", "model", "--peers", "none", "--mixed-precision", "mixed_float16",
+                         *MODEL_FAST, "--json", str(out_json))
+    doc = json.loads(out_json.read_text())
+    assert rc == 0 and schema.validate(doc) == [] and doc["settings"]["mixed_precision"] == "mixed_float16"
+    assert doc["results"][0]["policy"] == "mixed_float16"  # the model's policy in the worker
+    assert "mixed precision: gpuflow mixed_float16" in out
 
 
 def test_model_python_file_with_epochs(capsys, tmp_path):

@@ -24,6 +24,14 @@ that its peak memory is its own, with the same thread count, batch and data:
 The PyTorch twin exists for the seed CNN only (a custom model has no PyTorch translation: that
 row says "unsupported"); the Keras peer loads the same ``.keras`` file or calls the same
 ``build_model(keras)``.
+
+**Mixed precision** (``mixed_precision="mixed_float16" | "mixed_bfloat16"``): gpuflow and Keras set
+``keras.mixed_precision.set_global_policy`` before the model is built (a ``.keras`` file keeps the
+policies saved with its layers), so ``compile`` wraps the optimizer in a ``LossScaleOptimizer`` for
+``mixed_float16`` as Keras does; PyTorch runs its forward and loss under ``torch.autocast`` in that dtype,
+with a ``GradScaler`` for float16 (PyTorch's AMP recipe). Each row's ``policy`` says what ran. CuPy without
+bfloat16 support cannot hold bfloat16 arrays, so gpuflow's ``mixed_bfloat16`` on a GPU is then
+"unsupported".
 """
 from __future__ import annotations
 
@@ -216,6 +224,8 @@ def _keras_like(job, keras, framework, sync, seed_fn):
     """The gpuflow and Keras workers: the same Keras API."""
     rss0 = _env.current_rss_bytes()
     seed_fn(job.get("seed", 0))
+    if job.get("mixed_precision"):
+        keras.mixed_precision.set_global_policy(job["mixed_precision"])
     model = build_model_for(job["model"], keras, framework)
     shape = input_shape_of(model)
     _compile(model, keras, job["classes"])
@@ -243,7 +253,7 @@ def _keras_like(job, keras, framework, sync, seed_fn):
         res = model.evaluate(xt, yt, batch_size=1000, verbose=0)
         acc = float(res[1]) if isinstance(res, (list, tuple)) else None
     out = _common(job, stats, epochs, acc, len(x), None if xt is None else len(xt))
-    out.update(params=int(model.count_params()), rss_before_bytes=rss0)
+    out.update(params=int(model.count_params()), rss_before_bytes=rss0, policy=model.dtype_policy.name)
     return out
 
 
@@ -256,6 +266,12 @@ def _worker_gpuflow(job):
     # --tf32 applies to gpuflow too: its CUDA backend runs float32 convolutions and Dense on the tensor cores in
     # TF32 while TensorFlow's flag is on (the default), so "off" must turn it off to compare FP32 with FP32.
     config.enable_tensor_float_32_execution(bool(job.get("tf32", False)))
+    if job.get("mixed_precision") == "mixed_bfloat16" and dev.kind == "gpu":
+        from .ops import _holds_bfloat16
+        from .peers import Unsupported
+        if not _holds_bfloat16(be.xp):
+            raise Unsupported("mixed_bfloat16 on a GPU: this CuPy has no bfloat16 dtype (gpuflow runs bfloat16 on "
+                              "the CPU and the emulator)")
     out = _keras_like(job, gf.keras, "gpuflow", be.synchronize, gf.keras.utils.set_random_seed)
     out["info"] = {"status": "ok", "version": gf.__version__, "backend": be.name, "device": str(dev),
                    "tf32": bool(job.get("tf32")) if dev.kind == "gpu" else None}
@@ -306,6 +322,12 @@ def _worker_torch(job):
     model = TorchSeedCNN(torch, layout).to(dev).to(memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     loss_fn = torch.nn.CrossEntropyLoss()
+    policy = job.get("mixed_precision")
+    amp_dtype = {"mixed_float16": torch.float16, "mixed_bfloat16": torch.bfloat16}.get(policy)
+    scaler = torch.amp.GradScaler(dev.type, enabled=amp_dtype == torch.float16)  # a no-op unless float16
+
+    def autocast():
+        return torch.autocast(dev.type, dtype=amp_dtype, enabled=amp_dtype is not None)
     x, y, xt, yt = _data(job, (28, 28, 1))
 
     def to_t(a):
@@ -316,9 +338,11 @@ def _worker_torch(job):
 
     def step(xb_=xb, yb_=yb):
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb_), yb_)
-        loss.backward()
-        opt.step()
+        with autocast():
+            loss = loss_fn(model(xb_), yb_)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
     sync = torch.cuda.synchronize if gpu else (lambda: None)
     _progress("warm-up")
     stats = measure(step, clock=WallClock(sync), **_timing(job))
@@ -336,12 +360,14 @@ def _worker_torch(job):
     if job["epochs"] > 0 and xt is not None:
         _progress("evaluating")
         XT, YT = to_t(xt), torch.from_numpy(yt).to(dev)
-        with torch.no_grad():
+        with torch.no_grad(), autocast():
             pred = torch.cat([model(XT[i:i + 1000]).argmax(1) for i in range(0, len(XT), 1000)])
         acc = float((pred == YT).float().mean())
     out = _common(job, stats, epochs, acc, len(x), None if xt is None else len(xt))
     out.update(version=torch.__version__, params=int(sum(p.numel() for p in model.parameters())),
-               rss_before_bytes=rss0, info=torch_info(torch, job["device"], job.get("tf32"), layout))
+               rss_before_bytes=rss0, info=torch_info(torch, job["device"], job.get("tf32"), layout),
+               policy=(f"{policy} (torch.autocast {str(amp_dtype).replace('torch.', '')}"
+                       + (" + GradScaler)" if scaler.is_enabled() else ")")) if policy else "float32")
     out["info"]["in_process"] = False
     if gpu:
         out["peak_memory_bytes"] = int(torch.cuda.max_memory_reserved())
@@ -359,8 +385,10 @@ def run_model_job(job):
 # -- in the parent -----------------------------------------------------------------------------
 def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128, warmup=None, repeat=None,
               max_time=10.0, epochs=0, samples=None, data="auto", threads=None, tf32=False,
-              layout="channels_last", seed=0, progress=None):
+              layout="channels_last", seed=0, progress=None, mixed_precision=None):
     """Runs the model suite; returns (rows, peers_info, model_info, data_info).
+
+    ``mixed_precision``: None (float32) or "mixed_float16" / "mixed_bfloat16" (see the module docstring).
 
     Raises:
         ModelSpecError: the model cannot be built, or the data asked for is unusable.
@@ -376,7 +404,8 @@ def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128
     data_info = {"kind": kind, "note": note, "samples": samples, "batch_size": batch_size, "epochs": epochs}
     job = {"kind": "model", "model": spec, "device": device, "batch_size": batch_size, "warmup": warmup,
            "repeat": repeat, "max_time": max_time, "epochs": epochs, "samples": samples, "data": kind,
-           "classes": info["classes"], "threads": threads, "tf32": tf32, "layout": layout, "seed": seed}
+           "classes": info["classes"], "threads": threads, "tf32": tf32, "layout": layout, "seed": seed,
+           "mixed_precision": mixed_precision}
     rows, peers_info = [], {}
     for fw in ["gpuflow"] + list(peers):
         if progress is not None:
@@ -386,7 +415,7 @@ def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128
         row = {"framework": fw, "status": out.get("status", "failed")}
         for k in ("detail", "version", "params", "step", "samples_per_s", "steps_per_epoch", "epoch_s",
                   "epoch_source", "epoch_times_s", "accuracy", "train_samples", "test_samples",
-                  "peak_memory_bytes", "peak_memory_kind", "rss_before_bytes"):
+                  "peak_memory_bytes", "peak_memory_kind", "rss_before_bytes", "policy"):
             if k in out:
                 row[k] = out[k]
         rows.append(row)

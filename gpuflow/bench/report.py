@@ -204,6 +204,9 @@ def model_table(doc, markdown=False):
              "ms/step: median training step (forward, backward, Adam) after warm-up; IQR = spread; "
              "s/epoch (est.) = median step x steps per epoch; gpuflow/peer = gpuflow step time / peer step time "
              "(above 1: gpuflow is slower)", _stamp(doc)]
+    if doc["settings"].get("mixed_precision"):  # what each framework ran
+        notes.insert(3, "mixed precision: " + ", ".join(f"{r['framework']} {r['policy']}" for r in doc["results"]
+                                                        if r.get("policy")))
     return _with_notes(notes, _table(headers, rows, aligns, markdown), markdown, foot)
 
 

@@ -116,6 +116,9 @@ SCHEMA = {
                 "torch_layout": {"enum": ["channels_last", "nchw"]},
                 "peers": {"type": "array", "items": {"enum": ["torch", "keras"]}},
                 "shape_set": {"type": "string"}, "seed": {"type": "integer"},
+                "mixed_precision": {"enum": [None, "mixed_float16", "mixed_bfloat16"],
+                                    "description": "model suite: the Keras dtype policy (torch.autocast for PyTorch); "
+                                                   "null: float32"},
             },
         },
         "peer": {
@@ -188,6 +191,7 @@ SCHEMA = {
                 "status": {"enum": ["ok", "failed", "not installed", "unavailable", "unsupported"]},
                 "detail": {"type": "string"}, "version": {"type": "string"},
                 "params": {"type": "integer", "minimum": 0},
+                "policy": {"type": "string", "description": "the dtype policy the model ran (PyTorch: the autocast)"},
                 "step": {"type": "object", "required": _STATS_REQUIRED, "properties": _STATS,
                          "description": "seconds per training step"},
                 "samples_per_s": _n("batch size / median step time"),
