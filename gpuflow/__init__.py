@@ -23,12 +23,23 @@ from .ops.math_ops import (  # noqa: F401
     sigmoid, tanh, maximum, minimum, matmul, reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod,
     reduce_any, reduce_all, reduce_logsumexp, argmax, argmin, equal, not_equal, less, less_equal, greater,
     greater_equal, logical_and, logical_or, logical_not, where, cast, clip_by_value, add_n, round, floor, ceil,
-    sin, cos,
+    sin, cos, tan, sinh, cosh, asin, acos, atan, cumsum,
 )
 from .ops.array_ops import (  # noqa: F401
     reshape, transpose, concat, stack, unstack, squeeze, expand_dims, one_hot, broadcast_to, zeros, ones, fill,
     zeros_like, ones_like, identity, stop_gradient, gather, shape, size, rank, tile, pad, split, range,
+    linspace, eye, boolean_mask, reverse, roll, repeat, sequence_mask, gather_nd, meshgrid,
 )
+from .ops.math_ops import divide as realdiv  # noqa: F401
+from .ops.core import is_tensor, get_static_value  # noqa: F401
+from .ops.linalg_ops import einsum, tensordot, norm, clip_by_norm, clip_by_global_norm  # noqa: F401
+from .ops.sort_ops import sort, argsort, unique  # noqa: F401
+from .ops.control_flow_ops import cond, while_loop, map_fn, vectorized_map, executing_eagerly  # noqa: F401
+from .ops.logging_ops import print  # noqa: F401,A004  (tf.print)
+from .ops.gradient_ops import custom_gradient  # noqa: F401
+from .module import Module, name_scope  # noqa: F401
+
+newaxis = None  # tf.newaxis
 from . import ops, nn, random, math, linalg, profiler  # noqa: F401
 from . import distribute  # noqa: F401  (tf.distribute; mpi4py is imported only by MultiWorkerMirroredStrategy)
 from . import config  # noqa: F401  (tf.config)
@@ -69,6 +80,11 @@ def constant(value, dtype=None, shape=None, name=None):
     return t
 
 
+# TF 2's initializers (tf.random_normal_initializer ...): the Keras classes of the same arguments and defaults
+_INITIALIZERS = {"random_normal_initializer": "RandomNormal", "random_uniform_initializer": "RandomUniform",
+                 "constant_initializer": "Constant", "zeros_initializer": "Zeros", "ones_initializer": "Ones"}
+
+
 def _lazy(name):
     # keras and data are imported on first use, keeping `import gpuflow` light.
     if name in ("keras", "data"):
@@ -76,6 +92,9 @@ def _lazy(name):
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod
         return mod
+    if name in _INITIALIZERS:
+        from .keras import initializers
+        return getattr(initializers, _INITIALIZERS[name])
     return None
 
 

@@ -5,8 +5,11 @@ from .ops.nn_ops import (  # noqa: F401
     relu, relu6, sigmoid, tanh, softmax, log_softmax, conv2d, max_pool2d, avg_pool2d, dropout, bias_add,
     sparse_softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits,
     sigmoid_cross_entropy_with_logits, leaky_relu, elu, selu, softplus, silu, swish, gelu, conv2d_transpose,
-    depthwise_conv2d, separable_conv2d, moments, batch_normalization,
+    depthwise_conv2d, separable_conv2d, moments, batch_normalization, l2_loss, softsign,
+    weighted_cross_entropy_with_logits, embedding_lookup,
 )
+from .ops.sort_ops import top_k, in_top_k  # noqa: F401
+from .ops.linalg_ops import l2_normalize  # noqa: F401
 
 max_pool = max_pool2d
 avg_pool = avg_pool2d

@@ -640,12 +640,18 @@ GRADIENT_CHECKED = {
     "sigmoid_cross_entropy_with_logits", "fused_conv2d", "fused_dense", "leaky_relu", "elu", "selu", "softplus",
     "silu", "swish", "erf", "gelu", "conv2d_transpose", "depthwise_conv2d", "separable_conv2d", "moments",
     "batch_normalization",
+    # gradient-checked in tests/test_tf_functions_breadth.py (GRADIENT_CASES)
+    "expm1", "tan", "sinh", "cosh", "asin", "acos", "atan", "reciprocal", "squared_difference", "divide_no_nan",
+    "xlogy", "reduce_variance", "reduce_std", "reduce_euclidean_norm", "cumsum", "cumprod", "boolean_mask", "reverse",
+    "roll", "repeat", "gather_nd", "meshgrid", "l2_loss", "softsign", "log_sigmoid", "weighted_cross_entropy_with_logits",
+    "embedding_lookup",
 }
 NO_GRADIENT = {  # integer/bool results, piecewise-constant ops (checked above to give None or zeros), creation
     "floordiv", "sign", "round", "floor", "ceil", "reduce_any", "reduce_all", "argmax", "argmin", "equal",
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_not",
     "one_hot", "zeros", "ones", "fill", "zeros_like", "ones_like", "stop_gradient", "shape", "size", "rank",
-    "range", "conv_output_size",
+    "range", "conv_output_size", "logical_xor", "is_nan", "is_inf", "is_finite", "count_nonzero", "linspace", "eye",
+    "sequence_mask",
 }
 
 

@@ -422,3 +422,135 @@ def range(start, limit=None, delta=1, dtype=None, name=None):  # noqa: A001
     dt = _dtypes.as_dtype(dtype).as_numpy_dtype if dtype is not None else (
         np.float32 if vals.dtype.kind == "f" else np.int32)
     return Tensor(b.asarray(vals, dtype=dt), dev, b)
+
+
+# -- more of tf.* ---------------------------------------------------------------------------------------------------
+def linspace(start, stop, num, name=None, axis=0):
+    """``num`` evenly spaced values from ``start`` to ``stop``, both included (``tf.linspace``).
+
+    ``start``/``stop`` may be tensors of one shape (the values then run along ``axis``). Float inputs keep their
+    dtype (Python floats: float32); integer inputs give float64, as TensorFlow. Not differentiable.
+
+    Raises:
+        ValueError: ``num`` negative.
+    """
+    a, b = convert_to_tensor(start), convert_to_tensor(stop)
+    num = int(num.numpy() if isinstance(num, Tensor) else num)
+    if num < 0:
+        raise ValueError(f"linspace: `num` must be >= 0. Received: num={num}")
+    dt = a._data.dtype if a.dtype.is_floating else np.float64
+    vals = np.linspace(a.numpy(), b.numpy(), num, axis=axis)
+    return wrap(a._backend.asarray(vals, dtype=dt), a)
+
+
+def eye(num_rows, num_columns=None, batch_shape=None, dtype="float32", name=None):
+    """An identity matrix (``tf.eye``, ``tf.linalg.eye``) of shape ``batch_shape + (num_rows, num_columns)``."""
+    dev, b = _creation_backend()
+    num_columns = num_rows if num_columns is None else num_columns
+    shape = tuple(batch_shape or ()) + (num_rows, num_columns)
+    data = b.xp.broadcast_to(b.xp.eye(num_rows, num_columns, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), shape)
+    return Tensor(b.xp.ascontiguousarray(data), dev, b)
+
+
+def boolean_mask(tensor, mask, axis=None, name=None):
+    """The entries of ``tensor`` where ``mask`` is True (``tf.boolean_mask``).
+
+    Args:
+        tensor: a Tensor of shape ``pre + mask.shape + post`` (``pre`` has ``axis`` dimensions).
+        mask: a bool tensor (or list) of rank k >= 1 matching ``tensor``'s dimensions ``axis .. axis + k - 1``.
+        axis: the first masked dimension (default 0).
+
+    Returns:
+        A Tensor of shape ``pre + (number of True,) + post``; the gradient scatters back.
+
+    Raises:
+        ValueError: a mask of rank 0 or whose shape does not match ``tensor``'s.
+    """
+    t = convert_to_tensor(tensor)
+    m = convert_to_tensor(mask)
+    axis = 0 if axis is None else int(axis) % max(t.ndim, 1)
+    if m.ndim == 0 or tuple(t.shape[axis:axis + m.ndim]) != tuple(m.shape):
+        raise ValueError(f"boolean_mask: the mask's shape must match the tensor's dimensions {axis}.."
+                         f"{axis + m.ndim - 1}. Received: tensor.shape={tuple(t.shape)}, mask.shape={tuple(m.shape)}, "
+                         f"axis={axis}")
+    positions = t._backend.xp.nonzero(t._backend.asarray(m.numpy().astype(bool)))
+    return getitem(t, (slice(None),) * axis + tuple(positions))
+
+
+def reverse(tensor, axis, name=None):
+    """``tensor`` with the order of the entries along each of ``axis`` (a list of ints) reversed (``tf.reverse``)."""
+    t = convert_to_tensor(tensor)
+    axes = {_axis(a, t.ndim, "reverse") for a in (axis if isinstance(axis, (list, tuple)) else [axis])}
+    return getitem(t, tuple(slice(None, None, -1) if d in axes else slice(None) for d in _range(t.ndim)))
+
+
+def roll(input, shift, axis, name=None):  # noqa: A002
+    """Entries shifted by ``shift`` along ``axis`` with wrap-around (``tf.roll``); ints or equal-length lists."""
+    x = convert_to_tensor(input)
+    shift = shift.numpy().tolist() if isinstance(shift, Tensor) else shift
+    axis = axis.numpy().tolist() if isinstance(axis, Tensor) else axis
+    neg = [-s for s in shift] if isinstance(shift, (list, tuple)) else -shift
+    return make_op("Roll", (x,), x._backend.xp.roll(x._data, shift, axis=axis),
+                   lambda g, n: (roll(g, neg, axis),))
+
+
+def repeat(input, repeats, axis=None, name=None):  # noqa: A002
+    """Each entry repeated ``repeats`` times along ``axis`` (``tf.repeat``; None: of the flattened tensor)."""
+    x = convert_to_tensor(input)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    axis = _axis(axis, x.ndim, "repeat")
+    reps = np.asarray(repeats.numpy() if isinstance(repeats, Tensor) else repeats)
+    idx = np.repeat(np.arange(x.shape[axis]), reps)
+    return gather(x, wrap(x._backend.asarray(idx), x), axis=axis)
+
+
+def sequence_mask(lengths, maxlen=None, dtype="bool", name=None):
+    """``mask[..., j] = j < lengths[...]`` (``tf.sequence_mask``), shape ``lengths.shape + (maxlen,)``; ``maxlen``
+    defaults to the largest length."""
+    lengths = convert_to_tensor(lengths)
+    xp = lengths._backend.xp
+    maxlen = int(lengths.numpy().max()) if maxlen is None else int(maxlen)
+    data = xp.arange(maxlen) < lengths._data[..., None]
+    return wrap(data.astype(_dtypes.as_dtype(dtype).as_numpy_dtype), lengths)
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    """``params`` at the index tuples in the last axis of ``indices`` (``tf.gather_nd``): shape
+    ``indices.shape[:-1] + params.shape[indices.shape[-1]:]``; the gradient scatters back.
+
+    Raises:
+        NotImplementedError: ``batch_dims`` other than 0.
+        TypeError: non-integer indices.
+    """
+    if batch_dims != 0:
+        raise NotImplementedError(f"gather_nd: only batch_dims=0 is supported. Received: batch_dims={batch_dims}")
+    x, idx = convert_to_tensor(params), convert_to_tensor(indices)
+    if not idx.dtype.is_integer:
+        raise TypeError(f"gather_nd expects integer indices. Received: indices.dtype={idx.dtype.name}")
+    return getitem(x, tuple(idx._data[..., i] for i in _range(idx.shape[-1])))
+
+
+def meshgrid(*args, **kwargs):
+    """Coordinate grids from 1-D tensors (``tf.meshgrid``); ``indexing="xy"`` (default) or ``"ij"``.
+
+    Returns:
+        A list of N Tensors of the grid's shape (the first two sizes swapped with ``"xy"``)."""
+    indexing = kwargs.pop("indexing", "xy")
+    kwargs.pop("name", None)
+    if kwargs or indexing not in ("xy", "ij"):
+        raise ValueError(f"meshgrid: `indexing` must be 'xy' or 'ij'. Received: indexing={indexing!r}, {kwargs}")
+    xs = [reshape(convert_to_tensor(a), (-1,)) for a in args]
+    shape = [int(a.shape[0]) for a in xs]
+    if indexing == "xy" and len(xs) >= 2:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, a in enumerate(xs):
+        pos = (1 if i == 0 else 0 if i == 1 else i) if indexing == "xy" and len(xs) >= 2 else i
+        view = [1] * len(xs)
+        view[pos] = -1
+        out.append(identity(broadcast_to(reshape(a, view), shape)))
+    return out
+
+
+__all__ += ["linspace", "eye", "boolean_mask", "reverse", "roll", "repeat", "sequence_mask", "gather_nd", "meshgrid"]

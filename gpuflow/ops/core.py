@@ -16,7 +16,7 @@ from ..device import Device, current_device, backend_for
 from ..tensor import Tensor
 
 __all__ = ["convert_to_tensor", "make_op", "make_gradient_op", "wrap", "binary_args", "unbroadcast",
-           "check_same_device"]
+           "check_same_device", "is_tensor", "get_static_value"]
 
 _PY_SCALARS = (bool, int, float)
 
@@ -188,3 +188,18 @@ def unbroadcast(g: Tensor, shape) -> Tensor:
     if tuple(g.shape) != shape:
         g = array_ops.reshape(g, shape)
     return g
+
+
+def is_tensor(x):
+    """Whether ``x`` is a gpuflow Tensor or Variable (``tf.is_tensor``); NumPy arrays and Python values are not."""
+    return isinstance(x, Tensor)
+
+
+def get_static_value(tensor, partial=False):
+    """The value of ``tensor`` known without running anything (``tf.get_static_value``): a Tensor's NumPy array
+    (gpuflow runs eagerly); None for a Variable (its value may change, as TensorFlow answers); any other value as
+    it is."""
+    from ..tensor import Variable
+    if isinstance(tensor, Variable):
+        return None
+    return tensor.numpy() if isinstance(tensor, Tensor) else tensor

@@ -435,3 +435,110 @@ def zeros_like_(x):
 
 def ones_like_(x):
     return wrap(x._backend.xp.ones_like(x._data), x)
+
+
+# -- more of tf.math ----------------------------------------------------------------------------------------------
+expm1 = _unary("expm1", "Expm1", lambda xp, a: xp.expm1(a), lambda g, x, o: g * (o + 1))
+tan = _unary("tan", "Tan", lambda xp, a: xp.tan(a), lambda g, x, o: g * (1 + o * o))
+sinh = _unary("sinh", "Sinh", lambda xp, a: xp.sinh(a), lambda g, x, o: g * cosh(x))
+cosh = _unary("cosh", "Cosh", lambda xp, a: xp.cosh(a), lambda g, x, o: g * sinh(x))
+asin = _unary("asin", "Asin", lambda xp, a: xp.arcsin(a), lambda g, x, o: g * rsqrt(1 - x * x))
+acos = _unary("acos", "Acos", lambda xp, a: xp.arccos(a), lambda g, x, o: negative(g * rsqrt(1 - x * x)))
+atan = _unary("atan", "Atan", lambda xp, a: xp.arctan(a), lambda g, x, o: g / (1 + x * x))
+reciprocal = _unary("reciprocal", "Reciprocal", lambda xp, a: (1 / a).astype(a.dtype, copy=False),
+                    lambda g, x, o: negative(g * o * o))
+logical_xor = _compare("logical_xor", "LogicalXor", lambda xp, a, b: xp.logical_xor(a, b))
+
+
+def _predicate(name, fn):
+    def op(x, name=None):
+        x = convert_to_tensor(x)
+        return make_op(name, (x,), fn(x._backend.xp, x._data), None)
+    op.__name__ = name
+    op.__doc__ = f"Elementwise ``{name}`` of a float tensor, giving a bool tensor (``tf.math.{name}``)."
+    return op
+
+
+is_nan = _predicate("is_nan", lambda xp, a: xp.isnan(a))
+is_inf = _predicate("is_inf", lambda xp, a: xp.isinf(a))
+is_finite = _predicate("is_finite", lambda xp, a: xp.isfinite(a))
+
+
+def squared_difference(x, y, name=None):
+    """Elementwise ``(x - y)^2`` with broadcasting (``tf.math.squared_difference``)."""
+    return square(subtract(x, y))
+
+
+def divide_no_nan(x, y, name=None):
+    """``x / y``, 0 where ``y`` is 0 (``tf.math.divide_no_nan``); the gradient is 0 there too."""
+    x, y = binary_args(x, y, "divide_no_nan")
+    zero = equal(y, zeros_like_(y))
+    q = divide(x, where(zero, ones_like_(y), y))
+    return where(zero, zeros_like_(q), q)
+
+
+def xlogy(x, y, name=None):
+    """``x * log(y)``, 0 where ``x`` is 0 (``tf.math.xlogy``)."""
+    x, y = binary_args(x, y, "xlogy")
+    zero = equal(x, zeros_like_(x))
+    p = x * log(where(zero, ones_like_(y), y))
+    return where(zero, zeros_like_(p), p)
+
+
+def reduce_variance(input_tensor, axis=None, keepdims=False, name=None):
+    """Variance over ``axis``, the mean of squared deviations (``tf.math.reduce_variance``); floats only."""
+    x = convert_to_tensor(input_tensor)
+    _require_float(x, "reduce_variance")
+    return reduce_mean(square(x - reduce_mean(x, axis=axis, keepdims=True)), axis=axis, keepdims=keepdims)
+
+
+def reduce_std(input_tensor, axis=None, keepdims=False, name=None):
+    """Standard deviation over ``axis`` (``tf.math.reduce_std``): the square root of :func:`reduce_variance`."""
+    return sqrt(reduce_variance(input_tensor, axis=axis, keepdims=keepdims))
+
+
+def reduce_euclidean_norm(input_tensor, axis=None, keepdims=False, name=None):
+    """``sqrt(sum(x^2))`` over ``axis`` (``tf.math.reduce_euclidean_norm``)."""
+    return sqrt(reduce_sum(square(convert_to_tensor(input_tensor)), axis=axis, keepdims=keepdims))
+
+
+def count_nonzero(input, axis=None, keepdims=None, dtype="int64", name=None):  # noqa: A002 - TensorFlow's name
+    """How many elements are not zero (not False) over ``axis`` (``tf.math.count_nonzero``), as ``dtype``."""
+    x = convert_to_tensor(input)
+    return cast(reduce_sum(cast(not_equal(x, zeros_like_(x)), "int64"), axis=axis, keepdims=bool(keepdims)), dtype)
+
+
+def _scan(xp, fn, a, axis, exclusive, reverse):
+    if reverse:
+        a = xp.flip(a, axis=axis)
+    out = fn(a, axis=axis, dtype=a.dtype)
+    if exclusive:  # shift by one: the identity first, the last total dropped
+        first = xp.ones_like(xp.take(a, [0], axis=axis)) if fn is xp.cumprod else \
+            xp.zeros_like(xp.take(a, [0], axis=axis))
+        out = xp.concatenate([first, xp.take(out, xp.arange(a.shape[axis] - 1), axis=axis)], axis=axis)
+    return xp.flip(out, axis=axis) if reverse else out
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Cumulative sum along ``axis`` (``tf.math.cumsum``); ``exclusive`` leaves each element out of its own sum,
+    ``reverse`` sums from the end. The gradient is the cumulative sum the other way."""
+    x = convert_to_tensor(x)
+    ax = _axes(axis, x.ndim, "cumsum")[0]
+    return make_op("Cumsum", (x,), _scan(x._backend.xp, x._backend.xp.cumsum, x._data, ax, exclusive, reverse),
+                   lambda g, n: (cumsum(g, ax, exclusive, not reverse),))
+
+
+def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
+    """Cumulative product along ``axis`` (``tf.math.cumprod``); arguments as :func:`cumsum`. The gradient is
+    TensorFlow's ``cumsum(out * g, reverse=not reverse) / x``, which assumes no zeros in ``x``."""
+    x = convert_to_tensor(x)
+    ax = _axes(axis, x.ndim, "cumprod")[0]
+    out = None
+    out = make_op("Cumprod", (x,), _scan(x._backend.xp, x._backend.xp.cumprod, x._data, ax, exclusive, reverse),
+                  lambda g, n: (cumsum(out * g, ax, exclusive, not reverse) / x,))
+    return out
+
+
+__all__ += ["expm1", "tan", "sinh", "cosh", "asin", "acos", "atan", "reciprocal", "logical_xor", "is_nan", "is_inf",
+            "is_finite", "squared_difference", "divide_no_nan", "xlogy", "reduce_variance", "reduce_std",
+            "reduce_euclidean_norm", "count_nonzero", "cumsum", "cumprod"]

@@ -725,3 +725,46 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     if offset is not None:
         shift = convert_to_tensor(offset, dtype=x.dtype) + shift
     return x * inv + shift
+
+
+# -- more of tf.nn ------------------------------------------------------------------
+def l2_loss(t, name=None):
+    """``sum(t^2) / 2`` (``tf.nn.l2_loss``), a scalar of ``t``'s dtype."""
+    t = _float_input(t, "l2_loss")
+    return M.reduce_sum(M.square(t)) * 0.5
+
+
+def softsign(features, name=None):
+    """``x / (1 + |x|)`` (``tf.nn.softsign``, ``tf.math.softsign``)."""
+    x = _float_input(features, "softsign")
+    return x / (1 + M.abs(x))
+
+
+def log_sigmoid(x, name=None):
+    """``log(sigmoid(x)) = -softplus(-x)``, computed without overflow (``tf.math.log_sigmoid``)."""
+    return -softplus(-_float_input(x, "log_sigmoid"))
+
+
+def weighted_cross_entropy_with_logits(labels, logits, pos_weight, name=None):
+    """Sigmoid cross-entropy with the positive term weighted by ``pos_weight``
+    (``tf.nn.weighted_cross_entropy_with_logits``): ``(1 - z) x + (1 + (q - 1) z) log(1 + exp(-x))`` with x the
+    logits, z the labels and q ``pos_weight``, in TensorFlow's overflow-free form."""
+    logits = _float_input(logits, "weighted_cross_entropy_with_logits")
+    labels = convert_to_tensor(labels, dtype=logits.dtype)
+    if tuple(labels.shape) != tuple(logits.shape):
+        raise ValueError(f"weighted_cross_entropy_with_logits: labels and logits must have the same shape. "
+                         f"Received: labels.shape={tuple(labels.shape)}, logits.shape={tuple(logits.shape)}")
+    log_weight = 1 + (M.cast(convert_to_tensor(pos_weight), logits.dtype) - 1) * labels
+    return (1 - labels) * logits + log_weight * (M.log1p(M.exp(-M.abs(logits))) + M.maximum(-logits, 0.0))
+
+
+def embedding_lookup(params, ids, max_norm=None, name=None):
+    """The rows of ``params`` (vocab, ...) at ``ids`` (``tf.nn.embedding_lookup``; one tensor, no max_norm)."""
+    if max_norm is not None or isinstance(params, (list, tuple)):
+        raise NotImplementedError("embedding_lookup: only one params tensor and max_norm=None are supported. "
+                                  f"Received: max_norm={max_norm}, params of type {type(params).__name__}")
+    from .array_ops import gather
+    return gather(params, ids)
+
+
+__all__ += ["l2_loss", "softsign", "log_sigmoid", "weighted_cross_entropy_with_logits", "embedding_lookup"]
