@@ -199,9 +199,10 @@ mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 
 
-def _aligned(y_true, y_pred, fn):
-    """``(y_true, y_pred)`` as float tensors of the prediction dtype, ranks aligned as Keras's
-    ``squeeze_or_expand_to_same_rank`` (a trailing size-1 axis dropped or added).
+def aligned_inputs(y_true, y_pred, fn):
+    """The inputs of an elementwise loss or metric function named ``fn``: ``(y_true, y_pred)`` as float tensors
+    of the prediction dtype, ranks aligned as Keras's ``squeeze_or_expand_to_same_rank`` (a trailing size-1 axis
+    dropped or added).
 
     Raises:
         ValueError: shapes that do not broadcast, naming ``fn`` and both shapes.
@@ -228,7 +229,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
     Returns:
         (batch, d0, .. dN-1) float tensor of the prediction dtype (float32 for integer predictions).
     """
-    y_true, y_pred = _aligned(y_true, y_pred, "mean_absolute_percentage_error")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "mean_absolute_percentage_error")
     diff = _m.abs((y_true - y_pred) / _m.maximum(_m.abs(y_true), EPSILON))
     return 100.0 * _m.reduce_mean(diff, axis=-1)
 
@@ -236,7 +237,7 @@ def mean_absolute_percentage_error(y_true, y_pred):
 def mean_squared_logarithmic_error(y_true, y_pred):
     """``mean(square(log(maximum(y_pred, 1e-7) + 1) - log(maximum(y_true, 1e-7) + 1)), axis=-1)`` (Keras 3:
     values at or below 0 count as 1e-7). Shapes as :func:`mean_absolute_percentage_error`."""
-    y_true, y_pred = _aligned(y_true, y_pred, "mean_squared_logarithmic_error")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "mean_squared_logarithmic_error")
     first = _m.log(_m.maximum(y_pred, EPSILON) + 1.0)
     second = _m.log(_m.maximum(y_true, EPSILON) + 1.0)
     return _m.reduce_mean(_m.square(first - second), axis=-1)
@@ -255,14 +256,14 @@ def cosine_similarity(y_true, y_pred, axis=-1):
     Returns:
         The inputs' shape without ``axis``.
     """
-    y_true, y_pred = _aligned(y_true, y_pred, "cosine_similarity")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "cosine_similarity")
     return -_m.reduce_sum(_l2_normalize(y_true, axis) * _l2_normalize(y_pred, axis), axis=axis)
 
 
 def huber(y_true, y_pred, delta=1.0):
     """Mean over the last axis of ``0.5 * e**2`` where ``|e| <= delta``, else ``delta * |e| - 0.5 * delta**2``,
     with ``e = y_pred - y_true`` (Keras 3). Shapes as :func:`mean_absolute_percentage_error`."""
-    y_true, y_pred = _aligned(y_true, y_pred, "huber")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "huber")
     error = y_pred - y_true
     abs_error = _m.abs(error)
     delta = float(delta)
@@ -273,7 +274,7 @@ def huber(y_true, y_pred, delta=1.0):
 def log_cosh(y_true, y_pred):
     """Mean over the last axis of ``log(cosh(x))``, ``x = y_pred - y_true``, computed stably as
     ``x + softplus(-2 x) - log(2)`` (Keras 3). Shapes as :func:`mean_absolute_percentage_error`."""
-    y_true, y_pred = _aligned(y_true, y_pred, "log_cosh")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "log_cosh")
     x = y_pred - y_true
     return _m.reduce_mean(x + _nn.softplus(x * -2.0) - float(np.log(2.0)), axis=-1)
 
@@ -295,13 +296,13 @@ def hinge(y_true, y_pred):
     Returns:
         (batch, d0, .. dN-1) float tensor.
     """
-    y_true, y_pred = _aligned(y_true, y_pred, "hinge")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "hinge")
     return _m.reduce_mean(_m.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0), axis=-1)
 
 
 def squared_hinge(y_true, y_pred):
     """``mean(square(maximum(1 - y_true * y_pred, 0)), axis=-1)``, labels as :func:`hinge` (Keras 3)."""
-    y_true, y_pred = _aligned(y_true, y_pred, "squared_hinge")
+    y_true, y_pred = aligned_inputs(y_true, y_pred, "squared_hinge")
     return _m.reduce_mean(_m.square(_m.maximum(1.0 - _hinge_labels(y_true) * y_pred, 0.0)), axis=-1)
 
 
@@ -738,14 +739,15 @@ _CLASSES = (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, Me
             SparseCategoricalCrossentropy, Dice, Tversky)
 #: Keras 3's ``keras.losses.ALL_OBJECTS_DICT``: class names, function names and the short aliases.
 _CLASS_OF = {c().fn: c for c in _CLASSES}
-_OBJECTS = {c.__name__: c for c in _CLASSES}
-_OBJECTS.update({fn.__name__: fn for fn in _CLASS_OF})
-_OBJECTS.update({"bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence, "KLD": kl_divergence,
-                 "mae": mae, "MAE": mae, "mse": mse, "MSE": mse, "mape": mape, "MAPE": mape, "msle": msle,
-                 "MSLE": msle, "logcosh": log_cosh, "kullback_leibler_divergence": kl_divergence})
+ALL_OBJECTS_DICT = {c.__name__: c for c in _CLASSES}
+ALL_OBJECTS_DICT.update({fn.__name__: fn for fn in _CLASS_OF})
+ALL_OBJECTS_DICT.update({"bce": binary_crossentropy, "BCE": binary_crossentropy, "kld": kl_divergence,
+                         "KLD": kl_divergence, "mae": mae, "MAE": mae, "mse": mse, "MSE": mse, "mape": mape,
+                         "MAPE": mape, "msle": msle, "MSLE": msle, "logcosh": log_cosh,
+                         "kullback_leibler_divergence": kl_divergence})
 #: A string for compile/get: the class whose default instance computes that function (gpuflow resolves names to
 #: Loss instances, which take ``sample_weight``; Keras wraps the function, with the same values).
-_BY_NAME = {k: v if isinstance(v, type) else _CLASS_OF[v] for k, v in _OBJECTS.items()}
+_BY_NAME = {k: v if isinstance(v, type) else _CLASS_OF[v] for k, v in ALL_OBJECTS_DICT.items()}
 
 
 def expects_class_ids(loss):
@@ -767,9 +769,10 @@ def deserialize(name, custom_objects=None):
         ValueError: an unknown name or class.
     """
     if isinstance(name, str):
-        obj = (custom_objects or {}).get(name, _OBJECTS.get(name))
+        obj = (custom_objects or {}).get(name, ALL_OBJECTS_DICT.get(name))
         if obj is None:
-            raise ValueError(f"Could not interpret loss identifier: {name}. Expected one of {sorted(_OBJECTS)}")
+            raise ValueError(f"Could not interpret loss identifier: {name}. "
+                             f"Expected one of {sorted(ALL_OBJECTS_DICT)}")
         return obj() if isinstance(obj, type) else obj
     from .saving import serialization as S
     return S.deserialize_top(name, S.Ctx(custom_objects), compile=False, expected=("losses",))

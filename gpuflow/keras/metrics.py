@@ -414,7 +414,7 @@ def pearson_correlation(y_true, y_pred, axis=-1):
     Returns:
         The inputs' shape without ``axis`` (float32 for float32 inputs); NaN where one side is constant.
     """
-    y_true, y_pred = _losses._aligned(y_true, y_pred, "pearson_correlation")
+    y_true, y_pred = _losses.aligned_inputs(y_true, y_pred, "pearson_correlation")
     t = y_true - _m.reduce_mean(y_true, axis=axis, keepdims=True)
     p = y_pred - _m.reduce_mean(y_pred, axis=axis, keepdims=True)
     return _m.reduce_mean((t / _std(t, axis)) * (p / _std(p, axis)), axis=axis)
@@ -428,7 +428,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
     Returns:
         The inputs' shape without ``axis``.
     """
-    y_true, y_pred = _losses._aligned(y_true, y_pred, "concordance_correlation")
+    y_true, y_pred = _losses.aligned_inputs(y_true, y_pred, "concordance_correlation")
     t_mean = _m.reduce_mean(y_true, axis=axis, keepdims=True)
     p_mean = _m.reduce_mean(y_pred, axis=axis, keepdims=True)
     t_var, p_var = _m.square(_std(y_true, axis)), _m.square(_std(y_pred, axis))
@@ -438,7 +438,7 @@ def concordance_correlation(y_true, y_pred, axis=-1):
 
 
 #: Functions written with gpuflow ops: MeanMetricWrapper gives them Tensors on the inputs' device.
-_TENSOR_FNS = {fn for fn in _losses._OBJECTS.values() if not isinstance(fn, type)} | {
+_TENSOR_FNS = {fn for fn in _losses.ALL_OBJECTS_DICT.values() if not isinstance(fn, type)} | {
     _cosine_similarity, pearson_correlation, concordance_correlation}
 
 
@@ -1257,7 +1257,7 @@ def get(identifier, y_true=None, y_pred=None):
         cls = _BY_NAME.get(identifier)
         if cls is not None:
             return cls()
-        fn = _losses._OBJECTS.get(identifier)
+        fn = _losses.ALL_OBJECTS_DICT.get(identifier)
         if fn is not None and not isinstance(fn, type):
             return MeanMetricWrapper(fn, name=identifier)
         raise ValueError(f"Could not interpret metric identifier: {identifier}. "
