@@ -22,9 +22,12 @@ __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUn
            "LecunUniform", "Orthogonal", "Identity", "IdentityInitializer", "get", "serialize", "deserialize"]
 
 
-def compute_fans(shape):
-    """(fan_in, fan_out) of a weight shape, as Keras's ``compute_fans``."""
+def compute_fans(shape, input_axes=None, output_axes=None):
+    """(fan_in, fan_out) of a weight shape, as Keras's ``compute_fans``: the products of the sizes at
+    ``input_axes`` and ``output_axes`` when both are given (EinsumDense's kernels), else by the layout rule above."""
     shape = tuple(shape)
+    if input_axes is not None and output_axes is not None:
+        return int(np.prod([shape[a] for a in input_axes])), int(np.prod([shape[a] for a in output_axes]))
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -124,9 +127,7 @@ class VarianceScaling(_Seeded):
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
                  output_axes=None):
         super().__init__(seed)
-        if input_axes is not None or output_axes is not None:
-            raise NotImplementedError("VarianceScaling: input_axes/output_axes are not supported yet. Received: "
-                                      f"input_axes={input_axes}, output_axes={output_axes}")
+        self.input_axes, self.output_axes = input_axes, output_axes  # the fan axes (compute_fans)
         if scale <= 0:
             raise ValueError(f"Argument `scale` must be positive float. Received: scale={scale}")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
@@ -138,7 +139,7 @@ class VarianceScaling(_Seeded):
         self.scale, self.mode, self.distribution = scale, mode, distribution
 
     def __call__(self, shape, dtype=None):
-        fan_in, fan_out = compute_fans(shape)
+        fan_in, fan_out = compute_fans(shape, self.input_axes, self.output_axes)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         scale = self.scale / max(1.0, n)
         dtype = dtype or "float32"
@@ -151,7 +152,7 @@ class VarianceScaling(_Seeded):
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution, "seed": self.seed,
-                "input_axes": None, "output_axes": None}
+                "input_axes": self.input_axes, "output_axes": self.output_axes}
 
 
 def _preset(name, scale, mode, distribution):
@@ -160,7 +161,7 @@ def _preset(name, scale, mode, distribution):
             super().__init__(scale, mode, distribution, seed, input_axes, output_axes)
 
         def get_config(self):
-            return {"seed": self.seed, "input_axes": None, "output_axes": None}
+            return {"seed": self.seed, "input_axes": self.input_axes, "output_axes": self.output_axes}
     _P.__name__ = _P.__qualname__ = name
     _P.__doc__ = f"VarianceScaling(scale={scale}, mode='{mode}', distribution='{distribution}') (Keras's {name})."
     return _P

@@ -34,6 +34,7 @@ from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # n
 from .masking import Masking  # noqa: F401
 from .attention import MultiHeadAttention, Attention, AdditiveAttention  # noqa: F401
 from .lambda_layer import Lambda  # noqa: F401
+from .einsum_dense import EinsumDense  # noqa: F401
 
 Convolution2D = Conv2D
 
