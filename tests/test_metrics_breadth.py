@@ -306,3 +306,30 @@ def test_a_keras_file_with_new_loss_and_metrics_loads_compiled_and_evaluates_as_
         assert set(got) == set(want)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-5, err_msg=k)
+
+
+def test_multi_worker_reduction_sums_the_new_states():
+    from gpuflow.distribute.collectives import LocalCollectives
+    from gpuflow.distribute.keras_hooks import reduced_metrics
+    from gpuflow.distribute.strategy import Strategy
+
+    class TwoIdenticalWorkers(LocalCollectives):
+        size, rank = 2, 0
+
+        def __init__(self):
+            pass
+
+        def all_reduce(self, array, op="sum"):
+            return array * 2 if op == "sum" else array
+
+    f1, r2, iou = M.F1Score(), M.R2Score(num_regressors=1), M.MeanIoU(3)
+    f1.update_state(ONEHOT, PROB)
+    r2.update_state(REG_T, REG_P)
+    iou.update_state(LABELS % 3, PROB.argmax(-1) % 3)
+    tp, cm, n = f1.true_positives.copy(), iou.total_cm.copy(), r2.num_samples
+    with Strategy(TwoIdenticalWorkers()).scope(), reduced_metrics([f1, r2, iou]):
+        np.testing.assert_array_equal(f1.true_positives, tp * 2)
+        np.testing.assert_array_equal(iou.total_cm, cm * 2)
+        assert r2.num_samples == 2 * n
+    np.testing.assert_array_equal(f1.true_positives, tp)
+    assert r2.num_samples == n

@@ -643,16 +643,22 @@ class _StateMetric(Metric):
 
 
 class _SumsMetric(_StateMetric):
-    """Accumulates named arrays (``self._sums``, None after a reset), as :class:`_StateMetric`."""
+    """Running sums, one attribute per name of ``_sum_names`` (0.0 after a reset, then arrays, see
+    :class:`_StateMetric`); plain attributes, so a multi-worker strategy sums them over the workers as the others."""
+
+    _sum_names = ()
 
     def reset_state(self):
-        self._sums, self._device = None, None
+        for k in self._sum_names:
+            setattr(self, k, 0.0)
+        self._device = None
 
     def _arrays(self, *values):
         """``(xp, arrays)`` of ``values`` (None passes through); the state moves to the device of a device Tensor."""
         on = _device_tensor(*values)
-        if on is not None and self._device is None and self._sums:  # host sums from earlier batches go up once
-            self._sums = {k: on.backend.asarray(v) for k, v in self._sums.items()}
+        if on is not None and self._device is None:  # host sums from earlier batches go up once
+            for k in self._sum_names:
+                setattr(self, k, on.backend.asarray(getattr(self, k)))
         if on is not None:
             self._device = on
         present = [v for v in values if v is not None]
@@ -661,7 +667,8 @@ class _SumsMetric(_StateMetric):
         return xp, [None if v is None else next(it) for v in values]
 
     def _add(self, **sums):
-        self._sums = sums if self._sums is None else {k: self._sums[k] + v for k, v in sums.items()}
+        for k, v in sums.items():
+            setattr(self, k, getattr(self, k) + v)
 
 
 class _ConfusionMetric(_StateMetric):
@@ -931,6 +938,8 @@ class FBetaScore(_SumsMetric):
             inputs that are not 2-D (Keras's messages).
     """
 
+    _sum_names = ("true_positives", "false_positives", "false_negatives", "intermediate_weights")
+
     def __init__(self, average=None, beta=1.0, threshold=None, name="fbeta_score", dtype=None):
         super().__init__(name, dtype)
         if average not in (None, "micro", "macro", "weighted"):
@@ -962,18 +971,17 @@ class FBetaScore(_SumsMetric):
             p = p > self.threshold
         p = p.astype(np.float64)
         w = xp.ones((t.shape[0], 1)) if w is None else w.astype(np.float64).reshape(-1, 1)
-        self._add(tp=(p * t * w).sum(axis=self.axis), fp=(p * (1 - t) * w).sum(axis=self.axis),
-                  fn=((1 - p) * t * w).sum(axis=self.axis), weights=(t * w).sum(axis=self.axis))
+        axis = self.axis
+        self._add(true_positives=(p * t * w).sum(axis=axis), false_positives=(p * (1 - t) * w).sum(axis=axis),
+                  false_negatives=((1 - p) * t * w).sum(axis=axis), intermediate_weights=(t * w).sum(axis=axis))
 
     def result(self):
-        if self._sums is None:
-            return self._tensor(0.0)
-        xp, s, eps, b2 = self._xp, self._sums, _losses.EPSILON, self.beta ** 2
-        precision = s["tp"] / (s["tp"] + s["fp"] + eps)
-        recall = s["tp"] / (s["tp"] + s["fn"] + eps)
+        xp, eps, b2, tp = self._xp, _losses.EPSILON, self.beta ** 2, self.true_positives
+        precision = tp / (tp + self.false_positives + eps)
+        recall = tp / (tp + self.false_negatives + eps)
         f = precision * recall / (b2 * precision + recall + eps) * (1 + b2)
         if self.average == "weighted":
-            f = (f * s["weights"] / (s["weights"].sum() + eps)).sum()
+            f = xp.sum(f * self.intermediate_weights / (xp.sum(self.intermediate_weights) + eps))
         elif self.average is not None:
             f = xp.mean(f)
         return self._tensor(f)
@@ -1008,6 +1016,8 @@ class R2Score(_SumsMetric):
             not 2-D.
     """
 
+    _sum_names = ("sum", "squared_sum", "total_mse", "count")
+
     def __init__(self, class_aggregation="uniform_average", num_regressors=0, name="r2_score", dtype=None):
         super().__init__(name, dtype)
         valid = (None, "uniform_average", "variance_weighted_average")
@@ -1031,17 +1041,17 @@ class R2Score(_SumsMetric):
         w = xp.ones(1) if w is None else w.astype(np.float64)
         w = xp.broadcast_to(w.reshape(-1, 1) if w.ndim == 1 else w, t.shape)
         self._add(sum=(t * w).sum(axis=0), squared_sum=(t * t * w).sum(axis=0),
-                  residual=((t - p) ** 2 * w).sum(axis=0), count=w.sum(axis=0))
+                  total_mse=((t - p) ** 2 * w).sum(axis=0), count=w.sum(axis=0))
         self.num_samples += t.size
 
     def result(self):
-        if self._sums is None:
+        if not self.num_samples:
             return self._tensor(0.0)
-        xp, s = self._xp, self._sums
+        xp = self._xp
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean = s["sum"] / s["count"]
-            total = s["squared_sum"] - s["sum"] * mean
-            raw = 1 - s["residual"] / total
+            mean = self.sum / self.count
+            total = self.squared_sum - self.sum * mean
+            raw = 1 - self.total_mse / total
         raw = xp.where(xp.isinf(raw), 0.0, raw)
         if self.class_aggregation == "uniform_average":
             score = xp.mean(raw)
@@ -1080,6 +1090,8 @@ class IoU(_SumsMetric):
         ValueError: a target class id >= num_classes.
     """
 
+    _sum_names = ("total_cm",)
+
     def __init__(self, num_classes, target_class_ids, name=None, dtype=None, ignore_class=None, sparse_y_true=True,
                  sparse_y_pred=True, axis=-1):
         super().__init__(name, dtype or "int64")
@@ -1103,14 +1115,14 @@ class IoU(_SumsMetric):
             keep &= t != self.ignore_class
         cells = xp.where(keep, t, 0).astype(np.int64) * n + xp.where(keep, p, 0).astype(np.int64)
         weights = xp.where(keep, w, 0).astype(np.float64)
-        self._add(cm=xp.bincount(cells, weights=weights, minlength=n * n).reshape(n, n))
+        self._add(total_cm=xp.bincount(cells, weights=weights, minlength=n * n).reshape(n, n))
 
     def _predicted_ids(self, xp, y_pred):
         return y_pred if self.sparse_y_pred else xp.argmax(y_pred, axis=self.axis)
 
     def result(self):
         xp = self._xp
-        cm = xp.zeros((self.num_classes,) * 2) if self._sums is None else self._sums["cm"]
+        cm = self.total_cm + xp.zeros((self.num_classes,) * 2)
         tp = xp.diagonal(cm)
         denominator = (cm.sum(axis=0) + cm.sum(axis=1) - tp)[self.target_class_ids]
         tp = tp[self.target_class_ids]
