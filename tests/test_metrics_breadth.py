@@ -333,3 +333,37 @@ def test_multi_worker_reduction_sums_the_new_states():
         assert r2.num_samples == 2 * n
     np.testing.assert_array_equal(f1.true_positives, tp)
     assert r2.num_samples == n
+
+
+class _BinaryTruePositives(M.Metric):
+    """The custom metric of Keras's guide: its state in add_weight/add_variable variables."""
+
+    def __init__(self, name="binary_true_positives", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_weight(name="tp", initializer="zeros")
+        self.seen = self.add_variable(shape=(2,), initializer="ones", name="seen")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        values = tf.cast(tf.logical_and(tf.cast(y_true, "bool"), y_pred > 0.5), self.dtype)
+        if sample_weight is not None:
+            values = values * tf.reshape(tf.cast(sample_weight, self.dtype), tf.shape(values))
+        self.true_positives.assign_add(tf.reduce_sum(values))
+        self.seen.assign_add(tf.ones((2,)))
+
+    def result(self):
+        return self.true_positives
+
+
+def test_a_custom_metric_with_variables_updates_resets_and_logs():
+    m = _BinaryTruePositives()
+    m.update_state(np.array([[1], [0], [1]]), tf.constant([[0.9], [0.8], [0.2]]))
+    assert float(m.result().numpy()) == 1.0 and [v.name for v in m.variables] == ["tp", "seen"]
+    np.testing.assert_array_equal(m.seen.numpy(), [2.0, 2.0])  # initialised with ones, then one update
+    m.reset_state()  # Keras 3's default: every variable to zeros
+    assert [v.numpy().tolist() for v in m.variables] == [0.0, [0.0, 0.0]]
+    assert m.get_config() == {"name": "binary_true_positives", "dtype": "float32"}
+    x = rng.normal(size=(8, 3)).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile("sgd", "mse", metrics=[_BinaryTruePositives(name="btp")])
+    h = model.fit(x, (x[:, :1] > 0).astype("float32"), batch_size=4, epochs=2, verbose=0)
+    assert sorted(h.history) == ["btp", "loss"] and all(0 <= v <= 8 for v in h.history["btp"])

@@ -82,13 +82,50 @@ def _on_device(like, value, dtype):
 
 
 class Metric:
-    """Base class: subclasses implement ``update_state``, ``result`` and ``reset_state``."""
+    """Base class (``keras.metrics.Metric``): subclasses implement ``update_state`` and ``result``.
+
+    A custom metric keeps its state in variables made with :meth:`add_variable` / :meth:`add_weight` (then the
+    default :meth:`reset_state` sets them to zeros, as Keras 3); gpuflow's own metrics keep theirs as arrays.
+    """
 
     def __init__(self, name=None, dtype=None):
         from .layers.base import to_snake_case, unique_name
         # Keras's auto_name: the class name in snake case, made unique ("true_positives", "true_positives_1", ...)
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self.dtype = dtype or "float32"
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """A non-trainable state Variable of ``shape`` (``dtype``: the metric's by default) set by ``initializer``
+        (a Keras initializer or its name, e.g. "zeros"), tracked in :attr:`variables` (Keras 3's signature;
+        ``aggregation`` is accepted and not used: gpuflow sums metric states over replicas)."""
+        from . import initializers as _init
+        from ..tensor import Variable
+        dtype = _dtypes.as_dtype(dtype or self.dtype)
+        shape = tuple(int(d) for d in shape)
+        own = self.__dict__.setdefault("_variables", [])
+        value = _init.get(initializer or "zeros")(shape, dtype=dtype.name)
+        var = Variable(convert_to_tensor(value, dtype=dtype), trainable=False, name=name or f"variable_{len(own)}")
+        own.append(var)
+        return var
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None):
+        """:meth:`add_variable` with Keras's older argument order and defaults (a scalar, zeros)."""
+        return self.add_variable(shape, initializer, dtype=dtype, name=name)
+
+    @property
+    def variables(self):
+        """The Variables of :meth:`add_variable`, then those of the metrics this one holds as attributes."""
+        out = list(self.__dict__.get("_variables", []))
+        for value in vars(self).values():
+            for m in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(m, Metric) and m is not self:
+                    out.extend(m.variables)
+        return out
+
+    def reset_state(self):
+        """Sets every variable to zeros (Keras 3's default; gpuflow's metrics override it)."""
+        for v in self.variables:
+            v.assign(np.zeros(v.shape, dtype=v.dtype.as_numpy_dtype))
 
     def __call__(self, *args, **kwargs):
         self.update_state(*args, **kwargs)
