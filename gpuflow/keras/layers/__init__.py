@@ -2,10 +2,13 @@
 from .base import Layer, InputSpec, KerasTensor  # noqa: F401
 from .core import InputLayer, Input, Dense, Activation, ReLU, Softmax, Flatten, Dropout, Identity  # noqa: F401
 from .conv import Conv2D  # noqa: F401
-from .pooling import MaxPooling2D, AveragePooling2D, MaxPool2D, AvgPool2D  # noqa: F401
+from .conv3d import Conv3D, Conv3DTranspose, Convolution3D, Convolution3DTranspose  # noqa: F401
+from .pooling import (  # noqa: F401
+    MaxPooling2D, AveragePooling2D, MaxPool2D, AvgPool2D, MaxPooling3D, AveragePooling3D, MaxPool3D, AvgPool3D)
 from .pooling_global import (  # noqa: F401
-    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, GlobalAvgPool1D,
-    GlobalAvgPool2D, GlobalMaxPool1D, GlobalMaxPool2D)
+    GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    GlobalMaxPooling3D, GlobalAvgPool1D, GlobalAvgPool2D, GlobalAvgPool3D, GlobalMaxPool1D, GlobalMaxPool2D,
+    GlobalMaxPool3D)
 from .reshaping import (  # noqa: F401
     Reshape, Permute, RepeatVector, UpSampling1D, UpSampling2D, UpSampling3D, ZeroPadding1D, ZeroPadding2D,
     ZeroPadding3D, Cropping1D, Cropping2D, Cropping3D)

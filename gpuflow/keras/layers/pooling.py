@@ -1,4 +1,4 @@
-"""MaxPooling2D and AveragePooling2D (``keras.layers``), channels_last, and the pooling base of every rank."""
+"""MaxPooling2D/3D and AveragePooling2D/3D (``keras.layers``), channels_last, and the pooling base of every rank."""
 from __future__ import annotations
 
 from ...ops import array_ops as _a, nn_ops as _nn
@@ -10,8 +10,9 @@ class BasePooling(Layer):
     """The pooling layers of every rank (Keras's ``BasePooling``): argument checks, output shape, config.
 
     Subclasses set ``rank`` (spatial axes) and ``_op`` (the 2-D pooling op of :mod:`gpuflow.ops.nn_ops`);
-    ``rank`` 1 pools (batch, steps, channels) as (batch, 1, steps, channels) with a (1, pool_size) window, so the
-    2-D ops and their CUDA kernels do the work.
+    ``rank`` 1 pools (batch, steps, channels) as (batch, 1, steps, channels) with a (1, pool_size) window, and
+    ``rank`` 3 pools height and width, then depth (see :meth:`call`), so the 2-D ops and their CUDA kernels do the
+    work.
     """
     rank = 2
     _op = None
@@ -25,11 +26,18 @@ class BasePooling(Layer):
         self.input_spec = InputSpec(ndim=self.rank + 2)
 
     def call(self, inputs):
+        op, padding = type(self)._op, self.padding.upper()
         if self.rank == 2:
-            return type(self)._op(inputs, self.pool_size, self.strides, self.padding.upper())
-        y = type(self)._op(_a.expand_dims(inputs, 1), (1,) + self.pool_size, (1,) + self.strides,
-                           self.padding.upper())
-        return _a.squeeze(y, 1)
+            return op(inputs, self.pool_size, self.strides, padding)
+        if self.rank == 1:
+            return _a.squeeze(op(_a.expand_dims(inputs, 1), (1,) + self.pool_size, (1,) + self.strides, padding), 1)
+        # rank 3: the window is separable (a max of maxes; for averages TensorFlow's "same" counts multiply per
+        # axis), so pool (h, w) on (n * d, h, w, c), then the depth on (n, d, h' * w', c) with a (pd, 1) window
+        n, d, h, w, c = inputs.shape
+        y = op(_a.reshape(inputs, (n * d, h, w, c)), self.pool_size[1:], self.strides[1:], padding)
+        hw = tuple(y.shape[1:3])
+        y = op(_a.reshape(y, (n, d, hw[0] * hw[1], c)), (self.pool_size[0], 1), (self.strides[0], 1), padding)
+        return _a.reshape(y, (n, y.shape[1]) + hw + (c,))
 
     def compute_output_shape(self, input_shape):
         return conv_output_shape(input_shape, self.pool_size, self.strides, self.padding, (1,) * self.rank,
@@ -57,3 +65,33 @@ class AveragePooling2D(BasePooling):
 
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
+
+
+class MaxPooling3D(BasePooling):
+    """Max pooling over (pool_d, pool_h, pool_w) windows (``keras.layers.MaxPooling3D(pool_size=(2, 2, 2),
+    strides=None, padding="valid")``); strides default to pool_size.
+
+    Input (batch, d, h, w, c) -> (batch, out_d, out_h, out_w, c) with TensorFlow's padding rules.
+
+    Raises:
+        ValueError: a bad ``pool_size``/``strides``/``padding``, or an input that is not rank 5.
+    """
+    rank = 3
+    _op = staticmethod(_nn.max_pool2d)
+
+    def __init__(self, pool_size=(2, 2, 2), strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+class AveragePooling3D(BasePooling):
+    """Average pooling over 3-D windows (``keras.layers.AveragePooling3D``); "same" padding is left out of each
+    average. Shapes and errors as :class:`MaxPooling3D`."""
+    rank = 3
+    _op = staticmethod(_nn.avg_pool2d)
+
+    def __init__(self, pool_size, strides=None, padding="valid", data_format=None, name=None, **kwargs):
+        super().__init__(pool_size, strides, padding, data_format, name, **kwargs)
+
+
+MaxPool3D = MaxPooling3D
+AvgPool3D = AveragePooling3D

@@ -1,4 +1,4 @@
-"""Global pooling layers (``keras.layers.GlobalAveragePooling1D/2D``, ``GlobalMaxPooling1D/2D``), channels_last.
+"""Global pooling layers (``keras.layers.GlobalAveragePooling1D/2D/3D``, ``GlobalMaxPooling1D/2D/3D``), channels_last.
 
 A global pooling layer reduces every spatial (or time) axis: (batch, h, w, channels) ->
 (batch, channels), or (batch, 1, 1, channels) with ``keepdims=True``. Written with the
@@ -87,7 +87,27 @@ class GlobalMaxPooling1D(_GlobalPooling):
     _reduce = staticmethod(_m.reduce_max)
 
 
+class GlobalAveragePooling3D(_GlobalPooling):
+    """Mean over depth, height and width (``keras.layers.GlobalAveragePooling3D``): (batch, d, h, w, channels) ->
+    (batch, channels), or (batch, 1, 1, 1, channels) with ``keepdims=True``.
+
+    Raises:
+        ValueError: an input that is not rank 5.
+    """
+    _rank = 3
+    _reduce = staticmethod(_m.reduce_mean)
+
+
+class GlobalMaxPooling3D(_GlobalPooling):
+    """Maximum over depth, height and width (``keras.layers.GlobalMaxPooling3D``); shapes as
+    GlobalAveragePooling3D."""
+    _rank = 3
+    _reduce = staticmethod(_m.reduce_max)
+
+
 GlobalAvgPool1D = GlobalAveragePooling1D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool1D = GlobalMaxPooling1D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool3D = GlobalAveragePooling3D
+GlobalMaxPool3D = GlobalMaxPooling3D
