@@ -10,8 +10,8 @@
 #                --dtype bfloat16 and float16 on the tensor-core ops (conv2d, dense, matmul), --tf32 on as in
 #                the float32 stage they are read against (2 stages; gpuflow's bfloat16 on a GPU is the
 #                convolutions and dense forward only, timed on uint16 bits: see benchmarks/README.md)
-#   4. model     gpuflow bench model --device gpu --peers torch: the seed CNN's training step, eager
-#                only (graph replay does not exist yet)
+#   4. model     gpuflow bench model --device gpu --peers torch --graph both: the seed CNN's training step,
+#                gpuflow eager and replayed from a captured CUDA graph, against PyTorch eager
 # Output in OUTDIR: gpu_check.log (everything printed), summary.json (each stage's command, exit code,
 # seconds, result file), the bench results as ops-gpu-DATE-quick-{tf32off,tf32on,bf16,fp16}.json and
 # model-seed_cnn-gpu-DATE.json (ready to copy into benchmarks/results/), pytest-gpu.xml (JUnit).
@@ -72,7 +72,7 @@ DATE=$(date -u +%F)
 cd "$REPO"
 exec > >(tee "$LOG") 2>&1
 
-REPLAY_NOTE="graph replay does not exist yet: the seed CNN's step is timed eagerly only"
+REPLAY_NOTE="bench-model times gpuflow's step eager and graph-replayed (--graph both); the CUDA graph capture had never run on a GPU before: its row's graph_status must say 'replayed N times'"
 "$PY" "$HELPER" start "$SUMMARY" --mode "$MODE" --log "$LOG" --note "$REPLAY_NOTE" \
   --note "checkout $(git rev-parse HEAD 2>/dev/null || echo unknown)"
 echo "gpu_check ($MODE) -> $OUT, $(date -u +%FT%TZ)"
@@ -155,6 +155,6 @@ done
 echo "note: $REPLAY_NOTE"
 json=$OUT/model-seed_cnn-$MODE-$DATE.json
 stage bench-model "$CAP_MODEL" --result "$json" -- \
-  "$PY" -m gpuflow bench model "${DEV[@]}" "${MODEL[@]}" --no-progress --json "$json"
+  "$PY" -m gpuflow bench model "${DEV[@]}" "${MODEL[@]}" --graph both --no-progress --json "$json"
 
 "$PY" "$HELPER" finish "$SUMMARY"

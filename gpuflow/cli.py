@@ -461,14 +461,15 @@ def cmd_bench_model(args):
     from .bench import env, model as model_suite, report
     from .bench.progress import Progress
     max_time = args.max_time if args.max_time is not None else 10.0
-    progress = Progress(2 + len(args.peers), enabled=not args.no_progress, title="bench model: ")
+    progress = Progress(2 + len(args.peers) + (args.graph == "both"), enabled=not args.no_progress,
+                        title="bench model: ")
     try:
         environment = env.capture(args.device, threads)
         rows, peers, info, data = model_suite.run_model(
             spec, device=args.device, peers=args.peers, keras_python=args.keras_python, batch_size=args.batch_size,
             warmup=args.warmup, repeat=args.repeat, max_time=max_time, epochs=args.epochs, samples=args.samples,
             data=args.data, threads=threads, tf32=args.tf32 == "on", layout=args.torch_layout, seed=args.seed,
-            progress=progress, mixed_precision=args.mixed_precision)
+            progress=progress, mixed_precision=args.mixed_precision, graph=args.graph)
     except model_suite.ModelSpecError as e:
         progress.close()
         parser.error(str(e))
@@ -595,6 +596,9 @@ def _add_bench_and_parity(sub, argv):
                    help="the Keras dtype policy for gpuflow and Keras (float32 variables, 16-bit compute, loss scaling "
                         "for mixed_float16) and torch.autocast in that dtype for PyTorch (with a GradScaler for "
                         "float16); default none: float32")
+    m.add_argument("--graph", choices=["on", "off", "both"], default="on",
+                   help="gpuflow's training step on the CUDA backend: replayed from a captured CUDA graph (on, the "
+                        "default, as compile(jit_compile='auto')), eager (off), or both, one row each")
     _add_common_bench_args(m)
     m.set_defaults(func=cmd_bench_model, _parser=m, _command=command)
     p = sub.add_parser("parity", help="check the CUDA backend (GPU or emulator) against the NumPy reference, "

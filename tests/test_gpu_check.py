@@ -51,8 +51,11 @@ def test_emulator_mode_runs_every_stage_and_writes_the_summary_and_results(tmp_p
     tests = summary["stages"][1]["tests"]
     assert tests["tests"] > 0 and tests["failed"] == 0
     log = (out / "gpu_check.log").read_text()
-    assert "=== bench-model: exit 0" in log and "graph replay does not exist yet" in log
-    assert any("graph replay" in note for note in summary["notes"])
+    assert "=== bench-model: exit 0" in log and "--graph both" in log
+    assert any("graph-replayed" in note for note in summary["notes"])
+    model_rows = json.loads((out / results["bench-model"]).read_text())["results"]
+    assert [r["graph"] for r in model_rows] == ["off", "on"]
+    assert list(model_rows[1]["graph_status"].values())[0].startswith("replayed"), model_rows[1]
 
 
 def test_without_nvidia_smi_it_exits_at_once_with_a_one_line_reason(tmp_path):

@@ -154,3 +154,25 @@ def test_the_seed_cnn_replayed_trains_as_eagerly():
         runs.append((history.history, model.get_weights()))
     _assert_same_training(*runs)
     assert model.graph_status() == {"float32[2, 28, 28, 1], int64[2]": "replayed 1 times"}
+
+
+def test_bench_model_times_the_step_eager_and_replayed(tmp_path, monkeypatch, capsys):
+    from gpuflow.bench import model as bench_model, peers
+    # the workers in this process (the suite's own subprocesses are tested in test_bench.py)
+    monkeypatch.setattr(peers, "run_worker", lambda fw, python, job, **kw: bench_model.run_model_job(
+        dict(job, framework=fw)))
+    f = tmp_path / "tiny.py"
+    f.write_text("def build_model(keras):\n"
+                 "    return keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])\n")
+    tf32 = tf.config.experimental.tensor_float_32_execution_enabled()  # the worker sets it (--tf32)
+    try:
+        with tf.device("emulator"):
+            rows, _, _, _ = bench_model.run_model(str(f), device="emulator", batch_size=4, samples=8,
+                                                  data="synthetic", warmup=1, repeat=3, graph="both")
+    finally:
+        tf.config.experimental.enable_tensor_float_32_execution(tf32)
+    assert [(r["framework"], r["status"], r["graph"]) for r in rows] == [("gpuflow", "ok", "off"),
+                                                                       ("gpuflow", "ok", "on")], rows
+    assert rows[0]["graph_status"] == {}
+    # untimed: two eager steps and the capture; then the warm-up call and the 3 timed steps, replayed
+    assert rows[1]["graph_status"] == {"float32[4, 6], int64[4]": "replayed 4 times"}, rows[1]

@@ -44,14 +44,22 @@ import functools
 import threading
 import types
 import warnings
+import weakref
 
 import numpy as np
 
 from .. import profiler as _profiler
 
-__all__ = ["CaptureRefused", "StepGraph"]
+__all__ = ["CaptureRefused", "StepGraph", "pool_bytes"]
 
 _local = threading.local()
+_graphs = weakref.WeakSet()  # the StepGraphs alive, for pool_bytes()
+
+
+def pool_bytes():
+    """Device memory held by the private memory pools of the captured steps alive (0 on the emulator), for
+    peak-memory figures beside CuPy's default pool."""
+    return sum(int(g._device.pool.total_bytes()) for g in list(_graphs) if getattr(g._device, "pool", None))
 
 
 class CaptureRefused(RuntimeError):
@@ -61,6 +69,12 @@ class CaptureRefused(RuntimeError):
 def recorder():
     """The emulator recorder of the capture running on this thread, or None."""
     return getattr(_local, "recorder", None)
+
+
+def capturing_cuda():
+    """Whether this thread is capturing a CUDA graph (kernel launches then take no profiling events: an event
+    recorded inside a capture cannot be waited on)."""
+    return getattr(_local, "cuda", False)
 
 
 # -- the emulator's recorder -----------------------------------------------------------------------------
@@ -284,6 +298,7 @@ class StepGraph:
     def __init__(self, backend, fn, state=list, watch=list, gpu=False, read_only=()):
         self.backend, self._fn, self._state, self._watch = backend, fn, state, watch
         self._device = _CudaDevice() if gpu else _EmulatorDevice(read_only)
+        _graphs.add(self)
         self._cells = []
         self.phase, self.reason, self.replays = "warm-up", None, 0
         self._inputs = None
@@ -518,12 +533,14 @@ def capture_cuda(graph):
             setattr(o, n, v)
         with cupy.cuda.using_allocator(pool.malloc), side:
             side.begin_capture()  # CuPy's default: cudaStreamCaptureModeRelaxed
+            _local.cuda = True
             try:
                 with graph.backend.capturing(graph):
                     outputs = graph.run(graph._inputs)
                     for a, b in graph.classify(adopted, cupy):
                         a[...] = b
             finally:
+                _local.cuda = False
                 cuda_graph = side.end_capture()  # always ends the capture, so the stream stays usable
     except BaseException:
         graph.restore(before)  # nothing ran on the device: only the host side is undone

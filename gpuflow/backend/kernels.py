@@ -123,4 +123,6 @@ class KernelSet:
         recorder = _graph.recorder()
         if recorder is not None:
             return recorder.launch(fn, entry, grid, block, args, shared_mem)
+        if _graph.capturing_cuda():
+            return fn(grid, block, args, shared_mem=shared_mem)
         return profiler.timed_launch(fn, entry, grid, block, args, shared_mem, self._use_events)

@@ -11,7 +11,10 @@ that its peak memory is its own, with the same thread count, batch and data:
 
 * **step time**: ``train_on_batch`` (Keras, gpuflow) or ``zero_grad/forward/loss/backward/step``
   (PyTorch) on one fixed batch; warm-up, then the median and IQR of repeated steps, timed with the
-  wall clock and a device synchronize before each reading (a step's host overhead is real cost);
+  wall clock and a device synchronize before each reading (a step's host overhead is real cost). On the
+  CUDA backend gpuflow's step is replayed (a captured CUDA graph, ``compile(jit_compile="auto")``) with
+  ``graph="on"``, run eagerly with ``"off"``, and both (two gpuflow rows, each with its ``graph``) with
+  ``"both"``; a row's ``graph_status`` says whether the replay happened (``Model.graph_status()``);
 * **samples/s** = batch size / median step time;
 * **epoch time**: measured (median over ``--epochs`` full passes over the training set, shuffled)
   when ``--epochs`` > 0, else estimated as median step time x steps per epoch, and marked so;
@@ -130,11 +133,12 @@ def _probabilities(model):
     return "softmax" in name or "sigmoid" in name
 
 
-def _compile(model, keras, classes):
+def _compile(model, keras, classes, **kwargs):
     logits = not _probabilities(model)
     loss = (keras.losses.BinaryCrossentropy(from_logits=logits) if classes == 1
             else keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-7), loss=loss, metrics=["accuracy"])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3, epsilon=1e-7), loss=loss, metrics=["accuracy"],
+                  **kwargs)
 
 
 def inspect_model(spec):
@@ -228,7 +232,9 @@ def _keras_like(job, keras, framework, sync, seed_fn):
         keras.mixed_precision.set_global_policy(job["mixed_precision"])
     model = build_model_for(job["model"], keras, framework)
     shape = input_shape_of(model)
-    _compile(model, keras, job["classes"])
+    # gpuflow's step replayed or eager (graph on/off); the Keras peer keeps its own default
+    _compile(model, keras, job["classes"], **({"jit_compile": job.get("graph") != "off"} if framework == "gpuflow"
+                                              else {}))
     x, y, xt, yt = _data(job, shape)
     b = job["batch_size"]
     xb, yb = x[:b], y[:b]
@@ -236,6 +242,9 @@ def _keras_like(job, keras, framework, sync, seed_fn):
 
     def step():
         model.train_on_batch(xb, yb)
+    if framework == "gpuflow" and job.get("graph") != "off":
+        for _ in range(3):  # untimed: the replay's warm-up (two eager steps, the first makes the state) and capture
+            step()
     stats = measure(step, clock=WallClock(sync), **_timing(job))
     epochs = []
     if job["epochs"]:
@@ -254,6 +263,8 @@ def _keras_like(job, keras, framework, sync, seed_fn):
         acc = float(res[1]) if isinstance(res, (list, tuple)) else None
     out = _common(job, stats, epochs, acc, len(x), None if xt is None else len(xt))
     out.update(params=int(model.count_params()), rss_before_bytes=rss0, policy=model.dtype_policy.name)
+    if framework == "gpuflow":
+        out.update(graph=job.get("graph", "on"), graph_status=model.graph_status())
     return out
 
 
@@ -278,7 +289,9 @@ def _worker_gpuflow(job):
     out["version"] = gf.__version__
     if dev.kind == "gpu":
         import cupy
-        out["peak_memory_bytes"] = int(cupy.get_default_memory_pool().total_bytes())
+        from ..backend.graph import pool_bytes
+        # the default pool and the private pools of the captured steps (graph="on")
+        out["peak_memory_bytes"] = int(cupy.get_default_memory_pool().total_bytes()) + pool_bytes()
         out["peak_memory_kind"] = "CuPy memory pool high-water mark"
     else:
         out["peak_memory_bytes"], out["peak_memory_kind"] = _env.peak_rss_bytes(), "peak RSS (process)"
@@ -385,8 +398,11 @@ def run_model_job(job):
 # -- in the parent -----------------------------------------------------------------------------
 def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128, warmup=None, repeat=None,
               max_time=10.0, epochs=0, samples=None, data="auto", threads=None, tf32=False,
-              layout="channels_last", seed=0, progress=None, mixed_precision=None):
+              layout="channels_last", seed=0, progress=None, mixed_precision=None, graph="on"):
     """Runs the model suite; returns (rows, peers_info, model_info, data_info).
+
+    ``graph``: gpuflow's step on the CUDA backend replayed ("on"), eager ("off") or both, two gpuflow rows
+    (see the module docstring); the ratios are taken against the replayed row when there is one.
 
     ``mixed_precision``: None (float32) or "mixed_float16" / "mixed_bfloat16" (see the module docstring).
 
@@ -407,21 +423,24 @@ def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128
            "classes": info["classes"], "threads": threads, "tf32": tf32, "layout": layout, "seed": seed,
            "mixed_precision": mixed_precision}
     rows, peers_info = [], {}
-    for fw in ["gpuflow"] + list(peers):
+    runs = [("gpuflow", g) for g in (("off", "on") if graph == "both" else (graph,))] + [(fw, None) for fw in peers]
+    for fw, mode in runs:
         if progress is not None:
-            progress.step(f"{fw} · {info['name']} · batch {batch_size}")
+            progress.step(f"{fw}{'' if mode is None else f' (graph {mode})'} · {info['name']} · batch {batch_size}")
         python = keras_python if fw == "keras" else sys.executable
-        out = run_worker(fw, python, job, threads=threads, device=device, progress=progress)
+        out = run_worker(fw, python, dict(job, graph=mode) if mode else job, threads=threads, device=device,
+                         progress=progress)
         row = {"framework": fw, "status": out.get("status", "failed")}
         for k in ("detail", "version", "params", "step", "samples_per_s", "steps_per_epoch", "epoch_s",
                   "epoch_source", "epoch_times_s", "accuracy", "train_samples", "test_samples",
-                  "peak_memory_bytes", "peak_memory_kind", "rss_before_bytes", "policy"):
+                  "peak_memory_bytes", "peak_memory_kind", "rss_before_bytes", "policy", "graph", "graph_status"):
             if k in out:
                 row[k] = out[k]
         rows.append(row)
         if fw != "gpuflow":
             peers_info[fw] = out.get("info") or {"status": row["status"], "detail": out.get("detail")}
-    base = rows[0].get("step", {}).get("median_s") if rows[0]["status"] == "ok" else None
+    ref = [r for r in rows if r["framework"] == "gpuflow"][-1]  # the replayed row with graph="both"
+    base = ref.get("step", {}).get("median_s") if ref["status"] == "ok" else None
     for r in rows:
         r["ratio_gpuflow_over_peer"] = (base / r["step"]["median_s"] if r["framework"] != "gpuflow" and base
                                         and r["status"] == "ok" else None)

@@ -193,7 +193,8 @@ def model_table(doc, markdown=False):
         mem = fmt_bytes(r.get("peak_memory_bytes"))
         if r.get("peak_memory_kind", "").startswith("peak RSS"):
             mem += " RSS"
-        rows.append([r["framework"], r.get("version", "?"), fmt_ms(r["step"]["median_s"]),
+        name = r["framework"] + ("" if "graph" not in r else " (graph)" if r["graph"] == "on" else " (eager)")
+        rows.append([name, r.get("version", "?"), fmt_ms(r["step"]["median_s"]),
                      fmt_ms(r["step"]["iqr_s"]), _num(r["samples_per_s"], ".0f"), epoch, mem, acc,
                      _ratio(r.get("ratio_gpuflow_over_peer"))])
     m, d = doc["model"], doc["data"]

@@ -1054,7 +1054,15 @@ class Model(Layer):
         sample_weight = _to_array(sample_weight, "sample_weight")
         if class_weight is not None:
             sample_weight = _class_sample_weight(y, _class_weights(class_weight), sample_weight)
-        logs = _pythonify(self.train_step((x, y, sample_weight)))
+        batch = (x, y, sample_weight)
+        backend = _sync_free_backend(self)
+        graph = self._train_step_graph(backend, batch)  # replayed as in fit (the step Keras compiles for both)
+        if graph is None:
+            logs = _pythonify(self.train_step(batch))
+        else:
+            with _step_scope(backend, "train_on_batch"):
+                logs = graph(_batch_leaves(batch)[0])
+            logs = _pythonify(logs, backend)
         return logs if return_dict else self._flatten_logs(logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
