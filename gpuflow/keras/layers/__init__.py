@@ -38,6 +38,7 @@ from .masking import Masking  # noqa: F401
 from .attention import MultiHeadAttention, Attention, AdditiveAttention  # noqa: F401
 from .lambda_layer import Lambda  # noqa: F401
 from .einsum_dense import EinsumDense  # noqa: F401
+from .wrapper import Wrapper  # noqa: F401
 
 Convolution2D = Conv2D
 
