@@ -28,8 +28,10 @@ from .ops.math_ops import (  # noqa: F401
 from .ops.array_ops import (  # noqa: F401
     reshape, transpose, concat, stack, unstack, squeeze, expand_dims, one_hot, broadcast_to, zeros, ones, fill,
     zeros_like, ones_like, identity, stop_gradient, gather, shape, size, rank, tile, pad, split, range,
-    linspace, eye, boolean_mask, reverse, roll, repeat, sequence_mask, gather_nd, meshgrid,
+    linspace, eye, boolean_mask, reverse, roll, repeat, sequence_mask, gather_nd, meshgrid, scatter_nd,
+    tensor_scatter_nd_update, tensor_scatter_nd_add,
 )
+from .ops.math_ops import atan2  # noqa: F401
 from .ops.math_ops import divide as realdiv  # noqa: F401
 from .ops.core import is_tensor, get_static_value  # noqa: F401
 from .ops.linalg_ops import einsum, tensordot, norm, clip_by_norm, clip_by_global_norm  # noqa: F401

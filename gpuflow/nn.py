@@ -6,7 +6,7 @@ from .ops.nn_ops import (  # noqa: F401
     sparse_softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits,
     sigmoid_cross_entropy_with_logits, leaky_relu, elu, selu, softplus, silu, swish, gelu, conv2d_transpose,
     depthwise_conv2d, separable_conv2d, moments, batch_normalization, l2_loss, softsign,
-    weighted_cross_entropy_with_logits, embedding_lookup,
+    weighted_cross_entropy_with_logits, embedding_lookup, conv1d, max_pool1d, avg_pool1d,
 )
 from .ops.sort_ops import top_k, in_top_k  # noqa: F401
 from .ops.linalg_ops import l2_normalize  # noqa: F401

@@ -643,8 +643,11 @@ GRADIENT_CHECKED = {
     # gradient-checked in tests/test_tf_functions_breadth.py (GRADIENT_CASES)
     "expm1", "tan", "sinh", "cosh", "asin", "acos", "atan", "reciprocal", "squared_difference", "divide_no_nan",
     "xlogy", "reduce_variance", "reduce_std", "reduce_euclidean_norm", "cumsum", "cumprod", "boolean_mask", "reverse",
-    "roll", "repeat", "gather_nd", "meshgrid", "l2_loss", "softsign", "log_sigmoid", "weighted_cross_entropy_with_logits",
-    "embedding_lookup",
+    "roll", "repeat", "gather_nd", "meshgrid", "l2_loss", "softsign", "log_sigmoid",
+    "weighted_cross_entropy_with_logits", "embedding_lookup", "conv1d", "max_pool1d", "avg_pool1d", "floormod",
+    "multiply_no_nan", "atan2", "unsorted_segment_sum", "unsorted_segment_mean", "segment_sum", "segment_mean",
+    "scatter_nd",
+    "tensor_scatter_nd_update", "tensor_scatter_nd_add",
 }
 NO_GRADIENT = {  # integer/bool results, piecewise-constant ops (checked above to give None or zeros), creation
     "floordiv", "sign", "round", "floor", "ceil", "reduce_any", "reduce_all", "argmax", "argmin", "equal",

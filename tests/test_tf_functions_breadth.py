@@ -83,6 +83,24 @@ GRADIENT_CASES = [
     P(lambda a: tf.nn.embedding_lookup(a, [2, 0, 2]), (rand(3, 4),), id="embedding_lookup"),
     P(lambda c: tf.map_fn(lambda x: tf.reduce_sum(x * x, axis=0), c), (rand(2, 3, 4),), id="map_fn"),
     P(lambda a: tf.cond(tf.constant(True), lambda: a * 2.0, lambda: a * 3.0), (rand(3),), id="cond"),
+    P(lambda x, w: tf.nn.conv1d(x, w, 2, "SAME"), (rand(2, 7, 3), rand(3, 3, 4)), id="conv1d"),
+    P(lambda x, w: tf.nn.conv1d(x, w, 1, "VALID", dilations=2), (rand(1, 7, 2), rand(2, 2, 3)), id="conv1d_dilated"),
+    P(lambda x: tf.nn.max_pool1d(x, 2, 2, "VALID"), (rand(2, 7, 3),), id="max_pool1d"),
+    P(lambda x: tf.nn.avg_pool1d(x, 3, 2, "SAME"), (rand(2, 7, 3),), id="avg_pool1d"),
+    P(lambda a, b: tf.math.multiply_no_nan(a, b * np.array([1, 0, 1, 1])), (rand(3, 4), rand(4)), id="multiply_no_nan"),
+    P(tf.math.atan2, (rand(3, 4), rand(3, 4, away_from=[0])), id="atan2"),
+    P(lambda d: tf.math.unsorted_segment_sum(d, tf.constant([0, 2, 0, -1, 1]), 3), (rand(5, 2),),
+      id="unsorted_segment_sum"),
+    P(lambda d: tf.math.unsorted_segment_mean(d, tf.constant([0, 2, 0, 2, 0]), 4), (rand(5, 2),),
+      id="unsorted_segment_mean"),
+    P(lambda d: tf.math.segment_sum(d, tf.constant([0, 0, 1, 3, 3])), (rand(5, 2),), id="segment_sum"),
+    P(lambda d: tf.math.segment_mean(d, tf.constant([0, 0, 1, 3, 3])), (rand(5, 2),), id="segment_mean"),
+    P(lambda u: tf.scatter_nd(tf.constant([[1], [3], [1]]), u, [4, 2]), (rand(3, 2),), id="scatter_nd"),
+    P(lambda a, u: tf.tensor_scatter_nd_update(a, tf.constant([[0, 1], [2, 3]]), u), (rand(3, 4), rand(2)),
+      id="tensor_scatter_nd_update"),
+    P(lambda a, u: tf.tensor_scatter_nd_add(a, tf.constant([[0, 1], [2, 3], [0, 1]]), u), (rand(3, 4), rand(3)),
+      id="tensor_scatter_nd_add"),
+    P(tf.linalg.matrix_transpose, (rand(2, 3, 4),), id="matrix_transpose"),
 ]
 
 
@@ -148,6 +166,21 @@ def test_creation_and_masks():
     mx, my = tf.meshgrid(tf.constant([1, 2, 3]), tf.constant([4, 5]))
     assert mx.numpy().tolist() == [[1, 2, 3], [1, 2, 3]] and my.numpy().tolist() == [[4, 4, 4], [5, 5, 5]]
     assert tf.meshgrid(tf.constant([1, 2]), tf.constant([3]), indexing="ij")[0].numpy().tolist() == [[1], [2]]
+
+
+def test_segments_scatter_and_floormod():
+    data = tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    assert tf.math.unsorted_segment_sum(data, tf.constant([1, -1, 1]), 3).numpy().tolist() == \
+        [[0, 0], [6, 8], [0, 0]]  # a negative id drops its row
+    with pytest.raises(ValueError, match="num_segments=2. Received: a segment id 2"):
+        tf.math.unsorted_segment_sum(data, tf.constant([0, 2, 1]), 2)
+    assert tf.math.segment_mean(data, tf.constant([0, 0, 2])).numpy().tolist() == [[2, 3], [0, 0], [5, 6]]
+    assert tf.scatter_nd(tf.constant([[1], [1]]), tf.constant([2, 5]), [3]).numpy().tolist() == [0, 7, 0]
+    assert tf.tensor_scatter_nd_update(tf.zeros((2, 2)), [[1, 0]], [9.0]).numpy().tolist() == [[0, 0], [9, 0]]
+    assert tf.math.floormod(tf.constant([-7, 7]), tf.constant([3, -3])).numpy().tolist() == [2, -2]
+    assert tf.math.multiply_no_nan(tf.constant([np.inf, 2.0]), tf.constant([0.0, 3.0])).numpy().tolist() == [0, 6]
+    x = tf.zeros((2, 3, 4))
+    assert tf.linalg.matrix_transpose(x).shape == (2, 4, 3) == tf.linalg.adjoint(x).shape
 
 
 def test_math_predicates_and_norm_errors():

@@ -554,3 +554,51 @@ def meshgrid(*args, **kwargs):
 
 
 __all__ += ["linspace", "eye", "boolean_mask", "reverse", "roll", "repeat", "sequence_mask", "gather_nd", "meshgrid"]
+
+
+def _nd_key(indices, op):
+    idx = convert_to_tensor(indices)
+    if not idx.dtype.is_integer or idx.ndim < 1:
+        raise TypeError(f"{op} expects integer indices of rank >= 1. Received: indices of dtype {idx.dtype.name} and "
+                        f"shape {tuple(idx.shape)}")
+    return tuple(idx._data[..., i] for i in _range(idx.shape[-1])), idx
+
+
+def scatter_nd(indices, updates, shape, name=None):
+    """A zero tensor of ``shape`` with ``updates`` added at ``indices`` (``tf.scatter_nd``; repeated indices sum):
+    ``updates`` has shape ``indices.shape[:-1] + shape[indices.shape[-1]:]``. The gradient of ``updates`` is
+    :func:`gather_nd` of the upstream gradient."""
+    u = convert_to_tensor(updates)
+    key, idx = _nd_key(indices, "scatter_nd")
+    xp = u._backend.xp
+    out = xp.zeros(_shape_arg(shape), dtype=u._data.dtype)
+    xp.add.at(out, key, u._data)
+    return make_op("ScatterNd", (u,), out, lambda g, n: (gather_nd(g, idx),))
+
+
+def tensor_scatter_nd_update(tensor, indices, updates, name=None):
+    """``tensor`` with the entries at ``indices`` replaced by ``updates`` (``tf.tensor_scatter_nd_update``). The
+    gradient of ``tensor`` is zero at the replaced entries, that of ``updates`` the upstream gradient there."""
+    t = convert_to_tensor(tensor)
+    u = convert_to_tensor(updates, dtype=t.dtype)
+    key, idx = _nd_key(indices, "tensor_scatter_nd_update")
+    out = t._data.copy()
+    out[key] = u._data
+
+    def vjp(g, n):
+        gt = None
+        if n[0]:
+            mask = t._backend.xp.ones(t._data.shape, dtype=g._data.dtype)
+            mask[key] = 0
+            gt = g * wrap(mask, g)
+        return gt, (gather_nd(g, idx) if n[1] else None)
+    return make_op("TensorScatterUpdate", (t, u), out, vjp)
+
+
+def tensor_scatter_nd_add(tensor, indices, updates, name=None):
+    """``tensor`` with ``updates`` added at ``indices`` (``tf.tensor_scatter_nd_add``; repeated indices sum)."""
+    t = convert_to_tensor(tensor)
+    return t + scatter_nd(indices, convert_to_tensor(updates, dtype=t.dtype), t.shape)
+
+
+__all__ += ["scatter_nd", "tensor_scatter_nd_update", "tensor_scatter_nd_add"]

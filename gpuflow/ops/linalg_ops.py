@@ -17,7 +17,7 @@ from . import math_ops as M
 from . import array_ops as A
 
 __all__ = ["einsum", "tensordot", "norm", "global_norm", "clip_by_norm", "clip_by_global_norm", "l2_normalize",
-           "inv", "det", "solve", "diag", "diag_part", "trace", "matvec", "band_part"]
+           "inv", "det", "solve", "diag", "diag_part", "trace", "matvec", "band_part", "matrix_transpose", "adjoint"]
 
 
 # -- einsum -------------------------------------------------------------------------------------------------------
@@ -244,8 +244,25 @@ def _square_matrices(x, op):
     return x
 
 
-def _mt(x):
+def matrix_transpose(a, name="matrix_transpose", conjugate=False):
+    """``a`` with its last two axes swapped (``tf.linalg.matrix_transpose``; gpuflow's dtypes are real, so
+    ``conjugate`` changes nothing).
+
+    Raises:
+        ValueError: rank below 2.
+    """
+    x = convert_to_tensor(a)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose expects a tensor of rank >= 2. Received: shape={tuple(x.shape)}")
     return A.transpose(x, list(builtins.range(x.ndim - 2)) + [x.ndim - 1, x.ndim - 2])
+
+
+def adjoint(matrix, name=None):
+    """The conjugate transpose of the last two axes (``tf.linalg.adjoint``): :func:`matrix_transpose` here."""
+    return matrix_transpose(matrix)
+
+
+_mt = matrix_transpose
 
 
 def inv(input, adjoint=False, name=None):  # noqa: A002 - TensorFlow's name

@@ -49,9 +49,10 @@ def print(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None
     """Prints ``inputs`` to ``output_stream`` (``tf.print``; default ``sys.stderr``, as TensorFlow).
 
     Tensors print like NumPy arrays without commas, booleans as 1/0, floats as TensorFlow writes them (6
-    significant digits when they read back as the same float32, else 9; 15 or 17 for float64); an axis longer than ``2 * summarize`` shows its first and last
-    ``summarize`` entries around ``...`` (``summarize`` None or -1: everything). Strings print as they are; lists,
-    tuples and dicts of tensors print with the tensors formatted.
+    significant digits when they read back as the same float32, else 9; 15 or 17 for float64); an axis longer
+    than ``2 * summarize`` shows its first and last ``summarize`` entries around ``...`` (``summarize`` None or
+    -1: everything). Strings print as they are; lists, tuples and dicts of tensors print with the tensors
+    formatted.
 
     Args:
         *inputs: the values.

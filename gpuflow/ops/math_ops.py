@@ -542,3 +542,80 @@ def cumprod(x, axis=0, exclusive=False, reverse=False, name=None):
 __all__ += ["expm1", "tan", "sinh", "cosh", "asin", "acos", "atan", "reciprocal", "logical_xor", "is_nan", "is_inf",
             "is_finite", "squared_difference", "divide_no_nan", "xlogy", "reduce_variance", "reduce_std",
             "reduce_euclidean_norm", "count_nonzero", "cumsum", "cumprod"]
+
+
+floormod = mod
+
+
+def multiply_no_nan(x, y, name=None):
+    """``x * y``, 0 where ``y`` is 0 even if ``x`` is inf or NaN (``tf.math.multiply_no_nan``)."""
+    x, y = binary_args(x, y, "multiply_no_nan")
+    return where(equal(y, zeros_like_(y)), zeros_like_(x) + zeros_like_(y), x) * y
+
+
+def atan2(y, x, name=None):
+    """Elementwise angle of the point (x, y), in (-pi, pi] (``tf.math.atan2``; note the argument order)."""
+    y, x = binary_args(y, x, "atan2")
+    _require_float(y, "atan2")
+
+    def vjp(g, n):
+        r = x * x + y * y
+        return (unbroadcast(g * x / r, y.shape) if n[0] else None,
+                unbroadcast(negative(g * y / r), x.shape) if n[1] else None)
+    return make_op("Atan2", (y, x), y._backend.xp.arctan2(y._data, x._data), vjp)
+
+
+def _segment_ids(segment_ids, n, op):
+    ids = convert_to_tensor(segment_ids)
+    if not ids.dtype.is_integer or ids.ndim != 1 or ids.shape[0] != n:
+        raise ValueError(f"{op}: segment_ids must be a 1-D integer tensor with one id per row of data ({n}). "
+                         f"Received: segment_ids of dtype {ids.dtype.name} and shape {tuple(ids.shape)}")
+    return ids
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None):
+    """``out[k] = sum of data[i] over the rows i with segment_ids[i] == k`` (``tf.math.unsorted_segment_sum``): shape
+    ``(num_segments,) + data.shape[1:]``; rows with a negative id are dropped, as TensorFlow. The gradient of a row
+    is its segment's.
+
+    Raises:
+        ValueError: segment_ids not one integer per row, or an id >= ``num_segments`` (TensorFlow's CPU error; on
+            CUDA inside a training step, reported at the next host contact).
+    """
+    from .array_ops import check_on_device, gather
+    x = convert_to_tensor(data)
+    ids = _segment_ids(segment_ids, x.shape[0], "unsorted_segment_sum")
+    k = int(num_segments.numpy() if hasattr(num_segments, "numpy") else num_segments)
+    xp, i = x._backend.xp, ids._data
+    check_on_device(x._backend, f"segment id range [0, {k})", i, i >= k, lambda v, where: ValueError(
+        f"unsorted_segment_sum: segment ids must be < num_segments={k}. Received: a segment id {int(v)}{where}"))
+    valid = (i >= 0) & (i < k)
+    safe = wrap(xp.where(valid, i, 0), ids)
+    keep = wrap(valid.reshape((-1,) + (1,) * (x.ndim - 1)).astype(x._data.dtype), x)
+    out = xp.zeros((k,) + tuple(x.shape[1:]), dtype=x._data.dtype)
+    xp.add.at(out, safe._data, xp.where(keep._data != 0, x._data, 0))  # dropped rows add zeros to segment 0
+    return make_op("UnsortedSegmentSum", (x,), out, lambda g, n: (gather(g, safe) * keep,))
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None):
+    """The mean of each segment's rows (``tf.math.unsorted_segment_mean``); an empty segment gives 0."""
+    x = convert_to_tensor(data)
+    total = unsorted_segment_sum(x, segment_ids, num_segments)
+    count = unsorted_segment_sum(ones_like_(x), segment_ids, num_segments)
+    return divide_no_nan(total, count)
+
+
+def segment_sum(data, segment_ids, name=None):
+    """:func:`unsorted_segment_sum` with sorted ids and ``max(id) + 1`` segments (``tf.math.segment_sum``)."""
+    ids = convert_to_tensor(segment_ids)
+    return unsorted_segment_sum(data, ids, int(ids.numpy().max()) + 1 if ids.shape[0] else 0)
+
+
+def segment_mean(data, segment_ids, name=None):
+    """:func:`unsorted_segment_mean` with sorted ids and ``max(id) + 1`` segments (``tf.math.segment_mean``)."""
+    ids = convert_to_tensor(segment_ids)
+    return unsorted_segment_mean(data, ids, int(ids.numpy().max()) + 1 if ids.shape[0] else 0)
+
+
+__all__ += ["floormod", "multiply_no_nan", "atan2", "unsorted_segment_sum", "unsorted_segment_mean", "segment_sum",
+            "segment_mean"]

@@ -768,3 +768,56 @@ def embedding_lookup(params, ids, max_norm=None, name=None):
 
 
 __all__ += ["l2_loss", "softsign", "log_sigmoid", "weighted_cross_entropy_with_logits", "embedding_lookup"]
+
+
+def _as_2d_nwc(x, op, data_format):
+    x = _float_input(x, op)
+    if data_format not in (None, "NWC"):
+        raise ValueError(f"{op}: only data_format='NWC' (channels last) is supported. Received: "
+                         f"data_format={data_format!r}")
+    if x.ndim != 3:
+        raise ValueError(f"{op} expects input of rank 3 (batch, width, channels). Received: shape={tuple(x.shape)}")
+    from .array_ops import expand_dims
+    return expand_dims(x, 1)
+
+
+def _single(v, name, op):
+    v = list(v) if isinstance(v, (list, tuple)) else [v]
+    if len(v) == 3:  # TF's [1, s, 1] form
+        v = v[1:2]
+    if len(v) != 1:
+        raise ValueError(f"{op}: `{name}` must be an int or a list of 1 or 3 ints. Received: {name}={v}")
+    return int(v[0])
+
+
+def conv1d(input, filters, stride, padding, data_format="NWC", dilations=None, name=None):  # noqa: A002
+    """1-D convolution (``tf.nn.conv1d``): input (batch, width, in), filters (k, in, out) -> (batch, width', out);
+    :func:`conv2d` on a height of 1.
+
+    Raises:
+        ValueError: a rank other than 3, a data format other than NWC, or bad strides/padding (as conv2d).
+    """
+    from .array_ops import expand_dims, squeeze
+    x = _as_2d_nwc(input, "conv1d", data_format)
+    d = 1 if dilations is None else _single(dilations, "dilations", "conv1d")
+    y = conv2d(x, expand_dims(filters, 0), (1, _single(stride, "stride", "conv1d")), padding, dilations=(1, d))
+    return squeeze(y, axis=1)
+
+
+def max_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """1-D max pooling (``tf.nn.max_pool1d``) over (batch, width, channels): :func:`max_pool2d` on a height of 1."""
+    from .array_ops import squeeze
+    x = _as_2d_nwc(input, "max_pool1d", data_format)
+    k, s = _single(ksize, "ksize", "max_pool1d"), _single(strides, "strides", "max_pool1d")
+    return squeeze(max_pool2d(x, (1, k), (1, s), padding), axis=1)
+
+
+def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  # noqa: A002
+    """1-D average pooling (``tf.nn.avg_pool1d``): :func:`avg_pool2d` on a height of 1."""
+    from .array_ops import squeeze
+    x = _as_2d_nwc(input, "avg_pool1d", data_format)
+    k, s = _single(ksize, "ksize", "avg_pool1d"), _single(strides, "strides", "avg_pool1d")
+    return squeeze(avg_pool2d(x, (1, k), (1, s), padding), axis=1)
+
+
+__all__ += ["conv1d", "max_pool1d", "avg_pool1d"]
