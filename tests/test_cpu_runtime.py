@@ -123,3 +123,27 @@ def test_numpys_openblas_runs_the_kernels_openblas_coretype_names():
     config = blas_info()["config"] or ""
     wanted = os.environ["OPENBLAS_CORETYPE"].lower()
     assert {wanted, "katmai" if wanted == "prescott" else wanted} & set(config.lower().split()), config
+
+
+@pytest.mark.parametrize("text,size", [("1024K\n", 1 << 20), ("2M", 2 << 20), ("512", 512), ("", None), ("12Q", None),
+                                       ("0K", None)])
+def test_cache_sizes_read_as_sysfs_writes_them(text, size):
+    assert cpu_runtime._cache_size(text) == size
+
+
+def test_blocks_are_sized_by_the_l2_cache_the_os_reports(monkeypatch):
+    monkeypatch.setattr(cpu_runtime, "_l2_bytes", None)
+    assert isinstance(cpu_runtime.l2_cache_bytes(), int) and cpu_runtime.l2_cache_bytes() > 0
+    monkeypatch.setattr(cpu_runtime, "_l2_bytes", 1 << 20)
+    assert nb._block(100_000) == 20  # about twice the L2: 2 MiB of 100 kB samples
+    monkeypatch.setattr(cpu_runtime, "_l2_bytes", 256 << 10)
+    assert nb._block(100_000) == 5 and nb._block(10 << 20) == 1  # at least one sample
+
+
+def test_l2_cache_bytes_falls_back_to_one_mib_where_the_os_does_not_say(monkeypatch):
+    def no_sysconf(name):
+        raise ValueError(name)
+    monkeypatch.setattr(cpu_runtime, "_l2_bytes", None)
+    monkeypatch.setattr(cpu_runtime.glob, "glob", lambda pattern: [])
+    monkeypatch.setattr(cpu_runtime.os, "sysconf", no_sysconf)
+    assert cpu_runtime.l2_cache_bytes() == 1 << 20

@@ -1,6 +1,10 @@
-"""Process settings the NumPy backend needs to be fast: its threads, BLAS threads and freed-memory reuse.
+"""Process settings the NumPy backend needs to be fast: its threads, BLAS threads, freed-memory reuse and the
+cache size its blocks are sized by.
 
 **Threads.** :func:`num_threads` reads ``GPUFLOW_NUM_THREADS`` (default: the CPUs this process may use).
+
+**Cache.** :func:`l2_cache_bytes` is the per-core L2 cache size the OS reports (Linux sysfs, else glibc's
+``sysconf``), 1 MiB where neither says.
 
 **BLAS threads.** The NumPy backend parallelises each primitive over the batch axis: every
 thread runs the whole pipeline (im2col, GEMM, epilogue) on its own chunk of the
@@ -136,6 +140,43 @@ def num_threads():
         raise ValueError("Expected GPUFLOW_NUM_THREADS to be a positive integer (the NumPy backend's CPU threads; "
                          f"unset: one per available CPU). Received: GPUFLOW_NUM_THREADS={text!r}")
     return int(text)
+
+
+_L2_FALLBACK = 1 << 20
+_l2_bytes = None
+
+
+def _cache_size(text):
+    """Bytes of a sysfs cache size such as ``"1024K"`` or ``"2M"`` (None if unreadable)."""
+    text = text.strip().upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    digits = text[:-1] if scale != 1 else text
+    return int(digits) * scale if digits.isdigit() and int(digits) > 0 else None
+
+
+def l2_cache_bytes():
+    """The L2 cache (unified or data) of CPU 0 in bytes, as the OS reports it: Linux's
+    ``/sys/devices/system/cpu/cpu0/cache/index*/``, else ``os.sysconf("SC_LEVEL2_CACHE_SIZE")`` (glibc), else
+    1 MiB. Read once per process."""
+    global _l2_bytes
+    if _l2_bytes is None:
+        found = None
+        for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index*")):
+            try:
+                with open(os.path.join(index, "level")) as f_level, open(os.path.join(index, "type")) as f_type, \
+                        open(os.path.join(index, "size")) as f_size:
+                    if f_level.read().strip() == "2" and f_type.read().strip() in ("Unified", "Data"):
+                        found = _cache_size(f_size.read())
+                        break
+            except (OSError, ValueError):
+                continue
+        if found is None:
+            try:
+                found = os.sysconf("SC_LEVEL2_CACHE_SIZE")
+            except (AttributeError, ValueError, OSError):  # not glibc, or the name unknown
+                found = None
+        _l2_bytes = found if isinstance(found, int) and found > 0 else _L2_FALLBACK
+    return _l2_bytes
 
 
 def available():
