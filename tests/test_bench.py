@@ -414,7 +414,7 @@ def test_bfloat16_as_uint16_bits_through_the_tensor_core_wrappers():
 
     def refuse(a):
         raise TypeError("Unsupported dtype bfloat16")
-    assert ops._holds_bfloat16(np) and not ops._holds_bfloat16(types.SimpleNamespace(asarray=refuse))
+    assert ops.holds_bfloat16(np) and not ops.holds_bfloat16(types.SimpleNamespace(asarray=refuse))
     own, bits = ops.GpuflowOps("emulator", "bfloat16"), ops.GpuflowOps("emulator", "bfloat16")
     assert not own.bf16_bits and own.row_note is None
     bits.bf16_bits = True

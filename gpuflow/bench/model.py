@@ -278,9 +278,9 @@ def _worker_gpuflow(job):
     # TF32 while TensorFlow's flag is on (the default), so "off" must turn it off to compare FP32 with FP32.
     config.enable_tensor_float_32_execution(bool(job.get("tf32", False)))
     if job.get("mixed_precision") == "mixed_bfloat16" and dev.kind == "gpu":
-        from .ops import _holds_bfloat16
+        from .ops import holds_bfloat16
         from .peers import Unsupported
-        if not _holds_bfloat16(be.xp):
+        if not holds_bfloat16(be.xp):
             raise Unsupported("mixed_bfloat16 on a GPU: this CuPy has no bfloat16 dtype (gpuflow runs bfloat16 on "
                               "the CPU and the emulator)")
     out = _keras_like(job, gf.keras, "gpuflow", be.synchronize, gf.keras.utils.set_random_seed)

@@ -37,7 +37,7 @@ from .peers import Unsupported, is_unsupported
 from .specs import LOW_PRECISION, OPS, PRECISIONS, numpy_dtype, op_work
 from .timing import measure, WallClock, CupyEventClock
 
-__all__ = ["make_inputs", "GpuflowOps", "run_ops", "TENSOR_OPS"]
+__all__ = ["make_inputs", "GpuflowOps", "run_ops", "TENSOR_OPS", "holds_bfloat16"]
 
 # Ops whose peer implementation runs on Tensor Cores when TF32 is allowed (cuDNN conv, cuBLAS GEMM).
 TENSOR_OPS = {"conv2d_fwd", "conv2d_bwd_data", "conv2d_bwd_filter", "dense_relu_fwd", "dense_relu_bwd", "matmul"}
@@ -86,7 +86,7 @@ class GpuflowOps:
             self.be = backend_for(Device("gpu:0" if device == "gpu" else device))
         #: bfloat16 on a CuPy without bfloat16: uint16 buffers holding the bits, straight to the tensor-core
         #: kernels' wrappers (the module docstring); the note every such row carries as its ``detail``.
-        self.bf16_bits = dtype == "bfloat16" and not _holds_bfloat16(self.be.xp)
+        self.bf16_bits = dtype == "bfloat16" and not holds_bfloat16(self.be.xp)
         self.row_note = ("bfloat16 timed as uint16 bits through the tensor-core kernels' wrappers (this CuPy has no "
                          "bfloat16 dtype)") if self.bf16_bits else None
         self.clock = CupyEventClock() if device == "gpu" else WallClock(self.be.synchronize)
@@ -170,7 +170,7 @@ class GpuflowOps:
         return lambda: tc.conv2d_bwd_filter(x, dy, g.kernel_hw, **conv)
 
 
-def _holds_bfloat16(xp):
+def holds_bfloat16(xp):
     """Whether the array module ``xp`` keeps ``ml_dtypes.bfloat16`` arrays (NumPy does; CuPy from its
     experimental bfloat16 support on)."""
     try:
