@@ -8,8 +8,8 @@
 #                emulator); the stage fails if no [gpu] test case ran
 #   3. ops       gpuflow bench ops --quick --device gpu --peers torch, TF32 off, then on (2 stages); then
 #                --dtype bfloat16 and float16 on the tensor-core ops (conv2d, dense, matmul), --tf32 on as in
-#                the float32 stage they are read against (2 stages; gpuflow's bfloat16 on a GPU is the
-#                convolutions and dense forward only, timed on uint16 bits: see benchmarks/README.md)
+#                the float32 stage they are read against (2 stages; with a CuPy that has no bfloat16,
+#                gpuflow's bfloat16 is the convolutions and dense forward on uint16 bits: benchmarks/README.md)
 #   4. model     gpuflow bench model --device gpu --peers torch --graph both: the seed CNN's training step,
 #                gpuflow eager and replayed from a captured CUDA graph, against PyTorch eager
 # Output in OUTDIR: gpu_check.log (everything printed), summary.json (each stage's command, exit code,
