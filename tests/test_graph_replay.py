@@ -176,3 +176,19 @@ def test_bench_model_times_the_step_eager_and_replayed(tmp_path, monkeypatch, ca
     assert rows[0]["graph_status"] == {}
     # untimed: two eager steps and the capture; then the warm-up call and the 3 timed steps, replayed
     assert rows[1]["graph_status"] == {"float32[4, 6], int64[4]": "replayed 4 times"}, rows[1]
+
+
+def test_an_eager_step_copies_no_python_scalar_to_the_device():
+    """A Python number made a tensor on the CUDA backend (the loss's ``total / n``) is filled in on the device;
+    what an eager step copies up is the batch (x, and y for the loss and again for the accuracy)."""
+    x, y = _images(12)
+    model = _cnn(jit_compile=False)
+    with tf.device("emulator"):
+        model.fit(x, y, batch_size=3, epochs=1, verbose=0)  # the optimizer's slots and the metrics made
+        with tf.profiler.profile() as prof:
+            model.fit(x, y, batch_size=3, epochs=1, verbose=0)
+        be = model.weights[0].backend
+        with tf.profiler.profile() as one:
+            three = be.asarray(3.0, dtype=np.float32)
+    assert prof.host_contacts()["h2d"] == {"count": 4 * 3, "bytes": x.nbytes + 2 * y.nbytes}
+    assert one.host_contacts()["h2d"]["count"] == 0 and three.shape == () and float(three) == 3.0

@@ -265,13 +265,17 @@ class CupyBackend(Backend):
     # -- arrays -------------------------------------------------------------
     # Every call below is a host contact, counted by gpuflow.profiler (on the emulator as on a GPU).
     def asarray(self, value, dtype=None):
-        """``value`` (a host value) copied to the device: one host-to-device copy (none in a captured step:
+        """``value`` (a host value) on the device: an array is one host-to-device copy, a scalar (a Python
+        number made a tensor: ``loss / n``) is filled in on the device, no copy (nor either in a captured step:
         see :meth:`.graph.StepGraph.upload`)."""
         if self._graph is not None:
             constant = self._graph.upload(value, dtype)
             if constant is not None:
                 return constant
-        a = self.xp.asarray(value, dtype=dtype)
+        host = np.asarray(value, dtype=dtype)
+        if host.ndim == 0:  # the value is a kernel argument of the fill
+            return self.xp.full((), host[()], dtype=host.dtype)
+        a = self.xp.asarray(host)
         _profiler.record_host_contact("h2d", a.nbytes)
         return a
 
