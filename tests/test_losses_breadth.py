@@ -191,3 +191,75 @@ def test_configs_are_keras_and_round_trip():
     assert L.deserialize({"module": "builtins", "class_name": "function", "config": "huber",
                           "registered_name": "function"}) is L.huber
     assert L.deserialize("kld") is L.kl_divergence and isinstance(L.deserialize("Huber"), L.Huber)
+
+
+def _ctc_brute_force(labels, logits):
+    """-log of the summed probability of every path that collapses (repeats merged, then blanks 0 dropped) to the
+    label sequence (its nonzero ids): the definition, by enumeration."""
+    import itertools
+    steps, classes = logits.shape
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    target = [int(c) for c in labels if c != 0]
+    total = 0.0
+    for path in itertools.product(range(classes), repeat=steps):
+        collapsed = [c for i, c in enumerate(path) if c != 0 and (i == 0 or c != path[i - 1])]
+        if collapsed == target:
+            total += np.prod(probs[np.arange(steps), path])
+    return -np.log(total)
+
+
+def test_ctc_is_the_negative_log_likelihood_of_all_alignments():
+    logits = rng.normal(size=(4, 5, 3)) * 1.5
+    labels = np.array([[1, 2, 0], [1, 1, 0], [2, 0, 0], [0, 0, 0]])  # a repeat needs a blank between
+    want = [_ctc_brute_force(l, z) for l, z in zip(labels, logits)]
+    np.testing.assert_allclose(L.ctc(labels, logits.astype("float32")).numpy(), want, rtol=1e-5)
+    np.testing.assert_allclose(float(L.CTC()(labels, logits).numpy()), np.mean(want), rtol=1e-5)
+    assert L.CTC().get_config() == {"name": "ctc", "reduction": "sum_over_batch_size"}
+    with pytest.raises(ValueError, match=r"y_pred.shape=\(4, 5\)"):
+        L.ctc(labels, logits[..., 0])
+
+
+def test_ctc_gradient(device):
+    labels = np.array([[1, 2], [2, 2], [1, 0]])
+    check_op(lambda z: L.ctc(labels, z), rng.normal(size=(3, 5, 3)), device=device, atol=1e-5, rtol=1e-4)
+
+
+def test_categorical_generalized_cross_entropy():
+    ids = np.array([0, 2, 1, 2])
+    p = PROB[:, :3] / PROB[:, :3].sum(1, keepdims=True)
+    want = (1 - p[np.arange(4), ids] ** 0.7) / 0.7
+    np.testing.assert_allclose(L.categorical_generalized_cross_entropy(ids, p, q=0.7).numpy(), want, rtol=1e-6)
+    loss = L.CategoricalGeneralizedCrossEntropy(q=0.7)
+    np.testing.assert_allclose(float(loss(ids, p).numpy()), want.mean(), rtol=1e-6)
+    assert loss.get_config() == {"name": "categorical_generalized_cross_entropy",
+                                 "reduction": "sum_over_batch_size", "q": 0.7}
+    with pytest.raises(ValueError, match=r"q must be in the interval \(0, 1\)"):
+        L.CategoricalGeneralizedCrossEntropy(q=1.0)
+
+
+def _circle_reference(labels, emb, gamma, margin):
+    d = np.maximum(1 - emb @ emb.T, 0)
+    out = []
+    for i in range(len(labels)):
+        pos = (labels == labels[i]) & (np.arange(len(labels)) != i)
+        neg = labels != labels[i]
+        terms = []
+        for mask, values in ((pos, -gamma * np.maximum(margin + d[i], 0) * (margin - d[i])),
+                             (neg, gamma * np.maximum(1 + margin - d[i], 0) * (1 - margin - d[i]))):
+            terms.append(np.log(np.exp(values[mask]).sum()) if mask.any() else -np.inf)
+        out.append(np.logaddexp(0, sum(terms)))  # softplus
+    return np.array(out)
+
+
+def test_circle_loss_and_its_mask_of_zero_losses():
+    emb = rng.normal(size=(6, 4))
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = np.array([0, 1, 0, 2, 1, 3])  # classes 2 and 3 have no positive: loss 0, left out of the mean
+    want = _circle_reference(labels, emb, 10.0, 0.4)
+    got = L.circle(labels, emb.astype("float32"), gamma=10.0)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-5, atol=1e-6)
+    assert want[3] == 0 and want[5] == 0 and (want[[0, 1, 2, 4]] > 0).all()
+    np.testing.assert_allclose(float(L.Circle(gamma=10.0)(labels, emb).numpy()), want.sum() / 4, rtol=1e-5)
+    assert L.Circle().get_config() == {"name": "circle", "reduction": "sum_over_batch_size", "gamma": 80.0,
+                                       "margin": 0.4, "remove_diagonal": True}
+    check_op(lambda e: L.circle(labels, e, gamma=10.0), emb, device="cpu", atol=1e-5, rtol=1e-4)

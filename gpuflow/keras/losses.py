@@ -21,11 +21,13 @@ __all__ = ["Loss", "LossFunctionWrapper", "Reduction", "MeanSquaredError", "Mean
            "MeanAbsolutePercentageError", "MeanSquaredLogarithmicError", "CosineSimilarity", "Huber", "LogCosh",
            "Hinge", "SquaredHinge", "CategoricalHinge", "KLDivergence", "Poisson", "BinaryCrossentropy",
            "BinaryFocalCrossentropy", "CategoricalCrossentropy", "CategoricalFocalCrossentropy",
-           "SparseCategoricalCrossentropy", "Dice", "Tversky", "mean_squared_error", "mean_absolute_error",
+           "SparseCategoricalCrossentropy", "Dice", "Tversky", "CategoricalGeneralizedCrossEntropy", "CTC", "Circle",
+           "mean_squared_error", "mean_absolute_error",
            "mean_absolute_percentage_error", "mean_squared_logarithmic_error", "cosine_similarity", "huber",
            "log_cosh", "hinge", "squared_hinge", "categorical_hinge", "kl_divergence", "poisson",
            "binary_crossentropy", "binary_focal_crossentropy", "categorical_crossentropy",
-           "categorical_focal_crossentropy", "sparse_categorical_crossentropy", "dice", "tversky", "get", "serialize",
+           "categorical_focal_crossentropy", "sparse_categorical_crossentropy", "dice", "tversky",
+           "categorical_generalized_cross_entropy", "ctc", "circle", "get", "serialize",
            "deserialize", "mse", "mae", "mape", "msle", "kld", "MSE", "MAE", "MAPE", "MSLE", "KLD",
            "kullback_leibler_divergence", "logcosh"]
 
@@ -420,6 +422,124 @@ def tversky(y_true, y_pred, alpha=0.5, beta=0.5, axis=None):
     return 1.0 - intersection / (intersection + fp * alpha + fn * beta + EPSILON)
 
 
+def categorical_generalized_cross_entropy(y_true, y_pred, q):
+    """The generalized cross-entropy ``(1 - p**q) / q`` of the probability ``p`` of the true class (Zhang &
+    Sabuncu, 2018), as Keras 3: noise-robust, MAE-like as ``q`` -> 1, cross-entropy-like as ``q`` -> 0.
+
+    Args:
+        y_true: (batch, ...) integer class ids (floats are truncated, as Keras's cast to int).
+        y_pred: (batch, ..., classes) probabilities.
+        q: a float in (0, 1).
+
+    Returns:
+        (batch, ...) float tensor.
+    """
+    y_pred = _tensor(y_pred, "y_pred")
+    if not y_pred.dtype.is_floating:
+        y_pred = _m.cast(y_pred, "float32")
+    y_true = _m.cast(_tensor(y_true, "y_true"), "int64")
+    p = _m.reduce_sum(y_pred * _a.one_hot(y_true, y_pred.shape[-1], dtype=y_pred.dtype), axis=-1)
+    return (1.0 - _m.pow(p, float(q))) / float(q)
+
+
+_NEG = -1e30  # log(0) for the CTC recursion: finite, so that logsumexp and its gradient stay free of NaN
+
+
+def ctc(y_true, y_pred):
+    """Connectionist temporal classification loss (Graves et al., 2006), as Keras 3's ``keras.losses.ctc``.
+
+    Class 0 is the blank and pads the labels: a sample's label sequence is its first ``count(y_true != 0)`` ids;
+    every sample uses all ``max_time`` steps. ``y_pred`` are logits (a log-softmax is applied here). The forward
+    (alpha) recursion runs in log space over the extended labels (blanks interleaved), one step per time step, with
+    gpuflow ops, so the gradient comes from the tape.
+
+    Args:
+        y_true: (batch, max_length) integer labels in [0, classes), 0 = blank/padding.
+        y_pred: (batch, max_time, classes) logits.
+
+    Returns:
+        (batch,) float tensor: ``-log p(labels | y_pred)``; about 1e30 where no alignment exists (labels longer
+        than the time steps allow; TensorFlow gives inf).
+
+    Raises:
+        ValueError: inputs that are not (batch, max_length) and (batch, max_time, classes) (Keras's messages).
+    """
+    y_true, y_pred = _tensor(y_true, "y_true"), _tensor(y_pred, "y_pred")
+    if y_true.ndim != 2:
+        raise ValueError("Targets `y_true` are expected to be a tensor of shape `(batch_size, max_length)` in integer "
+                         f"format. Received: y_true.shape={tuple(y_true.shape)}")
+    if y_pred.ndim != 3:
+        raise ValueError("Logits `y_pred` are expected to be a tensor of shape `(batch_size, max_length, "
+                         f"num_classes)`. Received: y_pred.shape={tuple(y_pred.shape)}")
+    if not y_pred.dtype.is_floating:
+        y_pred = _m.cast(y_pred, "float32")
+    labels = _m.cast(y_true, "int64")
+    batch, steps, classes = y_pred.shape
+    width = 2 * labels.shape[1] + 1
+    # the extended labels: blank, l1, blank, l2, ..., blank
+    ext = _a.reshape(_a.stack([_a.zeros_like(labels), labels], axis=-1), (batch, -1))
+    ext = _a.concat([ext, _a.zeros_like(labels[:, :1])], axis=1)
+    lengths = _m.reduce_sum(_m.cast(_m.not_equal(labels, 0), "int64"), axis=1)
+    position = _a.range(width, dtype="int64")
+    odd = _m.equal(position % 2, 1)
+    skip = _m.logical_and(_m.logical_and(odd, position >= 2),
+                          _m.not_equal(ext, _a.concat([ext[:, :2], ext[:, :-2]], axis=1)))
+    last = 2 * _a.expand_dims(lengths, 1)
+    ends = _m.logical_or(_m.equal(position, last), _m.logical_and(_m.equal(position, last - 1), last > 0))
+    log_probs = _nn.log_softmax(y_pred, axis=-1)
+    emit = _m.matmul(log_probs, _a.one_hot(ext, classes, dtype=y_pred.dtype), transpose_b=True)  # (B, T, S)
+    neg = _m.cast(_a.fill((batch, width), _NEG), y_pred.dtype)
+    pad = neg[:, :1]
+    alpha = _m.where(position < 2, emit[:, 0], neg)
+    for t in range(1, steps):
+        one = _a.concat([pad, alpha[:, :-1]], axis=1)
+        two = _m.where(skip, _a.concat([pad, pad, alpha[:, :-2]], axis=1), neg)
+        alpha = _m.reduce_logsumexp(_a.stack([alpha, one, two]), axis=0) + emit[:, t]
+    return -_m.reduce_logsumexp(_m.where(ends, alpha, neg), axis=-1)
+
+
+def circle(y_true, y_pred, ref_labels=None, ref_embeddings=None, remove_diagonal=True, gamma=80, margin=0.4):
+    """The Circle loss of metric learning (Sun et al., 2020), as Keras 3's ``keras.losses.circle``.
+
+    With ``d`` the pairwise cosine distances ``max(1 - y_pred @ ref_embeddings.T, 0)`` (the embeddings are
+    expected L2-normalised), a sample's loss is ``softplus(logsumexp(-gamma (m + d) (m - d)) over its positives +
+    logsumexp(gamma (1 + m - d) (1 - m - d)) over its negatives)``, the weights clipped at 0, ``m = margin``;
+    positives share its label (itself excluded with ``remove_diagonal``). The values carry a Keras mask of the
+    nonzero losses, so a Loss averages over those only.
+
+    Args:
+        y_true: (batch,) integer labels.
+        y_pred: (batch, dim) embeddings.
+        ref_labels, ref_embeddings: (refs,) and (refs, dim) to compare with (default: the batch itself).
+
+    Returns:
+        (batch,) float tensor.
+    """
+    from .layers.mask_utils import set_keras_mask
+    y_pred = _tensor(y_pred, "y_pred")
+    if not y_pred.dtype.is_floating:
+        y_pred = _m.cast(y_pred, "float32")
+    y_true = _m.cast(_tensor(y_true, "y_true"), "int64")
+    refs = y_pred if ref_embeddings is None else _m.cast(_tensor(ref_embeddings, "ref_embeddings"), y_pred.dtype)
+    ref_labels = y_true if ref_labels is None else _m.cast(_tensor(ref_labels, "ref_labels"), "int64")
+    distances = _m.maximum(1.0 - _m.matmul(y_pred, refs, transpose_b=True), 0.0)
+    query, keys = _a.reshape(y_true, (-1, 1)), _a.reshape(ref_labels, (1, -1))
+    positive = _m.equal(query, keys)
+    negative = _m.logical_not(positive)
+    if remove_diagonal:
+        off_diagonal = _m.equal(_a.eye(query.shape[0], keys.shape[1], dtype="int64"), 0)
+        positive = _m.logical_and(positive, off_diagonal)
+    pos_weights = _m.maximum((margin + distances) * _m.cast(positive, distances.dtype), 0.0)
+    neg_weights = _m.maximum((1.0 + margin - distances) * _m.cast(negative, distances.dtype), 0.0)
+    pos = -float(gamma) * pos_weights * (margin - distances)
+    neg = float(gamma) * neg_weights * ((1.0 - margin) - distances)
+    never = _m.cast(_a.fill(tuple(distances.shape), _NEG), distances.dtype)  # Keras's -inf, kept finite
+    loss = _nn.softplus(_m.reduce_logsumexp(_m.where(positive, pos, never), axis=1)
+                        + _m.reduce_logsumexp(_m.where(negative, neg, never), axis=1))
+    set_keras_mask(loss, loss > 0)
+    return loss
+
+
 mape = MAPE = mean_absolute_percentage_error
 msle = MSLE = mean_squared_logarithmic_error
 kld = KLD = kullback_leibler_divergence = kl_divergence
@@ -468,13 +588,18 @@ class Loss:
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The reduced loss. A Keras mask attached to ``y_pred`` (a sequence model's output after
-        ``Embedding(mask_zero=True)``) weighs the masked steps 0, as Keras 3 (see :func:`apply_mask`)."""
+        ``Embedding(mask_zero=True)``) weighs the masked steps 0, as Keras 3 (see :func:`apply_mask`); so does one
+        that ``call`` attached to its values (:func:`circle` masks its zero losses), both together when both are
+        there."""
         from .layers.mask_utils import get_keras_mask
         mask = get_keras_mask(y_pred)
         # Keras 3 converts both to the loss dtype (float32 by default) before computing
         y_pred = _to_dtype(y_pred, self.dtype, "y_pred")
         y_true = _to_dtype(y_true, self.dtype, "y_true")
         values = self.call(y_true, y_pred)
+        out_mask = get_keras_mask(values)
+        if out_mask is not None:
+            mask = out_mask if mask is None else _m.logical_and(_m.cast(mask, "bool"), _m.cast(out_mask, "bool"))
         sample_weight = apply_mask(sample_weight, mask, self.dtype, self.reduction)
         if sample_weight is not None:
             sw = convert_to_tensor(sample_weight, dtype=values.dtype)
@@ -714,6 +839,45 @@ class Tversky(LossFunctionWrapper):
         self.alpha, self.beta, self.axis = alpha, beta, axis
 
 
+class CategoricalGeneralizedCrossEntropy(LossFunctionWrapper):
+    """``keras.losses.CategoricalGeneralizedCrossEntropy(q=0.5)``: see :func:`categorical_generalized_cross_entropy`
+    (integer targets).
+
+    Raises:
+        ValueError: ``q`` outside (0, 1) (Keras's message).
+    """
+
+    _config_keys = ("q",)
+
+    def __init__(self, q=0.5, reduction="sum_over_batch_size", name="categorical_generalized_cross_entropy",
+                 dtype=None):
+        if not 0 < q < 1:
+            raise ValueError("q must be in the interval (0, 1)")
+        super().__init__(categorical_generalized_cross_entropy, name=name, reduction=reduction, dtype=dtype, q=q)
+        self.q = q
+
+
+class CTC(LossFunctionWrapper):
+    """``keras.losses.CTC``: see :func:`ctc`."""
+
+    _config_keys = ()
+
+    def __init__(self, reduction="sum_over_batch_size", name="ctc", dtype=None):
+        super().__init__(ctc, name=name, reduction=reduction, dtype=dtype)
+
+
+class Circle(LossFunctionWrapper):
+    """``keras.losses.Circle(gamma=80.0, margin=0.4, remove_diagonal=True)``: see :func:`circle`."""
+
+    _config_keys = ("gamma", "margin", "remove_diagonal")
+
+    def __init__(self, gamma=80.0, margin=0.4, remove_diagonal=True, reduction="sum_over_batch_size",
+                 name="circle", dtype=None):
+        super().__init__(circle, name=name, reduction=reduction, dtype=dtype, gamma=gamma, margin=margin,
+                         remove_diagonal=remove_diagonal)
+        self.gamma, self.margin, self.remove_diagonal = gamma, margin, remove_diagonal
+
+
 class Reduction:
     """``tf.keras.losses.Reduction`` (Keras's legacy namespace): the names of the reductions."""
 
@@ -736,7 +900,7 @@ class Reduction:
 _CLASSES = (MeanSquaredError, MeanAbsoluteError, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,
             CosineSimilarity, Huber, LogCosh, Hinge, SquaredHinge, CategoricalHinge, KLDivergence, Poisson,
             BinaryCrossentropy, BinaryFocalCrossentropy, CategoricalCrossentropy, CategoricalFocalCrossentropy,
-            SparseCategoricalCrossentropy, Dice, Tversky)
+            SparseCategoricalCrossentropy, Dice, Tversky, CategoricalGeneralizedCrossEntropy, CTC, Circle)
 #: Keras 3's ``keras.losses.ALL_OBJECTS_DICT``: class names, function names and the short aliases.
 _CLASS_OF = {c().fn: c for c in _CLASSES}
 ALL_OBJECTS_DICT = {c.__name__: c for c in _CLASSES}
