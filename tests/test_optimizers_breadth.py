@@ -260,3 +260,16 @@ def test_a_fit_step_stays_on_the_device_and_follows_the_cpu(name):
     assert hc["d2h"]["count"] == 1 and hc["sync"]["count"] == 0, hc
     for a, b in zip(weights["emulator"], weights["cpu"]):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_exclude_from_weight_decay_by_variable_or_name():
+    kernel = tf.Variable(np.ones((2, 2), "float32"), name="kernel")
+    bias = tf.Variable(np.ones(2, "float32"), name="bias")
+    other = tf.Variable(np.ones(2, "float32"), name="other")
+    opt = K.SGD(0.1, weight_decay=0.5)
+    opt.exclude_from_weight_decay(var_list=[other], var_names=["bia"])
+    zeros = [tf.constant(np.zeros(v.shape, "float32")) for v in (kernel, bias, other)]
+    opt.apply_gradients(zip(zeros, [kernel, bias, other]))
+    # w -= w * weight_decay * lr for the kernel only (Keras 3's decoupled decay)
+    np.testing.assert_allclose(kernel.numpy(), 0.95, rtol=1e-6)
+    assert bias.numpy().tolist() == [1.0, 1.0] and other.numpy().tolist() == [1.0, 1.0]

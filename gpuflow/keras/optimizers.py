@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import warnings
 
 import numpy as np
@@ -101,6 +102,7 @@ class Optimizer:
         self.iterations = Variable(np.int64(0), trainable=False, name="iteration", dtype="int64")
         self._slots = {}  # id(model variable) -> {slot name: Variable}
         self.built = False
+        self._no_decay_ids, self._no_decay_pattern = set(), None  # see exclude_from_weight_decay
 
     # -- learning rate ---------------------------------------------------------
     @property
@@ -257,7 +259,7 @@ class Optimizer:
             step = int(self.iterations.numpy()) + 1
         self._prepare_step(step)
         for g, v in zip(grads, variables):
-            if self.weight_decay:
+            if self.weight_decay and self._use_weight_decay(v):
                 v._data -= v._data * (self.weight_decay * lr)
             self.update_step(g, v, lr, step)
             if v.constraint is not None:
@@ -267,6 +269,20 @@ class Optimizer:
         else:
             self.iterations.assign_add(1)
         return self.iterations
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Leaves variables out of ``weight_decay`` (Keras 3's ``exclude_from_weight_decay``): those of
+        ``var_list``, and those whose name contains one of the strings (regular expressions) of ``var_names``
+        (``var_names=["bias"]`` leaves every bias out). Each call replaces the previous one's choice; a call after
+        the first step applies from the next (Keras 3.15 documents "before build" but checks an attribute its
+        optimizers never set, so it accepts it too).
+        """
+        self._no_decay_ids = {id(v) for v in var_list or ()}
+        self._no_decay_pattern = re.compile("|".join(set(var_names))) if var_names else None
+
+    def _use_weight_decay(self, v):
+        return id(v) not in self._no_decay_ids and not (
+            self._no_decay_pattern is not None and self._no_decay_pattern.search(v.name))
 
     def scale_loss(self, loss):
         """The loss the training step differentiates: ``loss`` itself (a :class:`LossScaleOptimizer` scales it)."""
