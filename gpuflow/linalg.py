@@ -5,4 +5,3 @@ from .ops.linalg_ops import (  # noqa: F401
     einsum, tensordot, norm, global_norm, l2_normalize, inv, det, solve, diag, diag_part, trace, matvec, band_part,
     matrix_transpose, adjoint,
 )
-

@@ -1,4 +1,5 @@
-"""Random tensors (``tf.random``): ``set_seed``, ``normal``, ``uniform``, ``truncated_normal``.
+"""Random tensors (``tf.random``): ``set_seed``, ``normal``, ``uniform``, ``truncated_normal``, ``categorical``,
+``shuffle``.
 
 A global seed (``set_seed``) makes every later draw reproducible; an op-level
 ``seed`` makes that one call reproducible on its own (it draws from a generator
@@ -12,7 +13,7 @@ from . import dtypes as _dtypes
 from .device import current_device, backend_for, created_backends
 from .tensor import Tensor
 
-__all__ = ["set_seed", "normal", "uniform", "truncated_normal", "get_global_seed"]
+__all__ = ["set_seed", "normal", "uniform", "truncated_normal", "get_global_seed", "categorical", "shuffle"]
 
 _global_seed = None
 
@@ -87,3 +88,42 @@ def truncated_normal(shape, mean=0.0, stddev=1.0, dtype="float32", seed=None, na
         t[bad] = redraw(int(bad.sum()))
         bad = np.abs(t) > 2
     return Tensor(be.asarray(t * stddev + mean, dtype=_dtypes.as_dtype(dtype).as_numpy_dtype), dev, be)
+
+
+def categorical(logits, num_samples, dtype=None, seed=None, name=None):
+    """Class indices drawn from the softmax of each row of ``logits`` (``tf.random.categorical``), by the Gumbel-max
+    trick on :func:`uniform` draws (so ``set_seed`` and ``seed`` make it reproducible; the draws differ from TF's).
+
+    Args:
+        logits: float Tensor of shape (batch, classes), unnormalized log-probabilities.
+        num_samples: samples per row.
+        dtype: int64 (default) or int32.
+
+    Returns:
+        An integer Tensor of shape (batch, num_samples).
+
+    Raises:
+        ValueError: ``logits`` not of rank 2.
+    """
+    from .ops.core import convert_to_tensor, wrap
+    x = convert_to_tensor(logits)
+    if x.ndim != 2:
+        raise ValueError(f"categorical expects logits of shape (batch, classes). Received: shape={tuple(x.shape)}")
+    u = uniform((x.shape[0], int(num_samples), x.shape[1]), 1e-20, 1.0, "float64", seed)
+    xp = x._backend.xp
+    scores = x._data.astype(np.float64)[:, None, :] - xp.log(-xp.log(u._data))
+    out_dtype = _dtypes.as_dtype(dtype or "int64").as_numpy_dtype
+    return wrap(xp.argmax(scores, axis=-1).astype(out_dtype), x)
+
+
+def shuffle(value, seed=None, name=None):
+    """``value`` with its first dimension randomly permuted (``tf.random.shuffle``), by the order of :func:`uniform`
+    draws (reproducible under ``set_seed`` / ``seed``)."""
+    from .ops.core import convert_to_tensor
+    from .ops.array_ops import gather
+    from .ops.core import wrap
+    x = convert_to_tensor(value)
+    if x.ndim == 0:
+        return x
+    keys = uniform((x.shape[0],), dtype="float64", seed=seed)
+    return gather(x, wrap(keys._backend.xp.argsort(keys._data), keys))

@@ -320,3 +320,17 @@ def test_custom_gradient_replaces_the_gradient():
         return x * v, lambda dy: dy
     with pytest.raises(TypeError, match="variables"):
         no_variables_arg(x)
+
+
+def test_random_categorical_and_shuffle():
+    tf.random.set_seed(3)
+    s = tf.random.categorical(tf.constant(np.log([[0.7, 0.2, 0.1], [1.0, 1.0, 1.0]]) - [[0, 0, 0], [np.inf, np.inf, 0]],
+                                          "float32"), 4000)
+    assert s.dtype == tf.int64 and s.shape == (2, 4000)
+    np.testing.assert_allclose(np.bincount(s.numpy()[0], minlength=3) / 4000, [0.7, 0.2, 0.1], atol=0.03)
+    assert (s.numpy()[1] == 2).all()  # a logit of -inf is never drawn
+    assert tf.random.categorical(tf.constant([[0.0, 1.0]]), 2, dtype=tf.int32).dtype == tf.int32
+    x = tf.reshape(tf.range(20), (10, 2))
+    y = tf.random.shuffle(x, seed=1)
+    assert sorted(y.numpy().tolist()) == x.numpy().tolist() and y.numpy().tolist() != x.numpy().tolist()
+    assert tf.random.shuffle(x, seed=1).numpy().tolist() == y.numpy().tolist()
