@@ -105,6 +105,10 @@ KERAS_EXAMPLES = [  # (metric, args, kwargs, the value Keras 3.15.1 gives: its d
     (lambda: M.TrueNegatives(thresholds=[0.2, 0.5, 0.9]), ([0, 0, 1, 0], [0.1, 0.6, 0.8, 0.95]), {}, [1.0, 1.0, 2.0]),
     (lambda: M.FalsePositives(), ([0, 1, 0, 0], [0, 0, 1, 1]), {}, 2.0),
     (lambda: M.FalseNegatives(), ([0, 1, 1, 1], [0, 1, 0, 0]), {}, 2.0),
+    (lambda: M.Precision(top_k=2), ([0, 0, 1, 1], [1, 1, 1, 1]), {}, 0.0),  # ties: the lower indices are the top
+    (lambda: M.Precision(top_k=4), ([0, 0, 1, 1], [1, 1, 1, 1]), {}, 0.5),
+    (lambda: M.Recall(top_k=1, thresholds=[0.3, 0.7]), ([[0, 1, 1], [1, 0, 1]], [[0.2, 0.5, 0.1], [0.8, 0.1, 0.6]]),
+     {}, [0.5, 0.25]),  # top-1 picks (0, 1) and (1, 0): TP 2 at 0.3, 1 at 0.7 (0.5 < 0.7); 4 positives
     (lambda: M.PrecisionAtRecall(0.5), ([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8]), {}, 0.5),
     (lambda: M.PrecisionAtRecall(0.5), ([0, 0, 0, 1, 1], [0, 0.3, 0.8, 0.3, 0.8]),
      {"sample_weight": [2, 2, 2, 1, 1]}, 1 / 3),

@@ -643,10 +643,21 @@ class RootMeanSquaredError(Mean):
         return _m.sqrt(super().result())
 
 
-def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
+_NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the score of a prediction outside the top k
+
+
+def _filter_top_k(xp, scores, k):
+    """``scores`` with all but the ``k`` largest of each row (the last axis; ties: the lower index first, as
+    ``top_k``) set to -1e10 (Keras's ``_filter_top_k``)."""
+    rank = xp.argsort(xp.argsort(-scores, axis=-1, kind="stable"), axis=-1, kind="stable")
+    return xp.where(rank < k, scores, _NEG_INF)
+
+
+def _binary_inputs(y_true, y_pred, sample_weight, class_id, name, top_k=None):
     """``(device, true, pred, weights)``: the inputs flattened, ``true`` as bool, the others float64, as arrays of
     the device of ``device`` (a Tensor on a backend keeping steps on the device, see :func:`_device_tensor`: no
-    copy) or NumPy arrays (``device`` None)."""
+    copy) or NumPy arrays (``device`` None). With ``top_k``, only the ``k`` top scores of each row count (the
+    others become -1e10), before ``class_id`` picks a column, as Keras."""
     on = _device_tensor(y_true, y_pred, sample_weight)
     xp, arrays = _xp_arrays(y_true, y_pred, *([] if on is None else [on]))
     t, p = arrays[0].astype(np.float64), arrays[1].astype(np.float64)
@@ -656,6 +667,8 @@ def _binary_inputs(y_true, y_pred, sample_weight, class_id, name):
         raise ValueError(f"{name}: y_true and y_pred must have the same shape. Received: y_true.shape={t.shape}, "
                          f"y_pred.shape={p.shape}")
     w = xp.ones(p.shape) if sample_weight is None else _broadcast_weights(p, sample_weight, on)
+    if top_k is not None:
+        p = _filter_top_k(xp, p, top_k)
     if class_id is not None:
         t, p, w = t[..., class_id], p[..., class_id], w[..., class_id]
     return on, t.ravel() > 0.5, p.ravel(), w.ravel()
@@ -712,10 +725,12 @@ class _ConfusionMetric(_StateMetric):
     """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive): float64
     arrays ``tp``, ``fp``, ``tn``, ``fn`` (see :class:`_StateMetric` for where they live)."""
 
-    def __init__(self, thresholds, class_id, name, dtype):
+    def __init__(self, thresholds, class_id, name, dtype, top_k=None):
         super().__init__(name, dtype)
-        self.init_thresholds = thresholds  # what get_config writes (None for the default 0.5), as Keras
-        self.thresholds = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, dtype=np.float64))
+        self.init_thresholds = thresholds  # what get_config writes (None for the default), as Keras
+        default = 0.5 if top_k is None else _NEG_INF  # with top_k, every top score is a positive prediction
+        self.thresholds = np.atleast_1d(np.asarray(default if thresholds is None else thresholds, dtype=np.float64))
+        self.top_k = top_k
         self._single = thresholds is None or np.ndim(thresholds) == 0
         self.class_id = class_id
         self._device_thresholds = None  # (backend, thresholds on its device), made once
@@ -731,7 +746,7 @@ class _ConfusionMetric(_StateMetric):
         return p
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        on, t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name)
+        on, t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name, self.top_k)
         xp, thresholds = np, self.thresholds
         if on is not None:
             be = on.backend
@@ -752,9 +767,9 @@ class _ConfusionMetric(_StateMetric):
         return self._tensor(values[0] if self._single else values)
 
     def get_config(self):
-        """Keras 3's keys: ``thresholds`` as given (None for the default), ``top_k`` (always None: gpuflow refuses
-        other values) and ``class_id``."""
-        return {**super().get_config(), "thresholds": self.init_thresholds, "top_k": None, "class_id": self.class_id}
+        """Keras 3's keys: ``thresholds`` as given (None for the default), ``top_k`` and ``class_id``."""
+        return {**super().get_config(), "thresholds": self.init_thresholds, "top_k": self.top_k,
+                "class_id": self.class_id}
 
 
 def _weighted_count(mask, w):
@@ -769,24 +784,22 @@ def _ratio(xp, a, b):
 
 
 class Precision(_ConfusionMetric):
-    """TP / (TP + FP) at ``thresholds`` (default 0.5), 0 when nothing is predicted positive (``keras.metrics.Precision``)."""
+    """TP / (TP + FP) at ``thresholds`` (default 0.5), 0 when nothing is predicted positive
+    (``keras.metrics.Precision``); with ``top_k``, only each row's ``k`` top scores are predictions (and the
+    default threshold is -1e10: each of them is a positive)."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="precision", dtype=None):
-        if top_k is not None:
-            raise NotImplementedError("Precision(top_k=...) is not supported yet.")
-        super().__init__(thresholds, class_id, name, dtype)
+        super().__init__(thresholds, class_id, name, dtype, top_k)
 
     def result(self):
         return self._out(_ratio(self._xp, self.tp, self.tp + self.fp))
 
 
 class Recall(_ConfusionMetric):
-    """TP / (TP + FN) at ``thresholds`` (default 0.5) (``keras.metrics.Recall``)."""
+    """TP / (TP + FN) at ``thresholds`` (default 0.5) (``keras.metrics.Recall``); ``top_k`` as :class:`Precision`."""
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name="recall", dtype=None):
-        if top_k is not None:
-            raise NotImplementedError("Recall(top_k=...) is not supported yet.")
-        super().__init__(thresholds, class_id, name, dtype)
+        super().__init__(thresholds, class_id, name, dtype, top_k)
 
     def result(self):
         return self._out(_ratio(self._xp, self.tp, self.tp + self.fn))
