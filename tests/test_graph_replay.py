@@ -192,3 +192,20 @@ def test_an_eager_step_copies_no_python_scalar_to_the_device():
             three = be.asarray(3.0, dtype=np.float32)
     assert prof.host_contacts()["h2d"] == {"count": 4 * 3, "bytes": x.nbytes + 2 * y.nbytes}
     assert one.host_contacts()["h2d"]["count"] == 0 and three.shape == () and float(three) == 3.0
+
+
+def test_state_replaced_between_fits_is_picked_up():
+    """set_weights writes in place (the graph reads the new values); a hyperparameter given a new value (SGD's
+    momentum, baked into the capture) makes the step be captured again."""
+    runs = []
+    for jit_compile in (False, "auto"):
+        model = _cnn(optimizer=keras.optimizers.SGD(0.05, momentum=0.9), jit_compile=jit_compile)
+        start = model.get_weights()
+        _train(model, epochs=2)
+        model.set_weights(start)
+        model.optimizer.momentum = 0.5
+        model.optimizer.learning_rate = 0.2
+        runs.append(_train(model, epochs=2))
+    _assert_same_training(*runs)
+    # per signature one step of the second fit was a capture again (the momentum changed), not a replay
+    assert set(model.graph_status().values()) == {"replayed 4 times", "replayed 1 times"}, model.graph_status()

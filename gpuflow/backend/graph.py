@@ -16,7 +16,9 @@ What the replay cannot repeat refuses the capture (:class:`CaptureRefused`; the 
 :attr:`StepGraph.reason` says why): random draws (Dropout: a replay would repeat the mask, the generator's state
 is on the host), a device value read on the host inside the step (``float(t)``, ``bool(t)``, data-dependent host
 control flow), a host value uploaded in the step that changes between steps, a device array the capture cannot
-account for, a variable rebound instead of updated in place. Checks deferred by the step
+account for. The state the step updates (variables in place, metrics that rebind their totals) is carried from
+one replay to the next, and state replaced between replays (``set_weights`` writes in place; a variable given a
+new array does not) makes the step be captured again. Checks deferred by the step
 (``backend.defer_check``) are captured as their device buffers and deferred again after each replay.
 
 **On a GPU** (CuPy; NEVER RUN ON A GPU, written from CuPy's and CUDA's documentation): the capture records the
@@ -295,6 +297,8 @@ class StepGraph:
         replays: how many calls were replayed.
     """
 
+    MAX_CAPTURES = 4  # captures of one signature (the first, and again when the state was replaced)
+
     def __init__(self, backend, fn, state=list, watch=list, gpu=False, read_only=()):
         self.backend, self._fn, self._state, self._watch = backend, fn, state, watch
         self._device = _CudaDevice() if gpu else _EmulatorDevice(read_only)
@@ -309,6 +313,8 @@ class StepGraph:
         self._moving = set()    # the cells the warm-up step changed
         self._warmups = 0
         self._carried, self._rebound = [], []
+        self._fixed = []        # (cell, value) of the cells the graph reads as they are (updated in place)
+        self._captures = 0
         self._outputs = None
 
     # -- the backend's hooks while this graph warms up or captures (CupyBackend.asarray / defer_check) ---------
@@ -362,8 +368,12 @@ class StepGraph:
                 self.phase = "capture"
             self._warmups += 1
             return out
-        self._constants, self._checks = [], []
+        self._constants, self._checks, self._carried, self._rebound = [], [], [], []
+        self._captures += 1
         try:
+            if self._captures > self.MAX_CAPTURES:
+                raise CaptureRefused(f"the state the step works on was replaced between steps {self.MAX_CAPTURES} "
+                                     "times (each time the step was captured again)")
             self._outputs = self._device.capture(self)
         except CaptureRefused as e:
             self.phase, self.reason = "eager", str(e)
@@ -373,6 +383,8 @@ class StepGraph:
             warnings.warn(f"CUDA graph capture of the training step failed; the step runs eagerly. {self.reason}",
                           RuntimeWarning, stacklevel=3)
             return self._eager()
+        changed = {i for i, *_ in self._carried + self._rebound}
+        self._fixed = [(i, getattr(*c)) for i, c in enumerate(self._cells) if i not in changed]
         self.phase = "replay"
         self._after_run()
         return self._outputs
@@ -425,7 +437,13 @@ class StepGraph:
 
     def _feed(self):
         """Before a replay: a carried cell's current value into the array the graph reads. False when a cell
-        holds something else (e.g. None): then the step is captured again."""
+        holds something else (e.g. None), or a cell the graph reads as it is was given a new value (a variable
+        or a hyperparameter replaced): then the step is captured again."""
+        for i, value in self._fixed:
+            cur = getattr(*self._cells[i])
+            if cur is not value and not (_is_number(value) and _is_number(cur) and cur == value):
+                self.phase = "capture"
+                return False
         for i, read, written in self._carried:
             cur = getattr(*self._cells[i])
             if cur is written:

@@ -787,7 +787,8 @@ class Model(Layer):
             graph = backend.capture_step(
                 lambda inputs: self.train_step(_batch_from(inputs, spec)),
                 state=lambda: list({id(v): v for v in self.variables + self.optimizer.variables}.values()),
-                watch=lambda: _metric_objects(self.metrics, []))
+                watch=lambda: _metric_objects(self.metrics, []) + [o for o in (
+                    self.optimizer, getattr(self.optimizer, "inner_optimizer", None)) if o is not None])
             if graph is not None:
                 self._step_graphs[key] = graph
         return graph
