@@ -195,7 +195,7 @@ def _serialize_model(model):
     out = {"module": module, "class_name": class_name, "config": config, "registered_name": registered}
     if build is not None:
         out["build_config"] = build
-    compile_config = _compile_config(model)
+    compile_config = compile_config_of(model)
     if compile_config is not None:
         out["compile_config"] = compile_config
     return out
@@ -278,7 +278,9 @@ def _functional_config(model):
             "input_layers": refs(model.input), "output_layers": refs(model.output)}
 
 
-def _compile_config(model):
+def compile_config_of(model):
+    """The Keras 3 ``compile_config`` dict of a compiled model (None if not compiled): what ``.keras`` files and
+    ``keras.models.clone_model`` carry."""
     if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
         return None
     getter = getattr(model, "get_compile_config", None)
