@@ -7,6 +7,7 @@ from .models import Model, Sequential  # noqa: F401
 from . import models  # noqa: F401
 from . import applications  # noqa: F401
 from . import mixed_precision  # noqa: F401
+from . import ops  # noqa: F401  (keras.ops)
 from .mixed_precision import DTypePolicy, FloatDTypePolicy  # noqa: F401  (keras.DTypePolicy)
 
 from .._unsupported import KERAS as _KERAS_NAMES, module_getattr as _module_getattr  # noqa: E402

@@ -1,0 +1,158 @@
+"""``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
+``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images`` and
+``pad_images``, all differentiable. The others (affine and perspective transforms, patches, HSV, blur, SSIM...) are
+not supported and raise AttributeError naming the op.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ops import array_ops as A
+from ...ops import math_ops as M
+from ..config import standardize_data_format
+from ..layers.reshaping import resize_bilinear
+from ..._unsupported import module_getattr
+from . import _names
+from ._common import promote, tensor
+from . import core as _core
+
+def _rank_check(images):
+    if images.ndim not in (3, 4):
+        raise ValueError(f"Invalid images rank: expected rank 3 (single image) or rank 4 (batch of images). "
+                         f"Received input with shape: images.shape={tuple(images.shape)}")
+
+
+def _as_nhwc(images, data_format):
+    """(batched NHWC images, undo function)."""
+    fmt = standardize_data_format(data_format)
+    x = images
+    single = x.ndim == 3
+    if single:
+        x = A.expand_dims(x, 0)
+    if fmt == "channels_first":
+        x = A.transpose(x, (0, 2, 3, 1))
+
+    def undo(y):
+        if fmt == "channels_first":
+            y = A.transpose(y, (0, 3, 1, 2))
+        return A.reshape(y, tuple(y.shape[1:])) if single else y
+    return x, undo
+
+
+def _nearest_index(in_size, out_size):
+    """TensorFlow 2's nearest-neighbour source rows (half-pixel centers): ``floor((i + 0.5) * in / out)``."""
+    return np.minimum(np.floor((np.arange(out_size) + 0.5) * (in_size / out_size)).astype(np.int64), in_size - 1)
+
+
+def resize(images, size, interpolation="bilinear", antialias=False, crop_to_aspect_ratio=False,
+           pad_to_aspect_ratio=False, fill_mode="constant", fill_value=0.0, data_format=None):
+    """Images (rank 3 or 4) resized to ``size`` = (height, width) by ``"nearest"`` or ``"bilinear"``
+    interpolation, as ``tf.image.resize`` (half-pixel centers, no antialiasing), in the images' dtype (integer
+    images are interpolated in float32 and rounded, as Keras on TensorFlow). Differentiable for floating images.
+
+    Raises:
+        ValueError: a bad rank or ``size``.
+        NotImplementedError: another interpolation, ``antialias``, or the aspect-ratio crop/pad options.
+    """
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    if len(tuple(size)) != 2:
+        raise ValueError(f"Expected `size` to be a tuple of 2 integers. Received: size={size}")
+    if interpolation not in ("nearest", "bilinear"):
+        raise NotImplementedError(f"keras.ops.image.resize: gpuflow supports interpolation 'nearest' and "
+                                  f"'bilinear'. Received: interpolation={interpolation!r}")
+    if antialias or crop_to_aspect_ratio or pad_to_aspect_ratio:
+        raise NotImplementedError("keras.ops.image.resize: antialias, crop_to_aspect_ratio and "
+                                  "pad_to_aspect_ratio are not supported in gpuflow.")
+    x, undo = _as_nhwc(x, data_format)
+    oh, ow = (int(s) for s in size)
+    if interpolation == "nearest":
+        y = A.gather(A.gather(x, tensor(_nearest_index(x.shape[1], oh)), axis=1),
+                     tensor(_nearest_index(x.shape[2], ow)), axis=2)
+    elif x.dtype.is_floating:
+        y = resize_bilinear(x, (oh, ow))
+    else:  # Keras on TensorFlow: computed in float32, rounded and cast back
+        y = M.cast(M.round(resize_bilinear(M.cast(x, "float32"), (oh, ow))), x.dtype)
+    return undo(y)
+
+
+def rgb_to_grayscale(images, data_format=None):
+    """Luma ``0.2989 R + 0.5870 G + 0.1140 B`` with a channel axis of 1, in the images' dtype (single-channel
+    images are returned as they are), as Keras's TensorFlow backend.
+
+    Raises:
+        ValueError: a bad rank or a channel count other than 1 or 3 (Keras's messages).
+    """
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    axis = -1 if standardize_data_format(data_format) == "channels_last" else -3
+    if x.shape[axis] not in (1, 3):
+        raise ValueError(f"Invalid channel size: expected 3 (RGB) or 1 (Grayscale). Received input with shape: "
+                         f"images.shape={tuple(x.shape)}")
+    if x.shape[axis] == 1:
+        return A.identity(x)
+    orig = x.dtype
+    xf, w = promote(x, np.asarray([0.2989, 0.5870, 0.1140]), extra=(float,))
+    w = M.cast(w, xf.dtype)
+    shape = [1] * x.ndim
+    shape[axis] = 3
+    gray = M.reduce_sum(xf * A.reshape(w, shape), axis=axis, keepdims=True)
+    return M.cast(gray, orig)
+
+
+def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
+    h_axis, w_axis = (x.ndim - 3, x.ndim - 2) if fmt == "channels_last" else (x.ndim - 2, x.ndim - 1)
+    h, w = x.shape[h_axis], x.shape[w_axis]
+    (top, left), (bottom, right) = first, second
+    if sum(v is not None for v in (top, bottom, target_h)) != 2 or \
+            sum(v is not None for v in (left, right, target_w)) != 2:
+        raise ValueError(f"Exactly two of {names[0]}, {names[2]} and target_height, and two of {names[1]}, "
+                         f"{names[3]} and target_width must be set. Received: {names[0]}={top}, {names[2]}={bottom}, "
+                         f"target_height={target_h}, {names[1]}={left}, {names[3]}={right}, target_width={target_w}")
+    if top is None:
+        top = sign * (h - target_h) - bottom
+    if bottom is None:
+        bottom = sign * (h - target_h) - top
+    if left is None:
+        left = sign * (w - target_w) - right
+    if right is None:
+        right = sign * (w - target_w) - left
+    for name, v in zip(names, (top, left, bottom, right)):
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0. Received: {name}={v}")
+    return h_axis, w_axis, top, left, bottom, right
+
+
+def crop_images(images, top_cropping=None, left_cropping=None, bottom_cropping=None, right_cropping=None,
+                target_height=None, target_width=None, data_format=None):
+    """Images (rank 3 or 4) cropped by the given margins or to the target size (two of each triple set)."""
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    fmt = standardize_data_format(data_format)
+    ha, wa, top, left, bottom, right = _crop_or_pad_geometry(
+        x, fmt, (top_cropping, left_cropping), (bottom_cropping, right_cropping), target_height, target_width, 1,
+        ("top_cropping", "left_cropping", "bottom_cropping", "right_cropping"))
+    starts = [0] * x.ndim
+    shape = list(x.shape)
+    starts[ha], starts[wa] = top, left
+    shape[ha], shape[wa] = x.shape[ha] - top - bottom, x.shape[wa] - left - right
+    return _core.slice(x, starts, shape)
+
+
+def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None, right_padding=None,
+               target_height=None, target_width=None, data_format=None):
+    """Images (rank 3 or 4) padded with zeros by the given margins or to the target size (two of each triple
+    set)."""
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    fmt = standardize_data_format(data_format)
+    ha, wa, top, left, bottom, right = _crop_or_pad_geometry(
+        x, fmt, (top_padding, left_padding), (bottom_padding, right_padding), target_height, target_width, -1,
+        ("top_padding", "left_padding", "bottom_padding", "right_padding"))
+    widths = [[0, 0] for _ in range(x.ndim)]
+    widths[ha], widths[wa] = [top, bottom], [left, right]
+    return A.pad(x, widths)
+
+
+__all__ = [n for n in _names.IMAGE.split() if n in globals()]
+__getattr__ = module_getattr(__name__, "tf.keras.ops.image", _names.IMAGE)  # a Keras op gpuflow lacks

@@ -1,0 +1,365 @@
+"""``keras.ops`` (gpuflow/keras/ops/): values against NumPy references written here, Keras 3's result dtypes,
+tape gradients against finite differences, the names Keras exports, errors, and a custom layer and loss written
+with ``keras.ops`` trained with ``fit``."""
+import math
+
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow import keras
+from gpuflow.keras import ops
+from gpuflow.keras.ops import _names
+from gradcheck import check_gradients, rand
+
+RNG = np.random.default_rng(0)
+F = RNG.standard_normal((3, 4)).astype("float32")
+F3 = RNG.standard_normal((2, 3, 4)).astype("float32")
+P = (RNG.uniform(0.1, 0.9, (3, 4))).astype("float32")
+I = np.array([[1, -2, 3, 0], [4, 5, -6, 7], [0, 0, 2, 1]], dtype="int32")
+V = RNG.standard_normal(5).astype("float32")
+SQ = (RNG.standard_normal((3, 3)) + 3 * np.eye(3)).astype("float32")
+IMG = RNG.uniform(size=(2, 4, 6, 3)).astype("float32")
+
+
+def _softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+# (id, keras.ops call, NumPy reference, expected dtype)
+VALUE_CASES = [
+    ("exp", lambda: ops.exp(F), lambda: np.exp(F), "float32"),
+    ("sqrt_int", lambda: ops.sqrt(np.abs(I)), lambda: np.sqrt(np.abs(I)), "float32"),
+    ("arcsinh", lambda: ops.arcsinh(F), lambda: np.arcsinh(F), "float32"),
+    ("arctanh", lambda: ops.arctanh(P), lambda: np.arctanh(P), "float32"),
+    ("cbrt", lambda: ops.cbrt(F), lambda: np.cbrt(F), "float32"),
+    ("log2", lambda: ops.log2(P), lambda: np.log2(P), "float32"),
+    ("sinc", lambda: ops.sinc(np.array([0.0, 0.5, -1.5], "float32")), lambda: np.sinc([0.0, 0.5, -1.5]), "float32"),
+    ("square_bool", lambda: ops.square(F > 0), lambda: (F > 0).astype(int), "int32"),
+    ("floor_int", lambda: ops.floor(I), lambda: I.astype(float), "float32"),
+    ("add_int_float", lambda: ops.add(I, F), lambda: I + F, "float32"),
+    ("add_int_pyfloat", lambda: ops.add(I, 2.5), lambda: I + 2.5, "float32"),
+    ("multiply_int_pyint", lambda: ops.multiply(I, 3), lambda: I * 3, "int32"),
+    ("divide_int", lambda: ops.divide(I, 4), lambda: I / 4, "float32"),
+    ("floor_divide", lambda: ops.floor_divide(I, 3), lambda: I // 3, "int32"),
+    ("mod", lambda: ops.mod(I, 3), lambda: np.mod(I, 3), "int32"),
+    ("fmod", lambda: ops.fmod(F, 0.4), lambda: np.fmod(F, np.float32(0.4)), "float32"),
+    ("arctan2", lambda: ops.arctan2(F, P), lambda: np.arctan2(F, P), "float32"),
+    ("logaddexp", lambda: ops.logaddexp(F, P), lambda: np.logaddexp(F, P), "float32"),
+    ("greater_mixed", lambda: ops.greater(I, F), lambda: I > F, "bool"),
+    ("logical_xor", lambda: ops.logical_xor(I, F > 0), lambda: np.logical_xor(I, F > 0), "bool"),
+    ("isfinite", lambda: ops.isfinite(np.array([1, np.inf, np.nan], "float32")), lambda: [True, False, False],
+     "bool"),
+    ("nan_to_num", lambda: ops.nan_to_num(np.array([np.nan, np.inf, -1], "float32"), posinf=9.0),
+     lambda: [0, 9, -1], "float32"),
+    ("clip_int", lambda: ops.clip(I, 0, 3), lambda: np.clip(I, 0, 3), "int32"),
+    ("sum_tuple_axis", lambda: ops.sum(F3, axis=(0, 2)), lambda: F3.sum(axis=(0, 2)), "float32"),
+    ("sum_bool", lambda: ops.sum(F > 0, axis=0), lambda: (F > 0).sum(axis=0), "int32"),
+    ("mean_int", lambda: ops.mean(I, axis=1), lambda: I.mean(axis=1), "float32"),
+    ("max_initial", lambda: ops.max(F, axis=0, initial=0.5), lambda: np.max(F, axis=0, initial=0.5), "float32"),
+    ("std", lambda: ops.std(F, axis=1, keepdims=True), lambda: F.std(axis=1, keepdims=True), "float32"),
+    ("var", lambda: ops.var(F3), lambda: F3.var(), "float32"),
+    ("prod_int8", lambda: ops.prod(I.astype("int8"), axis=0), lambda: I.prod(axis=0), "int32"),
+    ("argmax_none", lambda: ops.argmax(F), lambda: np.argmax(F), "int32"),
+    ("argmin_keepdims", lambda: ops.argmin(F, axis=1, keepdims=True), lambda: np.argmin(F, 1)[:, None], "int32"),
+    ("count_nonzero", lambda: ops.count_nonzero(I, axis=1), lambda: np.count_nonzero(I, axis=1), "int32"),
+    ("median", lambda: ops.median(F, axis=1), lambda: np.median(F, axis=1), "float32"),
+    ("quantile", lambda: ops.quantile(F, [0.2, 0.7], axis=0), lambda: np.quantile(F, [0.2, 0.7], axis=0),
+     "float32"),
+    ("nanmean", lambda: ops.nanmean(np.array([1, np.nan, 3], "float32")), lambda: 2.0, "float32"),
+    ("average", lambda: ops.average(F, axis=1, weights=np.array([1, 2, 3, 4], "float32")),
+     lambda: np.average(F, axis=1, weights=[1, 2, 3, 4]), "float32"),
+    ("cumsum_none", lambda: ops.cumsum(I), lambda: np.cumsum(I), "int32"),
+    ("cumprod", lambda: ops.cumprod(P, axis=0), lambda: np.cumprod(P, axis=0), "float32"),
+    ("diff", lambda: ops.diff(F, n=2), lambda: np.diff(F, n=2), "float32"),
+    ("arange", lambda: ops.arange(1, 10, 3), lambda: np.arange(1, 10, 3), "int32"),
+    ("arange_float", lambda: ops.arange(0, 2, 0.5), lambda: np.arange(0, 2, 0.5), "float32"),
+    ("linspace", lambda: ops.linspace(0, 10, 4, endpoint=False), lambda: np.linspace(0, 10, 4, endpoint=False),
+     "float32"),
+    ("full", lambda: ops.full((2, 2), 3), lambda: np.full((2, 2), 3.0), "float32"),
+    ("ones_like", lambda: ops.ones_like(I), lambda: np.ones_like(I), "int32"),
+    ("eye", lambda: ops.eye(3, 4, k=1), lambda: np.eye(3, 4, k=1), "float32"),
+    ("tri", lambda: ops.tri(3, 4, -1), lambda: np.tri(3, 4, -1), "float32"),
+    ("reshape", lambda: ops.reshape(F, (2, -1)), lambda: F.reshape(2, -1), "float32"),
+    ("transpose", lambda: ops.transpose(F3, (1, 0, 2)), lambda: F3.transpose(1, 0, 2), "float32"),
+    ("moveaxis", lambda: ops.moveaxis(F3, [0, 1], [-1, 0]), lambda: np.moveaxis(F3, [0, 1], [-1, 0]), "float32"),
+    ("swapaxes", lambda: ops.swapaxes(F3, 0, 2), lambda: np.swapaxes(F3, 0, 2), "float32"),
+    ("expand_dims_tuple", lambda: ops.expand_dims(F, (0, 3)), lambda: np.expand_dims(F, (0, 3)), "float32"),
+    ("squeeze", lambda: ops.squeeze(F[None, :, None]), lambda: F, "float32"),
+    ("concatenate_promoted", lambda: ops.concatenate([F, I], axis=1), lambda: np.concatenate([F, I], 1), "float32"),
+    ("stack", lambda: ops.stack([F, P], axis=1), lambda: np.stack([F, P], 1), "float32"),
+    ("split_indices", lambda: ops.split(F, [1, 3], axis=1)[1], lambda: np.split(F, [1, 3], axis=1)[1], "float32"),
+    ("array_split", lambda: ops.array_split(V, 3)[0], lambda: np.array_split(V, 3)[0], "float32"),
+    ("tile", lambda: ops.tile(V, (2, 2)), lambda: np.tile(V, (2, 2)), "float32"),
+    ("repeat", lambda: ops.repeat(F, 2, axis=1), lambda: np.repeat(F, 2, axis=1), "float32"),
+    ("flip", lambda: ops.flip(F3, axis=1), lambda: np.flip(F3, 1), "float32"),
+    ("roll_none", lambda: ops.roll(F, -2), lambda: np.roll(F, -2), "float32"),
+    ("rot90", lambda: ops.rot90(F3, k=3, axes=(1, 2)), lambda: np.rot90(F3, 3, (1, 2)), "float32"),
+    ("pad_reflect", lambda: ops.pad(F, ((1, 2), (2, 1)), mode="reflect"),
+     lambda: np.pad(F, ((1, 2), (2, 1)), mode="reflect"), "float32"),
+    ("pad_symmetric", lambda: ops.pad(F, 1, mode="symmetric"), lambda: np.pad(F, 1, mode="symmetric"), "float32"),
+    ("take_negative", lambda: ops.take(F, np.array([2, 0, -1]), axis=1), lambda: np.take(F, [2, 0, -1], 1),
+     "float32"),
+    ("take_along_axis", lambda: ops.take_along_axis(F, np.array([[0, 3], [1, 1], [2, 0]]), axis=1),
+     lambda: np.take_along_axis(F, np.array([[0, 3], [1, 1], [2, 0]]), 1), "float32"),
+    ("where", lambda: ops.where(F > 0, I, F), lambda: np.where(F > 0, I, F), "float32"),
+    ("nonzero", lambda: ops.nonzero(I)[1], lambda: np.nonzero(I)[1], "int32"),
+    ("sort", lambda: ops.sort(F, axis=0), lambda: np.sort(F, 0), "float32"),
+    ("argsort", lambda: ops.argsort(F), lambda: np.argsort(F, kind="stable"), "int32"),
+    ("searchsorted", lambda: ops.searchsorted(np.array([-1.0, 0.0, 1.0], "float32"), V),
+     lambda: np.searchsorted([-1.0, 0.0, 1.0], V), "int32"),
+    ("bincount_weights", lambda: ops.bincount(np.array([0, 1, 1, 3]), weights=np.array([.5, 1., 2., 3.], "float32"),
+                                             minlength=6), lambda: np.bincount([0, 1, 1, 3], [.5, 1, 2, 3], 6),
+     "float32"),
+    ("unique_counts", lambda: ops.unique(np.array([3, 1, 3, 2]), return_counts=True)[1], lambda: [1, 1, 2], "int32"),
+    ("matmul_vector", lambda: ops.matmul(V[:4], P.T), lambda: V[:4] @ P.T, "float32"),
+    ("matmul_int", lambda: ops.matmul(I, I.T), lambda: I @ I.T, "int32"),
+    ("dot", lambda: ops.dot(F3, P.T), lambda: np.dot(F3, P.T), "float32"),
+    ("tensordot", lambda: ops.tensordot(F3, P, axes=[[1, 2], [0, 1]]), lambda: np.tensordot(F3, P, [[1, 2], [0, 1]]),
+     "float32"),
+    ("einsum", lambda: ops.einsum("bij,kj->bik", F3, P), lambda: np.einsum("bij,kj->bik", F3, P), "float32"),
+    ("outer", lambda: ops.outer(V, V[:3]), lambda: np.outer(V, V[:3]), "float32"),
+    ("kron", lambda: ops.kron(F[:2, :2], P[:2, :3]), lambda: np.kron(F[:2, :2], P[:2, :3]), "float32"),
+    ("cross", lambda: ops.cross(F3[..., :3], F3[..., 1:]), lambda: np.cross(F3[..., :3], F3[..., 1:]), "float32"),
+    ("tril", lambda: ops.tril(F3, -1), lambda: np.tril(F3, -1), "float32"),
+    ("triu", lambda: ops.triu(F, 1), lambda: np.triu(F, 1), "float32"),
+    ("diag_vector", lambda: ops.diag(V[:3], 1), lambda: np.diag(V[:3], 1), "float32"),
+    ("diagonal", lambda: ops.diagonal(F3, 1, 1, 2), lambda: np.diagonal(F3, 1, 1, 2), "float32"),
+    ("trace_int", lambda: ops.trace(I), lambda: np.trace(I), "int32"),
+    ("corrcoef", lambda: ops.corrcoef(F), lambda: np.corrcoef(F), "float32"),
+    ("slice", lambda: ops.slice(F, (1, 1), (2, 2)), lambda: F[1:3, 1:3], "float32"),
+    ("slice_update", lambda: ops.slice_update(F, (1, 2), np.ones((2, 2), "float32")),
+     lambda: np.concatenate([F[:, :2], np.concatenate([F[:1, 2:], np.ones((2, 2))])], 1), "float32"),
+    ("scatter_repeated", lambda: ops.scatter(np.array([[0, 1], [2, 3], [0, 1]]), np.array([1., 2., 3.], "float32"),
+                                             (3, 4)), lambda: np.where(np.arange(12).reshape(3, 4) == 1, 4.0,
+                                                                       np.where(np.arange(12).reshape(3, 4) == 11,
+                                                                                2.0, 0.0)), "float32"),
+    ("scatter_update_max", lambda: ops.scatter_update(F, np.array([[0, 1]]), np.array([9.], "float32"),
+                                                      reduction="max"),
+     lambda: np.where(np.arange(12).reshape(3, 4) == 1, 9.0, F), "float32"),
+    ("segment_sum", lambda: ops.segment_sum(F, np.array([0, 2, 0]), num_segments=3),
+     lambda: np.stack([F[0] + F[2], np.zeros(4), F[1]]), "float32"),
+    ("segment_max", lambda: ops.segment_max(F, np.array([0, 0, 1])), lambda: np.stack([F[:2].max(0), F[2]]),
+     "float32"),
+    ("top_k_values", lambda: ops.top_k(F, 2)[0], lambda: -np.sort(-F, axis=1)[:, :2], "float32"),
+    ("logsumexp", lambda: ops.logsumexp(F, axis=1), lambda: np.log(np.exp(F).sum(1)), "float32"),
+    ("erfc", lambda: ops.erfc(F), lambda: [[math.erfc(v) for v in r] for r in F], "float32"),
+    ("cdist", lambda: ops.cdist(F, P), lambda: np.sqrt(((F[:, None] - P[None]) ** 2).sum(-1)), "float32"),
+    ("extract_sequences", lambda: ops.extract_sequences(V, 2, 2), lambda: np.stack([V[0:2], V[2:4]]), "float32"),
+    ("relu_int", lambda: ops.relu(I), lambda: np.maximum(I, 0), "int32"),
+    ("gelu_tanh", lambda: ops.gelu(F), lambda: 0.5 * F * (1 + np.tanh(np.sqrt(2 / np.pi) * (F + 0.044715 * F ** 3))),
+     "float32"),
+    ("hard_sigmoid", lambda: ops.hard_sigmoid(F * 4), lambda: np.clip(F * 4 + 3, 0, 6) / 6, "float32"),
+    ("softmax_tuple", lambda: ops.softmax(F3, axis=(1, 2)),
+     lambda: _softmax(F3.reshape(2, -1)).reshape(F3.shape), "float32"),
+    ("log_softmax", lambda: ops.log_softmax(F), lambda: np.log(_softmax(F)), "float32"),
+    ("sparsemax_sums_to_1", lambda: ops.sum(ops.sparsemax(F * 3), axis=-1), lambda: np.ones(3), "float32"),
+    ("glu", lambda: ops.glu(F), lambda: F[:, :2] / (1 + np.exp(-F[:, 2:])), "float32"),
+    ("one_hot", lambda: ops.one_hot(np.array([0, 2, -1]), 3), lambda: [[1, 0, 0], [0, 0, 1], [0, 0, 0]], "float32"),
+    ("multi_hot", lambda: ops.multi_hot(np.array([[0, 2], [1, 1]]), 3), lambda: [[1, 0, 1], [0, 1, 0]], "float32"),
+    ("binary_crossentropy", lambda: ops.binary_crossentropy((F > 0).astype("float32"), P),
+     lambda: -((F > 0) * np.log(P) + (F <= 0) * np.log(1 - P)), "float32"),
+    ("categorical_crossentropy_logits", lambda: ops.categorical_crossentropy(np.eye(4, dtype="float32")[[0, 2, 3]],
+                                                                             F, from_logits=True),
+     lambda: -np.log(_softmax(F)[[0, 1, 2], [0, 2, 3]]), "float32"),
+    ("sparse_categorical_crossentropy", lambda: ops.sparse_categorical_crossentropy(np.array([[0], [2], [3]]), P),
+     lambda: -np.log((P / P.sum(1, keepdims=True))[[0, 1, 2], [0, 2, 3]]), "float32"),
+    ("moments_var", lambda: ops.moments(F3, axes=(0, 1))[1], lambda: F3.var(axis=(0, 1)), "float32"),
+    ("layer_normalization", lambda: ops.layer_normalization(F, gamma=P[0], beta=V[:4]),
+     lambda: (F - F.mean(1, keepdims=True)) / np.sqrt(F.var(1, keepdims=True) + 1e-7) * P[0] + V[:4], "float32"),
+    ("rms_normalization", lambda: ops.rms_normalization(F),
+     lambda: F / np.sqrt((F ** 2).mean(1, keepdims=True) + 1e-7), "float32"),
+    ("normalize", lambda: ops.normalize(F), lambda: F / np.linalg.norm(F, axis=1, keepdims=True), "float32"),
+    ("dot_product_attention_causal", lambda: ops.dot_product_attention(F3[None], F3[None], F3[None], is_causal=True),
+     lambda: np.einsum("nts,snh->tnh", _softmax(np.where(np.tri(2, 2, dtype=bool)[None],
+                                                          np.einsum("tnh,snh->nts", F3, F3) / 2, -np.inf)), F3)[None],
+     "float32"),
+    ("conv2d_same", lambda: ops.conv(IMG, np.full((1, 1, 3, 2), 0.5, "float32"), padding="same"),
+     lambda: np.repeat(IMG.sum(-1, keepdims=True) * 0.5, 2, -1), "float32"),
+    ("max_pool", lambda: ops.max_pool(IMG, 2), lambda: IMG.reshape(2, 2, 2, 3, 2, 3).max(axis=(2, 4)), "float32"),
+    ("depth_to_space", lambda: ops.depth_to_space(np.arange(8, dtype="float32").reshape(1, 1, 1, 8), 2),
+     lambda: np.arange(8).reshape(1, 2, 2, 2), "float32"),
+    ("norm_matrix_inf", lambda: ops.norm(F, ord=np.inf), lambda: np.linalg.norm(F, np.inf), "float32"),
+    ("norm_vector_3", lambda: ops.norm(V, ord=3), lambda: np.linalg.norm(V, 3), "float32"),
+    ("inv", lambda: ops.inv(SQ), lambda: np.linalg.inv(SQ), "float32"),
+    ("solve_vector", lambda: ops.solve(SQ, V[:3]), lambda: np.linalg.solve(SQ, V[:3]), "float32"),
+    ("cholesky", lambda: ops.cholesky(SQ @ SQ.T), lambda: np.linalg.cholesky(SQ @ SQ.T), "float32"),
+    ("svd_values", lambda: ops.svd(F, compute_uv=False), lambda: np.linalg.svd(F, compute_uv=False), "float32"),
+    ("resize_nearest", lambda: ops.image.resize(IMG, (2, 3), interpolation="nearest"),
+     lambda: IMG[:, 1::2][:, :, 1::2], "float32"),
+    ("rgb_to_grayscale", lambda: ops.image.rgb_to_grayscale(IMG), lambda: IMG @ [[0.2989], [0.5870], [0.1140]],
+     "float32"),
+    ("crop_images", lambda: ops.image.crop_images(IMG, 1, 2, target_height=2, target_width=3),
+     lambda: IMG[:, 1:3, 2:5], "float32"),
+    ("fori_loop", lambda: ops.fori_loop(0, 4, lambda i, v: v * 2 + i, ops.convert_to_tensor(1.0)), lambda: 27.0,
+     "float32"),
+    ("scan", lambda: ops.scan(lambda c, x: (c + x, c * x), np.float32(0), V)[1],
+     lambda: np.concatenate([[0], np.cumsum(V)[:-1]]) * V, "float32"),
+    ("associative_scan", lambda: ops.associative_scan(lambda a, b: a + b, V, reverse=True),
+     lambda: np.cumsum(V[::-1])[::-1], "float32"),
+    ("map", lambda: ops.map(lambda x: ops.sum(x), F), lambda: F.sum(1), "float32"),
+    ("switch_clipped", lambda: ops.switch(7, [lambda x: x + 1, lambda x: x - 1], F), lambda: F - 1, "float32"),
+    ("saturate_cast", lambda: ops.saturate_cast(np.array([-5.0, 300.0, 7.6], "float32"), "uint8"),
+     lambda: [0, 255, 7], "uint8"),
+]
+
+
+@pytest.mark.parametrize("case", VALUE_CASES, ids=[c[0] for c in VALUE_CASES])
+def test_values_and_dtypes(case, device):
+    _, fn, ref, dtype = case
+    out = fn()
+    assert isinstance(out, tf.Tensor)
+    assert out.dtype.name == dtype
+    expected = np.asarray(ref(), dtype=np.float64)
+    np.testing.assert_allclose(np.asarray(out, dtype=np.float64), expected, rtol=2e-5, atol=2e-5)
+
+
+def test_promotion_follows_keras():
+    """Keras 3's lattice (keras/src/backend/common/dtypes.py), TensorFlow backend."""
+    from gpuflow.keras.ops._common import result_type
+    cases = [((1, 2), "int32"), ((1, 2.0), "float32"), (("int32", float), "float32"), (("float16", 2.0), "float16"),
+             (("int8", "uint8"), "int16"), (("int32", "float32"), "float32"), (("int64", "float16"), "float16"),
+             ((True, 1), "int32"), (("bool", "bool"), "bool"), (("uint8", 1), "uint8"), (("int64", 1), "int64"),
+             (("float64", "float32"), "float64"), ((), "float32")]
+    for args, expected in cases:
+        assert result_type(*args) == expected, args
+
+
+def test_shape_dtype_ndim_and_conversion():
+    x = ops.convert_to_tensor([[1, 2, 3]])
+    assert ops.shape(x) == (1, 3) and isinstance(ops.shape(x), tuple)
+    assert ops.dtype(x) == "int32" and ops.ndim(x) == 2
+    assert ops.convert_to_tensor(x, dtype="float32").dtype.name == "float32"  # a tensor is cast, as Keras
+    assert isinstance(ops.convert_to_numpy(x), np.ndarray)
+    assert ops.is_tensor(x) and not ops.is_tensor(np.ones(2))
+    assert ops.cast(np.array([1.7, -1.7]), "int32").numpy().tolist() == [1, -1]
+    assert ops.where(np.array([[True, False], [False, True]]))[1].numpy().tolist() == [0, 1]
+    a, b = ops.while_loop(lambda a, b: a < 5, lambda a, b: (a + 1, b * 2), (0, 1.0))
+    assert (int(a), float(b), a.dtype.name) == (5, 32.0, "int32")
+    assert ops.cond(ops.convert_to_tensor(False), lambda: 1, lambda: 2) == 2
+
+
+# -- gradients: finite differences in float64 ----------------------------------------------------------------------
+GRADIENT_CASES = [
+    ("std", lambda x: ops.std(x, axis=1), (rand(3, 4),)),
+    ("max", lambda x: ops.max(x, axis=0), (rand(3, 4),)),
+    ("prod", lambda x: ops.prod(x, axis=1), (rand(2, 3, low=0.5, high=1.5),)),
+    ("arcsinh_arccosh_cbrt", lambda x: ops.arcsinh(x) + ops.arccosh(x + 2) + ops.cbrt(x + 3), (rand(5),)),
+    ("arctan2_hypot", lambda x, y: ops.arctan2(x, y) + ops.hypot(x, y), (rand(4), rand(4, low=0.5, high=1))),
+    ("logaddexp", lambda x, y: ops.logaddexp(x, y), (rand(4), rand(4, seed=1))),
+    ("take_along_axis", lambda x: ops.take_along_axis(x, np.array([[0, 3, 3], [1, 1, 0]]), axis=1), (rand(2, 4),)),
+    ("take", lambda x: ops.take(x, np.array([-1, 0, 0]), axis=0), (rand(3, 2),)),
+    ("sort", lambda x: ops.sort(x, axis=0) * np.arange(1.0, 4.0)[:, None], (rand(3, 2),)),
+    ("cumsum", lambda x: ops.cumsum(x, axis=1), (rand(2, 3),)),
+    ("pad_reflect", lambda x: ops.pad(x, ((1, 1), (2, 0)), mode="reflect"), (rand(3, 3),)),
+    ("roll_flip_rot90", lambda x: ops.rot90(ops.flip(ops.roll(x, 1, axis=1), 0)), (rand(2, 3),)),
+    ("tril_diagonal", lambda x: ops.tril(x) + ops.diag(ops.diagonal(x)), (rand(3, 3),)),
+    ("quantile", lambda x: ops.quantile(x, [0.3, 0.5], axis=1), (rand(2, 5),)),
+    ("where_clip", lambda x, y: ops.where(x > 0, ops.clip(x, -0.5, 0.5), y), (rand(5), rand(5))),
+    ("einsum_tensordot", lambda x, y: ops.einsum("ij,jk->ik", x, y) + ops.tensordot(x, y, 1), (rand(2, 3), rand(3, 2))),
+    ("matmul_vector", lambda x, y: ops.matmul(x, y), (rand(3), rand(2, 3, 2))),
+    ("softmax_tuple", lambda x: ops.softmax(x, axis=(0, 1)), (rand(2, 3),)),
+    ("logsumexp", lambda x: ops.logsumexp(x, axis=0), (rand(3, 2),)),
+    ("categorical_crossentropy", lambda x: ops.categorical_crossentropy(np.eye(3)[[0, 2]], x),
+     (rand(2, 3, low=0.1, high=1),)),
+    ("binary_crossentropy_logits", lambda x: ops.binary_crossentropy(np.array([0.0, 1.0, 1.0]), x, from_logits=True),
+     (rand(3),)),
+    ("sparse_categorical_crossentropy", lambda x: ops.sparse_categorical_crossentropy(np.array([1, 0]), x,
+                                                                                      from_logits=True), (rand(2, 3),)),
+    ("segment_sum_max", lambda x: ops.segment_sum(x, np.array([1, 0, 1]), 2) + ops.segment_max(x, np.array([1, 0, 1]),
+                                                                                               2), (rand(3, 2),)),
+    ("scatter", lambda x: ops.scatter(np.array([[0, 1], [0, 1], [1, 0]]), x, (2, 2)), (rand(3),)),
+    ("scatter_update", lambda x, u: ops.scatter_update(x, np.array([[0, 1], [1, 0]]), u), (rand(2, 2), rand(2))),
+    ("slice_update", lambda x, u: ops.slice_update(x, (1, 0), u), (rand(3, 3), rand(2, 2))),
+    ("norm", lambda x: ops.norm(x, ord=3, axis=0) + ops.norm(x, ord=1), (rand(3, 2),)),
+    ("solve_det", lambda a, b: ops.solve(a, b) * ops.det(a), (rand(2, 2) + 2 * np.eye(2), rand(2, 3))),
+    ("layer_normalization", lambda x, g: ops.layer_normalization(x, gamma=g), (rand(2, 4), rand(4))),
+    ("dot_product_attention", lambda q, k, v: ops.dot_product_attention(q, k, v), (rand(1, 2, 1, 3), rand(1, 3, 1, 3),
+                                                                                  rand(1, 3, 1, 3))),
+    ("scan", lambda x: ops.scan(lambda c, v: (c * v, c + v), ops.ones((2,), "float64"), x)[1], (rand(3, 2),)),
+    ("fori_loop", lambda x: ops.fori_loop(0, 3, lambda i, v: v * x + i, x), (rand(3),)),
+    ("resize_bilinear", lambda x: ops.image.resize(x, (3, 5)), (rand(1, 2, 3, 1),)),
+]
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=[c[0] for c in GRADIENT_CASES])
+def test_gradients(case):
+    _, fn, inputs = case
+    check_gradients(fn, *inputs)
+
+
+def test_non_differentiable_ops_give_no_gradient():
+    x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
+    with tf.GradientTape(persistent=True) as tape:
+        outs = [ops.cholesky(x), ops.argsort(x), ops.floor(x), ops.isnan(x)]
+    for out in outs:
+        assert tape.gradient(out, x) is None
+
+
+# -- names and errors -----------------------------------------------------------------------------------------------
+def test_keras_names_and_submodules():
+    assert keras.ops is ops
+    for sub in ("nn", "linalg", "image", "numpy"):
+        assert getattr(ops, sub).__name__ == f"gpuflow.keras.ops.{sub}"
+    assert ops.tanh is ops.numpy.tanh and ops.sigmoid is ops.nn.sigmoid and ops.norm is ops.linalg.norm
+    assert ops.gelu(np.float32(1.0)).numpy() == ops.nn.gelu(np.float32(1.0), approximate=True).numpy()
+    implemented = [n for n in _names.OPS.split() if hasattr(ops, n)]
+    assert len(implemented) >= 300
+    for name in set(_names.OPS.split()) - set(implemented):
+        with pytest.raises(AttributeError, match=rf"`tf.keras.ops.{name}` is not supported in gpuflow"):
+            getattr(ops, name)
+    with pytest.raises(AttributeError, match="`tf.keras.ops.image.affine_transform` is not supported"):
+        ops.image.affine_transform  # noqa: B018
+    with pytest.raises(AttributeError, match="has no attribute 'not_an_op'"):
+        ops.not_an_op  # noqa: B018
+
+
+def test_errors_name_the_argument():
+    with pytest.raises(TypeError, match="symbolic KerasTensor"):
+        ops.add(keras.Input((3,)), 1.0)
+    with pytest.raises(ValueError, match="Cannot squeeze axis 1"):
+        ops.squeeze(np.zeros((1, 2)), axis=1)
+    with pytest.raises(ValueError, match="`x1` and `x2` either both"):
+        ops.where(np.array([True]), 1.0)
+    with pytest.raises(ValueError, match="does not result in an equal division"):
+        ops.split(np.zeros(5), 2)
+    with pytest.raises(ValueError, match="Expected one of"):
+        ops.quantile(np.zeros(5), 0.5, method="cubic")
+    with pytest.raises(ValueError, match="same shape"):
+        ops.binary_crossentropy(np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="Unsupported reduction: sub"):
+        ops.scatter_update(np.zeros(3), np.array([[0]]), np.ones(1), reduction="sub")
+    with pytest.raises(NotImplementedError, match="nanmedian"):
+        ops.nanmedian(np.zeros(3))
+
+
+# -- a custom layer and loss written with keras.ops, trained with fit ----------------------------------------------
+class OpsDense(keras.layers.Layer):
+    """Dense + gelu written with keras.ops only, as Keras 3 custom layers are."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1], self.units), initializer="glorot_uniform", name="w")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="b")
+
+    def call(self, inputs):
+        h = ops.add(ops.matmul(inputs, self.w), self.b)
+        return ops.where(ops.greater(h, 0), h, ops.multiply(0.1, h))
+
+
+def ops_loss(y_true, y_pred):
+    return ops.mean(ops.square(ops.subtract(y_true, y_pred)), axis=-1)
+
+
+def test_custom_layer_and_loss_with_keras_ops_train_with_fit():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((64, 3)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5]], "float32")).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), OpsDense(8), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.Adam(0.05), loss=ops_loss)
+    hist = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+    assert hist.history["loss"][-1] < 0.3 * hist.history["loss"][0]
