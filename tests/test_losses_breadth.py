@@ -263,3 +263,21 @@ def test_circle_loss_and_its_mask_of_zero_losses():
     assert L.Circle().get_config() == {"name": "circle", "reduction": "sum_over_batch_size", "gamma": 80.0,
                                        "margin": 0.4, "remove_diagonal": True}
     check_op(lambda e: L.circle(labels, e, gamma=10.0), emb, device="cpu", atol=1e-5, rtol=1e-4)
+
+
+def test_sparse_categorical_crossentropy_ignore_class():
+    logits = rng.normal(size=(2, 3, 4))
+    labels = np.array([[1, 255, 3], [255, 0, 2]])
+    log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    valid = labels != 255
+    want = np.where(valid, -np.take_along_axis(log_p, np.where(valid, labels, 0)[..., None], -1)[..., 0], 0.0)
+    loss = L.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
+    np.testing.assert_allclose(L.sparse_categorical_crossentropy(labels, logits, from_logits=True,
+                                                                 ignore_class=255).numpy(), want, rtol=1e-6)
+    # the ignored entries are masked: the mean is over the 4 others (Keras 3); the metric averages all 6
+    np.testing.assert_allclose(float(loss(labels, logits).numpy()), want.sum() / 4, rtol=1e-6)
+    metric = keras.metrics.SparseCategoricalCrossentropy(from_logits=True, ignore_class=255)
+    metric.update_state(labels, logits)
+    np.testing.assert_allclose(float(metric.result().numpy()), want.sum() / 6, rtol=1e-6)
+    with pytest.raises(ValueError, match="Only axis=-1 is currently supported. Received: axis=1"):
+        L.sparse_categorical_crossentropy(labels, logits, axis=1)

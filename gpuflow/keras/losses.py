@@ -171,11 +171,14 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
     Args:
         y_true: (N...) class ids in [0, C), ints or whole-number floats (or (N..., 1)).
         y_pred: (N..., C) probabilities, or logits with ``from_logits=True``.
+        ignore_class: a label id whose entries get loss 0 and a Keras mask of False, so a Loss averages over the
+            other entries only (e.g. 255 or -1 for unlabeled pixels), as Keras 3.
+        axis: the class axis; only the last, as Keras's TensorFlow backend.
 
     Raises:
         TypeError: non-numeric labels (strings), naming ``y_true``.
-        ValueError: labels of the wrong shape, outside [0, num_classes), or (when on the host) floats that
-            are not whole numbers, which Keras would truncate.
+        ValueError: labels of the wrong shape, outside [0, num_classes) (``ignore_class`` apart), or (when on the
+            host) floats that are not whole numbers, which Keras would truncate; an ``axis`` other than the last.
     """
     y_pred = _tensor(y_pred, "y_pred")
     if not y_pred.dtype.is_floating:
@@ -187,14 +190,24 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_cl
         if isinstance(y_true._data, np.ndarray):  # on the host: free to check; never a device sync
             check_class_ids(y_true._data, "y_true")
         y_true = _m.cast(y_true, "int64")
-    if ignore_class is not None or axis != -1:
-        raise NotImplementedError("sparse_categorical_crossentropy: ignore_class and axis != -1 are not supported yet.")
+    if axis != -1 and axis != y_pred.ndim - 1:
+        raise ValueError(f"Only axis=-1 is currently supported. Received: axis={axis}")
+    valid = None
+    if ignore_class is not None:
+        valid = _m.not_equal(y_true, int(ignore_class))
+        y_true = _m.where(valid, y_true, _a.zeros_like(y_true))
+        y_pred = _m.where(_a.expand_dims(valid, -1), y_pred, _a.zeros_like(y_pred))
     if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
         raise ValueError("sparse_categorical_crossentropy: labels must have the shape of the predictions without "
                          f"the class axis. Expected: target.shape={tuple(y_pred.shape[:-1])}. "
                          f"Received: target.shape={tuple(y_true.shape)}, output.shape={tuple(y_pred.shape)}")
     logits = y_pred if from_logits else _m.log(_m.clip_by_value(y_pred, EPSILON, 1.0 - EPSILON))
-    return _nn.sparse_softmax_cross_entropy_with_logits(y_true, logits)
+    res = _nn.sparse_softmax_cross_entropy_with_logits(y_true, logits)
+    if valid is not None:
+        from .layers.mask_utils import set_keras_mask
+        res = _m.where(valid, res, _a.zeros_like(res))
+        set_keras_mask(res, valid)
+    return res
 
 
 mse = MSE = mean_squared_error
