@@ -461,8 +461,8 @@ def cmd_bench_model(args):
     from .bench import env, model as model_suite, report
     from .bench.progress import Progress
     max_time = args.max_time if args.max_time is not None else 10.0
-    progress = Progress(2 + len(args.peers) + (args.graph == "both"), enabled=not args.no_progress,
-                        title="bench model: ")
+    both = args.graph == "both" and args.device != "cpu"  # two gpuflow runs
+    progress = Progress(2 + len(args.peers) + both, enabled=not args.no_progress, title="bench model: ")
     try:
         environment = env.capture(args.device, threads)
         rows, peers, info, data = model_suite.run_model(

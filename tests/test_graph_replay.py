@@ -69,7 +69,7 @@ def test_a_partial_batch_gets_its_own_graph_and_the_status_says_so():
     # full batches: warm-up twice (the first step creates the optimizer slots and metrics), capture, then replays
     assert status["float32[3, 6, 6, 1], int64[3]"] == "replayed 5 times", status
     assert status["float32[2, 6, 6, 1], int64[2]"] == "replayed 2 times", status
-    assert prof.graph_launches == 7
+    assert prof.graph_launches == 7 and prof.table().splitlines()[-1].split() == ["Graph", "launches", "7"]
 
 
 def test_a_replayed_step_copies_only_the_batch_and_never_reads_the_device():
@@ -89,6 +89,14 @@ def test_dropout_is_not_replayed_and_the_status_says_why():
     history, _, prof = _train(model)
     assert prof.graph_launches == 0 and np.all(np.isfinite(history["loss"]))
     assert all(s.startswith("eager: the step draws random numbers") for s in model.graph_status().values())
+
+
+def test_jit_compile_true_warns_once_per_batch_shape_when_the_step_runs_eagerly():
+    model = _cnn([keras.layers.Dropout(0.5)], jit_compile=True)
+    with pytest.warns(RuntimeWarning, match=r"jit_compile=True\): the training step runs eagerly on this batch "
+                                            r"shape: the step draws random numbers") as caught:
+        _train(model, epochs=3)
+    assert len([w for w in caught if "jit_compile=True" in str(w.message)]) == 2  # the full and the partial batch
 
 
 @pytest.mark.parametrize("switch", [{"jit_compile": False}, {"run_eagerly": True}])

@@ -242,7 +242,7 @@ def _keras_like(job, keras, framework, sync, seed_fn):
 
     def step():
         model.train_on_batch(xb, yb)
-    if framework == "gpuflow" and job.get("graph") != "off":
+    if framework == "gpuflow" and job.get("graph") == "on":
         for _ in range(3):  # untimed: the replay's warm-up (two eager steps, the first makes the state) and capture
             step()
     stats = measure(step, clock=WallClock(sync), **_timing(job))
@@ -263,8 +263,8 @@ def _keras_like(job, keras, framework, sync, seed_fn):
         acc = float(res[1]) if isinstance(res, (list, tuple)) else None
     out = _common(job, stats, epochs, acc, len(x), None if xt is None else len(xt))
     out.update(params=int(model.count_params()), rss_before_bytes=rss0, policy=model.dtype_policy.name)
-    if framework == "gpuflow":
-        out.update(graph=job.get("graph", "on"), graph_status=model.graph_status())
+    if framework == "gpuflow" and job.get("graph"):
+        out.update(graph=job["graph"], graph_status=model.graph_status())
     return out
 
 
@@ -402,7 +402,8 @@ def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128
     """Runs the model suite; returns (rows, peers_info, model_info, data_info).
 
     ``graph``: gpuflow's step on the CUDA backend replayed ("on"), eager ("off") or both, two gpuflow rows
-    (see the module docstring); the ratios are taken against the replayed row when there is one.
+    (see the module docstring); the ratios are taken against the replayed row when there is one. Ignored on
+    the CPU (its rows have no ``graph``).
 
     ``mixed_precision``: None (float32) or "mixed_float16" / "mixed_bfloat16" (see the module docstring).
 
@@ -423,7 +424,8 @@ def run_model(spec, *, device="cpu", peers=(), keras_python=None, batch_size=128
            "classes": info["classes"], "threads": threads, "tf32": tf32, "layout": layout, "seed": seed,
            "mixed_precision": mixed_precision}
     rows, peers_info = [], {}
-    runs = [("gpuflow", g) for g in (("off", "on") if graph == "both" else (graph,))] + [(fw, None) for fw in peers]
+    modes = (None,) if device == "cpu" else ("off", "on") if graph == "both" else (graph,)  # no graphs on the CPU
+    runs = [("gpuflow", g) for g in modes] + [(fw, None) for fw in peers]
     for fw, mode in runs:
         if progress is not None:
             progress.step(f"{fw}{'' if mode is None else f' (graph {mode})'} · {info['name']} · batch {batch_size}")

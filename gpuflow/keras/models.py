@@ -605,7 +605,7 @@ class Model(Layer):
         self._loss_tracker = None
         self._distribute_strategy = _dist.get_strategy()  # as Keras 3: fit/evaluate/predict run in its scope
         self._steps_per_execution = 1
-        self._jit_compile, self.run_eagerly, self._step_graphs = "auto", False, {}
+        self._jit_compile, self.run_eagerly, self._step_graphs, self._graphs_warned = "auto", False, {}, set()
 
     # -- compile -----------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None,
@@ -623,8 +623,9 @@ class Model(Layer):
                 once per batch shape (the full batch, the last partial one; at most ``MAX_STEP_GRAPHS``) and
                 replays it (a CUDA graph: :mod:`gpuflow.backend.graph`) when every input has a static shape
                 (arrays); what cannot be replayed (random draws such as Dropout's, a value read on the host inside
-                the step, a distribution strategy) runs eagerly, ``model.graph_status()`` says why. False: every
-                step eager. No effect on the CPU backend, nor on evaluate/predict.
+                the step, a distribution strategy) runs eagerly, ``model.graph_status()`` says why (True also
+                warns, once per batch shape). False: every step eager. No effect on the CPU backend, nor on
+                evaluate/predict.
             metrics: list of names ("accuracy" resolved from the data shapes as
                 Keras does), Metric instances or functions.
             auto_scale_loss: when the model's dtype policy is ``"mixed_float16"``, wrap the optimizer in a
@@ -665,7 +666,8 @@ class Model(Layer):
         if jit_compile not in ("auto", True, False):
             raise ValueError(f"Expected `jit_compile` to be 'auto', True or False. Received: jit_compile={jit_compile!r}")
         self._steps_per_execution = steps_per_execution
-        self._jit_compile, self.run_eagerly, self._step_graphs = jit_compile, bool(run_eagerly), {}
+        self._jit_compile, self.run_eagerly = jit_compile, bool(run_eagerly)
+        self._step_graphs, self._graphs_warned = {}, set()
         _sync_free_backend(self)  # a built model on the CUDA backend: its kernels compile now
         # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
         self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
@@ -793,6 +795,16 @@ class Model(Layer):
                 self._step_graphs[key] = graph
         return graph
 
+    def _run_step_graph(self, graph, batch):
+        """The training step on ``batch`` through ``graph``; with ``jit_compile=True`` a warning, once per batch
+        shape, when the step cannot be replayed (``"auto"`` leaves the reason to :meth:`graph_status`)."""
+        logs = graph(_batch_leaves(batch)[0])
+        if graph.phase == "eager" and self._jit_compile is True and graph not in self._graphs_warned:
+            self._graphs_warned.add(graph)
+            warnings.warn(f"compile(jit_compile=True): the training step runs eagerly on this batch shape: "
+                          f"{graph.reason}.", RuntimeWarning, stacklevel=3)
+        return logs
+
     def graph_status(self):
         """How ``fit``'s training step runs on each batch signature: ``{signature: status}``, the status
         ``"replayed N times"``, ``"warm-up"`` / ``"capture"`` (the next step), or ``"eager: <why>"``. Empty
@@ -914,7 +926,7 @@ class Model(Layer):
                     where = f"epoch {epoch + 1}, step {step + 1} (batch {step})"
                     with _step_scope(backend, where):
                         graph = self._train_step_graph(backend, batch)
-                        step_logs = graph(_batch_leaves(batch)[0]) if graph is not None else self.train_step(batch)
+                        step_logs = self._run_step_graph(graph, batch) if graph is not None else self.train_step(batch)
                         loss = step_logs.get("loss")
                         if backend is not None and not nan_reported and isinstance(loss, Tensor):
                             backend.defer_check("fit: non-finite loss", ~backend.xp.isfinite(loss._data),
@@ -938,6 +950,8 @@ class Model(Layer):
             logs = epoch_logs
             if self.stop_training:
                 break
+        if epochs > 0 and self.optimizer is not None:  # Keras 3: use_ema's weights take their moving averages
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         self.history = cbs.history
         return cbs.history
@@ -1062,7 +1076,7 @@ class Model(Layer):
             logs = _pythonify(self.train_step(batch))
         else:
             with _step_scope(backend, "train_on_batch"):
-                logs = graph(_batch_leaves(batch)[0])
+                logs = self._run_step_graph(graph, batch)
             logs = _pythonify(logs, backend)
         return logs if return_dict else self._flatten_logs(logs)
 
