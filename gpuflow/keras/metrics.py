@@ -593,8 +593,8 @@ class CategoricalCrossentropy(MeanMetricWrapper):
 
 class SparseCategoricalCrossentropy(MeanMetricWrapper):
     """``keras.metrics.SparseCategoricalCrossentropy``: see
-    :func:`gpuflow.keras.losses.sparse_categorical_crossentropy` (``ignore_class`` and ``axis != -1`` raise
-    NotImplementedError there)."""
+    :func:`gpuflow.keras.losses.sparse_categorical_crossentropy` (with ``ignore_class``, the ignored entries count
+    as 0 in the mean, as Keras)."""
 
     _config_keys = ("from_logits", "ignore_class", "axis")
 
