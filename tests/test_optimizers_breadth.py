@@ -234,7 +234,9 @@ def test_keras_file_round_trip_keeps_nadam_state(tmp_path):
     (lambda: K.Adamax(beta_1=1.0), "beta_1=1.0"),
     (lambda: K.Nadam(epsilon=0), "epsilon=0"),
     (lambda: K.Adafactor(clip_threshold=0), "clip_threshold=0"),
-    (lambda: K.Adagrad(use_ema=True), "use_ema"),
+    (lambda: K.Adagrad(use_ema=True, ema_momentum=1.5), "`ema_momentum` must be in the range [0, 1]. Received: "
+                                                         "ema_momentum=1.5"),
+    (lambda: K.Lion(use_ema=True, ema_overwrite_frequency=0.5), "ema_overwrite_frequency=0.5"),
 ])
 def test_bad_hyperparameters_name_the_argument(make, named):
     with pytest.raises((ValueError, NotImplementedError)) as e:
@@ -273,3 +275,38 @@ def test_exclude_from_weight_decay_by_variable_or_name():
     # w -= w * weight_decay * lr for the kernel only (Keras 3's decoupled decay)
     np.testing.assert_allclose(kernel.numpy(), 0.95, rtol=1e-6)
     assert bias.numpy().tolist() == [1.0, 1.0] and other.numpy().tolist() == [1.0, 1.0]
+
+
+def test_use_ema_keeps_moving_averages_as_keras(device):
+    w0 = np.array([1.0, -2.0], "float32")
+    grads = [np.array([0.5, 1.0], "float32"), np.array([-1.0, 2.0], "float32"), np.array([3.0, 0.0], "float32")]
+    for freq in (None, 2):
+        v = tf.Variable(w0)
+        opt = K.SGD(0.1, use_ema=True, ema_momentum=0.9, ema_overwrite_frequency=freq)
+        w, avg = w0.astype(np.float64), None
+        for t, g in enumerate(grads, start=1):
+            opt.apply_gradients([(tf.constant(g), v)])
+            w = w - 0.1 * g
+            avg = w if avg is None else 0.9 * avg + 0.1 * w  # the first step copies the weights
+            if freq and t % freq == 0:
+                w = avg.copy()  # every ema_overwrite_frequency steps the weights take their averages
+            np.testing.assert_allclose(v.numpy(), w, rtol=1e-6, err_msg=f"freq {freq} step {t}")
+            np.testing.assert_allclose(opt.get_slot(v, "average").numpy(), avg, rtol=1e-6)
+        opt.finalize_variable_values([v])
+        np.testing.assert_allclose(v.numpy(), avg, rtol=1e-6)
+
+
+def test_use_ema_config_layout_and_fit():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    opt = K.Nadam(use_ema=True, ema_momentum=0.5, ema_overwrite_frequency=3)
+    model.compile(optimizer=opt, loss="mse")
+    c = K.deserialize(K.serialize(opt)).get_config()
+    assert (c["use_ema"], c["ema_momentum"], c["ema_overwrite_frequency"]) == (True, 0.5, 3)
+    opt.build(model.trainable_variables)
+    names = [v.name.rsplit("_", 1)[-1] for v in opt.saved_variables(model.trainable_variables)[2:]]
+    assert names == ["average", "average", "momentum", "velocity", "momentum", "velocity", "variable"]  # Keras's
+    rng = np.random.default_rng(0)
+    model.fit(rng.standard_normal((4, 3)).astype("float32"), rng.standard_normal((4, 2)).astype("float32"),
+              batch_size=2, epochs=1, verbose=0)
+    for w in model.trainable_variables:  # fit ends with the weights set to their averages, as Keras 3's
+        np.testing.assert_array_equal(w.numpy(), opt.get_slot(w, "average").numpy())

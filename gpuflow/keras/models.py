@@ -950,6 +950,8 @@ class Model(Layer):
             logs = epoch_logs
             if self.stop_training:
                 break
+        if epochs > 0 and self.optimizer is not None:  # Keras 3: use_ema's weights take their moving averages
+            self.optimizer.finalize_variable_values(self.trainable_weights)
         cbs.on_train_end(logs)
         self.history = cbs.history
         return cbs.history

@@ -85,8 +85,16 @@ class Optimizer:
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
-        if use_ema or gradient_accumulation_steps or loss_scale_factor:
-            raise NotImplementedError("use_ema, gradient_accumulation_steps and loss_scale_factor are not supported yet.")
+        if gradient_accumulation_steps or loss_scale_factor:
+            raise NotImplementedError("gradient_accumulation_steps and loss_scale_factor are not supported yet.")
+        if use_ema:  # Keras 3's checks and messages
+            if not 0 <= check_real(ema_momentum, "ema_momentum", owner=type(self).__name__) <= 1:
+                raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
+            if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
+                raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
+                                 f"ema_overwrite_frequency={ema_overwrite_frequency}")
+        self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = bool(use_ema), ema_momentum, \
+            ema_overwrite_frequency
         self.name = name or type(self).__name__.lower()
         owner = type(self).__name__
         for arg, value in (("weight_decay", weight_decay), ("clipnorm", clipnorm), ("clipvalue", clipvalue),
@@ -157,8 +165,12 @@ class Optimizer:
 
     @property
     def slot_names(self):
-        """Every slot name of :attr:`slot_groups`, in order."""
-        return tuple(name for group in self.slot_groups for name in group)
+        """Every slot name of :attr:`slot_groups`, in order, after ``average`` with ``use_ema``."""
+        return tuple(name for group in self._groups() for name in group)
+
+    def _groups(self):
+        # with use_ema, Keras's base build makes the moving averages first, before the optimizer's own slots
+        return ((("average",),) if self.use_ema else ()) + tuple(self.slot_groups)
 
     def build(self, var_list):
         names = self.slot_names
@@ -218,7 +230,7 @@ class Optimizer:
                 done.add(id(v))
                 targets.append(self._slots[id(v)])
         targets.extend(slots for key, slots in self._slots.items() if key not in done)
-        return head + [slots[name] for group in self.slot_groups for slots in targets for name in group
+        return head + [slots[name] for group in self._groups() for slots in targets for name in group
                        if name in slots]
 
     # -- applying ----------------------------------------------------------------
@@ -264,6 +276,8 @@ class Optimizer:
             self.update_step(g, v, lr, step)
             if v.constraint is not None:
                 v.assign(v.constraint(v))
+        if self.use_ema:
+            self._update_averages(variables, on_device)
         if on_device:
             self.iterations._data += 1  # in place on the device (assign_add would copy a host 1 up)
         else:
@@ -316,6 +330,32 @@ class Optimizer:
                 grads = [g * (self.global_clipnorm / n) for g in grads]
         return grads
 
+    def _update_averages(self, variables, on_device):
+        """Keras 3's ``use_ema``: ``average = m average + (1 - m) w`` after each step, with ``m = ema_momentum``
+        (0 at the first step, which copies the weights), and every ``ema_overwrite_frequency`` steps the weights take
+        their averages. On the device the step tests are device selects."""
+        xp = variables[0].backend.xp
+        it = self.iterations._data if on_device else int(self.iterations.numpy())
+        freq = self.ema_overwrite_frequency
+        for v in variables:
+            avg, w = self._slots[id(v)]["average"]._data, v._data
+            m = (xp.where(it != 0, self.ema_momentum, 0.0).astype(w.dtype) if on_device
+                 else (self.ema_momentum if it != 0 else 0.0))
+            avg *= m
+            avg += (1 - m) * w
+            if freq and on_device:
+                xp.copyto(w, avg, where=(it + 1) % freq == 0)
+            elif freq and (it + 1) % freq == 0:
+                xp.copyto(w, avg)
+
+    def finalize_variable_values(self, var_list):
+        """With ``use_ema``, sets each variable of ``var_list`` to its moving average (Keras 3; ``fit`` calls it once
+        training ends). Nothing otherwise."""
+        if self.use_ema:
+            for v in var_list:
+                if id(v) in self._slots:
+                    v.assign(self._slots[id(v)]["average"])
+
     def _prepare_step(self, step):
         """Called once per :meth:`apply_gradients`, before the per-variable updates (Keras's
         ``_backend_update_step``): state shared by every variable (Nadam's ``u_product``). None here."""
@@ -330,7 +370,8 @@ class Optimizer:
                   "config": self._schedule.get_config(), "registered_name": None}
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
-                "use_ema": False, "ema_momentum": 0.99, "ema_overwrite_frequency": None,
+                "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
+                "ema_overwrite_frequency": self.ema_overwrite_frequency,
                 "loss_scale_factor": None, "gradient_accumulation_steps": None}
 
     @classmethod
@@ -341,8 +382,7 @@ class Optimizer:
         Raises:
             ValueError: a ``learning_rate`` dict naming no schedule of ``keras.optimizers.schedules``.
         """
-        config = {k: v for k, v in config.items() if k not in ("use_ema", "ema_momentum", "ema_overwrite_frequency",
-                                                                "loss_scale_factor", "gradient_accumulation_steps")}
+        config = {k: v for k, v in config.items() if k not in ("loss_scale_factor", "gradient_accumulation_steps")}
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             schedule = getattr(schedules, str(lr.get("class_name")), None)
@@ -599,6 +639,9 @@ class LossScaleOptimizer(Optimizer):
 
     def get_slot(self, var, slot_name):
         return self.inner_optimizer.get_slot(var, slot_name)
+
+    def finalize_variable_values(self, var_list):
+        self.inner_optimizer.finalize_variable_values(var_list)
 
     def scale_loss(self, loss):
         """``loss * dynamic_scale`` (in the loss's dtype)."""
