@@ -177,6 +177,7 @@ class Layer:
     """
 
     _cast_inputs = True  # float/int inputs are cast to the layer dtype (False for index inputs)
+    _string_inputs = False  # True: NumPy str/bytes/object inputs reach ``call`` as they are (string layers)
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None, batch_input_shape=None,
                  batch_size=None, input_dim=None, activity_regularizer=None, autocast=True, **kwargs):
@@ -539,6 +540,8 @@ class Layer:
         if isinstance(x, (list, tuple)) and x and isinstance(x[0], (Tensor, np.ndarray, KerasTensor)):
             return type(x)(self._convert_input(v) for v in x)
         arr = np.asarray(x)
+        if self._string_inputs and arr.dtype.kind in "USO":
+            return arr  # a string layer (StringLookup, Hashing, TextVectorization) reads the NumPy array itself
         if arr.dtype.kind not in "fiub":
             raise TypeError(f'Input 0 of layer "{self.name}" has an unsupported dtype: expected a float, int or bool '
                             f"array. Received: dtype={arr.dtype} (shape={arr.shape})")
