@@ -316,8 +316,6 @@ def test_keras_names_and_submodules():
 
 
 def test_errors_name_the_argument():
-    with pytest.raises(TypeError, match="symbolic KerasTensor"):
-        ops.add(keras.Input((3,)), 1.0)
     with pytest.raises(ValueError, match="Cannot squeeze axis 1"):
         ops.squeeze(np.zeros((1, 2)), axis=1)
     with pytest.raises(ValueError, match="`x1` and `x2` either both"):
@@ -363,3 +361,43 @@ def test_custom_layer_and_loss_with_keras_ops_train_with_fit():
     model.compile(keras.optimizers.Adam(0.05), loss=ops_loss)
     hist = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
     assert hist.history["loss"][-1] < 0.3 * hist.history["loss"][0]
+
+
+def test_ops_on_symbolic_inputs_are_functional_model_nodes(tmp_path):
+    inp = keras.Input((4, 3))
+    h = keras.layers.Dense(5)(inp)
+    first, rest = ops.split(h, [2], axis=-1)
+    assert (first.shape, rest.shape) == ((None, 4, 2), (None, 4, 3))
+    assert ops.argmax(h, axis=-1).dtype == "int32" and ops.ndim(h) == 3 and ops.dtype(h) == "float32"
+    pooled = ops.sum(ops.concatenate([rest, ops.relu(first)], axis=-1), axis=1)
+    assert pooled.shape == (None, 5)
+    model = keras.Model(inp, keras.layers.Dense(1)(pooled))
+    assert len(model.layers) == 3  # the op nodes are not layers (Keras 3's Operations)
+    x = RNG.standard_normal((6, 4, 3)).astype("float32")
+    dense, head = model.layers[1], model.layers[2]
+    hv = x @ dense.kernel.numpy() + dense.bias.numpy()
+    manual = np.concatenate([hv[..., 2:], np.maximum(hv[..., :2], 0)], -1).sum(1) @ head.kernel.numpy() \
+        + head.bias.numpy()
+    np.testing.assert_allclose(model.predict(x, verbose=0), manual, rtol=1e-5, atol=1e-5)
+    model.compile("sgd", "mse")
+    model.fit(x, np.ones((6, 1), "float32"), epochs=1, verbose=0)
+    with pytest.raises(NotImplementedError, match="keras.ops.split on symbolic tensors"):
+        model.save(str(tmp_path / "m.keras"))
+
+
+def test_custom_gradient_keras_style():
+    @ops.custom_gradient
+    def log1pexp(x):
+        e = ops.exp(x)
+
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.multiply(upstream, 1.0 - 1.0 / ops.add(1, e))
+        return ops.log(1 + e), grad
+
+    x = tf.constant([0.0, 10.0])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = log1pexp(x)
+    np.testing.assert_allclose(tape.gradient(y, x).numpy(), [0.5, 1.0 - 1.0 / (1.0 + np.exp(10.0))], rtol=1e-6)

@@ -15,6 +15,8 @@ from ...ops import gradient_ops as G
 from ...ops import keras_numpy_ops as K
 from ...ops import math_ops as M
 from ...tensor import Tensor
+from ..layers.base import KerasTensor
+from ._symbolic import wrap_module
 from ._common import tensor
 
 __all__ = [
@@ -58,7 +60,7 @@ def shape(x):
 
 def dtype(x):
     """The dtype name of ``x`` (``"float32"``, ``"int32"``...), a string as Keras's ``ops.dtype``."""
-    return tensor(x).dtype.name
+    return x.dtype if isinstance(x, KerasTensor) else tensor(x).dtype.name
 
 
 def cast(x, dtype):  # noqa: F811 - Keras's argument name
@@ -301,3 +303,8 @@ def scatter_update(inputs, indices, updates, reduction=None):
             return out
         return K.nondifferentiable("TensorScatter" + reduction.capitalize(), combine, x, idx, u)
     raise ValueError(f"Unsupported reduction: {reduction}")
+
+
+wrap_module(globals(), [n for n in __all__ if n not in (  # these take callables or read static attributes
+    "cond", "while_loop", "fori_loop", "scan", "switch", "map", "vectorized_map", "associative_scan", "custom_gradient",
+    "shape", "dtype", "is_tensor", "convert_to_numpy")])

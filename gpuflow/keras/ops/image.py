@@ -13,6 +13,7 @@ from ..config import standardize_data_format
 from ..layers.reshaping import resize_bilinear
 from ..._unsupported import module_getattr
 from . import _names
+from ._symbolic import wrap_module
 from ._common import promote, tensor
 from . import core as _core
 
@@ -155,4 +156,5 @@ def pad_images(images, top_padding=None, left_padding=None, bottom_padding=None,
 
 
 __all__ = [n for n in _names.IMAGE.split() if n in globals()]
+wrap_module(globals(), __all__)  # a call on symbolic tensors is a functional-model node
 __getattr__ = module_getattr(__name__, "tf.keras.ops.image", _names.IMAGE)  # a Keras op gpuflow lacks

@@ -16,6 +16,7 @@ from ...ops import math_ops as M
 from ...ops.core import convert_to_tensor
 from ..._unsupported import module_getattr
 from . import _names
+from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, tensor
 from . import numpy as _np_ops
 
@@ -216,4 +217,5 @@ def _matrix_norm(x, ord, axis, keepdims):  # noqa: A002
 
 
 __all__ = [n for n in _names.LINALG.split() if n in globals()]
+wrap_module(globals(), __all__)  # a call on symbolic tensors is a functional-model node
 __getattr__ = module_getattr(__name__, "tf.keras.ops.linalg", _names.LINALG)  # a Keras op gpuflow lacks

@@ -13,6 +13,7 @@ from ...ops import linalg_ops as L
 from ...ops import math_ops as M
 from ...ops import nn_ops as N
 from ...ops import sort_ops as S
+from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, tensor
 
 __all__ = ["segment_sum", "segment_max", "segment_min", "segment_prod", "top_k", "in_top_k", "logsumexp", "erf",
@@ -138,3 +139,6 @@ def extract_sequences(x, sequence_length, sequence_stride):
     count = max(0, 1 + (n - sequence_length) // sequence_stride)
     idx = np.arange(count)[:, None] * sequence_stride + np.arange(sequence_length)[None, :]
     return A.getitem(x, (Ellipsis, x._backend.asarray(idx)))
+
+
+wrap_module(globals(), __all__)  # a call on symbolic tensors is a functional-model node

@@ -17,6 +17,7 @@ from ...ops.core import convert_to_tensor
 from ..config import epsilon as _epsilon, floatx, image_data_format
 from ..._unsupported import module_getattr
 from . import _names
+from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, result_type, tensor
 from . import numpy as _np_ops
 
@@ -562,4 +563,5 @@ def space_to_depth(x, block_size, data_format="channels_last"):
 
 
 __all__ = [n for n in _names.NN.split() if n in globals()]
+wrap_module(globals(), __all__)  # a call on symbolic tensors is a functional-model node
 __getattr__ = module_getattr(__name__, "tf.keras.ops.nn", _names.NN)  # a Keras op gpuflow lacks

@@ -28,9 +28,11 @@ from ...ops import math_ops as M
 from ...ops import sort_ops as S
 from ...ops.core import convert_to_tensor
 from ...tensor import Tensor
+from ..layers.base import KerasTensor
 from ..config import floatx
 from ..._unsupported import module_getattr
 from . import _names
+from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, result_type, tensor
 
 _range, _abs, _max, _min, _sum, _all, _any, _round = range, abs, max, min, sum, all, any, round
@@ -1220,8 +1222,8 @@ def size(x):
 
 
 def ndim(x):
-    """The rank of ``x``, a Python int (as Keras on TensorFlow)."""
-    return tensor(x).ndim
+    """The rank of ``x``, a Python int (as Keras on TensorFlow); symbolic tensors too."""
+    return len(x.shape) if isinstance(x, KerasTensor) else tensor(x).ndim
 
 
 # -- indexing -----------------------------------------------------------------------------------------------------------
@@ -1604,4 +1606,5 @@ def view(x, dtype=None):
 
 
 __all__ = [n for n in _names.NUMPY.split() if n in globals()]
+wrap_module(globals(), [n for n in __all__ if n not in ("ndim", "nanmedian", "nanquantile", "nanpercentile")])  # a call on symbolic tensors is a functional-model node
 __getattr__ = module_getattr(__name__, "tf.keras.ops.numpy", _names.NUMPY)  # a Keras op gpuflow lacks
