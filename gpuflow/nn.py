@@ -6,7 +6,7 @@ from .ops.nn_ops import (  # noqa: F401
     sparse_softmax_cross_entropy_with_logits, softmax_cross_entropy_with_logits,
     sigmoid_cross_entropy_with_logits, leaky_relu, elu, selu, softplus, silu, swish, gelu, conv2d_transpose,
     depthwise_conv2d, separable_conv2d, moments, batch_normalization, l2_loss, softsign,
-    weighted_cross_entropy_with_logits, embedding_lookup, conv1d, max_pool1d, avg_pool1d,
+    weighted_cross_entropy_with_logits, embedding_lookup, conv1d, max_pool1d, avg_pool1d, log_poisson_loss,
 )
 from .ops.sort_ops import top_k, in_top_k  # noqa: F401
 from .ops.linalg_ops import l2_normalize  # noqa: F401
@@ -55,3 +55,21 @@ def compute_average_loss(per_example_loss, sample_weight=None, global_batch_size
     if global_batch_size <= 0:
         raise ValueError(f"global_batch_size must be positive. Received: global_batch_size={global_batch_size}")
     return math_ops.reduce_sum(loss) / float(global_batch_size)
+
+
+def scale_regularization_loss(regularization_loss, name=None):
+    """The sum of ``regularization_loss`` (a Tensor, or a list of them added first) divided by the replicas in sync
+    (``tf.nn.scale_regularization_loss``): each replica's share, so that summing the replicas' gradients counts it
+    once.
+
+    Raises:
+        RuntimeError: called in cross-replica context (a strategy's scope, outside ``run``), as TensorFlow.
+    """
+    from . import distribute
+    from .ops import math_ops
+    if isinstance(regularization_loss, (list, tuple)):
+        regularization_loss = math_ops.add_n(regularization_loss)
+    if distribute.in_cross_replica_context():
+        raise RuntimeError("You are calling `scale_regularization_loss` in cross replica context, while it was "
+                           "expected to be called in replica context.")
+    return math_ops.reduce_sum(regularization_loss) / float(distribute.get_strategy().num_replicas_in_sync)

@@ -647,14 +647,14 @@ GRADIENT_CHECKED = {
     "weighted_cross_entropy_with_logits", "embedding_lookup", "conv1d", "max_pool1d", "avg_pool1d", "floormod",
     "multiply_no_nan", "atan2", "unsorted_segment_sum", "unsorted_segment_mean", "segment_sum", "segment_mean",
     "scatter_nd",
-    "tensor_scatter_nd_update", "tensor_scatter_nd_add",
+    "tensor_scatter_nd_update", "tensor_scatter_nd_add", "erfc", "real", "conj", "log_poisson_loss",
 }
 NO_GRADIENT = {  # integer/bool results, piecewise-constant ops (checked above to give None or zeros), creation
     "floordiv", "sign", "round", "floor", "ceil", "reduce_any", "reduce_all", "argmax", "argmin", "equal",
     "not_equal", "less", "less_equal", "greater", "greater_equal", "logical_and", "logical_or", "logical_not",
     "one_hot", "zeros", "ones", "fill", "zeros_like", "ones_like", "stop_gradient", "shape", "size", "rank",
     "range", "conv_output_size", "logical_xor", "is_nan", "is_inf", "is_finite", "count_nonzero", "linspace", "eye",
-    "sequence_mask",
+    "sequence_mask", "confusion_matrix", "bincount", "imag",
 }
 
 

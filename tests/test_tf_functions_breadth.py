@@ -101,6 +101,10 @@ GRADIENT_CASES = [
     P(lambda a, u: tf.tensor_scatter_nd_add(a, tf.constant([[0, 1], [2, 3], [0, 1]]), u), (rand(3, 4), rand(3)),
       id="tensor_scatter_nd_add"),
     P(tf.linalg.matrix_transpose, (rand(2, 3, 4),), id="matrix_transpose"),
+    P(tf.math.erfc, (rand(3, 4, low=-2, high=2),), id="erfc"),
+    P(lambda x: tf.math.real(x) * tf.math.conj(x), (rand(3),), id="real_conj"),
+    P(lambda x: tf.nn.log_poisson_loss(np.array([[0.5, 2.0, 3.0]] * 2), x, compute_full_loss=True), (rand(2, 3),),
+      id="log_poisson_loss"),
 ]
 
 
@@ -181,6 +185,24 @@ def test_segments_scatter_and_floormod():
     assert tf.math.multiply_no_nan(tf.constant([np.inf, 2.0]), tf.constant([0.0, 3.0])).numpy().tolist() == [0, 6]
     x = tf.zeros((2, 3, 4))
     assert tf.linalg.matrix_transpose(x).shape == (2, 4, 3) == tf.linalg.adjoint(x).shape
+
+
+def test_counting_ops_follow_tensorflow():
+    # the expected values were printed by TensorFlow 2.21 for the same calls
+    assert tf.math.confusion_matrix([1, 2, 4], [2, 2, 4]).numpy().tolist() == [
+        [0, 0, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 1]]
+    cm = tf.math.confusion_matrix([1, 2], [2, 2], num_classes=3, weights=[0.5, 2.0], dtype=tf.float32)
+    assert cm.dtype == tf.float32 and cm.numpy().tolist() == [[0, 0, 0], [0, 0, 0.5], [0, 0, 2]]
+    with pytest.raises(ValueError, match=r"in \[0, 2\)"):
+        tf.math.confusion_matrix([0, 2], [0, 1], num_classes=2)
+    assert tf.math.bincount(tf.constant([1, 1, 3])).numpy().tolist() == [0, 2, 0, 1]
+    counts = tf.math.bincount(tf.constant([1, 1, 3]), minlength=6, weights=tf.constant([0.5, 1.0, 2.0]))
+    assert counts.numpy().tolist() == [0, 1.5, 0, 2, 0, 0]
+    assert tf.math.bincount(tf.constant([[1, 5], [3, 3]]), maxlength=4).numpy().tolist() == [0, 1, 0, 2]
+    loss = tf.nn.log_poisson_loss(tf.constant([1.0, 2.0]), tf.constant([0.5, -1.0]), compute_full_loss=True)
+    np.testing.assert_allclose(loss.numpy(), [1.1487212, 3.0196857], rtol=1e-6)
+    assert float(tf.nn.scale_regularization_loss([tf.constant(3.0), tf.constant(1.5)])) == 4.5  # one replica
+    assert tf.math.imag(tf.constant([1.0, 2.0])).numpy().tolist() == [0, 0]
 
 
 def test_math_predicates_and_norm_errors():

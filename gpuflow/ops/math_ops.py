@@ -619,3 +619,82 @@ def segment_mean(data, segment_ids, name=None):
 
 __all__ += ["floormod", "multiply_no_nan", "atan2", "unsorted_segment_sum", "unsorted_segment_mean", "segment_sum",
             "segment_mean"]
+
+
+def confusion_matrix(labels, predictions, num_classes=None, weights=None, dtype="int32", name=None):
+    """``m[i, j]`` = how many (or the summed ``weights`` of the) examples of label i predicted as j
+    (``tf.math.confusion_matrix``), shape (num_classes, num_classes); ``num_classes`` defaults to the largest label
+    or prediction + 1. Not differentiable.
+
+    Raises:
+        ValueError: labels and predictions of different shapes, or a value outside ``[0, num_classes)``.
+    """
+    from .. import dtypes
+    lab, pred = convert_to_tensor(labels), convert_to_tensor(predictions)
+    if tuple(lab.shape) != tuple(pred.shape):
+        raise ValueError(f"confusion_matrix: labels and predictions must have the same shape. Received: "
+                         f"labels.shape={tuple(lab.shape)}, predictions.shape={tuple(pred.shape)}")
+    xp = lab._backend.xp
+    li, pi = lab._data.reshape(-1).astype(np.int64), pred._data.reshape(-1).astype(np.int64)
+    host = np.concatenate([lab.numpy().reshape(-1), pred.numpy().reshape(-1)]).astype(np.int64)
+    n = int(host.max()) + 1 if num_classes is None and host.size else int(num_classes or 0)
+    if host.size and (host.min() < 0 or host.max() >= n):
+        raise ValueError(f"confusion_matrix: labels and predictions must be in [0, {n}). Received values from "
+                         f"{int(host.min())} to {int(host.max())}")
+    out_dtype = dtypes.as_dtype(dtype).as_numpy_dtype
+    w = xp.ones(li.shape, out_dtype) if weights is None else \
+        convert_to_tensor(weights)._data.reshape(-1).astype(out_dtype)
+    out = xp.zeros((n, n), dtype=out_dtype)
+    xp.add.at(out, (li, pi), w)
+    return wrap(out, lab)
+
+
+def bincount(arr, weights=None, minlength=None, maxlength=None, dtype="int32", name=None, axis=None,
+             binary_output=False):
+    """How many times each value 0, 1, ... occurs in the non-negative integers ``arr`` (``tf.math.bincount``), or the
+    summed ``weights`` at them (then of the weights' dtype); length ``max(arr) + 1``, at least ``minlength``, at most
+    ``maxlength``. 1-D results only (``axis=None`` or 0 over a flattened ``arr``). Not differentiable."""
+    from .. import dtypes
+    a = convert_to_tensor(arr)
+    if axis not in (None, 0, -1) or (axis in (0, -1) and a.ndim > 1):
+        raise NotImplementedError(f"bincount: only axis=None is supported. Received: axis={axis}")
+    xp, host = a._backend.xp, a.numpy().reshape(-1)
+    if host.size and host.min() < 0:
+        raise ValueError(f"bincount: arr must be non-negative. Received: a value {int(host.min())}")
+    n = max(int(host.max()) + 1 if host.size else 0, int(minlength or 0))
+    n = min(n, int(maxlength)) if maxlength is not None else n
+    idx = a._data.reshape(-1).astype(np.int64)
+    keep = idx < n
+    if weights is not None:
+        w = convert_to_tensor(weights)._data.reshape(-1)
+        out_dtype = w.dtype
+    else:
+        out_dtype = dtypes.as_dtype(dtype).as_numpy_dtype
+        w = xp.ones(idx.shape, out_dtype)
+    out = xp.zeros((n,), dtype=out_dtype)
+    xp.add.at(out, xp.where(keep, idx, 0), xp.where(keep, w, 0).astype(out_dtype))
+    return wrap((out > 0).astype(out_dtype) if binary_output else out, a)
+
+
+def real(input, name=None):  # noqa: A002 - TensorFlow's name
+    """The real part (``tf.math.real``): the input itself for gpuflow's real dtypes."""
+    return convert_to_tensor(input)
+
+
+def imag(input, name=None):  # noqa: A002
+    """The imaginary part (``tf.math.imag``): zeros for gpuflow's real dtypes."""
+    return zeros_like_(convert_to_tensor(input))
+
+
+def conj(x, name=None):
+    """The complex conjugate (``tf.math.conj``): the input itself for gpuflow's real dtypes."""
+    return convert_to_tensor(x)
+
+
+def erfc(x, name=None):
+    """``1 - erf(x)`` (``tf.math.erfc``); loses relative precision for large x, where erfc is tiny."""
+    from .nn_ops import erf
+    return 1 - erf(x)
+
+
+__all__ += ["confusion_matrix", "bincount", "real", "imag", "conj", "erfc"]

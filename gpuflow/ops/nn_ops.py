@@ -821,3 +821,27 @@ def avg_pool1d(input, ksize, strides, padding, data_format="NWC", name=None):  #
 
 
 __all__ += ["conv1d", "max_pool1d", "avg_pool1d"]
+
+
+def log_poisson_loss(targets, log_input, compute_full_loss=False, name=None):
+    """``exp(log_input) - log_input * targets`` (``tf.nn.log_poisson_loss``); with ``compute_full_loss`` plus the
+    Stirling term ``t log t - t + 0.5 log(2 pi t)`` where the target is above 1, as TensorFlow.
+
+    Raises:
+        ValueError: targets and log_input of different shapes.
+    """
+    x = _float_input(log_input, "log_poisson_loss")
+    t = convert_to_tensor(targets, dtype=x.dtype)
+    if tuple(t.shape) != tuple(x.shape):
+        raise ValueError(f"`log_input` and `targets` must have the same shape, received ({tuple(x.shape)} vs "
+                         f"{tuple(t.shape)}).")
+    result = M.exp(x) - x * t
+    if compute_full_loss:
+        small = M.logical_and(t >= 0, t <= 1)
+        safe = M.where(small, M.ones_like_(t), t)  # the Stirling term is only used where t > 1
+        stirling = safe * M.log(safe) - safe + 0.5 * M.log(2 * np.pi * safe)
+        result = result + M.where(small, M.zeros_like_(t), stirling)
+    return result
+
+
+__all__ += ["log_poisson_loss"]
