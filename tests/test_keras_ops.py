@@ -280,6 +280,8 @@ GRADIENT_CASES = [
     ("scan", lambda x: ops.scan(lambda c, v: (c * v, c + v), ops.ones((2,), "float64"), x)[1], (rand(3, 2),)),
     ("fori_loop", lambda x: ops.fori_loop(0, 3, lambda i, v: v * x + i, x), (rand(3),)),
     ("resize_bilinear", lambda x: ops.image.resize(x, (3, 5)), (rand(1, 2, 3, 1),)),
+    ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"), (rand(1, 2, 3, 2),
+                                                                                           rand(3, 3, 2, 2))),
 ]
 
 
@@ -287,6 +289,19 @@ GRADIENT_CASES = [
 def test_gradients(case):
     _, fn, inputs = case
     check_gradients(fn, *inputs)
+
+
+@pytest.mark.parametrize("strides,padding", [(2, "valid"), (1, "same")])
+def test_conv_transpose_is_the_adjoint_of_conv(strides, padding, device):
+    """<conv(z, w), x> == <z, conv_transpose(x, w)> for every z of conv_transpose's output shape."""
+    x = RNG.standard_normal((2, 3, 4, 2)).astype("float32")
+    w = RNG.standard_normal((3, 3, 5, 2)).astype("float32")  # (kh, kw, out_channels, in_channels)
+    y = ops.conv_transpose(x, w, strides=strides, padding=padding)
+    expected = (2, (3 - 1) * strides + 3, (4 - 1) * strides + 3, 5) if padding == "valid" else (2, 3, 4, 5)
+    assert tuple(y.shape) == expected
+    z = RNG.standard_normal(expected).astype("float32")
+    lhs = float(np.sum(ops.conv(z, w, strides=strides, padding=padding).numpy() * x))
+    assert math.isclose(lhs, float(np.sum(z * y.numpy())), rel_tol=1e-4)
 
 
 def test_non_differentiable_ops_give_no_gradient():

@@ -83,12 +83,12 @@ def tensor(x, dtype=None, arg="x"):
     where TensorFlow's conversion refuses); Python floats become float32, ints int32.
 
     Raises:
-        TypeError: a symbolic KerasTensor (``keras.ops`` run eagerly in gpuflow), or a value that is not numeric.
+        TypeError: a symbolic KerasTensor where the op takes no symbolic input (the public ops turn a call on
+            KerasTensors into a functional-model node first, see :mod:`._symbolic`), or a value that is not numeric.
     """
     if isinstance(x, KerasTensor):
-        raise TypeError(f"gpuflow's keras.ops run eagerly: they take tensors, NumPy arrays and Python numbers, not a "
-                        f"symbolic KerasTensor (a functional model's `Input` or layer output). Call them inside a "
-                        f"layer's call() or a Lambda layer. Received: {arg}={x!r}")
+        raise TypeError(f"Expected a tensor, NumPy array or Python number. Received: {arg}={x!r} (a symbolic "
+                        f"KerasTensor; call the op on the layer outputs directly, or inside a layer's call()).")
     if isinstance(x, Tensor):
         return x if dtype is None or x.dtype.name == _dtypes.as_dtype(dtype).name else M.cast(x, dtype)
     if dtype is not None and not isinstance(x, (np.ndarray, np.generic)):

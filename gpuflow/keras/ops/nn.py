@@ -507,6 +507,45 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     return _back(y, fmt, rank)
 
 
+def _transpose_length(size, kernel, stride, padding, output_padding, dilation):
+    """Keras 3's ``_get_output_shape_given_tf_padding`` (keras/src/backend/common/backend_utils.py)."""
+    kernel = (kernel - 1) * dilation + 1
+    if padding.lower() == "valid":
+        output_padding = max(kernel, stride) - kernel if output_padding is None else output_padding
+        return (size - 1) * stride + kernel + output_padding
+    if output_padding is None:
+        return size * stride
+    return (size - 1) * stride + kernel % 2 + output_padding
+
+
+def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=None, data_format=None,
+                   dilation_rate=1):
+    """The transpose of :func:`conv` (the gradient of a convolution with respect to its input): ``kernel`` of shape
+    (spatial..., out_channels, in_channels), output sizes by Keras 3's rule from ``output_padding``; 1-D and 2-D.
+
+    Raises:
+        ValueError: ``padding`` other than "valid"/"same".
+        NotImplementedError: 3-D inputs.
+    """
+    rank = _rank_of(inputs)
+    if rank not in (1, 2):
+        raise NotImplementedError(f"keras.ops.conv_transpose: gpuflow supports 1-D and 2-D. Received: "
+                                  f"inputs.ndim={rank + 2}")
+    if padding.lower() not in ("valid", "same"):
+        raise ValueError(f"The `padding` argument must be one of 'valid', 'same'. Received: padding={padding}")
+    x, fmt = _channels_last(inputs, data_format, rank)
+    w = tensor(kernel, x.dtype, "kernel")
+    s, d = _pair(strides, rank), _pair(dilation_rate, rank)
+    op = (None,) * rank if output_padding is None else _pair(output_padding, rank)
+    sizes = [_transpose_length(x.shape[1 + i], w.shape[i], s[i], padding, op[i], d[i]) for i in range(rank)]
+    if rank == 1:
+        w, s, d, sizes = A.expand_dims(w, 0), (1,) + s, (1,) + d, [1] + sizes
+    out_shape = (x.shape[0], *sizes, w.shape[-2])
+    y = _spatial(rank, lambda t: N.conv2d_transpose(t, w, out_shape, strides=s, padding=padding.upper(),
+                                                    dilations=d), x)
+    return _back(y, fmt, rank)
+
+
 def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, padding="valid", data_format=None,
                    dilation_rate=1):
     """:func:`depthwise_conv` followed by a 1x1 :func:`conv` with ``pointwise_kernel``."""
