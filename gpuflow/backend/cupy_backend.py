@@ -310,8 +310,8 @@ class CupyBackend(Backend):
             self._graph = outer
 
     def _refuse_in_capture(self, what):
-        if self._graph is not None and self._graph.phase == "capture":
-            raise _graph.CaptureRefused(f"the step {what}")
+        if self._graph is not None:  # noted in a warm-up, refuses a capture
+            self._graph.refuse(f"the step {what}")
 
     # -- random -------------------------------------------------------------
     def seed(self, seed):

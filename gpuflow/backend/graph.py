@@ -16,7 +16,10 @@ What the replay cannot repeat refuses the capture (:class:`CaptureRefused`; the 
 :attr:`StepGraph.reason` says why): random draws (Dropout: a replay would repeat the mask, the generator's state
 is on the host), a device value read on the host inside the step (``float(t)``, ``bool(t)``, data-dependent host
 control flow), a host value uploaded in the step that changes between steps, a device array the capture cannot
-account for. The state the step updates (variables in place, metrics that rebind their totals) is carried from
+account for. Random draws and the backend's host reads are found in the warm-up, and then no capture is tried.
+A capture refused on the way does not run the step twice on the emulator (the step goes on eagerly to its end);
+on a GPU, where a capture runs nothing, the step then runs eagerly, so the Python side effects of that one step
+(not its device work) happen twice. The state the step updates (variables in place, metrics that rebind their totals) is carried from
 one replay to the next, and state replaced between replays (``set_weights`` writes in place; a variable given a
 new array does not) makes the step be captured again. Checks deferred by the step
 (``backend.defer_check``) are captured as their device buffers and deferred again after each replay.
@@ -68,8 +71,17 @@ class CaptureRefused(RuntimeError):
     """The step cannot be captured for replay; the message says why. The step runs eagerly instead."""
 
 
+class _RanEagerly(CaptureRefused):
+    """An emulated capture refused on the way: the step went on eagerly to its end; ``outputs`` are its own."""
+
+    def __init__(self, reason, outputs):
+        super().__init__(reason)
+        self.outputs = outputs
+
+
 def recorder():
-    """The emulator recorder of the capture running on this thread, or None."""
+    """The emulator recorder of the capture running on this thread (recording, or refused: see :func:`_refuse`),
+    or None."""
     return getattr(_local, "recorder", None)
 
 
@@ -111,16 +123,25 @@ def _name(fn):
 def _apply(fn, args, kwargs, what=None):
     """Runs ``fn(*args, **kwargs)`` on plain arrays; while a capture records on this thread, records it."""
     rec = recorder()
-    if rec is None or rec.depth:
+    if rec is None or rec.depth or rec.refused:
         return fn(*_plain(args), **_plain(kwargs))
     return rec.apply(fn, args, kwargs, what or _name(fn))
+
+
+def _refuse(reason):
+    """Refuses the capture running on this thread: on the emulator the recorder stops and the step goes on
+    eagerly to its end (so it is not run twice); in a CUDA graph capture raises :class:`CaptureRefused`."""
+    rec = recorder()
+    if rec is None:
+        raise CaptureRefused(reason)
+    rec.refused = rec.refused or reason
 
 
 def _host_read(name):
     def method(self, *args, **kwargs):
         if recorder() is not None:
-            raise CaptureRefused(f"the step reads a device value on the host (ndarray.{name}: a sync, or host "
-                                 "control flow that depends on the data)")
+            _refuse(f"the step reads a device value on the host (ndarray.{name}: a sync, or host control flow that "
+                    "depends on the data)")
         return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
     return method
 
@@ -146,15 +167,15 @@ class _Rec(np.ndarray):
         # A new device array made from ``obj`` by NumPy's C code: a view, or a copy made behind the recorder's back
         # (an ndarray method not wrapped below); the latter refuses the capture rather than go missing.
         rec = recorder()
-        if (rec is not None and not rec.depth and isinstance(obj, np.ndarray)
+        if (rec is not None and not rec.depth and not rec.refused and isinstance(obj, np.ndarray)
                 and not np.may_share_memory(np.ndarray.view(self, np.ndarray), np.ndarray.view(obj, np.ndarray))):
-            raise CaptureRefused(f"the step made a {self.dtype} array of shape {self.shape} by work the recorder "
-                                 "does not see (an ndarray method that copies)")
+            _refuse(f"the step made a {self.dtype} array of shape {self.shape} by work the recorder does not see (an "
+                    "ndarray method that copies)")
 
     def __getitem__(self, key):
         keys = _arrays(key, [])
         if recorder() is not None and any(k.dtype == np.bool_ for k in keys):
-            raise CaptureRefused("the step indexes with a boolean mask (a result whose size depends on the data)")
+            _refuse("the step indexes with a boolean mask (a result whose size depends on the data)")
         return _apply(np.ndarray.__getitem__, (self, key), {}, "ndarray.__getitem__")
 
     for _m in ("__setitem__", "reshape", "astype", "copy", "__copy__", "__deepcopy__", "flatten", "ravel", "argmax", "argmin",
@@ -177,9 +198,10 @@ class _Namespace:
 
     def __getattr__(self, name):
         attr = getattr(self._module, name)
-        if name == "random":
-            raise CaptureRefused("the step draws random numbers on the device from a generator whose state is on "
-                                 "the host (a replay would repeat the same draws)")
+        if name == "random" and recorder() is not None:
+            _refuse("the step draws random numbers from a generator whose state is on the host (a replay would "
+                    "repeat the same draws)")
+            return attr
         if isinstance(attr, types.ModuleType):
             return _Namespace(attr)
         if isinstance(attr, (np.ufunc, type)) or not callable(attr):
@@ -197,19 +219,23 @@ class _Recorder:
     def __init__(self, read_only=()):
         self.ops = []
         self.depth = 0
+        self.refused = None  # why the capture was refused (the step then went on eagerly)
         self._read_only = {id(a) for a in read_only}  # the backend's constants (a dummy kernel argument)
 
     def check_operands(self, arrays, what):
+        """False (and the capture refused) when an operand is none of the capture's own arrays."""
         for a in arrays:
             if not isinstance(a, _Rec) and id(a) not in self._read_only:
-                raise CaptureRefused(
-                    f"{what} used a {a.dtype} array of shape {a.shape} that the capture did not produce and was not "
-                    "given (a host array, or a device array made by work the recorder cannot see); a replay would "
-                    "read it stale")
+                _refuse(f"{what} used a {a.dtype} array of shape {a.shape} that the capture did not produce and was "
+                        "not given (a host array, or a device array made by work the recorder cannot see); a replay "
+                        "would read it stale")
+                return False
+        return True
 
     def apply(self, fn, args, kwargs, what):
         operands = _arrays((args, kwargs), [])
-        self.check_operands(operands, what)
+        if not self.check_operands(operands, what):
+            return fn(*_plain(args), **_plain(kwargs))
         plain_args, plain_kwargs = _plain(args), _plain(kwargs)
         self.depth += 1
         try:
@@ -242,7 +268,8 @@ class _Recorder:
 
     def launch(self, fn, name, grid, block, args, shared_mem):
         """A kernel launch inside the capture: run (profiled, as eagerly) and recorded."""
-        self.check_operands([a for a in args if isinstance(a, np.ndarray)], f"kernel {name}")
+        if self.refused or not self.check_operands([a for a in args if isinstance(a, np.ndarray)], f"kernel {name}"):
+            return _profiler.timed_launch(fn, name, grid, block, _plain(tuple(args)), shared_mem, False)
         launch = functools.partial(fn, grid, block, shared_mem=shared_mem)
         self.depth += 1
         try:
@@ -308,20 +335,22 @@ class StepGraph:
         self._inputs = None
         self._current = []      # the inputs handed to the step running now
         self._uploads = []      # warm-up: the host values the step uploaded; capture: matched in order
-        self._constants = []    # the device copies the capture uses for them (kept alive with the graph)
+        self._constants = []    # their device copies, made before the capture (kept alive with the graph)
+        self._uploaded = 0      # how many of them the capture used so far
         self._checks = []       # the deferred checks of the step: (key, bad, value, report)
         self._moving = set()    # the cells the warm-up step changed
         self._warmups = 0
         self._carried, self._rebound = [], []
         self._fixed = []        # (cell, value) of the cells the graph reads as they are (updated in place)
         self._captures = 0
+        self._noted = None      # what the warm-up found a replay cannot repeat
         self._outputs = None
 
     # -- the backend's hooks while this graph warms up or captures (CupyBackend.asarray / defer_check) ---------
     def upload(self, value, dtype):
         """``backend.asarray`` inside the step: logged during the warm-up; during the capture, the value
-        logged at the same place must be equal (else the capture is refused) and a device constant stands
-        for it (uploaded outside the graph, kept with it)."""
+        logged at the same place must be equal (else the capture is refused) and a device copy of it, made
+        before the capture began and kept with the graph, stands for it (nothing is copied inside a capture)."""
         if isinstance(value, np.ndarray):  # the batch, handed to the step as device arrays: no copy
             for buf in self._current:
                 if value.shape == buf.shape and value.ctypes.data == buf.ctypes.data:
@@ -332,13 +361,21 @@ class StepGraph:
         if self.phase == "warm-up":
             self._uploads.append(host)
             return None
-        k = len(self._constants)
+        k = self._uploaded
         if k >= len(self._uploads) or not _same(self._uploads[k], host):
-            raise CaptureRefused(f"the step uploads a host value that changes between steps (upload {k + 1}: "
-                                 f"{host!r:.80}); keep it on the device (a Variable) to capture the step")
-        constant = self._device.constant(host)
-        self._constants.append(constant)
-        return constant
+            _refuse(f"the step uploads a host value that changes between steps (upload {k + 1}: {host!r:.80}); keep "
+                    "it on the device (a Variable) to capture the step")
+            return None  # the emulator's step goes on eagerly: a plain upload
+        self._uploaded += 1
+        return self._constants[k]
+
+    def refuse(self, reason):
+        """The backend's report of something a replay cannot repeat (a random draw, a host read): noted during the
+        warm-up (no capture is then tried), refuses a capture (see :func:`_refuse`)."""
+        if self.phase == "warm-up":
+            self._noted = self._noted or reason
+        elif self.phase == "capture":
+            _refuse(reason)
 
     def defer(self, key, bad, value, report):
         """``backend.defer_check`` inside the capture: kept, and deferred again after every run of the graph."""
@@ -367,14 +404,21 @@ class StepGraph:
             if len(self._cells) == len(cells) or self._warmups >= 3:  # else the step made state: once more
                 self.phase = "capture"
             self._warmups += 1
+            if self._noted:
+                self.phase, self.reason = "eager", self._noted
             return out
-        self._constants, self._checks, self._carried, self._rebound = [], [], [], []
+        self._checks, self._carried, self._rebound, self._uploaded = [], [], [], 0
+        self._constants = [self._device.constant(h) for h in self._uploads]  # before the capture begins
         self._captures += 1
         try:
             if self._captures > self.MAX_CAPTURES:
                 raise CaptureRefused(f"the state the step works on was replaced between steps {self.MAX_CAPTURES} "
                                      "times (each time the step was captured again)")
             self._outputs = self._device.capture(self)
+        except _RanEagerly as e:  # the emulator's step went on eagerly: not run twice
+            self.phase, self.reason = "eager", str(e)
+            self._defer_checks()
+            return e.outputs
         except CaptureRefused as e:
             self.phase, self.reason = "eager", str(e)
             return self._eager()
@@ -412,9 +456,11 @@ class StepGraph:
         return [as_device(v, np.float64 if isinstance(v, float) else np.int64)
                 if _is_number(v) and (id(o), n) in self._moving else v for (o, n), v in zip(self._cells, before)]
 
-    def classify(self, before, xp):
+    def classify(self, before, xp, original):
         """After the step ran in the capture: sorts the changed cells (see the class docstring); returns the
-        ``(A, B)`` pairs of the carried cells, whose copies ``A <- B`` end the graph.
+        ``(A, B)`` pairs of the carried cells, whose copies ``A <- B`` end the graph. ``before``: the cells'
+        values the capture began with, ``original`` what they held before (a host number made a device array
+        for the capture is carried even if the step updated it in place: ``count += n`` on an array).
 
         Raises:
             CaptureRefused: a cell the step moves in a way a replay cannot repeat.
@@ -422,6 +468,8 @@ class StepGraph:
         for i, ((o, n), b) in enumerate(zip(self._cells, before)):
             a = getattr(o, n)
             if a is b:
+                if b is not original[i]:
+                    self._carried.append((i, b, b))  # read and written in place; its value fed before a replay
                 continue
             where = f"{type(o).__name__}.{n}"
             if isinstance(a, xp.ndarray) and isinstance(b, xp.ndarray):
@@ -433,7 +481,7 @@ class StepGraph:
                                      "(the warm-up step left it alone, or it leaves the device)")
             else:
                 self._rebound.append((i, a))
-        return [(b, a) for _, b, a in self._carried]
+        return [(b, a) for _, b, a in self._carried if a is not b]
 
     def _feed(self):
         """Before a replay: a carried cell's current value into the array the graph reads. False when a cell
@@ -467,6 +515,9 @@ class StepGraph:
             setattr(*self._cells[i], written)
         for i, value in self._rebound:
             setattr(*self._cells[i], value)
+        self._defer_checks()
+
+    def _defer_checks(self):
         for key, bad, value, report in self._checks:
             self.backend.defer_check(key, bad, value, report)
 
@@ -510,10 +561,14 @@ def capture_emulated(graph):
         _local.recorder = rec
         with be.capturing(graph):
             outputs = graph.run([a.view(_Rec) for a in graph._inputs])
-            for a, b in graph.classify(adopted, np):  # the carried cells: A <- B ends the step
-                rec.check_operands([a, b], "the state carried to the next step")
+            try:
+                pairs = [] if rec.refused else graph.classify(adopted, np, before)
+            except CaptureRefused as e:
+                rec.refused, pairs = str(e), []
+            for a, b in pairs:  # the carried cells: A <- B ends the step
+                if rec.check_operands([a, b], "the state carried to the next step"):
+                    rec.ops.append((np.copyto, (a, b), {}, []))
                 np.copyto(a.view(np.ndarray), b.view(np.ndarray))
-                rec.ops.append((np.copyto, (a, b), {}, []))
     except BaseException:
         _local.recorder = None
         graph.restore(before)
@@ -525,9 +580,12 @@ def capture_emulated(graph):
         _local.recorder = None
         for h, xp in zip(holders, saved_xp):
             h.xp = xp
-    for (o, n), v, a in zip(cells, before, adopted):  # the cells updated in place: their own arrays again
-        if getattr(o, n) is a and a is not v:
+    for (o, n), v, a in zip(cells, before, adopted):  # the arrays updated in place: their own objects again
+        if getattr(o, n) is a and isinstance(v, np.ndarray) and a is not v:
             setattr(o, n, v)
+    if rec.refused:  # the step went on eagerly to its end: its state is the step's own
+        graph._carried, graph._rebound = [], []
+        raise _RanEagerly(rec.refused, outputs)
     graph._device.recording = rec
     return outputs
 
@@ -555,7 +613,7 @@ def capture_cuda(graph):
             try:
                 with graph.backend.capturing(graph):
                     outputs = graph.run(graph._inputs)
-                    for a, b in graph.classify(adopted, cupy):
+                    for a, b in graph.classify(adopted, cupy, before):
                         a[...] = b
             finally:
                 _local.cuda = False
@@ -623,14 +681,10 @@ class _CudaDevice:
 
     @staticmethod
     def constant(host):
-        """The device copy of a host value the step uploads, made on a side stream outside the capture (a copy
-        from pageable host memory cannot be captured) and kept with the graph."""
+        """The device copy of a host value the step uploads, made before the capture (a copy from pageable host
+        memory cannot be captured) and kept with the graph."""
         import cupy
-        side = cupy.cuda.Stream(non_blocking=True)
-        with side:
-            a = cupy.asarray(host)
-        side.synchronize()
-        return a
+        return cupy.asarray(host)
 
     def launch(self):
         import cupy
