@@ -109,3 +109,34 @@ def test_text_vectorization():
     assert layers.TextVectorization.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="`output_sequence_length` must not be set"):
         layers.TextVectorization(output_mode="count", output_sequence_length=3)
+
+
+def test_fingerprint64_equals_tensorflows():
+    from gpuflow.keras.layers.hashing import fingerprint64
+    strings = [b"", b"a", b"abc", b"abcdefg", b"hello world!", b"0123456789abcdefXYZ", b"x" * 40,
+               b"The quick brown fox jumps over the lazy dog, 100 times over!!", bytes(range(200))]
+    # tf.fingerprint(strings, method="farmhash64") in TensorFlow 2.21 (every length branch of FarmHash's Hash64)
+    expected = [0x9ae16a3b2f90404f, 0xb3454265b6df75e3, 0x24a5b3a074e7f369, 0x3c40c92b1ccb7355, 0x3f87e91e111fcf64,
+                0xbc0429daa98222fa, 0xebf8e8aeac993c94, 0xbdd26f1635e43022, 0x74c7fcc26d66fb3]
+    assert [fingerprint64(s) for s in strings] == expected
+
+
+def test_hashing_and_hashed_oov_buckets():
+    # the bins Keras 3.15.1 gives for the same inputs (TensorFlow's to_hash_bucket_fast)
+    np.testing.assert_array_equal(layers.Hashing(10)(np.array([["a", "b"], ["c", "d"]])).numpy(), [[9, 2], [2, 5]])
+    np.testing.assert_array_equal(layers.Hashing(10, mask_value="")(np.array([["a", ""], ["c", "d"]])).numpy(),
+                                  [[4, 0], [8, 9]])
+    np.testing.assert_array_equal(layers.Hashing(10)(np.array([[1, 2], [-3, 40]])).numpy(), [[9, 9], [9, 8]])
+    np.testing.assert_array_equal(layers.Hashing(10)(np.array([[1.7, 2.2]])).numpy(), [[9, 9]])  # as 1 and 2
+    count = layers.Hashing(4, output_mode="count")(np.array([["a", "b", "a"]]))
+    assert count.dtype.name == "float32"
+    np.testing.assert_array_equal(count.numpy(), [[0, 0, 1, 2]])
+    assert layers.Hashing(3).get_config()["dtype"]["config"]["name"] == "int64"
+    np.testing.assert_array_equal(layers.StringLookup(vocabulary=["a"], num_oov_indices=3)(
+        np.array([["a", "q", "r", "zz"]])).numpy(), [[3, 2, 1, 1]])
+    np.testing.assert_array_equal(layers.IntegerLookup(vocabulary=[1], num_oov_indices=3, oov_method="farmhash")(
+        np.array([[1, 5, 17, -2]])).numpy(), [[3, 1, 0, 1]])
+    with pytest.raises(ValueError, match="cannot be `None` or non-positive"):
+        layers.Hashing(0)
+    with pytest.raises(NotImplementedError, match="salt"):
+        layers.Hashing(3, salt=1)

@@ -5,15 +5,16 @@ in NumPy.
 Index layout, as Keras: ``[mask token (output_mode "int" with a mask_token only)] [num_oov_indices OOV indices]
 [vocabulary...]``. ``adapt`` keeps the most frequent tokens (ties: the larger token first, Keras's
 ``lexsort(...)[::-1]``), at most ``max_tokens`` indices in all. A token outside the vocabulary maps to the OOV
-index (one OOV index), to ``floormod(token, num_oov_indices)`` for integers with several, or fails with
-``num_oov_indices=0``; the mask token maps to 0. ``invert=True`` maps indices back to tokens. The other output
+index (one OOV index), with several to ``floormod(token, num_oov_indices)`` for integers (``oov_method=
+"floormod"``) or TensorFlow's FarmHash bucket of the token's string (strings, ``oov_method="farmhash"``), or
+fails with ``num_oov_indices=0``; the mask token maps to 0. ``invert=True`` maps indices back to tokens. The other output
 modes encode the indices as :class:`~gpuflow.keras.layers.CategoryEncoding` does, over ``vocabulary_size()``
 (or ``max_tokens`` with ``pad_to_max_tokens``), int64 as Keras's, "tf_idf" float32 times the idf weights.
 
 Strings are NumPy str arrays (gpuflow tensors hold numbers only): StringLookup takes str/bytes arrays or lists and
 its inverse returns a NumPy str array; numeric outputs are Tensors. A model input of dtype "string" is not
-supported, so StringLookup runs outside models (e.g. on the data before ``fit``). Several OOV indices for
-strings (Keras hashes them with FarmHash) are not supported.
+supported, so StringLookup runs outside models (e.g. on the data before ``fit``). ``salt`` (keyed SipHash
+buckets) is not supported.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 
 from ...ops.core import convert_to_tensor
 from .base import Layer
+from .hashing import hash_to_buckets
 from .preprocessing import adapt_batches
 from .preprocessing_encoding import encode_categorical_inputs
 
@@ -59,9 +61,9 @@ class _IndexLookup(Layer):
         if oov_method not in ("floormod", "farmhash"):
             raise ValueError(f"Invalid value for argument `oov_method`. Expected one of ['floormod', 'farmhash']. "
                              f"Received: oov_method={oov_method}")
-        if salt is not None or oov_method == "farmhash":
-            raise NotImplementedError(f"{type(self).__name__}: FarmHash OOV buckets (`oov_method='farmhash'`, `salt`) "
-                                      f"are not supported. Received: oov_method={oov_method!r}, salt={salt!r}")
+        if salt is not None:
+            raise NotImplementedError(f"{type(self).__name__}: `salt` (TensorFlow's keyed SipHash OOV buckets) is not "
+                                      f"supported. Received: salt={salt!r}")
         output_mode = {"binary": "multi_hot", "tf-idf": "tf_idf"}.get(output_mode, output_mode)
         if output_mode not in ("int", "one_hot", "multi_hot", "count", "tf_idf"):
             raise ValueError(f"Invalid value for argument `output_mode`. Expected one of ['int', 'one_hot', "
@@ -235,8 +237,8 @@ class _IndexLookup(Layer):
         return ids
 
     def _oov_buckets(self, tokens):
-        raise NotImplementedError(f"{type(self).__name__}: several OOV indices (FarmHash buckets) are not supported "
-                                  f"for strings. Received: num_oov_indices={self.num_oov_indices}")
+        """OOV bucket of each token: TensorFlow's ``to_hash_bucket_fast`` (FarmHash) of its string."""
+        return hash_to_buckets(tokens, self.num_oov_indices)
 
     def call(self, inputs):
         if self.output_mode != "int" and not self.pad_to_max_tokens and self._frozen_vocab_size is None:
@@ -304,7 +306,7 @@ class StringLookup(_IndexLookup):
 
     Raises:
         ValueError: invalid arguments or vocabulary (Keras's messages); an OOV token with ``num_oov_indices=0``.
-        NotImplementedError: ``sparse``, ``salt``, a vocabulary file, several OOV indices met at call time.
+        NotImplementedError: ``sparse``, ``salt``, a vocabulary file.
     """
 
     def __init__(self, max_tokens=None, num_oov_indices=1, mask_token=None, oov_token="[UNK]", vocabulary=None,
@@ -338,13 +340,14 @@ class StringLookup(_IndexLookup):
 
 class IntegerLookup(_IndexLookup):
     """Maps integers to contiguous indices from a vocabulary (``keras.layers.IntegerLookup``); see the module
-    docstring. Several OOV indices bucket an unknown value ``v`` as ``floormod(v, num_oov_indices)``.
+    docstring. Several OOV indices bucket an unknown value ``v`` as ``floormod(v, num_oov_indices)``, or by the
+    FarmHash of its decimal string with ``oov_method="farmhash"``.
 
     Call: integer ids -> int64 indices of their shape, or encodings; with ``invert``, indices -> the int64 tokens.
 
     Raises:
         ValueError: invalid arguments or vocabulary (Keras's messages), a ``vocabulary_dtype`` other than int64.
-        NotImplementedError: ``sparse``, ``oov_method="farmhash"``/``salt``, a vocabulary file.
+        NotImplementedError: ``sparse``, ``salt``, a vocabulary file.
     """
 
     _string_inputs = False
@@ -375,6 +378,8 @@ class IntegerLookup(_IndexLookup):
         return t
 
     def _oov_buckets(self, tokens):
+        if self.oov_method == "farmhash":
+            return super()._oov_buckets(tokens)
         return np.mod(np.asarray(tokens, np.int64), self.num_oov_indices)
 
     def _invert_output(self, tokens, shape):
