@@ -83,9 +83,10 @@ class Backend(abc.ABC):
         return f"<gpuflow backend {self.name}>"
 
     def capture_step(self, fn, state=(), watch=()):
-        """A :class:`.graph.StepGraph` replaying the step ``fn(inputs) -> outputs`` (captured once per input
-        signature: a CUDA graph on a GPU), or None where the backend has no capture: this default, the NumPy
-        backends run every step eagerly. See :mod:`.graph` for ``state`` and ``watch``."""
+        """A :class:`.graph.StepGraph` replaying the step ``fn(batch) -> outputs`` (``batch`` a list of host
+        arrays; captured once per signature of the batch: a CUDA graph on a GPU), or None where the backend has
+        no capture: this default, the NumPy backends run every step eagerly. See :mod:`.graph` for ``state``
+        and ``watch``."""
         return None
 
     # -- arrays and random draws -----------------------------------------------------------

@@ -307,8 +307,9 @@ class StepGraph:
 
     Args:
         backend: the :class:`.CupyBackend` (GPU or emulator) that owns the capture.
-        fn: ``fn(inputs) -> outputs``: ``inputs`` a list of device arrays (the batch, in the static buffers; the
-            backend's ``asarray`` of one of them is no copy, so the step may treat them as the host batch),
+        fn: ``fn(batch) -> outputs``: ``batch`` the list of host arrays given to the call; the backend's
+            ``asarray`` of one of them gives its static device buffer (copied in before, the only copy of a
+            replayed step),
             ``outputs`` anything (e.g. a dict of Tensors) whose device arrays the step computed: after a
             replay the same object is returned, its arrays holding the replayed values.
         state: ``state()`` lists the objects whose device array ``_data`` the step reads and updates (the
@@ -333,7 +334,8 @@ class StepGraph:
         self._cells = []
         self.phase, self.reason, self.replays = "warm-up", None, 0
         self._inputs = None
-        self._current = []      # the inputs handed to the step running now
+        self._batch = []        # the host arrays of the step running now
+        self._current = []      # (host array, its device buffer) of the batch of the step running now
         self._uploads = []      # warm-up: the host values the step uploaded; capture: matched in order
         self._constants = []    # their device copies, made before the capture (kept alive with the graph)
         self._uploaded = 0      # how many of them the capture used so far
@@ -351,9 +353,9 @@ class StepGraph:
         """``backend.asarray`` inside the step: logged during the warm-up; during the capture, the value
         logged at the same place must be equal (else the capture is refused) and a device copy of it, made
         before the capture began and kept with the graph, stands for it (nothing is copied inside a capture)."""
-        if isinstance(value, np.ndarray):  # the batch, handed to the step as device arrays: no copy
-            for buf in self._current:
-                if value.shape == buf.shape and value.ctypes.data == buf.ctypes.data:
+        if isinstance(value, np.ndarray):  # an array of the batch: its static device buffer, no copy
+            for host, buf in self._current:
+                if value.shape == host.shape and value.ctypes.data == host.ctypes.data:
                     return self.backend.xp.asarray(buf, dtype=dtype)
         if self.phase == "eager":
             return None
@@ -391,6 +393,7 @@ class StepGraph:
         for buf, a in zip(self._inputs, batch):  # the only host-to-device copies of a replayed step
             _profiler.record_host_contact("h2d", a.nbytes)
             self._device.copy_in(buf, a)
+        self._batch = batch
         if self.phase == "replay" and self._feed():
             self._launch()
             return self._outputs
@@ -433,12 +436,13 @@ class StepGraph:
         self._after_run()
         return self._outputs
 
-    def run(self, inputs):
-        """``fn(inputs)`` with this graph's hooks on the backend (a capture calls it with its device arrays)."""
-        self._current = inputs
+    def run(self, buffers):
+        """``fn(batch)`` with this graph's hooks on the backend: ``backend.asarray`` of an array of the batch
+        gives its device buffer in ``buffers`` (a capture's own views of the static buffers)."""
+        self._current = list(zip(self._batch, buffers))
         try:
             with self.backend.capturing(self):
-                return self._fn(inputs)
+                return self._fn(self._batch)
         finally:
             self._current = []
 

@@ -201,7 +201,7 @@ def _batch_leaves(batch):
 
 
 def _batch_from(arrays, spec):
-    """The batch of :func:`_batch_leaves` rebuilt from ``arrays`` (its leaves: device arrays)."""
+    """The batch of :func:`_batch_leaves` rebuilt from its ``arrays``."""
     it = iter(arrays)
     return tuple(None if n is None else next(it) if n == -1 else [next(it) for _ in range(n)] for n in spec)
 
@@ -787,7 +787,7 @@ class Model(Layer):
         graph = self._step_graphs.get(key)
         if graph is None and len(self._step_graphs) < MAX_STEP_GRAPHS:
             graph = backend.capture_step(
-                lambda inputs: self.train_step(_batch_from(inputs, spec)),
+                lambda arrays: self.train_step(_batch_from(arrays, spec)),
                 state=lambda: list({id(v): v for v in self.variables + self.optimizer.variables}.values()),
                 watch=lambda: _metric_objects(self.metrics, []) + [o for o in (
                     self.optimizer, getattr(self.optimizer, "inner_optimizer", None)) if o is not None])
