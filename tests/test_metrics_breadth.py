@@ -271,7 +271,8 @@ def test_new_metrics_stay_on_the_device_and_match_the_cpu():
                 M.TopKCategoricalAccuracy(k=2, name="top2"), M.RootMeanSquaredError(name="rmse"),
                 M.CategoricalHinge(name="ch"), M.KLDivergence(name="kl"), M.F1Score(average="macro", name="f1"),
                 M.R2Score(name="r2"), M.OneHotMeanIoU(3, name="iou"), M.FalsePositives([0.3, 0.5], name="fp"),
-                M.RecallAtPrecision(0.3, name="rap"), M.PearsonCorrelation(name="pc"), "kld"])
+                M.RecallAtPrecision(0.3, name="rap"), M.PearsonCorrelation(name="pc"), "kld",
+                M.AUC(multi_label=True, label_weights=[1.0, 2.0, 1.0], name="mlauc"), M.Precision(top_k=1)])
             with tf.profiler.profile() as prof:
                 h = model.fit(x[:n], y[:n], batch_size=2, verbose=0, shuffle=False,
                               sample_weight=np.linspace(0.5, 1.5, n))
@@ -371,3 +372,37 @@ def test_a_custom_metric_with_variables_updates_resets_and_logs():
     model.compile("sgd", "mse", metrics=[_BinaryTruePositives(name="btp")])
     h = model.fit(x, (x[:, :1] > 0).astype("float32"), batch_size=4, epochs=2, verbose=0)
     assert sorted(h.history) == ["btp", "loss"] and all(0 <= v <= 8 for v in h.history["btp"])
+
+
+def test_auc_summation_methods_curves_and_labels():
+    t, p = np.array([0, 0, 1, 1, 1, 0]), np.array([0.1, 0.4, 0.35, 0.8, 0.6, 0.7])
+
+    def auc(y_true=t, y_pred=p, **kwargs):
+        m = M.AUC(**kwargs)
+        m.update_state(y_true, y_pred)
+        return float(m.result().numpy())
+    # thresholds -1e-7, 1/3, 2/3, 1+1e-7: ROC points (1, 1), (2/3, 1), (1/3, 1/3), (0, 0), counted by hand
+    assert auc(num_thresholds=4) == pytest.approx(11 / 18, rel=1e-6)
+    assert auc(num_thresholds=4, summation_method="minoring") == pytest.approx(4 / 9, rel=1e-6)
+    assert auc(num_thresholds=4, summation_method="majoring") == pytest.approx(7 / 9, rel=1e-6)
+    assert auc(curve="PRGAIN") == pytest.approx(0.2083333, rel=1e-5)  # Keras 3.15.1's value
+    # multi_label: one curve per column, averaged or weighted by label_weights
+    y = (rng.random((12, 3)) > 0.5).astype(float)
+    s = np.clip(y * 0.3 + rng.random((12, 3)) * 0.7, 0, 1)
+    per_label = [auc(y[:, k], s[:, k], curve="PR") for k in range(3)]
+    assert auc(y, s, curve="PR", multi_label=True) == pytest.approx(np.mean(per_label), rel=1e-6)
+    assert auc(y, s, curve="PR", multi_label=True, label_weights=[1.0, 0.0, 3.0]) == pytest.approx(
+        (per_label[0] + 3 * per_label[2]) / 4, rel=1e-6)
+    # without multi_label, label_weights weigh each column's entries in the pooled counts
+    pooled = M.AUC()
+    pooled.update_state(y, s, sample_weight=np.broadcast_to([0.2, 0.3, 0.5], y.shape))
+    assert auc(y, s, label_weights=[0.2, 0.3, 0.5]) == pytest.approx(float(pooled.result().numpy()), rel=1e-6)
+    config = M.AUC(multi_label=True, num_labels=3, thresholds=[0.6, 0.3], curve="pr").get_config()
+    assert config["thresholds"] == [0.3, 0.6] and config["curve"] == "PR" and config["num_labels"] == 3
+    assert type(M.deserialize(M.serialize(M.AUC(multi_label=True, label_weights=[1.0, 2.0])))) is M.AUC
+    for bad, match in ((dict(curve="XY"), "Invalid AUC curve"), (dict(summation_method="mid"), "summation method"),
+                       (dict(num_labels=3), "only when `multi_label` is True")):
+        with pytest.raises(ValueError, match=match):
+            M.AUC(**bad)
+    with pytest.raises(ValueError, match="rank 2"):
+        M.AUC(multi_label=True).update_state(np.zeros(4), np.zeros(4))

@@ -654,8 +654,8 @@ def _filter_top_k(xp, scores, k):
 
 
 def _binary_inputs(y_true, y_pred, sample_weight, class_id, name, top_k=None):
-    """``(device, true, pred, weights)``: the inputs flattened, ``true`` as bool, the others float64, as arrays of
-    the device of ``device`` (a Tensor on a backend keeping steps on the device, see :func:`_device_tensor`: no
+    """``(device, true, pred, weights)``: arrays of ``y_pred``'s shape, ``true`` as bool, the others float64, on the
+    device of ``device`` (a Tensor on a backend keeping steps on the device, see :func:`_device_tensor`: no
     copy) or NumPy arrays (``device`` None). With ``top_k``, only the ``k`` top scores of each row count (the
     others become -1e10), before ``class_id`` picks a column, as Keras."""
     on = _device_tensor(y_true, y_pred, sample_weight)
@@ -671,7 +671,7 @@ def _binary_inputs(y_true, y_pred, sample_weight, class_id, name, top_k=None):
         p = _filter_top_k(xp, p, top_k)
     if class_id is not None:
         t, p, w = t[..., class_id], p[..., class_id], w[..., class_id]
-    return on, t.ravel() > 0.5, p.ravel(), w.ravel()
+    return on, t > 0.5, p, w
 
 
 class _StateMetric(Metric):
@@ -723,7 +723,12 @@ class _SumsMetric(_StateMetric):
 
 class _ConfusionMetric(_StateMetric):
     """Weighted true/false positive/negative counts at each threshold (``y_pred > threshold`` is positive): float64
-    arrays ``tp``, ``fp``, ``tn``, ``fn`` (see :class:`_StateMetric` for where they live)."""
+    arrays ``tp``, ``fp``, ``tn``, ``fn`` (see :class:`_StateMetric` for where they live), one per threshold, or
+    (thresholds, labels) with ``_by_label`` (AUC's multi_label). ``_label_weights`` (not by label) weigh each
+    label's entries in the counts."""
+
+    _by_label = False
+    _label_weights = None
 
     def __init__(self, thresholds, class_id, name, dtype, top_k=None):
         super().__init__(name, dtype)
@@ -733,13 +738,23 @@ class _ConfusionMetric(_StateMetric):
         self.top_k = top_k
         self._single = thresholds is None or np.ndim(thresholds) == 0
         self.class_id = class_id
-        self._device_thresholds = None  # (backend, thresholds on its device), made once
+        self._device_constants = {}  # {name: (backend, array on its device)}, each copied up once
         self.reset_state()
 
     def reset_state(self):
-        n = len(self.thresholds)
-        self.tp, self.fp, self.tn, self.fn = (np.zeros(n) for _ in range(4))
+        shape = (len(self.thresholds),) + ((1,) if self._by_label else ())  # by label: broadcast on first update
+        self.tp, self.fp, self.tn, self.fn = (np.zeros(shape) for _ in range(4))
         self._device = None  # a Tensor on the device holding the counts, once a device value came in
+
+    def _constant(self, name, value):
+        """The NumPy array ``value`` on the device of the counts (copied up once per backend), or itself."""
+        if self._device is None or value is None:
+            return value
+        be = self._device.backend
+        cached = self._device_constants.get(name)
+        if cached is None or cached[0] is not be:
+            cached = self._device_constants[name] = be, be.asarray(value)
+        return cached[1]
 
     def _predictions(self, xp, p):
         """The scores compared with the thresholds (AUC applies its sigmoid to logits)."""
@@ -747,20 +762,26 @@ class _ConfusionMetric(_StateMetric):
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         on, t, p, w = _binary_inputs(y_true, y_pred, sample_weight, self.class_id, self.name, self.top_k)
-        xp, thresholds = np, self.thresholds
+        xp = np
         if on is not None:
             be = on.backend
-            if self._device_thresholds is None or self._device_thresholds[0] is not be:
-                self._device_thresholds = be, be.asarray(self.thresholds)
-            thresholds = self._device_thresholds[1]
             if self._device is None:  # the counts move to the device once (after a reset: zeros)
                 self.tp, self.fp, self.tn, self.fn = (be.asarray(c) for c in (self.tp, self.fp, self.tn, self.fn))
             xp, self._device = be.xp, on
-        pred = self._predictions(xp, p)[None, :] > thresholds[:, None]
-        self.tp += _weighted_count(pred & t, w)
-        self.fp += _weighted_count(pred & ~t, w)
-        self.fn += _weighted_count(~pred & t, w)
-        self.tn += _weighted_count(~pred & ~t, w)
+        thresholds = self._constant("thresholds", self.thresholds)
+        if self._by_label:
+            if p.ndim != 2:
+                raise ValueError(f"`y_pred` must have rank 2 when `multi_label=True`. Found rank {p.ndim}. Full shape "
+                                 f"received for `y_pred`: {tuple(p.shape)}")
+        else:
+            if self._label_weights is not None:
+                w = w * self._constant("label_weights", self._label_weights)
+            t, p, w = t.reshape(-1), p.reshape(-1), w.reshape(-1)
+        pred = self._predictions(xp, p)[None] > thresholds.reshape((-1,) + (1,) * p.ndim)
+        self.tp = self.tp + _weighted_count(pred & t, w)
+        self.fp = self.fp + _weighted_count(pred & ~t, w)
+        self.fn = self.fn + _weighted_count(~pred & t, w)
+        self.tn = self.tn + _weighted_count(~pred & ~t, w)
 
     def _out(self, values):
         """``values`` (one per threshold) as the result Tensor: a scalar for a single threshold."""
@@ -773,8 +794,11 @@ class _ConfusionMetric(_StateMetric):
 
 
 def _weighted_count(mask, w):
-    """``sum(w[mask])`` per row of the (thresholds, samples) bool ``mask``, as one matrix-vector product."""
-    return mask.astype(w.dtype) @ w
+    """``sum(w[mask])`` per threshold of the (thresholds, samples[, labels]) bool ``mask``: (thresholds[, labels]);
+    one matrix-vector product without labels."""
+    if w.ndim == 1:
+        return mask.astype(w.dtype) @ w
+    return (mask * w).sum(axis=1)
 
 
 def _ratio(xp, a, b):
@@ -806,52 +830,95 @@ class Recall(_ConfusionMetric):
 
 
 class AUC(_ConfusionMetric):
-    """Area under the ROC or PR curve from confusion counts at ``num_thresholds`` thresholds
-    (``keras.metrics.AUC``, summation_method="interpolation"): the trapezoidal rule for ROC, and
-    Davis & Goadrich's (2006) precision-recall interpolation for PR, as Keras computes them.
-    Thresholds are Keras's: ``i / (num_thresholds - 1)`` for the inner ones, and -1e-7 and 1 + 1e-7."""
+    """Area under the ROC, PR or PR-gain curve from confusion counts at ``num_thresholds`` thresholds
+    (``keras.metrics.AUC``), as Keras 3 computes it: a Riemann sum over the thresholds with ``summation_method``
+    "interpolation" (trapezoids; for PR, Davis & Goadrich's (2006) precision-recall interpolation), "minoring" or
+    "majoring". Thresholds are Keras's: ``i / (num_thresholds - 1)`` for the inner ones (or ``thresholds``), and
+    -1e-7 and 1 + 1e-7. ``multi_label=True``: one curve per label column of (batch, labels) inputs, averaged (or
+    weighted by ``label_weights``); else ``label_weights`` weigh each label's entries in the counts.
+
+    Raises:
+        ValueError: an unknown ``curve`` or ``summation_method``, ``num_thresholds`` <= 1, ``num_labels`` without
+            ``multi_label`` (Keras's messages); with ``multi_label``, inputs that are not 2-D.
+    """
+
+    _CURVES = {"ROC": "ROC", "roc": "ROC", "PR": "PR", "pr": "PR", "PRGAIN": "PRGAIN", "prgain": "PRGAIN"}
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name="auc", dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
-        if curve not in ("ROC", "PR"):
-            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["ROC", "PR"]')
-        if summation_method != "interpolation" or multi_label or label_weights is not None:
-            raise NotImplementedError("AUC: only summation_method='interpolation' and single-label data are "
-                                      "supported yet.")
-        if num_thresholds <= 1:
-            raise ValueError(f"Argument `num_thresholds` must be an integer > 1. Received: num_thresholds={num_thresholds}")
+        if curve not in self._CURVES:
+            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]')
+        if str(summation_method).lower() not in ("interpolation", "majoring", "minoring"):
+            raise ValueError(f'Invalid AUC summation method value: "{summation_method}". Expected values are '
+                             '["interpolation", "majoring", "minoring"]')
+        if thresholds is None and num_thresholds <= 1:
+            raise ValueError("Argument `num_thresholds` must be an integer > 1. "
+                             f"Received: num_thresholds={num_thresholds}")
+        if num_labels and not multi_label:
+            raise ValueError("`num_labels` is needed only when `multi_label` is True.")
         eps = 1e-7
+        self._init_from_thresholds = thresholds is not None
         inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)] if thresholds is None \
-            else sorted(thresholds)
+            else sorted(float(v) for v in thresholds)
         self.num_thresholds = len(inner) + 2
-        self.curve, self.summation_method, self.from_logits = curve, summation_method, from_logits
+        self.curve, self.summation_method = self._CURVES[curve], str(summation_method).lower()
+        self.multi_label, self.num_labels, self.from_logits = multi_label, num_labels, from_logits
+        self.label_weights = None if label_weights is None else np.asarray(label_weights, dtype=np.float64)
+        self._by_label = multi_label
+        self._label_weights = None if multi_label else self.label_weights  # in the counts, or in the average
         super().__init__([0.0 - eps] + list(inner) + [1.0 + eps], None, name, dtype)
         self._single = False
 
     def _predictions(self, xp, p):
         return 1 / (1 + xp.exp(-p)) if self.from_logits else p
 
+    def _over_labels(self, xp, by_label):
+        """The area of one curve, or with ``multi_label`` the mean of the labels' (weighted by label_weights)."""
+        if not self.multi_label:
+            return by_label
+        if self.label_weights is None:
+            return xp.mean(by_label)
+        weights = self._constant("label_weights", self.label_weights)
+        return _ratio(xp, xp.sum(by_label * weights), xp.sum(weights))
+
     def result(self):
         xp, tp, fp, fn, tn = self._xp, self.tp, self.fp, self.fn, self.tn
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            dtp = tp[:-1] - tp[1:]
+            p = tp + fp
+            dp = xp.maximum(p[:-1] - p[1:], 0)
+            slope = _ratio(xp, dtp, dp)
+            intercept = tp[1:] - slope * p[1:]
+            both = (p[:-1] > 0) & (p[1:] > 0)
+            ratio = xp.where(both, _ratio(xp, p[:-1], xp.maximum(p[1:], 0)), 1.0)
+            inc = _ratio(xp, slope * (dtp + intercept * xp.log(xp.where(ratio > 0, ratio, 1.0))),
+                         xp.maximum(tp[1:] + fn[1:], 0))
+            return self._tensor(self._over_labels(xp, xp.sum(inc, axis=0)))
+        recall = _ratio(xp, tp, tp + fn)
         if self.curve == "ROC":
-            tpr, fpr = _ratio(xp, tp, tp + fn), _ratio(xp, fp, fp + tn)
-            return self._tensor(xp.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
-        dtp = tp[:-1] - tp[1:]
-        p = tp + fp
-        dp = xp.maximum(p[:-1] - p[1:], 0)
-        slope = _ratio(xp, dtp, dp)
-        intercept = tp[1:] - slope * p[1:]
-        both = (p[:-1] > 0) & (p[1:] > 0)
-        ratio = xp.where(both, _ratio(xp, p[:-1], xp.maximum(p[1:], 0)), 1.0)
-        inc = _ratio(xp, slope * (dtp + intercept * xp.log(xp.where(ratio > 0, ratio, 1.0))),
-                     xp.maximum(tp[1:] + fn[1:], 0))
-        return self._tensor(xp.sum(inc))
+            x, y = _ratio(xp, fp, fp + tn), recall
+        elif self.curve == "PR":
+            x, y = recall, _ratio(xp, tp, tp + fp)
+        else:  # PRGAIN
+            scale = _ratio(xp, tp + fn, tn + fp)
+            recall_gain = xp.where(tp == 0, 0.0, 1.0 - scale * _ratio(xp, fn, tp))
+            x, y = xp.maximum(recall_gain, 0.0), xp.where(tp == 0, 1.0, 1.0 - scale * _ratio(xp, fp, tp))
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2
+        elif self.summation_method == "minoring":
+            heights = xp.minimum(y[:-1], y[1:])
+        else:
+            heights = xp.maximum(y[:-1], y[1:])
+        return self._tensor(self._over_labels(xp, xp.sum((x[:-1] - x[1:]) * heights, axis=0)))
 
     def get_config(self):
-        c = Metric.get_config(self)
-        c.update({"num_thresholds": self.num_thresholds, "curve": self.curve,
-                  "summation_method": self.summation_method, "multi_label": False, "num_labels": None,
-                  "label_weights": None, "from_logits": self.from_logits})
+        c = {**Metric.get_config(self), "num_thresholds": self.num_thresholds, "curve": self.curve,
+             "summation_method": self.summation_method, "multi_label": self.multi_label,
+             "num_labels": self.num_labels,
+             "label_weights": None if self.label_weights is None else self.label_weights.tolist(),
+             "from_logits": self.from_logits}
+        if self._init_from_thresholds:
+            c["thresholds"] = self.thresholds[1:-1].tolist()
         return c
 
 
