@@ -239,3 +239,109 @@ def test_a_host_value_that_changes_between_steps_refuses_the_capture():
     _assert_same_training(eager, replayed)
     assert all(s.startswith("eager: the step uploads a host value that changes between steps")
                for s in model.graph_status().values()), model.graph_status()
+
+
+class _FakeCupy:
+    """Just enough of CuPy's stream, graph and memory-pool API to follow capture_cuda's calls (no GPU here: what
+    a CUDA graph does is not emulated, only the order of the calls is checked)."""
+
+    def __init__(self):
+        import contextlib
+        import types
+        self.log, fake = [], self
+
+        class Stream:
+            current = None
+
+            def __init__(self, non_blocking=False):
+                self.non_blocking = non_blocking
+
+            def __enter__(self):
+                self.outer, Stream.current = Stream.current, self
+                return self
+
+            def __exit__(self, *exc):
+                Stream.current = self.outer
+
+            def record(self):
+                return ("event on", self)
+
+            def wait_event(self, event):
+                fake.log.append(("wait", event[1] is fake.default, self.non_blocking))
+
+            def begin_capture(self):
+                fake.log.append(("begin", fake.pool_active))
+
+            def end_capture(self):
+                fake.log.append(("end",))
+                return types.SimpleNamespace(launch=lambda stream=None: fake.log.append(
+                    ("launch on the current stream", stream is fake.default)))
+
+        class Buffer(np.ndarray):
+            def set(self, host, stream=None):
+                self[...] = host
+
+        @contextlib.contextmanager
+        def using_allocator(malloc):
+            fake.pool_active = True
+            try:
+                yield
+            finally:
+                fake.pool_active = False
+        self.pool_active, self.default = False, Stream()
+        self.cuda = types.SimpleNamespace(Stream=Stream, MemoryPool=lambda: types.SimpleNamespace(malloc=None),
+                                          using_allocator=using_allocator, get_current_stream=lambda: fake.default)
+        self.ndarray, self.asarray = np.ndarray, np.asarray
+        self.empty = lambda shape, dtype: np.empty(shape, dtype).view(Buffer)
+
+
+class _FakeBackend:
+    xp = np
+
+    def __init__(self):
+        import contextlib
+        self.graph = None
+
+        @contextlib.contextmanager
+        def capturing(graph):
+            self.graph = graph
+            try:
+                yield
+            finally:
+                self.graph = None
+        self.capturing = capturing
+
+    def defer_check(self, *args):
+        pass
+
+
+def test_the_cuda_capture_calls_in_order(monkeypatch):
+    """capture_cuda (never run on a GPU): a non-blocking side stream that waits for the current one, the private
+    pool active through the capture, the capture always ended, the graph launched on the current stream; a
+    refused capture runs the step eagerly."""
+    fake = _FakeCupy()
+    monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
+    runs = []
+
+    def step(batch):
+        runs.append(graph_module.capturing_cuda())
+        if refuse:
+            be.graph.refuse("the step draws random numbers")
+        return {"loss": batch[0].sum()}
+
+    for refuse in (False, True):
+        be, fake.log[:] = _FakeBackend(), []
+        runs.clear()
+        g = graph_module.StepGraph(be, step, gpu=True)
+        if refuse:
+            g.phase = "capture"  # past the warm-up (which would have noted it)
+        for _ in range(3):
+            g([np.ones((2, 3), np.float32)])
+        if not refuse:
+            assert runs == [False, True] and g.phase == "replay" and g.replays == 1
+            assert fake.log == [("wait", True, True), ("begin", True), ("end",),
+                                ("launch on the current stream", True), ("launch on the current stream", True)]
+        else:
+            assert runs == [True, False, False, False] and g.phase == "eager", runs
+            assert g.reason == "the step draws random numbers"
+            assert fake.log == [("wait", True, True), ("begin", True), ("end",)]
