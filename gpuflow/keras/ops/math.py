@@ -1,6 +1,6 @@
 """``keras.ops`` math operations (Keras 3.15's ``keras/src/ops/math.py``): segment reductions, ``top_k``,
-``in_top_k``, ``logsumexp``, ``erf``/``erfc``, ``rsqrt``, ``logdet``, ``cdist``, ``extract_sequences``. The Fourier
-transforms (``fft``, ``rfft``, ``stft``...), ``erfinv`` and the complex views are not supported in gpuflow (its
+``in_top_k``, ``logsumexp``, ``erf``/``erfc``/``erfinv``, ``rsqrt``, ``logdet``, ``cdist``, ``extract_sequences``.
+The Fourier transforms (``fft``, ``rfft``, ``stft``...) and the complex views are not supported in gpuflow (its
 tensors are real): they raise AttributeError naming the op.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, tensor
 
 __all__ = ["segment_sum", "segment_max", "segment_min", "segment_prod", "top_k", "in_top_k", "logsumexp", "erf",
-           "erfc", "rsqrt", "logdet", "cdist", "extract_sequences"]
+           "erfc", "erfinv", "rsqrt", "logdet", "cdist", "extract_sequences"]
 
 
 def _segment(kind, data, segment_ids, num_segments, sorted):  # noqa: A002 - Keras's name
@@ -97,6 +97,11 @@ def erfc(x):
     ``1 - erf``: absolute, not relative, accuracy for large x)."""
     x = float_tensor(x)
     return M.ones_like_(x) - N.erf(x)
+
+
+def erfinv(x):
+    """The inverse error function, elementwise (+-inf at +-1); floating result, differentiable."""
+    return K.erfinv(float_tensor(x))
 
 
 def rsqrt(x):

@@ -577,6 +577,34 @@ def average_pool(inputs, pool_size, strides=None, padding="valid", data_format=N
     return _pool("average", inputs, pool_size, strides, padding, data_format)
 
 
+def _adaptive_pool(reduce, inputs, output_size, data_format):
+    x = tensor(inputs, arg="inputs")
+    rank = x.ndim - 2
+    if rank not in (1, 2, 3):
+        raise ValueError(f"adaptive pooling supports 1D, 2D, or 3D inputs only. Received: inputs.shape="
+                         f"{tuple(x.shape)}")
+    x, fmt = _channels_last(x, data_format, rank)
+    sizes = _pair(output_size, rank)
+    for axis, out in zip(range(1, rank + 1), sizes):
+        n = x.shape[axis]
+        pre = (slice(None),) * axis
+        cells = [reduce(A.getitem(x, pre + (slice(i * n // out, -(-(i + 1) * n // out)),)), axis=axis, keepdims=True)
+                 for i in range(out)]  # PyTorch's (and Keras 3's) windows: floor(i n / out) .. ceil((i + 1) n / out)
+        x = A.concat(cells, axis=axis)
+    return _back(x, fmt, rank)
+
+
+def adaptive_average_pool(inputs, output_size, data_format=None):
+    """Average pooling to ``output_size`` cells per spatial axis (1-D, 2-D or 3-D), cell ``i`` of an axis of
+    length ``n`` averaging ``floor(i n / out) .. ceil((i + 1) n / out)`` (Keras 3 / PyTorch); differentiable."""
+    return _adaptive_pool(M.reduce_mean, float_tensor(inputs, "inputs"), output_size, data_format)
+
+
+def adaptive_max_pool(inputs, output_size, data_format=None):
+    """Max pooling to ``output_size`` cells per spatial axis, windows as :func:`adaptive_average_pool`."""
+    return _adaptive_pool(M.reduce_max, inputs, output_size, data_format)
+
+
 def depth_to_space(x, block_size, data_format="channels_last"):
     """Moves channel blocks into ``block_size x block_size`` spatial blocks (``tf.nn.depth_to_space``, DCR order)."""
     x = tensor(x)

@@ -786,6 +786,37 @@ cumsum = _cum(M.cumsum, "cumsum")
 cumprod = _cum(M.cumprod, "cumprod")
 
 
+def correlate(x1, x2, mode="valid"):
+    """The cross-correlation ``c[k] = sum_n x1[n + k] * x2[n]`` of two 1-D tensors (NumPy's ``correlate``;
+    ``mode`` "valid", "same" or "full"); floating result (float32 unless an operand is 16-bit or float64, int64 gives
+    float64, as Keras on TensorFlow); differentiable.
+
+    Raises:
+        ValueError: an unknown mode, or operands that are not 1-D.
+    """
+    if mode not in ("valid", "same", "full"):
+        raise ValueError(f"Invalid mode: '{mode}'. Mode must be one of: 'full', 'same', 'valid'.")
+    dt = result_type(x1, x2)
+    dt = "float64" if dt == "int64" else dt if dt in ("bfloat16", "float16", "float64") else "float32"
+    a, b = tensor(x1, dt), tensor(x2, dt)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ValueError(f"correlate takes 1-D tensors. Received: x1.shape={tuple(a.shape)}, "
+                         f"x2.shape={tuple(b.shape)}")
+    n, m = a.shape[0], b.shape[0]
+    full = A.pad(a, [[m - 1, m - 1]])
+    count = n + m - 1
+    windows = A.getitem(full, (a._backend.asarray(np.arange(count)[:, None] + np.arange(m)[None, :]),))
+    out = M.reduce_sum(windows * b, axis=1)  # full correlation, length n + m - 1
+    if mode == "full":
+        return out
+    if mode == "same":
+        size = _max(n, m)
+        start = (count - size) // 2
+        return A.getitem(out, (slice(start, start + size),))
+    size = _max(n, m) - _min(n, m) + 1
+    return A.getitem(out, (slice(m - 1, m - 1 + size),)) if n >= m else A.getitem(out, (slice(n - 1, n - 1 + size),))
+
+
 def diff(a, n=1, axis=-1):
     """The ``n``-th discrete difference along ``axis`` (NumPy's ``diff``)."""
     x = tensor(a)
