@@ -19,9 +19,9 @@ control flow), a host value uploaded in the step that changes between steps, a d
 account for. Random draws and the backend's host reads are found in the warm-up, and then no capture is tried.
 A capture refused on the way does not run the step twice on the emulator (the step goes on eagerly to its end);
 on a GPU, where a capture runs nothing, the step then runs eagerly, so the Python side effects of that one step
-(not its device work) happen twice. The state the step updates (variables in place, metrics that rebind their totals) is carried from
-one replay to the next, and state replaced between replays (``set_weights`` writes in place; a variable given a
-new array does not) makes the step be captured again. Checks deferred by the step
+(not its device work) happen twice. The state the step updates (variables in place, metrics that rebind their
+totals) is carried from one replay to the next, and state replaced between replays (``set_weights`` writes in
+place; a variable given a new array does not) makes the step be captured again. Checks deferred by the step
 (``backend.defer_check``) are captured as their device buffers and deferred again after each replay.
 
 **On a GPU** (CuPy; NEVER RUN ON A GPU, written from CuPy's and CUDA's documentation): the capture records the
@@ -178,9 +178,9 @@ class _Rec(np.ndarray):
             _refuse("the step indexes with a boolean mask (a result whose size depends on the data)")
         return _apply(np.ndarray.__getitem__, (self, key), {}, "ndarray.__getitem__")
 
-    for _m in ("__setitem__", "reshape", "astype", "copy", "__copy__", "__deepcopy__", "flatten", "ravel", "argmax", "argmin",
-               "cumsum", "cumprod", "dot", "repeat", "take", "round", "sort", "argsort", "fill", "put", "clip",
-               "diagonal", "trace", "searchsorted", "byteswap", "partition", "argpartition", "choose"):
+    for _m in ("__setitem__", "reshape", "astype", "copy", "__copy__", "__deepcopy__", "flatten", "ravel", "argmax",
+               "argmin", "cumsum", "cumprod", "dot", "repeat", "take", "round", "sort", "argsort", "fill", "put",
+               "clip", "diagonal", "trace", "searchsorted", "byteswap", "partition", "argpartition", "choose"):
         locals()[_m] = _recorded(_m)
     for _m in ("item", "tolist", "tobytes", "__float__", "__int__", "__index__", "__bool__", "__complex__",
                "nonzero", "compress", "__contains__", "__repr__", "__str__", "__format__"):
@@ -268,16 +268,13 @@ class _Recorder:
 
     def launch(self, fn, name, grid, block, args, shared_mem):
         """A kernel launch inside the capture: run (profiled, as eagerly) and recorded."""
-        if self.refused or not self.check_operands([a for a in args if isinstance(a, np.ndarray)], f"kernel {name}"):
-            return _profiler.timed_launch(fn, name, grid, block, _plain(tuple(args)), shared_mem, False)
-        launch = functools.partial(fn, grid, block, shared_mem=shared_mem)
+        if not self.refused and self.check_operands([a for a in args if isinstance(a, np.ndarray)], f"kernel {name}"):
+            self.ops.append((functools.partial(fn, grid, block, shared_mem=shared_mem), (tuple(args),), {}, []))
         self.depth += 1
         try:
-            out = _profiler.timed_launch(fn, name, grid, block, _plain(tuple(args)), shared_mem, False)
+            return _profiler.timed_launch(fn, name, grid, block, _plain(tuple(args)), shared_mem, False)
         finally:
             self.depth -= 1
-        self.ops.append((launch, (tuple(args),), {}, []))
-        return out
 
     def replay(self):
         for fn, args, kwargs, outs in self.ops:
@@ -298,20 +295,21 @@ class StepGraph:
     """A step function captured once per input signature and replayed (see the module docstring).
 
     The step's state lives in *cells*, ``(object, attribute)`` pairs: ``_data`` of each variable, and every
-    attribute of the ``watch`` objects (metrics, which rebind their totals each step). A cell the warm-up step
-    changed that holds a host number (a metric's sample count; a total just reset to 0.0) is made a 0-d device
-    array for the capture, so that the graph computes with its current value instead of baking one in. After the capture a cell is one of:
-    unchanged (updated in place); *carried* (the step read device array A and left a new one, B: every replay
-    copies B into A at its end, and a value put there between replays, e.g. the 0.0 of ``reset_state``, is
-    copied into A before it); or *rebound* (set again to what the capture left, e.g. a Tensor of this step).
+    attribute of the ``watch`` objects (metrics, which rebind their totals each step; optimizers). A cell the
+    warm-up step changed that holds a host number (a metric's sample count; a total just reset to 0.0) is made
+    a 0-d device array for the capture, so that the graph computes with its current value instead of baking
+    one in. After the capture a cell is one of: *fixed* (updated in place, or left alone: a replay checks that
+    it still holds the same object or number, else the step is captured again); *carried* (the step read
+    device array A and left a new one, B: every replay copies B into A at its end, and a value put there
+    between replays, e.g. the 0.0 of ``reset_state``, is copied into A before it; a host number made a device
+    array is carried with A = B); or *rebound* (set again to what the capture left, e.g. a Tensor of this step).
 
     Args:
         backend: the :class:`.CupyBackend` (GPU or emulator) that owns the capture.
-        fn: ``fn(batch) -> outputs``: ``batch`` the list of host arrays given to the call; the backend's
-            ``asarray`` of one of them gives its static device buffer (copied in before, the only copy of a
-            replayed step),
-            ``outputs`` anything (e.g. a dict of Tensors) whose device arrays the step computed: after a
-            replay the same object is returned, its arrays holding the replayed values.
+        fn: ``fn(batch) -> outputs``. ``batch``: the list of host arrays given to the call; the backend's
+            ``asarray`` of one of them gives its static device buffer (copied in before: the only copy of a
+            replayed step). ``outputs``: anything (e.g. a dict of Tensors) whose device arrays the step
+            computed; after a replay the same object is returned, its arrays holding the replayed values.
         state: ``state()`` lists the objects whose device array ``_data`` the step reads and updates (the
             variables; asked at each warm-up and capture, as the first step may create some: optimizer slots).
         watch: ``watch()`` lists the objects whose attributes the step rebinds (the metrics).

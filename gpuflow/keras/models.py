@@ -664,7 +664,8 @@ class Model(Layer):
             self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
         if jit_compile not in ("auto", True, False):
-            raise ValueError(f"Expected `jit_compile` to be 'auto', True or False. Received: jit_compile={jit_compile!r}")
+            raise ValueError("Expected `jit_compile` to be 'auto', True or False. "
+                             f"Received: jit_compile={jit_compile!r}")
         self._steps_per_execution = steps_per_execution
         self._jit_compile, self.run_eagerly = jit_compile, bool(run_eagerly)
         self._step_graphs, self._graphs_warned = {}, set()
