@@ -310,3 +310,20 @@ def test_use_ema_config_layout_and_fit():
               batch_size=2, epochs=1, verbose=0)
     for w in model.trainable_variables:  # fit ends with the weights set to their averages, as Keras 3's
         np.testing.assert_array_equal(w.numpy(), opt.get_slot(w, "average").numpy())
+
+
+@pytest.mark.parametrize("name,shapes", [
+    # Keras 3.15.1's optimizer/vars for Dense(2) on 4 features under mixed_float16: the LossScaleOptimizer's build
+    # turns Keras's tracking off, so Nadam's u_product and Adafactor's int32 scalars are not saved there
+    ("nadam", [(4, 2), (4, 2), (2,), (2,)]),
+    ("adafactor", [(4,), (2,), (4, 2), (2,)]),
+])
+def test_inside_a_loss_scale_optimizer_the_untracked_variables_are_not_saved(name, shapes):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    opt = K.LossScaleOptimizer(K.get(name))
+    opt.build(model.trainable_variables)
+    saved = opt.saved_variables(model.trainable_variables)
+    assert [tuple(v.shape) for v in saved] == [()] * 6 + shapes
+    alone = K.get(name)
+    alone.build(model.trainable_variables)
+    assert len(alone.saved_variables(model.trainable_variables)) == len(shapes) + 2 + (1 if name == "nadam" else 2)

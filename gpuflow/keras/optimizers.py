@@ -111,6 +111,9 @@ class Optimizer:
         self._slots = {}  # id(model variable) -> {slot name: Variable}
         self.built = False
         self._no_decay_ids, self._no_decay_pattern = set(), None  # see exclude_from_weight_decay
+        # Variables Keras makes with backend.Variable, not add_variable (Nadam's u_product, Adafactor's scalars):
+        # inside a LossScaleOptimizer (whose build turns Keras's tracking off) its files do not hold them
+        self._plain_ids, self._inside_loss_scale = set(), False
 
     # -- learning rate ---------------------------------------------------------
     @property
@@ -211,7 +214,9 @@ class Optimizer:
         That is the order of Keras's ``optimizer.variables`` once built on ``var_list``: ``iteration``, then
         ``learning_rate`` (absent when the rate is a schedule or a callable: Keras keeps no variable for it),
         then the slots, group by group of :attr:`slot_groups`, each group variable by variable. Slots of
-        variables not in ``var_list`` follow in the order they were created.
+        variables not in ``var_list`` follow in the order they were created, then the variables an optimizer keeps
+        besides its slots (Nadam's ``u_product``). Inside a :class:`LossScaleOptimizer`, the variables Keras makes
+        untracked (Nadam's ``u_product``, Adafactor's int32 scalars) are left out, as Keras's files do.
 
         Args:
             var_list: the model's trainable variables in Keras's order (those the optimizer was built on).
@@ -230,8 +235,13 @@ class Optimizer:
                 done.add(id(v))
                 targets.append(self._slots[id(v)])
         targets.extend(slots for key, slots in self._slots.items() if key not in done)
-        return head + [slots[name] for group in self._groups() for slots in targets for name in group
-                       if name in slots]
+        out = head + [slots[name] for group in self._groups() for slots in targets for name in group
+                      if name in slots] + self._extra_variables()
+        return [v for v in out if id(v) not in self._plain_ids] if self._inside_loss_scale else out
+
+    def _extra_variables(self):
+        """Variables kept besides the slots, saved after them (Keras's order); none here."""
+        return []
 
     # -- applying ----------------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
@@ -587,6 +597,7 @@ class LossScaleOptimizer(Optimizer):
             raise ValueError(f"LossScaleOptimizer does not support arguments: `{'`, `'.join(kwargs)}`.")
         super().__init__(learning_rate=0.0, name=name or "loss_scale_optimizer")  # Keras's auto_name
         self.inner_optimizer = get(inner_optimizer)
+        self.inner_optimizer._inside_loss_scale = True
         self.initial_scale = float(initial_scale)
         self.dynamic_growth_steps = int(dynamic_growth_steps)
         self.step_counter = Variable(np.int64(0), trainable=False, name="step_counter", dtype="int64")
@@ -857,15 +868,14 @@ class Nadam(Optimizer):
         if self._u_product is None and var_list:
             v = var_list[0]
             self._u_product = Variable(v.backend.xp.ones((), v._data.dtype), trainable=False, name="variable")
+            self._plain_ids.add(id(self._u_product))
 
     @property
     def variables(self):
         return super().variables + ([self._u_product] if self._u_product is not None else [])
 
-    def saved_variables(self, var_list, include_slots=True):
-        """Keras's order: the base optimizer's, then ``u_product`` (once built)."""
-        out = super().saved_variables(var_list, include_slots)
-        return out + [self._u_product] if include_slots and self._u_product is not None else out
+    def _extra_variables(self):
+        return [self._u_product] if self._u_product is not None else []
 
     def _u(self, t):
         return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
@@ -1039,7 +1049,9 @@ class Adafactor(Optimizer):
         if name == "velocity":
             return super()._new_slot(v, name)
         if len(shape) < 2:
-            return Variable(xp.zeros((), np.int32), trainable=False, name=v.name)
+            scalar = Variable(xp.zeros((), np.int32), trainable=False, name=v.name)
+            self._plain_ids.add(id(scalar))
+            return scalar
         shape = shape[:-1] if name == "r" else shape[:-2] + shape[-1:]
         return Variable(xp.zeros(shape, v._data.dtype), trainable=False, name=v.name)
 
