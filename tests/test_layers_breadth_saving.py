@@ -47,3 +47,19 @@ def test_keras_written_model_loads_and_predicts_the_same(filename, tmp_path):
     again = tf.keras.models.load_model(tmp_path / "again.keras", compile=False)
     for a, b in zip(again.predict(inputs, verbose=0), outputs):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_keras_written_adapted_lookups_load_their_vocabulary_assets(tmp_path):
+    """Keras keeps an adapted vocabulary in the archive's assets/<layer path>/vocabulary.txt: gpuflow reads it (after
+    the tf_idf weights) and writes it back in the same place."""
+    data = np.load(FIXTURES / "breadth_lookup.npz")
+    model = tf.keras.models.load_model(FIXTURES / "breadth_lookup.keras", compile=False)
+    lookup = model.get_layer("lookup")
+    assert lookup.get_vocabulary() == [-1, 5, 3, 9, 7, 1]  # by count, ties by the larger id (Keras's file)
+    np.testing.assert_allclose(model.predict(data["x"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)
+    model.save(tmp_path / "again.keras")
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "again.keras") as z:
+        assert z.read("assets/layers/integer_lookup/vocabulary.txt") == b"-1\n5\n3\n9\n7\n1"
+    again = tf.keras.models.load_model(tmp_path / "again.keras", compile=False)
+    np.testing.assert_allclose(again.predict(data["x"], verbose=0), data["y"], rtol=1e-5, atol=1e-6)

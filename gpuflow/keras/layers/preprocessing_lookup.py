@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import collections
 import math
+import os
 import re
 import string
 
@@ -275,12 +276,35 @@ class _IndexLookup(Layer):
 
     # -- saving ------------------------------------------------------------------------------------------------
     def save_own_variables(self, store):
-        if self.output_mode == "tf_idf" and self.idf_weights is not None:
-            store["idf_weights"] = self.idf_weights
+        """"tf_idf": the idf weights under "idf_weights", as Keras (zeros of the config's vocabulary size before
+        they are known, so that a saved layer's weights load into a layer built from its config)."""
+        if self.output_mode == "tf_idf":
+            size = self.max_tokens if self.pad_to_max_tokens else (self._frozen_vocab_size or 0)
+            store["idf_weights"] = self.idf_weights if self.idf_weights is not None else np.zeros(size, "float32")
 
     def load_own_variables(self, store):
         if self.output_mode == "tf_idf" and "idf_weights" in store:
             self.idf_weights = np.asarray(store["idf_weights"], "float32")
+
+    def save_assets(self, dir_path):
+        """Writes an adapted vocabulary (special tokens included) to ``dir_path/vocabulary.txt``, one token a line,
+        as Keras does (a vocabulary given as an argument lives in the config instead)."""
+        if self.input_vocabulary is not None:
+            return
+        with open(os.path.join(dir_path, "vocabulary.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(str(w) for w in self.get_vocabulary(include_special_tokens=True)))
+
+    def load_assets(self, dir_path):
+        """Reads the vocabulary :meth:`save_assets` (or Keras) wrote, after the idf weights for "tf_idf"."""
+        path = os.path.join(dir_path, "vocabulary.txt")
+        if self.input_vocabulary is not None or not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+        while lines and lines[-1] == "":
+            lines.pop()
+        self.set_vocabulary([self._token(line) for line in lines],
+                            idf_weights=self.idf_weights if self.output_mode == "tf_idf" else None)
 
     def get_config(self):
         c = super().get_config()
@@ -539,6 +563,12 @@ class TextVectorization(Layer):
 
     def load_own_variables(self, store):
         self._lookup_layer.load_own_variables(store)
+
+    def save_assets(self, dir_path):
+        self._lookup_layer.save_assets(dir_path)
+
+    def load_assets(self, dir_path):
+        self._lookup_layer.load_assets(dir_path)
 
     def get_config(self):
         c = super().get_config()

@@ -6,7 +6,9 @@ members, stored uncompressed:
 - ``metadata.json``: ``{"keras_version": ..., "date_saved": "YYYY-MM-DD@HH:MM:SS"}``. gpuflow writes its own
   version there, honestly, and adds ``"framework": "gpuflow"``; Keras never reads this member.
 - ``config.json``: the model as :func:`~.serialization.serialize_keras_object` gives it.
-- ``model.weights.h5``: the :mod:`.weights_h5` layout, optimizer included.
+- ``model.weights.h5``: the :mod:`.weights_h5` layout, optimizer included;
+- ``assets/<layer path>/...``: files a layer's ``save_assets`` writes (an adapted lookup layer's
+  ``vocabulary.txt``), given back to its ``load_assets`` after the weights (archives only, not the folder form).
 
 ``zipped=False`` writes the same three files in a folder. Writes are atomic (:mod:`.atomic`); a folder save
 swaps the new folder in with two renames, and a save killed between them is recovered by the next load or save
@@ -19,6 +21,7 @@ import datetime
 import io
 import json
 import os
+import tempfile
 import zipfile
 import zlib
 
@@ -33,6 +36,7 @@ _CONFIG = "config.json"
 _METADATA = "metadata.json"
 _WEIGHTS = "model.weights.h5"
 _ZIP_MEMBERS = (_METADATA, _CONFIG, _WEIGHTS)
+_ASSETS = "assets/"  # the layers' asset files (an adapted StringLookup's vocabulary.txt), Keras's folder
 # What a .keras member can legitimately need, so that a small hostile file (a zip member that inflates
 # to gigabytes) is refused before it is read: config.json is kilobytes even for large models; the
 # weights member holds the model's variables, the optimizer's (a few slots per variable) and HDF5's
@@ -58,12 +62,47 @@ def weights_bytes(model):
     return buffer.getvalue()
 
 
+def _asset_files(model):
+    """``{member: bytes}`` of the layers' assets (Keras's ``save_assets``: an adapted vocabulary), each file under
+    ``assets/<the layer's path in the weights layout>/``, as Keras's ``saving_lib`` writes them."""
+    files = {}
+
+    def visit(obj, path):
+        if hasattr(obj, "save_assets"):
+            with tempfile.TemporaryDirectory() as tmp:
+                obj.save_assets(tmp)
+                for name in sorted(os.listdir(tmp)):
+                    with open(os.path.join(tmp, name), "rb") as f:
+                        files[f"{_ASSETS}{path}/{name}"] = f.read()
+    weights_h5._walk(model, "", visit, set())
+    return files
+
+
+def _load_assets(model, files):
+    """Hands each layer with ``load_assets`` the files of ``files`` (``{member: bytes}``) under its path, in a
+    temporary folder (plain file names only)."""
+    def visit(obj, path):
+        prefix = f"{_ASSETS}{path}/"
+        mine = {m[len(prefix):]: data for m, data in files.items() if m.startswith(prefix)}
+        mine = {name: data for name, data in mine.items() if "/" not in name and name not in ("", ".", "..")}
+        if mine and hasattr(obj, "load_assets"):
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, data in mine.items():
+                    with open(os.path.join(tmp, name), "wb") as f:
+                        f.write(data)
+                obj.load_assets(tmp)
+    if files:
+        weights_h5._walk(model, "", visit, set())
+
+
 def _write_zip(model, path):
     config, metadata = _config_json(model), _metadata_json()
     with zipfile.ZipFile(path, "w") as z:  # stored, not deflated, as Keras writes it
         z.writestr(_METADATA, metadata)
         z.writestr(_CONFIG, config)
         z.writestr(_WEIGHTS, weights_bytes(model))
+        for member, data in _asset_files(model).items():
+            z.writestr(member, data)
 
 
 def _write_dir(model, dirpath):
@@ -226,8 +265,10 @@ def load(zip_source, source, custom_objects, compile, safe_mode):
         config = _parse_json(_read_member(z, _CONFIG, source, _MEMBER_LIMIT), _CONFIG, source)
         model = _model_from_config_json(config, source, custom_objects, compile, safe_mode)
         weights = _read_member(z, _WEIGHTS, source, _weights_limit(model))
+        assets = {m: _read_member(z, m, source, _MEMBER_LIMIT) for m in z.namelist() if m.startswith(_ASSETS)}
     with weights_h5.open_h5(weights, f"{source} (member {_WEIGHTS})") as f:
         weights_h5.load(model, f, source)
+    _load_assets(model, assets)  # after the variables, as Keras (a tf_idf vocabulary needs its idf weights)
     return model
 
 

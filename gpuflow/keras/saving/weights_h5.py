@@ -268,8 +268,12 @@ def _vars_group(h5file, path, name=None):
     return vars_group
 
 
-def _datasets(vars_group):
-    """The datasets ``0``, ``1``, ... under ``vars_group`` (headers only: no data is read)."""
+def _datasets(vars_group, names=None):
+    """The datasets ``0``, ``1``, ... under ``vars_group`` (headers only: no data is read), or those of ``names``
+    in that order when the group holds exactly them (a layer whose ``save_own_variables`` names its state, as
+    Keras's tf_idf lookup layers' ``idf_weights``)."""
+    if names and sorted(vars_group.keys()) == sorted(names) and names != [str(i) for i in range(len(names))]:
+        return [safe_child(vars_group, k, False) for k in names]
     keys = sorted(vars_group.keys(), key=lambda k: (len(k), k))
     if keys != [str(i) for i in range(len(keys))]:
         raise ValueError(f"the variables under '{vars_group.name}' are not numbered 0..{len(keys) - 1}: {keys}")
@@ -379,14 +383,14 @@ def raise_or_warn(errors, what, source, skip_mismatch):
 
 def _plan_layer(layer, h5file, path, plan):
     owner = f"Layer '{layer.name}'"
+    expected = {}
+    layer.save_own_variables(expected)
     try:
         group = _vars_group(h5file, path, layer.name)
-        datasets = _datasets(group) if group is not None else []
+        datasets = _datasets(group, list(expected)) if group is not None else []
     except ValueError as e:  # a link, or a dataset where a group belongs
         plan.errors.append(f"{owner}: {e}")
         return
-    expected = {}
-    layer.save_own_variables(expected)
     try:
         pairs = match(list(expected.values()), datasets, f"/{join(path, 'vars')}", owner)
     except ValueError as e:
