@@ -70,11 +70,16 @@ class Optimizer:
         learning_rate: float, or a schedule: a callable taking the step (int) and
             returning the rate, or a callable with no argument returning it (as Keras).
         weight_decay, clipnorm, clipvalue, global_clipnorm: as in Keras 3.
+        use_ema, ema_momentum, ema_overwrite_frequency: Keras 3's moving averages of the weights (an ``average``
+            slot per variable; ``fit`` ends by setting the weights to them, :meth:`finalize_variable_values`).
         name: optimizer name.
 
     Raises:
         ValueError: more than one clipping option; a learning rate that is not a finite number >= 0, a schedule
-            or a callable; a negative or non-finite ``weight_decay`` or clipping threshold.
+            or a callable; a negative or non-finite ``weight_decay`` or clipping threshold; with ``use_ema``, an
+            ``ema_momentum`` outside [0, 1] or an ``ema_overwrite_frequency`` that is not an int >= 1 (Keras's
+            messages).
+        NotImplementedError: ``loss_scale_factor`` or ``gradient_accumulation_steps`` (not supported yet).
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
