@@ -1,22 +1,20 @@
 """``keras.layers.EinsumDense``: a dense layer whose contraction is an einsum equation (Keras 3.15's
 ``keras/src/layers/core/einsum_dense.py``: arguments, the kernel and bias shapes from the equation, config).
 
-The einsum of the input and the kernel is computed with gpuflow ops (:func:`einsum2`): the summed-away axes
-reduced, both operands transposed and reshaped to one batched matmul, the result reshaped and transposed to the
-output's order, so it differentiates on every backend and runs the matmul on the backend's GEMM.
+The einsum of the input and the kernel is :func:`gpuflow.ops.linalg_ops.einsum` (``tf.einsum``), so it
+differentiates on every backend.
 """
 from __future__ import annotations
 
-import math
 import re
 import string
 
-from ...ops import array_ops as _a, math_ops as _m
+from ...ops import linalg_ops as _linalg
 from .. import activations as _act, initializers as _init
 from .. import regularizers as _regularizers
 from .base import Layer, InputSpec
 
-__all__ = ["EinsumDense", "einsum2"]
+__all__ = ["EinsumDense"]
 
 
 def _expand_ellipsis(equation, ndims):
@@ -30,54 +28,6 @@ def _expand_ellipsis(equation, ndims):
     fill = "".join(free[:n])
     specs = [s.replace("...", fill[n - (nd - (len(s) - 3)):]) if "..." in s else s for s, nd in zip(specs, ndims)]
     return ",".join(specs) + "->" + out.replace("...", fill)
-
-
-def einsum2(equation, x, y):
-    """The einsum of two tensors, ``"ab,bc->ac"`` style (``...`` allowed), as gpuflow ops (differentiable).
-
-    Letters in both operands and the output are batch axes, in both operands only are summed (the matmul), in one
-    operand and the output are kept, in one operand only are summed first.
-
-    Raises:
-        ValueError: an equation that is not two operands and an output, a letter repeated within an operand, or
-            sizes that differ for one letter.
-    """
-    eq = _expand_ellipsis(equation.replace(" ", ""), (x.ndim, y.ndim))
-    m = re.fullmatch(r"([a-zA-Z]*),([a-zA-Z]*)->([a-zA-Z]*)", eq)
-    if m is None or any(len(set(s)) != len(s) for s in m.groups()) or \
-            len(m.group(1)) != x.ndim or len(m.group(2)) != y.ndim:
-        raise ValueError(f"einsum: expected an equation of two operands without repeated letters, matching the "
-                         f"operands' ranks. Received: equation={equation!r}, shapes {tuple(x.shape)} and "
-                         f"{tuple(y.shape)}")
-    a, b, out = m.groups()
-    size = {}
-    for spec, t in ((a, x), (b, y)):
-        for c, d in zip(spec, t.shape):
-            if size.setdefault(c, d) != d:
-                raise ValueError(f"einsum: dimension '{c}' has sizes {size[c]} and {d}. Received: "
-                                 f"equation={equation!r}, shapes {tuple(x.shape)} and {tuple(y.shape)}")
-
-    def drop_own(t, spec, other):  # letters only this operand has are summed away first
-        own = [i for i, c in enumerate(spec) if c not in other and c not in out]
-        if own:
-            t = _m.reduce_sum(t, axis=own)
-            spec = "".join(c for c in spec if c in other or c in out)
-        return t, spec
-    x, a = drop_own(x, a, b)
-    y, b = drop_own(y, b, a)
-    batch = [c for c in a if c in b and c in out]
-    contract = [c for c in a if c in b and c not in out]
-    a_keep = [c for c in a if c not in b]
-    b_keep = [c for c in b if c not in a]
-    prod = lambda cs: math.prod(size[c] for c in cs)  # noqa: E731
-    xt = _a.transpose(x, [a.index(c) for c in batch + a_keep + contract])
-    yt = _a.transpose(y, [b.index(c) for c in batch + contract + b_keep])
-    lead = (prod(batch),) if batch else ()
-    z = _m.matmul(_a.reshape(xt, lead + (prod(a_keep), prod(contract))),
-                  _a.reshape(yt, lead + (prod(contract), prod(b_keep))))
-    order = batch + a_keep + b_keep
-    z = _a.reshape(z, tuple(size[c] for c in order))
-    return _a.transpose(z, [order.index(c) for c in out]) if order != list(out) else z
 
 
 def _analyze_einsum_string(equation, bias_axes, input_shape, output_shape):
@@ -219,7 +169,7 @@ class EinsumDense(Layer):
         return tuple(size[c] for c in out)
 
     def call(self, inputs, training=None):
-        x = einsum2(self.equation, inputs, self.kernel)
+        x = _linalg.einsum(self.equation, inputs, self.kernel)
         if self.bias is not None:
             x = x + self.bias
         return self.activation(x)
