@@ -327,3 +327,49 @@ def test_inside_a_loss_scale_optimizer_the_untracked_variables_are_not_saved(nam
     alone = K.get(name)
     alone.build(model.trainable_variables)
     assert len(alone.saved_variables(model.trainable_variables)) == len(shapes) + 2 + (1 if name == "nadam" else 2)
+
+
+def test_gradient_accumulation_and_loss_scale_factor_as_keras(device):
+    rng = np.random.default_rng(5)
+    w0 = rng.standard_normal(3).astype("float32")
+    grads = [rng.standard_normal(3).astype("float32") for _ in range(7)]
+    # Keras 3: every 3rd call updates with the mean of the last 3 gradients (Adam's step counts the updates)
+    v, opt = tf.Variable(w0), K.Adam(0.1, gradient_accumulation_steps=3)
+    adam, state, w, pending = ref_adam_like(0.1), {}, w0.astype(np.float64), []
+    for i, g in enumerate(grads, start=1):
+        opt.apply_gradients([(tf.constant(g), v)])
+        pending.append(g.astype(np.float64))
+        if i % 3 == 0:
+            w, pending = adam(w, sum(pending) / 3, i // 3, state), []
+        np.testing.assert_allclose(v.numpy(), w, rtol=1e-5, atol=1e-6, err_msg=f"call {i}")
+        np.testing.assert_allclose(opt.get_slot(v, "gradient_accumulator").numpy(), sum(pending) if pending else 0,
+                                   rtol=1e-5, atol=1e-6)
+    assert int(opt.iterations.numpy()) == 7  # every call counts (Keras's public iterations would say 2)
+    # loss_scale_factor: the loss is scaled, the gradients unscaled before the update
+    v, opt = tf.Variable(w0), K.SGD(0.1, loss_scale_factor=64.0)
+    assert float(opt.scale_loss(tf.constant(2.0))) == 128.0
+    opt.apply_gradients([(tf.constant(grads[0] * 64.0), v)])
+    np.testing.assert_allclose(v.numpy(), w0 - 0.1 * grads[0], rtol=1e-6)
+
+
+def ref_adam_like(lr, b1=0.9, b2=0.999, eps=1e-7):  # Keras 3's Adam (keras/src/optimizers/adam.py)
+    def step(w, g, t, s):
+        s["m"] = s.get("m", 0 * w) + (g - s.get("m", 0 * w)) * (1 - b1)
+        s["v"] = s.get("v", 0 * w) + (g * g - s.get("v", 0 * w)) * (1 - b2)
+        alpha = lr * np.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+        return w - alpha * s["m"] / (np.sqrt(s["v"]) + eps)
+    return step
+
+
+def test_accumulation_config_layout_and_errors():
+    opt = K.Adamax(gradient_accumulation_steps=4, loss_scale_factor=8.0, use_ema=True)
+    c = K.deserialize(K.serialize(opt)).get_config()
+    assert (c["gradient_accumulation_steps"], c["loss_scale_factor"]) == (4, 8.0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    opt.build(model.trainable_variables)
+    names = [v.name.rsplit("_", 1)[-1] for v in opt.saved_variables(model.trainable_variables)[2:]]
+    assert names[:4] == ["average", "average", "accumulator", "accumulator"]  # Keras's base build order
+    with pytest.raises(ValueError, match="must be an integer >= 2. Received: gradient_accumulation_steps=1"):
+        K.SGD(gradient_accumulation_steps=1)
+    with pytest.raises(ValueError, match="loss_scale_factor=-1"):
+        K.SGD(loss_scale_factor=-1)

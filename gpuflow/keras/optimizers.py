@@ -72,14 +72,18 @@ class Optimizer:
         weight_decay, clipnorm, clipvalue, global_clipnorm: as in Keras 3.
         use_ema, ema_momentum, ema_overwrite_frequency: Keras 3's moving averages of the weights (an ``average``
             slot per variable; ``fit`` ends by setting the weights to them, :meth:`finalize_variable_values`).
+        loss_scale_factor: a fixed loss scale (:meth:`scale_loss`; the gradients are divided by it), as Keras 3.
+        gradient_accumulation_steps: update every n calls with the mean of the n gradients (a
+            ``gradient_accumulator`` slot per variable), as Keras 3; ``iterations`` still counts every call, the
+            step the update rules see is the number of updates.
         name: optimizer name.
 
     Raises:
         ValueError: more than one clipping option; a learning rate that is not a finite number >= 0, a schedule
             or a callable; a negative or non-finite ``weight_decay`` or clipping threshold; with ``use_ema``, an
-            ``ema_momentum`` outside [0, 1] or an ``ema_overwrite_frequency`` that is not an int >= 1 (Keras's
-            messages).
-        NotImplementedError: ``loss_scale_factor`` or ``gradient_accumulation_steps`` (not supported yet).
+            ``ema_momentum`` outside [0, 1] or an ``ema_overwrite_frequency`` that is not an int >= 1; a
+            ``gradient_accumulation_steps`` that is not an int >= 2 (Keras's messages); a ``loss_scale_factor`` not
+            a finite number > 0.
     """
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None,
@@ -90,8 +94,14 @@ class Optimizer:
         if sum(v is not None for v in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. Received: "
                              f"clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}")
-        if gradient_accumulation_steps or loss_scale_factor:
-            raise NotImplementedError("gradient_accumulation_steps and loss_scale_factor are not supported yet.")
+        if gradient_accumulation_steps and (isinstance(gradient_accumulation_steps, bool) or not isinstance(
+                gradient_accumulation_steps, (int, np.integer)) or gradient_accumulation_steps < 2):
+            raise ValueError("`gradient_accumulation_steps` must be an integer >= 2. Received: "
+                             f"gradient_accumulation_steps={gradient_accumulation_steps}")
+        if loss_scale_factor is not None:
+            check_real(loss_scale_factor, "loss_scale_factor", low=0, low_open=True, owner=type(self).__name__)
+        self.loss_scale_factor = loss_scale_factor
+        self.gradient_accumulation_steps = int(gradient_accumulation_steps) if gradient_accumulation_steps else None
         if use_ema:  # Keras 3's checks and messages
             if not 0 <= check_real(ema_momentum, "ema_momentum", owner=type(self).__name__) <= 1:
                 raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
@@ -177,8 +187,10 @@ class Optimizer:
         return tuple(name for group in self._groups() for name in group)
 
     def _groups(self):
-        # with use_ema, Keras's base build makes the moving averages first, before the optimizer's own slots
-        return ((("average",),) if self.use_ema else ()) + tuple(self.slot_groups)
+        # Keras's base build makes the moving averages (use_ema), then the gradient accumulators, before the
+        # optimizer's own slots
+        return ((("average",),) if self.use_ema else ()) + \
+            ((("gradient_accumulator",),) if self.gradient_accumulation_steps else ()) + tuple(self.slot_groups)
 
     def build(self, var_list):
         names = self.slot_names
@@ -277,20 +289,17 @@ class Optimizer:
                                  f"{tuple(v.shape)}.")
         self.build(variables)
         on_device = getattr(variables[0].backend, "sync_free", False)
-        grads = self._clip(grads, variables, on_device)
-        if on_device:  # device scalars: no host contact
-            lr = self.learning_rate._data
-            step = self.iterations._data + 1
+        if self.loss_scale_factor:  # Keras 3: scale_loss multiplied the loss; the gradients are unscaled first
+            grads = [g / self.loss_scale_factor for g in grads]
+        n = self.gradient_accumulation_steps
+        it = self.iterations._data if on_device else int(self.iterations.numpy())  # device scalar on CUDA
+        if n and not on_device and (it + 1) % n:  # Keras 3: not an update step, the gradients are only summed
+            for g, v in zip(grads, variables):
+                self._slots[id(v)]["gradient_accumulator"]._data += g
+                if v.constraint is not None:
+                    v.assign(v.constraint(v))
         else:
-            lr = self._current_lr()
-            step = int(self.iterations.numpy()) + 1
-        self._prepare_step(step)
-        for g, v in zip(grads, variables):
-            if self.weight_decay and self._use_weight_decay(v):
-                v._data -= v._data * (self.weight_decay * lr)
-            self.update_step(g, v, lr, step)
-            if v.constraint is not None:
-                v.assign(v.constraint(v))
+            self._update(grads, variables, on_device, it)
         if self.use_ema:
             self._update_averages(variables, on_device)
         if on_device:
@@ -298,6 +307,46 @@ class Optimizer:
         else:
             self.iterations.assign_add(1)
         return self.iterations
+
+    def _update(self, grads, variables, on_device, it):
+        """One update of ``variables`` (clipping, weight decay, ``update_step``, constraints). With
+        ``gradient_accumulation_steps`` n, Keras 3's update step: the mean of the n summed gradients, the step count
+        ``it // n + 1``, the accumulators zeroed; on the device every call computes it and the state takes it only
+        where ``(it + 1) % n == 0`` (a device select; else the gradients are summed), with no host contact."""
+        n = self.gradient_accumulation_steps
+        if n:
+            accs = [self._slots[id(v)]["gradient_accumulator"]._data for v in variables]
+            summed = [g + a for g, a in zip(grads, accs)]
+            grads = [t / n for t in summed]
+            if on_device:
+                keep = (it + 1) % n != 0
+                state = variables + [x for v in variables for k, x in self._slots[id(v)].items()
+                                     if k != "gradient_accumulator"] + self._extra_variables()
+                old = [x._data.copy() for x in state]
+        grads = self._clip(grads, variables, on_device)
+        if on_device:  # device scalars: no host contact
+            lr = self.learning_rate._data
+            step = (it // n if n else it) + 1
+        else:
+            lr = self._current_lr()
+            step = (it // n if n else it) + 1
+        self._prepare_step(step)
+        for g, v in zip(grads, variables):
+            if self.weight_decay and self._use_weight_decay(v):
+                v._data -= v._data * (self.weight_decay * lr)
+            self.update_step(g, v, lr, step)
+            if v.constraint is not None:
+                v.assign(v.constraint(v))
+        if n:
+            xp = variables[0].backend.xp
+            if on_device:
+                for x, before in zip(state, old):
+                    xp.copyto(x._data, before, where=keep)
+                for a, t in zip(accs, summed):
+                    xp.copyto(a, xp.where(keep, t, 0).astype(a.dtype))
+            else:
+                for a in accs:
+                    a[...] = 0
 
     def exclude_from_weight_decay(self, var_list=None, var_names=None):
         """Leaves variables out of ``weight_decay`` (Keras 3's ``exclude_from_weight_decay``): those of
@@ -314,8 +363,10 @@ class Optimizer:
             self._no_decay_pattern is not None and self._no_decay_pattern.search(v.name))
 
     def scale_loss(self, loss):
-        """The loss the training step differentiates: ``loss`` itself (a :class:`LossScaleOptimizer` scales it)."""
-        return loss
+        """The loss the training step differentiates: ``loss * loss_scale_factor`` when that is set (Keras 3; the
+        gradients are divided by it again before the update), else ``loss`` itself (a :class:`LossScaleOptimizer`
+        scales it dynamically)."""
+        return loss * self.loss_scale_factor if self.loss_scale_factor else loss
 
     def apply(self, grads, trainable_variables=None):
         """Keras 3's ``optimizer.apply(grads, trainable_variables)``."""
@@ -351,6 +402,8 @@ class Optimizer:
         their averages. On the device the step tests are device selects."""
         xp = variables[0].backend.xp
         it = self.iterations._data if on_device else int(self.iterations.numpy())
+        if self.gradient_accumulation_steps:  # Keras's `iterations` then counts the updates
+            it = it // self.gradient_accumulation_steps
         freq = self.ema_overwrite_frequency
         for v in variables:
             avg, w = self._slots[id(v)]["average"]._data, v._data
@@ -387,7 +440,8 @@ class Optimizer:
                 "clipnorm": self.clipnorm, "global_clipnorm": self.global_clipnorm, "clipvalue": self.clipvalue,
                 "use_ema": self.use_ema, "ema_momentum": self.ema_momentum,
                 "ema_overwrite_frequency": self.ema_overwrite_frequency,
-                "loss_scale_factor": None, "gradient_accumulation_steps": None}
+                "loss_scale_factor": self.loss_scale_factor,
+                "gradient_accumulation_steps": self.gradient_accumulation_steps}
 
     @classmethod
     def from_config(cls, config):
@@ -397,7 +451,7 @@ class Optimizer:
         Raises:
             ValueError: a ``learning_rate`` dict naming no schedule of ``keras.optimizers.schedules``.
         """
-        config = {k: v for k, v in config.items() if k not in ("loss_scale_factor", "gradient_accumulation_steps")}
+        config = dict(config)
         lr = config.get("learning_rate")
         if isinstance(lr, dict):
             schedule = getattr(schedules, str(lr.get("class_name")), None)
