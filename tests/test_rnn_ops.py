@@ -81,3 +81,27 @@ def test_batch_chunks_give_the_same_states_and_gradients(cell, monkeypatch):
     for a, w in zip(run(2), whole):
         np.testing.assert_allclose(a, w, rtol=1e-5, atol=1e-6)
     assert calls == [[0, 1, 3, 5], [0, 1, 3, 5]]  # forward and backward, each in 3 chunks
+
+
+@pytest.mark.parametrize("cell", sorted(GATES))
+def test_final_states_only_are_the_last_step_with_the_same_gradients(cell):
+    """``return_sequences=False`` returns ``[:, -1]`` of the full output, and the gradients of a loss on it are
+    those of the same loss on the full output's last step."""
+    import gpuflow as tf
+    t, b, u = 4, 3, 2
+    g, n_states = GATES[cell], 2 if cell == "lstm" else 1
+    mask = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1], [1, 0, 0]], bool)
+    xs = [tf.Variable(a.astype(np.float32)) for a in
+          [rand(t, b, 3, seed=1), rand(3, g * u, seed=5), rand(u, g * u, seed=2), rand(g * u, seed=8)] +
+          [rand(b, u, seed=3 + k) for k in range(n_states)]]
+    weights = np.linspace(-1, 1, n_states * u * b, dtype=np.float32).reshape(n_states, u, b)
+
+    def run(return_sequences):
+        with tf.GradientTape() as tape:
+            out = rnn_ops.recurrent_sequence(cell, xs[0], xs[1], xs[2], xs[4:], xs[3], mask=mask,
+                                             return_sequences=return_sequences)
+            final = out[:, -1] if return_sequences else out
+            loss = tf.reduce_sum(final * weights)
+        return [final.numpy()] + [gr.numpy() for gr in tape.gradient(loss, xs)]
+    for a, w in zip(run(False), run(True)):
+        np.testing.assert_allclose(a, w, rtol=1e-6, atol=1e-7)

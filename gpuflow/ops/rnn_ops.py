@@ -320,7 +320,7 @@ CELL_NAMES = {k: k.__name__.strip("_") for k in CELLS.values()}
 
 
 def recurrent_sequence(cell, inputs, kernel, recurrent_kernel, initial_states, bias=None, recurrent_bias=None,
-                       mask=None):
+                       mask=None, return_sequences=True):
     """All time steps of a built-in recurrent cell (tanh activation, sigmoid gates) as one op.
 
     Args:
@@ -333,11 +333,13 @@ def recurrent_sequence(cell, inputs, kernel, recurrent_kernel, initial_states, b
         recurrent_bias: (gates * units,) for ``"gru"`` (Keras's ``bias[1]``), else None.
         mask: optional (timesteps, batch) bool array or tensor (not differentiated): a False step
             keeps the previous states.
+        return_sequences: False to return the final states only (no copy of every step's states
+            out, and backward reads no per-step gradients).
 
     Returns:
         (n_states, timesteps, units, batch) tensor -- batch last, the op's internal layout -- of the
         states after every step: ``[h]``, or ``[h, c]`` for LSTM; ``[:, -1]`` are the final states
-        (transposed).
+        (transposed). With ``return_sequences=False``, (n_states, units, batch): the final states.
 
     Raises:
         ValueError: an unknown ``cell``, or shapes that do not fit together.
@@ -379,7 +381,7 @@ def recurrent_sequence(cell, inputs, kernel, recurrent_kernel, initial_states, b
             raise ValueError(f"recurrent_sequence: Expected mask of shape (timesteps, batch)={(steps, batch)}. "
                              f"Received: mask.shape={tuple(m.shape)}")
     w = _Weights(xp, kind, k._data, uk._data, None if b is None else b._data, None if rb is None else rb._data)
-    out = xp.empty((kind.n_states, steps, units, batch), x._data.dtype)
+    out = xp.empty((kind.n_states,) + ((steps,) if return_sequences else ()) + (units, batch), x._data.dtype)
     cells = {}  # first column of a chunk -> its cell
 
     def forward(b0, b1):
@@ -393,7 +395,7 @@ def recurrent_sequence(cell, inputs, kernel, recurrent_kernel, initial_states, b
             c.forward(s)
             if m is not None:
                 xp.copyto(c.hs[:, s + 1], c.hs[:, s], where=~m[s, b0:b1])
-        out[:, :, :, b0:b1] = c.hs[:, 1:]
+        out[..., b0:b1] = c.hs[:, 1:] if return_sequences else c.hs[:, -1]
     _by_rows(be, forward, batch)
     inputs_ = (x, k, uk, *states) + biases
     name = CELL_NAMES[kind]
@@ -405,11 +407,13 @@ def recurrent_sequence(cell, inputs, kernel, recurrent_kernel, initial_states, b
 
         def backward(b0, b1):
             c = cells[b0]
-            d = xp.zeros((kind.n_states, units, b1 - b0), gd.dtype)  # gradient of the states after step s
+            # the gradient of the states after step s
+            d = xp.zeros((kind.n_states, units, b1 - b0), gd.dtype) if return_sequences else gd[..., b0:b1].copy()
             dz = xp.empty(c.a.shape, gd.dtype)
             keep = xp.empty_like(d) if m is not None else None
             for s in range(steps - 1, -1, -1):
-                d += gd[:, s, :, b0:b1]
+                if return_sequences:
+                    d += gd[:, s, :, b0:b1]
                 if m is not None:  # a masked step passes its states' gradient through unchanged
                     xp.multiply(d, ~m[s, b0:b1], out=keep)
                     d *= m[s, b0:b1]

@@ -749,14 +749,21 @@ class RNN(Layer):
         rec_bias = cell.bias[1] if kind == "gru" and cell.bias is not None else None
         seq = _rnn.recurrent_sequence(kind, xt, cell.kernel, cell.recurrent_kernel, states, cell._input_bias(),
                                       rec_bias,
-                                      None if mask is None else _a.transpose(mask)[::-1 if self.go_backwards else 1])
-        h = seq[0]  # (T, units, batch): the op's layout, batch last
-        states = [_a.transpose(seq[k, -1]) for k in range(len(states))]
+                                      None if mask is None else _a.transpose(mask)[::-1 if self.go_backwards else 1],
+                                      return_sequences=self.return_sequences)
+        # the op's layout, batch last: (n_states, T, units, batch), or the final states (n_states, units, batch)
+        final = seq[:, -1] if self.return_sequences else seq
+        states = [_a.transpose(final[k]) for k in range(len(states))]
+        keep = None
         if mask is not None:
             m = _a.transpose(mask)._data[::-1 if self.go_backwards else 1]
-            keep = m if self.zero_output_for_mask else h._backend.xp.cumsum(m, axis=0) > 0
-            h = h * wrap(keep[:, None, :].astype(h._data.dtype), h)
-        output = _a.transpose(h, (2, 0, 1)) if self.return_sequences else _a.transpose(h[-1])
+            keep = m if self.zero_output_for_mask else seq._backend.xp.cumsum(m, axis=0) > 0
+            keep = wrap(keep.astype(seq._data.dtype), seq)
+        if self.return_sequences:
+            h = seq[0] if keep is None else seq[0] * _a.expand_dims(keep, 1)
+            output = _a.transpose(h, (2, 0, 1))
+        else:
+            output = states[0] if keep is None else states[0] * _a.expand_dims(keep[-1], 1)
         return self._finish(output, states)
 
     def compute_mask(self, inputs, previous_mask):
