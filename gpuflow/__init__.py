@@ -39,6 +39,7 @@ from .ops.sort_ops import sort, argsort, unique  # noqa: F401
 from .ops.control_flow_ops import cond, while_loop, map_fn, vectorized_map, executing_eagerly  # noqa: F401
 from .ops.logging_ops import print  # noqa: F401,A004  (tf.print)
 from .ops.gradient_ops import custom_gradient  # noqa: F401
+from .ops.tensor_array_ops import TensorArray  # noqa: F401
 from .module import Module, name_scope  # noqa: F401
 
 newaxis = None  # tf.newaxis

@@ -356,3 +356,24 @@ def test_random_categorical_and_shuffle():
     y = tf.random.shuffle(x, seed=1)
     assert sorted(y.numpy().tolist()) == x.numpy().tolist() and y.numpy().tolist() != x.numpy().tolist()
     assert tf.random.shuffle(x, seed=1).numpy().tolist() == y.numpy().tolist()
+
+
+def test_tensor_array_in_an_eager_loop():
+    ta = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    for i in range(3):
+        ta = ta.write(i, tf.constant([1.0, 2.0]) * float(i))
+    assert ta.stack().numpy().tolist() == [[0, 0], [1, 2], [2, 4]] and int(ta.size()) == 3
+    assert ta.read(2).numpy().tolist() == [2, 4] and ta.gather([2, 0]).numpy().tolist() == [[2, 4], [0, 0]]
+    assert tf.TensorArray(tf.float32, size=2).unstack(tf.constant([[1.0, 2.0], [3.0, 4.0]])).read(1).numpy().tolist() \
+        == [3, 4]
+    assert tf.TensorArray(tf.float32, size=2, element_shape=(2,)).stack().numpy().tolist() == [[0, 0], [0, 0]]
+    with pytest.raises(IndexError, match="Tried to write to index 1 but array is not resizeable and size is: 1"):
+        tf.TensorArray(tf.float32, size=1).write(1, tf.constant(1.0))
+    with pytest.raises(ValueError, match="shape"):
+        tf.TensorArray(tf.float32, size=2).write(0, tf.ones(2)).write(1, tf.ones(3))
+    x = tf.constant(2.0)
+    with tf.GradientTape() as tape:  # gradients flow from what is written to what is stacked
+        tape.watch(x)
+        ta = tf.TensorArray(tf.float32, size=2).write(0, x * x).write(1, x * 3.0)
+        y = tf.reduce_sum(ta.stack())
+    assert float(tape.gradient(y, x)) == 7.0
