@@ -41,6 +41,7 @@ from .attention import MultiHeadAttention, Attention, AdditiveAttention  # noqa:
 from .lambda_layer import Lambda  # noqa: F401
 from .einsum_dense import EinsumDense  # noqa: F401
 from .wrapper import Wrapper  # noqa: F401
+from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
 
 Convolution2D = Conv2D
 

@@ -16,7 +16,7 @@ from .. import activations as _act
 from .base_conv import BaseConv, normalize_tuple
 from .conv_transpose import deconv_output_length
 
-__all__ = ["Conv3D", "Conv3DTranspose", "Convolution3D", "Convolution3DTranspose"]
+__all__ = ["Conv3D", "Conv3DTranspose", "Convolution3D", "Convolution3DTranspose", "conv3d"]
 
 
 def _weight_options(kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer, kernel_constraint,
@@ -32,6 +32,27 @@ def _depth_padding(size, kernel, stride, dilation, padding, out_size):
         return 0, 0
     total = max((out_size - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     return total // 2, total - total // 2
+
+
+def conv3d(inputs, kernel, bias, strides, padding, dilation_rate, fused=None, op="conv3d"):
+    """The 3-D convolution of (N, D, H, W, C) ``inputs`` with a (kd, kh, kw, C, F) ``kernel`` (and an optional (F,)
+    ``bias`` and ReLU ``fused``), TensorFlow's padding rules, as one 2-D convolution (see the module docstring).
+
+    Returns:
+        (N, D_out, H_out, W_out, F).
+    """
+    n, d, h, w, c = inputs.shape
+    (kd, kh, kw), (sd, sh, sw), (dd, dh, dw) = kernel.shape[:3], strides, dilation_rate
+    f = kernel.shape[-1]
+    d_out = _nn.conv_output_size(d, kd, sd, dd, padding.upper(), op)[0]
+    front, back = _depth_padding(d, kd, sd, dd, padding, d_out)
+    x = _a.pad(inputs, [[0, 0], [front, back], [0, 0], [0, 0], [0, 0]]) if front or back else inputs
+    span = (d_out - 1) * sd + 1
+    slabs = [x[:, k * dd:k * dd + span:sd] for k in range(kd)]  # each (n, d_out, h, w, c)
+    x2 = _a.reshape(_a.concat(slabs, axis=-1) if kd > 1 else slabs[0], (n * d_out, h, w, kd * c))
+    kernel2 = _a.reshape(_a.transpose(kernel, (1, 2, 0, 3, 4)), (kh, kw, kd * c, f))
+    y = _nn.fused_conv2d(x2, kernel2, bias, (sh, sw), padding.upper(), (dh, dw), fused, op=op)
+    return _a.reshape(y, (n, d_out) + tuple(y.shape[1:]))
 
 
 class Conv3D(BaseConv):
@@ -63,18 +84,9 @@ class Conv3D(BaseConv):
         self.groups = 1
 
     def call(self, inputs):
-        n, d, h, w, c = inputs.shape
-        (kd, kh, kw), (sd, sh, sw), (dd, dh, dw) = self.kernel_size, self.strides, self.dilation_rate
-        d_out = self.compute_output_shape(tuple(inputs.shape))[1]
-        front, back = _depth_padding(d, kd, sd, dd, self.padding, d_out)
-        x = _a.pad(inputs, [[0, 0], [front, back], [0, 0], [0, 0], [0, 0]]) if front or back else inputs
-        span = (d_out - 1) * sd + 1
-        slabs = [x[:, k * dd:k * dd + span:sd] for k in range(kd)]  # each (n, d_out, h, w, c)
-        x2 = _a.reshape(_a.concat(slabs, axis=-1) if kd > 1 else slabs[0], (n * d_out, h, w, kd * c))
-        kernel = _a.reshape(_a.transpose(self.kernel, (1, 2, 0, 3, 4)), (kh, kw, kd * c, self.filters))
         fused = "relu" if self.activation is _act.relu else None
-        y = _nn.fused_conv2d(x2, kernel, self.bias, (sh, sw), self.padding.upper(), (dh, dw), fused, op=self.op_name)
-        y = _a.reshape(y, (n, d_out) + tuple(y.shape[1:]))
+        y = conv3d(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate, fused,
+                   op=self.op_name)
         return y if fused else self.activation(y)
 
 

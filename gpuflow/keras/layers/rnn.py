@@ -574,6 +574,8 @@ class RNN(Layer):
             of tensors; ``stateful=True`` with an unknown batch size.
     """
 
+    _sequence_ndim = 3  # (batch, timesteps, features); ConvLSTM's steps are images: rank + 3
+
     def __init__(self, cell, return_sequences=False, return_state=False, go_backwards=False, stateful=False,
                  unroll=False, zero_output_for_mask=False, **kwargs):
         if isinstance(cell, (list, tuple)):
@@ -594,7 +596,7 @@ class RNN(Layer):
         self.zero_output_for_mask = bool(zero_output_for_mask)
         self.state_size = [int(d) for d in _flat(cell.state_size)]  # a stacked cell's nested sizes, flattened
         self.states = None
-        self.input_spec = InputSpec(ndim=3)
+        self.input_spec = InputSpec(ndim=self._sequence_ndim)
 
     @property
     def _output_size(self):
@@ -606,8 +608,9 @@ class RNN(Layer):
 
     def build(self, sequences_shape, initial_state_shape=None):
         sequences_shape = _first_shape(sequences_shape)
-        if len(sequences_shape) != 3:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected ndim=3, '
+        if len(sequences_shape) != self._sequence_ndim:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                             f'ndim={self._sequence_ndim}, '
                              f"found ndim={len(sequences_shape)}. Full shape received: {tuple(sequences_shape)}")
         if sequences_shape[-1] is None:
             raise ValueError(f'Layer "{self.name}": the last dimension (features) of the input must be known. '
@@ -620,7 +623,7 @@ class RNN(Layer):
                 raise ValueError(f"When using `stateful=True` in a RNN, the batch size must be static. Found dynamic "
                                  f"batch size: sequence.shape={tuple(sequences_shape)}")
             self._create_state_variables(sequences_shape[0])
-        self.input_spec = InputSpec(ndim=3, axes={-1: sequences_shape[-1]})
+        self.input_spec = InputSpec(ndim=self._sequence_ndim, axes={-1: sequences_shape[-1]})
         self.built = True
 
     def _create_state_variables(self, batch_size):
@@ -666,8 +669,9 @@ class RNN(Layer):
     def call(self, sequences, initial_state=None, mask=None, training=False):
         x, initial_state = _split_packed(sequences, initial_state)
         mask = _first_mask(mask)
-        if x.ndim != 3:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected ndim=3, '
+        if x.ndim != self._sequence_ndim:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                             f'ndim={self._sequence_ndim}, '
                              f"found ndim={x.ndim}. Full shape received: {tuple(x.shape)}")
         batch, steps = x.shape[0], x.shape[1]
         if steps == 0:
