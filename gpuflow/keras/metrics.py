@@ -649,7 +649,8 @@ _NEG_INF = -1e10  # Keras's metrics_utils.NEG_INF: the score of a prediction out
 def _filter_top_k(xp, scores, k):
     """``scores`` with all but the ``k`` largest of each row (the last axis; ties: the lower index first, as
     ``top_k``) set to -1e10 (Keras's ``_filter_top_k``)."""
-    rank = xp.argsort(xp.argsort(-scores, axis=-1, kind="stable"), axis=-1, kind="stable")
+    stable = {"kind": "stable"} if xp is np else {}  # CuPy's sort is always stable (older ones take no `kind`)
+    rank = xp.argsort(xp.argsort(-scores, axis=-1, **stable), axis=-1, **stable)
     return xp.where(rank < k, scores, _NEG_INF)
 
 
