@@ -111,10 +111,17 @@ def test_the_switches_turn_replay_off(switch):
     assert prof.graph_launches == 0 and model.graph_status() == {}
 
 
-def test_jit_compile_is_checked():
+def test_jit_compile_is_checked_and_settable():
     with pytest.raises(ValueError, match="Expected `jit_compile` to be 'auto', True or False. Received: "
                                          "jit_compile='xla'"):
         _cnn(jit_compile="xla")
+    model = _cnn()
+    assert model.jit_compile == "auto"
+    model.jit_compile = False  # as Keras's Model.jit_compile
+    _, _, prof = _train(model, epochs=2)
+    assert prof.graph_launches == 0 and model.graph_status() == {}
+    with pytest.raises(ValueError, match="Received: jit_compile=1.5"):
+        model.jit_compile = 1.5
 
 
 @pytest.mark.filterwarnings("ignore:Gradients do not exist")

@@ -182,6 +182,12 @@ def _step_scope(backend, label):
     return backend.deferred_checks(label) if backend is not None else contextlib.nullcontext()
 
 
+def _check_jit_compile(value):
+    if value not in ("auto", True, False):
+        raise ValueError(f"Expected `jit_compile` to be 'auto', True or False. Received: jit_compile={value!r}")
+    return value
+
+
 #: Input signatures (shapes and dtypes of a batch) whose training step a model captures for replay: the full
 #: batch and the last partial one, with room to spare; a batch of yet another signature runs eagerly.
 MAX_STEP_GRAPHS = 4
@@ -663,9 +669,7 @@ class Model(Layer):
         else:
             self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
         self._loss_tracker = _metrics.Mean(name="loss")
-        if jit_compile not in ("auto", True, False):
-            raise ValueError("Expected `jit_compile` to be 'auto', True or False. "
-                             f"Received: jit_compile={jit_compile!r}")
+        _check_jit_compile(jit_compile)
         self._steps_per_execution = steps_per_execution
         self._jit_compile, self.run_eagerly = jit_compile, bool(run_eagerly)
         self._step_graphs, self._graphs_warned = {}, set()
@@ -674,6 +678,15 @@ class Model(Layer):
         self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
                                       if loss_fn.fns[loss_fn.names.index(n)] is not None}
         self.compiled = True
+
+    @property
+    def jit_compile(self):
+        """``"auto"``, True or False: whether ``fit`` replays its training step (see :meth:`compile`); settable."""
+        return self._jit_compile
+
+    @jit_compile.setter
+    def jit_compile(self, value):
+        self._jit_compile = _check_jit_compile(value)
 
     @property
     def input_dtype(self):
