@@ -102,6 +102,12 @@ GRADIENT_CASES = [
       id="tensor_scatter_nd_add"),
     P(tf.linalg.matrix_transpose, (rand(2, 3, 4),), id="matrix_transpose"),
     P(tf.math.erfc, (rand(3, 4, low=-2, high=2),), id="erfc"),
+    P(lambda d: tf.math.unsorted_segment_max(d, tf.constant([0, 2, 0, -1, 1]), 3), (rand(5, 2),),
+      id="unsorted_segment_max"),
+    P(lambda d: tf.math.unsorted_segment_min(d, tf.constant([1, 1, 0, 1, 0]), 2), (rand(5, 2),),
+      id="unsorted_segment_min"),
+    P(lambda d: tf.math.segment_max(d, tf.constant([0, 0, 2, 2, 2])), (rand(5, 2),), id="segment_max"),
+    P(lambda d: tf.math.segment_min(d, tf.constant([0, 1, 1, 3, 3])), (rand(5, 2),), id="segment_min"),
     P(lambda x: tf.math.real(x) * tf.math.conj(x), (rand(3),), id="real_conj"),
     P(lambda x: tf.nn.log_poisson_loss(np.array([[0.5, 2.0, 3.0]] * 2), x, compute_full_loss=True), (rand(2, 3),),
       id="log_poisson_loss"),
@@ -179,6 +185,18 @@ def test_segments_scatter_and_floormod():
     with pytest.raises(ValueError, match="num_segments=2. Received: a segment id 2"):
         tf.math.unsorted_segment_sum(data, tf.constant([0, 2, 1]), 2)
     assert tf.math.segment_mean(data, tf.constant([0, 0, 2])).numpy().tolist() == [[2, 3], [0, 0], [5, 6]]
+    # TensorFlow 2.21's values: an empty unsorted segment holds the lowest float32, a sorted one 0
+    d = tf.constant([[1.0, 5.0], [3.0, 2.0], [3.0, 7.0], [0.0, 0.0]])
+    low = float(np.finfo(np.float32).min)
+    assert tf.math.unsorted_segment_max(d, [0, 0, 2, -1], 4).numpy().tolist() == [[3, 5], [low, low], [3, 7],
+                                                                                   [low, low]]
+    assert tf.math.segment_min(d, [0, 0, 2, 2]).numpy().tolist() == [[1, 2], [0, 0], [0, 0]]
+    assert tf.math.segment_max(tf.constant([1, 5, 3]), [0, 2, 2]).numpy().tolist() == [1, 0, 5]
+    x = tf.constant([[1.0, 5.0], [3.0, 5.0], [3.0, 7.0]])
+    with tf.GradientTape() as tape:  # ties share the gradient evenly, as TF
+        tape.watch(x)
+        y = tf.math.unsorted_segment_max(x, [0, 0, 0], 1) * tf.constant([[2.0, 3.0]])
+    assert tape.gradient(y, x).numpy().tolist() == [[0, 0], [1, 0], [1, 3]]
     assert tf.scatter_nd(tf.constant([[1], [1]]), tf.constant([2, 5]), [3]).numpy().tolist() == [0, 7, 0]
     assert tf.tensor_scatter_nd_update(tf.zeros((2, 2)), [[1, 0]], [9.0]).numpy().tolist() == [[0, 0], [9, 0]]
     assert tf.math.floormod(tf.constant([-7, 7]), tf.constant([3, -3])).numpy().tolist() == [2, -2]

@@ -698,3 +698,65 @@ def erfc(x, name=None):
 
 
 __all__ += ["confusion_matrix", "bincount", "real", "imag", "conj", "erfc"]
+
+
+def _unsorted_segment_extreme(data, segment_ids, num_segments, kind, empty_zero=False):
+    """``unsorted_segment_max``/``min``: TensorFlow's values (an empty segment holds the dtype's lowest/highest
+    finite value, or 0 with ``empty_zero``: the sorted ``segment_*``) and gradient (split evenly among the elements
+    equal to their segment's result)."""
+    from .array_ops import check_on_device, gather
+    op = f"unsorted_segment_{kind}"
+    x = convert_to_tensor(data)
+    ids = _segment_ids(segment_ids, x.shape[0], op)
+    k = int(num_segments.numpy() if hasattr(num_segments, "numpy") else num_segments)
+    xp, i = x._backend.xp, ids._data
+    check_on_device(x._backend, f"segment id range [0, {k})", i, i >= k, lambda v, where: ValueError(
+        f"{op}: segment ids must be < num_segments={k}. Received: a segment id {int(v)}{where}"))
+    info = np.finfo(x._data.dtype) if x.dtype.is_floating else np.iinfo(x._data.dtype)
+    empty = info.min if kind == "max" else info.max
+    valid = (i >= 0) & (i < k)
+    safe = wrap(xp.where(valid, i, 0), ids)
+    keep = valid.reshape((-1,) + (1,) * (x.ndim - 1))
+    out = xp.full((k,) + tuple(x.shape[1:]), empty, dtype=x._data.dtype)
+    getattr(xp, "maximum" if kind == "max" else "minimum").at(out, safe._data, xp.where(keep, x._data, empty))
+    if empty_zero:
+        rows = xp.zeros((k,), dtype=np.int64)
+        xp.add.at(rows, safe._data, valid.astype(np.int64))  # rows per segment (no dynamic shape on the device)
+        out[rows == 0] = 0
+    result = None
+
+    def vjp(g, n):
+        chosen = cast(logical_and(equal(x, gather(result, safe)), wrap(xp.broadcast_to(keep, x._data.shape), x)),
+                      g.dtype)
+        count = unsorted_segment_sum(chosen, ids, k)
+        return (gather(divide_no_nan(g, count), safe) * chosen,)
+    result = make_op(f"UnsortedSegment{kind.capitalize()}", (x,), out, vjp)
+    return result
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None):
+    """The largest row of each segment (``tf.math.unsorted_segment_max``): shape ``(num_segments,) +
+    data.shape[1:]``; an empty segment holds the dtype's lowest value (-inf for floats), negative ids drop their
+    rows; the gradient is split evenly among the elements equal to the maximum, as TensorFlow."""
+    return _unsorted_segment_extreme(data, segment_ids, num_segments, "max")
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None):
+    """The smallest row of each segment (``tf.math.unsorted_segment_min``); as :func:`unsorted_segment_max`."""
+    return _unsorted_segment_extreme(data, segment_ids, num_segments, "min")
+
+
+def segment_max(data, segment_ids, name=None):
+    """The largest row of each segment for sorted ids, ``max(id) + 1`` segments (``tf.math.segment_max``); an
+    empty segment gives 0, as TensorFlow's sorted version."""
+    ids = convert_to_tensor(segment_ids)
+    return _unsorted_segment_extreme(data, ids, int(ids.numpy().max()) + 1 if ids.shape[0] else 0, "max", True)
+
+
+def segment_min(data, segment_ids, name=None):
+    """The smallest row of each segment for sorted ids (``tf.math.segment_min``); as :func:`segment_max`."""
+    ids = convert_to_tensor(segment_ids)
+    return _unsorted_segment_extreme(data, ids, int(ids.numpy().max()) + 1 if ids.shape[0] else 0, "min", True)
+
+
+__all__ += ["unsorted_segment_max", "unsorted_segment_min", "segment_max", "segment_min"]
