@@ -22,7 +22,9 @@ on a GPU, where a capture runs nothing, the step then runs eagerly, so the Pytho
 (not its device work) happen twice. The state the step updates (variables in place, metrics that rebind their
 totals) is carried from one replay to the next, and state replaced between replays (``set_weights`` writes in
 place; a variable given a new array does not) makes the step be captured again. Checks deferred by the step
-(``backend.defer_check``) are captured as their device buffers and deferred again after each replay.
+(``backend.defer_check``) are captured as their device buffers and deferred again after each replay. Python side
+effects inside the step that touch none of that state (appending to a list) happen in the eager and captured
+steps only, not at each replay, as in a traced ``tf.function``.
 
 **On a GPU** (CuPy; NEVER RUN ON A GPU, written from CuPy's and CUDA's documentation): the capture records the
 step's kernels on a side stream (``cupy.cuda.Stream(non_blocking=True).begin_capture()``, CuPy's default relaxed

@@ -630,8 +630,10 @@ class Model(Layer):
                 replays it (a CUDA graph: :mod:`gpuflow.backend.graph`) when every input has a static shape
                 (arrays); what cannot be replayed (random draws such as Dropout's, a value read on the host inside
                 the step, a distribution strategy) runs eagerly, ``model.graph_status()`` says why (True also
-                warns, once per batch shape). False: every step eager. No effect on the CPU backend, nor on
-                evaluate/predict.
+                warns, once per batch shape). As in Keras's compiled step, Python side effects inside the step
+                (appending to a list) happen when it runs eagerly or is captured, not at each replay; state
+                belongs in variables or metric attributes. False: every step eager. No effect on the CPU
+                backend, nor on evaluate/predict.
             metrics: list of names ("accuracy" resolved from the data shapes as
                 Keras does), Metric instances or functions.
             auto_scale_loss: when the model's dtype policy is ``"mixed_float16"``, wrap the optimizer in a
