@@ -352,3 +352,23 @@ def test_the_cuda_capture_calls_in_order(monkeypatch):
             assert runs == [True, False, False, False] and g.phase == "eager", runs
             assert g.reason == "the step draws random numbers"
             assert fake.log == [("wait", True, True), ("begin", True), ("end",)]
+
+
+def test_several_inputs_outputs_and_sample_weights_are_replayed_as_eagerly():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(10, 4)).astype("float32"), rng.normal(size=(10, 2)).astype("float32")
+    y, y2, sw = rng.integers(0, 3, 10), rng.normal(size=(10, 1)).astype("float32"), np.linspace(0.5, 1.5, 10)
+    runs = []
+    for jit_compile in (False, "auto"):
+        with tf.device("emulator"):
+            i1, i2 = keras.Input((4,)), keras.Input((2,))
+            h = keras.layers.Concatenate()([i1, i2])
+            model = keras.Model([i1, i2], [keras.layers.Dense(3, name="cls")(h), keras.layers.Dense(1, name="reg")(h)])
+            model.set_weights([np.full(w.shape, 0.1, "float32") for w in model.get_weights()])
+            model.compile(optimizer="adam", metrics=[["accuracy"], ["mae"]], jit_compile=jit_compile,
+                          loss=[keras.losses.SparseCategoricalCrossentropy(from_logits=True), "mse"])
+            history = model.fit([a, b], [y, y2], sample_weight=sw, batch_size=4, epochs=3, verbose=0, shuffle=False)
+        runs.append((history.history, model.get_weights()))
+    _assert_same_training(*runs)
+    assert set(runs[1][0]) == {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"}
+    assert list(model.graph_status().values()) == ["replayed 3 times", "replayed 1 times"], model.graph_status()
