@@ -372,3 +372,16 @@ def test_several_inputs_outputs_and_sample_weights_are_replayed_as_eagerly():
     _assert_same_training(*runs)
     assert set(runs[1][0]) == {"loss", "cls_loss", "reg_loss", "cls_accuracy", "reg_mae"}
     assert list(model.graph_status().values()) == ["replayed 3 times", "replayed 1 times"], model.graph_status()
+
+
+def test_a_capture_that_fails_warns_and_the_step_runs_eagerly(monkeypatch):
+    def broken(graph):
+        raise RuntimeError("cudaErrorStreamCaptureUnsupported (a stand-in)")
+    monkeypatch.setattr(graph_module._EmulatorDevice, "capture", staticmethod(broken))
+    eager = _train(_cnn(jit_compile=False))
+    model = _cnn()
+    with pytest.warns(RuntimeWarning, match="The training step could not be captured for replay and runs eagerly: "
+                                            "the capture failed: RuntimeError: cudaErrorStreamCaptureUnsupported"):
+        replayed = _train(model)
+    _assert_same_training(eager, replayed)
+    assert replayed[2].graph_launches == 0

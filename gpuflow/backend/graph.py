@@ -387,7 +387,6 @@ class StepGraph:
     def __call__(self, batch):
         """Runs the step on ``batch`` (a list of host arrays of this graph's signature): eagerly, captured
         or replayed (see ``phase``). Returns the step's outputs."""
-        be = self.backend
         if self._inputs is None:
             self._inputs = [self._device.buffer(a.shape, a.dtype) for a in batch]
         for buf, a in zip(self._inputs, batch):  # the only host-to-device copies of a replayed step
@@ -425,11 +424,12 @@ class StepGraph:
         except CaptureRefused as e:
             self.phase, self.reason = "eager", str(e)
             return self._eager()
-        except Exception as e:  # a failure of the capture itself: loud, then eager
+        except Exception as e:  # the capture itself failed: eager from now on, and loud unless the step fails too
             self.phase, self.reason = "eager", f"the capture failed: {type(e).__name__}: {e}"
-            warnings.warn(f"CUDA graph capture of the training step failed; the step runs eagerly. {self.reason}",
+            out = self._eager()  # the step's own error, if it has one, is the one raised
+            warnings.warn(f"The training step could not be captured for replay and runs eagerly: {self.reason}",
                           RuntimeWarning, stacklevel=3)
-            return self._eager()
+            return out
         changed = {i for i, *_ in self._carried + self._rebound}
         self._fixed = [(i, getattr(*c)) for i, c in enumerate(self._cells) if i not in changed]
         self.phase = "replay"
