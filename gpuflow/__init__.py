@@ -40,6 +40,8 @@ from .ops.control_flow_ops import cond, while_loop, map_fn, vectorized_map, exec
 from .ops.logging_ops import print  # noqa: F401,A004  (tf.print)
 from .ops.gradient_ops import custom_gradient  # noqa: F401
 from .ops.tensor_array_ops import TensorArray  # noqa: F401
+from .ops.array_ops import ensure_shape  # noqa: F401
+from . import debugging, errors, nest  # noqa: F401  (tf.debugging, tf.errors, tf.nest)
 from .module import Module, name_scope  # noqa: F401
 
 newaxis = None  # tf.newaxis

@@ -648,7 +648,7 @@ GRADIENT_CHECKED = {
     "multiply_no_nan", "atan2", "unsorted_segment_sum", "unsorted_segment_mean", "segment_sum", "segment_mean",
     "scatter_nd",
     "tensor_scatter_nd_update", "tensor_scatter_nd_add", "erfc", "real", "conj", "log_poisson_loss",
-    "unsorted_segment_max", "unsorted_segment_min", "segment_max", "segment_min",
+    "unsorted_segment_max", "unsorted_segment_min", "segment_max", "segment_min", "ensure_shape",
 }
 NO_GRADIENT = {  # integer/bool results, piecewise-constant ops (checked above to give None or zeros), creation
     "floordiv", "sign", "round", "floor", "ceil", "reduce_any", "reduce_all", "argmax", "argmin", "equal",

@@ -102,6 +102,7 @@ GRADIENT_CASES = [
       id="tensor_scatter_nd_add"),
     P(tf.linalg.matrix_transpose, (rand(2, 3, 4),), id="matrix_transpose"),
     P(tf.math.erfc, (rand(3, 4, low=-2, high=2),), id="erfc"),
+    P(lambda x: tf.ensure_shape(x, (None, 4)) * 2.0, (rand(3, 4),), id="ensure_shape"),
     P(lambda d: tf.math.unsorted_segment_max(d, tf.constant([0, 2, 0, -1, 1]), 3), (rand(5, 2),),
       id="unsorted_segment_max"),
     P(lambda d: tf.math.unsorted_segment_min(d, tf.constant([1, 1, 0, 1, 0]), 2), (rand(5, 2),),
@@ -395,3 +396,54 @@ def test_tensor_array_in_an_eager_loop():
         ta = tf.TensorArray(tf.float32, size=2).write(0, x * x).write(1, x * 3.0)
         y = tf.reduce_sum(ta.stack())
     assert float(tape.gradient(y, x)) == 7.0
+
+
+def test_debugging_assertions_and_errors():
+    # the messages are TensorFlow 2.21's (printed by TF for the same calls)
+    assert tf.debugging.assert_equal(tf.constant([1, 2]), [1, 2]) is None
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Condition x == y did not hold.\nIndices of first 1 "
+                                                             r"different values:\n\[\[1\]\]"):
+        tf.debugging.assert_equal(tf.constant([1, 2]), tf.constant([1, 3]))
+    with pytest.raises(ValueError, match="Condition x < y"):  # an InvalidArgumentError is a ValueError too
+        tf.debugging.assert_less(tf.constant([1, 2]), tf.constant([2, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Condition x > 0 did not hold element-wise"):
+        tf.debugging.assert_positive(tf.constant([1, 0]))
+    with pytest.raises(ValueError, match=r"must have rank 3.  Received rank 2, shape \(2, 3\)"):
+        tf.debugging.assert_rank(tf.zeros((2, 3)), 3)
+    with pytest.raises(ValueError, match=r"Specified by tensor shape=\(2, 3\) dtype=float32 dimension 0.  Tensor "
+                                         r"shape=\(3,\) dtype=float32 dimension 0 must have size 2.  Received size 3"):
+        tf.debugging.assert_shapes([(tf.zeros((2, 3)), ("N", "D")), (tf.zeros((3,)), ("N",))])
+    assert tf.debugging.assert_shapes([(tf.zeros((2, 3)), ("N", 3)), (tf.zeros((2,)), ("N",))]) is None
+    with pytest.raises(tf.errors.InvalidArgumentError, match="bad : Tensor had NaN values"):
+        tf.debugging.check_numerics(tf.constant([1.0, np.nan]), "bad")
+    with pytest.raises(TypeError, match="tensor must be of type tf.int32; got tf.float32"):
+        tf.debugging.assert_type(tf.zeros(2), tf.int32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not equal to tolerance"):
+        tf.debugging.assert_near(tf.constant(1.0), tf.constant(1.1))
+    assert tf.ensure_shape(tf.zeros((2, 3)), (None, 3)).shape == (2, 3)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"Shape of tensor input \[2,3\] is not compatible with "
+                                                             r"expected shape \[\?,4\]."):
+        tf.ensure_shape(tf.zeros((2, 3)), (None, 4))
+    with pytest.raises(tf.errors.OutOfRangeError, match="Tried to read from index 3 but array size is: 1"):
+        tf.TensorArray(tf.float32, size=1).read(3)
+    e = tf.errors.InvalidArgumentError(None, None, "boom")
+    assert isinstance(e, tf.errors.OpError) and e.message == str(e) == "boom"
+
+
+def test_nest_follows_tensorflow_order():
+    import collections
+    P = collections.namedtuple("P", "a b")
+    s = {"b": [1, (2, 3)], "a": P(4, 5)}
+    assert tf.nest.flatten(s) == [4, 5, 1, 2, 3]  # mappings by sorted key, as TF
+    assert tf.nest.map_structure(lambda x: x * 10, s) == {"b": [10, (20, 30)], "a": P(40, 50)}
+    assert tf.nest.pack_sequence_as(s, range(5)) == {"b": [2, (3, 4)], "a": P(0, 1)}
+    assert tf.nest.map_structure(lambda a, b: a + b, [1, (2,)], [10, (20,)]) == [11, (22,)]
+    assert tf.nest.is_nested([1]) and not tf.nest.is_nested(1) and tf.nest.flatten(None) == [None]
+    od = collections.OrderedDict([("z", 1), ("a", 2)])
+    assert tf.nest.flatten(od) == [2, 1] and list(tf.nest.map_structure(lambda v: v, od)) == ["z", "a"]
+    with pytest.raises(ValueError, match="don't have the same nested structure"):
+        tf.nest.assert_same_structure([1, 2], [1])
+    with pytest.raises(TypeError, match="don't have the same nested structure"):
+        tf.nest.assert_same_structure([1, 2], (1, 2))
+    with pytest.raises(ValueError, match="Structure had 5 atoms, but flat_sequence had 4 items"):
+        tf.nest.pack_sequence_as(s, range(4))

@@ -602,3 +602,23 @@ def tensor_scatter_nd_add(tensor, indices, updates, name=None):
 
 
 __all__ += ["scatter_nd", "tensor_scatter_nd_update", "tensor_scatter_nd_add"]
+
+
+def ensure_shape(x, shape, name=None):
+    """``x`` itself when its shape fits ``shape`` (None, or -1, for a dimension of any size) (``tf.ensure_shape``).
+
+    Raises:
+        gpuflow.errors.InvalidArgumentError: (a ValueError) a shape that does not fit, with TensorFlow's message.
+    """
+    from ..errors import InvalidArgumentError
+    t = convert_to_tensor(x)
+    want = None if shape is None else [None if d is None or d == -1 else int(d) for d in
+                                       (shape.numpy().tolist() if isinstance(shape, Tensor) else list(shape))]
+    if want is not None and (len(want) != t.ndim or any(w is not None and w != n for w, n in zip(want, t.shape))):
+        shown = ",".join("?" if w is None else str(w) for w in want)
+        raise InvalidArgumentError(None, None, f"Shape of tensor input [{','.join(str(n) for n in t.shape)}] is not "
+                                               f"compatible with expected shape [{shown}].")
+    return t
+
+
+__all__ += ["ensure_shape"]

@@ -3,6 +3,7 @@ stacked into one Tensor; gradients flow through what is written to what is read 
 from __future__ import annotations
 
 from .. import dtypes as _dtypes
+from ..errors import OutOfRangeError
 from .core import convert_to_tensor
 from .array_ops import concat as _concat, gather as _gather, stack as _stack, unstack as _unstack, zeros
 
@@ -22,7 +23,7 @@ class TensorArray:
         element_shape: optional shape every entry must have.
 
     Raises:
-        IndexError: a read or write outside the array (TensorFlow's OutOfRangeError message).
+        gpuflow.errors.OutOfRangeError: (an IndexError) a read or write outside the array (TensorFlow's message).
         ValueError: an entry of another shape than the others or ``element_shape``.
     """
 
@@ -56,8 +57,9 @@ class TensorArray:
         i = int(index.numpy() if hasattr(index, "numpy") else index)
         if i < 0 or (i >= len(self._items) and not (op == "write" and self._dynamic)):
             verb = "write to" if op == "write" else "read from"
-            raise IndexError(f"Tried to {verb} index {i} but array {'is not resizeable and ' if op == 'write' else ''}"
-                             f"size is: {len(self._items)}")
+            raise OutOfRangeError(None, None, f"Tried to {verb} index {i} but array "
+                                              f"{'is not resizeable and ' if op == 'write' else ''}size is: "
+                                              f"{len(self._items)}")
         return i
 
     def write(self, index, value, name=None):
