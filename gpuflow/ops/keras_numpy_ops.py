@@ -1,6 +1,6 @@
 """The ops that ``keras.ops`` needs and TensorFlow's namespaces do not have as such: the inverse hyperbolic
-functions, ``cbrt``, ``erfinv``, the max/min/prod segment reductions, and a wrapper for the ops that have no gradient (bit
-operations, counts, indices...).
+functions, ``cbrt``, ``erfinv``, the max/min/prod segment reductions, and a wrapper for the ops that have no
+gradient (bit operations, counts, indices...).
 
 As every module of :mod:`gpuflow.ops`: the forward runs on the tensor's backend (``backend.xp``, NumPy or CuPy),
 the gradient is written once beside it in terms of other gpuflow ops (so it runs on every backend and can be

@@ -13,7 +13,8 @@ NumPy arrays, nested lists or Python numbers, and results are gpuflow Tensors, d
 and predicts but cannot be saved). A Keras op gpuflow does not implement raises
 AttributeError "`tf.keras.ops.<name>` is not supported in gpuflow".
 """
-from . import core, image, linalg, math, nn, numpy  # noqa: F401
+from . import core, einops, image, linalg, math, nn, numpy  # noqa: F401
+from .einops import rearrange  # noqa: F401
 from .linalg import *  # noqa: F401,F403
 from .math import *  # noqa: F401,F403
 from .nn import *  # noqa: F401,F403

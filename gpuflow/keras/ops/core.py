@@ -229,7 +229,7 @@ def custom_gradient(f):
     return G.custom_gradient(f)
 
 
-# -- slicing and scattering -------------------------------------------------------------------------------------------------
+# -- slicing and scattering ------------------------------------------------------------------------------------------
 def _starts(start_indices):
     return [int(v) for v in (start_indices.numpy().tolist() if isinstance(start_indices, Tensor) else
                              np.asarray(start_indices).tolist())]

@@ -45,8 +45,9 @@ def _segment(kind, data, segment_ids, num_segments, sorted):  # noqa: A002 - Ker
 
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
     """Sums of the rows of ``data`` sharing a segment id (1-D ``segment_ids``, one per leading row); negative ids
-    are dropped, ids >= ``num_segments`` are an error (TensorFlow's ``unsorted_segment_sum``). ``num_segments`` defaults to the number of distinct ids (Keras on
-    TensorFlow), or ``max(id) + 1`` when ``sorted``. Differentiable in ``data``.
+    are dropped, ids >= ``num_segments`` are an error (TensorFlow's ``unsorted_segment_sum``). ``num_segments``
+    defaults to the number of distinct ids (Keras on TensorFlow), or ``max(id) + 1`` when ``sorted``.
+    Differentiable in ``data``.
 
     Raises:
         ValueError: ``segment_ids`` not 1-D or of another length than ``data``; ``num_segments`` with ``sorted``.

@@ -68,18 +68,21 @@ selu = _activation(N.selu, "selu", "Scaled ELU (Klambauer et al. 2017).")
 
 
 def leaky_relu(x, negative_slope=0.2):
-    """``x`` where positive, ``negative_slope * x`` elsewhere. Floating result (integer inputs give ``floatx()``)."""
+    """``x`` where positive, ``negative_slope * x`` elsewhere.
+    Floating result (integer inputs give ``floatx()``)."""
     return N.leaky_relu(float_tensor(x), alpha=negative_slope)
 
 
 def elu(x, alpha=1.0):
-    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere. Floating result (integer inputs give ``floatx()``)."""
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return M.where(M.greater(x, _c(0, x)), x, _c(alpha, x) * M.expm1(M.minimum(x, _c(0, x))))
 
 
 def celu(x, alpha=1.0):
-    """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``. Floating result (integer inputs give ``floatx()``)."""
+    """``max(x, 0) + alpha * expm1(min(x, 0) / alpha)``.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     zero = _c(0, x)
     return M.maximum(x, zero) + _c(alpha, x) * M.expm1(M.minimum(x, zero) / _c(alpha, x))
@@ -87,7 +90,8 @@ def celu(x, alpha=1.0):
 
 def gelu(x, approximate=True):
     """Gaussian error linear unit; ``approximate=True`` (Keras's default) uses the tanh approximation, False the
-    exact ``0.5 x (1 + erf(x / sqrt 2))``. Floating result (integer inputs give ``floatx()``)."""
+    exact ``0.5 x (1 + erf(x / sqrt 2))``.
+    Floating result (integer inputs give ``floatx()``)."""
     return N.gelu(float_tensor(x), approximate=approximate)
 
 
@@ -105,46 +109,53 @@ def glu(x, axis=-1):
 
 
 def hard_shrink(x, threshold=0.5):
-    """``x`` where ``|x| > threshold``, else 0. Floating result (integer inputs give ``floatx()``)."""
+    """``x`` where ``|x| > threshold``, else 0.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return M.where(M.greater(M.abs(x), _c(threshold, x)), x, M.zeros_like_(x))
 
 
 def soft_shrink(x, threshold=0.5):
-    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0. Floating result (integer inputs give ``floatx()``)."""
+    """``x - threshold`` above ``threshold``, ``x + threshold`` below ``-threshold``, else 0.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     t = _c(threshold, x)
     return M.where(M.greater(x, t), x - t, M.where(M.less(x, -t), x + t, M.zeros_like_(x)))
 
 
 def squareplus(x, b=4):
-    """``(x + sqrt(x^2 + b)) / 2``. Floating result (integer inputs give ``floatx()``)."""
+    """``(x + sqrt(x^2 + b)) / 2``.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return (x + M.sqrt(M.square(x) + _c(b, x))) / _c(2, x)
 
 
 def sparse_plus(x):
-    """0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, ``x`` above. Floating result (integer inputs give ``floatx()``)."""
+    """0 for ``x <= -1``, ``(x + 1)^2 / 4`` for ``-1 < x < 1``, ``x`` above.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return M.where(M.less_equal(x, _c(-1, x)), M.zeros_like_(x),
                    M.where(M.less(x, _c(1, x)), _c(0.25, x) * M.square(x + _c(1, x)), x))
 
 
 def sparse_sigmoid(x):
-    """0 for ``x <= -1``, 1 for ``x >= 1``, ``(x + 1) / 2`` between. Floating result (integer inputs give ``floatx()``)."""
+    """0 for ``x <= -1``, 1 for ``x >= 1``, ``(x + 1) / 2`` between.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return M.where(M.less_equal(x, _c(-1, x)), M.zeros_like_(x),
                    M.where(M.greater_equal(x, _c(1, x)), M.ones_like_(x), _c(0.5, x) * (x + _c(1, x))))
 
 
 def threshold(x, threshold, default_value):
-    """``x`` where ``x > threshold``, else ``default_value``. Floating result (integer inputs give ``floatx()``)."""
+    """``x`` where ``x > threshold``, else ``default_value``.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     return M.where(M.greater(x, _c(threshold, x)), x, A.broadcast_to(_c(default_value, x), tuple(x.shape)))
 
 
 def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x))`` over ``axis`` (an int or a tuple of axes), computed stably. Floating result (integer inputs give ``floatx()``)."""
+    """``exp(x) / sum(exp(x))`` over ``axis`` (an int or a tuple of axes), computed stably.
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     if isinstance(axis, int):
         return N.softmax(x, axis=axis)
@@ -154,7 +165,8 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` over ``axis`` (an int or a tuple of axes). Floating result (integer inputs give ``floatx()``)."""
+    """``x - logsumexp(x)`` over ``axis`` (an int or a tuple of axes).
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     if isinstance(axis, int):
         return N.log_softmax(x, axis=axis)
@@ -164,7 +176,8 @@ def log_softmax(x, axis=-1):
 
 def sparsemax(x, axis=-1):
     """Sparsemax (Martins & Astudillo 2016): the Euclidean projection of ``x`` onto the simplex along ``axis``
-    (Keras's TensorFlow formula: sort, cumulative sum, support, threshold). Floating result (integer inputs give ``floatx()``)."""
+    (Keras's TensorFlow formula: sort, cumulative sum, support, threshold).
+    Floating result (integer inputs give ``floatx()``)."""
     x = float_tensor(x)
     ax = axis % x.ndim
     z = _np_ops.flip(_np_ops.sort(x, axis=ax), ax)
@@ -212,7 +225,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
     return M.reduce_max(out, axis=reduction_axis)
 
 
-# -- losses -------------------------------------------------------------------------------------------------------------
+# -- losses ----------------------------------------------------------------------------------------------------------
 def _same_shape(target, output):
     if target.ndim != output.ndim:
         raise ValueError(f"Arguments `target` and `output` must have the same rank (ndim). Received: "
@@ -286,7 +299,7 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return N.sparse_softmax_cross_entropy_with_logits(labels=target, logits=output)
 
 
-# -- normalization -----------------------------------------------------------------------------------------------------------
+# -- normalization ---------------------------------------------------------------------------------------------------
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and (biased) variance over ``axes``; float16/bfloat16 are computed in float32 and cast back (Keras).
 
@@ -434,7 +447,7 @@ def dot_product_attention(query, key, value, bias=None, mask=None, scale=None, i
     return A.transpose(M.matmul(probs, A.transpose(v, (0, 2, 1, 3))), (0, 2, 1, 3))
 
 
-# -- convolution and pooling -------------------------------------------------------------------------------------------------
+# -- convolution and pooling -----------------------------------------------------------------------------------------
 def _channels_last(inputs, data_format, rank):
     fmt = data_format or image_data_format()
     x = float_tensor(inputs, "inputs")

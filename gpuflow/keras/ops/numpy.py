@@ -15,7 +15,9 @@ have no gradient, as in Keras. Shapes must be concrete: gpuflow runs eagerly.
 from __future__ import annotations
 
 import builtins
+import functools
 import math as _math
+import re
 
 import numpy as np
 
@@ -698,7 +700,7 @@ def nancumprod(x, axis=None, dtype=None):
     return cumprod(_without_nan(x, 1), axis, dtype)
 
 
-# -- quantiles ----------------------------------------------------------------------------------------------------------
+# -- quantiles -------------------------------------------------------------------------------------------------------
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
@@ -991,7 +993,7 @@ def vander(x, N=None, increasing=False):  # noqa: N803
     return M.pow(A.expand_dims(x, 1), _const(powers.astype(x.dtype.as_numpy_dtype), x))
 
 
-# -- shape manipulation -------------------------------------------------------------------------------------------------
+# -- shape manipulation ----------------------------------------------------------------------------------------------
 def reshape(x, newshape):
     """``x`` in ``newshape`` (one dimension may be -1)."""
     return A.reshape(tensor(x), _shape(newshape))
@@ -1257,7 +1259,7 @@ def ndim(x):
     return len(x.shape) if isinstance(x, KerasTensor) else tensor(x).ndim
 
 
-# -- indexing -----------------------------------------------------------------------------------------------------------
+# -- indexing --------------------------------------------------------------------------------------------------------
 def get_item(x, key):
     """``x[key]`` (NumPy indexing, differentiable)."""
     return A.getitem(tensor(x), key)
@@ -1602,7 +1604,51 @@ def slogdet(x):
     return M.sign(d), M.log(M.abs(d))
 
 
-# -- complex numbers (gpuflow's tensors are real) ------------------------------------------------------------------------
+def vectorize(pyfunc, *, excluded=None, signature=None):
+    """``pyfunc`` made to map over the leading (loop) axes of its tensor arguments, NumPy's ``vectorize``: the
+    arguments broadcast over their loop axes; ``signature`` (``"(m,n),(n)->(m)"``) gives each argument's core axes
+    (default: none, elementwise); positional indices or keyword names in ``excluded`` are passed through. gpuflow
+    calls ``pyfunc`` once per loop position (eagerly) and stacks the results; differentiable through ``pyfunc``.
+
+    Raises:
+        ValueError: a malformed signature, or arguments whose loop axes do not broadcast.
+    """
+    excluded = set(excluded or ())
+
+    def parse(side):
+        return [tuple(d for d in g.replace(" ", "").split(",") if d) for g in re.findall(r"\((.*?)\)", side)]
+
+    @functools.wraps(pyfunc)
+    def wrapped(*args, **kwargs):
+        mapped = [i for i, a in enumerate(args) if i not in excluded and a is not None]
+        if signature is None:
+            cores = {i: () for i in mapped}
+        else:
+            if "->" not in signature:
+                raise ValueError(f"Invalid signature: expected '(...)->(...)'. Received: signature={signature!r}")
+            ins = parse(signature.split("->")[0])
+            if len(ins) != len(mapped):
+                raise ValueError(f"The signature names {len(ins)} inputs, {len(mapped)} were given. Received: "
+                                 f"signature={signature!r}")
+            cores = dict(zip(mapped, ins))
+        ts = {i: tensor(args[i]) for i in mapped}
+        loop = {i: tuple(t.shape[:t.ndim - len(cores[i])]) for i, t in ts.items()}
+        shape = np.broadcast_shapes(*loop.values()) if loop else ()
+        flat = {i: A.reshape(A.broadcast_to(t, shape + tuple(t.shape[len(loop[i]):])),
+                             (-1,) + tuple(t.shape[len(loop[i]):])) for i, t in ts.items()}
+        results = []
+        for k in _range(int(np.prod(shape, dtype=np.int64))):
+            call = [A.getitem(flat[i], k) if i in flat else a for i, a in enumerate(args)]
+            results.append(pyfunc(*call, **kwargs))
+        if results and isinstance(results[0], (tuple, list)):
+            return tuple(A.reshape(A.stack([tensor(r[j]) for r in results]), shape + tuple(tensor(results[0][j]).shape))
+                         for j in _range(len(results[0])))
+        out = A.stack([tensor(r) for r in results])
+        return A.reshape(out, shape + tuple(out.shape[1:]))
+    return wrapped
+
+
+# -- complex numbers (gpuflow's tensors are real) --------------------------------------------------------------------
 def real(x):
     """The real part: ``x`` itself (gpuflow has no complex dtypes)."""
     return tensor(x)
@@ -1637,5 +1683,7 @@ def view(x, dtype=None):
 
 
 __all__ = [n for n in _names.NUMPY.split() if n in globals()]
-wrap_module(globals(), [n for n in __all__ if n not in ("ndim", "nanmedian", "nanquantile", "nanpercentile")])  # a call on symbolic tensors is a functional-model node
+# a call on symbolic tensors is a functional-model node
+wrap_module(globals(), [n for n in __all__
+                         if n not in ("ndim", "vectorize", "nanmedian", "nanquantile", "nanpercentile")])
 __getattr__ = module_getattr(__name__, "tf.keras.ops.numpy", _names.NUMPY)  # a Keras op gpuflow lacks
