@@ -210,6 +210,8 @@ VALUE_CASES = [
      "float32"),
     ("crop_images", lambda: ops.image.crop_images(IMG, 1, 2, target_height=2, target_width=3),
      lambda: IMG[:, 1:3, 2:5], "float32"),
+    ("extract_patches", lambda: ops.image.extract_patches(IMG, 2),
+     lambda: IMG.reshape(2, 2, 2, 3, 2, 3).transpose(0, 1, 3, 2, 4, 5).reshape(2, 2, 3, 12), "float32"),
     ("fori_loop", lambda: ops.fori_loop(0, 4, lambda i, v: v * 2 + i, ops.convert_to_tensor(1.0)), lambda: 27.0,
      "float32"),
     ("scan", lambda: ops.scan(lambda c, x: (c + x, c * x), np.float32(0), V)[1],
@@ -303,6 +305,7 @@ GRADIENT_CASES = [
     ("adaptive_pools", lambda x: ops.adaptive_average_pool(x, (2, 3)) + ops.adaptive_max_pool(x, (2, 3)),
      (rand(1, 3, 4, 2),)),
     ("rearrange", lambda x: ops.rearrange(x, "b (h w) -> w (b h)", h=2), (rand(3, 4),)),
+    ("extract_patches", lambda x: ops.image.extract_patches(x, (2, 2), strides=1), (rand(1, 3, 3, 2),)),
     ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"), (rand(1, 2, 3, 2),
                                                                                            rand(3, 3, 2, 2))),
 ]

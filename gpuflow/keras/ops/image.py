@@ -1,6 +1,6 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images`` and
-``pad_images``, all differentiable. The others (affine and perspective transforms, patches, HSV, blur, SSIM...) are
+``pad_images`` and ``extract_patches`` (2-D), all differentiable. The others (affine and perspective transforms, patches, HSV, blur, SSIM...) are
 not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from . import _names
 from ._symbolic import wrap_module
 from ._common import promote, tensor
 from . import core as _core
+from . import nn as _nn
 
 def _rank_check(images):
     if images.ndim not in (3, 4):
@@ -99,6 +100,37 @@ def rgb_to_grayscale(images, data_format=None):
     shape[axis] = 3
     gray = M.reduce_sum(xf * A.reshape(w, shape), axis=axis, keepdims=True)
     return M.cast(gray, orig)
+
+
+def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid", data_format=None):
+    """The ``size`` = (patch_h, patch_w) patches of images (rank 3 or 4) every ``strides`` (default: ``size``), each
+    flattened in (row, column, channel) order on the channel axis: (N, out_h, out_w, patch_h * patch_w * C) in
+    channels_last. As Keras 3: a convolution with an identity kernel (so ``padding`` and ``dilation_rate`` are the
+    convolution's); differentiable.
+
+    Raises:
+        TypeError: ``size`` not an int or a pair (Keras's message).
+        NotImplementedError: 3-D patches (``size`` of length 3).
+    """
+    if isinstance(size, int):
+        ph = pw = size
+    elif len(size) == 2:
+        ph, pw = size
+    elif len(size) == 3:
+        raise NotImplementedError("keras.ops.image.extract_patches: 3-D patches are not supported in gpuflow.")
+    else:
+        raise TypeError(f"Invalid `size` argument. Expected an int or a tuple of length 2. Received: size={size}")
+    x = tensor(images, arg="images")
+    single = x.ndim == 3
+    if single:
+        x = A.expand_dims(x, 0)
+    fmt = standardize_data_format(data_format)
+    channels = x.shape[-1] if fmt == "channels_last" else x.shape[1]
+    out_dim = ph * pw * channels
+    kernel = np.eye(out_dim, dtype=x.dtype.as_numpy_dtype if x.dtype.is_floating else np.float32)
+    patches = _nn.conv(x, kernel.reshape(ph, pw, channels, out_dim), strides=strides or (ph, pw), padding=padding,
+                       data_format=fmt, dilation_rate=dilation_rate)
+    return A.reshape(patches, tuple(patches.shape[1:])) if single else patches
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
