@@ -99,8 +99,31 @@ def tensor(x, dtype=None, arg="x"):
 
 def promote(*xs, extra=()):
     """The arguments as Tensors of their common Keras dtype (:func:`result_type` of ``xs`` and ``extra``)."""
+    fast = _same_dtype(xs, extra)
+    if fast is not None:
+        return fast
     dt = result_type(*xs, *extra)
     return [tensor(x, dt) for x in xs]
+
+
+def _same_dtype(xs, extra):
+    """The common case without the lattice: Tensors of one dtype with Python scalars that keep it (floats with a
+    floating dtype, ints with a numeric one), converted to it; None when the full rule is needed."""
+    first = next((x for x in xs if isinstance(x, Tensor)), None)
+    if first is None:
+        return None
+    dt = first._data.dtype
+    floating = first.dtype.is_floating
+    for x in (*xs, *extra):
+        if isinstance(x, Tensor):
+            if x._data.dtype != dt:
+                return None
+        elif type(x) is float or x is float:
+            if not floating:
+                return None
+        elif not ((type(x) is int or x is int) and (floating or dt.kind in "iu")):
+            return None
+    return [x if isinstance(x, Tensor) else convert_to_tensor(x, dtype=dt, device=first.device) for x in xs]
 
 
 def float_tensor(x, arg="x"):
