@@ -385,3 +385,20 @@ def test_a_capture_that_fails_warns_and_the_step_runs_eagerly(monkeypatch):
         replayed = _train(model)
     _assert_same_training(eager, replayed)
     assert replayed[2].graph_launches == 0
+
+
+def test_confusion_metrics_with_cached_thresholds_are_replayed_as_eagerly():
+    """Precision/AUC keep their thresholds on the device in a cache made in the warm-up: read as they are."""
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(8, 4)).astype("float32"), rng.integers(0, 2, (8, 1)).astype("float32")
+    runs = []
+    for jit_compile in (False, "auto"):
+        with tf.device("emulator"):
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1, activation="sigmoid")])
+            model.set_weights([np.full((4, 1), 0.3, "float32"), np.zeros(1, "float32")])
+            model.compile(optimizer="sgd", loss="binary_crossentropy", jit_compile=jit_compile,
+                          metrics=[keras.metrics.Precision(), keras.metrics.AUC(num_thresholds=20)])
+            history = model.fit(x, y, batch_size=2, epochs=2, verbose=0, shuffle=False)
+        runs.append((history.history, model.get_weights()))
+    _assert_same_training(*runs)
+    assert list(model.graph_status().values()) == ["replayed 5 times"], model.graph_status()

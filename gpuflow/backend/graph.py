@@ -222,12 +222,16 @@ class _Recorder:
         self.ops = []
         self.depth = 0
         self.refused = None  # why the capture was refused (the step then went on eagerly)
-        self._read_only = {id(a) for a in read_only}  # the backend's constants (a dummy kernel argument)
+        self._read_only = {id(a): a for a in read_only}  # the backend's constants, what the metrics hold
+
+    def _is_read_only(self, a):
+        """``a`` is one of the read-only arrays or a view of one (``thresholds.reshape(...)``)."""
+        return id(a) in self._read_only or any(np.may_share_memory(a, k) for k in self._read_only.values())
 
     def check_operands(self, arrays, what):
         """False (and the capture refused) when an operand is none of the capture's own arrays."""
         for a in arrays:
-            if not isinstance(a, _Rec) and id(a) not in self._read_only:
+            if not isinstance(a, _Rec) and not self._is_read_only(a):
                 _refuse(f"{what} used a {a.dtype} array of shape {a.shape} that the capture did not produce and was "
                         "not given (a host array, or a device array made by work the recorder cannot see); a replay "
                         "would read it stale")
@@ -316,7 +320,8 @@ class StepGraph:
             variables; asked at each warm-up and capture, as the first step may create some: optimizer slots).
         watch: ``watch()`` lists the objects whose attributes the step rebinds (the metrics).
         gpu: capture a CUDA graph (CuPy arrays), else record for the emulator (NumPy arrays).
-        read_only: device arrays the step may read that are none of the above (the backend's constants).
+        read_only: device arrays the step may read that are none of the above (the backend's constants; on the
+            emulator, the arrays the ``watch`` objects hold are allowed too).
 
     Attributes:
         phase: ``"warm-up"`` (next call eager), ``"capture"`` (next call captures), ``"replay"`` or
@@ -537,6 +542,28 @@ def _same(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
 
+def _held_arrays(objects, depth=3):
+    """The device arrays the ``objects`` hold in their attributes, in lists, tuples and dicts of them (a metric's
+    cached thresholds): made before the capture, so a replay may read them as they are then."""
+    out = []
+
+    def visit(value, depth):
+        if isinstance(value, np.ndarray):
+            out.append(value)
+        elif isinstance(getattr(value, "_data", None), np.ndarray):  # a Tensor
+            out.append(value._data)
+        elif depth and isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v, depth - 1)
+        elif depth and isinstance(value, dict):
+            for v in value.values():
+                visit(v, depth - 1)
+    for o in objects:
+        for value in vars(o).values():
+            visit(value, depth)
+    return out
+
+
 def capture_emulated(graph):
     """The emulator's capture of ``graph`` (a :class:`StepGraph`): runs its step once, recording it.
 
@@ -556,7 +583,7 @@ def capture_emulated(graph):
                else v for v in graph.adopt(before, lambda v, dtype: np.array(v, dtype))]
     holders = [be] + ([be.tensor_cores] if be.tensor_cores is not None else [])
     saved_xp = [h.xp for h in holders]
-    rec = _Recorder(graph._device.read_only)
+    rec = _Recorder(graph._device.read_only + tuple(_held_arrays(graph._watch())))
     try:
         for (o, n), v in zip(cells, adopted):
             setattr(o, n, v)
