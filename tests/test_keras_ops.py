@@ -165,6 +165,10 @@ VALUE_CASES = [
      lambda: F3 @ V[:4], "float32"),
     ("vectorize_elementwise", lambda: ops.vectorize(lambda a, b: a * 2 + b)(F, V[:4]), lambda: F * 2 + V[:4],
      "float32"),
+    ("unfold", lambda: ops.unfold(IMG.transpose(0, 3, 1, 2), 2, stride=2),
+     lambda: IMG.reshape(2, 2, 2, 3, 2, 3).transpose(0, 5, 2, 4, 1, 3).reshape(2, 12, 6), "float32"),
+    ("jvp", lambda: ops.jvp(lambda a, b: ops.matmul(a, b), (F, P.T), (P, F.T))[1], lambda: P @ P.T + F @ F.T,
+     "float32"),
     ("relu_int", lambda: ops.relu(I), lambda: np.maximum(I, 0), "int32"),
     ("gelu_tanh", lambda: ops.gelu(F), lambda: 0.5 * F * (1 + np.tanh(np.sqrt(2 / np.pi) * (F + 0.044715 * F ** 3))),
      "float32"),
@@ -306,6 +310,8 @@ GRADIENT_CASES = [
      (rand(1, 3, 4, 2),)),
     ("rearrange", lambda x: ops.rearrange(x, "b (h w) -> w (b h)", h=2), (rand(3, 4),)),
     ("extract_patches", lambda x: ops.image.extract_patches(x, (2, 2), strides=1), (rand(1, 3, 3, 2),)),
+    ("unfold_fold", lambda x: ops.fold(ops.unfold(x, 2, padding=1), (3, 3), 2, padding=1) + ops.sum(ops.unfold(x, 2)),
+     (rand(1, 2, 3, 3),)),
     ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"), (rand(1, 2, 3, 2),
                                                                                            rand(3, 3, 2, 2))),
 ]
@@ -328,6 +334,26 @@ def test_conv_transpose_is_the_adjoint_of_conv(strides, padding, device):
     z = RNG.standard_normal(expected).astype("float32")
     lhs = float(np.sum(ops.conv(z, w, strides=strides, padding=padding).numpy() * x))
     assert math.isclose(lhs, float(np.sum(z * y.numpy())), rel_tol=1e-4)
+
+
+def test_fold_is_the_adjoint_of_unfold():
+    """<unfold(x), y> == <x, fold(y)>, with padding, dilation and overlapping strides."""
+    x = RNG.standard_normal((2, 3, 5, 6)).astype("float64")
+    kwargs = dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=(2, 1))
+    cols = ops.unfold(x, **kwargs)
+    y = RNG.standard_normal(tuple(cols.shape))
+    assert math.isclose(float(np.sum(cols.numpy() * y)),
+                        float(np.sum(x * ops.fold(y, (5, 6), **kwargs).numpy())), rel_tol=1e-10)
+
+
+def test_jvp_structures_and_aux():
+    p, t = ops.jvp(ops.sin, (ops.convert_to_tensor(0.1),), (ops.convert_to_tensor(0.2),))
+    np.testing.assert_allclose([float(p), float(t)], [math.sin(0.1), 0.2 * math.cos(0.1)], rtol=1e-6)
+    out, tan, aux = ops.jvp(lambda x: ({"a": ops.exp(x), "b": ops.sum(x)}, "aux"), (V,), (np.ones(5, "float32"),),
+                            has_aux=True)
+    assert aux == "aux" and set(tan) == {"a", "b"}
+    np.testing.assert_allclose(tan["a"].numpy(), np.exp(V), rtol=1e-6)
+    np.testing.assert_allclose(float(tan["b"]), 5.0)
 
 
 def test_non_differentiable_ops_give_no_gradient():

@@ -3,7 +3,8 @@
 Differentiable (gpuflow ops): ``inv``, ``det``, ``solve``, ``solve_triangular``, ``cholesky_inverse`` and ``norm``
 (except its ``"nuc"``/2/-2 matrix norms). Computed with the backend's ``linalg`` (NumPy or CuPy) and **not
 differentiable** (a GradientTape sees no gradient through them): ``cholesky``, ``eigh``, ``qr``, ``svd``,
-``lstsq``, ``lu_factor``, ``matrix_rank``, ``pinv``. ``eig`` (complex results) and ``jvp`` are not supported.
+``lstsq``, ``lu_factor``, ``matrix_rank``, ``pinv``. ``jvp`` runs on two nested tapes. ``eig`` (complex results)
+is not supported.
 """
 from __future__ import annotations
 
@@ -61,6 +62,44 @@ def solve_triangular(a, b, lower=False):
     """:func:`solve` with the triangular part of ``a`` (lower or upper) alone; differentiable."""
     a = float_tensor(a)
     return solve(_np_ops.tril(a) if lower else _np_ops.triu(a), b)
+
+
+def jvp(fun, primals, tangents, has_aux=False):
+    """The forward-mode Jacobian-vector product of ``fun`` at ``primals`` along ``tangents`` (same structures),
+    Keras 3's ``ops.jvp``: returns ``(fun(*primals), J @ tangents)`` (and ``aux`` when ``has_aux``: ``fun`` then
+    returns ``(output, aux)``), in the structure of ``fun``'s output. gpuflow has reverse mode only: the product is
+    the gradient, with respect to a cotangent ``u``, of ``<J^T u, tangents>`` (two nested tapes), so every op in
+    ``fun`` must be twice differentiable.
+
+    Raises:
+        ValueError: ``primals`` and ``tangents`` of different structures.
+    """
+    from ...autodiff import GradientTape
+    from .core import _flatten, _unflatten
+    flat_p = [tensor(p) for p in _flatten(primals)]
+    flat_t = _flatten(tangents)
+    if len(flat_t) != len(flat_p):
+        raise ValueError(f"`primals` and `tangents` must have the same structure. Received: {len(flat_p)} primals "
+                         f"and {len(flat_t)} tangents")
+    flat_t = [tensor(t, p.dtype) for t, p in zip(flat_t, flat_p)]
+    args = _unflatten(primals, flat_p)
+    with GradientTape() as outer:
+        with GradientTape() as inner:
+            inner.watch(flat_p)
+            result = fun(*args)
+        out, aux = result if has_aux else (result, None)
+        flat_out = [tensor(o) for o in _flatten(out)]
+        cotangents = [A.zeros_like(o) for o in flat_out]
+        outer.watch(cotangents)
+        grads = inner.gradient(flat_out, flat_p, output_gradients=cotangents)
+        total = None
+        for g, t in zip(grads, flat_t):
+            if g is not None:
+                term = M.reduce_sum(g * t)
+                total = term if total is None else total + term
+    products = outer.gradient(total, cotangents) if total is not None else [None] * len(cotangents)
+    tangents_out = _unflatten(out, [A.zeros_like(o) if d is None else d for d, o in zip(products, flat_out)])
+    return (out, tangents_out, aux) if has_aux else (out, tangents_out)
 
 
 def cholesky(x, upper=False):

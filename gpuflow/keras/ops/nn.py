@@ -618,6 +618,57 @@ def adaptive_max_pool(inputs, output_size, data_format=None):
     return _adaptive_pool(M.reduce_max, inputs, output_size, data_format)
 
 
+def _block_indices(size, kernel, dilation, padding, stride):
+    """Rows (kernel, count) of the sliding blocks along one axis of a padded length."""
+    count = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    return np.arange(kernel)[:, None] * dilation + np.arange(count)[None, :] * stride, count
+
+
+def unfold(x, kernel_size, dilation=1, padding=0, stride=1):
+    """The sliding ``kernel_size`` blocks of an (N, C, H, W) tensor as columns, (N, C * kH * kW, L) (PyTorch's
+    ``unfold``, im2col; zero ``padding`` on both sides), as Keras 3; a gather, differentiable.
+
+    Raises:
+        ValueError: an input that is not 4-D.
+    """
+    x = tensor(x)
+    if x.ndim != 4:
+        raise ValueError(f"Input must be a 4D tensor (N, C, H, W). Received: input.shape={tuple(x.shape)}")
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v, 2) for v in (kernel_size, dilation, padding, stride))
+    rows, nh = _block_indices(x.shape[2], kh, dh, ph, sh)
+    cols, nw = _block_indices(x.shape[3], kw, dw, pw, sw)
+    xp = A.pad(x, [[0, 0], [0, 0], [ph, ph], [pw, pw]])
+    key = (slice(None), slice(None), x._backend.asarray(rows[:, None, :, None]),
+           x._backend.asarray(cols[None, :, None, :]))
+    blocks = A.getitem(xp, key)  # (N, C, kH, kW, nH, nW)
+    return A.reshape(blocks, (x.shape[0], x.shape[1] * kh * kw, nh * nw))
+
+
+def fold(x, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """The adjoint of :func:`unfold` (col2im): (N, C * kH * kW, L) blocks summed back into an (N, C, oH, oW)
+    tensor, overlaps added (PyTorch's ``fold``, as Keras 3); a scatter-add, differentiable.
+
+    Raises:
+        ValueError: an input that is not 3-D, or a block count that does not match ``output_size``.
+    """
+    x = tensor(x)
+    if x.ndim != 3:
+        raise ValueError(f"Input must be a 3D tensor. Received: input.shape={tuple(x.shape)}")
+    (oh, ow), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = (_pair(v, 2) for v in (output_size, kernel_size, dilation,
+                                                                                padding, stride))
+    rows, nh = _block_indices(oh, kh, dh, ph, sh)
+    cols, nw = _block_indices(ow, kw, dw, pw, sw)
+    n, ckk, blocks = x.shape
+    if ckk % (kh * kw) or blocks != nh * nw:
+        raise ValueError(f"fold: expected an input of shape (N, C * {kh * kw}, {nh * nw}) for output_size={(oh, ow)}. "
+                         f"Received: input.shape={tuple(x.shape)}")
+    c = ckk // (kh * kw)
+    updates = A.transpose(A.reshape(x, (n, c, kh, kw, nh, nw)), (2, 3, 4, 5, 0, 1))
+    where = np.stack(np.broadcast_arrays(rows[:, None, :, None], cols[None, :, None, :]), axis=-1)
+    out = A.scatter_nd(where, updates, (oh + 2 * ph, ow + 2 * pw, n, c))
+    return A.transpose(out, (2, 3, 0, 1))[:, :, ph:ph + oh, pw:pw + ow]
+
+
 def depth_to_space(x, block_size, data_format="channels_last"):
     """Moves channel blocks into ``block_size x block_size`` spatial blocks (``tf.nn.depth_to_space``, DCR order)."""
     x = tensor(x)
