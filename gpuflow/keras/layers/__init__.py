@@ -19,7 +19,8 @@ from .normalization import (  # noqa: F401
     BatchNormalization, LayerNormalization, GroupNormalization, UnitNormalization)
 from .embedding import Embedding  # noqa: F401
 from .rnn import (  # noqa: F401
-    RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, Bidirectional, TimeDistributed)
+    RNN, SimpleRNN, LSTM, GRU, SimpleRNNCell, LSTMCell, GRUCell, StackedRNNCells, Bidirectional, TimeDistributed,
+    Wrapper)
 from .conv_transpose import Conv2DTranspose, Convolution2DTranspose  # noqa: F401
 from .depthwise import (  # noqa: F401
     DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D, SeparableConvolution1D,
@@ -40,7 +41,6 @@ from .masking import Masking  # noqa: F401
 from .attention import MultiHeadAttention, Attention, AdditiveAttention  # noqa: F401
 from .lambda_layer import Lambda  # noqa: F401
 from .einsum_dense import EinsumDense  # noqa: F401
-from .wrapper import Wrapper  # noqa: F401
 from .conv_lstm import ConvLSTM1D, ConvLSTM2D, ConvLSTM3D  # noqa: F401
 
 Convolution2D = Conv2D

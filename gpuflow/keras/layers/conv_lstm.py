@@ -132,24 +132,24 @@ class ConvLSTMCell(Layer):
         shape = self.compute_output_shape((batch_size,) + self.spatial_dims + (self.input_dim,))[0]
         return [_a.zeros(shape, self.compute_dtype), _a.zeros(shape, self.compute_dtype)]
 
+    def cell_config(self):
+        """The cell's arguments as Keras's config writes them (the ConvLSTM layers flatten them into theirs)."""
+        out = {}
+        for k in _CELL_KEYS:
+            v = getattr(self, k)
+            if k.endswith("activation"):
+                v = _act.serialize(v)
+            elif k.endswith("initializer"):
+                v = _init.serialize(v)
+            elif k.endswith(("regularizer", "constraint")):
+                v = self._weight_options_config(k)[k]
+            out[k] = v
+        return out
+
     def get_config(self):
         c = super().get_config()
-        c.update(_cell_config(self))
+        c.update(self.cell_config())
         return c
-
-
-def _cell_config(cell):
-    out = {}
-    for k in _CELL_KEYS:
-        v = getattr(cell, k)
-        if k.endswith("activation"):
-            v = _act.serialize(v)
-        elif k.endswith("initializer"):
-            v = _init.serialize(v)
-        elif k.endswith(("regularizer", "constraint")):
-            v = cell._weight_options_config(k)[k]
-        out[k] = v
-    return out
 
 
 class _ConvLSTM(RNN):
@@ -201,7 +201,7 @@ class _ConvLSTM(RNN):
     def get_config(self):
         c = super().get_config()
         del c["cell"]
-        c.update(_cell_config(self.cell))
+        c.update(self.cell.cell_config())
         c["activity_regularizer"] = c.get("activity_regularizer")
         return c
 

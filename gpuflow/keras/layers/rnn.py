@@ -1,5 +1,6 @@
 """Recurrent layers (``keras.layers``): SimpleRNN, LSTM, GRU, their cells, ``StackedRNNCells``, the generic ``RNN``
-wrapper, ``Bidirectional`` and ``TimeDistributed``.
+wrapper, ``Bidirectional`` and ``TimeDistributed``, and ``Wrapper`` (Keras 3's ``layers/core/wrapper.py``: the
+abstract base of wrapping layers).
 
 Keras 3's equations, weight names and layouts, so weights transfer both ways
 (``keras/src/layers/rnn/simple_rnn.py``, ``lstm.py``, ``gru.py``):
@@ -52,7 +53,7 @@ from ...tensor import Tensor
 from .. import activations as _act, initializers as _init, regularizers as _regularizers
 from .base import Layer, InputSpec, KerasTensor
 
-__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
+__all__ = ["SimpleRNNCell", "LSTMCell", "GRUCell", "StackedRNNCells", "RNN", "Wrapper", "SimpleRNN", "LSTM", "GRU", "Bidirectional",
            "TimeDistributed"]
 
 
@@ -1106,6 +1107,41 @@ class Bidirectional(Layer):
         if config.get("backward_layer") is not None:
             config["backward_layer"] = _deserialize_layer(config["backward_layer"], "Bidirectional.from_config")
         return Layer.from_config.__func__(cls, config)
+
+
+class Wrapper(Layer):
+    """Abstract wrapper base class (``keras.layers.Wrapper(layer)``).
+
+    Raises:
+        ValueError: ``layer`` that is not a Layer (Keras's message).
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"Layer {layer} supplied to Wrapper isn't a supported layer type. Please ensure wrapped "
+                             f"layer is a valid Keras layer.")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def build(self, input_shape=None):
+        if not self.layer.built:
+            self.layer._maybe_build(input_shape)
+            _adopt_paths(self, self.layer)
+        self.built = True
+
+    def get_config(self):
+        c = super().get_config()
+        c["layer"] = _serialize_layer(self.layer)
+        return c
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer = _deserialize_layer(config.pop("layer"), f"{cls.__name__}.from_config")
+        dt = config.get("dtype")
+        if isinstance(dt, dict):
+            config["dtype"] = dt.get("config", {}).get("name", "float32")
+        return cls(layer, **config)
 
 
 class TimeDistributed(Layer):

@@ -74,7 +74,7 @@ def _asset_files(model):
                 for name in sorted(os.listdir(tmp)):
                     with open(os.path.join(tmp, name), "rb") as f:
                         files[f"{_ASSETS}{path}/{name}"] = f.read()
-    weights_h5._walk(model, "", visit, set())
+    weights_h5.walk(model, visit)
     return files
 
 
@@ -92,7 +92,7 @@ def _load_assets(model, files):
                         f.write(data)
                 obj.load_assets(tmp)
     if files:
-        weights_h5._walk(model, "", visit, set())
+        weights_h5.walk(model, visit)
 
 
 def _write_zip(model, path):

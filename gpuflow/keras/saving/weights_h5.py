@@ -178,6 +178,12 @@ def _walk(obj, path, visit, visited, seen_containers=None):
             _walk(item, join(path, _unique("container", used)), visit, visited, seen_containers)
 
 
+def walk(model, visit):
+    """Calls ``visit(obj, path)`` for every layer and optimizer of ``model`` at the path Keras gives it (the
+    ``.keras`` archive's assets use the same paths)."""
+    _walk(model, "", visit, set())
+
+
 # -- writing ---------------------------------------------------------------------------------------------------
 class _VarsGroup:
     """``<path>/vars`` as the dict-like store ``save_own_variables`` writes into (Keras's ``H5Entry``)."""
