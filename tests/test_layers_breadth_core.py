@@ -370,3 +370,23 @@ def test_wrapper_subclass_builds_serializes_and_reloads(tmp_path):
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match="supplied to Wrapper isn't a supported layer type"):
         layers.Wrapper(3)
+
+
+def test_fit_trains_through_the_new_layers_and_predict_is_deterministic(tmp_path):
+    """The noise layers act in fit (training) only: predict gives the same output twice, and after a save."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 6, 3)).astype("float32"), rng.integers(0, 2, 16)
+    model = keras.Sequential([keras.Input((6, 3)), layers.GaussianNoise(0.3), layers.SeparableConv1D(4, 3),
+                              layers.PReLU(), layers.GroupNormalization(2), layers.SpatialDropout1D(0.3),
+                              layers.GaussianDropout(0.2), layers.AlphaDropout(0.2),
+                              layers.RNN([layers.GRUCell(4), layers.SimpleRNNCell(3)]), layers.UnitNormalization(),
+                              layers.ActivityRegularization(0.01), layers.Dense(2)])
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = [w.copy() for w in model.get_weights()]
+    history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    assert all(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # every weight trained
+    out = model.predict(x, verbose=0)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), out)
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), out, atol=1e-6)
