@@ -127,6 +127,30 @@ def test_conv2d_maxpool_matches_reference(monkeypatch, xs, ws, strides, dil, pad
     assert (got[2] is None) == (not bias)
 
 
+@pytest.mark.parametrize("xs,ws,pads,pool", [
+    ((3, 8, 8, 1), (3, 3, 1, 4), (0, 0, 0, 0), (2, 2)),  # a first layer on images
+    ((2, 13, 13, 3), (3, 3, 3, 5), (0, 0, 0, 0), (2, 2)),  # 11x11 -> 5x5
+    ((2, 9, 10, 5), (3, 2, 5, 3), "SAME", (3, 3)),
+])
+def test_conv2d_maxpool_filter_gradient_alone_matches_reference(xs, ws, pads, pool):
+    """Without the data gradient (a first layer) the fused backward orders its GEMM rows pooling offset first, as
+    its forward does: the filter and bias gradients still match the reference's."""
+    rng = _rng(9)
+    x = rng.integers(-2, 3, xs).astype(np.float32)
+    w = rng.integers(-1, 2, ws).astype(np.float32)
+    b = rng.integers(-1, 2, ws[3]).astype(np.float32)
+    g = _geometry(xs, ws[:2], (1, 1), (1, 1), pads)
+    want_y, (want_arg, pooling) = REF.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=True)
+    y, saved = B.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=True)
+    np.testing.assert_array_equal(y, want_y)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    got = B.conv2d_maxpool_bwd(dy, w, g, pool, saved=saved, x=x, y=y, relu=True, need_dx=False, need_db=True)
+    assert got[0] is None
+    dz = REF.max_pool2d_bwd(dy * (want_y > 0), pooling, saved=want_arg)
+    dz = np.pad(dz, ((0, 0), (0, g.output_hw[0] - dz.shape[1]), (0, g.output_hw[1] - dz.shape[2]), (0, 0)))
+    assert_conv_bwd_matches(got, dz, x, w, g, "conv2d_maxpool_bwd (no dx)")
+
+
 @pytest.mark.parametrize("zero_rows,zero_cols", [(1, 0), (0, 2), (2, 1), (99, 99)])
 def test_conv2d_backward_with_trailing_zero_gradient_rows_matches_reference(zero_rows, zero_cols):
     """What a floor-mode pooling leaves: the last rows/columns of dy are zero and are cropped before the GEMMs."""

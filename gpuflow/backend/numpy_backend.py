@@ -692,14 +692,23 @@ class NumpyBackend(NumpyArrays, Backend):
         n, ph, pw, f = dy.shape
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads; the rest get no gradient
 
-        def dz_block(c0, c1):  # in the forward's pooling order: offset k's outputs get g where arg == k
+        # The conv output gradient in the forward's pooling order (offset k's outputs get g where arg == k,
+        # contiguous runs), except with the data gradient: its kh*kw adds into dx run over whole rows of pixels
+        # in NHWC order but over C-element runs in pooling order (measured 1.3x slower with 16 channels).
+        rows_pool = None if need_dx else pool
+
+        def dz_block(c0, c1):
             # The ReLU mask at a window's winner is (pooled y > 0): apply it on the small pooled gradient.
-            g = (dy[c0:c1] * (y[c0:c1] > 0) if relu else dy[c0:c1]).reshape(c1 - c0, ph * pw * f)
-            a = arg[c0:c1].reshape(c1 - c0, ph * pw * f)
+            g = dy[c0:c1] * (y[c0:c1] > 0) if relu else dy[c0:c1]
+            if rows_pool is None:
+                dz = np.empty((c1 - c0, oh, ow, f), dtype=dy.dtype)
+                _max_unpool_block(dz, g, arg[c0:c1], pool, pool, disjoint=True)
+                return dz, g  # the bias gradient sums g: dz holds the same values and zeros
+            g, a = g.reshape(c1 - c0, ph * pw * f), arg[c0:c1].reshape(c1 - c0, ph * pw * f)
             dz = np.empty((c1 - c0, pool[0] * pool[1], g.shape[1]), dtype=dy.dtype)
             for k in range(dz.shape[1]):  # multiply, not np.where: branch-free
                 np.multiply(g, a == k, out=dz[:, k])
-            return dz, g  # the bias gradient sums g: dz holds the same values and zeros
+            return dz, g
 
         def tiles_block(c0, c1):  # Winograd's 2x2 tiles are the windows: tile element k gets g where arg == k
             g = np.empty((ph, pw, c1 - c0, f), dtype=dy.dtype)
@@ -715,7 +724,7 @@ class NumpyBackend(NumpyArrays, Backend):
             return dy6, g
         if pool == (2, 2) and _winograd(w, geometry):
             return self._wino_bwd_sweep(tiles_block, n, (ph, pw), x, w, need_dx, need_dw, need_db, geometry)
-        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry, pool)
+        return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry, rows_pool)
 
     # -- pooling ------------------------------------------------------------
     def max_pool2d_fwd(self, x, geometry):
