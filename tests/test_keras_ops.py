@@ -169,6 +169,15 @@ VALUE_CASES = [
      lambda: IMG.reshape(2, 2, 2, 3, 2, 3).transpose(0, 5, 2, 4, 1, 3).reshape(2, 12, 6), "float32"),
     ("jvp", lambda: ops.jvp(lambda a, b: ops.matmul(a, b), (F, P.T), (P, F.T))[1], lambda: P @ P.T + F @ F.T,
      "float32"),
+    ("fft_imag", lambda: ops.fft((F, P))[1], lambda: np.fft.fft(F + 1j * P).imag, "float32"),
+    ("ifft2_real", lambda: ops.ifft2((F3, 0.5 * F3))[0], lambda: np.fft.ifft2(F3 + 0.5j * F3).real, "float32"),
+    ("rfft_padded_real", lambda: ops.rfft(F, 7)[0], lambda: np.fft.rfft(F, 7).real, "float32"),
+    ("irfft_odd_length", lambda: ops.irfft((F, P), 5), lambda: np.fft.irfft(F + 1j * P, 5), "float32"),
+    ("stft_imag", lambda: ops.stft(np.sin(np.arange(40) * 0.3).astype("float32"), 8, 4, 8, center=False)[1],
+     lambda: np.fft.rfft(np.lib.stride_tricks.sliding_window_view(np.sin(np.arange(40) * 0.3), 8)[::4]
+                         * np.hanning(9)[:8], 8).imag, "float32"),
+    ("istft_of_stft_interior", lambda: ops.istft(ops.stft(np.sin(np.arange(48) * 0.2), 16, 4, 16), 16, 4, 16)[4:44],
+     lambda: np.sin(np.arange(4, 44) * 0.2), "float64"),  # tf.signal's window sums are short at the two ends
     ("relu_int", lambda: ops.relu(I), lambda: np.maximum(I, 0), "int32"),
     ("gelu_tanh", lambda: ops.gelu(F), lambda: 0.5 * F * (1 + np.tanh(np.sqrt(2 / np.pi) * (F + 0.044715 * F ** 3))),
      "float32"),
@@ -312,6 +321,9 @@ GRADIENT_CASES = [
     ("extract_patches", lambda x: ops.image.extract_patches(x, (2, 2), strides=1), (rand(1, 3, 3, 2),)),
     ("unfold_fold", lambda x: ops.fold(ops.unfold(x, 2, padding=1), (3, 3), 2, padding=1) + ops.sum(ops.unfold(x, 2)),
      (rand(1, 2, 3, 3),)),
+    ("fft2", lambda r, i: ops.fft2((r, i)), (rand(2, 3, 4), rand(2, 3, 4, seed=1))),
+    ("rfft_irfft", lambda x: ops.irfft(ops.rfft(x * x, 6), 7), (rand(2, 5),)),
+    ("stft_istft", lambda x: ops.istft(ops.stft(x, 6, 3, 8), 6, 3, 8, length=12), (rand(12),)),
     ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"), (rand(1, 2, 3, 2),
                                                                                            rand(3, 3, 2, 2))),
 ]

@@ -1,6 +1,6 @@
 """The ops that ``keras.ops`` needs and TensorFlow's namespaces do not have as such: the inverse hyperbolic
-functions, ``cbrt``, ``erfinv``, the max/min/prod segment reductions, and a wrapper for the ops that have no
-gradient (bit operations, counts, indices...).
+functions, ``cbrt``, ``erfinv``, the discrete Fourier transform of a (real, imaginary) pair, the max/min/prod
+segment reductions, and a wrapper for the ops that have no gradient (bit operations, counts, indices...).
 
 As every module of :mod:`gpuflow.ops`: the forward runs on the tensor's backend (``backend.xp``, NumPy or CuPy),
 the gradient is written once beside it in terms of other gpuflow ops (so it runs on every backend and can be
@@ -16,7 +16,7 @@ from . import array_ops as A
 from .core import convert_to_tensor, make_op
 
 __all__ = [
-    "elementwise", "nondifferentiable", "arcsinh", "arccosh", "arctanh", "cbrt", "erfinv", "segment_reduce",
+    "elementwise", "nondifferentiable", "arcsinh", "arccosh", "arctanh", "cbrt", "erfinv", "fft_pair", "segment_reduce",
 ]
 
 
@@ -93,6 +93,38 @@ def erfinv(x):
     out = make_op("Erfinv", (x,), M.cast(y, x.dtype)._data,
                   lambda g, n: (g * (np.sqrt(np.pi) / 2) * M.exp(out * out),))
     return out
+
+
+def fft_pair(real, imag, axes, inverse=False):
+    """The discrete Fourier transform (``inverse``: its inverse, scaled by 1/n as NumPy's) of the complex tensor
+    ``real + i imag`` over ``axes`` (a tuple of non-negative axes), as the pair ``(real, imag)`` of its result, in
+    the inputs' floating dtype (gpuflow has no complex dtype; computed in complex128 for float64, else complex64).
+
+    Gradients: the transform is linear, ``y = F x``, so ``x``'s gradient is ``F^H g`` for ``g = g_real + i g_imag``:
+    ``n * ifft(g)`` for the forward transform, ``fft(g) / n`` for the inverse (n the number of points), computed with
+    this op again (so it differentiates twice).
+    """
+    real = convert_to_tensor(real)
+    imag = convert_to_tensor(imag, dtype=real.dtype, device=real.device)
+    if not real.dtype.is_floating:
+        raise TypeError(f"fft expects floating-point tensors. Received: dtype={real.dtype.name}")
+    xp = real._backend.xp
+    ctype = np.complex128 if real._data.dtype == np.float64 else np.complex64
+    z = real._data.astype(ctype) + 1j * imag._data.astype(ctype)
+    out = (xp.fft.ifftn if inverse else xp.fft.fftn)(z, axes=axes)
+    n = int(np.prod([real.shape[a] for a in axes]))
+    scale = 1.0 / n if inverse else float(n)
+
+    def vjp_of(part):
+        def vjp(g, needs):
+            zero = M.zeros_like_(g)
+            gr, gi = (g, zero) if part == 0 else (zero, g)
+            ar, ai = fft_pair(gr, gi, axes, inverse=not inverse)
+            return ar * scale, ai * scale
+        return vjp
+    dt = real._data.dtype
+    return (make_op("FFTReal", (real, imag), out.real.astype(dt), vjp_of(0)),
+            make_op("FFTImag", (real, imag), out.imag.astype(dt), vjp_of(1)))
 
 
 _SEGMENT_FILL = {"max": lambda dt: np.finfo(dt).min if dt.kind == "f" else np.iinfo(dt).min,

@@ -1,7 +1,7 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
-``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images`` and
-``pad_images`` and ``extract_patches`` (2-D), all differentiable. The others (affine and perspective transforms, patches, HSV, blur, SSIM...) are
-not supported and raise AttributeError naming the op.
+``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
+``pad_images`` and ``extract_patches`` (2-D), all differentiable. The others (affine and perspective transforms, 3-D
+patches, HSV, blur, SSIM...) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
 
