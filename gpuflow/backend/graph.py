@@ -42,8 +42,10 @@ array-creating call of ``backend.xp`` (a recording namespace replaces NumPy ther
 copy or write (``astype``, ``copy``, fancy ``__getitem__``, ``__setitem__``, ``fill``...) and every kernel
 launch. A replay re-runs that list on the same buffers (never the Python step). An operand the capture did not
 produce and was not given (a host array, or a device array made by work the recorder did not see) refuses the
-capture, so an unrecorded operation cannot go unnoticed; a refused emulator capture restores the model's state
-and runs the step eagerly.
+capture, so an unrecorded operation cannot go unnoticed. The replay computes a 0-d value as a 0-d array, as CuPy
+does; the emulator's eager step sometimes holds it as a NumPy scalar, whose scalar math may round a float32 power
+one ulp away from NumPy's array loop (Nadam's momentum schedule): replayed training equals the eager one to the
+bit otherwise.
 """
 from __future__ import annotations
 
@@ -477,7 +479,7 @@ class StepGraph:
         for i, ((o, n), b) in enumerate(zip(self._cells, before)):
             a = getattr(o, n)
             if a is b:
-                if b is not original[i]:
+                if not isinstance(original[i], xp.ndarray) and b is not original[i]:  # a number made an array
                     self._carried.append((i, b, b))  # read and written in place; its value fed before a replay
                 continue
             where = f"{type(o).__name__}.{n}"
