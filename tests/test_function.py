@@ -249,7 +249,7 @@ def test_config_devices(monkeypatch):
 def test_known_but_unsupported_names():
     version = tf.__version__
     for expr, spelled in ((lambda: tf.RaggedTensor, "tf.RaggedTensor"),
-                          (lambda: tf.keras.layers.HashedCrossing, "tf.keras.layers.HashedCrossing"),
+                          (lambda: tf.keras.layers.MelSpectrogram, "tf.keras.layers.MelSpectrogram"),
                           (lambda: tf.keras.quantizers, "tf.keras.quantizers"),
                           (lambda: tf.config.set_visible_devices, "tf.config.set_visible_devices"),
                           (lambda: tf.config.experimental.get_memory_info, "tf.config.experimental.get_memory_info")):

@@ -140,3 +140,23 @@ def test_hashing_and_hashed_oov_buckets():
         layers.Hashing(0)
     with pytest.raises(NotImplementedError, match="salt"):
         layers.Hashing(3, salt=1)
+
+
+def test_hashed_crossing_equals_tensorflows_cross_hashed():
+    # the bins tf.sparse.cross_hashed (Keras 3.15.1's HashedCrossing) gives for the same rows
+    cross = layers.HashedCrossing(100)([np.array(["a", "b", "hello"]), np.array(["x", "y", "z"])])
+    assert cross.dtype.name == "int64"
+    np.testing.assert_array_equal(cross.numpy(), [92, 5, 88])
+    np.testing.assert_array_equal(layers.HashedCrossing(7)([np.array([[1], [2], [-5]]),
+                                                            np.array([[7], [0], [123456789]])]).numpy(), [[1], [6], [6]])
+    np.testing.assert_array_equal(layers.HashedCrossing(1000)([np.array([3, 4]), np.array(["u", "v"]),
+                                                               np.array([10, 11])]).numpy(), [555, 264])
+    one_hot = layers.HashedCrossing(50, output_mode="one_hot")([np.array([[1], [2]]), np.array([["q"], ["r"]])])
+    assert one_hot.shape == (2, 50) and one_hot.dtype.name == "float32"
+    assert one_hot.numpy().sum() == 2 and one_hot.numpy()[0, 40] == 1 and one_hot.numpy()[1, 21] == 1
+    config = layers.HashedCrossing(5).get_config()
+    assert config == {"num_bins": 5, "output_mode": "int", "sparse": False, "name": config["name"], "dtype": "int64"}
+    with pytest.raises(ValueError, match="at least two inputs"):
+        layers.HashedCrossing(5)([np.array([1])])
+    with pytest.raises(ValueError, match="integer or string dtype"):
+        layers.HashedCrossing(5)([np.array([1.0]), np.array([2.0])])

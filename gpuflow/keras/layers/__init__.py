@@ -34,7 +34,7 @@ from .preprocessing import (  # noqa: F401
     RandomContrast, RandomBrightness, RandomCrop)
 from .preprocessing_encoding import CategoryEncoding, Discretization  # noqa: F401
 from .preprocessing_lookup import IntegerLookup, StringLookup, TextVectorization  # noqa: F401
-from .hashing import Hashing  # noqa: F401
+from .hashing import Hashing, HashedCrossing  # noqa: F401
 from .conv1d import Conv1D, Conv1DTranspose, Convolution1D, Convolution1DTranspose  # noqa: F401
 from .pooling1d import MaxPooling1D, AveragePooling1D, MaxPool1D, AvgPool1D  # noqa: F401
 from .masking import Masking  # noqa: F401

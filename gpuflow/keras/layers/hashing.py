@@ -1,5 +1,6 @@
-"""``keras.layers.Hashing`` (Keras 3.15's ``keras/src/layers/preprocessing/hashing.py``) and FarmHash's
-``Fingerprint64``, the hash behind TensorFlow's ``tf.strings.to_hash_bucket_fast`` and ``tf.fingerprint``.
+"""``keras.layers.Hashing`` and ``HashedCrossing`` (Keras 3.15's ``keras/src/layers/preprocessing/hashing.py``,
+``hashed_crossing.py``) and FarmHash's ``Fingerprint64``, the hash behind TensorFlow's
+``tf.strings.to_hash_bucket_fast``, ``tf.fingerprint`` and ``tf.sparse.cross_hashed``.
 
 :func:`fingerprint64` is farmhashna's ``Hash64`` (Google's FarmHash, MIT licence) in Python integers: the same
 bucket for the same string as TensorFlow, so a Keras model's hashed features keep their indices. Checked against
@@ -15,7 +16,7 @@ from ...ops.core import convert_to_tensor
 from .base import Layer
 from .preprocessing_encoding import encode_categorical_inputs
 
-__all__ = ["Hashing", "fingerprint64", "hash_to_buckets"]
+__all__ = ["Hashing", "HashedCrossing", "fingerprint64", "hash_to_buckets"]
 
 _M = (1 << 64) - 1
 _K0, _K1, _K2 = 0xc3a5c85c97cb3127, 0xb492b66fbe98f273, 0x9ae16a3b2f90404f
@@ -203,3 +204,92 @@ class Hashing(Layer):
         c.update({"num_bins": self.num_bins, "salt": self.salt, "mask_value": self.mask_value,
                   "output_mode": self.output_mode, "sparse": self.sparse})
         return c
+
+
+_CROSS_KEY = 0xDECAFCAFFE  # tf.sparse.cross_hashed's default hash_key
+
+
+def _fingerprint_cat64(fp1, fp2):
+    """TensorFlow's ``FingerprintCat64`` (tensorflow/core/platform/fingerprint.h): two fingerprints combined."""
+    mul = 0xc6a4a7935bd1e995
+    t = (fp2 * mul) & _M
+    result = (fp1 ^ mul) ^ ((((t ^ (t >> 47)) * mul) & _M))
+    result = (result * mul) & _M
+    result = ((result ^ (result >> 47)) * mul) & _M
+    return result ^ (result >> 47)
+
+
+def _cross_hash(features):
+    """``tf.sparse.cross_hashed`` of one row: strings by Fingerprint64, integers as their 64 bits."""
+    h = _CROSS_KEY
+    for f in features:
+        if isinstance(f, (str, bytes, np.str_, np.bytes_)):
+            hf = fingerprint64(f.encode("utf-8") if isinstance(f, str) else bytes(f))
+        else:
+            hf = int(f) & _M
+        h = _fingerprint_cat64(h, hf)
+    return h
+
+
+class HashedCrossing(Layer):
+    """Hashes the cross of two or more categorical features into ``num_bins`` bins (``keras.layers.HashedCrossing``),
+    TensorFlow's ``tf.sparse.cross_hashed`` (checked against it in TensorFlow 2.21).
+
+    Call: a list of at least two integer or string arrays of one shape: (), (batch,) or (batch, 1). Returns the bin
+    of each row's combination, of that shape (int64 by default), or one-hot encodings with ``output_mode="one_hot"``.
+
+    Raises:
+        ValueError: an unknown ``output_mode``; inputs that are not a list of at least two, of different shapes,
+            of another shape or of a float dtype (Keras's messages).
+        NotImplementedError: ``sparse=True``.
+    """
+
+    _cast_inputs = False
+    _string_inputs = True
+
+    def __init__(self, num_bins, output_mode="int", sparse=False, name=None, dtype=None, **kwargs):
+        if output_mode == "int" and dtype is None:
+            dtype = "int64"
+        super().__init__(name=name, dtype=dtype, **kwargs)
+        if sparse:
+            raise NotImplementedError("HashedCrossing: sparse=True is not supported (gpuflow has no sparse tensors).")
+        if output_mode not in ("int", "one_hot"):
+            raise ValueError(f"Invalid value for argument `output_mode`. Expected one of ['int', 'one_hot']. "
+                             f"Received: output_mode={output_mode}")
+        self.num_bins, self.output_mode, self.sparse = num_bins, output_mode, False
+
+    def call(self, inputs):
+        if not isinstance(inputs, (list, tuple)):
+            raise ValueError(f"`HashedCrossing` should be called on a list or tuple of inputs. Received: "
+                             f"inputs={inputs}")
+        if len(inputs) < 2:
+            raise ValueError(f"`HashedCrossing` should be called on at least two inputs. Received: inputs={inputs}")
+        arrays = [np.asarray(x.numpy() if hasattr(x, "numpy") else x) for x in inputs]
+        shape = arrays[0].shape
+        if len(shape) > 2 or (len(shape) == 2 and shape[-1] != 1):
+            raise ValueError(f"All `HashedCrossing` inputs should have shape `()`, `(batch_size)` or "
+                             f"`(batch_size, 1)`. Received: inputs={inputs}")
+        if any(a.shape != shape for a in arrays[1:]):
+            raise ValueError(f"All `HashedCrossing` inputs should have equal shape. Received: inputs={inputs}")
+        if any(a.dtype.kind not in "iuUSO" for a in arrays):
+            raise ValueError(f"All `HashedCrossing` inputs should have an integer or string dtype. Received: "
+                             f"inputs={inputs}")
+        rows = zip(*[a.reshape(-1).tolist() for a in arrays])
+        ids = np.array([_cross_hash(r) % self.num_bins for r in rows], np.int64).reshape(shape)
+        return convert_to_tensor(encode_categorical_inputs(ids, self.output_mode, self.num_bins,
+                                                           self.dtype_policy.name))
+
+    def compute_output_shape(self, input_shape):
+        if not (len(input_shape) == 2 and isinstance(input_shape[0], (tuple, list))
+                and isinstance(input_shape[1], (tuple, list))):
+            raise ValueError(f"Expected as input a list/tuple of 2 tensors. Received input_shape={input_shape}")
+        first = tuple(input_shape[0])
+        if self.output_mode == "int":
+            return first
+        if first and first[-1] != 1:
+            return first + (self.num_bins,)
+        return first[:-1] + (self.num_bins,)
+
+    def get_config(self):
+        return {"num_bins": self.num_bins, "output_mode": self.output_mode, "sparse": self.sparse, "name": self.name,
+                "dtype": self.dtype}
