@@ -143,3 +143,25 @@ def axis_tuple(axis, ndim):
             raise ValueError(f"Axis {a} is out of bounds for a tensor of rank {ndim}. "
                              f"Expected an axis in [{-ndim}, {ndim}). Received: axis={axis}")
     return tuple(sorted({int(a) % max(ndim, 1) for a in axes}))
+
+
+def flatten(tree):
+    """The leaves of a structure of lists, tuples and dicts (dicts in sorted key order)."""
+    if isinstance(tree, (list, tuple)):
+        return [leaf for t in tree for leaf in flatten(t)]
+    if isinstance(tree, dict):
+        return [leaf for k in sorted(tree) for leaf in flatten(tree[k])]
+    return [tree]
+
+
+def unflatten(tree, leaves):
+    """``tree``'s structure with its leaves replaced, in order, by ``leaves``."""
+    it = iter(leaves)
+
+    def build(t):
+        if isinstance(t, (list, tuple)):
+            return type(t)(build(s) for s in t)
+        if isinstance(t, dict):
+            return {k: build(t[k]) for k in sorted(t)}
+        return next(it)
+    return build(tree)

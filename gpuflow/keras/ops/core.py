@@ -17,7 +17,7 @@ from ...ops import math_ops as M
 from ...tensor import Tensor
 from ..layers.base import KerasTensor
 from ._symbolic import wrap_module
-from ._common import tensor
+from ._common import flatten, tensor, unflatten
 
 __all__ = [
     "associative_scan", "cast", "cond", "convert_to_numpy", "convert_to_tensor", "custom_gradient", "dtype",
@@ -127,7 +127,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 def _as_tensors(tree):
     """A structure with its leaves as Tensors (as TensorFlow's loops return them)."""
-    return _unflatten(tree, [v if v is None else tensor(v) for v in _flatten(tree)])
+    return unflatten(tree, [v if v is None else tensor(v) for v in flatten(tree)])
 
 
 def fori_loop(lower, upper, body_fun, init_val):
@@ -140,32 +140,12 @@ def fori_loop(lower, upper, body_fun, init_val):
     return _as_tensors(val)
 
 
-def _flatten(tree):
-    if isinstance(tree, (list, tuple)):
-        return [leaf for t in tree for leaf in _flatten(t)]
-    if isinstance(tree, dict):
-        return [leaf for k in sorted(tree) for leaf in _flatten(tree[k])]
-    return [tree]
-
-
-def _unflatten(tree, leaves):
-    it = iter(leaves)
-
-    def build(t):
-        if isinstance(t, (list, tuple)):
-            return type(t)(build(s) for s in t)
-        if isinstance(t, dict):
-            return {k: build(t[k]) for k in sorted(t)}
-        return next(it)
-    return build(tree)
-
-
 def _stack_tree(trees):
     """One structure of stacked leaves from a list of structures of tensors (None leaves stay None)."""
     if not trees:
         return None
-    cols = zip(*[_flatten(t) for t in trees])
-    return _unflatten(trees[0], [None if c[0] is None else A.stack([tensor(v) for v in c]) for c in cols])
+    cols = zip(*[flatten(t) for t in trees])
+    return unflatten(trees[0], [None if c[0] is None else A.stack([tensor(v) for v in c]) for c in cols])
 
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
@@ -178,14 +158,14 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """
     if xs is None and length is None:
         raise ValueError("Got no `xs` to scan over and `length` not provided.")
-    leaves = [tensor(v) for v in _flatten(xs)] if xs is not None else []
+    leaves = [tensor(v) for v in flatten(xs)] if xs is not None else []
     n = int(leaves[0].shape[0]) if leaves else int(length)
     if length is not None and int(length) != n:
         raise ValueError(f"`length` ({length}) does not match the leading dimension of `xs` ({n}).")
     carry, ys = init, []
     order = range(n - 1, -1, -1) if reverse else range(n)
     for i in order:
-        x = _unflatten(xs, [v[i] for v in leaves]) if xs is not None else None
+        x = unflatten(xs, [v[i] for v in leaves]) if xs is not None else None
         carry, y = f(carry, x)
         ys.append(y)
     if reverse:
@@ -196,9 +176,9 @@ def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
 def associative_scan(f, elems, reverse=False, axis=0):
     """The inclusive scan of the associative ``f`` over ``elems`` (a tensor or a structure of them) along ``axis``:
     ``out[i] = f(out[i-1], elems[i])`` (from the end when ``reverse``), computed sequentially."""
-    leaves = [tensor(v) for v in _flatten(elems)]
+    leaves = [tensor(v) for v in flatten(elems)]
     n = int(leaves[0].shape[axis])
-    pick = lambda i: _unflatten(elems, [A.getitem(v, (_slice(None),) * (axis % v.ndim) + (i,))  # noqa: E731
+    pick = lambda i: unflatten(elems, [A.getitem(v, (_slice(None),) * (axis % v.ndim) + (i,))  # noqa: E731
                                         for v in leaves])
     order = range(n - 1, -1, -1) if reverse else range(n)
     outs, acc = [], None
@@ -207,15 +187,15 @@ def associative_scan(f, elems, reverse=False, axis=0):
         outs.append(acc)
     if reverse:
         outs.reverse()
-    cols = zip(*[_flatten(o) for o in outs])
-    return _unflatten(elems, [A.stack([tensor(v) for v in c], axis=axis) for c in cols])
+    cols = zip(*[flatten(o) for o in outs])
+    return unflatten(elems, [A.stack([tensor(v) for v in c], axis=axis) for c in cols])
 
 
 def map(f, xs):  # noqa: A001 - Keras's name
     """``f`` applied to each slice of ``xs`` (a tensor or a structure of them) along axis 0, the results (a tensor
     or a structure) stacked."""
-    leaves = [tensor(v) for v in _flatten(xs)]
-    return _stack_tree([f(_unflatten(xs, [v[i] for v in leaves])) for i in range(int(leaves[0].shape[0]))])
+    leaves = [tensor(v) for v in flatten(xs)]
+    return _stack_tree([f(unflatten(xs, [v[i] for v in leaves])) for i in range(int(leaves[0].shape[0]))])
 
 
 def vectorized_map(function, elements):

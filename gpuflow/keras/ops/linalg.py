@@ -18,7 +18,7 @@ from ...ops.core import convert_to_tensor
 from ..._unsupported import module_getattr
 from . import _names
 from ._symbolic import wrap_module
-from ._common import axis_tuple, float_tensor, promote, tensor
+from ._common import axis_tuple, flatten, float_tensor, promote, tensor, unflatten
 from . import numpy as _np_ops
 
 def _square(x, op):
@@ -75,20 +75,19 @@ def jvp(fun, primals, tangents, has_aux=False):
         ValueError: ``primals`` and ``tangents`` of different structures.
     """
     from ...autodiff import GradientTape
-    from .core import _flatten, _unflatten
-    flat_p = [tensor(p) for p in _flatten(primals)]
-    flat_t = _flatten(tangents)
+    flat_p = [tensor(p) for p in flatten(primals)]
+    flat_t = flatten(tangents)
     if len(flat_t) != len(flat_p):
         raise ValueError(f"`primals` and `tangents` must have the same structure. Received: {len(flat_p)} primals "
                          f"and {len(flat_t)} tangents")
     flat_t = [tensor(t, p.dtype) for t, p in zip(flat_t, flat_p)]
-    args = _unflatten(primals, flat_p)
+    args = unflatten(primals, flat_p)
     with GradientTape() as outer:
         with GradientTape() as inner:
             inner.watch(flat_p)
             result = fun(*args)
         out, aux = result if has_aux else (result, None)
-        flat_out = [tensor(o) for o in _flatten(out)]
+        flat_out = [tensor(o) for o in flatten(out)]
         cotangents = [A.zeros_like(o) for o in flat_out]
         outer.watch(cotangents)
         grads = inner.gradient(flat_out, flat_p, output_gradients=cotangents)
@@ -98,7 +97,7 @@ def jvp(fun, primals, tangents, has_aux=False):
                 term = M.reduce_sum(g * t)
                 total = term if total is None else total + term
     products = outer.gradient(total, cotangents) if total is not None else [None] * len(cotangents)
-    tangents_out = _unflatten(out, [A.zeros_like(o) if d is None else d for d, o in zip(products, flat_out)])
+    tangents_out = unflatten(out, [A.zeros_like(o) if d is None else d for d, o in zip(products, flat_out)])
     return (out, tangents_out, aux) if has_aux else (out, tangents_out)
 
 
