@@ -373,3 +373,15 @@ def test_accumulation_config_layout_and_errors():
         K.SGD(gradient_accumulation_steps=1)
     with pytest.raises(ValueError, match="loss_scale_factor=-1"):
         K.SGD(loss_scale_factor=-1)
+
+
+def test_variables_list_in_keras_order():
+    # Keras 3.15.1's optimizer.variables after one step of Dense(2) on 3 features (shapes, in order)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    opt = K.RMSprop(momentum=0.5, centered=True)
+    model.compile(optimizer=opt, loss="mse")
+    model.train_on_batch(np.ones((2, 3), "float32"), np.ones((2, 2), "float32"))
+    assert [tuple(v.shape) for v in opt.variables] == [(), (), (3, 2), (2,), (3, 2), (2,), (3, 2), (2,)]
+    opt = K.Adam(K.schedules.ExponentialDecay(0.1, 2, 0.5))  # a schedule: no learning_rate variable, as Keras
+    opt.build(model.trainable_variables)
+    assert [tuple(v.shape) for v in opt.variables] == [(), (3, 2), (3, 2), (2,), (2,)]

@@ -206,10 +206,15 @@ class Optimizer:
 
     @property
     def variables(self):
-        out = [self.iterations, self._learning_rate]
-        for slots in self._slots.values():
-            out.extend(slots.values())
-        return out
+        """Keras 3's ``optimizer.variables``: ``iteration``, ``learning_rate`` (not with a schedule), the slots
+        group by group (:attr:`slot_groups`) in the order the variables were built, then the other variables
+        (Nadam's ``u_product``)."""
+        return self._in_keras_order(list(self._slots.values()))
+
+    def _in_keras_order(self, slot_dicts):
+        head = [self.iterations] + ([self._learning_rate] if self._schedule is None else [])
+        return head + [slots[name] for group in self._groups() for slots in slot_dicts for name in group
+                       if name in slots] + self._extra_variables()
 
     def get_slot(self, var, slot_name):
         """The slot variable ``slot_name`` (one of :attr:`slot_names`) of the model variable ``var`` (tf.keras 2's
@@ -252,8 +257,7 @@ class Optimizer:
                 done.add(id(v))
                 targets.append(self._slots[id(v)])
         targets.extend(slots for key, slots in self._slots.items() if key not in done)
-        out = head + [slots[name] for group in self._groups() for slots in targets for name in group
-                      if name in slots] + self._extra_variables()
+        out = self._in_keras_order(targets)
         return [v for v in out if id(v) not in self._plain_ids] if self._inside_loss_scale else out
 
     def _extra_variables(self):
@@ -928,10 +932,6 @@ class Nadam(Optimizer):
             v = var_list[0]
             self._u_product = Variable(v.backend.xp.ones((), v._data.dtype), trainable=False, name="variable")
             self._plain_ids.add(id(self._u_product))
-
-    @property
-    def variables(self):
-        return super().variables + ([self._u_product] if self._u_product is not None else [])
 
     def _extra_variables(self):
         return [self._u_product] if self._u_product is not None else []
