@@ -20,6 +20,7 @@ from ..ops import array_ops as _a, math_ops as _m
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
 from . import fusion as _fusion, losses as _losses, metrics as _metrics, optimizers as _optimizers
+from .. import nest as _nest
 from ._checks import check_real
 from .callbacks import CallbackList
 from ..distribute import keras_hooks as _dist
@@ -33,11 +34,12 @@ __all__ = ["Model", "Sequential", "load_model", "model_from_json", "save_model",
 # -- data handling -----------------------------------------------------------------
 def _to_array(x, arg):
     """``x`` (an argument of fit/evaluate/predict, named ``arg``) as a host array with a leading samples axis, or
-    several (a list of arrays) as :class:`_Inputs`.
+    several (a list of arrays, or a dict of them keyed by input or output name, as Keras 3) as :class:`_Inputs`.
 
     Raises:
         ValueError: an unrecognized type, or a scalar (no samples axis; Keras fails on it deep inside).
         TypeError: strings (see :func:`..losses.check_numeric`).
+        NotImplementedError: ``sample_weight`` as a dict (per output).
     """
     if x is None or isinstance(x, _Inputs):
         return x
@@ -45,6 +47,10 @@ def _to_array(x, arg):
         parts = [_to_array(a, f"{arg}[{i}]") for i, a in enumerate(x)]
         _check_cardinality(**{f"{arg}[{i}]": a for i, a in enumerate(parts)})
         return _Inputs(parts)
+    if isinstance(x, dict) and arg != "sample_weight":
+        parts = {k: _to_array(a, f"{arg}[{k!r}]") for k, a in x.items()}
+        _check_cardinality(**{f"{arg}[{k!r}]": a for k, a in parts.items()})
+        return _Inputs(list(parts.values()), list(parts))
     if isinstance(x, dict):
         raise NotImplementedError(f"`{arg}` as a dict is not supported yet.")
     a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
@@ -59,20 +65,23 @@ def _to_array(x, arg):
 
 
 class _Inputs:
-    """Several arrays (one per model input) sliced together along the sample axis."""
+    """Several arrays (one per model input or output; named by ``keys`` when given as a dict) sliced together along
+    the sample axis."""
 
-    def __init__(self, arrays):
-        self.arrays = arrays
+    def __init__(self, arrays, keys=None):
+        self.arrays, self.keys = arrays, keys
 
     def __getitem__(self, key):
-        return _Inputs([a[key] for a in self.arrays])
+        return _Inputs([a[key] for a in self.arrays], self.keys)
 
     def __len__(self):
         return len(self.arrays[0])
 
 
 def _plain(x):
-    return list(x.arrays) if isinstance(x, _Inputs) else x
+    if isinstance(x, _Inputs):
+        return dict(zip(x.keys, x.arrays)) if x.keys is not None else list(x.arrays)
+    return x
 
 
 def _check_cardinality(**arrays):
@@ -439,15 +448,14 @@ def _standardize_input(x, expected, model_name):
 class _MultiOutputLoss:
     """``compile(loss=[...] or {...}, loss_weights=...)`` for a model with several outputs: the total loss is
     ``sum(weight_i * loss_i(y_i, y_pred_i))`` over the outputs that have a loss (Keras's rule); a dict is keyed
-    by output layer name.
+    by output name (:func:`_output_keys`), and so may ``y`` be.
 
     Raises:
         ValueError: a list of the wrong length, a dict key that names no output, or a model with one output.
     """
 
     def __init__(self, model, loss, loss_weights):
-        outputs = getattr(model, "_outputs", None)
-        names = [o._history[0].name for o in outputs] if outputs else []
+        names = _output_keys(model)
         n = len(names)
 
         def per_output(value, what, default):
@@ -476,8 +484,7 @@ class _MultiOutputLoss:
         self.name = "loss"
 
     def __call__(self, y, y_pred, sample_weight=None):
-        ys = y if isinstance(y, (list, tuple)) else [y]
-        preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        ys, preds = _per_output(y, self.names, "y"), _per_output(y_pred, self.names, "y_pred")
         if len(ys) != len(preds):
             raise ValueError(f"The model has {len(preds)} output(s) but {len(ys)} target array(s) were given.")
         total, self.last_terms = None, []
@@ -492,41 +499,62 @@ class _MultiOutputLoss:
 
 
 class _CompileMetrics(_metrics.Metric):
-    """Keras 3's ``compile_metrics``: the ``metrics=`` of compile as one Metric, built on the first batch
-    (``"accuracy"`` needs the shapes), each logged under the name it was given ("mae", "acc")."""
+    """Keras 3's ``compile_metrics``: the ``metrics=`` and ``weighted_metrics=`` of compile as one Metric, built on
+    the first batch (``"accuracy"`` needs the shapes), each logged under the name it was given ("mae", "acc").
+    ``metrics`` see no sample weights; ``weighted_metrics`` see ``sample_weight`` (class_weight's too). A weighted
+    metric whose name an earlier one holds is logged as ``"weighted_<name>"`` (Keras 3's ``CompileMetrics.result``);
+    with several outputs, names take the ``"<output name>_"`` prefix."""
 
-    def __init__(self, identifiers, output_names=None):
+    def __init__(self, identifiers, weighted=None, output_names=None, output_keys=None):
         super().__init__(name="compile_metrics")
         self._output_names = output_names  # a model with several outputs: one list of identifiers per output
-        self._ids = [list(i) for i in identifiers] if output_names else [list(identifiers)]
+        per_output = (lambda ids: [list(i) for i in ids]) if output_names else (lambda ids: [list(ids)])
+        self._ids, self._weighted_ids = per_output(identifiers or []), per_output(weighted or [])
+        if output_names:  # one list per output, also for an output without metrics
+            self._ids = self._ids or [[] for _ in output_names]
+            self._weighted_ids = self._weighted_ids or [[] for _ in output_names]
+        self._keys = output_keys or []  # how a dict of targets or predictions is read
         self.metrics = None
-        self._per_output = None
+        self._built = None  # [(output index, metric, weighted)]
+
+    def _entries(self):
+        """``[(output index, identifier, weighted)]``: the unweighted metrics, then the weighted ones."""
+        return [(k, m, weighted) for weighted, per_output in ((False, self._ids), (True, self._weighted_ids))
+                for k, ids in enumerate(per_output) for m in ids]
+
+    def _names(self, entries):
+        """The logged name of each ``(output index, base name, weighted)``."""
+        taken, names = set(), []
+        for k, base, weighted in entries:
+            prefix = f"{self._output_names[k]}_" if self._output_names else ""
+            name = prefix + base
+            if weighted and name in taken:
+                name = f"{prefix}weighted_{base}"
+            taken.add(name)
+            names.append(name)
+        return names
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        ys = list(y_true) if self._output_names else [y_true]
-        preds = list(y_pred) if self._output_names else [y_pred]
+        ys = _per_output(y_true, self._keys, "y") if self._output_names or isinstance(y_true, dict) else [y_true]
+        preds = _per_output(y_pred, self._keys, "y_pred") if self._output_names or isinstance(y_pred, dict) \
+            else [y_pred]
         if self.metrics is None:
-            self._per_output = []
-            for k, ids in enumerate(self._ids):
-                built = []
-                for m in ids:
-                    metric = _metrics.get(m, ys[k], preds[k])
-                    if isinstance(m, str):
-                        metric.name = m
-                    if self._output_names:  # Keras 3 logs "<output name>_<metric name>"
-                        metric.name = f"{self._output_names[k]}_{metric.name}"
-                    built.append(metric)
-                self._per_output.append(built)
-            self.metrics = [m for built in self._per_output for m in built]
-        for k, built in enumerate(self._per_output):
-            for m in built:
-                m.update_state(ys[k], preds[k], sample_weight)
+            built = []
+            for k, m, weighted in self._entries():
+                metric = _metrics.get(m, ys[k], preds[k])
+                if isinstance(m, str):
+                    metric.name = m
+                built.append((k, metric, weighted))
+            for (_, metric, _), name in zip(built, self._names([(k, m.name, w) for k, m, w in built])):
+                metric.name = name
+            self._built, self.metrics = built, [m for _, m, _ in built]
+        for k, m, weighted in self._built:
+            m.update_state(ys[k], preds[k], sample_weight if weighted else None)
 
     def names(self):
         if self.metrics is None:
-            return [(f"{self._output_names[k]}_" if self._output_names else "")
-                    + (m if isinstance(m, str) else getattr(m, "name", "metric"))
-                    for k, ids in enumerate(self._ids) for m in ids]
+            return self._names([(k, m if isinstance(m, str) else getattr(m, "name", "metric"), w)
+                                for k, m, w in self._entries()])
         return [m.name for m in self.metrics]
 
     def result(self):
@@ -543,15 +571,46 @@ def _keras_tensors(value):
     return bool(items) and all(isinstance(v, KerasTensor) for v in items)
 
 
+def _output_keys(model):
+    """The name of each output of a functional model, in ``outputs`` order: the keys (sorted: the flattened order)
+    of a dict of outputs, else the output layer names; [] for a model without a graph (subclassed, Sequential)."""
+    struct = getattr(model, "_out_struct", None)
+    if isinstance(struct, dict) and _keras_tensors(struct):
+        return sorted(struct)
+    return [_layer_name(o) for o in getattr(model, "_outputs", None) or []]
+
+
+def _per_output(value, names, what):
+    """``value`` (``y``, ``y_pred``: one array, a list with one per output, or a dict keyed by the output ``names``)
+    as a list in output order.
+
+    Raises:
+        ValueError: a dict that lacks a key of ``names``.
+    """
+    if isinstance(value, dict):
+        missing = [n for n in names if n not in value]
+        if missing or not names:
+            raise ValueError(f"`{what}` as a dict needs one entry per model output, keyed by output name. Expected "
+                             f"keys: {names}. Received: keys={list(value)}")
+        return [value[n] for n in names]
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _layer_name(t):
+    """The name of the layer that made the KerasTensor ``t`` (an ``Input``'s name for an input)."""
+    return t._history[0].name if t._history else t.name
+
+
 def _output_names(model):
-    """The output layer names of a functional model with several outputs, else None."""
-    outputs = getattr(model, "_outputs", None)
-    return [o._history[0].name for o in outputs] if outputs and len(outputs) > 1 else None
+    """The output names (:func:`_output_keys`) of a functional model with several outputs, else None."""
+    names = _output_keys(model)
+    return names if len(names) > 1 else None
 
 
-def _metrics_per_output(metrics, names):
-    """``compile(metrics=...)`` of a model with several outputs as one list per output (Keras 3: a dict keyed
-    by output name, or a list with one entry -- a metric or a list of them -- per output).
+def _metrics_per_output(metrics, names, arg="metrics"):
+    """``compile(metrics=...)`` (or ``weighted_metrics=``, named ``arg``) of a model with several outputs as one list
+    per output (Keras 3: a dict keyed by output name, or a list with one entry -- a metric or a list of them -- per
+    output).
 
     Raises:
         ValueError: another structure, or a dict key that names no output (Keras's message).
@@ -564,9 +623,9 @@ def _metrics_per_output(metrics, names):
             return [as_list(metrics.get(n)) for n in names]
     elif isinstance(metrics, (list, tuple)) and len(metrics) == len(names):
         return [as_list(m) for m in metrics]
-    raise ValueError(f"Invalid `metrics`. `metrics` should contain metrics objects and either be a dict or a list "
+    raise ValueError(f"Invalid `{arg}`. `{arg}` should contain metrics objects and either be a dict or a list "
                      f"matching the output names of the functional model {names} or match the output structure of "
-                     f"the model: {['X'] * len(names)}.\nReceived: metrics={metrics}")
+                     f"the model: {['X'] * len(names)}.\nReceived: {arg}={metrics}")
 
 
 _FUNCTIONAL_SUBCLASSES = {}
@@ -606,7 +665,7 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._loss_fn = None
-        self._metric_ids = []
+        self._metric_ids, self._weighted_metric_ids, self._loss_weights = [], [], None
         self._compiled_metrics = None
         self._loss_tracker = None
         self._distribute_strategy = _dist.get_strategy()  # as Keras 3: fit/evaluate/predict run in its scope
@@ -635,23 +694,41 @@ class Model(Layer):
                 belongs in variables or metric attributes. False: every step eager. No effect on the CPU
                 backend, nor on evaluate/predict.
             metrics: list of names ("accuracy" resolved from the data shapes as
-                Keras does), Metric instances or functions.
+                Keras does), Metric instances or functions; for several outputs, a dict keyed by output name (the
+                keys of a dict of outputs, else the output layer names) or a list with one entry per output.
+                These metrics ignore sample weights (Keras 3).
+            weighted_metrics: as ``metrics``, computed with the sample weights (``sample_weight``, or those of
+                ``class_weight``); one whose name a ``metrics`` entry already holds is logged as
+                ``"weighted_<name>"`` (Keras 3.15's ``CompileMetrics``).
+            loss, loss_weights: for several outputs also a dict keyed by output name or a list per output.
             auto_scale_loss: when the model's dtype policy is ``"mixed_float16"``, wrap the optimizer in a
                 :class:`~gpuflow.keras.optimizers.LossScaleOptimizer` (dynamic loss scaling), as Keras 3.
 
         Raises:
-            ValueError: unknown optimizer, loss or metric names.
+            ValueError: unknown optimizer, loss or metric names; a per-output dict or list that does not match
+                the outputs.
+            TypeError: ``metrics`` / ``weighted_metrics`` not a list, tuple (or dict for several outputs).
         """
-        if weighted_metrics:
-            raise NotImplementedError("weighted_metrics is not supported yet.")
         steps_per_execution = _int_arg(steps_per_execution, "steps_per_execution", optional=False)
         # Resolve everything first, so a failing compile leaves the model as it was.
         output_names = _output_names(self)
-        if output_names or isinstance(loss, (dict, list, tuple)) or loss_weights is not None:
+        if (output_names or isinstance(loss, (dict, list, tuple)) or loss_weights is not None
+                or isinstance(getattr(self, "_out_struct", None), dict)):
             loss_fn = _MultiOutputLoss(self, loss, loss_weights)
         else:
             loss_fn = _losses.get(loss)
-        per_output_metrics = _metrics_per_output(metrics, output_names) if output_names and metrics else None
+        metric_lists = []  # (metrics, weighted_metrics), each one list per output for several outputs
+        for arg, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict) if output_names else (list, tuple)):
+                raise TypeError(f"Expected `{arg}` argument to be a list, tuple, or dict. Received instead: "
+                                f"{arg}={value} of type {type(value)}")
+            if output_names:
+                metric_lists.append(_metrics_per_output(value, output_names, arg) if value else None)
+            else:
+                metric_lists.append(list(value or []))
+            for m in _nest.flatten(metric_lists[-1]):
+                if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):  # fail now, not at the first batch
+                    _metrics.get(m)
         self.optimizer = _optimizers.get(optimizer)
         if (auto_scale_loss and self.dtype_policy.name == "mixed_float16"
                 and not isinstance(self.optimizer, _optimizers.LossScaleOptimizer)):
@@ -659,25 +736,24 @@ class Model(Layer):
             self.optimizer.wrapped_by_compile = True  # the compile config names the optimizer given, as Keras
         self.loss = loss
         self._loss_fn = loss_fn
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict) if output_names else (list, tuple)):
-            raise TypeError(f"Expected `metrics` argument to be a list, tuple, or dict. Received instead: "
-                            f"metrics={metrics} of type {type(metrics)}")
+        self._loss_weights = loss_weights
         self._metric_ids = dict(metrics) if isinstance(metrics, dict) else list(metrics or [])
-        for m in ([m for ids in per_output_metrics for m in ids] if per_output_metrics else self._metric_ids):
-            if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):  # fail now, not at the first batch
-                _metrics.get(m)
-        if per_output_metrics:
-            self._compiled_metrics = _CompileMetrics(per_output_metrics, output_names)
-        else:
-            self._compiled_metrics = _CompileMetrics(self._metric_ids) if self._metric_ids else None
+        self._weighted_metric_ids = (dict(weighted_metrics) if isinstance(weighted_metrics, dict)
+                                     else list(weighted_metrics or []))
+        self._compiled_metrics = (_CompileMetrics(*metric_lists, output_names=output_names,
+                                                  output_keys=_output_keys(self))
+                                  if any(metric_lists) else None)
         self._loss_tracker = _metrics.Mean(name="loss")
         _check_jit_compile(jit_compile)
         self._steps_per_execution = steps_per_execution
         self._jit_compile, self.run_eagerly = jit_compile, bool(run_eagerly)
         self._step_graphs, self._graphs_warned = {}, set()
         _sync_free_backend(self)  # a built model on the CUDA backend: its kernels compile now
-        # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs
-        self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in output_names or []
+        # Keras 3 logs each output's unweighted loss as "<output name>_loss" for a model with several outputs (in the
+        # loss dict's order for a dict of outputs)
+        order = [n for n in loss if n in output_names] if output_names and isinstance(loss, dict) and isinstance(
+            self._out_struct, dict) else output_names or []
+        self._output_loss_trackers = {n: _metrics.Mean(name=f"{n}_loss") for n in order
                                       if loss_fn.fns[loss_fn.names.index(n)] is not None}
         self.compiled = True
 
@@ -763,8 +839,8 @@ class Model(Layer):
 
     def _track_loss(self, loss, y_pred):
         if self._loss_tracker is not None:
-            if isinstance(y_pred, (list, tuple)):
-                y_pred = y_pred[0]
+            if isinstance(y_pred, (list, tuple, dict)):
+                y_pred = _nest.flatten(y_pred)[0]
             n = y_pred.shape[0] if y_pred is not None and y_pred.ndim else 1
             self._loss_tracker.update_state(_dist.unscale_loss(loss), sample_weight=n)
             trackers = getattr(self, "_output_loss_trackers", {})
@@ -774,8 +850,8 @@ class Model(Layer):
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
         """Updates the compiled metrics and returns the current logs."""
         if self._compiled_metrics is not None:
-            # `metrics=` are unweighted in Keras 3 (sample weights go to `weighted_metrics=` only)
-            self._compiled_metrics.update_state(y, y_pred)
+            # `metrics=` are unweighted in Keras 3, `weighted_metrics=` see the sample weights
+            self._compiled_metrics.update_state(y, y_pred, sample_weight)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
@@ -863,9 +939,10 @@ class Model(Layer):
         """Trains for ``epochs`` epochs (``keras.Model.fit``) and returns a ``History``.
 
         Args:
-            x, y: NumPy arrays or Tensors with the same number of samples; or ``x``
+            x, y: NumPy arrays or Tensors with the same number of samples (lists of them for several inputs or
+                outputs, or dicts keyed by input name / output name, sliced and shuffled together); or ``x``
                 a ``gpuflow.data.Dataset`` / Python generator of ``(x, y[, sample_weight])``
-                batches (then ``y`` is not given; a dataset is re-read every epoch).
+                batches, whose parts may be dicts too (then ``y`` is not given; a dataset is re-read every epoch).
             batch_size: samples per step for arrays, a positive int (32 by default).
             epochs: the index of the last epoch, an int >= 0 (0 trains nothing, as Keras);
                 with ``initial_epoch`` (int >= 0), epochs ``initial_epoch .. epochs - 1`` run.
@@ -978,12 +1055,14 @@ class Model(Layer):
         are checked per batch by the loss, where the batch is on the host (the NumPy backend)."""
         if data.arrays is None or data.arrays[1] is None:
             return
-        ys = _plain(data.arrays[1])
-        ys = ys if isinstance(ys, list) else [ys]
-        fns = self._loss_fn.fns if isinstance(self._loss_fn, _MultiOutputLoss) else [self._loss_fn]
+        multi = isinstance(self._loss_fn, _MultiOutputLoss)
+        ys = _per_output(_plain(data.arrays[1]), self._loss_fn.names if multi else [], arg)
+        fns = self._loss_fn.fns if multi else [self._loss_fn]
         for i, (fn, y) in enumerate(zip(fns, ys)):
             if _losses.expects_class_ids(fn):
-                _losses.check_class_ids(y, arg if len(ys) == 1 else f"{arg}[{i}]")
+                by_name = isinstance(data.arrays[1], _Inputs) and data.arrays[1].keys is not None
+                _losses.check_class_ids(y, arg if len(ys) == 1 else f"{arg}[{self._loss_fn.names[i]!r}]" if by_name
+                                        else f"{arg}[{i}]")
 
     def _evaluate_loop(self, data, cbs, what="evaluate"):
         """The test steps over ``data`` (batch hooks once per ``steps_per_execution`` steps); the last logs as
@@ -1038,8 +1117,9 @@ class Model(Layer):
 
     @_dist.in_model_strategy
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
-        """Outputs for ``x`` as a NumPy array (a list of arrays for several outputs), computed in batches
-        (``keras.Model.predict``).
+        """Outputs for ``x`` as a NumPy array (a list of arrays for several outputs, a dict of them for a dict of
+        outputs), computed in batches (``keras.Model.predict``). ``x`` as for :meth:`fit` (a dict keyed by input
+        name too).
 
         Raises:
             ValueError: ``x`` a scalar or of an unrecognized type; ``batch_size`` / ``steps`` not positive ints
@@ -1060,7 +1140,8 @@ class Model(Layer):
             cbs.on_predict_batch_begin(step)
             with _step_scope(backend, f"predict, step {step + 1} (batch {step})"):
                 out = self.predict_step(batch)
-            outs.append([host(o) for o in out] if isinstance(out, (list, tuple)) else host(out))
+            structure = out
+            outs.append([host(o) for o in _nest.flatten(out)] if _nest.is_nested(out) else host(out))
             cbs.on_predict_batch_end(step, {"outputs": out})
         cbs.on_predict_end()
         if backend is not None:
@@ -1073,8 +1154,9 @@ class Model(Layer):
                 return backend.to_numpy(backend.xp.concatenate([p._data for p in parts], axis=0))
             return np.concatenate([p.numpy() if isinstance(p, Tensor) else p for p in parts], axis=0)
         outs = _dist.gather_batches(outs)  # under a strategy, every worker's rows
-        if isinstance(outs[0], list):  # several outputs: a list of arrays, as Keras
-            return [concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+        if isinstance(outs[0], list):  # several outputs: a list of arrays (a dict for a dict of outputs), as Keras
+            arrays = [concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
+            return _nest.pack_sequence_as(structure, arrays) if isinstance(structure, dict) else arrays
         return concatenate(outs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -1105,6 +1187,8 @@ class Model(Layer):
 
     def predict_on_batch(self, x):
         out = self.predict_step((_plain(_to_array(x, "x")),))
+        if isinstance(out, dict):
+            return _nest.map_structure(lambda o: o.numpy(), out)
         return [o.numpy() for o in out] if isinstance(out, (list, tuple)) else out.numpy()
 
     def _flatten_logs(self, logs):
@@ -1459,14 +1543,23 @@ class Functional(Model):
 
     def __init__(self, inputs, outputs, name=None, trainable=True, **kwargs):
         super().__init__(name=name, trainable=trainable, **kwargs)
+        # a KerasTensor, a list/tuple or a dict of them (nested too), flattened as Keras 3's tree.flatten: dicts by
+        # sorted key
         self._in_struct = inputs
         self._out_struct = outputs
-        self._inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
-        self._outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
-        for t in self._inputs + self._outputs:
-            if not isinstance(t, KerasTensor):
-                raise ValueError(f"Model(inputs, outputs) expects KerasTensors from keras.Input and layer calls. "
-                                 f"Received: {type(t).__name__}")
+        self._inputs, self._outputs = _nest.flatten(inputs), _nest.flatten(outputs)
+        for what, struct, flat in (("inputs", inputs, self._inputs), ("outputs", outputs, self._outputs)):
+            for t in flat:
+                if not isinstance(t, KerasTensor):
+                    raise ValueError(f"All `{what}` values must be KerasTensors. Received: {what}={struct} including "
+                                     f"invalid value {t} of type {type(t)}")
+        if isinstance(inputs, dict):
+            for k, v in inputs.items():
+                if k != _layer_name(v):
+                    warnings.warn("When providing `inputs` as a dict, all keys in the dict must match the names of "
+                                  f"the corresponding tensors. Received key '{k}' mapping to value {v} which has name "
+                                  f"'{_layer_name(v)}'. Change the tensor name to '{k}' (via "
+                                  f"`Input(..., name='{k}')`)", stacklevel=3)
         self._nodes = []
         seen = set()
         input_ids = {id(t) for t in self._inputs}
@@ -1506,13 +1599,50 @@ class Functional(Model):
 
     @property
     def input(self):
-        """The ``inputs`` given to the constructor, in their structure (a KerasTensor, or a list of them)."""
-        return list(self._in_struct) if isinstance(self._in_struct, list) else self._in_struct
+        """The ``inputs`` given to the constructor, in their structure (a KerasTensor, a list or a dict of them)."""
+        return _nest.map_structure(lambda t: t, self._in_struct)
 
     @property
     def output(self):
-        """The ``outputs`` given to the constructor, in their structure (a KerasTensor, or a list of them)."""
-        return list(self._out_struct) if isinstance(self._out_struct, list) else self._out_struct
+        """The ``outputs`` given to the constructor, in their structure (a KerasTensor, a list or a dict of them)."""
+        return _nest.map_structure(lambda t: t, self._out_struct)
+
+    @property
+    def output_names(self):
+        """The names of the layers that make the outputs, in ``outputs`` order (Keras 3's ``output_names``)."""
+        return [_layer_name(t) for t in self._outputs]
+
+    def __call__(self, inputs, *args, **kwargs):
+        return super().__call__(self._flat_inputs(inputs), *args, **kwargs)
+
+    def _flat_inputs(self, inputs):
+        """``inputs`` in the structure the model was built on (Keras 3's ``_standardize_inputs``): a dict is read by
+        the dict keys of ``inputs=`` or, for a list or a single input, by the ``Input`` names (extra keys are left
+        out, with a warning); a list in flattened order (a dict's sorted keys). Returns a list for several inputs.
+
+        Raises:
+            ValueError: a key missing from a dict (Keras's message); a list for a dict of inputs whose keys are not
+                in sorted order (which the list's order could not follow).
+        """
+        struct = self._in_struct
+        if isinstance(inputs, dict):
+            if not _keras_tensors(struct):  # a nested structure: Keras's tree.flatten order
+                return _nest.flatten(inputs)
+            names = sorted(struct) if isinstance(struct, dict) else [_layer_name(t) for t in self._inputs]
+            for name in names:
+                if name not in inputs:
+                    raise ValueError(f'Missing data for input "{name}". You passed a data dictionary with keys '
+                                     f"{list(inputs.keys())}. Expected the following keys: {names}")
+            extra = [k for k in inputs if k not in names]
+            if extra:
+                warnings.warn(f"Model '{self.name}': the input keys {extra} name no input and are ignored. Expected "
+                              f"the keys {names}.", stacklevel=3)
+            return [inputs[n] for n in names] if len(names) > 1 else inputs[names[0]]
+        if isinstance(struct, dict) and isinstance(inputs, (list, tuple)) and list(struct) != sorted(struct):
+            raise ValueError("The structure of `inputs` doesn't match the expected structure.\nExpected: "
+                             f"{ {k: _layer_name(v) for k, v in struct.items()} }\nReceived: inputs=a list of "
+                             f"{len(inputs)} values (pass a dict, or a list in sorted key order {sorted(struct)})")
+        return inputs
 
     @property
     def input_shape(self):
@@ -1548,8 +1678,15 @@ class Functional(Model):
                 calls[key] = layer(args, *kwargs.pop("_args", ()), training=training, **kwargs)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else calls[key][index]
-        outs = [memo[id(o)] for o in self._outputs]
-        return outs if isinstance(self._out_struct, (list, tuple)) else outs[0]
+        return self._packed_outputs([memo[id(o)] for o in self._outputs])
+
+    def _packed_outputs(self, flat):
+        """``flat`` (one value per output, in ``outputs`` order) in the structure of ``outputs=``: a dict for a dict,
+        a list for a list or tuple (as before), else the one value."""
+        if isinstance(self._out_struct, KerasTensor):
+            return flat[0]
+        return list(flat) if isinstance(self._out_struct, (list, tuple)) else _nest.pack_sequence_as(self._out_struct,
+                                                                                                     flat)
 
     def _convert_input(self, x):
         if isinstance(x, (list, tuple)):
@@ -1600,8 +1737,7 @@ class Functional(Model):
         return [row + (", ".join(inbound.get(id(layer), [])) or "-",) for row, layer in zip(rows, self.layers)]
 
     def compute_output_shape(self, input_shape):
-        shapes = [o.shape for o in self._outputs]
-        return shapes if isinstance(self._out_struct, (list, tuple)) else shapes[0]
+        return self._packed_outputs([o.shape for o in self._outputs])
 
 
 def map_graph(model):
@@ -1744,7 +1880,7 @@ def _clone_sequential(model, clone_function, input_tensors):
 
 def _clone_functional(model, clone_function, input_tensors, call_function):
     if input_tensors is not None:
-        given = list(input_tensors) if isinstance(input_tensors, (list, tuple)) else [input_tensors]
+        given = _nest.flatten(input_tensors)  # a dict by sorted key, as the model's inputs
         if len(given) != len(model.inputs):
             raise ValueError(f"Argument `input_tensors` must have the same number of tensors as the model's "
                              f"inputs ({len(model.inputs)}). Received: {len(given)}")
@@ -1771,10 +1907,10 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
         result = calls[key]
         index = out._history[2] if len(out._history) > 2 else None
         memo[id(out)] = result[index] if index is not None and isinstance(result, (list, tuple)) else result
-    struct = model._in_struct
-    inputs = new_inputs if isinstance(struct, (list, tuple)) else new_inputs[0]
-    outs = [memo[id(o)] for o in model.outputs]
-    outputs = outs if isinstance(model._out_struct, (list, tuple)) else outs[0]
+    def packed(struct, flat):  # in the structure of the original's inputs= / outputs= (a list, a dict...)
+        return _nest.pack_sequence_as(struct, flat) if _nest.is_nested(struct) else flat[0]
+    inputs = packed(model._in_struct, list(new_inputs))
+    outputs = packed(model._out_struct, [memo[id(o)] for o in model.outputs])
     return _copy_compile(model, Functional(inputs, outputs, name=model.name, trainable=model.trainable))
 
 

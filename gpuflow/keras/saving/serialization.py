@@ -270,9 +270,11 @@ def _functional_config(model):
         entry["inbound_nodes"] = inbound
         entries.append(entry)
 
-    def refs(struct):
+    def refs(struct):  # Keras 3's map_tensors: lists and dicts (of lists...) of [layer, node, tensor]
+        if isinstance(struct, dict):
+            return {k: refs(v) for k, v in struct.items()}
         if isinstance(struct, (list, tuple)):
-            return [history[id(t)] for t in struct]
+            return [refs(t) for t in struct]
         return history[id(struct)]
     return {"name": model.name, "trainable": model.trainable, "layers": entries,
             "input_layers": refs(model.input), "output_layers": refs(model.output)}
@@ -288,14 +290,17 @@ def compile_config_of(model):
         config = getter()
         if config is not None:
             return _serialize(config, {})
-    metrics = getattr(model, "_metric_ids", None) or []
-    metrics = metrics if isinstance(metrics, dict) else list(metrics)  # per output name for several outputs
+    def metric_list(attr):  # a dict per output name for several outputs; None when empty
+        metrics = getattr(model, attr, None) or []
+        metrics = metrics if isinstance(metrics, dict) else list(metrics)
+        return _serialize(metrics, {}) if metrics else None
     opt = model.optimizer
     if getattr(opt, "wrapped_by_compile", False):  # Keras 3 records compile's argument, not its wrapper
         opt = opt.inner_optimizer
     return {"optimizer": _serialize(opt, {}), "loss": _serialize(getattr(model, "loss", None), {}),
-            "loss_weights": None, "metrics": _serialize(metrics, {}) if metrics else None,
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "loss_weights": _serialize(getattr(model, "_loss_weights", None), {}),
+            "metrics": metric_list("_metric_ids"), "weighted_metrics": metric_list("_weighted_metric_ids"),
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
 def json_default(obj):
@@ -712,7 +717,7 @@ def _functional_from_config(cls, config, ctx):
                 raise LoadError(f"Invalid functional model configuration{ctx.where}: {refs} names a node that "
                                  "does not exist.") from None
         if isinstance(refs, dict):
-            raise LoadError(f"Functional models with dict inputs/outputs are not supported yet{ctx.where}.")
+            return {k: structure(r) for k, r in refs.items()}
         return [structure(r) for r in refs]
     inputs, outputs = structure(config["input_layers"]), structure(config["output_layers"])
     if ctx.legacy:  # Keras 2 always writes lists; a single tensor was meant

@@ -1,0 +1,234 @@
+"""Functional models with dict inputs and outputs (Keras 3.15), and ``compile(weighted_metrics=...)``.
+
+Expected values are NumPy formulas written here; names, orders and errors are Keras 3.15.1's (checked by hand with the
+same scripts). ``fixtures/dict_io.keras`` / ``dict_io.npz`` were written by Keras 3.15.1 with
+``fixtures/make_dict_io.py``: a dict-input, dict-output model, its predictions and ``evaluate`` logs.
+"""
+import os
+
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow.keras import models as _models
+
+keras = tf.keras
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+RNG = np.random.default_rng(0)
+X = {"feat_a": RNG.standard_normal((8, 2)).astype("float32"), "feat_b": RNG.standard_normal((8, 3)).astype("float32")}
+Y = {"zz": RNG.standard_normal((8, 1)).astype("float32"), "aa": np.array([0, 1, 2, 1, 0, 2, 2, 1])}
+
+
+def _model(optimizer="sgd", **compile_kwargs):
+    """Inputs given in unsorted key order, outputs {"zz": Dense(1) 'reg', "aa": Dense(3, softmax) 'cls'}."""
+    b, a = keras.Input((3,), name="feat_b"), keras.Input((2,), name="feat_a")
+    h = keras.layers.Concatenate()([b, a])
+    outputs = {"zz": keras.layers.Dense(1, name="reg")(h),
+               "aa": keras.layers.Dense(3, activation="softmax", name="cls")(h)}
+    model = keras.Model(inputs={"feat_b": b, "feat_a": a}, outputs=outputs)
+    if compile_kwargs:
+        model.compile(optimizer, **compile_kwargs)
+    return model
+
+
+def _reference(model, x):
+    h = np.concatenate([x["feat_b"], x["feat_a"]], axis=1)
+    (wr, br), (wc, bc) = model.get_layer("reg").get_weights(), model.get_layer("cls").get_weights()
+    z = h @ wc + bc
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return {"zz": h @ wr + br, "aa": e / e.sum(axis=1, keepdims=True)}
+
+
+def test_structure_call_and_predict():
+    model = _model()
+    assert [t.name for t in model.inputs] == ["feat_a", "feat_b"]  # flattened: sorted keys
+    assert list(model.input) == ["feat_b", "feat_a"] and list(model.output) == ["zz", "aa"]
+    assert model.output_names == ["cls", "reg"]  # the layers of the flattened outputs ("aa", "zz")
+    assert model.input_shape == [(None, 2), (None, 3)]
+    want = _reference(model, X)
+    out = model(X)
+    assert list(out) == ["zz", "aa"]
+    for k in want:
+        np.testing.assert_allclose(out[k].numpy(), want[k], rtol=1e-5, atol=1e-6)
+    pred = model.predict(X, batch_size=3, verbose=0)
+    assert list(pred) == ["zz", "aa"] and isinstance(pred["aa"], np.ndarray)
+    for k in want:
+        np.testing.assert_allclose(pred[k], want[k], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.predict_on_batch(X)["zz"], want["zz"], rtol=1e-5, atol=1e-6)
+    # a list in flattened order is accepted when the dict's keys are sorted; extra keys are ignored with a warning
+    sorted_model = keras.Model({"feat_a": model.inputs[0], "feat_b": model.inputs[1]}, model.outputs[1])
+    np.testing.assert_allclose(sorted_model([X["feat_a"], X["feat_b"]]).numpy(), want["zz"], rtol=1e-5, atol=1e-6)
+    with pytest.warns(UserWarning, match="extra"):
+        sorted_model(dict(X, extra=np.zeros((8, 1), "float32")))
+    lines = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "feat_a (InputLayer)" in text and "concatenate[0][0]" in text
+
+
+def test_input_errors_and_list_models_read_dicts_by_input_name():
+    model = _model()
+    with pytest.raises(ValueError, match=r'Missing data for input "feat_b". You passed a data dictionary with '
+                                         r"keys \['feat_a'\]. Expected the following keys: \['feat_a', 'feat_b'\]"):
+        model({"feat_a": X["feat_a"]})
+    with pytest.raises(ValueError, match="structure of `inputs`"):  # keys not in sorted order: a list is ambiguous
+        model([X["feat_a"], X["feat_b"]])
+    with pytest.raises(ValueError, match="All `inputs` values must be KerasTensors"):
+        keras.Model({"a": np.zeros(3)}, model.outputs[0])
+    b, a = model.input["feat_b"], model.input["feat_a"]
+    listed = keras.Model([b, a], keras.layers.Concatenate()([b, a]))
+    np.testing.assert_allclose(listed(X).numpy(), np.concatenate([X["feat_b"], X["feat_a"]], 1))
+    with pytest.raises(ValueError, match='Missing data for input "feat_b"'):
+        listed({"feat_a": X["feat_a"]})
+    with pytest.warns(UserWarning, match="keys in the dict must match the names"):
+        keras.Model({"renamed": a}, a)
+
+
+def test_compile_dicts_evaluate_and_names():
+    model = _model(loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"}, loss_weights={"zz": 0.5, "aa": 2.0},
+                   metrics={"aa": ["accuracy"], "zz": ["mae"]})
+    p = _reference(model, X)
+    mse = np.mean((p["zz"] - Y["zz"]) ** 2)
+    sce = -np.mean(np.log(p["aa"][np.arange(8), Y["aa"]]))
+    logs = model.evaluate(X, Y, batch_size=8, verbose=0, return_dict=True)
+    assert sorted(logs) == ["aa_accuracy", "aa_loss", "loss", "zz_loss", "zz_mae"]
+    np.testing.assert_allclose([logs["zz_loss"], logs["aa_loss"], logs["loss"]], [mse, sce, 0.5 * mse + 2 * sce],
+                               rtol=1e-5)
+    np.testing.assert_allclose(logs["zz_mae"], np.mean(np.abs(p["zz"] - Y["zz"])), rtol=1e-5)
+    np.testing.assert_allclose(logs["aa_accuracy"], np.mean(p["aa"].argmax(1) == Y["aa"]))
+    # Keras 3's order: the loss, the output losses (the loss dict's order), then the metrics (sorted output keys)
+    values = model.evaluate(X, Y, batch_size=8, verbose=0)
+    np.testing.assert_allclose(values, [logs[k] for k in ("loss", "zz_loss", "aa_loss", "aa_accuracy", "zz_mae")])
+    with pytest.raises(ValueError, match=r"Expected keys: \['aa', 'zz'\]. Received: keys=\['zz'\]"):
+        model.evaluate(X, {"zz": Y["zz"]}, verbose=0)
+    # a Dataset of ({"feat_a": ..., "feat_b": ...}, {"zz": ..., "aa": ...}) elements gives the same logs
+    ds = tf.data.Dataset.from_tensor_slices((X, Y)).batch(3)
+    ds_logs = model.evaluate(ds, verbose=0, return_dict=True)
+    assert ds_logs == pytest.approx(logs, rel=1e-5)
+
+
+def test_list_outputs_take_targets_keyed_by_output_layer_name():
+    model = _model()
+    listed = keras.Model(model.input, [model.output["zz"], model.output["aa"]])
+    listed.compile("sgd", loss=["mse", "sparse_categorical_crossentropy"], metrics=[["mae"], ["accuracy"]])
+    by_name = listed.evaluate(X, {"reg": Y["zz"], "cls": Y["aa"]}, verbose=0, return_dict=True)
+    by_position = listed.evaluate(X, [Y["zz"], Y["aa"]], verbose=0, return_dict=True)
+    assert sorted(by_name) == ["cls_accuracy", "cls_loss", "loss", "reg_loss", "reg_mae"]
+    assert by_name == pytest.approx(by_position, rel=1e-6)
+
+
+def test_fit_slices_shuffles_and_splits_dicts_together():
+    # learning rate 0: the weights stay, so fit's logs are evaluate's on the rows it trained and validated on
+    model = _model(keras.optimizers.SGD(0.0), loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"})
+    history = model.fit(X, Y, batch_size=6, epochs=2, validation_split=0.25, shuffle=True, verbose=0).history
+    head = model.evaluate({k: v[:6] for k, v in X.items()}, {k: v[:6] for k, v in Y.items()}, verbose=0,
+                          return_dict=True)
+    tail = model.evaluate({k: v[6:] for k, v in X.items()}, {k: v[6:] for k, v in Y.items()}, verbose=0,
+                          return_dict=True)
+    for key in ("loss", "zz_loss", "aa_loss"):
+        np.testing.assert_allclose(history[key], [head[key]] * 2, rtol=1e-5)
+        np.testing.assert_allclose(history["val_" + key], [tail[key]] * 2, rtol=1e-5)
+    # shuffled batches keep each sample's inputs and targets together
+    x = {"a": np.arange(10.0)[:, None], "b": 10 * np.arange(10.0)[:, None]}
+    data = _models._DataAdapter(x, np.arange(10.0), None, 3, None, True, "fit")
+    rows = []
+    for bx, by in data.epoch():
+        np.testing.assert_array_equal(bx["b"], 10 * bx["a"])
+        np.testing.assert_array_equal(by, bx["a"][:, 0])
+        rows.extend(by)
+    assert sorted(rows) == list(range(10))
+    assert _models._batch_leaves((bx, by)) == (None, None)  # a dict batch: the step runs eagerly, never replayed
+    with pytest.raises(ValueError, match="Data cardinality is ambiguous"):
+        model.fit({"feat_a": X["feat_a"], "feat_b": X["feat_b"][:5]}, Y, verbose=0)
+
+
+def test_save_round_trip(tmp_path):
+    model = _model("adam", loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"},
+                   loss_weights={"zz": 0.5, "aa": 2.0}, metrics={"aa": ["accuracy"]}, weighted_metrics={"zz": ["mae"]})
+    model.fit(X, Y, epochs=1, verbose=0)
+    path = str(tmp_path / "dict.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert list(loaded.input) == ["feat_b", "feat_a"] and list(loaded.output) == ["zz", "aa"]
+    pred, want = loaded.predict(X, verbose=0), model.predict(X, verbose=0)
+    assert list(pred) == ["zz", "aa"]
+    for k in want:
+        np.testing.assert_allclose(pred[k], want[k], rtol=1e-6)
+    clone = keras.models.clone_model(model)  # the same structure, compiled alike
+    assert list(clone.input) == ["feat_b", "feat_a"] and list(clone.output) == ["zz", "aa"]
+    clone.set_weights(model.get_weights())
+    sw = np.linspace(0.0, 2.0, 8)
+    assert clone.evaluate(X, Y, sample_weight=sw, verbose=0, return_dict=True) == pytest.approx(
+        model.evaluate(X, Y, sample_weight=sw, verbose=0, return_dict=True), rel=1e-6)
+    assert loaded.evaluate(X, Y, sample_weight=sw, verbose=0, return_dict=True) == pytest.approx(
+        model.evaluate(X, Y, sample_weight=sw, verbose=0, return_dict=True), rel=1e-6)
+
+
+def test_keras_written_dict_model_loads():
+    with np.load(os.path.join(FIXTURES, "dict_io.npz")) as d:
+        d = dict(d)
+    model = keras.models.load_model(os.path.join(FIXTURES, "dict_io.keras"))
+    x, y = {"num": d["x_num"], "cat": d["x_cat"]}, {"score": d["y_score"], "label": d["y_label"]}
+    assert list(model.input) == ["num", "cat"] and list(model.output) == ["score", "label"]
+    pred = model.predict(x, verbose=0)
+    np.testing.assert_allclose(pred["score"], d["pred_score"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pred["label"], d["pred_label"], rtol=1e-5, atol=1e-6)
+    logs = model.evaluate(x, y, sample_weight=d["sw"], batch_size=6, verbose=0, return_dict=True)
+    keras_logs = {k[len("eval_"):]: float(v) for k, v in d.items() if k.startswith("eval_")}
+    assert "label_weighted_accuracy" in keras_logs
+    assert logs == pytest.approx(keras_logs, rel=1e-5)
+
+
+def _classifier(**compile_kwargs):
+    inp = keras.Input((2,))
+    dense = keras.layers.Dense(3, activation="softmax")
+    model = keras.Model(inp, dense(inp))
+    dense.set_weights([np.array([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6]], "float32"), np.array([0.1, 0.0, -0.1], "f4")])
+    model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy", **compile_kwargs)
+    return model
+
+
+def test_weighted_metrics_use_sample_and_class_weights():
+    x = np.array([[1, 2], [3, -1], [0, 1], [2, 2], [-1, 0]], "float32")
+    y, sw = np.array([0, 1, 2, 1, 0]), np.array([1.0, 2.0, 0.0, 3.0, 0.5])
+    model = _classifier(metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy()],
+                        weighted_metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy()])
+    p = model.predict(x, verbose=0)
+    correct, nll = (p.argmax(1) == y).astype(float), -np.log(p[np.arange(5), y])
+    logs = model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    # Keras 3.15.1 names a weighted metric whose name is taken "weighted_<name>"
+    assert sorted(logs) == ["accuracy", "loss", "sparse_categorical_crossentropy", "weighted_accuracy",
+                            "weighted_sparse_categorical_crossentropy"]
+    np.testing.assert_allclose([logs["accuracy"], logs["sparse_categorical_crossentropy"]], [correct.mean(),
+                                                                                             nll.mean()], rtol=1e-5)
+    np.testing.assert_allclose([logs["weighted_accuracy"], logs["weighted_sparse_categorical_crossentropy"]],
+                               [(sw * correct).sum() / sw.sum(), (sw * nll).sum() / sw.sum()], rtol=1e-5)
+    assert model.evaluate(x, y, sample_weight=sw, verbose=0) == pytest.approx(
+        [logs[k] for k in ("loss", "accuracy", "sparse_categorical_crossentropy", "weighted_accuracy",
+                           "weighted_sparse_categorical_crossentropy")])
+    cw = {0: 2.0, 1: 1.0, 2: 0.5}
+    history = model.fit(x, y, class_weight=cw, batch_size=5, shuffle=False, verbose=0).history
+    w = np.array([cw[c] for c in y])
+    np.testing.assert_allclose(history["weighted_sparse_categorical_crossentropy"], [(w * nll).sum() / w.sum()],
+                               rtol=1e-5)
+    np.testing.assert_allclose(history["sparse_categorical_crossentropy"], [nll.mean()], rtol=1e-5)
+    only_weighted = _classifier(weighted_metrics=["accuracy"])  # no clash: its own name
+    logs = only_weighted.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert sorted(logs) == ["accuracy", "loss"]
+    np.testing.assert_allclose(logs["accuracy"], (sw * correct).sum() / sw.sum(), rtol=1e-6)
+    with pytest.raises(TypeError, match="Expected `weighted_metrics` argument to be a list"):
+        _classifier(weighted_metrics="accuracy")
+
+
+def test_weighted_metrics_in_compile_config(tmp_path):
+    model = _classifier(metrics=["accuracy"], weighted_metrics=["accuracy", "sparse_categorical_crossentropy"])
+    config = tf.keras.saving.serialization.compile_config_of(model)
+    assert config["metrics"] == ["accuracy"]
+    assert config["weighted_metrics"] == ["accuracy", "sparse_categorical_crossentropy"]
+    path = str(tmp_path / "weighted.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x, y, sw = np.array([[1, 2], [3, -1], [0, 1]], "float32"), np.array([0, 1, 2]), np.array([1.0, 0.0, 2.0])
+    logs = loaded.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
+    assert sorted(logs) == ["accuracy", "loss", "sparse_categorical_crossentropy", "weighted_accuracy"]
+    assert logs == pytest.approx(model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True))
