@@ -70,8 +70,27 @@ def test_conv_lstm_shapes_config_and_errors():
     assert layers.ConvLSTM2D.from_config(config).get_config() == config
     with pytest.raises(ValueError, match="expected ndim=5"):
         layers.ConvLSTM2D(2, 3)(rnd(2, 3, 4, 5))
-    with pytest.raises(NotImplementedError, match="dropout"):
-        layers.ConvLSTM2D(2, 3, dropout=0.2)
+
+
+
+def test_conv_lstm_dropout_per_gate():
+    x = rnd(2, 3, 5, 5, 2, seed=6)
+    layer = layers.ConvLSTM2D(3, 3, padding="same", dropout=0.3, recurrent_dropout=0.2, seed=1, return_sequences=True)
+    plain = layers.ConvLSTM2D(3, 3, padding="same", return_sequences=True)
+    out = layer(x, training=False).numpy()  # no dropout outside training
+    plain(x)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_allclose(out, plain(x).numpy(), rtol=1e-6)
+    dropped = layer(x, training=True).numpy()
+    assert np.all(np.isfinite(dropped)) and not np.allclose(dropped, out)
+    # the per-gate path (one convolution per gate slice) with all-ones masks is the fused computation
+    layer.cell._gate_masks = lambda kind, like, rate: [tf.ones_like(like)] * 4
+    np.testing.assert_allclose(layer(x, training=True).numpy(), out, rtol=1e-5, atol=1e-6)
+    masks = layers.ConvLSTM1D(2, 3, dropout=0.5, seed=3).cell
+    masks.build((1, 6, 2))
+    a = masks._gate_masks("input", tf.ones((1, 6, 2)), 0.5)
+    assert len(a) == 4 and masks._gate_masks("input", tf.ones((1, 6, 2)), 0.5) is a  # drawn once per sequence
+    assert set(np.unique(np.concatenate([m.numpy().ravel() for m in a]))) <= {0.0, 2.0}
 
 
 def test_conv_lstm1d_gradients():

@@ -9,10 +9,13 @@ At each step, with ``*`` a convolution and the gates in Keras's order i, f, c, o
 Weights, Keras's names and shapes: ``kernel`` (*kernel_size, channels, 4 * filters), ``recurrent_kernel``
 (*kernel_size, filters, 4 * filters), ``bias`` (4 * filters,) (its f block ones with ``unit_forget_bias``). The four
 gates are computed together (one convolution of each kind, then a split), which equals Keras's one convolution per
-gate; the 1-D layer runs the 2-D convolution at height 1 and the 3-D one :func:`.conv3d.conv3d`. The time loop is
+gate; in training with ``dropout``/``recurrent_dropout``, Keras's four masks per sequence (one per gate, on the
+inputs and on the state) need one convolution per gate, as Keras; the 1-D layer runs the 2-D convolution at height 1 and the 3-D one :func:`.conv3d.conv3d`. The time loop is
 :class:`~gpuflow.keras.layers.RNN`'s (masks, go_backwards, return_sequences, return_state).
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ...ops import array_ops as _a, nn_ops as _nn
 from .. import activations as _act, initializers as _init
@@ -47,7 +50,7 @@ class ConvLSTMCell(Layer):
 
     Raises:
         ValueError: invalid arguments (Keras's checks), unknown spatial sizes or channels at build.
-        NotImplementedError: ``dropout``/``recurrent_dropout`` > 0, ``data_format="channels_first"``.
+        NotImplementedError: ``data_format="channels_first"``.
     """
 
     def __init__(self, rank, filters, kernel_size, strides=1, padding="valid", data_format=None, dilation_rate=1,
@@ -80,9 +83,8 @@ class ConvLSTMCell(Layer):
                                  recurrent_constraint=recurrent_constraint, bias_constraint=bias_constraint)
         self.dropout = min(1.0, max(0.0, dropout))
         self.recurrent_dropout = min(1.0, max(0.0, recurrent_dropout))
-        if self.dropout or self.recurrent_dropout:
-            raise NotImplementedError(f"{type(self).__name__}: dropout and recurrent_dropout are not supported yet. "
-                                      f"Received: dropout={dropout}, recurrent_dropout={recurrent_dropout}")
+        self._seed_rng = np.random.default_rng(seed) if seed is not None else None
+        self.reset_dropout_mask()
         self.state_size = [filters, filters]  # two states of `filters` channels (their spatial size: the input's)
         self.input_spec = InputSpec(ndim=rank + 2)
 
@@ -114,11 +116,35 @@ class ConvLSTMCell(Layer):
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
 
+    def reset_dropout_mask(self):
+        """Forgets the dropout masks: the layer draws new ones for each sequence (Keras's DropoutRNNCell)."""
+        self._masks = {}
+
+    def _gate_masks(self, kind, like, rate):
+        """Four dropout masks (one per gate) of ``like``'s shape, drawn once per sequence: 0 or 1 / (1 - rate)."""
+        if kind not in self._masks:
+            ones = _a.ones_like(like)
+            seeds = [None if self._seed_rng is None else int(self._seed_rng.integers(0, 2 ** 31 - 1)) for _ in range(4)]
+            self._masks[kind] = [_nn.dropout(ones, rate, seed=s) for s in seeds]
+        return self._masks[kind]
+
     def call(self, inputs, states, training=False):
         h, c = states[0], states[1]
-        z = _conv(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate) + \
-            _conv(h, self.recurrent_kernel, None, (1,) * self.rank, "same", (1,) * self.rank)
-        z_i, z_f, z_c, z_o = _a.split(z, 4, axis=-1)
+        drop, rec_drop = training and 0 < self.dropout < 1, training and 0 < self.recurrent_dropout < 1
+        if drop or rec_drop:  # per-gate masks (Keras's dropout_mask_count = 4): one convolution per gate
+            f, ones = self.filters, (1,) * self.rank
+            xs = self._gate_masks("input", inputs, self.dropout) if drop else [None] * 4
+            hs = self._gate_masks("recurrent", h, self.recurrent_dropout) if rec_drop else [None] * 4
+            z = [_conv(inputs if xm is None else inputs * xm, self.kernel[..., g * f:(g + 1) * f],
+                       None if self.bias is None else self.bias[g * f:(g + 1) * f], self.strides, self.padding,
+                       self.dilation_rate) +
+                 _conv(h if hm is None else h * hm, self.recurrent_kernel[..., g * f:(g + 1) * f], None, ones, "same",
+                       ones) for g, (xm, hm) in enumerate(zip(xs, hs))]
+        else:
+            z = _a.split(_conv(inputs, self.kernel, self.bias, self.strides, self.padding, self.dilation_rate) +
+                         _conv(h, self.recurrent_kernel, None, (1,) * self.rank, "same", (1,) * self.rank), 4,
+                         axis=-1)
+        z_i, z_f, z_c, z_o = z
         c = self.recurrent_activation(z_f) * c + self.recurrent_activation(z_i) * self.activation(z_c)
         h = self.recurrent_activation(z_o) * self.activation(c)
         return h, [h, c]
@@ -181,6 +207,13 @@ class _ConvLSTM(RNN):
                          go_backwards=go_backwards, stateful=False, activity_regularizer=activity_regularizer,
                          **kwargs)
 
+    def call(self, sequences, initial_state=None, mask=None, training=False):
+        self.cell.reset_dropout_mask()
+        try:
+            return super().call(sequences, initial_state=initial_state, mask=mask, training=training)
+        finally:
+            self.cell.reset_dropout_mask()
+
     def _initial_states(self, initial_state, batch):
         if initial_state is None:
             return self.get_initial_state(batch)
@@ -222,8 +255,8 @@ class ConvLSTM1D(_ConvLSTM):
 
 class ConvLSTM2D(_ConvLSTM):
     """2-D convolutional LSTM (``keras.layers.ConvLSTM2D``): (batch, time, rows, cols, channels) -> (batch,
-    new_rows, new_cols, filters), or per step with ``return_sequences``. Arguments as Keras 3.15's (``dropout``,
-    ``recurrent_dropout`` and ``stateful`` not supported yet); see the module docstring."""
+    new_rows, new_cols, filters), or per step with ``return_sequences``. Arguments as Keras 3.15's (``stateful``
+    not supported yet); see the module docstring."""
     rank = 2
     _sequence_ndim = 5
 
