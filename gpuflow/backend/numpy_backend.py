@@ -302,15 +302,17 @@ def _wino_padded(x, g, th, tw):
 def _wino_filter(w):
     """U = G g G^T of every (input, output) channel pair of w (3, 3, C, F): (16, C, F) in w's dtype, index
     4i + j for the tile element (i, j); computed in float64 and rounded once."""
-    t = (_WINO_G @ w.astype(np.float64).reshape(3, -1)).reshape(4, 3, -1)  # G g over the rows, then over the
-    return (_WINO_G @ t).reshape(16, w.shape[2], w.shape[3]).astype(w.dtype)  # columns (matmuls: 10x einsum's speed)
+    with cpu_runtime.single_threaded():  # matmuls with K = 3: BLAS's threads cost more than they give (8x)
+        t = (_WINO_G @ w.astype(np.float64).reshape(3, -1)).reshape(4, 3, -1)  # G g over the rows, then over the
+        return (_WINO_G @ t).reshape(16, w.shape[2], w.shape[3]).astype(w.dtype)  # columns (10x einsum's speed)
 
 
 def _wino_filter_grad(du, dtype):
     """The filter gradient G^T dU G (3, 3, C, F) of the transformed one du (16, C, F), in float64, rounded once."""
     c, f = du.shape[1:]
-    t = (_WINO_G.T @ du.astype(np.float64).reshape(4, -1)).reshape(3, 4, -1)
-    return (_WINO_G.T @ t).reshape(3, 3, c, f).astype(dtype)
+    with cpu_runtime.single_threaded():
+        t = (_WINO_G.T @ du.astype(np.float64).reshape(4, -1)).reshape(3, 4, -1)
+        return (_WINO_G.T @ t).reshape(3, 3, c, f).astype(dtype)
 
 
 def _wino_input(xt, th, tw, v):
