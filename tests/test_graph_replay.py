@@ -296,8 +296,10 @@ class _FakeCupy:
             finally:
                 fake.pool_active = False
         self.pool_active, self.default = False, Stream()
-        self.cuda = types.SimpleNamespace(Stream=Stream, MemoryPool=lambda: types.SimpleNamespace(malloc=None),
-                                          using_allocator=using_allocator, get_current_stream=lambda: fake.default)
+        def pool():
+            return types.SimpleNamespace(malloc=None, free_all_blocks=lambda: fake.log.append(("free pool",)))
+        self.cuda = types.SimpleNamespace(Stream=Stream, MemoryPool=pool, using_allocator=using_allocator,
+                                          get_current_stream=lambda: fake.default)
         self.ndarray, self.asarray = np.ndarray, np.asarray
         self.empty = lambda shape, dtype: np.empty(shape, dtype).view(Buffer)
 
@@ -324,8 +326,8 @@ class _FakeBackend:
 
 def test_the_cuda_capture_calls_in_order(monkeypatch):
     """capture_cuda (never run on a GPU): a non-blocking side stream that waits for the current one, the private
-    pool active through the capture, the capture always ended, the graph launched on the current stream; a
-    refused capture runs the step eagerly."""
+    pool active through the capture, the capture always ended, the graph launched on the current stream, the
+    pool's free blocks released when the graph is gone; a refused capture runs the step eagerly."""
     fake = _FakeCupy()
     monkeypatch.setitem(__import__("sys").modules, "cupy", fake)
     runs = []
@@ -346,8 +348,11 @@ def test_the_cuda_capture_calls_in_order(monkeypatch):
             g([np.ones((2, 3), np.float32)])
         if not refuse:
             assert runs == [False, True] and g.phase == "replay" and g.replays == 1
+            del g
+            __import__("gc").collect()
             assert fake.log == [("wait", True, True), ("begin", True), ("end",),
-                                ("launch on the current stream", True), ("launch on the current stream", True)]
+                                ("launch on the current stream", True), ("launch on the current stream", True),
+                                ("free pool",)]
         else:
             assert runs == [True, False, False, False] and g.phase == "eager", runs
             assert g.reason == "the step draws random numbers"

@@ -32,7 +32,7 @@ mode, so allocations may cudaMalloc) and the graph is launched on the current st
 batch copies and the eager work around it. Every allocation inside the capture comes from a private
 ``cupy.cuda.MemoryPool`` owned by the graph (PyTorch keeps a private pool per graph for the same reason): its
 blocks, temporaries included, are never handed to anyone else, so the addresses baked into the graph stay
-valid for its life. Known hazards not verified on hardware: cuBLAS workspace allocation inside the capture, and
+valid for its life (a graph gone gives the pool's free blocks back, see :func:`_retire`). Known hazards not verified on hardware: cuBLAS workspace allocation inside the capture, and
 CuPy routines that synchronize (they raise; the step then runs eagerly with a warning).
 
 **On the emulator** (xp = NumPy; emulator-verified): the capture executes the step while recording every piece
@@ -68,7 +68,20 @@ _graphs = weakref.WeakSet()  # the StepGraphs alive, for pool_bytes()
 def pool_bytes():
     """Device memory held by the private memory pools of the captured steps alive (0 on the emulator), for
     peak-memory figures beside CuPy's default pool."""
-    return sum(int(g._device.pool.total_bytes()) for g in list(_graphs) if getattr(g._device, "pool", None))
+    return sum(int(p.total_bytes()) for g in list(_graphs) for p in getattr(g._device, "pools", ()))
+
+
+_retired_pools = []  # the private pools of the graphs gone: their free blocks released, the pools kept
+
+
+def _retire(pools):
+    """When a graph is gone: its pools' free blocks go back to the device (``cudaFree`` waits for the device, so
+    no launch of the graph is still running); the pools themselves stay, for the arrays still in use in them (a
+    metric's total, kept by a metric given to compile again): in CuPy versions whose pooled memory does not
+    hold its chunk, a pool that dies frees them."""
+    for pool in pools:
+        pool.free_all_blocks()
+    _retired_pools.extend(pools)
 
 
 class CaptureRefused(RuntimeError):
@@ -338,6 +351,8 @@ class StepGraph:
         self.backend, self._fn, self._state, self._watch = backend, fn, state, watch
         self._device = _CudaDevice() if gpu else _EmulatorDevice(read_only)
         _graphs.add(self)
+        if gpu:
+            weakref.finalize(self, _retire, self._device.pools)
         self._cells = []
         self.phase, self.reason, self.replays = "warm-up", None, 0
         self._inputs = None
@@ -654,7 +669,8 @@ def capture_cuda(graph):
     except BaseException:
         graph.restore(before)  # nothing ran on the device: only the host side is undone
         raise
-    graph._device.graph, graph._device.pool = cuda_graph, pool
+    graph._device.graph = cuda_graph
+    graph._device.pools.append(pool)  # a pool replaced by a new capture stays: its last launch may still run
     graph._device.launch()
     return outputs
 
@@ -693,7 +709,7 @@ class _CudaDevice:
     capture = staticmethod(capture_cuda)
 
     def __init__(self):
-        self.graph = self.pool = None
+        self.graph, self.pools = None, []
 
     @staticmethod
     def buffer(shape, dtype):
