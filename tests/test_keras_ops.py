@@ -67,6 +67,12 @@ VALUE_CASES = [
     ("median", lambda: ops.median(F, axis=1), lambda: np.median(F, axis=1), "float32"),
     ("quantile", lambda: ops.quantile(F, [0.2, 0.7], axis=0), lambda: np.quantile(F, [0.2, 0.7], axis=0),
      "float32"),
+    ("nanquantile", lambda: ops.nanquantile(np.where(F > 1.0, np.nan, F), [0.25, 0.8], axis=1, keepdims=True),
+     lambda: np.nanquantile(np.where(F > 1.0, np.nan, F), [0.25, 0.8], axis=1, keepdims=True), "float32"),
+    ("nanmedian_all_nan_row", lambda: ops.nanmedian(np.array([[1, np.nan, 3], [np.nan] * 3], "float32"), axis=1),
+     lambda: [2.0, np.nan], "float32"),
+    ("quantile_midpoint", lambda: ops.quantile(F3, [0.1, 0.5], axis=(0, 2), method="midpoint"),
+     lambda: np.quantile(F3, [0.1, 0.5], axis=(0, 2), method="midpoint"), "float32"),
     ("nanmean", lambda: ops.nanmean(np.array([1, np.nan, 3], "float32")), lambda: 2.0, "float32"),
     ("average", lambda: ops.average(F, axis=1, weights=np.array([1, 2, 3, 4], "float32")),
      lambda: np.average(F, axis=1, weights=[1, 2, 3, 4]), "float32"),
@@ -289,6 +295,7 @@ GRADIENT_CASES = [
     ("roll_flip_rot90", lambda x: ops.rot90(ops.flip(ops.roll(x, 1, axis=1), 0)), (rand(2, 3),)),
     ("tril_diagonal", lambda x: ops.tril(x) + ops.diag(ops.diagonal(x)), (rand(3, 3),)),
     ("quantile", lambda x: ops.quantile(x, [0.3, 0.5], axis=1), (rand(2, 5),)),
+    ("nanquantile", lambda x: ops.nanquantile(ops.where(x > 0.5, np.nan, x), 0.4, axis=0), (rand(5, 2),)),
     ("where_clip", lambda x, y: ops.where(x > 0, ops.clip(x, -0.5, 0.5), y), (rand(5), rand(5))),
     ("einsum_tensordot", lambda x, y: ops.einsum("ij,jk->ik", x, y) + ops.tensordot(x, y, 1), (rand(2, 3), rand(3, 2))),
     ("matmul_vector", lambda x, y: ops.matmul(x, y), (rand(3), rand(2, 3, 2))),
@@ -407,8 +414,6 @@ def test_errors_name_the_argument():
         ops.binary_crossentropy(np.zeros((2, 3)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match="Unsupported reduction: sub"):
         ops.scatter_update(np.zeros(3), np.array([[0]]), np.ones(1), reduction="sub")
-    with pytest.raises(NotImplementedError, match="nanmedian"):
-        ops.nanmedian(np.zeros(3))
 
 
 # -- a custom layer and loss written with keras.ops, trained with fit ----------------------------------------------

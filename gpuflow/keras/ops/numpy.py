@@ -704,13 +704,9 @@ def nancumprod(x, axis=None, dtype=None):
 _METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
 
 
-def quantile(x, q, axis=None, method="linear", keepdims=False):
-    """The ``q``-th quantiles (``q`` in [0, 1], a scalar or 1-D) over ``axis`` (NumPy's ``quantile``); a 1-D ``q``
-    adds a leading axis. Floating result, differentiable in ``x`` (a gather of the sorted values).
-
-    Raises:
-        ValueError: an unknown ``method`` or ``q`` outside [0, 1].
-    """
+def _quantile(x, q, axis, method, keepdims, skip_nan):
+    """NumPy's ``quantile``/``nanquantile``: the ``q`` quantiles of the (non-NaN) values over ``axis``, a gather of
+    the sorted values at each slice's positions, so differentiable in ``x``."""
     if method not in _METHODS:
         raise ValueError(f"Invalid value for argument `method`. Expected one of {_METHODS}. Received: "
                          f"method={method!r}")
@@ -720,28 +716,46 @@ def quantile(x, q, axis=None, method="linear", keepdims=False):
         raise ValueError(f"Quantiles must be in the range [0, 1]. Received: q={q}")
     axes = axis_tuple(axis, x.ndim)
     rest = [i for i in _range(x.ndim) if i not in axes]
-    moved = A.transpose(x, rest + list(axes)) if x.ndim else x
-    flat = A.reshape(moved, [x.shape[i] for i in rest] + [-1])
-    ordered = S.sort(flat, axis=-1)
-    n = flat.shape[-1]
-    pos = qs * (n - 1)
+    flat = A.reshape(A.transpose(x, rest + list(axes)) if x.ndim else x, [x.shape[i] for i in rest] + [-1])
+    nan = isnan(flat) if skip_nan else None
+    ordered = S.sort(M.where(nan, A.broadcast_to(_const(np.inf, flat), tuple(flat.shape)), flat) if skip_nan
+                     else flat, axis=-1)  # NaN last
+    counts = (flat.shape[-1] - np.sum(nan.numpy(), axis=-1)) if skip_nan else np.full(flat.shape[:-1], flat.shape[-1])
+    if skip_nan:  # the NaN places (sorted last) hold 0, not inf, so that an all-NaN slice computes no inf - inf
+        tail = convert_to_tensor(np.arange(flat.shape[-1]) >= counts[..., None], device=flat.device)
+        ordered = M.where(tail, M.zeros_like_(ordered), ordered)
+    pos = np.multiply.outer(np.maximum(counts - 1, 0), qs.reshape(-1))  # (*rest, Q)
     lo, hi = np.floor(pos).astype(np.int64), np.ceil(pos).astype(np.int64)
-    if method == "lower":
-        out = _take_index(ordered, lo.reshape(-1), ordered.ndim - 1)
-    elif method == "higher":
-        out = _take_index(ordered, hi.reshape(-1), ordered.ndim - 1)
-    elif method == "nearest":
-        out = _take_index(ordered, np.round(pos).astype(np.int64).reshape(-1), ordered.ndim - 1)
+    pick = lambda i: take_along_axis(ordered, i, axis=-1)  # noqa: E731
+    if method in ("lower", "higher", "nearest"):
+        out = pick({"lower": lo, "higher": hi, "nearest": np.round(pos).astype(np.int64)}[method])
     else:
-        frac = (pos - lo).reshape(-1) if method == "linear" else np.full(pos.size, 0.5)
-        frac = np.where(lo == hi, 0.0, frac) if method == "midpoint" else frac
-        a = _take_index(ordered, lo.reshape(-1), ordered.ndim - 1)
-        b = _take_index(ordered, hi.reshape(-1), ordered.ndim - 1)
-        out = a + (b - a) * _const(frac, a)
+        frac = np.where(lo == hi, 0.0, 0.5) if method == "midpoint" else pos - lo
+        low = pick(lo)
+        out = low + (pick(hi) - low) * _const(frac, low)
+    if skip_nan and np.any(counts == 0):  # all-NaN slices give NaN, as NumPy
+        empty = np.broadcast_to((counts == 0)[..., None], out.shape)
+        out = M.where(convert_to_tensor(empty, device=out.device), A.broadcast_to(_const(np.nan, out), out.shape), out)
     out = A.transpose(out, [out.ndim - 1] + list(_range(out.ndim - 1)))  # the quantiles first
     if keepdims:
         out = A.reshape(out, [-1] + [1 if i in axes else d for i, d in enumerate(x.shape)])
     return A.reshape(out, tuple(out.shape[1:])) if qs.ndim == 0 else out
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th quantiles (``q`` in [0, 1], a scalar or 1-D) over ``axis`` (NumPy's ``quantile``; ``method``
+    "linear", "lower", "higher", "midpoint" or "nearest"); a 1-D ``q`` adds a leading axis. Floating result,
+    differentiable in ``x`` (a gather of the sorted values).
+
+    Raises:
+        ValueError: an unknown ``method`` or ``q`` outside [0, 1].
+    """
+    return _quantile(x, q, axis, method, keepdims, skip_nan=False)
+
+
+def nanquantile(x, q, axis=None, method="linear", keepdims=False):
+    """:func:`quantile` of the non-NaN values (NaN for a slice with none), NumPy's ``nanquantile``."""
+    return _quantile(x, q, axis, method, keepdims, skip_nan=True)
 
 
 def percentile(x, q, axis=None, method="linear", keepdims=False):
@@ -750,23 +764,20 @@ def percentile(x, q, axis=None, method="linear", keepdims=False):
     return quantile(x, qs / 100.0, axis, method, keepdims)
 
 
+def nanpercentile(x, q, axis=None, method="linear", keepdims=False):
+    """:func:`nanquantile` of ``q / 100``."""
+    qs = np.asarray(q.numpy() if isinstance(q, Tensor) else q, dtype=np.float64)
+    return nanquantile(x, qs / 100.0, axis, method, keepdims)
+
+
 def median(x, axis=None, keepdims=False):
     """The median over ``axis`` (the 0.5 :func:`quantile`)."""
     return quantile(x, 0.5, axis=axis, keepdims=keepdims)
 
 
-def _nan_quantile_unsupported(name):
-    def op(*args, **kwargs):
-        raise NotImplementedError(f"`keras.ops.{name}` is not supported in gpuflow: use `keras.ops.{name[3:]}` "
-                                  f"on data without NaN.")
-    op.__name__ = name
-    op.__doc__ = f"Not supported in gpuflow: raises NotImplementedError (use ``{name[3:]}``)."
-    return op
-
-
-nanmedian = _nan_quantile_unsupported("nanmedian")
-nanquantile = _nan_quantile_unsupported("nanquantile")
-nanpercentile = _nan_quantile_unsupported("nanpercentile")
+def nanmedian(x, axis=None, keepdims=False):
+    """The median of the non-NaN values over ``axis`` (the 0.5 :func:`nanquantile`)."""
+    return nanquantile(x, 0.5, axis=axis, keepdims=keepdims)
 
 
 # -- cumulative -------------------------------------------------------------------------------------------------------
@@ -1684,6 +1695,5 @@ def view(x, dtype=None):
 
 __all__ = [n for n in _names.NUMPY.split() if n in globals()]
 # a call on symbolic tensors is a functional-model node
-wrap_module(globals(), [n for n in __all__
-                         if n not in ("ndim", "vectorize", "nanmedian", "nanquantile", "nanpercentile")])
+wrap_module(globals(), [n for n in __all__ if n not in ("ndim", "vectorize")])
 __getattr__ = module_getattr(__name__, "tf.keras.ops.numpy", _names.NUMPY)  # a Keras op gpuflow lacks
