@@ -725,8 +725,10 @@ class _CudaDevice:
 
     @staticmethod
     def fill(buf, value):
-        """``buf[...] = value`` (a number or a device array), outside any capture: no host-to-device copy."""
-        buf[...] = value
+        """``buf[...] = value`` outside any capture: a number or a device array (no host-to-device copy), or a
+        host array (a confusion metric's counts after ``reset_state``: copied up)."""
+        import cupy
+        buf[...] = cupy.asarray(value) if isinstance(value, np.ndarray) else value
 
     @staticmethod
     def constant(host):
