@@ -385,3 +385,53 @@ def test_variables_list_in_keras_order():
     opt = K.Adam(K.schedules.ExponentialDecay(0.1, 2, 0.5))  # a schedule: no learning_rate variable, as Keras
     opt.build(model.trainable_variables)
     assert [tuple(v.shape) for v in opt.variables] == [(), (3, 2), (3, 2), (2,), (2,)]
+
+
+class MomentumSGD(K.Optimizer):
+    """An optimizer written for Keras 3 (build + update_step(gradient, variable, learning_rate) with keras.ops)."""
+
+    def __init__(self, learning_rate=0.01, momentum=0.9, name="momentum_sgd", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        self.momentum = momentum
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.velocities = self.add_optimizer_variables(var_list, "velocity")
+        self.calls = self.add_variable(shape=(), name="calls")
+
+    def update_step(self, gradient, variable, learning_rate):
+        ops = keras.ops
+        lr = ops.cast(learning_rate, variable.dtype)
+        v = self.velocities[self._get_variable_index(variable)]
+        self.assign(v, ops.subtract(ops.multiply(v, self.momentum), ops.multiply(gradient, lr)))
+        self.assign_add(variable, v)
+        self.assign_add(self.calls, ops.cast(1.0, "float32"))
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+def test_an_optimizer_written_for_keras_3_trains_and_saves(device, tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)).astype("float32"), rng.standard_normal((6, 2)).astype("float32")
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, kernel_initializer="ones")])
+    opt = MomentumSGD(0.1)
+    model.compile(optimizer=opt, loss="mse")
+    w, b = np.ones((4, 2)), np.zeros(2)
+    vel = [np.zeros((4, 2)), np.zeros(2)]
+    for i in range(0, 6, 2):  # the same steps in NumPy: v = 0.9 v - lr g; w += v
+        xb, yb = x[i:i + 2].astype(np.float64), y[i:i + 2].astype(np.float64)
+        d = 2 * (xb @ w + b - yb) / yb.size
+        for k, g in enumerate((xb.T @ d, d.sum(0))):
+            vel[k] = 0.9 * vel[k] - 0.1 * g
+        w, b = w + vel[0], b + vel[1]
+        model.train_on_batch(x[i:i + 2], y[i:i + 2])
+    np.testing.assert_allclose(model.get_weights()[0], w, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(model.get_weights()[1], b, rtol=1e-5, atol=1e-6)
+    assert [tuple(v.shape) for v in opt.variables] == [(), (), (4, 2), (2,), ()] and float(opt.calls.numpy()) == 6
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", custom_objects={"MomentumSGD": MomentumSGD})
+    assert type(again.optimizer) is MomentumSGD and again.optimizer.momentum == 0.9
+    np.testing.assert_array_equal(again.optimizer.velocities[0].numpy(), opt.velocities[0].numpy())

@@ -105,7 +105,8 @@ class Optimizer:
         if use_ema:  # Keras 3's checks and messages
             if not 0 <= check_real(ema_momentum, "ema_momentum", owner=type(self).__name__) <= 1:
                 raise ValueError(f"`ema_momentum` must be in the range [0, 1]. Received: ema_momentum={ema_momentum}")
-            if ema_overwrite_frequency and (not isinstance(ema_overwrite_frequency, int) or ema_overwrite_frequency < 1):
+            freq = ema_overwrite_frequency
+            if freq and (not isinstance(freq, int) or freq < 1):
                 raise ValueError("`ema_overwrite_frequency` must be an integer >= 1 or None. Received: "
                                  f"ema_overwrite_frequency={ema_overwrite_frequency}")
         self.use_ema, self.ema_momentum, self.ema_overwrite_frequency = bool(use_ema), ema_momentum, \
@@ -126,6 +127,7 @@ class Optimizer:
         self._slots = {}  # id(model variable) -> {slot name: Variable}
         self.built = False
         self._no_decay_ids, self._no_decay_pattern = set(), None  # see exclude_from_weight_decay
+        self._var_index, self._created = {}, []  # Keras 3's subclass API: build order, add_variable's variables
         # Variables Keras makes with backend.Variable, not add_variable (Nadam's u_product, Adafactor's scalars):
         # inside a LossScaleOptimizer (whose build turns Keras's tracking off) its files do not hold them
         self._plain_ids, self._inside_loss_scale = set(), False
@@ -196,8 +198,57 @@ class Optimizer:
         names = self.slot_names
         for v in var_list:
             if id(v) not in self._slots:
+                self._var_index[id(v)] = len(self._var_index)
                 self._slots[id(v)] = {n: self._new_slot(v, n) for n in names}
         self.built = True
+
+    # -- Keras 3's API for optimizers written as subclasses (build + update_step(gradient, variable, lr)) -------
+    def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none", layout=None, name=None):
+        """A new optimizer Variable of ``shape`` (Keras 3's ``add_variable``), saved after the built-in slots in the
+        order created, as Keras's files keep it."""
+        from . import initializers
+        dtype = dtype or "float32"
+        v = Variable(initializers.get(initializer)(tuple(int(d) for d in shape), dtype=dtype), trainable=False,
+                     name=name or "variable", dtype=dtype)
+        self._created.append(v)
+        return v
+
+    def add_variable_from_reference(self, reference_variable, name=None, initializer="zeros"):
+        """A new optimizer Variable of ``reference_variable``'s shape and dtype, named
+        ``<its path with _>_<name>`` (Keras 3's ``add_variable_from_reference``)."""
+        return self.add_variable(tuple(reference_variable.shape), initializer, reference_variable.dtype.name,
+                                 name=f"{reference_variable.path.replace('/', '_')}_{name or 'var'}")
+
+    def add_optimizer_variables(self, trainable_variables, name, initializer="zeros"):
+        """One Variable per model variable (a list), or a tuple of such lists for a list of names, created variable by
+        variable (Keras 3's ``add_optimizer_variables``)."""
+        names = [name] if isinstance(name, str) else list(name)
+        inits = initializer if isinstance(initializer, (list, tuple)) else [initializer] * len(names)
+        out = tuple([] for _ in names)
+        for v in trainable_variables:
+            for i, (n, init) in enumerate(zip(names, inits)):
+                out[i].append(self.add_variable_from_reference(v, n, init))
+        return out[0] if isinstance(name, str) else out
+
+    def _get_variable_index(self, variable):
+        """The position of ``variable`` in the list the optimizer was built on (Keras 3's helper)."""
+        return self._var_index[id(variable)]
+
+    def assign(self, variable, value):
+        variable.assign(value)
+
+    def assign_add(self, variable, value):
+        variable.assign_add(value)
+
+    def assign_sub(self, variable, value):
+        variable.assign_sub(value)
+
+    def _keras_update_step(self):
+        # a subclass written for Keras 3 defines update_step(gradient, variable, learning_rate) on Tensors
+        try:
+            return len(inspect.signature(self.update_step).parameters) == 3
+        except (TypeError, ValueError):
+            return False
 
     def _new_slot(self, v, name):
         """The slot ``name`` of the model variable ``v``: zeros like ``v`` (Keras's ``add_variable_from_reference``);
@@ -261,8 +312,8 @@ class Optimizer:
         return [v for v in out if id(v) not in self._plain_ids] if self._inside_loss_scale else out
 
     def _extra_variables(self):
-        """Variables kept besides the slots, saved after them (Keras's order); none here."""
-        return []
+        """Variables kept besides the slots, saved after them (Keras's order): those of :meth:`add_variable`."""
+        return list(self._created)
 
     # -- applying ----------------------------------------------------------------
     def apply_gradients(self, grads_and_vars):
@@ -335,10 +386,14 @@ class Optimizer:
             lr = self._current_lr()
             step = (it // n if n else it) + 1
         self._prepare_step(step)
+        keras_style = self._keras_update_step()
         for g, v in zip(grads, variables):
             if self.weight_decay and self._use_weight_decay(v):
                 v._data -= v._data * (self.weight_decay * lr)
-            self.update_step(g, v, lr, step)
+            if keras_style:  # Keras 3's signature: Tensors, the rate as its variable
+                self.update_step(Tensor(g, v.device, v.backend), v, self._learning_rate)
+            else:
+                self.update_step(g, v, lr, step)
             if v.constraint is not None:
                 v.assign(v.constraint(v))
         if n:
@@ -934,7 +989,7 @@ class Nadam(Optimizer):
             self._plain_ids.add(id(self._u_product))
 
     def _extra_variables(self):
-        return [self._u_product] if self._u_product is not None else []
+        return super()._extra_variables() + ([self._u_product] if self._u_product is not None else [])
 
     def _u(self, t):
         return self.beta_1 * (1.0 - 0.5 * 0.96 ** t)
