@@ -375,6 +375,40 @@ def test_jvp_structures_and_aux():
     np.testing.assert_allclose(float(tan["b"]), 5.0)
 
 
+def _ctc_brute_force(logits, label, steps, blank):
+    """-log of the summed probability of every path of ``steps`` classes that collapses to ``label``."""
+    import itertools
+    logp = logits[:steps] - np.log(np.exp(logits[:steps]).sum(-1, keepdims=True))
+    total = 0.0
+    for path in itertools.product(range(logits.shape[1]), repeat=steps):
+        merged = [c for i, c in enumerate(path) if i == 0 or c != path[i - 1]]
+        if [c for c in merged if c != blank] == list(label):
+            total += np.exp(sum(logp[t, c] for t, c in enumerate(path)))
+    return -np.log(total)
+
+
+def test_ctc_loss_against_all_alignments():
+    logits = RNG.standard_normal((2, 5, 3))
+    loss = ops.ctc_loss(np.array([[1, 2, 0], [2, 2, 1]]), logits, np.array([2, 2]), np.array([4, 5]), mask_index=0)
+    np.testing.assert_allclose(loss.numpy(), [_ctc_brute_force(logits[0], [1, 2], 4, 0),
+                                              _ctc_brute_force(logits[1], [2, 2], 5, 0)], rtol=1e-6)
+    loss = ops.ctc_loss(np.array([[0, 1]]), logits[:1], np.array([2]), np.array([5]), mask_index=2)
+    np.testing.assert_allclose(loss.numpy(), [_ctc_brute_force(logits[0], [0, 1], 5, 2)], rtol=1e-6)
+    check_gradients(lambda x: ops.ctc_loss(np.array([[1, 2]]), x, np.array([2]), np.array([3])), rand(1, 4, 3))
+
+
+def test_ctc_decode_greedy():
+    best = np.array([[1, 1, 0, 2, 2, 1], [0, 2, 2, 2, 1, 1]])
+    logits = np.eye(3, dtype="float32")[best] * 2.0
+    decoded, scores = ops.ctc_decode(logits, np.array([6, 4]))
+    assert decoded.numpy().tolist() == [[[1, 2, 1, -1, -1, -1], [2, -1, -1, -1, -1, -1]]]
+    np.testing.assert_allclose(scores.numpy(), [[-12.0], [-8.0]])
+    decoded, _ = ops.ctc_decode(logits, np.array([6, 6]), merge_repeated=False, mask_index=1)
+    assert decoded.numpy().tolist() == [[[0, 2, 2, -1, -1, -1], [0, 2, 2, 2, -1, -1]]]
+    with pytest.raises(NotImplementedError, match="beam_search"):
+        ops.ctc_decode(logits, np.array([6, 6]), strategy="beam_search")
+
+
 def test_non_differentiable_ops_give_no_gradient():
     x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
     with tf.GradientTape(persistent=True) as tape:

@@ -299,6 +299,70 @@ def sparse_categorical_crossentropy(target, output, from_logits=False, axis=-1):
     return N.sparse_softmax_cross_entropy_with_logits(labels=target, logits=output)
 
 
+def ctc_loss(target, output, target_length, output_length, mask_index=0):
+    """Per-sample CTC loss (Graves et al. 2006) of integer ``target`` (batch, max_label_length; the first
+    ``target_length`` entries count) under ``output`` logits (batch, max_time, classes; the first ``output_length``
+    steps count), class ``mask_index`` the blank, as Keras 3 on TensorFlow (``tf.nn.ctc_loss``). Computed by
+    :func:`gpuflow.keras.losses.ctc` (its log-space recursion, blank 0, all steps) after moving the blank to class 0
+    and making the steps past ``output_length`` certain blanks; differentiable in ``output``. Where no alignment
+    exists the loss is about 1e30 (TensorFlow: inf). Result dtype: at least float32 (float64 is computed in float64,
+    where TensorFlow's kernel rounds through float32).
+    """
+    from .. import losses
+    out = tensor(output, arg="output")
+    dtype = result_type(out, "float32")
+    logits = M.cast(out, dtype)
+    labels = tensor(target, "int32", "target")
+    batch, steps, classes = logits.shape
+    blank = int(mask_index) % classes
+    order = [blank] + [c for c in range(classes) if c != blank]
+    logits = A.gather(logits, convert_to_tensor(np.asarray(order, np.int32), device=logits.device), axis=2)
+    labels = M.where(M.less(labels, _c(blank, labels)), labels + 1, labels)  # class c's new index
+    label_len = tensor(target_length, "int32", "target_length")
+    keep = M.less(_c(np.arange(labels.shape[1]), labels), A.expand_dims(label_len, 1))
+    labels = M.where(keep, labels, M.zeros_like_(labels))
+    out_len = tensor(output_length, "int32", "output_length")
+    past = A.expand_dims(M.greater_equal(_c(np.arange(steps), out_len), A.expand_dims(out_len, 1)), -1)
+    certain_blank = _c(np.where(np.arange(classes) == 0, 0.0, -1e9), logits)
+    logits = M.where(A.broadcast_to(past, tuple(logits.shape)), A.broadcast_to(certain_blank, tuple(logits.shape)),
+                     logits)
+    return losses.ctc(labels, logits)
+
+
+def ctc_decode(inputs, sequence_lengths, strategy="greedy", beam_width=100, top_paths=1, merge_repeated=True,
+               mask_index=0):
+    """Greedy CTC decoding of (batch, max_time, classes) ``inputs`` over the first ``sequence_lengths`` steps, as
+    ``tf.nn.ctc_greedy_decoder``: the best class per step, repeats merged (``merge_repeated``), blanks
+    (``mask_index``) removed. Returns ``(decoded, scores)``: int32 (1, batch, max_time) labels padded with -1, and
+    (batch, 1) scores, minus the sum of the best inputs. No gradient.
+
+    Raises:
+        ValueError: an unknown strategy (Keras's message).
+        NotImplementedError: ``strategy="beam_search"``.
+    """
+    if strategy == "beam_search":
+        raise NotImplementedError("keras.ops.ctc_decode: strategy='beam_search' is not supported in gpuflow; use "
+                                  "'greedy'.")
+    if strategy != "greedy":
+        raise ValueError(f"Invalid strategy {strategy}. Supported values are 'greedy' and 'beam_search'.")
+    x = float_tensor(inputs, "inputs")
+    a = x.numpy()
+    lengths = np.asarray(tensor(sequence_lengths, "int32", "sequence_lengths").numpy())
+    batch, steps, classes = a.shape
+    blank = int(mask_index) % classes
+    best = a.argmax(-1)
+    decoded = np.full((1, batch, steps), -1, np.int32)
+    scores = np.zeros((batch, 1), a.dtype)
+    for b in range(batch):
+        path = best[b, :lengths[b]]
+        scores[b, 0] = -a[b, np.arange(lengths[b]), path].sum()
+        if merge_repeated:
+            path = path[np.r_[True, path[1:] != path[:-1]]] if len(path) else path
+        path = path[path != blank]
+        decoded[0, b, :len(path)] = path
+    return convert_to_tensor(decoded, device=x.device), convert_to_tensor(scores, device=x.device)
+
+
 # -- normalization ---------------------------------------------------------------------------------------------------
 def moments(x, axes, keepdims=False, synchronized=False):
     """Mean and (biased) variance over ``axes``; float16/bfloat16 are computed in float32 and cast back (Keras).
