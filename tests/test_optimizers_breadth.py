@@ -1,4 +1,4 @@
-"""Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion and Adafactor follow Keras 3.15's update rules, defaults, configs,
+"""Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion, Adafactor and Lamb follow Keras 3.15's update rules, defaults, configs,
 string names and saved-variable layout; ``keras.optimizers.serialize`` / ``deserialize``.
 
 The references below are Keras 3.15's formulas (``keras/src/optimizers/*.py``) rewritten in float64 NumPy, one step
@@ -14,7 +14,7 @@ from gpuflow import keras
 from gpuflow.device import probe_emulator
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
-NAMES = ("adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "adafactor")
+NAMES = ("adagrad", "adadelta", "adamax", "nadam", "ftrl", "lion", "adafactor", "lamb")
 
 
 # -- NumPy references: state dict in, new weights out --------------------------------------------------------------
@@ -91,6 +91,16 @@ def ref_adafactor(lr=0.001, decay=-0.8, eps1=1e-30, eps2=1e-3, clip=1.0):
     return step
 
 
+def ref_lamb(lr=0.001, b1=0.9, b2=0.999, eps=1e-7):
+    def step(w, g, t, s):
+        s["m"] = b1 * s.get("m", 0 * w) + (1 - b1) * g
+        s["v"] = b2 * s.get("v", 0 * w) + (1 - b2) * g * g
+        u = (s["m"] / (1 - b1 ** t)) / (np.sqrt(s["v"] / (1 - b2 ** t)) + eps)
+        w_norm, u_norm = np.linalg.norm(w), np.linalg.norm(u)
+        return w - (w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0) * lr * u  # the layer-wise trust ratio
+    return step
+
+
 K = keras.optimizers
 CASES = [
     ("adagrad", lambda: K.Adagrad(0.1), ref_adagrad(0.1)),
@@ -109,6 +119,8 @@ CASES = [
     ("lion", lambda: K.Lion(0.01), ref_lion(0.01)),
     ("lion_args", lambda: K.Lion(0.01, beta_1=0.5, beta_2=0.9), ref_lion(0.01, 0.5, 0.9)),
     ("adafactor", lambda: K.Adafactor(0.01), ref_adafactor(0.01)),
+    ("lamb", lambda: K.Lamb(0.01), ref_lamb(0.01)),
+    ("lamb_args", lambda: K.Lamb(0.05, beta_1=0.5, beta_2=0.9, epsilon=1e-4), ref_lamb(0.05, 0.5, 0.9, 1e-4)),
     ("adafactor_args", lambda: K.Adafactor(0.5, beta_2_decay=-0.5, epsilon_2=1e-2, clip_threshold=0.5,
                                            relative_step=False), ref_adafactor(0.5, -0.5, 1e-30, 1e-2, 0.5)),
 ]
@@ -150,6 +162,7 @@ KERAS_DEFAULTS = {  # Keras 3.15.1's get_config() of each optimizer made by its 
     "lion": {"beta_1": 0.9, "beta_2": 0.99},
     "adafactor": {"beta_2_decay": -0.8, "epsilon_1": 1e-30, "epsilon_2": 0.001, "clip_threshold": 1.0,
                   "relative_step": True},
+    "lamb": {"beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-07},
 }
 
 

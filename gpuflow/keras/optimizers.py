@@ -1,5 +1,5 @@
-"""Optimizers (``keras.optimizers``): SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion and
-Adafactor with Keras 3's update rules and defaults (each class's docstring gives its formula), LossScaleOptimizer.
+"""Optimizers (``keras.optimizers``): SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion,
+Adafactor and Lamb with Keras 3's update rules and defaults (each class's docstring gives its formula), LossScaleOptimizer.
 
 Updates are written once with the backend's array module (NumPy or CuPy) and
 run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers``):
@@ -41,7 +41,7 @@ from ..distribute.keras_hooks import aggregate_gradients
 from ._checks import check_real
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion",
-           "Adafactor", "LossScaleOptimizer", "get", "serialize", "deserialize"]
+           "Adafactor", "Lamb", "LossScaleOptimizer", "get", "serialize", "deserialize"]
 
 
 def _check_learning_rate(value, owner):
@@ -1194,8 +1194,52 @@ class Adafactor(Optimizer):
         return c
 
 
+class Lamb(Optimizer):
+    """LAMB (You et al. 2019), Adam with a layer-wise trust ratio, as ``keras.optimizers.Lamb`` (lr 1e-3, betas
+    0.9/0.999, epsilon 1e-7)::
+
+        m += (g - m)(1 - b1);  v += (g^2 - v)(1 - b2)
+        u = (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + epsilon)
+        w -= r lr u,  r = ||w|| / ||u|| (1 when either norm is 0)
+
+    Slots per variable: ``momentum``, ``velocity``. (Keras 3.15's ``get("lamb")`` and ``deserialize`` miss it from
+    their table; gpuflow's resolve it like the others.)
+
+    Raises:
+        ValueError: ``beta_1`` or ``beta_2`` not in [0, 1), ``epsilon`` not > 0, or a bad base argument (see
+            :class:`Optimizer`).
+    """
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, name=None, **kwargs):
+        super().__init__(learning_rate, name=name, **kwargs)
+        self.beta_1 = check_real(beta_1, "beta_1", 0, 1, high_open=True, owner="Lamb")
+        self.beta_2 = check_real(beta_2, "beta_2", 0, 1, high_open=True, owner="Lamb")
+        self.epsilon = check_real(epsilon, "epsilon", low=0, low_open=True, owner="Lamb")
+
+    @property
+    def slot_groups(self):
+        return (("momentum", "velocity"),)
+
+    def update_step(self, g, v, lr, step):
+        xp = v.backend.xp
+        lr, t = _step_scalars(v, lr, step)
+        s = self._slots[id(v)]
+        m, vel, w = s["momentum"]._data, s["velocity"]._data, v._data
+        m += (g - m) * (1 - self.beta_1)
+        vel += (g * g - vel) * (1 - self.beta_2)
+        update = (m / (1 - self.beta_1 ** t)) / (xp.sqrt(vel / (1 - self.beta_2 ** t)) + self.epsilon)
+        w_norm, u_norm = xp.sqrt(xp.sum(w * w)), xp.sqrt(xp.sum(update * update))
+        ratio = xp.where((w_norm > 0) & (u_norm > 0), w_norm / xp.where(u_norm > 0, u_norm, 1), 1).astype(w.dtype)
+        w -= ratio * lr * update
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon})
+        return c
+
+
 _BY_NAME = {cls.__name__.lower(): cls for cls in (SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam,
-                                                 Ftrl, Lion, Adafactor)}
+                                                 Ftrl, Lion, Adafactor, Lamb)}
 
 
 def serialize(optimizer):
@@ -1229,7 +1273,7 @@ def get(identifier):
     """Resolves an optimizer name, config dict, class or instance (``keras.optimizers.get``); None gives None.
 
     Names are the class names in any case: ``"sgd"``, ``"adam"``, ``"adamw"``, ``"rmsprop"``, ``"adagrad"``,
-    ``"adadelta"``, ``"adamax"``, ``"nadam"``, ``"ftrl"``, ``"lion"``, ``"adafactor"``.
+    ``"adadelta"``, ``"adamax"``, ``"nadam"``, ``"ftrl"``, ``"lion"``, ``"adafactor"``, ``"lamb"``.
 
     Raises:
         ValueError: for an unknown name or anything else (Keras's "Could not interpret optimizer identifier").
