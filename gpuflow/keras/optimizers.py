@@ -1,5 +1,6 @@
 """Optimizers (``keras.optimizers``): SGD, Adam, AdamW, RMSprop, Adagrad, Adadelta, Adamax, Nadam, Ftrl, Lion,
-Adafactor and Lamb with Keras 3's update rules and defaults (each class's docstring gives its formula), LossScaleOptimizer.
+Adafactor and Lamb with Keras 3's update rules and defaults (each class's docstring gives its formula),
+LossScaleOptimizer.
 
 Updates are written once with the backend's array module (NumPy or CuPy) and
 run in place on the variables' buffers. Formulas (Keras 3 ``keras/src/optimizers``):
