@@ -331,6 +331,9 @@ GRADIENT_CASES = [
     ("fft2", lambda r, i: ops.fft2((r, i)), (rand(2, 3, 4), rand(2, 3, 4, seed=1))),
     ("rfft_irfft", lambda x: ops.irfft(ops.rfft(x * x, 6), 7), (rand(2, 5),)),
     ("stft_istft", lambda x: ops.istft(ops.stft(x, 6, 3, 8), 6, 3, 8, length=12), (rand(12),)),
+    ("rgb_to_hsv", lambda x: ops.image.rgb_to_hsv(x), (np.array([[[[0.9, 0.2, 0.4], [0.1, 0.7, 0.3]]]]),)),
+    ("gaussian_blur_sobel", lambda x: ops.image.gaussian_blur(x, (3, 3), (0.7, 1.2)) + ops.sum(
+        ops.image.sobel_edges(x), axis=-1), (rand(1, 3, 4, 2),)),
     ("conv_transpose", lambda x, w: ops.conv_transpose(x, w, strides=2, padding="same"), (rand(1, 2, 3, 2),
                                                                                            rand(3, 3, 2, 2))),
 ]
@@ -407,6 +410,37 @@ def test_ctc_decode_greedy():
     assert decoded.numpy().tolist() == [[[0, 2, 2, -1, -1, -1], [0, 2, 2, 2, -1, -1]]]
     with pytest.raises(NotImplementedError, match="beam_search"):
         ops.ctc_decode(logits, np.array([6, 6]), strategy="beam_search")
+
+
+def _correlate2d(img, kernel, pad_mode):
+    """(H, W, C) images correlated with a (kh, kw) kernel, output the input's size (NumPy loops)."""
+    kh, kw = kernel.shape
+    padded = np.pad(img, ((kh // 2, (kh - 1) // 2), (kw // 2, (kw - 1) // 2), (0, 0)), mode=pad_mode)
+    out = np.zeros_like(img, dtype=np.float64)
+    for i in range(kh):
+        for j in range(kw):
+            out += kernel[i, j] * padded[i:i + img.shape[0], j:j + img.shape[1]]
+    return out
+
+
+def test_image_colour_blur_and_edges(device):
+    import colorsys
+    x = IMG.copy()
+    x[0, 0, :3] = [[0.5, 0.5, 0.5], [0, 0, 0], [0.2, 0.9, 0.9]]  # a grey, black, and a tie between two channels
+    hsv = ops.image.rgb_to_hsv(x).numpy()
+    expected = np.apply_along_axis(lambda p: colorsys.rgb_to_hsv(*p), -1, x.astype(np.float64))
+    np.testing.assert_allclose(hsv, expected, atol=1e-6)
+    np.testing.assert_allclose(ops.image.hsv_to_rgb(hsv).numpy(), x, atol=1e-6)
+    t = np.arange(5) - 2.0
+    g = np.exp(-0.5 * (t / 1.5) ** 2)
+    kernel = np.outer(g / g.sum(), g / g.sum())
+    np.testing.assert_allclose(ops.image.gaussian_blur(IMG, kernel_size=5, sigma=1.5).numpy()[1],
+                               _correlate2d(IMG[1], kernel, "constant"), atol=1e-6)
+    dy = np.array([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
+    edges = ops.image.sobel_edges(IMG).numpy()
+    assert edges.shape == IMG.shape + (2,)
+    np.testing.assert_allclose(edges[0, ..., 0], _correlate2d(IMG[0], dy, "reflect"), atol=1e-5)
+    np.testing.assert_allclose(edges[0, ..., 1], _correlate2d(IMG[0], dy.T, "reflect"), atol=1e-5)
 
 
 def test_non_differentiable_ops_give_no_gradient():

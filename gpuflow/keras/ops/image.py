@@ -1,7 +1,8 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
-``pad_images`` and ``extract_patches`` (2-D), all differentiable. The others (affine and perspective transforms, 3-D
-patches, HSV, blur, SSIM...) are not supported and raise AttributeError naming the op.
+``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur`` and ``sobel_edges``, all
+differentiable. The others (affine and perspective transforms, map_coordinates, 3-D patches, elastic transform,
+scale_and_translate, SSIM) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
 
@@ -131,6 +132,117 @@ def extract_patches(images, size, strides=None, dilation_rate=1, padding="valid"
     patches = _nn.conv(x, kernel.reshape(ph, pw, channels, out_dim), strides=strides or (ph, pw), padding=padding,
                        data_format=fmt, dilation_rate=dilation_rate)
     return A.reshape(patches, tuple(patches.shape[1:])) if single else patches
+
+
+def _float_images(images):
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    if not x.dtype.is_floating:
+        raise ValueError(f"Invalid images dtype: expected float dtype. Received: images.dtype={x.dtype.name}")
+    return x
+
+
+def _channels(x, data_format):
+    """The three channel planes of float images (channels last or first)."""
+    axis = -1 if standardize_data_format(data_format) == "channels_last" else -3
+    return [A.getitem(x, (Ellipsis, i) if axis == -1 else (Ellipsis, i, slice(None), slice(None)))
+            for i in range(3)], axis
+
+
+def rgb_to_hsv(images, data_format=None):
+    """RGB images (floats in [0, 1]) to HSV, ``tf.image.rgb_to_hsv``'s formula: V the largest channel, S the range
+    over V, H the hue in [0, 1) (0 for greys); differentiable where the largest channel is unique.
+
+    Raises:
+        ValueError: a bad rank or a non-float dtype (Keras's messages).
+    """
+    x = _float_images(images)
+    (r, g, b), axis = _channels(x, data_format)
+    value = M.maximum(M.maximum(r, g), b)
+    rng = value - M.minimum(M.minimum(r, g), b)
+    zero, one = M.zeros_like_(value), M.ones_like_(value)
+    sat = M.where(M.greater(value, zero), rng / M.where(M.greater(value, zero), value, one), zero)
+    norm = 1.0 / (6.0 * M.where(M.greater(rng, zero), rng, one))
+    hue = M.where(M.equal(r, value), norm * (g - b),
+                  M.where(M.equal(g, value), norm * (b - r) + 2.0 / 6.0, norm * (r - g) + 4.0 / 6.0))
+    hue = M.where(M.greater(rng, zero), hue, zero)
+    hue = M.where(M.less(hue, zero), hue + one, hue)
+    return A.stack([hue, sat, value], axis=axis)
+
+
+def hsv_to_rgb(images, data_format=None):
+    """HSV images (floats, hue in [0, 1]) to RGB, ``tf.image.hsv_to_rgb``'s formula; differentiable almost
+    everywhere.
+
+    Raises:
+        ValueError: a bad rank or a non-float dtype (Keras's messages).
+    """
+    x = _float_images(images)
+    (h, s_, v), axis = _channels(x, data_format)
+    c = s_ * v
+    m = v - c
+    dh = h * 6.0
+    sector = M.floor(dh)
+    x_ = c * (1.0 - M.abs(M.mod(dh, M.ones_like_(dh) * 2.0) - 1.0))
+    zero = M.zeros_like_(c)
+    table = [(c, x_, zero), (x_, c, zero), (zero, c, x_), (zero, x_, c), (x_, zero, c), (c, zero, x_)]
+    out = [zero, zero, zero]
+    for k, rgb in enumerate(table):
+        hit = M.equal(sector, M.ones_like_(sector) * float(k))
+        out = [M.where(hit, part, prev) for part, prev in zip(rgb, out)]
+    return A.stack([o + m for o in out], axis=axis)
+
+
+def _depthwise_same(x, kernel, data_format, mode="constant"):
+    """Each channel of (batched or single) images convolved with the 2-D ``kernel`` (a NumPy array), output the
+    input's size: zero padding as TensorFlow's SAME (``mode="constant"``), or reflect padding."""
+    x, undo = _as_nhwc(x, data_format)
+    kh, kw = kernel.shape
+    c = x.shape[-1]
+    w = tensor(np.broadcast_to(kernel[:, :, None, None], (kh, kw, c, 1)).astype(x.dtype.as_numpy_dtype))
+    if mode == "reflect":
+        x = A.getitem(x, (slice(None), x._backend.asarray(np.pad(np.arange(x.shape[1]), (kh // 2, (kh - 1) // 2),
+                                                                 mode="reflect"))))
+        x = A.getitem(x, (slice(None), slice(None), x._backend.asarray(
+            np.pad(np.arange(x.shape[2]), (kw // 2, (kw - 1) // 2), mode="reflect"))))
+        y = _nn.depthwise_conv(x, w, padding="valid")
+    else:
+        y = _nn.depthwise_conv(x, w, padding="same")
+    return undo(y)
+
+
+def gaussian_blur(images, kernel_size=(3, 3), sigma=(1.0, 1.0), data_format=None):
+    """Images blurred channel by channel with a normalised Gaussian kernel of ``kernel_size`` and ``sigma``
+    (zero "same" padding), as Keras 3 on TensorFlow (its kernel is the outer product of the 1-D kernels of
+    ``(kernel_size[1], sigma[1])`` and ``(kernel_size[0], sigma[0])``, laid out as ``kernel_size``); differentiable.
+
+    Raises:
+        ValueError: a bad rank (Keras's message).
+    """
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    size = [int(v) for v in (kernel_size if not isinstance(kernel_size, int) else (kernel_size, kernel_size))]
+    sig = [float(v) for v in (sigma if not isinstance(sigma, (int, float)) else (sigma, sigma))]
+
+    def kernel1d(n, s):
+        t = np.arange(n) - (n - 1) / 2
+        k = np.exp(-0.5 * (t / s) ** 2)
+        return k / k.sum()
+    kernel = np.multiply.outer(kernel1d(size[1], sig[1]), kernel1d(size[0], sig[0])).reshape(size)
+    if not x.dtype.is_floating:
+        x = M.cast(x, "float32")
+    return _depthwise_same(x, kernel, standardize_data_format(data_format))
+
+
+def sobel_edges(images, data_format=None):
+    """The Sobel gradients of each channel, ``tf.image.sobel_edges``: reflect-padded, (N, H, W, C, 2) with the
+    vertical (dy) then horizontal (dx) response last (channels_first: (N, C, H, W, 2)); differentiable."""
+    x = tensor(images, arg="images")
+    if not x.dtype.is_floating:
+        x = M.cast(x, "float32")
+    fmt = standardize_data_format(data_format)
+    dy = np.array([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
+    return A.stack([_depthwise_same(x, k, fmt, mode="reflect") for k in (dy, dy.T)], axis=-1)
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
