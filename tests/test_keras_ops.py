@@ -443,6 +443,31 @@ def test_image_colour_blur_and_edges(device):
     np.testing.assert_allclose(edges[0, ..., 1], _correlate2d(IMG[0], dy.T, "reflect"), atol=1e-5)
 
 
+def test_ssim_against_numpy():
+    x = RNG.uniform(size=(2, 9, 8, 2))
+    y = np.clip(x + 0.2 * RNG.standard_normal(x.shape), 0, 1)
+    t = np.arange(5) - 2.0
+    g = np.exp(-t ** 2 / (2 * 0.9 ** 2))
+    k = np.outer(g, g) / g.sum() ** 2
+
+    def blur(img):  # valid windows
+        h, w = img.shape[0] - 4, img.shape[1] - 4
+        return sum(k[i, j] * img[i:i + h, j:j + w] for i in range(5) for j in range(5))
+    expected = []
+    for a, b in zip(x, y):
+        maps = []
+        for ch in range(2):
+            p, q = a[..., ch], b[..., ch]
+            m1, m2 = blur(p), blur(q)
+            v1, v2, cov = blur(p * p) - m1 ** 2, blur(q * q) - m2 ** 2, blur(p * q) - m1 * m2
+            c1, c2 = 0.01 ** 2, 0.03 ** 2
+            maps.append(((2 * m1 * m2 + c1) * (2 * cov + c2) / ((m1 ** 2 + m2 ** 2 + c1) * (v1 + v2 + c2))).mean())
+        expected.append(np.mean(maps))
+    np.testing.assert_allclose(ops.image.ssim(x, y, filter_size=5, filter_sigma=0.9).numpy(), expected, rtol=1e-10)
+    assert math.isclose(float(ops.image.ssim(x[0], x[0], filter_size=5)), 1.0, rel_tol=1e-12)
+    check_gradients(lambda a: ops.image.ssim(a, y[:1, :6, :6], filter_size=3), rand(1, 6, 6, 2, low=0, high=1))
+
+
 def test_non_differentiable_ops_give_no_gradient():
     x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
     with tf.GradientTape(persistent=True) as tape:

@@ -1,8 +1,8 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
-``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur`` and ``sobel_edges``, all
-differentiable. The others (affine and perspective transforms, map_coordinates, 3-D patches, elastic transform,
-scale_and_translate, SSIM) are not supported and raise AttributeError naming the op.
+``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur``, ``sobel_edges`` and
+``ssim``, all differentiable. The others (affine and perspective transforms, map_coordinates, 3-D patches, elastic
+transform, scale_and_translate) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
 
@@ -243,6 +243,46 @@ def sobel_edges(images, data_format=None):
     fmt = standardize_data_format(data_format)
     dy = np.array([[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]])
     return A.stack([_depthwise_same(x, k, fmt, mode="reflect") for k in (dy, dy.T)], axis=-1)
+
+
+def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03, data_format=None):
+    """The structural similarity of two images (or batches: one value per image), Keras 3.15's backend-agnostic
+    ``_ssim``: Gaussian-weighted local means, variances and covariance over ``filter_size`` windows (valid), the
+    SSIM map averaged over pixels and channels; in the first image's dtype; differentiable.
+
+    Raises:
+        ValueError: an image of rank other than 3 or 4 (Keras's message).
+    """
+    a, b = tensor(image1, arg="image1"), tensor(image2, arg="image2")
+    for name, img in (("image1", a), ("image2", b)):
+        if img.ndim not in (3, 4):
+            raise ValueError(f"Invalid {name} rank: expected rank 3 (single image) or rank 4 (batch of images). "
+                             f"Received input with shape: {name}.shape={tuple(img.shape)}")
+    original = a.dtype
+    a, b = promote(a, b, extra=(float,))
+    unbatched = a.ndim == 3
+    if unbatched:
+        a, b = A.expand_dims(a, 0), A.expand_dims(b, 0)
+    if standardize_data_format(data_format) == "channels_first":
+        a, b = A.transpose(a, (0, 2, 3, 1)), A.transpose(b, (0, 2, 3, 1))
+    n, h, w, c = a.shape
+    t = np.arange(filter_size) - (filter_size - 1) / 2.0
+    g = np.exp(-(t ** 2) / (2.0 * filter_sigma ** 2))
+    g = g / g.sum()
+    kernel = tensor(np.outer(g, g).reshape(filter_size, filter_size, 1, 1).astype(a.dtype.as_numpy_dtype))
+
+    def planes(x):  # one single-channel image per (image, channel)
+        return A.reshape(A.transpose(x, (0, 3, 1, 2)), (-1, h, w, 1))
+
+    def blur(x):
+        return _nn.conv(x, kernel, padding="valid")
+    a, b = planes(a), planes(b)
+    mu1, mu2 = blur(a), blur(b)
+    s11, s22, s12 = blur(a * a) - mu1 * mu1, blur(b * b) - mu2 * mu2, blur(a * b) - mu1 * mu2
+    c1, c2 = (k1 * max_val) ** 2, (k2 * max_val) ** 2
+    ssim_map = (2.0 * mu1 * mu2 + c1) * (2.0 * s12 + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))
+    per_image = M.reduce_mean(A.reshape(M.reduce_mean(ssim_map, axis=(1, 2, 3)), (n, c)), axis=-1)
+    return M.cast(A.reshape(per_image, ()) if unbatched else per_image, original)
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
