@@ -139,8 +139,10 @@ class _Cell:
         return self.hs[0, s]
 
     def weight_grads(self, dz):
-        """This chunk's ``(d uk_f^T, d k_f^T, d rb or None)`` in the internal layout from every step's
-        pre-activation gradients ``dz`` (steps, G*u, batch): ``dz @ h_prev^T`` and ``dz @ x^T`` over all steps."""
+        """This chunk's part of the gradients of the recurrent kernel (G*u, u), of the kernel with the bias as its
+        last column (G*u, input_dim [+ 1]), both transposed, rows in the internal gate order, and of the recurrent
+        bias (G*u,) or None, from every step's pre-activation gradients ``dz`` (steps, G*u, batch):
+        ``dz @ h_prev^T`` and ``dz @ x^T``, each one GEMM over all steps."""
         d = _regroup(self.xp, dz)
         return d @ _regroup(self.xp, self.hs[0, :-1]).T, d @ _regroup(self.xp, self.x).T, None
 
