@@ -468,6 +468,28 @@ def test_ssim_against_numpy():
     check_gradients(lambda a: ops.image.ssim(a, y[:1, :6, :6], filter_size=3), rand(1, 6, 6, 2, low=0, high=1))
 
 
+@pytest.mark.parametrize("fill_mode,np_mode", [("constant", "constant"), ("nearest", "edge"), ("wrap", "wrap"),
+                                               ("mirror", "reflect"), ("reflect", "symmetric")])
+def test_map_coordinates_1d_against_numpy_padding(fill_mode, np_mode):
+    """SciPy's fill modes are np.pad's under other names; linear interpolation between the padded neighbours."""
+    v = np.array([1.0, 4.0, 2.0, 8.0, 5.0])
+    coords = np.array([-7.3, -2.5, -0.2, 0.0, 1.6, 3.9, 4.4, 6.1, 11.7])
+    pad = 20
+    padded = np.pad(v, pad, mode=np_mode, **({"constant_values": -1.0} if np_mode == "constant" else {}))
+    lo = np.floor(coords).astype(int)
+    frac = coords - lo
+    linear = padded[lo + pad] * (1 - frac) + padded[lo + 1 + pad] * frac
+    nearest = padded[np.round(coords).astype(int) + pad]
+    np.testing.assert_allclose(ops.image.map_coordinates(v, coords[None], 1, fill_mode, -1.0).numpy(), linear,
+                               rtol=1e-12)
+    np.testing.assert_allclose(ops.image.map_coordinates(v, coords[None], 0, fill_mode, -1.0).numpy(), nearest)
+
+
+def test_map_coordinates_bilinear_gradients():
+    coords = np.stack(np.meshgrid(np.linspace(-0.7, 2.6, 3), np.linspace(0.2, 3.4, 4), indexing="ij"))
+    check_gradients(lambda img, c: ops.image.map_coordinates(img, c, 1), rand(3, 4), coords + 0.013)
+
+
 def test_non_differentiable_ops_give_no_gradient():
     x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
     with tf.GradientTape(persistent=True) as tape:

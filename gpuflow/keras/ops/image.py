@@ -1,10 +1,12 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
 ``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur``, ``sobel_edges`` and
-``ssim``, all differentiable. The others (affine and perspective transforms, map_coordinates, 3-D patches, elastic
-transform, scale_and_translate) are not supported and raise AttributeError naming the op.
+``ssim``, ``map_coordinates``, all differentiable. The others (affine and perspective transforms, 3-D patches,
+elastic transform, scale_and_translate) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -283,6 +285,81 @@ def ssim(image1, image2, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01,
     ssim_map = (2.0 * mu1 * mu2 + c1) * (2.0 * s12 + c2) / ((mu1 * mu1 + mu2 * mu2 + c1) * (s11 + s22 + c2))
     per_image = M.reduce_mean(A.reshape(M.reduce_mean(ssim_map, axis=(1, 2, 3)), (n, c)), axis=-1)
     return M.cast(A.reshape(per_image, ()) if unbatched else per_image, original)
+
+
+_FILL_MODES = ("constant", "nearest", "wrap", "mirror", "reflect")
+
+
+def _fit_index(xp, index, size, fill_mode):
+    """(index inside [0, size), valid) for integer ``index`` under ``fill_mode``, Keras's TensorFlow rules."""
+    if fill_mode == "constant":
+        return xp.clip(index, 0, size - 1), (index >= 0) & (index < size)
+    if fill_mode == "nearest":
+        return xp.clip(index, 0, size - 1), None
+    if fill_mode == "wrap":
+        return xp.mod(index, size), None
+    def mirror(i, n):  # d c b | a b c d | c b a
+        return xp.abs((i + n - 1) % (2 * (n - 1)) - (n - 1)) if n > 1 else xp.zeros_like(i)
+    if fill_mode == "mirror":
+        return mirror(index, size), None
+    return (mirror(2 * index + 1, 2 * size + 1) - 1) // 2, None  # reflect: d c b a | a b c d | d c b a
+
+
+def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value=0):
+    """``inputs`` sampled at ``coordinates`` (shape (inputs.ndim, ...): one coordinate array per axis), SciPy's
+    ``map_coordinates`` as Keras 3 on TensorFlow: ``order`` 0 (nearest) or 1 (linear); outside points by
+    ``fill_mode`` ("constant" with ``fill_value``, "nearest", "wrap", "mirror", "reflect": SciPy's and Keras's
+    documented meanings; Keras's TensorFlow code fails on "mirror" and mirrors negative coordinates for "reflect");
+    integer inputs rounded.
+    Differentiable in ``inputs`` and (order 1) in ``coordinates``.
+
+    Raises:
+        ValueError: coordinates whose first dimension is not the rank of ``inputs``, of rank below 2, or an unknown
+            fill mode (Keras's messages).
+        NotImplementedError: ``order`` above 1.
+    """
+    x = tensor(inputs, arg="inputs")
+    coords = tensor(coordinates, arg="coordinates")
+    if coords.shape[0] != x.ndim:
+        raise ValueError(f"First dim of `coordinates` must be the same as the rank of `inputs`. Received inputs with "
+                         f"shape: {tuple(x.shape)} and coordinate leading dim of {coords.shape[0]}")
+    if coords.ndim < 2:
+        raise ValueError(f"Invalid coordinates rank: expected at least rank 2. Received input with shape: "
+                         f"{tuple(coords.shape)}")
+    if fill_mode not in _FILL_MODES:
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected one of {set(_FILL_MODES)}. Received: "
+                         f"fill_mode={fill_mode}")
+    if order not in (0, 1):
+        raise NotImplementedError("map_coordinates currently requires order<=1")
+    if not coords.dtype.is_floating:
+        coords = M.cast(coords, "float32")
+    xp = x._backend.xp
+    axes = []
+    for d, size in enumerate(x.shape):
+        c = A.getitem(coords, d)
+        if order == 0:
+            nodes = [(xp.round(c._data).astype(np.int64), None)]
+        else:
+            lower = M.floor(c)
+            upper_w = c - lower
+            base = lower._data.astype(np.int64)
+            nodes = [(base, M.ones_like_(upper_w) - upper_w), (base + 1, upper_w)]
+        axes.append([(*_fit_index(xp, index, size, fill_mode), weight) for index, weight in nodes])
+    fill = tensor(fill_value, coords.dtype)
+    result = None
+    for corner in itertools.product(*axes):
+        gathered = M.cast(A.getitem(x, tuple(index for index, _, _ in corner)), coords.dtype)
+        if fill_mode == "constant":
+            valid = np.logical_and.reduce([v for _, v, _ in corner]) if xp is np else \
+                xp.logical_and.reduce(xp.stack([v for _, v, _ in corner]))
+            gathered = M.where(tensor(valid), gathered, A.broadcast_to(fill, tuple(gathered.shape)))
+        for _, _, weight in corner:
+            if weight is not None:
+                gathered = gathered * weight
+        result = gathered if result is None else result + gathered
+    if not x.dtype.is_floating:
+        result = M.round(result)
+    return M.cast(result, x.dtype)
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
