@@ -2,9 +2,12 @@
 
 Expected values are NumPy formulas written here; names, orders and errors are Keras 3.15.1's (checked by hand with the
 same scripts). ``fixtures/dict_io.keras`` / ``dict_io.npz`` were written by Keras 3.15.1 with
-``fixtures/make_dict_io.py``: a dict-input, dict-output model, its predictions and ``evaluate`` logs.
+``fixtures/make_dict_io.py``: a dict-input, dict-output model, its predictions and ``evaluate`` logs, and
+``dict_io_nested.keras``, part of it nested in another dict-input model.
 """
+import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -19,13 +22,14 @@ X = {"feat_a": RNG.standard_normal((8, 2)).astype("float32"), "feat_b": RNG.stan
 Y = {"zz": RNG.standard_normal((8, 1)).astype("float32"), "aa": np.array([0, 1, 2, 1, 0, 2, 2, 1])}
 
 
+# Every layer and model is named: an unnamed one would take a name another test file expects ("concatenate").
 def _model(optimizer="sgd", **compile_kwargs):
     """Inputs given in unsorted key order, outputs {"zz": Dense(1) 'reg', "aa": Dense(3, softmax) 'cls'}."""
     b, a = keras.Input((3,), name="feat_b"), keras.Input((2,), name="feat_a")
-    h = keras.layers.Concatenate()([b, a])
+    h = keras.layers.Concatenate(name="join")([b, a])
     outputs = {"zz": keras.layers.Dense(1, name="reg")(h),
                "aa": keras.layers.Dense(3, activation="softmax", name="cls")(h)}
-    model = keras.Model(inputs={"feat_b": b, "feat_a": a}, outputs=outputs)
+    model = keras.Model(inputs={"feat_b": b, "feat_a": a}, outputs=outputs, name="dict_model")
     if compile_kwargs:
         model.compile(optimizer, **compile_kwargs)
     return model
@@ -56,14 +60,15 @@ def test_structure_call_and_predict():
         np.testing.assert_allclose(pred[k], want[k], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(model.predict_on_batch(X)["zz"], want["zz"], rtol=1e-5, atol=1e-6)
     # a list in flattened order is accepted when the dict's keys are sorted; extra keys are ignored with a warning
-    sorted_model = keras.Model({"feat_a": model.inputs[0], "feat_b": model.inputs[1]}, model.outputs[1])
+    sorted_model = keras.Model({"feat_a": model.inputs[0], "feat_b": model.inputs[1]}, model.outputs[1],
+                               name="sorted_keys")
     np.testing.assert_allclose(sorted_model([X["feat_a"], X["feat_b"]]).numpy(), want["zz"], rtol=1e-5, atol=1e-6)
     with pytest.warns(UserWarning, match="extra"):
         sorted_model(dict(X, extra=np.zeros((8, 1), "float32")))
     lines = []
     model.summary(print_fn=lines.append)
     text = "\n".join(lines)
-    assert "feat_a (InputLayer)" in text and "concatenate[0][0]" in text
+    assert "feat_a (InputLayer)" in text and "join[0][0]" in text
 
 
 def test_input_errors_and_list_models_read_dicts_by_input_name():
@@ -74,14 +79,14 @@ def test_input_errors_and_list_models_read_dicts_by_input_name():
     with pytest.raises(ValueError, match="structure of `inputs`"):  # keys not in sorted order: a list is ambiguous
         model([X["feat_a"], X["feat_b"]])
     with pytest.raises(ValueError, match="All `inputs` values must be KerasTensors"):
-        keras.Model({"a": np.zeros(3)}, model.outputs[0])
+        keras.Model({"a": np.zeros(3)}, model.outputs[0], name="bad")
     b, a = model.input["feat_b"], model.input["feat_a"]
-    listed = keras.Model([b, a], keras.layers.Concatenate()([b, a]))
+    listed = keras.Model([b, a], keras.layers.Concatenate(name="join_list")([b, a]), name="list_inputs")
     np.testing.assert_allclose(listed(X).numpy(), np.concatenate([X["feat_b"], X["feat_a"]], 1))
     with pytest.raises(ValueError, match='Missing data for input "feat_b"'):
         listed({"feat_a": X["feat_a"]})
     with pytest.warns(UserWarning, match="keys in the dict must match the names"):
-        keras.Model({"renamed": a}, a)
+        keras.Model({"renamed": a}, a, name="renamed")
 
 
 def test_compile_dicts_evaluate_and_names():
@@ -109,7 +114,7 @@ def test_compile_dicts_evaluate_and_names():
 
 def test_list_outputs_take_targets_keyed_by_output_layer_name():
     model = _model()
-    listed = keras.Model(model.input, [model.output["zz"], model.output["aa"]])
+    listed = keras.Model(model.input, [model.output["zz"], model.output["aa"]], name="list_outputs")
     listed.compile("sgd", loss=["mse", "sparse_categorical_crossentropy"], metrics=[["mae"], ["accuracy"]])
     by_name = listed.evaluate(X, {"reg": Y["zz"], "cls": Y["aa"]}, verbose=0, return_dict=True)
     by_position = listed.evaluate(X, [Y["zz"], Y["aa"]], verbose=0, return_dict=True)
@@ -164,6 +169,25 @@ def test_save_round_trip(tmp_path):
         model.evaluate(X, Y, sample_weight=sw, verbose=0, return_dict=True), rel=1e-6)
 
 
+def test_nested_dict_model_round_trip(tmp_path):
+    full = _model()
+    inner = keras.Model(full.input, full.output["zz"], name="inner")
+    a, b = keras.Input((2,), name="feat_a"), keras.Input((3,), name="feat_b")
+    head = keras.layers.Dense(2, name="head")
+    outer = keras.Model({"feat_a": a, "feat_b": b}, head(inner({"feat_a": a, "feat_b": b})), name="outer")
+    want = outer.predict(X, verbose=0)
+    (w, bias), = [outer.get_layer("head").get_weights()]
+    np.testing.assert_allclose(want, _reference(full, X)["zz"] @ w + bias, rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "nested.keras")
+    outer.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]
+    # Keras 3.15's layout: a nested model called with the dict; its first node is 0 in node arguments
+    inner_entry, head_entry = [next(l for l in config["layers"] if l["name"] == n) for n in ("inner", "head")]
+    assert sorted(inner_entry["inbound_nodes"][0]["args"][0]) == ["feat_a", "feat_b"]
+    assert head_entry["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == ["inner", 0, 0]
+    np.testing.assert_allclose(keras.models.load_model(path).predict(X, verbose=0), want, rtol=1e-6)
+
+
 def test_keras_written_dict_model_loads():
     with np.load(os.path.join(FIXTURES, "dict_io.npz")) as d:
         d = dict(d)
@@ -177,12 +201,15 @@ def test_keras_written_dict_model_loads():
     keras_logs = {k[len("eval_"):]: float(v) for k, v in d.items() if k.startswith("eval_")}
     assert "label_weighted_accuracy" in keras_logs
     assert logs == pytest.approx(keras_logs, rel=1e-5)
+    # the "score" part nested in another dict model: Keras's nested call with a dict, node index 0
+    nested = keras.models.load_model(os.path.join(FIXTURES, "dict_io_nested.keras"))
+    np.testing.assert_allclose(nested.predict(x, verbose=0), d["pred_nested"], rtol=1e-5, atol=1e-6)
 
 
 def _classifier(**compile_kwargs):
-    inp = keras.Input((2,))
-    dense = keras.layers.Dense(3, activation="softmax")
-    model = keras.Model(inp, dense(inp))
+    inp = keras.Input((2,), name="x")
+    dense = keras.layers.Dense(3, activation="softmax", name="probs")
+    model = keras.Model(inp, dense(inp), name="classifier")
     dense.set_weights([np.array([[0.5, -0.2, 0.1], [0.3, 0.4, -0.6]], "float32"), np.array([0.1, 0.0, -0.1], "f4")])
     model.compile(keras.optimizers.SGD(0.0), "sparse_categorical_crossentropy", **compile_kwargs)
     return model

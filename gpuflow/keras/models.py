@@ -596,6 +596,15 @@ def _per_output(value, names, what):
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+def _node_inputs(layer, args):
+    """A node's inputs ``args`` (a flat list, as the node records them) for ``layer``: for a nested functional model
+    built on a dict of inputs, that dict (keyed in flattened order), which its call reads by key."""
+    struct = getattr(layer, "_in_struct", None)
+    if isinstance(struct, dict) and _keras_tensors(struct) and isinstance(args, list) and len(args) == len(struct):
+        return dict(zip(sorted(struct), args))
+    return args
+
+
 def _layer_name(t):
     """The name of the layer that made the KerasTensor ``t`` (an ``Input``'s name for an input)."""
     return t._history[0].name if t._history else t.name
@@ -1675,7 +1684,7 @@ class Functional(Model):
                     memo[id(reader_out)] = _fusion.call_pair(layer, reader_layer, args, training)
                     continue
                 kwargs = _fill_node_kwargs(_node_kwargs(out), memo)
-                calls[key] = layer(args, *kwargs.pop("_args", ()), training=training, **kwargs)
+                calls[key] = layer(_node_inputs(layer, args), *kwargs.pop("_args", ()), training=training, **kwargs)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else calls[key][index]
         return self._packed_outputs([memo[id(o)] for o in self._outputs])
@@ -1902,6 +1911,7 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
             args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
             new_layer = clone_function(layer)
             filled = _fill_node_kwargs(kwargs, memo)
+            args = _node_inputs(new_layer, args)
             calls[key] = (call_function(new_layer, args, **filled) if call_function is not None
                           else new_layer(args, **filled))
         result = calls[key]

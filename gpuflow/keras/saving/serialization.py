@@ -30,7 +30,7 @@ from ...tensor import Tensor
 from .. import initializers, losses, metrics, optimizers
 from ..layers.base import KerasTensor, Layer
 from ..layers.core import InputLayer
-from ..models import Functional, Model, Sequential, map_graph
+from ..models import Functional, Model, Sequential, _node_inputs, map_graph
 from . import registry
 
 
@@ -232,9 +232,8 @@ def _functional_config(model):
     layers, nodes = map_graph(model)
     history = {}  # id(output tensor) -> [layer name, node index, tensor index]
     for layer in layers:
-        start = 1 if isinstance(layer, Functional) else 0  # Keras: a functional model starts with one node
         for i, t in enumerate(nodes.get(id(layer), [])):
-            history[id(t)] = [layer.name, 0 if isinstance(layer, InputLayer) else start + i, 0]
+            history[id(t)] = [layer.name, 0 if isinstance(layer, InputLayer) else i, 0]
     shapes = {}
     for layer in layers:
         first = nodes.get(id(layer), [None])[0]
@@ -263,6 +262,7 @@ def _functional_config(model):
                     inbound.append({"args": [named.pop(r) for r in roles[:2]], "kwargs": {**call_kwargs, **named}})
                     continue
                 arg = [tensor_arg(i) for i in ins] if isinstance(ins, (list, tuple)) else tensor_arg(ins)
+                arg = _node_inputs(layer, arg)  # a nested model built on a dict is called with one, as in Keras
                 call_kwargs = {k: tensor_arg(v) if isinstance(v, KerasTensor) else v  # an explicit mask
                                for k, v in call_kwargs.items()}
                 more = [tensor_arg(v) if isinstance(v, KerasTensor) else v for v in call_kwargs.pop("_args", ())]
@@ -275,7 +275,10 @@ def _functional_config(model):
             return {k: refs(v) for k, v in struct.items()}
         if isinstance(struct, (list, tuple)):
             return [refs(t) for t in struct]
-        return history[id(struct)]
+        name, node, index = history[id(struct)]
+        # Keras 3.15 counts a nested functional model's nodes from 1 here (its node_reindexing_map), from 0 in
+        # the node arguments above
+        return [name, node + 1 if isinstance(struct._history[0], Functional) else node, index]
     return {"name": model.name, "trainable": model.trainable, "layers": entries,
             "input_layers": refs(model.input), "output_layers": refs(model.output)}
 
@@ -649,7 +652,8 @@ def _functional_from_config(cls, config, ctx):
         name = entry.get("name") or layer.name
         created[name], entries[name] = layer, entry
         order.append(name)
-        counts[name] = 1 if isinstance(layer, Functional) else 0
+        # Keras 2's functional models start with a node of their own; Keras 3's do not
+        counts[name] = 1 if isinstance(layer, Functional) and ctx.legacy else 0
         queues[name] = list(entry.get("inbound_nodes") or [])
         if isinstance(layer, InputLayer):
             outputs_by_node[(name, 0)] = [layer.output]
@@ -711,6 +715,9 @@ def _functional_from_config(cls, config, ctx):
 
     def structure(refs):
         if isinstance(refs, list) and len(refs) in (3, 4) and isinstance(refs[0], str):
+            if not ctx.legacy and isinstance(created.get(refs[0]), Functional):  # Keras 3's get_tensor: 1-based,
+                node = int(refs[1]) - 1  # 0 meaning the last node
+                refs = [refs[0], node if node >= 0 else counts[refs[0]] - 1, refs[2]]
             try:
                 return tensor(refs)
             except _NotReady:
