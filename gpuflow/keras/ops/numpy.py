@@ -14,7 +14,6 @@ have no gradient, as in Keras. Shapes must be concrete: gpuflow runs eagerly.
 """
 from __future__ import annotations
 
-import builtins
 import functools
 import math as _math
 import re
@@ -37,7 +36,7 @@ from . import _names
 from ._symbolic import wrap_module
 from ._common import axis_tuple, float_tensor, promote, result_type, tensor
 
-_range, _abs, _max, _min, _sum, _all, _any, _round = range, abs, max, min, sum, all, any, round
+_range, _abs, _max, _min = range, abs, max, min  # the builtins: this module defines keras.ops.max, abs...
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
