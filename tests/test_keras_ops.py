@@ -490,6 +490,25 @@ def test_map_coordinates_bilinear_gradients():
     check_gradients(lambda img, c: ops.image.map_coordinates(img, c, 1), rand(3, 4), coords + 0.013)
 
 
+def test_affine_transform_translations_rotation_and_gradients():
+    img = IMG[:1]
+    shift = np.array([1, 0, -3, 0, 1, 2, 0, 0], "float32")  # output (x, y) reads input (x - 3, y + 2)
+    padded = {"reflect": np.pad(img, ((0, 0), (2, 2), (3, 3), (0, 0)), mode="symmetric"),
+              "wrap": np.pad(img, ((0, 0), (2, 2), (3, 3), (0, 0)), mode="wrap"),
+              "nearest": np.pad(img, ((0, 0), (2, 2), (3, 3), (0, 0)), mode="edge"),
+              "constant": np.pad(img, ((0, 0), (2, 2), (3, 3), (0, 0)), constant_values=0.25)}
+    for mode, p in padded.items():
+        for interpolation in ("nearest", "bilinear"):
+            out = ops.image.affine_transform(img, shift, interpolation, mode, fill_value=0.25).numpy()
+            np.testing.assert_allclose(out, p[:, 4:8, 0:6], atol=1e-6, err_msg=f"{mode} {interpolation}")
+    square = RNG.uniform(size=(5, 5, 2)).astype("float32")
+    quarter = np.array([0, 1, 0, -1, 0, 4, 0, 0], "float32")  # output (x, y) reads input (y, 4 - x): clockwise
+    np.testing.assert_allclose(ops.image.affine_transform(square, quarter, "nearest").numpy(),
+                               np.rot90(square, -1, axes=(0, 1)), atol=1e-6)
+    check_gradients(lambda im, t: ops.image.affine_transform(im, t), rand(1, 3, 4, 1),
+                    np.array([0.9, 0.13, 0.31, -0.07, 1.1, 0.27, 0.0, 0.0]))
+
+
 def test_non_differentiable_ops_give_no_gradient():
     x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
     with tf.GradientTape(persistent=True) as tape:
@@ -510,8 +529,8 @@ def test_keras_names_and_submodules():
     for name in set(_names.OPS.split()) - set(implemented):
         with pytest.raises(AttributeError, match=rf"`tf.keras.ops.{name}` is not supported in gpuflow"):
             getattr(ops, name)
-    with pytest.raises(AttributeError, match="`tf.keras.ops.image.affine_transform` is not supported"):
-        ops.image.affine_transform  # noqa: B018
+    with pytest.raises(AttributeError, match="`tf.keras.ops.image.perspective_transform` is not supported"):
+        ops.image.perspective_transform  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'not_an_op'"):
         ops.not_an_op  # noqa: B018
 

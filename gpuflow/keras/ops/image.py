@@ -1,8 +1,8 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
 ``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur``, ``sobel_edges`` and
-``ssim``, ``map_coordinates``, all differentiable. The others (affine and perspective transforms, 3-D patches,
-elastic transform, scale_and_translate) are not supported and raise AttributeError naming the op.
+``ssim``, ``map_coordinates`` and ``affine_transform``, all differentiable. The others (perspective transform, 3-D
+patches, elastic transform, scale_and_translate) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
 
@@ -360,6 +360,96 @@ def map_coordinates(inputs, coordinates, order, fill_mode="constant", fill_value
     if not x.dtype.is_floating:
         result = M.round(result)
     return M.cast(result, x.dtype)
+
+
+def _trunc(x):
+    return M.cast(M.cast(x, "int64"), x.dtype)  # toward zero, as C++'s static_cast<DenseIndex>
+
+
+def _projective_fill(c, length, fill_mode):
+    """TensorFlow's ``MapCoordinate`` (ImageProjectiveTransformV3) of continuous input coordinates ``c`` along an
+    axis of ``length``: reflect (d c b a | a b c d | d c b a), wrap, nearest (clamped) or constant (unchanged)."""
+    if fill_mode == "constant":
+        return c
+    top = float(length - 1)
+    if length <= 1 and fill_mode in ("reflect", "wrap"):
+        return M.zeros_like_(c)
+    zero = M.zeros_like_(c)
+    if fill_mode == "reflect":
+        sz2 = 2.0 * length
+        low = c + sz2 * _trunc(-c / sz2)
+        low = M.where(M.less(low, zero - length), low + sz2, -low - 1.0)
+        high = c - sz2 * _trunc(c / sz2)
+        high = M.where(M.greater_equal(high, zero + length), sz2 - high - 1.0, high)
+        c = M.where(M.less(c, zero), low, M.where(M.greater(c, zero + top), high, c))
+    elif fill_mode == "wrap":
+        low = c + length * (_trunc(-c / top) + 1.0)
+        high = c - length * _trunc(c / top)
+        c = M.where(M.less(c, zero), low, M.where(M.greater(c, zero + top), high, c))
+    return M.clip_by_value(c, zero, zero + top)
+
+
+def affine_transform(images, transform, interpolation="bilinear", fill_mode="constant", fill_value=0,
+                     data_format=None):
+    """Images (rank 3 or 4) resampled by projective transforms ``[a0, a1, a2, b0, b1, b2, c0, c1]`` (one, or one
+    per image): output pixel (x, y) reads the input at ``((a0 x + a1 y + a2) / k, (b0 x + b1 y + b2) / k)``,
+    ``k = c0 x + c1 y + 1``, by ``"nearest"`` or ``"bilinear"`` interpolation, points outside by ``fill_mode``
+    ("constant" with ``fill_value``, "nearest", "wrap", "reflect"), as Keras 3 on TensorFlow
+    (``ImageProjectiveTransformV3``; coordinates in float32, or float64 for float64 images). Differentiable in the
+    images and the transforms.
+
+    Raises:
+        ValueError: an unknown interpolation or fill mode, or images/transforms of a bad rank (Keras's messages).
+    """
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one ('nearest', 'bilinear'). "
+                         f"Received: interpolation={interpolation}")
+    if fill_mode not in ("constant", "nearest", "wrap", "reflect"):
+        raise ValueError(f"Invalid value for argument `fill_mode`. Expected of one ('constant', 'nearest', 'wrap', "
+                         f"'reflect'). Received: fill_mode={fill_mode}")
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    coord_dtype = "float64" if x.dtype.name == "float64" else "float32"  # TensorFlow's float32, float64 kept exact
+    t = tensor(transform, coord_dtype, "transform")
+    if t.ndim not in (1, 2):
+        raise ValueError(f"Invalid transform rank: expected rank 1 (single transform) or rank 2 (batch of "
+                         f"transforms). Received input with shape: transform.shape={tuple(t.shape)}")
+    x, undo = _as_nhwc(x, standardize_data_format(data_format))
+    n, h, w, c = x.shape
+    t = A.reshape(t, (-1, 8))
+    ox = tensor(np.arange(w).reshape(1, 1, w), coord_dtype)
+    oy = tensor(np.arange(h).reshape(1, h, 1), coord_dtype)
+    coef = [A.reshape(A.getitem(t, (slice(None), k)), (-1, 1, 1)) for k in range(8)]
+    proj = coef[6] * ox + coef[7] * oy + 1.0
+    safe = M.where(M.equal(proj, M.zeros_like_(proj)), M.ones_like_(proj), proj)
+    in_x = _projective_fill((coef[0] * ox + coef[1] * oy + coef[2]) / safe, w, fill_mode)
+    in_y = _projective_fill((coef[3] * ox + coef[4] * oy + coef[5]) / safe, h, fill_mode)
+    in_x, in_y = A.broadcast_to(in_x, (n, h, w)), A.broadcast_to(in_y, (n, h, w))
+    src = x if x.dtype.is_floating else M.cast(x, "float32")
+    fill = tensor(fill_value, src.dtype)
+    xp = x._backend.xp
+    batch = xp.broadcast_to(xp.arange(n).reshape(n, 1, 1), (n, h, w))
+
+    def read(yy, xx):  # integer-valued float coordinates; outside the image: fill_value
+        yi, xi = yy._data.astype(np.int64), xx._data.astype(np.int64)
+        inside = (yi >= 0) & (yi < h) & (xi >= 0) & (xi < w)
+        got = A.getitem(src, (batch, xp.clip(yi, 0, h - 1), xp.clip(xi, 0, w - 1)))
+        return M.where(tensor(xp.broadcast_to(inside[..., None], got.shape)), got,
+                       A.broadcast_to(M.cast(fill, got.dtype), tuple(got.shape)))
+
+    if interpolation == "nearest":  # std::round: halves away from zero
+        rnd = lambda v: M.sign(v) * M.floor(M.abs(v) + 0.5)  # noqa: E731
+        out = read(rnd(in_y), rnd(in_x))
+    else:
+        y0, x0 = M.floor(in_y), M.floor(in_x)
+        wy, wx = A.expand_dims(M.cast(in_y - y0, src.dtype), -1), A.expand_dims(M.cast(in_x - x0, src.dtype), -1)
+        top = read(y0, x0) * (1.0 - wx) + read(y0, x0 + 1.0) * wx
+        bottom = read(y0 + 1.0, x0) * (1.0 - wx) + read(y0 + 1.0, x0 + 1.0) * wx
+        out = top * (1.0 - wy) + bottom * wy
+    zero_proj = A.expand_dims(A.broadcast_to(M.equal(proj, M.zeros_like_(proj)), (n, h, w)), -1)
+    out = M.where(A.broadcast_to(zero_proj, tuple(out.shape)), A.broadcast_to(M.cast(fill, out.dtype),
+                                                                             tuple(out.shape)), out)
+    return undo(M.cast(out, x.dtype))
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
