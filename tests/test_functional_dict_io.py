@@ -259,3 +259,23 @@ def test_weighted_metrics_in_compile_config(tmp_path):
     logs = loaded.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)
     assert sorted(logs) == ["accuracy", "loss", "sparse_categorical_crossentropy", "weighted_accuracy"]
     assert logs == pytest.approx(model.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True))
+
+
+def test_outputs_of_one_call_share_its_node_in_the_saved_config(tmp_path):
+    # an LSTM's states and a nested model's outputs are one node with tensor indices (Keras's layout); they were
+    # written as one node per tensor, which neither gpuflow nor Keras could load back
+    j = keras.Input((4, 3), name="j")
+    _, h, c = keras.layers.LSTM(2, return_state=True, name="lstm")(j)
+    i = keras.Input((2,), name="i")
+    inner = keras.Model(i, [keras.layers.Dense(1, name="p")(i), keras.layers.Dense(2, name="q")(i)], name="pair")
+    p, q = inner(h)
+    model = keras.Model(j, keras.layers.Concatenate(name="cat")([c, p, q]), name="states")
+    path = str(tmp_path / "states.keras")
+    model.save(path)
+    layers = {e["name"]: e for e in json.loads(zipfile.ZipFile(path).read("config.json"))["config"]["layers"]}
+    assert len(layers["lstm"]["inbound_nodes"]) == 1 and len(layers["pair"]["inbound_nodes"]) == 1
+    args = layers["cat"]["inbound_nodes"][0]["args"][0]
+    assert [a["config"]["keras_history"] for a in args] == [["lstm", 0, 2], ["pair", 0, 0], ["pair", 0, 1]]
+    x = np.linspace(-1, 1, 24, dtype="float32").reshape(2, 4, 3)
+    np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0),
+                               rtol=1e-6)

@@ -231,9 +231,22 @@ def _sequential_config(model):
 def _functional_config(model):
     layers, nodes = map_graph(model)
     history = {}  # id(output tensor) -> [layer name, node index, tensor index]
+    calls = {}  # id(layer) -> one output tensor per call of the layer (its node), in order
     for layer in layers:
-        for i, t in enumerate(nodes.get(id(layer), [])):
-            history[id(t)] = [layer.name, 0 if isinstance(layer, InputLayer) else i, 0]
+        keys, taken = [], {}
+        for t in nodes.get(id(layer), []):
+            # the outputs of one call (an LSTM's states, a nested model's outputs: indexed) share its node: the same
+            # input and call-argument objects, each index once
+            index = t._history[2] if len(t._history) > 2 else None
+            key = (id(t._history[1]), id(t._history[3]) if len(t._history) > 3 else None, 0) if index is not None \
+                else (id(t),)
+            while index in taken.get(key, ()):
+                key = key[:-1] + (key[-1] + 1,)
+            taken.setdefault(key, set()).add(index)
+            if key not in keys:
+                keys.append(key)
+                calls.setdefault(id(layer), []).append(t)
+            history[id(t)] = [layer.name, 0 if isinstance(layer, InputLayer) else keys.index(key), index or 0]
     shapes = {}
     for layer in layers:
         first = nodes.get(id(layer), [None])[0]
@@ -253,7 +266,7 @@ def _functional_config(model):
         entry["name"] = layer.name
         inbound = []
         if not isinstance(layer, InputLayer):
-            for t in nodes.get(id(layer), []):
+            for t in calls.get(id(layer), []):
                 ins = t._history[1]
                 call_kwargs = dict(t._history[3]) if len(t._history) > 3 else {}
                 roles = call_kwargs.pop("_roles", None)
