@@ -509,6 +509,16 @@ def test_affine_transform_translations_rotation_and_gradients():
                     np.array([0.9, 0.13, 0.31, -0.07, 1.1, 0.27, 0.0, 0.0]))
 
 
+def test_perspective_transform_from_point_correspondences():
+    corners = np.array([[0, 0], [5, 0], [0, 3], [5, 3]], "float32")
+    np.testing.assert_allclose(ops.image.perspective_transform(IMG, corners, corners).numpy(), IMG, atol=1e-5)
+    moved = ops.image.perspective_transform(IMG, corners, corners + [2.0, 1.0], "nearest").numpy()  # content moves
+    np.testing.assert_allclose(moved[:, 1:, 2:], IMG[:, :-1, :-2], atol=1e-5)  # by (+2, +1): the inverse map reads
+    assert np.all(moved[:, 0] == 0) and np.all(moved[:, :, :2] == 0)
+    check_gradients(lambda e: ops.image.perspective_transform(IMG[:1, :3, :4, :1].astype("float64"), corners, e),
+                    corners.astype("float64") + np.array([[0.13, 0.07], [-0.21, 0.11], [0.05, -0.17], [0.19, 0.23]]))
+
+
 def test_non_differentiable_ops_give_no_gradient():
     x = tf.Variable(np.array([[2.0, 1.0], [1.0, 3.0]]))
     with tf.GradientTape(persistent=True) as tape:
@@ -529,8 +539,8 @@ def test_keras_names_and_submodules():
     for name in set(_names.OPS.split()) - set(implemented):
         with pytest.raises(AttributeError, match=rf"`tf.keras.ops.{name}` is not supported in gpuflow"):
             getattr(ops, name)
-    with pytest.raises(AttributeError, match="`tf.keras.ops.image.perspective_transform` is not supported"):
-        ops.image.perspective_transform  # noqa: B018
+    with pytest.raises(AttributeError, match="`tf.keras.ops.image.elastic_transform` is not supported"):
+        ops.image.elastic_transform  # noqa: B018
     with pytest.raises(AttributeError, match="has no attribute 'not_an_op'"):
         ops.not_an_op  # noqa: B018
 

@@ -1,8 +1,8 @@
 """``keras.ops.image``: the simple image operations of Keras 3.15 (``keras/src/ops/image.py``) on gpuflow:
 ``resize`` (nearest and bilinear, TensorFlow's half-pixel centers), ``rgb_to_grayscale``, ``crop_images``,
 ``pad_images``, ``extract_patches`` (2-D), ``rgb_to_hsv``/``hsv_to_rgb``, ``gaussian_blur``, ``sobel_edges`` and
-``ssim``, ``map_coordinates`` and ``affine_transform``, all differentiable. The others (perspective transform, 3-D
-patches, elastic transform, scale_and_translate) are not supported and raise AttributeError naming the op.
+``ssim``, ``map_coordinates``, ``affine_transform`` and ``perspective_transform``, all differentiable. The others
+(3-D patches, elastic transform, scale_and_translate) are not supported and raise AttributeError naming the op.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 
 from ...ops import array_ops as A
+from ...ops import linalg_ops as L
 from ...ops import math_ops as M
 from ..config import standardize_data_format
 from ..layers.reshaping import resize_bilinear
@@ -450,6 +451,44 @@ def affine_transform(images, transform, interpolation="bilinear", fill_mode="con
     out = M.where(A.broadcast_to(zero_proj, tuple(out.shape)), A.broadcast_to(M.cast(fill, out.dtype),
                                                                              tuple(out.shape)), out)
     return undo(M.cast(out, x.dtype))
+
+
+def perspective_transform(images, start_points, end_points, interpolation="bilinear", fill_value=0,
+                          data_format=None):
+    """Images warped so that the four ``start_points`` (x, y) land on the ``end_points`` ((4, 2), or (N, 4, 2) per
+    image): Keras 3's homography (the 8 coefficients solved from the four correspondences, as its
+    ``compute_homography_matrix``), applied by :func:`affine_transform` with constant fill; differentiable in the
+    images and the points.
+
+    Raises:
+        ValueError: an unknown interpolation, a bad rank, or points not of shape (4, 2) / (N, 4, 2) or of different
+            shapes (Keras's messages).
+    """
+    if interpolation not in ("nearest", "bilinear"):
+        raise ValueError(f"Invalid value for argument `interpolation`. Expected of one ('nearest', 'bilinear'). "
+                         f"Received: interpolation={interpolation}")
+    x = tensor(images, arg="images")
+    _rank_check(x)
+    dt = "float64" if x.dtype.name == "float64" else "float32"
+    start, end = tensor(start_points, dt, "start_points"), tensor(end_points, dt, "end_points")
+    for name, pts in (("start_points", start), ("end_points", end)):
+        if pts.ndim not in (2, 3) or tuple(pts.shape[-2:]) != (4, 2):
+            raise ValueError(f"Invalid {name} shape: expected (4,2) for a single image or (N,4,2) for a batch. "
+                             f"Received shape: {tuple(pts.shape)}")
+    if tuple(start.shape) != tuple(end.shape):
+        raise ValueError(f"start_points and end_points must have the same shape. Received "
+                         f"start_points.shape={tuple(start.shape)}, end_points.shape={tuple(end.shape)}")
+    start, end = A.reshape(start, (-1, 4, 2)), A.reshape(end, (-1, 4, 2))
+    rows, target = [], []
+    for k in range(4):
+        sx, sy = A.getitem(start, (slice(None), k, 0)), A.getitem(start, (slice(None), k, 1))
+        ex, ey = A.getitem(end, (slice(None), k, 0)), A.getitem(end, (slice(None), k, 1))
+        one, zero = M.ones_like_(ex), M.zeros_like_(ex)
+        rows += [A.stack([ex, ey, one, zero, zero, zero, -sx * ex, -sx * ey], axis=-1),
+                 A.stack([zero, zero, zero, ex, ey, one, -sy * ex, -sy * ey], axis=-1)]
+        target += [sx, sy]
+    transform = L.solve(A.stack(rows, axis=1), A.expand_dims(A.stack(target, axis=-1), -1))
+    return affine_transform(x, A.reshape(transform, (-1, 8)), interpolation, "constant", fill_value, data_format)
 
 
 def _crop_or_pad_geometry(x, fmt, first, second, target_h, target_w, sign, names):
