@@ -188,6 +188,29 @@ def test_nested_dict_model_round_trip(tmp_path):
     np.testing.assert_allclose(keras.models.load_model(path).predict(X, verbose=0), want, rtol=1e-6)
 
 
+def test_nested_dict_output_model(tmp_path):
+    inner = _model()
+    a, b = keras.Input((2,), name="feat_a"), keras.Input((3,), name="feat_b")
+    out = inner({"feat_a": a, "feat_b": b})
+    assert list(out) == ["zz", "aa"] and out["aa"].shape == (None, 3)
+    outer = keras.Model({"feat_a": a, "feat_b": b}, {"twice": keras.layers.Add(name="add")([out["zz"], out["zz"]]),
+                                                      "aa": out["aa"]}, name="outer_dict")
+    want, pred = _reference(inner, X), outer.predict(X, verbose=0)
+    np.testing.assert_allclose(pred["twice"], 2 * want["zz"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(pred["aa"], want["aa"], rtol=1e-5, atol=1e-6)
+    path = str(tmp_path / "nested_out.keras")
+    outer.save(path)
+    config = json.loads(zipfile.ZipFile(path).read("config.json"))["config"]
+    # as Keras 3.15 writes it: "zz" is the nested model's output 1 (flattened: "aa", "zz"), node 0 in a node's
+    # arguments, node 1 in output_layers
+    add = next(l for l in config["layers"] if l["name"] == "add")
+    assert add["inbound_nodes"][0]["args"][0][0]["config"]["keras_history"] == ["dict_model", 0, 1]
+    assert config["output_layers"] == {"twice": ["add", 0, 0], "aa": ["dict_model", 1, 0]}
+    loaded = keras.models.load_model(path).predict(X, verbose=0)
+    for k in pred:
+        np.testing.assert_allclose(loaded[k], pred[k], rtol=1e-6)
+
+
 def test_keras_written_dict_model_loads():
     with np.load(os.path.join(FIXTURES, "dict_io.npz")) as d:
         d = dict(d)

@@ -605,6 +605,11 @@ def _node_inputs(layer, args):
     return args
 
 
+def _flat_outputs(outputs):
+    """A call's outputs as the list its KerasTensors index: a dict (a nested model's dict of outputs) flattened."""
+    return _nest.flatten(outputs) if isinstance(outputs, dict) else outputs
+
+
 def _layer_name(t):
     """The name of the layer that made the KerasTensor ``t`` (an ``Input``'s name for an input)."""
     return t._history[0].name if t._history else t.name
@@ -1624,6 +1629,18 @@ class Functional(Model):
     def __call__(self, inputs, *args, **kwargs):
         return super().__call__(self._flat_inputs(inputs), *args, **kwargs)
 
+    def _symbolic_call(self, inputs, *args, **kwargs):
+        """Called on KerasTensors (nested in another model): a dict of outputs is made as the flat list of
+        KerasTensors each with its index (a node's outputs), then returned as the dict."""
+        if not isinstance(self._out_struct, dict):
+            return super()._symbolic_call(inputs, *args, **kwargs)
+        self._flat_output_shapes = True
+        try:
+            flat = super()._symbolic_call(inputs, *args, **kwargs)
+        finally:
+            del self._flat_output_shapes
+        return _nest.pack_sequence_as(self._out_struct, flat)
+
     def _flat_inputs(self, inputs):
         """``inputs`` in the structure the model was built on (Keras 3's ``_standardize_inputs``): a dict is read by
         the dict keys of ``inputs=`` or, for a list or a single input, by the ``Input`` names (extra keys are left
@@ -1686,7 +1703,7 @@ class Functional(Model):
                 kwargs = _fill_node_kwargs(_node_kwargs(out), memo)
                 calls[key] = layer(_node_inputs(layer, args), *kwargs.pop("_args", ()), training=training, **kwargs)
             index = out._history[2] if len(out._history) > 2 else None
-            memo[id(out)] = calls[key] if index is None else calls[key][index]
+            memo[id(out)] = calls[key] if index is None else _flat_outputs(calls[key])[index]
         return self._packed_outputs([memo[id(o)] for o in self._outputs])
 
     def _packed_outputs(self, flat):
@@ -1746,7 +1763,8 @@ class Functional(Model):
         return [row + (", ".join(inbound.get(id(layer), [])) or "-",) for row, layer in zip(rows, self.layers)]
 
     def compute_output_shape(self, input_shape):
-        return self._packed_outputs([o.shape for o in self._outputs])
+        shapes = [o.shape for o in self._outputs]
+        return shapes if getattr(self, "_flat_output_shapes", False) else self._packed_outputs(shapes)
 
 
 def map_graph(model):
@@ -1916,7 +1934,8 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
                           else new_layer(args, **filled))
         result = calls[key]
         index = out._history[2] if len(out._history) > 2 else None
-        memo[id(out)] = result[index] if index is not None and isinstance(result, (list, tuple)) else result
+        memo[id(out)] = (_flat_outputs(result)[index] if index is not None and isinstance(result, (list, tuple, dict))
+                         else result)
     def packed(struct, flat):  # in the structure of the original's inputs= / outputs= (a list, a dict...)
         return _nest.pack_sequence_as(struct, flat) if _nest.is_nested(struct) else flat[0]
     inputs = packed(model._in_struct, list(new_inputs))

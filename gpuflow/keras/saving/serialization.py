@@ -24,6 +24,7 @@ import warnings
 
 import numpy as np
 
+from ... import nest
 from ...ops.array_ops import zeros
 from ...ops.core import convert_to_tensor
 from ...tensor import Tensor
@@ -716,7 +717,8 @@ def _functional_from_config(cls, config, ctx):
                 kwargs = {k: v for k, v in kwargs.items() if v is not None}
                 with _building(entries[name], ctx):
                     out = layer(*args, **kwargs)
-                outputs_by_node[(name, counts[name])] = out if isinstance(out, (list, tuple)) else [out]
+                outputs_by_node[(name, counts[name])] = (out if isinstance(out, (list, tuple)) else nest.flatten(out)
+                                                         if isinstance(out, dict) else [out])
                 counts[name] += 1
                 queue.pop(0)
                 pending -= 1
