@@ -89,7 +89,7 @@ def test_input_errors_and_list_models_read_dicts_by_input_name():
         keras.Model({"renamed": a}, a, name="renamed")
 
 
-def test_compile_dicts_evaluate_and_names():
+def test_compile_dicts_evaluate_and_names(device):
     model = _model(loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"}, loss_weights={"zz": 0.5, "aa": 2.0},
                    metrics={"aa": ["accuracy"], "zz": ["mae"]})
     p = _reference(model, X)
@@ -122,7 +122,7 @@ def test_list_outputs_take_targets_keyed_by_output_layer_name():
     assert by_name == pytest.approx(by_position, rel=1e-6)
 
 
-def test_fit_slices_shuffles_and_splits_dicts_together():
+def test_fit_slices_shuffles_and_splits_dicts_together(device):
     # learning rate 0: the weights stay, so fit's logs are evaluate's on the rows it trained and validated on
     model = _model(keras.optimizers.SGD(0.0), loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"})
     history = model.fit(X, Y, batch_size=6, epochs=2, validation_split=0.25, shuffle=True, verbose=0).history
@@ -238,7 +238,7 @@ def _classifier(**compile_kwargs):
     return model
 
 
-def test_weighted_metrics_use_sample_and_class_weights():
+def test_weighted_metrics_use_sample_and_class_weights(device):
     x = np.array([[1, 2], [3, -1], [0, 1], [2, 2], [-1, 0]], "float32")
     y, sw = np.array([0, 1, 2, 1, 0]), np.array([1.0, 2.0, 0.0, 3.0, 0.5])
     model = _classifier(metrics=["accuracy", keras.metrics.SparseCategoricalCrossentropy()],
