@@ -302,3 +302,24 @@ def test_outputs_of_one_call_share_its_node_in_the_saved_config(tmp_path):
     x = np.linspace(-1, 1, 24, dtype="float32").reshape(2, 4, 3)
     np.testing.assert_allclose(keras.models.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+class _TwoFeatures(keras.Model):
+    """A subclassed model whose call reads a dict of inputs by key (Keras 3 passes the dict through)."""
+
+    def __init__(self):
+        super().__init__(name="two_features")
+        self.dense = keras.layers.Dense(1, name="out")
+
+    def call(self, inputs):
+        return self.dense(inputs["feat_a"] * 2.0) + tf.reduce_sum(inputs["feat_b"], axis=1, keepdims=True)
+
+
+def test_subclassed_model_takes_a_dict():
+    model = _TwoFeatures()
+    model.compile(keras.optimizers.SGD(0.0), "mse")
+    history = model.fit(X, Y["zz"], batch_size=4, validation_split=0.25, verbose=0).history
+    w, b = model.dense.get_weights()
+    want = 2 * X["feat_a"] @ w + b + X["feat_b"].sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(model.predict(X, verbose=0), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(history["val_loss"], [np.mean((want[6:] - Y["zz"][6:]) ** 2)], rtol=1e-5)

@@ -539,6 +539,8 @@ class Layer:
             return x
         if isinstance(x, (list, tuple)) and x and isinstance(x[0], (Tensor, np.ndarray, KerasTensor)):
             return type(x)(self._convert_input(v) for v in x)
+        if isinstance(x, dict):  # Keras 3: a model's call may take a dict of inputs
+            return {k: self._convert_input(v) for k, v in x.items()}
         arr = np.asarray(x)
         if self._string_inputs and arr.dtype.kind in "USO":
             return arr  # a string layer (StringLookup, Hashing, TextVectorization) reads the NumPy array itself
@@ -559,9 +561,9 @@ class Layer:
         inputs = self._convert_input(inputs)
         shape = _shape_of(inputs)
         if not self.built:
-            self._assert_input_compatibility(shape) if not isinstance(inputs, (list, tuple)) else None
+            self._assert_input_compatibility(shape) if not isinstance(inputs, (list, tuple, dict)) else None
             self._maybe_build(shape)
-        if not isinstance(inputs, (list, tuple)):
+        if not isinstance(inputs, (list, tuple, dict)):
             self._assert_input_compatibility(shape)
         if self._call_has_training:
             if training is None:
@@ -679,10 +681,14 @@ class Layer:
 
 
 def _flatten(x):
+    if isinstance(x, dict):  # a dict of inputs (a subclassed model's call reads it by key)
+        x = list(x.values())
     return [v for item in x for v in _flatten(item)] if isinstance(x, (list, tuple)) else [x]
 
 
 def _map_structure(fn, x):
+    if isinstance(x, dict):
+        return {k: _map_structure(fn, v) for k, v in x.items()}
     return [_map_structure(fn, v) for v in x] if isinstance(x, (list, tuple)) else fn(x)
 
 
@@ -738,6 +744,8 @@ def _is_symbolic(x):
 
 
 def _shape_of(x):
+    if isinstance(x, dict):
+        return {k: _shape_of(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_shape_of(v) for v in x]
     return tuple(x.shape)
