@@ -112,6 +112,31 @@ def test_compile_dicts_evaluate_and_names(device):
     assert ds_logs == pytest.approx(logs, rel=1e-5)
 
 
+def test_sample_weight_per_output():
+    model = _model(keras.optimizers.SGD(0.0), loss={"zz": "mse", "aa": "sparse_categorical_crossentropy"},
+                   weighted_metrics={"zz": ["mae"]})
+    sw = {"zz": np.array([1.0, 0, 2, 1, 1, 0, 3, 1]), "aa": np.array([0.0, 1, 1, 3, 1, 1, 0, 2])}
+    p = _reference(model, X)
+    logs = model.evaluate(X, Y, sample_weight=sw, batch_size=8, verbose=0, return_dict=True)
+    mse, mae = np.mean((p["zz"] - Y["zz"]) ** 2, axis=1), np.mean(np.abs(p["zz"] - Y["zz"]), axis=1)
+    nll = -np.log(p["aa"][np.arange(8), Y["aa"]])
+    # Keras 3's sum_over_batch_size: weighted sum / batch size; a weighted metric: / sum of the weights
+    np.testing.assert_allclose([logs["zz_loss"], logs["aa_loss"], logs["zz_mae"]],
+                               [(mse * sw["zz"]).sum() / 8, (nll * sw["aa"]).sum() / 8,
+                                (mae * sw["zz"]).sum() / sw["zz"].sum()], rtol=1e-5)
+    # a list per output (flattened order: "aa", "zz") is the same
+    as_list = model.evaluate(X, Y, sample_weight=[sw["aa"], sw["zz"]], batch_size=8, verbose=0, return_dict=True)
+    assert as_list == pytest.approx(logs, rel=1e-6)
+    assert model.test_on_batch(X, Y, sample_weight=sw, return_dict=True) == pytest.approx(logs, rel=1e-6)
+    history = model.fit(X, Y, sample_weight=sw, batch_size=6, epochs=1, shuffle=True, validation_split=0.25,
+                        verbose=0).history  # learning rate 0: the logs are evaluate's on the same rows and weights
+    for rows, prefix in ((slice(None, 6), ""), (slice(6, None), "val_")):
+        part = model.evaluate({k: v[rows] for k, v in X.items()}, {k: v[rows] for k, v in Y.items()},
+                              sample_weight={k: v[rows] for k, v in sw.items()}, verbose=0, return_dict=True)
+        for key in ("zz_loss", "aa_loss", "zz_mae"):
+            np.testing.assert_allclose(history[prefix + key], [part[key]], rtol=1e-5)
+
+
 def test_list_outputs_take_targets_keyed_by_output_layer_name():
     model = _model()
     listed = keras.Model(model.input, [model.output["zz"], model.output["aa"]], name="list_outputs")

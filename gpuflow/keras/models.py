@@ -39,7 +39,6 @@ def _to_array(x, arg):
     Raises:
         ValueError: an unrecognized type, or a scalar (no samples axis; Keras fails on it deep inside).
         TypeError: strings (see :func:`..losses.check_numeric`).
-        NotImplementedError: ``sample_weight`` as a dict (per output).
     """
     if x is None or isinstance(x, _Inputs):
         return x
@@ -47,12 +46,10 @@ def _to_array(x, arg):
         parts = [_to_array(a, f"{arg}[{i}]") for i, a in enumerate(x)]
         _check_cardinality(**{f"{arg}[{i}]": a for i, a in enumerate(parts)})
         return _Inputs(parts)
-    if isinstance(x, dict) and arg != "sample_weight":
+    if isinstance(x, dict):
         parts = {k: _to_array(a, f"{arg}[{k!r}]") for k, a in x.items()}
         _check_cardinality(**{f"{arg}[{k!r}]": a for k, a in parts.items()})
         return _Inputs(list(parts.values()), list(parts))
-    if isinstance(x, dict):
-        raise NotImplementedError(f"`{arg}` as a dict is not supported yet.")
     a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
     if a.dtype == object:
         raise ValueError(f"Unrecognized data type for `{arg}`: expected a NumPy array or a Tensor. "
@@ -405,7 +402,7 @@ class _DataAdapter:
             order = np.random.permutation(self.n) if self.shuffle else np.arange(self.n)
             for step in range(self.steps):
                 idx = order[step * self.batch_size:(step + 1) * self.batch_size]
-                batch = (_plain(x[idx]), None if y is None else _plain(y[idx]), None if sw is None else sw[idx])
+                batch = tuple(None if a is None else _plain(a[idx]) for a in (x, y, sw))
                 yield batch[:3 if sw is not None else 2 if y is not None else 1]
             return
         source = self._dataset.as_numpy_iterator() if self._dataset is not None else self._iterator
@@ -488,10 +485,11 @@ class _MultiOutputLoss:
         if len(ys) != len(preds):
             raise ValueError(f"The model has {len(preds)} output(s) but {len(ys)} target array(s) were given.")
         total, self.last_terms = None, []
-        for name, fn, w, t, p in zip(self.names, self.fns, self.weights, ys, preds):
+        for name, fn, w, t, p, sw in zip(self.names, self.fns, self.weights, ys, preds,
+                                         _sample_weights(sample_weight, self.names, len(preds))):
             if fn is None:
                 continue
-            term = fn(t, p, sample_weight)
+            term = fn(t, p, sw)
             self.last_terms.append((name, term))  # unweighted, logged as "<output>_loss" (Keras 3)
             term = term * float(w)
             total = term if total is None else total + term
@@ -548,8 +546,9 @@ class _CompileMetrics(_metrics.Metric):
             for (_, metric, _), name in zip(built, self._names([(k, m.name, w) for k, m, w in built])):
                 metric.name = name
             self._built, self.metrics = built, [m for _, m, _ in built]
+        sws = _sample_weights(sample_weight, self._keys, len(preds))
         for k, m, weighted in self._built:
-            m.update_state(ys[k], preds[k], sample_weight if weighted else None)
+            m.update_state(ys[k], preds[k], sws[k] if weighted else None)
 
     def names(self):
         if self.metrics is None:
@@ -594,6 +593,14 @@ def _per_output(value, names, what):
                              f"keys: {names}. Received: keys={list(value)}")
         return [value[n] for n in names]
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _sample_weights(sample_weight, names, n):
+    """The sample weights of each of ``n`` outputs: ``sample_weight`` per output (a dict keyed by the output
+    ``names``, or a list), else the same for every output (Keras 3's ``CompileLoss``/``CompileMetrics``)."""
+    if isinstance(sample_weight, (dict, list, tuple)):
+        return _per_output(sample_weight, names, "sample_weight")
+    return [sample_weight] * n
 
 
 def _node_inputs(layer, args):
@@ -1178,7 +1185,7 @@ class Model(Layer):
         self._assert_compiled("training")
         self.reset_metrics()
         x, y = _plain(_to_array(x, "x")), _plain(_to_array(y, "y"))
-        sample_weight = _to_array(sample_weight, "sample_weight")
+        sample_weight = _plain(_to_array(sample_weight, "sample_weight"))
         if class_weight is not None:
             sample_weight = _class_sample_weight(y, _class_weights(class_weight), sample_weight)
         batch = (x, y, sample_weight)
@@ -1196,7 +1203,7 @@ class Model(Layer):
         self._assert_compiled("evaluation")
         self.reset_metrics()
         logs = _pythonify(self.test_step((_plain(_to_array(x, "x")), _plain(_to_array(y, "y")),
-                                          _to_array(sample_weight, "sample_weight"))))
+                                          _plain(_to_array(sample_weight, "sample_weight")))))
         return logs if return_dict else self._flatten_logs(logs)
 
     def predict_on_batch(self, x):
