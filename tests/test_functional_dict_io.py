@@ -211,6 +211,10 @@ def test_nested_dict_model_round_trip(tmp_path):
     assert sorted(inner_entry["inbound_nodes"][0]["args"][0]) == ["feat_a", "feat_b"]
     assert head_entry["inbound_nodes"][0]["args"][0]["config"]["keras_history"] == ["inner", 0, 0]
     np.testing.assert_allclose(keras.models.load_model(path).predict(X, verbose=0), want, rtol=1e-6)
+    clone = keras.models.clone_model(outer)  # the nested model copied too (Keras: from its graph config)
+    assert clone.get_layer("inner") is not inner
+    clone.set_weights(outer.get_weights())
+    np.testing.assert_allclose(clone.predict(X, verbose=0), want, rtol=1e-6)
 
 
 def test_nested_dict_output_model(tmp_path):

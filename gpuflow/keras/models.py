@@ -1866,6 +1866,8 @@ def _clone_function(clone_function, call_function, recursive, cache):
     shared layer stays shared in the copy, and applied to nested Sequential/Functional models when ``recursive``."""
     if clone_function is None:
         def clone_function(layer):
+            if isinstance(layer, Functional):  # Keras rebuilds it from its graph config: new layers, same graph
+                return _clone_functional(layer, _clone_function(None, None, False, {}), None, None)
             return layer.__class__.from_config(layer.get_config())
 
     def wrapped(layer):
