@@ -297,6 +297,9 @@ def test_weighted_metrics_use_sample_and_class_weights(device):
     np.testing.assert_allclose(logs["accuracy"], (sw * correct).sum() / sw.sum(), rtol=1e-6)
     with pytest.raises(TypeError, match="Expected `weighted_metrics` argument to be a list"):
         _classifier(weighted_metrics="accuracy")
+    keyed = _classifier(metrics={"probs": ["accuracy"]}, weighted_metrics={"probs": "accuracy"})  # one output: all
+    assert sorted(keyed.evaluate(x, y, sample_weight=sw, verbose=0, return_dict=True)) == [
+        "accuracy", "loss", "weighted_accuracy"]
 
 
 def test_weighted_metrics_in_compile_config(tmp_path):

@@ -740,13 +740,13 @@ class Model(Layer):
             loss_fn = _losses.get(loss)
         metric_lists = []  # (metrics, weighted_metrics), each one list per output for several outputs
         for arg, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
-            if value is not None and not isinstance(value, (list, tuple, dict) if output_names else (list, tuple)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
                 raise TypeError(f"Expected `{arg}` argument to be a list, tuple, or dict. Received instead: "
                                 f"{arg}={value} of type {type(value)}")
             if output_names:
                 metric_lists.append(_metrics_per_output(value, output_names, arg) if value else None)
-            else:
-                metric_lists.append(list(value or []))
+            else:  # one output: all apply to it (a dict's values by sorted key, as Keras's tree.flatten)
+                metric_lists.append(_nest.flatten(value) if isinstance(value, dict) else list(value or []))
             for m in _nest.flatten(metric_lists[-1]):
                 if isinstance(m, str) and m.lower() not in ("accuracy", "acc"):  # fail now, not at the first batch
                     _metrics.get(m)
