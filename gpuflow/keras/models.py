@@ -603,7 +603,7 @@ def _sample_weights(sample_weight, names, n):
     return [sample_weight] * n
 
 
-def _node_inputs(layer, args):
+def node_inputs(layer, args):
     """A node's inputs ``args`` (a flat list, as the node records them) for ``layer``: for a nested functional model
     built on a dict of inputs, that dict (keyed in flattened order), which its call reads by key."""
     struct = getattr(layer, "_in_struct", None)
@@ -1708,7 +1708,7 @@ class Functional(Model):
                     memo[id(reader_out)] = _fusion.call_pair(layer, reader_layer, args, training)
                     continue
                 kwargs = _fill_node_kwargs(_node_kwargs(out), memo)
-                calls[key] = layer(_node_inputs(layer, args), *kwargs.pop("_args", ()), training=training, **kwargs)
+                calls[key] = layer(node_inputs(layer, args), *kwargs.pop("_args", ()), training=training, **kwargs)
             index = out._history[2] if len(out._history) > 2 else None
             memo[id(out)] = calls[key] if index is None else _flat_outputs(calls[key])[index]
         return self._packed_outputs([memo[id(o)] for o in self._outputs])
@@ -1938,7 +1938,7 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
             args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
             new_layer = clone_function(layer)
             filled = _fill_node_kwargs(kwargs, memo)
-            args = _node_inputs(new_layer, args)
+            args = node_inputs(new_layer, args)
             calls[key] = (call_function(new_layer, args, **filled) if call_function is not None
                           else new_layer(args, **filled))
         result = calls[key]

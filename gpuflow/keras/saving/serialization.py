@@ -31,7 +31,7 @@ from ...tensor import Tensor
 from .. import initializers, losses, metrics, optimizers
 from ..layers.base import KerasTensor, Layer
 from ..layers.core import InputLayer
-from ..models import Functional, Model, Sequential, _node_inputs, map_graph
+from ..models import Functional, Model, Sequential, map_graph, node_inputs
 from . import registry
 
 
@@ -276,7 +276,7 @@ def _functional_config(model):
                     inbound.append({"args": [named.pop(r) for r in roles[:2]], "kwargs": {**call_kwargs, **named}})
                     continue
                 arg = [tensor_arg(i) for i in ins] if isinstance(ins, (list, tuple)) else tensor_arg(ins)
-                arg = _node_inputs(layer, arg)  # a nested model built on a dict is called with one, as in Keras
+                arg = node_inputs(layer, arg)  # a nested model built on a dict is called with one, as in Keras
                 call_kwargs = {k: tensor_arg(v) if isinstance(v, KerasTensor) else v  # an explicit mask
                                for k, v in call_kwargs.items()}
                 more = [tensor_arg(v) if isinstance(v, KerasTensor) else v for v in call_kwargs.pop("_args", ())]
