@@ -142,8 +142,6 @@ def test_lstm_and_gru_keras_defaults(device):
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("dtype,tol", [("float64", 1e-12), ("float32", 1e-5)])
 def test_rnn_matches_float64_reference(cls, extra, go_backwards, dtype, tol, device):
-    if dtype == "float64" and device != "cpu":
-        pytest.skip("the CUDA backend's kernels (the layer's dense input projection) take float32 only")
     x = rnd(3, 6, 4, seed=1, dtype="float64")
     layer = cls(5, return_sequences=True, return_state=True, go_backwards=go_backwards, dtype=dtype, **extra)
     states = [rnd(3, 5, seed=10 + i, dtype="float64", scale=0.5) for i in range(_nstates(cls))]
