@@ -545,6 +545,31 @@ def _rank_of(inputs):
     return tensor(inputs, arg="inputs").ndim - 2
 
 
+def _spatial_rank(inputs, op, what=""):
+    """The spatial rank of ``inputs``, 1 or 2 (gpuflow's windowed ops); ``op`` and ``what`` word the error.
+
+    Raises:
+        NotImplementedError: any other rank (a 3-D convolution or pooling).
+    """
+    rank = _rank_of(inputs)
+    if rank not in (1, 2):
+        raise NotImplementedError(f"keras.ops.{op}: gpuflow supports 1-D and 2-D{what}. Received: "
+                                  f"inputs.ndim={rank + 2}")
+    return rank
+
+
+def _windowed(op, inputs, kernel, strides, data_format, dilation_rate, run, what=""):
+    """A 1-D or 2-D convolution through its 2-D op: ``run(x, w, strides, dilations)`` on the channels-last input,
+    a 1-D input and kernel taken as height 1."""
+    rank = _spatial_rank(inputs, op, what)
+    x, fmt = _channels_last(inputs, data_format, rank)
+    w = tensor(kernel, x.dtype, "kernel")
+    s, d = _pair(strides, rank), _pair(dilation_rate, rank)
+    if rank == 1:
+        w, s, d = A.expand_dims(w, 0), (1,) + s, (1,) + d
+    return _back(_spatial(rank, lambda t: run(t, w, s, d), x), fmt, rank)
+
+
 def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """N-D convolution (cross-correlation) of ``inputs`` with ``kernel`` (spatial..., in_channels, out_channels);
     1-D and 2-D in gpuflow.
@@ -552,36 +577,17 @@ def conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_
     Raises:
         NotImplementedError: a 3-D convolution.
     """
-    rank = _rank_of(inputs)
-    if rank not in (1, 2):
-        raise NotImplementedError(f"keras.ops.conv: gpuflow supports 1-D and 2-D convolutions. Received: "
-                                  f"inputs.ndim={rank + 2}")
-    x, fmt = _channels_last(inputs, data_format, rank)
-    w = tensor(kernel, x.dtype, "kernel")
-    if rank == 1:
-        w = A.expand_dims(w, 0)
-    s, d = _pair(strides, rank), _pair(dilation_rate, rank)
-    s, d = ((1,) + s, (1,) + d) if rank == 1 else (s, d)
-    y = _spatial(rank, lambda t: N.conv2d(t, w, strides=s, padding=padding.upper(), dilations=d), x)
-    return _back(y, fmt, rank)
+    return _windowed("conv", inputs, kernel, strides, data_format, dilation_rate,
+                     lambda t, w, s, d: N.conv2d(t, w, strides=s, padding=padding.upper(), dilations=d),
+                     " convolutions")
 
 
 def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """Depthwise convolution: each input channel with its own ``kernel[..., c, :]`` (spatial..., in_channels,
     multiplier); 1-D and 2-D."""
-    rank = _rank_of(inputs)
-    if rank not in (1, 2):
-        raise NotImplementedError(f"keras.ops.depthwise_conv: gpuflow supports 1-D and 2-D. Received: "
-                                  f"inputs.ndim={rank + 2}")
-    x, fmt = _channels_last(inputs, data_format, rank)
-    w = tensor(kernel, x.dtype, "kernel")
-    if rank == 1:
-        w = A.expand_dims(w, 0)
-    s, d = _pair(strides, rank), _pair(dilation_rate, rank)
-    s, d = ((1,) + s, (1,) + d) if rank == 1 else (s, d)
-    y = _spatial(rank, lambda t: N.depthwise_conv2d(t, w, strides=(1,) + s + (1,), padding=padding.upper(),
-                                                    dilations=d), x)
-    return _back(y, fmt, rank)
+    return _windowed("depthwise_conv", inputs, kernel, strides, data_format, dilation_rate,
+                     lambda t, w, s, d: N.depthwise_conv2d(t, w, strides=(1,) + s + (1,), padding=padding.upper(),
+                                                           dilations=d))
 
 
 def _transpose_length(size, kernel, stride, padding, output_padding, dilation):
@@ -604,10 +610,7 @@ def conv_transpose(inputs, kernel, strides=1, padding="valid", output_padding=No
         ValueError: ``padding`` other than "valid"/"same".
         NotImplementedError: 3-D inputs.
     """
-    rank = _rank_of(inputs)
-    if rank not in (1, 2):
-        raise NotImplementedError(f"keras.ops.conv_transpose: gpuflow supports 1-D and 2-D. Received: "
-                                  f"inputs.ndim={rank + 2}")
+    rank = _spatial_rank(inputs, "conv_transpose")
     if padding.lower() not in ("valid", "same"):
         raise ValueError(f"The `padding` argument must be one of 'valid', 'same'. Received: padding={padding}")
     x, fmt = _channels_last(inputs, data_format, rank)
@@ -631,10 +634,7 @@ def separable_conv(inputs, depthwise_kernel, pointwise_kernel, strides=1, paddin
 
 
 def _pool(kind, inputs, pool_size, strides, padding, data_format):
-    rank = _rank_of(inputs)
-    if rank not in (1, 2):
-        raise NotImplementedError(f"keras.ops.{kind}_pool: gpuflow supports 1-D and 2-D pooling. Received: "
-                                  f"inputs.ndim={rank + 2}")
+    rank = _spatial_rank(inputs, f"{kind}_pool", " pooling")
     x, fmt = _channels_last(inputs, data_format, rank)
     k = _pair(pool_size, rank)
     s = k if strides is None else _pair(strides, rank)
