@@ -257,7 +257,19 @@ class Resizing(Layer):
         return c
 
 
-class CenterCrop(Layer):
+class _Crop:
+    """What CenterCrop and RandomCrop share: a (height, width) output, saved with the data format."""
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
+
+    def get_config(self):
+        c = super().get_config()
+        c.update({"height": self.height, "width": self.width, "data_format": self.data_format})
+        return c
+
+
+class CenterCrop(_Crop, Layer):
     """The centred (height, width) crop of images (``keras.layers.CenterCrop``); an image smaller than that is
     resized up instead (Keras's ``smart_resize``: the centred crop of the target aspect ratio, bilinear)."""
 
@@ -273,14 +285,6 @@ class CenterCrop(Layer):
             return inputs[..., top:top + self.height, left:left + self.width, :]
         x, single = _images(inputs, self.dtype)
         return _out(np.stack([_smart_resize(im, (self.height, self.width)) for im in x]), single)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
-
-    def get_config(self):
-        c = super().get_config()
-        c.update({"height": self.height, "width": self.width, "data_format": self.data_format})
-        return c
 
 
 # -- random augmentation ---------------------------------------------------------------------------------------
@@ -575,7 +579,7 @@ class RandomBrightness(_RandomLayer):
         return c
 
 
-class RandomCrop(_RandomLayer):
+class RandomCrop(_Crop, _RandomLayer):
     """Crops images to (height, width) at a random place in training (``keras.layers.RandomCrop``); the input is
     returned unchanged otherwise (Keras 3.15's behaviour; ``compute_output_shape`` still says (height, width)).
 
@@ -618,10 +622,3 @@ class RandomCrop(_RandomLayer):
         batch, single = _images(x, self.compute_dtype)
         return _out(np.stack([_resize(im, (self.height, self.width)) for im in batch]), single)
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape[:-3]) + (self.height, self.width, input_shape[-1])
-
-    def get_config(self):
-        c = super().get_config()
-        c.update({"height": self.height, "width": self.width, "data_format": self.data_format})
-        return c
