@@ -72,14 +72,11 @@ class LearningRateSchedule:
         return cls(**config)
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored if ``staircase``).
+class _RateDecay(LearningRateSchedule):
+    """The schedules of ``initial_learning_rate``, ``decay_rate`` and the progress ``p = step / decay_steps``
+    (floored if ``staircase``): subclasses give ``_decay(p)``; the arguments, checks and config are shared."""
 
-    Raises:
-        ValueError: ``decay_steps`` <= 0.
-    """
-
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         _check_decay_steps(decay_steps)
         self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
         self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
@@ -89,11 +86,25 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / self.decay_steps
         if self.staircase:
             p = m.floor(p)
-        return m.result(self.initial_learning_rate * self.decay_rate ** p)
+        return m.result(self._decay(p))
 
     def get_config(self):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_RateDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (the exponent floored if ``staircase``).
+
+    Raises:
+        ValueError: ``decay_steps`` <= 0.
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
+
+    def _decay(self, p):
+        return self.initial_learning_rate * self.decay_rate ** p
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
@@ -150,7 +161,7 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_steps": self.warmup_steps}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_RateDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)`` (the quotient floored if ``staircase``),
     Keras 3's ``InverseTimeDecay``.
 
@@ -159,20 +170,10 @@ class InverseTimeDecay(LearningRateSchedule):
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _check_decay_steps(decay_steps)
-        self.initial_learning_rate, self.decay_steps = initial_learning_rate, decay_steps
-        self.decay_rate, self.staircase, self.name = decay_rate, staircase, name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
-    def __call__(self, step):
-        step, m = _step_math(step)
-        p = step / self.decay_steps
-        if self.staircase:
-            p = m.floor(p)
-        return m.result(self.initial_learning_rate / (1 + self.decay_rate * p))
-
-    def get_config(self):
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+    def _decay(self, p):
+        return self.initial_learning_rate / (1 + self.decay_rate * p)
 
 
 class PolynomialDecay(LearningRateSchedule):
