@@ -42,6 +42,22 @@ def epoch_loop(run_epoch, epochs):
     return times
 
 
+def torch_epochs(model, opt, xt, yt, batch_size, epochs):
+    """Seconds of each of ``epochs`` PyTorch training epochs of ``model``: shuffled batches of ``batch_size``,
+    ``zero_grad`` / cross-entropy forward / ``backward`` / ``opt.step()`` each (the loop a PyTorch user writes)."""
+    import torch
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        perm = torch.randperm(len(xt))
+        for i in range(0, len(xt), batch_size):
+            idx = perm[i:i + batch_size]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(xt[idx]), yt[idx]).backward()
+            opt.step()
+    return epoch_loop(epoch, epochs)
+
+
 def worker_main(workers, args):
     """In a worker process: runs ``workers[args.worker]`` and prints its result (with peak RSS) as JSON."""
     result = workers[args.worker](args)

@@ -67,17 +67,8 @@ def worker_torch(args):
             return self.fc(self.rnn(v)[0][:, -1])
     model = Net()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), args.batch_size):
-            idx = perm[i:i + args.batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
     return {"framework": "pytorch", "version": torch.__version__, "threads": torch.get_num_threads(),
-            "epoch_s": il.epoch_loop(epoch, args.epochs)}
+            "epoch_s": il.torch_epochs(model, opt, xt, yt, args.batch_size, args.epochs)}
 
 
 def worker_keras(args):

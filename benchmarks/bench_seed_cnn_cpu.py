@@ -69,18 +69,9 @@ def worker_torch(args, channels_last=False):
         xt = xt.contiguous(memory_format=torch.channels_last)
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), args.batch_size):
-            idx = perm[i:i + args.batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(xt[idx]), yt[idx])
-            loss.backward()
-            opt.step()
     return {"framework": "pytorch-channels_last" if channels_last else "pytorch", "version": torch.__version__,
-            "threads": torch.get_num_threads(), "epoch_s": _epoch_loop(epoch, args.epochs)}
+            "threads": torch.get_num_threads(),
+            "epoch_s": il.torch_epochs(model, opt, xt, yt, args.batch_size, args.epochs)}
 
 
 def worker_keras(args):

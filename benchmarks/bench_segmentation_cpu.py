@@ -113,17 +113,9 @@ def worker_torch(args, channels_last=False):
     xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).contiguous(memory_format=fmt)
     yt = torch.from_numpy(y.astype("int64"))
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2, eps=1e-7)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def epoch():
-        perm = torch.randperm(len(xt))
-        for i in range(0, len(xt), args.batch_size):
-            idx = perm[i:i + args.batch_size]
-            opt.zero_grad(set_to_none=True)
-            loss_fn(model(xt[idx]), yt[idx]).backward()
-            opt.step()
     return {"framework": "pytorch-channels_last" if channels_last else "pytorch", "version": torch.__version__,
-            "threads": torch.get_num_threads(), "epoch_s": il.epoch_loop(epoch, args.epochs)}
+            "threads": torch.get_num_threads(),
+            "epoch_s": il.torch_epochs(model, opt, xt, yt, args.batch_size, args.epochs)}
 
 
 WORKERS = {"gpuflow": worker_gpuflow, "torch": worker_torch, "torch-cl": lambda a: worker_torch(a, True),
