@@ -31,6 +31,7 @@ import functools
 import threading
 
 from .. import dtypes as _dtypes
+from . import config as _config
 from .optimizers import LossScaleOptimizer
 
 __all__ = ["DTypePolicy", "Policy", "FloatDTypePolicy", "dtype_policy", "global_policy", "set_dtype_policy",
@@ -124,8 +125,7 @@ _state = threading.local()  # Keras's global_state is per thread too
 def dtype_policy():
     """The global policy (``keras.mixed_precision.global_policy``): until :func:`set_global_policy`, the policy of
     ``keras.config.floatx()`` (``"float32"`` unless ``set_floatx`` changed it), as Keras."""
-    from . import config
-    return getattr(_state, "policy", None) or _floatx_policy(config.floatx())
+    return getattr(_state, "policy", None) or _floatx_policy(_config.floatx())
 
 
 @functools.lru_cache(maxsize=None)
