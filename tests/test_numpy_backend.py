@@ -490,3 +490,57 @@ def test_chunks_do_not_depend_on_the_thread_count(monkeypatch):
         assert nb._batch_parallel(lambda a, b: (a, b), 7, 35) == [(0, 3), (3, 7)]  # 3 -> 2: a power of two
         assert nb._batch_parallel(lambda a, b: (a, b), 7, 9) == [(0, 7)]  # too little work to split
         assert nb._batch_parallel(lambda a, b: (a, b), 3, 10 ** 6) == [(0, 1), (1, 2), (2, 3)]  # at most n
+
+
+def test_pipelined_runs_every_chunk_in_order_with_any_thread_count(monkeypatch):
+    """``_pipelined``: with two threads a software pipeline (the GEMM stage on a helper thread), otherwise whole
+    chunks on ``_batch_parallel``; the same chunks and results either way."""
+    import threading
+
+    import gpuflow.backend.numpy_backend as nb
+    gemm_threads = set()
+
+    def gemm(a):
+        gemm_threads.add(threading.current_thread().name)
+        return a * 10
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(nb, "_THREADS", threads)
+        gemm_threads.clear()
+        got = nb._pipelined(10, 3, 0, lambda c0, c1: np.arange(c0, c1), gemm,
+                            lambda c0, c1, a, r: (c0, c1, r.tolist()))
+        assert got == [(0, 2, [0, 10]), (2, 5, [20, 30, 40]), (5, 7, [50, 60]), (7, 10, [70, 80, 90])]
+        if threads == 2:
+            assert gemm_threads == {"gpuflow-gemm"}, gemm_threads
+
+
+@pytest.mark.parametrize("stage", ["prologue", "gemm", "epilogue"])
+def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, stage):
+    import time
+
+    import gpuflow.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    finished = []
+
+    def gemm(a):
+        if stage == "gemm" and a == 2:
+            raise ValueError("bad gemm")
+        time.sleep(0.01)
+        finished.append(a)
+        return a
+
+    def prologue(c0, c1):
+        if stage == "prologue" and c0 == 4:
+            raise ValueError("bad prologue")
+        return c0
+
+    def epilogue(c0, c1, a, r):
+        if stage == "epilogue" and c0 == 2:
+            raise ValueError("bad epilogue")
+        return r
+    with pytest.raises(ValueError, match=f"bad {stage}"):
+        nb._pipelined(8, 2, 0, prologue, gemm, epilogue)
+    # no GEMM is left running on buffers the caller has dropped: every one submitted has returned
+    # (chunk i's GEMM is submitted before chunk i-1's epilogue runs)
+    submitted = {"prologue": [0, 2], "gemm": [0, 4], "epilogue": [0, 2, 4]}[stage]
+    assert finished == submitted
+    assert nb._pipelined(4, 2, 0, lambda c0, c1: c0, lambda a: a + 1, lambda c0, c1, a, r: r) == [1, 3]
