@@ -503,14 +503,29 @@ def test_pipelined_runs_every_chunk_in_order_with_any_thread_count(monkeypatch):
     def gemm(a):
         gemm_threads.add(threading.current_thread().name)
         return a * 10
-    for threads in (1, 2, 3):
+    for threads, way in ((1, None), (2, 0), (2, 1), (3, None)):
         monkeypatch.setattr(nb, "_THREADS", threads)
+        monkeypatch.setattr(nb._ways, "choose", lambda key: way)
         gemm_threads.clear()
-        got = nb._pipelined(10, 3, 0, lambda c0, c1: np.arange(c0, c1), gemm,
+        got = nb._pipelined("test", 10, 3, 0, lambda c0, c1: np.arange(c0, c1), gemm,
                             lambda c0, c1, a, r: (c0, c1, r.tolist()))
         assert got == [(0, 2, [0, 10]), (2, 5, [20, 30, 40]), (5, 7, [50, 60]), (7, 10, [70, 80, 90])]
-        if threads == 2:
-            assert gemm_threads == {"gpuflow-gemm"}, gemm_threads
+        assert (gemm_threads == {"gpuflow-gemm"}) == (way == 1), gemm_threads
+
+
+def test_the_faster_of_two_ways_is_chosen_and_the_other_probed():
+    import gpuflow.backend.numpy_backend as nb
+    ways = nb._FasterOf(probe_every=4, alpha=0.5)
+    assert ways.choose("k") == 1  # each way is tried once first
+    ways.record("k", 1, 2.0)
+    assert ways.choose("k") == 0
+    ways.record("k", 0, 1.0)
+    assert [ways.choose("k") for _ in range(6)] == [0, 1, 0, 0, 0, 1]  # calls 3-8: every 4th tries the other
+    for _ in range(3):  # way 0 slows down (the machine changed): its average passes way 1's
+        ways.record("k", 0, 4.0)
+    assert ways._stats["k"][0] > 2.0
+    assert [ways.choose("k") for _ in range(4)] == [1, 1, 1, 0]  # calls 9-12
+    assert ways.choose("other") == 1  # per key
 
 
 @pytest.mark.parametrize("stage", ["prologue", "gemm", "epilogue"])
@@ -519,6 +534,7 @@ def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, st
 
     import gpuflow.backend.numpy_backend as nb
     monkeypatch.setattr(nb, "_THREADS", 2)
+    monkeypatch.setattr(nb._ways, "choose", lambda key: 1)  # the pipeline
     finished = []
 
     def gemm(a):
@@ -538,9 +554,9 @@ def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, st
             raise ValueError("bad epilogue")
         return r
     with pytest.raises(ValueError, match=f"bad {stage}"):
-        nb._pipelined(8, 2, 0, prologue, gemm, epilogue)
+        nb._pipelined("test", 8, 2, 0, prologue, gemm, epilogue)
     # no GEMM is left running on buffers the caller has dropped: every one submitted has returned
     # (chunk i's GEMM is submitted before chunk i-1's epilogue runs)
     submitted = {"prologue": [0, 2], "gemm": [0, 4], "epilogue": [0, 2, 4]}[stage]
     assert finished == submitted
-    assert nb._pipelined(4, 2, 0, lambda c0, c1: c0, lambda a: a + 1, lambda c0, c1, a, r: r) == [1, 3]
+    assert nb._pipelined("test", 4, 2, 0, lambda c0, c1: c0, lambda a: a + 1, lambda c0, c1, a, r: r) == [1, 3]

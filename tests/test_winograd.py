@@ -158,8 +158,9 @@ def test_winograd_results_do_not_depend_on_the_thread_count(monkeypatch):
     dy = np.random.default_rng(5).standard_normal((7, 4, 4, 32)).astype(np.float32)
     monkeypatch.setattr(nb, "_block", lambda sample_bytes: 2)
     runs = []
-    for threads in (1, 2, 3):
+    for threads, way in ((1, None), (2, 0), (2, 1), (3, None)):  # with 2: whole blocks, then pipelined
         monkeypatch.setattr(nb, "_THREADS", threads)
+        monkeypatch.setattr(nb._ways, "choose", lambda key: way)
         y, arg = B.conv2d_maxpool_fwd(x, w, g, (2, 2), b=b, relu=True)
         runs.append((y, arg) + B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=arg, x=x, y=y, relu=True, need_db=True))
     for run in runs[1:]:

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -188,27 +189,74 @@ def _submit_gemm(fn, arg):
     return job
 
 
-def _pipelined(n, per_chunk, work, prologue, gemm, epilogue):
+class _FasterOf:
+    """Chooses between two ways of running the same work that give the same bits (0: whole chunks on
+    :func:`_batch_parallel`, 1: :func:`_pipelined`'s pipeline) by their measured wall time, per key.
+
+    Each way's time is an exponential moving average (weight ``alpha`` on the newest call); the first two calls
+    of a key try each way once, later calls take the faster, except every ``probe_every``-th, which tries the
+    other, so that a change of speed (the machine's) is noticed. Thread-safe in the sense that matters: a race
+    can only change which way a call runs, never its result.
+    """
+
+    def __init__(self, probe_every=32, alpha=0.25):
+        self.probe_every, self.alpha = probe_every, alpha
+        self._stats = {}  # key: [average s of way 0, average s of way 1, calls]
+
+    def choose(self, key):
+        st = self._stats.setdefault(key, [None, None, 0])
+        st[2] += 1
+        if st[1] is None:
+            return 1
+        if st[0] is None:
+            return 0
+        best = 0 if st[0] <= st[1] else 1
+        return 1 - best if st[2] % self.probe_every == 0 else best
+
+    def record(self, key, way, seconds):
+        st = self._stats.setdefault(key, [None, None, 0])
+        st[way] = seconds if st[way] is None else st[way] + self.alpha * (seconds - st[way])
+
+
+_ways = _FasterOf()
+
+
+def _pipelined(key, n, per_chunk, work, prologue, gemm, epilogue):
     """Runs ``epilogue(c0, c1, a, gemm(a))`` with ``a = prologue(c0, c1)`` for the chunks [c0, c1) of
     ``range(n)`` (:func:`_chunk_bounds` with ``per_chunk``) and returns the epilogues' results in chunk order.
 
     ``gemm`` should be one or two BLAS calls on the operands ``a`` (it must not touch anything the prologue
     or epilogue of another chunk writes); ``prologue`` and ``epilogue``, the chunk's memory-bound NumPy work.
-    With two threads the chunks form a software pipeline: a helper thread runs chunk i's GEMMs while the
+    With two threads the chunks can form a software pipeline: a helper thread runs chunk i's GEMMs while the
     caller runs chunk i+1's prologue and chunk i-1's epilogue. The GEMMs release the GIL for their whole
     length, so the two threads rarely wait for it; two threads each running whole chunks of many short NumPy
     calls (:func:`_batch_parallel`) often do, and each wait puts a thread to sleep for longer than a call
-    takes (measured on a 2-core Zen 4 VM, whose thread wake-ups cost ~15 us: the seed CNN's fused Winograd
+    takes. Measured on a 2-core Zen 4 VM, whose thread wake-ups cost ~15 us: the seed CNN's fused Winograd
     convolution + pooling, forward and backward, ran 1.4x and 1.3x as fast on two threads as on one in whole
-    chunks, 1.5x and 1.6x pipelined, and its training step 1.14x as fast; two processes on half the batch
-    each reach 2x). Used where the GEMMs are about half the work (Winograd); the im2col convolutions, whose
-    few-channel GEMMs are a small part, ran slower pipelined. Any other thread count runs whole chunks on
-    :func:`_batch_parallel`. The chunks and the arithmetic inside each are the same either way, so the results
-    are byte-identical.
+    chunks and 1.5x and 1.6x pipelined (two processes on half the batch each reach 2x). But in some processes,
+    or for minutes at a time, the pipeline ran 2.5x slower than that, both threads' arithmetic slowed as if
+    each block's operands and products crossed a slow link between the two cores, while whole chunks, whose
+    data stay on one core, did not slow. So with two threads the faster of the two ways, measured as it runs
+    (:class:`_FasterOf`, per ``key``), does the work. Any other thread count runs whole chunks. The chunks and
+    the arithmetic inside each are the same either way, so the results are byte-identical.
+    Used where the GEMMs are about half the work (Winograd); the im2col convolutions, whose few-channel GEMMs
+    are a small part, ran slower pipelined.
     """
-    if _num_threads() != 2 or len(_chunk_bounds(n, per_chunk=per_chunk)) <= 2:
-        return _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
     bounds = _chunk_bounds(n, per_chunk=per_chunk)
+    if _num_threads() != 2 or len(bounds) <= 2:
+        return _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
+    way = _ways.choose(key)
+    start = time.perf_counter()
+    if way == 0:
+        results = _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
+    else:
+        results = _pipeline(bounds, prologue, gemm, epilogue)
+    _ways.record(key, way, time.perf_counter() - start)
+    return results
+
+
+def _pipeline(bounds, prologue, gemm, epilogue):
+    """The software pipeline of :func:`_pipelined` over the chunks ``bounds``."""
     results, in_flight = [], []  # in_flight: (c0, c1, operands, job) of the chunks whose GEMMs were submitted
     with cpu_runtime.single_threaded():
         try:
@@ -609,7 +657,8 @@ class NumpyBackend(NumpyArrays, Backend):
             _wino_output(m, y6)
             consume(c0, c1, y6)
         # blocks sized by the GEMMs' operands V and M, as the im2col path's by its matrix and output
-        _pipelined(n, _block(16 * tiles * (c + f) * x.itemsize), n * tiles * 16 * c * f, transform,
+        _pipelined(("winograd", consume.__name__, x.shape, w.shape, out_hw), n,
+                   _block(16 * tiles * (c + f) * x.itemsize), n * tiles * 16 * c * f, transform,
                    lambda a: np.matmul(a[0], u, out=a[1]), output)
 
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
@@ -748,8 +797,8 @@ class NumpyBackend(NumpyArrays, Backend):
                 dxb[:, : 2 * th + 2, 2 * tw + 2:] = 0
             return du, a[2]
         per_sample = 16 * tiles * (2 * c + f) * dtype.itemsize  # the GEMMs' operands: V, M and M @ U^T
-        partials = _pipelined(n, _block(per_sample), n * tiles * 16 * c * f * (need_dw + need_dx), transforms,
-                              gemms, data_grad)
+        partials = _pipelined(("winograd_bwd", n, tiles_hw, w.shape, need_dx, need_dw), n, _block(per_sample),
+                              n * tiles * 16 * c * f * (need_dw + need_dx), transforms, gemms, data_grad)
         dw = _wino_filter_grad(_sum_partials([p[0] for p in partials]), dtype) if need_dw else None
         db = _sum_partials([p[1] for p in partials]) if need_db else None
         dx = None
