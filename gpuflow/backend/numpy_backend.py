@@ -392,6 +392,17 @@ def _max_of_views(views, yb, ab):
         np.maximum(ab, better.view(np.uint8) * np.uint8(k) if ab.dtype == np.uint8 else better * k, out=ab)
 
 
+def _offsets(k, dtype):
+    """``arange(k)`` in ``dtype``, cached: the window offsets an argmax array is compared with."""
+    key = (k, np.dtype(dtype))
+    if key not in _OFFSETS:
+        _OFFSETS[key] = np.arange(k, dtype=dtype)
+    return _OFFSETS[key]
+
+
+_OFFSETS = {}
+
+
 def _max_unpool_block(db, gb, sb, pool_size, strides, disjoint):
     """Routes each pooled gradient of gb to its window's winner (index sb) in db: written when the windows
     are disjoint (db then needs no zeroing where they cover it), accumulated otherwise."""
@@ -596,10 +607,7 @@ class NumpyBackend(NumpyArrays, Backend):
         kh, kw, c = win.shape[-3:]
         if c < 4:
             buf = scratch.reshape(-1)[: scratch[: c1 - c0].size].reshape((kh, kw, c, c1 - c0) + win.shape[1:-3])
-            for i in range(kh):
-                for j in range(kw):
-                    for ch in range(c):
-                        buf[i, j, ch] = win[c0:c1, ..., i, j, ch]
+            np.copyto(buf, np.moveaxis(win[c0:c1], (-3, -2, -1), (0, 1, 2)))  # one call: fewer GIL waits
             return buf.reshape(kh * kw * c, -1).T
         buf = scratch[: c1 - c0]
         buf[...] = win[c0:c1]
@@ -863,11 +871,11 @@ class NumpyBackend(NumpyArrays, Backend):
                 dz = np.empty((c1 - c0, oh, ow, f), dtype=dy.dtype)
                 _max_unpool_block(dz, g, arg[c0:c1], pool, pool, disjoint=True)
                 return dz, g  # the bias gradient sums g: dz holds the same values and zeros
-            g, a = g.reshape(c1 - c0, ph * pw * f), arg[c0:c1].reshape(c1 - c0, ph * pw * f)
-            dz = np.empty((c1 - c0, pool[0] * pool[1], g.shape[1]), dtype=dy.dtype)
-            for k in range(dz.shape[1]):  # multiply, not np.where: branch-free
-                np.multiply(g, a == k, out=dz[:, k])
-            return dz, g
+            g, a = g.reshape(c1 - c0, 1, ph * pw * f), arg[c0:c1].reshape(c1 - c0, 1, ph * pw * f)
+            dz = np.empty((c1 - c0, pool[0] * pool[1], g.shape[2]), dtype=dy.dtype)
+            # every offset k at once (two calls, not two per offset); multiply, not np.where: branch-free
+            np.multiply(g, a == _offsets(dz.shape[1], a.dtype)[:, None], out=dz)
+            return dz, g.reshape(c1 - c0, ph * pw * f)
 
         def tiles_block(c0, c1):  # Winograd's 2x2 tiles are the windows: tile element k gets g where arg == k
             g = np.empty((ph, pw, c1 - c0, f), dtype=dy.dtype)
@@ -876,10 +884,9 @@ class NumpyBackend(NumpyArrays, Backend):
                 np.multiply(dyb, y[c0:c1].transpose(1, 2, 0, 3) > 0, out=g)
             else:
                 np.copyto(g, dyb)
-            at = np.ascontiguousarray(arg[c0:c1].transpose(1, 2, 0, 3))
+            at = arg[c0:c1].transpose(1, 2, 0, 3)
             dy6 = np.empty((2, 2) + g.shape, dtype=dy.dtype)
-            for k in range(4):
-                np.multiply(g, at == k, out=dy6[k // 2, k % 2])
+            np.multiply(g, at == _offsets(4, at.dtype)[:, None, None, None, None], out=dy6.reshape((4,) + g.shape))
             return dy6, g
         if pool == (2, 2) and _winograd(w, geometry):
             return self._wino_bwd_sweep(tiles_block, n, (ph, pw), x, w, need_dx, need_dw, need_db, geometry)
