@@ -91,8 +91,8 @@ _INITIALIZERS = {"random_normal_initializer": "RandomNormal", "random_uniform_in
 
 
 def _lazy(name):
-    # keras and data are imported on first use, keeping `import gpuflow` light.
-    if name in ("keras", "data"):
+    # keras, data and image (built on keras's image ops) are imported on first use, keeping `import gpuflow` light.
+    if name in ("keras", "data", "image"):
         import importlib
         mod = importlib.import_module(f".{name}", __name__)
         globals()[name] = mod

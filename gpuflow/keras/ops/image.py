@@ -174,26 +174,22 @@ def rgb_to_hsv(images, data_format=None):
 
 
 def hsv_to_rgb(images, data_format=None):
-    """HSV images (floats, hue in [0, 1]) to RGB, ``tf.image.hsv_to_rgb``'s formula; differentiable almost
-    everywhere.
+    """HSV images (floats, hue in [0, 1]) to RGB, ``tf.image.hsv_to_rgb``'s formula (TensorFlow's ``HSVToRGB``
+    kernel: ``(1 - S + S * d) * V`` with each channel's ``d`` a clipped tent of ``6 H``, so a hue of exactly 1 is
+    red, as 0); differentiable almost everywhere.
 
     Raises:
         ValueError: a bad rank or a non-float dtype (Keras's messages).
     """
     x = _float_images(images)
     (h, s_, v), axis = _channels(x, data_format)
-    c = s_ * v
-    m = v - c
     dh = h * 6.0
-    sector = M.floor(dh)
-    x_ = c * (1.0 - M.abs(M.mod(dh, M.ones_like_(dh) * 2.0) - 1.0))
-    zero = M.zeros_like_(c)
-    table = [(c, x_, zero), (x_, c, zero), (zero, c, x_), (zero, x_, c), (x_, zero, c), (c, zero, x_)]
-    out = [zero, zero, zero]
-    for k, rgb in enumerate(table):
-        hit = M.equal(sector, M.ones_like_(sector) * float(k))
-        out = [M.where(hit, part, prev) for part, prev in zip(rgb, out)]
-    return A.stack([o + m for o in out], axis=axis)
+    zero, one = M.zeros_like_(dh), M.ones_like_(dh)
+
+    def clip01(t):
+        return M.minimum(M.maximum(t, zero), one)
+    tents = [clip01(M.abs(dh - 3.0) - 1.0), clip01(2.0 - M.abs(dh - 2.0)), clip01(2.0 - M.abs(dh - 4.0))]
+    return A.stack([(1.0 - s_ + s_ * d) * v for d in tents], axis=axis)
 
 
 def _depthwise_same(x, kernel, data_format, mode="constant"):
