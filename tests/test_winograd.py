@@ -161,11 +161,33 @@ def test_winograd_results_do_not_depend_on_the_thread_count(monkeypatch):
     for threads, way in ((1, None), (2, 0), (2, 1), (3, None)):  # with 2: whole blocks, then pipelined
         monkeypatch.setattr(nb, "_THREADS", threads)
         monkeypatch.setattr(nb._ways, "choose", lambda key: way)
-        y, arg = B.conv2d_maxpool_fwd(x, w, g, (2, 2), b=b, relu=True)
-        runs.append((y, arg) + B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=arg, x=x, y=y, relu=True, need_db=True))
+        y, saved = B.conv2d_maxpool_fwd(x, w, g, (2, 2), b=b, relu=True)
+        runs.append((y, saved.arg) + B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=saved, x=x, y=y, relu=True,
+                                                          need_db=True))
     for run in runs[1:]:
         for one, other in zip(runs[0], run):
             np.testing.assert_array_equal(one, other)
+
+
+def test_the_fused_forward_keeps_its_transformed_input_for_the_backward(monkeypatch):
+    """The fused Winograd convolution + pooling keeps each block's V = B^T d B for its backward (which then reads
+    it instead of redoing it, in the forward's blocks): the same gradients as redoing it, and not kept beyond
+    ``_WINO_KEEP_BYTES``."""
+    x, w, g = _case((7, 10, 10, 32), 32, (0, 0, 0, 0))
+    dy = np.random.default_rng(6).standard_normal((7, 4, 4, 32)).astype(np.float32)
+    monkeypatch.setattr(nb, "_block", lambda sample_bytes: 3)
+    y, saved = B.conv2d_maxpool_fwd(x, w, g, (2, 2), relu=True)
+    assert isinstance(saved, nb._WinogradSaved) and sorted(saved.blocks) == [0, 2, 4]  # 7 samples: 3 blocks (2, 2, 3)
+    assert saved.blocks[0].shape == (16, 4 * 4 * 2, 32)  # 4x4 tiles of 2 samples
+    kept = B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=saved, x=None, y=y, relu=True, need_db=True)
+    monkeypatch.setattr(nb, "_WINO_KEEP_BYTES", 0)
+    y2, arg = B.conv2d_maxpool_fwd(x, w, g, (2, 2), relu=True)
+    assert isinstance(arg, np.ndarray)
+    np.testing.assert_array_equal(y2, y)
+    np.testing.assert_array_equal(arg, saved.arg)
+    redone = B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=arg, x=x, y=y, relu=True, need_db=True)
+    for a, b in zip(kept, redone):  # the same blocks (_block is 3 for both), so the same bits
+        np.testing.assert_array_equal(a, b)
 
 
 def test_winograd_on_an_empty_batch():

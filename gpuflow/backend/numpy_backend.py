@@ -438,6 +438,22 @@ _WINO_MIN_CHANNELS = 32  # input and output channels from which a 3x3 stride-1 c
 # 16x16 29%, 256 -> 256 on 16x16 38%
 
 
+_WINO_KEEP_BYTES = 64 << 20  # the largest transformed input V (16 values per 2x2 output tile and channel: 4x the
+# input's size) the fused Winograd convolution + pooling keeps from its forward for its backward, per call
+
+
+class _WinogradSaved:
+    """What the fused Winograd convolution + pooling forward keeps for its backward (its ``saved``): the pooling
+    winners ``arg``, the transformed input V of each block (``blocks``: the block's first sample ->
+    (16, tiles * nb, C)) and the block size ``per_chunk`` (samples) they were made with. Redoing V was about a
+    fifth of the backward's work (measured: the seed CNN's second convolution, one thread)."""
+
+    __slots__ = ("arg", "blocks", "per_chunk")
+
+    def __init__(self, arg, blocks, per_chunk):
+        self.arg, self.blocks, self.per_chunk = arg, blocks, per_chunk
+
+
 def _winograd(w, g):
     """Whether a convolution of filter w (kh, kw, C, F) and geometry g runs on Winograd F(2x2, 3x3): a 3x3
     kernel, stride 1, no dilation, at least ``_WINO_MIN_CHANNELS`` input and output channels."""
@@ -643,11 +659,13 @@ class NumpyBackend(NumpyArrays, Backend):
         _batch_parallel(block, n, n * rows * k * f, per_chunk=_block(rows * (k + f) * x.itemsize))
 
     @staticmethod
-    def _wino_fwd_sweep(x, w, g, out_hw, consume):
+    def _wino_fwd_sweep(x, w, g, out_hw, consume, keep=None):
         """The forward convolution on Winograd F(2x2, 3x3) (:func:`_wino_input`, :func:`_wino_output`): per block
         of samples [c0, c1), the block in (H, W, N, C) order, its input transform, 16 GEMMs and the output
         transform, then ``consume(c0, c1, y6)`` with the block's outputs in tiles ((2, 2, th, tw, nb, F), see
-        :func:`_wino_output`) while they are in cache. ``out_hw``: the (OH, OW) top-left outputs wanted."""
+        :func:`_wino_output`) while they are in cache. ``out_hw``: the (OH, OW) top-left outputs wanted. With a
+        dict ``keep``, each block's transformed input V is kept in it under the block's first sample. Returns the
+        block size (samples)."""
         n, c, f = x.shape[0], x.shape[3], w.shape[3]
         th, tw = (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
         xp_ = _wino_padded(x, g, th, tw)
@@ -658,6 +676,8 @@ class NumpyBackend(NumpyArrays, Backend):
             xt = np.ascontiguousarray(xp_[c0:c1, : 2 * th + 2, : 2 * tw + 2].transpose(1, 2, 0, 3))
             v = np.empty((16, tiles * (c1 - c0), c), dtype=x.dtype)
             _wino_input(xt, th, tw, v)
+            if keep is not None:
+                keep[c0] = v
             return v, np.empty((16, tiles * (c1 - c0), f), dtype=x.dtype)
 
         def output(c0, c1, a, m):
@@ -665,9 +685,10 @@ class NumpyBackend(NumpyArrays, Backend):
             _wino_output(m, y6)
             consume(c0, c1, y6)
         # blocks sized by the GEMMs' operands V and M, as the im2col path's by its matrix and output
-        _pipelined(("winograd", consume.__name__, x.shape, w.shape, out_hw), n,
-                   _block(16 * tiles * (c + f) * x.itemsize), n * tiles * 16 * c * f, transform,
-                   lambda a: np.matmul(a[0], u, out=a[1]), output)
+        per_chunk = _block(16 * tiles * (c + f) * x.itemsize)
+        _pipelined(("winograd", consume.__name__, x.shape, w.shape, out_hw), n, per_chunk, n * tiles * 16 * c * f,
+                   transform, lambda a: np.matmul(a[0], u, out=a[1]), output)
+        return per_chunk
 
     def conv2d_fwd(self, x, w, geometry, *, b=None, relu=False):
         n, f = x.shape[0], w.shape[3]
@@ -756,19 +777,20 @@ class NumpyBackend(NumpyArrays, Backend):
         return dx, dw, db
 
     @staticmethod
-    def _wino_bwd_sweep(dy6_block, n, tiles_hw, x, w, need_dx, need_dw, need_db, g):
+    def _wino_bwd_sweep(dy6_block, n, tiles_hw, x, w, need_dx, need_dw, need_db, g, kept=None):
         """The backward convolution on Winograd F(2x2, 3x3). Per block of samples [c0, c1), in cache:
         ``dy6_block(c0, c1)`` (``(dy6, terms)``: the gradient of the th x tw tiles of outputs, ``tiles_hw``, laid out
         as :func:`_wino_output`'s y6, zero outside the outputs that have one; ``terms``, as in
         :meth:`_conv_bwd_sweep`), the bias gradient, M = A dY A^T
         (:func:`_wino_output_grad`), the filter gradient's 16 GEMMs V^T @ M (the input transform redone for the
         block; G^T dU G once the blocks' partials are summed) and the data gradient's M @ U^T with its inverse
-        input transform (:func:`_wino_input_grad`). Returns ``(dx | None, dw | None, db | None)``."""
+        input transform (:func:`_wino_input_grad`). With ``kept`` (:class:`_WinogradSaved`), the blocks are the
+        forward's and their V is read back instead of redone. Returns ``(dx | None, dw | None, db | None)``."""
         c, f = w.shape[2:]
         dtype = w.dtype
         th, tw = tiles_hw
         tiles = th * tw
-        if need_dw:
+        if need_dw and kept is None:
             xp_ = _wino_padded(x, g, th, tw)
         if need_dx:
             u_t = np.ascontiguousarray(_wino_filter(w).transpose(0, 2, 1))
@@ -783,7 +805,9 @@ class NumpyBackend(NumpyArrays, Backend):
             m = np.empty((16, tiles * nb, f), dtype=dtype)
             _wino_output_grad(dy6, m)
             v = None
-            if need_dw:
+            if need_dw and kept is not None:
+                v = kept.blocks[c0]
+            elif need_dw:
                 xt = np.ascontiguousarray(xp_[c0:c1, : 2 * th + 2, : 2 * tw + 2].transpose(1, 2, 0, 3))
                 v = np.empty((16, tiles * nb, c), dtype=dtype)
                 _wino_input(xt, th, tw, v)
@@ -805,7 +829,8 @@ class NumpyBackend(NumpyArrays, Backend):
                 dxb[:, : 2 * th + 2, 2 * tw + 2:] = 0
             return du, a[2]
         per_sample = 16 * tiles * (2 * c + f) * dtype.itemsize  # the GEMMs' operands: V, M and M @ U^T
-        partials = _pipelined(("winograd_bwd", n, tiles_hw, w.shape, need_dx, need_dw), n, _block(per_sample),
+        per_chunk = kept.per_chunk if kept is not None else _block(per_sample)
+        partials = _pipelined(("winograd_bwd", n, tiles_hw, w.shape, need_dx, need_dw), n, per_chunk,
                               n * tiles * 16 * c * f * (need_dw + need_dx), transforms, gemms, data_grad)
         dw = _wino_filter_grad(_sum_partials([p[0] for p in partials]), dtype) if need_dw else None
         db = _sum_partials([p[1] for p in partials]) if need_db else None
@@ -847,15 +872,17 @@ class NumpyBackend(NumpyArrays, Backend):
             if epilogue:
                 epilogue(c0, c1)
         if pool == (2, 2) and _winograd(w, geometry):
-            self._wino_fwd_sweep(x, w, geometry, (oh, ow), pool_tiles)
-            return y, arg
+            keep = {} if 16 * ph * pw * n * x.shape[3] * x.itemsize <= _WINO_KEEP_BYTES else None
+            per_chunk = self._wino_fwd_sweep(x, w, geometry, (oh, ow), pool_tiles, keep)
+            return y, (arg if keep is None else _WinogradSaved(arg, keep, per_chunk))
         self._conv_fwd_sweep(x, w, geometry, lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype),
                              pool_block, (oh, ow), pool)
         return y, arg
 
     def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
                            need_dw=True, need_db=False):
-        arg, pool = saved, pool_size
+        kept = saved if isinstance(saved, _WinogradSaved) else None
+        arg, pool = (saved if kept is None else kept.arg), pool_size
         n, ph, pw, f = dy.shape
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads; the rest get no gradient
 
@@ -889,7 +916,7 @@ class NumpyBackend(NumpyArrays, Backend):
             np.multiply(g, at == _offsets(4, at.dtype)[:, None, None, None, None], out=dy6.reshape((4,) + g.shape))
             return dy6, g
         if pool == (2, 2) and _winograd(w, geometry):
-            return self._wino_bwd_sweep(tiles_block, n, (ph, pw), x, w, need_dx, need_dw, need_db, geometry)
+            return self._wino_bwd_sweep(tiles_block, n, (ph, pw), x, w, need_dx, need_dw, need_db, geometry, kept)
         return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry, rows_pool)
 
     # -- pooling ------------------------------------------------------------
