@@ -48,6 +48,7 @@ newaxis = None  # tf.newaxis
 from . import ops, nn, random, math, linalg, profiler  # noqa: F401
 from . import distribute  # noqa: F401  (tf.distribute; mpi4py is imported only by MultiWorkerMirroredStrategy)
 from . import config  # noqa: F401  (tf.config)
+from . import train  # noqa: F401  (tf.train: Checkpoint, CheckpointManager, latest_checkpoint)
 from .tf_function import function, TensorSpec  # noqa: F401  (tf.function runs eagerly; see tf_function.py)
 
 

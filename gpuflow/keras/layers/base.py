@@ -508,6 +508,9 @@ class Layer:
         if not self.built:
             self.build(input_shape)
             self.built = True
+            if "_deferred_restores" in self.__dict__:  # a tf.train.Checkpoint restore waits for these weights
+                from ...train import restore_deferred
+                restore_deferred(self)
 
     def _assert_input_compatibility(self, shape):
         spec = self.input_spec
