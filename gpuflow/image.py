@@ -13,7 +13,8 @@ kernels (``lanczos3``, ``lanczos5``, ``gaussian``, ``mitchellcubic``, and ``bili
 ``antialias=True``). Each axis is one (out, in) weight matrix, applied with ``tensordot``.
 
 Random operations take ``seed`` as :mod:`gpuflow.random` does (an op seed makes one call reproducible; the global
-seed of ``gpuflow.random.set_seed`` makes the sequence reproducible); their draws are not TensorFlow's bits.
+seed of ``gpuflow.random.set_seed`` makes the sequence reproducible); the ``stateless_random_*`` forms take a pair
+of ints that alone fixes the draw. Their draws are not TensorFlow's bits.
 """
 from __future__ import annotations
 
@@ -39,7 +40,10 @@ __all__ = [
     "pad_to_bounding_box", "random_crop", "extract_patches", "convert_image_dtype", "per_image_standardization",
     "adjust_brightness", "adjust_contrast", "adjust_gamma", "adjust_saturation", "adjust_hue", "random_brightness",
     "random_contrast", "random_saturation", "random_hue", "rgb_to_grayscale", "grayscale_to_rgb", "rgb_to_hsv",
-    "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb", "image_gradients", "total_variation", "psnr", "ssim", "sobel_edges",
+    "hsv_to_rgb", "rgb_to_yuv", "yuv_to_rgb", "rgb_to_yiq", "yiq_to_rgb", "stateless_random_flip_left_right",
+    "stateless_random_flip_up_down", "stateless_random_crop", "stateless_random_brightness",
+    "stateless_random_contrast", "stateless_random_saturation", "stateless_random_hue", "image_gradients",
+    "total_variation", "psnr", "ssim", "sobel_edges",
 ]
 
 
@@ -353,12 +357,32 @@ def flip_up_down(image):
     return A.reverse(x, [_spatial_axis(x, 0)])
 
 
+# -- random draws: stateful (gpuflow.random) or keyed by a seed pair (the stateless_ forms) -------------------------
+class _PairSeed:
+    """The ``seed`` of a ``stateless_random_*`` op: a pair of ints that alone fixes the draw (the same pair gives
+    the same draw, whatever the global seed; not TensorFlow's bits)."""
+
+    def __init__(self, seed):
+        pair = np.asarray(seed.numpy() if isinstance(seed, Tensor) else seed).reshape(-1)
+        if pair.shape != (2,) or pair.dtype.kind not in "iu":
+            raise ValueError(f"seed must be a shape [2] Tensor (or pair) of integers. Received: seed={seed!r}")
+        self.key = [int(v) % 2 ** 64 for v in pair]
+
+
+def _uniform(shape, low, high, seed):
+    """Float64 NumPy draws in [low, high): from :mod:`gpuflow.random` (``seed`` None or an op seed), or from a
+    generator keyed by a :class:`_PairSeed`."""
+    if isinstance(seed, _PairSeed):
+        return np.random.default_rng(seed.key).uniform(low, high, shape)
+    return _random.uniform(shape, low, high, dtype="float64", seed=seed).numpy()
+
+
 def _random_flip(image, which, seed):
     x = _image(image)
     flipped = A.reverse(x, [_spatial_axis(x, which)])
     if x.ndim == 3:  # one draw: flip when it is below 0.5
-        return flipped if float(_random.uniform([], seed=seed).numpy()) < 0.5 else x
-    flips = np.round(_random.uniform([x.shape[0]], seed=seed).numpy()) > 0  # one draw per image, as TensorFlow
+        return flipped if float(_uniform([], 0.0, 1.0, seed)) < 0.5 else x
+    flips = np.round(_uniform([x.shape[0]], 0.0, 1.0, seed)) > 0  # one draw per image, as TensorFlow
     mask = convert_to_tensor(np.broadcast_to(flips.reshape(-1, 1, 1, 1), tuple(x.shape)))
     return M.where(mask, flipped, x)
 
@@ -381,6 +405,26 @@ def random_flip_up_down(image, seed=None):
         ValueError: a rank other than 3 or 4.
     """
     return _random_flip(image, 0, seed)
+
+
+def stateless_random_flip_left_right(image, seed):
+    """``tf.image.stateless_random_flip_left_right``: :func:`random_flip_left_right` with the draws fixed by
+    ``seed``, a pair of ints.
+
+    Raises:
+        ValueError: a rank other than 3 or 4, or a ``seed`` that is not two integers.
+    """
+    return _random_flip(image, 1, _PairSeed(seed))
+
+
+def stateless_random_flip_up_down(image, seed):
+    """``tf.image.stateless_random_flip_up_down``: :func:`random_flip_up_down` with the draws fixed by ``seed``, a
+    pair of ints.
+
+    Raises:
+        ValueError: a rank other than 3 or 4, or a ``seed`` that is not two integers.
+    """
+    return _random_flip(image, 0, _PairSeed(seed))
 
 
 def rot90(image, k=1, name=None):
@@ -502,9 +546,18 @@ def random_crop(value, size, seed=None, name=None):
         raise InvalidArgumentError(None, None, f"Need value.shape >= size, got value.shape={tuple(x.shape)}, "
                                                f"size={sizes}")
     limit = np.asarray(x.shape, np.int64) - np.asarray(sizes, np.int64) + 1
-    draw = _random.uniform([x.ndim], maxval=np.iinfo(np.int32).max, dtype="int32", seed=seed).numpy()
-    offset = draw.astype(np.int64) % limit
+    offset = np.minimum(np.floor(_uniform([x.ndim], 0.0, 1.0, seed) * limit).astype(np.int64), limit - 1)
     return A.getitem(x, tuple(slice(int(o), int(o) + s) for o, s in zip(offset, sizes)))
+
+
+def stateless_random_crop(value, size, seed, name=None):
+    """``tf.image.stateless_random_crop``: :func:`random_crop` with the offsets fixed by ``seed``, a pair of ints.
+
+    Raises:
+        ValueError: ``size`` not one integer per axis of ``value``, or a ``seed`` that is not two integers.
+        InvalidArgumentError: a size larger than ``value``.
+    """
+    return random_crop(value, size, _PairSeed(seed))
 
 
 def extract_patches(images, sizes, strides, rates, padding, name=None):
@@ -698,10 +751,6 @@ def adjust_hue(image, delta, name=None):
     return _hsv_adjust(image, shift)
 
 
-def _uniform(lower, upper, seed):
-    return float(_random.uniform([], lower, upper, seed=seed).numpy())
-
-
 def _check_range(lower, upper):
     if upper <= lower:
         raise ValueError(f"upper must be > lower. Received: lower={lower}, upper={upper}")
@@ -717,7 +766,7 @@ def random_brightness(image, max_delta, seed=None):
     """
     if max_delta < 0:
         raise ValueError(f"max_delta must be non-negative. Received: max_delta={max_delta}")
-    return adjust_brightness(image, _uniform(-max_delta, max_delta, seed))
+    return adjust_brightness(image, float(_uniform([], -max_delta, max_delta, seed)))
 
 
 def random_contrast(image, lower, upper, seed=None):
@@ -727,7 +776,7 @@ def random_contrast(image, lower, upper, seed=None):
         ValueError: ``upper <= lower`` or a negative ``lower``.
     """
     _check_range(lower, upper)
-    return adjust_contrast(image, _uniform(lower, upper, seed))
+    return adjust_contrast(image, float(_uniform([], lower, upper, seed)))
 
 
 def random_saturation(image, lower, upper, seed=None):
@@ -737,7 +786,7 @@ def random_saturation(image, lower, upper, seed=None):
         ValueError: ``upper <= lower`` or a negative ``lower``.
     """
     _check_range(lower, upper)
-    return adjust_saturation(image, _uniform(lower, upper, seed))
+    return adjust_saturation(image, float(_uniform([], lower, upper, seed)))
 
 
 def random_hue(image, max_delta, seed=None):
@@ -750,7 +799,30 @@ def random_hue(image, max_delta, seed=None):
         raise ValueError(f"max_delta must be <= 0.5. Received: max_delta={max_delta}")
     if max_delta < 0:
         raise ValueError(f"max_delta must be non-negative. Received: max_delta={max_delta}")
-    return adjust_hue(image, _uniform(-max_delta, max_delta, seed))
+    return adjust_hue(image, float(_uniform([], -max_delta, max_delta, seed)))
+
+
+def stateless_random_brightness(image, max_delta, seed):
+    """``tf.image.stateless_random_brightness``: :func:`random_brightness` with the delta fixed by ``seed``, a pair
+    of ints."""
+    return random_brightness(image, max_delta, _PairSeed(seed))
+
+
+def stateless_random_contrast(image, lower, upper, seed):
+    """``tf.image.stateless_random_contrast``: :func:`random_contrast` with the factor fixed by ``seed``, a pair of
+    ints."""
+    return random_contrast(image, lower, upper, _PairSeed(seed))
+
+
+def stateless_random_saturation(image, lower, upper, seed=None):
+    """``tf.image.stateless_random_saturation``: :func:`random_saturation` with the factor fixed by ``seed``, a
+    pair of ints."""
+    return random_saturation(image, lower, upper, _PairSeed(seed))
+
+
+def stateless_random_hue(image, max_delta, seed):
+    """``tf.image.stateless_random_hue``: :func:`random_hue` with the delta fixed by ``seed``, a pair of ints."""
+    return random_hue(image, max_delta, _PairSeed(seed))
 
 
 def _mix(images, kernel):
@@ -809,6 +881,21 @@ def hsv_to_rgb(images, name=None):
 
 _RGB_TO_YUV = [[0.299, -0.14714119, 0.61497538], [0.587, -0.28886916, -0.51496512], [0.114, 0.43601035, -0.10001026]]
 _YUV_TO_RGB = [[1, 1, 1], [0, -0.394642334, 2.03206185], [1.13988303, -0.58062185, 0]]
+
+
+_RGB_TO_YIQ = [[0.299, 0.59590059, 0.2115], [0.587, -0.27455667, -0.52273617], [0.114, -0.32134392, 0.31119955]]
+_YIQ_TO_RGB = [[1, 1, 1], [0.95598634, -0.27201283, -1.10674021], [0.6208248, -0.64720424, 1.70423049]]
+
+
+def rgb_to_yiq(images):
+    """``tf.image.rgb_to_yiq``: RGB floats in [0, 1] to YIQ (TensorFlow's matrix) on the last axis;
+    differentiable."""
+    return _mix(images, _RGB_TO_YIQ)
+
+
+def yiq_to_rgb(images):
+    """``tf.image.yiq_to_rgb``: the inverse of :func:`rgb_to_yiq`; differentiable."""
+    return _mix(images, _YIQ_TO_RGB)
 
 
 def rgb_to_yuv(images):
@@ -918,8 +1005,6 @@ def sobel_edges(image):
 _TF_IMAGE = """adjust_jpeg_quality combined_non_max_suppression crop_and_resize decode_and_crop_jpeg decode_bmp
 decode_gif decode_image decode_jpeg decode_jxl decode_png decode_webp draw_bounding_boxes encode_jpeg encode_png
 extract_glimpse extract_jpeg_shape generate_bounding_box_proposals is_jpeg non_max_suppression
-non_max_suppression_overlaps non_max_suppression_padded non_max_suppression_with_scores random_jpeg_quality rgb_to_yiq
-sample_distorted_bounding_box ssim_multiscale stateless_random_brightness stateless_random_contrast
-stateless_random_crop stateless_random_flip_left_right stateless_random_flip_up_down stateless_random_hue
-stateless_random_jpeg_quality stateless_random_saturation stateless_sample_distorted_bounding_box yiq_to_rgb"""
+non_max_suppression_overlaps non_max_suppression_padded non_max_suppression_with_scores random_jpeg_quality
+sample_distorted_bounding_box ssim_multiscale stateless_random_jpeg_quality stateless_sample_distorted_bounding_box"""
 __getattr__ = module_getattr(__name__, "tf.image", _TF_IMAGE)
