@@ -42,10 +42,11 @@ from .ops.gradient_ops import custom_gradient  # noqa: F401
 from .ops.tensor_array_ops import TensorArray  # noqa: F401
 from .ops.array_ops import ensure_shape  # noqa: F401
 from . import debugging, errors, nest  # noqa: F401  (tf.debugging, tf.errors, tf.nest)
-from .module import Module, name_scope  # noqa: F401
+from .module import Module, name_scope, get_current_name_scope  # noqa: F401
 
 newaxis = None  # tf.newaxis
 from . import ops, nn, random, math, linalg, profiler  # noqa: F401
+from . import io, summary  # noqa: F401  (tf.io (files), tf.summary; tensorboardX is imported by the first writer)
 from . import distribute  # noqa: F401  (tf.distribute; mpi4py is imported only by MultiWorkerMirroredStrategy)
 from . import config  # noqa: F401  (tf.config)
 from . import train  # noqa: F401  (tf.train: Checkpoint, CheckpointManager, latest_checkpoint)

@@ -12,7 +12,7 @@ import threading
 
 from .tensor import Variable
 
-__all__ = ["Module", "name_scope"]
+__all__ = ["Module", "name_scope", "get_current_name_scope"]
 
 _local = threading.local()
 
@@ -21,6 +21,13 @@ def _stack():
     if not hasattr(_local, "scopes"):
         _local.scopes = []
     return _local.scopes
+
+
+def get_current_name_scope():
+    """The current name scope without its trailing ``/`` (``tf.get_current_name_scope``): ``"a/b"`` inside
+    ``name_scope("a")`` and ``name_scope("b")``, ``""`` outside any."""
+    stack = _stack()
+    return stack[-1].removesuffix("/") if stack else ""
 
 
 class name_scope:  # noqa: N801 - TensorFlow's name
