@@ -18,6 +18,7 @@ of ints that alone fixes the draw. Their draws are not TensorFlow's bits.
 """
 from __future__ import annotations
 
+import functools
 import math as _math
 
 import numpy as np
@@ -128,6 +129,7 @@ def _keys_table():
     return near, far
 
 
+@functools.lru_cache(maxsize=64)  # a data pipeline resizes the same sizes again and again
 def _bicubic_matrix(in_size, out_size):
     """``ResizeBicubic`` with half-pixel centres along one axis, as an (out, in) matrix: taps at floor(p) - 1 ..
     floor(p) + 2 weighted from the Keys table at ``rint(1024 * frac(p))``, taps outside the image dropped and the
@@ -146,6 +148,7 @@ def _bicubic_matrix(in_size, out_size):
     return _scatter_matrix(np.clip(taps, 0, in_size - 1), w, in_size)
 
 
+@functools.lru_cache(maxsize=64)
 def _area_matrix(in_size, out_size):
     """``ResizeArea`` along one axis: output cell i covers [i * s, (i + 1) * s) of the input (s = in / out in
     float32); each input pixel weighs its overlap with that interval, the sum divided by s."""
@@ -159,7 +162,7 @@ def _area_matrix(in_size, out_size):
             else:
                 share = hi - _F(j) if j + 1 > hi else _F(1)
             out[i, min(max(j, 0), in_size - 1)] += share
-    return (out / s).astype(_F)
+    return _frozen((out / s).astype(_F))
 
 
 def _lanczos(radius):
@@ -188,6 +191,7 @@ _KERNELS = {
 }
 
 
+@functools.lru_cache(maxsize=64)
 def _scale_translate_matrix(kernel_name, in_size, out_size, antialias):
     """``ScaleAndTranslate`` (no translation) along one axis (``ComputeSpansCore``): output pixel i samples the
     input at p = (i + 0.5) / scale; input pixel j weighs ``kernel((j + 0.5 - p) / ks)`` for j within the kernel's
@@ -212,7 +216,13 @@ def _scale_translate_matrix(kernel_name, in_size, out_size, antialias):
 def _scatter_matrix(taps, weights, in_size):
     out = np.zeros((taps.shape[0], in_size), np.float64)
     np.add.at(out, (np.repeat(np.arange(taps.shape[0]), taps.shape[1]), taps.ravel()), weights.ravel())
-    return out.astype(_F)
+    return _frozen(out.astype(_F))
+
+
+def _frozen(matrix):
+    """A read-only weight matrix: the builders are cached, so their results are shared."""
+    matrix.setflags(write=False)
+    return matrix
 
 
 def _apply_axis(x, matrix, axis):

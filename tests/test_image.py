@@ -96,6 +96,12 @@ def test_resize_matches_reference(method, antialias, ref, size):
     _close(out.numpy(), apply(IMG, ref(5, size[0]), ref(6, size[1])), atol=2e-6)
 
 
+def test_resize_on_device(device):
+    for method, ref in (("nearest", ref_nearest), ("bilinear", ref_bilinear), ("area", ref_area)):
+        out = tf.image.resize(tf.constant(IMG), (4, 9), method=method)
+        _close(out.numpy(), apply(IMG, ref(5, 4), ref(6, 9)), atol=2e-6)
+
+
 def test_resize_hand_values_and_dtypes():
     row = np.array([[[0.0], [1.0]]], np.float32)  # (1, 2, 1)
     _close(tf.image.resize(row, (1, 4)).numpy()[0, :, 0], [0, 0.25, 0.75, 1])
