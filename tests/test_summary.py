@@ -151,6 +151,11 @@ def test_writer_files_flush_and_close(tmp_path):
         tf.summary.scalar("q", 1.0)
         assert read_events(tmp_path) == []  # queued: max_queue and flush_millis not reached
     assert [tag for _, tag, *_ in read_events(tmp_path)] == ["q"]  # leaving as_default flushes
+    c = tf.summary.create_file_writer(tmp_path / "c", max_queue=1, flush_millis=10 ** 7)
+    c.set_as_default(step=1)
+    tf.summary.scalar("r", 1.0)
+    tf.summary.scalar("s", 1.0)  # more than max_queue events wait: flushed
+    assert [tag for _, tag, *_ in read_events(tmp_path / "c")] == ["r", "s"]
     a.close()
     a.close()
     a.flush()
