@@ -66,8 +66,8 @@ def _image(image, arg="image"):
     """
     x = _tensor(image, arg)
     if x.ndim not in (3, 4):
-        raise ValueError(f"'{arg}' (shape {tuple(x.shape)}) must have either 3 or 4 dimensions: (height, width, "
-                         f"channels) or (batch, height, width, channels). Received: {arg}.shape={tuple(x.shape)}")
+        raise ValueError(f"'{arg}' must have either 3 or 4 dimensions: (height, width, channels) or (batch, height, "
+                         f"width, channels). Received: {arg}.shape={tuple(x.shape)}")
     return x
 
 
@@ -294,8 +294,8 @@ def resize(images, size, method=ResizeMethod.BILINEAR, preserve_aspect_ratio=Fal
     oh, ow = _size_pair(size)
     method = getattr(method, "value", method)
     if method not in _METHODS:
-        raise ValueError(f"Resize method is not implemented: {method!r}. Expected one of {_METHODS}. "
-                         f"Received: method={method!r}")
+        raise ValueError(f"Resize method is not implemented. Expected one of {_METHODS}. Received: "
+                         f"method={method!r}")
     h, w = x.shape[-3], x.shape[-2]
     if preserve_aspect_ratio:
         factor = min(_F(oh) / _F(h), _F(ow) / _F(w))
