@@ -1,5 +1,6 @@
 """``tf.train`` checkpoints: :class:`Checkpoint`, :class:`CheckpointManager`, :func:`latest_checkpoint`,
-:func:`get_checkpoint_state`, :func:`list_variables`, :func:`load_variable` (TensorFlow 2.21's behaviour).
+:func:`get_checkpoint_state`, :func:`list_variables`, :func:`load_variable`, :func:`load_checkpoint` (TensorFlow 2.21's
+behaviour).
 
 A checkpoint saves the Variables reachable from its root object: Keras layers and models (their weights, sub-layers
 and compiled optimizer), Keras optimizers (``iterations``, the learning rate and the slot variables, as the
@@ -34,7 +35,7 @@ from .module import Module
 from .tensor import Variable
 
 __all__ = ["Checkpoint", "CheckpointManager", "CheckpointOptions", "latest_checkpoint", "get_checkpoint_state",
-           "list_variables", "load_variable"]
+           "list_variables", "load_variable", "load_checkpoint"]
 
 _FORMAT = "gpuflow.train.Checkpoint"
 _DATA_SUFFIX = ".data-00000-of-00001"
@@ -240,14 +241,59 @@ def _read_values(prefix, nodes, token, keys=None):
                 if n.get("key") and (keys is None or n["key"] in keys)}
 
 
-def _prefix_of(ckpt_dir_or_file):
+class CheckpointReader:
+    """Reads the values of a gpuflow checkpoint by key (what :func:`load_checkpoint` returns; TensorFlow's
+    ``CheckpointReader`` methods).
+
+    Raises:
+        NotFoundError, UnimplementedError, DataLossError: as :meth:`Checkpoint.read`.
+    """
+
+    def __init__(self, prefix):
+        self._prefix = os.fspath(prefix)
+        self._nodes, self._token = _read_index(self._prefix)
+        self._entries = {n["key"]: n for n in self._nodes if n.get("key")}
+
+    def get_variable_to_shape_map(self):
+        """``{key: shape as a list of int}``, with TensorFlow's ``_CHECKPOINTABLE_OBJECT_GRAPH`` entry (shape
+        ``[]``)."""
+        return {_GRAPH_KEY: [], **{k: list(n["shape"]) for k, n in self._entries.items()}}
+
+    def get_variable_to_dtype_map(self):
+        """``{key: DType}`` of the values (the object-graph entry, a string in TensorFlow, left out)."""
+        from .dtypes import as_dtype
+        return {k: as_dtype(n["dtype"]) for k, n in self._entries.items()}
+
+    def has_tensor(self, key):
+        return key == _GRAPH_KEY or key in self._entries
+
+    def get_tensor(self, key):
+        """The NumPy value saved under ``key`` (the object graph, as JSON bytes, for ``_CHECKPOINTABLE_OBJECT_GRAPH``).
+
+        Raises:
+            NotFoundError: no such key (TensorFlow's "Key ... not found in checkpoint").
+        """
+        if key == _GRAPH_KEY:
+            return json.dumps(self._nodes).encode()
+        if key not in self._entries:
+            raise errors.NotFoundError(None, None, f"Key {key} not found in checkpoint")
+        return next(iter(_read_values(self._prefix, self._nodes, self._token, keys={key}).values()))
+
+
+def load_checkpoint(ckpt_dir_or_file):
+    """A :class:`CheckpointReader` of a checkpoint prefix, or of a directory's :func:`latest_checkpoint`
+    (``tf.train.load_checkpoint``).
+
+    Raises:
+        ValueError: a directory with no checkpoint; as :class:`CheckpointReader` otherwise.
+    """
     path = os.fspath(ckpt_dir_or_file)
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
         if latest is None:
             raise ValueError(f"Couldn't find 'checkpoint' file or checkpoints in given directory {path}")
-        return latest
-    return path
+        path = latest
+    return CheckpointReader(path)
 
 
 def list_variables(ckpt_dir_or_file):
@@ -260,27 +306,18 @@ def list_variables(ckpt_dir_or_file):
         A list of ``(str, list of int)``, including TensorFlow's ``_CHECKPOINTABLE_OBJECT_GRAPH`` entry.
 
     Raises:
-        NotFoundError, UnimplementedError, DataLossError: as :meth:`Checkpoint.read`; ValueError: a directory with
-        no checkpoint.
+        as :func:`load_checkpoint`.
     """
-    nodes, _ = _read_index(_prefix_of(ckpt_dir_or_file))
-    return sorted([(_GRAPH_KEY, [])] + [(n["key"], list(n["shape"])) for n in nodes if n.get("key")])
+    return sorted(load_checkpoint(ckpt_dir_or_file).get_variable_to_shape_map().items())
 
 
 def load_variable(ckpt_dir_or_file, name):
     """The NumPy value saved under ``name`` (a key of :func:`list_variables`) (``tf.train.load_variable``).
 
     Raises:
-        NotFoundError: no such key (naming it and the checkpoint); as :func:`list_variables` otherwise.
+        NotFoundError: no such key; as :func:`load_checkpoint` otherwise.
     """
-    prefix = _prefix_of(ckpt_dir_or_file)
-    nodes, token = _read_index(prefix)
-    if name == _GRAPH_KEY:
-        return json.dumps(nodes).encode()
-    values = _read_values(prefix, nodes, token, keys={name})
-    if not values:
-        raise errors.NotFoundError(None, None, f"Key {name} not found in checkpoint {prefix}")
-    return next(iter(values.values()))
+    return load_checkpoint(ckpt_dir_or_file).get_tensor(name)
 
 
 # -- the checkpoint state file ("checkpoint", a CheckpointState text proto) -------------------------------------------

@@ -76,6 +76,9 @@ def test_names_and_list_variables(tmp_path):
                                   opt.get_slot(model.layers[0].kernel, "momentum").numpy())
     with pytest.raises(tf.errors.NotFoundError, match="Key nope not found"):
         tf.train.load_variable(path, "nope")
+    reader = tf.train.load_checkpoint(path)
+    assert reader.get_variable_to_shape_map() == names and reader.has_tensor("step" + value)
+    assert reader.get_variable_to_dtype_map()["step" + value] == tf.int64 and reader.get_tensor("step" + value) == 3
 
 
 def test_deferred_restore_of_unbuilt_subclassed_model(tmp_path):
