@@ -9,6 +9,8 @@ that sums of that length allow (:func:`primitive_checks.assert_sums_match`), so 
 kernel a CPU gets. Bit-for-bit comparisons are kept where the arithmetic is exact or the same by construction
 (maxima, copies, small integers, element-wise work), each saying why.
 """
+import os
+
 import numpy as np
 import pytest
 
@@ -560,3 +562,33 @@ def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, st
     submitted = {"prologue": [0, 2], "gemm": [0, 4], "epilogue": [0, 2, 4]}[stage]
     assert finished == submitted
     assert nb._pipelined("test", 4, 2, 0, lambda c0, c1: c0, lambda a: a + 1, lambda c0, c1, a, r: r) == [1, 3]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_forked_child_runs_chunks_on_threads_of_its_own(monkeypatch):
+    """A child forked after the helper threads and the GEMM thread started has none of them: it starts its own
+    (before, handing them a chunk waited forever), and BLAS's thread count is restored there."""
+    import multiprocessing
+
+    import gpuflow.backend.numpy_backend as nb
+    monkeypatch.setattr(nb, "_THREADS", 2)
+
+    def both_ways():
+        whole = nb._batch_parallel(lambda a, b: b - a, 8, per_chunk=2)
+        nb._ways.choose = lambda key: 1  # the pipeline (the child's own copy of _ways)
+        piped = nb._pipelined("fork", 6, 2, 0, lambda c0, c1: c0, lambda a: a + 1, lambda c0, c1, a, r: r)
+        return whole, piped
+    monkeypatch.setattr(nb._ways, "choose", lambda key: 1)
+    assert both_ways() == ([2, 2, 2, 2], [1, 3, 5])  # the parent's threads are running now
+
+    def child(q):
+        q.put(both_ways())
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=child, args=(q,))
+    p.start()
+    p.join(timeout=60)
+    if p.is_alive():
+        p.kill()
+        pytest.fail("the forked child's chunks never ran")
+    assert p.exitcode == 0 and q.get(timeout=5) == ([2, 2, 2, 2], [1, 3, 5])

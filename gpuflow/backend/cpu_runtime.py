@@ -90,6 +90,20 @@ _depth = 0
 _saved = None
 
 
+def _after_fork_in_child():
+    """A child forked while another thread was inside :class:`single_threaded` holds a copy of that thread's
+    state (and maybe of its held lock) but not the thread: a fresh lock, no block open, BLAS's threads back."""
+    global _lock, _depth
+    _lock = threading.Lock()
+    if _depth and _controls is not None and _saved not in (None, 1):
+        _controls[0](_saved)
+    _depth = 0
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc <malloc.h>
 _MMAP_THRESHOLD_MAX = 32 << 20  # glibc's cap on 64-bit (DEFAULT_MMAP_THRESHOLD_MAX)
 _TRIM_THRESHOLD = (2 << 30) - 1  # mallopt takes an int

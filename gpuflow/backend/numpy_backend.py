@@ -51,6 +51,7 @@ BLAS's own thread count, which runs it.
 """
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -144,6 +145,15 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
 
 
 
+def _after_fork_in_child():
+    """A forked child (``multiprocessing``'s default start method on Linux, a data loader's workers) has only the
+    thread that forked: the helper threads and the GEMM thread are gone, and work handed to them would wait
+    forever. They are started anew at first use; the locks are new too (another thread may have held one)."""
+    global _pool, _pool_workers, _pool_lock, _gemm_jobs
+    _pool, _pool_workers, _gemm_jobs = None, 0, None
+    _pool_lock = threading.Lock()
+
+
 class _Job:
     """One call handed to the GEMM thread (:func:`_pipelined`): ``wait()`` returns its value or raises its error."""
 
@@ -219,6 +229,10 @@ class _FasterOf:
 
 
 _ways = _FasterOf()
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _pipelined(key, n, per_chunk, work, prologue, gemm, epilogue):
