@@ -609,8 +609,9 @@ def test_ops_on_symbolic_inputs_are_functional_model_nodes(tmp_path):
     np.testing.assert_allclose(model.predict(x, verbose=0), manual, rtol=1e-5, atol=1e-5)
     model.compile("sgd", "mse")
     model.fit(x, np.ones((6, 1), "float32"), epochs=1, verbose=0)
-    with pytest.raises(NotImplementedError, match="keras.ops.split on symbolic tensors"):
-        model.save(str(tmp_path / "m.keras"))
+    model.save(str(tmp_path / "m.keras"))  # Split, Relu, Concatenate, Sum: Keras's operation nodes
+    np.testing.assert_allclose(keras.models.load_model(str(tmp_path / "m.keras")).predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
 
 
 def test_custom_gradient_keras_style():

@@ -1936,11 +1936,14 @@ def _clone_functional(model, clone_function, input_tensors, call_function):
         key = (id(layer), id(ins), id(kwargs))
         if key not in calls:
             args = [memo[id(i)] for i in ins] if isinstance(ins, (list, tuple)) else memo[id(ins)]
-            new_layer = clone_function(layer)
-            filled = _fill_node_kwargs(kwargs, memo)
-            args = node_inputs(new_layer, args)
-            calls[key] = (call_function(new_layer, args, **filled) if call_function is not None
-                          else new_layer(args, **filled))
+            if getattr(layer, "_keras_operation", False):  # a keras.ops node: the op again, on the new tensors
+                calls[key] = layer.replay(args)
+            else:
+                new_layer = clone_function(layer)
+                filled = _fill_node_kwargs(kwargs, memo)
+                args = node_inputs(new_layer, args)
+                calls[key] = (call_function(new_layer, args, **filled) if call_function is not None
+                              else new_layer(args, **filled))
         result = calls[key]
         index = out._history[2] if len(out._history) > 2 else None
         memo[id(out)] = (_flat_outputs(result)[index] if index is not None and isinstance(result, (list, tuple, dict))

@@ -97,11 +97,41 @@ def _shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _operator(op, reflected=False):
+    """A KerasTensor operator: the ``keras.ops.numpy`` op ``op`` on it (Keras 3's ``KerasTensor.__add__`` ...), a
+    node of the functional model."""
+    def method(self, *other):
+        from ..ops import numpy as knp  # imported when used: keras.ops imports the layers
+        args = (*other, self) if reflected else (self, *other)
+        return getattr(knp, op)(*args)
+    method.__name__ = f"__{'r' if reflected else ''}{op}__"
+    return method
+
+
 class KerasTensor:
     """A symbolic tensor: shape (``None`` for unknown dimensions) and dtype, no value.
 
-    Returned by ``keras.Input`` and by layers called on KerasTensors.
+    Returned by ``keras.Input`` and by layers called on KerasTensors. Arithmetic operators (``+ - * / // % **
+    @``, unary ``-`` and ``abs``) with tensors or Python numbers, and indexing (``x[:, 1:3]``), are ``keras.ops``
+    nodes of the functional model (``Add``, ``Subtract``, ``Multiply``, ``TrueDivide``, ``FloorDivide``, ``Mod``,
+    ``Power``, ``Matmul``, ``Negative``, ``Absolute``, ``GetItem``), as in Keras 3; comparisons stay Python's
+    identity comparisons.
     """
+
+    __add__, __radd__ = _operator("add"), _operator("add", reflected=True)
+    __sub__, __rsub__ = _operator("subtract"), _operator("subtract", reflected=True)
+    __mul__, __rmul__ = _operator("multiply"), _operator("multiply", reflected=True)
+    __matmul__, __rmatmul__ = _operator("matmul"), _operator("matmul", reflected=True)
+    __truediv__, __rtruediv__ = _operator("true_divide"), _operator("true_divide", reflected=True)
+    __floordiv__, __rfloordiv__ = _operator("floor_divide"), _operator("floor_divide", reflected=True)
+    __mod__, __rmod__ = _operator("mod"), _operator("mod", reflected=True)
+    __pow__, __rpow__ = _operator("power"), _operator("power", reflected=True)
+    __neg__, __abs__ = _operator("negative"), _operator("absolute")
+    __getitem__ = _operator("get_item")
+    __array_ufunc__ = None  # `np_array + x` is x.__radd__(np_array), one node, not one per array element
+
+    def __iter__(self):  # not Python's fallback on __getitem__ (Keras 3's message; TypeError, as for non-iterables)
+        raise TypeError("Iterating over a symbolic KerasTensor is not supported.")
 
     def __init__(self, shape, dtype="float32", name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)

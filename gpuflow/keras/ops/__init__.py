@@ -9,8 +9,8 @@ here, and ``ops.nn``, ``ops.linalg``, ``ops.image`` and ``ops.numpy`` are submod
 Arguments, defaults and result dtypes follow Keras 3.15 on the TensorFlow backend; inputs may be gpuflow tensors,
 NumPy arrays, nested lists or Python numbers, and results are gpuflow Tensors, differentiable through
 ``GradientTape`` except where a docstring says otherwise. The ops run eagerly; called on symbolic tensors (a
-``keras.Input`` or a layer's output) they become nodes of the functional model, as in Keras 3 (such a model trains
-and predicts but cannot be saved). A Keras op gpuflow does not implement raises
+``keras.Input`` or a layer's output) they become nodes of the functional model, as in Keras 3, saved and loaded in
+Keras's form (:mod:`.operation`). A Keras op gpuflow does not implement raises
 AttributeError "`tf.keras.ops.<name>` is not supported in gpuflow".
 """
 from . import core, einops, image, linalg, math, nn, numpy  # noqa: F401

@@ -14,9 +14,9 @@ import threading
 import types
 
 from .. import activations, constraints, initializers, layers, losses, metrics, optimizers, regularizers
-from ..layers import keras_ops
 from ..layers.base import Layer
 from ..models import Functional, Model, Sequential
+from ..ops.operation import operation_classes
 
 _GLOBAL_CUSTOM_OBJECTS = {}
 _GLOBAL_CUSTOM_NAMES = {}
@@ -128,7 +128,7 @@ def tables():
         "constraints": {**classes(C, C.Constraint), "max_norm": C.MaxNorm, "min_max_norm": C.MinMaxNorm,
                         "non_neg": C.NonNeg, "unit_norm": C.UnitNorm},
         "activations": {},
-        "ops": dict(keras_ops.OPS),  # operation nodes Keras writes in functional configs (mask computations)
+        "ops": dict(operation_classes()),  # keras.ops calls Keras writes as nodes of functional models
     }
     fns_by = {
         "losses": functions(losses),
@@ -148,8 +148,8 @@ def public_class(cls):
     for cat in ("layers", "optimizers", "losses", "metrics", "initializers", "regularizers", "constraints"):
         if classes_by[cat].get(cls.__name__) is cls:
             return f"keras.{cat}", cls.__name__, None
-    if classes_by["ops"].get(cls.__name__) is cls:  # a mask computation node, as Keras 3 writes it
-        return "keras.src.ops.numpy", cls.__name__, cls.__name__
+    if classes_by["ops"].get(cls.__name__) is cls:  # an operation node, as Keras 3 writes it
+        return f"keras.src.ops.{cls.keras_module}", cls.__name__, cls.__name__
     return None
 
 

@@ -32,6 +32,7 @@ from .. import initializers, losses, metrics, optimizers
 from ..layers.base import KerasTensor, Layer
 from ..layers.core import InputLayer
 from ..models import Functional, Model, Sequential, map_graph, node_inputs
+from ..ops.operation import OpNode
 from . import registry
 
 
@@ -129,6 +130,11 @@ def _serialize(obj, shapes):
                                                              "keras_history": None}}
     if isinstance(obj, bytes):
         return {"class_name": "__bytes__", "config": {"value": obj.decode("utf-8")}}
+    if isinstance(obj, slice):  # an index of a GetItem node
+        return {"class_name": "__slice__", "config": {k: _serialize(getattr(obj, k), shapes)
+                                                      for k in ("start", "stop", "step")}}
+    if obj is Ellipsis:
+        return {"class_name": "__ellipsis__", "config": {}}
     if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)):
         return _serialize_function(obj)
     if isinstance(obj, Model):
@@ -266,7 +272,9 @@ def _functional_config(model):
         entry = _serialize(layer, shapes)
         entry["name"] = layer.name
         inbound = []
-        if not isinstance(layer, InputLayer):
+        if isinstance(layer, OpNode):  # a keras.ops call: its tensors and constants, as Keras writes them
+            inbound.append(_serialize(layer.node_arguments(tensor_arg), {}))
+        elif not isinstance(layer, InputLayer):
             for t in calls.get(id(layer), []):
                 ins = t._history[1]
                 call_kwargs = dict(t._history[3]) if len(t._history) > 3 else {}
@@ -408,6 +416,10 @@ def _resolve(config, ctx, expected):
         obj = classes_by.get(cat, {}).get(lookup)
         if obj is not None:
             return obj
+    if category == "ops":
+        raise LoadError(f"The Keras operation '{class_name}' (module '{module}'){ctx.where} is not supported by "
+                        "gpuflow: it cannot rebuild that node of the functional model. Full object config: "
+                        f"{_short(config)}")
     known = sorted({n for cat in (searched or expected) for n in classes_by.get(cat, {})})
     where_from = f" from module '{module}'" if module else ""
     raise LoadError(
@@ -579,8 +591,8 @@ def _instantiate(cls, config, ctx):
             if not isinstance(inner, dict):
                 raise ValueError(f"expected a dict config, received {type(inner).__name__}")
             kwargs = {k: _deserialize_inner(v, ctx, k) for k, v in inner.items()}
-            if (getattr(cls, "__module__", "") or "").startswith("gpuflow."):
-                kwargs = _clean_kwargs(cls, class_name, kwargs, ctx)
+            if (getattr(cls, "__module__", "") or "").startswith("gpuflow.") and not issubclass(cls, OpNode):
+                kwargs = _clean_kwargs(cls, class_name, kwargs, ctx)  # (an OpNode checks its own arguments)
             obj = cls.from_config(kwargs)
     except (LoadError, UnsafeDeserializationError):
         raise
@@ -716,7 +728,7 @@ def _functional_from_config(cls, config, ctx):
                     break
                 kwargs = {k: v for k, v in kwargs.items() if v is not None}
                 with _building(entries[name], ctx):
-                    out = layer(*args, **kwargs)
+                    out = (layer.symbolic_call if isinstance(layer, OpNode) else layer)(*args, **kwargs)
                 outputs_by_node[(name, counts[name])] = (out if isinstance(out, (list, tuple)) else nest.flatten(out)
                                                          if isinstance(out, dict) else [out])
                 counts[name] += 1
