@@ -473,14 +473,14 @@ class CheckpointLoadStatus(_LoadStatus):
 
         visit(root, 0, ())
         for a in self._anchors:
-            pending = a.__dict__.get(_PENDING, [])
-            if self in pending:
-                pending.remove(self)
-            if not pending:
-                a.__dict__.pop(_PENDING, None)
+            mark = a.__dict__.get(_PENDING)
+            if mark is not None and self in mark.statuses:
+                mark.statuses.remove(self)
+                if not mark.statuses:
+                    del a.__dict__[_PENDING]
         self._anchors = list(waiting.values())
         for a in self._anchors:
-            a.__dict__.setdefault(_PENDING, []).append(self)
+            a.__dict__.setdefault(_PENDING, _Waiting()).statuses.append(self)
 
     def _assign(self, var, node, value):
         value = np.asarray(value)
@@ -572,12 +572,26 @@ class InitializationOnlyStatus(_LoadStatus):
                              "(save_path=None to Saver.restore).")
 
 
-def restore_deferred(obj):
+class _Waiting:
+    """The mark of an object some restore waits on: those restores' statuses, and the ``version`` of the object at
+    the last retry."""
+
+    def __init__(self):
+        self.statuses, self.version = [], None
+
+
+def restore_deferred(obj, version=None):
     """Assigns the saved values waiting for ``obj``'s new variables (called once ``obj`` has created them: a layer
-    built, an optimizer's slots made). Cheap to call: nothing happens unless a restore marked ``obj``."""
-    pending = getattr(obj, "__dict__", {}).pop(_PENDING, ())
-    for status in pending:
+    built, an optimizer's slots made). Cheap: nothing happens unless a restore marked ``obj``, nor when ``version``
+    (e.g. a count of variables) is the one of the last retry."""
+    waiting = getattr(obj, "__dict__", {}).get(_PENDING)
+    if waiting is None or (version is not None and version == waiting.version):
+        return
+    del obj.__dict__[_PENDING]
+    for status in waiting.statuses:
         status._walk()
+    if _PENDING in obj.__dict__:
+        obj.__dict__[_PENDING].version = version
 
 
 # -- Checkpoint -----------------------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ def make_model(seed=1):
     return model, keras.optimizers.Adam(0.01)
 
 
-def train_step(model, opt):
+def train_step(model, opt, y=Y):
     with tf.GradientTape() as tape:
-        loss = tf.reduce_mean((model(X) - Y) ** 2)
+        loss = tf.reduce_mean((model(X) - y) ** 2)
     grads = tape.gradient(loss, model.trainable_variables)
     opt.apply_gradients(zip(grads, model.trainable_variables))
     return float(loss.numpy())
@@ -224,3 +224,50 @@ def test_manager_checkpoint_interval_and_latest_checkpoint_misses(tmp_path):
     assert tf.train.latest_checkpoint(str(tmp_path / "nowhere")) is None
     os.remove(manager.latest_checkpoint + ".index")
     assert tf.train.latest_checkpoint(str(tmp_path)) is None  # the state file names a checkpoint that is gone
+
+
+class MyMomentum(keras.optimizers.Optimizer):
+    """An optimizer written for Keras 3 (build + update_step): its variables exist only after its own build."""
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.m = [self.add_variable_from_reference(v, "m") for v in var_list]
+
+    def update_step(self, gradient, variable, learning_rate):
+        m = self.m[self._get_variable_index(variable)]
+        self.assign(m, 0.9 * m + gradient)
+        self.assign_sub(variable, learning_rate * m)
+
+
+@pytest.mark.parametrize("make_opt", [lambda: keras.optimizers.Nadam(0.01), lambda: MyMomentum(0.01)],
+                         ids=["nadam", "keras3_subclass"])
+def test_variables_made_after_the_base_build_are_restored(tmp_path, make_opt):
+    model, _ = make_model()
+    opt = make_opt()
+    train_step(model, opt)
+    path = tf.train.Checkpoint(model=model, optimizer=opt).write(str(tmp_path / "o"))
+    uninterrupted = [train_step(model, opt) for _ in range(2)]
+    model2, _ = make_model(seed=3)
+    opt2 = make_opt()
+    status = tf.train.Checkpoint(model=model2, optimizer=opt2).read(path)
+    assert [train_step(model2, opt2) for _ in range(2)] == uninterrupted
+    status.assert_consumed()
+
+
+def test_values_never_matched_are_not_retried_every_step(tmp_path, monkeypatch):
+    model, opt = make_model()
+    train_step(model, opt)
+    path = tf.train.Checkpoint(optimizer=opt).write(str(tmp_path / "o"))  # slots for 4 variables
+    small = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])  # the first layer of make_model()
+    opt2 = keras.optimizers.Adam(0.01)
+    status = tf.train.Checkpoint(optimizer=opt2).read(path)
+    walks = []
+    walk = tf.train.CheckpointLoadStatus._walk
+    monkeypatch.setattr(tf.train.CheckpointLoadStatus, "_walk", lambda self: walks.append(1) or walk(self))
+    for _ in range(3):
+        train_step(small, opt2, y=np.zeros((8, 4), np.float32))  # builds 2 of the 4 variables' slots: the others' values wait forever
+    assert len(walks) == 1  # one retry when the slots were made, none at the later steps
+    with pytest.raises(AssertionError, match="Unresolved object in checkpoint optimizer/_variables/6"):
+        status.assert_consumed()

@@ -205,9 +205,9 @@ class Optimizer:
         self._restore_deferred()
 
     def _restore_deferred(self):
-        if "_deferred_restores" in self.__dict__:  # a tf.train.Checkpoint restore waits for the slots
+        if "_deferred_restores" in self.__dict__:  # a tf.train.Checkpoint restore waits for variables made later
             from ..train import restore_deferred
-            restore_deferred(self)
+            restore_deferred(self, version=len(self.variables))  # retried only when the variables changed
 
     # -- Keras 3's API for optimizers written as subclasses (build + update_step(gradient, variable, lr)) -------
     def add_variable(self, shape, initializer="zeros", dtype=None, aggregation="none", layout=None, name=None):
@@ -350,7 +350,7 @@ class Optimizer:
                 raise ValueError(f"Gradient shape {g.shape} does not match variable '{v.path}' of shape "
                                  f"{tuple(v.shape)}.")
         self.build(variables)
-        self._restore_deferred()  # again: a subclass's build may make variables after the base build
+        self._restore_deferred()  # again: a subclass's build (Nadam's, a Keras 3 one) may add variables after the base
         on_device = getattr(variables[0].backend, "sync_free", False)
         if self.loss_scale_factor:  # Keras 3: scale_loss multiplied the loss; the gradients are unscaled first
             grads = [g / self.loss_scale_factor for g in grads]
