@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import collections
+import collections.abc
 import json
 import os
 import re
@@ -70,8 +71,8 @@ def _container_children(value):
     return [(str(k), v) for k, v in items if _is_trackable(v)]
 
 
-def _attribute_children(obj, skip=()):
-    return [(k, v) for k, v in vars(obj).items() if k not in skip and k != _PENDING and _is_trackable(v)]
+def _attribute_children(obj):
+    return [(k, v) for k, v in vars(obj).items() if k != _PENDING and _is_trackable(v)]
 
 
 def _layer_children(layer):
@@ -499,12 +500,13 @@ class CheckpointLoadStatus(_LoadStatus):
         return names
 
     def _unmatched_variables(self):
-        out, seen, queue = [], set(), collections.deque([(self._checkpoint._graph_root(), "")])
+        out, seen, keep, queue = [], set(), [], collections.deque([(self._checkpoint._graph_root(), "")])
         while queue:
             obj, path = queue.popleft()
             if id(obj) in seen:
                 continue
             seen.add(id(obj))
+            keep.append(obj)  # temporary containers (an optimizer's variable list) keep their ids unique
             if isinstance(obj, Variable) and id(obj) not in self._restored:
                 out.append(f"{path} ({obj!r})")
             queue.extend((c, (path + "/" if path else "") + _escape(n)) for n, c in self._checkpoint._children_of(obj))
@@ -776,9 +778,12 @@ class Checkpoint:
 
 def _assert_trackable(obj, name):
     if not _is_trackable(obj):
+        hint = (" gpuflow cannot save an iterator's position (TensorFlow saves a tf.data iterator's): leave it out of "
+                "the Checkpoint; to resume mid-epoch, keep the step in a tf.Variable and skip that many elements."
+                if isinstance(obj, collections.abc.Iterator) else "")
         raise ValueError(f"`Checkpoint` was expecting {name} to be a trackable object (an object derived from "
                          f"`Trackable`), got {obj}. If you believe this object should be trackable (i.e. it is part "
-                         "of the TensorFlow Python API and manages state), please open an issue.")
+                         f"of the TensorFlow Python API and manages state), please open an issue.{hint}")
 
 
 # -- CheckpointManager ----------------------------------------------------------------------------------------------

@@ -151,6 +151,8 @@ def test_restore_errors(tmp_path):
         tf.train.Checkpoint(v=tf.Variable([0.0, 0.0, 0.0])).read(path)
     with pytest.raises(ValueError, match="expecting v to be a trackable object"):
         tf.train.Checkpoint(v=1)
+    with pytest.raises(ValueError, match="cannot save an iterator's position"):  # the TF guide's iterator=iter(ds)
+        tf.train.Checkpoint(iterator=iter(tf.data.Dataset.range(3)))
     tf_ckpt = os.path.join(FIXTURES, "tf_checkpoint", "ckpt-1")  # written by TensorFlow (make_tf_checkpoint.py)
     with pytest.raises(NotImplementedError, match=r"ckpt-1\.index' is a TensorFlow checkpoint.*Expected a gpuflow "
                                                   "checkpoint"):
@@ -271,3 +273,22 @@ def test_values_never_matched_are_not_retried_every_step(tmp_path, monkeypatch):
     assert len(walks) == 1  # one retry when the slots were made, none at the later steps
     with pytest.raises(AssertionError, match="Unresolved object in checkpoint optimizer/_variables/6"):
         status.assert_consumed()
+
+
+def test_manager_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
+    clock = iter(range(0, 10 * 3600, 3600))  # the manager is made at 0 h, then each save comes an hour later
+
+    class FakeTime:
+        @staticmethod
+        def time():
+            return float(next(clock))
+    monkeypatch.setattr(tf.train, "time", FakeTime)
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(0.0)), str(tmp_path), max_to_keep=1,
+                                         keep_checkpoint_every_n_hours=1.5)
+    for _ in range(4):
+        manager.save()
+    # ckpt-1 (1 h) leaves the kept set too soon after the start; ckpt-2 (2 h) is preserved; ckpt-3 (3 h) is within
+    # 1.5 h of ckpt-2 and deleted; ckpt-4 is the kept one
+    assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == ["ckpt-2.index", "ckpt-4.index"]
+    assert manager.checkpoints == [str(tmp_path / "ckpt-4")]
+    assert tf.train.get_checkpoint_state(str(tmp_path)).last_preserved_timestamp == 7200.0
