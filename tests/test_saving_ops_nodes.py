@@ -137,3 +137,17 @@ def test_an_op_keras_files_cannot_hold_trains_but_is_not_saved(tmp_path):
     np.testing.assert_allclose(model.predict(np.ones((2, 3), "float32"), verbose=0), [3.0, 3.0])
     with pytest.raises(NotImplementedError, match="keras.ops.einsum on symbolic tensors"):
         model.save(tmp_path / "m.keras")
+
+
+def test_comparison_and_logical_operators_are_nodes_too(tmp_path):
+    inp = keras.Input((5,))
+    band = (inp > -0.5) & ~(inp >= 0.5) | (inp <= -2.0)  # Greater, GreaterEqual, LogicalNot, LogicalAnd, LessEqual...
+    model = keras.Model(inp, ops.where(band, inp, 0.0))
+    x = np.array([[-3.0, -1.0, -0.25, 0.25, 1.0]], "float32")
+    expected = np.where(((x > -0.5) & ~(x >= 0.5)) | (x <= -2.0), x, 0.0)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
+    model.save(tmp_path / "m.keras")
+    names = [e["class_name"] for e in _op_entries(_config(tmp_path / "m.keras"))]
+    assert sorted(names) == sorted(["Greater", "GreaterEqual", "LogicalNot", "LogicalAnd", "LessEqual", "LogicalOr",
+                                    "Where"])
+    np.testing.assert_array_equal(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected)

@@ -111,11 +111,11 @@ def _operator(op, reflected=False):
 class KerasTensor:
     """A symbolic tensor: shape (``None`` for unknown dimensions) and dtype, no value.
 
-    Returned by ``keras.Input`` and by layers called on KerasTensors. Arithmetic operators (``+ - * / // % **
-    @``, unary ``-`` and ``abs``) with tensors or Python numbers, and indexing (``x[:, 1:3]``), are ``keras.ops``
-    nodes of the functional model (``Add``, ``Subtract``, ``Multiply``, ``TrueDivide``, ``FloorDivide``, ``Mod``,
-    ``Power``, ``Matmul``, ``Negative``, ``Absolute``, ``GetItem``), as in Keras 3; comparisons stay Python's
-    identity comparisons.
+    Returned by ``keras.Input`` and by layers called on KerasTensors. The operators ``+ - * / // % ** @ < <= > >=
+    & | ^``, unary ``-``, ``~`` and ``abs`` with tensors or Python numbers, and indexing (``x[:, 1:3]``), are
+    ``keras.ops`` nodes of the functional model (``Add``, ``Subtract``, ..., ``Less``, ``LogicalAnd``, ...,
+    ``GetItem``), as in Keras 3; ``==`` and ``!=`` stay Python's identity comparisons (Keras makes ``!=`` a
+    ``NotEqual`` node; gpuflow keeps KerasTensors usable in ``in`` tests and as dict keys).
     """
 
     __add__, __radd__ = _operator("add"), _operator("add", reflected=True)
@@ -127,6 +127,12 @@ class KerasTensor:
     __mod__, __rmod__ = _operator("mod"), _operator("mod", reflected=True)
     __pow__, __rpow__ = _operator("power"), _operator("power", reflected=True)
     __neg__, __abs__ = _operator("negative"), _operator("absolute")
+    __lt__, __le__ = _operator("less"), _operator("less_equal")
+    __gt__, __ge__ = _operator("greater"), _operator("greater_equal")
+    __and__, __rand__ = _operator("logical_and"), _operator("logical_and", reflected=True)
+    __or__, __ror__ = _operator("logical_or"), _operator("logical_or", reflected=True)
+    __xor__, __rxor__ = _operator("logical_xor"), _operator("logical_xor", reflected=True)
+    __invert__ = _operator("logical_not")
     __getitem__ = _operator("get_item")
     __array_ufunc__ = None  # `np_array + x` is x.__radd__(np_array), one node, not one per array element
 
