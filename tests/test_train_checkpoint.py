@@ -268,8 +268,8 @@ def test_values_never_matched_are_not_retried_every_step(tmp_path, monkeypatch):
     walks = []
     walk = tf.train.CheckpointLoadStatus._walk
     monkeypatch.setattr(tf.train.CheckpointLoadStatus, "_walk", lambda self: walks.append(1) or walk(self))
-    for _ in range(3):
-        train_step(small, opt2, y=np.zeros((8, 4), np.float32))  # builds 2 of the 4 variables' slots: the others' values wait forever
+    for _ in range(3):  # builds the slots of 2 of the 4 variables: the others' values wait forever
+        train_step(small, opt2, y=np.zeros((8, 4), np.float32))
     assert len(walks) == 1  # one retry when the slots were made, none at the later steps
     with pytest.raises(AssertionError, match="Unresolved object in checkpoint optimizer/_variables/6"):
         status.assert_consumed()
@@ -292,3 +292,23 @@ def test_manager_keep_checkpoint_every_n_hours(tmp_path, monkeypatch):
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".index")) == ["ckpt-2.index", "ckpt-4.index"]
     assert manager.checkpoints == [str(tmp_path / "ckpt-4")]
     assert tf.train.get_checkpoint_state(str(tmp_path)).last_preserved_timestamp == 7200.0
+
+
+def test_deferred_restore_of_a_layer_built_in_its_own_call(tmp_path):
+    class Block(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.mha = keras.layers.MultiHeadAttention(num_heads=2, key_dim=2)  # builds its projections itself
+            self.out = keras.layers.Dense(1)
+
+        def call(self, x):
+            return self.out(self.mha(x, x))
+
+    x = np.random.default_rng(2).random((2, 3, 4), dtype=np.float32)
+    block = Block()
+    expected = block(x).numpy()
+    path = tf.train.Checkpoint(block=block).write(str(tmp_path / "b"))
+    block2 = Block()
+    status = tf.train.Checkpoint(block=block2).read(path)
+    np.testing.assert_array_equal(block2(x).numpy(), expected)  # restored before the first forward pass used them
+    status.assert_consumed()

@@ -602,6 +602,9 @@ class Layer:
         if not self.built:
             self._assert_input_compatibility(shape) if not isinstance(inputs, (list, tuple, dict)) else None
             self._maybe_build(shape)
+        if "_deferred_restores" in self.__dict__:  # a tf.train.Checkpoint restore waits for weights built elsewhere
+            from ...train import restore_deferred  # (MultiHeadAttention builds its projections in its own __call__)
+            restore_deferred(self, version=len(self._weights))
         if not isinstance(inputs, (list, tuple, dict)):
             self._assert_input_compatibility(shape)
         if self._call_has_training:
