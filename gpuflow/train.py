@@ -5,11 +5,13 @@ behaviour).
 A checkpoint saves the Variables reachable from its root object: Keras layers and models (their weights, sub-layers
 and compiled optimizer), Keras optimizers (``iterations``, the learning rate and the slot variables, as the
 ``_variables`` list), ``tf.Variable``, ``tf.Module`` and nested Checkpoints, and lists, tuples and dicts of them.
-Each object is named by its path from the root, as TensorFlow names it
-(``model/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE``, ``optimizer/_variables/2/...``); restoring walks
-the saved object graph and the live one side by side, matching children by name, so a variable that does not exist
-yet (a layer not built, optimizer slots made by the first ``apply_gradients``) takes its saved value when it is
-created (TensorFlow's deferred restoration).
+Each object is named by its first shortest path from the root, in TensorFlow's scheme: attribute names, list
+indices and dict keys (``net/blocks/1/kernel/.ATTRIBUTES/VARIABLE_VALUE``), a Sequential or functional model's layers
+as tf.keras 2 names them (``model/layer_with_weights-0/kernel/...``; Keras 3 under TF 2.21 writes
+``model/_functional/_operations/1/_kernel/...`` instead), an optimizer's ``_iterations``, ``_learning_rate`` and
+``_variables/<i>`` as Keras 3 under TF 2.21. Restoring walks the saved object graph and the live one side by side,
+matching children by name, so a variable that does not exist yet (a layer not built, optimizer slots made by the
+first ``apply_gradients``) takes its saved value when it is created (TensorFlow's deferred restoration).
 
 The files keep TensorFlow's names (``<prefix>.index``, ``<prefix>.data-00000-of-00001`` and the ``checkpoint`` state
 file of :func:`latest_checkpoint`) but hold gpuflow's own format: HDF5 files written with h5py (the object graph as
