@@ -151,3 +151,16 @@ def test_comparison_and_logical_operators_are_nodes_too(tmp_path):
     assert sorted(names) == sorted(["Greater", "GreaterEqual", "LogicalNot", "LogicalAnd", "LessEqual", "LogicalOr",
                                     "Where"])
     np.testing.assert_array_equal(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), expected)
+
+
+def test_an_op_that_refuses_zeros_still_becomes_a_node(tmp_path):
+    """The node's output shape comes from running the op on zeros, or, where it refuses them (a singular matrix for
+    inv), on identity matrices."""
+    inp = keras.Input((2, 2))
+    model = keras.Model(inp, ops.linalg.inv(inp))
+    x = np.array([[[2.0, 1.0], [1.0, 1.0]]], "float32")
+    np.testing.assert_allclose(model.predict(x, verbose=0), [[[1.0, -1.0], [-1.0, 2.0]]], rtol=1e-5)
+    model.save(tmp_path / "m.keras")
+    assert _op_entries(_config(tmp_path / "m.keras"))[0]["module"] == "keras.src.ops.linalg"
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
+                               [[[1.0, -1.0], [-1.0, 2.0]]], rtol=1e-5)

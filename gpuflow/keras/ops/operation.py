@@ -21,7 +21,9 @@ import re
 
 import numpy as np
 
+from ... import dtypes as _dtypes
 from ...ops import array_ops as A
+from ...ops.core import convert_to_tensor
 from ..backend import get_uid
 from ..layers.base import KerasTensor, Layer
 from ._keras_operations import KERAS_OPERATIONS
@@ -126,9 +128,16 @@ class OpNode(Layer):
         return self.fn(**kwargs, **self.init)
 
     def _probe(self, batch):
-        zeros = [A.zeros(tuple(batch if d is None else d for d in kt.shape), kt.dtype) for kt in self.symbolic]
-        with np.errstate(all="ignore"):  # zeros are only for the shapes: 0 / 0 is no concern
-            out = self.call(zeros)
+        shapes = [tuple(batch if d is None else d for d in kt.shape) for kt in self.symbolic]
+        with np.errstate(all="ignore"):  # the values are only for the shapes: 0 / 0 is no concern
+            try:
+                out = self.call([A.zeros(s, kt.dtype) for s, kt in zip(shapes, self.symbolic)])
+            except Exception as zeros_error:  # an op that refuses zeros (inv, cholesky, solve): identity matrices
+                try:
+                    out = self.call([convert_to_tensor(_identities(s).astype(_dtypes.as_dtype(kt.dtype).as_numpy_dtype))
+                                     for s, kt in zip(shapes, self.symbolic)])
+                except Exception:
+                    raise zeros_error from None
         return list(out) if isinstance(out, (list, tuple)) else out
 
     def compute_output_shape(self, input_shape):
@@ -162,6 +171,13 @@ class OpNode(Layer):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _identities(shape):
+    """Identity matrices on the last two axes of ``shape`` when they are equal, else ones."""
+    if len(shape) >= 2 and shape[-1] == shape[-2]:
+        return np.broadcast_to(np.eye(shape[-1]), shape)
+    return np.ones(shape)
 
 
 def _auto_name(base):
