@@ -1,6 +1,6 @@
 """``tf.train`` checkpoints: :class:`Checkpoint`, :class:`CheckpointManager`, :func:`latest_checkpoint`,
-:func:`get_checkpoint_state`, :func:`list_variables`, :func:`load_variable`, :func:`load_checkpoint` (TensorFlow 2.21's
-behaviour).
+:func:`get_checkpoint_state`, :func:`list_variables`, :func:`load_variable`, :func:`load_checkpoint`,
+:func:`checkpoints_iterator` (TensorFlow 2.21's behaviour).
 
 A checkpoint saves the Variables reachable from its root object: Keras layers and models (their weights, sub-layers
 and compiled optimizer), Keras optimizers (``iterations``, the learning rate and the slot variables, as the
@@ -38,7 +38,7 @@ from .module import Module
 from .tensor import Variable
 
 __all__ = ["Checkpoint", "CheckpointManager", "CheckpointOptions", "latest_checkpoint", "get_checkpoint_state",
-           "list_variables", "load_variable", "load_checkpoint"]
+           "list_variables", "load_variable", "load_checkpoint", "checkpoints_iterator"]
 
 _FORMAT = "gpuflow.train.Checkpoint"
 _DATA_SUFFIX = ".data-00000-of-00001"
@@ -418,6 +418,49 @@ def latest_checkpoint(checkpoint_dir, latest_filename=None):
     if state and os.path.exists(state.model_checkpoint_path + ".index"):
         return state.model_checkpoint_path
     return None
+
+
+def _wait_for_new_checkpoint(checkpoint_dir, last_checkpoint=None, seconds_to_sleep=1, timeout=None):
+    """The latest checkpoint once it differs from ``last_checkpoint``, polling every ``seconds_to_sleep``; None after
+    ``timeout`` seconds (TensorFlow's ``wait_for_new_checkpoint``)."""
+    stop_time = time.time() + timeout if timeout is not None else None
+    while True:
+        path = latest_checkpoint(checkpoint_dir)
+        if path is not None and path != last_checkpoint:
+            return path
+        if stop_time is not None and time.time() + seconds_to_sleep > stop_time:
+            return None
+        time.sleep(seconds_to_sleep)
+
+
+def checkpoints_iterator(checkpoint_dir, min_interval_secs=0, timeout=None, timeout_fn=None):
+    """Yields each new :func:`latest_checkpoint` of ``checkpoint_dir`` as it appears (``tf.train.checkpoints_iterator``,
+    TensorFlow's logic).
+
+    Args:
+        checkpoint_dir: the directory written by a :class:`CheckpointManager` or :meth:`Checkpoint.save`.
+        min_interval_secs: the least number of seconds between two yields.
+        timeout: the most seconds to wait for a new checkpoint (None: forever).
+        timeout_fn: called after a timeout (and after each yield); a true result ends the iteration. Without it, a
+            timeout ends the iteration.
+
+    Yields:
+        Checkpoint prefixes (str).
+    """
+    path = None
+    while True:
+        new_path = _wait_for_new_checkpoint(checkpoint_dir, path, timeout=timeout)
+        if new_path:
+            start = time.time()
+            path = new_path
+            yield path
+            wait = start + min_interval_secs - time.time()
+            if wait > 0:
+                time.sleep(wait)
+        elif timeout_fn is None:
+            return
+        if timeout_fn is not None and timeout_fn():
+            return
 
 
 # -- restoring ------------------------------------------------------------------------------------------------------

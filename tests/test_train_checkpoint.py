@@ -312,3 +312,15 @@ def test_deferred_restore_of_a_layer_built_in_its_own_call(tmp_path):
     status = tf.train.Checkpoint(block=block2).read(path)
     np.testing.assert_array_equal(block2(x).numpy(), expected)  # restored before the first forward pass used them
     status.assert_consumed()
+
+
+def test_checkpoints_iterator(tmp_path):
+    ckpt = tf.train.Checkpoint(v=tf.Variable(1.0))
+    assert list(tf.train.checkpoints_iterator(str(tmp_path), timeout=0)) == []
+    first = ckpt.save(str(tmp_path / "c"))
+    seen = []
+    for path in tf.train.checkpoints_iterator(str(tmp_path), timeout=0, timeout_fn=lambda: len(seen) >= 2):
+        seen.append(path)
+        if len(seen) == 1:
+            second = ckpt.save(str(tmp_path / "c"))  # a new checkpoint appears while the first is evaluated
+    assert seen == [first, second]
