@@ -6,11 +6,13 @@ writes its own in the same form.
 ``fixtures/ops_nodes.keras`` / ``ops_nodes.npz`` were written by Keras 3.15.1 with ``fixtures/make_ops_nodes.py``
 (operators with tensors and scalars, concatenate, reshape, mean/sum, relu/sigmoid/softmax, transpose,
 expand_dims/squeeze, matmul, maximum, sqrt and slicing), with Keras's predictions on a fixed input; the same script's
-``build(keras, ops)`` builds the model here with gpuflow. That Keras 3.15 loads gpuflow's files (with the same
-predictions) was checked by hand with /work/tfvenv.
+``build(keras, ops)`` builds the model here with gpuflow. ``ops_nodes_activations.keras``: ``keras.activations``
+called on KerasTensors (Keras's ``keras.src.activations.activations.ReLU`` node, read only). That Keras 3.15 loads
+gpuflow's files (with the same predictions) was checked by hand with /work/tfvenv.
 """
 import importlib.util
 import json
+import math
 import os
 import zipfile
 
@@ -44,7 +46,8 @@ def _config(path):
 
 
 def _op_entries(config):
-    return [e for e in config["config"]["layers"] if e["module"].startswith("keras.src.ops.")]
+    keras_ops_modules = ("keras.src.ops.", "keras.src.activations.")
+    return [e for e in config["config"]["layers"] if e["module"].startswith(keras_ops_modules)]
 
 
 def _rewrite_config(src, dst, edit):
@@ -164,3 +167,22 @@ def test_an_op_that_refuses_zeros_still_becomes_a_node(tmp_path):
     assert _op_entries(_config(tmp_path / "m.keras"))[0]["module"] == "keras.src.ops.linalg"
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0),
                                [[[1.0, -1.0], [-1.0, 2.0]]], rtol=1e-5)
+
+
+def test_keras_activations_called_on_keras_tensors_load(tmp_path):
+    """``keras.activations.relu(h, negative_slope=..., max_value=...)`` on a KerasTensor is Keras's
+    ``keras.src.activations.activations.ReLU`` node; gelu and silu are ``keras.src.ops.nn`` nodes."""
+    with np.load(os.path.join(FIXTURES, "ops_nodes.npz")) as d:
+        x, expected = d["x"], d["pred_activations"]
+    path = os.path.join(FIXTURES, "ops_nodes_activations.keras")
+    model = keras.models.load_model(path)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    dense = model.layers[1]
+    h = x @ dense.kernel.numpy() + dense.bias.numpy()
+    relu = np.minimum(np.where(h > 0, h, 0.1 * h), 0.5)  # Keras's relu with negative_slope and max_value
+    assert np.abs(expected - (relu * 0.5 * (1 + np.vectorize(math.erf)(relu / np.sqrt(2)))
+                              + h / (1 + np.exp(-h)))).max() < 1e-5  # gelu(relu) + silu(h): the fixture's formula
+    model.save(tmp_path / "again.keras")
+    written = _op_entries(_config(tmp_path / "again.keras"))
+    assert written == _op_entries(_config(path))  # as Keras wrote them
+    assert [e["class_name"] for e in written] == ["ReLU", "Gelu", "Silu", "Add"]

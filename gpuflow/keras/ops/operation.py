@@ -71,7 +71,7 @@ class OpNode(Layer):
     _cast_inputs = False
     _keras_operation = True  # a node of the graph, not one of the model's `layers`
     fn = None  # the op (a staticmethod on the classes of Keras's operations; set per node otherwise)
-    keras_module = None  # "numpy", "nn", ...: keras.src.ops.<module>; None: an op Keras files cannot hold
+    keras_module = None  # "keras.src.ops.numpy", ...: Keras's module of the op; None: an op files cannot hold
     init_args = ()  # the names of the op's arguments kept in the config
     call_args = ()  # the names of its other arguments, in order (the node's args)
 
@@ -189,22 +189,29 @@ def _snake(class_name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name).lower()
 
 
+def _operation_class(class_name, module, fn, init_args):
+    fn = getattr(fn, "__wrapped__", fn)  # the op itself, not its symbolic-aware wrapper
+    return type(class_name, (OpNode,), {
+        "fn": staticmethod(fn), "keras_module": module, "init_args": tuple(init_args),
+        "call_args": tuple(n for n in inspect.signature(fn).parameters if n not in init_args),
+        "__module__": __name__, "__qualname__": class_name,
+        "__doc__": f"Keras's ``{module}.{class_name}`` node: gpuflow's ``{fn.__module__}.{fn.__name__}``."})
+
+
 @functools.lru_cache(maxsize=None)
 def operation_classes():
     """``{class name: OpNode subclass}``: the Keras operations gpuflow reads and writes as nodes (one class per
-    entry of ``KERAS_OPERATIONS``, computing ``gpuflow.keras.ops.<module>.<snake_case name>``)."""
+    entry of ``KERAS_OPERATIONS``, computing ``gpuflow.keras.ops.<module>.<snake_case name>``), and the
+    ``keras.activations.relu`` node Keras writes (``keras.src.activations.activations.ReLU``), read only."""
     classes = {}
     for module, table in KERAS_OPERATIONS.items():
         namespace = vars(importlib.import_module(f"{__package__}.{module}"))
         for class_name, init_args in table.items():
-            fn = namespace[_snake(class_name)]
-            fn = getattr(fn, "__wrapped__", fn)  # the op itself, not its symbolic-aware wrapper
-            call_args = tuple(n for n in inspect.signature(fn).parameters if n not in init_args)
-            classes[class_name] = type(class_name, (OpNode,), {
-                "fn": staticmethod(fn), "keras_module": module, "init_args": tuple(init_args), "call_args": call_args,
-                "__module__": __name__, "__qualname__": class_name,
-                "__doc__": f"Keras's ``keras.src.ops.{module}.{class_name}`` node: ``keras.ops.{module}."
-                           f"{_snake(class_name)}``."})
+            classes[class_name] = _operation_class(class_name, f"keras.src.ops.{module}",
+                                                   namespace[_snake(class_name)], init_args)
+    from .. import activations  # imported when used: the activations import keras.ops
+    classes["ReLU"] = _operation_class("ReLU", "keras.src.activations.activations", activations.relu,
+                                       ("negative_slope", "max_value", "threshold"))
     return classes
 
 
@@ -220,7 +227,7 @@ def make_node(fn, module, name, args, kwargs):
     """The symbolic output(s) of ``fn(*args, **kwargs)`` (the op ``gpuflow.keras.ops.<module>.<name>`` called with
     KerasTensors): a node of Keras's class for the op when there is one (its ``init_args`` taken from the call,
     defaults included, as Keras's Operation), else a node that cannot be saved."""
-    cls = _by_function().get((module, _SHORTHANDS.get(name, name)))
+    cls = _by_function().get((f"keras.src.ops.{module}", _SHORTHANDS.get(name, name)))
     if cls is None:
         node = OpNode(name=_auto_name(name))
         node.fn = fn

@@ -127,8 +127,9 @@ def tables():
         "regularizers": {**classes(R, R.Regularizer), "l1": R.L1, "l2": R.L2, "l1_l2": R.L1L2},
         "constraints": {**classes(C, C.Constraint), "max_norm": C.MaxNorm, "min_max_norm": C.MinMaxNorm,
                         "non_neg": C.NonNeg, "unit_norm": C.UnitNorm},
-        "activations": {},
-        "ops": dict(operation_classes()),  # keras.ops calls Keras writes as nodes of functional models
+        "activations": {"ReLU": operation_classes()["ReLU"]},  # keras.activations.relu's node
+        "ops": {n: c for n, c in operation_classes().items()  # keras.ops calls Keras writes as functional nodes
+                if c.keras_module.startswith("keras.src.ops.")},
     }
     fns_by = {
         "losses": functions(losses),
@@ -148,8 +149,8 @@ def public_class(cls):
     for cat in ("layers", "optimizers", "losses", "metrics", "initializers", "regularizers", "constraints"):
         if classes_by[cat].get(cls.__name__) is cls:
             return f"keras.{cat}", cls.__name__, None
-    if classes_by["ops"].get(cls.__name__) is cls:  # an operation node, as Keras 3 writes it
-        return f"keras.src.ops.{cls.keras_module}", cls.__name__, cls.__name__
+    if operation_classes().get(cls.__name__) is cls:  # an operation node, as Keras 3 writes it
+        return cls.keras_module, cls.__name__, cls.__name__
     return None
 
 
