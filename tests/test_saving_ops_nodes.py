@@ -186,3 +186,15 @@ def test_keras_activations_called_on_keras_tensors_load(tmp_path):
     written = _op_entries(_config(tmp_path / "again.keras"))
     assert written == _op_entries(_config(path))  # as Keras wrote them
     assert [e["class_name"] for e in written] == ["ReLU", "Gelu", "Silu", "Add"]
+
+
+def test_a_dtype_argument_is_written_as_its_name(tmp_path):
+    inp = keras.Input((2, 3))
+    model = keras.Model(inp, ops.cast(ops.mean(inp, axis=(1, 2)), tf.float16))
+    model.save(tmp_path / "m.keras")
+    configs = [e["config"] for e in _op_entries(_config(tmp_path / "m.keras"))]
+    assert [{k: v for k, v in c.items() if k != "name"} for c in configs] == [
+        {"axis": [1, 2], "keepdims": False}, {"dtype": "float16"}]  # as Keras's Mean and Cast
+    x = np.arange(6, dtype="float32").reshape(1, 2, 3)
+    out = keras.models.load_model(tmp_path / "m.keras")(x)
+    assert out.dtype == tf.float16 and float(out.numpy()[0]) == 2.5

@@ -235,4 +235,6 @@ def make_node(fn, module, name, args, kwargs):
     bound = inspect.signature(fn).bind(*args, **kwargs)
     bound.apply_defaults()
     init = {n: bound.arguments.pop(n) for n in cls.init_args}
+    if init.get("dtype") is not None:  # as Keras's functions: the standardized name ("float16"), not a DType
+        init["dtype"] = _dtypes.as_dtype(init["dtype"]).name
     return cls(**init).symbolic_call(*bound.arguments.values())
