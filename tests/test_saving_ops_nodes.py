@@ -198,3 +198,11 @@ def test_a_dtype_argument_is_written_as_its_name(tmp_path):
     x = np.arange(6, dtype="float32").reshape(1, 2, 3)
     out = keras.models.load_model(tmp_path / "m.keras")(x)
     assert out.dtype == tf.float16 and float(out.numpy()[0]) == 2.5
+
+
+def test_tf_functions_refuse_keras_tensors_with_keras_message():
+    inp = keras.Input((3,))
+    with pytest.raises(TypeError, match="A KerasTensor cannot be used as input to a TensorFlow function"):
+        tf.nn.relu(inp)
+    with pytest.raises(TypeError, match="Iterating over a symbolic KerasTensor is not supported"):
+        list(inp)

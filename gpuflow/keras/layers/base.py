@@ -139,6 +139,13 @@ class KerasTensor:
     def __iter__(self):  # not Python's fallback on __getitem__ (Keras 3's message; TypeError, as for non-iterables)
         raise TypeError("Iterating over a symbolic KerasTensor is not supported.")
 
+    def __array__(self, *args, **kwargs):  # what tf.nn.relu(x), np.asarray(x) ... meet (Keras 3's message)
+        raise TypeError(
+            "A KerasTensor cannot be used as input to a TensorFlow function. A KerasTensor is a symbolic placeholder "
+            "for a shape and dtype, used when constructing Keras Functional models or Keras Functions. You can only "
+            "use it as input to a Keras layer or a Keras operation (from the namespaces `keras.layers` and "
+            "`keras.ops`). Received: a KerasTensor of shape " + _shape_str(self.shape) + f" and dtype {self.dtype}")
+
     def __init__(self, shape, dtype="float32", name=None, history=None):
         self.shape = tuple(None if d is None else int(d) for d in shape)
         self.dtype = _dtypes.as_dtype(dtype).name
