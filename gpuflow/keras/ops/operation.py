@@ -128,6 +128,7 @@ class OpNode(Layer):
         return self.fn(**kwargs, **self.init)
 
     def _probe(self, batch):
+        """The op on zeros shaped as its KerasTensors (``batch`` for None), or identity matrices if it refuses zeros."""
         shapes = [tuple(batch if d is None else d for d in kt.shape) for kt in self.symbolic]
         with np.errstate(all="ignore"):  # the values are only for the shapes: 0 / 0 is no concern
             try:
@@ -141,7 +142,7 @@ class OpNode(Layer):
         return list(out) if isinstance(out, (list, tuple)) else out
 
     def compute_output_shape(self, input_shape):
-        """The output shape(s) from two probes on zeros (batch 2 and 3): dimensions that differ are None."""
+        """The output shape(s) from two probes (batch 2 and 3, see ``_probe``): dimensions that differ are None."""
         a, b = self._probe(2), self._probe(3)
         several = isinstance(a, list)
         a, b = (a, b) if several else ([a], [b])
@@ -209,7 +210,7 @@ def operation_classes():
         for class_name, init_args in table.items():
             classes[class_name] = _operation_class(class_name, f"keras.src.ops.{module}",
                                                    namespace[_snake(class_name)], init_args)
-    from .. import activations  # imported when used: the activations import keras.ops
+    from .. import activations  # imported when first used, after gpuflow.keras (which imports keras.ops) loaded
     classes["ReLU"] = _operation_class("ReLU", "keras.src.activations.activations", activations.relu,
                                        ("negative_slope", "max_value", "threshold"))
     return classes
