@@ -36,18 +36,23 @@ PROTOCOL_ATTRIBUTES = {
     "_flatten_layers": "Keras 3's Layer._flatten_layers",
     "_history": "KerasTensor's producer (Keras 3's _keras_history)",
     "_batch_input_shape": "a layer's input_shape argument (Keras 3's _input_shape_arg)",
+    # What TensorFlow's checkpoints track (gpuflow/train.py walks the same object graph): a layer's own
+    # sub-layers and own weights (not the recursive `layers`/`weights`), and an optimizer's learning-rate
+    # variable, which tf.train names `_learning_rate` in the file.
+    "_layers": "a layer's own sub-layers (Keras 3's Layer._layers; tf.train's object graph)",
+    "_weights": "a layer's own weights (tf.train's object graph)",
+    "_learning_rate": "an optimizer's learning-rate variable (TensorFlow's checkpoint key `_learning_rate`)",
 }
 
 # TODO(issue 11): modules other helpers were editing while this check landed; every private use in them is
 # tolerated until they are done. When it landed they used: tensor_cores: kernels._options (now
 # kernels.compile_options()); keras_hooks: device._backends (now device.created_backends()) and a strategy's
 # _collectives, _host_collectives, _bucket_bytes, _local_batch, a backend's _rng and _rand; mpi, nccl:
-# collectives._check_op; strategy: an MPI wrapper's _MPI and _comm; attention (new, not yet committed then): a
-# sublayer's _weights (imagenet_utils, which used the private keras.datasets._idx to download, now calls
+# collectives._check_op; strategy: an MPI wrapper's _MPI and _comm (attention's sublayer._weights is now the
+# protocol attribute above; imagenet_utils, which used the private keras.datasets._idx to download, now calls
 # keras.utils.get_file). Each should call a public name or move the code, then leave the list (a listed module that does not exist is let be).
 TODO_MODULES = {"gpuflow.backend.tensor_cores", "gpuflow.distribute.keras_hooks", "gpuflow.distribute.mpi",
-                "gpuflow.distribute.nccl", "gpuflow.distribute.strategy",
-                "gpuflow.keras.layers.attention"}
+                "gpuflow.distribute.nccl", "gpuflow.distribute.strategy"}
 # TODO(issue 11): single uses. tensor.py's hook into strategy.py (a Variable created in a multi-worker strategy's
 # scope takes worker 0's value) waits for strategy.py to make it public.
 TODO = {("gpuflow.tensor", "gpuflow.distribute.strategy._on_variable_created")}
