@@ -29,11 +29,13 @@ Reductions over the batch (filter and bias gradients) return one partial per
 chunk, summed in chunk order; a dense layer's kernel gradient is split by its
 rows instead, each summing the whole batch (unless its rows are few, as an RNN
 input projection's: then by the batch too). NumPy releases the GIL in all of
-this work. With exactly two threads the Winograd convolutions instead run as a
-software pipeline (:func:`_pipelined`): the caller does every block's
-transforms, a helper thread its GEMMs, one block behind, since two threads
-each running many short NumPy calls keep waiting for the GIL. ``GPUFLOW_NUM_THREADS`` sets the number of threads (default: the
-CPUs this process may use; see :func:`.cpu_runtime.num_threads`).
+this work, but two threads each running many short NumPy calls keep waiting
+for it: with exactly two threads the Winograd convolutions may instead run as a
+software pipeline (the caller does every block's transforms, a helper thread
+its GEMMs, one block behind), whichever way is measured faster
+(:func:`_pipelined`), and a dense layer's two gradient GEMM sets run side by
+side. ``GPUFLOW_NUM_THREADS`` sets the number of threads (default: the CPUs
+this process may use; see :func:`.cpu_runtime.num_threads`).
 
 Determinism: the chunks, the order their partials are summed in and the
 arithmetic inside each chunk (BLAS single-threaded whenever there is more than
