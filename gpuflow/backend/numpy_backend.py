@@ -258,15 +258,14 @@ def _pipelined(key, n, per_chunk, work, prologue, gemm, epilogue):
     Used where the GEMMs are about half the work (Winograd); the im2col convolutions, whose few-channel GEMMs
     are a small part, ran slower pipelined.
     """
+    def whole_chunks():
+        return _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
     bounds = _chunk_bounds(n, per_chunk=per_chunk)
     if _num_threads() != 2 or len(bounds) <= 2:
-        return _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
+        return whole_chunks()
     way = _ways.choose(key)
     start = time.perf_counter()
-    if way == 0:
-        results = _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
-    else:
-        results = _pipeline(bounds, prologue, gemm, epilogue)
+    results = whole_chunks() if way == 0 else _pipeline(bounds, prologue, gemm, epilogue)
     _ways.record(key, way, time.perf_counter() - start)
     return results
 
