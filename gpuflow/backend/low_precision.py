@@ -34,8 +34,9 @@ COMPUTE_PRIMITIVES = tuple(n for n in PRIMITIVES if n.endswith(("_fwd", "_bwd", 
 
 def is_16bit(a):
     """Whether ``a`` is an array (NumPy or CuPy) of float16 or bfloat16."""
-    dtype = getattr(a, "dtype", None)
-    return hasattr(a, "shape") and isinstance(dtype, np.dtype) and dtype.name in ("float16", "bfloat16")
+    dtype = getattr(a, "dtype", None)  # itemsize first: dtype.name is a slow property (most calls are float32)
+    return (hasattr(a, "shape") and isinstance(dtype, np.dtype) and dtype.itemsize == 2
+            and dtype.name in ("float16", "bfloat16"))
 
 
 def _wrap(name, fn):
