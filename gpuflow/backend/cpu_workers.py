@@ -1,0 +1,429 @@
+"""Helper processes for the NumPy backend: each runs a share of a convolution sweep's batch chunks.
+
+**Why processes.** The NumPy backend runs a sweep's chunks (blocks of samples) on threads. NumPy releases the
+GIL inside each call, but a chunk is many short calls, and two threads doing that keep waiting for the GIL;
+on a VM every such wait costs a thread wake-up (~15 us measured on a 2-core Zen 4 VM), more than a typical
+call. Measured there: the seed CNN's fused convolutions ran only 1.0-1.4x as fast on two threads as on one,
+while two processes on half the batch each ran 2.0x as fast. So, where this process may use more than one
+CPU, the sweeps of :mod:`.numpy_backend`'s convolutions (the methods it marks with ``_splits``) hand a
+contiguous share of their chunks to helper processes, one per extra thread.
+
+**How.** A helper is ``python -c`` importing this module (never the user's ``__main__``, which a
+``multiprocessing`` spawn would re-run), started in the background once the process has run
+``_START_AFTER`` sweeps that could use it (short scripts and most unit tests never pay its ~1 s start), and
+used once it reports ready; until then, and if it fails, the threads do the work. It shares with its parent
+an anonymous memory file (:class:`Arena`, Linux ``memfd_create``): the parent copies in the helper's rows of
+the batch inputs, the helper copies out its rows of the outputs and its chunks' partial results (a filter
+gradient per chunk); the messages on the socket between them hold only their positions, the method's name
+and its small arguments (pickled: a private channel between this process and its own child, never a file).
+The helper runs exactly the chunks the parent would have (same boundaries, same code, BLAS on one thread),
+so results are byte-identical to a one-thread run; the parent sums every chunk's partials in chunk order.
+
+``GPUFLOW_CPU_PROCESSES=0`` turns the helpers off (threads only). They exist only on Linux (``memfd_create``,
+``socketpair``); each exits when its parent's end of the socket closes (the parent exiting, or crashing).
+"""
+from __future__ import annotations
+
+import atexit
+import ctypes
+import itertools
+import mmap
+import os
+import pickle
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import warnings
+import weakref
+
+import numpy as np
+
+_ENV = "GPUFLOW_CPU_PROCESSES"
+_START_AFTER = 16  # sweeps that could use helpers, run on threads before the helpers are started
+_ALIGN = 64  # bytes: where each array starts in the arena
+_IN_HELPER = os.environ.get("GPUFLOW_CPU_HELPER") == "1"
+
+_lock = threading.RLock()  # guards _helpers and _asked
+_helpers = []  # the started Helpers (ready or not)
+_asked = 0  # sweeps that could have used helpers
+_broken = False  # a helper failed: threads only from then on (warned once)
+
+
+def enabled():
+    """Whether this process may use helper processes: Linux, not itself a helper, not turned off."""
+    return (not _IN_HELPER and not _broken and hasattr(os, "memfd_create")
+            and os.environ.get(_ENV, "1").strip() != "0")
+
+
+class Ref:
+    """Where an array lies in an :class:`Arena`: byte offset, shape, dtype (a string)."""
+
+    __slots__ = ("offset", "shape", "dtype")
+
+    def __init__(self, offset, shape, dtype):
+        self.offset, self.shape, self.dtype = offset, shape, dtype
+
+    def __getstate__(self):
+        return self.offset, self.shape, self.dtype
+
+    def __setstate__(self, state):
+        self.offset, self.shape, self.dtype = state
+
+
+class Arena:
+    """A memory file both processes map (``fd``); arrays are copied in at increasing offsets (:meth:`put`,
+    from :meth:`reset`'s start) and read back as views (:meth:`view`). Either side may grow it; the other
+    maps the new size when a message tells it (:meth:`map`). Old mappings stay alive while views use them."""
+
+    def __init__(self, fd):
+        self.fd, self.size, self._mm, self._top = fd, 0, None, 0
+
+    def map(self, size):
+        if size != self.size:
+            self._mm, self.size = mmap.mmap(self.fd, size), size
+
+    def reset(self, start=0):
+        self._top = start
+
+    @property
+    def top(self):
+        return self._top
+
+    def put(self, a):
+        """Copies ``a`` (an ndarray) in at the next free offset (growing the file if needed); returns its Ref."""
+        offset = -(-self._top // _ALIGN) * _ALIGN
+        end = offset + a.nbytes
+        if end > self.size:
+            size = max(end, 2 * self.size, 1 << 20)
+            size = -(-size // mmap.PAGESIZE) * mmap.PAGESIZE
+            os.ftruncate(self.fd, size)
+            self.map(size)
+        np.copyto(np.ndarray(a.shape, a.dtype, buffer=self._mm, offset=offset), a)
+        self._top = end
+        return Ref(offset, a.shape, a.dtype.str)
+
+    def view(self, ref):
+        return np.ndarray(ref.shape, ref.dtype, buffer=self._mm, offset=ref.offset)
+
+
+class PoolRef:
+    """Where an array lies in the :class:`Pool`: segment index, byte offset, shape, strides, dtype (a string)."""
+
+    __slots__ = ("segment", "offset", "shape", "strides", "dtype")
+
+    def __init__(self, segment, offset, shape, strides, dtype):
+        self.segment, self.offset, self.shape, self.strides, self.dtype = segment, offset, shape, strides, dtype
+
+    def __getstate__(self):
+        return self.segment, self.offset, self.shape, self.strides, self.dtype
+
+    def __setstate__(self, state):
+        self.segment, self.offset, self.shape, self.strides, self.dtype = state
+
+
+def _extent(a):
+    """(lowest, highest + 1) byte address of array a's elements."""
+    lo = hi = a.__array_interface__["data"][0]
+    for n, st in zip(a.shape, a.strides):
+        if n == 0:
+            return lo, lo
+        if st < 0:
+            lo += (n - 1) * st
+        else:
+            hi += (n - 1) * st
+    return lo, hi + a.itemsize
+
+
+class Segments:
+    """Memory files mapped in order (a parent's :class:`Pool`, or a helper's copy of its mappings): addresses,
+    :meth:`ref` (where an array lies, or None) and :meth:`view` (the array at a PoolRef)."""
+
+    def __init__(self):
+        self.maps = []  # (mmap, start address, size)
+
+    def add(self, fd, size):
+        mm = mmap.mmap(fd, size)
+        anchor = (ctypes.c_char * size).from_buffer(mm)  # exported for good: the mapping is never closed
+        self.maps.append((mm, ctypes.addressof(anchor), size, anchor))
+
+    def ref(self, a):
+        lo, hi = _extent(a)
+        for i, (_, start, size, _) in enumerate(self.maps):
+            if start <= lo and hi <= start + size:
+                return PoolRef(i, a.__array_interface__["data"][0] - start, a.shape, a.strides, a.dtype.str)
+        return None
+
+    def view(self, ref):
+        return np.ndarray(ref.shape, np.dtype(ref.dtype), buffer=self.maps[ref.segment][0], offset=ref.offset,
+                          strides=ref.strides)
+
+
+class Pool(Segments):
+    """Shared memory for the batch-major outputs of the sweeps shared with helpers (activations, pooling
+    winners, data gradients): memory-file segments every helper maps, so a helper writes its rows of an output
+    in place and reads its rows of an input made by an earlier sweep without a copy. Blocks are cut from the
+    segments and reused by size once their array is freed (a finalizer on the ctypes buffer each array is
+    built on, which every view of it keeps alive); up to ``limit`` bytes in all, then :meth:`empty` returns
+    None (the caller allocates normally and the rows are copied)."""
+
+    SEGMENT = 64 << 20
+    QUANTUM = 4096
+
+    def __init__(self, limit):
+        super().__init__()
+        self.fds, self.limit, self.total = [], limit, 0
+        self._free = {}  # size -> [(segment, offset)]
+        self._top = 0  # the next free byte of the last segment
+        self._lock = threading.Lock()
+
+    def empty(self, shape, dtype):
+        dtype = np.dtype(dtype)
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        size = max(self.QUANTUM, -(-nbytes // self.QUANTUM) * self.QUANTUM)
+        with self._lock:
+            spot = self._free.get(size)
+            if spot:
+                seg, off = spot.pop()
+            elif self.maps and self._top + size <= self.maps[-1][2]:
+                seg, off = len(self.maps) - 1, self._top
+                self._top += size
+            else:
+                seg_size = max(self.SEGMENT, size)
+                if self.total + seg_size > self.limit:
+                    return None
+                fd = os.memfd_create("gpuflow-cpu-pool", os.MFD_CLOEXEC)
+                os.ftruncate(fd, seg_size)
+                self.add(fd, seg_size)
+                self.fds.append(fd)
+                self.total += seg_size
+                seg, off, self._top = len(self.maps) - 1, 0, size
+        block = (ctypes.c_char * size).from_buffer(self.maps[seg][0], off)
+        weakref.finalize(block, self._release, size, seg, off)
+        return np.frombuffer(block, dtype, count=nbytes // dtype.itemsize).reshape(shape)
+
+    def _release(self, size, seg, off):
+        with self._lock:
+            self._free.setdefault(size, []).append((seg, off))
+
+
+def _pool_limit():
+    """Bytes the pool may take: a quarter of the physical memory (at most 8 GiB), or 1 GiB where unknown."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 30
+    return min(8 << 30, total // 4)
+
+
+_pool = None
+
+
+def pool():
+    """This process's :class:`Pool` (made at first use)."""
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = Pool(_pool_limit())
+        return _pool
+
+
+def _send(sock, obj):
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(len(data).to_bytes(8, "little") + data)
+
+
+def _recv_exact(sock, n):
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        k = sock.recv_into(view[got:])
+        if not k:
+            raise EOFError("the other process closed its end of the socket")
+        got += k
+    return buf
+
+
+def _recv(sock):
+    return pickle.loads(_recv_exact(sock, int.from_bytes(_recv_exact(sock, 8), "little")))
+
+
+class Helper:
+    """One helper process, its socket and arena. ``lock`` is held by the sweep using it (one at a time)."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self):
+        self.id = next(Helper._ids)  # names this helper in the tokens of what it keeps (see numpy_backend)
+        self.lock = threading.Lock()
+        self.ready = False
+        self.segments = 0  # pool segments sent to it
+        fd = os.memfd_create("gpuflow-cpu-helper", os.MFD_CLOEXEC)
+        self.arena = Arena(fd)
+        parent, child = socket.socketpair()
+        import gpuflow  # noqa: PLC0415 - the directory the helper must import the same gpuflow from
+        root = os.path.dirname(os.path.dirname(os.path.abspath(gpuflow.__file__)))
+        env = dict(os.environ, GPUFLOW_CPU_HELPER="1", GPUFLOW_NUM_THREADS="1", GPUFLOW_DEVICE="cpu",
+                   OPENBLAS_NUM_THREADS="1", PYTHONPATH=os.pathsep.join(
+                       [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", "from gpuflow.backend.cpu_workers import helper_main; helper_main()",
+                 str(child.fileno()), str(fd)],
+                pass_fds=(child.fileno(), fd), env=env, stdin=subprocess.DEVNULL)
+        finally:
+            child.close()
+        self.sock = parent
+
+    def poll_ready(self):
+        """True once the helper has said it is ready (never waits for it)."""
+        if not self.ready and select.select([self.sock], [], [], 0)[0]:
+            if _recv(self.sock) != "ready":
+                raise RuntimeError("the helper process sent something other than 'ready'")
+            self.ready = True
+        return self.ready
+
+    def send(self, message):
+        """Sends a request, after the descriptors of any pool segments the helper has not mapped yet."""
+        p = _pool
+        if p is not None and len(p.fds) > self.segments:
+            fds = p.fds[self.segments:]
+            sizes = [m[2] for m in p.maps[self.segments: self.segments + len(fds)]]
+            self.sock.sendall((0).to_bytes(8, "little"))  # length 0: descriptors follow, then their sizes
+            socket.send_fds(self.sock, [len(fds).to_bytes(8, "little")], fds)
+            _send(self.sock, sizes)
+            self.segments += len(fds)
+        _send(self.sock, message)
+
+    def receive(self):
+        return _recv(self.sock)
+
+    def close(self):
+        try:
+            self.sock.close()  # the helper reads EOF and exits
+        except OSError:
+            pass
+
+
+def acquire(count, eligible=True):
+    """Up to ``count`` ready helpers, each locked for the caller (release them with :func:`release`); []
+    while none is ready, another thread holds them, or they are off. Starts them (in the background) at the
+    ``_START_AFTER``-th call."""
+    global _asked
+    if count < 1 or not enabled():
+        return []
+    with _lock:
+        _asked += 1
+        if len(_helpers) < count and _asked >= _START_AFTER:
+            try:
+                while len(_helpers) < count:
+                    _helpers.append(Helper())
+            except Exception as e:  # noqa: BLE001 - no helpers here (no sys.executable, a sandbox): threads
+                fail(e)
+                return []
+        got = []
+        for h in _helpers[:count]:
+            try:
+                ok = h.poll_ready()
+            except Exception as e:  # noqa: BLE001 - it died while starting
+                release(got)
+                fail(e)
+                return []
+            if ok and h.lock.acquire(blocking=False):  # busy (another thread's sweep) or not ready: not used
+                got.append(h)
+        return got
+
+
+def release(helpers):
+    for h in helpers:
+        h.lock.release()
+
+
+def fail(error):
+    """Turns the helpers off for this process (warning once): the threads do all the work from now on."""
+    global _broken
+    if not _broken:
+        _broken = True
+        warnings.warn(f"gpuflow: the NumPy backend's helper processes failed ({error!r}); continuing on threads "
+                      f"only (set {_ENV}=0 to not start them)", RuntimeWarning, stacklevel=3)
+    shutdown()
+
+
+def start(count):
+    """Starts ``count`` helpers now and waits until they are ready (tests and benchmarks); True if they are."""
+    global _asked
+    _asked = max(_asked, _START_AFTER)
+    got = acquire(count)
+    release(got)
+    deadline = 120.0
+    import time  # noqa: PLC0415
+    t0 = time.monotonic()
+    while len(got) < count and time.monotonic() - t0 < deadline and enabled():
+        time.sleep(0.02)
+        got = acquire(count)
+        release(got)
+    return len(got) >= count
+
+
+def shutdown(helpers=None):
+    """Closes the given helpers (default: all); they exit, and later sweeps may start new ones."""
+    global _helpers, _asked
+    with _lock:
+        gone = list(_helpers) if helpers is None else [h for h in _helpers if h in helpers]
+        for h in gone:
+            h.close()
+        for h in gone:
+            try:
+                h.process.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - it is gone or will be
+                pass
+        _helpers = [h for h in _helpers if h not in gone]
+        if not _helpers:
+            _asked = 0
+
+
+def _after_fork_in_child():
+    """A forked child shares its parent's sockets and pool segments: it must never talk to the parent's helpers
+    nor cut blocks from the parent's pool (both would hand out the same free blocks). It starts its own."""
+    global _helpers, _asked, _lock, _pool
+    _helpers, _asked, _lock, _pool = [], 0, threading.RLock(), None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(shutdown)
+
+
+def helper_main():
+    """The helper process: ``argv`` holds its socket's and arena's descriptors. It answers each request with
+    :func:`.numpy_backend.serve_helper_request` until its parent closes the socket."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is for the parent; this helper ends when it does
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    arena, segments = Arena(int(sys.argv[2])), Segments()
+    from . import numpy_backend  # noqa: PLC0415
+    backend = numpy_backend.NumpyBackend()
+    _send(sock, "ready")
+    while True:
+        try:
+            size = int.from_bytes(_recv_exact(sock, 8), "little")
+            if size == 0:  # the parent's new pool segments
+                data, fds, _, _ = socket.recv_fds(sock, 8, 256)
+                if len(data) < 8:
+                    data += _recv_exact(sock, 8 - len(data))
+                sizes = _recv(sock)
+                if len(fds) != int.from_bytes(data, "little") or len(sizes) != len(fds):
+                    raise RuntimeError("helper process: pool segments garbled in transit")
+                for fd, seg_size in zip(fds, sizes):
+                    segments.add(fd, seg_size)
+                    os.close(fd)
+                continue
+            request = pickle.loads(_recv_exact(sock, size))
+        except (EOFError, OSError):
+            return
+        try:
+            reply = numpy_backend.serve_helper_request(backend, arena, segments, request)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent, which redoes the work itself
+            reply = ("error", f"{type(e).__name__}: {e}")
+        _send(sock, reply)
