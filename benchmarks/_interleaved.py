@@ -62,8 +62,29 @@ def worker_main(workers, args):
     """In a worker process: runs ``workers[args.worker]`` and prints its result (with peak RSS) as JSON."""
     result = workers[args.worker](args)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    helpers = _children_peak_rss_mb()
+    if helpers:  # helper processes (gpuflow's, on Linux): their peaks count too (shared pages in each)
+        result["helper_processes_peak_rss_mb"] = helpers
+        result["peak_rss_mb"] += sum(helpers)
     print(json.dumps(result))
     return 0
+
+
+def _children_peak_rss_mb():
+    """Peak RSS (MB, VmHWM) of each live child process of this one (Linux; [] elsewhere)."""
+    peaks = []
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/children") as f:
+            pids = f.read().split()
+    except OSError:
+        return peaks
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                peaks += [int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:")]
+        except OSError:  # it ended meanwhile
+            pass
+    return peaks
 
 
 def run_worker(script, name, argv, threads, python):

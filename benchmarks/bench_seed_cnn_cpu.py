@@ -3,7 +3,7 @@
 Each framework trains the same model (Conv2D 32 3x3 relu, MaxPool 2, Conv2D 64 3x3 relu, MaxPool 2,
 Flatten, Dense 128 relu, Dense 10; Adam lr 1e-3 eps 1e-7; softmax cross-entropy on logits; float32)
 on the same Fashion-MNIST images at the same batch size, in its own subprocess (so peak RSS is its
-own), with the same thread count. The first epoch of each process is warm-up; the figure is the
+own, plus that of any helper processes it started: gpuflow's on Linux), with the same thread count. The first epoch of each process is warm-up; the figure is the
 median of the timed epochs. A peer that is not installed is reported as "not installed", never
 estimated.
 

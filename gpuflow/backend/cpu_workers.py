@@ -260,6 +260,7 @@ class Helper:
         self.lock = threading.Lock()
         self.ready = False
         self.segments = 0  # pool segments sent to it
+        self._forgotten = []  # tokens of what it kept that the parent no longer needs
         fd = os.memfd_create("gpuflow-cpu-helper", os.MFD_CLOEXEC)
         self.arena = Arena(fd)
         parent, child = socket.socketpair()
@@ -284,6 +285,14 @@ class Helper:
                 raise RuntimeError("the helper process sent something other than 'ready'")
             self.ready = True
         return self.ready
+
+    def forget(self, token):
+        """Notes that the parent freed what ``token`` names (told to the helper with the next request)."""
+        self._forgotten.append(token)
+
+    def take_forgotten(self):
+        taken, self._forgotten = self._forgotten, []
+        return taken
 
     def send(self, message):
         """Sends a request, after the descriptors of any pool segments the helper has not mapped yet."""

@@ -70,6 +70,7 @@ import os
 import queue
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -178,8 +179,11 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
 _local = threading.local()  # .split: the _Split of this thread's marked method (a parent process); in a helper,
 # .forced, .captured: the chunk boundaries to run and the results its sweep captured, .targets: the parent's
 # output rows to write in place, .segments: the parent's pool as mapped here
-_SPLIT_WORK = 1 << 22  # multiply-adds from which a sweep is shared with helper processes (below, the messages
-# cost more than sharing the sweep saves)
+_SPLIT_WORK = 1 << 24  # multiply-adds from which a sweep is shared with helper processes. Measured on the 2-core
+# Zen 4 (fused conv + pooling, forward / backward, ms): the seed CNN's first layer at batch 32 (6M multiply-adds,
+# 2 chunks) 0.61 / 0.73 on threads, 0.78 / 0.79 shared; at batch 128 (25M) 1.78 / 2.63 vs 1.75 / 2.07; its
+# second (Winograd, 37M at batch 32) 1.16 / 1.67 vs 1.04 / 1.56. A share costs a message each way, a helper's
+# wake-up and its own setup, ~0.1-0.3 ms; and a helper used only now and then runs its share slowly (cold).
 
 
 def _splits(batch, outputs):
@@ -215,6 +219,8 @@ def _splits(batch, outputs):
             return result
         return split_method
     return decorate
+
+
 
 
 def _empty_batch(shape, dtype):
@@ -295,7 +301,7 @@ class _Split:
                 arguments = {name: self._share(h, name, v, s, e) for name, v in self.arguments.items()}
                 targets = [None if t is None else cpu_workers.pool().ref(t[s:e]) for t in self.targets]
                 h.send((self.name, arguments, [b - s for b in bounds[c0: c1 + 1]], targets, h.arena.size,
-                        h.arena.top))
+                        h.arena.top, h.take_forgotten()))
             except Exception as err:  # noqa: BLE001 - the helper is gone: this process runs its chunks
                 part[0] = None
                 cpu_workers.fail(err)
@@ -361,6 +367,7 @@ class _Split:
                         theirs, token = theirs
                         if isinstance(mine, _WinogradSaved):
                             mine.remote[h.id] = (token, s, e)
+                            weakref.finalize(mine, h.forget, token)  # no backward will read them any more
                     if isinstance(mine, _WinogradSaved):
                         mine = mine.arg
                     if mine is not None and theirs is not None:  # None: written in place
@@ -407,7 +414,9 @@ def _fetch(arena, shared):
 
 
 _KEPT_BYTES = 2 * (64 << 20)  # a helper's budget for the V blocks it keeps for the backward (oldest dropped)
-_kept = OrderedDict()  # in a helper: token -> (the _WinogradSaved of a forward whose backward may come, its bytes)
+_kept = OrderedDict()  # in a helper: token -> (the _WinogradSaved of a forward whose backward may come, its bytes),
+# dropped when the backward reads it or the parent's _WinogradSaved is freed (predict: at the next request)
+_kept_bytes = 0
 _tokens = iter(range(1, 1 << 62))
 
 
@@ -417,7 +426,10 @@ def serve_helper_request(backend, arena, segments, request):
     pool; returns ``("done", arena size, chunk results, outputs, seconds)`` (arrays copied into the arena as
     Refs; None for an output written in place)."""
     t0 = time.perf_counter()
-    name, arguments, bounds, targets, size, top = request
+    name, arguments, bounds, targets, size, top, forgotten = request
+    global _kept_bytes
+    for token in forgotten:
+        _kept_bytes -= _kept.pop(token, (None, 0))[1]
     arena.map(size)
 
     def rows(ref):
@@ -426,7 +438,8 @@ def serve_helper_request(backend, arena, segments, request):
         if isinstance(value, (cpu_workers.Ref, cpu_workers.PoolRef)):
             arguments[key] = rows(value)
         elif isinstance(value, _SavedRows):
-            kept, _ = _kept.pop(value.token, (None, 0))
+            kept, nbytes = _kept.pop(value.token, (None, 0))
+            _kept_bytes -= nbytes
             arguments[key] = _WinogradSaved(rows(value.arg), kept.blocks if kept else {}, value.per_chunk)
     arena.reset(top)  # what this helper sends back goes after the parent's inputs
     _local.forced, _local.captured, _local.targets, _local.segments = bounds, None, list(targets), segments
@@ -443,11 +456,13 @@ def serve_helper_request(backend, arena, segments, request):
             return None if segments.ref(v) is not None else arena.put(v)
         if isinstance(v, tuple):
             return tuple(share(a) for a in v)
+        global _kept_bytes
         if isinstance(v, _WinogradSaved):
             token = next(_tokens)
             _kept[token] = v, sum(b.nbytes for b in v.blocks.values())
-            while sum(nbytes for _, nbytes in _kept.values()) > _KEPT_BYTES:
-                _kept.popitem(last=False)
+            _kept_bytes += _kept[token][1]
+            while _kept_bytes > _KEPT_BYTES:
+                _kept_bytes -= _kept.popitem(last=False)[1][1]
             return share(v.arg), token
         return v
     chunks = _local.captured
@@ -795,7 +810,7 @@ class _WinogradSaved:
     (16, tiles * nb, C)) and the block size ``per_chunk`` (samples) they were made with. Redoing V was about a
     fifth of the backward's work (measured: the seed CNN's second convolution, one thread)."""
 
-    __slots__ = ("arg", "blocks", "per_chunk", "remote")
+    __slots__ = ("arg", "blocks", "per_chunk", "remote", "__weakref__")
 
     def __init__(self, arg, blocks, per_chunk):
         self.arg, self.blocks, self.per_chunk = arg, blocks, per_chunk
