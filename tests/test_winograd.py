@@ -177,8 +177,9 @@ def test_the_fused_forward_keeps_its_transformed_input_for_the_backward(monkeypa
     dy = np.random.default_rng(6).standard_normal((7, 4, 4, 32)).astype(np.float32)
     monkeypatch.setattr(nb, "_block", lambda sample_bytes: 3)
     y, saved = B.conv2d_maxpool_fwd(x, w, g, (2, 2), relu=True)
-    assert isinstance(saved, nb._WinogradSaved) and sorted(saved.blocks) == [0, 2, 4]  # 7 samples: 3 blocks (2, 2, 3)
-    assert saved.blocks[0].shape == (16, 4 * 4 * 2, 32)  # 4x4 tiles of 2 samples
+    assert isinstance(saved, nb._WinogradSaved) and saved.per_chunk == 3  # 7 samples: 3 blocks (2, 2, 3)
+    assert saved.v.shape == (7, 16 * 4 * 4 * 32)  # 4x4 tiles a sample
+    assert nb._wino_v_block(saved.v, 2, 4, 32).shape == (16, 4 * 4 * 2, 32)  # the second block's
     kept = B.conv2d_maxpool_bwd(dy, w, g, (2, 2), saved=saved, x=None, y=y, relu=True, need_db=True)
     monkeypatch.setattr(nb, "_WINO_KEEP_BYTES", 0)
     y2, arg = B.conv2d_maxpool_fwd(x, w, g, (2, 2), relu=True)

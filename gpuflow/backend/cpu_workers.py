@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import ctypes
-import itertools
 import mmap
 import os
 import pickle
@@ -253,14 +252,10 @@ def _recv(sock):
 class Helper:
     """One helper process, its socket and arena. ``lock`` is held by the sweep using it (one at a time)."""
 
-    _ids = itertools.count(1)
-
     def __init__(self):
-        self.id = next(Helper._ids)  # names this helper in the tokens of what it keeps (see numpy_backend)
         self.lock = threading.Lock()
         self.ready = False
         self.segments = 0  # pool segments sent to it
-        self._forgotten = []  # tokens of what it kept that the parent no longer needs
         fd = os.memfd_create("gpuflow-cpu-helper", os.MFD_CLOEXEC)
         self.arena = Arena(fd)
         parent, child = socket.socketpair()
@@ -285,14 +280,6 @@ class Helper:
                 raise RuntimeError("the helper process sent something other than 'ready'")
             self.ready = True
         return self.ready
-
-    def forget(self, token):
-        """Notes that the parent freed what ``token`` names (told to the helper with the next request)."""
-        self._forgotten.append(token)
-
-    def take_forgotten(self):
-        taken, self._forgotten = self._forgotten, []
-        return taken
 
     def send(self, message):
         """Sends a request, after the descriptors of any pool segments the helper has not mapped yet."""

@@ -70,8 +70,6 @@ import os
 import queue
 import threading
 import time
-import weakref
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -244,19 +242,19 @@ def _empty_batch(shape, dtype):
 
 
 class _SavedRows:
-    """A :class:`_WinogradSaved`'s rows as sent to a helper: its winners' rows (a Ref or PoolRef), the helper's
-    token for the V blocks it kept from the forward (or None) and the block size."""
+    """A :class:`_WinogradSaved`'s rows as sent to a helper: its winners' and its V's (Refs or PoolRefs) and
+    the block size."""
 
-    __slots__ = ("arg", "token", "per_chunk")
+    __slots__ = ("arg", "v", "per_chunk")
 
-    def __init__(self, arg, token, per_chunk):
-        self.arg, self.token, self.per_chunk = arg, token, per_chunk
+    def __init__(self, arg, v, per_chunk):
+        self.arg, self.v, self.per_chunk = arg, v, per_chunk
 
     def __getstate__(self):
-        return self.arg, self.token, self.per_chunk
+        return self.arg, self.v, self.per_chunk
 
     def __setstate__(self, state):
-        self.arg, self.token, self.per_chunk = state
+        self.arg, self.v, self.per_chunk = state
 
 
 _balance = {}  # sweep key -> [seconds per chunk here, seconds per chunk in a helper] (moving averages)
@@ -301,7 +299,7 @@ class _Split:
                 arguments = {name: self._share(h, name, v, s, e) for name, v in self.arguments.items()}
                 targets = [None if t is None else cpu_workers.pool().ref(t[s:e]) for t in self.targets]
                 h.send((self.name, arguments, [b - s for b in bounds[c0: c1 + 1]], targets, h.arena.size,
-                        h.arena.top, h.take_forgotten()))
+                        h.arena.top))
             except Exception as err:  # noqa: BLE001 - the helper is gone: this process runs its chunks
                 part[0] = None
                 cpu_workers.fail(err)
@@ -312,9 +310,7 @@ class _Split:
         if name not in self.batch or value is None:
             return value
         if isinstance(value, _WinogradSaved):
-            token = value.remote.get(h.id)
-            return _SavedRows(self._rows(h, value.arg, s, e), token[0] if token and token[1:] == (s, e) else None,
-                              value.per_chunk)
+            return _SavedRows(self._rows(h, value.arg, s, e), self._rows(h, value.v, s, e), value.per_chunk)
         return self._rows(h, value, s, e)
 
     @staticmethod
@@ -363,15 +359,13 @@ class _Split:
                     continue
                 for i in outputs:
                     mine, theirs = result[i], shared[i]
-                    if isinstance(theirs, tuple):  # (winners, token): the helper kept its V blocks
-                        theirs, token = theirs
-                        if isinstance(mine, _WinogradSaved):
-                            mine.remote[h.id] = (token, s, e)
-                            weakref.finalize(mine, h.forget, token)  # no backward will read them any more
                     if isinstance(mine, _WinogradSaved):
-                        mine = mine.arg
-                    if mine is not None and theirs is not None:  # None: written in place
-                        mine[s:e] = h.arena.view(theirs)
+                        mine, theirs = (mine.arg, mine.v), theirs
+                    else:
+                        mine, theirs = (mine,), (theirs,)
+                    for a, ref in zip(mine, theirs):
+                        if a is not None and ref is not None:  # None: written in place
+                            a[s:e] = h.arena.view(ref)
         finally:
             self._release()
 
@@ -413,23 +407,13 @@ def _fetch(arena, shared):
     return shared
 
 
-_KEPT_BYTES = 2 * (64 << 20)  # a helper's budget for the V blocks it keeps for the backward (oldest dropped)
-_kept = OrderedDict()  # in a helper: token -> (the _WinogradSaved of a forward whose backward may come, its bytes),
-# dropped when the backward reads it or the parent's _WinogradSaved is freed (predict: at the next request)
-_kept_bytes = 0
-_tokens = iter(range(1, 1 << 62))
-
-
 def serve_helper_request(backend, arena, segments, request):
     """A helper process's answer to one request of :meth:`_Split.start`: runs the method on its rows with the
     chunk boundaries it was sent, writing its outputs' rows into the parent's arrays where they are in the
     pool; returns ``("done", arena size, chunk results, outputs, seconds)`` (arrays copied into the arena as
     Refs; None for an output written in place)."""
     t0 = time.perf_counter()
-    name, arguments, bounds, targets, size, top, forgotten = request
-    global _kept_bytes
-    for token in forgotten:
-        _kept_bytes -= _kept.pop(token, (None, 0))[1]
+    name, arguments, bounds, targets, size, top = request
     arena.map(size)
 
     def rows(ref):
@@ -438,9 +422,7 @@ def serve_helper_request(backend, arena, segments, request):
         if isinstance(value, (cpu_workers.Ref, cpu_workers.PoolRef)):
             arguments[key] = rows(value)
         elif isinstance(value, _SavedRows):
-            kept, nbytes = _kept.pop(value.token, (None, 0))
-            _kept_bytes -= nbytes
-            arguments[key] = _WinogradSaved(rows(value.arg), kept.blocks if kept else {}, value.per_chunk)
+            arguments[key] = _WinogradSaved(rows(value.arg), rows(value.v), value.per_chunk)
     arena.reset(top)  # what this helper sends back goes after the parent's inputs
     _local.forced, _local.captured, _local.targets, _local.segments = bounds, None, list(targets), segments
     _local.arena = arena
@@ -456,14 +438,8 @@ def serve_helper_request(backend, arena, segments, request):
             return None if segments.ref(v) is not None else arena.put(v)
         if isinstance(v, tuple):
             return tuple(share(a) for a in v)
-        global _kept_bytes
         if isinstance(v, _WinogradSaved):
-            token = next(_tokens)
-            _kept[token] = v, sum(b.nbytes for b in v.blocks.values())
-            _kept_bytes += _kept[token][1]
-            while _kept_bytes > _KEPT_BYTES:
-                _kept_bytes -= _kept.popitem(last=False)[1][1]
-            return share(v.arg), token
+            return share(v.arg), share(v.v)
         return v
     chunks = _local.captured
     outputs = tuple(share(o) for o in result)
@@ -806,15 +782,23 @@ _WINO_KEEP_BYTES = 64 << 20  # the largest transformed input V (16 values per 2x
 
 class _WinogradSaved:
     """What the fused Winograd convolution + pooling forward keeps for its backward (its ``saved``): the pooling
-    winners ``arg``, the transformed input V of each block (``blocks``: the block's first sample ->
-    (16, tiles * nb, C)) and the block size ``per_chunk`` (samples) they were made with. Redoing V was about a
-    fifth of the backward's work (measured: the seed CNN's second convolution, one thread)."""
+    winners ``arg``, the transformed input V ``v`` ((N, 16 * tiles * C), :func:`_wino_v_block`) and the block
+    size ``per_chunk`` (samples) the forward ran in, which the backward's blocks must be. Redoing V was about
+    a fifth of the backward's work (measured: the seed CNN's second convolution, one thread). Both arrays are
+    batch-major (a block's V lies in its samples' rows), so a helper process reads and writes its rows of them
+    in place."""
 
-    __slots__ = ("arg", "blocks", "per_chunk", "remote", "__weakref__")
+    __slots__ = ("arg", "v", "per_chunk")
 
-    def __init__(self, arg, blocks, per_chunk):
-        self.arg, self.blocks, self.per_chunk = arg, blocks, per_chunk
-        self.remote = {}  # helper id -> (its token for the blocks it kept, first row, end row)
+    def __init__(self, arg, v, per_chunk):
+        self.arg, self.v, self.per_chunk = arg, v, per_chunk
+
+
+def _wino_v_block(v, c0, c1, c):
+    """Block [c0, c1)'s transformed input V, (16, tiles * (c1 - c0), C) as :func:`_wino_input` lays it out, in
+    the rows [c0, c1) of a kept V (N, 16 * tiles * C) of C channels (a view: the block's bytes, in that order,
+    fill its samples' rows)."""
+    return v[c0:c1].reshape(16, -1, c)
 
 
 def _winograd(w, g):
@@ -1034,19 +1018,18 @@ class NumpyBackend(NumpyArrays, Backend):
         """The forward convolution on Winograd F(2x2, 3x3) (:func:`_wino_input`, :func:`_wino_output`): per block
         of samples [c0, c1), the block in (H, W, N, C) order, its input transform, 16 GEMMs and the output
         transform, then ``consume(c0, c1, y6)`` with the block's outputs in tiles ((2, 2, th, tw, nb, F), see
-        :func:`_wino_output`) while they are in cache. ``out_hw``: the (OH, OW) top-left outputs wanted. With a
-        dict ``keep``, each block's transformed input V is kept in it under the block's first sample. Returns the
-        block size (samples)."""
+        :func:`_wino_output`) while they are in cache. ``out_hw``: the (OH, OW) top-left outputs wanted. With
+        ``keep`` (an (N, 16 * tiles * C) array), each block's transformed input V is written into it
+        (:func:`_wino_v_block`). Returns the block size (samples)."""
         n, c, f = x.shape[0], x.shape[3], w.shape[3]
         th, tw = (out_hw[0] + 1) // 2, (out_hw[1] + 1) // 2
         u = _wino_filter(w)
         tiles = th * tw
 
         def transform(c0, c1):
-            v = np.empty((16, tiles * (c1 - c0), c), dtype=x.dtype)
+            v = (np.empty((16, tiles * (c1 - c0), c), dtype=x.dtype) if keep is None
+                 else _wino_v_block(keep, c0, c1, c))
             _wino_input(_wino_block(x, c0, c1, g, th, tw), th, tw, v)
-            if keep is not None:
-                keep[c0] = v
             return v, np.empty((16, tiles * (c1 - c0), f), dtype=x.dtype)
 
         def output(c0, c1, a, m):
@@ -1161,7 +1144,7 @@ class NumpyBackend(NumpyArrays, Backend):
         (:func:`_wino_output_grad`), the filter gradient's 16 GEMMs V^T @ M (the input transform redone for the
         block; G^T dU G once the blocks' partials are summed) and the data gradient's M @ U^T with its inverse
         input transform (:func:`_wino_input_grad`). With ``kept`` (:class:`_WinogradSaved`), the blocks are the
-        forward's and their V is read back instead of redone (``x`` is then needed only for blocks it lacks). Returns ``(dx | None, dw | None, db | None)``."""
+        forward's and their V is read back instead of redone. Returns ``(dx | None, dw | None, db | None)``."""
         c, f = w.shape[2:]
         dtype = w.dtype
         th, tw = tiles_hw
@@ -1180,8 +1163,8 @@ class NumpyBackend(NumpyArrays, Backend):
             _wino_output_grad(dy6, m)
             v = None
             if need_dw and kept is not None:
-                v = kept.blocks.get(c0)  # a block the forward ran elsewhere (a helper process) is redone here
-            if need_dw and v is None:
+                v = _wino_v_block(kept.v, c0, c1, c)
+            elif need_dw:
                 v = np.empty((16, tiles * nb, c), dtype=dtype)
                 _wino_input(_wino_block(x, c0, c1, g, th, tw), th, tw, v)
             return m, v, db
@@ -1246,7 +1229,9 @@ class NumpyBackend(NumpyArrays, Backend):
             if epilogue:
                 epilogue(c0, c1)
         if pool == (2, 2) and _winograd(w, geometry):
-            keep = {} if 16 * ph * pw * n * x.shape[3] * x.itemsize <= _WINO_KEEP_BYTES else None
+            keep = None
+            if 16 * ph * pw * n * x.shape[3] * x.itemsize <= _WINO_KEEP_BYTES:  # (ph * pw tiles a sample)
+                keep = _empty_batch((n, 16 * ph * pw * x.shape[3]), x.dtype)
             per_chunk = self._wino_fwd_sweep(x, w, geometry, (oh, ow), pool_tiles, keep)
             return y, (arg if keep is None else _WinogradSaved(arg, keep, per_chunk))
         self._conv_fwd_sweep(x, w, geometry, lambda c0, c1: np.empty(((c1 - c0) * oh * ow, f), dtype=x.dtype),
