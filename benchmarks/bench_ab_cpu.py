@@ -3,7 +3,7 @@
 On a shared machine absolute timings drift with the neighbours' load, so a change is measured against
 the code before it in the same run: ``--old REV`` (a git revision, unpacked with ``git archive`` into a
 temporary folder) and ``--new`` (the working tree, or another revision) run in alternating subprocesses
-(A, B, B, A, A, B, ...), ``--rounds`` times; each process times its workload after a warm-up and
+(A, B, B, A, A, B, ...), ``--rounds`` times; each process times its workload after a warm-up (3 s) and
 reports the median; the table gives the median over rounds of each side and the ratio B/A. CPU time
 (``time.process_time``, all threads) is steadier than wall time when the cores are oversubscribed.
 
@@ -35,9 +35,17 @@ ROOT = os.path.dirname(HERE)
 WORKLOADS = ("seed_cnn", "lstm", "gru", "simple_rnn", "segmentation", "predict1", "predict32", "predict256")
 
 
+WARM_UP_S = 3.0  # at least this long of warm-up calls: gpuflow starts its helper processes (about a second) after
+# its first few training steps, and the steady state is what is compared
+
+
 def _timed(fn, repeats):
-    """Median (wall s, CPU s) of ``repeats`` calls of ``fn`` after one warm-up call."""
+    """Median (wall s, CPU s) of ``repeats`` calls of ``fn`` after warm-up calls (one at least, ``WARM_UP_S``
+    seconds of them)."""
+    start = time.perf_counter()
     fn()
+    while time.perf_counter() - start < WARM_UP_S:
+        fn()
     times = []
     for _ in range(repeats):
         w, c = time.perf_counter(), time.process_time()

@@ -24,6 +24,7 @@ def helpers(monkeypatch):
     monkeypatch.setattr(nb, "_SPLIT_WORK", 0)
     monkeypatch.setattr(nb, "_block", lambda sample_bytes: 3)
     monkeypatch.setattr(nb, "_balance", {})
+    monkeypatch.setattr(nb._split_ways, "choose", lambda key: 1)  # always shared (not measured against threads)
     shared = []
     start = nb._Split.start
 

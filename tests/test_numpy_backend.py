@@ -530,6 +530,28 @@ def test_the_faster_of_two_ways_is_chosen_and_the_other_probed():
     assert ways.choose("other") == 1  # per key
 
 
+def test_faster_of_settles_after_a_switch_before_it_times():
+    """With ``settle``, a switch of way runs that many more calls in a row and counts none of their times (a
+    helper process that idled is slow at first)."""
+    import gpuflow.backend.numpy_backend as nb
+    ways = nb._FasterOf(probe_every=8, alpha=1.0, settle=2)
+
+    def run(way_times):
+        ways_taken = []
+        for _ in range(len(way_times)):
+            way = ways.choose("k")
+            ways_taken.append(way)
+            ways.record("k", way, way_times[len(ways_taken) - 1][way])
+        return ways_taken
+    # way 1 first: two calls settle (100 s, not counted), the third counts 3 s; then way 0 likewise, 2 s
+    assert run([(9, 100), (9, 100), (9, 3), (100, 9), (100, 9), (2, 9)]) == [1, 1, 1, 0, 0, 0]
+    assert ways._stats["k"][:2] == [2, 3]
+    assert run([(2, 9)]) == [0]  # call 7: the faster
+    assert run([(2, 100), (2, 100), (2, 1)]) == [1, 1, 1]  # call 8 probes way 1, which settles: 1 s counted
+    assert ways._stats["k"][1] == 1
+    assert run([(5, 1)]) == [1]  # now the faster
+
+
 @pytest.mark.parametrize("stage", ["prologue", "gemm", "epilogue"])
 def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, stage):
     import time

@@ -177,11 +177,8 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
 _local = threading.local()  # .split: the _Split of this thread's marked method (a parent process); in a helper,
 # .forced, .captured: the chunk boundaries to run and the results its sweep captured, .targets: the parent's
 # output rows to write in place, .segments: the parent's pool as mapped here
-_SPLIT_WORK = 1 << 24  # multiply-adds from which a sweep is shared with helper processes. Measured on the 2-core
-# Zen 4 (fused conv + pooling, forward / backward, ms): the seed CNN's first layer at batch 32 (6M multiply-adds,
-# 2 chunks) 0.61 / 0.73 on threads, 0.78 / 0.79 shared; at batch 128 (25M) 1.78 / 2.63 vs 1.75 / 2.07; its
-# second (Winograd, 37M at batch 32) 1.16 / 1.67 vs 1.04 / 1.56. A share costs a message each way, a helper's
-# wake-up and its own setup, ~0.1-0.3 ms; and a helper used only now and then runs its share slowly (cold).
+_SPLIT_WORK = 1 << 22  # multiply-adds from which a sweep may be shared with helper processes (whether it is, is
+# measured: _split_ways)
 
 
 def _splits(batch, outputs):
@@ -200,11 +197,17 @@ def _splits(batch, outputs):
         def split_method(self, *args, **kwargs):
             if getattr(_local, "split", None) is not None or _num_threads() < 2 or not cpu_workers.enabled():
                 return method(self, *args, **kwargs)
-            helpers = cpu_workers.acquire(_num_threads() - 1)
-            if not helpers:
-                return method(self, *args, **kwargs)
             arguments = signature.bind(self, *args, **kwargs).arguments
             arguments.pop("self")
+            key = (method.__name__,) + tuple(_key_part(v) for v in arguments.values())
+            way = _split_ways.choose(key)
+            helpers = cpu_workers.acquire(_num_threads() - 1) if way == 1 else []
+            start = time.perf_counter()
+            if not helpers:
+                result = method(self, *args, **kwargs)
+                if way == 0:
+                    _split_ways.record(key, 0, time.perf_counter() - start)
+                return result
             split = _local.split = _Split(method.__name__, arguments, batch, helpers)
             try:
                 result = method(self, *args, **kwargs)
@@ -214,11 +217,20 @@ def _splits(batch, outputs):
             finally:
                 _local.split = None
             split.finish(result, outputs)
+            if split.key is not None:  # it was shared
+                _split_ways.record(key, 1, time.perf_counter() - start)
             return result
         return split_method
     return decorate
 
 
+
+
+def _key_part(value):
+    """What of a :func:`_splits` method's argument tells its calls apart (its shape, for an array)."""
+    if isinstance(value, np.ndarray):
+        return value.shape, value.dtype.str
+    return type(value).__name__ if isinstance(value, _WinogradSaved) else value
 
 
 def _empty_batch(shape, dtype):
@@ -514,35 +526,52 @@ def _submit_gemm(fn, arg):
 
 
 class _FasterOf:
-    """Chooses between two ways of running the same work that give the same bits (0: whole chunks on
-    :func:`_batch_parallel`, 1: :func:`_pipelined`'s pipeline) by their measured wall time, per key.
+    """Chooses between two ways of running the same work that give the same bits (for :func:`_pipelined`, 0:
+    whole chunks on :func:`_batch_parallel`, 1: the pipeline; for :func:`_splits`, 0: this process's threads,
+    1: shared with helper processes) by their measured wall time, per key.
 
-    Each way's time is an exponential moving average (weight ``alpha`` on the newest call); the first two calls
-    of a key try each way once, later calls take the faster, except every ``probe_every``-th, which tries the
-    other, so that a change of speed (the machine's) is noticed. Thread-safe in the sense that matters: a race
-    can only change which way a call runs, never its result.
+    Each way's time is an exponential moving average (weight ``alpha`` on the newest call); the first calls of
+    a key try each way, later calls take the faster, except every ``probe_every``-th, which tries the other, so
+    that a change of speed (the machine's) is noticed. With ``settle``, a way taken after the other runs
+    ``settle`` more calls in a row and the times of its first ``settle`` calls are not counted: a way that
+    warms something up (a helper process's caches, after it idled) is timed as it runs when it is the one in
+    use. Thread-safe in the sense that matters: a race can only change which way a call runs, never its result.
     """
 
-    def __init__(self, probe_every=32, alpha=0.25):
-        self.probe_every, self.alpha = probe_every, alpha
-        self._stats = {}  # key: [average s of way 0, average s of way 1, calls]
+    def __init__(self, probe_every=32, alpha=0.25, settle=0):
+        self.probe_every, self.alpha, self.settle = probe_every, alpha, settle
+        self._stats = {}  # key: [average s of way 0, of way 1, calls, last way, calls left in a row, not counted]
 
     def choose(self, key):
-        st = self._stats.setdefault(key, [None, None, 0])
+        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0])
         st[2] += 1
+        if st[4] > 0:  # settling: stay
+            st[4] -= 1
+            return st[3]
         if st[1] is None:
-            return 1
-        if st[0] is None:
-            return 0
-        best = 0 if st[0] <= st[1] else 1
-        return 1 - best if st[2] % self.probe_every == 0 else best
+            way = 1
+        elif st[0] is None:
+            way = 0
+        else:
+            best = 0 if st[0] <= st[1] else 1
+            way = 1 - best if st[2] % self.probe_every == 0 else best
+        if way != st[3]:
+            st[3], st[4], st[5] = way, self.settle, self.settle
+        return way
 
     def record(self, key, way, seconds):
-        st = self._stats.setdefault(key, [None, None, 0])
+        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0])
+        if way == st[3] and st[5] > 0:
+            st[5] -= 1
+            return
         st[way] = seconds if st[way] is None else st[way] + self.alpha * (seconds - st[way])
 
 
 _ways = _FasterOf()
+_split_ways = _FasterOf(settle=2)  # per call signature of a _splits method. Measured on the 2-core Zen 4 (A/B
+# against threads only, bench_ab_cpu.py): the seed CNN's training step 0.93x as long shared, its predict at batch
+# 32 1.07x and the segmentation example's step (batch 16, 16-channel convolutions) 1.14x as long: a share costs
+# a message each way, a helper's wake-up and its own setup (~0.1-0.3 ms), which small sweeps do not repay.
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
