@@ -217,3 +217,34 @@ def test_a_forked_child_starts_afresh(helpers):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert cw._helpers and cw._pool is pool
+
+
+def test_a_helper_writes_its_rows_in_place_and_sends_back_only_partials(monkeypatch):
+    """The helper's side (run here): given the parent's pool rows for every output, it writes them and returns
+    no outputs, skipping the method's work after the sweep; its chunk results are the partials."""
+    monkeypatch.setattr(nb, "_THREADS", 1)
+    backend = nb.NumpyBackend()
+    rng, x, w, b, g = _conv_case(8, 9, 3, 5)
+    y_ref, _ = backend.conv2d_fwd(x, w, g, b=b, relu=True)
+    dy = rng.standard_normal(y_ref.shape, dtype=np.float32)
+    pool = cw.Pool(limit=1 << 26)
+    arena = cw.Arena(os.memfd_create("arena"))
+    xs, dys = pool.empty(x.shape, x.dtype), pool.empty(dy.shape, dy.dtype)
+    xs[...], dys[...] = x, dy
+    y = pool.empty((8, 49, 5), np.float32)  # conv2d_fwd's output as it allocates it
+    request = ("conv2d_fwd", dict(x=pool.ref(xs[4:]), w=w, geometry=g, b=b, relu=True), [0, 2, 4],
+               [pool.ref(y[4:])], arena.size, 0, True)
+    status, _, chunks, outputs, _ = nb.serve_helper_request(backend, arena, pool, request)
+    assert status == "done" and chunks == [None, None] and outputs is None
+    assert y[4:].tobytes() == y_ref.reshape(8, 49, 5)[4:].tobytes()
+    dxp = pool.empty((8, 9, 9, 3), np.float32)  # the data gradient's buffer (no padding: VALID)
+    request = ("_conv2d_bwd", dict(dy=pool.ref(dys[4:]), w=w, geometry=g, x=pool.ref(xs[4:]), y=None, relu=False,
+                                   need_dx=True, need_dw=True, need_db=True, extent=(7, 7)),
+               [0, 2, 4], [pool.ref(dxp[4:])], arena.size, 0, True)
+    status, _, chunks, outputs, _ = nb.serve_helper_request(backend, arena, pool, request)
+    assert status == "done" and outputs is None and len(chunks) == 2  # a (dW^T, db) partial per chunk
+    dw_t, db = (arena.view(r) for r in chunks[0])
+    expected_dx, _, _ = backend.conv2d_bwd(dy, w, g, x=x, need_dw=False)
+    assert dxp[4:].tobytes() == np.ascontiguousarray(expected_dx[4:]).tobytes()
+    np.testing.assert_allclose(db, dy[4:6].sum(axis=(0, 1, 2)), rtol=1e-5)
+    assert dw_t.shape == (5, 27)

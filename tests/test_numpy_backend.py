@@ -552,6 +552,19 @@ def test_faster_of_settles_after_a_switch_before_it_times():
     assert run([(5, 1)]) == [1]  # now the faster
 
 
+def test_faster_of_keeps_its_choice_until_the_other_is_faster_by_the_margin():
+    import gpuflow.backend.numpy_backend as nb
+    ways = nb._FasterOf(probe_every=1000, alpha=1.0, margin=0.1)
+    for way, t in ((1, 1.0), (0, 1.05)):
+        assert ways.choose("k") == way
+        ways.record("k", way, t)
+    assert ways.choose("k") == 1
+    ways.record("k", 1, 1.1)  # way 0 is faster now, by under 10%: stay
+    assert ways.choose("k") == 1
+    ways.record("k", 1, 1.2)  # by 12.5%: switch
+    assert ways.choose("k") == 0
+
+
 @pytest.mark.parametrize("stage", ["prologue", "gemm", "epilogue"])
 def test_pipelined_raises_a_stage_error_after_the_gemm_in_flight(monkeypatch, stage):
     import time

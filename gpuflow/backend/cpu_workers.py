@@ -297,10 +297,11 @@ class Helper:
         return _recv(self.sock)
 
     def close(self):
-        try:
-            self.sock.close()  # the helper reads EOF and exits
-        except OSError:
-            pass
+        for close in (self.sock.close, lambda: os.close(self.arena.fd)):
+            try:
+                close()  # the helper reads EOF and exits
+            except OSError:
+                pass
 
 
 def acquire(count, eligible=True):

@@ -132,6 +132,8 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
         with cpu_runtime.single_threaded():
             results = [fn(b0, b1) for b0, b1 in zip(forced, forced[1:])]
         _local.captured = [_shared(_local.arena, r) for r in results]  # now: the method then sums into the first
+        if _local.in_place:  # every output is written: what the method does next (summing partials) is the parent's
+            raise _SweepDone
         return results
     if split is not None:  # the first sweep of a method marked with _splits: maybe shared with helper processes
         results = _split_sweep(split, fn, bounds, work)
@@ -282,7 +284,7 @@ class _Split:
         self.name, self.arguments, self.batch, self.helpers = name, arguments, batch, helpers
         self.targets = []  # the outputs allocated by _empty_batch, in order (None: not in the pool)
         self.parts = []  # [helper | None (failed), first row, end row, first chunk, end chunk, reply outputs]
-        self.key, self.t0 = None, 0.0
+        self.key, self.t0, self.mine_s = None, 0.0, 0.0
 
     def start(self, bounds, work):
         """Sends the helpers their shares of the chunks ``bounds``; returns how many chunks, the first ones,
@@ -302,6 +304,7 @@ class _Split:
             mine = round(k * (1 / here) / (1 / here + (p - 1) / there))
         mine = min(max(mine, 1), k - len(helpers))
         rest = [mine + (k - mine) * i // (p - 1) for i in range(p)]  # the helpers' shares, equal within one
+        in_place = all(t is not None for t in self.targets)  # every output: the helper sends back partials only
         for h, c0, c1 in zip(helpers, rest, rest[1:]):
             s, e = bounds[c0], bounds[c1]
             part = [h, s, e, c0, c1, None]
@@ -311,7 +314,7 @@ class _Split:
                 arguments = {name: self._share(h, name, v, s, e) for name, v in self.arguments.items()}
                 targets = [None if t is None else cpu_workers.pool().ref(t[s:e]) for t in self.targets]
                 h.send((self.name, arguments, [b - s for b in bounds[c0: c1 + 1]], targets, h.arena.size,
-                        h.arena.top))
+                        h.arena.top, in_place))
             except Exception as err:  # noqa: BLE001 - the helper is gone: this process runs its chunks
                 part[0] = None
                 cpu_workers.fail(err)
@@ -335,7 +338,6 @@ class _Split:
     def collect(self, fn, bounds):
         """The helpers' chunk results in chunk order (views of their arenas, valid until :meth:`finish`); a
         helper that failed has its chunks run here instead. Updates the measured speeds of this sweep."""
-        mine_s = time.perf_counter() - self.t0
         results, helper_s = [], []
         for part in self.parts:
             h, _, _, c0, c1, _ = part
@@ -353,12 +355,13 @@ class _Split:
                 with cpu_runtime.single_threaded():
                     results += [fn(b0, b1) for b0, b1 in zip(bounds[c0:c1], bounds[c0 + 1: c1 + 1])]
                 continue
-            _, size, chunks, part[5], seconds = reply
+            _, size, chunks, outputs, seconds = reply
+            part[5] = "in place" if outputs is None else outputs
             h.arena.map(size)
             results += [_fetch(h.arena, r) for r in chunks]
             helper_s.append(seconds / (c1 - c0))
         if helper_s and self.parts:
-            here, there = mine_s / self.parts[0][3], max(helper_s)
+            here, there = self.mine_s / self.parts[0][3], max(helper_s)
             old = _balance.get(self.key)
             _balance[self.key] = [here, there] if old is None else [old[0] + .25 * (here - old[0]),
                                                                     old[1] + .25 * (there - old[1])]
@@ -367,7 +370,7 @@ class _Split:
     def finish(self, result, outputs):
         try:
             for h, s, e, _, _, shared in self.parts:
-                if h is None or shared is None:
+                if h is None or not isinstance(shared, tuple):  # failed, or every output written in place
                     continue
                 for i in outputs:
                     mine, theirs = result[i], shared[i]
@@ -425,7 +428,7 @@ def serve_helper_request(backend, arena, segments, request):
     pool; returns ``("done", arena size, chunk results, outputs, seconds)`` (arrays copied into the arena as
     Refs; None for an output written in place)."""
     t0 = time.perf_counter()
-    name, arguments, bounds, targets, size, top = request
+    name, arguments, bounds, targets, size, top, in_place = request
     arena.map(size)
 
     def rows(ref):
@@ -437,13 +440,15 @@ def serve_helper_request(backend, arena, segments, request):
             arguments[key] = _WinogradSaved(rows(value.arg), rows(value.v), value.per_chunk)
     arena.reset(top)  # what this helper sends back goes after the parent's inputs
     _local.forced, _local.captured, _local.targets, _local.segments = bounds, None, list(targets), segments
-    _local.arena = arena
+    _local.arena, _local.in_place = arena, in_place
     try:
         result = getattr(backend, name)(**arguments)
         if _local.forced is not None:
             raise RuntimeError(f"helper process: {name} ran no sweep")
+    except _SweepDone:  # every output was written in place
+        result = None
     finally:
-        _local.forced = _local.targets = _local.segments = _local.arena = None
+        _local.forced = _local.targets = _local.segments = _local.arena = _local.in_place = None
 
     def share(v):
         if isinstance(v, np.ndarray):
@@ -454,9 +459,14 @@ def serve_helper_request(backend, arena, segments, request):
             return share(v.arg), share(v.v)
         return v
     chunks = _local.captured
-    outputs = tuple(share(o) for o in result)
+    outputs = None if result is None else tuple(share(o) for o in result)
     _local.captured = None
     return "done", arena.size, chunks, outputs, time.perf_counter() - t0
+
+
+class _SweepDone(Exception):
+    """Raised in a helper process after its share of a sweep whose outputs it wrote in place: the rest of the
+    method (summing partials, ...) is the parent's."""
 
 
 def _split_sweep(split, fn, bounds, work):
@@ -468,6 +478,7 @@ def _split_sweep(split, fn, bounds, work):
         return None
     with cpu_runtime.single_threaded():
         results = [fn(b0, b1) for b0, b1 in zip(bounds[:mine], bounds[1: mine + 1])]
+    split.mine_s = time.perf_counter() - split.t0
     return results + split.collect(fn, bounds)
 
 
@@ -535,15 +546,17 @@ class _FasterOf:
     that a change of speed (the machine's) is noticed. With ``settle``, a way taken after the other runs
     ``settle`` more calls in a row and the times of its first ``settle`` calls are not counted: a way that
     warms something up (a helper process's caches, after it idled) is timed as it runs when it is the one in
-    use. Thread-safe in the sense that matters: a race can only change which way a call runs, never its result.
+    use. With ``margin``, the way last taken stays until the other is faster by that fraction. Thread-safe in
+    the sense that matters: a race can only change which way a call runs, never its result.
     """
 
-    def __init__(self, probe_every=32, alpha=0.25, settle=0):
-        self.probe_every, self.alpha, self.settle = probe_every, alpha, settle
-        self._stats = {}  # key: [average s of way 0, of way 1, calls, last way, calls left in a row, not counted]
+    def __init__(self, probe_every=32, alpha=0.25, settle=0, margin=0.0):
+        self.probe_every, self.alpha, self.settle, self.margin = probe_every, alpha, settle, margin
+        self._stats = {}  # key: [average s of way 0, of way 1, calls, last way, calls left in a row, not counted,
+        # the way chosen as the faster]
 
     def choose(self, key):
-        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0])
+        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0, None])
         st[2] += 1
         if st[4] > 0:  # settling: stay
             st[4] -= 1
@@ -554,13 +567,16 @@ class _FasterOf:
             way = 0
         else:
             best = 0 if st[0] <= st[1] else 1
+            if st[6] is not None and best != st[6] and st[best] > (1 - self.margin) * st[st[6]]:
+                best = st[6]  # not faster by the margin: stay (noise would flip it back and forth)
+            st[6] = best
             way = 1 - best if st[2] % self.probe_every == 0 else best
         if way != st[3]:
             st[3], st[4], st[5] = way, self.settle, self.settle
         return way
 
     def record(self, key, way, seconds):
-        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0])
+        st = self._stats.setdefault(key, [None, None, 0, None, 0, 0, None])
         if way == st[3] and st[5] > 0:
             st[5] -= 1
             return
@@ -568,10 +584,13 @@ class _FasterOf:
 
 
 _ways = _FasterOf()
-_split_ways = _FasterOf(settle=2)  # per call signature of a _splits method. Measured on the 2-core Zen 4 (A/B
-# against threads only, bench_ab_cpu.py): the seed CNN's training step 0.93x as long shared, its predict at batch
-# 32 1.07x and the segmentation example's step (batch 16, 16-channel convolutions) 1.14x as long: a share costs
-# a message each way, a helper's wake-up and its own setup (~0.1-0.3 ms), which small sweeps do not repay.
+_split_ways = _FasterOf(probe_every=64, settle=2, margin=0.05, alpha=0.1)  # per call signature of a _splits
+# method: 0, this process's threads; 1, shared with helper processes. Measured on the 2-core Zen 4 (A/B against
+# threads only, bench_ab_cpu.py): with every sweep shared, the seed CNN's training step took 0.93x as long, its
+# predict at batch 32 1.07x and the segmentation example's step (batch 16, 16-channel convolutions) 1.14x: a share
+# costs a message each way, a helper's wake-up and its own setup (~0.1-0.3 ms), which small sweeps do not repay.
+# Measured per signature instead (against sharing everything): the seed CNN 0.99x, predict 0.97x, segmentation
+# 0.96x. A rare probe (3 calls in 64), a slow average (alpha) and the 5% margin keep noise from flipping it.
 
 
 if hasattr(os, "register_at_fork"):  # POSIX
