@@ -223,6 +223,7 @@ def test_a_helper_writes_its_rows_in_place_and_sends_back_only_partials(monkeypa
     """The helper's side (run here): given the parent's pool rows for every output, it writes them and returns
     no outputs, skipping the method's work after the sweep; its chunk results are the partials."""
     monkeypatch.setattr(nb, "_THREADS", 1)
+    monkeypatch.setattr(nb, "_block", lambda sample_bytes: 2)  # the chunks sent below: the same GEMM shapes
     backend = nb.NumpyBackend()
     rng, x, w, b, g = _conv_case(8, 9, 3, 5)
     y_ref, _ = backend.conv2d_fwd(x, w, g, b=b, relu=True)
@@ -244,7 +245,7 @@ def test_a_helper_writes_its_rows_in_place_and_sends_back_only_partials(monkeypa
     status, _, chunks, outputs, _ = nb.serve_helper_request(backend, arena, pool, request)
     assert status == "done" and outputs is None and len(chunks) == 2  # a (dW^T, db) partial per chunk
     dw_t, db = (arena.view(r) for r in chunks[0])
-    expected_dx, _, _ = backend.conv2d_bwd(dy, w, g, x=x, need_dw=False)
+    expected_dx, _, _ = backend.conv2d_bwd(dy, w, g, x=x, need_db=True)
     assert dxp[4:].tobytes() == np.ascontiguousarray(expected_dx[4:]).tobytes()
     np.testing.assert_allclose(db, dy[4:6].sum(axis=(0, 1, 2)), rtol=1e-5)
     assert dw_t.shape == (5, 27)

@@ -5,22 +5,31 @@ GIL inside each call, but a chunk is many short calls, and two threads doing tha
 on a VM every such wait costs a thread wake-up (~15 us measured on a 2-core Zen 4 VM), more than a typical
 call. Measured there: the seed CNN's fused convolutions ran only 1.0-1.4x as fast on two threads as on one,
 while two processes on half the batch each ran 2.0x as fast. So, where this process may use more than one
-CPU, the sweeps of :mod:`.numpy_backend`'s convolutions (the methods it marks with ``_splits``) hand a
-contiguous share of their chunks to helper processes, one per extra thread.
+CPU, the sweeps of :mod:`.numpy_backend`'s convolutions (the methods it marks with ``_splits``) can hand a
+contiguous share of their chunks to helper processes, one per extra thread (whether they do is measured per
+call signature, against the threads).
 
 **How.** A helper is ``python -c`` importing this module (never the user's ``__main__``, which a
 ``multiprocessing`` spawn would re-run), started in the background once the process has run
 ``_START_AFTER`` sweeps that could use it (short scripts and most unit tests never pay its ~1 s start), and
-used once it reports ready; until then, and if it fails, the threads do the work. It shares with its parent
-an anonymous memory file (:class:`Arena`, Linux ``memfd_create``): the parent copies in the helper's rows of
-the batch inputs, the helper copies out its rows of the outputs and its chunks' partial results (a filter
-gradient per chunk); the messages on the socket between them hold only their positions, the method's name
-and its small arguments (pickled: a private channel between this process and its own child, never a file).
+used once it reports ready; until then, and if it fails, the threads do the work. The arrays go through
+shared memory, never through the socket between them, whose messages hold only positions, the method's name
+and its small arguments (pickled: a private channel between this process and its own child, never a file):
+
+* the :class:`Pool` (memory files passed to every helper with ``SCM_RIGHTS``) holds the outputs of the shared
+  sweeps (activations, pooling winners, data gradients, a Winograd convolution's kept input transform): a
+  helper writes its rows of them in place, and reads its rows of an input made by an earlier sweep in place;
+* each helper's :class:`Arena` (a memory file of its own) carries the rest: the parent copies in the helper's
+  rows of inputs that are not in the pool (a batch of images), the helper copies out its chunks' partial
+  results (a filter gradient per chunk), and any output rows the pool had no room for.
+
 The helper runs exactly the chunks the parent would have (same boundaries, same code, BLAS on one thread),
 so results are byte-identical to a one-thread run; the parent sums every chunk's partials in chunk order.
 
 ``GPUFLOW_CPU_PROCESSES=0`` turns the helpers off (threads only). They exist only on Linux (``memfd_create``,
-``socketpair``); each exits when its parent's end of the socket closes (the parent exiting, or crashing).
+``socketpair``); each ignores Ctrl+C and exits when its parent's end of the socket closes (the parent
+exiting, or crashing). A pool array is shared memory: a process forked while holding one (a data loader's
+workers) sees the parent's writes to it and writes through to it; the child starts a pool of its own.
 """
 from __future__ import annotations
 

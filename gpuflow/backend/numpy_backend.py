@@ -31,14 +31,16 @@ rows instead, each summing the whole batch (unless its rows are few, as an RNN
 input projection's: then by the batch too). NumPy releases the GIL in all of
 this work, but two threads each running many short NumPy calls keep waiting
 for it. So the convolutions' sweeps (forward and backward, fused with the
-pooling or not: the methods marked :func:`_splits`) are shared with helper
+pooling or not: the methods marked :func:`_splits`) can be shared with helper
 processes where :mod:`.cpu_workers` can start them (Linux), one per thread
 beyond the first: this process runs the first contiguous share of the chunks,
 each helper the next, sized by the speeds measured so far; activations and
 gradients they make live in a shared pool, so a helper reads its rows of an
-input and writes its rows of an output without copies. Measured on the
-2-core Zen 4 VM, the seed CNN's training step went from ~19 to ~16 ms. Until
-the helpers are ready (and without them) the threads run the chunks, and
+input and writes its rows of an output without copies. Whether a call is
+shared is measured per call signature (:data:`_split_ways`: small sweeps do
+not repay the messages). Measured on the 2-core Zen 4 VM (A/B), the seed
+CNN's training step took 0.94x as long. Until the helpers are ready (and
+without them) the threads run the chunks, and
 with exactly two threads the Winograd convolutions may instead run as a
 software pipeline (the caller does every block's transforms, a helper thread
 its GEMMs, one block behind), whichever way is measured faster
