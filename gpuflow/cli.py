@@ -112,11 +112,13 @@ def _check_save_path(parser, path):
 
 
 def _check_num_threads(parser):
-    """Exits 2 with one line when ``GPUFLOW_NUM_THREADS`` is set but not a positive integer (the NumPy backend
-    would raise it at its first op, as a traceback, after the data is loaded)."""
+    """Exits 2 with one line when ``GPUFLOW_NUM_THREADS`` is set but not a positive integer, or
+    ``GPUFLOW_CPU_PROCESSES`` not a non-negative one (the NumPy backend would raise it at its first op, as a
+    traceback, after the data is loaded)."""
     from .backend.cpu_runtime import num_threads
+    from .backend.cpu_workers import processes
     try:
-        num_threads()
+        processes(num_threads())
     except ValueError as e:
         parser.error(str(e))
 

@@ -210,6 +210,13 @@ def test_a_bad_gpuflow_num_threads_exits_2_with_one_line(capsys, monkeypatch, va
                        f"Received: GPUFLOW_NUM_THREADS={value!r}")
 
 
+def test_a_bad_gpuflow_cpu_processes_exits_2_with_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("GPUFLOW_CPU_PROCESSES", "many")
+    monkeypatch.setattr(fashion_mnist, "load_data", lambda: pytest.fail("loaded the data before the check"))
+    assert_usage_error(capsys, ["train"], "Expected GPUFLOW_CPU_PROCESSES to be a non-negative integer",
+                       "Received: GPUFLOW_CPU_PROCESSES='many'")
+
+
 def test_train_save_into_a_missing_folder_is_refused_before_training(capsys, tmp_path):
     target = tmp_path / "no" / "such" / "m.weights.h5"
     assert_usage_error(capsys, ["train", "--save", str(target)], f"no such folder {target.parent}")

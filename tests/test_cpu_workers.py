@@ -201,10 +201,22 @@ def test_pool_blocks_are_reused_only_once_every_view_is_gone():
     assert pool.ref(c).offset == 0 and pool.ref(c).segment == 0
 
 
-def test_turned_off_by_the_environment(monkeypatch):
-    monkeypatch.setenv("GPUFLOW_CPU_PROCESSES", "0")
-    assert not cw.enabled()
-    assert cw.acquire(1) == []
+@pytest.mark.parametrize("value, threads, expected", [("", 2, 2), ("", 16, 4), ("", 1, 1), ("0", 8, 0), ("1", 8, 1),
+                                                      ("3", 8, 3), ("8", 2, 2), (" 2 ", 4, 2)])
+def test_the_processes_sharing_a_sweep(monkeypatch, value, threads, expected):
+    monkeypatch.setenv("GPUFLOW_CPU_PROCESSES", value)
+    assert cw.processes(threads) == expected
+    if expected <= 1:
+        assert cw.acquire(threads) == []  # no helper asked for, none started
+
+
+@pytest.mark.parametrize("value", ["-1", "two", "1.5", "٣"])
+def test_a_bad_process_count_is_refused_when_the_backend_starts(monkeypatch, value):
+    monkeypatch.setenv("GPUFLOW_CPU_PROCESSES", value)
+    with pytest.raises(ValueError) as e:
+        nb.NumpyBackend()
+    assert "Expected GPUFLOW_CPU_PROCESSES to be a non-negative integer" in str(e.value)
+    assert f"Received: GPUFLOW_CPU_PROCESSES={value!r}" in str(e.value)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")

@@ -26,7 +26,8 @@ and its small arguments (pickled: a private channel between this process and its
 The helper runs exactly the chunks the parent would have (same boundaries, same code, BLAS on one thread),
 so results are byte-identical to a one-thread run; the parent sums every chunk's partials in chunk order.
 
-``GPUFLOW_CPU_PROCESSES=0`` turns the helpers off (threads only). They exist only on Linux (``memfd_create``,
+``GPUFLOW_CPU_PROCESSES`` caps the processes (this one included; default: the threads, at most 4; ``1``:
+threads only, no helpers; see :func:`processes`). They exist only on Linux (``memfd_create``,
 ``socketpair``); each ignores Ctrl+C and exits when its parent's end of the socket closes (the parent
 exiting, or crashing). A pool array is shared memory: a process forked while holding one (a data loader's
 workers) sees the parent's writes to it and writes through to it; the child starts a pool of its own.
@@ -60,10 +61,31 @@ _asked = 0  # sweeps that could have used helpers
 _broken = False  # a helper failed: threads only from then on (warned once)
 
 
+_DEFAULT_PROCESSES = 4  # at most this many processes share a sweep unless GPUFLOW_CPU_PROCESSES says otherwise:
+# a sweep has ~8-16 chunks at the batch sizes measured, and each helper holds its own NumPy and gpuflow (~60 MB)
+
+
+def processes(threads):
+    """How many processes (this one included) may share a sweep when the backend runs ``threads`` threads:
+    ``GPUFLOW_CPU_PROCESSES`` when set (0 or 1: this one only; set but empty counts as unset), else
+    ``min(threads, 4)``; never more than ``threads``.
+
+    Raises:
+        ValueError: ``GPUFLOW_CPU_PROCESSES`` is not a non-negative integer.
+    """
+    text = os.environ.get(_ENV, "").strip()
+    if not text:
+        return min(threads, _DEFAULT_PROCESSES)
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"Expected {_ENV} to be a non-negative integer (the processes that share the NumPy "
+                         f"backend's convolutions, this one included; 0 or 1: no helper processes; unset: "
+                         f"min(threads, {_DEFAULT_PROCESSES})). Received: {_ENV}={text!r}")
+    return min(threads, int(text))
+
+
 def enabled():
     """Whether this process may use helper processes: Linux, not itself a helper, not turned off."""
-    return (not _IN_HELPER and not _broken and hasattr(os, "memfd_create")
-            and os.environ.get(_ENV, "1").strip() != "0")
+    return not _IN_HELPER and not _broken and hasattr(os, "memfd_create")
 
 
 class Ref:
@@ -313,11 +335,12 @@ class Helper:
                 pass
 
 
-def acquire(count, eligible=True):
-    """Up to ``count`` ready helpers, each locked for the caller (release them with :func:`release`); []
-    while none is ready, another thread holds them, or they are off. Starts them (in the background) at the
-    ``_START_AFTER``-th call."""
+def acquire(threads):
+    """Up to ``processes(threads) - 1`` ready helpers, each locked for the caller (release them with
+    :func:`release`); [] while none is ready, another thread holds them, or they are off. Starts them (in the
+    background) at the ``_START_AFTER``-th call."""
     global _asked
+    count = processes(threads) - 1
     if count < 1 or not enabled():
         return []
     with _lock:
@@ -353,22 +376,23 @@ def fail(error):
     if not _broken:
         _broken = True
         warnings.warn(f"gpuflow: the NumPy backend's helper processes failed ({error!r}); continuing on threads "
-                      f"only (set {_ENV}=0 to not start them)", RuntimeWarning, stacklevel=3)
+                      f"only (set {_ENV}=1 to not start them)", RuntimeWarning, stacklevel=3)
     shutdown()
 
 
 def start(count):
-    """Starts ``count`` helpers now and waits until they are ready (tests and benchmarks); True if they are."""
+    """Starts ``count`` helpers now (``GPUFLOW_CPU_PROCESSES`` permitting) and waits until they are ready
+    (tests and benchmarks); True if they are."""
     global _asked
     _asked = max(_asked, _START_AFTER)
-    got = acquire(count)
+    got = acquire(count + 1)
     release(got)
     deadline = 120.0
     import time  # noqa: PLC0415
     t0 = time.monotonic()
     while len(got) < count and time.monotonic() - t0 < deadline and enabled():
         time.sleep(0.02)
-        got = acquire(count)
+        got = acquire(count + 1)
         release(got)
     return len(got) >= count
 

@@ -33,7 +33,7 @@ this work, but two threads each running many short NumPy calls keep waiting
 for it. So the convolutions' sweeps (forward and backward, fused with the
 pooling or not: the methods marked :func:`_splits`) can be shared with helper
 processes where :mod:`.cpu_workers` can start them (Linux), one per thread
-beyond the first: this process runs the first contiguous share of the chunks,
+beyond the first (at most 3): this process runs the first contiguous share of the chunks,
 each helper the next, sized by the speeds measured so far; activations and
 gradients they make live in a shared pool, so a helper reads its rows of an
 input and writes its rows of an output without copies. Whether a call is
@@ -47,7 +47,8 @@ its GEMMs, one block behind), whichever way is measured faster
 (:func:`_pipelined`); a dense layer's two gradient GEMM sets run side by
 side. ``GPUFLOW_NUM_THREADS`` sets the number of threads (default: the CPUs
 this process may use; see :func:`.cpu_runtime.num_threads`);
-``GPUFLOW_CPU_PROCESSES=0`` keeps the work on threads.
+``GPUFLOW_CPU_PROCESSES`` caps the processes sharing a sweep (default: the
+threads, at most 4; 1: threads only).
 
 Determinism: the chunks, the order their partials are summed in and the
 arithmetic inside each chunk (BLAS single-threaded whenever there is more than
@@ -205,7 +206,7 @@ def _splits(batch, outputs):
             arguments.pop("self")
             key = (method.__name__,) + tuple(_key_part(v) for v in arguments.values())
             way = _split_ways.choose(key)
-            helpers = cpu_workers.acquire(_num_threads() - 1) if way == 1 else []
+            helpers = cpu_workers.acquire(_num_threads()) if way == 1 else []
             start = time.perf_counter()
             if not helpers:
                 result = method(self, *args, **kwargs)
@@ -992,7 +993,8 @@ class NumpyBackend(NumpyArrays, Backend):
     xp = np
 
     def __init__(self):
-        _num_threads()  # a bad GPUFLOW_NUM_THREADS raises here, at the first CPU op, not inside a later one
+        # a bad GPUFLOW_NUM_THREADS or GPUFLOW_CPU_PROCESSES raises here, at the first CPU op, not inside a later one
+        cpu_workers.processes(_num_threads())
         cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
 
