@@ -39,7 +39,7 @@ gradients they make live in a shared pool, so a helper reads its rows of an
 input and writes its rows of an output without copies. Whether a call is
 shared is measured per call signature (:data:`_split_ways`: small sweeps do
 not repay the messages). Measured on the 2-core Zen 4 VM (A/B), the seed
-CNN's training step took 0.94x as long. Until the helpers are ready (and
+CNN's training step took 0.93-0.97x as long. Until the helpers are ready (and
 without them) the threads run the chunks, and
 with exactly two threads the Winograd convolutions may instead run as a
 software pipeline (the caller does every block's transforms, a helper thread
@@ -227,8 +227,6 @@ def _splits(batch, outputs):
             return result
         return split_method
     return decorate
-
-
 
 
 def _key_part(value):
