@@ -261,3 +261,21 @@ def test_a_helper_writes_its_rows_in_place_and_sends_back_only_partials(monkeypa
     assert dxp[4:].tobytes() == np.ascontiguousarray(expected_dx[4:]).tobytes()
     np.testing.assert_allclose(db, dy[4:6].sum(axis=(0, 1, 2)), rtol=1e-5)
     assert dw_t.shape == (5, 27)
+
+
+def test_a_signature_that_cannot_be_shared_stays_on_threads(helpers, monkeypatch):
+    """One chunk (a single image) cannot be shared: after the first tries its signature is left on threads,
+    so later calls neither ask for the helpers nor allocate in the pool."""
+    ways = nb._FasterOf(probe_every=64, settle=2, margin=0.05, alpha=0.1)
+    monkeypatch.setattr(nb, "_split_ways", ways)
+    backend = nb.NumpyBackend()
+    _, x, w, b, g = _conv_case(1, 12, 1, 8)
+    for _ in range(8):  # sharing tried (2 calls to settle, 1 timed), then threads (likewise), then the choice
+        backend.conv2d_fwd(x, w, g, b=b)
+    (stats,) = ways._stats.values()
+    assert stats[1] == float("inf") and stats[6] == 0  # sharing: cannot; the chosen way: threads
+    asked = []
+    monkeypatch.setattr(cw, "acquire", lambda threads: asked.append(threads) or [])
+    for _ in range(10):
+        backend.conv2d_fwd(x, w, g, b=b)
+    assert not asked and not helpers

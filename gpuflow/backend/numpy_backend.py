@@ -69,6 +69,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import os
 import queue
 import threading
@@ -202,9 +203,8 @@ def _splits(batch, outputs):
         def split_method(self, *args, **kwargs):
             if getattr(_local, "split", None) is not None or _num_threads() < 2 or not cpu_workers.enabled():
                 return method(self, *args, **kwargs)
-            arguments = signature.bind(self, *args, **kwargs).arguments
-            arguments.pop("self")
-            key = (method.__name__,) + tuple(_key_part(v) for v in arguments.values())
+            key = ((method.__name__,) + tuple(_key_part(v) for v in args)
+                   + tuple((k, _key_part(v)) for k, v in kwargs.items()))
             way = _split_ways.choose(key)
             helpers = cpu_workers.acquire(_num_threads()) if way == 1 else []
             start = time.perf_counter()
@@ -213,6 +213,8 @@ def _splits(batch, outputs):
                 if way == 0:
                     _split_ways.record(key, 0, time.perf_counter() - start)
                 return result
+            arguments = signature.bind(self, *args, **kwargs).arguments
+            arguments.pop("self")
             split = _local.split = _Split(method.__name__, arguments, batch, helpers)
             try:
                 result = method(self, *args, **kwargs)
@@ -222,8 +224,8 @@ def _splits(batch, outputs):
             finally:
                 _local.split = None
             split.finish(result, outputs)
-            if split.key is not None:  # it was shared
-                _split_ways.record(key, 1, time.perf_counter() - start)
+            # not shared (one chunk, too little work): never for this signature, so that it stops asking
+            _split_ways.record(key, 1, time.perf_counter() - start if split.key is not None else math.inf)
             return result
         return split_method
     return decorate
@@ -581,7 +583,10 @@ class _FasterOf:
         if way == st[3] and st[5] > 0:
             st[5] -= 1
             return
-        st[way] = seconds if st[way] is None else st[way] + self.alpha * (seconds - st[way])
+        if st[way] is None or math.isinf(seconds) or math.isinf(st[way]):
+            st[way] = seconds  # (inf: a way that cannot run for this key)
+        else:
+            st[way] += self.alpha * (seconds - st[way])
 
 
 _ways = _FasterOf()
