@@ -22,6 +22,7 @@ def helpers(monkeypatch):
     monkeypatch.delenv("GPUFLOW_CPU_PROCESSES", raising=False)
     monkeypatch.setattr(cw, "_broken", False)
     monkeypatch.setattr(nb, "_SPLIT_WORK", 0)
+    monkeypatch.setattr(nb, "_SPLIT_MIN_CHUNKS", 2)
     monkeypatch.setattr(nb, "_block", lambda sample_bytes: 3)
     monkeypatch.setattr(nb, "_balance", {})
     monkeypatch.setattr(nb._split_ways, "choose", lambda key: 1)  # always shared (not measured against threads)
@@ -279,3 +280,10 @@ def test_a_signature_that_cannot_be_shared_stays_on_threads(helpers, monkeypatch
     for _ in range(10):
         backend.conv2d_fwd(x, w, g, b=b)
     assert not asked and not helpers
+
+
+def test_a_sweep_of_few_chunks_is_not_shared():
+    """Shares are whole chunks: below _SPLIT_MIN_CHUNKS they balance badly, so the sweep stays here."""
+    split = nb._Split("conv2d_fwd", {}, (), helpers=[object()])
+    few = nb._SPLIT_MIN_CHUNKS - 1
+    assert split.start([i * 4 for i in range(few + 1)], work=1 << 40) is None and not split.parts

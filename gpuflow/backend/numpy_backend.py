@@ -39,7 +39,7 @@ gradients they make live in a shared pool, so a helper reads its rows of an
 input and writes its rows of an output without copies. Whether a call is
 shared is measured per call signature (:data:`_split_ways`: small sweeps do
 not repay the messages). Measured on the 2-core Zen 4 VM (A/B), the seed
-CNN's training step took 0.93-0.97x as long. Until the helpers are ready (and
+CNN's training step took 0.90-0.99x as long (median 0.95x). Until the helpers are ready (and
 without them) the threads run the chunks, and
 with exactly two threads the Winograd convolutions may instead run as a
 software pipeline (the caller does every block's transforms, a helper thread
@@ -185,6 +185,11 @@ _local = threading.local()  # .split: the _Split of this thread's marked method 
 # output rows to write in place, .segments: the parent's pool as mapped here
 _SPLIT_WORK = 1 << 22  # multiply-adds from which a sweep may be shared with helper processes (whether it is, is
 # measured: _split_ways)
+_SPLIT_MIN_CHUNKS = 6  # chunks from which a sweep may be shared: the shares are whole chunks, so with fewer they
+# balance badly. Measured (bench_ab_cpu.py against threads only, 2-core Zen 4): the seed CNN's predict at batch 32,
+# whose sweeps have 2-4 chunks, took 1.05-1.20x as long with them shareable (the measured choice kept them on
+# threads but its probes and the helper's presence still cost), while its training step at batch 128 (8-10
+# chunks) took 0.93-0.97x
 
 
 def _splits(batch, outputs):
@@ -291,12 +296,12 @@ class _Split:
 
     def start(self, bounds, work):
         """Sends the helpers their shares of the chunks ``bounds``; returns how many chunks, the first ones,
-        this process runs, or None (not shared: too little work or one chunk).
+        this process runs, or None (not shared: too little work or too few chunks).
 
         The shares are contiguous. This process's is sized by the chunk times measured so far for this sweep
         (here and in the helpers, which also carry the messages and copies), so that all finish together."""
         k = len(bounds) - 1
-        if k < 2 or work < _SPLIT_WORK:
+        if k < max(2, _SPLIT_MIN_CHUNKS) or work < _SPLIT_WORK:
             return None
         helpers = self.helpers[: k - 1]
         p = len(helpers) + 1
