@@ -287,3 +287,21 @@ def test_a_sweep_of_few_chunks_is_not_shared():
     split = nb._Split("conv2d_fwd", {}, (), helpers=[object()])
     few = nb._SPLIT_MIN_CHUNKS - 1
     assert split.start([i * 4 for i in range(few + 1)], work=1 << 40) is None and not split.parts
+
+
+def test_helpers_that_cannot_start_leave_the_work_on_threads(monkeypatch):
+    cw.shutdown()
+    monkeypatch.delenv("GPUFLOW_CPU_PROCESSES", raising=False)
+    monkeypatch.setattr(cw, "_broken", False)
+    monkeypatch.setattr(cw, "_asked", cw._START_AFTER)
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    with pytest.warns(RuntimeWarning, match="helper processes failed"):
+        assert cw.acquire(2) == []
+    assert not cw.enabled() and not cw._helpers
+    backend = nb.NumpyBackend()
+    _, x, w, b, g = _conv_case(13, 12, 1, 8)
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    y2, _ = backend.conv2d_fwd(x, w, g, b=b)
+    monkeypatch.setattr(nb, "_THREADS", 1)
+    y1, _ = backend.conv2d_fwd(x, w, g, b=b)
+    assert y2.tobytes() == y1.tobytes()

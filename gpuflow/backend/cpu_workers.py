@@ -45,6 +45,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import warnings
 import weakref
 
@@ -300,6 +301,10 @@ class Helper:
                 [sys.executable, "-c", "from gpuflow.backend.cpu_workers import helper_main; helper_main()",
                  str(child.fileno()), str(fd)],
                 pass_fds=(child.fileno(), fd), env=env, stdin=subprocess.DEVNULL)
+        except BaseException:
+            parent.close()
+            os.close(fd)
+            raise
         finally:
             child.close()
         self.sock = parent
@@ -388,7 +393,6 @@ def start(count):
     got = acquire(count + 1)
     release(got)
     deadline = 120.0
-    import time  # noqa: PLC0415
     t0 = time.monotonic()
     while len(got) < count and time.monotonic() - t0 < deadline and enabled():
         time.sleep(0.02)
