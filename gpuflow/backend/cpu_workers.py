@@ -460,4 +460,7 @@ def helper_main():
             reply = numpy_backend.serve_helper_request(backend, arena, segments, request)
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which redoes the work itself
             reply = ("error", f"{type(e).__name__}: {e}")
-        _send(sock, reply)
+        try:
+            _send(sock, reply)
+        except OSError:  # the parent is gone (killed mid-request): nobody to answer
+            return
