@@ -142,17 +142,29 @@ def num_threads():
     """Threads the NumPy backend runs its batch chunks on (an int, at least 1).
 
     ``GPUFLOW_NUM_THREADS`` when set (a positive integer; set but empty counts as unset), else
-    :func:`available_cpus`. The one place the variable is parsed.
+    :func:`available_cpus`. The one place the variable is parsed (by :func:`env_count`).
 
     Raises:
         ValueError: ``GPUFLOW_NUM_THREADS`` is not a positive integer.
     """
-    text = os.environ.get("GPUFLOW_NUM_THREADS", "").strip()
+    count = env_count("GPUFLOW_NUM_THREADS", 1, "the NumPy backend's CPU threads; unset: one per available CPU")
+    return available_cpus() if count is None else count
+
+
+def env_count(name, low, meaning):
+    """The count in environment variable ``name``: an int of at least ``low`` (0 or 1), or None when the variable
+    is unset or empty (surrounding spaces ignored); ``meaning`` (what it sets) goes into the error.
+
+    Raises:
+        ValueError: the variable holds anything but ASCII digits of a number of at least ``low`` ("+2", "1e3" and
+            "2.0" are refused).
+    """
+    text = os.environ.get(name, "").strip()
     if not text:
-        return available_cpus()
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise ValueError("Expected GPUFLOW_NUM_THREADS to be a positive integer (the NumPy backend's CPU threads; "
-                         f"unset: one per available CPU). Received: GPUFLOW_NUM_THREADS={text!r}")
+        return None
+    if not (text.isascii() and text.isdigit()) or int(text) < low:
+        kind = "a positive integer" if low == 1 else "a non-negative integer"
+        raise ValueError(f"Expected {name} to be {kind} ({meaning}). Received: {name}={text!r}")
     return int(text)
 
 

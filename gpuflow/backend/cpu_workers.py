@@ -51,6 +51,8 @@ import weakref
 
 import numpy as np
 
+from . import cpu_runtime
+
 _ENV = "GPUFLOW_CPU_PROCESSES"
 _START_AFTER = 16  # sweeps that could use helpers, run on threads before the helpers are started
 _ALIGN = 64  # bytes: where each array starts in the arena
@@ -74,14 +76,9 @@ def processes(threads):
     Raises:
         ValueError: ``GPUFLOW_CPU_PROCESSES`` is not a non-negative integer.
     """
-    text = os.environ.get(_ENV, "").strip()
-    if not text:
-        return min(threads, _DEFAULT_PROCESSES)
-    if not (text.isascii() and text.isdigit()):
-        raise ValueError(f"Expected {_ENV} to be a non-negative integer (the processes that share the NumPy "
-                         f"backend's convolutions, this one included; 0 or 1: no helper processes; unset: "
-                         f"min(threads, {_DEFAULT_PROCESSES})). Received: {_ENV}={text!r}")
-    return min(threads, int(text))
+    count = cpu_runtime.env_count(_ENV, 0, "the processes that share the NumPy backend's convolutions, this one "
+                                  f"included; 0 or 1: no helper processes; unset: min(threads, {_DEFAULT_PROCESSES})")
+    return min(threads, _DEFAULT_PROCESSES if count is None else count)
 
 
 def enabled():
@@ -90,18 +87,13 @@ def enabled():
 
 
 class Ref:
-    """Where an array lies in an :class:`Arena`: byte offset, shape, dtype (a string)."""
+    """Where an array lies in an :class:`Arena`: byte offset, shape, dtype (a string). Pickled as it is (pickle
+    keeps the attributes of a ``__slots__`` class by itself), as :class:`PoolRef` is."""
 
     __slots__ = ("offset", "shape", "dtype")
 
     def __init__(self, offset, shape, dtype):
         self.offset, self.shape, self.dtype = offset, shape, dtype
-
-    def __getstate__(self):
-        return self.offset, self.shape, self.dtype
-
-    def __setstate__(self, state):
-        self.offset, self.shape, self.dtype = state
 
 
 class Arena:
@@ -147,12 +139,6 @@ class PoolRef:
 
     def __init__(self, segment, offset, shape, strides, dtype):
         self.segment, self.offset, self.shape, self.strides, self.dtype = segment, offset, shape, strides, dtype
-
-    def __getstate__(self):
-        return self.segment, self.offset, self.shape, self.strides, self.dtype
-
-    def __setstate__(self, state):
-        self.segment, self.offset, self.shape, self.strides, self.dtype = state
 
 
 def _extent(a):

@@ -267,16 +267,10 @@ class _SavedRows:
     """A :class:`_WinogradSaved`'s rows as sent to a helper: its winners' and its V's (Refs or PoolRefs) and
     the block size."""
 
-    __slots__ = ("arg", "v", "per_chunk")
+    __slots__ = ("arg", "v", "per_chunk")  # (pickle keeps __slots__ objects' attributes by itself)
 
     def __init__(self, arg, v, per_chunk):
         self.arg, self.v, self.per_chunk = arg, v, per_chunk
-
-    def __getstate__(self):
-        return self.arg, self.v, self.per_chunk
-
-    def __setstate__(self, state):
-        self.arg, self.v, self.per_chunk = state
 
 
 _balance = {}  # sweep key -> [seconds per chunk here, seconds per chunk in a helper] (moving averages)
@@ -412,22 +406,22 @@ class _Split:
         self.helpers, self.parts = [], []
 
 
+def _map_leaves(fn, value):
+    """``fn`` applied to each item of ``value`` that is not a tuple, nested tuples kept: a chunk's or a method's
+    result (arrays, None, tuples of them) on its way into or out of a helper's arena."""
+    if isinstance(value, tuple):
+        return tuple(_map_leaves(fn, v) for v in value)
+    return fn(value)
+
+
 def _shared(arena, result):
-    """A chunk result (arrays, tuples of them, None) with its arrays copied into the arena (as Refs)."""
-    if isinstance(result, np.ndarray):
-        return arena.put(result)
-    if isinstance(result, tuple):
-        return tuple(_shared(arena, v) for v in result)
-    return result
+    """A chunk result with its arrays copied into the arena (as Refs)."""
+    return _map_leaves(lambda v: arena.put(v) if isinstance(v, np.ndarray) else v, result)
 
 
 def _fetch(arena, shared):
     """A chunk result from a helper: its arrays as views of the arena (read before the helper is released)."""
-    if isinstance(shared, cpu_workers.Ref):
-        return arena.view(shared)
-    if isinstance(shared, tuple):
-        return tuple(_fetch(arena, v) for v in shared)
-    return shared
+    return _map_leaves(lambda v: arena.view(v) if isinstance(v, cpu_workers.Ref) else v, shared)
 
 
 def serve_helper_request(backend, arena, segments, request):
@@ -458,16 +452,14 @@ def serve_helper_request(backend, arena, segments, request):
     finally:
         _local.forced = _local.targets = _local.segments = _local.arena = _local.in_place = None
 
-    def share(v):
-        if isinstance(v, np.ndarray):
-            return None if segments.ref(v) is not None else arena.put(v)
-        if isinstance(v, tuple):
-            return tuple(share(a) for a in v)
+    def share(v):  # an output: None where written in place (in the pool), else copied into the arena
         if isinstance(v, _WinogradSaved):
             return share(v.arg), share(v.v)
+        if isinstance(v, np.ndarray):
+            return None if segments.ref(v) is not None else arena.put(v)
         return v
     chunks = _local.captured
-    outputs = None if result is None else tuple(share(o) for o in result)
+    outputs = None if result is None else _map_leaves(share, result)
     _local.captured = None
     return "done", arena.size, chunks, outputs, time.perf_counter() - t0
 
