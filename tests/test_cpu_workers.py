@@ -305,3 +305,39 @@ def test_helpers_that_cannot_start_leave_the_work_on_threads(monkeypatch):
     monkeypatch.setattr(nb, "_THREADS", 1)
     y1, _ = backend.conv2d_fwd(x, w, g, b=b)
     assert y2.tobytes() == y1.tobytes()
+
+
+def test_poll_readable_reports_pending_data_and_gives_up_when_there_is_none():
+    import socket
+    a, b = socket.socketpair()
+    try:
+        assert cw._poll_readable(a, 0.001) is False  # nothing sent: polls its budget, then says so
+        b.sendall(b"x")
+        assert cw._poll_readable(a, 10.0) is True  # returns as soon as the byte is there, not after 10 s
+        assert a.recv(1) == b"x"
+    finally:
+        a.close(), b.close()
+
+
+def test_a_helper_woken_without_a_request_still_answers_the_next(helpers, monkeypatch):
+    """acquire() wakes the helpers it returns (a _WAKE header: a request follows); one woken for nothing polls
+    for a while, then sleeps, and must still read the next request intact. The filters of these cases
+    (>= 4 KiB) travel through the arena, not the pickled message."""
+    backend = nb.NumpyBackend()
+    case = CASES[3]
+    monkeypatch.setattr(nb, "_THREADS", 1)
+    expected = _run_all(backend, case)
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    for _ in range(3):  # woken three times, no request: three _WAKE headers in a row
+        cw.release(cw.acquire(2))
+    import time
+    time.sleep(4 * cw._WAKE_POLL_S)  # past its polling: it sleeps in recv again
+    puts = []
+    put = cw.Arena.put
+    monkeypatch.setattr(cw.Arena, "put", lambda self, a: puts.append(a.shape) or put(self, a))
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a helper that failed (and was replaced by this process) warns
+        _assert_same_bytes(_run_all(backend, case), expected, "after wakes with no request")
+    assert helpers and (3, 3, 32, 40) in puts  # shared, with the filter in the arena
+    assert cw.enabled() and all(h.process.poll() is None for h in cw._helpers)  # the helper still runs

@@ -325,7 +325,8 @@ class _Split:
 
     def _share(self, h, name, value, s, e):
         if name not in self.batch or value is None:
-            return value
+            # a large array (a filter) through the arena too: unpickling 70 KB took a helper 30-100 us
+            return h.arena.put(value) if isinstance(value, np.ndarray) and value.nbytes >= 4096 else value
         if isinstance(value, _WinogradSaved):
             return _SavedRows(self._rows(h, value.arg, s, e), self._rows(h, value.v, s, e), value.per_chunk)
         return self._rows(h, value, s, e)
