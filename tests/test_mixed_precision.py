@@ -194,6 +194,7 @@ def test_seed_cnn_on_the_emulator_tensor_cores_follows_the_cpu(policy, monkeypat
     be = backend_for(Device("emulator"))
     monkeypatch.setattr(be, "tensor_cores", TensorCoreKernels(np, loader=kernels.emulator_loader, sm_count=be.sm_count))
     x, y = _seed_data()
+    keras.utils.set_random_seed(0)  # the same initial weights whichever tests ran before (they draw from the RNG)
     weights = build_seed_cnn(keras).get_weights()
 
     def fit():
@@ -226,13 +227,14 @@ def test_seed_cnn_on_the_emulator_tensor_cores_follows_the_cpu(policy, monkeypat
     # within a few ulps, as in the FP32-kernel test above. A weight whose gradient is near zero may get it with
     # the other sign, and Adam moves every weight by up to about lr per step whatever the gradient's size
     # (|m_hat| / sqrt(v_hat) <= 1.02 over the first 4 steps, by Cauchy-Schwarz), so such a weight may end up
-    # to 2 * 1.02 * lr per applied step apart; almost all others within the rounding tolerance.
+    # to 2 * 1.02 * lr per applied step apart; almost all others within the rounding tolerance (1 %, or one
+    # weight of a small array: with another initialisation one of the 64 biases of the second convolution did).
     eps = float(np.finfo(np.float16).eps) if policy == "mixed_float16" else 2.0 ** -7
     assert abs(emu_loss - cpu_loss) <= 4 * eps * cpu_loss
     steps = int(cpu.optimizer.iterations.numpy())
     for a, b in zip(emu.get_weights(), cpu.get_weights()):
         np.testing.assert_allclose(a, b, rtol=0, atol=2.04e-3 * steps)
-        assert np.mean(np.abs(a - b) > 1e-3 + 4 * eps * np.abs(b).max()) < 0.01
+        assert np.count_nonzero(np.abs(a - b) > 1e-3 + 4 * eps * np.abs(b).max()) <= max(1, 0.01 * a.size)
     assert emu_scale == cpu_scale
     if policy == "mixed_float16":  # it moved both ways: steps skipped on overflow (halved), steps applied (doubled)
         assert 0 < cpu_scale[2] < 4, cpu_scale
