@@ -2,7 +2,10 @@
 gives the same bytes as one thread, whatever share each process runs, and the parent carries on alone when a
 helper dies, the shared pool is full, or it was forked."""
 import os
+import socket
 import sys
+import time
+import warnings
 
 import numpy as np
 import pytest
@@ -308,7 +311,6 @@ def test_helpers_that_cannot_start_leave_the_work_on_threads(monkeypatch):
 
 
 def test_poll_readable_reports_pending_data_and_gives_up_when_there_is_none():
-    import socket
     a, b = socket.socketpair()
     try:
         assert cw._poll_readable(a, 0.001) is False  # nothing sent: polls its budget, then says so
@@ -330,12 +332,10 @@ def test_a_helper_woken_without_a_request_still_answers_the_next(helpers, monkey
     monkeypatch.setattr(nb, "_THREADS", 2)
     for _ in range(3):  # woken three times, no request: three _WAKE headers in a row
         cw.release(cw.acquire(2))
-    import time
     time.sleep(4 * cw._WAKE_POLL_S)  # past its polling: it sleeps in recv again
     puts = []
     put = cw.Arena.put
     monkeypatch.setattr(cw.Arena, "put", lambda self, a: puts.append(a.shape) or put(self, a))
-    import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a helper that failed (and was replaced by this process) warns
         _assert_same_bytes(_run_all(backend, case), expected, "after wakes with no request")
