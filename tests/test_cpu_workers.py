@@ -317,8 +317,30 @@ def test_poll_readable_reports_pending_data_and_gives_up_when_there_is_none():
         b.sendall(b"x")
         assert cw._poll_readable(a, 10.0) is True  # returns as soon as the byte is there, not after 10 s
         assert a.recv(1) == b"x"
+        b.close()
+        assert cw._poll_readable(a, 10.0) is True  # the other end closed: readable (the read then gets EOF)
     finally:
         a.close(), b.close()
+
+
+def test_poll_readable_takes_descriptors_past_1024():
+    """A process with many files open may give a helper's socket a descriptor >= 1024, which select() refuses."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard <= 1100:
+        pytest.skip(f"no descriptor past 1024 can exist here (RLIMIT_NOFILE hard limit {hard})")
+    if soft != resource.RLIM_INFINITY and soft <= 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1101, hard))  # restored below
+    a, b = socket.socketpair()
+    high = socket.socket(fileno=os.dup2(a.fileno(), 1100))
+    try:
+        b.sendall(b"x")
+        assert cw._poll_readable(high, 10.0) is True
+    finally:
+        for s in (high, a, b):
+            s.close()
+        if soft != resource.RLIM_INFINITY and soft <= 1100:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_helper_woken_without_a_request_still_answers_the_next(helpers, monkeypatch):

@@ -289,11 +289,15 @@ _REPLY_POLL_S = 0.02  # seconds the parent polls for a helper's reply before it 
 
 def _poll_readable(sock, seconds):
     """Polls ``sock`` for up to ``seconds``, yielding the CPU between polls (``sched_yield``: another thread
-    runnable on this CPU gets it first); returns whether it became readable. The caller then reads as usual:
-    a blocking read after a poll that found nothing sleeps until the data comes."""
+    runnable on this CPU gets it first); returns whether it became readable (data, or the other end closed).
+    The caller then reads as usual: a blocking read after a poll that found nothing sleeps until the data
+    comes. ``poll(2)``, not ``select``: a process with more than 1024 open files may give the socket a
+    descriptor ``select`` refuses."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
     end = time.perf_counter() + seconds
     while True:
-        if select.select([sock], [], [], 0)[0]:
+        if poller.poll(0):
             return True
         if time.perf_counter() >= end:
             return False
@@ -330,7 +334,7 @@ class Helper:
 
     def poll_ready(self):
         """True once the helper has said it is ready (never waits for it)."""
-        if not self.ready and select.select([self.sock], [], [], 0)[0]:
+        if not self.ready and _poll_readable(self.sock, 0):
             if _recv(self.sock) != "ready":
                 raise RuntimeError("the helper process sent something other than 'ready'")
             self.ready = True
