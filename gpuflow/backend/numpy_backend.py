@@ -133,8 +133,7 @@ def _batch_parallel(fn, n, work=0, per_chunk=None):
         _local.forced = None
         if forced[-1] != n:
             raise RuntimeError(f"helper process: chunk boundaries {forced} do not cover the {n} rows it was sent")
-        with cpu_runtime.single_threaded():
-            results = [fn(b0, b1) for b0, b1 in zip(forced, forced[1:])]
+        results = _chunks_in_turn(fn, forced)
         _local.captured = [_shared(_local.arena, r) for r in results]  # now: the method then sums into the first
         if _local.in_place:  # every output is written: what the method does next (summing partials) is the parent's
             raise _SweepDone
@@ -355,8 +354,7 @@ class _Split:
                     reply = None
             if reply is None:
                 part[0] = None
-                with cpu_runtime.single_threaded():
-                    results += [fn(b0, b1) for b0, b1 in zip(bounds[c0:c1], bounds[c0 + 1: c1 + 1])]
+                results += _chunks_in_turn(fn, bounds[c0: c1 + 1])
                 continue
             _, size, chunks, outputs, seconds = reply
             part[5] = "in place" if outputs is None else outputs
@@ -470,6 +468,13 @@ class _SweepDone(Exception):
     method (summing partials, ...) is the parent's."""
 
 
+def _chunks_in_turn(fn, bounds):
+    """``fn(b0, b1)`` over the chunks of ``bounds`` (consecutive boundaries), one after another on this thread
+    with BLAS on one thread: a share of a sweep shared with helper processes, here or in a helper."""
+    with cpu_runtime.single_threaded():
+        return [fn(b0, b1) for b0, b1 in zip(bounds, bounds[1:])]
+
+
 def _split_sweep(split, fn, bounds, work):
     """A sweep shared with helper processes (:class:`_Split`): this thread runs the first share of the chunks
     ``bounds`` in turn while each helper runs another; their results in chunk order, or None (not shared)."""
@@ -477,8 +482,7 @@ def _split_sweep(split, fn, bounds, work):
     mine = split.start(bounds, work)
     if mine is None:
         return None
-    with cpu_runtime.single_threaded():
-        results = [fn(b0, b1) for b0, b1 in zip(bounds[:mine], bounds[1: mine + 1])]
+    results = _chunks_in_turn(fn, bounds[: mine + 1])
     split.mine_s = time.perf_counter() - split.t0
     return results + split.collect(fn, bounds)
 
@@ -622,12 +626,15 @@ def _pipelined(key, n, per_chunk, work, prologue, gemm, epilogue):
     Used where the GEMMs are about half the work (Winograd); the im2col convolutions, whose few-channel GEMMs
     are a small part, ran slower pipelined.
     """
+    def run_chunk(c0, c1):
+        return _chunk(c0, c1, prologue, gemm, epilogue)
+
     def whole_chunks():
-        return _batch_parallel(lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), n, work, per_chunk)
+        return _batch_parallel(run_chunk, n, work, per_chunk)
     bounds = _chunk_bounds(n, per_chunk=per_chunk)
     split = getattr(_local, "split", None)
     if split is not None:
-        results = _split_sweep(split, lambda c0, c1: _chunk(c0, c1, prologue, gemm, epilogue), bounds, work)
+        results = _split_sweep(split, run_chunk, bounds, work)
         if results is not None:
             return results
     if _num_threads() != 2 or len(bounds) <= 2:
