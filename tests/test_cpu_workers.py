@@ -76,6 +76,9 @@ def _run_all(backend, case):
         dyp = rng.standard_normal(yp.shape, dtype=np.float32)
         out += [yp, *backend.conv2d_maxpool_bwd(dyp, w, g, (2, 2), saved=saved, x=x, y=yp, relu=True, need_db=True)]
         out += list(backend.conv2d_maxpool_bwd(dyp, w, g, (2, 2), saved=saved, x=x, y=yp, need_dx=False))
+        inferred, nothing = backend.conv2d_maxpool_fwd(x, w, g, (2, 2), b=b, relu=True, need_saved=False)
+        assert nothing is None and inferred.tobytes() == yp.tobytes()  # inference: no winners, the same y
+        out.append(inferred)
     return [a for a in out if a is not None]
 
 

@@ -205,3 +205,27 @@ def test_an_empty_batch_runs_through_conv_pool_flatten_dense(monkeypatch, fusion
     assert tuple(y.shape) == (0, 3)
     for g, w in zip(tape.gradient(loss, model.trainable_weights), model.trainable_weights):
         np.testing.assert_array_equal(g.numpy(), np.zeros(w.shape))
+
+
+def test_inference_skips_the_pooling_winners_and_gives_the_training_forward_bits(monkeypatch, device):
+    """Outside a tape (predict, evaluate, a plain call) the pooling ops ask the backend for no ``saved`` (the
+    winners the backward pass would read); under a tape they do. The outputs are the same bits either way."""
+    asked = []
+    backend_type = type(tf.zeros((1,))._backend)
+    for name in ("conv2d_maxpool_fwd", "max_pool2d_fwd"):
+        def spy(self, *args, _original=getattr(backend_type, name), _name=name, **kwargs):
+            asked.append((_name, kwargs["need_saved"]))
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(backend_type, name, spy)
+    x, y = _data()
+    pool_only = keras.Sequential([keras.Input((9, 9, 2)), layers.MaxPooling2D(2), layers.Flatten(), layers.Dense(3)])
+    for model, op in ((_conv_pool_model(), "conv2d_maxpool_fwd"), (pool_only, "max_pool2d_fwd")):
+        asked.clear()
+        predicted = model.predict(x, batch_size=5, verbose=0)
+        called = model(x).numpy()
+        assert asked == [(op, False)] * 2
+        asked.clear()
+        trained, grads = _step(model, x, y)
+        assert asked == [(op, True)]
+        assert predicted.tobytes() == trained.tobytes() == called.tobytes()
+        assert all(np.isfinite(g).all() and np.any(g != 0) for g in grads)

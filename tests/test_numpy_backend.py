@@ -120,6 +120,9 @@ def test_conv2d_maxpool_matches_reference(monkeypatch, xs, ws, strides, dil, pad
     want_y, want_saved = REF.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=relu)
     y, saved = B.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=relu)
     np.testing.assert_array_equal(y, want_y)  # exact: small integers, so every sum is exact in float32
+    for backend in (B, REF):  # inference (no backward to follow): the same y without the winners
+        inferred, nothing = backend.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=relu, need_saved=False)
+        assert nothing is None and inferred.tobytes() == want_y.tobytes(), type(backend).__name__
     dy = rng.standard_normal(y.shape).astype(np.float32)
     got = B.conv2d_maxpool_bwd(dy, w, g, pool, saved=saved, x=x, y=y, relu=relu, need_db=bias)
     # the conv output gradient: dy routed to each window's winner (the same as the reference's, see above)
@@ -268,6 +271,9 @@ def test_max_pool_primitives_match_reference(xs, k, s, pads):
     want, want_saved = REF.max_pool2d_fwd(x, g)
     assert y.dtype == np.float32
     np.testing.assert_array_equal(y, want)  # maxima are exact
+    for backend in (B, REF):  # inference (no backward to follow): the same y without the winners
+        inferred, nothing = backend.max_pool2d_fwd(x, g, need_saved=False)
+        assert nothing is None and inferred.tobytes() == y.tobytes(), type(backend).__name__
     dy = _rng(1).standard_normal(y.shape).astype(np.float32)
     assert_sums_match(B.max_pool2d_bwd(dy, g, saved=saved), REF.max_pool2d_bwd(dy, g, saved=want_saved),
                       REF.max_pool2d_bwd(abs64(dy), g, saved=want_saved), _overlap(k, s), "max_pool2d_bwd")

@@ -143,6 +143,8 @@ def test_winograd_conv2d_maxpool_matches_reference(monkeypatch, xs, f, pads, poo
     want_y, (want_arg, pooling) = REF.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=True)
     y, saved = B.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=True)
     np.testing.assert_array_equal(y, want_y)
+    inferred, nothing = B.conv2d_maxpool_fwd(x, w, g, pool, b=b, relu=True, need_saved=False)
+    assert nothing is None and inferred.tobytes() == y.tobytes()  # inference: no winners, no transformed input
     dy = np.random.default_rng(4).standard_normal(y.shape).astype(np.float32)
     got = B.conv2d_maxpool_bwd(dy, w, g, pool, saved=saved, x=x, y=y, relu=True, need_db=True)
     dz = REF.max_pool2d_bwd(dy * (want_y > 0), pooling, saved=want_arg)  # routed to the same winners

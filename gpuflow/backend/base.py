@@ -178,13 +178,15 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def conv2d_maxpool_fwd(self, x: Array, w: Array, geometry: ConvGeometry, pool_size: tuple, *,
-                           b: Array | None = None, relu: bool = False) -> tuple[Array, Any]:
+                           b: Array | None = None, relu: bool = False, need_saved: bool = True) -> tuple[Array, Any]:
         """``y = max_pool2d(relu?(conv2d(x, w) + b), pool_size, strides=pool_size, VALID)``: Keras's Conv2D
         followed by MaxPooling2D(pool_size), one op. A backend need not materialise the conv output.
 
         Args:
             x, w, geometry, b, relu: as :meth:`conv2d_fwd`.
             pool_size: ``(ph, pw)``, the pooling window and stride, at most the conv output's size.
+            need_saved: False when no backward pass will follow (inference: no tape recording); a backend may
+                then skip what only the backward reads (the winners) and return None as ``saved``.
 
         Returns:
             ``(y, saved)``: y (N, OH // ph, OW // pw, F); ``saved`` for :meth:`conv2d_maxpool_bwd`.
@@ -208,10 +210,10 @@ class Backend(abc.ABC):
 
     # -- pooling -----------------------------------------------------------------------------
     @abc.abstractmethod
-    def max_pool2d_fwd(self, x: Array, geometry: ConvGeometry) -> tuple[Array, Any]:
+    def max_pool2d_fwd(self, x: Array, geometry: ConvGeometry, *, need_saved: bool = True) -> tuple[Array, Any]:
         """Max pooling of x (N, H, W, C) over the windows of ``geometry`` (``kernel_hw`` the window, dilations
         1). Padding counts as -inf; ties go to the first element of the window in row-major order, as
-        TensorFlow's MaxPoolGrad routes them.
+        TensorFlow's MaxPoolGrad routes them. ``need_saved``: as :meth:`conv2d_maxpool_fwd`.
 
         Returns:
             ``(y, saved)``: y (N, OH, OW, C); ``saved`` (the winners) for :meth:`max_pool2d_bwd`.

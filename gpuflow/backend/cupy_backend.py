@@ -455,10 +455,11 @@ class CupyBackend(Backend):
         return dx, dw, db
 
     # -- convolution + max pooling: one kernel forward; backward through max_pool2d_bwd and conv2d_bwd ------
-    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False, need_saved=True):
         """conv2d_maxpool_fwd_f32: the conv output is pooled in the block that computes it (never written);
         a window larger than one GEMM tile's 64 rows, the tensor cores and 16-bit inputs compose conv2d_fwd and
-        max_pool2d_fwd instead."""
+        max_pool2d_fwd instead. The winners are written whatever ``need_saved`` says (the kernels have no
+        winner-free variant)."""
         pooling = ConvGeometry(geometry.output_shape(w.shape[3]), pool_size, pool_size)  # VALID, stride = window
         ph, pw = pooling.kernel_hw
         if ph * pw > GEMM_TILE_M or self._on_tensor_cores(x, w) or is_16bit(x) or is_16bit(w):  # fused: FP32 SIMT
@@ -547,7 +548,7 @@ class CupyBackend(Backend):
         return tuple(np.int32(v) for v in g.input_shape + g.output_hw + g.kernel_hw + g.strides
                      + (g.pads[0], g.pads[2]))
 
-    def max_pool2d_fwd(self, x, geometry):
+    def max_pool2d_fwd(self, x, geometry, *, need_saved=True):
         (x,) = self._f32("max_pool2d", x)
         y = self._empty(geometry.output_shape(x.shape[3]), np.float32, "max_pool2d")
         arg = self._empty(y.shape, np.int32, "max_pool2d")

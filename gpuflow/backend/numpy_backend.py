@@ -766,7 +766,8 @@ def _epilogue(y2, b, relu):
 
 
 def _max_pool_block(xb, yb, ab, pool_size, strides):
-    """Max pooling of the (padded) NHWC block xb into yb, with the window index of each winner in ab.
+    """Max pooling of the (padded) NHWC block xb into yb, with the window index of each winner in ab (if not
+    None).
 
     A loop over the ph*pw window offsets with vectorised work per offset. Strict comparisons: the first
     maximum of the window in row-major order wins ties, as TensorFlow's MaxPoolGrad routes them.
@@ -777,7 +778,13 @@ def _max_pool_block(xb, yb, ab, pool_size, strides):
 
 
 def _max_of_views(views, yb, ab):
-    """yb = the elementwise maximum of the arrays ``views``, ab = the index of the first that holds it."""
+    """yb = the elementwise maximum of the arrays ``views``, ab = the index of the first that holds it (skipped
+    when ab is None: a third of the calls)."""
+    if ab is None:
+        np.maximum(views[0], views[1], out=yb) if len(views) > 1 else np.copyto(yb, views[0])
+        for v in views[2:]:
+            np.maximum(yb, v, out=yb)
+        return
     yb[...] = views[0]
     ab[...] = 0
     for k in range(1, len(views)):
@@ -1265,32 +1272,36 @@ class NumpyBackend(NumpyArrays, Backend):
 
     # -- convolution + bias/ReLU + max pooling, fused ----------------------------
     @_splits(batch=("x",), outputs=(0, 1))
-    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False, need_saved=True):
         pool = pool_size
         n, f = x.shape[0], w.shape[3]
         oh, ow = geometry.output_hw
         ph, pw = oh // pool[0], ow // pool[1]  # VALID pooling with the stride equal to the window
         y = _empty_batch((n, ph, pw, f), x.dtype)
-        arg = _empty_batch(y.shape, np.uint8 if pool[0] * pool[1] < 256 else np.int32)
+        arg = _empty_batch(y.shape, np.uint8 if pool[0] * pool[1] < 256 else np.int32) if need_saved else None
         epilogue = _epilogue(y.reshape(n, ph * pw * f), b, relu) if b is not None or relu else None
         oh, ow = ph * pool[0], pw * pool[1]  # the conv outputs some window reads: only those are computed
         run = ph * pw * f  # a sample's outputs at one pooling offset
 
         def pool_block(c0, c1, z):  # max-pool the raw GEMM block, then the epilogue on the smaller result:
             z3 = z.reshape(c1 - c0, pool[0] * pool[1], run)  # rows in pooling order: offset k's outputs are z3[:, k]
-            _max_of_views(list(z3.transpose(1, 0, 2)), y[c0:c1].reshape(c1 - c0, run), arg[c0:c1].reshape(c1 - c0, run))
+            _max_of_views(list(z3.transpose(1, 0, 2)), y[c0:c1].reshape(c1 - c0, run),
+                          None if arg is None else arg[c0:c1].reshape(c1 - c0, run))
             if epilogue:  # max commutes with +b and with ReLU (both monotonic), exactly in floating point
                 epilogue(c0, c1)
 
         def pool_tiles(c0, c1, y6):  # Winograd's 2x2 output tiles are the 2x2 windows: pool the four offsets
-            yt, at = np.empty(y6.shape[2:], dtype=x.dtype), np.empty(y6.shape[2:], dtype=arg.dtype)
+            yt = np.empty(y6.shape[2:], dtype=x.dtype)
+            at = None if arg is None else np.empty(y6.shape[2:], dtype=arg.dtype)
             _max_of_views([y6[k // 2, k % 2] for k in range(4)], yt, at)  # offset k = 2a + b, row-major
-            y[c0:c1], arg[c0:c1] = yt.transpose(2, 0, 1, 3), at.transpose(2, 0, 1, 3)
+            y[c0:c1] = yt.transpose(2, 0, 1, 3)
+            if at is not None:
+                arg[c0:c1] = at.transpose(2, 0, 1, 3)
             if epilogue:
                 epilogue(c0, c1)
         if pool == (2, 2) and _winograd(w, geometry):
             keep = None
-            if 16 * ph * pw * n * x.shape[3] * x.itemsize <= _WINO_KEEP_BYTES:  # (ph * pw tiles a sample)
+            if need_saved and 16 * ph * pw * n * x.shape[3] * x.itemsize <= _WINO_KEEP_BYTES:  # (ph*pw tiles a sample)
                 keep = _empty_batch((n, 16 * ph * pw * x.shape[3]), x.dtype)
             per_chunk = self._wino_fwd_sweep(x, w, geometry, (oh, ow), pool_tiles, keep)
             return y, (arg if keep is None else _WinogradSaved(arg, keep, per_chunk))
@@ -1340,14 +1351,15 @@ class NumpyBackend(NumpyArrays, Backend):
         return self._conv_bwd_sweep(dz_block, n, oh, ow, x, w, need_dx, need_dw, need_db, geometry, rows_pool)
 
     # -- pooling ------------------------------------------------------------
-    def max_pool2d_fwd(self, x, geometry):
+    def max_pool2d_fwd(self, x, geometry, *, need_saved=True):
         (ph, pw), strides, (oh, ow) = geometry.kernel_hw, geometry.strides, geometry.output_hw
         xp_ = _pad(x, geometry.pads, -np.inf)
         n, c = x.shape[0], x.shape[3]
         y = np.empty((n, oh, ow, c), dtype=x.dtype)
-        arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32)
-        _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], arg[b0:b1], (ph, pw), strides),
-                        n, per_chunk=_block((xp_.nbytes + y.nbytes + arg.nbytes) // max(1, n)))
+        arg = np.empty(y.shape, dtype=np.uint8 if ph * pw < 256 else np.int32) if need_saved else None
+        _batch_parallel(lambda b0, b1: _max_pool_block(xp_[b0:b1], y[b0:b1], None if arg is None else arg[b0:b1],
+                                                       (ph, pw), strides),
+                        n, per_chunk=_block((xp_.nbytes + y.nbytes + (0 if arg is None else arg.nbytes)) // max(1, n)))
         return y, arg
 
     @staticmethod

@@ -115,11 +115,11 @@ class ReferenceBackend(NumpyArrays, Backend):
         return dw.astype(np.result_type(x, dy))
 
     # -- convolution + bias/ReLU + max pooling: the unfused primitives composed ------
-    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False):
+    def conv2d_maxpool_fwd(self, x, w, geometry, pool_size, *, b=None, relu=False, need_saved=True):
         z, _ = self.conv2d_fwd(x, w, geometry, b=b, relu=relu)
         pooling = ConvGeometry(z.shape, pool_size, pool_size)  # VALID, stride = window
-        y, arg = self.max_pool2d_fwd(z, pooling)
-        return y, (arg, pooling)
+        y, arg = self.max_pool2d_fwd(z, pooling, need_saved=need_saved)
+        return y, ((arg, pooling) if need_saved else None)
 
     def conv2d_maxpool_bwd(self, dy, w, geometry, pool_size, *, saved, x=None, y=None, relu=False, need_dx=True,
                            need_dw=True, need_db=False):
@@ -128,9 +128,9 @@ class ReferenceBackend(NumpyArrays, Backend):
         return self.conv2d_bwd(dz, w, geometry, x=x, need_dx=need_dx, need_dw=need_dw, need_db=need_db)
 
     # -- pooling -------------------------------------------------------------------
-    def max_pool2d_fwd(self, x, geometry):
+    def max_pool2d_fwd(self, x, geometry, *, need_saved=True):
         win = _windows(_pad(x, geometry, -np.inf), geometry)
-        arg = win.argmax(axis=3)  # the first maximum in row-major order; -inf padding never wins
+        arg = win.argmax(axis=3) if need_saved else None  # the first maximum in row-major order; -inf never wins
         return win.max(axis=3).astype(x.dtype), arg
 
     def max_pool2d_bwd(self, dy, geometry, *, saved):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autodiff
 from ..backend.geometry import ConvGeometry, conv_output_size
 from .core import convert_to_tensor, make_op, make_gradient_op, wrap, check_same_device
 from . import math_ops as M
@@ -292,8 +293,9 @@ def fused_conv2d_maxpool(x, w, b=None, strides=1, padding="VALID", dilations=Non
                          f"pool_size={pool}, convolution output (height, width)=({oh}, {ow})")
     be = x._backend
     relu_on = activation == "relu"
+    # Outside a tape (inference) nothing will read the winners: the backend may skip them (15 % of predict).
     y, saved = be.conv2d_maxpool_fwd(x._data, w._data, geometry, pool, b=None if b is None else b._data,
-                                     relu=relu_on)
+                                     relu=relu_on, need_saved=autodiff.is_recording())
 
     def vjp(g, n):
         return _conv_grads(inputs, g, n, *be.conv2d_maxpool_bwd(g._data, w._data, geometry, pool, saved=saved,
@@ -321,7 +323,7 @@ def max_pool2d(input, ksize, strides, padding, data_format="NHWC", name=None):  
     """
     x, geometry = _pool_args(input, ksize, strides, padding, data_format, "max_pool2d")
     be = x._backend
-    y, saved = be.max_pool2d_fwd(x._data, geometry)
+    y, saved = be.max_pool2d_fwd(x._data, geometry, need_saved=autodiff.is_recording())
     return make_op("MaxPool", (x,), y, lambda g, n: (
         make_gradient_op("MaxPoolGrad", (g,), be.max_pool2d_bwd(g._data, geometry, saved=saved)),))
 
