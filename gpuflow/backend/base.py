@@ -79,6 +79,15 @@ class Backend(abc.ABC):
         threads, BLAS on one thread, chunks fixed by ``n`` and ``rows`` alone."""
         return [fn(0, n)]
 
+    def map_batches(self, fn, batches, key):
+        """``fn(batch)`` for each of ``batches`` (an iterable, read in order), yielded in order, for batches
+        that are independent and whose results do not depend on the thread that computes them (the batches of
+        a ``predict``). ``key`` (hashable) names the kind of work, for a backend that measures how to run it.
+        This default runs them one after another; the NumPy backend may run two at once
+        (:meth:`.numpy_backend.NumpyBackend.map_batches`). An error in ``fn`` is raised at its batch's turn."""
+        for batch in batches:
+            yield fn(batch)
+
     def __repr__(self):
         return f"<gpuflow backend {self.name}>"
 

@@ -97,7 +97,12 @@ _BLAS_THREADS_WORK = 1 << 26  # multiply-adds from which one chunk (work too sma
 
 
 def _num_threads():
+    """The threads this thread's ops may use: the process's (``_THREADS``), or its share while
+    :meth:`NumpyBackend.map_batches` runs two batches at once (``_local.threads``)."""
     global _THREADS
+    share = getattr(_local, "threads", None)
+    if share is not None:
+        return share
     if _THREADS is None:
         _THREADS = cpu_runtime.num_threads()
     return _THREADS
@@ -205,7 +210,8 @@ def _splits(batch, outputs):
 
         @functools.wraps(method)
         def split_method(self, *args, **kwargs):
-            if getattr(_local, "split", None) is not None or _num_threads() < 2 or not cpu_workers.enabled():
+            if (getattr(_local, "split", None) is not None or _num_threads() < 2 or not cpu_workers.enabled()
+                    or getattr(_local, "threads", None) is not None):  # (two batches at once: threads only)
                 return method(self, *args, **kwargs)
             key = ((method.__name__,) + tuple(_key_part(v) for v in args)
                    + tuple((k, _key_part(v)) for k, v in kwargs.items()))
@@ -491,8 +497,8 @@ def _after_fork_in_child():
     """A forked child (``multiprocessing``'s default start method on Linux, a data loader's workers) has only the
     thread that forked: the helper threads and the GEMM thread are gone, and work handed to them would wait
     forever. They are started anew at first use; the locks are new too (another thread may have held one)."""
-    global _pool, _pool_workers, _pool_lock, _gemm_jobs
-    _pool, _pool_workers, _gemm_jobs = None, 0, None
+    global _pool, _pool_workers, _pool_lock, _gemm_jobs, _batch_thread
+    _pool, _pool_workers, _gemm_jobs, _batch_thread = None, 0, None, None
     _pool_lock = threading.Lock()
 
 
@@ -592,6 +598,10 @@ class _FasterOf:
 
 
 _ways = _FasterOf()
+_batch_ways = _FasterOf(probe_every=64, settle=1, margin=0.05)  # per map_batches key: 0, one batch after the
+# other, each on all the threads; 1, two at once. A probe every 16 pairs cost the seed CNN's predict at batch 32
+# about 5% (two pairs of 16 the slow way, 0.8-0.9 ms more each); every 64, about 1%
+_batch_thread = None  # the thread that runs map_batches' second batch of a pair (started at first use)
 _split_ways = _FasterOf(probe_every=64, settle=2, margin=0.05, alpha=0.1)  # per call signature of a _splits
 # method: 0, this process's threads; 1, shared with helper processes. Measured on the 2-core Zen 4 (A/B against
 # threads only, bench_ab_cpu.py): with every sweep shared, the seed CNN's training step took 0.93x as long, its
@@ -666,6 +676,46 @@ def _pipeline(bounds, prologue, gemm, epilogue):
                 except BaseException:  # noqa: BLE001 - the first error is the one raised
                     pass
     return results
+
+
+_END = object()  # the end of map_batches' batches
+
+
+def _two_at_once(fn, a, b):
+    """``(fn(a), job)``: fn(a) on this thread while another runs fn(b) (``job.wait()`` gives it or raises its
+    error), each with half the threads (:func:`_num_threads`) and BLAS on one. An error in fn(a) is raised once
+    fn(b) is done (it may read what the caller frees next)."""
+    global _batch_thread
+    share = max(1, _num_threads() // 2)
+
+    def run_b(item):
+        _local.threads = share
+        try:
+            with cpu_runtime.single_threaded():
+                return fn(item)
+        finally:
+            _local.threads = None
+    with _pool_lock:
+        if _batch_thread is None:
+            _batch_thread = ThreadPoolExecutor(1, thread_name_prefix="gpuflow-batch")
+        pool = _batch_thread
+    job = _Job(run_b, b)
+    pool.submit(job.run)
+    _local.threads = share
+    try:
+        with cpu_runtime.single_threaded():
+            result = fn(a)
+    except BaseException:
+        try:
+            job.wait()
+        except BaseException:  # noqa: BLE001 - fn(a)'s error comes first, as one after the other
+            pass
+        raise
+    finally:
+        _local.threads = None
+    with job._done:  # fn(b) done (its error, if any, is the caller's to raise at its turn)
+        pass
+    return result, job
 
 
 def _in_turn(fn, n, work=0, per_chunk=None):
@@ -1012,6 +1062,44 @@ class NumpyBackend(NumpyArrays, Backend):
         cpu_workers.processes(_num_threads())
         cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
+
+    def map_batches(self, fn, batches, key):
+        """See :meth:`Backend.map_batches`. After the first batch (alone: what a model builds lazily is built),
+        the batches go in pairs, each pair the faster way so far for ``key`` (:class:`_FasterOf`): one after
+        the other, each on all this backend's threads, or both at once, the second on another thread, each pair
+        member on half the threads (BLAS on one, no helper processes). Small batches gain from pairs: their
+        ops are too short to share out (a thread's wake-up costs about what a block takes), while a whole batch
+        on each core keeps both busy between the GIL-held Python of the layers (measured on the 2-core Zen 4,
+        the seed CNN's predict at batch 32: 0.8x as long in pairs; at batch 256 the same either way). Each
+        batch's ops run the same chunks and arithmetic for any thread count, so the results are the same bytes
+        either way.
+
+        An error in ``fn`` is raised at its batch's turn, after the results of the batches before it."""
+        items = iter(batches)
+        first = next(items, _END)
+        if first is _END:
+            return
+        yield fn(first)
+        while True:
+            a = next(items, _END)
+            if a is _END:
+                return
+            b = next(items, _END) if _num_threads() >= 2 else _END
+            if b is _END:
+                yield fn(a)
+                continue
+            way = _batch_ways.choose(key)
+            start = time.perf_counter()
+            if way == 0:
+                ra = fn(a)
+                ra_b = _Job(fn, b)
+                ra_b.run()
+            else:
+                ra, ra_b = _two_at_once(fn, a, b)
+            if ra_b.error is None:
+                _batch_ways.record(key, way, time.perf_counter() - start)
+            yield ra
+            yield ra_b.wait()
 
     def map_batch_chunks(self, fn, n, rows):
         """See :meth:`Backend.map_batch_chunks`: the chunks run on this backend's threads, BLAS on one thread

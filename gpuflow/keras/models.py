@@ -20,7 +20,7 @@ from ..ops import array_ops as _a, math_ops as _m
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
 from . import fusion as _fusion, losses as _losses, metrics as _metrics, optimizers as _optimizers
-from .. import nest as _nest
+from .. import device as _device, nest as _nest
 from ._checks import check_real
 from .callbacks import CallbackList
 from ..distribute import keras_hooks as _dist
@@ -179,6 +179,39 @@ def _sync_free_backend(model):
         return None
     backend.prepare_kernels()
     backend.discard_deferred()
+    return backend
+
+
+#: The modules of the built-in layers whose inference call is safe to run on two threads at once: they read their
+#: weights and keep no per-call state (losses, RNG draws, recurrent states) in inference.
+_PAIRABLE_MODULES = frozenset(f"gpuflow.keras.layers.{m}" for m in (
+    "core", "conv", "conv1d", "conv3d", "conv_transpose", "depthwise", "pooling", "pooling1d", "pooling_global",
+    "reshaping", "merging", "normalization", "activation_layers"))
+
+
+def _pairable_backend(model, callbacks):
+    """The NumPy backend of the model's weights when ``predict`` may run two of its batches at once
+    (:meth:`.backend.numpy_backend.NumpyBackend.map_batches`: the same bytes, faster for small batches), else
+    None. Only for what cannot tell the difference: a Sequential or functional model (not a subclass) of
+    built-in layers of ``_PAIRABLE_MODULES`` in their own classes, without activity regularizers or a mixed
+    policy (whose call swaps the layer's weights for cast ones); no callbacks of the caller's (they see each
+    batch begin before it is computed otherwise), no profiler, layer call hook or multi-worker strategy (all per
+    thread)."""
+    from ..backend.numpy_backend import NumpyBackend
+    from ..distribute.strategy import get_strategy
+    from .. import profiler
+    from .layers.base import call_hooks_active
+    if callbacks or profiler.active() is not None or call_hooks_active() or get_strategy().num_replicas_in_sync > 1:
+        return None
+    backend = next((w.backend for w in model.weights), None)
+    if type(backend) is not NumpyBackend:
+        return None
+    for layer in [model, *model._flatten_layers()]:
+        if type(layer) not in (Sequential, Functional) and type(layer).__module__ not in _PAIRABLE_MODULES:
+            return None
+        if (getattr(layer, "activity_regularizer", None) is not None or "_deferred_restores" in layer.__dict__
+                or layer.compute_dtype != layer.variable_dtype):
+            return None
     return backend
 
 
@@ -1157,10 +1190,21 @@ class Model(Layer):
         # On a sync-free (CUDA) backend the outputs stay on the device until the end: one copy per output.
         backend = _sync_free_backend(self)
         host = (lambda t: t) if backend is not None else (lambda t: t.numpy() if isinstance(t, Tensor) else t)
-        for step, batch in enumerate(data.epoch()):
+        pairs = _pairable_backend(self, callbacks)
+        if pairs is not None:  # the CPU may run two batches at once: the callbacks (a progress bar) follow in order
+            dev = _device.current_device()
+
+            def step_fn(batch):
+                with _device.device(dev):  # (the device scope is per thread)
+                    return self.predict_step(batch)
+            results = pairs.map_batches(step_fn, data.epoch(), (id(self), "predict", getattr(data, "batch_size", None)))
+        for step, batch in enumerate(data.epoch() if pairs is None else results):
             cbs.on_predict_batch_begin(step)
-            with _step_scope(backend, f"predict, step {step + 1} (batch {step})"):
-                out = self.predict_step(batch)
+            if pairs is not None:
+                out = batch
+            else:
+                with _step_scope(backend, f"predict, step {step + 1} (batch {step})"):
+                    out = self.predict_step(batch)
             structure = out
             outs.append([host(o) for o in _nest.flatten(out)] if _nest.is_nested(out) else host(out))
             cbs.on_predict_batch_end(step, {"outputs": out})

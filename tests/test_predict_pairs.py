@@ -1,0 +1,151 @@
+"""``predict`` on the CPU may run two batches at once (``NumpyBackend.map_batches``, chosen by measured speed):
+the same bytes in the same order as one batch after the other, errors at their batch's turn, and only for models
+and calls that cannot tell the difference (``gpuflow.keras.models._pairable_backend``)."""
+import threading
+
+import numpy as np
+import pytest
+
+import gpuflow as tf
+from gpuflow import device as gdevice
+from gpuflow.backend import numpy_backend as nb
+from gpuflow.keras import models
+
+keras = tf.keras
+layers = keras.layers
+
+
+@pytest.fixture
+def way(monkeypatch):
+    """Forces map_batches' way (0: one batch after the other, 1: two at once) with two threads; records the
+    threads that ran ``fn`` and the thread count each saw."""
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    chosen = {"way": 1}
+    monkeypatch.setattr(nb._batch_ways, "choose", lambda key: chosen["way"])
+    return chosen
+
+
+def _threads_seen(fn):
+    seen = []
+
+    def wrapped(item):
+        seen.append((item, threading.current_thread().name, nb._num_threads()))
+        return fn(item)
+    return wrapped, seen
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 6, 7])
+@pytest.mark.parametrize("forced", [0, 1])
+def test_map_batches_yields_every_result_in_order(way, count, forced):
+    way["way"] = forced
+    fn, seen = _threads_seen(lambda i: i * 10)
+    assert list(nb.NumpyBackend().map_batches(fn, iter(range(count)), "key")) == [i * 10 for i in range(count)]
+    assert sorted(item for item, _, _ in seen) == list(range(count))
+    on_other = {item for item, name, _ in seen if name.startswith("gpuflow-batch")}
+    # the first batch alone, then pairs: the second of each pair on the other thread (two at once), with one
+    # thread each; one after the other, all on the caller's thread with both threads
+    pairs = [(1 + 2 * k, 2 + 2 * k) for k in range(max(0, count - 1) // 2)]
+    assert on_other == ({b for _, b in pairs} if forced else set())
+    paired = {i for pair in pairs for i in pair}
+    assert all(threads == (1 if forced and item in paired else 2) for item, _, threads in seen), seen
+    assert nb._num_threads() == 2  # restored on this thread
+
+
+def test_map_batches_raises_an_error_at_its_batchs_turn(way):
+    """Batch 2 (the second of the first pair, on the other thread) fails: batches 0 and 1 come first; batch 1
+    failing (on this thread) waits for batch 2 and raises its own error."""
+    def fn(i):
+        if i == fail:
+            raise ValueError(f"batch {i}")
+        return i
+    for fail in (2, 1):
+        got = []
+        with pytest.raises(ValueError, match=f"batch {fail}"):
+            for r in nb.NumpyBackend().map_batches(fn, range(5), "errors"):
+                got.append(r)
+        assert got == list(range(fail))
+        assert nb._num_threads() == 2
+
+
+def test_map_batches_measures_both_ways_and_keeps_the_faster(monkeypatch):
+    """Unforced: the first pairs try each way; the recorded times pick the way later pairs take."""
+    monkeypatch.setattr(nb, "_THREADS", 2)
+    monkeypatch.setattr(nb, "_batch_ways", nb._FasterOf(probe_every=1000, settle=0))
+    import time
+
+    def fn(i):  # a sleep releases the GIL: two at once take half the time
+        time.sleep(0.01)
+        return i
+    assert list(nb.NumpyBackend().map_batches(fn, range(11), "sleep")) == list(range(11))
+    st = nb._batch_ways._stats["sleep"]
+    assert st[0] is not None and st[1] is not None and st[1] < st[0]
+    assert st[6] == 1  # the faster: two at once
+
+
+def _model(extra=None):
+    keras.utils.set_random_seed(3)
+    return keras.Sequential([keras.Input((10, 10, 1)), layers.Conv2D(8, 3, activation="relu"),
+                             layers.MaxPooling2D(2), layers.Flatten(), *(extra or []), layers.Dense(4)])
+
+
+def _x(n=37):
+    return np.random.default_rng(0).standard_normal((n, 10, 10, 1)).astype(np.float32)
+
+
+def test_predict_in_pairs_gives_the_bytes_of_one_batch_after_the_other(way, monkeypatch):
+    model = _model()
+    used = []
+    original = nb.NumpyBackend.map_batches
+    monkeypatch.setattr(nb.NumpyBackend, "map_batches", lambda self, *a: used.append(a[2]) or original(self, *a))
+    way["way"] = 0
+    alone = model.predict(_x(), batch_size=4, verbose=0)
+    way["way"] = 1
+    paired = model.predict(_x(), batch_size=4, verbose=0)
+    assert len(used) == 2 and paired.shape == (37, 4)
+    assert paired.tobytes() == alone.tobytes()
+    monkeypatch.setattr(nb, "_THREADS", 1)  # one thread: nothing to pair, the same bytes
+    assert model.predict(_x(), batch_size=4, verbose=0).tobytes() == alone.tobytes()
+
+
+def test_predict_in_pairs_keeps_the_callers_device_scope(way, monkeypatch):
+    """The device scope is per thread: the other thread runs its batches in the caller's, not the default."""
+    monkeypatch.setattr(gdevice, "_default", gdevice.Device("reference"))
+    with tf.device("cpu"):
+        model = _model()
+        want = model.predict(_x(9), batch_size=2, verbose=0)  # pairs (forced)
+        assert models._pairable_backend(model, None) is not None
+    with tf.device("reference"):
+        ref = _model()
+        ref.set_weights(model.get_weights())
+        np.testing.assert_allclose(ref.predict(_x(9), batch_size=2, verbose=0), want, rtol=1e-5, atol=1e-6)
+
+
+class _Subclassed(keras.Sequential):
+    pass
+
+
+class _MyDense(layers.Dense):
+    pass
+
+
+@pytest.mark.parametrize("case", ["plain", "lambda", "user layer", "subclassed model", "callbacks",
+                                  "activity regularizer", "mixed policy", "call hook"])
+def test_only_models_and_calls_that_cannot_tell_run_in_pairs(case):
+    callbacks = [keras.callbacks.Callback()] if case == "callbacks" else None
+    if case == "mixed policy":
+        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        extra = {"lambda": [layers.Lambda(lambda t: t * 2.0)], "user layer": [_MyDense(5)],
+                 "activity regularizer": [layers.Dense(5, activity_regularizer="l2")]}.get(case)
+        model = _model(extra)
+        if case == "subclassed model":
+            model = _Subclassed(model.layers)
+            model.build((None, 10, 10, 1))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    if case == "call hook":
+        from gpuflow.keras.layers.base import call_hook
+        with call_hook(lambda *a: None):
+            assert models._pairable_backend(model, callbacks) is None
+        return
+    assert (models._pairable_backend(model, callbacks) is not None) == (case == "plain")
