@@ -67,6 +67,17 @@ def test_map_batches_raises_an_error_at_its_batchs_turn(way):
         assert nb._num_threads() == 2
 
 
+def test_map_batches_raises_an_error_reading_the_batches_after_the_results_before_it(way):
+    def batches():
+        yield from range(4)
+        raise OSError("the file went away")
+    got = []
+    with pytest.raises(OSError, match="went away"):
+        for r in nb.NumpyBackend().map_batches(lambda i: i, batches(), "reading"):
+            got.append(r)
+    assert got == [0, 1, 2, 3]
+
+
 def test_map_batches_measures_both_ways_and_keeps_the_faster(monkeypatch):
     """Unforced: the first pairs try each way; the recorded times pick the way later pairs take."""
     monkeypatch.setattr(nb, "_THREADS", 2)

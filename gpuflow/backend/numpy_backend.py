@@ -1074,7 +1074,8 @@ class NumpyBackend(NumpyArrays, Backend):
         batch's ops run the same chunks and arithmetic for any thread count, so the results are the same bytes
         either way.
 
-        An error in ``fn`` is raised at its batch's turn, after the results of the batches before it."""
+        An error in ``fn``, or in reading ``batches``, is raised at its batch's turn, after the results of the
+        batches before it."""
         items = iter(batches)
         first = next(items, _END)
         if first is _END:
@@ -1084,7 +1085,11 @@ class NumpyBackend(NumpyArrays, Backend):
             a = next(items, _END)
             if a is _END:
                 return
-            b = next(items, _END) if _num_threads() >= 2 else _END
+            try:
+                b = next(items, _END) if _num_threads() >= 2 else _END
+            except Exception:  # the batches' own error (a generator's): after a's result, as one after the other
+                yield fn(a)
+                raise
             if b is _END:
                 yield fn(a)
                 continue
