@@ -174,3 +174,19 @@ def test_only_models_and_calls_that_cannot_tell_run_in_pairs(case):
             assert models._pairable_backend(model, callbacks) is None
         return
     assert (models._pairable_backend(model, callbacks) is not None) == (case == "plain")
+
+
+@pytest.mark.parametrize("bad", [2, 3])  # the second of a pair (the other thread) or the first (this one)
+def test_predict_in_pairs_reports_a_bad_batch_as_one_after_the_other(way, bad):
+    model = _model()
+
+    def batches():
+        for i in range(5):
+            yield _x(4)[:, :9 if i == bad else 10]  # 9 rows instead of 10 at batch `bad`
+    errors = []
+    for forced in (0, 1):
+        way["way"] = forced
+        with pytest.raises(ValueError) as error:
+            model.predict(batches(), verbose=0)
+        errors.append(str(error.value))
+    assert errors[0] == errors[1] and "10" in errors[0] and "9" in errors[0]
