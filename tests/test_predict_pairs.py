@@ -190,3 +190,147 @@ def test_predict_in_pairs_reports_a_bad_batch_as_one_after_the_other(way, bad):
             model.predict(batches(), verbose=0)
         errors.append(str(error.value))
     assert errors[0] == errors[1] and "10" in errors[0] and "9" in errors[0]
+
+
+# -- the second batch of a pair in a helper process (gpuflow.keras.helper_predict) ---------------------------
+import os  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+
+import gpuflow.backend.cpu_workers as cw  # noqa: E402
+from gpuflow.keras import helper_predict  # noqa: E402
+
+needs_helpers = pytest.mark.skipif(not hasattr(os, "memfd_create") or sys.platform != "linux",
+                                   reason="helper processes need Linux (memfd_create)")
+
+
+@pytest.fixture
+def helper(way, monkeypatch):
+    """One helper process started now (closed after the test), pairs forced; yields the configs checked."""
+    monkeypatch.delenv("GPUFLOW_CPU_PROCESSES", raising=False)
+    monkeypatch.setattr(cw, "_broken", False)
+    monkeypatch.setattr(helper_predict, "_checked", {})
+    cw.shutdown()
+    assert cw.start(1), "the helper process did not start"
+    yield helper_predict._checked
+    cw.shutdown()
+
+
+def _served(monkeypatch):
+    """Counts the batches helpers answered."""
+    served = []
+    receive = helper_predict.RemoteForward.receive
+
+    def counted(self, h, batch, like):
+        out = receive(self, h, batch, like)
+        served.append(len(batch[0]))
+        return out
+    monkeypatch.setattr(helper_predict.RemoteForward, "receive", counted)
+    return served
+
+
+@needs_helpers
+@pytest.mark.parametrize("build", [_model, _functional])
+def test_predict_with_a_helper_gives_the_bytes_of_one_batch_after_the_other(helper, way, monkeypatch, build):
+    model = build()
+    served = _served(monkeypatch)
+
+    def predict():
+        out = model.predict(_x(), batch_size=4, verbose=0)
+        return b"".join(o.tobytes() for o in (out if isinstance(out, list) else [out]))
+    way["way"] = 0
+    alone = predict()
+    assert not served
+    way["way"] = 1
+    assert predict() == alone and predict() == alone  # the second call ships its weights again
+    assert len(served) == 2 * 4 and served[-1] == 4  # batches 2, 4, 6, 8 of 0..9 (the last, 1 row, alone)
+    assert list(helper.values()) == [True]  # the first batch a helper answered was checked here: the same bytes
+    model.layers[-1].kernel.assign(model.layers[-1].kernel.numpy() * 2.0)  # new weights: shipped with the call
+    way["way"] = 0
+    changed = predict()
+    way["way"] = 1
+    assert predict() == changed != alone
+
+
+@needs_helpers
+def test_a_helper_that_dies_leaves_the_batches_to_this_process(helper, way, monkeypatch):
+    model = _model()
+    way["way"] = 0
+    alone = model.predict(_x(), batch_size=4, verbose=0)
+    way["way"] = 1
+    for h in cw._helpers:
+        h.process.kill()
+        h.process.wait()
+    with pytest.warns(RuntimeWarning, match="helper processes failed"):
+        got = model.predict(_x(), batch_size=4, verbose=0)
+    assert got.tobytes() == alone.tobytes()
+    assert not cw.enabled()
+
+
+@needs_helpers
+@pytest.mark.parametrize("bad", [2, 3])  # the helper's batch of a pair, or this process's
+def test_a_bad_batch_sent_to_a_helper_reports_the_error_of_one_after_the_other(helper, way, bad):
+    model = _model()
+
+    def batches():
+        for i in range(5):
+            yield _x(4)[:, :9 if i == bad else 10]
+    errors = []
+    for forced in (0, 1):
+        way["way"] = forced
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the helper refused the batch: not a failed helper
+            with pytest.raises(ValueError) as error:
+                model.predict(batches(), verbose=0)
+        errors.append(str(error.value))
+    assert errors[0] == errors[1] and cw.enabled()
+    assert model.predict(_x(), batch_size=4, verbose=0).shape == (37, 4)  # the helper still answers
+
+
+class _FakeHelper:
+    """A helper whose reply is given: for RemoteForward.receive alone."""
+
+    def __init__(self, arrays):
+        self.arena = cw.Arena(os.memfd_create("test-arena"))
+        self.arena.reset()
+        self.refs = [self.arena.put(a) for a in arrays]
+
+    def receive(self):
+        return "done", self.arena.size, self.refs
+
+
+@needs_helpers
+def test_a_config_whose_helper_outputs_differ_stays_on_threads(monkeypatch):
+    monkeypatch.setattr(helper_predict, "_checked", {})
+    model = _model()
+    x = _x(4)
+    here = model(x, training=False).numpy()
+    remote = helper_predict.RemoteForward(model, lambda batch: model(batch[0], training=False))
+    got = remote.receive(_FakeHelper([here + 1e-6]), (x,), here)
+    assert np.asarray(got).tobytes() == here.tobytes()  # this process's outputs, not the helper's
+    assert not remote.usable and helper_predict._checked == {remote.spec: False}
+    again = helper_predict.RemoteForward(model, None)
+    assert not again.usable  # later calls with this config too
+
+
+@needs_helpers
+@pytest.mark.parametrize("forced", [0, 1])
+def test_predict_starts_the_helpers_only_after_a_while_of_pairs(way, monkeypatch, forced):
+    """A short predict never pays a helper's start (~1 s of a core): its sweeps and pairs neither start the
+    helpers nor count toward starting them until pairs have run ``_HELPERS_AFTER_S`` in this process."""
+    monkeypatch.delenv("GPUFLOW_CPU_PROCESSES", raising=False)
+    monkeypatch.setattr(cw, "_broken", False)
+    monkeypatch.setattr(cw, "_START_AFTER", 1)
+    monkeypatch.setattr(nb._split_ways, "choose", lambda key: 1)  # every sweep asks for helpers
+    cw.shutdown()
+    way["way"] = forced
+    model = _model()
+    try:
+        monkeypatch.setattr(nb, "_HELPERS_AFTER_S", 1e9)
+        model.predict(_x(), batch_size=4, verbose=0)
+        assert not cw._helpers and cw._asked == 0
+        monkeypatch.setattr(nb, "_HELPERS_AFTER_S", 0.0)
+        model.predict(_x(), batch_size=4, verbose=0)
+        assert cw._helpers  # started (in the background)
+    finally:
+        cw.shutdown()

@@ -372,18 +372,18 @@ class Helper:
                 pass
 
 
-def acquire(threads):
+def acquire(threads, start=True):
     """Up to ``processes(threads) - 1`` ready helpers, each locked for the caller (release them with
     :func:`release`) and woken (:meth:`Helper.wake`: a request should follow within a millisecond or two);
     [] while none is ready, another thread holds them, or they are off. Starts them (in the background) at the
-    ``_START_AFTER``-th call."""
+    ``_START_AFTER``-th call with ``start`` (a call without it neither starts them nor counts)."""
     global _asked
     count = processes(threads) - 1
     if count < 1 or not enabled():
         return []
     with _lock:
-        _asked += 1
-        if len(_helpers) < count and _asked >= _START_AFTER:
+        _asked += bool(start)
+        if start and len(_helpers) < count and _asked >= _START_AFTER:
             try:
                 while len(_helpers) < count:
                     _helpers.append(Helper())
@@ -472,8 +472,12 @@ def helper_main():
     sock = socket.socket(fileno=int(sys.argv[1]))
     arena, segments = Arena(int(sys.argv[2])), Segments()
     from . import numpy_backend  # noqa: PLC0415
+    from ..keras import helper_predict  # noqa: PLC0415 - for "forward" requests (0.2 s more, before "ready")
     backend = numpy_backend.NumpyBackend()
-    _send(sock, "ready")
+    try:
+        _send(sock, "ready")
+    except OSError:  # the parent ended while this helper started (a short script): nobody to serve
+        return
     while True:
         try:
             size = int.from_bytes(_recv_exact(sock, 8), "little")
@@ -495,7 +499,10 @@ def helper_main():
         except (EOFError, OSError):
             return
         try:
-            reply = numpy_backend.serve_helper_request(backend, arena, segments, request)
+            if request[0] == "forward":  # a model's batch (gpuflow.keras.helper_predict), not a sweep
+                reply = helper_predict.serve(arena, request)
+            else:
+                reply = numpy_backend.serve_helper_request(backend, arena, segments, request)
         except BaseException as e:  # noqa: BLE001 - reported to the parent, which redoes the work itself
             reply = ("error", f"{type(e).__name__}: {e}")
         try:

@@ -216,7 +216,7 @@ def _splits(batch, outputs):
             key = ((method.__name__,) + tuple(_key_part(v) for v in args)
                    + tuple((k, _key_part(v)) for k, v in kwargs.items()))
             way = _split_ways.choose(key)
-            helpers = cpu_workers.acquire(_num_threads()) if way == 1 else []
+            helpers = cpu_workers.acquire(_num_threads(), getattr(_local, "may_start", True)) if way == 1 else []
             start = time.perf_counter()
             if not helpers:
                 result = method(self, *args, **kwargs)
@@ -602,6 +602,11 @@ _batch_ways = _FasterOf(probe_every=64, settle=1, margin=0.05)  # per map_batche
 # other, each on all the threads; 1, two at once. A probe every 16 pairs cost the seed CNN's predict at batch 32
 # about 5% (two pairs of 16 the slow way, 0.8-0.9 ms more each); every 64, about 1%
 _batch_thread = None  # the thread that runs map_batches' second batch of a pair (started at first use)
+_paired_seconds = 0.0  # time this process has spent in map_batches' pairs
+_HELPERS_AFTER_S = 1.0  # pairs may start the helper processes once they have taken this long in all. Measured on
+# the 2-core Zen 4, the seed CNN's predict of 10,000 images at batch 32 in a fresh process: 0.52-0.56 s on threads,
+# 0.69-0.76 s when it started a helper on the way (a helper imports NumPy and gpuflow: ~1 s of a core), 0.39-0.42 s
+# once one runs; so a short script never starts one, and a long inference job gains after ~1 s more of it
 _split_ways = _FasterOf(probe_every=64, settle=2, margin=0.05, alpha=0.1)  # per call signature of a _splits
 # method: 0, this process's threads; 1, shared with helper processes. Measured on the 2-core Zen 4 (A/B against
 # threads only, bench_ab_cpu.py): with every sweep shared, the seed CNN's training step took 0.93x as long, its
@@ -681,12 +686,28 @@ def _pipeline(bounds, prologue, gemm, epilogue):
 _END = object()  # the end of map_batches' batches
 
 
-def _two_at_once(fn, a, b):
-    """``(fn(a), job)``: fn(a) on this thread while another runs fn(b) (``job.wait()`` gives it or raises its
-    error), each with half the threads (:func:`_num_threads`) and BLAS on one. An error in fn(a) is raised once
-    fn(b) is done (it may read what the caller frees next)."""
+def _alone(fn, item):
+    """fn(item) on all the threads, as map_batches runs a batch alone: its sweeps may use the helper processes but
+    start them only once pairs have run ``_HELPERS_AFTER_S`` (a short ``predict`` never pays their start)."""
+    _local.may_start = _paired_seconds >= _HELPERS_AFTER_S
+    try:
+        return fn(item)
+    finally:
+        _local.may_start = True
+
+
+def _two_at_once(fn, a, b, remote=None):
+    """``(fn(a), job, timed)``: fn(a) on this thread while fn(b) runs elsewhere (``job.wait()`` gives it or raises
+    its error): in a helper process through ``remote`` where one is free, else on another thread; each with half
+    the threads (:func:`_num_threads`) and BLAS on one. ``timed``: False when the pair also carried the model
+    to a helper (slower, not to be counted). An error in fn(a) is raised once fn(b) is done (it may read what
+    the caller frees next)."""
     global _batch_thread
     share = max(1, _num_threads() // 2)
+    if remote is not None:
+        done = _in_helper(fn, a, b, remote, share)
+        if done is not None:
+            return done
 
     def run_b(item):
         _local.threads = share
@@ -715,7 +736,56 @@ def _two_at_once(fn, a, b):
         _local.threads = None
     with job._done:  # fn(b) done (its error, if any, is the caller's to raise at its turn)
         pass
-    return result, job
+    return result, job, True
+
+
+def _in_helper(fn, a, b, remote, share):
+    """:func:`_two_at_once` with fn(b) in a helper process (``remote``); None, having done nothing, where no helper
+    is free or the batch cannot go to one."""
+    helpers = cpu_workers.acquire(_num_threads(), start=_paired_seconds >= _HELPERS_AFTER_S)
+    if not helpers:
+        return None
+    helper = helpers[0]
+    cpu_workers.release(helpers[1:])
+    try:
+        if not remote.usable:
+            return None
+        try:
+            sent = remote.send(helper, b)
+        except Exception as err:  # noqa: BLE001 - the helper is gone: threads from now on
+            cpu_workers.fail(err)
+            return None
+        if sent is None:
+            return None
+        _local.threads = share
+        try:
+            with cpu_runtime.single_threaded():
+                result = fn(a)
+        except BaseException:
+            _drain(helper)  # keep the helper in step before fn(a)'s error goes up
+            raise
+        finally:
+            _local.threads = None
+        job = _Job(fn, b)
+        try:
+            job.value = remote.receive(helper, b, result)
+            job._done.release()
+        except Exception as err:  # noqa: BLE001 - computed here instead (raising fn(b)'s own error, if any)
+            if not isinstance(err, remote.Refused):
+                cpu_workers.fail(err)
+            job.run()
+        return result, job, sent != "shipped"
+    finally:
+        helper.lock.release()
+
+
+def _drain(helper):
+    """Reads a helper's reply to a request whose answer is no longer wanted (an error here), so that it stays in
+    step; a helper that cannot answer is turned off."""
+    try:
+        helper.receive()
+    except Exception as err:  # noqa: BLE001
+        cpu_workers.fail(err)
 
 
 def _in_turn(fn, n, work=0, per_chunk=None):
@@ -1063,7 +1133,7 @@ class NumpyBackend(NumpyArrays, Backend):
         cpu_runtime.keep_freed_memory()
         self._rng = np.random.default_rng()
 
-    def map_batches(self, fn, batches, key):
+    def map_batches(self, fn, batches, key, remote=None):
         """See :meth:`Backend.map_batches`. After the first batch (alone: what a model builds lazily is built),
         the batches go in pairs, each pair the faster way so far for ``key`` (:class:`_FasterOf`): one after
         the other, each on all this backend's threads, or both at once, the second on another thread, each pair
@@ -1074,13 +1144,18 @@ class NumpyBackend(NumpyArrays, Backend):
         batch's ops run the same chunks and arithmetic for any thread count, so the results are the same bytes
         either way.
 
+        With ``remote`` (a :class:`gpuflow.keras.helper_predict.RemoteForward`), the second batch of a pair goes
+        to a helper process (:mod:`.cpu_workers`) where one is ready: no GIL between the two. A helper that fails
+        is dealt with as in the sweeps (the batch is computed here; the helpers are turned off).
+
         An error in ``fn``, or in reading ``batches``, is raised at its batch's turn, after the results of the
         batches before it."""
+        global _paired_seconds
         items = iter(batches)
         first = next(items, _END)
         if first is _END:
             return
-        yield fn(first)
+        yield _alone(fn, first)
         while True:
             a = next(items, _END)
             if a is _END:
@@ -1088,21 +1163,24 @@ class NumpyBackend(NumpyArrays, Backend):
             try:
                 b = next(items, _END) if _num_threads() >= 2 else _END
             except Exception:  # the batches' own error (a generator's): after a's result, as one after the other
-                yield fn(a)
+                yield _alone(fn, a)
                 raise
             if b is _END:
-                yield fn(a)
+                yield _alone(fn, a)
                 continue
             way = _batch_ways.choose(key)
             start = time.perf_counter()
+            timed = True
             if way == 0:
-                ra = fn(a)
-                ra_b = _Job(fn, b)
+                ra = _alone(fn, a)
+                ra_b = _Job(functools.partial(_alone, fn), b)
                 ra_b.run()
             else:
-                ra, ra_b = _two_at_once(fn, a, b)
-            if ra_b.error is None:
-                _batch_ways.record(key, way, time.perf_counter() - start)
+                ra, ra_b, timed = _two_at_once(fn, a, b, remote)
+            seconds = time.perf_counter() - start
+            _paired_seconds += seconds
+            if ra_b.error is None and timed:
+                _batch_ways.record(key, way, seconds)
             yield ra
             yield ra_b.wait()
 

@@ -21,6 +21,7 @@ from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
 from . import fusion as _fusion, losses as _losses, metrics as _metrics, optimizers as _optimizers
 from .. import device as _device, nest as _nest
+from ..backend import cpu_workers as _cpu_workers
 from ._checks import check_real
 from .callbacks import CallbackList
 from ..distribute import keras_hooks as _dist
@@ -1197,7 +1198,12 @@ class Model(Layer):
             def step_fn(batch):
                 with _device.device(dev):  # (the device scope is per thread)
                     return self.predict_step(batch)
-            results = pairs.map_batches(step_fn, data.epoch(), (id(self), "predict", getattr(data, "batch_size", None)))
+            remote = None
+            if _cpu_workers.enabled() and len(getattr(self, "inputs", None) or ()) == 1:  # a helper may take it
+                from .helper_predict import RemoteForward
+                remote = RemoteForward(self, step_fn)
+            results = pairs.map_batches(step_fn, data.epoch(), (id(self), "predict", getattr(data, "batch_size", None)),
+                                        remote)
         for step, batch in enumerate(data.epoch() if pairs is None else results):
             cbs.on_predict_batch_begin(step)
             if pairs is not None:
