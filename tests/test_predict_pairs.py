@@ -317,7 +317,7 @@ def test_a_config_whose_helper_outputs_differ_stays_on_threads(monkeypatch):
 @pytest.mark.parametrize("forced", [0, 1])
 def test_predict_starts_the_helpers_only_after_a_while_of_pairs(way, monkeypatch, forced):
     """A short predict never pays a helper's start (~1 s of a core): its sweeps and pairs neither start the
-    helpers nor count toward starting them until pairs have run ``_HELPERS_AFTER_S`` in this process."""
+    helpers nor count toward starting them until its batches have taken ``_HELPERS_AFTER_S`` in this process."""
     monkeypatch.delenv("GPUFLOW_CPU_PROCESSES", raising=False)
     monkeypatch.setattr(cw, "_broken", False)
     monkeypatch.setattr(cw, "_START_AFTER", 1)

@@ -602,11 +602,12 @@ _batch_ways = _FasterOf(probe_every=64, settle=1, margin=0.05)  # per map_batche
 # other, each on all the threads; 1, two at once. A probe every 16 pairs cost the seed CNN's predict at batch 32
 # about 5% (two pairs of 16 the slow way, 0.8-0.9 ms more each); every 64, about 1%
 _batch_thread = None  # the thread that runs map_batches' second batch of a pair (started at first use)
-_paired_seconds = 0.0  # time this process has spent in map_batches' pairs
-_HELPERS_AFTER_S = 1.0  # pairs may start the helper processes once they have taken this long in all. Measured on
-# the 2-core Zen 4, the seed CNN's predict of 10,000 images at batch 32 in a fresh process: 0.52-0.56 s on threads,
-# 0.69-0.76 s when it started a helper on the way (a helper imports NumPy and gpuflow: ~1 s of a core), 0.39-0.42 s
-# once one runs; so a short script never starts one, and a long inference job gains after ~1 s more of it
+_batch_seconds = 0.0  # time this process has spent computing map_batches' batches
+_HELPERS_AFTER_S = 1.0  # map_batches may start the helper processes once its batches have taken this long in all
+# (a process's predict calls together). Measured on the 2-core Zen 4, the seed CNN's predict of 10,000 images at
+# batch 32 in a fresh process: 0.52-0.56 s on threads, 0.69-0.76 s when it started a helper on the way (a helper
+# imports NumPy and gpuflow: ~1 s of a core), 0.39-0.42 s once one runs; so a short script never starts one, and a
+# long inference job gains after ~1 s more of it
 _split_ways = _FasterOf(probe_every=64, settle=2, margin=0.05, alpha=0.1)  # per call signature of a _splits
 # method: 0, this process's threads; 1, shared with helper processes. Measured on the 2-core Zen 4 (A/B against
 # threads only, bench_ab_cpu.py): with every sweep shared, the seed CNN's training step took 0.93x as long, its
@@ -688,12 +689,16 @@ _END = object()  # the end of map_batches' batches
 
 def _alone(fn, item):
     """fn(item) on all the threads, as map_batches runs a batch alone: its sweeps may use the helper processes but
-    start them only once pairs have run ``_HELPERS_AFTER_S`` (a short ``predict`` never pays their start)."""
-    _local.may_start = _paired_seconds >= _HELPERS_AFTER_S
+    start them only once map_batches' batches have taken ``_HELPERS_AFTER_S`` (a short ``predict`` never pays
+    their start)."""
+    global _batch_seconds
+    _local.may_start = _batch_seconds >= _HELPERS_AFTER_S
+    start = time.perf_counter()
     try:
         return fn(item)
     finally:
         _local.may_start = True
+        _batch_seconds += time.perf_counter() - start
 
 
 def _two_at_once(fn, a, b, remote=None):
@@ -742,7 +747,7 @@ def _two_at_once(fn, a, b, remote=None):
 def _in_helper(fn, a, b, remote, share):
     """:func:`_two_at_once` with fn(b) in a helper process (``remote``); None, having done nothing, where no helper
     is free or the batch cannot go to one."""
-    helpers = cpu_workers.acquire(_num_threads(), start=_paired_seconds >= _HELPERS_AFTER_S)
+    helpers = cpu_workers.acquire(_num_threads(), start=_batch_seconds >= _HELPERS_AFTER_S)
     if not helpers:
         return None
     helper = helpers[0]
@@ -1150,7 +1155,7 @@ class NumpyBackend(NumpyArrays, Backend):
 
         An error in ``fn``, or in reading ``batches``, is raised at its batch's turn, after the results of the
         batches before it."""
-        global _paired_seconds
+        global _batch_seconds
         items = iter(batches)
         first = next(items, _END)
         if first is _END:
@@ -1178,7 +1183,8 @@ class NumpyBackend(NumpyArrays, Backend):
             else:
                 ra, ra_b, timed = _two_at_once(fn, a, b, remote)
             seconds = time.perf_counter() - start
-            _paired_seconds += seconds
+            if way == 1:
+                _batch_seconds += seconds
             if ra_b.error is None and timed:
                 _batch_ways.record(key, way, seconds)
             yield ra
