@@ -88,7 +88,7 @@ def test_map_batches_measures_both_ways_and_keeps_the_faster(monkeypatch):
         time.sleep(0.01)
         return i
     assert list(nb.NumpyBackend().map_batches(fn, range(11), "sleep")) == list(range(11))
-    st = nb._batch_ways._stats["sleep"]
+    st = nb._batch_ways._stats[("sleep", False)]  # (no helper process: no remote)
     assert st[0] is not None and st[1] is not None and st[1] < st[0]
     assert st[6] == 1  # the faster: two at once
 
@@ -296,7 +296,7 @@ class _FakeHelper:
         self.refs = [self.arena.put(a) for a in arrays]
 
     def receive(self):
-        return "done", self.arena.size, self.refs
+        return "done", self.arena.size, self.refs, False
 
 
 @needs_helpers

@@ -701,16 +701,30 @@ def _alone(fn, item):
         _batch_seconds += time.perf_counter() - start
 
 
-def _two_at_once(fn, a, b, remote=None):
+def _free_helper(remote):
+    """A ready helper process (locked for the caller) for ``remote``'s batches, or None: no remote, none free, or
+    a model config the helpers must not run. Asking counts toward starting the helpers only once map_batches'
+    batches have taken ``_HELPERS_AFTER_S``."""
+    if remote is None:
+        return None
+    helpers = cpu_workers.acquire(_num_threads(), start=_batch_seconds >= _HELPERS_AFTER_S)
+    cpu_workers.release(helpers[1:])
+    if helpers and not remote.usable:
+        cpu_workers.release(helpers[:1])
+        return None
+    return helpers[0] if helpers else None
+
+
+def _two_at_once(fn, a, b, remote=None, helper=None):
     """``(fn(a), job, timed)``: fn(a) on this thread while fn(b) runs elsewhere (``job.wait()`` gives it or raises
-    its error): in a helper process through ``remote`` where one is free, else on another thread; each with half
-    the threads (:func:`_num_threads`) and BLAS on one. ``timed``: False when the pair also carried the model
-    to a helper (slower, not to be counted). An error in fn(a) is raised once fn(b) is done (it may read what
-    the caller frees next)."""
+    its error): in ``helper`` (a locked helper process, released here) through ``remote``, else on another thread;
+    each with half the threads (:func:`_num_threads`) and BLAS on one. ``timed``: False when the pair was slow
+    for a reason of its own (the helper rebuilt the model, or the batch was computed here too). An error in fn(a) is raised once fn(b) is done
+    (it may read what the caller frees next)."""
     global _batch_thread
     share = max(1, _num_threads() // 2)
-    if remote is not None:
-        done = _in_helper(fn, a, b, remote, share)
+    if helper is not None:
+        done = _in_helper(fn, a, b, remote, share, helper)
         if done is not None:
             return done
 
@@ -744,23 +758,15 @@ def _two_at_once(fn, a, b, remote=None):
     return result, job, True
 
 
-def _in_helper(fn, a, b, remote, share):
-    """:func:`_two_at_once` with fn(b) in a helper process (``remote``); None, having done nothing, where no helper
-    is free or the batch cannot go to one."""
-    helpers = cpu_workers.acquire(_num_threads(), start=_batch_seconds >= _HELPERS_AFTER_S)
-    if not helpers:
-        return None
-    helper = helpers[0]
-    cpu_workers.release(helpers[1:])
+def _in_helper(fn, a, b, remote, share, helper):
+    """:func:`_two_at_once` with fn(b) in ``helper`` through ``remote`` (the helper released here); None, having
+    done nothing else, where the batch cannot go to it."""
     try:
-        if not remote.usable:
-            return None
         try:
-            sent = remote.send(helper, b)
+            if not remote.send(helper, b):
+                return None
         except Exception as err:  # noqa: BLE001 - the helper is gone: threads from now on
             cpu_workers.fail(err)
-            return None
-        if sent is None:
             return None
         _local.threads = share
         try:
@@ -779,7 +785,8 @@ def _in_helper(fn, a, b, remote, share):
             if not isinstance(err, remote.Refused):
                 cpu_workers.fail(err)
             job.run()
-        return result, job, sent != "shipped"
+            return result, job, False
+        return result, job, not remote.slow
     finally:
         helper.lock.release()
 
@@ -1173,7 +1180,11 @@ class NumpyBackend(NumpyArrays, Backend):
             if b is _END:
                 yield _alone(fn, a)
                 continue
-            way = _batch_ways.choose(key)
+            # Pairs in a helper process and on threads are different ways to time: each has its own averages.
+            helper = _free_helper(remote)
+            way = _batch_ways.choose((key, helper is not None))
+            if way == 0 and helper is not None:
+                cpu_workers.release([helper])
             start = time.perf_counter()
             timed = True
             if way == 0:
@@ -1181,12 +1192,12 @@ class NumpyBackend(NumpyArrays, Backend):
                 ra_b = _Job(functools.partial(_alone, fn), b)
                 ra_b.run()
             else:
-                ra, ra_b, timed = _two_at_once(fn, a, b, remote)
+                ra, ra_b, timed = _two_at_once(fn, a, b, remote, helper)
             seconds = time.perf_counter() - start
             if way == 1:
                 _batch_seconds += seconds
             if ra_b.error is None and timed:
-                _batch_ways.record(key, way, seconds)
+                _batch_ways.record((key, helper is not None), way, seconds)
             yield ra
             yield ra_b.wait()
 

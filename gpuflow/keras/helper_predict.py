@@ -49,6 +49,7 @@ class RemoteForward:
         self.token = next(_tokens)
         self._weights = None  # read at the first shipment of this call
         self._shipped = set()  # id() of the helpers that hold this call's model and weights
+        self.slow = False  # whether the last batch received was slow for a reason of its own (not to be timed)
 
     @property
     def spec(self):
@@ -62,12 +63,12 @@ class RemoteForward:
         return _checked.get(self.spec) is not False
 
     def send(self, helper, batch):
-        """Sends ``batch``'s inputs (and, the first time for this helper, the model) to a locked helper: "sent",
-        "shipped" (with the model: the helper's reply takes longer, it rebuilds the model), or None (nothing
-        sent) for a batch whose ``x`` is not one float array. Raises OSError if the helper is gone."""
+        """Sends ``batch``'s inputs (and, the first time in this call for this helper, the model and its weights)
+        to a locked helper: True, or False (nothing sent) for a batch whose ``x`` is not one float array. Raises
+        OSError if the helper is gone."""
         x = batch[0] if isinstance(batch, tuple) else batch
         if not (isinstance(x, np.ndarray) and x.dtype.kind == "f"):
-            return None
+            return False
         ship = id(helper) not in self._shipped
         if ship and self._weights is None:
             self._weights = [np.ascontiguousarray(w) for w in self.model.get_weights()]
@@ -77,19 +78,20 @@ class RemoteForward:
         x_ref = arena.put(np.ascontiguousarray(x))
         helper.send(("forward", self.token, self.spec if ship else None, weights, x_ref, arena.size, arena.top))
         self._shipped.add(id(helper))
-        return "shipped" if ship else "sent"
+        return True
 
     def receive(self, helper, batch, like):
         """The outputs of the batch sent, in the structure of ``like`` (another batch's outputs here), as arrays.
         The first time for this config, also computed here and compared byte for byte: this process's are
         returned, and the config marked (un)usable. Raises :class:`RemoteRefused` for an error the helper
         reported (the caller then computes the batch here, which raises the error, if it was the batch's, in
-        its place); OSError / EOFError if the helper is gone."""
+        its place); OSError / EOFError if the helper is gone. Sets :attr:`slow` when the helper had to rebuild the
+        model or the batch was also computed here."""
         reply = helper.receive()
         if reply[0] != "done":
             self._shipped.discard(id(helper))
             raise RemoteRefused(reply[1])
-        _, size, refs = reply
+        _, size, refs, self.slow = reply
         helper.arena.map(size)
         arrays = [helper.arena.view(r).copy() for r in refs]  # before the helper is released
         flat = _nest.flatten(like)
@@ -97,6 +99,7 @@ class RemoteForward:
             raise RemoteRefused(f"the helper's model gave {len(arrays)} outputs, this one {len(flat)}")
         outputs = _nest.pack_sequence_as(like, arrays) if _nest.is_nested(like) else arrays[0]
         if self.spec not in _checked:
+            self.slow = True
             local = self.fn(batch)
             same = all(np.asarray(_host(a)).tobytes() == b.tobytes() and np.asarray(_host(a)).shape == b.shape
                        for a, b in zip(_nest.flatten(local), arrays))
@@ -118,14 +121,17 @@ _MAX_MODELS = 4
 
 def serve(arena, request):
     """A helper's answer to a ``("forward", token, spec | None, weight Refs | None, x Ref, arena size, top)``
-    request: ``("done", arena size, output Refs)``, the outputs of ``model(x, training=False)`` copied into the
-    arena after ``top``. ``spec`` (a model's JSON config) and the weights come with a call's first request."""
+    request: ``("done", arena size, output Refs, built)``, the outputs of ``model(x, training=False)`` copied into
+    the arena after ``top``; ``built``: the model was rebuilt for this request. ``spec`` (a model's JSON config)
+    and the weights come with a call's first request."""
     from .models import model_from_json  # noqa: PLC0415 - in the helper only
     _, token, spec, weights, x_ref, size, top = request
     arena.map(size)
+    built = False
     if spec is not None:
         model = _models.get(spec)
         if model is None:
+            built = True
             model = model_from_json(spec)
             if len(_models) >= _MAX_MODELS:
                 _models.pop(next(iter(_models)))
@@ -138,4 +144,4 @@ def serve(arena, request):
     flat = [np.ascontiguousarray(_host(o)) for o in _nest.flatten(out)]
     arena.reset(top)
     refs = [arena.put(a) for a in flat]
-    return "done", arena.size, refs
+    return "done", arena.size, refs, built
