@@ -334,3 +334,25 @@ def test_predict_starts_the_helpers_only_after_a_while_of_pairs(way, monkeypatch
         assert cw._helpers  # started (in the background)
     finally:
         cw.shutdown()
+
+
+def _doubled_relu(t):  # a function of this test module: a helper cannot import it
+    return tf.nn.relu(t) * 2.0
+
+
+@needs_helpers
+def test_a_model_a_helper_cannot_rebuild_stays_on_threads(helper, way, monkeypatch):
+    model = _model([layers.Dense(6, activation=_doubled_relu)])
+    served = _served(monkeypatch)
+    way["way"] = 0
+    alone = model.predict(_x(), batch_size=4, verbose=0)
+    way["way"] = 1
+    sent = []
+    send = helper_predict.RemoteForward.send
+    monkeypatch.setattr(helper_predict.RemoteForward, "send", lambda self, h, b: sent.append(1) or send(self, h, b))
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # not a failed helper
+            assert model.predict(_x(), batch_size=4, verbose=0).tobytes() == alone.tobytes()
+    assert len(sent) == 1 and not served  # refused once (it cannot import the activation), then threads
+    assert list(helper.values()) == [False] and cw.enabled()

@@ -719,8 +719,8 @@ def _two_at_once(fn, a, b, remote=None, helper=None):
     """``(fn(a), job, timed)``: fn(a) on this thread while fn(b) runs elsewhere (``job.wait()`` gives it or raises
     its error): in ``helper`` (a locked helper process, released here) through ``remote``, else on another thread;
     each with half the threads (:func:`_num_threads`) and BLAS on one. ``timed``: False when the pair was slow
-    for a reason of its own (the helper rebuilt the model, or the batch was computed here too). An error in fn(a) is raised once fn(b) is done
-    (it may read what the caller frees next)."""
+    for a reason of its own (the helper rebuilt the model, or the batch was computed here too). An error in fn(a)
+    is raised once fn(b) is done (it may read what the caller frees next)."""
     global _batch_thread
     share = max(1, _num_threads() // 2)
     if helper is not None:
@@ -1157,8 +1157,10 @@ class NumpyBackend(NumpyArrays, Backend):
         either way.
 
         With ``remote`` (a :class:`gpuflow.keras.helper_predict.RemoteForward`), the second batch of a pair goes
-        to a helper process (:mod:`.cpu_workers`) where one is ready: no GIL between the two. A helper that fails
-        is dealt with as in the sweeps (the batch is computed here; the helpers are turned off).
+        to a helper process (:mod:`.cpu_workers`) where one is ready: no GIL between the two (batch 32: 2.3-2.6 ms
+        a pair against 4.6 one after the other; batch 256: 16.6 against 19.9). Pairs in a helper and on threads
+        are timed apart. A helper that fails is dealt with as in the sweeps (the batch is computed here; the
+        helpers are turned off); helpers are started from here only after ``_HELPERS_AFTER_S`` of batches.
 
         An error in ``fn``, or in reading ``batches``, is raised at its batch's turn, after the results of the
         batches before it."""

@@ -53,14 +53,19 @@ class RemoteForward:
 
     @property
     def spec(self):
+        """The model's JSON config; False for a model that has none (a layer's argument JSON cannot hold)."""
         if self._spec is None:
-            self._spec = self.model.to_json()
+            try:
+                self._spec = self.model.to_json()
+            except Exception:  # noqa: BLE001 - such a model stays on threads
+                self._spec = False
         return self._spec
 
     @property
     def usable(self):
-        """False for a config whose helper outputs differed from this process's (or that a helper refused)."""
-        return _checked.get(self.spec) is not False
+        """False for a model without a JSON config, or a config whose helper outputs differed from this process's
+        or that a helper could not rebuild (a function it cannot import)."""
+        return self.spec is not False and _checked.get(self.spec) is not False
 
     def send(self, helper, batch):
         """Sends ``batch``'s inputs (and, the first time in this call for this helper, the model and its weights)
@@ -90,6 +95,9 @@ class RemoteForward:
         reply = helper.receive()
         if reply[0] != "done":
             self._shipped.discard(id(helper))
+            if reply[0] == "refused":  # the helper cannot rebuild this config: threads for it from now on
+                with _lock:
+                    _checked[self.spec] = False
             raise RemoteRefused(reply[1])
         _, size, refs, self.slow = reply
         helper.arena.map(size)
@@ -123,20 +131,25 @@ def serve(arena, request):
     """A helper's answer to a ``("forward", token, spec | None, weight Refs | None, x Ref, arena size, top)``
     request: ``("done", arena size, output Refs, built)``, the outputs of ``model(x, training=False)`` copied into
     the arena after ``top``; ``built``: the model was rebuilt for this request. ``spec`` (a model's JSON config)
-    and the weights come with a call's first request."""
+    and the weights come with a call's first request; ``("refused", message)`` if they cannot make a model (an
+    error of the batch itself raises, for the helper loop to report)."""
     from .models import model_from_json  # noqa: PLC0415 - in the helper only
     _, token, spec, weights, x_ref, size, top = request
     arena.map(size)
     built = False
     if spec is not None:
-        model = _models.get(spec)
-        if model is None:
-            built = True
-            model = model_from_json(spec)
-            if len(_models) >= _MAX_MODELS:
-                _models.pop(next(iter(_models)))
-            _models[spec] = model
-        model.set_weights([arena.view(r) for r in weights])
+        try:
+            model = _models.get(spec)
+            if model is None:
+                built = True
+                model = model_from_json(spec)
+                if len(_models) >= _MAX_MODELS:
+                    _models.pop(next(iter(_models)))
+                _models[spec] = model
+            model.set_weights([arena.view(r) for r in weights])
+        except Exception as e:  # noqa: BLE001 - not this batch's fault: the parent keeps this model on threads
+            _current[:] = [None, None]
+            return "refused", f"{type(e).__name__}: {e}"
         _current[:] = [token, model]
     elif _current[0] != token:
         raise RuntimeError("no model was sent for this predict call")
