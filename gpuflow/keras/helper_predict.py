@@ -103,7 +103,9 @@ class RemoteForward:
         helper.arena.map(size)
         arrays = [helper.arena.view(r).copy() for r in refs]  # before the helper is released
         flat = _nest.flatten(like)
-        if len(arrays) != len(flat):
+        if len(arrays) != len(flat):  # the config did not rebuild the same model: threads for it from now on
+            with _lock:
+                _checked[self.spec] = False
             raise RemoteRefused(f"the helper's model gave {len(arrays)} outputs, this one {len(flat)}")
         outputs = _nest.pack_sequence_as(like, arrays) if _nest.is_nested(like) else arrays[0]
         if self.spec not in _checked:
