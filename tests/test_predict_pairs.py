@@ -356,3 +356,38 @@ def test_a_model_a_helper_cannot_rebuild_stays_on_threads(helper, way, monkeypat
             assert model.predict(_x(), batch_size=4, verbose=0).tobytes() == alone.tobytes()
     assert len(sent) == 1 and not served  # refused once (it cannot import the activation), then threads
     assert list(helper.values()) == [False] and cw.enabled()
+
+
+@needs_helpers
+@pytest.mark.parametrize("where", ["here", "receive"])
+def test_an_interrupt_in_a_helper_pair_closes_that_helper_and_the_next_predict_is_right(helper, way, monkeypatch,
+                                                                                       where):
+    """Ctrl+C may cut a helper's reply in half: that helper is closed (never read out of step), and the next
+    predict gives the same bytes."""
+    model = _model()
+    way["way"] = 0
+    alone = model.predict(_x(), batch_size=4, verbose=0)
+    way["way"] = 1
+    armed = [True]
+    if where == "here":  # this process's batch of the first pair (the helper has the other)
+        original, calls = model.predict_step, []
+
+        def step(batch):
+            calls.append(1)
+            if armed[0] and len(calls) == 2:
+                raise KeyboardInterrupt
+            return original(batch)
+        monkeypatch.setattr(model, "predict_step", step)
+    else:
+        receive = helper_predict.RemoteForward.receive
+
+        def receive_or_interrupt(self, h, batch, like):
+            if armed[0]:
+                raise KeyboardInterrupt
+            return receive(self, h, batch, like)
+        monkeypatch.setattr(helper_predict.RemoteForward, "receive", receive_or_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        model.predict(_x(), batch_size=4, verbose=0)
+    assert not cw._helpers  # closed
+    armed[0] = False
+    assert model.predict(_x(), batch_size=4, verbose=0).tobytes() == alone.tobytes()

@@ -768,12 +768,18 @@ def _in_helper(fn, a, b, remote, share, helper):
         except Exception as err:  # noqa: BLE001 - the helper is gone: threads from now on
             cpu_workers.fail(err)
             return None
+        except BaseException:  # Ctrl+C, maybe in the middle of the request: this helper is closed (as in
+            cpu_workers.shutdown([helper])  # a sweep's abandon; new ones start later)
+            raise
         _local.threads = share
         try:
             with cpu_runtime.single_threaded():
                 result = fn(a)
-        except BaseException:
+        except Exception:
             _drain(helper)  # keep the helper in step before fn(a)'s error goes up
+            raise
+        except BaseException:
+            cpu_workers.shutdown([helper])
             raise
         finally:
             _local.threads = None
@@ -786,6 +792,9 @@ def _in_helper(fn, a, b, remote, share, helper):
                 cpu_workers.fail(err)
             job.run()
             return result, job, False
+        except BaseException:  # Ctrl+C, maybe with the reply half read: the helper is out of step, closed
+            cpu_workers.shutdown([helper])
+            raise
         return result, job, not remote.slow
     finally:
         helper.lock.release()
@@ -793,11 +802,14 @@ def _in_helper(fn, a, b, remote, share, helper):
 
 def _drain(helper):
     """Reads a helper's reply to a request whose answer is no longer wanted (an error here), so that it stays in
-    step; a helper that cannot answer is turned off."""
+    step; a helper that cannot answer is turned off, one interrupted (Ctrl+C) closed."""
     try:
         helper.receive()
     except Exception as err:  # noqa: BLE001
         cpu_workers.fail(err)
+    except BaseException:
+        cpu_workers.shutdown([helper])
+        raise
 
 
 def _in_turn(fn, n, work=0, per_chunk=None):
