@@ -24,6 +24,9 @@ and its small arguments (pickled: a private channel between this process and its
   the helper copies out its chunks' partial results (a filter gradient per chunk), and any output rows the
   pool had no room for.
 
+A helper also answers ``("forward", ...)`` requests: a whole inference batch of a model it rebuilds from its JSON
+config (:mod:`gpuflow.keras.helper_predict`, for ``predict``'s pairs of batches).
+
 A helper sleeps in a blocking read between requests; the one acquired for a sweep is woken first, and polls
 for the request while the parent prepares it, and the parent polls for the reply (see ``_WAKE``).
 
