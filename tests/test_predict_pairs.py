@@ -1,15 +1,19 @@
 """``predict`` on the CPU may run two batches at once (``NumpyBackend.map_batches``, chosen by measured speed):
 the same bytes in the same order as one batch after the other, errors at their batch's turn, and only for models
 and calls that cannot tell the difference (``gpuflow.keras.models._pairable_backend``)."""
+import os
+import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
 
 import gpuflow as tf
+import gpuflow.backend.cpu_workers as cw
 from gpuflow import device as gdevice
 from gpuflow.backend import numpy_backend as nb
-from gpuflow.keras import models
+from gpuflow.keras import helper_predict, models
 
 keras = tf.keras
 layers = keras.layers
@@ -17,8 +21,8 @@ layers = keras.layers
 
 @pytest.fixture
 def way(monkeypatch):
-    """Forces map_batches' way (0: one batch after the other, 1: two at once) with two threads; records the
-    threads that ran ``fn`` and the thread count each saw."""
+    """Forces map_batches' way (0: one batch after the other, 1: two at once; set ``way["way"]``) with two
+    threads."""
     monkeypatch.setattr(nb, "_THREADS", 2)
     chosen = {"way": 1}
     monkeypatch.setattr(nb._batch_ways, "choose", lambda key: chosen["way"])
@@ -193,13 +197,6 @@ def test_predict_in_pairs_reports_a_bad_batch_as_one_after_the_other(way, bad):
 
 
 # -- the second batch of a pair in a helper process (gpuflow.keras.helper_predict) ---------------------------
-import os  # noqa: E402
-import sys  # noqa: E402
-import warnings  # noqa: E402
-
-import gpuflow.backend.cpu_workers as cw  # noqa: E402
-from gpuflow.keras import helper_predict  # noqa: E402
-
 needs_helpers = pytest.mark.skipif(not hasattr(os, "memfd_create") or sys.platform != "linux",
                                    reason="helper processes need Linux (memfd_create)")
 
