@@ -497,20 +497,20 @@ def _after_fork_in_child():
     """A forked child (``multiprocessing``'s default start method on Linux, a data loader's workers) has only the
     thread that forked: the helper threads and the GEMM thread are gone, and work handed to them would wait
     forever. They are started anew at first use; the locks are new too (another thread may have held one)."""
-    global _pool, _pool_workers, _pool_lock, _gemm_jobs, _batch_thread
-    _pool, _pool_workers, _gemm_jobs, _batch_thread = None, 0, None, None
+    global _pool, _pool_workers, _pool_lock, _dedicated
+    _pool, _pool_workers, _dedicated = None, 0, {}
     _pool_lock = threading.Lock()
 
 
 class _Job:
-    """One call handed to the GEMM thread (:func:`_pipelined`): ``wait()`` returns its value or raises its error."""
+    """One call handed to a dedicated thread (:func:`_submit`): ``wait()`` returns its value or raises its error."""
 
     __slots__ = ("fn", "arg", "value", "error", "_done")
 
     def __init__(self, fn, arg):
         self.fn, self.arg, self.value, self.error = fn, arg, None, None
         self._done = threading.Lock()
-        self._done.acquire()  # released by the GEMM thread when the call has returned or raised
+        self._done.acquire()  # released by the thread that ran the call, when it has returned or raised
 
     def run(self):
         try:
@@ -527,24 +527,30 @@ class _Job:
         return self.value
 
 
-_gemm_jobs = None  # the GEMM thread's queue of _Job (started at first use)
+_dedicated = {}  # thread name -> the queue of _Job of that daemon thread (started at first use)
+
+
+def _submit(thread, fn, arg):
+    """Runs ``fn(arg)`` on the daemon thread named ``thread`` (one per name for the process, started at first use):
+    "gpuflow-gemm", :func:`_pipelined`'s GEMMs; "gpuflow-batch", the second batch of a pair
+    (:func:`_two_at_once`), whose own GEMMs may go to the first. Returns the :class:`_Job`."""
+    with _pool_lock:
+        jobs = _dedicated.get(thread)
+        if jobs is None:
+            jobs = _dedicated[thread] = queue.SimpleQueue()
+
+            def loop(jobs=jobs):
+                while True:
+                    jobs.get().run()
+            threading.Thread(target=loop, name=thread, daemon=True).start()
+    job = _Job(fn, arg)
+    jobs.put(job)
+    return job
 
 
 def _submit_gemm(fn, arg):
-    """Runs ``fn(arg)`` on the GEMM thread (one daemon thread for the process, started at first use)."""
-    global _gemm_jobs
-    with _pool_lock:
-        if _gemm_jobs is None:
-            jobs = queue.SimpleQueue()
-
-            def loop():
-                while True:
-                    jobs.get().run()
-            threading.Thread(target=loop, name="gpuflow-gemm", daemon=True).start()
-            _gemm_jobs = jobs
-    job = _Job(fn, arg)
-    _gemm_jobs.put(job)
-    return job
+    """Runs ``fn(arg)`` on the GEMM thread."""
+    return _submit("gpuflow-gemm", fn, arg)
 
 
 class _FasterOf:
@@ -601,7 +607,6 @@ _ways = _FasterOf()
 _batch_ways = _FasterOf(probe_every=64, settle=1, margin=0.05)  # per map_batches key: 0, one batch after the
 # other, each on all the threads; 1, two at once. A probe every 16 pairs cost the seed CNN's predict at batch 32
 # about 5% (two pairs of 16 the slow way, 0.8-0.9 ms more each); every 64, about 1%
-_batch_thread = None  # the thread that runs map_batches' second batch of a pair (started at first use)
 _batch_seconds = 0.0  # time this process has spent computing map_batches' batches
 _HELPERS_AFTER_S = 1.0  # map_batches may start the helper processes once its batches have taken this long in all
 # (a process's predict calls together). Measured on the 2-core Zen 4, the seed CNN's predict of 10,000 images at
@@ -707,10 +712,10 @@ def _free_helper(remote):
     batches have taken ``_HELPERS_AFTER_S``."""
     if remote is None:
         return None
-    helpers = cpu_workers.acquire(_num_threads(), start=_batch_seconds >= _HELPERS_AFTER_S)
-    cpu_workers.release(helpers[1:])
+    # at most one (a pair has one batch to give away): acquire wakes each helper it returns, to poll for a request
+    helpers = cpu_workers.acquire(2, start=_batch_seconds >= _HELPERS_AFTER_S)
     if helpers and not remote.usable:
-        cpu_workers.release(helpers[:1])
+        cpu_workers.release(helpers)
         return None
     return helpers[0] if helpers else None
 
@@ -721,41 +726,33 @@ def _two_at_once(fn, a, b, remote=None, helper=None):
     each with half the threads (:func:`_num_threads`) and BLAS on one. ``timed``: False when the pair was slow
     for a reason of its own (the helper rebuilt the model, or the batch was computed here too). An error in fn(a)
     is raised once fn(b) is done (it may read what the caller frees next)."""
-    global _batch_thread
     share = max(1, _num_threads() // 2)
     if helper is not None:
         done = _in_helper(fn, a, b, remote, share, helper)
         if done is not None:
             return done
-
-    def run_b(item):
-        _local.threads = share
-        try:
-            with cpu_runtime.single_threaded():
-                return fn(item)
-        finally:
-            _local.threads = None
-    with _pool_lock:
-        if _batch_thread is None:
-            _batch_thread = ThreadPoolExecutor(1, thread_name_prefix="gpuflow-batch")
-        pool = _batch_thread
-    job = _Job(run_b, b)
-    pool.submit(job.run)
-    _local.threads = share
+    job = _submit("gpuflow-batch", functools.partial(_on_share, fn, share=share), b)
     try:
-        with cpu_runtime.single_threaded():
-            result = fn(a)
+        result = _on_share(fn, a, share)
     except BaseException:
         try:
             job.wait()
         except BaseException:  # noqa: BLE001 - fn(a)'s error comes first, as one after the other
             pass
         raise
-    finally:
-        _local.threads = None
     with job._done:  # fn(b) done (its error, if any, is the caller's to raise at its turn)
         pass
     return result, job, True
+
+
+def _on_share(fn, item, share):
+    """fn(item) as one batch of a pair: ``share`` threads for its ops (:func:`_num_threads`), BLAS on one."""
+    _local.threads = share
+    try:
+        with cpu_runtime.single_threaded():
+            return fn(item)
+    finally:
+        _local.threads = None
 
 
 def _in_helper(fn, a, b, remote, share, helper):
@@ -771,18 +768,14 @@ def _in_helper(fn, a, b, remote, share, helper):
         except BaseException:  # Ctrl+C, maybe in the middle of the request: this helper is closed (as in
             cpu_workers.shutdown([helper])  # a sweep's abandon; new ones start later)
             raise
-        _local.threads = share
         try:
-            with cpu_runtime.single_threaded():
-                result = fn(a)
+            result = _on_share(fn, a, share)
         except Exception:
             _drain(helper)  # keep the helper in step before fn(a)'s error goes up
             raise
         except BaseException:
             cpu_workers.shutdown([helper])
             raise
-        finally:
-            _local.threads = None
         job = _Job(fn, b)
         try:
             job.value = remote.receive(helper, b, result)
